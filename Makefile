@@ -1,0 +1,67 @@
+# The two commands a newcomer needs: `make dev` and `make test`. Everything else is a building block.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help prereqs install dev test lint test-unit test-infra test-integration bench layer synth \
+        token verify clean
+
+help:
+	@echo "make dev    - start the local stack with a demo organisation (Ctrl-C stops it)"
+	@echo "make test   - install what is needed and run lint, unit, infra and integration tests"
+	@echo "make bench  - benchmark handlers against bare DynamoDB calls (writes bench/results/)"
+	@echo "make synth  - synthesize the CDK app (offline)"
+
+prereqs:
+	@bash local/check_prereqs.sh
+
+$(VENV)/.installed: pyproject.toml | prereqs
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json | prereqs
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy layers/common functions infra local bench app.py
+
+test-unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit -q -n 2
+
+layer: $(VENV)/.installed
+	$(PY) -m infra.build_layer
+
+test-infra: install layer
+	$(PY) -m pytest tests/infra -q
+
+test-integration: install
+	$(PY) -m pytest tests/integration -q
+
+test: install lint test-unit test-infra test-integration
+
+synth: install layer
+	npx cdk synth --quiet
+
+dev: install
+	$(PY) -m local.dev
+
+token: install
+	$(PY) -m local.token $(ARGS)
+
+bench: install
+	$(PY) -m bench.run
+
+clean:
+	rm -rf .build cdk.out .pytest_cache .mypy_cache .ruff_cache

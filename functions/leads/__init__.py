@@ -1,0 +1,1 @@
+"""The leads function: organisations and staff access, partner companies, message templates, leads."""

@@ -1,0 +1,27 @@
+"""Entry point of the leads HTTP API (API Gateway HTTP API, payload 2.0). Resolves the event only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from common.http import create_resolver
+from common.observability import logger, metrics, tracer
+from common.settings import get_settings
+
+from leads import company_routes, lead_routes, org_routes
+
+get_settings()  # validated at cold start: a misconfigured function fails before it serves anything
+
+app = create_resolver()
+app.include_router(org_routes.router)
+app.include_router(company_routes.router)
+app.include_router(lead_routes.router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

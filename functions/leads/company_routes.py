@@ -1,0 +1,73 @@
+"""Partner companies and their machine credentials."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from common import companies
+from common.auth import Permission
+from common.credentials import issue_credentials
+from common.db import without_storage
+
+from leads.access import member_of
+
+router = APIGatewayHttpRouter()
+
+_HIDDEN = ("client_id",)  # the intake client id is shown only when credentials are issued
+
+
+def _view(item: dict[str, Any]) -> dict[str, Any]:
+    view = without_storage(item, *_HIDDEN)
+    view["has_credentials"] = bool(item.get("client_id"))
+    return view
+
+
+@router.post("/orgs/<orgId>/partner-companies", summary="Add a partner company", tags=["partner companies"])
+def create_company(orgId: str, body: Annotated[companies.NewCompany, Body()]) -> tuple[dict[str, Any], int]:
+    member = member_of(router, orgId, Permission.MANAGE_COMPANIES)
+    return _view(companies.create_company(orgId, body, member.user_id)), 201
+
+
+@router.get(
+    "/orgs/<orgId>/partner-companies", summary="List partner companies by name", tags=["partner companies"]
+)
+def list_companies(
+    orgId: str,
+    cursor: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> dict[str, Any]:
+    member_of(router, orgId, Permission.MANAGE_COMPANIES)
+    items, next_cursor = companies.list_companies(orgId, cursor=cursor, limit=limit)
+    return {"items": [_view(i) for i in items], "next_cursor": next_cursor}
+
+
+@router.get(
+    "/orgs/<orgId>/partner-companies/<companyId>", summary="Get a partner company", tags=["partner companies"]
+)
+def get_company(orgId: str, companyId: str) -> dict[str, Any]:
+    member_of(router, orgId, Permission.MANAGE_COMPANIES)
+    return _view(companies.get_company(orgId, companyId))
+
+
+@router.patch(
+    "/orgs/<orgId>/partner-companies/<companyId>",
+    summary="Change a partner company's settings",
+    tags=["partner companies"],
+)
+def update_company(
+    orgId: str, companyId: str, body: Annotated[companies.CompanyPatch, Body()]
+) -> dict[str, Any]:
+    member = member_of(router, orgId, Permission.MANAGE_COMPANIES)
+    return _view(companies.update_company(orgId, companyId, body, member.user_id))
+
+
+@router.post(
+    "/orgs/<orgId>/partner-companies/<companyId>/credentials",
+    summary="Issue (or rotate) the company's client credentials for lead intake; the secret is shown once",
+    tags=["partner companies"],
+)
+def create_credentials(orgId: str, companyId: str) -> tuple[dict[str, Any], int]:
+    member_of(router, orgId, Permission.MANAGE_COMPANIES)
+    return issue_credentials(orgId, companyId), 201

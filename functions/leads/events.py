@@ -1,0 +1,46 @@
+"""Entry point of the leads stream consumer: the e-mails that follow lead changes.
+
+Records arrive filtered to lead items (see infra/manifest.py). Each record is handled on its own;
+a failing record is reported in batchItemFailures and retried without redoing the others, and the
+notices make a redelivered record send nothing twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from common import db, lead_mail
+from common.observability import logger, metrics, tracer
+from common.settings import get_settings
+
+get_settings()
+
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+
+
+def _image(raw: dict[str, Any] | None) -> db.Item | None:
+    return db.deserialize(raw) if raw else None
+
+
+@tracer.capture_method
+def handle_record(record: DynamoDBRecord) -> None:
+    change = record.raw_event["dynamodb"]
+    new, old = _image(change.get("NewImage")), _image(change.get("OldImage"))
+    if new is None or new.get("entity") != "lead":
+        return
+    if lead_mail.purchase_due(old, new):
+        lead_mail.send_purchase_notification(new)
+    if lead_mail.return_due(old, new):
+        lead_mail.send_return_notification(new)
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return process_partial_response(
+        event=event, record_handler=handle_record, processor=processor, context=context
+    )

@@ -1,0 +1,1 @@
+"""The Lambda authorizer for partner companies' client-credentials tokens."""

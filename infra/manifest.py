@@ -1,0 +1,61 @@
+"""What the deployment is made of, as plain data: the functions, their entry points, the HTTP routes
+and which authorizer guards each, and the stream filters. The CDK constructs (infra/) and the local
+stack (local/) both read this module, so the cloud and the local stack serve the same routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Auth = Literal["jwt", "machine", "none"]
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str  # logical name, also used for the construct id
+    folder: str  # folder under functions/, which is the package the handler lives in
+    handler: str  # module.attribute, importable with functions/ and the layer on the path
+    kind: Literal["api", "stream", "authorizer", "schedule"]
+    memory_mb: int = 512
+    timeout_s: int = 10
+    # DynamoDB stream event filters (Lambda filter-criteria patterns), for kind == "stream".
+    stream_filters: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str  # "ANY" or an HTTP method
+    path: str  # API Gateway route path; {name} is one segment, {proxy+} the rest
+    function: str
+    auth: Auth
+
+
+LEADS_API = Function("LeadsApi", "leads", "leads.api.lambda_handler", "api")
+LEADS_EVENTS = Function(
+    "LeadsEvents",
+    "leads",
+    "leads.events.lambda_handler",
+    "stream",
+    timeout_s=60,
+    stream_filters=(
+        {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}}}},
+    ),
+)
+MACHINE_AUTHORIZER = Function(
+    "MachineAuthorizer", "machine_auth", "machine_auth.authorizer.lambda_handler", "authorizer", memory_mb=256
+)
+
+FUNCTIONS: tuple[Function, ...] = (LEADS_API, LEADS_EVENTS, MACHINE_AUTHORIZER)
+
+# The most specific route wins (as in API Gateway): a fixed path beats one with {proxy+}.
+ROUTES: tuple[Route, ...] = (
+    Route("POST", "/orgs/{orgId}/partner-companies/{companyId}/leads", LEADS_API.name, "machine"),
+    Route("ANY", "/orgs", LEADS_API.name, "jwt"),
+    Route("ANY", "/orgs/{proxy+}", LEADS_API.name, "jwt"),
+)
+
+# Machine credentials for partner companies: Cognito resource server and its scope.
+LEAD_INTAKE_RESOURCE_SERVER = "leads"
+LEAD_INTAKE_SCOPE_NAME = "write"
+LEAD_INTAKE_SCOPE = f"{LEAD_INTAKE_RESOURCE_SERVER}/{LEAD_INTAKE_SCOPE_NAME}"
+METRICS_NAMESPACE = "PartnerProgramme"

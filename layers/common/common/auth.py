@@ -1,0 +1,119 @@
+"""Who is calling and what they may do.
+
+The JWT (checked by API Gateway's authorizer) says who the caller is; what they may do is read from the
+table on every request, so revoking a permission takes effect on the next request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+
+from . import db
+from .errors import Forbidden, NotFound, Unauthorized
+
+
+class Permission(StrEnum):
+    MANAGE_MEMBERS = "members:manage"
+    MANAGE_COMPANIES = "companies:manage"
+    MANAGE_TEMPLATES = "templates:manage"
+    CREATE_LEADS = "leads:create"
+    VIEW_PENDING_LEADS = "leads:view_pending"
+    REQUEST_LEADS = "leads:request"
+    RETURN_LEADS = "leads:return"
+    # Lead administration: act on any lead (also one assigned to someone else) and list every lead.
+    MANAGE_LEADS = "leads:manage"
+
+
+Role = Literal["admin", "staff"]
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    kind: Literal["user", "machine"]
+    client_id: str
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Member:
+    org_id: str
+    user_id: str
+    role: Role
+    permissions: frozenset[str]
+
+    def can(self, permission: Permission) -> bool:
+        return self.role == "admin" or permission.value in self.permissions
+
+
+def _scopes(raw: Any) -> frozenset[str]:
+    if isinstance(raw, list):
+        return frozenset(str(s) for s in raw)
+    if isinstance(raw, str):
+        return frozenset(raw.replace("[", " ").replace("]", " ").split())
+    return frozenset()
+
+
+def principal_from_event(event: dict[str, Any]) -> Principal:
+    """Build the caller from an API Gateway HTTP API (payload 2.0) event.
+
+    Users come through the Cognito JWT authorizer (`authorizer.jwt`); partner-company systems come
+    through the machine-token Lambda authorizer (`authorizer.lambda`), which has already verified the
+    client-credentials token and passes on its subject, client id and scopes.
+    """
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    if "lambda" in authorizer:
+        context = authorizer["lambda"] or {}
+        client_id = str(context.get("client_id", ""))
+        if not client_id:
+            raise Unauthorized("the machine token carries no client id")
+        return Principal(client_id, "machine", client_id, _scopes(context.get("scope")))
+    jwt = authorizer.get("jwt") or {}
+    claims = jwt.get("claims") or {}
+    subject = str(claims.get("sub", ""))
+    if not subject:
+        raise Unauthorized("a bearer token is required")
+    client_id = str(claims.get("client_id") or claims.get("aud") or "")
+    scopes = _scopes(jwt.get("scopes")) | _scopes(claims.get("scope"))
+    # Cognito client-credentials tokens have no username: the subject is the app client itself.
+    is_user = (
+        bool(claims.get("username") or claims.get("cognito:username")) or claims.get("token_use") == "id"
+    )
+    return Principal(subject, "user" if is_user else "machine", client_id, scopes)
+
+
+def org_key(org_id: str) -> db.Key:
+    return {"pk": f"ORG#{org_id}", "sk": "ORG"}
+
+
+def member_key(org_id: str, user_id: str) -> db.Key:
+    return {"pk": f"ORG#{org_id}", "sk": f"MEMBER#{user_id}"}
+
+
+def member_from_item(item: db.Item) -> Member:
+    return Member(item["org_id"], item["user_id"], item["role"], frozenset(item.get("permissions", [])))
+
+
+def require_user(principal: Principal) -> None:
+    if principal.kind != "user":
+        raise Forbidden("this route is for staff users; machine credentials may only post leads")
+
+
+def require_member(
+    principal: Principal, org_id: str, permission: Permission | None = None, *, client: Any = None
+) -> Member:
+    """The caller's membership of the org, read with a consistent read.
+
+    Not a member (or no such org): 404, so other organisations' existence is not revealed.
+    A member without the permission: 403.
+    """
+    require_user(principal)
+    item = db.get(member_key(org_id, principal.subject), consistent=True, client=client)
+    if item is None:
+        raise NotFound(f"organisation {org_id} not found")
+    member = member_from_item(item)
+    if permission is not None and not member.can(permission):
+        raise Forbidden(f"missing permission {permission.value}")
+    return member

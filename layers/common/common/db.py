@@ -1,0 +1,297 @@
+"""Table access: plain functions over one cached low-level client (injectable for tests).
+
+Commands are single conditional writes or one transaction; a failed condition becomes the domain error
+the caller names, never a 500. Values are plain Python (str, int, bool, list, dict, None).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping, Sequence
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from .errors import DomainError, invalid
+from .settings import get_settings
+
+Item = dict[str, Any]
+Key = dict[str, str]
+
+# Key and index attributes: storage detail that API responses never show.
+STORAGE_ATTRIBUTES = frozenset(
+    {"pk", "sk", "entity", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "expires_at"}
+)
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@lru_cache(maxsize=1)
+def default_client() -> Any:
+    # Short timeouts and standard retries: a slow call should fail fast and be retried, not hang a request.
+    config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
+    return boto3.client("dynamodb", config=config)
+
+
+def _table() -> str:
+    return get_settings().table_name
+
+
+def serialize(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in item.items() if v is not None}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, set):
+        return sorted(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def deserialize(item: Mapping[str, Any]) -> Item:
+    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def without_storage(item: Mapping[str, Any], *also_hidden: str) -> Item:
+    return {k: v for k, v in item.items() if k not in STORAGE_ATTRIBUTES and k not in also_hidden}
+
+
+def _values(values: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {k: _serializer.serialize(v) for k, v in (values or {}).items()}
+
+
+def _expression_args(
+    condition: str | None, names: Mapping[str, str] | None, values: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    args: dict[str, Any] = {}
+    if condition:
+        args["ConditionExpression"] = condition
+    if names:
+        args["ExpressionAttributeNames"] = dict(names)
+    if values:
+        args["ExpressionAttributeValues"] = _values(values)
+    return args
+
+
+def _is_condition_failure(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+def get(key: Key, *, consistent: bool = False, client: Any = None) -> Item | None:
+    response = (client or default_client()).get_item(
+        TableName=_table(), Key=serialize(key), ConsistentRead=consistent
+    )
+    return deserialize(response["Item"]) if "Item" in response else None
+
+
+def batch_get(keys: Sequence[Key], *, consistent: bool = False, client: Any = None) -> list[Item]:
+    """Fetch up to 100 items by key; unprocessed keys are retried until none remain."""
+    client = client or default_client()
+    found: list[Item] = []
+    pending: list[dict[str, Any]] = [serialize(k) for k in keys]
+    while pending:
+        request = {_table(): {"Keys": pending[:100], "ConsistentRead": consistent}}
+        pending = pending[100:]
+        response = client.batch_get_item(RequestItems=request)
+        found += [deserialize(i) for i in response["Responses"].get(_table(), [])]
+        pending += response.get("UnprocessedKeys", {}).get(_table(), {}).get("Keys", [])
+    return found
+
+
+def put(
+    item: Mapping[str, Any],
+    *,
+    condition: str | None = None,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+    on_conflict: DomainError | None = None,
+    client: Any = None,
+) -> None:
+    try:
+        (client or default_client()).put_item(
+            TableName=_table(), Item=serialize(item), **_expression_args(condition, names, values)
+        )
+    except ClientError as error:
+        if on_conflict is not None and _is_condition_failure(error):
+            raise on_conflict from error
+        raise
+
+
+def delete(
+    key: Key,
+    *,
+    condition: str | None = None,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+    on_conflict: DomainError | None = None,
+    client: Any = None,
+) -> None:
+    try:
+        (client or default_client()).delete_item(
+            TableName=_table(), Key=serialize(key), **_expression_args(condition, names, values)
+        )
+    except ClientError as error:
+        if on_conflict is not None and _is_condition_failure(error):
+            raise on_conflict from error
+        raise
+
+
+def update(
+    key: Key,
+    *,
+    expression: str,
+    condition: str | None = None,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+    on_conflict: DomainError | Callable[[Item | None], DomainError] | None = None,
+    client: Any = None,
+) -> Item:
+    """UpdateItem returning the new image. `on_conflict` may be a function of the current item
+    (returned by DynamoDB with the failure, no extra read) to tell apart *why* the condition failed."""
+    try:
+        response = (client or default_client()).update_item(
+            TableName=_table(),
+            Key=serialize(key),
+            UpdateExpression=expression,
+            ReturnValues="ALL_NEW",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            **_expression_args(condition, names, values),
+        )
+    except ClientError as error:
+        if on_conflict is not None and _is_condition_failure(error):
+            if isinstance(on_conflict, DomainError):
+                raise on_conflict from error
+            current: Any = error.response.get("Item")
+            raise on_conflict(deserialize(current) if current else None) from error
+        raise
+    return deserialize(response["Attributes"])
+
+
+def tx_put(
+    item: Mapping[str, Any],
+    *,
+    condition: str | None = None,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": _table(),
+            "Item": serialize(item),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            **_expression_args(condition, names, values),
+        }
+    }
+
+
+def tx_update(
+    key: Key,
+    *,
+    expression: str,
+    condition: str | None = None,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "Update": {
+            "TableName": _table(),
+            "Key": serialize(key),
+            "UpdateExpression": expression,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            **_expression_args(condition, names, values),
+        }
+    }
+
+
+# Called with one entry per transaction item: None when that item passed, else its current image ({} if
+# absent). Returns the domain error to raise.
+CancelHandler = Callable[[list[Item | None]], DomainError]
+
+
+def transact(actions: Sequence[dict[str, Any]], *, on_cancel: CancelHandler, client: Any = None) -> None:
+    try:
+        (client or default_client()).transact_write_items(TransactItems=list(actions))
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise
+        reasons = error.response.get("CancellationReasons", [])
+        if not any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
+            raise  # a conflicting concurrent transaction or throttling: let the caller's retry policy act
+        failed = [
+            (deserialize(r["Item"]) if r.get("Item") else {})
+            if r.get("Code") == "ConditionalCheckFailed"
+            else None
+            for r in reasons
+        ]
+        raise on_cancel(failed) from error
+
+
+def query(
+    *,
+    key_condition: str,
+    values: Mapping[str, Any],
+    names: Mapping[str, str] | None = None,
+    index: str | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+    cursor: str | None = None,
+    filter_expression: str | None = None,
+    consistent: bool = False,
+    client: Any = None,
+) -> tuple[list[Item], str | None]:
+    """One page of a query. The cursor is opaque to callers; a cursor that does not belong to this
+    query (tampered, or from another listing) is rejected as invalid input."""
+    args: dict[str, Any] = {
+        "TableName": _table(),
+        "KeyConditionExpression": key_condition,
+        "ExpressionAttributeValues": _values(values),
+        "ScanIndexForward": not newest_first,
+    }
+    if names:
+        args["ExpressionAttributeNames"] = dict(names)
+    if index:
+        args["IndexName"] = index
+    elif consistent:
+        args["ConsistentRead"] = True
+    if limit:
+        args["Limit"] = limit
+    if filter_expression:
+        args["FilterExpression"] = filter_expression
+    if cursor:
+        args["ExclusiveStartKey"] = decode_cursor(cursor)
+    try:
+        response = (client or default_client()).query(**args)
+    except ClientError as error:
+        if cursor and error.response.get("Error", {}).get("Code") == "ValidationException":
+            raise invalid("cursor", "does not belong to this listing") from error
+        raise
+    last = response.get("LastEvaluatedKey")
+    return [deserialize(i) for i in response.get("Items", [])], encode_cursor(last) if last else None
+
+
+def encode_cursor(key: Mapping[str, Any]) -> str:
+    plain = deserialize(key)
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(plain, dict) or not all(isinstance(v, str) for v in plain.values()):
+            raise ValueError("not a key")
+    except ValueError as error:
+        raise invalid("cursor", "is not a valid page cursor") from error
+    return serialize(plain)

@@ -1,0 +1,30 @@
+"""Outgoing e-mail through SES (v2 API). One function with an injectable client."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import boto3
+
+from .settings import get_settings
+
+
+@lru_cache(maxsize=1)
+def _ses() -> Any:
+    return boto3.client("sesv2")
+
+
+def send_email(to: list[str], subject: str, body: str, *, client: Any = None) -> str:
+    """Send a plain-text e-mail from the organisation's configured sender; returns SES's message id."""
+    response = (client or _ses()).send_email(
+        FromEmailAddress=get_settings().email_from,
+        Destination={"ToAddresses": to},
+        Content={
+            "Simple": {
+                "Subject": {"Data": subject, "Charset": "UTF-8"},
+                "Body": {"Text": {"Data": body, "Charset": "UTF-8"}},
+            }
+        },
+    )
+    return str(response["MessageId"])

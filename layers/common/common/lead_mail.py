@@ -1,0 +1,110 @@
+"""The e-mails that follow lead changes: purchase notifications and return notifications."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import db
+from .companies import get_company
+from .email import send_email
+from .leads import LeadStatus
+from .notices import once
+from .observability import logger
+from .templates import find_template, render
+
+
+def purchase_due(old: db.Item | None, new: db.Item) -> bool:
+    return old is None and bool(new.get("company_id"))
+
+
+def return_due(old: db.Item | None, new: db.Item) -> bool:
+    returned = LeadStatus.RETURNED.value
+    return new.get("status") == returned and (old or {}).get("status") != returned
+
+
+def _placeholders(lead: db.Item, company: db.Item, comments: str) -> dict[str, str]:
+    contact = lead.get("contact", {})
+    return {
+        "company.name": company.get("name", ""),
+        "company.contact_person": company.get("contact_person", ""),
+        "lead.id": lead["lead_id"],
+        "lead.external_id": lead.get("external_id", ""),
+        "lead.contact_name": contact.get("contact_name", ""),
+        "lead.received_at": lead.get("received_at", ""),
+        "lead.returned_at": (lead.get("returned") or {}).get("at", ""),
+        "comments": comments,
+    }
+
+
+def purchase_message(lead: db.Item, company: db.Item) -> tuple[str, str]:
+    contact = lead.get("contact", {})
+    subject = f"New lead from {company['name']}: {lead.get('external_id', lead['lead_id'])}"
+    body = "\n".join(
+        [
+            f"{company['name']} sold you a lead.",
+            "",
+            f"Lead: {lead['lead_id']} (their reference {lead.get('external_id', '-')})",
+            f"Contact: {contact.get('contact_name', '-')}",
+            f"Received: {lead['received_at']}",
+            f"Placed in: {lead['status']} (priority {lead['priority']})",
+        ]
+    )
+    return subject, body
+
+
+def return_message(lead: db.Item, company: db.Item, template: db.Item | None) -> tuple[str, str]:
+    """The auto-response template, when the company has one, is the message; otherwise a standard one.
+    Call-center comments go with it only when the company's setting allows it."""
+    raw_comments = ((lead.get("returned") or {}).get("comments") or "").strip()
+    comments = raw_comments if company.get("include_comments_with_returns") else ""
+    values = _placeholders(lead, company, comments)
+    if template:
+        subject, body = render(template["subject"], values), render(template["body"], values)
+        uses_comments = "comments" in template["body"]
+    else:
+        subject = f"Lead returned: {lead.get('external_id', lead['lead_id'])}"
+        body = "\n".join(
+            [
+                f"We are returning the lead you sent us with reference {lead.get('external_id', '-')}.",
+                f"Contact: {values['lead.contact_name']}",
+                f"Received: {values['lead.received_at']}, returned: {values['lead.returned_at']}",
+            ]
+        )
+        uses_comments = False
+    if comments and not uses_comments:
+        body += f"\n\nComments from our call center:\n{comments}"
+    return subject, body
+
+
+def send_purchase_notification(lead: db.Item, *, client: Any = None, ses: Any = None) -> bool:
+    company = get_company(lead["org_id"], lead["company_id"], client=client)
+    recipients = list(company.get("purchase_notification_emails") or [])
+    if not recipients:
+        return False
+    subject, body = purchase_message(lead, company)
+    sent = once(
+        lead["pk"],
+        "purchase",
+        lambda: {"message_id": send_email(recipients, subject, body, client=ses)},
+        client=client,
+    )
+    logger.info("purchase notification", extra={"lead_id": lead["lead_id"], "sent": sent})
+    return sent
+
+
+def send_return_notification(lead: db.Item, *, client: Any = None, ses: Any = None) -> bool:
+    company = get_company(lead["org_id"], lead["company_id"], client=client)
+    recipients = list(company.get("return_notification_emails") or [])
+    if not recipients:
+        return False
+    template_id = company.get("auto_response_template_id")
+    template = find_template(lead["org_id"], template_id, client=client) if template_id else None
+    subject, body = return_message(lead, company, template)
+    sent = once(
+        lead["pk"],
+        "return",
+        lambda: {"message_id": send_email(recipients, subject, body, client=ses)},
+        client=client,
+    )
+    logger.info("return notification", extra={"lead_id": lead["lead_id"], "sent": sent})
+    return sent

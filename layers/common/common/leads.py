@@ -1,0 +1,673 @@
+"""Leads (seed 001): intake from partner companies, pending list, the work queue, the assignee's
+actions, and returns. Every change is one conditional write (or one transaction) that also appends
+to the lead's history; the side effects (e-mails) follow from the table's stream."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+from . import clock, db, ids
+from .auth import Member, Permission
+from .companies import LeadLocation, QueuePriority
+from .errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
+from .validation import Email, EntityId, LongText, Phone, ShortText
+
+
+class LeadStatus(StrEnum):
+    PENDING = "pending"
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    CONVERTED = "converted"
+    INVALID = "invalid"
+    RETURNED = "returned"
+
+
+class LeadNotFound(NotFound):
+    code = "lead-not-found"
+
+
+class LeadUnavailable(Conflict):
+    code = "lead-unavailable"
+    title = "The lead is not in a state that allows this"
+
+
+class LeadAssignedToOther(Forbidden):
+    code = "lead-assigned-to-another-user"
+    title = "Only the assignee or a lead administrator may act on this lead"
+
+
+class LeadNotReturnable(Conflict):
+    code = "lead-not-returnable"
+    title = "Only leads bought from a partner company can be returned"
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    line1: ShortText
+    line2: ShortText | None = None
+    city: ShortText | None = None
+    region: ShortText | None = None
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
+
+
+class LeadContact(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    contact_name: ShortText
+    phone: Phone | None = None
+    email: Email | None = None
+    address: Address | None = None
+    notes: LongText | None = None
+
+
+ExternalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}$")]
+
+
+class IntakeLead(LeadContact):
+    """A lead posted by a partner company's system."""
+
+    external_id: ExternalId
+    requested_location: LeadLocation | None = None
+    contact_not_before: AwareDatetime | None = None
+
+
+class ManualLead(LeadContact):
+    """A lead entered by hand by staff."""
+
+    location: LeadLocation = LeadLocation.PENDING
+    priority: QueuePriority = QueuePriority.NORMAL
+    contact_not_before: AwareDatetime | None = None
+
+
+class Requeue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    contact_not_before: AwareDatetime | None = None
+
+
+class Invalidate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class ReturnLeads(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    lead_ids: list[EntityId] = Field(min_length=1, max_length=100)
+    comments: LongText | None = None
+
+
+def lead_key(org_id: str, lead_id: str) -> db.Key:
+    return {"pk": f"ORG#{org_id}#LEAD#{lead_id}", "sk": "LEAD"}
+
+
+def external_id_key(org_id: str, company_id: str, external_id: str) -> db.Key:
+    return {"pk": f"ORG#{org_id}#COMPANY#{company_id}#EXT#{external_id}", "sk": "EXTERNAL_ID"}
+
+
+def customer_key(org_id: str, customer_id: str) -> db.Key:
+    return {"pk": f"ORG#{org_id}#CUSTOMER#{customer_id}", "sk": "CUSTOMER"}
+
+
+def public_view(item: db.Item, *, with_history: bool = True) -> dict[str, Any]:
+    return db.without_storage(item, "queue_partition", *(() if with_history else ("history",)))
+
+
+def _status_listing(org_id: str, status: LeadStatus) -> str:
+    return f"ORG#{org_id}#LEADS#{status.value}"
+
+
+def _queue_partition(org_id: str, priority: QueuePriority) -> str:
+    return f"ORG#{org_id}#QUEUE#{priority.rank}"
+
+
+def _assignee_listing(org_id: str, user_id: str) -> str:
+    return f"ORG#{org_id}#ASSIGNEE#{user_id}"
+
+
+def _event(actor: str, action: str, at: str, **detail: Any) -> dict[str, Any]:
+    return {"at": at, "actor": actor, "action": action, **{k: v for k, v in detail.items() if v is not None}}
+
+
+def _require_reach(contact: LeadContact) -> None:
+    if not contact.phone and not contact.email:
+        message = "a lead needs a phone number or an e-mail address"
+        raise InvalidInput(message, errors=[FieldError("phone", message), FieldError("email", message)])
+
+
+def _new_lead_item(
+    org_id: str,
+    contact: LeadContact,
+    *,
+    location: LeadLocation,
+    priority: QueuePriority,
+    contact_not_before: datetime | None,
+    source: dict[str, Any],
+    actor: str,
+) -> db.Item:
+    lead_id = ids.new_id()
+    at = clock.now_iso()
+    status = LeadStatus.QUEUED if location is LeadLocation.QUEUE else LeadStatus.PENDING
+    not_before = clock.iso(contact_not_before) if contact_not_before else None
+    available_at = max(at, not_before or at)
+    item: db.Item = {
+        **lead_key(org_id, lead_id),
+        "entity": "lead",
+        "org_id": org_id,
+        "lead_id": lead_id,
+        "status": status.value,
+        "location": location.value,
+        "priority": priority.value,
+        "source": source,
+        "company_id": source.get("company_id"),
+        "external_id": source.get("external_id"),
+        "contact": contact.model_dump(mode="json", include=set(LeadContact.model_fields), exclude_none=True),
+        "contact_not_before": not_before,
+        "available_at": available_at,
+        "received_at": at,
+        "updated_at": at,
+        "version": 1,
+        "queue_partition": _queue_partition(org_id, priority),
+        "history": [_event(actor, "received", at, status=status.value, location=location.value)],
+        "gsi1pk": _status_listing(org_id, status),
+        "gsi1sk": f"{at}#{lead_id}",
+    }
+    if status is LeadStatus.QUEUED:
+        item |= {"gsi3pk": item["queue_partition"], "gsi3sk": f"{available_at}#{lead_id}"}
+    return item
+
+
+def intake_lead(
+    org_id: str, company: db.Item, lead: IntakeLead, *, client: Any = None
+) -> tuple[db.Item, bool]:
+    """Store a lead posted by a partner company. The external id is claimed in the same transaction,
+    so reposting it (also concurrently) returns the first lead instead of creating a second.
+    Returns the lead and whether it was created now."""
+    _require_reach(lead)
+    default = LeadLocation(company.get("default_lead_location", LeadLocation.PENDING.value))
+    location = default if company.get("force_default_location") else (lead.requested_location or default)
+    company_id = company["company_id"]
+    item = _new_lead_item(
+        org_id,
+        lead,
+        location=location,
+        priority=QueuePriority(company.get("queue_priority", QueuePriority.NORMAL.value)),
+        contact_not_before=lead.contact_not_before,
+        source={"kind": "partner_company", "company_id": company_id, "external_id": lead.external_id},
+        actor=f"company:{company_id}",
+    )
+    guard_key = external_id_key(org_id, company_id, lead.external_id)
+    guard = {
+        **guard_key,
+        "entity": "external_id",
+        "lead_id": item["lead_id"],
+        "created_at": item["received_at"],
+    }
+
+    class _Duplicate(Conflict):
+        def __init__(self, existing_lead_id: str | None) -> None:
+            super().__init__("external id already used")
+            self.existing_lead_id = existing_lead_id
+
+    def _on_cancel(failed: list[db.Item | None]) -> DomainError:
+        return _Duplicate(failed[1].get("lead_id") if failed[1] else None)
+
+    try:
+        db.transact(
+            [
+                db.tx_put(item, condition="attribute_not_exists(pk)"),
+                db.tx_put(guard, condition="attribute_not_exists(pk)"),
+            ],
+            on_cancel=_on_cancel,
+            client=client,
+        )
+    except _Duplicate as duplicate:
+        existing_id = duplicate.existing_lead_id
+        if existing_id is None:
+            stored = db.get(guard_key, consistent=True, client=client)
+            existing_id = stored["lead_id"] if stored else None
+        existing = (
+            db.get(lead_key(org_id, existing_id), consistent=True, client=client) if existing_id else None
+        )
+        if existing is None:
+            raise Conflict(
+                "the external id is being registered by a concurrent request; retry"
+            ) from duplicate
+        return existing, False
+    return item, True
+
+
+def enter_lead(org_id: str, member: Member, lead: ManualLead, *, client: Any = None) -> db.Item:
+    _require_reach(lead)
+    item = _new_lead_item(
+        org_id,
+        lead,
+        location=lead.location,
+        priority=lead.priority,
+        contact_not_before=lead.contact_not_before,
+        source={"kind": "manual", "entered_by": member.user_id},
+        actor=f"user:{member.user_id}",
+    )
+    db.put(
+        item,
+        condition="attribute_not_exists(pk)",
+        on_conflict=Conflict("lead id collision; retry"),
+        client=client,
+    )
+    return item
+
+
+def get_lead(org_id: str, lead_id: str, member: Member, *, client: Any = None) -> db.Item:
+    item = db.get(lead_key(org_id, lead_id), client=client)
+    if item is None:
+        raise LeadNotFound(f"lead {lead_id} not found")
+    status = LeadStatus(item["status"])
+    visible = (
+        member.can(Permission.MANAGE_LEADS)
+        or item.get("assignee") == member.user_id
+        or (status in (LeadStatus.PENDING, LeadStatus.QUEUED) and member.can(Permission.VIEW_PENDING_LEADS))
+    )
+    if not visible:
+        raise Forbidden("this lead is visible to its assignee and lead administrators only")
+    return item
+
+
+def list_leads(
+    org_id: str,
+    member: Member,
+    status: LeadStatus,
+    *,
+    cursor: str | None = None,
+    limit: int = 50,
+    client: Any = None,
+) -> tuple[list[db.Item], str | None]:
+    """Leads in one status, newest change first. Pending and queued leads need the pending-leads
+    permission; every other status is for lead administrators."""
+    needed = (
+        Permission.VIEW_PENDING_LEADS
+        if status in (LeadStatus.PENDING, LeadStatus.QUEUED) and not member.can(Permission.MANAGE_LEADS)
+        else Permission.MANAGE_LEADS
+    )
+    if not member.can(needed):
+        raise Forbidden(f"missing permission {needed.value}")
+    return db.query(
+        index="gsi1",
+        key_condition="gsi1pk = :pk",
+        values={":pk": _status_listing(org_id, status)},
+        newest_first=True,
+        cursor=cursor,
+        limit=limit,
+        client=client,
+    )
+
+
+def list_assigned_to(
+    org_id: str, user_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
+) -> tuple[list[db.Item], str | None]:
+    return db.query(
+        index="gsi2",
+        key_condition="gsi2pk = :pk",
+        values={":pk": _assignee_listing(org_id, user_id)},
+        newest_first=True,
+        cursor=cursor,
+        limit=limit,
+        client=client,
+    )
+
+
+# --- the queue -------------------------------------------------------------------------------------
+
+_CLAIM_BATCH = 10
+
+
+def claim_next(org_id: str, member: Member, *, client: Any = None) -> db.Item | None:
+    """Assign the next ready lead to the caller: highest priority first, then the one that has been
+    ready the longest. The index read may be stale; the conditional write decides, so each lead goes to
+    exactly one claimer and a loser moves on to the next candidate."""
+    now = clock.now_iso()
+    for priority in (QueuePriority.HIGH, QueuePriority.MEDIUM, QueuePriority.NORMAL):
+        cursor: str | None = None
+        while True:
+            candidates, cursor = db.query(
+                index="gsi3",
+                key_condition="gsi3pk = :pk AND gsi3sk <= :ready",
+                values={":pk": _queue_partition(org_id, priority), ":ready": f"{now}#~"},
+                limit=_CLAIM_BATCH,
+                cursor=cursor,
+                client=client,
+            )
+            for candidate in candidates:
+                try:
+                    return _assign(org_id, candidate["lead_id"], member.user_id, now, client=client)
+                except LeadUnavailable:
+                    continue
+            if cursor is None:
+                break
+    return None
+
+
+def _assign(org_id: str, lead_id: str, user_id: str, now: str, *, client: Any) -> db.Item:
+    return db.update(
+        lead_key(org_id, lead_id),
+        expression=(
+            "SET #status = :assigned, assignee = :user, assigned_at = :now, updated_at = :now,"
+            " version = version + :one, history = list_append(history, :event),"
+            " gsi1pk = :g1pk, gsi1sk = :g1sk, gsi2pk = :g2pk, gsi2sk = :g1sk REMOVE gsi3pk, gsi3sk"
+        ),
+        condition="#status = :queued AND available_at <= :now",
+        names={"#status": "status"},
+        values={
+            ":assigned": LeadStatus.ASSIGNED.value,
+            ":queued": LeadStatus.QUEUED.value,
+            ":user": user_id,
+            ":now": now,
+            ":one": 1,
+            ":event": [_event(f"user:{user_id}", "claimed", now)],
+            ":g1pk": _status_listing(org_id, LeadStatus.ASSIGNED),
+            ":g1sk": f"{now}#{lead_id}",
+            ":g2pk": _assignee_listing(org_id, user_id),
+        },
+        on_conflict=LeadUnavailable(f"lead {lead_id} was claimed by someone else"),
+        client=client,
+    )
+
+
+# --- actions on a lead -----------------------------------------------------------------------------
+
+
+def _allowed_from(member: Member, statuses: tuple[LeadStatus, ...]) -> list[LeadStatus]:
+    """Pending leads are acted on only with the pending-leads permission (or as lead administrator)."""
+    if member.can(Permission.VIEW_PENDING_LEADS) or member.can(Permission.MANAGE_LEADS):
+        return list(statuses)
+    return [s for s in statuses if s is not LeadStatus.PENDING]
+
+
+def _refusal(
+    lead_id: str, action: str, member: Member, statuses: tuple[LeadStatus, ...]
+) -> Callable[[db.Item | None], DomainError]:
+    """Why a conditional change failed, told from the item DynamoDB returned with the failure."""
+
+    def explain(current: db.Item | None) -> DomainError:
+        if current is None:
+            return LeadNotFound(f"lead {lead_id} not found")
+        status = LeadStatus(current["status"])
+        if status not in statuses:
+            return LeadUnavailable(f"lead {lead_id} is {status.value}; it cannot be {action}")
+        if status is LeadStatus.PENDING:
+            return Forbidden(f"missing permission {Permission.VIEW_PENDING_LEADS.value}")
+        return LeadAssignedToOther(f"lead {lead_id} is assigned to another user")
+
+    return explain
+
+
+def _change(
+    org_id: str,
+    lead_id: str,
+    member: Member,
+    *,
+    action: str,
+    past: str,
+    from_statuses: tuple[LeadStatus, ...],
+    to_status: LeadStatus,
+    set_fields: dict[str, Any] | None = None,
+    set_expressions: tuple[str, ...] = (),
+    remove: tuple[str, ...] = (),
+    detail: dict[str, Any] | None = None,
+    client: Any = None,
+) -> db.Item:
+    now = clock.now_iso()
+    allowed = _allowed_from(member, from_statuses)
+    names = {"#status": "status"}
+    values: dict[str, Any] = {
+        ":to": to_status.value,
+        ":now": now,
+        ":one": 1,
+        ":event": [_event(f"user:{member.user_id}", action, now, **(detail or {}))],
+        ":g1pk": _status_listing(org_id, to_status),
+        ":g1sk": f"{now}#{lead_id}",
+    }
+    allowed_names = []
+    for i, status in enumerate(allowed):
+        values[f":from{i}"] = status.value
+        allowed_names.append(f":from{i}")
+    condition = f"#status IN ({', '.join(allowed_names)})"
+    if not member.can(Permission.MANAGE_LEADS):
+        # An assigned lead belongs to its assignee; only a lead administrator may act on it otherwise.
+        condition += " AND (#status <> :assigned OR assignee = :me)"
+        values |= {":assigned": LeadStatus.ASSIGNED.value, ":me": member.user_id}
+    sets = [
+        "#status = :to",
+        "updated_at = :now",
+        "version = version + :one",
+        "history = list_append(history, :event)",
+        "gsi1pk = :g1pk",
+        "gsi1sk = :g1sk",
+        *set_expressions,
+    ]
+    for i, (field, value) in enumerate((set_fields or {}).items()):
+        names[f"#s{i}"] = field
+        values[f":s{i}"] = value
+        sets.append(f"#s{i} = :s{i}")
+    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(remove) if remove else "")
+    return db.update(
+        lead_key(org_id, lead_id),
+        expression=expression,
+        condition=condition,
+        names=names,
+        values=values,
+        on_conflict=_refusal(lead_id, past, member, from_statuses),
+        client=client,
+    )
+
+
+_UNASSIGN = ("assignee", "assigned_at", "gsi2pk", "gsi2sk")
+
+
+def keep(org_id: str, lead_id: str, member: Member, *, client: Any = None) -> db.Item:
+    """The assignee keeps working the lead; recorded so that the history shows it was looked at."""
+    return _change(
+        org_id,
+        lead_id,
+        member,
+        action="kept",
+        past="kept",
+        from_statuses=(LeadStatus.ASSIGNED,),
+        to_status=LeadStatus.ASSIGNED,
+        set_expressions=("kept_at = :now",),
+        client=client,
+    )
+
+
+def requeue(org_id: str, lead_id: str, member: Member, body: Requeue, *, client: Any = None) -> db.Item:
+    """Back into the queue (e.g. nobody was home), optionally not before a new contact time."""
+    now = clock.now_iso()
+    not_before = clock.iso(body.contact_not_before) if body.contact_not_before else None
+    available_at = max(now, not_before or now)
+    return _change(
+        org_id,
+        lead_id,
+        member,
+        action="requeued",
+        past="put back in the queue",
+        from_statuses=(LeadStatus.ASSIGNED, LeadStatus.PENDING),
+        to_status=LeadStatus.QUEUED,
+        set_fields={
+            "available_at": available_at,
+            "contact_not_before": not_before,
+            "location": "queue",
+            "gsi3sk": f"{available_at}#{lead_id}",
+        },
+        set_expressions=("gsi3pk = queue_partition",),
+        remove=_UNASSIGN,
+        detail={"contact_not_before": not_before},
+        client=client,
+    )
+
+
+def invalidate(org_id: str, lead_id: str, member: Member, body: Invalidate, *, client: Any = None) -> db.Item:
+    return _change(
+        org_id,
+        lead_id,
+        member,
+        action="marked_invalid",
+        past="marked invalid",
+        from_statuses=(LeadStatus.ASSIGNED, LeadStatus.PENDING),
+        to_status=LeadStatus.INVALID,
+        set_fields={"invalid_reason": body.reason},
+        remove=_UNASSIGN,
+        detail={"reason": body.reason},
+        client=client,
+    )
+
+
+def convert(org_id: str, lead_id: str, member: Member, *, client: Any = None) -> tuple[db.Item, db.Item]:
+    """Turn the assigned lead into a customer carrying the lead's contact data and source. The lead's
+    contact data is read first; the write is one transaction conditioned on the version read, so a
+    concurrent change makes it fail rather than copy stale data."""
+    current = db.get(lead_key(org_id, lead_id), consistent=True, client=client)
+    explain = _refusal(lead_id, "converted", member, (LeadStatus.ASSIGNED,))
+    if current is None:
+        raise explain(None)
+    status = LeadStatus(current["status"])
+    if status is not LeadStatus.ASSIGNED or (
+        current.get("assignee") != member.user_id and not member.can(Permission.MANAGE_LEADS)
+    ):
+        raise explain(current)
+    now = clock.now_iso()
+    customer_id = ids.new_id()
+    event = _event(f"user:{member.user_id}", "converted", now, customer_id=customer_id)
+    customer = {
+        **customer_key(org_id, customer_id),
+        "entity": "customer",
+        "org_id": org_id,
+        "customer_id": customer_id,
+        "contact": current["contact"],
+        "source": {**current["source"], "lead_id": lead_id},
+        "is_partner": False,
+        "owner": current["assignee"],
+        "created_by": member.user_id,
+        "created_at": now,
+    }
+    update = db.tx_update(
+        lead_key(org_id, lead_id),
+        expression=(
+            "SET #status = :to, updated_at = :now, version = version + :one, customer_id = :customer,"
+            " history = list_append(history, :event), gsi1pk = :g1pk, gsi1sk = :g1sk"
+            " REMOVE gsi2pk, gsi2sk"
+        ),
+        condition="version = :version",
+        names={"#status": "status"},
+        values={
+            ":to": LeadStatus.CONVERTED.value,
+            ":now": now,
+            ":one": 1,
+            ":customer": customer_id,
+            ":event": [event],
+            ":g1pk": _status_listing(org_id, LeadStatus.CONVERTED),
+            ":g1sk": f"{now}#{lead_id}",
+            ":version": current["version"],
+        },
+    )
+
+    def _on_cancel(failed: list[db.Item | None]) -> DomainError:
+        return explain(failed[0]) if failed[0] else Conflict("customer id collision; retry")
+
+    db.transact(
+        [update, db.tx_put(customer, condition="attribute_not_exists(pk)")],
+        on_cancel=_on_cancel,
+        client=client,
+    )
+    lead = {
+        **current,
+        "status": LeadStatus.CONVERTED.value,
+        "customer_id": customer_id,
+        "updated_at": now,
+        "version": current["version"] + 1,
+        "history": [*current["history"], event],
+    }
+    return lead, customer
+
+
+def get_customer(org_id: str, customer_id: str, member: Member, *, client: Any = None) -> db.Item:
+    item = db.get(customer_key(org_id, customer_id), client=client)
+    if item is None:
+        raise NotFound(f"customer {customer_id} not found")
+    if item.get("owner") != member.user_id and not member.can(Permission.MANAGE_LEADS):
+        raise Forbidden("this customer is visible to its owner and lead administrators only")
+    return item
+
+
+# --- returns ---------------------------------------------------------------------------------------
+
+
+def return_leads(
+    org_id: str, member: Member, body: ReturnLeads, *, client: Any = None
+) -> list[dict[str, Any]]:
+    """Return leads to the partner companies they came from, all or nothing. Leads already returned
+    are left as they are. The e-mails to the companies follow from the stream."""
+    lead_ids = list(dict.fromkeys(body.lead_ids))
+    found = {
+        i["lead_id"]: i
+        for i in db.batch_get([lead_key(org_id, i) for i in lead_ids], consistent=True, client=client)
+    }
+    missing = [i for i in lead_ids if i not in found]
+    if missing:
+        raise LeadNotFound(f"leads not found: {', '.join(missing)}")
+    not_bought = [i for i in lead_ids if not found[i].get("company_id")]
+    if not_bought:
+        raise LeadNotReturnable(
+            f"leads {', '.join(not_bought)} did not come from a partner company, so there is no one to return"
+            " them to"
+        )
+    explain = {
+        i: _refusal(i, "returned", member, (LeadStatus.PENDING, LeadStatus.QUEUED, LeadStatus.ASSIGNED))
+        for i in lead_ids
+    }
+    to_return = [i for i in lead_ids if found[i]["status"] != LeadStatus.RETURNED.value]
+    for lead_id in to_return:
+        lead = found[lead_id]
+        status = LeadStatus(lead["status"])
+        if status in (LeadStatus.CONVERTED, LeadStatus.INVALID):
+            raise explain[lead_id](lead)
+        if (
+            status is LeadStatus.ASSIGNED
+            and lead.get("assignee") != member.user_id
+            and not member.can(Permission.MANAGE_LEADS)
+        ):
+            raise explain[lead_id](lead)
+    now = clock.now_iso()
+    comments = body.comments or None
+    actions = [
+        db.tx_update(
+            lead_key(org_id, lead_id),
+            expression=(
+                "SET #status = :to, updated_at = :now, version = version + :one, returned = :returned,"
+                " history = list_append(history, :event), gsi1pk = :g1pk, gsi1sk = :g1sk"
+                " REMOVE assignee, assigned_at, gsi2pk, gsi2sk, gsi3pk, gsi3sk"
+            ),
+            condition="version = :version",
+            names={"#status": "status"},
+            values={
+                ":to": LeadStatus.RETURNED.value,
+                ":now": now,
+                ":one": 1,
+                ":returned": {"at": now, "by": member.user_id, "comments": comments},
+                ":event": [_event(f"user:{member.user_id}", "returned", now, comments=comments)],
+                ":g1pk": _status_listing(org_id, LeadStatus.RETURNED),
+                ":g1sk": f"{now}#{lead_id}",
+                ":version": found[lead_id]["version"],
+            },
+        )
+        for lead_id in to_return
+    ]
+    if actions:
+
+        def _on_cancel(failed: list[db.Item | None]) -> DomainError:
+            changed = [to_return[i] for i, f in enumerate(failed) if f is not None]
+            return Conflict(f"leads changed while being returned, nothing was returned: {', '.join(changed)}")
+
+        db.transact(actions, on_cancel=_on_cancel, client=client)
+    return [{"lead_id": i, "status": LeadStatus.RETURNED.value, "changed": i in to_return} for i in lead_ids]

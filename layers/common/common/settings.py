@@ -1,0 +1,44 @@
+"""Run-time settings, validated once at cold start.
+
+The environment variable names are the field names upper-cased; infra sets exactly these names
+(see infra/constants.py), and the local stack sets the same ones.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    stage: str = Field(min_length=1)
+    table_name: str = Field(min_length=3)
+    powertools_service_name: str = Field(min_length=1)
+    email_from: str = Field(min_length=3)
+    user_pool_id: str = Field(
+        default="", description="Cognito pool holding staff, partners and machine clients"
+    )
+    lead_intake_scope: str = Field(default="leads/write")
+    token_issuer: str = Field(default="", description="expected `iss` of machine tokens")
+    jwks_url: str = Field(default="", description="where the machine-token signing keys are published")
+
+
+ENV_NAMES = tuple(name.upper() for name in Settings.model_fields)
+
+
+class SettingsError(RuntimeError):
+    """Raised at cold start when the environment is incomplete: the function must not serve requests."""
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    raw = {name.lower(): os.environ[name] for name in ENV_NAMES if name in os.environ}
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        missing = ", ".join(".".join(str(p) for p in e["loc"]).upper() for e in exc.errors())
+        raise SettingsError(f"invalid or missing settings: {missing}") from exc

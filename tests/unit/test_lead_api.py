@@ -1,0 +1,212 @@
+"""The leads API end to end in-process: handler, resolver, domain and table (moto)."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from tests.support import FakeContext, body_of, http_event
+
+ADMIN, REP1, REP2, VIEWER = "user-admin", "user-rep-1", "user-rep-2", "user-viewer"
+REP_PERMISSIONS = ["leads:request", "leads:return", "leads:create"]
+
+Call = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def call() -> Call:
+    api = importlib.import_module("leads.api")
+
+    def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return api.lambda_handler(http_event(method, path, **kwargs), FakeContext())  # type: ignore[no-any-return]
+
+    return _call
+
+
+@pytest.fixture
+def org(call: Call) -> dict[str, Any]:
+    created = call("POST", "/orgs", user=ADMIN, body={"name": "Acme Security"})
+    assert created["statusCode"] == 201, created
+    org_id = body_of(created)["org_id"]
+    for user, permissions in ((REP1, REP_PERMISSIONS), (REP2, REP_PERMISSIONS), (VIEWER, ["leads:view_pending"])):
+        response = call("PUT", f"/orgs/{org_id}/members/{user}", user=ADMIN, body={"permissions": permissions})
+        assert response["statusCode"] == 200, response
+    company = call(
+        "POST",
+        f"/orgs/{org_id}/partner-companies",
+        user=ADMIN,
+        body={
+            "name": "Test Lead SELLER",
+            "sells_leads": True,
+            "default_lead_location": "queue",
+            "queue_priority": "high",
+            "purchase_notification_emails": ["buying@acme.example"],
+            "return_notification_emails": ["returns@seller.example"],
+        },
+    )
+    assert company["statusCode"] == 201, company
+    company_id = body_of(company)["company_id"]
+    creds = call("POST", f"/orgs/{org_id}/partner-companies/{company_id}/credentials", user=ADMIN)
+    assert creds["statusCode"] == 201, creds
+    return {"org_id": org_id, "company_id": company_id, "client_id": body_of(creds)["client_id"]}
+
+
+def intake(call: Call, org: dict[str, Any], external_id: str, **fields: Any) -> dict[str, Any]:
+    body = {"external_id": external_id, "contact_name": "Jane Doe", "phone": "+15550100", **fields}
+    return call("POST", f"/orgs/{org['org_id']}/partner-companies/{org['company_id']}/leads",
+                machine=org["client_id"], body=body)
+
+
+def test_intake_is_idempotent_on_external_id(call: Call, org: dict[str, Any]) -> None:
+    first = intake(call, org, "EXT-1")
+    again = intake(call, org, "EXT-1", contact_name="Someone Else")
+    assert (first["statusCode"], again["statusCode"]) == (201, 200)
+    assert body_of(first)["lead_id"] == body_of(again)["lead_id"]
+    assert body_of(again)["contact"]["contact_name"] == "Jane Doe"
+    assert body_of(first)["status"] == "queued" and body_of(first)["priority"] == "high"
+
+
+def test_intake_location_rules(call: Call, org: dict[str, Any]) -> None:
+    path = f"/orgs/{org['org_id']}/partner-companies/{org['company_id']}"
+    assert body_of(intake(call, org, "R-1", requested_location="pending"))["status"] == "pending"
+    assert body_of(intake(call, org, "R-2"))["status"] == "queued"
+    call("PATCH", path, user=ADMIN, body={"force_default_location": True})
+    assert body_of(intake(call, org, "R-3", requested_location="pending"))["status"] == "queued"
+
+
+def test_intake_needs_the_companys_own_credentials(call: Call, org: dict[str, Any]) -> None:
+    other = call("POST", f"/orgs/{org['org_id']}/partner-companies", user=ADMIN,
+                 body={"name": "Other seller", "sells_leads": True})
+    other_id = body_of(other)["company_id"]
+    path = f"/orgs/{org['org_id']}/partner-companies/{other_id}/leads"
+    wrong_company = call("POST", path, machine=org["client_id"], body={"external_id": "X", "contact_name": "A",
+                                                                       "phone": "+15550101"})
+    assert wrong_company["statusCode"] == 404
+    staff = call("POST", path, user=ADMIN, body={"external_id": "X", "contact_name": "A", "phone": "+15550101"})
+    assert staff["statusCode"] == 403
+
+
+def test_machine_token_on_staff_route_is_403(call: Call, org: dict[str, Any]) -> None:
+    response = call("GET", f"/orgs/{org['org_id']}/leads", machine=org["client_id"])
+    assert response["statusCode"] == 403
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+
+
+def test_invalid_intake_names_each_field_and_writes_nothing(call: Call, org: dict[str, Any]) -> None:
+    bad = intake(call, org, "bad id with spaces", phone="not a phone", email="nope", requested_location="moon")
+    assert bad["statusCode"] == 422
+    assert bad["headers"]["Content-Type"] == "application/problem+json"
+    fields = {e["field"] for e in body_of(bad)["errors"]}
+    assert {"body.external_id", "body.phone", "body.email", "body.requested_location"} <= fields
+    listing = call("GET", f"/orgs/{org['org_id']}/leads", user=ADMIN, query={"status": "queued"})
+    assert body_of(listing)["items"] == []
+
+
+def test_lead_without_any_contact_method_is_refused(call: Call, org: dict[str, Any]) -> None:
+    response = call("POST", f"/orgs/{org['org_id']}/partner-companies/{org['company_id']}/leads",
+                    machine=org["client_id"], body={"external_id": "NO-REACH", "contact_name": "Nobody"})
+    assert response["statusCode"] == 422
+    assert {e["field"] for e in body_of(response)["errors"]} == {"phone", "email"}
+
+
+def test_queue_gives_highest_priority_then_oldest_ready(call: Call, org: dict[str, Any], frozen_clock: Any) -> None:
+    org_id = org["org_id"]
+    normal = call("POST", f"/orgs/{org_id}/leads", user=REP1,
+                  body={"contact_name": "Normal", "phone": "+15550102", "location": "queue"})
+    frozen_clock.advance(minutes=1)
+    later = intake(call, org, "LATER", contact_not_before="2026-11-22T12:00:00Z")
+    frozen_clock.advance(minutes=1)
+    high = intake(call, org, "HIGH")
+    claims = [call("POST", f"/orgs/{org_id}/lead-queue/claims", user=REP1) for _ in range(3)]
+    assert [body_of(c)["lead_id"] for c in claims[:2]] == [body_of(high)["lead_id"], body_of(normal)["lead_id"]]
+    assert claims[2]["statusCode"] == 204  # the deferred lead is not ready yet
+    frozen_clock.advance(hours=3)
+    ready = call("POST", f"/orgs/{org_id}/lead-queue/claims", user=REP2)
+    assert body_of(ready)["lead_id"] == body_of(later)["lead_id"]
+    assert body_of(ready)["assignee"] == REP2
+
+
+def test_only_the_assignee_or_an_admin_acts_on_an_assigned_lead(call: Call, org: dict[str, Any]) -> None:
+    org_id = org["org_id"]
+    lead_id = body_of(intake(call, org, "A-1"))["lead_id"]
+    call("POST", f"/orgs/{org_id}/lead-queue/claims", user=REP1)
+    refused = call("POST", f"/orgs/{org_id}/leads/{lead_id}/invalidate", user=REP2, body={"reason": "spam"})
+    assert refused["statusCode"] == 403
+    assert body_of(refused)["type"] == "/problems/lead-assigned-to-another-user"
+    assert call("GET", f"/orgs/{org_id}/leads/{lead_id}", user=REP2)["statusCode"] == 403
+    kept = call("POST", f"/orgs/{org_id}/leads/{lead_id}/keep", user=REP1)
+    assert kept["statusCode"] == 200
+    requeued = call("POST", f"/orgs/{org_id}/leads/{lead_id}/requeue", user=ADMIN,
+                    body={"contact_not_before": "2026-11-23T09:00:00Z"})
+    assert body_of(requeued)["status"] == "queued" and "assignee" not in body_of(requeued)
+    assert call("POST", f"/orgs/{org_id}/lead-queue/claims", user=REP2)["statusCode"] == 204
+    history = [e["action"] for e in body_of(call("GET", f"/orgs/{org_id}/leads/{lead_id}", user=ADMIN))["history"]]
+    assert history == ["received", "claimed", "kept", "requeued"]
+
+
+def test_convert_creates_a_customer_once(call: Call, org: dict[str, Any]) -> None:
+    org_id = org["org_id"]
+    lead_id = body_of(intake(call, org, "C-1", email="jane@example.org"))["lead_id"]
+    call("POST", f"/orgs/{org_id}/lead-queue/claims", user=REP1)
+    converted = call("POST", f"/orgs/{org_id}/leads/{lead_id}/convert", user=REP1)
+    assert converted["statusCode"] == 201
+    customer = body_of(converted)["customer"]
+    assert customer["contact"]["email"] == "jane@example.org"
+    assert customer["source"] == {"kind": "partner_company", "company_id": org["company_id"],
+                                  "external_id": "C-1", "lead_id": lead_id}
+    again = call("POST", f"/orgs/{org_id}/leads/{lead_id}/convert", user=REP1)
+    assert again["statusCode"] == 409
+    fetched = call("GET", f"/orgs/{org_id}/customers/{customer['customer_id']}", user=REP1)
+    assert body_of(fetched)["customer_id"] == customer["customer_id"]
+
+
+def test_return_rules(call: Call, org: dict[str, Any]) -> None:
+    org_id = org["org_id"]
+    bought = body_of(intake(call, org, "RET-1"))["lead_id"]
+    manual = body_of(call("POST", f"/orgs/{org_id}/leads", user=REP1,
+                          body={"contact_name": "Walk-in", "phone": "+15550103"}))["lead_id"]
+    refused = call("POST", f"/orgs/{org_id}/lead-returns", user=REP1, body={"lead_ids": [bought, manual]})
+    assert refused["statusCode"] == 409
+    assert "did not come from a partner company" in body_of(refused)["detail"]
+    assert body_of(call("GET", f"/orgs/{org_id}/leads/{bought}", user=ADMIN))["status"] == "queued"
+    returned = call("POST", f"/orgs/{org_id}/lead-returns", user=REP1,
+                    body={"lead_ids": [bought], "comments": "number disconnected"})
+    assert body_of(returned)["items"] == [{"lead_id": bought, "status": "returned", "changed": True}]
+    again = call("POST", f"/orgs/{org_id}/lead-returns", user=REP1, body={"lead_ids": [bought]})
+    assert body_of(again)["items"][0]["changed"] is False
+    lead = body_of(call("GET", f"/orgs/{org_id}/leads/{bought}", user=ADMIN))
+    assert lead["returned"]["comments"] == "number disconnected"
+    assert [e["action"] for e in lead["history"]] == ["received", "returned"]
+
+
+def test_other_orgs_resources_are_404_and_missing_permission_403(call: Call, org: dict[str, Any]) -> None:
+    lead_id = body_of(intake(call, org, "ISO-1"))["lead_id"]
+    other = body_of(call("POST", "/orgs", user="user-outsider", body={"name": "Other org"}))["org_id"]
+    assert call("GET", f"/orgs/{org['org_id']}/leads/{lead_id}", user="user-outsider")["statusCode"] == 404
+    assert call("GET", f"/orgs/{other}/leads/{lead_id}", user="user-outsider")["statusCode"] == 404
+    no_perm = call("GET", f"/orgs/{org['org_id']}/leads", user=REP1, query={"status": "pending"})
+    assert no_perm["statusCode"] == 403
+    assert call("GET", f"/orgs/{org['org_id']}/leads", user=VIEWER, query={"status": "pending"})["statusCode"] == 200
+
+
+def test_revoked_permission_applies_on_next_request(call: Call, org: dict[str, Any]) -> None:
+    org_id = org["org_id"]
+    assert call("GET", f"/orgs/{org_id}/leads", user=VIEWER)["statusCode"] == 200
+    call("PUT", f"/orgs/{org_id}/members/{VIEWER}", user=ADMIN, body={"permissions": []})
+    assert call("GET", f"/orgs/{org_id}/leads", user=VIEWER)["statusCode"] == 403
+
+
+def test_pending_leads_need_the_permission_to_act(call: Call, org: dict[str, Any]) -> None:
+    org_id = org["org_id"]
+    lead_id = body_of(intake(call, org, "P-1", requested_location="pending"))["lead_id"]
+    refused = call("POST", f"/orgs/{org_id}/leads/{lead_id}/requeue", user=REP1, body={})
+    assert refused["statusCode"] == 403
+    moved = call("POST", f"/orgs/{org_id}/leads/{lead_id}/requeue", user=VIEWER, body={})
+    assert body_of(moved)["status"] == "queued"
+
+
+def test_no_token_is_401_and_unknown_route_404(call: Call) -> None:
+    assert call("GET", "/orgs/01JD0000000000000000000000")["statusCode"] == 401
+    assert call("GET", "/nowhere", user=ADMIN)["statusCode"] == 404
