@@ -18,7 +18,8 @@ from common.settings import get_settings
 
 get_settings()
 
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+# Report every failure in batchItemFailures, even when all records fail, so retries are per record.
+processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
 def _image(raw: dict[str, Any] | None) -> db.Item | None:

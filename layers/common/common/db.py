@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
@@ -270,7 +271,7 @@ def query(
     if filter_expression:
         args["FilterExpression"] = filter_expression
     if cursor:
-        args["ExclusiveStartKey"] = decode_cursor(cursor)
+        args["ExclusiveStartKey"] = decode_cursor(cursor, key_condition, values)
     try:
         response = (client or default_client()).query(**args)
     except ClientError as error:
@@ -286,7 +287,12 @@ def encode_cursor(key: Mapping[str, Any]) -> str:
     return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> dict[str, Any]:
+_PARTITION_CONDITION = re.compile(r"^\s*(#?\w+)\s*=\s*(:\w+)")
+
+
+def decode_cursor(cursor: str, key_condition: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The start key of the next page; it must lie in the partition the query reads, so a cursor can
+    never move a listing into another partition (another organisation's items)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -294,4 +300,7 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
             raise ValueError("not a key")
     except ValueError as error:
         raise invalid("cursor", "is not a valid page cursor") from error
+    match = _PARTITION_CONDITION.match(key_condition)
+    if match is None or plain.get(match.group(1)) != values.get(match.group(2)):
+        raise invalid("cursor", "does not belong to this listing")
     return serialize(plain)

@@ -1,0 +1,66 @@
+"""Small pieces of the common layer: ids, money, clock, settings, cursors, templates, principals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from common import clock, db, ids
+from common.auth import principal_from_event
+from common.errors import InvalidInput
+from common.money import CurrencyMismatch, Money
+from common.settings import SettingsError, get_settings
+from common.templates import NewTemplate, render
+from pydantic import ValidationError
+from tests.support import http_event
+
+
+def test_ids_sort_by_time(frozen_clock) -> None:  # type: ignore[no-untyped-def]
+    first = ids.new_id()
+    frozen_clock.advance(milliseconds=1)
+    second = ids.new_id()
+    assert ids.is_id(first) and ids.is_id(second)
+    assert first < second
+
+
+def test_money_is_integer_minor_units_in_one_currency() -> None:
+    total = Money(amount_minor=1050, currency="EUR") + Money(amount_minor=-50, currency="EUR")
+    assert total == Money(amount_minor=1000, currency="EUR")
+    with pytest.raises(CurrencyMismatch):
+        _ = total + Money(amount_minor=1, currency="USD")
+    with pytest.raises(ValidationError):
+        Money(amount_minor=1, currency="euro")
+
+
+def test_iso_is_fixed_width_utc() -> None:
+    assert clock.iso(datetime(2026, 1, 2, 3, 4, 5, 6000, tzinfo=UTC)) == "2026-01-02T03:04:05.006Z"
+
+
+def test_missing_settings_fail_at_cold_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TABLE_NAME")
+    get_settings.cache_clear()
+    with pytest.raises(SettingsError, match="TABLE_NAME"):
+        get_settings()
+
+
+def test_tampered_cursor_is_invalid_input() -> None:
+    with pytest.raises(InvalidInput) as refused:
+        db.query(key_condition="pk = :pk", values={":pk": "ORG#A"}, cursor="not-base64-json")
+    assert refused.value.errors[0].field == "cursor"
+    foreign = db.encode_cursor(db.serialize({"pk": "ORG#B", "sk": "X"}))
+    with pytest.raises(InvalidInput):
+        db.query(key_condition="pk = :pk", values={":pk": "ORG#A"}, cursor=foreign)
+
+
+def test_templates_reject_unknown_placeholders_and_render_known_ones() -> None:
+    with pytest.raises(ValidationError) as refused:
+        NewTemplate(name="t", subject="Hi {{lead.password}}", body="ok")
+    assert refused.value.errors()[0]["loc"] == ("subject",)
+    assert render("Hi {{ lead.contact_name }}{{comments}}", {"lead.contact_name": "Jo"}) == "Hi Jo"
+
+
+def test_principals_from_both_authorizers() -> None:
+    user = principal_from_event(http_event("GET", "/orgs", user="u-1"))
+    assert (user.kind, user.subject) == ("user", "u-1")
+    machine = principal_from_event(http_event("GET", "/orgs", machine="client-9"))
+    assert (machine.kind, machine.client_id, machine.scopes) == ("machine", "client-9", frozenset({"leads/write"}))

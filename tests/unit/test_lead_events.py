@@ -1,0 +1,152 @@
+"""The leads stream consumer: purchase and return e-mails, at most once, with partial batch failures."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+from typing import Any
+
+import boto3
+import pytest
+from common import db
+from common.leads import lead_key
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.ses.models import ses_backends
+from tests.support import FakeContext, body_of, http_event, load_event
+
+ADMIN, REP = "user-admin", "user-rep"
+
+
+def sent() -> list[Any]:
+    return list(ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
+
+
+def call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    api = importlib.import_module("leads.api")
+    return api.lambda_handler(http_event(method, path, **kwargs), FakeContext())  # type: ignore[no-any-return]
+
+
+def consume(records: list[dict[str, Any]]) -> dict[str, Any]:
+    events = importlib.import_module("leads.events")
+    return events.lambda_handler({"Records": records}, FakeContext(function_name="LeadsEvents"))  # type: ignore[no-any-return]
+
+
+def record(event_name: str, new: dict[str, Any], old: dict[str, Any] | None = None, seq: int = 1) -> dict[str, Any]:
+    """A stream record shaped like the real sample, carrying the given item images."""
+    sample = copy.deepcopy(load_event("dynamodb_stream_lead_insert.json")["Records"][0])
+    sample["eventName"] = event_name
+    sample["eventID"] = f"event-{seq}"
+    change = sample["dynamodb"]
+    change["Keys"] = db.serialize({"pk": new["pk"], "sk": new["sk"]})
+    change["NewImage"] = db.serialize(new)
+    change["SequenceNumber"] = f"{seq:024d}"
+    if old is None:
+        change.pop("OldImage", None)
+    else:
+        change["OldImage"] = db.serialize(old)
+    return sample
+
+
+@pytest.fixture
+def setup() -> dict[str, Any]:
+    org_id = body_of(call("POST", "/orgs", user=ADMIN, body={"name": "Acme"}))["org_id"]
+    call("PUT", f"/orgs/{org_id}/members/{REP}", user=ADMIN, body={"permissions": ["leads:request", "leads:return"]})
+    template = call("POST", f"/orgs/{org_id}/message-templates", user=ADMIN, body={
+        "name": "Return auto-response",
+        "subject": "Returning {{lead.external_id}} to {{company.name}}",
+        "body": "Hello {{company.contact_person}}, we return {{lead.contact_name}}.\nWhy: {{comments}}",
+    })
+    assert template["statusCode"] == 201, template
+    company = call("POST", f"/orgs/{org_id}/partner-companies", user=ADMIN, body={
+        "name": "Seller Ltd", "contact_person": "Sam", "sells_leads": True, "default_lead_location": "queue",
+        "purchase_notification_emails": ["buying@acme.example"],
+        "return_notification_emails": ["returns@seller.example"],
+        "include_comments_with_returns": True,
+        "auto_response_template_id": body_of(template)["template_id"],
+    })
+    company_id = body_of(company)["company_id"]
+    client_id = body_of(call("POST", f"/orgs/{org_id}/partner-companies/{company_id}/credentials", user=ADMIN))[
+        "client_id"]
+    return {"org_id": org_id, "company_id": company_id, "client_id": client_id}
+
+
+def post_lead(setup: dict[str, Any], external_id: str) -> dict[str, Any]:
+    response = call("POST", f"/orgs/{setup['org_id']}/partner-companies/{setup['company_id']}/leads",
+                    machine=setup["client_id"],
+                    body={"external_id": external_id, "contact_name": "Jane Doe", "phone": "+15550100"})
+    item = db.get(lead_key(setup["org_id"], body_of(response)["lead_id"]), consistent=True)
+    assert item is not None
+    return item
+
+
+def test_purchase_notification_is_sent_once_however_often_delivered(setup: dict[str, Any]) -> None:
+    lead = post_lead(setup, "EXT-1")
+    insert = record("INSERT", lead)
+    for _ in range(3):
+        assert consume([insert]) == {"batchItemFailures": []}
+    messages = sent()
+    assert len(messages) == 1
+    assert messages[0].destinations["ToAddresses"] == ["buying@acme.example"]
+    assert "EXT-1" in messages[0].subject
+
+
+def test_return_sends_rendered_template_with_comments(setup: dict[str, Any]) -> None:
+    lead = post_lead(setup, "EXT-2")
+    call("POST", f"/orgs/{setup['org_id']}/lead-returns", user=REP,
+         body={"lead_ids": [lead["lead_id"]], "comments": "wrong number"})
+    returned = db.get(lead_key(setup["org_id"], lead["lead_id"]), consistent=True)
+    assert returned is not None
+    consume([record("MODIFY", returned, lead, seq=2), record("MODIFY", returned, lead, seq=3)])
+    (message,) = sent()
+    assert message.destinations["ToAddresses"] == ["returns@seller.example"]
+    assert message.subject == "Returning EXT-2 to Seller Ltd"
+    assert message.body == "Hello Sam, we return Jane Doe.\nWhy: wrong number"
+
+
+def test_comments_stay_home_when_the_company_says_so(setup: dict[str, Any]) -> None:
+    call("PATCH", f"/orgs/{setup['org_id']}/partner-companies/{setup['company_id']}", user=ADMIN,
+         body={"include_comments_with_returns": False, "auto_response_template_id": None})
+    lead = post_lead(setup, "EXT-3")
+    call("POST", f"/orgs/{setup['org_id']}/lead-returns", user=REP,
+         body={"lead_ids": [lead["lead_id"]], "comments": "internal remark"})
+    returned = db.get(lead_key(setup["org_id"], lead["lead_id"]), consistent=True)
+    assert returned is not None
+    consume([record("MODIFY", returned, lead)])
+    (message,) = sent()
+    assert "internal remark" not in message.body
+    assert message.subject == "Lead returned: EXT-3"
+
+
+def test_a_failing_record_is_reported_and_the_others_proceed(setup: dict[str, Any]) -> None:
+    good = post_lead(setup, "EXT-4")
+    broken = {**post_lead(setup, "EXT-5"), "company_id": "01JD00000000000000000NOSUCH"}
+    result = consume([record("INSERT", broken, seq=10), record("INSERT", good, seq=11)])
+    assert result == {"batchItemFailures": [{"itemIdentifier": f"{10:024d}"}]}
+    assert [m.subject for m in sent()] == ["New lead from Seller Ltd: EXT-4"]
+
+
+def test_failed_send_releases_the_notice_so_the_retry_sends(setup: dict[str, Any], monkeypatch: Any) -> None:
+    lead = post_lead(setup, "EXT-6")
+    from common import email
+
+    real = email.send_email
+    calls = {"n": 0}
+
+    def flaky(*args: Any, **kwargs: Any) -> str:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("SES throttled")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr("common.lead_mail.send_email", flaky)
+    first = consume([record("INSERT", lead)])
+    assert len(first["batchItemFailures"]) == 1
+    assert consume([record("INSERT", lead)]) == {"batchItemFailures": []}
+    assert len(sent()) == 1
+
+
+def test_other_entities_are_ignored() -> None:
+    item = {"pk": "ORG#X#COMPANY#Y", "sk": "COMPANY", "entity": "partner_company", "company_id": "Y"}
+    assert consume([record("INSERT", item)]) == {"batchItemFailures": []}
+    assert sent() == []
+    assert boto3.client("sesv2")  # the consumer never needed SES for it
