@@ -1,0 +1,364 @@
+"""`make bench`: the leads handlers in-process against DynamoDB Local, side by side with the bare boto3
+calls each operation minimally needs, in the same run; DynamoDB round trips per operation; and each
+handler module's import time against importing its libraries alone.
+
+Writes bench/results/latest.md and latest.json. Never part of `make test`: numbers are reported, not asserted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common"), str(ROOT / "functions")]
+
+from local.dynamodb_local import DynamoDBLocal  # noqa: E402
+
+ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "200"))
+IMPORT_RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "7"))
+TABLE = "partner-programme-bench"
+RESULTS = ROOT / "bench" / "results"
+
+BASE_ENV = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "bench",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "STAGE": "bench",
+    "TABLE_NAME": TABLE,
+    "POWERTOOLS_SERVICE_NAME": "partner-programme",
+    "POWERTOOLS_METRICS_NAMESPACE": "PartnerProgramme",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+    "EMAIL_FROM": "no-reply@bench.example",
+    "LEAD_INTAKE_SCOPE": "leads/write",
+}
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def timed(operation: Callable[[int], Any], iterations: int = ITERATIONS) -> list[float]:
+    samples = []
+    for i in range(iterations):
+        start = time.perf_counter()
+        operation(i)
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+class RoundTrips:
+    """Counts DynamoDB API calls made through a client, per operation name."""
+
+    def __init__(self, client: Any) -> None:
+        self.calls: Counter[str] = Counter()
+        client.meta.events.register("before-call.dynamodb.*", self._count)
+
+    def _count(self, model: Any, **_: Any) -> None:
+        self.calls[model.name] += 1
+
+    def take(self) -> Counter[str]:
+        taken, self.calls = self.calls, Counter()
+        return taken
+
+
+def run_latency(endpoint: str) -> list[dict[str, Any]]:
+    os.environ.update(BASE_ENV | {"AWS_ENDPOINT_URL_DYNAMODB": endpoint})
+    import boto3
+    from common import companies, db, leads, orgs
+    from common.auth import Permission
+    from common.table_schema import create_table_request
+
+    from tests.support import FakeContext, http_event
+
+    raw = boto3.client("dynamodb")
+    raw.create_table(**create_table_request(TABLE))
+    client = db.default_client()
+    trips = RoundTrips(client)
+    api = __import__("leads.api", fromlist=["lambda_handler"])
+    context = FakeContext()
+
+    admin, rep = "bench-admin", "bench-rep"
+    org_id = orgs.create_organisation(orgs.NewOrganisation(name="Bench org"), admin)["org_id"]
+    orgs.put_member(org_id, rep, orgs.MembershipChange(permissions=[Permission.REQUEST_LEADS]))
+    company = companies.create_company(
+        org_id,
+        companies.NewCompany(
+            name="Bench seller",
+            sells_leads=True,
+            default_lead_location=companies.LeadLocation.QUEUE,
+            queue_priority=companies.QueuePriority.HIGH,
+        ),
+        admin,
+    )
+    company_id = company["company_id"]
+    companies.attach_client(org_id, company_id, "bench-client")
+    company = companies.get_company(org_id, company_id)
+    member_key = db.serialize({"pk": f"ORG#{org_id}", "sk": f"MEMBER#{rep}"})
+    company_key = db.serialize(companies.company_key(org_id, company_id))
+
+    def lead_body(i: int, prefix: str) -> dict[str, Any]:
+        return {
+            "external_id": f"{prefix}-{i}",
+            "contact_name": "Bench Contact",
+            "phone": "+15550100",
+            "email": "contact@bench.example",
+            "notes": "bench",
+        }
+
+    intake_path = f"/orgs/{org_id}/partner-companies/{company_id}/leads"
+
+    def handler_intake(i: int) -> None:
+        response = api.lambda_handler(
+            http_event("POST", intake_path, machine="bench-client", body=lead_body(i, "H")), context
+        )
+        assert response["statusCode"] == 201, response
+
+    def bare_intake(i: int) -> None:
+        # The minimum: read the company (settings, credentials), then lead + external-id guard in one
+        # transaction.
+        raw.get_item(TableName=TABLE, Key=company_key)
+        item = leads._new_lead_item(
+            org_id,
+            leads.IntakeLead(**lead_body(i, "B")),
+            location=companies.LeadLocation.QUEUE,
+            priority=companies.QueuePriority.HIGH,
+            contact_not_before=None,
+            source={"kind": "partner_company", "company_id": company_id, "external_id": f"B-{i}"},
+            actor="bench",
+        )
+        guard = {**leads.external_id_key(org_id, company_id, f"B-{i}"), "lead_id": item["lead_id"]}
+        raw.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": TABLE,
+                        "Item": db.serialize(item),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Put": {
+                        "TableName": TABLE,
+                        "Item": db.serialize(guard),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+
+    claim_path = f"/orgs/{org_id}/lead-queue/claims"
+
+    def handler_claim(_: int) -> None:
+        response = api.lambda_handler(http_event("POST", claim_path, user=rep), context)
+        assert response["statusCode"] == 200, response
+
+    def bare_claim_from(rank: int) -> Callable[[int], None]:
+        def bare_claim(_: int) -> None:
+            # The minimum: the caller's membership, the head of the ready queue, one conditional update.
+            raw.get_item(TableName=TABLE, Key=member_key, ConsistentRead=True)
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            head = raw.query(
+                TableName=TABLE,
+                IndexName="gsi3",
+                KeyConditionExpression="gsi3pk = :pk AND gsi3sk <= :r",
+                ExpressionAttributeValues={
+                    ":pk": {"S": f"ORG#{org_id}#QUEUE#{rank}"},
+                    ":r": {"S": f"{now}#~"},
+                },
+                Limit=10,
+            )["Items"][0]
+            raw.update_item(
+                TableName=TABLE,
+                Key={"pk": head["pk"], "sk": head["sk"]},
+                UpdateExpression="SET #s = :a, assignee = :u REMOVE gsi3pk, gsi3sk",
+                ConditionExpression="#s = :q",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":a": {"S": "assigned"}, ":u": {"S": rep}, ":q": {"S": "queued"}},
+            )
+
+        return bare_claim
+
+    def fill_queue(priority: companies.QueuePriority, count: int) -> None:
+        member = orgs.member_from_item(db.get({"pk": f"ORG#{org_id}", "sk": f"MEMBER#{admin}"}) or {})
+        for _ in range(count):
+            leads.enter_lead(
+                org_id,
+                member,
+                leads.ManualLead(
+                    contact_name="Walk-in",
+                    phone="+15550100",
+                    location=companies.LeadLocation.QUEUE,
+                    priority=priority,
+                ),
+            )
+
+    list_path = f"/orgs/{org_id}/leads"
+    orgs.put_member(org_id, rep, orgs.MembershipChange(permissions=[Permission.REQUEST_LEADS, Permission.MANAGE_LEADS]))
+
+    def handler_list(_: int) -> None:
+        response = api.lambda_handler(
+            http_event("GET", list_path, user=rep, query={"status": "assigned", "limit": "25"}), context
+        )
+        assert response["statusCode"] == 200 and len(json.loads(response["body"])["items"]) == 25, response
+
+    def bare_list(_: int) -> None:
+        raw.get_item(TableName=TABLE, Key=member_key, ConsistentRead=True)
+        raw.query(
+            TableName=TABLE,
+            IndexName="gsi1",
+            KeyConditionExpression="gsi1pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": f"ORG#{org_id}#LEADS#assigned"}},
+            ScanIndexForward=False,
+            Limit=25,
+        )
+
+    rows = []
+    cases: list[tuple[str, Callable[[int], None], Callable[[int], None], str, Callable[[], None]]] = [
+        (
+            "lead intake (POST lead)",
+            handler_intake,
+            bare_intake,
+            "GetItem + TransactWriteItems",
+            lambda: None,
+        ),
+        # The intake case left 2 x ITERATIONS high-priority leads queued; top them up for the warm-up claim.
+        (
+            "queue claim (high-priority lead ready)",
+            handler_claim,
+            bare_claim_from(1),
+            "GetItem + Query + UpdateItem",
+            lambda: fill_queue(companies.QueuePriority.HIGH, 10),
+        ),
+        (
+            "queue claim (only normal-priority leads)",
+            handler_claim,
+            bare_claim_from(3),
+            # Only normal-priority leads ready: the claim looks past the empty high and medium partitions.
+            "GetItem + Query + UpdateItem",
+            lambda: fill_queue(companies.QueuePriority.NORMAL, 2 * ITERATIONS + 10),
+        ),
+        ("lead listing (25 leads)", handler_list, bare_list, "GetItem + Query", lambda: None),
+    ]
+    for name, handler, bare, bare_calls, prepare in cases:
+        prepare()
+        handler(ITERATIONS + 1)  # warm the code path once, like a warm Lambda
+        trips.take()
+        bare_samples, handler_samples = [], []
+        # Interleave in blocks so that drift of the machine affects both sides alike.
+        size = ITERATIONS // 4
+        for block in range(4):
+            offset = block * size
+            bare_samples += timed(lambda i, o=offset, op=bare: op(o + i), size)  # type: ignore[misc]
+            handler_samples += timed(lambda i, o=offset, op=handler: op(o + i), size)  # type: ignore[misc]
+        counted = trips.take()
+        per_op = {op: n / len(handler_samples) for op, n in sorted(counted.items())}
+        writes = sum(
+            n for op, n in per_op.items() if op in ("PutItem", "UpdateItem", "TransactWriteItems", "DeleteItem")
+        )
+        rows.append(
+            {
+                "operation": name,
+                "handler_p50_ms": statistics.median(handler_samples),
+                "handler_p95_ms": percentile(handler_samples, 0.95),
+                "bare_p50_ms": statistics.median(bare_samples),
+                "bare_p95_ms": percentile(bare_samples, 0.95),
+                "ratio_p50": statistics.median(handler_samples) / statistics.median(bare_samples),
+                "round_trips": per_op,
+                "write_round_trips": writes,
+                "bare_calls": bare_calls,
+            }
+        )
+    return rows
+
+
+# Each handler's libraries set up the way the handler sets them up (Logger, Tracer and Metrics created, the
+# resolver or batch processor built); the difference to importing the handler is our own code.
+_POWERTOOLS = (
+    "import boto3, pydantic; from aws_lambda_powertools import Logger, Metrics, Tracer; "
+    "Logger(); Tracer(); Metrics(namespace='PartnerProgramme')"
+)
+IMPORT_BASELINES = {
+    "leads.api": _POWERTOOLS + "; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
+    "APIGatewayHttpResolver(enable_validation=True)",
+    "leads.events": _POWERTOOLS + "; from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType; "
+    "BatchProcessor(event_type=EventType.DynamoDBStreams)",
+    "machine_auth.authorizer": _POWERTOOLS + "; import jwt",
+}
+
+
+def import_seconds(statement: str) -> float:
+    code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
+    env = os.environ | BASE_ENV | {"PYTHONPATH": os.pathsep.join(sys.path[:3]), "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def run_imports() -> list[dict[str, Any]]:
+    rows = []
+    for module, baseline in IMPORT_BASELINES.items():
+        import_seconds(f"import {module}")  # first run fills the bytecode cache for both sides
+        handler = [import_seconds(f"import {module}") for _ in range(IMPORT_RUNS)]
+        bare = [import_seconds(baseline) for _ in range(IMPORT_RUNS)]
+        rows.append(
+            {
+                "module": module,
+                "handler_ms": statistics.median(handler) * 1000,
+                "libraries_ms": statistics.median(bare) * 1000,
+                "ratio": statistics.median(handler) / statistics.median(bare),
+            }
+        )
+    return rows
+
+
+def report(latency: list[dict[str, Any]], imports: list[dict[str, Any]]) -> str:
+    lines = [
+        f"# Benchmark results ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {ITERATIONS} iterations per side)",
+        "",
+        "Handlers called in-process against DynamoDB Local, next to the bare boto3 calls the operation minimally",
+        "needs, interleaved in the same run. Targets: one write round trip per command, latency ratio <= 1.5,",
+        "import ratio <= 1.3.",
+        "",
+        "| operation | handler p50 ms | handler p95 ms | bare p50 ms | bare p95 ms | ratio p50 "
+        "| DynamoDB calls per op (handler) | writes | bare calls |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in latency:
+        calls = ", ".join(f"{op} {n:g}" for op, n in r["round_trips"].items())
+        lines.append(
+            f"| {r['operation']} | {r['handler_p50_ms']:.2f} | {r['handler_p95_ms']:.2f} | {r['bare_p50_ms']:.2f} "
+            f"| {r['bare_p95_ms']:.2f} | {r['ratio_p50']:.2f} | {calls} | {r['write_round_trips']:g} "
+            f"| {r['bare_calls']} |"
+        )
+    lines += ["", "| handler module | import ms | its libraries alone ms | ratio |", "|---|---|---|---|"]
+    for r in imports:
+        lines.append(f"| {r['module']} | {r['handler_ms']:.0f} | {r['libraries_ms']:.0f} | {r['ratio']:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    # The handlers print their metrics (EMF) as in Lambda; send them to /dev/null, not to a slow terminal.
+    with DynamoDBLocal() as dynamodb, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        latency = run_latency(dynamodb.endpoint)
+    imports = run_imports()
+    text = report(latency, imports)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "latest.md").write_text(text)
+    (RESULTS / "latest.json").write_text(json.dumps({"latency": latency, "imports": imports}, indent=2))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
