@@ -37,9 +37,7 @@ LEADS_EVENTS = Function(
     "leads.events.lambda_handler",
     "stream",
     timeout_s=60,
-    stream_filters=(
-        {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}}}},
-    ),
+    stream_filters=({"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}}}},),
 )
 MACHINE_AUTHORIZER = Function(
     "MachineAuthorizer", "machine_auth", "machine_auth.authorizer.lambda_handler", "authorizer", memory_mb=256

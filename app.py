@@ -1,0 +1,18 @@
+#!/usr/bin/env python3
+"""CDK entry point: `npx cdk synth` / `npx cdk deploy -c stage=<stage> -c emailFrom=<address>`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# The stack reads the table definition from the common package (layers/common/common).
+sys.path.insert(0, str(Path(__file__).resolve().parent / "layers" / "common"))
+
+from aws_cdk import App
+
+from infra.stack import add_stack
+
+app = App()
+add_stack(app)
+app.synth()

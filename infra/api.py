@@ -1,0 +1,162 @@
+"""The HTTP API: the routes of the manifest, each behind the authorizer the manifest names.
+
+- "jwt" routes: API Gateway's JWT authorizer checks the portal's Cognito tokens (issuer = the pool,
+  audience = the portal client);
+- "machine" routes: a Lambda authorizer checks partner companies' client-credentials tokens, because
+  their app clients are created at run time and cannot be listed as audiences of a JWT authorizer.
+
+"ANY" in the manifest becomes the explicit methods below. An ANY route would also catch the browser's
+CORS preflight (OPTIONS, sent without a token) and answer it 401; with no OPTIONS route API Gateway
+answers preflights itself from the CORS configuration.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import jsii
+from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_apigatewayv2_authorizers as authorizers
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra import constants, manifest
+
+ANY_METHODS = (
+    apigwv2.HttpMethod.GET,
+    apigwv2.HttpMethod.POST,
+    apigwv2.HttpMethod.PUT,
+    apigwv2.HttpMethod.PATCH,
+    apigwv2.HttpMethod.DELETE,
+)
+CORS_ALLOWED_HEADERS = ["Authorization", "Content-Type"]
+# Ids, status and timings only: no source IP or user agent (personal data stays out of logs).
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "requestTime": "$context.requestTime",
+    "routeKey": "$context.routeKey",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationError": "$context.integrationErrorMessage",
+    "authorizerError": "$context.authorizer.error",
+    "error": "$context.error.message",
+}
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class AccessLogSettings:
+    """HttpStage takes its access-log settings as an interface, which Python implements as a class."""
+
+    def __init__(self, destination: apigwv2.IAccessLogDestination, log_format: apigateway.AccessLogFormat) -> None:
+        self._destination = destination
+        self._format = log_format
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigateway.AccessLogFormat:
+        return self._format
+
+
+def _cors(allowed_origins: list[str]) -> apigwv2.CorsPreflightOptions | None:
+    if not allowed_origins:
+        return None  # no browser client configured: server-to-server calls need no CORS
+    return apigwv2.CorsPreflightOptions(
+        allow_origins=allowed_origins,
+        allow_methods=[apigwv2.CorsHttpMethod(method.value) for method in ANY_METHODS],
+        allow_headers=CORS_ALLOWED_HEADERS,
+        max_age=Duration.hours(1),
+    )
+
+
+def route_methods(route: manifest.Route) -> tuple[apigwv2.HttpMethod, ...]:
+    if route.method == "ANY":
+        return ANY_METHODS
+    return (apigwv2.HttpMethod(route.method),)
+
+
+class HttpApi(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        api_name: str,
+        functions: Mapping[str, lambda_.IFunction],
+        issuer_url: str,
+        portal_client_id: str,
+        allowed_origins: list[str],
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.api = apigwv2.HttpApi(
+            self,
+            "HttpApi",
+            api_name=api_name,
+            create_default_stage=False,  # the stage below adds access logs and throttling
+            cors_preflight=_cors(allowed_origins),
+        )
+        self.access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=removal_policy)
+        self.stage = apigwv2.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.api,
+            auto_deploy=True,
+            throttle=apigwv2.ThrottleSettings(
+                rate_limit=constants.API_RATE_LIMIT, burst_limit=constants.API_BURST_LIMIT
+            ),
+            access_log_settings=AccessLogSettings(
+                apigwv2.LogGroupLogDestination(self.access_logs),
+                apigateway.AccessLogFormat.custom(json.dumps(ACCESS_LOG_FIELDS)),
+            ),
+        )
+
+        route_authorizers: dict[manifest.Auth, apigwv2.IHttpRouteAuthorizer] = {
+            "jwt": authorizers.HttpJwtAuthorizer(
+                "PortalJwtAuthorizer", jwt_issuer=issuer_url, jwt_audience=[portal_client_id]
+            ),
+            "machine": authorizers.HttpLambdaAuthorizer(
+                "MachineTokenAuthorizer",
+                functions[manifest.MACHINE_AUTHORIZER.name],
+                response_types=[authorizers.HttpLambdaResponseType.SIMPLE],
+                identity_source=["$request.header.Authorization"],
+                results_cache_ttl=Duration.seconds(constants.MACHINE_AUTHORIZER_CACHE_SECONDS),
+            ),
+            "none": apigwv2.HttpNoneAuthorizer(),
+        }
+        integrations_by_function: dict[str, integrations.HttpLambdaIntegration] = {}
+        for route in manifest.ROUTES:
+            integration = integrations_by_function.setdefault(
+                route.function,
+                integrations.HttpLambdaIntegration(f"{route.function}Integration", functions[route.function]),
+            )
+            routes = self.api.add_routes(
+                path=route.path,
+                methods=list(route_methods(route)),
+                integration=integration,
+                authorizer=route_authorizers[route.auth],
+            )
+            if route.auth == "none":
+                for unauthenticated in routes:
+                    Validations.of(unauthenticated).acknowledge(
+                        Acknowledgment(
+                            id="AwsSolutions-APIG4",
+                            reason=f"{route.path} is declared without an authorizer in infra/manifest.py: "
+                            "its function authenticates the caller itself (a signed webhook).",
+                        )
+                    )
+
+    @property
+    def url(self) -> str:
+        return self.stage.url

@@ -1,0 +1,118 @@
+"""Cognito: the user pool for staff, partners and team members; the portal's app client; the `leads`
+resource server whose scope partner-company systems ask for with client credentials; and the domain
+that serves the OAuth token endpoint.
+
+Partner-company app clients are not defined here: the LeadsApi function creates one per company at run
+time (CreateUserPoolClient) when an admin issues credentials.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_cognito as cognito
+from constructs import Construct
+
+from infra import manifest
+
+
+class Auth(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        pool_name: str,
+        domain_prefix: str | None,
+        callback_urls: list[str],
+        protected: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.user_pool = cognito.UserPool(
+            self,
+            "UserPool",
+            user_pool_name=pool_name,
+            self_sign_up_enabled=False,  # accounts are created by administrators
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            sign_in_case_sensitive=False,
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            standard_attributes=cognito.StandardAttributes(
+                email=cognito.StandardAttribute(required=True, mutable=True)
+            ),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(3),
+            ),
+            mfa=cognito.Mfa.OPTIONAL,
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            feature_plan=cognito.FeaturePlan.ESSENTIALS,
+            deletion_protection=protected,
+            removal_policy=RemovalPolicy.RETAIN if protected else RemovalPolicy.DESTROY,
+        )
+        Validations.of(self.user_pool).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-COG2",
+                reason="MFA is optional (TOTP only): partners and team members sign in from devices the "
+                "organisation does not manage, and requiring an authenticator app would lock them out of "
+                "the portal; staff can be required to enrol by the organisation's own policy.",
+            ),
+            Acknowledgment(
+                id="AwsSolutions-COG8",
+                reason="The Essentials feature plan is used because Plus (threat protection) is billed per "
+                "monthly active user; switch feature_plan to PLUS where that cost is accepted.",
+            ),
+        )
+
+        self.lead_intake_scope = cognito.ResourceServerScope(
+            scope_name=manifest.LEAD_INTAKE_SCOPE_NAME,
+            scope_description="Post leads to an organisation as a partner company",
+        )
+        self.resource_server = self.user_pool.add_resource_server(
+            "LeadsResourceServer",
+            identifier=manifest.LEAD_INTAKE_RESOURCE_SERVER,
+            scopes=[self.lead_intake_scope],
+        )
+
+        self.portal_client = self.user_pool.add_client(
+            "PortalClient",
+            generate_secret=False,  # a single-page app cannot keep a secret
+            # SRP for the browser; ADMIN_USER_PASSWORD_AUTH needs AWS credentials (AdminInitiateAuth) and
+            # lets an administrator sign in from a shell, e.g. to create the first organisation.
+            auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=True),
+            prevent_user_existence_errors=True,
+            enable_token_revocation=True,
+            access_token_validity=Duration.hours(1),
+            id_token_validity=Duration.hours(1),
+            refresh_token_validity=Duration.days(30),
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
+            o_auth=_portal_hosted_sign_in(callback_urls),
+            disable_o_auth=not callback_urls,
+        )
+
+        # The prefix must be unique in the region; the account id makes the default one unique.
+        self.domain = self.user_pool.add_domain(
+            "Domain",
+            cognito_domain=cognito.CognitoDomainOptions(domain_prefix=domain_prefix or f"{pool_name}-{Aws.ACCOUNT_ID}"),
+        )
+
+        region = Stack.of(self).region
+        self.issuer_url = f"https://cognito-idp.{region}.amazonaws.com/{self.user_pool.user_pool_id}"
+        self.jwks_url = f"{self.issuer_url}/.well-known/jwks.json"
+        self.token_endpoint = f"{self.domain.base_url()}/oauth2/token"
+
+
+def _portal_hosted_sign_in(callback_urls: list[str]) -> cognito.OAuthSettings | None:
+    """Hosted sign-in (authorization code with PKCE) once the portal's callback URLs are known; without
+    them the portal signs in with SRP and no redirect URL is registered."""
+    if not callback_urls:
+        return None
+    return cognito.OAuthSettings(
+        flows=cognito.OAuthFlows(authorization_code_grant=True),
+        scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+        callback_urls=callback_urls,
+        logout_urls=callback_urls,
+    )

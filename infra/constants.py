@@ -1,0 +1,73 @@
+"""Names and fixed values of the deployment, in one place.
+
+Plain data only: `python -m infra.build_layer` imports this module without loading the CDK.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FUNCTIONS_DIR = REPO_ROOT / "functions"
+COMMON_PACKAGE_DIR = REPO_ROOT / "layers" / "common" / "common"
+# The layer asset: Lambda puts the asset's `python/` folder on sys.path.
+LAYER_DIR = REPO_ROOT / ".build" / "layer"
+
+# The Lambda runtime: the layer's wheels are resolved for this version and infra/functions.py must use
+# the matching lambda_.Runtime (a test checks that they agree).
+PYTHON_VERSION = "3.14"
+
+APP_NAME = "PartnerProgramme"
+RESOURCE_PREFIX = "partner-programme"
+
+
+def stack_name(stage: str) -> str:
+    return f"{APP_NAME}-{stage}"
+
+
+# Context keys (cdk.json or `-c key=value`).
+CONTEXT_STAGE = "stage"
+CONTEXT_EMAIL_FROM = "emailFrom"
+CONTEXT_PORTAL_CALLBACK_URLS = "portalCallbackUrls"
+CONTEXT_AUTH_DOMAIN_PREFIX = "authDomainPrefix"
+
+DEFAULT_STAGE = "dev"
+# The portal's local development server, allowed by CORS on dev stages.
+DEV_PORTAL_ORIGIN = "http://localhost:5173"
+
+
+def is_dev_stage(stage: str) -> bool:
+    """Dev stages are disposable: no deletion protection, resources are removed with the stack."""
+    return stage == "dev" or stage.startswith("dev-")
+
+
+# Environment variables read by common.settings.Settings (its field names upper-cased).
+ENV_STAGE = "STAGE"
+ENV_TABLE_NAME = "TABLE_NAME"
+ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+ENV_EMAIL_FROM = "EMAIL_FROM"
+ENV_USER_POOL_ID = "USER_POOL_ID"
+ENV_LEAD_INTAKE_SCOPE = "LEAD_INTAKE_SCOPE"
+ENV_TOKEN_ISSUER = "TOKEN_ISSUER"  # noqa: S105 - a variable name, not a secret
+ENV_JWKS_URL = "JWKS_URL"
+SETTINGS_ENV_NAMES = (
+    ENV_STAGE,
+    ENV_TABLE_NAME,
+    ENV_SERVICE_NAME,
+    ENV_EMAIL_FROM,
+    ENV_USER_POOL_ID,
+    ENV_LEAD_INTAKE_SCOPE,
+    ENV_TOKEN_ISSUER,
+    ENV_JWKS_URL,
+)
+# Read by Powertools itself.
+ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+ENV_LOG_LEVEL = "LOG_LEVEL"
+LOG_LEVEL = "INFO"
+
+# API Gateway reuses the machine authorizer's decision for the same Authorization header this long.
+MACHINE_AUTHORIZER_CACHE_SECONDS = 300
+
+# API Gateway stage throttling (requests per second, steady and burst), per account limits permitting.
+API_RATE_LIMIT = 50
+API_BURST_LIMIT = 100

@@ -1,0 +1,95 @@
+"""Synthesizes the app once per session and stage, with the context of cdk.json, as `cdk synth` does."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+
+from infra import constants
+from infra.build_layer import build_layer
+from infra.stack import PartnerProgrammeStack, add_stack
+
+CDK_JSON = constants.REPO_ROOT / "cdk.json"
+# Set by the CDK CLI: construct paths and asset paths in the template's metadata.
+CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True}
+PROD_CONTEXT = {
+    "stage": "prod",
+    "emailFrom": "no-reply@partners.example.com",
+    "portalCallbackUrls": "https://partners.example.com/callback",
+}
+
+
+@dataclass
+class Synth:
+    app: cdk.App
+    stack: PartnerProgrammeStack
+    outdir: Path
+    template: dict[str, Any]
+    # Set when a validation plugin (cdk-nag) failed the synthesis; the template is written anyway.
+    error: Exception | None
+
+    @property
+    def template_path(self) -> Path:
+        return self.outdir / self.stack.template_file
+
+    def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.template["Resources"].items() if v["Type"] == resource_type}
+
+    def only(self, resource_type: str) -> tuple[str, dict[str, Any]]:
+        (found,) = self.resources(resource_type).items()
+        return found
+
+    def function(self, name: str) -> tuple[str, dict[str, Any]]:
+        """The Lambda function built for the manifest function `name`: (logical id, resource)."""
+        (found,) = (
+            (logical_id, resource)
+            for logical_id, resource in self.resources("AWS::Lambda::Function").items()
+            if resource["Metadata"]["aws:cdk:path"].endswith(f"/{name}/Function/Resource")
+        )
+        return found
+
+    def policy_statements(self, function_name: str) -> list[dict[str, Any]]:
+        """Every statement of the policies attached to the function's role."""
+        role_id = self.function(function_name)[1]["Properties"]["Role"]["Fn::GetAtt"][0]
+        return [
+            statement
+            for policy in self.resources("AWS::IAM::Policy").values()
+            if {"Ref": role_id} in policy["Properties"]["Roles"]
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        ]
+
+
+def synthesize(outdir: Path, context: dict[str, Any]) -> Synth:
+    cdk_context = {**json.loads(CDK_JSON.read_text())["context"], **CLI_CONTEXT, **context}
+    app = cdk.App(outdir=str(outdir), context=cdk_context)
+    stack = add_stack(app)
+    error: Exception | None = None
+    try:
+        app.synth()
+    except RuntimeError as exc:
+        error = exc
+    template = json.loads((outdir / stack.template_file).read_text())
+    return Synth(app, stack, outdir, template, error)
+
+
+@pytest.fixture(scope="session")
+def layer() -> Path:
+    """The real layer asset, built first if missing (`make layer` builds it too)."""
+    if not (constants.LAYER_DIR / "python" / "common").is_dir():
+        build_layer()
+    return constants.LAYER_DIR
+
+
+@pytest.fixture(scope="session")
+def dev(layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize(tmp_path_factory.mktemp("cdk-dev"), {})
+
+
+@pytest.fixture(scope="session")
+def prod(layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    return synthesize(tmp_path_factory.mktemp("cdk-prod"), PROD_CONTEXT)

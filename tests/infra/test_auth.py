@@ -1,0 +1,65 @@
+"""Cognito: invitation-only pool, a public portal client, the lead-intake scope and a token endpoint."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import manifest
+from tests.infra.conftest import Synth
+
+pytestmark = pytest.mark.infra
+
+
+def test_user_pool_is_invitation_only_with_email_sign_in_and_strong_passwords(dev: Synth) -> None:
+    (_, pool) = dev.only("AWS::Cognito::UserPool")
+    properties = pool["Properties"]
+    password = properties["Policies"]["PasswordPolicy"]
+
+    assert properties["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
+    assert properties["UsernameAttributes"] == ["email"]
+    assert password["MinimumLength"] >= 12
+    assert all(password[k] for k in ("RequireLowercase", "RequireUppercase", "RequireNumbers", "RequireSymbols"))
+
+
+def test_pool_is_protected_outside_dev(dev: Synth, prod: Synth) -> None:
+    (_, dev_pool) = dev.only("AWS::Cognito::UserPool")
+    (_, prod_pool) = prod.only("AWS::Cognito::UserPool")
+
+    assert dev_pool["Properties"]["DeletionProtection"] == "INACTIVE"
+    assert prod_pool["Properties"]["DeletionProtection"] == "ACTIVE"
+    assert prod_pool["DeletionPolicy"] == "Retain"
+
+
+def test_portal_client_has_no_secret(dev: Synth, prod: Synth) -> None:
+    (_, dev_client) = dev.only("AWS::Cognito::UserPoolClient")
+    (_, prod_client) = prod.only("AWS::Cognito::UserPoolClient")
+
+    assert dev_client["Properties"]["GenerateSecret"] is False
+    assert set(dev_client["Properties"]["ExplicitAuthFlows"]) == {
+        "ALLOW_USER_SRP_AUTH",
+        "ALLOW_ADMIN_USER_PASSWORD_AUTH",  # needs AWS credentials: for administrators' shells only
+        "ALLOW_REFRESH_TOKEN_AUTH",
+    }
+    assert dev_client["Properties"]["AllowedOAuthFlowsUserPoolClient"] is False  # no callback URLs given
+    assert prod_client["Properties"]["AllowedOAuthFlows"] == ["code"]
+    assert prod_client["Properties"]["CallbackURLs"] == ["https://partners.example.com/callback"]
+
+
+def test_lead_intake_scope_and_token_endpoint(dev: Synth) -> None:
+    (_, server) = dev.only("AWS::Cognito::UserPoolResourceServer")
+    (domain_id, _) = dev.only("AWS::Cognito::UserPoolDomain")
+
+    assert server["Properties"]["Identifier"] == manifest.LEAD_INTAKE_RESOURCE_SERVER
+    assert [s["ScopeName"] for s in server["Properties"]["Scopes"]] == [manifest.LEAD_INTAKE_SCOPE_NAME]
+    token_endpoint = dev.template["Outputs"]["TokenEndpoint"]["Value"]["Fn::Join"][1]
+    assert {"Ref": domain_id} in token_endpoint
+    assert token_endpoint[-1].endswith(".amazoncognito.com/oauth2/token")
+
+
+def test_outputs(dev: Synth) -> None:
+    assert {"ApiUrl", "UserPoolId", "PortalClientId", "TokenEndpoint", "TableName"} <= dev.template["Outputs"].keys()
+
+
+def test_stack_is_named_after_the_stage(dev: Synth, prod: Synth) -> None:
+    assert dev.stack.stack_name == "PartnerProgramme-dev"
+    assert prod.stack.stack_name == "PartnerProgramme-prod"

@@ -1,0 +1,83 @@
+"""cdk-nag (AWS Solutions) and cfn-lint pass on the synthesized templates; every acknowledgment of a
+cdk-nag rule is listed here with a written reason."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import aws_cdk as cdk
+import cdk_nag
+import pytest
+from aws_cdk import aws_sqs as sqs
+from cfnlint.api import lint_file
+from cfnlint.config import ManualArgs
+
+from infra.stack import register_checks
+from tests.infra.conftest import Synth
+
+pytestmark = pytest.mark.infra
+
+EXPECTED_ACKNOWLEDGMENTS = {
+    ("Auth/UserPool", "AwsSolutions-COG2"),
+    ("Auth/UserPool", "AwsSolutions-COG8"),
+    ("Leads/LeadsApi/Role", "AwsSolutions-IAM5[Resource::*]"),
+    ("Leads/LeadsEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
+    ("MachineAuthorizer/Role", "AwsSolutions-IAM5[Resource::*]"),
+    ("Leads/LeadsEventsFailures", "AwsSolutions-SQS3"),
+}
+
+
+def acknowledgments(synth: Synth) -> dict[tuple[str, str], list[str]]:
+    """(construct path, rule id) -> reasons, as recorded by Validations.of(...).acknowledge()."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for construct in synth.stack.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                path = construct.node.path.removeprefix(f"{synth.stack.node.path}/")
+                for rule_id, reason in dict(entry.data).items():
+                    # CDK files ids without a plugin prefix under "Annotation::"; cdk-nag strips it too.
+                    rule = re.sub(r"^annotation::", "", rule_id, flags=re.IGNORECASE)
+                    found.setdefault((path, rule), []).append(reason)
+    return found
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_aws_solutions_checks_find_nothing_unacknowledged(stage: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(stage)
+    report = cdk_nag.AwsSolutionsChecks().validate_scope(synth.app)
+    findings = [
+        f"{violation.rule_name}: {resource.construct_path}"
+        for violation in report.violations
+        for resource in violation.violating_resources
+    ]
+
+    assert findings == []
+    assert synth.error is None
+
+
+def test_acknowledgments_are_the_reviewed_ones_and_give_reasons(dev: Synth) -> None:
+    found = acknowledgments(dev)
+
+    assert set(found) == EXPECTED_ACKNOWLEDGMENTS
+    for key, reasons in found.items():
+        assert all(len(reason) > 60 for reason in reasons), f"{key}: a reason must say why, specifically"
+
+
+def test_synthesis_fails_on_an_unacknowledged_finding(tmp_path: Path) -> None:
+    app = cdk.App(outdir=str(tmp_path))
+    stack = cdk.Stack(app, "Probe")
+    sqs.Queue(stack, "PlainQueue")  # neither SSL-only nor a dead-letter queue
+    register_checks(app)
+
+    with pytest.raises(RuntimeError, match="ValidationFailed"):
+        app.synth()
+    assert "AwsSolutions-SQS4" in (tmp_path / "validation-report.json").read_text()
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_cfn_lint_finds_no_errors_or_warnings(stage: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(stage)
+    matches = lint_file(synth.template_path, config=ManualArgs(regions=["us-east-1", "eu-central-1"]))
+
+    assert [str(match) for match in matches] == []

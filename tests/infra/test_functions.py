@@ -1,0 +1,94 @@
+"""Every manifest function is an arm64 Lambda on the layer's Python, with the settings it validates."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from common.settings import ENV_NAMES
+
+from infra import constants, manifest
+from infra.functions import RUNTIME
+from tests.infra.conftest import Synth
+
+pytestmark = pytest.mark.infra
+
+FUNCTION_NAMES = [function.name for function in manifest.FUNCTIONS]
+
+
+def test_constants_name_exactly_the_settings_variables() -> None:
+    assert set(constants.SETTINGS_ENV_NAMES) == set(ENV_NAMES)
+
+
+def test_runtime_matches_the_layer_build() -> None:
+    assert RUNTIME.name == f"python{constants.PYTHON_VERSION}"
+
+
+@pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=FUNCTION_NAMES)
+def test_function_runtime_handler_and_layer(dev: Synth, spec: manifest.Function) -> None:
+    (layer_id, _) = dev.only("AWS::Lambda::LayerVersion")
+    _, function = dev.function(spec.name)
+    properties = function["Properties"]
+
+    assert properties["Architectures"] == ["arm64"]
+    assert properties["Runtime"] == f"python{constants.PYTHON_VERSION}"
+    assert properties["Handler"] == spec.handler
+    assert properties["MemorySize"] == spec.memory_mb
+    assert properties["Timeout"] == spec.timeout_s
+    assert properties["Layers"] == [{"Ref": layer_id}]
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+
+
+@pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=FUNCTION_NAMES)
+def test_function_environment(dev: Synth, spec: manifest.Function) -> None:
+    (table_id, _) = dev.only("AWS::DynamoDB::Table")
+    (pool_id, _) = dev.only("AWS::Cognito::UserPool")
+    variables = dev.function(spec.name)[1]["Properties"]["Environment"]["Variables"]
+
+    assert set(ENV_NAMES) <= variables.keys()
+    assert variables["STAGE"] == "dev"
+    assert variables["TABLE_NAME"] == {"Ref": table_id}
+    assert variables["USER_POOL_ID"] == {"Ref": pool_id}
+    assert variables["EMAIL_FROM"] == "no-reply@example.com"
+    assert variables["LEAD_INTAKE_SCOPE"] == manifest.LEAD_INTAKE_SCOPE
+    assert variables["POWERTOOLS_SERVICE_NAME"] == spec.folder
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == manifest.METRICS_NAMESPACE
+    assert variables["LOG_LEVEL"] == constants.LOG_LEVEL
+    issuer = ["https://cognito-idp.", {"Ref": "AWS::Region"}, ".amazonaws.com/", {"Ref": pool_id}]
+    assert variables["TOKEN_ISSUER"] == {"Fn::Join": ["", issuer]}
+    assert variables["JWKS_URL"] == {"Fn::Join": ["", [*issuer, "/.well-known/jwks.json"]]}
+
+
+@pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=FUNCTION_NAMES)
+def test_function_asset_holds_only_its_own_folder(dev: Synth, spec: manifest.Function) -> None:
+    asset = dev.outdir / dev.function(spec.name)[1]["Metadata"]["aws:asset:path"]
+
+    assert sorted(os.listdir(asset)) == [spec.folder]
+    assert not list(asset.rglob("__pycache__"))
+
+
+@pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=FUNCTION_NAMES)
+def test_function_logs_to_its_own_log_group(dev: Synth, spec: manifest.Function) -> None:
+    log_groups = dev.resources("AWS::Logs::LogGroup")
+    logging_config = dev.function(spec.name)[1]["Properties"]["LoggingConfig"]
+
+    assert logging_config["LogGroup"]["Ref"] in log_groups
+
+
+def test_every_log_group_has_a_retention(dev: Synth, prod: Synth) -> None:
+    for synth, days in ((dev, 30), (prod, 90)):
+        for log_group in synth.resources("AWS::Logs::LogGroup").values():
+            assert log_group["Properties"]["RetentionInDays"] == days
+
+
+def test_layer_is_built_for_the_runtime(dev: Synth, layer: Path) -> None:
+    (_, layer_version) = dev.only("AWS::Lambda::LayerVersion")
+    site = layer / "python"
+
+    assert layer_version["Properties"]["CompatibleArchitectures"] == ["arm64"]
+    assert layer_version["Properties"]["CompatibleRuntimes"] == [f"python{constants.PYTHON_VERSION}"]
+    assert (site / "common" / "table_schema.py").is_file()
+    tag = constants.PYTHON_VERSION.replace(".", "")
+    assert list(site.glob(f"pydantic_core/_pydantic_core.cpython-{tag}-aarch64-linux-gnu.so"))
+    assert not (site / "bin").exists()
