@@ -295,7 +295,7 @@ IMPORT_BASELINES = {
     "APIGatewayHttpResolver(enable_validation=True)",
     "leads.events": _POWERTOOLS + "; from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType; "
     "BatchProcessor(event_type=EventType.DynamoDBStreams)",
-    "machine_auth.authorizer": _POWERTOOLS + "; import jwt",
+    "authorizer.handler": _POWERTOOLS + "; import jwt",
 }
 
 

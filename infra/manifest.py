@@ -7,7 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Auth = Literal["jwt", "machine", "none"]
+# "token": the token authorizer (functions/authorizer) verifies the bearer token, a portal user's or a
+# partner company's, and passes who it is to the function, which decides what they may do.
+Auth = Literal["token", "none"]
 
 
 @dataclass(frozen=True)
@@ -39,17 +41,15 @@ LEADS_EVENTS = Function(
     timeout_s=60,
     stream_filters=({"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}}}},),
 )
-MACHINE_AUTHORIZER = Function(
-    "MachineAuthorizer", "machine_auth", "machine_auth.authorizer.lambda_handler", "authorizer", memory_mb=256
-)
+TOKEN_AUTHORIZER = Function("TokenAuthorizer", "authorizer", "authorizer.handler.lambda_handler", "authorizer",
+                            memory_mb=256)
 
-FUNCTIONS: tuple[Function, ...] = (LEADS_API, LEADS_EVENTS, MACHINE_AUTHORIZER)
+FUNCTIONS: tuple[Function, ...] = (LEADS_API, LEADS_EVENTS, TOKEN_AUTHORIZER)
 
 # The most specific route wins (as in API Gateway): a fixed path beats one with {proxy+}.
 ROUTES: tuple[Route, ...] = (
-    Route("POST", "/orgs/{orgId}/partner-companies/{companyId}/leads", LEADS_API.name, "machine"),
-    Route("ANY", "/orgs", LEADS_API.name, "jwt"),
-    Route("ANY", "/orgs/{proxy+}", LEADS_API.name, "jwt"),
+    Route("ANY", "/orgs", LEADS_API.name, "token"),
+    Route("ANY", "/orgs/{proxy+}", LEADS_API.name, "token"),
 )
 
 # Machine credentials for partner companies: Cognito resource server and its scope.

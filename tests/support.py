@@ -37,19 +37,20 @@ def http_event(
     body: Any = None,
     query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An HTTP API v2 event as API Gateway sends it after the authorizer ran: a staff user's JWT claims,
-    or the machine authorizer's context for a partner company's client-credentials token."""
-    event = copy.deepcopy(load_event("http_api_v2_jwt_request.json"))
+    """An HTTP API v2 event as API Gateway sends it after the token authorizer ran: its context for a
+    portal user, or for a partner company's client-credentials token."""
+    event = copy.deepcopy(load_event("http_api_v2_request.json"))
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     event["requestContext"]["http"]["method"] = method
     event["rawQueryString"] = urlencode(query or {})
     event["queryStringParameters"] = query or None
     event["body"] = None if body is None else (body if isinstance(body, str) else json.dumps(body))
     if user is not None:
-        claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
-        claims["sub"] = claims["username"] = user
+        event["requestContext"]["authorizer"]["lambda"]["sub"] = user
     elif machine is not None:
-        event["requestContext"]["authorizer"] = {"lambda": {"client_id": machine, "sub": machine, "scope": scope}}
+        event["requestContext"]["authorizer"] = {
+            "lambda": {"kind": "machine", "client_id": machine, "sub": machine, "scope": scope}
+        }
     else:
         event["requestContext"].pop("authorizer")
     return event

@@ -24,50 +24,46 @@ def _view(item: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-@router.post("/orgs/<orgId>/partner-companies", summary="Add a partner company", tags=["partner companies"])
-def create_company(orgId: str, body: Annotated[companies.NewCompany, Body()]) -> tuple[dict[str, Any], int]:
-    member = member_of(router, orgId, Permission.MANAGE_COMPANIES)
-    return _view(companies.create_company(orgId, body, member.user_id)), 201
+@router.post("/orgs/<org_id>/partner-companies", summary="Add a partner company", tags=["partner companies"])
+def create_company(org_id: str, body: Annotated[companies.NewCompany, Body()]) -> tuple[dict[str, Any], int]:
+    member = member_of(router, org_id, Permission.MANAGE_COMPANIES)
+    return _view(companies.create_company(org_id, body, member.user_id)), 201
 
 
-@router.get(
-    "/orgs/<orgId>/partner-companies", summary="List partner companies by name", tags=["partner companies"]
-)
+@router.get("/orgs/<org_id>/partner-companies", summary="List partner companies by name", tags=["partner companies"])
 def list_companies(
-    orgId: str,
+    org_id: str,
     cursor: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> dict[str, Any]:
-    member_of(router, orgId, Permission.MANAGE_COMPANIES)
-    items, next_cursor = companies.list_companies(orgId, cursor=cursor, limit=limit)
+    member_of(router, org_id, Permission.MANAGE_COMPANIES)
+    items, next_cursor = companies.list_companies(org_id, cursor=cursor, limit=limit)
     return {"items": [_view(i) for i in items], "next_cursor": next_cursor}
 
 
 @router.get(
-    "/orgs/<orgId>/partner-companies/<companyId>", summary="Get a partner company", tags=["partner companies"]
+    "/orgs/<org_id>/partner-companies/<company_id>", summary="Get a partner company", tags=["partner companies"]
 )
-def get_company(orgId: str, companyId: str) -> dict[str, Any]:
-    member_of(router, orgId, Permission.MANAGE_COMPANIES)
-    return _view(companies.get_company(orgId, companyId))
+def get_company(org_id: str, company_id: str) -> dict[str, Any]:
+    member_of(router, org_id, Permission.MANAGE_COMPANIES)
+    return _view(companies.get_company(org_id, company_id))
 
 
 @router.patch(
-    "/orgs/<orgId>/partner-companies/<companyId>",
+    "/orgs/<org_id>/partner-companies/<company_id>",
     summary="Change a partner company's settings",
     tags=["partner companies"],
 )
-def update_company(
-    orgId: str, companyId: str, body: Annotated[companies.CompanyPatch, Body()]
-) -> dict[str, Any]:
-    member = member_of(router, orgId, Permission.MANAGE_COMPANIES)
-    return _view(companies.update_company(orgId, companyId, body, member.user_id))
+def update_company(org_id: str, company_id: str, body: Annotated[companies.CompanyPatch, Body()]) -> dict[str, Any]:
+    member = member_of(router, org_id, Permission.MANAGE_COMPANIES)
+    return _view(companies.update_company(org_id, company_id, body, member.user_id))
 
 
 @router.post(
-    "/orgs/<orgId>/partner-companies/<companyId>/credentials",
+    "/orgs/<org_id>/partner-companies/<company_id>/credentials",
     summary="Issue (or rotate) the company's client credentials for lead intake; the secret is shown once",
     tags=["partner companies"],
 )
-def create_credentials(orgId: str, companyId: str) -> tuple[dict[str, Any], int]:
-    member_of(router, orgId, Permission.MANAGE_COMPANIES)
-    return issue_credentials(orgId, companyId), 201
+def create_credentials(org_id: str, company_id: str) -> tuple[dict[str, Any], int]:
+    member_of(router, org_id, Permission.MANAGE_COMPANIES)
+    return issue_credentials(org_id, company_id), 201

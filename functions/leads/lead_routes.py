@@ -30,120 +30,118 @@ def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any
 
 
 @router.post(
-    "/orgs/<orgId>/partner-companies/<companyId>/leads",
+    "/orgs/<org_id>/partner-companies/<company_id>/leads",
     summary="A partner company posts a lead (client-credentials token with the lead-intake scope)",
     description="Idempotent on external_id: 201 when the lead is created, 200 with the existing lead after.",
     tags=["lead intake"],
 )
-def post_lead(
-    orgId: str, companyId: str, body: Annotated[leads.IntakeLead, Body()]
-) -> tuple[dict[str, Any], int]:
+def post_lead(org_id: str, company_id: str, body: Annotated[leads.IntakeLead, Body()]) -> tuple[dict[str, Any], int]:
     principal = caller(router)
     if principal.kind != "machine" or get_settings().lead_intake_scope not in principal.scopes:
         raise Forbidden("lead intake needs a partner company's client-credentials token")
     try:
-        company = get_company(orgId, companyId)
+        company = get_company(org_id, company_id)
     except NotFound:
         company = None
     # Credentials of another company (or organisation) must not reveal whether this company exists.
     if company is None or company.get("client_id") != principal.client_id:
-        raise NotFound(f"partner company {companyId} not found")
+        raise NotFound(f"partner company {company_id} not found")
     if not company.get("sells_leads"):
         raise Conflict("this partner company is not set up to sell leads")
-    lead, created = leads.intake_lead(orgId, company, body)
+    lead, created = leads.intake_lead(org_id, company, body)
     if created:
         metrics.add_metric(name="LeadsReceived", unit=MetricUnit.Count, value=1)
     return leads.public_view(lead), 201 if created else 200
 
 
-@router.post("/orgs/<orgId>/leads", summary="Enter a lead by hand", tags=["leads"])
-def enter_lead(orgId: str, body: Annotated[leads.ManualLead, Body()]) -> tuple[dict[str, Any], int]:
-    member = member_of(router, orgId, Permission.CREATE_LEADS)
-    return leads.public_view(leads.enter_lead(orgId, member, body)), 201
+@router.post("/orgs/<org_id>/leads", summary="Enter a lead by hand", tags=["leads"])
+def enter_lead(org_id: str, body: Annotated[leads.ManualLead, Body()]) -> tuple[dict[str, Any], int]:
+    member = member_of(router, org_id, Permission.CREATE_LEADS)
+    return leads.public_view(leads.enter_lead(org_id, member, body)), 201
 
 
-@router.get("/orgs/<orgId>/leads", summary="List leads in one status, newest change first", tags=["leads"])
+@router.get("/orgs/<org_id>/leads", summary="List leads in one status, newest change first", tags=["leads"])
 def list_leads(
-    orgId: str,
+    org_id: str,
     status: Annotated[leads.LeadStatus, Query()] = leads.LeadStatus.PENDING,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
-    member = member_of(router, orgId)
-    return _page(*leads.list_leads(orgId, member, status, cursor=cursor, limit=limit))
+    member = member_of(router, org_id)
+    return _page(*leads.list_leads(org_id, member, status, cursor=cursor, limit=limit))
 
 
-@router.get("/orgs/<orgId>/my-leads", summary="Leads assigned to the caller", tags=["leads"])
-def my_leads(orgId: str, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
-    member = member_of(router, orgId)
-    return _page(*leads.list_assigned_to(orgId, member.user_id, cursor=cursor, limit=limit))
+@router.get("/orgs/<org_id>/my-leads", summary="Leads assigned to the caller", tags=["leads"])
+def my_leads(org_id: str, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+    member = member_of(router, org_id)
+    return _page(*leads.list_assigned_to(org_id, member.user_id, cursor=cursor, limit=limit))
 
 
-@router.get("/orgs/<orgId>/leads/<leadId>", summary="Get a lead with its history", tags=["leads"])
-def get_lead(orgId: str, leadId: str) -> dict[str, Any]:
-    member = member_of(router, orgId)
-    return leads.public_view(leads.get_lead(orgId, leadId, member))
+@router.get("/orgs/<org_id>/leads/<lead_id>", summary="Get a lead with its history", tags=["leads"])
+def get_lead(org_id: str, lead_id: str) -> dict[str, Any]:
+    member = member_of(router, org_id)
+    return leads.public_view(leads.get_lead(org_id, lead_id, member))
 
 
 @router.post(
-    "/orgs/<orgId>/lead-queue/claims",
+    "/orgs/<org_id>/lead-queue/claims",
     summary="Request the next ready lead from the queue (204 when none is ready)",
     tags=["lead queue"],
 )
-def claim_next(orgId: str) -> Response[str]:  # noqa: N803
-    member = member_of(router, orgId, Permission.REQUEST_LEADS)
-    lead = leads.claim_next(orgId, member)
+def claim_next(org_id: str) -> Response[str]:
+    member = member_of(router, org_id, Permission.REQUEST_LEADS)
+    lead = leads.claim_next(org_id, member)
     if lead is None:
         return Response(status_code=204, body="")
     metrics.add_metric(name="LeadsClaimed", unit=MetricUnit.Count, value=1)
     return Response(status_code=200, content_type="application/json", body=json.dumps(leads.public_view(lead)))
 
 
-@router.post("/orgs/<orgId>/leads/<leadId>/keep", summary="Keep an assigned lead", tags=["lead actions"])
-def keep(orgId: str, leadId: str) -> dict[str, Any]:
-    return leads.public_view(leads.keep(orgId, leadId, member_of(router, orgId)))
+@router.post("/orgs/<org_id>/leads/<lead_id>/keep", summary="Keep an assigned lead", tags=["lead actions"])
+def keep(org_id: str, lead_id: str) -> dict[str, Any]:
+    return leads.public_view(leads.keep(org_id, lead_id, member_of(router, org_id)))
 
 
 @router.post(
-    "/orgs/<orgId>/leads/<leadId>/requeue",
+    "/orgs/<org_id>/leads/<lead_id>/requeue",
     summary="Put a lead back in the queue, optionally with a new contact time",
     tags=["lead actions"],
 )
-def requeue(orgId: str, leadId: str, body: Annotated[leads.Requeue, Body()]) -> dict[str, Any]:
-    return leads.public_view(leads.requeue(orgId, leadId, member_of(router, orgId), body))
+def requeue(org_id: str, lead_id: str, body: Annotated[leads.Requeue, Body()]) -> dict[str, Any]:
+    return leads.public_view(leads.requeue(org_id, lead_id, member_of(router, org_id), body))
 
 
 @router.post(
-    "/orgs/<orgId>/leads/<leadId>/invalidate",
+    "/orgs/<org_id>/leads/<lead_id>/invalidate",
     summary="Mark a lead invalid with a reason",
     tags=["lead actions"],
 )
-def invalidate(orgId: str, leadId: str, body: Annotated[leads.Invalidate, Body()]) -> dict[str, Any]:
-    return leads.public_view(leads.invalidate(orgId, leadId, member_of(router, orgId), body))
+def invalidate(org_id: str, lead_id: str, body: Annotated[leads.Invalidate, Body()]) -> dict[str, Any]:
+    return leads.public_view(leads.invalidate(org_id, lead_id, member_of(router, org_id), body))
 
 
 @router.post(
-    "/orgs/<orgId>/leads/<leadId>/convert",
+    "/orgs/<org_id>/leads/<lead_id>/convert",
     summary="Convert an assigned lead to a customer",
     tags=["lead actions"],
 )
-def convert(orgId: str, leadId: str) -> tuple[dict[str, Any], int]:
-    lead, customer = leads.convert(orgId, leadId, member_of(router, orgId))
+def convert(org_id: str, lead_id: str) -> tuple[dict[str, Any], int]:
+    lead, customer = leads.convert(org_id, lead_id, member_of(router, org_id))
     metrics.add_metric(name="LeadsConverted", unit=MetricUnit.Count, value=1)
     return {"lead": leads.public_view(lead), "customer": without_storage(customer)}, 201
 
 
 @router.post(
-    "/orgs/<orgId>/lead-returns",
+    "/orgs/<org_id>/lead-returns",
     summary="Return leads to the partner companies they came from, with optional call-center comments",
     tags=["lead actions"],
 )
-def return_leads(orgId: str, body: Annotated[leads.ReturnLeads, Body()]) -> dict[str, Any]:
-    member = member_of(router, orgId, Permission.RETURN_LEADS)
-    return {"items": leads.return_leads(orgId, member, body)}
+def return_leads(org_id: str, body: Annotated[leads.ReturnLeads, Body()]) -> dict[str, Any]:
+    member = member_of(router, org_id, Permission.RETURN_LEADS)
+    return {"items": leads.return_leads(org_id, member, body)}
 
 
-@router.get("/orgs/<orgId>/customers/<customerId>", summary="Get a customer", tags=["customers"])
-def get_customer(orgId: str, customerId: str) -> dict[str, Any]:
-    member = member_of(router, orgId)
-    return without_storage(leads.get_customer(orgId, customerId, member))
+@router.get("/orgs/<org_id>/customers/<customer_id>", summary="Get a customer", tags=["customers"])
+def get_customer(org_id: str, customer_id: str) -> dict[str, Any]:
+    member = member_of(router, org_id)
+    return without_storage(leads.get_customer(org_id, customer_id, member))

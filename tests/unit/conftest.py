@@ -48,7 +48,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         cognito = boto3.client("cognito-idp")
         pool_id = cognito.create_user_pool(PoolName="unit")["UserPool"]["Id"]
         cognito.create_resource_server(
-            UserPoolId=pool_id, Identifier="leads", Name="leads", Scopes=[{"ScopeName": "write", "ScopeDescription": "w"}]
+            UserPoolId=pool_id,
+            Identifier="leads",
+            Name="leads",
+            Scopes=[{"ScopeName": "write", "ScopeDescription": "w"}],
         )
         monkeypatch.setenv("USER_POOL_ID", pool_id)
         for cached in (get_settings, db.default_client, email._ses, credentials._cognito):

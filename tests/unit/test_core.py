@@ -12,6 +12,7 @@ from common.money import CurrencyMismatch, Money
 from common.settings import SettingsError, get_settings
 from common.templates import NewTemplate, render
 from pydantic import ValidationError
+
 from tests.support import http_event
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+
 from tests.support import FakeContext, body_of, http_event
 
 ADMIN, REP1, REP2, VIEWER = "user-admin", "user-rep-1", "user-rep-2", "user-viewer"
@@ -55,8 +56,12 @@ def org(call: Call) -> dict[str, Any]:
 
 def intake(call: Call, org: dict[str, Any], external_id: str, **fields: Any) -> dict[str, Any]:
     body = {"external_id": external_id, "contact_name": "Jane Doe", "phone": "+15550100", **fields}
-    return call("POST", f"/orgs/{org['org_id']}/partner-companies/{org['company_id']}/leads",
-                machine=org["client_id"], body=body)
+    return call(
+        "POST",
+        f"/orgs/{org['org_id']}/partner-companies/{org['company_id']}/leads",
+        machine=org["client_id"],
+        body=body,
+    )
 
 
 def test_intake_is_idempotent_on_external_id(call: Call, org: dict[str, Any]) -> None:
@@ -77,12 +82,17 @@ def test_intake_location_rules(call: Call, org: dict[str, Any]) -> None:
 
 
 def test_intake_needs_the_companys_own_credentials(call: Call, org: dict[str, Any]) -> None:
-    other = call("POST", f"/orgs/{org['org_id']}/partner-companies", user=ADMIN,
-                 body={"name": "Other seller", "sells_leads": True})
+    other = call(
+        "POST",
+        f"/orgs/{org['org_id']}/partner-companies",
+        user=ADMIN,
+        body={"name": "Other seller", "sells_leads": True},
+    )
     other_id = body_of(other)["company_id"]
     path = f"/orgs/{org['org_id']}/partner-companies/{other_id}/leads"
-    wrong_company = call("POST", path, machine=org["client_id"], body={"external_id": "X", "contact_name": "A",
-                                                                       "phone": "+15550101"})
+    wrong_company = call(
+        "POST", path, machine=org["client_id"], body={"external_id": "X", "contact_name": "A", "phone": "+15550101"}
+    )
     assert wrong_company["statusCode"] == 404
     staff = call("POST", path, user=ADMIN, body={"external_id": "X", "contact_name": "A", "phone": "+15550101"})
     assert staff["statusCode"] == 403
@@ -105,16 +115,24 @@ def test_invalid_intake_names_each_field_and_writes_nothing(call: Call, org: dic
 
 
 def test_lead_without_any_contact_method_is_refused(call: Call, org: dict[str, Any]) -> None:
-    response = call("POST", f"/orgs/{org['org_id']}/partner-companies/{org['company_id']}/leads",
-                    machine=org["client_id"], body={"external_id": "NO-REACH", "contact_name": "Nobody"})
+    response = call(
+        "POST",
+        f"/orgs/{org['org_id']}/partner-companies/{org['company_id']}/leads",
+        machine=org["client_id"],
+        body={"external_id": "NO-REACH", "contact_name": "Nobody"},
+    )
     assert response["statusCode"] == 422
     assert {e["field"] for e in body_of(response)["errors"]} == {"phone", "email"}
 
 
 def test_queue_gives_highest_priority_then_oldest_ready(call: Call, org: dict[str, Any], frozen_clock: Any) -> None:
     org_id = org["org_id"]
-    normal = call("POST", f"/orgs/{org_id}/leads", user=REP1,
-                  body={"contact_name": "Normal", "phone": "+15550102", "location": "queue"})
+    normal = call(
+        "POST",
+        f"/orgs/{org_id}/leads",
+        user=REP1,
+        body={"contact_name": "Normal", "phone": "+15550102", "location": "queue"},
+    )
     frozen_clock.advance(minutes=1)
     later = intake(call, org, "LATER", contact_not_before="2026-11-22T12:00:00Z")
     frozen_clock.advance(minutes=1)
@@ -138,8 +156,12 @@ def test_only_the_assignee_or_an_admin_acts_on_an_assigned_lead(call: Call, org:
     assert call("GET", f"/orgs/{org_id}/leads/{lead_id}", user=REP2)["statusCode"] == 403
     kept = call("POST", f"/orgs/{org_id}/leads/{lead_id}/keep", user=REP1)
     assert kept["statusCode"] == 200
-    requeued = call("POST", f"/orgs/{org_id}/leads/{lead_id}/requeue", user=ADMIN,
-                    body={"contact_not_before": "2026-11-23T09:00:00Z"})
+    requeued = call(
+        "POST",
+        f"/orgs/{org_id}/leads/{lead_id}/requeue",
+        user=ADMIN,
+        body={"contact_not_before": "2026-11-23T09:00:00Z"},
+    )
     assert body_of(requeued)["status"] == "queued" and "assignee" not in body_of(requeued)
     assert call("POST", f"/orgs/{org_id}/lead-queue/claims", user=REP2)["statusCode"] == 204
     history = [e["action"] for e in body_of(call("GET", f"/orgs/{org_id}/leads/{lead_id}", user=ADMIN))["history"]]
@@ -154,8 +176,12 @@ def test_convert_creates_a_customer_once(call: Call, org: dict[str, Any]) -> Non
     assert converted["statusCode"] == 201
     customer = body_of(converted)["customer"]
     assert customer["contact"]["email"] == "jane@example.org"
-    assert customer["source"] == {"kind": "partner_company", "company_id": org["company_id"],
-                                  "external_id": "C-1", "lead_id": lead_id}
+    assert customer["source"] == {
+        "kind": "partner_company",
+        "company_id": org["company_id"],
+        "external_id": "C-1",
+        "lead_id": lead_id,
+    }
     again = call("POST", f"/orgs/{org_id}/leads/{lead_id}/convert", user=REP1)
     assert again["statusCode"] == 409
     fetched = call("GET", f"/orgs/{org_id}/customers/{customer['customer_id']}", user=REP1)
@@ -165,14 +191,19 @@ def test_convert_creates_a_customer_once(call: Call, org: dict[str, Any]) -> Non
 def test_return_rules(call: Call, org: dict[str, Any]) -> None:
     org_id = org["org_id"]
     bought = body_of(intake(call, org, "RET-1"))["lead_id"]
-    manual = body_of(call("POST", f"/orgs/{org_id}/leads", user=REP1,
-                          body={"contact_name": "Walk-in", "phone": "+15550103"}))["lead_id"]
+    manual = body_of(
+        call("POST", f"/orgs/{org_id}/leads", user=REP1, body={"contact_name": "Walk-in", "phone": "+15550103"})
+    )["lead_id"]
     refused = call("POST", f"/orgs/{org_id}/lead-returns", user=REP1, body={"lead_ids": [bought, manual]})
     assert refused["statusCode"] == 409
     assert "did not come from a partner company" in body_of(refused)["detail"]
     assert body_of(call("GET", f"/orgs/{org_id}/leads/{bought}", user=ADMIN))["status"] == "queued"
-    returned = call("POST", f"/orgs/{org_id}/lead-returns", user=REP1,
-                    body={"lead_ids": [bought], "comments": "number disconnected"})
+    returned = call(
+        "POST",
+        f"/orgs/{org_id}/lead-returns",
+        user=REP1,
+        body={"lead_ids": [bought], "comments": "number disconnected"},
+    )
     assert body_of(returned)["items"] == [{"lead_id": bought, "status": "returned", "changed": True}]
     again = call("POST", f"/orgs/{org_id}/lead-returns", user=REP1, body={"lead_ids": [bought]})
     assert body_of(again)["items"][0]["changed"] is False
@@ -210,3 +241,19 @@ def test_pending_leads_need_the_permission_to_act(call: Call, org: dict[str, Any
 def test_no_token_is_401_and_unknown_route_404(call: Call) -> None:
     assert call("GET", "/orgs/01JD0000000000000000000000")["statusCode"] == 401
     assert call("GET", "/nowhere", user=ADMIN)["statusCode"] == 404
+
+
+def test_an_unexpected_failure_is_a_problem_without_personal_data(
+    call: Call, org: dict[str, Any], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("jane@example.org is in this message")
+
+    monkeypatch.setattr("common.leads.intake_lead", broken)
+    response = intake(call, org, "BOOM", email="jane@example.org")
+    assert response["statusCode"] == 500
+    assert body_of(response)["type"] == "/problems/internal"
+    (record,) = [r for r in caplog.records if r.getMessage() == "unexpected error"]
+    assert record.__dict__["error_type"] == "RuntimeError"
+    everything_logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert "jane@example.org" not in everything_logged

@@ -12,6 +12,7 @@ from common import db
 from common.leads import lead_key
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
+
 from tests.support import FakeContext, body_of, http_event, load_event
 
 ADMIN, REP = "user-admin", "user-rep"
@@ -51,29 +52,46 @@ def record(event_name: str, new: dict[str, Any], old: dict[str, Any] | None = No
 def setup() -> dict[str, Any]:
     org_id = body_of(call("POST", "/orgs", user=ADMIN, body={"name": "Acme"}))["org_id"]
     call("PUT", f"/orgs/{org_id}/members/{REP}", user=ADMIN, body={"permissions": ["leads:request", "leads:return"]})
-    template = call("POST", f"/orgs/{org_id}/message-templates", user=ADMIN, body={
-        "name": "Return auto-response",
-        "subject": "Returning {{lead.external_id}} to {{company.name}}",
-        "body": "Hello {{company.contact_person}}, we return {{lead.contact_name}}.\nWhy: {{comments}}",
-    })
+    template = call(
+        "POST",
+        f"/orgs/{org_id}/message-templates",
+        user=ADMIN,
+        body={
+            "name": "Return auto-response",
+            "subject": "Returning {{lead.external_id}} to {{company.name}}",
+            "body": "Hello {{company.contact_person}}, we return {{lead.contact_name}}.\nWhy: {{comments}}",
+        },
+    )
     assert template["statusCode"] == 201, template
-    company = call("POST", f"/orgs/{org_id}/partner-companies", user=ADMIN, body={
-        "name": "Seller Ltd", "contact_person": "Sam", "sells_leads": True, "default_lead_location": "queue",
-        "purchase_notification_emails": ["buying@acme.example"],
-        "return_notification_emails": ["returns@seller.example"],
-        "include_comments_with_returns": True,
-        "auto_response_template_id": body_of(template)["template_id"],
-    })
+    company = call(
+        "POST",
+        f"/orgs/{org_id}/partner-companies",
+        user=ADMIN,
+        body={
+            "name": "Seller Ltd",
+            "contact_person": "Sam",
+            "sells_leads": True,
+            "default_lead_location": "queue",
+            "purchase_notification_emails": ["buying@acme.example"],
+            "return_notification_emails": ["returns@seller.example"],
+            "include_comments_with_returns": True,
+            "auto_response_template_id": body_of(template)["template_id"],
+        },
+    )
     company_id = body_of(company)["company_id"]
     client_id = body_of(call("POST", f"/orgs/{org_id}/partner-companies/{company_id}/credentials", user=ADMIN))[
-        "client_id"]
+        "client_id"
+    ]
     return {"org_id": org_id, "company_id": company_id, "client_id": client_id}
 
 
 def post_lead(setup: dict[str, Any], external_id: str) -> dict[str, Any]:
-    response = call("POST", f"/orgs/{setup['org_id']}/partner-companies/{setup['company_id']}/leads",
-                    machine=setup["client_id"],
-                    body={"external_id": external_id, "contact_name": "Jane Doe", "phone": "+15550100"})
+    response = call(
+        "POST",
+        f"/orgs/{setup['org_id']}/partner-companies/{setup['company_id']}/leads",
+        machine=setup["client_id"],
+        body={"external_id": external_id, "contact_name": "Jane Doe", "phone": "+15550100"},
+    )
     item = db.get(lead_key(setup["org_id"], body_of(response)["lead_id"]), consistent=True)
     assert item is not None
     return item
@@ -92,8 +110,12 @@ def test_purchase_notification_is_sent_once_however_often_delivered(setup: dict[
 
 def test_return_sends_rendered_template_with_comments(setup: dict[str, Any]) -> None:
     lead = post_lead(setup, "EXT-2")
-    call("POST", f"/orgs/{setup['org_id']}/lead-returns", user=REP,
-         body={"lead_ids": [lead["lead_id"]], "comments": "wrong number"})
+    call(
+        "POST",
+        f"/orgs/{setup['org_id']}/lead-returns",
+        user=REP,
+        body={"lead_ids": [lead["lead_id"]], "comments": "wrong number"},
+    )
     returned = db.get(lead_key(setup["org_id"], lead["lead_id"]), consistent=True)
     assert returned is not None
     consume([record("MODIFY", returned, lead, seq=2), record("MODIFY", returned, lead, seq=3)])
@@ -104,11 +126,19 @@ def test_return_sends_rendered_template_with_comments(setup: dict[str, Any]) -> 
 
 
 def test_comments_stay_home_when_the_company_says_so(setup: dict[str, Any]) -> None:
-    call("PATCH", f"/orgs/{setup['org_id']}/partner-companies/{setup['company_id']}", user=ADMIN,
-         body={"include_comments_with_returns": False, "auto_response_template_id": None})
+    call(
+        "PATCH",
+        f"/orgs/{setup['org_id']}/partner-companies/{setup['company_id']}",
+        user=ADMIN,
+        body={"include_comments_with_returns": False, "auto_response_template_id": None},
+    )
     lead = post_lead(setup, "EXT-3")
-    call("POST", f"/orgs/{setup['org_id']}/lead-returns", user=REP,
-         body={"lead_ids": [lead["lead_id"]], "comments": "internal remark"})
+    call(
+        "POST",
+        f"/orgs/{setup['org_id']}/lead-returns",
+        user=REP,
+        body={"lead_ids": [lead["lead_id"]], "comments": "internal remark"},
+    )
     returned = db.get(lead_key(setup["org_id"], lead["lead_id"]), consistent=True)
     assert returned is not None
     consume([record("MODIFY", returned, lead)])

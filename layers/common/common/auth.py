@@ -57,31 +57,16 @@ def _scopes(raw: Any) -> frozenset[str]:
 
 
 def principal_from_event(event: dict[str, Any]) -> Principal:
-    """Build the caller from an API Gateway HTTP API (payload 2.0) event.
-
-    Users come through the Cognito JWT authorizer (`authorizer.jwt`); partner-company systems come
-    through the machine-token Lambda authorizer (`authorizer.lambda`), which has already verified the
-    client-credentials token and passes on its subject, client id and scopes.
-    """
+    """Build the caller from an API Gateway HTTP API (payload 2.0) event: the token authorizer
+    (functions/authorizer) has verified the bearer token and passes on what kind of caller it is, its
+    subject, app client and scopes."""
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
-    if "lambda" in authorizer:
-        context = authorizer["lambda"] or {}
-        client_id = str(context.get("client_id", ""))
-        if not client_id:
-            raise Unauthorized("the machine token carries no client id")
-        return Principal(client_id, "machine", client_id, _scopes(context.get("scope")))
-    jwt = authorizer.get("jwt") or {}
-    claims = jwt.get("claims") or {}
-    subject = str(claims.get("sub", ""))
-    if not subject:
+    context = authorizer.get("lambda") or {}
+    subject = str(context.get("sub", ""))
+    kind = context.get("kind")
+    if not subject or kind not in ("user", "machine"):
         raise Unauthorized("a bearer token is required")
-    client_id = str(claims.get("client_id") or claims.get("aud") or "")
-    scopes = _scopes(jwt.get("scopes")) | _scopes(claims.get("scope"))
-    # Cognito client-credentials tokens have no username: the subject is the app client itself.
-    is_user = (
-        bool(claims.get("username") or claims.get("cognito:username")) or claims.get("token_use") == "id"
-    )
-    return Principal(subject, "user" if is_user else "machine", client_id, scopes)
+    return Principal(subject, kind, str(context.get("client_id", "")), _scopes(context.get("scope")))
 
 
 def org_key(org_id: str) -> db.Key:

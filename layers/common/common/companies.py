@@ -103,9 +103,7 @@ def get_company(org_id: str, company_id: str, *, client: Any = None) -> db.Item:
     return item
 
 
-def update_company(
-    org_id: str, company_id: str, patch: CompanyPatch, author_id: str, *, client: Any = None
-) -> db.Item:
+def update_company(org_id: str, company_id: str, patch: CompanyPatch, author_id: str, *, client: Any = None) -> db.Item:
     changes = patch.model_dump(mode="json", exclude_unset=True)
     if "name" in changes and changes["name"] is None:
         raise invalid("name", "a partner company must keep a name")

@@ -19,9 +19,7 @@ def _cognito() -> Any:
     return boto3.client("cognito-idp")
 
 
-def issue_credentials(
-    org_id: str, company_id: str, *, cognito: Any = None, client: Any = None
-) -> dict[str, str]:
+def issue_credentials(org_id: str, company_id: str, *, cognito: Any = None, client: Any = None) -> dict[str, str]:
     if not get_company(org_id, company_id, client=client).get("sells_leads"):
         raise Conflict("only a company that sells leads gets credentials for lead intake")
     settings = get_settings()
@@ -44,11 +42,14 @@ def issue_credentials(
         raise
     if previous:
         _delete_client(cognito, settings.user_pool_id, previous)
-    return {
+    issued = {
         "client_id": created["ClientId"],
         "client_secret": created["ClientSecret"],
         "scope": settings.lead_intake_scope,
     }
+    if settings.token_url:
+        issued["token_url"] = settings.token_url
+    return issued
 
 
 def _delete_client(cognito: Any, pool_id: str, client_id: str) -> None:

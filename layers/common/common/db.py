@@ -91,9 +91,7 @@ def _is_condition_failure(error: ClientError) -> bool:
 
 
 def get(key: Key, *, consistent: bool = False, client: Any = None) -> Item | None:
-    response = (client or default_client()).get_item(
-        TableName=_table(), Key=serialize(key), ConsistentRead=consistent
-    )
+    response = (client or default_client()).get_item(TableName=_table(), Key=serialize(key), ConsistentRead=consistent)
     return deserialize(response["Item"]) if "Item" in response else None
 
 
@@ -231,9 +229,7 @@ def transact(actions: Sequence[dict[str, Any]], *, on_cancel: CancelHandler, cli
         if not any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
             raise  # a conflicting concurrent transaction or throttling: let the caller's retry policy act
         failed = [
-            (deserialize(r["Item"]) if r.get("Item") else {})
-            if r.get("Code") == "ConditionalCheckFailed"
-            else None
+            (deserialize(r["Item"]) if r.get("Item") else {}) if r.get("Code") == "ConditionalCheckFailed" else None
             for r in reasons
         ]
         raise on_cancel(failed) from error

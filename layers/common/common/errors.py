@@ -25,9 +25,7 @@ class DomainError(Exception):
         self.errors = errors or []
 
     def problem(self, instance: str | None = None) -> dict[str, Any]:
-        return problem(
-            self.status, self.title, self.detail, code=self.code, errors=self.errors, instance=instance
-        )
+        return problem(self.status, self.title, self.detail, code=self.code, errors=self.errors, instance=instance)
 
 
 class Unauthorized(DomainError):

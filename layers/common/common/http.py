@@ -4,6 +4,7 @@ rendered as RFC 9457 problem+json, and the caller's principal and org membership
 from __future__ import annotations
 
 import json
+import traceback
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -33,6 +34,13 @@ def validation_problem(error: RequestValidationError) -> dict[str, Any]:
     )
 
 
+def _origin(error: BaseException) -> list[str]:
+    return [
+        f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} {frame.name}"
+        for frame in traceback.extract_tb(error.__traceback__)[-5:]
+    ]
+
+
 def create_resolver() -> APIGatewayHttpResolver:
     app = APIGatewayHttpResolver(enable_validation=True)
 
@@ -46,6 +54,14 @@ def create_resolver() -> APIGatewayHttpResolver:
         body = validation_problem(error)
         logger.info("request invalid", extra={"fields": [e["field"] for e in body["errors"]]})
         return problem_response(body)
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[str]:
+        # Type and location only: exception messages can carry request data, which stays out of logs.
+        logger.error("unexpected error", extra={"error_type": type(error).__name__, "at": _origin(error)})
+        return problem_response(
+            problem(500, "Internal error", "the request could not be completed; it is safe to retry", code="internal")
+        )
 
     @app.not_found
     def _no_route(_: Exception) -> Response[str]:

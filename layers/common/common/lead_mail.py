@@ -10,6 +10,7 @@ from .email import send_email
 from .leads import LeadStatus
 from .notices import once
 from .observability import logger
+from .orgs import get_organisation
 from .templates import find_template, render
 
 
@@ -22,9 +23,10 @@ def return_due(old: db.Item | None, new: db.Item) -> bool:
     return new.get("status") == returned and (old or {}).get("status") != returned
 
 
-def _placeholders(lead: db.Item, company: db.Item, comments: str) -> dict[str, str]:
+def _placeholders(lead: db.Item, company: db.Item, comments: str, org_name: str) -> dict[str, str]:
     contact = lead.get("contact", {})
     return {
+        "org.name": org_name,
         "company.name": company.get("name", ""),
         "company.contact_person": company.get("contact_person", ""),
         "lead.id": lead["lead_id"],
@@ -52,12 +54,12 @@ def purchase_message(lead: db.Item, company: db.Item) -> tuple[str, str]:
     return subject, body
 
 
-def return_message(lead: db.Item, company: db.Item, template: db.Item | None) -> tuple[str, str]:
+def return_message(lead: db.Item, company: db.Item, template: db.Item | None, org_name: str = "") -> tuple[str, str]:
     """The auto-response template, when the company has one, is the message; otherwise a standard one.
     Call-center comments go with it only when the company's setting allows it."""
     raw_comments = ((lead.get("returned") or {}).get("comments") or "").strip()
     comments = raw_comments if company.get("include_comments_with_returns") else ""
-    values = _placeholders(lead, company, comments)
+    values = _placeholders(lead, company, comments, org_name)
     if template:
         subject, body = render(template["subject"], values), render(template["body"], values)
         uses_comments = "comments" in template["body"]
@@ -99,7 +101,8 @@ def send_return_notification(lead: db.Item, *, client: Any = None, ses: Any = No
         return False
     template_id = company.get("auto_response_template_id")
     template = find_template(lead["org_id"], template_id, client=client) if template_id else None
-    subject, body = return_message(lead, company, template)
+    org_name = get_organisation(lead["org_id"], client=client)["name"] if template else ""
+    subject, body = return_message(lead, company, template, org_name)
     sent = once(
         lead["pk"],
         "return",

@@ -180,9 +180,7 @@ def _new_lead_item(
     return item
 
 
-def intake_lead(
-    org_id: str, company: db.Item, lead: IntakeLead, *, client: Any = None
-) -> tuple[db.Item, bool]:
+def intake_lead(org_id: str, company: db.Item, lead: IntakeLead, *, client: Any = None) -> tuple[db.Item, bool]:
     """Store a lead posted by a partner company. The external id is claimed in the same transaction,
     so reposting it (also concurrently) returns the first lead instead of creating a second.
     Returns the lead and whether it was created now."""
@@ -229,13 +227,9 @@ def intake_lead(
         if existing_id is None:
             stored = db.get(guard_key, consistent=True, client=client)
             existing_id = stored["lead_id"] if stored else None
-        existing = (
-            db.get(lead_key(org_id, existing_id), consistent=True, client=client) if existing_id else None
-        )
+        existing = db.get(lead_key(org_id, existing_id), consistent=True, client=client) if existing_id else None
         if existing is None:
-            raise Conflict(
-                "the external id is being registered by a concurrent request; retry"
-            ) from duplicate
+            raise Conflict("the external id is being registered by a concurrent request; retry") from duplicate
         return existing, False
     return item, True
 
@@ -603,15 +597,12 @@ def get_customer(org_id: str, customer_id: str, member: Member, *, client: Any =
 # --- returns ---------------------------------------------------------------------------------------
 
 
-def return_leads(
-    org_id: str, member: Member, body: ReturnLeads, *, client: Any = None
-) -> list[dict[str, Any]]:
+def return_leads(org_id: str, member: Member, body: ReturnLeads, *, client: Any = None) -> list[dict[str, Any]]:
     """Return leads to the partner companies they came from, all or nothing. Leads already returned
     are left as they are. The e-mails to the companies follow from the stream."""
     lead_ids = list(dict.fromkeys(body.lead_ids))
     found = {
-        i["lead_id"]: i
-        for i in db.batch_get([lead_key(org_id, i) for i in lead_ids], consistent=True, client=client)
+        i["lead_id"]: i for i in db.batch_get([lead_key(org_id, i) for i in lead_ids], consistent=True, client=client)
     }
     missing = [i for i in lead_ids if i not in found]
     if missing:
@@ -619,8 +610,7 @@ def return_leads(
     not_bought = [i for i in lead_ids if not found[i].get("company_id")]
     if not_bought:
         raise LeadNotReturnable(
-            f"leads {', '.join(not_bought)} did not come from a partner company, so there is no one to return"
-            " them to"
+            f"leads {', '.join(not_bought)} did not come from a partner company, so there is no one to return them to"
         )
     explain = {
         i: _refusal(i, "returned", member, (LeadStatus.PENDING, LeadStatus.QUEUED, LeadStatus.ASSIGNED))

@@ -89,9 +89,7 @@ def remove_member(org_id: str, user_id: str, *, client: Any = None) -> None:
     db.delete(member_key(org_id, user_id), client=client)
 
 
-def list_members(
-    org_id: str, *, cursor: str | None = None, client: Any = None
-) -> tuple[list[db.Item], str | None]:
+def list_members(org_id: str, *, cursor: str | None = None, client: Any = None) -> tuple[list[db.Item], str | None]:
     return db.query(
         key_condition="pk = :pk AND begins_with(sk, :prefix)",
         values={":pk": f"ORG#{org_id}", ":prefix": "MEMBER#"},

@@ -19,12 +19,16 @@ class Settings(BaseModel):
     table_name: str = Field(min_length=3)
     powertools_service_name: str = Field(min_length=1)
     email_from: str = Field(min_length=3)
-    user_pool_id: str = Field(
-        default="", description="Cognito pool holding staff, partners and machine clients"
-    )
+    user_pool_id: str = Field(default="", description="Cognito pool holding staff, partners and machine clients")
     lead_intake_scope: str = Field(default="leads/write")
-    token_issuer: str = Field(default="", description="expected `iss` of machine tokens")
-    jwks_url: str = Field(default="", description="where the machine-token signing keys are published")
+    token_issuer: str = Field(default="", description="expected `iss` of bearer tokens (the Cognito pool)")
+    jwks_url: str = Field(default="", description="where the token signing keys are published")
+    portal_client_ids: str = Field(default="", description="comma-separated app clients whose user tokens we accept")
+    token_url: str = Field(default="", description="OAuth token endpoint partner companies get tokens from")
+
+    @property
+    def portal_clients(self) -> frozenset[str]:
+        return frozenset(c.strip() for c in self.portal_client_ids.split(",") if c.strip())
 
 
 ENV_NAMES = tuple(name.upper() for name in Settings.model_fields)

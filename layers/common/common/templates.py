@@ -31,9 +31,7 @@ PLACEHOLDERS = frozenset(
 def _known_placeholders(text: str) -> str:
     unknown = sorted({name for name in PLACEHOLDER.findall(text) if name not in PLACEHOLDERS})
     if unknown:
-        raise ValueError(
-            f"unknown placeholders: {', '.join(unknown)}; allowed: {', '.join(sorted(PLACEHOLDERS))}"
-        )
+        raise ValueError(f"unknown placeholders: {', '.join(unknown)}; allowed: {', '.join(sorted(PLACEHOLDERS))}")
     return text
 
 
@@ -82,9 +80,7 @@ def get_template(org_id: str, template_id: str, *, client: Any = None) -> db.Ite
     return item
 
 
-def list_templates(
-    org_id: str, *, cursor: str | None = None, client: Any = None
-) -> tuple[list[db.Item], str | None]:
+def list_templates(org_id: str, *, cursor: str | None = None, client: Any = None) -> tuple[list[db.Item], str | None]:
     return db.query(
         key_condition="pk = :pk AND begins_with(sk, :prefix)",
         values={":pk": f"ORG#{org_id}", ":prefix": "TEMPLATE#"},

@@ -1,0 +1,1 @@
+"""The token authorizer in front of every API route."""

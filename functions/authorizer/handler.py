@@ -1,0 +1,51 @@
+"""API Gateway HTTP API Lambda authorizer (payload 2.0, simple responses) for every route.
+
+It verifies the bearer token's signature, issuer, expiry and audience against the Cognito pool and tells
+the function who is calling: a portal user, or a partner company's system (client credentials). Partner
+companies' app clients are created at run time, which a JWT authorizer's fixed audience list cannot know;
+and the function, not the gateway, decides what each kind of caller may do (a machine token on a staff
+route is a 403 from the function, with a problem body)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from common.observability import logger
+from common.settings import get_settings
+from common.tokens import InvalidToken, verify
+
+SETTINGS = get_settings()
+
+
+def _bearer(event: dict[str, Any]) -> str:
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    token = _bearer(event)
+    try:
+        if not token:
+            raise InvalidToken("no bearer token")
+        identity = verify(
+            token,
+            issuer=SETTINGS.token_issuer,
+            jwks_url=SETTINGS.jwks_url,
+            portal_clients=SETTINGS.portal_clients,
+            intake_scope=SETTINGS.lead_intake_scope,
+        )
+    except InvalidToken as refused:
+        logger.info("token refused", extra={"reason": str(refused)})
+        return {"isAuthorized": False}
+    return {
+        "isAuthorized": True,
+        "context": {
+            "kind": identity.kind,
+            "sub": identity.subject,
+            "client_id": identity.client_id,
+            "scope": identity.scope,
+        },
+    }

@@ -1,1 +1,0 @@
-"""The Lambda authorizer for partner companies' client-credentials tokens."""

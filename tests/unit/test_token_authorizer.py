@@ -1,0 +1,129 @@
+"""The token authorizer against a JWKS served on loopback, with tokens signed like Cognito's."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from common import tokens
+from common.settings import get_settings
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.support import FakeContext
+
+ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_unit"
+PORTAL = "portal-client"
+
+
+@pytest.fixture
+def keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    trusted = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(trusted.public_key()))
+    document = json.dumps({"keys": [{**jwk, "kid": "k1", "alg": "RS256", "use": "sig"}]}).encode()
+
+    class Jwks(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(document)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Jwks)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("TOKEN_ISSUER", ISSUER)
+    monkeypatch.setenv("JWKS_URL", f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json")
+    monkeypatch.setenv("PORTAL_CLIENT_IDS", f"{PORTAL}, other-portal")
+    get_settings.cache_clear()
+    tokens._keys.cache_clear()
+    yield {"trusted": trusted, "foreign": rsa.generate_private_key(public_exponent=65537, key_size=2048)}
+    server.shutdown()
+
+
+def machine_token(key: Any, **overrides: Any) -> str:
+    now = int(time.time())
+    claims = {
+        "sub": "client-1",
+        "client_id": "client-1",
+        "token_use": "access",
+        "scope": "leads/write",
+        "iss": ISSUER,
+        "iat": now,
+        "exp": now + 3600,
+        **overrides,
+    }
+    return jwt.encode(claims, key, algorithm="RS256", headers={"kid": "k1"})
+
+
+def user_token(key: Any, **overrides: Any) -> str:
+    return machine_token(
+        key,
+        **{
+            "sub": "user-1",
+            "username": "user-1",
+            "client_id": PORTAL,
+            "scope": "aws.cognito.signin.user.admin",
+            **overrides,
+        },
+    )
+
+
+def authorize(bearer: str | None) -> dict[str, Any]:
+    authorizer = importlib.reload(importlib.import_module("authorizer.handler"))
+    headers = {"authorization": f"Bearer {bearer}"} if bearer else {}
+    event = {
+        "version": "2.0",
+        "type": "REQUEST",
+        "routeArn": "arn:aws:execute-api:us-east-1:1:api/$default/POST/x",
+        "identitySource": [headers.get("authorization", "")],
+        "headers": headers,
+    }
+    return authorizer.lambda_handler(event, FakeContext(function_name="TokenAuthorizer"))  # type: ignore[no-any-return]
+
+
+def test_client_credentials_token_is_a_machine(keys: dict[str, Any]) -> None:
+    assert authorize(machine_token(keys["trusted"])) == {
+        "isAuthorized": True,
+        "context": {"kind": "machine", "sub": "client-1", "client_id": "client-1", "scope": "leads/write"},
+    }
+
+
+def test_portal_access_and_id_tokens_are_users(keys: dict[str, Any]) -> None:
+    access = authorize(user_token(keys["trusted"]))
+    assert access["isAuthorized"] and access["context"]["kind"] == "user" and access["context"]["sub"] == "user-1"
+    id_token = authorize(user_token(keys["trusted"], token_use="id", aud="other-portal", client_id=None))
+    assert id_token["isAuthorized"] and id_token["context"]["client_id"] == "other-portal"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"scope": "other/read"},
+        {"exp": int(time.time()) - 10},
+        {"iss": "https://evil.example"},
+        {"token_use": "refresh"},
+        {"client_id": None},
+    ],
+)
+def test_wrong_machine_claims_are_refused(keys: dict[str, Any], overrides: dict[str, Any]) -> None:
+    assert authorize(machine_token(keys["trusted"], **overrides)) == {"isAuthorized": False}
+
+
+def test_user_tokens_of_other_app_clients_are_refused(keys: dict[str, Any]) -> None:
+    assert authorize(user_token(keys["trusted"], client_id="someone-elses-app")) == {"isAuthorized": False}
+    assert authorize(user_token(keys["trusted"], token_use="id", aud="someone-elses-app")) == {"isAuthorized": False}
+
+
+def test_foreign_signature_and_missing_token_are_refused(keys: dict[str, Any]) -> None:
+    assert authorize(machine_token(keys["foreign"])) == {"isAuthorized": False}
+    assert authorize(None) == {"isAuthorized": False}
+    assert authorize("not-a-jwt") == {"isAuthorized": False}
