@@ -1,9 +1,16 @@
 """The HTTP API: the routes of the manifest, each behind the authorizer the manifest names.
 
-- "jwt" routes: API Gateway's JWT authorizer checks the portal's Cognito tokens (issuer = the pool,
-  audience = the portal client);
-- "machine" routes: a Lambda authorizer checks partner companies' client-credentials tokens, because
-  their app clients are created at run time and cannot be listed as audiences of a JWT authorizer.
+- "token" routes: the token authorizer (a Lambda function) verifies the bearer token against the Cognito
+  pool, a portal user's or a partner company's client-credentials token, and passes who is calling to
+  the function, which decides what they may do. API Gateway's JWT authorizer is not used: partner
+  companies' app clients are created at run time and cannot be listed as its audiences, and a partner
+  company's token on a staff route must be refused by the function (403 with a problem body), not by
+  the gateway.
+- "none" routes: no authorizer; the function authenticates the caller itself.
+
+A missing Authorization header is answered 401 by API Gateway without calling the authorizer; a token the
+authorizer refuses is answered 403 {"message": "Forbidden"} (an HTTP API Lambda authorizer cannot make
+the gateway answer 401).
 
 "ANY" in the manifest becomes the explicit methods below. An ANY route would also catch the browser's
 CORS preflight (OPTIONS, sent without a token) and answer it 401; with no OPTIONS route API Gateway
@@ -93,8 +100,6 @@ class HttpApi(Construct):
         *,
         api_name: str,
         functions: Mapping[str, lambda_.IFunction],
-        issuer_url: str,
-        portal_client_id: str,
         allowed_origins: list[str],
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
@@ -123,15 +128,13 @@ class HttpApi(Construct):
         )
 
         route_authorizers: dict[manifest.Auth, apigwv2.IHttpRouteAuthorizer] = {
-            "jwt": authorizers.HttpJwtAuthorizer(
-                "PortalJwtAuthorizer", jwt_issuer=issuer_url, jwt_audience=[portal_client_id]
-            ),
-            "machine": authorizers.HttpLambdaAuthorizer(
-                "MachineTokenAuthorizer",
-                functions[manifest.MACHINE_AUTHORIZER.name],
+            "token": authorizers.HttpLambdaAuthorizer(
+                "TokenAuthorizer",
+                functions[manifest.TOKEN_AUTHORIZER.name],
                 response_types=[authorizers.HttpLambdaResponseType.SIMPLE],
                 identity_source=["$request.header.Authorization"],
-                results_cache_ttl=Duration.seconds(constants.MACHINE_AUTHORIZER_CACHE_SECONDS),
+                # Cached per Authorization header, whatever the route: the decision depends on the token alone.
+                results_cache_ttl=Duration.seconds(constants.TOKEN_AUTHORIZER_CACHE_SECONDS),
             ),
             "none": apigwv2.HttpNoneAuthorizer(),
         }

@@ -50,6 +50,8 @@ ENV_USER_POOL_ID = "USER_POOL_ID"
 ENV_LEAD_INTAKE_SCOPE = "LEAD_INTAKE_SCOPE"
 ENV_TOKEN_ISSUER = "TOKEN_ISSUER"  # noqa: S105 - a variable name, not a secret
 ENV_JWKS_URL = "JWKS_URL"
+ENV_PORTAL_CLIENT_IDS = "PORTAL_CLIENT_IDS"
+ENV_TOKEN_URL = "TOKEN_URL"  # noqa: S105 - a variable name, not a secret
 SETTINGS_ENV_NAMES = (
     ENV_STAGE,
     ENV_TABLE_NAME,
@@ -59,14 +61,17 @@ SETTINGS_ENV_NAMES = (
     ENV_LEAD_INTAKE_SCOPE,
     ENV_TOKEN_ISSUER,
     ENV_JWKS_URL,
+    ENV_PORTAL_CLIENT_IDS,
+    ENV_TOKEN_URL,
 )
 # Read by Powertools itself.
 ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 ENV_LOG_LEVEL = "LOG_LEVEL"
 LOG_LEVEL = "INFO"
 
-# API Gateway reuses the machine authorizer's decision for the same Authorization header this long.
-MACHINE_AUTHORIZER_CACHE_SECONDS = 300
+# API Gateway reuses the token authorizer's decision (and the identity it passes on) for the same
+# Authorization header this long, on every route: the decision depends on the token only.
+TOKEN_AUTHORIZER_CACHE_SECONDS = 300
 
 # API Gateway stage throttling (requests per second, steady and burst), per account limits permitting.
 API_RATE_LIMIT = 50

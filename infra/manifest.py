@@ -41,8 +41,9 @@ LEADS_EVENTS = Function(
     timeout_s=60,
     stream_filters=({"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}}}},),
 )
-TOKEN_AUTHORIZER = Function("TokenAuthorizer", "authorizer", "authorizer.handler.lambda_handler", "authorizer",
-                            memory_mb=256)
+TOKEN_AUTHORIZER = Function(
+    "TokenAuthorizer", "authorizer", "authorizer.handler.lambda_handler", "authorizer", memory_mb=256
+)
 
 FUNCTIONS: tuple[Function, ...] = (LEADS_API, LEADS_EVENTS, TOKEN_AUTHORIZER)
 

@@ -92,6 +92,9 @@ class PartnerProgrammeStack(Stack):
         # SES sends only after the address is verified (a link is mailed to it on deployment).
         sender = ses.EmailIdentity(self, "SenderIdentity", identity=ses.Identity.email(config.email_from))
 
+        # Every function gets the whole set that common.settings reads (one settings model for all): the
+        # token authorizer uses the issuer, keys, portal clients and scope; LeadsApi also the token URL,
+        # which it hands out with partner companies' credentials.
         defaults = FunctionDefaults(
             layer=common_layer(self),
             environment={
@@ -102,6 +105,8 @@ class PartnerProgrammeStack(Stack):
                 constants.ENV_LEAD_INTAKE_SCOPE: manifest.LEAD_INTAKE_SCOPE,
                 constants.ENV_TOKEN_ISSUER: auth.issuer_url,
                 constants.ENV_JWKS_URL: auth.jwks_url,
+                constants.ENV_PORTAL_CLIENT_IDS: auth.portal_client.user_pool_client_id,
+                constants.ENV_TOKEN_URL: auth.token_endpoint,
                 constants.ENV_METRICS_NAMESPACE: manifest.METRICS_NAMESPACE,
                 constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
             },
@@ -117,13 +122,13 @@ class PartnerProgrammeStack(Stack):
             defaults=defaults,
         )
         # No permissions beyond logs and traces: it verifies tokens against the pool's public keys.
-        machine_auth = LambdaFunction(
-            self, manifest.MACHINE_AUTHORIZER.name, spec=manifest.MACHINE_AUTHORIZER, defaults=defaults
+        token_authorizer = LambdaFunction(
+            self, manifest.TOKEN_AUTHORIZER.name, spec=manifest.TOKEN_AUTHORIZER, defaults=defaults
         )
         functions = {
             manifest.LEADS_API.name: leads.api.function,
             manifest.LEADS_EVENTS.name: leads.events.function,
-            manifest.MACHINE_AUTHORIZER.name: machine_auth.function,
+            manifest.TOKEN_AUTHORIZER.name: token_authorizer.function,
         }
         missing = {function.name for function in manifest.FUNCTIONS} - functions.keys()
         if missing:
@@ -134,8 +139,6 @@ class PartnerProgrammeStack(Stack):
             "Api",
             api_name=name,
             functions=functions,
-            issuer_url=auth.issuer_url,
-            portal_client_id=auth.portal_client.user_pool_client_id,
             allowed_origins=config.portal_origins,
             log_retention=log_retention,
             removal_policy=removal_policy,

@@ -1,4 +1,5 @@
-"""The HTTP API serves every manifest route behind the authorizer the manifest names."""
+"""The HTTP API serves every manifest route behind the authorizer the manifest names: the token authorizer
+(a Lambda function) for "token" routes, none for "none" routes; there is no JWT authorizer."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ def routes_by_key(synth: Synth) -> dict[str, dict]:
     return {r["Properties"]["RouteKey"]: r["Properties"] for r in synth.resources("AWS::ApiGatewayV2::Route").values()}
 
 
+def token_authorizer(synth: Synth) -> tuple[str, dict]:
+    """The one authorizer of the API: (logical id, resource)."""
+    return synth.only("AWS::ApiGatewayV2::Authorizer")
+
+
 def test_exactly_the_manifest_routes_exist(dev: Synth) -> None:
     assert routes_by_key(dev).keys() == EXPECTED_ROUTES.keys()
 
@@ -32,45 +38,52 @@ def test_no_route_catches_cors_preflights(dev: Synth) -> None:
 def test_route_uses_the_authorizer_the_manifest_names(dev: Synth, route_key: str) -> None:
     route = EXPECTED_ROUTES[route_key]
     properties = routes_by_key(dev)[route_key]
-    authorizer = dev.template["Resources"][properties["AuthorizerId"]["Ref"]]["Properties"]
 
-    if route.auth == "jwt":
-        assert properties["AuthorizationType"] == "JWT"
-        assert authorizer["AuthorizerType"] == "JWT"
+    if route.auth == "none":
+        assert properties.get("AuthorizationType", "NONE") == "NONE"
+        assert "AuthorizerId" not in properties
     else:
-        assert route.auth == "machine"
+        assert route.auth == "token"
+        (token_authorizer_id, _) = token_authorizer(dev)
         assert properties["AuthorizationType"] == "CUSTOM"
-        assert authorizer["AuthorizerType"] == "REQUEST"
+        assert properties["AuthorizerId"] == {"Ref": token_authorizer_id}
 
 
-def test_jwt_authorizer_trusts_the_pool_for_the_portal_client(dev: Synth) -> None:
-    (pool_id, _) = dev.only("AWS::Cognito::UserPool")
-    (client_id, _) = dev.only("AWS::Cognito::UserPoolClient")
-    (jwt,) = [
-        a["Properties"]
-        for a in dev.resources("AWS::ApiGatewayV2::Authorizer").values()
-        if a["Properties"]["AuthorizerType"] == "JWT"
+def test_token_authorizer_is_the_lambda_with_simple_cached_responses(dev: Synth) -> None:
+    (function_id, _) = dev.function(manifest.TOKEN_AUTHORIZER.name)
+    (_, authorizer) = token_authorizer(dev)
+    properties = authorizer["Properties"]
+
+    assert properties["AuthorizerType"] == "REQUEST"
+    assert properties["AuthorizerPayloadFormatVersion"] == "2.0"
+    assert properties["EnableSimpleResponses"] is True
+    assert properties["IdentitySource"] == ["$request.header.Authorization"]
+    assert properties["AuthorizerResultTtlInSeconds"] == constants.TOKEN_AUTHORIZER_CACHE_SECONDS
+    assert {"Fn::GetAtt": [function_id, "Arn"]} in properties["AuthorizerUri"]["Fn::Join"][1]
+
+
+def test_no_jwt_authorizer(dev: Synth, prod: Synth) -> None:
+    # Partner companies' app clients are created at run time: a JWT authorizer could not list them.
+    for synth in (dev, prod):
+        for authorizer in synth.resources("AWS::ApiGatewayV2::Authorizer").values():
+            assert authorizer["Properties"]["AuthorizerType"] != "JWT"
+            assert "JwtConfiguration" not in authorizer["Properties"]
+        for route in routes_by_key(synth).values():
+            assert route.get("AuthorizationType") != "JWT"
+
+
+def test_api_gateway_may_invoke_the_token_authorizer_only(dev: Synth) -> None:
+    (function_id, _) = dev.function(manifest.TOKEN_AUTHORIZER.name)
+    (api_id, _) = dev.only("AWS::ApiGatewayV2::Api")
+    (permission,) = [
+        p["Properties"]
+        for p in dev.resources("AWS::Lambda::Permission").values()
+        if p["Properties"]["FunctionName"] == {"Fn::GetAtt": [function_id, "Arn"]}
     ]
 
-    assert jwt["IdentitySource"] == ["$request.header.Authorization"]
-    assert jwt["JwtConfiguration"]["Audience"] == [{"Ref": client_id}]
-    issuer = ["https://cognito-idp.", {"Ref": "AWS::Region"}, ".amazonaws.com/", {"Ref": pool_id}]
-    assert jwt["JwtConfiguration"]["Issuer"] == {"Fn::Join": ["", issuer]}
-
-
-def test_machine_authorizer_is_the_lambda_with_simple_cached_responses(dev: Synth) -> None:
-    (function_id, _) = dev.function(manifest.MACHINE_AUTHORIZER.name)
-    (lambda_authorizer,) = [
-        a["Properties"]
-        for a in dev.resources("AWS::ApiGatewayV2::Authorizer").values()
-        if a["Properties"]["AuthorizerType"] == "REQUEST"
-    ]
-
-    assert lambda_authorizer["AuthorizerPayloadFormatVersion"] == "2.0"
-    assert lambda_authorizer["EnableSimpleResponses"] is True
-    assert lambda_authorizer["IdentitySource"] == ["$request.header.Authorization"]
-    assert lambda_authorizer["AuthorizerResultTtlInSeconds"] == constants.MACHINE_AUTHORIZER_CACHE_SECONDS
-    assert {"Fn::GetAtt": [function_id, "Arn"]} in lambda_authorizer["AuthorizerUri"]["Fn::Join"][1]
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert {"Ref": api_id} in permission["SourceArn"]["Fn::Join"][1]
 
 
 def test_stage_logs_access_and_throttles(dev: Synth) -> None:

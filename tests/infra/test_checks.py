@@ -23,7 +23,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
     ("Auth/UserPool", "AwsSolutions-COG8"),
     ("Leads/LeadsApi/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Leads/LeadsEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
-    ("MachineAuthorizer/Role", "AwsSolutions-IAM5[Resource::*]"),
+    ("TokenAuthorizer/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Leads/LeadsEventsFailures", "AwsSolutions-SQS3"),
 }
 

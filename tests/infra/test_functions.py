@@ -44,6 +44,8 @@ def test_function_runtime_handler_and_layer(dev: Synth, spec: manifest.Function)
 def test_function_environment(dev: Synth, spec: manifest.Function) -> None:
     (table_id, _) = dev.only("AWS::DynamoDB::Table")
     (pool_id, _) = dev.only("AWS::Cognito::UserPool")
+    (client_id, _) = dev.only("AWS::Cognito::UserPoolClient")
+    (domain_id, _) = dev.only("AWS::Cognito::UserPoolDomain")
     variables = dev.function(spec.name)[1]["Properties"]["Environment"]["Variables"]
 
     assert set(ENV_NAMES) <= variables.keys()
@@ -58,6 +60,11 @@ def test_function_environment(dev: Synth, spec: manifest.Function) -> None:
     issuer = ["https://cognito-idp.", {"Ref": "AWS::Region"}, ".amazonaws.com/", {"Ref": pool_id}]
     assert variables["TOKEN_ISSUER"] == {"Fn::Join": ["", issuer]}
     assert variables["JWKS_URL"] == {"Fn::Join": ["", [*issuer, "/.well-known/jwks.json"]]}
+    assert variables["PORTAL_CLIENT_IDS"] == {"Ref": client_id}
+    token_url = variables["TOKEN_URL"]["Fn::Join"][1]
+    assert token_url[0] == "https://"
+    assert {"Ref": domain_id} in token_url
+    assert token_url[-1].endswith(".amazoncognito.com/oauth2/token")
 
 
 @pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=FUNCTION_NAMES)

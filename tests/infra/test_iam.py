@@ -44,7 +44,8 @@ EXPECTED_ACTIONS = {
         "sqs:GetQueueAttributes",
         "sqs:GetQueueUrl",
     },
-    manifest.MACHINE_AUTHORIZER.name: OBSERVABILITY,
+    # It verifies tokens against the pool's public keys (fetched over HTTPS): no AWS permissions.
+    manifest.TOKEN_AUTHORIZER.name: OBSERVABILITY,
 }
 
 
