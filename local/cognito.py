@@ -1,0 +1,71 @@
+"""The Cognito side of the stack, in moto: the user pool, the portal's app client, users and their tokens."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from infra.manifest import LEAD_INTAKE_RESOURCE_SERVER, LEAD_INTAKE_SCOPE_NAME
+
+POOL_NAME = "partner-programme-local"
+PORTAL_CLIENT_NAME = "portal"
+
+
+@dataclass(frozen=True)
+class UserPool:
+    pool_id: str
+    portal_client_id: str
+    issuer: str
+
+
+def issuer_of(region: str, pool_id: str) -> str:
+    return f"https://cognito-idp.{region}.amazonaws.com/{pool_id}"
+
+
+def create_user_pool(cognito: Any, region: str) -> UserPool:
+    """A pool that signs users in by e-mail, the lead-intake resource server and the portal's client."""
+    pool_id = cognito.create_user_pool(
+        PoolName=POOL_NAME, UsernameAttributes=["email"], AutoVerifiedAttributes=["email"]
+    )["UserPool"]["Id"]
+    cognito.create_resource_server(
+        UserPoolId=pool_id,
+        Identifier=LEAD_INTAKE_RESOURCE_SERVER,
+        Name="Lead intake",
+        Scopes=[{"ScopeName": LEAD_INTAKE_SCOPE_NAME, "ScopeDescription": "Post leads"}],
+    )
+    portal = cognito.create_user_pool_client(
+        UserPoolId=pool_id,
+        ClientName=PORTAL_CLIENT_NAME,
+        GenerateSecret=False,
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]
+    return UserPool(pool_id, portal["ClientId"], issuer_of(region, pool_id))
+
+
+def create_user(cognito: Any, pool_id: str, email: str, password: str) -> str:
+    """A confirmed user with a permanent password; returns its `sub`, the id the API knows users by."""
+    user = cognito.admin_create_user(
+        UserPoolId=pool_id,
+        Username=email,
+        UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}],
+        MessageAction="SUPPRESS",
+    )["User"]
+    cognito.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password, Permanent=True)
+    return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
+
+
+def user_token(cognito: Any, client_id: str, email: str, password: str) -> str:
+    """The access token the portal would send: its `username` claim marks the caller as a user."""
+    result = cognito.initiate_auth(
+        ClientId=client_id,
+        AuthFlow="USER_PASSWORD_AUTH",
+        AuthParameters={"USERNAME": email, "PASSWORD": password},
+    )
+    return str(result["AuthenticationResult"]["AccessToken"])
+
+
+def describe_client(cognito: Any, pool_id: str, client_id: str) -> dict[str, Any] | None:
+    try:
+        return dict(cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"])
+    except cognito.exceptions.ResourceNotFoundException:
+        return None

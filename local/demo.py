@@ -1,0 +1,110 @@
+"""A demo organisation, created through the HTTP API as the portal and an admin would create it.
+
+Only the Cognito sign-ups go around the API (in AWS, users sign up with Cognito itself).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from local.stack import LocalStack
+
+DEMO_PASSWORD = "Demo-Passw0rd!"  # noqa: S105 - a published demo password for a throwaway local pool
+ADMIN_EMAIL = "admin@demo.example"
+REP_EMAILS = ("rep1@demo.example", "rep2@demo.example")
+REP_PERMISSIONS = ["leads:request", "leads:return", "leads:view_pending", "leads:create"]
+COMPANY_NAME = "Test Lead SELLER"
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    email: str
+    password: str
+    user_id: str
+    token: str
+
+
+@dataclass(frozen=True)
+class Demo:
+    org_id: str
+    admin: DemoUser
+    reps: tuple[DemoUser, ...]
+    template_id: str
+    company_id: str
+    client_id: str
+    client_secret: str
+    machine_token: str
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+class _Client:
+    def __init__(self, base_url: str, token: str) -> None:
+        self._base_url = base_url
+        self._session = requests.Session()
+        self._session.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None, expected: int) -> dict[str, Any]:
+        response = self._session.request(method, f"{self._base_url}{path}", json=body, timeout=30)
+        if response.status_code != expected:
+            raise DemoError(f"{method} {path} answered {response.status_code}, expected {expected}: {response.text}")
+        return dict(response.json())
+
+
+def _user(stack: LocalStack, email: str) -> DemoUser:
+    user_id = stack.create_user(email, DEMO_PASSWORD)
+    return DemoUser(email, DEMO_PASSWORD, user_id, stack.user_token(email, DEMO_PASSWORD))
+
+
+def seed(stack: LocalStack) -> Demo:
+    admin = _user(stack, ADMIN_EMAIL)
+    api = _Client(stack.url, admin.token)
+    org_id = api.call("POST", "/orgs", {"name": "Demo Sales Ltd"}, 201)["org_id"]
+
+    reps = tuple(_user(stack, email) for email in REP_EMAILS)
+    for number, rep in enumerate(reps, start=1):
+        membership = {"role": "staff", "permissions": REP_PERMISSIONS, "display_name": f"Sales Rep {number}"}
+        api.call("PUT", f"/orgs/{org_id}/members/{rep.user_id}", membership, 200)
+
+    # The auto-response sent with leads returned to the company.
+    template = {
+        "name": "Returned lead",
+        "subject": "Returning lead {{lead.external_id}}",
+        "body": "Hello {{company.contact_person}},\n\nwe are returning lead {{lead.external_id}} "
+        "({{lead.contact_name}}), received {{lead.received_at}}.\n\n{{comments}}\n\n{{org.name}}",
+    }
+    template_id = api.call("POST", f"/orgs/{org_id}/message-templates", template, 201)["template_id"]
+
+    company = {
+        "name": COMPANY_NAME,
+        "contact_person": "Sam Seller",
+        "email": "sam@lead-seller.example",
+        "phone": "+15550100100",
+        "notes": "Demo partner company that sells leads into our queue.",
+        "sells_leads": True,
+        "default_lead_location": "queue",
+        "force_default_location": False,
+        "purchase_notification_emails": ["lead-purchases@demo-sales.example"],
+        "return_notification_emails": ["returns@lead-seller.example"],
+        "include_comments_with_returns": True,
+        "auto_response_template_id": template_id,
+        "queue_priority": "high",
+    }
+    company_id = api.call("POST", f"/orgs/{org_id}/partner-companies", company, 201)["company_id"]
+    credentials = api.call("POST", f"/orgs/{org_id}/partner-companies/{company_id}/credentials", None, 201)
+    client_id, client_secret = credentials["client_id"], credentials["client_secret"]
+    return Demo(
+        org_id=org_id,
+        admin=admin,
+        reps=reps,
+        template_id=template_id,
+        company_id=company_id,
+        client_id=client_id,
+        client_secret=client_secret,
+        machine_token=stack.machine_token(client_id, client_secret),
+    )

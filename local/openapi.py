@@ -1,0 +1,94 @@
+"""The API's OpenAPI document for the local stack, and the Swagger UI page that shows it.
+
+The document comes from the API functions' own Powertools resolvers; the stack adds its server URL and
+the security schemes of the routes: every "token" route takes a portal user's token or a partner company's
+client-credentials token (from the stack's token endpoint); the function decides what each may do.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+from infra.manifest import LEAD_INTAKE_SCOPE, Route
+from local.project import NODE_MODULES
+from local.routing import match_route
+
+SWAGGER_UI_DIR = NODE_MODULES / "swagger-ui-dist"
+SWAGGER_UI_ASSETS = {
+    "swagger-ui.css": "text/css",
+    "swagger-ui-bundle.js": "application/javascript",
+    "swagger-ui-standalone-preset.js": "application/javascript",
+    "favicon-32x32.png": "image/png",
+    "favicon-16x16.png": "image/png",
+}
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+USER_SCHEME = "userToken"
+PARTNER_SCHEME = "partnerCredentials"
+
+
+def merge(documents: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """One document for several API functions: paths and component schemas side by side."""
+    merged: dict[str, Any] = {}
+    for document in documents:
+        if not merged:
+            merged = copy.deepcopy(document)
+            continue
+        merged.setdefault("paths", {}).update(document.get("paths", {}))
+        schemas = document.get("components", {}).get("schemas", {})
+        merged.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+    return merged
+
+
+def decorate(document: dict[str, Any], *, server_url: str, token_url: str, routes: Iterable[Route]) -> dict[str, Any]:
+    document = copy.deepcopy(document)
+    routes = list(routes)
+    document["servers"] = [{"url": server_url, "description": "local stack"}]
+    schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[USER_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "Access or ID token of a portal user (Cognito)",
+    }
+    schemes[PARTNER_SCHEME] = {
+        "type": "oauth2",
+        "description": "Partner company's client credentials: for posting its leads only",
+        "flows": {"clientCredentials": {"tokenUrl": token_url, "scopes": {LEAD_INTAKE_SCOPE: "Post leads"}}},
+    }
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            match = match_route(routes, method.upper(), path) if method in _METHODS else None
+            if match is None or match.route.auth == "none":
+                continue
+            operation["security"] = [{USER_SCHEME: []}, {PARTNER_SCHEME: [LEAD_INTAKE_SCOPE]}]
+    return document
+
+
+def swagger_page(openapi_url: str, assets_url: str) -> str:
+    return f"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Partner programme API (local)</title>
+  <link rel="stylesheet" href="{assets_url}/swagger-ui.css">
+  <link rel="icon" type="image/png" href="{assets_url}/favicon-32x32.png" sizes="32x32">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="{assets_url}/swagger-ui-bundle.js"></script>
+  <script src="{assets_url}/swagger-ui-standalone-preset.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({{
+      url: "{openapi_url}",
+      dom_id: "#swagger-ui",
+      deepLinking: true,
+      persistAuthorization: true,
+      presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
+      layout: "StandaloneLayout"
+    }});
+  </script>
+</body>
+</html>
+"""
