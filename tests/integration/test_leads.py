@@ -175,7 +175,7 @@ INVALID_INTAKE = [
     (lead("BAD-6", contact_not_before="2026-12-01T10:00:00"), "body.contact_not_before"),
     (lead("BAD-7", address={"city": "No street"}), "body.address.line1"),
     (lead("BAD-8", priority="high"), "body.priority"),
-    ({"external_id": "BAD-9", "contact_name": "No way to reach"}, "phone"),
+    ({"external_id": "BAD-9", "contact_name": "No way to reach"}, "body.phone"),
 ]
 
 

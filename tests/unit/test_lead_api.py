@@ -122,7 +122,7 @@ def test_lead_without_any_contact_method_is_refused(call: Call, org: dict[str, A
         body={"external_id": "NO-REACH", "contact_name": "Nobody"},
     )
     assert response["statusCode"] == 422
-    assert {e["field"] for e in body_of(response)["errors"]} == {"phone", "email"}
+    assert {e["field"] for e in body_of(response)["errors"]} == {"body.phone", "body.email"}
 
 
 def test_queue_gives_highest_priority_then_oldest_ready(call: Call, org: dict[str, Any], frozen_clock: Any) -> None:

@@ -69,7 +69,7 @@ def _listing_keys(org_id: str, company_id: str, name: str) -> dict[str, str]:
 
 def _check_template(org_id: str, template_id: str | None, client: Any) -> None:
     if template_id and find_template(org_id, template_id, client=client) is None:
-        raise invalid("auto_response_template_id", "no such message template in this organisation")
+        raise invalid("body.auto_response_template_id", "no such message template in this organisation")
 
 
 def create_company(org_id: str, new: NewCompany, author_id: str, *, client: Any = None) -> db.Item:
@@ -106,7 +106,7 @@ def get_company(org_id: str, company_id: str, *, client: Any = None) -> db.Item:
 def update_company(org_id: str, company_id: str, patch: CompanyPatch, author_id: str, *, client: Any = None) -> db.Item:
     changes = patch.model_dump(mode="json", exclude_unset=True)
     if "name" in changes and changes["name"] is None:
-        raise invalid("name", "a partner company must keep a name")
+        raise invalid("body.name", "a partner company must keep a name")
     _check_template(org_id, changes.get("auto_response_template_id"), client)
     changes |= {"updated_at": clock.now_iso(), "updated_by": author_id}
     if changes.get("name"):

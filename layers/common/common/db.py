@@ -272,7 +272,7 @@ def query(
         response = (client or default_client()).query(**args)
     except ClientError as error:
         if cursor and error.response.get("Error", {}).get("Code") == "ValidationException":
-            raise invalid("cursor", "does not belong to this listing") from error
+            raise invalid("query.cursor", "does not belong to this listing") from error
         raise
     last = response.get("LastEvaluatedKey")
     return [deserialize(i) for i in response.get("Items", [])], encode_cursor(last) if last else None
@@ -295,8 +295,8 @@ def decode_cursor(cursor: str, key_condition: str, values: Mapping[str, Any]) ->
         if not isinstance(plain, dict) or not all(isinstance(v, str) for v in plain.values()):
             raise ValueError("not a key")
     except ValueError as error:
-        raise invalid("cursor", "is not a valid page cursor") from error
+        raise invalid("query.cursor", "is not a valid page cursor") from error
     match = _PARTITION_CONDITION.match(key_condition)
     if match is None or plain.get(match.group(1)) != values.get(match.group(2)):
-        raise invalid("cursor", "does not belong to this listing")
+        raise invalid("query.cursor", "does not belong to this listing")
     return serialize(plain)

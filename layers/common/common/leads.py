@@ -135,7 +135,7 @@ def _event(actor: str, action: str, at: str, **detail: Any) -> dict[str, Any]:
 def _require_reach(contact: LeadContact) -> None:
     if not contact.phone and not contact.email:
         message = "a lead needs a phone number or an e-mail address"
-        raise InvalidInput(message, errors=[FieldError("phone", message), FieldError("email", message)])
+        raise InvalidInput(message, errors=[FieldError("body.phone", message), FieldError("body.email", message)])
 
 
 def _new_lead_item(
