@@ -42,12 +42,12 @@ def verify(token: str, *, issuer: str, jwks_url: str, portal_clients: frozenset[
         )
     except jwt.PyJWTError as error:
         raise InvalidToken(type(error).__name__) from error
-    token_use, scope = claims["token_use"], str(claims.get("scope", ""))
-    if token_use == "id":
+    use, scope = claims["token_use"], str(claims.get("scope", ""))
+    if use == "id":
         if claims.get("aud") not in portal_clients:
             raise InvalidToken("id token of another app client")
         return Identity("user", str(claims["sub"]), str(claims["aud"]), "")
-    if token_use != "access" or not claims.get("client_id"):
+    if use != "access" or not claims.get("client_id"):
         raise InvalidToken("not an access token")
     client_id = str(claims["client_id"])
     if claims.get("username"):
