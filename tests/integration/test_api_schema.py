@@ -42,8 +42,9 @@ def _fuzz(operation: Any, stack: Any, org: Organisation) -> None:
     token = org.company.token if is_intake else org.admin.token
 
     @given(case=operation.as_strategy())
-    @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck),
-              database=None)
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
     def check(case: Any) -> None:
         # Aim at a real organisation and company, so requests reach validation and the domain instead of
         # stopping at "no such organisation".

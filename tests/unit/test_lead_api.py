@@ -257,3 +257,12 @@ def test_an_unexpected_failure_is_a_problem_without_personal_data(
     assert record.__dict__["error_type"] == "RuntimeError"
     everything_logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
     assert "jane@example.org" not in everything_logged
+
+
+def test_the_last_admin_cannot_be_removed(call: Call, org: dict[str, Any]) -> None:
+    org_id = org["org_id"]
+    assert call("DELETE", f"/orgs/{org_id}/members/{ADMIN}", user=ADMIN)["statusCode"] == 409
+    call("PUT", f"/orgs/{org_id}/members/{REP1}", user=ADMIN, body={"role": "admin"})
+    assert call("DELETE", f"/orgs/{org_id}/members/{ADMIN}", user=ADMIN)["statusCode"] == 204
+    assert call("GET", f"/orgs/{org_id}", user=ADMIN)["statusCode"] == 404
+    assert call("DELETE", f"/orgs/{org_id}/members/nobody", user=REP1)["statusCode"] == 404

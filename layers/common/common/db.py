@@ -278,6 +278,19 @@ def query(
     return [deserialize(i) for i in response.get("Items", [])], encode_cursor(last) if last else None
 
 
+def query_prefix(
+    partition: str, prefix: str, *, cursor: str | None = None, limit: int = 100, client: Any = None
+) -> tuple[list[Item], str | None]:
+    """Items of one partition whose sort key starts with `prefix` (e.g. an organisation's members)."""
+    return query(
+        key_condition="pk = :pk AND begins_with(sk, :prefix)",
+        values={":pk": partition, ":prefix": prefix},
+        cursor=cursor,
+        limit=limit,
+        client=client,
+    )
+
+
 def encode_cursor(key: Mapping[str, Any]) -> str:
     plain = deserialize(key)
     return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")

@@ -78,20 +78,23 @@ def return_message(lead: db.Item, company: db.Item, template: db.Item | None, or
     return subject, body
 
 
+def _send_once(
+    lead: db.Item, notice: str, recipients: list[str], message: tuple[str, str], client: Any, ses: Any
+) -> bool:
+    subject, body = message
+    sent = once(
+        lead["pk"], notice, lambda: {"message_id": send_email(recipients, subject, body, client=ses)}, client=client
+    )
+    logger.info(f"{notice} notification", extra={"lead_id": lead["lead_id"], "sent": sent})
+    return sent
+
+
 def send_purchase_notification(lead: db.Item, *, client: Any = None, ses: Any = None) -> bool:
     company = get_company(lead["org_id"], lead["company_id"], client=client)
     recipients = list(company.get("purchase_notification_emails") or [])
     if not recipients:
         return False
-    subject, body = purchase_message(lead, company)
-    sent = once(
-        lead["pk"],
-        "purchase",
-        lambda: {"message_id": send_email(recipients, subject, body, client=ses)},
-        client=client,
-    )
-    logger.info("purchase notification", extra={"lead_id": lead["lead_id"], "sent": sent})
-    return sent
+    return _send_once(lead, "purchase", recipients, purchase_message(lead, company), client, ses)
 
 
 def send_return_notification(lead: db.Item, *, client: Any = None, ses: Any = None) -> bool:
@@ -102,12 +105,4 @@ def send_return_notification(lead: db.Item, *, client: Any = None, ses: Any = No
     template_id = company.get("auto_response_template_id")
     template = find_template(lead["org_id"], template_id, client=client) if template_id else None
     org_name = get_organisation(lead["org_id"], client=client)["name"] if template else ""
-    subject, body = return_message(lead, company, template, org_name)
-    sent = once(
-        lead["pk"],
-        "return",
-        lambda: {"message_id": send_email(recipients, subject, body, client=ses)},
-        client=client,
-    )
-    logger.info("return notification", extra={"lead_id": lead["lead_id"], "sent": sent})
-    return sent
+    return _send_once(lead, "return", recipients, return_message(lead, company, template, org_name), client, ses)

@@ -390,11 +390,55 @@ def _refusal(
         status = LeadStatus(current["status"])
         if status not in statuses:
             return LeadUnavailable(f"lead {lead_id} is {status.value}; it cannot be {action}")
-        if status is LeadStatus.PENDING:
+        if status is LeadStatus.PENDING and not _allowed_from(member, (status,)):
             return Forbidden(f"missing permission {Permission.VIEW_PENDING_LEADS.value}")
-        return LeadAssignedToOther(f"lead {lead_id} is assigned to another user")
+        if (
+            status is LeadStatus.ASSIGNED
+            and current.get("assignee") != member.user_id
+            and not member.can(Permission.MANAGE_LEADS)
+        ):
+            return LeadAssignedToOther(f"lead {lead_id} is assigned to another user")
+        return LeadUnavailable(f"lead {lead_id} changed while it was being {action}; retry")
 
     return explain
+
+
+def _status_update(
+    org_id: str,
+    lead_id: str,
+    to_status: LeadStatus,
+    now: str,
+    event: dict[str, Any],
+    *,
+    set_fields: dict[str, Any] | None = None,
+    set_expressions: tuple[str, ...] = (),
+    remove: tuple[str, ...] = (),
+) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """The update every change of a lead makes: new status (and its listing key), version, history entry,
+    plus the change's own fields. Returns expression, names and values."""
+    names = {"#status": "status"}
+    values: dict[str, Any] = {
+        ":to": to_status.value,
+        ":now": now,
+        ":one": 1,
+        ":event": [event],
+        ":g1pk": _status_listing(org_id, to_status),
+        ":g1sk": f"{now}#{lead_id}",
+    }
+    sets = [
+        "#status = :to",
+        "updated_at = :now",
+        "version = version + :one",
+        "history = list_append(history, :event)",
+        "gsi1pk = :g1pk",
+        "gsi1sk = :g1sk",
+        *set_expressions,
+    ]
+    for i, (field, value) in enumerate((set_fields or {}).items()):
+        names[f"#s{i}"] = field
+        values[f":s{i}"] = value
+        sets.append(f"#s{i} = :s{i}")
+    return "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(remove) if remove else ""), names, values
 
 
 def _change(
@@ -413,18 +457,12 @@ def _change(
     client: Any = None,
 ) -> db.Item:
     now = clock.now_iso()
-    allowed = _allowed_from(member, from_statuses)
-    names = {"#status": "status"}
-    values: dict[str, Any] = {
-        ":to": to_status.value,
-        ":now": now,
-        ":one": 1,
-        ":event": [_event(f"user:{member.user_id}", action, now, **(detail or {}))],
-        ":g1pk": _status_listing(org_id, to_status),
-        ":g1sk": f"{now}#{lead_id}",
-    }
+    event = _event(f"user:{member.user_id}", action, now, **(detail or {}))
+    expression, names, values = _status_update(
+        org_id, lead_id, to_status, now, event, set_fields=set_fields, set_expressions=set_expressions, remove=remove
+    )
     allowed_names = []
-    for i, status in enumerate(allowed):
+    for i, status in enumerate(_allowed_from(member, from_statuses)):
         values[f":from{i}"] = status.value
         allowed_names.append(f":from{i}")
     condition = f"#status IN ({', '.join(allowed_names)})"
@@ -432,20 +470,6 @@ def _change(
         # An assigned lead belongs to its assignee; only a lead administrator may act on it otherwise.
         condition += " AND (#status <> :assigned OR assignee = :me)"
         values |= {":assigned": LeadStatus.ASSIGNED.value, ":me": member.user_id}
-    sets = [
-        "#status = :to",
-        "updated_at = :now",
-        "version = version + :one",
-        "history = list_append(history, :event)",
-        "gsi1pk = :g1pk",
-        "gsi1sk = :g1sk",
-        *set_expressions,
-    ]
-    for i, (field, value) in enumerate((set_fields or {}).items()):
-        names[f"#s{i}"] = field
-        values[f":s{i}"] = value
-        sets.append(f"#s{i} = :s{i}")
-    expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(remove) if remove else "")
     return db.update(
         lead_key(org_id, lead_id),
         expression=expression,
@@ -545,25 +569,21 @@ def convert(org_id: str, lead_id: str, member: Member, *, client: Any = None) ->
         "created_by": member.user_id,
         "created_at": now,
     }
+    expression, names, values = _status_update(
+        org_id,
+        lead_id,
+        LeadStatus.CONVERTED,
+        now,
+        event,
+        set_fields={"customer_id": customer_id},
+        remove=("gsi2pk", "gsi2sk"),
+    )
     update = db.tx_update(
         lead_key(org_id, lead_id),
-        expression=(
-            "SET #status = :to, updated_at = :now, version = version + :one, customer_id = :customer,"
-            " history = list_append(history, :event), gsi1pk = :g1pk, gsi1sk = :g1sk"
-            " REMOVE gsi2pk, gsi2sk"
-        ),
+        expression=expression,
         condition="version = :version",
-        names={"#status": "status"},
-        values={
-            ":to": LeadStatus.CONVERTED.value,
-            ":now": now,
-            ":one": 1,
-            ":customer": customer_id,
-            ":event": [event],
-            ":g1pk": _status_listing(org_id, LeadStatus.CONVERTED),
-            ":g1sk": f"{now}#{lead_id}",
-            ":version": current["version"],
-        },
+        names=names,
+        values=values | {":version": current["version"]},
     )
 
     def _on_cancel(failed: list[db.Item | None]) -> DomainError:
@@ -630,29 +650,28 @@ def return_leads(org_id: str, member: Member, body: ReturnLeads, *, client: Any 
             raise explain[lead_id](lead)
     now = clock.now_iso()
     comments = body.comments or None
-    actions = [
-        db.tx_update(
-            lead_key(org_id, lead_id),
-            expression=(
-                "SET #status = :to, updated_at = :now, version = version + :one, returned = :returned,"
-                " history = list_append(history, :event), gsi1pk = :g1pk, gsi1sk = :g1sk"
-                " REMOVE assignee, assigned_at, gsi2pk, gsi2sk, gsi3pk, gsi3sk"
-            ),
-            condition="version = :version",
-            names={"#status": "status"},
-            values={
-                ":to": LeadStatus.RETURNED.value,
-                ":now": now,
-                ":one": 1,
-                ":returned": {"at": now, "by": member.user_id, "comments": comments},
-                ":event": [_event(f"user:{member.user_id}", "returned", now, comments=comments)],
-                ":g1pk": _status_listing(org_id, LeadStatus.RETURNED),
-                ":g1sk": f"{now}#{lead_id}",
-                ":version": found[lead_id]["version"],
-            },
+    returned = {"at": now, "by": member.user_id, "comments": comments}
+    event = _event(f"user:{member.user_id}", "returned", now, comments=comments)
+    actions = []
+    for lead_id in to_return:
+        expression, names, values = _status_update(
+            org_id,
+            lead_id,
+            LeadStatus.RETURNED,
+            now,
+            event,
+            set_fields={"returned": returned},
+            remove=("assignee", "assigned_at", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"),
         )
-        for lead_id in to_return
-    ]
+        actions.append(
+            db.tx_update(
+                lead_key(org_id, lead_id),
+                expression=expression,
+                condition="version = :version",
+                names=names,
+                values=values | {":version": found[lead_id]["version"]},
+            )
+        )
     if actions:
 
         def _on_cancel(failed: list[db.Item | None]) -> DomainError:

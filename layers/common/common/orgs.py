@@ -79,21 +79,23 @@ def put_member(org_id: str, user_id: str, change: MembershipChange, *, client: A
 
 def remove_member(org_id: str, user_id: str, *, client: Any = None) -> None:
     """Removing the last admin would lock everyone out of the organisation's settings, so it is refused."""
-    admins, _ = list_members(org_id, client=client)
-    remaining = [m for m in admins if m["role"] == "admin" and m["user_id"] != user_id]
-    target = next((m for m in admins if m["user_id"] == user_id), None)
+    target = db.get(member_key(org_id, user_id), consistent=True, client=client)
     if target is None:
         raise NotFound(f"member {user_id} not found")
-    if target["role"] == "admin" and not remaining:
+    if target["role"] == "admin" and not _another_admin(org_id, user_id, client):
         raise Conflict("cannot remove the organisation's last admin")
     db.delete(member_key(org_id, user_id), client=client)
 
 
+def _another_admin(org_id: str, user_id: str, client: Any) -> bool:
+    cursor: str | None = None
+    while True:
+        members, cursor = list_members(org_id, cursor=cursor, client=client)
+        if any(m["role"] == "admin" and m["user_id"] != user_id for m in members):
+            return True
+        if cursor is None:
+            return False
+
+
 def list_members(org_id: str, *, cursor: str | None = None, client: Any = None) -> tuple[list[db.Item], str | None]:
-    return db.query(
-        key_condition="pk = :pk AND begins_with(sk, :prefix)",
-        values={":pk": f"ORG#{org_id}", ":prefix": "MEMBER#"},
-        cursor=cursor,
-        limit=100,
-        client=client,
-    )
+    return db.query_prefix(f"ORG#{org_id}", "MEMBER#", cursor=cursor, client=client)

@@ -81,10 +81,4 @@ def get_template(org_id: str, template_id: str, *, client: Any = None) -> db.Ite
 
 
 def list_templates(org_id: str, *, cursor: str | None = None, client: Any = None) -> tuple[list[db.Item], str | None]:
-    return db.query(
-        key_condition="pk = :pk AND begins_with(sk, :prefix)",
-        values={":pk": f"ORG#{org_id}", ":prefix": "TEMPLATE#"},
-        cursor=cursor,
-        limit=100,
-        client=client,
-    )
+    return db.query_prefix(f"ORG#{org_id}", "TEMPLATE#", cursor=cursor, client=client)
