@@ -266,3 +266,18 @@ def test_the_last_admin_cannot_be_removed(call: Call, org: dict[str, Any]) -> No
     assert call("DELETE", f"/orgs/{org_id}/members/{ADMIN}", user=ADMIN)["statusCode"] == 204
     assert call("GET", f"/orgs/{org_id}", user=ADMIN)["statusCode"] == 404
     assert call("DELETE", f"/orgs/{org_id}/members/nobody", user=REP1)["statusCode"] == 404
+
+
+def test_many_deferred_high_priority_leads_do_not_hide_a_ready_one(call: Call, org: dict[str, Any]) -> None:
+    org_id = org["org_id"]
+    for i in range(25):  # more than one page of the queue read, all high priority, none ready today
+        intake(call, org, f"LATER-{i}", contact_not_before="2026-11-30T09:00:00Z")
+    ready = call(
+        "POST",
+        f"/orgs/{org_id}/leads",
+        user=REP1,
+        body={"contact_name": "Now", "phone": "+15550104", "location": "queue", "priority": "normal"},
+    )
+    claimed = call("POST", f"/orgs/{org_id}/lead-queue/claims", user=REP2)
+    assert body_of(claimed)["lead_id"] == body_of(ready)["lead_id"]
+    assert call("POST", f"/orgs/{org_id}/lead-queue/claims", user=REP2)["statusCode"] == 204

@@ -113,15 +113,20 @@ def customer_key(org_id: str, customer_id: str) -> db.Key:
 
 
 def public_view(item: db.Item, *, with_history: bool = True) -> dict[str, Any]:
-    return db.without_storage(item, "queue_partition", *(() if with_history else ("history",)))
+    return db.without_storage(item, *(() if with_history else ("history",)))
 
 
 def _status_listing(org_id: str, status: LeadStatus) -> str:
     return f"ORG#{org_id}#LEADS#{status.value}"
 
 
-def _queue_partition(org_id: str, priority: QueuePriority) -> str:
-    return f"ORG#{org_id}#QUEUE#{priority.rank}"
+def _queue_partition(org_id: str) -> str:
+    return f"ORG#{org_id}#QUEUE"
+
+
+def _queue_position(priority: QueuePriority, available_at: str, lead_id: str) -> str:
+    """Sort key in the queue: priority rank first (1 = high), then when the lead became ready."""
+    return f"{priority.rank}#{available_at}#{lead_id}"
 
 
 def _assignee_listing(org_id: str, user_id: str) -> str:
@@ -170,13 +175,12 @@ def _new_lead_item(
         "received_at": at,
         "updated_at": at,
         "version": 1,
-        "queue_partition": _queue_partition(org_id, priority),
         "history": [_event(actor, "received", at, status=status.value, location=location.value)],
         "gsi1pk": _status_listing(org_id, status),
         "gsi1sk": f"{at}#{lead_id}",
     }
     if status is LeadStatus.QUEUED:
-        item |= {"gsi3pk": item["queue_partition"], "gsi3sk": f"{available_at}#{lead_id}"}
+        item |= {"gsi3pk": _queue_partition(org_id), "gsi3sk": _queue_position(priority, available_at, lead_id)}
     return item
 
 
@@ -315,6 +319,16 @@ def list_assigned_to(
 # --- the queue -------------------------------------------------------------------------------------
 
 _CLAIM_BATCH = 10
+_LOWEST = QueuePriority.NORMAL
+
+
+def _claim_first(org_id: str, candidates: list[db.Item], user_id: str, now: str, client: Any) -> db.Item | None:
+    for candidate in candidates:
+        try:
+            return _assign(org_id, candidate["lead_id"], user_id, now, client=client)
+        except LeadUnavailable:
+            continue  # taken by a concurrent claim: the next candidate
+    return None
 
 
 def claim_next(org_id: str, member: Member, *, client: Any = None) -> db.Item | None:
@@ -322,22 +336,39 @@ def claim_next(org_id: str, member: Member, *, client: Any = None) -> db.Item | 
     ready the longest. The index read may be stale; the conditional write decides, so each lead goes to
     exactly one claimer and a loser moves on to the next candidate."""
     now = clock.now_iso()
+    # Usually one read: the queue is sorted by priority, then readiness, so the ready leads come back in
+    # claim order. Leads of a higher priority deferred to later sort among them and are filtered out.
+    candidates, more = db.query(
+        index="gsi3",
+        key_condition="gsi3pk = :pk AND gsi3sk <= :last",
+        values={":pk": _queue_partition(org_id), ":last": f"{_LOWEST.rank}#{now}#~", ":now": now},
+        filter_expression="available_at <= :now",
+        limit=_CLAIM_BATCH,
+        client=client,
+    )
+    lead = _claim_first(org_id, candidates, member.user_id, now, client)
+    if lead is not None or more is None:
+        return lead
+    # The page held deferred or just-taken leads: read each priority's ready range exactly, so the cost
+    # stays bounded however many leads wait for a later contact time.
     for priority in (QueuePriority.HIGH, QueuePriority.MEDIUM, QueuePriority.NORMAL):
         cursor: str | None = None
         while True:
             candidates, cursor = db.query(
                 index="gsi3",
-                key_condition="gsi3pk = :pk AND gsi3sk <= :ready",
-                values={":pk": _queue_partition(org_id, priority), ":ready": f"{now}#~"},
+                key_condition="gsi3pk = :pk AND gsi3sk BETWEEN :first AND :last",
+                values={
+                    ":pk": _queue_partition(org_id),
+                    ":first": f"{priority.rank}#",
+                    ":last": f"{priority.rank}#{now}#~",
+                },
                 limit=_CLAIM_BATCH,
                 cursor=cursor,
                 client=client,
             )
-            for candidate in candidates:
-                try:
-                    return _assign(org_id, candidate["lead_id"], member.user_id, now, client=client)
-                except LeadUnavailable:
-                    continue
+            lead = _claim_first(org_id, candidates, member.user_id, now, client)
+            if lead is not None:
+                return lead
             if cursor is None:
                 break
     return None
@@ -500,7 +531,11 @@ def keep(org_id: str, lead_id: str, member: Member, *, client: Any = None) -> db
 
 
 def requeue(org_id: str, lead_id: str, member: Member, body: Requeue, *, client: Any = None) -> db.Item:
-    """Back into the queue (e.g. nobody was home), optionally not before a new contact time."""
+    """Back into the queue (e.g. nobody was home), optionally not before a new contact time. The lead's
+    priority (fixed when it arrived) is read first for its place in the queue."""
+    current = db.get(lead_key(org_id, lead_id), client=client)
+    if current is None:
+        raise LeadNotFound(f"lead {lead_id} not found")
     now = clock.now_iso()
     not_before = clock.iso(body.contact_not_before) if body.contact_not_before else None
     available_at = max(now, not_before or now)
@@ -516,9 +551,9 @@ def requeue(org_id: str, lead_id: str, member: Member, body: Requeue, *, client:
             "available_at": available_at,
             "contact_not_before": not_before,
             "location": "queue",
-            "gsi3sk": f"{available_at}#{lead_id}",
+            "gsi3pk": _queue_partition(org_id),
+            "gsi3sk": _queue_position(QueuePriority(current["priority"]), available_at, lead_id),
         },
-        set_expressions=("gsi3pk = queue_partition",),
         remove=_UNASSIGN,
         detail={"contact_not_before": not_before},
         client=client,
