@@ -11,7 +11,6 @@ import json
 import multiprocessing
 import multiprocessing.forkserver
 import os
-import sys
 import threading
 import time
 import uuid
@@ -58,9 +57,9 @@ def _process_context() -> multiprocessing.context.BaseContext:
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
     context = multiprocessing.get_context("forkserver")
-    # Workers re-run the main module (as __mp_main__); with its imports preloaded that costs nothing.
-    main_module = getattr(sys.modules["__main__"].__spec__, "name", None)
-    context.set_forkserver_preload(["__main__", *PRELOADED_MODULES, *([main_module] if main_module else [])])
+    # The fork server runs the main module once (as __mp_main__, which imports what it needs); importing it
+    # under its own name as well would make runpy warn that it is already loaded.
+    context.set_forkserver_preload(["__main__", *PRELOADED_MODULES])
     return context
 
 
