@@ -252,3 +252,38 @@ def test_return_with_comments_and_template(stack: Any) -> None:
     assert len(mails) == 1
     assert mails[0]["subject"] == "Lead RET-1 returned by Integration org"
     assert mails[0]["body"] == "Dear Sam, we return Jane Doe. Nobody by that name."
+
+
+def _race(count: int, request: Any) -> list[requests.Response]:
+    barrier = threading.Barrier(count)
+
+    def run(i: int) -> requests.Response:
+        barrier.wait()
+        return request(i)  # type: ignore[no-any-return]
+
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(run, range(count)))
+
+
+def test_racing_conversions_make_one_customer(stack: Any) -> None:
+    team = new_organisation(stack, reps=1)
+    rep = team.reps[0]
+    lead_id = team.company.post(team.intake_path, lead("CONV-RACE")).json()["lead_id"]
+    assert rep.post(f"/orgs/{team.org_id}/lead-queue/claims").json()["lead_id"] == lead_id
+    actors = [rep, team.admin]
+    responses = _race(8, lambda i: actors[i % 2].post(f"/orgs/{team.org_id}/leads/{lead_id}/convert"))
+    codes = sorted(r.status_code for r in responses)
+    assert codes == [201] + [409] * 7, [r.text for r in responses]
+    history = team.admin.get(f"/orgs/{team.org_id}/leads/{lead_id}").json()["history"]
+    assert [e["action"] for e in history].count("converted") == 1
+
+
+def test_racing_returns_of_one_lead_return_it_once(stack: Any) -> None:
+    team = new_organisation(stack, reps=1)
+    lead_id = team.company.post(team.intake_path, lead("RET-RACE")).json()["lead_id"]
+    responses = _race(6, lambda _: team.reps[0].post(f"/orgs/{team.org_id}/lead-returns", {"lead_ids": [lead_id]}))
+    assert all(r.status_code == 200 for r in responses), [r.text for r in responses]
+    assert sorted(r.json()["items"][0]["changed"] for r in responses) == [False] * 5 + [True]
+    stack.wait_for_streams()
+    mails = [m for m in stack.outbox() if m["subject"] == "Lead returned: RET-RACE"]
+    assert len(mails) == 1

@@ -652,10 +652,33 @@ def get_customer(org_id: str, customer_id: str, member: Member, *, client: Any =
 # --- returns ---------------------------------------------------------------------------------------
 
 
+class _LeadsChanged(Conflict):
+    code = "leads-changed"
+
+
+_RETURN_ATTEMPTS = 3
+
+
 def return_leads(org_id: str, member: Member, body: ReturnLeads, *, client: Any = None) -> list[dict[str, Any]]:
     """Return leads to the partner companies they came from, all or nothing. Leads already returned
-    are left as they are. The e-mails to the companies follow from the stream."""
+    are left as they are. The e-mails to the companies follow from the stream.
+
+    The leads are read, checked, and written in one transaction conditioned on the versions read. If a
+    lead changes in between (e.g. a concurrent return of the same lead), the whole request is decided
+    again from fresh reads, so a racing duplicate return reports the lead unchanged instead of failing."""
     lead_ids = list(dict.fromkeys(body.lead_ids))
+    for attempt in range(_RETURN_ATTEMPTS):
+        try:
+            return _return_once(org_id, member, lead_ids, body.comments or None, client)
+        except _LeadsChanged:
+            if attempt == _RETURN_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _return_once(
+    org_id: str, member: Member, lead_ids: list[str], comments: str | None, client: Any
+) -> list[dict[str, Any]]:
     found = {
         i["lead_id"]: i for i in db.batch_get([lead_key(org_id, i) for i in lead_ids], consistent=True, client=client)
     }
@@ -667,24 +690,15 @@ def return_leads(org_id: str, member: Member, body: ReturnLeads, *, client: Any 
         raise LeadNotReturnable(
             f"leads {', '.join(not_bought)} did not come from a partner company, so there is no one to return them to"
         )
-    explain = {
-        i: _refusal(i, "returned", member, (LeadStatus.PENDING, LeadStatus.QUEUED, LeadStatus.ASSIGNED))
-        for i in lead_ids
-    }
+    returnable = (LeadStatus.PENDING, LeadStatus.QUEUED, LeadStatus.ASSIGNED)
     to_return = [i for i in lead_ids if found[i]["status"] != LeadStatus.RETURNED.value]
     for lead_id in to_return:
         lead = found[lead_id]
         status = LeadStatus(lead["status"])
-        if status in (LeadStatus.CONVERTED, LeadStatus.INVALID):
-            raise explain[lead_id](lead)
-        if (
-            status is LeadStatus.ASSIGNED
-            and lead.get("assignee") != member.user_id
-            and not member.can(Permission.MANAGE_LEADS)
-        ):
-            raise explain[lead_id](lead)
+        foreign = status is LeadStatus.ASSIGNED and lead.get("assignee") != member.user_id
+        if status not in returnable or (foreign and not member.can(Permission.MANAGE_LEADS)):
+            raise _refusal(lead_id, "returned", member, returnable)(lead)
     now = clock.now_iso()
-    comments = body.comments or None
     returned = {"at": now, "by": member.user_id, "comments": comments}
     event = _event(f"user:{member.user_id}", "returned", now, comments=comments)
     actions = []
@@ -711,7 +725,7 @@ def return_leads(org_id: str, member: Member, body: ReturnLeads, *, client: Any 
 
         def _on_cancel(failed: list[db.Item | None]) -> DomainError:
             changed = [to_return[i] for i, f in enumerate(failed) if f is not None]
-            return Conflict(f"leads changed while being returned, nothing was returned: {', '.join(changed)}")
+            return _LeadsChanged(f"leads changed while being returned, nothing was returned: {', '.join(changed)}")
 
         db.transact(actions, on_cancel=_on_cancel, client=client)
     return [{"lead_id": i, "status": LeadStatus.RETURNED.value, "changed": i in to_return} for i in lead_ids]
