@@ -58,7 +58,7 @@ dev: install
 	$(PY) -m local.dev
 
 token: install
-	$(PY) -m local.token $(ARGS)
+	@$(PY) -m local.token $(ARGS)
 
 bench: install
 	$(PY) -m bench.run
