@@ -92,7 +92,8 @@ def run_latency(endpoint: str) -> list[dict[str, Any]]:
 
     admin, rep = "bench-admin", "bench-rep"
     org_id = orgs.create_organisation(orgs.NewOrganisation(name="Bench org"), admin)["org_id"]
-    orgs.put_member(org_id, rep, orgs.MembershipChange(permissions=[Permission.REQUEST_LEADS]))
+    owner = orgs.member_from_item(db.get({"pk": f"ORG#{org_id}", "sk": f"MEMBER#{admin}"}) or {})
+    orgs.put_member(org_id, owner, rep, orgs.MembershipChange(permissions=[Permission.REQUEST_LEADS]))
     company = companies.create_company(
         org_id,
         companies.NewCompany(
@@ -192,7 +193,7 @@ def run_latency(endpoint: str) -> list[dict[str, Any]]:
 
         return bare_claim
 
-    admin_member = orgs.member_from_item(db.get({"pk": f"ORG#{org_id}", "sk": f"MEMBER#{admin}"}) or {})
+    admin_member = owner
 
     def only_normal_leads() -> None:
         while leads.claim_next(org_id, admin_member) is not None:
@@ -214,7 +215,9 @@ def run_latency(endpoint: str) -> list[dict[str, Any]]:
             )
 
     list_path = f"/orgs/{org_id}/leads"
-    orgs.put_member(org_id, rep, orgs.MembershipChange(permissions=[Permission.REQUEST_LEADS, Permission.MANAGE_LEADS]))
+    orgs.put_member(
+        org_id, owner, rep, orgs.MembershipChange(permissions=[Permission.REQUEST_LEADS, Permission.MANAGE_LEADS])
+    )
 
     def handler_list(_: int) -> None:
         response = api.lambda_handler(

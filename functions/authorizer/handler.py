@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from common.observability import logger
+from common.observability import logger, metrics, tracer
 from common.settings import get_settings
 from common.tokens import InvalidToken, verify
 
-SETTINGS = get_settings()
+SETTINGS = get_settings().require("token_issuer", "jwks_url", "portal_client_ids", "lead_intake_scope")
 
 
 def _bearer(event: dict[str, Any]) -> str:
@@ -25,6 +26,8 @@ def _bearer(event: dict[str, Any]) -> str:
 
 
 @logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     token = _bearer(event)
     try:
@@ -39,6 +42,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         )
     except InvalidToken as refused:
         logger.info("token refused", extra={"reason": str(refused)})
+        metrics.add_metric(name="TokensRefused", unit=MetricUnit.Count, value=1)
         return {"isAuthorized": False}
     return {
         "isAuthorized": True,

@@ -12,7 +12,8 @@ from common.settings import get_settings
 
 from leads import company_routes, lead_routes, org_routes
 
-get_settings()  # validated at cold start: a misconfigured function fails before it serves anything
+# Validated at cold start: a misconfigured function fails before it serves anything.
+get_settings().require("user_pool_id", "lead_intake_scope")
 
 app = create_resolver()
 app.include_router(org_routes.router)
@@ -22,6 +23,7 @@ app.include_router(lead_routes.router)
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+# Responses and error messages carry personal data (contacts, e-mail addresses): keep them out of traces.
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

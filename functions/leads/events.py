@@ -26,7 +26,7 @@ def _image(raw: dict[str, Any] | None) -> db.Item | None:
     return db.deserialize(raw) if raw else None
 
 
-@tracer.capture_method
+@tracer.capture_method(capture_response=False, capture_error=False)
 def handle_record(record: DynamoDBRecord) -> None:
     change = record.raw_event["dynamodb"]
     new, old = _image(change.get("NewImage")), _image(change.get("OldImage"))
@@ -40,6 +40,6 @@ def handle_record(record: DynamoDBRecord) -> None:
 
 @logger.inject_lambda_context
 @metrics.log_metrics
-@tracer.capture_lambda_handler
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

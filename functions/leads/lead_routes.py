@@ -51,7 +51,7 @@ def post_lead(org_id: str, company_id: str, body: Annotated[leads.IntakeLead, Bo
     lead, created = leads.intake_lead(org_id, company, body)
     if created:
         metrics.add_metric(name="LeadsReceived", unit=MetricUnit.Count, value=1)
-    return leads.public_view(lead), 201 if created else 200
+    return leads.intake_view(lead), 201 if created else 200
 
 
 @router.post("/orgs/<org_id>/leads", summary="Enter a lead by hand", tags=["leads"])

@@ -22,6 +22,15 @@ def create_organisation(body: Annotated[orgs.NewOrganisation, Body()]) -> tuple[
     return without_storage(orgs.create_organisation(body, principal.subject)), 201
 
 
+@router.get("/orgs", summary="The organisations the caller belongs to, with their role", tags=["organisations"])
+def my_organisations(cursor: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+    principal = caller(router)
+    require_user(principal)
+    items, next_cursor = orgs.list_my_memberships(principal.subject, cursor=cursor)
+    keep = ("org_id", "org_name", "role", "permissions")
+    return {"items": [{k: item.get(k) for k in keep} for item in items], "next_cursor": next_cursor}
+
+
 @router.get("/orgs/<org_id>", summary="Get an organisation the caller belongs to", tags=["organisations"])
 def get_organisation(org_id: str) -> dict[str, Any]:
     member = member_of(router, org_id)
@@ -42,15 +51,15 @@ def list_members(org_id: str, cursor: Annotated[str | None, Query()] = None) -> 
     tags=["organisations"],
 )
 def put_member(org_id: str, user_id: str, body: Annotated[orgs.MembershipChange, Body()]) -> dict[str, Any]:
-    member_of(router, org_id, Permission.MANAGE_MEMBERS)
-    saved = orgs.put_member(org_id, user_id, body)
+    actor = member_of(router, org_id, Permission.MANAGE_MEMBERS)
+    saved = orgs.put_member(org_id, actor, user_id, body)
     return {"org_id": org_id, "user_id": user_id, "role": saved.role, "permissions": sorted(saved.permissions)}
 
 
 @router.delete("/orgs/<org_id>/members/<user_id>", summary="Remove a staff member", tags=["organisations"])
 def remove_member(org_id: str, user_id: str) -> tuple[str, int]:
-    member_of(router, org_id, Permission.MANAGE_MEMBERS)
-    orgs.remove_member(org_id, user_id)
+    actor = member_of(router, org_id, Permission.MANAGE_MEMBERS)
+    orgs.remove_member(org_id, actor, user_id)
     return "", 204
 
 

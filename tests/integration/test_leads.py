@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 import requests
+from common.db import serialize
+from common.leads import external_id_key
 
 from tests.integration.actors import Organisation, lead, new_organisation
 
@@ -49,7 +51,9 @@ def test_reposting_an_external_id_returns_the_first_lead(org: Organisation) -> N
     second = org.company.post(org.intake_path, lead("DUP-1", contact_name="Changed"))
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.json()["lead_id"] == first.json()["lead_id"]
-    assert second.json()["contact"]["contact_name"] == "Jane Doe"
+    assert second.json() == first.json()  # ids and when it was received, nothing of our work on it
+    stored = org.admin.get(f"/orgs/{org.org_id}/leads/{first.json()['lead_id']}").json()
+    assert stored["contact"]["contact_name"] == "Jane Doe"
 
 
 def test_concurrent_posts_of_one_external_id_make_one_lead(stack: Any) -> None:
@@ -130,7 +134,7 @@ def test_queue_order_and_contact_time(stack: Any) -> None:
     second = rep.post(f"/orgs/{team.org_id}/lead-queue/claims").json()
     assert [first["lead_id"], second["lead_id"]] == [urgent["lead_id"], normal["lead_id"]]
     assert rep.post(f"/orgs/{team.org_id}/lead-queue/claims").status_code == 204
-    assert later["status"] == "queued"
+    assert team.admin.get(f"/orgs/{team.org_id}/leads/{later['lead_id']}").json()["status"] == "queued"
 
 
 def test_a_rep_cannot_act_on_another_reps_lead(org: Organisation) -> None:
@@ -179,16 +183,30 @@ INVALID_INTAKE = [
 ]
 
 
+def _stored_leads(org: Organisation) -> list[dict[str, Any]]:
+    listed = []
+    for status in ("pending", "queued"):
+        page = org.supervisor.get(f"/orgs/{org.org_id}/leads", params={"status": status, "limit": 100}).json()
+        listed += page["items"]
+    return listed
+
+
 @pytest.mark.parametrize(("payload", "field"), INVALID_INTAKE)
-def test_invalid_leads_name_the_field_and_write_nothing(org: Organisation, payload: dict[str, Any], field: str) -> None:
-    before = org.supervisor.get(f"/orgs/{org.org_id}/leads", params={"status": "queued", "limit": 100}).json()
+def test_invalid_leads_name_the_field_and_write_nothing(
+    org: Organisation, stack: Any, payload: dict[str, Any], field: str
+) -> None:
+    before = _stored_leads(org)
     response = org.company.post(org.intake_path, payload)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
     assert problem["status"] == 422 and field in {e["field"] for e in problem["errors"]}
-    after = org.supervisor.get(f"/orgs/{org.org_id}/leads", params={"status": "queued", "limit": 100}).json()
-    assert after["items"] == before["items"]
+    assert _stored_leads(org) == before
+    # Not even the external id was claimed: the table itself has no guard item for it.
+    if payload.get("external_id"):
+        guard = external_id_key(org.org_id, org.company_id, payload["external_id"])
+        found = stack.client("dynamodb").get_item(TableName=stack.table_name, Key=serialize(guard), ConsistentRead=True)
+        assert "Item" not in found
 
 
 def test_malformed_json_is_a_problem_not_a_crash(org: Organisation) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 import pytest
+from botocore.exceptions import ClientError
 from common import clock, db, ids
 from common.auth import principal_from_event
 from common.errors import InvalidInput
@@ -20,7 +22,7 @@ def test_ids_sort_by_time(frozen_clock) -> None:  # type: ignore[no-untyped-def]
     first = ids.new_id()
     frozen_clock.advance(milliseconds=1)
     second = ids.new_id()
-    assert ids.is_id(first) and ids.is_id(second)
+    assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{26}", first) and re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{26}", second)
     assert first < second
 
 
@@ -65,3 +67,37 @@ def test_principals_from_both_authorizers() -> None:
     assert (user.kind, user.subject) == ("user", "u-1")
     machine = principal_from_event(http_event("GET", "/orgs", machine="client-9"))
     assert (machine.kind, machine.client_id, machine.scopes) == ("machine", "client-9", frozenset({"leads/write"}))
+
+
+class ConflictThenSuccess:
+    """A DynamoDB client whose first transaction meets another one in flight, as the real service does."""
+
+    def __init__(self, conflicts: int) -> None:
+        self.conflicts, self.calls = conflicts, 0
+
+    def transact_write_items(self, **_: object) -> dict[str, object]:
+        self.calls += 1
+        if self.calls <= self.conflicts:
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled"},
+                    "CancellationReasons": [{"Code": "TransactionConflict"}, {"Code": "None"}],
+                },
+                "TransactWriteItems",
+            )
+        return {}
+
+
+def test_a_transaction_conflict_is_retried_then_decided() -> None:
+    client = ConflictThenSuccess(conflicts=2)
+    db.transact([db.tx_put({"pk": "A", "sk": "B"})], on_cancel=lambda _: InvalidInput("never"), client=client)
+    assert client.calls == 3
+    stubborn = ConflictThenSuccess(conflicts=db.CONFLICT_ATTEMPTS)
+    with pytest.raises(ClientError):
+        db.transact([db.tx_put({"pk": "A", "sk": "B"})], on_cancel=lambda _: InvalidInput("never"), client=stubborn)
+    assert stubborn.calls == db.CONFLICT_ATTEMPTS
+
+
+def test_functions_refuse_to_start_without_the_settings_they_need() -> None:
+    with pytest.raises(SettingsError, match="TOKEN_ISSUER, JWKS_URL"):
+        get_settings().require("token_issuer", "jwks_url", "table_name")

@@ -64,21 +64,27 @@ def intake(call: Call, org: dict[str, Any], external_id: str, **fields: Any) -> 
     )
 
 
+def staff_view(call: Call, org: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    return body_of(call("GET", f"/orgs/{org['org_id']}/leads/{body_of(response)['lead_id']}", user=ADMIN))  # type: ignore[no-any-return]
+
+
 def test_intake_is_idempotent_on_external_id(call: Call, org: dict[str, Any]) -> None:
     first = intake(call, org, "EXT-1")
     again = intake(call, org, "EXT-1", contact_name="Someone Else")
     assert (first["statusCode"], again["statusCode"]) == (201, 200)
-    assert body_of(first)["lead_id"] == body_of(again)["lead_id"]
-    assert body_of(again)["contact"]["contact_name"] == "Jane Doe"
-    assert body_of(first)["status"] == "queued" and body_of(first)["priority"] == "high"
+    assert body_of(first) == body_of(again)
+    assert set(body_of(again)) == {"lead_id", "external_id", "company_id", "received_at"}  # not our work on it
+    lead = staff_view(call, org, first)
+    assert lead["contact"]["contact_name"] == "Jane Doe"
+    assert (lead["status"], lead["priority"]) == ("queued", "high")
 
 
 def test_intake_location_rules(call: Call, org: dict[str, Any]) -> None:
     path = f"/orgs/{org['org_id']}/partner-companies/{org['company_id']}"
-    assert body_of(intake(call, org, "R-1", requested_location="pending"))["status"] == "pending"
-    assert body_of(intake(call, org, "R-2"))["status"] == "queued"
+    assert staff_view(call, org, intake(call, org, "R-1", requested_location="pending"))["status"] == "pending"
+    assert staff_view(call, org, intake(call, org, "R-2"))["status"] == "queued"
     call("PATCH", path, user=ADMIN, body={"force_default_location": True})
-    assert body_of(intake(call, org, "R-3", requested_location="pending"))["status"] == "queued"
+    assert staff_view(call, org, intake(call, org, "R-3", requested_location="pending"))["status"] == "queued"
 
 
 def test_intake_needs_the_companys_own_credentials(call: Call, org: dict[str, Any]) -> None:
@@ -281,3 +287,59 @@ def test_many_deferred_high_priority_leads_do_not_hide_a_ready_one(call: Call, o
     claimed = call("POST", f"/orgs/{org_id}/lead-queue/claims", user=REP2)
     assert body_of(claimed)["lead_id"] == body_of(ready)["lead_id"]
     assert call("POST", f"/orgs/{org_id}/lead-queue/claims", user=REP2)["statusCode"] == 204
+
+
+def test_only_admins_grant_admin_and_nobody_grants_more_than_they_hold(call: Call, org: dict[str, Any]) -> None:
+    org_id = org["org_id"]
+    call("PUT", f"/orgs/{org_id}/members/mgr", user=ADMIN, body={"permissions": ["members:manage", "leads:request"]})
+    assert call("PUT", f"/orgs/{org_id}/members/mgr", user="mgr", body={"role": "admin"})["statusCode"] == 403
+    beyond = call("PUT", f"/orgs/{org_id}/members/{REP1}", user="mgr", body={"permissions": ["leads:manage"]})
+    assert beyond["statusCode"] == 403 and "leads:manage" in body_of(beyond)["detail"]
+    assert call("DELETE", f"/orgs/{org_id}/members/{ADMIN}", user="mgr")["statusCode"] == 403
+    within = call("PUT", f"/orgs/{org_id}/members/new-rep", user="mgr", body={"permissions": ["leads:request"]})
+    assert within["statusCode"] == 200
+
+
+def test_the_last_admin_cannot_step_down(call: Call, org: dict[str, Any]) -> None:
+    org_id = org["org_id"]
+    demoted = call("PUT", f"/orgs/{org_id}/members/{ADMIN}", user=ADMIN, body={"role": "staff"})
+    assert demoted["statusCode"] == 409 and body_of(demoted)["detail"] == "an organisation keeps at least one admin"
+    assert call("GET", f"/orgs/{org_id}/members", user=ADMIN)["statusCode"] == 200
+
+
+def test_my_organisations(call: Call, org: dict[str, Any]) -> None:
+    mine = body_of(call("GET", "/orgs", user=REP1))["items"]
+    assert mine == [
+        {"org_id": org["org_id"], "org_name": "Acme Security", "role": "staff", "permissions": sorted(REP_PERMISSIONS)}
+    ]
+    assert body_of(call("GET", "/orgs", user="stranger"))["items"] == []
+
+
+def test_pending_leads_are_returned_only_with_the_permission(call: Call, org: dict[str, Any]) -> None:
+    org_id = org["org_id"]
+    pending = body_of(intake(call, org, "PEND-RET", requested_location="pending"))["lead_id"]
+    refused = call("POST", f"/orgs/{org_id}/lead-returns", user=REP1, body={"lead_ids": [pending]})
+    assert refused["statusCode"] == 403
+    call(
+        "PUT",
+        f"/orgs/{org_id}/members/{REP1}",
+        user=ADMIN,
+        body={"permissions": [*REP_PERMISSIONS, "leads:view_pending"]},
+    )
+    assert call("POST", f"/orgs/{org_id}/lead-returns", user=REP1, body={"lead_ids": [pending]})["statusCode"] == 200
+
+
+@pytest.mark.parametrize("moment", ["9999-12-31T23:00:00-05:00", "0999-01-01T00:00:00Z", "2150-01-01T00:00:00Z"])
+def test_implausible_contact_times_are_invalid_input(call: Call, org: dict[str, Any], moment: str) -> None:
+    response = intake(call, org, "WHEN", contact_not_before=moment)
+    assert response["statusCode"] == 422
+    assert [e["field"] for e in body_of(response)["errors"]] == ["body.contact_not_before"]
+
+
+def test_settings_that_always_have_a_value_cannot_be_cleared(call: Call, org: dict[str, Any]) -> None:
+    path = f"/orgs/{org['org_id']}/partner-companies/{org['company_id']}"
+    refused = call("PATCH", path, user=ADMIN, body={"sells_leads": None, "queue_priority": None, "notes": None})
+    assert refused["statusCode"] == 422
+    assert {e["field"] for e in body_of(refused)["errors"]} == {"body.sells_leads", "body.queue_priority"}
+    assert body_of(call("GET", path, user=ADMIN))["sells_leads"] is True
+    assert call("PATCH", path, user=ADMIN, body={"notes": None, "phone": None})["statusCode"] == 200

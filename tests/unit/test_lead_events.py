@@ -6,7 +6,6 @@ import copy
 import importlib
 from typing import Any
 
-import boto3
 import pytest
 from common import db
 from common.leads import lead_key
@@ -179,4 +178,45 @@ def test_other_entities_are_ignored() -> None:
     item = {"pk": "ORG#X#COMPANY#Y", "sk": "COMPANY", "entity": "partner_company", "company_id": "Y"}
     assert consume([record("INSERT", item)]) == {"batchItemFailures": []}
     assert sent() == []
-    assert boto3.client("sesv2")  # the consumer never needed SES for it
+
+
+def test_comments_go_with_a_template_that_only_mentions_them_in_prose(setup: dict[str, Any]) -> None:
+    template = call(
+        "POST",
+        f"/orgs/{setup['org_id']}/message-templates",
+        user=ADMIN,
+        body={
+            "name": "Plain",
+            "subject": "Returned {{lead.external_id}}",
+            "body": "Thanks for your comments on our leads.",
+        },
+    )
+    call(
+        "PATCH",
+        f"/orgs/{setup['org_id']}/partner-companies/{setup['company_id']}",
+        user=ADMIN,
+        body={"auto_response_template_id": body_of(template)["template_id"]},
+    )
+    lead = post_lead(setup, "EXT-7")
+    call(
+        "POST",
+        f"/orgs/{setup['org_id']}/lead-returns",
+        user=REP,
+        body={"lead_ids": [lead["lead_id"]], "comments": "Wrong area."},
+    )
+    returned = db.get(lead_key(setup["org_id"], lead["lead_id"]), consistent=True)
+    assert returned is not None
+    consume([record("MODIFY", returned, lead)])
+    (message,) = sent()
+    assert message.body == "Thanks for your comments on our leads.\n\nComments from our call center:\nWrong area."
+
+
+def test_an_abandoned_claim_goes_stale_and_the_mail_is_sent(setup: dict[str, Any], frozen_clock: Any) -> None:
+    lead = post_lead(setup, "EXT-8")
+    # A consumer that claimed the notice and was stopped before sending left this behind.
+    db.put({"pk": lead["pk"], "sk": "NOTICE#purchase", "entity": "notice", "claimed_at": "2026-11-22T09:00:00.000Z"})
+    consume([record("INSERT", lead)])
+    assert sent() == []  # still fresh: the first consumer may yet be sending
+    frozen_clock.advance(minutes=6)
+    consume([record("INSERT", lead)])
+    assert len(sent()) == 1

@@ -24,7 +24,8 @@ def reset_clock() -> None:
 
 def iso(moment: datetime) -> str:
     """Fixed-width ISO 8601 in UTC with milliseconds, so that string order is time order in sort keys."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    utc = moment.astimezone(UTC)
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
 
 
 def now_iso() -> str:

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from . import clock, db, ids
-from .errors import Conflict, NotFound, invalid
+from .errors import Conflict, FieldError, InvalidInput, NotFound, invalid
 from .templates import find_template
 from .validation import Email, EmailList, EntityId, LongText, Phone, ShortText
 
@@ -59,6 +59,10 @@ class NewCompany(CompanyPatch):
     queue_priority: QueuePriority = QueuePriority.NORMAL
 
 
+# Optional contact details and the template may be cleared with null; every other setting keeps a value.
+_CLEARABLE = frozenset({"contact_person", "email", "phone", "notes", "auto_response_template_id"})
+
+
 def company_key(org_id: str, company_id: str) -> db.Key:
     return {"pk": f"ORG#{org_id}#COMPANY#{company_id}", "sk": "COMPANY"}
 
@@ -105,8 +109,13 @@ def get_company(org_id: str, company_id: str, *, client: Any = None) -> db.Item:
 
 def update_company(org_id: str, company_id: str, patch: CompanyPatch, author_id: str, *, client: Any = None) -> db.Item:
     changes = patch.model_dump(mode="json", exclude_unset=True)
-    if "name" in changes and changes["name"] is None:
-        raise invalid("body.name", "a partner company must keep a name")
+    cleared = sorted(field for field, value in changes.items() if value is None and field not in _CLEARABLE)
+    if cleared:
+        message = "cannot be removed; send a value instead"
+        raise InvalidInput(
+            f"fields that cannot be cleared: {', '.join(cleared)}",
+            errors=[FieldError(f"body.{field}", message) for field in cleared],
+        )
     _check_template(org_id, changes.get("auto_response_template_id"), client)
     changes |= {"updated_at": clock.now_iso(), "updated_by": author_id}
     if changes.get("name"):
@@ -141,18 +150,19 @@ def list_companies(
 
 
 def attach_client(org_id: str, company_id: str, client_id: str, *, client: Any = None) -> str | None:
-    """Record the company's current machine client; returns the one it replaces, if any."""
-    old = db.get(company_key(org_id, company_id), consistent=True, client=client)
-    if old is None:
-        raise NotFound(f"partner company {company_id} not found")
-    if not old.get("sells_leads"):
-        raise Conflict("only a company that sells leads gets credentials for lead intake")
-    db.update(
+    """Record the company's current machine client in one conditional write; returns the client it
+    replaces (from the old image), so that concurrent issuances each learn which client to revoke."""
+    old = db.update(
         company_key(org_id, company_id),
         expression="SET client_id = :new, updated_at = :at",
         condition="attribute_exists(pk) AND sells_leads = :true",
         values={":new": client_id, ":at": clock.now_iso(), ":true": True},
-        on_conflict=Conflict("the company changed while credentials were issued; retry"),
+        on_conflict=lambda current: (
+            NotFound(f"partner company {company_id} not found")
+            if current is None
+            else Conflict("only a company that sells leads gets credentials for lead intake")
+        ),
+        returning="ALL_OLD",
         client=client,
     )
     previous = old.get("client_id")

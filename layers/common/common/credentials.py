@@ -20,6 +20,8 @@ def _cognito() -> Any:
 
 
 def issue_credentials(org_id: str, company_id: str, *, cognito: Any = None, client: Any = None) -> dict[str, str]:
+    # Checked before creating an app client; attach_client checks again, atomically, and a client created
+    # for a company that changed meanwhile is deleted.
     if not get_company(org_id, company_id, client=client).get("sells_leads"):
         raise Conflict("only a company that sells leads gets credentials for lead intake")
     settings = get_settings()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -24,11 +26,10 @@ from .settings import get_settings
 
 Item = dict[str, Any]
 Key = dict[str, str]
+T = TypeVar("T")
 
 # Key and index attributes: storage detail that API responses never show.
-STORAGE_ATTRIBUTES = frozenset(
-    {"pk", "sk", "entity", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "expires_at"}
-)
+STORAGE_ATTRIBUTES = frozenset({"pk", "sk", "entity", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"})
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -87,7 +88,37 @@ def _expression_args(
 
 
 def _is_condition_failure(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+    return _code(error) == "ConditionalCheckFailedException"
+
+
+def _code(error: ClientError) -> str:
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+# A write that meets another transaction in flight on the same item fails with a conflict that botocore
+# does not retry. The other writer usually finishes within milliseconds; then the write is decided again,
+# by its own condition.
+CONFLICT_ATTEMPTS = 4
+_CONFLICT_BACKOFF_SECONDS = 0.01
+
+
+def _is_conflict(error: ClientError) -> bool:
+    if _code(error) == "TransactionConflictException":
+        return True
+    reasons = error.response.get("CancellationReasons", []) if _code(error) == "TransactionCanceledException" else []
+    codes = {r.get("Code") for r in reasons}
+    return "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
+
+
+def _retrying(call: Callable[[], T]) -> T:
+    for attempt in range(CONFLICT_ATTEMPTS):
+        try:
+            return call()
+        except ClientError as error:
+            if not _is_conflict(error) or attempt == CONFLICT_ATTEMPTS - 1:
+                raise
+            time.sleep(_CONFLICT_BACKOFF_SECONDS * (2**attempt) * (1 + random.random()))
+    raise AssertionError("unreachable")
 
 
 def get(key: Key, *, consistent: bool = False, client: Any = None) -> Item | None:
@@ -118,9 +149,12 @@ def put(
     on_conflict: DomainError | None = None,
     client: Any = None,
 ) -> None:
+    client = client or default_client()
     try:
-        (client or default_client()).put_item(
-            TableName=_table(), Item=serialize(item), **_expression_args(condition, names, values)
+        _retrying(
+            lambda: client.put_item(
+                TableName=_table(), Item=serialize(item), **_expression_args(condition, names, values)
+            )
         )
     except ClientError as error:
         if on_conflict is not None and _is_condition_failure(error):
@@ -137,9 +171,12 @@ def delete(
     on_conflict: DomainError | None = None,
     client: Any = None,
 ) -> None:
+    client = client or default_client()
     try:
-        (client or default_client()).delete_item(
-            TableName=_table(), Key=serialize(key), **_expression_args(condition, names, values)
+        _retrying(
+            lambda: client.delete_item(
+                TableName=_table(), Key=serialize(key), **_expression_args(condition, names, values)
+            )
         )
     except ClientError as error:
         if on_conflict is not None and _is_condition_failure(error):
@@ -155,18 +192,22 @@ def update(
     names: Mapping[str, str] | None = None,
     values: Mapping[str, Any] | None = None,
     on_conflict: DomainError | Callable[[Item | None], DomainError] | None = None,
+    returning: Literal["ALL_NEW", "ALL_OLD"] = "ALL_NEW",
     client: Any = None,
 ) -> Item:
-    """UpdateItem returning the new image. `on_conflict` may be a function of the current item
-    (returned by DynamoDB with the failure, no extra read) to tell apart *why* the condition failed."""
+    """UpdateItem returning the new image (or the old one). `on_conflict` may be a function of the current
+    item (returned by DynamoDB with the failure, no extra read) to tell apart *why* the condition failed."""
+    client = client or default_client()
     try:
-        response = (client or default_client()).update_item(
-            TableName=_table(),
-            Key=serialize(key),
-            UpdateExpression=expression,
-            ReturnValues="ALL_NEW",
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            **_expression_args(condition, names, values),
+        response = _retrying(
+            lambda: client.update_item(
+                TableName=_table(),
+                Key=serialize(key),
+                UpdateExpression=expression,
+                ReturnValues=returning,
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **_expression_args(condition, names, values),
+            )
         )
     except ClientError as error:
         if on_conflict is not None and _is_condition_failure(error):
@@ -175,7 +216,7 @@ def update(
             current: Any = error.response.get("Item")
             raise on_conflict(deserialize(current) if current else None) from error
         raise
-    return deserialize(response["Attributes"])
+    return deserialize(response.get("Attributes", {}))
 
 
 def tx_put(
@@ -214,20 +255,38 @@ def tx_update(
     }
 
 
+def tx_delete(
+    key: Key,
+    *,
+    condition: str | None = None,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "Delete": {
+            "TableName": _table(),
+            "Key": serialize(key),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            **_expression_args(condition, names, values),
+        }
+    }
+
+
 # Called with one entry per transaction item: None when that item passed, else its current image ({} if
 # absent). Returns the domain error to raise.
 CancelHandler = Callable[[list[Item | None]], DomainError]
 
 
 def transact(actions: Sequence[dict[str, Any]], *, on_cancel: CancelHandler, client: Any = None) -> None:
+    client = client or default_client()
     try:
-        (client or default_client()).transact_write_items(TransactItems=list(actions))
+        _retrying(lambda: client.transact_write_items(TransactItems=list(actions)))
     except ClientError as error:
-        if error.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-            raise
         reasons = error.response.get("CancellationReasons", [])
-        if not any(r.get("Code") == "ConditionalCheckFailed" for r in reasons):
-            raise  # a conflicting concurrent transaction or throttling: let the caller's retry policy act
+        if _code(error) != "TransactionCanceledException" or not any(
+            r.get("Code") == "ConditionalCheckFailed" for r in reasons
+        ):
+            raise
         failed = [
             (deserialize(r["Item"]) if r.get("Item") else {}) if r.get("Code") == "ConditionalCheckFailed" else None
             for r in reasons

@@ -10,7 +10,6 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from .auth import Principal, principal_from_event
 from .errors import PROBLEM_CONTENT_TYPE, DomainError, FieldError, problem
 from .observability import logger
 
@@ -68,7 +67,3 @@ def create_resolver() -> APIGatewayHttpResolver:
         return problem_response(problem(404, "Not found", "no such route", code="not-found"))
 
     return app
-
-
-def current_principal(app: APIGatewayHttpResolver) -> Principal:
-    return principal_from_event(app.current_event.raw_event)

@@ -20,7 +20,3 @@ def _encode(value: int, length: int) -> str:
 def new_id() -> str:
     millis = int(clock.now().timestamp() * 1000)
     return _encode(millis, 10) + _encode(secrets.randbits(80), 16)
-
-
-def is_id(value: str) -> bool:
-    return len(value) == 26 and all(c in _ALPHABET for c in value)

@@ -11,7 +11,7 @@ from .leads import LeadStatus
 from .notices import once
 from .observability import logger
 from .orgs import get_organisation
-from .templates import find_template, render
+from .templates import PLACEHOLDER, find_template, render
 
 
 def purchase_due(old: db.Item | None, new: db.Item) -> bool:
@@ -62,7 +62,7 @@ def return_message(lead: db.Item, company: db.Item, template: db.Item | None, or
     values = _placeholders(lead, company, comments, org_name)
     if template:
         subject, body = render(template["subject"], values), render(template["body"], values)
-        uses_comments = "comments" in template["body"]
+        uses_comments = "comments" in PLACEHOLDER.findall(template["body"])
     else:
         subject = f"Lead returned: {lead.get('external_id', lead['lead_id'])}"
         body = "\n".join(

@@ -9,13 +9,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from . import clock, db, ids
 from .auth import Member, Permission
 from .companies import LeadLocation, QueuePriority
 from .errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
-from .validation import Email, EntityId, LongText, Phone, ShortText
+from .validation import Email, EntityId, Instant, LongText, Phone, ShortText
 
 
 class LeadStatus(StrEnum):
@@ -73,7 +73,7 @@ class IntakeLead(LeadContact):
 
     external_id: ExternalId
     requested_location: LeadLocation | None = None
-    contact_not_before: AwareDatetime | None = None
+    contact_not_before: Instant | None = None
 
 
 class ManualLead(LeadContact):
@@ -81,12 +81,12 @@ class ManualLead(LeadContact):
 
     location: LeadLocation = LeadLocation.PENDING
     priority: QueuePriority = QueuePriority.NORMAL
-    contact_not_before: AwareDatetime | None = None
+    contact_not_before: Instant | None = None
 
 
 class Requeue(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    contact_not_before: AwareDatetime | None = None
+    contact_not_before: Instant | None = None
 
 
 class Invalidate(BaseModel):
@@ -114,6 +114,11 @@ def customer_key(org_id: str, customer_id: str) -> db.Key:
 
 def public_view(item: db.Item, *, with_history: bool = True) -> dict[str, Any]:
     return db.without_storage(item, *(() if with_history else ("history",)))
+
+
+def intake_view(item: db.Item) -> dict[str, Any]:
+    """What a partner company sees of a lead it posted: its own reference and ours, not our work on it."""
+    return {k: item[k] for k in ("lead_id", "external_id", "company_id", "received_at")}
 
 
 def _status_listing(org_id: str, status: LeadStatus) -> str:
@@ -209,13 +214,11 @@ def intake_lead(org_id: str, company: db.Item, lead: IntakeLead, *, client: Any 
         "created_at": item["received_at"],
     }
 
-    class _Duplicate(Conflict):
-        def __init__(self, existing_lead_id: str | None) -> None:
-            super().__init__("external id already used")
-            self.existing_lead_id = existing_lead_id
+    existing: list[str | None] = []
 
     def _on_cancel(failed: list[db.Item | None]) -> DomainError:
-        return _Duplicate(failed[1].get("lead_id") if failed[1] else None)
+        existing.append(failed[1].get("lead_id") if failed[1] else None)
+        return Conflict("external id already used")
 
     try:
         db.transact(
@@ -226,15 +229,16 @@ def intake_lead(org_id: str, company: db.Item, lead: IntakeLead, *, client: Any 
             on_cancel=_on_cancel,
             client=client,
         )
-    except _Duplicate as duplicate:
-        existing_id = duplicate.existing_lead_id
+    except Conflict:
+        # The guard names the first lead; read it (from the guard itself if DynamoDB did not return it).
+        existing_id = existing[0] if existing else None
         if existing_id is None:
             stored = db.get(guard_key, consistent=True, client=client)
             existing_id = stored["lead_id"] if stored else None
-        existing = db.get(lead_key(org_id, existing_id), consistent=True, client=client) if existing_id else None
-        if existing is None:
-            raise Conflict("the external id is being registered by a concurrent request; retry") from duplicate
-        return existing, False
+        first = db.get(lead_key(org_id, existing_id), consistent=True, client=client) if existing_id else None
+        if first is None:
+            raise Conflict("the external id is being registered by a concurrent request; retry") from None
+        return first, False
     return item, True
 
 
@@ -691,12 +695,13 @@ def _return_once(
             f"leads {', '.join(not_bought)} did not come from a partner company, so there is no one to return them to"
         )
     returnable = (LeadStatus.PENDING, LeadStatus.QUEUED, LeadStatus.ASSIGNED)
+    allowed = _allowed_from(member, returnable)  # pending leads only with the pending-leads permission
     to_return = [i for i in lead_ids if found[i]["status"] != LeadStatus.RETURNED.value]
     for lead_id in to_return:
         lead = found[lead_id]
         status = LeadStatus(lead["status"])
         foreign = status is LeadStatus.ASSIGNED and lead.get("assignee") != member.user_id
-        if status not in returnable or (foreign and not member.can(Permission.MANAGE_LEADS)):
+        if status not in allowed or (foreign and not member.can(Permission.MANAGE_LEADS)):
             raise _refusal(lead_id, "returned", member, returnable)(lead)
     now = clock.now_iso()
     returned = {"at": now, "by": member.user_id, "comments": comments}

@@ -2,15 +2,21 @@
 
 Before acting, a consumer claims a notice with a deterministic key (a conditional put). A redelivered
 record finds the claim and does nothing. If the action fails, the claim is released so the retry acts.
+A claim left unfinished (the function was stopped between claiming and acting) goes stale after a while
+and may then be claimed again, so the side effect is not lost for good.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from . import clock, db
 from .errors import Conflict
+
+# Longer than any consumer runs (their timeout is a minute): an unfinished claim this old was abandoned.
+STALE_AFTER = timedelta(minutes=5)
 
 
 class _AlreadyDone(Conflict):
@@ -28,7 +34,8 @@ def once(owner_pk: str, name: str, action: Callable[[], dict[str, Any]], *, clie
     try:
         db.put(
             {**key, "entity": "notice", "claimed_at": clock.now_iso()},
-            condition="attribute_not_exists(pk)",
+            condition="attribute_not_exists(pk) OR (attribute_not_exists(done_at) AND claimed_at < :stale)",
+            values={":stale": clock.iso(clock.now() - STALE_AFTER)},
             on_conflict=_AlreadyDone(name),
             client=client,
         )

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import clock, db, ids
 from .auth import Member, Permission, Role, member_from_item, member_key, org_key
-from .errors import Conflict, DomainError, NotFound
+from .errors import Conflict, DomainError, Forbidden, NotFound
 
 
 class NewOrganisation(BaseModel):
@@ -23,21 +23,30 @@ class MembershipChange(BaseModel):
     display_name: str | None = Field(default=None, max_length=200)
 
 
-def _member_item(org_id: str, user_id: str, change: MembershipChange, at: str) -> db.Item:
+def _member_item(org: db.Item, user_id: str, change: MembershipChange, at: str) -> db.Item:
     return {
-        **member_key(org_id, user_id),
+        **member_key(org["org_id"], user_id),
         "entity": "member",
-        "org_id": org_id,
+        "org_id": org["org_id"],
+        "org_name": org["name"],
         "user_id": user_id,
         "role": change.role,
         "permissions": sorted({p.value for p in change.permissions}),
         "display_name": change.display_name,
         "updated_at": at,
+        # A user's own memberships, for "my organisations".
+        "gsi2pk": _memberships_of(user_id),
+        "gsi2sk": org["org_id"],
     }
 
 
+def _memberships_of(user_id: str) -> str:
+    return f"USER#{user_id}#MEMBERSHIPS"
+
+
 def create_organisation(new: NewOrganisation, creator_id: str, *, client: Any = None) -> db.Item:
-    """The organisation and its creator's admin membership, in one transaction."""
+    """The organisation and its creator's admin membership, in one transaction. The organisation counts
+    its admins, so that removing or demoting the last one can be refused atomically."""
     org_id = ids.new_id()
     at = clock.now_iso()
     org = {
@@ -45,10 +54,11 @@ def create_organisation(new: NewOrganisation, creator_id: str, *, client: Any = 
         "entity": "organisation",
         "org_id": org_id,
         "name": new.name,
+        "admin_count": 1,
         "created_at": at,
         "created_by": creator_id,
     }
-    admin = _member_item(org_id, creator_id, MembershipChange(role="admin"), at)
+    admin = _member_item(org, creator_id, MembershipChange(role="admin"), at)
 
     def _collision(_: list[db.Item | None]) -> DomainError:
         return Conflict("organisation id collision; retry")
@@ -71,30 +81,80 @@ def get_organisation(org_id: str, *, client: Any = None) -> db.Item:
     return item
 
 
-def put_member(org_id: str, user_id: str, change: MembershipChange, *, client: Any = None) -> Member:
-    item = _member_item(org_id, user_id, change, clock.now_iso())
-    db.put(item, client=client)
+def list_my_memberships(
+    user_id: str, *, cursor: str | None = None, client: Any = None
+) -> tuple[list[db.Item], str | None]:
+    return db.query(
+        index="gsi2",
+        key_condition="gsi2pk = :pk",
+        values={":pk": _memberships_of(user_id)},
+        cursor=cursor,
+        limit=100,
+        client=client,
+    )
+
+
+def _authorise(actor: Member, current: db.Item | None, change: MembershipChange | None) -> None:
+    """Admins manage every membership. A member manager manages only staff memberships within their own
+    permissions: nobody can hand out (or take away) more than they hold, or make anyone an admin."""
+    if actor.role == "admin":
+        return
+    if (change is not None and change.role == "admin") or (current is not None and current["role"] == "admin"):
+        raise Forbidden("only an admin can grant, change or remove admin memberships")
+    beyond = {p.value for p in (change.permissions if change else [])} | set(
+        current.get("permissions", []) if current else []
+    )
+    beyond -= actor.permissions
+    if beyond:
+        raise Forbidden(f"permissions you do not hold yourself: {', '.join(sorted(beyond))}")
+
+
+def _admins_change(org_id: str, delta: int) -> dict[str, Any]:
+    # Demoting or removing an admin needs another admin left; adding one needs the organisation to exist.
+    condition = "admin_count > :one" if delta < 0 else "attribute_exists(pk)"
+    values = {":delta": delta} | ({":one": 1} if delta < 0 else {})
+    return db.tx_update(org_key(org_id), expression="ADD admin_count :delta", condition=condition, values=values)
+
+
+def _current_state(org_id: str, user_id: str, client: Any) -> tuple[db.Item, db.Item | None]:
+    items = db.batch_get([org_key(org_id), member_key(org_id, user_id)], consistent=True, client=client)
+    org = next((i for i in items if i["sk"] == "ORG"), None)
+    if org is None:
+        raise NotFound(f"organisation {org_id} not found")
+    return org, next((i for i in items if i["sk"] != "ORG"), None)
+
+
+def _membership_refusal(failed: list[db.Item | None]) -> DomainError:
+    if failed[0] is not None:
+        return Conflict("the membership changed meanwhile; retry")
+    return Conflict("an organisation keeps at least one admin")
+
+
+def put_member(org_id: str, actor: Member, user_id: str, change: MembershipChange, *, client: Any = None) -> Member:
+    org, current = _current_state(org_id, user_id, client)
+    _authorise(actor, current, change)
+    item = _member_item(org, user_id, change, clock.now_iso())
+    if current is None:
+        write = db.tx_put(item, condition="attribute_not_exists(pk)")
+    else:
+        write = db.tx_put(item, condition="#role = :was", names={"#role": "role"}, values={":was": current["role"]})
+    was_admin, is_admin = bool(current and current["role"] == "admin"), change.role == "admin"
+    actions = [write] + ([_admins_change(org_id, 1 if is_admin else -1)] if was_admin != is_admin else [])
+    db.transact(actions, on_cancel=_membership_refusal, client=client)
     return member_from_item(item)
 
 
-def remove_member(org_id: str, user_id: str, *, client: Any = None) -> None:
+def remove_member(org_id: str, actor: Member, user_id: str, *, client: Any = None) -> None:
     """Removing the last admin would lock everyone out of the organisation's settings, so it is refused."""
-    target = db.get(member_key(org_id, user_id), consistent=True, client=client)
-    if target is None:
+    _, current = _current_state(org_id, user_id, client)
+    if current is None:
         raise NotFound(f"member {user_id} not found")
-    if target["role"] == "admin" and not _another_admin(org_id, user_id, client):
-        raise Conflict("cannot remove the organisation's last admin")
-    db.delete(member_key(org_id, user_id), client=client)
-
-
-def _another_admin(org_id: str, user_id: str, client: Any) -> bool:
-    cursor: str | None = None
-    while True:
-        members, cursor = list_members(org_id, cursor=cursor, client=client)
-        if any(m["role"] == "admin" and m["user_id"] != user_id for m in members):
-            return True
-        if cursor is None:
-            return False
+    _authorise(actor, current, None)
+    delete = db.tx_delete(
+        member_key(org_id, user_id), condition="#role = :was", names={"#role": "role"}, values={":was": current["role"]}
+    )
+    actions = [delete] + ([_admins_change(org_id, -1)] if current["role"] == "admin" else [])
+    db.transact(actions, on_cancel=_membership_refusal, client=client)
 
 
 def list_members(org_id: str, *, cursor: str | None = None, client: Any = None) -> tuple[list[db.Item], str | None]:

@@ -26,6 +26,14 @@ class Settings(BaseModel):
     portal_client_ids: str = Field(default="", description="comma-separated app clients whose user tokens we accept")
     token_url: str = Field(default="", description="OAuth token endpoint partner companies get tokens from")
 
+    def require(self, *fields: str) -> Settings:
+        """Fail at cold start when a setting this function needs is empty (the defaults are empty because
+        not every function needs every setting)."""
+        missing = [name.upper() for name in fields if not getattr(self, name)]
+        if missing:
+            raise SettingsError(f"missing settings: {', '.join(missing)}")
+        return self
+
     @property
     def portal_clients(self) -> frozenset[str]:
         return frozenset(c.strip() for c in self.portal_client_ids.split(",") if c.strip())

@@ -10,7 +10,6 @@ from typing import Any
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 STREAM_VIEW = "NEW_AND_OLD_IMAGES"
-TTL_ATTRIBUTE = "expires_at"
 # Every item names its kind here; stream consumers filter on it.
 ENTITY_ATTRIBUTE = "entity"
 
@@ -25,9 +24,9 @@ class Index:
 # Overloaded, sparse global indexes (all projections ALL): an item appears in an index only while it
 # carries that index's key attributes, so each index holds exactly the items of one listing.
 INDEXES: tuple[Index, ...] = (
-    Index("gsi1", "gsi1pk", "gsi1sk"),  # listings by state: leads by status, companies by name, members
-    Index("gsi2", "gsi2pk", "gsi2sk"),  # listings by owner: leads by assignee
-    Index("gsi3", "gsi3pk", "gsi3sk"),  # work queues: ready leads by priority, then availability time
+    Index("gsi1", "gsi1pk", "gsi1sk"),  # listings by state: leads by status, companies by name
+    Index("gsi2", "gsi2pk", "gsi2sk"),  # listings by owner: leads by assignee, a user's memberships
+    Index("gsi3", "gsi3pk", "gsi3sk"),  # work queues: queued leads by priority, then readiness
 )
 
 
