@@ -37,7 +37,6 @@ BASE_ENV = {
     "STAGE": "bench",
     "TABLE_NAME": TABLE,
     "POWERTOOLS_SERVICE_NAME": "partner-programme",
-    "POWERTOOLS_METRICS_NAMESPACE": "PartnerProgramme",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "EMAIL_FROM": "no-reply@bench.example",

@@ -64,10 +64,11 @@ SETTINGS_ENV_NAMES = (
     ENV_PORTAL_CLIENT_IDS,
     ENV_TOKEN_URL,
 )
-# Read by Powertools itself.
-ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+# Read by Powertools itself. Responses and exceptions can carry personal data, so the tracer keeps them
+# out of X-Ray even where a handler's decorator forgets to say so.
 ENV_LOG_LEVEL = "LOG_LEVEL"
 LOG_LEVEL = "INFO"
+TRACER_ENVIRONMENT = {"POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false", "POWERTOOLS_TRACER_CAPTURE_ERROR": "false"}
 
 # API Gateway reuses the token authorizer's decision (and the identity it passes on) for the same
 # Authorization header this long, on every route: the decision depends on the token only.

@@ -82,7 +82,11 @@ class LambdaFunction(Construct):
             layers=[defaults.layer],
             memory_size=spec.memory_mb,
             timeout=Duration.seconds(spec.timeout_s),
-            environment={**defaults.environment, constants.ENV_SERVICE_NAME: spec.folder},
+            environment={
+                **defaults.environment,
+                constants.ENV_SERVICE_NAME: spec.folder,
+                **constants.TRACER_ENVIRONMENT,  # last: nothing in the defaults can turn it off
+            },
             role=self.role,
             log_group=self.log_group,
             tracing=lambda_.Tracing.ACTIVE,

@@ -15,23 +15,18 @@ from infra import manifest
 from infra.functions import FunctionDefaults, LambdaFunction
 from infra.table import Table
 
-# Reads, conditional writes and transactions (TransactWriteItems is authorised per item through
-# PutItem/UpdateItem/DeleteItem/ConditionCheckItem; it has no IAM action of its own). DeleteItem:
-# removing a staff member deletes the membership item.
+# Reads, conditional writes and transactions (TransactWriteItems has no IAM action of its own: each of
+# its items is authorised as the Put, Update or Delete it is; no transaction uses a ConditionCheck).
+# DeleteItem: removing a staff member deletes the membership item.
 API_ITEM_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
-    "dynamodb:ConditionCheckItem",
 ]
 # Partner-company machine credentials are Cognito app clients created and revoked at run time.
-API_COGNITO_ACTIONS = [
-    "cognito-idp:CreateUserPoolClient",
-    "cognito-idp:DescribeUserPoolClient",
-    "cognito-idp:DeleteUserPoolClient",
-]
+API_COGNITO_ACTIONS = ["cognito-idp:CreateUserPoolClient", "cognito-idp:DeleteUserPoolClient"]
 EVENTS_ITEM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
 
 
@@ -78,18 +73,19 @@ class Leads(Construct):
                 "nothing consumes it automatically, so it needs no dead-letter queue of its own.",
             )
         )
+        spec = manifest.LEADS_EVENTS
         self.events.function.add_event_source(
             event_sources.DynamoEventSource(
                 table.table,
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=100,
+                batch_size=spec.stream_batch_size,
                 max_batching_window=Duration.seconds(5),
-                bisect_batch_on_error=True,
-                retry_attempts=5,
-                # A record still failing after 6 hours goes to the queue while it can still be replayed.
-                max_record_age=Duration.hours(6),
+                bisect_batch_on_error=spec.stream_bisect_on_error,
+                retry_attempts=spec.stream_retry_attempts,
+                max_record_age=Duration.hours(spec.stream_max_record_age_hours),
                 report_batch_item_failures=True,
-                filters=[lambda_.FilterCriteria.filter(pattern) for pattern in manifest.LEADS_EVENTS.stream_filters],
+                # One FilterCriteria holding every pattern: Lambda delivers a record that matches any.
+                filters=[lambda_.FilterCriteria.filter(pattern) for pattern in spec.stream_filters],
                 on_failure=event_sources.SqsDlq(self.failures),
             )
         )

@@ -20,8 +20,15 @@ class Function:
     kind: Literal["api", "stream", "authorizer", "schedule"]
     memory_mb: int = 512
     timeout_s: int = 10
-    # DynamoDB stream event filters (Lambda filter-criteria patterns), for kind == "stream".
+    # The event source mapping of a kind == "stream" function, as deployed and as the local stream poller
+    # runs it. Filters are Lambda filter-criteria patterns: a record matching any one is delivered.
     stream_filters: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    stream_batch_size: int = 100
+    stream_retry_attempts: int = 5  # retries of a failing batch: one more attempt than this in all
+    stream_bisect_on_error: bool = True  # a batch whose invocation fails is split in two to isolate the bad record
+    # A record still failing this long after it was written is given up while the stream (24 hours)
+    # still holds it, so the failure message can be replayed.
+    stream_max_record_age_hours: int = 6
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,11 @@ LEADS_EVENTS = Function(
     "leads.events.lambda_handler",
     "stream",
     timeout_s=60,
-    stream_filters=({"eventName": ["INSERT", "MODIFY"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}}}},),
+    # Only the changes that send mail: a lead arriving, and a lead becoming returned.
+    stream_filters=(
+        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}}}},
+        {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}, "status": {"S": ["returned"]}}}},
+    ),
 )
 TOKEN_AUTHORIZER = Function(
     "TokenAuthorizer", "authorizer", "authorizer.handler.lambda_handler", "authorizer", memory_mb=256
@@ -57,4 +68,3 @@ ROUTES: tuple[Route, ...] = (
 LEAD_INTAKE_RESOURCE_SERVER = "leads"
 LEAD_INTAKE_SCOPE_NAME = "write"
 LEAD_INTAKE_SCOPE = f"{LEAD_INTAKE_RESOURCE_SERVER}/{LEAD_INTAKE_SCOPE_NAME}"
-METRICS_NAMESPACE = "PartnerProgramme"

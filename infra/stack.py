@@ -107,7 +107,6 @@ class PartnerProgrammeStack(Stack):
                 constants.ENV_JWKS_URL: auth.jwks_url,
                 constants.ENV_PORTAL_CLIENT_IDS: auth.portal_client.user_pool_client_id,
                 constants.ENV_TOKEN_URL: auth.token_endpoint,
-                constants.ENV_METRICS_NAMESPACE: manifest.METRICS_NAMESPACE,
                 constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
             },
             log_retention=log_retention,

@@ -22,7 +22,6 @@ class Table(Construct):
             sort_key=_string_key(table_schema.SORT_KEY),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             stream=dynamodb.StreamViewType(table_schema.STREAM_VIEW),
-            time_to_live_attribute=table_schema.TTL_ATTRIBUTE,
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),

@@ -53,12 +53,11 @@ def describe_stack(stack: LocalStack) -> str:
 
 
 def stack_variables(stack: LocalStack) -> dict[str, str]:
-    return {"API": stack.url, "API_URL": stack.url, "TOKEN_URL": stack.token_url}
+    return {"API": stack.url, "TOKEN_URL": stack.token_url}
 
 
 def demo_variables(demo: Demo) -> dict[str, str]:
-    """The demo organisation's ids and tokens, by the names the README's walk-through uses (and, for the
-    partner company, also by the names earlier versions printed)."""
+    """The demo organisation's ids and tokens, by the names the README's walk-through uses."""
     return {
         "ORG_ID": demo.org_id,
         "ADMIN_TOKEN": demo.admin.token,
@@ -67,9 +66,6 @@ def demo_variables(demo: Demo) -> dict[str, str]:
         "COMPANY_CLIENT_ID": demo.client_id,
         "COMPANY_CLIENT_SECRET": demo.client_secret,
         "COMPANY_TOKEN": demo.machine_token,
-        "CLIENT_ID": demo.client_id,
-        "CLIENT_SECRET": demo.client_secret,
-        "MACHINE_TOKEN": demo.machine_token,
     }
 
 

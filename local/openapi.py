@@ -1,8 +1,10 @@
 """The API's OpenAPI document for the local stack, and the Swagger UI page that shows it.
 
 The document comes from the API functions' own Powertools resolvers; the stack adds its server URL and
-the security schemes of the routes: every "token" route takes a portal user's token or a partner company's
-client-credentials token (from the stack's token endpoint); the function decides what each may do.
+the security of each operation. The token authorizer lets both kinds of token through on every "token"
+route and the function decides what each may do, so the document states what the function accepts:
+a partner company's client-credentials token (from the stack's token endpoint) on lead intake only, a
+portal user's token everywhere else.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ SWAGGER_UI_ASSETS = {
 _METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 USER_SCHEME = "userToken"
 PARTNER_SCHEME = "partnerCredentials"
+# The only operation a partner company's token may call.
+PARTNER_OPERATIONS = {("post", "/orgs/{org_id}/partner-companies/{company_id}/leads")}
 
 
 def merge(documents: Iterable[dict[str, Any]]) -> dict[str, Any]:
@@ -62,7 +66,8 @@ def decorate(document: dict[str, Any], *, server_url: str, token_url: str, route
             match = match_route(routes, method.upper(), path) if method in _METHODS else None
             if match is None or match.route.auth == "none":
                 continue
-            operation["security"] = [{USER_SCHEME: []}, {PARTNER_SCHEME: [LEAD_INTAKE_SCOPE]}]
+            partner = (method, path) in PARTNER_OPERATIONS
+            operation["security"] = [{PARTNER_SCHEME: [LEAD_INTAKE_SCOPE]} if partner else {USER_SCHEME: []}]
     return document
 
 

@@ -29,7 +29,7 @@ from botocore.config import Config
 from common.table_schema import create_table_request
 
 from infra import constants
-from infra.manifest import FUNCTIONS, LEAD_INTAKE_SCOPE, METRICS_NAMESPACE, ROUTES, Function, Route
+from infra.manifest import FUNCTIONS, LEAD_INTAKE_SCOPE, ROUTES, Function, Route
 from local import cognito, openapi, worker
 from local.apigw_events import Api
 from local.cors import Cors
@@ -44,7 +44,7 @@ from local.oauth import MachineTokenIssuer
 from local.outbox import Outbox
 from local.schedules import scheduled_event
 from local.shared_clock import SharedClock
-from local.stream_poller import DEFAULT_MAX_ATTEMPTS, StartingPosition, StreamPoller
+from local.stream_poller import StartingPosition, StreamPoller
 from local.worker import Invocation
 
 log = logging.getLogger("local.stack")
@@ -82,7 +82,6 @@ class LocalStack:
         email_from: str = EMAIL_FROM,
         stage: str = STAGE,
         region: str = REGION,
-        max_stream_attempts: int = DEFAULT_MAX_ATTEMPTS,
         cors_origins: Iterable[str] = (constants.DEV_PORTAL_ORIGIN,),
     ) -> None:
         self.cors = Cors(tuple(cors_origins))
@@ -95,7 +94,6 @@ class LocalStack:
         self.startup_seconds = 0.0
         self._port = port
         self._workers = workers
-        self._max_stream_attempts = max_stream_attempts
         self._dynamodb = DynamoDBLocal(dynamodb_port)
         self._moto = MotoServer(moto_port)
         self._lock = threading.Lock()
@@ -180,7 +178,6 @@ class LocalStack:
             event_source_arn=_aws_shaped_arn(stream_arn, self.region),
             region=self.region,
             clock=clock.now,
-            max_attempts=self._max_stream_attempts,
         )
         for function in self.functions.values():
             if function.kind == "stream":
@@ -200,8 +197,8 @@ class LocalStack:
             constants.ENV_JWKS_URL: self.jwks_url,
             constants.ENV_PORTAL_CLIENT_IDS: self.portal_client_id,
             constants.ENV_TOKEN_URL: self.token_url,
-            constants.ENV_METRICS_NAMESPACE: METRICS_NAMESPACE,
             constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
+            **constants.TRACER_ENVIRONMENT,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,

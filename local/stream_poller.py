@@ -1,10 +1,14 @@
 """Feeds the table's stream to the stream functions as Lambda's event source mappings do.
 
-Each consumer gets its own mapping (own shard iterators, position and retries), polled by its own thread:
-records are read from DynamoDB Local, filtered with the function's patterns, batched and invoked in order
-per shard, children after their parents. `batchItemFailures` moves the checkpoint to the first failed
-record, which is retried with the records after it; a record (or, on a function error, a batch) that has
-failed `max_attempts` times goes to the dead letters and the shard moves on.
+Each consumer gets its own mapping (own shard iterators, position and retries), polled by its own thread,
+with the batch size, retries and bisecting of its manifest entry, as deployed: records are read from
+DynamoDB Local, filtered with the function's patterns, batched and invoked in order per shard, children
+after their parents. `batchItemFailures` moves the checkpoint to the first failed record, which is retried
+with the records after it. A function error with bisecting on splits the batch in two, each half retried on
+its own, until the failing batch is a single record; splitting does not count as a retry. A record (or, on
+a function error, a batch) that has failed `stream_retry_attempts + 1` times goes to the dead letters and
+the shard moves on. Not emulated: the batching window and the maximum record age (the poller invokes as
+soon as records arrive, and a local run never lasts long enough for a record to expire).
 """
 
 from __future__ import annotations
@@ -26,8 +30,6 @@ log = logging.getLogger("local.streams")
 
 StartingPosition = Literal["TRIM_HORIZON", "LATEST"]
 Invoke = Callable[[Function, Mapping[str, Any]], Invocation]
-DEFAULT_BATCH_SIZE = 100
-DEFAULT_MAX_ATTEMPTS = 3
 READ_LIMIT = 1000
 
 
@@ -75,6 +77,8 @@ class _Shard:
     last_sequence: str | None = None
     pending: list[dict[str, Any]] = field(default_factory=list)
     attempts: dict[str, int] = field(default_factory=dict)
+    # Sizes of the next batches once a failing batch was bisected; empty: full batches.
+    splits: list[int] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -86,6 +90,7 @@ class _Failure:
     index: int  # position in the batch of the first failed record
     whole_batch: bool
     reason: str
+    function_error: bool = False  # the invocation failed (not a report in batchItemFailures)
 
 
 class EventSourceMapping:
@@ -99,8 +104,6 @@ class EventSourceMapping:
         event_source_arn: str,
         region: str,
         starting_position: StartingPosition,
-        batch_size: int,
-        max_attempts: int,
         dead_letter: Callable[[dict[str, Any]], None],
     ) -> None:
         for pattern in function.stream_filters:
@@ -111,8 +114,9 @@ class EventSourceMapping:
         self._invoke = invoke
         self._event_source_arn = event_source_arn
         self._region = region
-        self._batch_size = batch_size
-        self._max_attempts = max_attempts
+        self._batch_size = function.stream_batch_size
+        self._max_attempts = function.stream_retry_attempts + 1
+        self._bisect = function.stream_bisect_on_error
         self._dead_letter = dead_letter
         self._shards: dict[str, _Shard] = {}
         self._starting_position = starting_position
@@ -192,16 +196,28 @@ class EventSourceMapping:
         return len(records)
 
     def _process_batch(self, shard: _Shard) -> None:
-        batch = shard.pending[: self._batch_size]
+        batch = shard.pending[: shard.splits[0] if shard.splits else self._batch_size]
         invocation = self._invoke(self.function, {"Records": batch})
         failure = self._failure(batch, invocation)
         if failure is None:
             log.info("%s: %d record(s) processed, %.0f ms", self.function.name, len(batch), invocation.duration_ms)
-            del shard.pending[: len(batch)]
+            _done(shard, len(batch))
             for record in batch:
                 shard.attempts.pop(sequence_number(record), None)
             return
-        del shard.pending[: failure.index]  # the records before the first failure are done
+        if failure.function_error and self._bisect and len(batch) > 1:
+            half = len(batch) // 2
+            shard.splits[:1] = [half, len(batch) - half]
+            log.info(
+                "%s: batch of %d failed (%s), split into %d and %d",
+                self.function.name,
+                len(batch),
+                failure.reason,
+                half,
+                len(batch) - half,
+            )
+            return
+        _done(shard, failure.index)  # the records before the first failure are done
         head = sequence_number(batch[failure.index])
         attempts = shard.attempts[head] = shard.attempts.get(head, 0) + 1
         log.info(
@@ -216,7 +232,7 @@ class EventSourceMapping:
         if attempts < self._max_attempts:
             return
         given_up = batch[failure.index :] if failure.whole_batch else [batch[failure.index]]
-        del shard.pending[: len(given_up)]
+        _done(shard, len(given_up))
         shard.attempts.pop(head, None)
         for record in given_up:
             log.warning("%s: record %s sent to the dead letters", self.function.name, record["eventID"])
@@ -234,7 +250,7 @@ class EventSourceMapping:
     @staticmethod
     def _failure(batch: list[dict[str, Any]], result: Invocation) -> _Failure | None:
         if not result.ok:
-            return _Failure(0, True, f"function error {result.error.get('errorType', '')}".strip())
+            return _Failure(0, True, f"function error {result.error.get('errorType', '')}".strip(), function_error=True)
         payload = result.payload if isinstance(result.payload, dict) else {}
         reported = payload.get("batchItemFailures") or []
         if not reported:
@@ -247,6 +263,17 @@ class EventSourceMapping:
         return _Failure(min(positions[str(i)] for i in identifiers), False, "reported in batchItemFailures")
 
 
+def _done(shard: _Shard, count: int) -> None:
+    """The first `count` pending records are finished with (processed or dead-lettered)."""
+    del shard.pending[:count]
+    while count and shard.splits:
+        taken = min(count, shard.splits[0])
+        shard.splits[0] -= taken
+        count -= taken
+        if not shard.splits[0]:
+            shard.splits.pop(0)
+
+
 class StreamPoller:
     def __init__(
         self,
@@ -257,8 +284,6 @@ class StreamPoller:
         event_source_arn: str,
         region: str,
         clock: Callable[[], datetime],
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         poll_interval: float = 0.1,
     ) -> None:
         self._streams = streams
@@ -267,8 +292,6 @@ class StreamPoller:
         self._event_source_arn = event_source_arn
         self._region = region
         self._clock = clock
-        self._batch_size = batch_size
-        self._max_attempts = max_attempts
         self._poll_interval = poll_interval
         self._changed = threading.Condition()
         self._activity = 0  # bumped by every sweep that did work, so waiters can see cascades
@@ -285,8 +308,6 @@ class StreamPoller:
             event_source_arn=self._event_source_arn,
             region=self._region,
             starting_position=starting_position,
-            batch_size=self._batch_size,
-            max_attempts=self._max_attempts,
             dead_letter=self._add_dead_letter,
         )
         thread = threading.Thread(target=self._run, args=(mapping,), name=f"stream-{function.name}", daemon=True)

@@ -111,11 +111,19 @@ def initialize(
     for handler in preload:
         try:
             resolve(handler)
-        except Exception:
+        except Exception as error:
             # As in Lambda, an init failure is reported by the invocations of that function.
-            traceback.print_exc()
+            _report(f"importing {handler} failed", error)
     with ready.get_lock():
         ready.value += 1
+
+
+def _report(what: str, error: BaseException) -> None:
+    """The error's type and innermost frames, not its message: messages can carry personal data, which
+    stays out of the stack's output as it stays out of the functions' logs."""
+    frames = traceback.extract_tb(error.__traceback__)[-5:]
+    at = ", ".join(f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} {frame.name}" for frame in frames)
+    print(f"{what}: {type(error).__name__} at {at}", file=sys.stderr, flush=True)
 
 
 def resolve(handler: str) -> Callable[..., Any]:
@@ -168,7 +176,7 @@ def invoke(function: Function, event_json: str, request_id: str, arn: str) -> In
             duration_ms=(time.perf_counter() - started) * 1000,
         )
     except Exception as error:
-        traceback.print_exc()
+        _report(f"{function.name} failed", error)
         return Invocation(
             ok=False,
             error={

@@ -55,7 +55,7 @@ def test_function_environment(dev: Synth, spec: manifest.Function) -> None:
     assert variables["EMAIL_FROM"] == "no-reply@example.com"
     assert variables["LEAD_INTAKE_SCOPE"] == manifest.LEAD_INTAKE_SCOPE
     assert variables["POWERTOOLS_SERVICE_NAME"] == spec.folder
-    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == manifest.METRICS_NAMESPACE
+    assert "POWERTOOLS_METRICS_NAMESPACE" not in variables  # the code names its namespace
     assert variables["LOG_LEVEL"] == constants.LOG_LEVEL
     issuer = ["https://cognito-idp.", {"Ref": "AWS::Region"}, ".amazonaws.com/", {"Ref": pool_id}]
     assert variables["TOKEN_ISSUER"] == {"Fn::Join": ["", issuer]}
@@ -65,6 +65,15 @@ def test_function_environment(dev: Synth, spec: manifest.Function) -> None:
     assert token_url[0] == "https://"
     assert {"Ref": domain_id} in token_url
     assert token_url[-1].endswith(".amazoncognito.com/oauth2/token")
+
+
+@pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=FUNCTION_NAMES)
+def test_traces_carry_no_responses_or_errors(prod: Synth, spec: manifest.Function) -> None:
+    # Both can hold personal data; the variables back up the handlers' capture_* arguments.
+    variables = prod.function(spec.name)[1]["Properties"]["Environment"]["Variables"]
+
+    assert variables["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    assert variables["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
 
 
 @pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=FUNCTION_NAMES)

@@ -22,10 +22,8 @@ EXPECTED_ACTIONS = {
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
-        "dynamodb:ConditionCheckItem",
         "dynamodb:Query",
         "cognito-idp:CreateUserPoolClient",
-        "cognito-idp:DescribeUserPoolClient",
         "cognito-idp:DeleteUserPoolClient",
     },
     manifest.LEADS_EVENTS.name: OBSERVABILITY

@@ -21,12 +21,12 @@ def test_keys_and_indexes_come_from_the_table_schema(dev: Synth) -> None:
     assert properties["BillingMode"] == request["BillingMode"]
 
 
-def test_stream_ttl_and_backups(dev: Synth) -> None:
+def test_stream_and_backups(dev: Synth) -> None:
     _, table = dev.only("AWS::DynamoDB::Table")
     properties = table["Properties"]
 
     assert properties["StreamSpecification"] == {"StreamViewType": table_schema.STREAM_VIEW}
-    assert properties["TimeToLiveSpecification"] == {"AttributeName": table_schema.TTL_ATTRIBUTE, "Enabled": True}
+    assert "TimeToLiveSpecification" not in properties  # nothing writes an expiry time
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert properties["SSESpecification"] == {"SSEEnabled": True}
 

@@ -7,7 +7,7 @@ in this folder is marked `integration`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,9 +16,9 @@ import pytest
 import requests
 
 from local.stack import LocalStack
+from tests.integration.actors import PASSWORD
 
 HERE = Path(__file__).parent
-PASSWORD = "Integration-Passw0rd!"
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -62,19 +62,17 @@ def http(stack: LocalStack) -> Iterator[ApiSession]:
 
 @dataclass(frozen=True)
 class User:
+    """A Cognito user with its sign-in details, for tests of the sign-in itself (actors.Actor keeps only
+    the token); the password is actors.PASSWORD."""
+
     email: str
-    password: str
     user_id: str
     token: str
+    password: str = PASSWORD
 
 
 @pytest.fixture
-def make_user(stack: LocalStack) -> Callable[[str], User]:
-    """A new Cognito user with a unique e-mail address, and its access token."""
-
-    def make(name: str = "user") -> User:
-        email = f"{name}-{uuid.uuid4().hex[:10]}@it.example"
-        user_id = stack.create_user(email, PASSWORD)
-        return User(email, PASSWORD, user_id, stack.user_token(email, PASSWORD))
-
-    return make
+def user(stack: LocalStack) -> User:
+    email = f"user-{uuid.uuid4().hex[:10]}@it.example"
+    user_id = stack.create_user(email, PASSWORD)
+    return User(email, user_id, stack.user_token(email, PASSWORD))

@@ -28,17 +28,21 @@ from common.table_schema import create_table_request
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.utilities.utils import load_resource
 
-from infra.manifest import LEAD_INTAKE_SCOPE, ROUTES, TOKEN_AUTHORIZER, Function, Route
+from infra.manifest import LEAD_INTAKE_SCOPE, LEADS_EVENTS, ROUTES, TOKEN_AUTHORIZER, Function, Route
+from local import stream_filters
 from local.apigw_events import Api, authorizer_event
 from local.dynamodb_local import DynamoDBLocal
 from local.http_messages import HttpRequest
 from local.invoker import DEFAULT_WORKERS
 from local.routing import match_route
 from local.stack import LocalStack
+from local.stream_poller import EventSourceMapping
+from local.worker import Invocation
 from tests.integration.conftest import ApiSession, User
 
 EVENTS = Path(__file__).parent.parent / "events"
 TEST_ENTITY = "local-stack-test"
+INTAKE_PATH = "/orgs/{org_id}/partner-companies/{company_id}/leads"
 
 
 # -- throwaway handlers, run in the stack's workers ------------------------------------------------
@@ -136,11 +140,6 @@ def test_functions(stack: LocalStack) -> Iterator[None]:
     yield
     for function in functions:
         stack.unregister_function(function.name)
-
-
-@pytest.fixture
-def user(make_user: Any) -> User:
-    return make_user("stack")
 
 
 @pytest.fixture
@@ -491,15 +490,16 @@ def test_table_is_created_from_the_shared_definition(stack: LocalStack) -> None:
 
 
 @pytest.fixture
-def counting_stream_consumer(stack: LocalStack) -> Iterator[str]:
+def counting_stream_consumer(stack: LocalStack) -> Iterator[Function]:
     consumer = _function(
         f"TestConsumer{uuid.uuid4().hex[:6]}",
         "counting_consumer",
         kind="stream",
         stream_filters=({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": [TEST_ENTITY]}}}},),
+        stream_retry_attempts=2,
     )
     stack.register_function(consumer)
-    yield consumer.name
+    yield consumer
     stack.unregister_function(consumer.name)
 
 
@@ -512,7 +512,9 @@ def _counts(pk: str) -> dict[str, int]:
     return {name: int(item[name]["N"]) if name in item else 0 for name in ("deliveries", "successes")}
 
 
-def test_poller_honours_batch_item_failures(stack: LocalStack, http: ApiSession, counting_stream_consumer: str) -> None:
+def test_poller_honours_batch_item_failures(
+    stack: LocalStack, http: ApiSession, counting_stream_consumer: Function
+) -> None:
     run = uuid.uuid4().hex[:8]
     plan = {"first": 0, "flaky": 2, "after-flaky": 0, "poison": 1000, "after-poison": 0}
     client = boto3.client("dynamodb")
@@ -542,18 +544,93 @@ def test_poller_honours_batch_item_failures(stack: LocalStack, http: ApiSession,
     assert counts["first"] == {"deliveries": 1, "successes": 1}
     assert counts["flaky"] == {"deliveries": 3, "successes": 1}  # failed twice, then processed once
     assert counts["after-flaky"]["successes"] >= 1  # redelivered with the retried record: at least once
-    # Three attempts as the first failed record, plus any redeliveries behind the flaky record's retries.
-    assert counts["poison"]["deliveries"] >= 3 and counts["poison"]["successes"] == 0
+    # Its attempts as the first failed record, plus any redeliveries behind the flaky record's retries.
+    attempts = counting_stream_consumer.stream_retry_attempts + 1
+    assert counts["poison"]["deliveries"] >= attempts and counts["poison"]["successes"] == 0
     assert counts["after-poison"]["successes"] >= 1  # the shard moved on past the dead letter
     assert counts["filtered"] == {"deliveries": 0, "successes": 0}
 
-    dead = [d for d in http.get("/_local/dead-letters").json() if d["function"] == counting_stream_consumer]
+    dead = [d for d in http.get("/_local/dead-letters").json() if d["function"] == counting_stream_consumer.name]
     assert [d["record"]["dynamodb"]["Keys"]["pk"]["S"] for d in dead] == [f"TEST#{run}#poison"]
-    assert dead[0]["attempts"] == 3
+    assert dead[0]["attempts"] == attempts
     record = dead[0]["record"]
     assert record["eventSource"] == "aws:dynamodb" and record["eventVersion"] == "1.1"
     assert record["eventSourceARN"].startswith(f"arn:aws:dynamodb:{stack.region}:123456789012:table/")
     assert isinstance(record["dynamodb"]["ApproximateCreationDateTime"], int)
+
+
+class _OneShardStream:
+    """A DynamoDB Streams client over one open shard that holds `records` and returns them in one read."""
+
+    class exceptions:
+        class ExpiredIteratorException(Exception):
+            pass
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self.records = records
+
+    def describe_stream(self, **_: Any) -> dict[str, Any]:
+        return {"StreamDescription": {"Shards": [{"ShardId": "shard-1", "SequenceNumberRange": {}}]}}
+
+    def get_shard_iterator(self, **_: Any) -> dict[str, Any]:
+        return {"ShardIterator": "iterator"}
+
+    def get_records(self, **_: Any) -> dict[str, Any]:
+        records, self.records = self.records, []
+        return {"Records": records, "NextShardIterator": "iterator"}
+
+
+@pytest.mark.parametrize("bisect", [True, False], ids=["bisect", "no-bisect"])
+def test_poller_bisects_a_batch_that_errors(bisect: bool) -> None:
+    records = [
+        {"eventID": f"e{n}", "eventName": "INSERT", "dynamodb": {"SequenceNumber": str(100 + n), "Keys": {"n": n}}}
+        for n in range(8)
+    ]
+    poison = 5
+    batches: list[list[int]] = []
+
+    def invoke(function: Function, event: Any) -> Invocation:
+        keys = [record["dynamodb"]["Keys"]["n"] for record in event["Records"]]
+        batches.append(keys)
+        return Invocation(ok=False, error={"errorType": "RuntimeError"}) if poison in keys else Invocation(ok=True)
+
+    consumer = _function("TestBisect", "unused", kind="stream", stream_retry_attempts=2, stream_bisect_on_error=bisect)
+    dead: list[dict[str, Any]] = []
+    mapping = EventSourceMapping(
+        consumer,
+        _OneShardStream(records),
+        "stream-arn",
+        invoke,
+        event_source_arn="stream-arn",
+        region="us-east-1",
+        starting_position="TRIM_HORIZON",
+        dead_letter=dead.append,
+    )
+    mapping.sweep()
+
+    attempts = consumer.stream_retry_attempts + 1
+    if bisect:
+        # Halves until the failing batch is the bad record alone; only its attempts count as retries.
+        assert batches == [[0, 1, 2, 3, 4, 5, 6, 7], [0, 1, 2, 3], [4, 5, 6, 7], [4, 5], [4], *[[5]] * attempts, [6, 7]]
+        assert [(d["eventID"], d["attempts"]) for d in dead] == [("e5", attempts)]
+    else:
+        assert batches == [list(range(8))] * attempts
+        assert [d["eventID"] for d in dead] == [f"e{n}" for n in range(8)]
+
+
+def test_stream_filter_patterns_are_alternatives() -> None:
+    def record(event_name: str, entity: str, status: str) -> dict[str, Any]:
+        image = {"entity": {"S": entity}, "status": {"S": status}}
+        return {"eventName": event_name, "dynamodb": {"NewImage": image}}
+
+    def delivered(*args: str) -> bool:
+        return stream_filters.matches_any(LEADS_EVENTS.stream_filters, record(*args))
+
+    assert delivered("INSERT", "lead", "pending")
+    assert delivered("MODIFY", "lead", "returned")
+    assert not delivered("MODIFY", "lead", "queued")
+    assert not delivered("INSERT", "company", "active")
+    assert not delivered("REMOVE", "lead", "returned")
 
 
 def test_clock_offset_reaches_every_worker(stack: LocalStack, http: ApiSession) -> None:
@@ -594,10 +671,10 @@ def test_openapi_document_and_swagger_ui(stack: LocalStack, http: ApiSession) ->
     assert "/orgs" in document["paths"]
     schemes = document["components"]["securitySchemes"]
     assert schemes["partnerCredentials"]["flows"]["clientCredentials"]["tokenUrl"] == stack.token_url
-    assert document["paths"]["/orgs"]["post"]["security"] == [
-        {"userToken": []},
-        {"partnerCredentials": [LEAD_INTAKE_SCOPE]},
-    ]
+    # A partner company's token is documented on lead intake only, a user's everywhere else.
+    operations = {(method, path): op for path, ops in document["paths"].items() for method, op in ops.items()}
+    assert operations.pop(("post", INTAKE_PATH))["security"] == [{"partnerCredentials": [LEAD_INTAKE_SCOPE]}]
+    assert operations and all(op["security"] == [{"userToken": []}] for op in operations.values())
 
     page = http.get("/docs")
     assert page.status_code == 200 and "/openapi.json" in page.text and "swagger-ui-bundle.js" in page.text
