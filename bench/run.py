@@ -28,7 +28,7 @@ from local.dynamodb_local import DynamoDBLocal  # noqa: E402
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "200"))
 IMPORT_RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "11"))
 TABLE = "partner-programme-bench"
-RESULTS = ROOT / "bench" / "results"
+RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR", ROOT / "bench" / "results"))
 
 BASE_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -41,6 +41,11 @@ BASE_ENV = {
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     "EMAIL_FROM": "no-reply@bench.example",
     "LEAD_INTAKE_SCOPE": "leads/write",
+    # Credentials are not issued in the benchmark; the API only needs the pool named to start.
+    "USER_POOL_ID": "us-east-1_bench",
+    "TOKEN_ISSUER": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_bench",
+    "JWKS_URL": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_bench/.well-known/jwks.json",
+    "PORTAL_CLIENT_IDS": "bench-portal",
 }
 
 
@@ -76,7 +81,7 @@ class RoundTrips:
 def run_latency(endpoint: str) -> list[dict[str, Any]]:
     os.environ.update(BASE_ENV | {"AWS_ENDPOINT_URL_DYNAMODB": endpoint})
     import boto3
-    from common import companies, db, leads, orgs
+    from common import clock, companies, db, leads, orgs
     from common.auth import Permission
     from common.table_schema import create_table_request
 
@@ -169,7 +174,7 @@ def run_latency(endpoint: str) -> list[dict[str, Any]]:
         def bare_claim(_: int) -> None:
             # The minimum: the caller's membership, the head of the ready queue, one conditional update.
             raw.get_item(TableName=TABLE, Key=member_key, ConsistentRead=True)
-            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            now = clock.now_iso()
             head = raw.query(
                 TableName=TABLE,
                 IndexName="gsi3",

@@ -1,0 +1,30 @@
+"""The benchmark keeps working, and the round trips it counts hold: one write per command. Only counts
+are asserted here; timings are reported by `make bench`, never tested."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> None:
+    env = os.environ | {"BENCH_ITERATIONS": "8", "BENCH_IMPORT_RUNS": "1", "BENCH_RESULTS_DIR": str(tmp_path)}
+    subprocess.run([sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    results = json.loads((tmp_path / "latest.json").read_text())
+    rows = {row["operation"]: row for row in results["latency"]}
+    assert len(rows) == 4
+    for name, row in rows.items():
+        expected_writes = 0 if name.startswith("lead listing") else 1
+        assert row["write_round_trips"] == expected_writes, (name, row["round_trips"])
+    assert rows["queue claim (only normal-priority leads)"]["round_trips"]["Query"] == 1
+    assert {row["module"] for row in results["imports"]} == {"leads.api", "leads.events", "authorizer.handler"}
+    assert (tmp_path / "latest.md").read_text().startswith("# Benchmark results")
