@@ -11,10 +11,13 @@ from common.auth import Permission
 from common.credentials import issue_credentials
 from common.db import without_storage
 
+from leads import responses as r
 from leads.access import member_of
 
 router = APIGatewayHttpRouter()
 
+MANAGER = r.missing(Permission.MANAGE_COMPANIES)
+NO_COMPANY = "The caller is not a member of the organisation, or there is no such partner company"
 _HIDDEN = ("client_id",)  # the intake client id is shown only when credentials are issued
 
 
@@ -24,13 +27,34 @@ def _view(item: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-@router.post("/orgs/<org_id>/partner-companies", summary="Add a partner company", tags=["partner companies"])
+@router.post(
+    "/orgs/<org_id>/partner-companies",
+    summary="Add a partner company",
+    tags=["partner companies"],
+    responses=r.answers(
+        r.body(r.PartnerCompany, "The partner company", 201),
+        forbidden=MANAGER,
+        not_found=r.NOT_A_MEMBER,
+        conflict="A generated id collided; retry",
+        invalid="The request has invalid fields (e.g. an unknown auto-response template)",
+    ),
+)
 def create_company(org_id: str, body: Annotated[companies.NewCompany, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.MANAGE_COMPANIES)
     return _view(companies.create_company(org_id, body, member.user_id)), 201
 
 
-@router.get("/orgs/<org_id>/partner-companies", summary="List partner companies by name", tags=["partner companies"])
+@router.get(
+    "/orgs/<org_id>/partner-companies",
+    summary="List partner companies by name",
+    tags=["partner companies"],
+    responses=r.answers(
+        r.body(r.PartnerCompanyPage, "A page of partner companies"),
+        forbidden=MANAGER,
+        not_found=r.NOT_A_MEMBER,
+        invalid="The cursor or limit is not valid",
+    ),
+)
 def list_companies(
     org_id: str,
     cursor: Annotated[str | None, Query()] = None,
@@ -42,7 +66,10 @@ def list_companies(
 
 
 @router.get(
-    "/orgs/<org_id>/partner-companies/<company_id>", summary="Get a partner company", tags=["partner companies"]
+    "/orgs/<org_id>/partner-companies/<company_id>",
+    summary="Get a partner company",
+    tags=["partner companies"],
+    responses=r.answers(r.body(r.PartnerCompany, "The partner company"), forbidden=MANAGER, not_found=NO_COMPANY),
 )
 def get_company(org_id: str, company_id: str) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_COMPANIES)
@@ -53,6 +80,12 @@ def get_company(org_id: str, company_id: str) -> dict[str, Any]:
     "/orgs/<org_id>/partner-companies/<company_id>",
     summary="Change a partner company's settings",
     tags=["partner companies"],
+    responses=r.answers(
+        r.body(r.PartnerCompany, "The partner company as changed"),
+        forbidden=MANAGER,
+        not_found=NO_COMPANY,
+        invalid="The request has invalid fields (e.g. clearing a setting that must keep a value)",
+    ),
 )
 def update_company(org_id: str, company_id: str, body: Annotated[companies.CompanyPatch, Body()]) -> dict[str, Any]:
     member = member_of(router, org_id, Permission.MANAGE_COMPANIES)
@@ -63,6 +96,12 @@ def update_company(org_id: str, company_id: str, body: Annotated[companies.Compa
     "/orgs/<org_id>/partner-companies/<company_id>/credentials",
     summary="Issue (or rotate) the company's client credentials for lead intake; the secret is shown once",
     tags=["partner companies"],
+    responses=r.answers(
+        r.body(r.Credentials, "The new credentials; they replace any issued before", 201),
+        forbidden=MANAGER,
+        not_found=NO_COMPANY,
+        conflict="The company is not set up to sell leads",
+    ),
 )
 def create_credentials(org_id: str, company_id: str) -> tuple[dict[str, Any], int]:
     member_of(router, org_id, Permission.MANAGE_COMPANIES)

@@ -17,9 +17,14 @@ from common.errors import Conflict, Forbidden, NotFound
 from common.observability import metrics
 from common.settings import get_settings
 
+from leads import responses as r
 from leads.access import caller, member_of
 
 router = APIGatewayHttpRouter()
+
+NO_LEAD = "The caller is not a member of the organisation, or there is no such lead"
+ACTION_REFUSED = "The lead is pending and the caller lacks leads:view_pending, or it is assigned to another user"
+ASSIGNED_TO_OTHER = "The lead is assigned to another user (or the caller is not a staff user)"
 
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
 Limit = Annotated[int, Query(ge=1, le=100)]
@@ -34,6 +39,14 @@ def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any
     summary="A partner company posts a lead (client-credentials token with the lead-intake scope)",
     description="Idempotent on external_id: 201 when the lead is created, 200 with the existing lead after.",
     tags=["lead intake"],
+    responses=r.answers(
+        r.body(r.IntakeReceipt, "The lead was created", 201),
+        r.body(r.IntakeReceipt, "The external_id was posted before: the lead created then"),
+        forbidden="Not a partner company's client-credentials token with the lead-intake scope",
+        not_found="No such partner company for these credentials",
+        conflict="The company is not set up to sell leads, or the same external_id is being posted concurrently",
+        invalid=r.INVALID + " (or neither phone nor email)",
+    ),
 )
 def post_lead(org_id: str, company_id: str, body: Annotated[leads.IntakeLead, Body()]) -> tuple[dict[str, Any], int]:
     principal = caller(router)
@@ -54,13 +67,34 @@ def post_lead(org_id: str, company_id: str, body: Annotated[leads.IntakeLead, Bo
     return leads.intake_view(lead), 201 if created else 200
 
 
-@router.post("/orgs/<org_id>/leads", summary="Enter a lead by hand", tags=["leads"])
+@router.post(
+    "/orgs/<org_id>/leads",
+    summary="Enter a lead by hand",
+    tags=["leads"],
+    responses=r.answers(
+        r.body(r.Lead, "The lead", 201),
+        forbidden=r.missing(Permission.CREATE_LEADS),
+        not_found=r.NOT_A_MEMBER,
+        conflict="A generated id collided; retry",
+        invalid=r.INVALID + " (or neither phone nor email)",
+    ),
+)
 def enter_lead(org_id: str, body: Annotated[leads.ManualLead, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.CREATE_LEADS)
     return leads.public_view(leads.enter_lead(org_id, member, body)), 201
 
 
-@router.get("/orgs/<org_id>/leads", summary="List leads in one status, newest change first", tags=["leads"])
+@router.get(
+    "/orgs/<org_id>/leads",
+    summary="List leads in one status, newest change first",
+    tags=["leads"],
+    responses=r.answers(
+        r.body(r.LeadPage, "A page of leads, without their history"),
+        forbidden="Pending and queued leads need leads:view_pending, other statuses leads:manage",
+        not_found=r.NOT_A_MEMBER,
+        invalid="The status, cursor or limit is not valid",
+    ),
+)
 def list_leads(
     org_id: str,
     status: Annotated[leads.LeadStatus, Query()] = leads.LeadStatus.PENDING,
@@ -71,13 +105,32 @@ def list_leads(
     return _page(*leads.list_leads(org_id, member, status, cursor=cursor, limit=limit))
 
 
-@router.get("/orgs/<org_id>/my-leads", summary="Leads assigned to the caller", tags=["leads"])
+@router.get(
+    "/orgs/<org_id>/my-leads",
+    summary="Leads assigned to the caller",
+    tags=["leads"],
+    responses=r.answers(
+        r.body(r.LeadPage, "A page of leads, without their history"),
+        forbidden=r.STAFF_ONLY,
+        not_found=r.NOT_A_MEMBER,
+        invalid="The cursor or limit is not valid",
+    ),
+)
 def my_leads(org_id: str, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     member = member_of(router, org_id)
     return _page(*leads.list_assigned_to(org_id, member.user_id, cursor=cursor, limit=limit))
 
 
-@router.get("/orgs/<org_id>/leads/<lead_id>", summary="Get a lead with its history", tags=["leads"])
+@router.get(
+    "/orgs/<org_id>/leads/<lead_id>",
+    summary="Get a lead with its history",
+    tags=["leads"],
+    responses=r.answers(
+        r.body(r.Lead, "The lead"),
+        forbidden="The lead is visible to its assignee and lead administrators only",
+        not_found=NO_LEAD,
+    ),
+)
 def get_lead(org_id: str, lead_id: str) -> dict[str, Any]:
     member = member_of(router, org_id)
     return leads.public_view(leads.get_lead(org_id, lead_id, member))
@@ -87,6 +140,12 @@ def get_lead(org_id: str, lead_id: str) -> dict[str, Any]:
     "/orgs/<org_id>/lead-queue/claims",
     summary="Request the next ready lead from the queue (204 when none is ready)",
     tags=["lead queue"],
+    responses=r.answers(
+        r.body(r.Lead, "The lead, now assigned to the caller"),
+        r.no_content("No lead is ready"),
+        forbidden=r.missing(Permission.REQUEST_LEADS),
+        not_found=r.NOT_A_MEMBER,
+    ),
 )
 def claim_next(org_id: str) -> Response[str]:
     member = member_of(router, org_id, Permission.REQUEST_LEADS)
@@ -97,7 +156,17 @@ def claim_next(org_id: str) -> Response[str]:
     return Response(status_code=200, content_type="application/json", body=json.dumps(leads.public_view(lead)))
 
 
-@router.post("/orgs/<org_id>/leads/<lead_id>/keep", summary="Keep an assigned lead", tags=["lead actions"])
+@router.post(
+    "/orgs/<org_id>/leads/<lead_id>/keep",
+    summary="Keep an assigned lead",
+    tags=["lead actions"],
+    responses=r.answers(
+        r.body(r.Lead, "The lead"),
+        forbidden=ASSIGNED_TO_OTHER,
+        not_found=NO_LEAD,
+        conflict="The lead is not assigned, or changed meanwhile",
+    ),
+)
 def keep(org_id: str, lead_id: str) -> dict[str, Any]:
     return leads.public_view(leads.keep(org_id, lead_id, member_of(router, org_id)))
 
@@ -106,6 +175,13 @@ def keep(org_id: str, lead_id: str) -> dict[str, Any]:
     "/orgs/<org_id>/leads/<lead_id>/requeue",
     summary="Put a lead back in the queue, optionally with a new contact time",
     tags=["lead actions"],
+    responses=r.answers(
+        r.body(r.Lead, "The lead, queued again"),
+        forbidden=ACTION_REFUSED,
+        not_found=NO_LEAD,
+        conflict="The lead is neither assigned nor pending, or changed meanwhile",
+        invalid=r.INVALID,
+    ),
 )
 def requeue(org_id: str, lead_id: str, body: Annotated[leads.Requeue, Body()]) -> dict[str, Any]:
     return leads.public_view(leads.requeue(org_id, lead_id, member_of(router, org_id), body))
@@ -115,6 +191,13 @@ def requeue(org_id: str, lead_id: str, body: Annotated[leads.Requeue, Body()]) -
     "/orgs/<org_id>/leads/<lead_id>/invalidate",
     summary="Mark a lead invalid with a reason",
     tags=["lead actions"],
+    responses=r.answers(
+        r.body(r.Lead, "The lead, marked invalid"),
+        forbidden=ACTION_REFUSED,
+        not_found=NO_LEAD,
+        conflict="The lead is neither assigned nor pending, or changed meanwhile",
+        invalid=r.INVALID,
+    ),
 )
 def invalidate(org_id: str, lead_id: str, body: Annotated[leads.Invalidate, Body()]) -> dict[str, Any]:
     return leads.public_view(leads.invalidate(org_id, lead_id, member_of(router, org_id), body))
@@ -124,6 +207,12 @@ def invalidate(org_id: str, lead_id: str, body: Annotated[leads.Invalidate, Body
     "/orgs/<org_id>/leads/<lead_id>/convert",
     summary="Convert an assigned lead to a customer",
     tags=["lead actions"],
+    responses=r.answers(
+        r.body(r.Conversion, "The converted lead and the new customer", 201),
+        forbidden=ASSIGNED_TO_OTHER,
+        not_found=NO_LEAD,
+        conflict="The lead is not assigned, or changed meanwhile",
+    ),
 )
 def convert(org_id: str, lead_id: str) -> tuple[dict[str, Any], int]:
     lead, customer = leads.convert(org_id, lead_id, member_of(router, org_id))
@@ -135,13 +224,29 @@ def convert(org_id: str, lead_id: str) -> tuple[dict[str, Any], int]:
     "/orgs/<org_id>/lead-returns",
     summary="Return leads to the partner companies they came from, with optional call-center comments",
     tags=["lead actions"],
+    responses=r.answers(
+        r.body(r.ReturnResult, "Every lead asked for, returned now or before"),
+        forbidden="Missing leads:return (or the permission for a pending lead), or a lead is assigned to another user",
+        not_found="The caller is not a member of the organisation, or a lead does not exist",
+        conflict="A lead did not come from a partner company, cannot be returned in its status, or changed meanwhile",
+        invalid=r.INVALID,
+    ),
 )
 def return_leads(org_id: str, body: Annotated[leads.ReturnLeads, Body()]) -> dict[str, Any]:
     member = member_of(router, org_id, Permission.RETURN_LEADS)
     return {"items": leads.return_leads(org_id, member, body)}
 
 
-@router.get("/orgs/<org_id>/customers/<customer_id>", summary="Get a customer", tags=["customers"])
+@router.get(
+    "/orgs/<org_id>/customers/<customer_id>",
+    summary="Get a customer",
+    tags=["customers"],
+    responses=r.answers(
+        r.body(r.Customer, "The customer"),
+        forbidden="The customer is visible to its owner and lead administrators only",
+        not_found="The caller is not a member of the organisation, or there is no such customer",
+    ),
+)
 def get_customer(org_id: str, customer_id: str) -> dict[str, Any]:
     member = member_of(router, org_id)
     return without_storage(leads.get_customer(org_id, customer_id, member))

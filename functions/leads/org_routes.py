@@ -10,19 +10,41 @@ from common import orgs, templates
 from common.auth import Permission, require_user
 from common.db import without_storage
 
+from leads import responses as r
 from leads.access import caller, member_of
 
 router = APIGatewayHttpRouter()
 
+MEMBER_MANAGER = "Missing members:manage, or changing what only an admin (or a holder of the permissions) may change"
 
-@router.post("/orgs", summary="Create an organisation; the caller becomes its admin", tags=["organisations"])
+
+@router.post(
+    "/orgs",
+    summary="Create an organisation; the caller becomes its admin",
+    tags=["organisations"],
+    responses=r.answers(
+        r.body(r.Organisation, "The organisation", 201),
+        forbidden=r.STAFF_ONLY,
+        conflict="A generated id collided; retry",
+        invalid=r.INVALID,
+    ),
+)
 def create_organisation(body: Annotated[orgs.NewOrganisation, Body()]) -> tuple[dict[str, Any], int]:
     principal = caller(router)
     require_user(principal)
     return without_storage(orgs.create_organisation(body, principal.subject)), 201
 
 
-@router.get("/orgs", summary="The organisations the caller belongs to, with their role", tags=["organisations"])
+@router.get(
+    "/orgs",
+    summary="The organisations the caller belongs to, with their role",
+    tags=["organisations"],
+    responses=r.answers(
+        r.body(r.MyOrganisationPage, "A page of the caller's memberships"),
+        forbidden=r.STAFF_ONLY,
+        invalid="The cursor is not valid",
+    ),
+)
 def my_organisations(cursor: Annotated[str | None, Query()] = None) -> dict[str, Any]:
     principal = caller(router)
     require_user(principal)
@@ -31,14 +53,33 @@ def my_organisations(cursor: Annotated[str | None, Query()] = None) -> dict[str,
     return {"items": [{k: item.get(k) for k in keep} for item in items], "next_cursor": next_cursor}
 
 
-@router.get("/orgs/<org_id>", summary="Get an organisation the caller belongs to", tags=["organisations"])
+@router.get(
+    "/orgs/<org_id>",
+    summary="Get an organisation the caller belongs to",
+    tags=["organisations"],
+    responses=r.answers(
+        r.body(r.MemberOrganisation, "The organisation with the caller's membership"),
+        forbidden=r.STAFF_ONLY,
+        not_found=r.NOT_A_MEMBER,
+    ),
+)
 def get_organisation(org_id: str) -> dict[str, Any]:
     member = member_of(router, org_id)
     org = without_storage(orgs.get_organisation(org_id))
     return {**org, "membership": {"role": member.role, "permissions": sorted(member.permissions)}}
 
 
-@router.get("/orgs/<org_id>/members", summary="List staff memberships", tags=["organisations"])
+@router.get(
+    "/orgs/<org_id>/members",
+    summary="List staff memberships",
+    tags=["organisations"],
+    responses=r.answers(
+        r.body(r.MemberPage, "A page of memberships"),
+        forbidden=r.missing(Permission.MANAGE_MEMBERS),
+        not_found=r.NOT_A_MEMBER,
+        invalid="The cursor is not valid",
+    ),
+)
 def list_members(org_id: str, cursor: Annotated[str | None, Query()] = None) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_MEMBERS)
     items, next_cursor = orgs.list_members(org_id, cursor=cursor)
@@ -49,6 +90,13 @@ def list_members(org_id: str, cursor: Annotated[str | None, Query()] = None) -> 
     "/orgs/<org_id>/members/<user_id>",
     summary="Add a staff member or change their permissions",
     tags=["organisations"],
+    responses=r.answers(
+        r.body(r.Membership, "The membership as saved"),
+        forbidden=MEMBER_MANAGER,
+        not_found=r.NOT_A_MEMBER,
+        conflict="The membership changed meanwhile, or the change would leave the organisation without an admin",
+        invalid=r.INVALID,
+    ),
 )
 def put_member(org_id: str, user_id: str, body: Annotated[orgs.MembershipChange, Body()]) -> dict[str, Any]:
     actor = member_of(router, org_id, Permission.MANAGE_MEMBERS)
@@ -56,27 +104,66 @@ def put_member(org_id: str, user_id: str, body: Annotated[orgs.MembershipChange,
     return {"org_id": org_id, "user_id": user_id, "role": saved.role, "permissions": sorted(saved.permissions)}
 
 
-@router.delete("/orgs/<org_id>/members/<user_id>", summary="Remove a staff member", tags=["organisations"])
+@router.delete(
+    "/orgs/<org_id>/members/<user_id>",
+    summary="Remove a staff member",
+    tags=["organisations"],
+    responses=r.answers(
+        r.no_content("Removed"),
+        forbidden=MEMBER_MANAGER,
+        not_found="The caller is not a member of the organisation, or the user is not",
+        conflict="The membership changed meanwhile, or it is the organisation's last admin",
+    ),
+)
 def remove_member(org_id: str, user_id: str) -> tuple[str, int]:
     actor = member_of(router, org_id, Permission.MANAGE_MEMBERS)
     orgs.remove_member(org_id, actor, user_id)
     return "", 204
 
 
-@router.post("/orgs/<org_id>/message-templates", summary="Create a message template", tags=["templates"])
+@router.post(
+    "/orgs/<org_id>/message-templates",
+    summary="Create a message template",
+    tags=["templates"],
+    responses=r.answers(
+        r.body(r.MessageTemplate, "The template", 201),
+        forbidden=r.missing(Permission.MANAGE_TEMPLATES),
+        not_found=r.NOT_A_MEMBER,
+        invalid="The request has invalid fields (e.g. an unknown placeholder)",
+    ),
+)
 def create_template(org_id: str, body: Annotated[templates.NewTemplate, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.MANAGE_TEMPLATES)
     return without_storage(templates.create_template(org_id, body, member.user_id)), 201
 
 
-@router.get("/orgs/<org_id>/message-templates", summary="List message templates", tags=["templates"])
+@router.get(
+    "/orgs/<org_id>/message-templates",
+    summary="List message templates",
+    tags=["templates"],
+    responses=r.answers(
+        r.body(r.MessageTemplatePage, "A page of templates"),
+        forbidden=r.STAFF_ONLY,
+        not_found=r.NOT_A_MEMBER,
+        invalid="The cursor is not valid",
+    ),
+)
 def list_templates(org_id: str, cursor: Annotated[str | None, Query()] = None) -> dict[str, Any]:
     member_of(router, org_id)
     items, next_cursor = templates.list_templates(org_id, cursor=cursor)
     return {"items": [without_storage(i) for i in items], "next_cursor": next_cursor}
 
 
-@router.get("/orgs/<org_id>/message-templates/<template_id>", summary="Get a message template", tags=["templates"])
+@router.get(
+    "/orgs/<org_id>/message-templates/<template_id>",
+    summary="Get a message template",
+    tags=["templates"],
+    responses=r.answers(
+        r.body(r.MessageTemplate, "The template"),
+        forbidden=r.STAFF_ONLY,
+        not_found="The caller is not a member of the organisation, or there is no such template",
+    ),
+)
 def get_template(org_id: str, template_id: str) -> dict[str, Any]:
     member_of(router, org_id)
     return without_storage(templates.get_template(org_id, template_id))

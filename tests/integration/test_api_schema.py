@@ -1,5 +1,6 @@
 """Property-based requests generated from our own OpenAPI document (schemathesis): whatever the input,
-the API answers without a server error, and every refusal is problem+json."""
+the API answers without a server error, with a status, content type and body its document declares, and
+every refusal is problem+json."""
 
 from __future__ import annotations
 
@@ -8,13 +9,19 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.integration.actors import Organisation, new_organisation
 
 pytestmark = pytest.mark.integration
 
 EXAMPLES_PER_OPERATION = 12
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +59,7 @@ def _fuzz(operation: Any, stack: Any, org: Organisation) -> None:
             if case.path_parameters and name in case.path_parameters:
                 case.path_parameters[name] = value
         response = case.call(base_url=stack.url, headers={"Authorization": f"Bearer {token}"})
-        case.validate_response(response, checks=[not_a_server_error])
+        case.validate_response(response, checks=CHECKS)
         if 400 <= response.status_code < 500:
             content_type = response.headers["content-type"]
             content_type = content_type[0] if isinstance(content_type, list) else content_type

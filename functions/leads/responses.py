@@ -1,0 +1,295 @@
+"""What the leads API answers, for its OpenAPI document only: the routes return plain dicts and these models
+are never used to validate or serialize them. Object models allow extra fields, so the document does not
+claim to list every field an item may carry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from common.auth import Permission, Role
+from common.companies import LeadLocation, QueuePriority
+from common.errors import PROBLEM_CONTENT_TYPE
+from common.leads import LeadStatus
+from pydantic import BaseModel, ConfigDict, Field
+
+Responses = dict[int, OpenAPIResponse]
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class PostalAddress(_Open):
+    line1: str
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+class Contact(_Open):
+    contact_name: str
+    phone: str | None = None
+    email: str | None = None
+    address: PostalAddress | None = None
+    notes: str | None = None
+
+
+class LeadSource(_Open):
+    kind: Literal["partner_company", "manual"]
+    company_id: str | None = Field(None, description="partner_company leads")
+    external_id: str | None = Field(None, description="partner_company leads: the company's own reference")
+    entered_by: str | None = Field(None, description="manual leads: the staff user who entered it")
+
+
+class HistoryEvent(_Open):
+    at: datetime
+    actor: str = Field(description="user:<id> or company:<id>")
+    action: str = Field(description="received, claimed, kept, requeued, marked_invalid, converted or returned")
+
+
+class LeadReturn(_Open):
+    at: datetime
+    by: str
+    comments: str | None = None
+
+
+class LeadSummary(_Open):
+    """A lead as listed: without its history."""
+
+    org_id: str
+    lead_id: str
+    status: LeadStatus
+    location: LeadLocation
+    priority: QueuePriority
+    source: LeadSource
+    company_id: str | None = None
+    external_id: str | None = None
+    contact: Contact
+    contact_not_before: datetime | None = None
+    available_at: datetime
+    received_at: datetime
+    updated_at: datetime
+    version: int
+    assignee: str | None = None
+    assigned_at: datetime | None = None
+    kept_at: datetime | None = None
+    invalid_reason: str | None = None
+    customer_id: str | None = None
+    returned: LeadReturn | None = None
+
+
+class Lead(LeadSummary):
+    history: list[HistoryEvent]
+
+
+class LeadPage(_Open):
+    items: list[LeadSummary]
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last page")
+
+
+class IntakeReceipt(_Open):
+    """What a partner company gets back for a lead it posted: its reference and ours."""
+
+    lead_id: str
+    external_id: str
+    company_id: str
+    received_at: datetime
+
+
+class PartnerCompany(_Open):
+    org_id: str
+    company_id: str
+    name: str
+    contact_person: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    notes: str | None = None
+    sells_leads: bool
+    default_lead_location: LeadLocation
+    force_default_location: bool
+    purchase_notification_emails: list[str]
+    return_notification_emails: list[str]
+    include_comments_with_returns: bool
+    auto_response_template_id: str | None = None
+    queue_priority: QueuePriority
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str
+    has_credentials: bool = Field(description="whether client credentials for lead intake have been issued")
+
+
+class PartnerCompanyPage(_Open):
+    items: list[PartnerCompany]
+    next_cursor: str | None
+
+
+class Credentials(_Open):
+    """Client credentials for lead intake; the secret is shown only here."""
+
+    client_id: str
+    client_secret: str
+    scope: str
+    token_url: str | None = None
+
+
+class Organisation(_Open):
+    org_id: str
+    name: str
+    admin_count: int
+    created_at: datetime
+    created_by: str
+
+
+class CallerMembership(_Open):
+    role: Role
+    permissions: list[Permission]
+
+
+class MemberOrganisation(Organisation):
+    membership: CallerMembership = Field(description="the caller's role and permissions in it")
+
+
+class MyOrganisation(CallerMembership):
+    org_id: str
+    org_name: str
+
+
+class MyOrganisationPage(_Open):
+    items: list[MyOrganisation]
+    next_cursor: str | None
+
+
+class Membership(CallerMembership):
+    org_id: str
+    user_id: str
+
+
+class Member(Membership):
+    org_name: str
+    display_name: str | None = None
+    updated_at: datetime
+
+
+class MemberPage(_Open):
+    items: list[Member]
+    next_cursor: str | None
+
+
+class MessageTemplate(_Open):
+    org_id: str
+    template_id: str
+    name: str
+    subject: str
+    body: str
+    created_by: str
+    created_at: datetime
+
+
+class MessageTemplatePage(_Open):
+    items: list[MessageTemplate]
+    next_cursor: str | None
+
+
+class CustomerSource(LeadSource):
+    lead_id: str = Field(description="the lead the customer was converted from")
+
+
+class Customer(_Open):
+    org_id: str
+    customer_id: str
+    contact: Contact
+    source: CustomerSource
+    is_partner: bool
+    owner: str
+    created_by: str
+    created_at: datetime
+
+
+class Conversion(_Open):
+    lead: Lead
+    customer: Customer
+
+
+class ReturnedLead(_Open):
+    lead_id: str
+    status: LeadStatus
+    changed: bool = Field(description="false when the lead had already been returned")
+
+
+class ReturnResult(_Open):
+    items: list[ReturnedLead]
+
+
+class ProblemField(_Open):
+    field: str = Field(description="location and name, e.g. body.phone or query.cursor")
+    message: str
+
+
+# The codes in a problem's type; the status gives the class of refusal, the code its cause.
+PROBLEM_CODES = (
+    "unauthorized",
+    "forbidden",
+    "not-found",
+    "conflict",
+    "invalid-input",
+    "lead-not-found",
+    "lead-unavailable",
+    "lead-assigned-to-another-user",
+    "lead-not-returnable",
+    "leads-changed",
+)
+
+
+class Problem(_Open):
+    """RFC 9457 problem details."""
+
+    type: str = Field(description=f"/problems/<code>, the code one of: {', '.join(PROBLEM_CODES)}")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = Field(None, description="the request path")
+    errors: list[ProblemField] | None = None
+
+
+def body(model: type[BaseModel], description: str, status: int = 200) -> Responses:
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+def no_content(description: str) -> Responses:
+    # Empty content: otherwise Powertools would describe the handler's return annotation as the body.
+    return {204: {"description": description, "content": {}}}
+
+
+def _problem(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}}}
+
+
+UNAUTHORIZED = "The request reached the function without a verified caller"
+STAFF_ONLY = "Only staff users may call this; machine credentials may only post leads"
+INVALID = "The request has invalid fields"
+NOT_A_MEMBER = "The caller is not a member of the organisation (or it does not exist)"
+# Powertools lists a 422 on every operation when validation is on; it cannot be left out per route.
+NO_INPUT = "Not sent by this route: it takes no query or body to validate"
+
+
+def missing(permission: Permission) -> str:
+    return f"Missing the {permission.value} permission (or not a staff user)"
+
+
+def answers(
+    *success: Responses,
+    forbidden: str,
+    not_found: str | None = None,
+    conflict: str | None = None,
+    invalid: str | None = None,
+) -> Responses:
+    """A route's documented responses: its successes, then its problems (401 and 403 on every route)."""
+    documented: Responses = {}
+    for responses in success:
+        documented |= responses
+    problems = {401: UNAUTHORIZED, 403: forbidden, 404: not_found, 409: conflict, 422: invalid or NO_INPUT}
+    return documented | {status: _problem(text) for status, text in problems.items() if text}
