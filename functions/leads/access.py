@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common.auth import Member, Permission, Principal, principal_from_event, require_member
+from common.validation import ENTITY_ID_PATTERN
 
 
 def caller(router: APIGatewayHttpRouter) -> Principal:
@@ -12,3 +16,9 @@ def caller(router: APIGatewayHttpRouter) -> Principal:
 
 def member_of(router: APIGatewayHttpRouter, org_id: str, permission: Permission | None = None) -> Member:
     return require_member(caller(router), org_id, permission)
+
+
+# Path ids are checked before anything is read: a malformed or oversized id is invalid input (422 naming
+# the parameter), never a key DynamoDB would refuse.
+Id = Annotated[str, Path(pattern=ENTITY_ID_PATTERN, description="a 26-character sortable id")]
+UserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$", description="the user's subject")]

@@ -12,7 +12,7 @@ from common.credentials import issue_credentials
 from common.db import without_storage
 
 from leads import responses as r
-from leads.access import member_of
+from leads.access import Id, member_of
 
 router = APIGatewayHttpRouter()
 
@@ -39,7 +39,7 @@ def _view(item: dict[str, Any]) -> dict[str, Any]:
         invalid="The request has invalid fields (e.g. an unknown auto-response template)",
     ),
 )
-def create_company(org_id: str, body: Annotated[companies.NewCompany, Body()]) -> tuple[dict[str, Any], int]:
+def create_company(org_id: Id, body: Annotated[companies.NewCompany, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.MANAGE_COMPANIES)
     return _view(companies.create_company(org_id, body, member.user_id)), 201
 
@@ -56,7 +56,7 @@ def create_company(org_id: str, body: Annotated[companies.NewCompany, Body()]) -
     ),
 )
 def list_companies(
-    org_id: str,
+    org_id: Id,
     cursor: Annotated[str | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> dict[str, Any]:
@@ -71,7 +71,7 @@ def list_companies(
     tags=["partner companies"],
     responses=r.answers(r.body(r.PartnerCompany, "The partner company"), forbidden=MANAGER, not_found=NO_COMPANY),
 )
-def get_company(org_id: str, company_id: str) -> dict[str, Any]:
+def get_company(org_id: Id, company_id: Id) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_COMPANIES)
     return _view(companies.get_company(org_id, company_id))
 
@@ -87,7 +87,7 @@ def get_company(org_id: str, company_id: str) -> dict[str, Any]:
         invalid="The request has invalid fields (e.g. clearing a setting that must keep a value)",
     ),
 )
-def update_company(org_id: str, company_id: str, body: Annotated[companies.CompanyPatch, Body()]) -> dict[str, Any]:
+def update_company(org_id: Id, company_id: Id, body: Annotated[companies.CompanyPatch, Body()]) -> dict[str, Any]:
     member = member_of(router, org_id, Permission.MANAGE_COMPANIES)
     return _view(companies.update_company(org_id, company_id, body, member.user_id))
 
@@ -103,6 +103,6 @@ def update_company(org_id: str, company_id: str, body: Annotated[companies.Compa
         conflict="The company is not set up to sell leads",
     ),
 )
-def create_credentials(org_id: str, company_id: str) -> tuple[dict[str, Any], int]:
+def create_credentials(org_id: Id, company_id: Id) -> tuple[dict[str, Any], int]:
     member_of(router, org_id, Permission.MANAGE_COMPANIES)
     return issue_credentials(org_id, company_id), 201

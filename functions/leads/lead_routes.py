@@ -18,7 +18,7 @@ from common.observability import metrics
 from common.settings import get_settings
 
 from leads import responses as r
-from leads.access import caller, member_of
+from leads.access import Id, caller, member_of
 
 router = APIGatewayHttpRouter()
 
@@ -48,7 +48,7 @@ def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any
         invalid=r.INVALID + " (or neither phone nor email)",
     ),
 )
-def post_lead(org_id: str, company_id: str, body: Annotated[leads.IntakeLead, Body()]) -> tuple[dict[str, Any], int]:
+def post_lead(org_id: Id, company_id: Id, body: Annotated[leads.IntakeLead, Body()]) -> tuple[dict[str, Any], int]:
     principal = caller(router)
     if principal.kind != "machine" or get_settings().lead_intake_scope not in principal.scopes:
         raise Forbidden("lead intake needs a partner company's client-credentials token")
@@ -79,7 +79,7 @@ def post_lead(org_id: str, company_id: str, body: Annotated[leads.IntakeLead, Bo
         invalid=r.INVALID + " (or neither phone nor email)",
     ),
 )
-def enter_lead(org_id: str, body: Annotated[leads.ManualLead, Body()]) -> tuple[dict[str, Any], int]:
+def enter_lead(org_id: Id, body: Annotated[leads.ManualLead, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.CREATE_LEADS)
     return leads.public_view(leads.enter_lead(org_id, member, body)), 201
 
@@ -96,7 +96,7 @@ def enter_lead(org_id: str, body: Annotated[leads.ManualLead, Body()]) -> tuple[
     ),
 )
 def list_leads(
-    org_id: str,
+    org_id: Id,
     status: Annotated[leads.LeadStatus, Query()] = leads.LeadStatus.PENDING,
     cursor: Cursor = None,
     limit: Limit = 50,
@@ -116,7 +116,7 @@ def list_leads(
         invalid="The cursor or limit is not valid",
     ),
 )
-def my_leads(org_id: str, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+def my_leads(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     member = member_of(router, org_id)
     return _page(*leads.list_assigned_to(org_id, member.user_id, cursor=cursor, limit=limit))
 
@@ -131,7 +131,7 @@ def my_leads(org_id: str, cursor: Cursor = None, limit: Limit = 50) -> dict[str,
         not_found=NO_LEAD,
     ),
 )
-def get_lead(org_id: str, lead_id: str) -> dict[str, Any]:
+def get_lead(org_id: Id, lead_id: Id) -> dict[str, Any]:
     member = member_of(router, org_id)
     return leads.public_view(leads.get_lead(org_id, lead_id, member))
 
@@ -147,7 +147,7 @@ def get_lead(org_id: str, lead_id: str) -> dict[str, Any]:
         not_found=r.NOT_A_MEMBER,
     ),
 )
-def claim_next(org_id: str) -> Response[str]:
+def claim_next(org_id: Id) -> Response[str]:
     member = member_of(router, org_id, Permission.REQUEST_LEADS)
     lead = leads.claim_next(org_id, member)
     if lead is None:
@@ -167,7 +167,7 @@ def claim_next(org_id: str) -> Response[str]:
         conflict="The lead is not assigned, or changed meanwhile",
     ),
 )
-def keep(org_id: str, lead_id: str) -> dict[str, Any]:
+def keep(org_id: Id, lead_id: Id) -> dict[str, Any]:
     return leads.public_view(leads.keep(org_id, lead_id, member_of(router, org_id)))
 
 
@@ -183,7 +183,7 @@ def keep(org_id: str, lead_id: str) -> dict[str, Any]:
         invalid=r.INVALID,
     ),
 )
-def requeue(org_id: str, lead_id: str, body: Annotated[leads.Requeue, Body()]) -> dict[str, Any]:
+def requeue(org_id: Id, lead_id: Id, body: Annotated[leads.Requeue, Body()]) -> dict[str, Any]:
     return leads.public_view(leads.requeue(org_id, lead_id, member_of(router, org_id), body))
 
 
@@ -199,7 +199,7 @@ def requeue(org_id: str, lead_id: str, body: Annotated[leads.Requeue, Body()]) -
         invalid=r.INVALID,
     ),
 )
-def invalidate(org_id: str, lead_id: str, body: Annotated[leads.Invalidate, Body()]) -> dict[str, Any]:
+def invalidate(org_id: Id, lead_id: Id, body: Annotated[leads.Invalidate, Body()]) -> dict[str, Any]:
     return leads.public_view(leads.invalidate(org_id, lead_id, member_of(router, org_id), body))
 
 
@@ -214,7 +214,7 @@ def invalidate(org_id: str, lead_id: str, body: Annotated[leads.Invalidate, Body
         conflict="The lead is not assigned, or changed meanwhile",
     ),
 )
-def convert(org_id: str, lead_id: str) -> tuple[dict[str, Any], int]:
+def convert(org_id: Id, lead_id: Id) -> tuple[dict[str, Any], int]:
     lead, customer = leads.convert(org_id, lead_id, member_of(router, org_id))
     metrics.add_metric(name="LeadsConverted", unit=MetricUnit.Count, value=1)
     return {"lead": leads.public_view(lead), "customer": without_storage(customer)}, 201
@@ -232,7 +232,7 @@ def convert(org_id: str, lead_id: str) -> tuple[dict[str, Any], int]:
         invalid=r.INVALID,
     ),
 )
-def return_leads(org_id: str, body: Annotated[leads.ReturnLeads, Body()]) -> dict[str, Any]:
+def return_leads(org_id: Id, body: Annotated[leads.ReturnLeads, Body()]) -> dict[str, Any]:
     member = member_of(router, org_id, Permission.RETURN_LEADS)
     return {"items": leads.return_leads(org_id, member, body)}
 
@@ -247,6 +247,6 @@ def return_leads(org_id: str, body: Annotated[leads.ReturnLeads, Body()]) -> dic
         not_found="The caller is not a member of the organisation, or there is no such customer",
     ),
 )
-def get_customer(org_id: str, customer_id: str) -> dict[str, Any]:
+def get_customer(org_id: Id, customer_id: Id) -> dict[str, Any]:
     member = member_of(router, org_id)
     return without_storage(leads.get_customer(org_id, customer_id, member))

@@ -11,7 +11,7 @@ from common.auth import Permission, require_user
 from common.db import without_storage
 
 from leads import responses as r
-from leads.access import caller, member_of
+from leads.access import Id, UserId, caller, member_of
 
 router = APIGatewayHttpRouter()
 
@@ -63,7 +63,7 @@ def my_organisations(cursor: Annotated[str | None, Query()] = None) -> dict[str,
         not_found=r.NOT_A_MEMBER,
     ),
 )
-def get_organisation(org_id: str) -> dict[str, Any]:
+def get_organisation(org_id: Id) -> dict[str, Any]:
     member = member_of(router, org_id)
     org = without_storage(orgs.get_organisation(org_id))
     return {**org, "membership": {"role": member.role, "permissions": sorted(member.permissions)}}
@@ -80,7 +80,7 @@ def get_organisation(org_id: str) -> dict[str, Any]:
         invalid="The cursor is not valid",
     ),
 )
-def list_members(org_id: str, cursor: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+def list_members(org_id: Id, cursor: Annotated[str | None, Query()] = None) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_MEMBERS)
     items, next_cursor = orgs.list_members(org_id, cursor=cursor)
     return {"items": [without_storage(i) for i in items], "next_cursor": next_cursor}
@@ -98,7 +98,7 @@ def list_members(org_id: str, cursor: Annotated[str | None, Query()] = None) -> 
         invalid=r.INVALID,
     ),
 )
-def put_member(org_id: str, user_id: str, body: Annotated[orgs.MembershipChange, Body()]) -> dict[str, Any]:
+def put_member(org_id: Id, user_id: UserId, body: Annotated[orgs.MembershipChange, Body()]) -> dict[str, Any]:
     actor = member_of(router, org_id, Permission.MANAGE_MEMBERS)
     saved = orgs.put_member(org_id, actor, user_id, body)
     return {"org_id": org_id, "user_id": user_id, "role": saved.role, "permissions": sorted(saved.permissions)}
@@ -115,7 +115,7 @@ def put_member(org_id: str, user_id: str, body: Annotated[orgs.MembershipChange,
         conflict="The membership changed meanwhile, or it is the organisation's last admin",
     ),
 )
-def remove_member(org_id: str, user_id: str) -> tuple[str, int]:
+def remove_member(org_id: Id, user_id: UserId) -> tuple[str, int]:
     actor = member_of(router, org_id, Permission.MANAGE_MEMBERS)
     orgs.remove_member(org_id, actor, user_id)
     return "", 204
@@ -132,7 +132,7 @@ def remove_member(org_id: str, user_id: str) -> tuple[str, int]:
         invalid="The request has invalid fields (e.g. an unknown placeholder)",
     ),
 )
-def create_template(org_id: str, body: Annotated[templates.NewTemplate, Body()]) -> tuple[dict[str, Any], int]:
+def create_template(org_id: Id, body: Annotated[templates.NewTemplate, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.MANAGE_TEMPLATES)
     return without_storage(templates.create_template(org_id, body, member.user_id)), 201
 
@@ -148,7 +148,7 @@ def create_template(org_id: str, body: Annotated[templates.NewTemplate, Body()])
         invalid="The cursor is not valid",
     ),
 )
-def list_templates(org_id: str, cursor: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+def list_templates(org_id: Id, cursor: Annotated[str | None, Query()] = None) -> dict[str, Any]:
     member_of(router, org_id)
     items, next_cursor = templates.list_templates(org_id, cursor=cursor)
     return {"items": [without_storage(i) for i in items], "next_cursor": next_cursor}
@@ -164,6 +164,6 @@ def list_templates(org_id: str, cursor: Annotated[str | None, Query()] = None) -
         not_found="The caller is not a member of the organisation, or there is no such template",
     ),
 )
-def get_template(org_id: str, template_id: str) -> dict[str, Any]:
+def get_template(org_id: Id, template_id: Id) -> dict[str, Any]:
     member_of(router, org_id)
     return without_storage(templates.get_template(org_id, template_id))

@@ -343,3 +343,11 @@ def test_settings_that_always_have_a_value_cannot_be_cleared(call: Call, org: di
     assert {e["field"] for e in body_of(refused)["errors"]} == {"body.sells_leads", "body.queue_priority"}
     assert body_of(call("GET", path, user=ADMIN))["sells_leads"] is True
     assert call("PATCH", path, user=ADMIN, body={"notes": None, "phone": None})["statusCode"] == 200
+
+
+@pytest.mark.parametrize("bad", ["x" * 3000, "not-an-id", "01jd0000000000000000000000"])
+def test_malformed_ids_in_the_path_are_invalid_input(call: Call, org: dict[str, Any], bad: str) -> None:
+    response = call("GET", f"/orgs/{org['org_id']}/leads/{bad}", user=ADMIN)
+    assert response["statusCode"] == 422
+    assert [e["field"] for e in body_of(response)["errors"]] == ["path.lead_id"]
+    assert call("GET", f"/orgs/{bad}", user=ADMIN)["statusCode"] == 422

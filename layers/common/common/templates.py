@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import clock, db, ids
-from .errors import NotFound
+from .errors import Conflict, NotFound
 from .validation import ShortText
 
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_.]+)\s*\}\}")
@@ -65,7 +65,9 @@ def create_template(org_id: str, new: NewTemplate, author_id: str, *, client: An
         "created_by": author_id,
         "created_at": clock.now_iso(),
     }
-    db.put(item, condition="attribute_not_exists(pk)", client=client)
+    db.put(
+        item, condition="attribute_not_exists(pk)", on_conflict=Conflict("template id collision; retry"), client=client
+    )
     return item
 
 

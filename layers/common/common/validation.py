@@ -15,7 +15,8 @@ Email = Annotated[
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()\-.]{4,29}$")]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
-EntityId = Annotated[str, StringConstraints(pattern=r"^[0-9A-HJKMNP-TV-Z]{26}$")]
+ENTITY_ID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
+EntityId = Annotated[str, StringConstraints(pattern=ENTITY_ID_PATTERN)]
 EmailList = Annotated[list[Email], Field(max_length=10)]
 
 
