@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.http import create_resolver
+from common.idempotency import respond_once
 from common.observability import logger, metrics, tracer
 from common.settings import get_settings
 
@@ -26,4 +27,4 @@ app.include_router(lead_routes.router)
 # Responses and error messages carry personal data (contacts, e-mail addresses): keep them out of traces.
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return respond_once("LeadsApi", app.resolve, event, context)

@@ -26,7 +26,7 @@ def test_stream_and_backups(dev: Synth) -> None:
     properties = table["Properties"]
 
     assert properties["StreamSpecification"] == {"StreamViewType": table_schema.STREAM_VIEW}
-    assert "TimeToLiveSpecification" not in properties  # nothing writes an expiry time
+    assert properties["TimeToLiveSpecification"] == {"AttributeName": table_schema.TTL_ATTRIBUTE, "Enabled": True}
     assert properties["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert properties["SSESpecification"] == {"SSEEnabled": True}
 

@@ -305,3 +305,17 @@ def test_racing_returns_of_one_lead_return_it_once(stack: Any) -> None:
     stack.wait_for_streams()
     mails = [m for m in stack.outbox() if m["subject"] == "Lead returned: RET-RACE"]
     assert len(mails) == 1
+
+
+def test_a_claim_retried_with_its_idempotency_key_claims_nothing_more(stack: Any) -> None:
+    team = new_organisation(stack, reps=1)
+    rep = team.reps[0]
+    posted = [team.company.post(team.intake_path, lead(f"IDEM-{i}")).json()["lead_id"] for i in range(2)]
+    key = {"Idempotency-Key": "9f1c2d3e-retry"}
+    first = rep.post(f"/orgs/{team.org_id}/lead-queue/claims", headers=key)
+    retried = rep.post(f"/orgs/{team.org_id}/lead-queue/claims", headers=key)
+    assert first.status_code == retried.status_code == 200
+    assert first.json()["lead_id"] == retried.json()["lead_id"]
+    mine = rep.get(f"/orgs/{team.org_id}/my-leads").json()["items"]
+    assert [item["lead_id"] for item in mine] == [first.json()["lead_id"]]
+    assert set(posted) >= {first.json()["lead_id"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -351,3 +352,42 @@ def test_malformed_ids_in_the_path_are_invalid_input(call: Call, org: dict[str, 
     assert response["statusCode"] == 422
     assert [e["field"] for e in body_of(response)["errors"]] == ["path.lead_id"]
     assert call("GET", f"/orgs/{bad}", user=ADMIN)["statusCode"] == 422
+
+
+def claim_with_key(call: Call, org: dict[str, Any], key: str, user: str = REP1) -> dict[str, Any]:
+    event_path = f"/orgs/{org['org_id']}/lead-queue/claims"
+    api = importlib.import_module("leads.api")
+    event = http_event("POST", event_path, user=user)
+    event["headers"]["idempotency-key"] = key
+    return api.lambda_handler(event, FakeContext())  # type: ignore[no-any-return]
+
+
+def test_a_retried_claim_with_the_same_key_gets_the_same_lead(
+    call: Call, org: dict[str, Any], frozen_clock: Any
+) -> None:
+    first_lead = body_of(intake(call, org, "IDEM-0"))["lead_id"]
+    frozen_clock.advance(seconds=1)
+    second_lead = body_of(intake(call, org, "IDEM-1"))["lead_id"]
+    first = claim_with_key(call, org, "claim-attempt-1")
+    retried = claim_with_key(call, org, "claim-attempt-1")
+    assert body_of(first)["lead_id"] == body_of(retried)["lead_id"] == first_lead
+    mine = body_of(call("GET", f"/orgs/{org['org_id']}/my-leads", user=REP1))["items"]
+    assert [lead["lead_id"] for lead in mine] == [first_lead]  # the retry claimed nothing more
+    assert body_of(claim_with_key(call, org, "claim-attempt-2"))["lead_id"] == second_lead
+
+
+def test_an_idempotency_key_is_per_caller_and_bound_to_its_body(call: Call, org: dict[str, Any]) -> None:
+    intake(call, org, "IDEM-A")
+    intake(call, org, "IDEM-B")
+    assert claim_with_key(call, org, "same-key", user=REP1)["statusCode"] == 200
+    assert claim_with_key(call, org, "same-key", user=REP2)["statusCode"] == 200  # another caller, own key space
+    api = importlib.import_module("leads.api")
+    event = http_event(
+        "POST", f"/orgs/{org['org_id']}/leads", user=REP1, body={"contact_name": "A", "phone": "+15550105"}
+    )
+    event["headers"]["idempotency-key"] = "manual-1"
+    assert api.lambda_handler(event, FakeContext())["statusCode"] == 201
+    event["body"] = json.dumps({"contact_name": "B", "phone": "+15550106"})
+    reused = api.lambda_handler(event, FakeContext())
+    assert reused["statusCode"] == 422
+    assert body_of(reused)["errors"][0]["field"] == "header.idempotency-key"

@@ -10,6 +10,8 @@ from typing import Any
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
 STREAM_VIEW = "NEW_AND_OLD_IMAGES"
+# Items that carry an epoch-seconds `expiration` are deleted by DynamoDB after it (idempotency records).
+TTL_ATTRIBUTE = "expiration"
 # Every item names its kind here; stream consumers filter on it.
 ENTITY_ATTRIBUTE = "entity"
 

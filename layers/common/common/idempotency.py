@@ -1,0 +1,108 @@
+"""Retries of POST requests with an `Idempotency-Key` header get the first answer, not a second effect.
+
+Where no natural key makes a command idempotent (a claim, a hand-entered lead, a new company, new
+credentials), a client that did not hear the answer can retry with the same key and gets the same
+response; the same key with a different body is refused. Built on Powertools idempotency, with records
+in our table that expire after a day (TTL)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyValidationError,
+)
+
+from . import db
+from .errors import FieldError, problem
+from .settings import get_settings
+
+HEADER = "idempotency-key"
+RECORDS_EXPIRE_SECONDS = 24 * 3600
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+class _NotToKeep(Exception):
+    """A server error must not become the remembered answer: raising discards the record."""
+
+    def __init__(self, response: dict[str, Any]) -> None:
+        super().__init__("server error")
+        self.response = response
+
+
+def wants_idempotency(event: dict[str, Any]) -> bool:
+    headers = event.get("headers") or {}
+    method = ((event.get("requestContext") or {}).get("http") or {}).get("method")
+    return method == "POST" and bool(headers.get(HEADER))
+
+
+def _request_of(event: dict[str, Any]) -> dict[str, Any]:
+    """What identifies the request (who, where, which key) and what must match on a retry (the body)."""
+    caller = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
+    return {
+        "key": [caller.get("sub"), event.get("rawPath"), (event.get("headers") or {}).get(HEADER)],
+        "body": event.get("body"),
+    }
+
+
+@lru_cache(maxsize=4)
+def _once(name: str, handler: Handler) -> Callable[..., dict[str, Any]]:
+    # Built on first use, not at import: the persistence layer creates a DynamoDB client.
+    store = DynamoDBPersistenceLayer(
+        table_name=get_settings().table_name,
+        key_attr="pk",
+        sort_key_attr="sk",
+        static_pk_value=f"IDEMPOTENCY#{name}",
+        boto3_client=db.default_client(),
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="key", payload_validation_jmespath="body", expires_after_seconds=RECORDS_EXPIRE_SECONDS
+    )
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)
+    def run(request: dict[str, Any], event: dict[str, Any], context: Any) -> dict[str, Any]:
+        response = handler(event, context)
+        if int(response.get("statusCode", 200)) >= 500:
+            raise _NotToKeep(response)
+        return response
+
+    return run
+
+
+def respond_once(name: str, handler: Handler, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if not wants_idempotency(event):
+        return handler(event, context)
+    run = _once(name, handler)
+    try:
+        return run(request=_request_of(event), event=event, context=context)
+    except _NotToKeep as error:
+        return error.response
+    except IdempotencyValidationError:
+        body = problem(
+            422,
+            "The request has invalid fields",
+            "this Idempotency-Key was used for a different request",
+            code="idempotency-key-reused",
+            errors=[FieldError(f"header.{HEADER}", "already used with another body")],
+        )
+    except IdempotencyAlreadyInProgressError:
+        body = problem(
+            409,
+            "Conflict with the current state",
+            "the first request with this Idempotency-Key is still in progress; retry shortly",
+            code="idempotency-in-progress",
+        )
+    return {
+        "statusCode": body["status"],
+        "headers": {"Content-Type": "application/problem+json"},
+        "body": json.dumps(body),
+    }
