@@ -41,7 +41,6 @@ ANY_METHODS = (
     apigwv2.HttpMethod.PATCH,
     apigwv2.HttpMethod.DELETE,
 )
-CORS_ALLOWED_HEADERS = ["Authorization", "Content-Type"]
 # Ids, status and timings only: no source IP or user agent (personal data stays out of logs).
 ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
@@ -81,7 +80,7 @@ def _cors(allowed_origins: list[str]) -> apigwv2.CorsPreflightOptions | None:
     return apigwv2.CorsPreflightOptions(
         allow_origins=allowed_origins,
         allow_methods=[apigwv2.CorsHttpMethod(method.value) for method in ANY_METHODS],
-        allow_headers=CORS_ALLOWED_HEADERS,
+        allow_headers=list(constants.CORS_ALLOWED_HEADERS),
         max_age=Duration.hours(1),
     )
 

@@ -77,3 +77,6 @@ TOKEN_AUTHORIZER_CACHE_SECONDS = 300
 # API Gateway stage throttling (requests per second, steady and burst), per account limits permitting.
 API_RATE_LIMIT = 50
 API_BURST_LIMIT = 100
+
+# Request headers a browser may send cross-origin (CORS), in the cloud and in the local stack alike.
+CORS_ALLOWED_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key")

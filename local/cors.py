@@ -10,7 +10,6 @@ from local.http_messages import HttpRequest, HttpResponse
 from local.routing import ANY_METHODS
 
 # As infra/api.py configures the deployed API.
-ALLOWED_HEADERS = ("Authorization", "Content-Type")
 MAX_AGE_SECONDS = 3600
 
 
@@ -38,7 +37,7 @@ class Cors:
             [
                 ("Access-Control-Allow-Origin", str(origin)),
                 ("Access-Control-Allow-Methods", ",".join(ANY_METHODS)),
-                ("Access-Control-Allow-Headers", ",".join(h.lower() for h in ALLOWED_HEADERS)),
+                ("Access-Control-Allow-Headers", ",".join(h.lower() for h in constants.CORS_ALLOWED_HEADERS)),
                 ("Access-Control-Max-Age", str(MAX_AGE_SECONDS)),
                 ("Vary", "Origin"),
             ],

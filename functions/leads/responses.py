@@ -241,6 +241,9 @@ PROBLEM_CODES = (
     "lead-assigned-to-another-user",
     "lead-not-returnable",
     "leads-changed",
+    "idempotency-key-reused",
+    "idempotency-in-progress",
+    "internal",
 )
 
 

@@ -101,3 +101,35 @@ def test_a_transaction_conflict_is_retried_then_decided() -> None:
 def test_functions_refuse_to_start_without_the_settings_they_need() -> None:
     with pytest.raises(SettingsError, match="TOKEN_ISSUER, JWKS_URL"):
         get_settings().require("token_issuer", "jwks_url", "table_name")
+
+
+class AppliedButAnswerLost:
+    """PutItem whose first attempt was applied but whose answer was lost: botocore's retry of it fails its
+    condition and DynamoDB returns the item that is there, which is exactly the one we wrote."""
+
+    def __init__(self, existing: dict[str, object]) -> None:
+        self.existing = existing
+
+    def put_item(self, **_: object) -> dict[str, object]:
+        raise ClientError(
+            {"Error": {"Code": "ConditionalCheckFailedException", "Message": "failed"}, "Item": self.existing},
+            "PutItem",
+        )
+
+
+def test_our_own_applied_write_is_not_a_conflict() -> None:
+    item = {"pk": "ORG#A#LEAD#1", "sk": "LEAD", "contact": {"name": "x"}, "version": 1, "note": None}
+    db.put(
+        item,
+        condition="attribute_not_exists(pk)",
+        on_conflict=InvalidInput("taken"),
+        client=AppliedButAnswerLost(db.serialize(item)),
+    )
+    someone_else = db.serialize({**item, "version": 2})
+    with pytest.raises(InvalidInput):
+        db.put(
+            item,
+            condition="attribute_not_exists(pk)",
+            on_conflict=InvalidInput("taken"),
+            client=AppliedButAnswerLost(someone_else),
+        )

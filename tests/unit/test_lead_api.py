@@ -7,9 +7,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 
 from tests.support import FakeContext, body_of, http_event
+from tests.unit.conftest import TABLE
 
 ADMIN, REP1, REP2, VIEWER = "user-admin", "user-rep-1", "user-rep-2", "user-viewer"
 REP_PERMISSIONS = ["leads:request", "leads:return", "leads:create"]
@@ -391,3 +393,28 @@ def test_an_idempotency_key_is_per_caller_and_bound_to_its_body(call: Call, org:
     reused = api.lambda_handler(event, FakeContext())
     assert reused["statusCode"] == 422
     assert body_of(reused)["errors"][0]["field"] == "header.idempotency-key"
+
+
+def post_with_key(path: str, key: str, user: str = REP1, body: Any = None) -> dict[str, Any]:
+    api = importlib.import_module("leads.api")
+    event = http_event("POST", path, user=user, body=body)
+    event["headers"]["idempotency-key"] = key
+    return api.lambda_handler(event, FakeContext())  # type: ignore[no-any-return]
+
+
+def test_conflicts_are_not_remembered_so_a_retry_decides_again(call: Call, org: dict[str, Any]) -> None:
+    org_id = org["org_id"]
+    lead_id = body_of(intake(call, org, "IDEM-409"))["lead_id"]
+    too_early = post_with_key(f"/orgs/{org_id}/leads/{lead_id}/convert", "convert-1")
+    assert too_early["statusCode"] == 409  # queued, not yet claimed
+    call("POST", f"/orgs/{org_id}/lead-queue/claims", user=REP1)
+    assert post_with_key(f"/orgs/{org_id}/leads/{lead_id}/convert", "convert-1")["statusCode"] == 201
+
+
+def test_issued_credentials_are_never_stored_for_replay(call: Call, org: dict[str, Any]) -> None:
+    path = f"/orgs/{org['org_id']}/partner-companies/{org['company_id']}/credentials"
+    first = post_with_key(path, "creds-1", user=ADMIN)
+    second = post_with_key(path, "creds-1", user=ADMIN)
+    assert body_of(first)["client_id"] != body_of(second)["client_id"]  # issued again, not replayed
+    stored = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]  # moto table of this test only
+    assert not any(body_of(first)["client_secret"] in json.dumps(item) for item in stored)

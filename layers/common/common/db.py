@@ -149,17 +149,25 @@ def put(
     on_conflict: DomainError | None = None,
     client: Any = None,
 ) -> None:
+    """PutItem. A failed condition is `on_conflict`, unless the item there is exactly this one: then it is
+    our own write, applied by an attempt whose answer was lost (botocore retries timeouts), not a conflict."""
     client = client or default_client()
     try:
         _retrying(
             lambda: client.put_item(
-                TableName=_table(), Item=serialize(item), **_expression_args(condition, names, values)
+                TableName=_table(),
+                Item=serialize(item),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                **_expression_args(condition, names, values),
             )
         )
     except ClientError as error:
-        if on_conflict is not None and _is_condition_failure(error):
-            raise on_conflict from error
-        raise
+        if on_conflict is None or not _is_condition_failure(error):
+            raise
+        current: Any = error.response.get("Item")
+        if current and deserialize(current) == deserialize(serialize(item)):
+            return
+        raise on_conflict from error
 
 
 def delete(
@@ -191,12 +199,14 @@ def update(
     condition: str | None = None,
     names: Mapping[str, str] | None = None,
     values: Mapping[str, Any] | None = None,
-    on_conflict: DomainError | Callable[[Item | None], DomainError] | None = None,
+    on_conflict: DomainError | Callable[[Item | None], DomainError | None] | None = None,
     returning: Literal["ALL_NEW", "ALL_OLD"] = "ALL_NEW",
     client: Any = None,
 ) -> Item:
     """UpdateItem returning the new image (or the old one). `on_conflict` may be a function of the current
-    item (returned by DynamoDB with the failure, no extra read) to tell apart *why* the condition failed."""
+    item (returned by DynamoDB with the failure, no extra read) to tell apart *why* the condition failed;
+    when it returns None the current item shows this very update applied (by an attempt whose answer was
+    lost), and that item is returned."""
     client = client or default_client()
     try:
         response = _retrying(
@@ -214,7 +224,11 @@ def update(
             if isinstance(on_conflict, DomainError):
                 raise on_conflict from error
             current: Any = error.response.get("Item")
-            raise on_conflict(deserialize(current) if current else None) from error
+            image = deserialize(current) if current else None
+            refusal = on_conflict(image)
+            if refusal is None and image is not None:
+                return image
+            raise (refusal or DomainError("conflicting write")) from error
         raise
     return deserialize(response.get("Attributes", {}))
 

@@ -15,6 +15,7 @@ from .observability import logger
 
 API_TITLE = "Partner programme API"
 API_VERSION = "1.0.0"
+INTERNAL = "internal"  # the problem code of an unexpected failure
 
 
 def problem_response(body: dict[str, Any]) -> Response[str]:
@@ -59,7 +60,7 @@ def create_resolver() -> APIGatewayHttpResolver:
         # Type and location only: exception messages can carry request data, which stays out of logs.
         logger.error("unexpected error", extra={"error_type": type(error).__name__, "at": _origin(error)})
         return problem_response(
-            problem(500, "Internal error", "the request could not be completed; it is safe to retry", code="internal")
+            problem(500, "Internal error", "the request could not be completed; it is safe to retry", code=INTERNAL)
         )
 
     @app.not_found

@@ -19,30 +19,42 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyInconsistentStateError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 
 from . import db
 from .errors import FieldError, problem
+from .http import INTERNAL
+from .observability import logger
 from .settings import get_settings
 
 HEADER = "idempotency-key"
+# The problem codes this layer answers with, besides the resolver's own.
+KEY_REUSED, IN_PROGRESS = "idempotency-key-reused", "idempotency-in-progress"
 RECORDS_EXPIRE_SECONDS = 24 * 3600
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 class _NotToKeep(Exception):
-    """A server error must not become the remembered answer: raising discards the record."""
+    """An answer that must not be remembered: raising discards the record, so a retry decides afresh.
+    Server errors, and conflicts (they describe a moment's state and often say "retry")."""
 
     def __init__(self, response: dict[str, Any]) -> None:
         super().__init__("server error")
         self.response = response
 
 
+# Answers that must never be stored: issued credentials carry a secret that is shown once and kept nowhere.
+_NEVER_STORED_SUFFIXES = ("/credentials",)
+
+
 def wants_idempotency(event: dict[str, Any]) -> bool:
     headers = event.get("headers") or {}
     method = ((event.get("requestContext") or {}).get("http") or {}).get("method")
-    return method == "POST" and bool(headers.get(HEADER))
+    path = str(event.get("rawPath", ""))
+    return method == "POST" and bool(headers.get(HEADER)) and not path.endswith(_NEVER_STORED_SUFFIXES)
 
 
 def _request_of(event: dict[str, Any]) -> dict[str, Any]:
@@ -55,7 +67,7 @@ def _request_of(event: dict[str, Any]) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4)
-def _once(name: str, handler: Handler) -> Callable[..., dict[str, Any]]:
+def _once(name: str, handler: Handler) -> tuple[Callable[..., dict[str, Any]], IdempotencyConfig]:
     # Built on first use, not at import: the persistence layer creates a DynamoDB client.
     store = DynamoDBPersistenceLayer(
         table_name=get_settings().table_name,
@@ -71,17 +83,20 @@ def _once(name: str, handler: Handler) -> Callable[..., dict[str, Any]]:
     @idempotent_function(data_keyword_argument="request", persistence_store=store, config=config)
     def run(request: dict[str, Any], event: dict[str, Any], context: Any) -> dict[str, Any]:
         response = handler(event, context)
-        if int(response.get("statusCode", 200)) >= 500:
+        status = int(response.get("statusCode", 200))
+        if status >= 500 or status == 409:
             raise _NotToKeep(response)
         return response
 
-    return run
+    return run, config
 
 
 def respond_once(name: str, handler: Handler, event: dict[str, Any], context: Any) -> dict[str, Any]:
     if not wants_idempotency(event):
         return handler(event, context)
-    run = _once(name, handler)
+    run, config = _once(name, handler)
+    # An unfinished first attempt blocks its key only until that invocation's timeout, not for a day.
+    config.register_lambda_context(context)
     try:
         return run(request=_request_of(event), event=event, context=context)
     except _NotToKeep as error:
@@ -91,7 +106,7 @@ def respond_once(name: str, handler: Handler, event: dict[str, Any], context: An
             422,
             "The request has invalid fields",
             "this Idempotency-Key was used for a different request",
-            code="idempotency-key-reused",
+            code=KEY_REUSED,
             errors=[FieldError(f"header.{HEADER}", "already used with another body")],
         )
     except IdempotencyAlreadyInProgressError:
@@ -99,8 +114,11 @@ def respond_once(name: str, handler: Handler, event: dict[str, Any], context: An
             409,
             "Conflict with the current state",
             "the first request with this Idempotency-Key is still in progress; retry shortly",
-            code="idempotency-in-progress",
+            code=IN_PROGRESS,
         )
+    except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as error:
+        logger.error("idempotency store failed", extra={"error_type": type(error).__name__})
+        body = problem(500, "Internal error", "the request could not be completed; it is safe to retry", code=INTERNAL)
     return {
         "statusCode": body["status"],
         "headers": {"Content-Type": "application/problem+json"},

@@ -113,7 +113,7 @@ def customer_key(org_id: str, customer_id: str) -> db.Key:
 
 
 def public_view(item: db.Item, *, with_history: bool = True) -> dict[str, Any]:
-    return db.without_storage(item, *(() if with_history else ("history",)))
+    return db.without_storage(item, "claim_id", *(() if with_history else ("history",)))
 
 
 def intake_view(item: db.Item) -> dict[str, Any]:
@@ -379,10 +379,13 @@ def claim_next(org_id: str, member: Member, *, client: Any = None) -> db.Item | 
 
 
 def _assign(org_id: str, lead_id: str, user_id: str, now: str, *, client: Any) -> db.Item:
+    # Each claim attempt has its own id: a retried request (same id) finds its own claim applied, while
+    # two racing claims by the same user (different ids) stay two different attempts.
+    claim_id = ids.new_id()
     return db.update(
         lead_key(org_id, lead_id),
         expression=(
-            "SET #status = :assigned, assignee = :user, assigned_at = :now, updated_at = :now,"
+            "SET #status = :assigned, assignee = :user, assigned_at = :now, updated_at = :now, claim_id = :claim,"
             " version = version + :one, history = list_append(history, :event),"
             " gsi1pk = :g1pk, gsi1sk = :g1sk, gsi2pk = :g2pk, gsi2sk = :g1sk REMOVE gsi3pk, gsi3sk"
         ),
@@ -398,8 +401,14 @@ def _assign(org_id: str, lead_id: str, user_id: str, now: str, *, client: Any) -
             ":g1pk": _status_listing(org_id, LeadStatus.ASSIGNED),
             ":g1sk": f"{now}#{lead_id}",
             ":g2pk": _assignee_listing(org_id, user_id),
+            ":claim": claim_id,
         },
-        on_conflict=LeadUnavailable(f"lead {lead_id} was claimed by someone else"),
+        # This very claim applied by an attempt whose answer was lost: ours. Anything else: someone was faster.
+        on_conflict=lambda current: (
+            None
+            if current and current.get("claim_id") == claim_id
+            else LeadUnavailable(f"lead {lead_id} was claimed by someone else")
+        ),
         client=client,
     )
 

@@ -137,7 +137,12 @@ def put_member(org_id: str, actor: Member, user_id: str, change: MembershipChang
     if current is None:
         write = db.tx_put(item, condition="attribute_not_exists(pk)")
     else:
-        write = db.tx_put(item, condition="#role = :was", names={"#role": "role"}, values={":was": current["role"]})
+        write = db.tx_put(
+            item,
+            condition="#role = :was AND updated_at = :seen",
+            names={"#role": "role"},
+            values={":was": current["role"], ":seen": current["updated_at"]},
+        )
     was_admin, is_admin = bool(current and current["role"] == "admin"), change.role == "admin"
     actions = [write] + ([_admins_change(org_id, 1 if is_admin else -1)] if was_admin != is_admin else [])
     db.transact(actions, on_cancel=_membership_refusal, client=client)
@@ -150,8 +155,12 @@ def remove_member(org_id: str, actor: Member, user_id: str, *, client: Any = Non
     if current is None:
         raise NotFound(f"member {user_id} not found")
     _authorise(actor, current, None)
+    # Conditioned on the membership as read: a change made meanwhile (say, an admin granting more) wins.
     delete = db.tx_delete(
-        member_key(org_id, user_id), condition="#role = :was", names={"#role": "role"}, values={":was": current["role"]}
+        member_key(org_id, user_id),
+        condition="#role = :was AND updated_at = :seen",
+        names={"#role": "role"},
+        values={":was": current["role"], ":seen": current["updated_at"]},
     )
     actions = [delete] + ([_admins_change(org_id, -1)] if current["role"] == "admin" else [])
     db.transact(actions, on_cancel=_membership_refusal, client=client)
