@@ -24,6 +24,7 @@ router = APIGatewayHttpRouter()
 
 NO_LEAD = "The caller is not a member of the organisation, or there is no such lead"
 ACTION_REFUSED = "The lead is pending and the caller lacks leads:view_pending, or it is assigned to another user"
+NOT_ASSIGNED_OR_PENDING = "The lead is neither assigned nor pending, or changed meanwhile"
 ASSIGNED_TO_OTHER = "The lead is assigned to another user (or the caller is not a staff user)"
 
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
@@ -179,7 +180,7 @@ def keep(org_id: Id, lead_id: Id) -> dict[str, Any]:
         r.body(r.Lead, "The lead, queued again"),
         forbidden=ACTION_REFUSED,
         not_found=NO_LEAD,
-        conflict="The lead is neither assigned nor pending, or changed meanwhile",
+        conflict=NOT_ASSIGNED_OR_PENDING,
         invalid=r.INVALID,
     ),
 )
@@ -195,7 +196,7 @@ def requeue(org_id: Id, lead_id: Id, body: Annotated[leads.Requeue, Body()]) -> 
         r.body(r.Lead, "The lead, marked invalid"),
         forbidden=ACTION_REFUSED,
         not_found=NO_LEAD,
-        conflict="The lead is neither assigned nor pending, or changed meanwhile",
+        conflict=NOT_ASSIGNED_OR_PENDING,
         invalid=r.INVALID,
     ),
 )
