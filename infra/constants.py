@@ -52,6 +52,8 @@ ENV_TOKEN_ISSUER = "TOKEN_ISSUER"  # noqa: S105 - a variable name, not a secret
 ENV_JWKS_URL = "JWKS_URL"
 ENV_PORTAL_CLIENT_IDS = "PORTAL_CLIENT_IDS"
 ENV_TOKEN_URL = "TOKEN_URL"  # noqa: S105 - a variable name, not a secret
+ENV_FILES_BUCKET = "FILES_BUCKET"
+ENV_PORTAL_URL = "PORTAL_URL"
 SETTINGS_ENV_NAMES = (
     ENV_STAGE,
     ENV_TABLE_NAME,
@@ -63,6 +65,8 @@ SETTINGS_ENV_NAMES = (
     ENV_JWKS_URL,
     ENV_PORTAL_CLIENT_IDS,
     ENV_TOKEN_URL,
+    ENV_FILES_BUCKET,
+    ENV_PORTAL_URL,
 )
 # Read by Powertools itself. Responses and exceptions can carry personal data, so the tracer keeps them
 # out of X-Ray even where a handler's decorator forgets to say so.

@@ -52,16 +52,58 @@ LEADS_EVENTS = Function(
         {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}, "status": {"S": ["returned"]}}}},
     ),
 )
+PARTNERS_API = Function("PartnersApi", "partners", "partners.api.lambda_handler", "api")
+PARTNERS_EVENTS = Function(
+    "PartnersEvents",
+    "partners",
+    "partners.events.lambda_handler",
+    "stream",
+    timeout_s=60,
+    # The partner items whose changes send mail or update copies elsewhere.
+    stream_filters=(
+        {
+            "dynamodb": {
+                "NewImage": {
+                    "entity": {
+                        "S": ["partner_node", "partner_account", "invitation", "email_confirmation", "deal_share"]
+                    }
+                }
+            }
+        },
+    ),
+)
+STATUS_SWEEP = Function("StatusSweep", "status_sweep", "status_sweep.handler.lambda_handler", "schedule", timeout_s=300)
 TOKEN_AUTHORIZER = Function(
     "TokenAuthorizer", "authorizer", "authorizer.handler.lambda_handler", "authorizer", memory_mb=256
 )
 
-FUNCTIONS: tuple[Function, ...] = (LEADS_API, LEADS_EVENTS, TOKEN_AUTHORIZER)
+FUNCTIONS: tuple[Function, ...] = (
+    LEADS_API,
+    LEADS_EVENTS,
+    PARTNERS_API,
+    PARTNERS_EVENTS,
+    STATUS_SWEEP,
+    TOKEN_AUTHORIZER,
+)
+
+# When each schedule fires (EventBridge Scheduler expressions, UTC).
+SCHEDULES: dict[str, str] = {STATUS_SWEEP.name: "cron(15 3 * * ? *)"}
 
 # The most specific route wins (as in API Gateway): a fixed path beats one with {proxy+}.
 ROUTES: tuple[Route, ...] = (
     Route("ANY", "/orgs", LEADS_API.name, "token"),
     Route("ANY", "/orgs/{proxy+}", LEADS_API.name, "token"),
+    # Partners, the programme, deals and the portal: the organisation's partner side.
+    *(
+        Route("ANY", path, PARTNERS_API.name, "token")
+        for section in ("children", "partners", "portal-settings", "programme", "workflows", "deals", "portal")
+        for path in (f"/orgs/{{orgId}}/{section}", f"/orgs/{{orgId}}/{section}/{{proxy+}}")
+    ),
+    # A partner's own account, across organisations.
+    Route("ANY", "/me/partner", PARTNERS_API.name, "token"),
+    Route("ANY", "/me/partner/{proxy+}", PARTNERS_API.name, "token"),
+    # Registration, invitations, referral links and e-mail confirmation: reached before anyone has a token.
+    Route("ANY", "/public/{proxy+}", PARTNERS_API.name, "none"),
 )
 
 # Machine credentials for partner companies: Cognito resource server and its scope.

@@ -88,6 +88,7 @@ class LocalStack:
         self.functions = {f.name: f for f in functions}
         self.routes = list(routes)
         self.table_name = table_name
+        self.files_bucket = f"{table_name}-files"
         self.email_from = email_from
         self.stage = stage
         self.region = region
@@ -139,6 +140,11 @@ class LocalStack:
         pool = cognito.create_user_pool(cognito_client, self.region)
         self.user_pool_id, self.portal_client_id, self.issuer = pool.pool_id, pool.portal_client_id, pool.issuer
         self.client("sesv2").create_email_identity(EmailIdentity=self.email_from)
+        # us-east-1 is S3's default location and must not be named as a constraint.
+        location = (
+            {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+        )
+        self.client("s3").create_bucket(Bucket=self.files_bucket, **location)
         tokens = self._tokens = MachineTokenIssuer(
             pool.issuer, lambda client_id: cognito.describe_client(cognito_client, pool.pool_id, client_id)
         )
@@ -197,6 +203,8 @@ class LocalStack:
             constants.ENV_JWKS_URL: self.jwks_url,
             constants.ENV_PORTAL_CLIENT_IDS: self.portal_client_id,
             constants.ENV_TOKEN_URL: self.token_url,
+            constants.ENV_FILES_BUCKET: self.files_bucket,
+            constants.ENV_PORTAL_URL: constants.DEV_PORTAL_ORIGIN,
             constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
             **constants.TRACER_ENVIRONMENT,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here

@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common.auth import Member, Permission, Principal, principal_from_event, require_member
-from common.validation import ENTITY_ID_PATTERN
+from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
 
 
 def caller(router: APIGatewayHttpRouter) -> Principal:
@@ -21,4 +21,4 @@ def member_of(router: APIGatewayHttpRouter, org_id: str, permission: Permission 
 # Path ids are checked before anything is read: a malformed or oversized id is invalid input (422 naming
 # the parameter), never a key DynamoDB would refuse.
 Id = Annotated[str, Path(pattern=ENTITY_ID_PATTERN, description="a 26-character sortable id")]
-UserId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$", description="the user's subject")]
+UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user's subject")]

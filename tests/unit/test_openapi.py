@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import pkgutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -90,6 +91,10 @@ def test_lead_intake_answers_with_the_receipt(document: dict[str, Any]) -> None:
 
 
 def test_the_problem_lists_every_code_a_refusal_can_carry(document: dict[str, Any]) -> None:
+    import common
+
+    for module in pkgutil.iter_modules(common.__path__):
+        importlib.import_module(f"common.{module.name}")
     errors = importlib.import_module("common.errors")
     refusals, codes = [errors.DomainError], set()
     while refusals:
@@ -99,7 +104,7 @@ def test_the_problem_lists_every_code_a_refusal_can_carry(document: dict[str, An
     from common import http, idempotency
 
     codes |= {http.INTERNAL, idempotency.KEY_REUSED, idempotency.IN_PROGRESS}
-    assert codes == set(importlib.import_module("leads.responses").PROBLEM_CODES)
+    assert codes == set(importlib.import_module("common.openapi_docs").PROBLEM_CODES)
     assert (
         "lead-assigned-to-another-user"
         in document["components"]["schemas"]["Problem"]["properties"]["type"]["description"]

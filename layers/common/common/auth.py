@@ -24,6 +24,16 @@ class Permission(StrEnum):
     RETURN_LEADS = "leads:return"
     # Lead administration: act on any lead (also one assigned to someone else) and list every lead.
     MANAGE_LEADS = "leads:manage"
+    # Partners (referrers): add, edit, assign, set their status, remove; the organisation's portal settings.
+    MANAGE_PARTNERS = "partners:manage"
+    # Workflows, and every deal (not only those the user owns).
+    MANAGE_DEALS = "deals:manage"
+    # The partner programme (seed 004): take part in it; see every participant in "your partners" (not
+    # only one's own downline); manage balances and payout requests; invite at level zero (nobody above).
+    PROGRAMME_JOIN = "programme:join"
+    PROGRAMME_SEE_ALL = "programme:see_all"
+    PROGRAMME_MANAGE_BALANCES = "programme:manage_balances"
+    PROGRAMME_INVITE_LEVEL_ZERO = "programme:invite_level_zero"
 
 
 Role = Literal["admin", "staff"]
@@ -43,6 +53,8 @@ class Member:
     user_id: str
     role: Role
     permissions: frozenset[str]
+    # The user's superior in the staff hierarchy (not the programme structure, which is separate).
+    superior_id: str | None = None
 
     def can(self, permission: Permission) -> bool:
         return self.role == "admin" or permission.value in self.permissions
@@ -78,7 +90,9 @@ def member_key(org_id: str, user_id: str) -> db.Key:
 
 
 def member_from_item(item: db.Item) -> Member:
-    return Member(item["org_id"], item["user_id"], item["role"], frozenset(item.get("permissions", [])))
+    return Member(
+        item["org_id"], item["user_id"], item["role"], frozenset(item.get("permissions", [])), item.get("superior_id")
+    )
 
 
 def require_user(principal: Principal) -> None:

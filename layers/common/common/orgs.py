@@ -8,7 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import clock, db, ids
 from .auth import Member, Permission, Role, member_from_item, member_key, org_key
-from .errors import Conflict, DomainError, Forbidden, NotFound
+from .errors import Conflict, DomainError, Forbidden, NotFound, invalid
+from .validation import USER_ID_PATTERN
 
 
 class NewOrganisation(BaseModel):
@@ -21,6 +22,8 @@ class MembershipChange(BaseModel):
     role: Role = "staff"
     permissions: list[Permission] = Field(default_factory=list, max_length=len(Permission))
     display_name: str | None = Field(default=None, max_length=200)
+    # The staff hierarchy: whom this user reports to. Joining the partner programme is top-down along it.
+    superior_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
 
 
 def _member_item(org: db.Item, user_id: str, change: MembershipChange, at: str) -> db.Item:
@@ -33,6 +36,7 @@ def _member_item(org: db.Item, user_id: str, change: MembershipChange, at: str) 
         "role": change.role,
         "permissions": sorted({p.value for p in change.permissions}),
         "display_name": change.display_name,
+        "superior_id": change.superior_id,
         "updated_at": at,
         # A user's own memberships, for "my organisations".
         "gsi2pk": _memberships_of(user_id),
@@ -131,6 +135,8 @@ def _membership_refusal(failed: list[db.Item | None]) -> DomainError:
 
 
 def put_member(org_id: str, actor: Member, user_id: str, change: MembershipChange, *, client: Any = None) -> Member:
+    if change.superior_id == user_id:
+        raise invalid("body.superior_id", "a user cannot be their own superior")
     org, current = _current_state(org_id, user_id, client)
     _authorise(actor, current, change)
     item = _member_item(org, user_id, change, clock.now_iso())

@@ -25,6 +25,8 @@ class Settings(BaseModel):
     jwks_url: str = Field(default="", description="where the token signing keys are published")
     portal_client_ids: str = Field(default="", description="comma-separated app clients whose user tokens we accept")
     token_url: str = Field(default="", description="OAuth token endpoint partner companies get tokens from")
+    files_bucket: str = Field(default="", description="S3 bucket of uploaded files: terms PDFs, deal files")
+    portal_url: str = Field(default="", description="the partner portal's address, for links in e-mails")
 
     def require(self, *fields: str) -> Settings:
         """Fail at cold start when a setting this function needs is empty (the defaults are empty because

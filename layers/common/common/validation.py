@@ -17,6 +17,9 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=4000)]
 ENTITY_ID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 EntityId = Annotated[str, StringConstraints(pattern=ENTITY_ID_PATTERN)]
+# Users (staff and partners alike) are known by their Cognito `sub`.
+USER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$"
+UserRef = Annotated[str, StringConstraints(pattern=USER_ID_PATTERN)]
 EmailList = Annotated[list[Email], Field(max_length=10)]
 
 

@@ -1,0 +1,32 @@
+"""Who is calling a partners route: a staff member of the organisation, or one of its partners."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from common.auth import Member, Permission, Principal, principal_from_event, require_member
+from common.partner_model import PartnerCaller, require_partner
+from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
+
+
+def caller(router: APIGatewayHttpRouter) -> Principal:
+    return principal_from_event(router.current_event.raw_event)
+
+
+def member_of(router: APIGatewayHttpRouter, org_id: str, permission: Permission | None = None) -> Member:
+    return require_member(caller(router), org_id, permission)
+
+
+def partner_of(
+    router: APIGatewayHttpRouter, org_id: str, *, confirming: bool = False, accepting_terms: bool = False
+) -> PartnerCaller:
+    return require_partner(caller(router), org_id, confirming=confirming, accepting_terms=accepting_terms)
+
+
+# Path ids are checked before anything is read: a malformed id is invalid input (422 naming the
+# parameter), never a key DynamoDB would refuse.
+Id = Annotated[str, Path(pattern=ENTITY_ID_PATTERN, description="a 26-character sortable id")]
+UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user's subject")]
+PartnerId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the partner's id (their user subject)")]

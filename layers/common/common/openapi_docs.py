@@ -1,0 +1,99 @@
+"""OpenAPI documentation helpers shared by the API functions: the problem body, the standard refusals and
+how a route lists its responses. Used for the documents only; routes return plain dicts."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from .auth import Permission
+from .errors import PROBLEM_CONTENT_TYPE
+
+Responses = dict[int, OpenAPIResponse]
+
+
+class Open(BaseModel):
+    """Object models allow extra fields: the document does not claim to list every field an item carries."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Page(Open):
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last page")
+
+
+class ProblemField(Open):
+    field: str = Field(description="location and name, e.g. body.phone or query.cursor")
+    message: str
+
+
+# The codes in a problem's type; the status gives the class of refusal, the code its cause.
+PROBLEM_CODES = (
+    "unauthorized",
+    "forbidden",
+    "not-found",
+    "conflict",
+    "invalid-input",
+    "lead-not-found",
+    "lead-unavailable",
+    "lead-assigned-to-another-user",
+    "lead-not-returnable",
+    "leads-changed",
+    "email-not-confirmed",
+    "terms-not-accepted",
+    "status-transition-not-allowed",
+    "idempotency-key-reused",
+    "idempotency-in-progress",
+    "internal",
+)
+
+
+class Problem(Open):
+    """RFC 9457 problem details."""
+
+    type: str = Field(description=f"/problems/<code>, the code one of: {', '.join(PROBLEM_CODES)}")
+    title: str
+    status: int
+    detail: str
+    instance: str | None = Field(None, description="the request path")
+    errors: list[ProblemField] | None = None
+
+
+def body(model: type[BaseModel], description: str, status: int = 200) -> Responses:
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+def no_content(description: str) -> Responses:
+    # Empty content: otherwise Powertools would describe the handler's return annotation as the body.
+    return {204: {"description": description, "content": {}}}
+
+
+def _problem(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}}}
+
+
+UNAUTHORIZED = "The request reached the function without a verified caller"
+STAFF_ONLY = "Only staff users may call this; machine credentials may only post leads"
+INVALID = "The request has invalid fields"
+NOT_A_MEMBER = "The caller is not a member of the organisation (or it does not exist)"
+# Powertools lists a 422 on every operation when validation is on; it cannot be left out per route.
+NO_INPUT = "Not sent by this route: it takes no query or body to validate"
+
+
+def missing(permission: Permission) -> str:
+    return f"Missing the {permission.value} permission (or not a staff user)"
+
+
+def answers(
+    *success: Responses,
+    forbidden: str,
+    not_found: str | None = None,
+    conflict: str | None = None,
+    invalid: str | None = None,
+) -> Responses:
+    """A route's documented responses: its successes, then its problems (401 and 403 on every route)."""
+    documented: Responses = {}
+    for responses in success:
+        documented |= responses
+    problems = {401: UNAUTHORIZED, 403: forbidden, 404: not_found, 409: conflict, 422: invalid or NO_INPUT}
+    return documented | {status: _problem(text) for status, text in problems.items() if text}
