@@ -12,6 +12,7 @@ from common.observability import logger, metrics, tracer
 from common.settings import get_settings
 
 from partners import (
+    account_routes,
     deal_routes,
     partner_routes,
     portal_routes,
@@ -28,6 +29,7 @@ app.include_router(programme_routes.router)
 app.include_router(public_routes.router)
 app.include_router(deal_routes.router)
 app.include_router(portal_routes.router)
+app.include_router(account_routes.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

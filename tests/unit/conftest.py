@@ -1,18 +1,30 @@
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import common
 import pytest
-from common import clock, credentials, db, email
-from common.settings import get_settings
+from common import clock
 from common.table_schema import create_table_request
 from moto import mock_aws
 
 TABLE = "partner-programme-unit"
 SENDER = "no-reply@partners.example"
+FILES_BUCKET = "partner-programme-unit-files"
+PORTAL_URL = "https://portal.partners.example"
+
+
+def _clear_client_caches() -> None:
+    """Every cached client or setting of the common layer, so each test gets fresh ones inside its mock."""
+    for module in pkgutil.iter_modules(common.__path__):
+        for value in vars(importlib.import_module(f"common.{module.name}")).values():
+            if callable(getattr(value, "cache_clear", None)):
+                value.cache_clear()
 
 
 class FrozenClock:
@@ -41,12 +53,16 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         "POWERTOOLS_METRICS_NAMESPACE": "PartnerProgramme",
         "EMAIL_FROM": SENDER,
         "LEAD_INTAKE_SCOPE": "leads/write",
+        "FILES_BUCKET": FILES_BUCKET,
+        "PORTAL_URL": PORTAL_URL,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
         cognito = boto3.client("cognito-idp")
-        pool_id = cognito.create_user_pool(PoolName="unit")["UserPool"]["Id"]
+        pool_id = cognito.create_user_pool(
+            PoolName="unit", UsernameAttributes=["email"], AutoVerifiedAttributes=["email"]
+        )["UserPool"]["Id"]
         cognito.create_resource_server(
             UserPoolId=pool_id,
             Identifier="leads",
@@ -54,13 +70,12 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
             Scopes=[{"ScopeName": "write", "ScopeDescription": "w"}],
         )
         monkeypatch.setenv("USER_POOL_ID", pool_id)
-        for cached in (get_settings, db.default_client, email._ses, credentials._cognito):
-            cached.cache_clear()
+        _clear_client_caches()
         boto3.client("dynamodb").create_table(**create_table_request(TABLE))
+        boto3.client("s3").create_bucket(Bucket=FILES_BUCKET)
         boto3.client("ses").verify_email_identity(EmailAddress=SENDER)
         yield {"pool_id": pool_id}
-        for cached in (get_settings, db.default_client, email._ses, credentials._cognito):
-            cached.cache_clear()
+        _clear_client_caches()
 
 
 @pytest.fixture(autouse=True)

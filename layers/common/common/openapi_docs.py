@@ -42,6 +42,8 @@ PROBLEM_CODES = (
     "email-not-confirmed",
     "terms-not-accepted",
     "status-transition-not-allowed",
+    "token-used",
+    "token-expired",
     "idempotency-key-reused",
     "idempotency-in-progress",
     "internal",

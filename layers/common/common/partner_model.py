@@ -63,6 +63,14 @@ INITIAL_STATUSES = frozenset({S.PROSPECT, S.LIVE})
 LEAD_STATUSES = (S.PROSPECT, S.PROSPECT_TERMS_SENT, S.LIVE, S.ACTIVE, S.LAPSED)
 
 
+class NotificationType(StrEnum):
+    """What a partner can choose to be told by e-mail, among the types their organisation offers."""
+
+    DEAL_SHARED = "deal_shared"
+    DEAL_STAGE_CHANGED = "deal_stage_changed"
+    NOTE_SHARED = "note_shared"
+
+
 class EmailNotConfirmed(Forbidden):
     code = "email-not-confirmed"
     title = "E-mail address not confirmed"
