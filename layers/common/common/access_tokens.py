@@ -85,8 +85,9 @@ def _refusal(item: db.Item | None, purpose: Purpose, email: str | None) -> Domai
 def read(token: str, purpose: Purpose, *, email: str | None = None, client: Any = None) -> db.Item:
     """The token's record if it can be used now (to pre-fill a form); else the reason it cannot."""
     item = db.get(token_key(token), consistent=True, client=client)
-    if item and item.get("purpose") == purpose and not item.get("used_at"):
-        if item["expires_at"] > clock.now_iso() and (email is None or item["email"] == email.strip().casefold()):
+    usable = bool(item) and item.get("purpose") == purpose and not item.get("used_at")  # type: ignore[union-attr]
+    if usable and item and item["expires_at"] > clock.now_iso():
+        if email is None or item["email"] == email.strip().casefold():
             return item
     raise _refusal(item, purpose, email)
 
