@@ -85,11 +85,18 @@ def _refusal(item: db.Item | None, purpose: Purpose, email: str | None) -> Domai
 def read(token: str, purpose: Purpose, *, email: str | None = None, client: Any = None) -> db.Item:
     """The token's record if it can be used now (to pre-fill a form); else the reason it cannot."""
     item = db.get(token_key(token), consistent=True, client=client)
-    usable = bool(item) and item.get("purpose") == purpose and not item.get("used_at")  # type: ignore[union-attr]
-    if usable and item and item["expires_at"] > clock.now_iso():
-        if email is None or item["email"] == email.strip().casefold():
-            return item
+    if item is not None and _usable(item, purpose, email):
+        return item
     raise _refusal(item, purpose, email)
+
+
+def _usable(item: db.Item, purpose: Purpose, email: str | None) -> bool:
+    return (
+        item.get("purpose") == purpose
+        and not item.get("used_at")
+        and item["expires_at"] > clock.now_iso()
+        and (email is None or item["email"] == email.strip().casefold())
+    )
 
 
 def use(token: str, purpose: Purpose, *, email: str | None = None, by: str = "") -> dict[str, Any]:
