@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""CDK entry point: `npx cdk synth` / `npx cdk deploy -c stage=<stage> -c emailFrom=<address>`."""
+"""CDK entry point: `npx cdk synth` / `npx cdk deploy -c stage=<stage> -c emailFrom=<address> -c portalUrl=<url>`
+(context keys: docs/deploy.md)."""
 
 from __future__ import annotations
 

@@ -6,7 +6,9 @@
   companies' app clients are created at run time and cannot be listed as its audiences, and a partner
   company's token on a staff route must be refused by the function (403 with a problem body), not by
   the gateway.
-- "none" routes: no authorizer; the function authenticates the caller itself.
+- "none" routes: no authorizer; the function checks what the caller presents itself (an e-mailed
+  single-use token, a referral code). Each is throttled below the stage's default, so a flood of
+  anonymous requests cannot use up the budget of signed-in callers.
 
 A missing Authorization header is answered 401 by API Gateway without calling the authorizer; a token the
 authorizer refuses is answered 403 {"message": "Forbidden"} (an HTTP API Lambda authorizer cannot make
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import cast
 
 import jsii
 from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
@@ -138,6 +141,7 @@ class HttpApi(Construct):
             "none": apigwv2.HttpNoneAuthorizer(),
         }
         integrations_by_function: dict[str, integrations.HttpLambdaIntegration] = {}
+        unauthenticated_route_settings: dict[str, dict[str, int]] = {}
         for route in manifest.ROUTES:
             integration = integrations_by_function.setdefault(
                 route.function,
@@ -150,14 +154,26 @@ class HttpApi(Construct):
                 authorizer=route_authorizers[route.auth],
             )
             if route.auth == "none":
+                for method in route_methods(route):
+                    unauthenticated_route_settings[f"{method.value} {route.path}"] = {
+                        "ThrottlingRateLimit": constants.UNAUTHENTICATED_ROUTE_RATE_LIMIT,
+                        "ThrottlingBurstLimit": constants.UNAUTHENTICATED_ROUTE_BURST_LIMIT,
+                    }
                 for unauthenticated in routes:
+                    # Route settings name existing routes: the stage must be created after them.
+                    self.stage.node.add_dependency(unauthenticated)
                     Validations.of(unauthenticated).acknowledge(
                         Acknowledgment(
                             id="AwsSolutions-APIG4",
-                            reason=f"{route.path} is declared without an authorizer in infra/manifest.py: "
-                            "its function authenticates the caller itself (a signed webhook).",
+                            reason=f"{route.path} is declared without an authorizer in infra/manifest.py: its "
+                            "callers have no token yet (registration, invitations, e-mail confirmation) or "
+                            "authenticate otherwise, and its function checks what they present (single-use "
+                            "tokens, referral codes, signatures) itself. The route is throttled lower.",
                         )
                     )
+        if unauthenticated_route_settings:
+            cfn_stage = cast(apigwv2.CfnStage, self.stage.node.default_child)
+            cfn_stage.route_settings = unauthenticated_route_settings
 
     @property
     def url(self) -> str:

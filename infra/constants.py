@@ -30,6 +30,7 @@ CONTEXT_STAGE = "stage"
 CONTEXT_EMAIL_FROM = "emailFrom"
 CONTEXT_PORTAL_CALLBACK_URLS = "portalCallbackUrls"
 CONTEXT_AUTH_DOMAIN_PREFIX = "authDomainPrefix"
+CONTEXT_PORTAL_URL = "portalUrl"
 
 DEFAULT_STAGE = "dev"
 # The portal's local development server, allowed by CORS on dev stages.
@@ -81,6 +82,15 @@ TOKEN_AUTHORIZER_CACHE_SECONDS = 300
 # API Gateway stage throttling (requests per second, steady and burst), per account limits permitting.
 API_RATE_LIMIT = 50
 API_BURST_LIMIT = 100
+# Routes without an authorizer (registration, invitations, e-mail confirmation) are reached by anyone: a
+# lower limit per route keeps a flood of them from using up the budget of signed-in callers. People
+# register by hand, so a few requests a second are plenty.
+UNAUTHENTICATED_ROUTE_RATE_LIMIT = 10
+UNAUTHENTICATED_ROUTE_BURST_LIMIT = 20
+
+# Uploaded files (terms PDFs, deal files) live under one prefix per organisation; the API function may
+# read and write objects under this prefix only.
+FILES_KEY_PREFIX = "orgs/"
 
 # Request headers a browser may send cross-origin (CORS), in the cloud and in the local stack alike.
 CORS_ALLOWED_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key")

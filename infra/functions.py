@@ -1,4 +1,5 @@
-"""One Lambda function of the manifest: its code asset, its own role, its log group, the shared layer.
+"""One Lambda function of the manifest: its code asset, its own role, its log group, the shared layer;
+and, for a stream consumer, its event source mapping with an on-failure queue.
 
 Each role starts with nothing but writing to its own log group and sending traces; the domain
 constructs add exactly the table, Cognito and SES actions that function needs.
@@ -10,9 +11,12 @@ from dataclasses import dataclass
 from typing import cast
 
 from aws_cdk import Acknowledgment, Duration, IgnoreMode, RemovalPolicy, Validations
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import constants, manifest
@@ -59,6 +63,7 @@ class LambdaFunction(Construct):
         self, scope: Construct, construct_id: str, *, spec: manifest.Function, defaults: FunctionDefaults
     ) -> None:
         super().__init__(scope, construct_id)
+        self.spec = spec
         self.log_group = logs.LogGroup(
             self, "Logs", retention=defaults.log_retention, removal_policy=defaults.removal_policy
         )
@@ -103,3 +108,52 @@ class LambdaFunction(Construct):
                 "not support resource-level permissions; every other statement names its resources.",
             )
         )
+
+
+def consume_stream(scope: Construct, consumer: LambdaFunction, *, table: dynamodb.ITable) -> sqs.Queue:
+    """Feed the table's stream to a kind == "stream" function with the manifest's filters, batch size,
+    retries and record age (the local stream poller follows the same settings), reporting partial batch
+    failures. Returns the on-failure queue `<name>Failures`, created in `scope`."""
+    spec = consumer.spec
+    if spec.kind != "stream":
+        raise ValueError(f"{spec.name} is not a stream consumer")
+    # Where a batch goes once bisecting and retries are exhausted: the message points at the stream
+    # records (shard and sequence numbers), which stay readable for the stream's 24 hours.
+    failures = sqs.Queue(
+        scope,
+        f"{spec.name}Failures",
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=Duration.days(14),
+    )
+    Validations.of(failures).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-SQS3",
+            reason=f"This queue is itself the on-failure destination of the {spec.name} stream mapping; "
+            "nothing consumes it automatically, so it needs no dead-letter queue of its own.",
+        )
+    )
+    consumer.function.add_event_source(
+        event_sources.DynamoEventSource(
+            table,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=spec.stream_batch_size,
+            max_batching_window=Duration.seconds(5),
+            bisect_batch_on_error=spec.stream_bisect_on_error,
+            retry_attempts=spec.stream_retry_attempts,
+            max_record_age=Duration.hours(spec.stream_max_record_age_hours),
+            report_batch_item_failures=True,
+            # One FilterCriteria holding every pattern: Lambda delivers a record that matches any.
+            filters=[lambda_.FilterCriteria.filter(pattern) for pattern in spec.stream_filters],
+            on_failure=event_sources.SqsDlq(failures),
+        )
+    )
+    Validations.of(consumer.role).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-IAM5[Resource::*]",
+            reason="Besides the X-Ray actions of active tracing, the stream mapping needs "
+            "dynamodb:ListStreams, which does not support resource-level permissions; reading "
+            "the stream itself is granted on the table's stream ARN only.",
+        )
+    )
+    return failures

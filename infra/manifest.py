@@ -103,7 +103,9 @@ ROUTES: tuple[Route, ...] = (
     Route("ANY", "/me/partner", PARTNERS_API.name, "token"),
     Route("ANY", "/me/partner/{proxy+}", PARTNERS_API.name, "token"),
     # Registration, invitations, referral links and e-mail confirmation: reached before anyone has a token.
-    Route("ANY", "/public/{proxy+}", PARTNERS_API.name, "none"),
+    # Only the methods they serve: an unauthenticated ANY would open every method.
+    Route("GET", "/public/{proxy+}", PARTNERS_API.name, "none"),
+    Route("POST", "/public/{proxy+}", PARTNERS_API.name, "none"),
 )
 
 # Machine credentials for partner companies: Cognito resource server and its scope.

@@ -40,4 +40,10 @@ class Table(Construct):
 
     def index_arns(self) -> list[str]:
         """One ARN per index, named: a query grant then covers exactly the indexes that exist."""
-        return [f"{self.table.table_arn}/index/{index.name}" for index in table_schema.INDEXES]
+        return [self.index_arn(index.name) for index in table_schema.INDEXES]
+
+    def index_arn(self, name: str) -> str:
+        """The ARN of one index, for a function that queries that index only."""
+        if name not in {index.name for index in table_schema.INDEXES}:
+            raise ValueError(f"the table has no index named {name}")
+        return f"{self.table.table_arn}/index/{name}"

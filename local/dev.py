@@ -20,8 +20,10 @@ from types import FrameType
 
 from requests import RequestException
 
+from infra.manifest import SCHEDULES
 from local import state
 from local.demo import DEMO_PASSWORD, Demo, DemoError, seed
+from local.endpoints import SCHEDULES_PATH
 from local.ports import preferred_or_free
 from local.project import DEMO_ENV_FILE, ROOT
 from local.stack import LocalStack
@@ -37,17 +39,26 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def describe_stack(stack: LocalStack) -> str:
     url = stack.url
+    public = sorted({route.path for route in stack.routes if route.auth == "none"})
+    schedules = [
+        f"  Run schedule  curl -X POST {url}{SCHEDULES_PATH}{name}  ({SCHEDULES.get(name, 'on demand only')})"
+        for name, function in stack.functions.items()
+        if function.kind == "schedule"
+    ]
     return "\n".join(
         [
             f"Local stack ready in {stack.startup_seconds:.1f} s",
             f"  API           {url}",
+            *(f"  No token      {url}{path}  (no Authorization header needed)" for path in public),
             f"  Swagger UI    {url}/docs",
             f"  OpenAPI       {url}/openapi.json",
             f"  Outbox        {url}/_local/outbox",
             f"  Dead letters  {url}/_local/dead-letters",
+            f'  Clock         {url}/_local/clock  (POST {{"offset_seconds": 86400}} moves the functions a day ahead)',
+            *schedules,
             f"  Token URL     {stack.token_url}",
             f"  DynamoDB      {stack.dynamodb_endpoint}  (table {stack.table_name})",
-            f"  moto          {stack.moto_endpoint}  (user pool {stack.user_pool_id})",
+            f"  moto          {stack.moto_endpoint}  (user pool {stack.user_pool_id}, bucket {stack.files_bucket})",
         ]
     )
 

@@ -105,3 +105,22 @@ def test_cors_allows_the_portal_origins(dev: Synth, prod: Synth) -> None:
     assert dev_api["Properties"]["CorsConfiguration"]["AllowOrigins"] == [constants.DEV_PORTAL_ORIGIN]
     assert prod_api["Properties"]["CorsConfiguration"]["AllowOrigins"] == ["https://partners.example.com"]
     assert "Authorization" in prod_api["Properties"]["CorsConfiguration"]["AllowHeaders"]
+
+
+def test_routes_without_an_authorizer_are_throttled_lower(dev: Synth) -> None:
+    (_, stage) = dev.only("AWS::ApiGatewayV2::Stage")
+    route_ids = {
+        r["Properties"]["RouteKey"]: logical_id for logical_id, r in dev.resources("AWS::ApiGatewayV2::Route").items()
+    }
+    unauthenticated = {key for key, route in EXPECTED_ROUTES.items() if route.auth == "none"}
+    lower = {
+        "ThrottlingRateLimit": constants.UNAUTHENTICATED_ROUTE_RATE_LIMIT,
+        "ThrottlingBurstLimit": constants.UNAUTHENTICATED_ROUTE_BURST_LIMIT,
+    }
+
+    assert unauthenticated, "the manifest declares public routes"
+    assert stage["Properties"]["RouteSettings"] == {key: lower for key in unauthenticated}
+    assert constants.UNAUTHENTICATED_ROUTE_RATE_LIMIT < constants.API_RATE_LIMIT
+    assert constants.UNAUTHENTICATED_ROUTE_BURST_LIMIT < constants.API_BURST_LIMIT
+    # Route settings may only name routes that exist when the stage is created.
+    assert {route_ids[key] for key in unauthenticated} <= set(stage["DependsOn"])

@@ -57,7 +57,17 @@ def test_lead_intake_scope_and_token_endpoint(dev: Synth) -> None:
 
 
 def test_outputs(dev: Synth) -> None:
-    assert {"ApiUrl", "UserPoolId", "PortalClientId", "TokenEndpoint", "TableName"} <= dev.template["Outputs"].keys()
+    assert dev.template["Outputs"].keys() == {
+        "ApiUrl",
+        "UserPoolId",
+        "PortalClientId",
+        "TokenEndpoint",
+        "TableName",
+        "FilesBucketName",
+        "LeadsEventsFailureQueueUrl",
+        "PartnersEventsFailureQueueUrl",
+        "StatusSweepScheduleName",
+    }
 
 
 def test_stack_is_named_after_the_stage(dev: Synth, prod: Synth) -> None:

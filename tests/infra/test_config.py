@@ -7,6 +7,7 @@ from typing import Any
 import aws_cdk as cdk
 import pytest
 
+from infra import constants
 from infra.stack import DeploymentConfig
 
 pytestmark = pytest.mark.infra
@@ -25,8 +26,37 @@ def test_defaults_to_the_dev_stage() -> None:
 
 
 def test_stages_other_than_dev_are_protected() -> None:
-    assert config(stage="prod").protected is True
+    assert config(stage="prod", portalUrl="https://partners.example.com").protected is True
     assert config(stage="dev-alice").protected is False
+
+
+def test_portal_url_defaults_to_the_first_callback_origin_or_the_dev_portal() -> None:
+    callbacks = "https://partners.example.com/callback,https://other.example.com/callback"
+
+    assert config(stage="prod", portalCallbackUrls=callbacks).portal_url == "https://partners.example.com"
+    assert config().portal_url == constants.DEV_PORTAL_ORIGIN
+    assert config(stage="dev-alice", portalCallbackUrls=callbacks).portal_url == "https://partners.example.com"
+
+
+def test_a_given_portal_url_wins_and_its_origin_is_allowed() -> None:
+    prod = config(
+        stage="prod", portalUrl="https://portal.example.com/app/", portalCallbackUrls="https://x.example.com/cb"
+    )
+    dev = config(portalUrl="http://127.0.0.1:8080")
+
+    assert prod.portal_url == "https://portal.example.com/app"
+    assert prod.portal_origins == ["https://portal.example.com", "https://x.example.com"]
+    assert dev.portal_url == "http://127.0.0.1:8080"
+    assert dev.portal_origins == ["http://127.0.0.1:8080", constants.DEV_PORTAL_ORIGIN]
+
+
+def test_a_protected_stage_needs_an_https_portal_address() -> None:
+    with pytest.raises(ValueError, match="portalUrl"):
+        config(stage="prod")
+    with pytest.raises(ValueError, match="https"):
+        config(stage="prod", portalUrl="http://partners.example.com")
+    with pytest.raises(ValueError, match="https"):
+        config(stage="prod", portalCallbackUrls="http://partners.example.com/callback")
 
 
 def test_callback_urls_from_a_comma_separated_string_or_a_list() -> None:
@@ -46,6 +76,10 @@ def test_callback_urls_from_a_comma_separated_string_or_a_list() -> None:
         {"emailFrom": "not-an-address"},
         {"emailFrom": ""},
         {"portalCallbackUrls": "partners.example.com/callback"},
+        {"portalUrl": "partners.example.com"},
+        {"portalUrl": "ftp://partners.example.com"},
+        {"portalUrl": "https://partners.example.com/?ref=1"},
+        {"portalUrl": "https://partners.example.com/#/home"},
     ],
 )
 def test_rejects_bad_context(context: dict[str, Any]) -> None:

@@ -65,6 +65,16 @@ def test_function_environment(dev: Synth, spec: manifest.Function) -> None:
     assert token_url[0] == "https://"
     assert {"Ref": domain_id} in token_url
     assert token_url[-1].endswith(".amazoncognito.com/oauth2/token")
+    assert variables["FILES_BUCKET"] == {"Ref": dev.only("AWS::S3::Bucket")[0]}
+    assert variables["PORTAL_URL"] == constants.DEV_PORTAL_ORIGIN
+
+
+@pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=FUNCTION_NAMES)
+def test_prod_portal_url_is_the_portal_origin(prod: Synth, spec: manifest.Function) -> None:
+    # From the first portalCallbackUrls entry, as no portalUrl is given.
+    variables = prod.function(spec.name)[1]["Properties"]["Environment"]["Variables"]
+
+    assert variables["PORTAL_URL"] == "https://partners.example.com"
 
 
 @pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=FUNCTION_NAMES)

@@ -1,8 +1,10 @@
-"""The LeadsEvents stream consumer: partial batch failures, filters, an on-failure queue."""
+"""The stream consumers (LeadsEvents, PartnersEvents): partial batch failures, the manifest's filters, an
+on-failure queue each."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -11,16 +13,37 @@ from tests.infra.conftest import Synth
 
 pytestmark = pytest.mark.infra
 
+CONSUMERS = [function for function in manifest.FUNCTIONS if function.kind == "stream"]
+CONSUMER_NAMES = [function.name for function in CONSUMERS]
 
-def test_event_source_mapping(dev: Synth) -> None:
-    spec = manifest.LEADS_EVENTS
+
+def mapping_of(synth: Synth, spec: manifest.Function) -> dict[str, Any]:
+    (function_id, _) = synth.function(spec.name)
+    (mapping,) = [
+        m["Properties"]
+        for m in synth.resources("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    return mapping
+
+
+def failure_queue_of(synth: Synth, spec: manifest.Function) -> tuple[str, dict[str, Any]]:
+    queue_id = mapping_of(synth, spec)["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    return queue_id, synth.template["Resources"][queue_id]
+
+
+def test_every_stream_function_has_exactly_one_mapping(dev: Synth) -> None:
+    assert {"LeadsEvents", "PartnersEvents"} <= set(CONSUMER_NAMES)
+    assert len(dev.resources("AWS::Lambda::EventSourceMapping")) == len(CONSUMERS)
+
+
+@pytest.mark.parametrize("spec", CONSUMERS, ids=CONSUMER_NAMES)
+def test_event_source_mapping(dev: Synth, spec: manifest.Function) -> None:
     (table_id, _) = dev.only("AWS::DynamoDB::Table")
-    (queue_id, _) = dev.only("AWS::SQS::Queue")
-    (function_id, _) = dev.function(manifest.LEADS_EVENTS.name)
-    (_, mapping) = dev.only("AWS::Lambda::EventSourceMapping")
-    properties = mapping["Properties"]
+    properties = mapping_of(dev, spec)
+    (queue_id, queue) = failure_queue_of(dev, spec)
 
-    assert properties["FunctionName"] == {"Ref": function_id}
+    assert queue["Type"] == "AWS::SQS::Queue"
     assert properties["EventSourceArn"] == {"Fn::GetAtt": [table_id, "StreamArn"]}
     assert properties["StartingPosition"] == "TRIM_HORIZON"
     assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -35,21 +58,34 @@ def test_event_source_mapping(dev: Synth) -> None:
     assert properties["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [queue_id, "Arn"]}}}
 
 
-def test_filter_criteria_are_the_manifest_patterns(dev: Synth) -> None:
-    (_, mapping) = dev.only("AWS::Lambda::EventSourceMapping")
+@pytest.mark.parametrize("spec", CONSUMERS, ids=CONSUMER_NAMES)
+def test_filter_criteria_are_the_manifest_patterns(dev: Synth, spec: manifest.Function) -> None:
     # One criteria object with a filter per pattern: Lambda delivers a record that matches any of them.
-    patterns = [json.loads(f["Pattern"]) for f in mapping["Properties"]["FilterCriteria"]["Filters"]]
+    patterns = [json.loads(f["Pattern"]) for f in mapping_of(dev, spec)["FilterCriteria"]["Filters"]]
 
-    assert len(manifest.LEADS_EVENTS.stream_filters) > 1
-    assert patterns == list(manifest.LEADS_EVENTS.stream_filters)
+    assert spec.stream_filters
+    assert patterns == list(spec.stream_filters)
 
 
-def test_failure_queue_is_encrypted_and_refuses_plain_http(dev: Synth) -> None:
-    (queue_id, queue) = dev.only("AWS::SQS::Queue")
-    (_, queue_policy) = dev.only("AWS::SQS::QueuePolicy")
-    (deny,) = queue_policy["Properties"]["PolicyDocument"]["Statement"]
+@pytest.mark.parametrize("spec", CONSUMERS, ids=CONSUMER_NAMES)
+def test_failure_queue_is_its_own_encrypted_and_refuses_plain_http(dev: Synth, spec: manifest.Function) -> None:
+    (queue_id, queue) = failure_queue_of(dev, spec)
+    (queue_policy,) = [
+        p["Properties"]
+        for p in dev.resources("AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": queue_id}]
+    ]
+    (deny,) = queue_policy["PolicyDocument"]["Statement"]
+    output = dev.template["Outputs"][f"{spec.name}FailureQueueUrl"]
 
     assert queue["Properties"]["SqsManagedSseEnabled"] is True
-    assert queue_policy["Properties"]["Queues"] == [{"Ref": queue_id}]
     assert deny["Effect"] == "Deny"
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert output["Value"] == {"Ref": queue_id}
+    # Only its own function may send to it.
+    senders = [
+        name
+        for name in CONSUMER_NAMES
+        if any(statement["Resource"] == {"Fn::GetAtt": [queue_id, "Arn"]} for statement in dev.policy_statements(name))
+    ]
+    assert senders == [spec.name]

@@ -1,0 +1,83 @@
+"""The StatusSweep function and the EventBridge Scheduler schedule that runs it (the expression is in
+infra/manifest.py SCHEDULES, which the local stack's on-demand firing follows too).
+
+The sweep is idempotent (running it twice changes nothing more), so every retry below is safe.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_scheduler as scheduler
+from constructs import Construct
+
+from infra import manifest
+from infra.functions import FunctionDefaults, LambdaFunction
+from infra.table import Table
+
+# The index of ACTIVE partners by last-lead date (common.partner_model: LAPSE#<shard> / <lastLeadAt>#...):
+# the sweep reads only the range that is due and updates each due partner's node.
+LAPSE_INDEX = "gsi3"
+# Scheduler invokes the function asynchronously: its retry policy covers delivering the invocation
+# (throttling, service errors), Lambda's own retries cover the function failing.
+DELIVERY_RETRY_ATTEMPTS = 5
+DELIVERY_MAX_EVENT_AGE = Duration.hours(6)
+FUNCTION_RETRY_ATTEMPTS = 2
+FUNCTION_MAX_EVENT_AGE = Duration.hours(6)
+
+
+class StatusSweep(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, table: Table, schedule_name: str, defaults: FunctionDefaults
+    ) -> None:
+        super().__init__(scope, construct_id)
+        spec = manifest.STATUS_SWEEP
+        self.sweep = LambdaFunction(self, spec.name, spec=spec, defaults=defaults)
+        self.sweep.role.add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[table.index_arn(LAPSE_INDEX)])
+        )
+        self.sweep.role.add_to_policy(
+            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[table.table.table_arn])
+        )
+        self.sweep.function.configure_async_invoke(
+            retry_attempts=FUNCTION_RETRY_ATTEMPTS, max_event_age=FUNCTION_MAX_EVENT_AGE
+        )
+
+        # The schedule's own role, allowed to invoke this function only. The source-account condition
+        # keeps another account's schedule from using it (confused deputy).
+        self.invoke_role = iam.Role(
+            self,
+            "ScheduleRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID}}
+            ),
+            description=f"EventBridge Scheduler invokes the {spec.name} function",
+        )
+        invoke_policy = iam.Policy(
+            self,
+            "ScheduleRolePolicy",
+            roles=[self.invoke_role],
+            statements=[
+                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.sweep.function.function_arn])
+            ],
+        )
+        self.schedule = scheduler.CfnSchedule(
+            self,
+            "Schedule",
+            name=schedule_name,
+            description=f"Runs the {spec.name} function daily",
+            schedule_expression=manifest.SCHEDULES[spec.name],
+            schedule_expression_timezone="UTC",
+            flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
+            state="ENABLED",
+            target=scheduler.CfnSchedule.TargetProperty(
+                arn=self.sweep.function.function_arn,
+                role_arn=self.invoke_role.role_arn,
+                retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
+                    maximum_retry_attempts=DELIVERY_RETRY_ATTEMPTS,
+                    maximum_event_age_in_seconds=int(DELIVERY_MAX_EVENT_AGE.to_seconds()),
+                ),
+            ),
+        )
+        # The first run must find the role's policy in place.
+        self.schedule.node.add_dependency(invoke_policy)

@@ -1,0 +1,65 @@
+"""The files bucket: private, encrypted, TLS only, open to the portal's origins for presigned uploads and
+downloads, kept on protected stages."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import constants
+from tests.infra.conftest import Synth
+
+pytestmark = pytest.mark.infra
+
+
+def test_bucket_is_private_encrypted_and_refuses_plain_http(dev: Synth) -> None:
+    (bucket_id, bucket) = dev.only("AWS::S3::Bucket")
+    (_, policy) = dev.only("AWS::S3::BucketPolicy")
+    properties = bucket["Properties"]
+    denies = policy["Properties"]["PolicyDocument"]["Statement"]
+
+    assert properties["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert properties["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    (encryption,) = properties["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert policy["Properties"]["Bucket"] == {"Ref": bucket_id}
+    assert all(statement["Effect"] == "Deny" for statement in denies)
+    assert {"Bool": {"aws:SecureTransport": "false"}} in [statement["Condition"] for statement in denies]
+    assert "VersioningConfiguration" not in properties
+
+
+def test_cors_lets_the_portal_upload_and_download(dev: Synth, prod: Synth) -> None:
+    for synth, origins in ((dev, [constants.DEV_PORTAL_ORIGIN]), (prod, ["https://partners.example.com"])):
+        (_, bucket) = synth.only("AWS::S3::Bucket")
+        (rule,) = bucket["Properties"]["CorsConfiguration"]["CorsRules"]
+
+        assert rule["AllowedOrigins"] == origins
+        assert set(rule["AllowedMethods"]) == {"POST", "PUT", "GET"}
+
+
+def test_incomplete_multipart_uploads_are_aborted(dev: Synth) -> None:
+    (_, bucket) = dev.only("AWS::S3::Bucket")
+    (rule,) = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+
+    assert rule["Status"] == "Enabled"
+    assert rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] >= 1
+
+
+def test_bucket_is_kept_on_protected_stages_and_never_emptied_by_the_stack(dev: Synth, prod: Synth) -> None:
+    (_, dev_bucket) = dev.only("AWS::S3::Bucket")
+    (_, prod_bucket) = prod.only("AWS::S3::Bucket")
+
+    assert dev_bucket["DeletionPolicy"] == "Delete"
+    assert (prod_bucket["DeletionPolicy"], prod_bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    for synth in (dev, prod):
+        assert not synth.resources("Custom::S3AutoDeleteObjects")
+
+
+def test_bucket_name_is_an_output(dev: Synth) -> None:
+    (bucket_id, _) = dev.only("AWS::S3::Bucket")
+
+    assert dev.template["Outputs"]["FilesBucketName"]["Value"] == {"Ref": bucket_id}

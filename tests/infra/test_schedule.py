@@ -1,0 +1,65 @@
+"""The StatusSweep schedule: the manifest's expression, in UTC, at the exact time, retried, invoking the
+sweep with a role of its own."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra import manifest, status_sweep
+from tests.infra.conftest import Synth
+
+pytestmark = pytest.mark.infra
+
+
+def test_every_scheduled_function_has_an_expression() -> None:
+    scheduled = {function.name for function in manifest.FUNCTIONS if function.kind == "schedule"}
+
+    assert scheduled == manifest.SCHEDULES.keys() == {manifest.STATUS_SWEEP.name}
+
+
+def test_schedule_runs_the_sweep_daily_at_the_manifest_time(dev: Synth) -> None:
+    (_, schedule) = dev.only("AWS::Scheduler::Schedule")
+    (function_id, _) = dev.function(manifest.STATUS_SWEEP.name)
+    properties = schedule["Properties"]
+
+    assert properties["ScheduleExpression"] == manifest.SCHEDULES[manifest.STATUS_SWEEP.name]
+    assert properties["ScheduleExpression"].startswith("cron(")
+    assert properties["ScheduleExpressionTimezone"] == "UTC"
+    assert properties["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert properties["State"] == "ENABLED"
+    assert properties["Name"] == "partner-programme-dev-StatusSweep"
+    assert properties["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert "Input" not in properties["Target"]  # the function gets Scheduler's own event
+
+
+def test_delivery_and_function_failures_are_retried(dev: Synth) -> None:
+    (_, schedule) = dev.only("AWS::Scheduler::Schedule")
+    (function_id, _) = dev.function(manifest.STATUS_SWEEP.name)
+    (_, invoke_config) = dev.only("AWS::Lambda::EventInvokeConfig")
+
+    assert schedule["Properties"]["Target"]["RetryPolicy"] == {
+        "MaximumRetryAttempts": status_sweep.DELIVERY_RETRY_ATTEMPTS,
+        "MaximumEventAgeInSeconds": status_sweep.DELIVERY_MAX_EVENT_AGE.to_seconds(),
+    }
+    # Scheduler invokes asynchronously: a failing sweep is retried by Lambda.
+    assert invoke_config["Properties"]["FunctionName"] == {"Ref": function_id}
+    assert invoke_config["Properties"]["MaximumRetryAttempts"] == status_sweep.FUNCTION_RETRY_ATTEMPTS > 0
+
+
+def test_schedule_waits_for_its_role_policy(dev: Synth) -> None:
+    (_, schedule) = dev.only("AWS::Scheduler::Schedule")
+    role_id = schedule["Properties"]["Target"]["RoleArn"]["Fn::GetAtt"][0]
+    (policy_id,) = [
+        logical_id
+        for logical_id, policy in dev.resources("AWS::IAM::Policy").items()
+        if policy["Properties"]["Roles"] == [{"Ref": role_id}]
+    ]
+
+    assert schedule["DependsOn"] == [policy_id]
+
+
+def test_schedule_name_is_an_output(prod: Synth) -> None:
+    (schedule_id, schedule) = prod.only("AWS::Scheduler::Schedule")
+
+    assert schedule["Properties"]["Name"] == "partner-programme-prod-StatusSweep"
+    assert prod.template["Outputs"]["StatusSweepScheduleName"]["Value"] == {"Ref": schedule_id}
