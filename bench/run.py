@@ -1,4 +1,4 @@
-"""`make bench`: the leads handlers in-process against DynamoDB Local, side by side with the bare boto3
+"""`make bench`: the leads and partners handlers in-process against DynamoDB Local, side by side with the bare boto3
 calls each operation minimally needs, in the same run; DynamoDB round trips per operation; and each
 handler module's import time against importing its libraries alone.
 
@@ -23,6 +23,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common"), str(ROOT / "functions")]
 
+from bench import partners  # noqa: E402
 from local.dynamodb_local import DynamoDBLocal  # noqa: E402
 
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "200"))
@@ -46,6 +47,9 @@ BASE_ENV = {
     "TOKEN_ISSUER": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_bench",
     "JWKS_URL": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_bench/.well-known/jwks.json",
     "PORTAL_CLIENT_IDS": "bench-portal",
+    # Files are not uploaded in the benchmark; the partners API only needs them named to start.
+    "FILES_BUCKET": "partner-programme-bench-files",
+    "PORTAL_URL": "https://portal.bench.example",
 }
 
 
@@ -78,7 +82,7 @@ class RoundTrips:
         return taken
 
 
-def run_latency(endpoint: str) -> list[dict[str, Any]]:
+def run_latency(endpoint: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     os.environ.update(BASE_ENV | {"AWS_ENDPOINT_URL_DYNAMODB": endpoint})
     import boto3
     from common import clock, companies, db, leads, orgs
@@ -265,6 +269,12 @@ def run_latency(endpoint: str) -> list[dict[str, Any]]:
             only_normal_leads,
         ),
         ("lead listing (25 leads)", handler_list, bare_list, "GetItem + Query", lambda: None),
+        (
+            "partner deal creation (POST portal deal)",
+            *partners.deal_creation_case(raw, TABLE, org_id, admin),
+            "BatchGetItem + GetItem + TransactWriteItems",
+            lambda: None,
+        ),
     ]
     for name, handler, bare, bare_calls, prepare in cases:
         prepare()
@@ -295,7 +305,8 @@ def run_latency(endpoint: str) -> list[dict[str, Any]]:
                 "bare_calls": bare_calls,
             }
         )
-    return rows
+    sweep_org = orgs.create_organisation(orgs.NewOrganisation(name="Bench sweep org"), admin)["org_id"]
+    return rows, partners.sweep_case(raw, TABLE, sweep_org)
 
 
 # Each handler's libraries set up the way the handler sets them up (Logger, Tracer and Metrics created, the
@@ -310,6 +321,11 @@ IMPORT_BASELINES = {
     "leads.events": _POWERTOOLS + "; from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType; "
     "BatchProcessor(event_type=EventType.DynamoDBStreams)",
     "authorizer.handler": _POWERTOOLS + "; import jwt",
+    "partners.api": _POWERTOOLS + "; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
+    "APIGatewayHttpResolver(enable_validation=True)",
+    "partners.events": _POWERTOOLS + "; from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType; "
+    "BatchProcessor(event_type=EventType.DynamoDBStreams)",
+    "status_sweep.handler": _POWERTOOLS,
 }
 
 
@@ -339,7 +355,7 @@ def run_imports() -> list[dict[str, Any]]:
     return rows
 
 
-def report(latency: list[dict[str, Any]], imports: list[dict[str, Any]]) -> str:
+def report(latency: list[dict[str, Any]], sweep: dict[str, Any], imports: list[dict[str, Any]]) -> str:
     lines = [
         f"# Benchmark results ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {ITERATIONS} iterations per side)",
         "",
@@ -358,6 +374,7 @@ def report(latency: list[dict[str, Any]], imports: list[dict[str, Any]]) -> str:
             f"| {r['bare_p95_ms']:.2f} | {r['ratio_p50']:.2f} | {calls} | {r['write_round_trips']:g} "
             f"| {r['bare_calls']} |"
         )
+    lines += partners.sweep_report(sweep)
     lines += ["", "| handler module | import ms | its libraries alone ms | ratio |", "|---|---|---|---|"]
     for r in imports:
         lines.append(f"| {r['module']} | {r['handler_ms']:.0f} | {r['libraries_ms']:.0f} | {r['ratio']:.2f} |")
@@ -367,12 +384,12 @@ def report(latency: list[dict[str, Any]], imports: list[dict[str, Any]]) -> str:
 def main() -> None:
     # The handlers print their metrics (EMF) as in Lambda; send them to /dev/null, not to a slow terminal.
     with DynamoDBLocal() as dynamodb, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        latency = run_latency(dynamodb.endpoint)
+        latency, sweep = run_latency(dynamodb.endpoint)
     imports = run_imports()
-    text = report(latency, imports)
+    text = report(latency, sweep, imports)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(text)
-    (RESULTS / "latest.json").write_text(json.dumps({"latency": latency, "imports": imports}, indent=2))
+    (RESULTS / "latest.json").write_text(json.dumps({"latency": latency, "sweep": sweep, "imports": imports}, indent=2))
     print(text)
 
 

@@ -1,7 +1,383 @@
-"""(being written)"""
+"""Workflows and deals, staff side: create and read workflows, create, list and move deals, share a deal with
+a partner, and the deal's notes and files."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.metrics import MetricUnit
+from common import deal_files, deal_notes, deals, workflows
+from common.auth import Permission
+from common.observability import metrics
+from common.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing
+from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
+from pydantic import Field
+
+from partners.access import Id, PartnerId, member_of
 
 router = APIGatewayHttpRouter()
+
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+Limit = Annotated[int, Query(ge=1, le=100)]
+OptionalWorkflowId = Annotated[str | None, Query(pattern=ENTITY_ID_PATTERN, description="only this workflow")]
+
+NO_WORKFLOW = "The caller is not a member of the organisation, or there is no such workflow"
+NO_DEAL = "The caller is not a member of the organisation, or there is no such deal"
+OWNER_OR_MANAGER = f"The deal belongs to another user and the caller lacks {Permission.MANAGE_DEALS.value}"
+
+
+# -- documented answers (the routes return plain dicts) --------------------------------------------
+
+
+class Stage(Open):
+    stage_id: str
+    name: str
+
+
+class Workflow(Open):
+    org_id: str
+    workflow_id: str
+    name: str
+    stages: list[Stage] = Field(description="in order; a deal starts at the first")
+    created_by: str
+    created_at: datetime
+
+
+class WorkflowPage(Page):
+    items: list[Workflow]
+
+
+class DealContact(Open):
+    first_name: str
+    last_name: str
+    email: str | None = None
+    phone: str | None = None
+
+
+class DealValue(Open):
+    amount: int = Field(description="minor units (cents)")
+    currency: str = Field(description="ISO 4217")
+
+
+class StageHistoryEntry(Open):
+    at: datetime
+    by: str = Field(description="user:<id> or partner:<id>")
+    stage_id: str
+    stage_name: str
+    from_stage_id: str | None = None
+
+
+class Deal(Open):
+    org_id: str
+    deal_id: str
+    workflow_id: str
+    stage_id: str
+    stage_name: str
+    stage_history: list[StageHistoryEntry]
+    title: str
+    contacts: list[DealContact]
+    owner_id: str
+    value: DealValue | None = None
+    credited_partner_id: str | None = Field(None, description="the partner the deal counts for")
+    partner_ids: list[str] = Field(description="the partners the deal is shared with")
+    created_by: str = Field(description="user:<id> or partner:<id>")
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class DealPage(Page):
+    items: list[Deal]
+
+
+class Note(Open):
+    org_id: str
+    deal_id: str
+    note_id: str
+    author: str = Field(description="the staff user's or the partner's id")
+    author_kind: Literal["staff", "partner"]
+    body: str
+    shared_with_partners: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class NotePage(Page):
+    items: list[Note]
+
+
+class DealFile(Open):
+    org_id: str
+    deal_id: str
+    file_id: str
+    name: str
+    content_type: str
+    size: int = Field(description="the declared size in bytes: the upload may not exceed it")
+    uploaded_by: str = Field(description="user:<id> or partner:<id>")
+    created_at: datetime
+
+
+class ListedFile(DealFile):
+    download_url: str = Field(description="a presigned GET, valid for a few minutes")
+
+
+class FilePage(Page):
+    items: list[ListedFile]
+
+
+class UploadGrant(Open):
+    url: str
+    fields: dict[str, str] = Field(description="send these as form fields of a multipart POST, the file last")
+    expires_at: datetime
+
+
+class FileUpload(Open):
+    file: DealFile
+    upload: UploadGrant
+
+
+def page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def upload_answer(item: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]:
+    return {"file": deal_files.view(item), "upload": grant}
+
+
+# -- workflows -------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/orgs/<org_id>/workflows",
+    summary="Create a workflow: its name and its stages in order",
+    tags=["workflows"],
+    responses=answers(
+        body(Workflow, "The workflow", 201),
+        forbidden=missing(Permission.MANAGE_DEALS),
+        not_found=NOT_A_MEMBER,
+        conflict="A generated id collided; retry",
+        invalid=INVALID + " (or two stages share a name)",
+    ),
+)
+def create_workflow(org_id: Id, new: Annotated[workflows.NewWorkflow, Body()]) -> tuple[dict[str, Any], int]:
+    member = member_of(router, org_id, Permission.MANAGE_DEALS)
+    return workflows.view(workflows.create_workflow(org_id, new, f"user:{member.user_id}")), 201
+
+
+@router.get(
+    "/orgs/<org_id>/workflows",
+    summary="List the organisation's workflows by name",
+    tags=["workflows"],
+    responses=answers(
+        body(WorkflowPage, "A page of workflows"),
+        forbidden=STAFF_ONLY,
+        not_found=NOT_A_MEMBER,
+        invalid="The cursor or limit is not valid",
+    ),
+)
+def list_workflows(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+    member_of(router, org_id)
+    items, next_cursor = workflows.list_workflows(org_id, cursor=cursor, limit=limit)
+    return page([workflows.view(i) for i in items], next_cursor)
+
+
+@router.get(
+    "/orgs/<org_id>/workflows/<workflow_id>",
+    summary="Get a workflow",
+    tags=["workflows"],
+    responses=answers(body(Workflow, "The workflow"), forbidden=STAFF_ONLY, not_found=NO_WORKFLOW),
+)
+def get_workflow(org_id: Id, workflow_id: Id) -> dict[str, Any]:
+    member_of(router, org_id)
+    return workflows.view(workflows.get_workflow(org_id, workflow_id))
+
+
+# -- deals -----------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/orgs/<org_id>/deals",
+    summary="Create a deal at its workflow's first stage, optionally credited to a partner",
+    description="With partner_id the deal is shared with that partner and counts as their lead "
+    "(a LIVE or LAPSED partner becomes ACTIVE), in the same transaction as the deal.",
+    tags=["deals"],
+    responses=answers(
+        body(Deal, "The deal", 201),
+        forbidden=f"Another owner than the caller needs {Permission.MANAGE_DEALS.value} (or not a staff user)",
+        not_found=NOT_A_MEMBER,
+        conflict="The partner is ENDED, ARCHIVED or removed, or a generated id collided",
+        invalid=INVALID + " (or the workflow, owner or partner is not in the organisation)",
+    ),
+)
+def create_deal(org_id: Id, new: Annotated[deals.NewDeal, Body()]) -> tuple[dict[str, Any], int]:
+    member = member_of(router, org_id)
+    deal = deals.create_deal(org_id, member, new)
+    metrics.add_metric(name="DealsCreated", unit=MetricUnit.Count, value=1)
+    return deals.staff_view(deal), 201
+
+
+@router.get(
+    "/orgs/<org_id>/deals",
+    summary="List deals, newest first: the caller's own, or with deals:manage everyone's (or one owner's)",
+    tags=["deals"],
+    responses=answers(
+        body(DealPage, "A page of deals"),
+        forbidden=f"Another owner's deals need {Permission.MANAGE_DEALS.value} (or not a staff user)",
+        not_found=NOT_A_MEMBER,
+        invalid="The owner, cursor or limit is not valid",
+    ),
+)
+def list_deals(
+    org_id: Id,
+    owner_id: Annotated[str | None, Query(pattern=USER_ID_PATTERN, description="only this owner's deals")] = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    member = member_of(router, org_id)
+    items, next_cursor = deals.list_deals(org_id, member, owner_id=owner_id, cursor=cursor, limit=limit)
+    return page([deals.staff_view(i) for i in items], next_cursor)
+
+
+@router.get(
+    "/orgs/<org_id>/deals/<deal_id>",
+    summary="Get a deal with its stage history",
+    tags=["deals"],
+    responses=answers(body(Deal, "The deal"), forbidden=OWNER_OR_MANAGER, not_found=NO_DEAL),
+)
+def get_deal(org_id: Id, deal_id: Id) -> dict[str, Any]:
+    return deals.staff_view(deals.staff_deal(org_id, deal_id, member_of(router, org_id)))
+
+
+@router.post(
+    "/orgs/<org_id>/deals/<deal_id>/stage",
+    summary="Move a deal to another stage of its workflow",
+    description="The stage and its history entry change in one conditional write: of racing moves from the "
+    "same version exactly one wins. Pass version to refuse the move if the deal changed since you read it.",
+    tags=["deals"],
+    responses=answers(
+        body(Deal, "The deal, at the new stage (unchanged if it was already there)"),
+        forbidden=OWNER_OR_MANAGER,
+        not_found=NO_DEAL,
+        conflict="The deal changed since the version read or named",
+        invalid=INVALID + " (or the stage is not in the deal's workflow)",
+    ),
+)
+def move_deal(org_id: Id, deal_id: Id, change: Annotated[deals.StageChange, Body()]) -> dict[str, Any]:
+    return deals.staff_view(deals.move_deal(org_id, deal_id, member_of(router, org_id), change))
+
+
+@router.put(
+    "/orgs/<org_id>/deals/<deal_id>/partners/<partner_id>",
+    summary="Share a deal with a partner of the organisation",
+    description="The partner sees the deal in their portal (and its workflow among theirs). They get an e-mail "
+    "if the organisation's deal-shared e-mail is on and they chose that notification.",
+    tags=["deals"],
+    responses=answers(
+        body(Deal, "Shared now", 201),
+        body(Deal, "It was already shared with the partner"),
+        forbidden=OWNER_OR_MANAGER,
+        not_found="The caller is not a member of the organisation, or no such deal or partner",
+        conflict="The deal changed meanwhile; retry",
+    ),
+)
+def share_deal(org_id: Id, deal_id: Id, partner_id: PartnerId) -> tuple[dict[str, Any], int]:
+    deal, created = deals.share_deal(org_id, deal_id, member_of(router, org_id), partner_id)
+    return deals.staff_view(deal), 201 if created else 200
+
+
+# -- notes and files -------------------------------------------------------------------------------
+
+
+@router.post(
+    "/orgs/<org_id>/deals/<deal_id>/notes",
+    summary="Add a note to a deal, shared with its partners or not",
+    tags=["deal notes"],
+    responses=answers(
+        body(Note, "The note", 201),
+        forbidden=OWNER_OR_MANAGER,
+        not_found=NO_DEAL,
+        conflict="A generated id collided; retry",
+        invalid=INVALID,
+    ),
+)
+def add_note(org_id: Id, deal_id: Id, new: Annotated[deal_notes.NewNote, Body()]) -> tuple[dict[str, Any], int]:
+    note = deal_notes.add_staff_note(org_id, deal_id, member_of(router, org_id), new)
+    return deal_notes.view(note), 201
+
+
+@router.get(
+    "/orgs/<org_id>/deals/<deal_id>/notes",
+    summary="List a deal's notes, newest first (staff and partner notes)",
+    tags=["deal notes"],
+    responses=answers(
+        body(NotePage, "A page of notes"),
+        forbidden=OWNER_OR_MANAGER,
+        not_found=NO_DEAL,
+        invalid="The cursor or limit is not valid",
+    ),
+)
+def list_notes(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+    items, next_cursor = deal_notes.list_staff_notes(
+        org_id, deal_id, member_of(router, org_id), cursor=cursor, limit=limit
+    )
+    return page([deal_notes.view(i) for i in items], next_cursor)
+
+
+@router.patch(
+    "/orgs/<org_id>/deals/<deal_id>/notes/<note_id>",
+    summary="Share a staff note with the deal's partners, or stop sharing it",
+    tags=["deal notes"],
+    responses=answers(
+        body(Note, "The note"),
+        forbidden=OWNER_OR_MANAGER,
+        not_found="The caller is not a member of the organisation, or no such deal or note",
+        conflict="The note is a partner's: it is not shared with other partners",
+        invalid=INVALID,
+    ),
+)
+def share_note(
+    org_id: Id, deal_id: Id, note_id: Id, change: Annotated[deal_notes.NoteSharing, Body()]
+) -> dict[str, Any]:
+    note = deal_notes.set_sharing(org_id, deal_id, note_id, member_of(router, org_id), change)
+    return deal_notes.view(note)
+
+
+@router.post(
+    "/orgs/<org_id>/deals/<deal_id>/files",
+    summary="Get a presigned upload for a file on a deal",
+    description="Allowed: PDF, PNG, JPEG, DOCX, XLSX, plain text and CSV, up to 10 MB. Post the returned fields "
+    "and then the file (multipart/form-data) to the returned URL; S3 refuses another key, another content "
+    "type or more bytes than declared.",
+    tags=["deal files"],
+    responses=answers(
+        body(FileUpload, "The file record and its upload form", 201),
+        forbidden=OWNER_OR_MANAGER,
+        not_found=NO_DEAL,
+        conflict="A generated id collided; retry",
+        invalid=INVALID + " (or the content type is not allowed, or the size exceeds 10 MB)",
+    ),
+)
+def add_file(org_id: Id, deal_id: Id, new: Annotated[deal_files.NewFile, Body()]) -> tuple[dict[str, Any], int]:
+    item, grant = deal_files.add_staff_file(org_id, deal_id, member_of(router, org_id), new)
+    return upload_answer(item, grant), 201
+
+
+@router.get(
+    "/orgs/<org_id>/deals/<deal_id>/files",
+    summary="List a deal's files, newest first, each with a short-lived download link",
+    tags=["deal files"],
+    responses=answers(
+        body(FilePage, "A page of files"),
+        forbidden=OWNER_OR_MANAGER,
+        not_found=NO_DEAL,
+        invalid="The cursor or limit is not valid",
+    ),
+)
+def list_files(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+    items, next_cursor = deal_files.list_staff_files(
+        org_id, deal_id, member_of(router, org_id), cursor=cursor, limit=limit
+    )
+    return page(items, next_cursor)

@@ -286,6 +286,24 @@ def tx_delete(
     }
 
 
+def tx_check(
+    key: Key,
+    *,
+    condition: str,
+    names: Mapping[str, str] | None = None,
+    values: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A transaction item that writes nothing: it only holds the transaction to a condition on another item."""
+    return {
+        "ConditionCheck": {
+            "TableName": _table(),
+            "Key": serialize(key),
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            **_expression_args(condition, names, values),
+        }
+    }
+
+
 # Called with one entry per transaction item: None when that item passed, else its current image ({} if
 # absent). Returns the domain error to raise.
 CancelHandler = Callable[[list[Item | None]], DomainError]

@@ -43,6 +43,7 @@ PROBLEM_CODES = (
     "terms-not-accepted",
     "status-transition-not-allowed",
     "token-used",
+    "deal-changed",
     "token-expired",
     "idempotency-key-reused",
     "idempotency-in-progress",
