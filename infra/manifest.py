@@ -65,7 +65,15 @@ PARTNERS_EVENTS = Function(
             "dynamodb": {
                 "NewImage": {
                     "entity": {
-                        "S": ["partner_node", "partner_account", "invitation", "email_confirmation", "deal_share"]
+                        "S": [
+                            "partner_node",
+                            "partner_account",
+                            "invitation",
+                            "email_confirmation",
+                            "deal",
+                            "deal_share",
+                            "deal_note",
+                        ]
                     }
                 }
             }

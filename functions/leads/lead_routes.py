@@ -241,6 +241,8 @@ def return_leads(org_id: Id, body: Annotated[leads.ReturnLeads, Body()]) -> dict
 @router.get(
     "/orgs/<org_id>/customers/<customer_id>",
     summary="Get a customer",
+    description="is_partner tells whether the customer's e-mail address belongs to a partner of the organisation, "
+    "as of this read (also for partners who joined after the customer was created)",
     tags=["customers"],
     responses=r.answers(
         r.body(r.Customer, "The customer"),

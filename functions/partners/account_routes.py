@@ -1,7 +1,125 @@
-"""(being written)"""
+"""A partner's own account (/me/partner): details, preferences, sender address, e-mail change and the
+confirmation e-mail sent again."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from common import partner_account
+from common.openapi_docs import INVALID, Open, answers, body
+from common.partner_model import PartnerStatus
+from pydantic import Field
+
+from partners.access import caller
 
 router = APIGatewayHttpRouter()
+TAGS = ["partner account"]
+
+NO_ACCOUNT = "The caller has no partner account"
+UNCONFIRMED = "The account's e-mail address is not confirmed yet (email-not-confirmed), or not a user token"
+
+
+class Preferences(Open):
+    dark_mode: bool
+
+
+class Account(Open):
+    partner_id: str
+    first_name: str
+    last_name: str
+    name: str
+    email: str
+    phone: str | None = None
+    email_confirmed: bool
+    pending_email: str | None = Field(None, description="a new address waiting for confirmation")
+    sender_email: str | None = Field(None, description="the From address of the partner's invitations")
+    preferences: Preferences
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class Organisation(Open):
+    org_id: str
+    org_name: str | None
+    status: PartnerStatus
+    level: int | None = None
+    terms_version: int | None = None
+    notifications: list[str]
+
+
+class AccountWithOrganisations(Open):
+    account: Account
+    organisations: list[Organisation]
+
+
+class EmailChangeStarted(Open):
+    email: str = Field(description="the address in use until the new one is confirmed")
+    pending_email: str
+
+
+class ConfirmationSent(Open):
+    email: str
+    purpose: str = Field(description="registration (the account's address) or change (a new address)")
+
+
+@router.get(
+    "/me/partner",
+    summary="The caller's partner account and the organisations they are a partner of",
+    tags=TAGS,
+    responses=answers(body(AccountWithOrganisations, "The account"), forbidden=UNCONFIRMED, not_found=NO_ACCOUNT),
+)
+def get_account() -> dict[str, Any]:
+    return partner_account.account_with_organisations(caller(router))
+
+
+@router.patch(
+    "/me/partner",
+    summary="Change the caller's name, phone, display preferences or sender address",
+    description="Only the fields sent change; phone or sender_email sent as null are cleared. Invitations go "
+    "from sender_email when SES may send from it, else from the system's address.",
+    tags=TAGS,
+    responses=answers(
+        body(Account, "The account as saved"),
+        forbidden=UNCONFIRMED,
+        not_found=NO_ACCOUNT,
+        conflict="The account changed meanwhile",
+        invalid=INVALID,
+    ),
+)
+def patch_account(change: Annotated[partner_account.AccountChange, Body()]) -> dict[str, Any]:
+    return partner_account.update_account(caller(router), change)
+
+
+@router.post(
+    "/me/partner/email",
+    summary="Change the caller's e-mail address: it changes once the link sent to the new address is followed",
+    tags=TAGS,
+    responses=answers(
+        body(EmailChangeStarted, "The confirmation e-mail is on its way", 202),
+        forbidden=UNCONFIRMED,
+        not_found=NO_ACCOUNT,
+        conflict="The account changed meanwhile",
+        invalid=INVALID + " (or the address is already the account's)",
+    ),
+)
+def change_email(change: Annotated[partner_account.EmailChange, Body()]) -> tuple[dict[str, Any], int]:
+    return partner_account.request_email_change(caller(router), change), 202
+
+
+@router.post(
+    "/me/partner/confirmation",
+    summary="Send the confirmation e-mail again (also while the address is unconfirmed)",
+    tags=TAGS,
+    responses=answers(
+        body(ConfirmationSent, "Sent again", 202),
+        forbidden="Not a user token",
+        not_found=NO_ACCOUNT,
+        conflict="Nothing to confirm, or one was sent less than a minute ago",
+    ),
+)
+def resend_confirmation() -> tuple[dict[str, Any], int]:
+    return partner_account.resend_confirmation(caller(router)), 202

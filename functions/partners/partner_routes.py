@@ -1,7 +1,485 @@
-"""(being written)"""
+"""Partners, staff side: child organisations, portal settings, adding and managing partners, their
+lifecycle status, contact log, follow-up tasks and activity. Thin handlers over the common modules."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.metrics import MetricUnit
+from common import enterprise, partner_lifecycle, partners, portal_settings
+from common.auth import Permission
+from common.db import without_storage
+from common.observability import metrics
+from common.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing, no_content
+from common.orgs import NewOrganisation
+from common.partner_model import NotificationType, PartnerStatus
+from pydantic import Field
+
+from partners.access import Id, PartnerId, member_of
 
 router = APIGatewayHttpRouter()
+
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+MANAGER = missing(Permission.MANAGE_PARTNERS)
+NO_PARTNER = "The caller is not a member of the organisation, or the partner is not (or no longer) in it"
+CHANGED = "The partner changed meanwhile; read it again and retry"
+TRANSITION = "The status change is not allowed from the partner's status (or the status changed meanwhile)"
+
+
+# -- documented answers (the routes return plain dicts) --------------------------------------------
+
+
+class ChildOrganisation(Open):
+    org_id: str = Field(description="the parent organisation")
+    child_id: str
+    name: str
+    created_at: datetime
+    created_by: str
+
+
+class ChildOrganisationPage(Page):
+    items: list[ChildOrganisation]
+
+
+class Organisation(Open):
+    org_id: str
+    name: str
+    parent_id: str | None = None
+    admin_count: int
+    created_at: datetime
+    created_by: str
+
+
+class PortalSettingsView(Open):
+    org_id: str
+    default_workflow_id: str | None
+    partner_added_email: bool
+    deal_shared_email: bool
+    partner_notification_types: list[NotificationType]
+    current_terms_version: int | None = Field(description="the programme's terms partners must accept (read-only)")
+
+
+class Partner(Open):
+    """The organisation's record of a partner (its history is served as the activity)."""
+
+    org_id: str
+    partner_id: str = Field(description="the partner's user subject, the same in every organisation")
+    first_name: str
+    last_name: str
+    name: str
+    email: str
+    phone: str | None = None
+    status: PartnerStatus
+    origin: str = Field(description="added, existing, joined, invitation or referral")
+    sponsor_id: str | None = None
+    upline: list[str] = Field(description="the sponsor first, then up to the root of the programme structure")
+    level: int
+    brokers: list[str] = Field(description="the staff users the partner is assigned to")
+    terms_version: int | None = None
+    last_lead_at: datetime | None = None
+    archived_reason: str | None = None
+    archived_from: PartnerStatus | None = None
+    added_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class PartnerPage(Page):
+    items: list[Partner]
+
+
+class ContactEntry(Open):
+    contact_id: str
+    channel: str
+    summary: str
+    at: datetime
+    recorded_by: str
+    recorded_at: datetime
+
+
+class ContactPage(Page):
+    items: list[ContactEntry]
+
+
+class Task(Open):
+    task_id: str
+    title: str
+    due_at: datetime
+    done: bool
+    done_at: datetime | None = None
+    created_by: str
+    created_at: datetime
+
+
+class TaskPage(Page):
+    items: list[Task]
+
+
+class ActivityEntry(Open):
+    kind: Literal["history", "contact"]
+    at: datetime
+    action: str | None = Field(None, description="history: added, edited, brokers_assigned, status_changed, ...")
+    actor: str | None = Field(None, description="history: user:<id>, partner:<id> or system")
+    status: PartnerStatus | None = None
+
+
+class ActivityPage(Page):
+    items: list[ActivityEntry]
+
+
+def _actor(org_id: str, permission: Permission | None = Permission.MANAGE_PARTNERS) -> str:
+    return f"user:{member_of(router, org_id, permission).user_id}"
+
+
+def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}
+
+
+# -- child organisations ---------------------------------------------------------------------------
+
+
+@router.post(
+    "/orgs/<org_id>/children",
+    summary="Create a child organisation (enterprise); the caller becomes its admin",
+    tags=["enterprise"],
+    responses=answers(
+        body(Organisation, "The child organisation", 201),
+        forbidden="Only an admin of the organisation creates child organisations",
+        not_found=NOT_A_MEMBER,
+        conflict="A generated id collided; retry",
+        invalid=INVALID,
+    ),
+)
+def create_child(org_id: Id, new: Annotated[NewOrganisation, Body()]) -> tuple[dict[str, Any], int]:
+    member = member_of(router, org_id)
+    return without_storage(enterprise.create_child(org_id, member, new)), 201
+
+
+@router.get(
+    "/orgs/<org_id>/children",
+    summary="List the organisation's child organisations",
+    tags=["enterprise"],
+    responses=answers(
+        body(ChildOrganisationPage, "A page of child organisations"),
+        forbidden=STAFF_ONLY,
+        not_found=NOT_A_MEMBER,
+        invalid="The cursor is not valid",
+    ),
+)
+def list_children(org_id: Id, cursor: Cursor = None) -> dict[str, Any]:
+    member_of(router, org_id)
+    items, next_cursor = enterprise.list_children(org_id, cursor=cursor)
+    return _page([without_storage(i) for i in items], next_cursor)
+
+
+# -- portal settings -------------------------------------------------------------------------------
+
+
+@router.get(
+    "/orgs/<org_id>/portal-settings",
+    summary="The organisation's partner portal settings",
+    tags=["partners"],
+    responses=answers(body(PortalSettingsView, "The settings"), forbidden=STAFF_ONLY, not_found=NOT_A_MEMBER),
+)
+def get_portal_settings(org_id: Id) -> dict[str, Any]:
+    member_of(router, org_id)
+    return portal_settings.get_portal_settings(org_id)
+
+
+@router.put(
+    "/orgs/<org_id>/portal-settings",
+    summary="Save the partner portal settings",
+    tags=["partners"],
+    responses=answers(
+        body(PortalSettingsView, "The settings as saved"),
+        forbidden=MANAGER,
+        not_found=NOT_A_MEMBER,
+        invalid="The request has invalid fields (e.g. no such workflow)",
+    ),
+)
+def put_portal_settings(org_id: Id, settings: Annotated[portal_settings.PortalSettings, Body()]) -> dict[str, Any]:
+    return portal_settings.put_portal_settings(org_id, settings, _actor(org_id))
+
+
+# -- partners --------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/orgs/<org_id>/partners",
+    summary="Add a partner (one account per e-mail address; a known address reuses its account)",
+    tags=["partners"],
+    responses=answers(
+        body(Partner, "The partner's record in the organisation", 201),
+        forbidden=MANAGER,
+        not_found=NOT_A_MEMBER,
+        conflict="Already a partner of this organisation",
+        invalid="The request has invalid fields (e.g. a broker who is not a staff member)",
+    ),
+)
+def add_partner(org_id: Id, new: Annotated[partners.NewPartner, Body()]) -> tuple[dict[str, Any], int]:
+    member = member_of(router, org_id, Permission.MANAGE_PARTNERS)
+    node = partners.add_partner(org_id, member, new)
+    metrics.add_metric(name="PartnersAdded", unit=MetricUnit.Count, value=1)
+    return partners.partner_view(node), 201
+
+
+@router.post(
+    "/orgs/<org_id>/partners/existing",
+    summary="Add a partner of the parent organisation to this child organisation, with the same account",
+    tags=["enterprise"],
+    responses=answers(
+        body(Partner, "The partner's record in this organisation", 201),
+        forbidden=MANAGER,
+        not_found="The caller is not a member, or the partner is not a partner of the parent organisation",
+        conflict="Already a partner of this organisation",
+        invalid=INVALID,
+    ),
+)
+def add_existing(org_id: Id, existing: Annotated[partners.ExistingPartner, Body()]) -> tuple[dict[str, Any], int]:
+    member = member_of(router, org_id, Permission.MANAGE_PARTNERS)
+    return partners.partner_view(partners.add_existing(org_id, member, existing)), 201
+
+
+@router.get(
+    "/orgs/<org_id>/partners",
+    summary="List partners: by status (newest first), LIVE without a lead yet, or the programme structure",
+    description="Without status: every partner but the archived ones, in structure order. Archived partners "
+    "are listed with status=ARCHIVED.",
+    tags=["partners"],
+    responses=answers(
+        body(PartnerPage, "A page of partners"),
+        forbidden=MANAGER,
+        not_found=NOT_A_MEMBER,
+        invalid="The status, filter or cursor is not valid",
+    ),
+)
+def list_partners(
+    org_id: Id,
+    status: Annotated[PartnerStatus | None, Query()] = None,
+    filter: Annotated[Literal["live_without_lead"] | None, Query(description="LIVE partners with no lead yet")] = None,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    member_of(router, org_id, Permission.MANAGE_PARTNERS)
+    items, next_cursor = partners.list_partners(
+        org_id, status=status, live_without_lead=filter == "live_without_lead", cursor=cursor
+    )
+    return _page([partners.partner_view(i) for i in items], next_cursor)
+
+
+@router.get(
+    "/orgs/<org_id>/partners/<partner_id>",
+    summary="Get a partner",
+    tags=["partners"],
+    responses=answers(body(Partner, "The partner"), forbidden=MANAGER, not_found=NO_PARTNER),
+)
+def get_partner(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
+    member_of(router, org_id, Permission.MANAGE_PARTNERS)
+    return partners.partner_view(partners.get_node(org_id, partner_id))
+
+
+@router.patch(
+    "/orgs/<org_id>/partners/<partner_id>",
+    summary="Edit the organisation's record of a partner (names, phone)",
+    tags=["partners"],
+    responses=answers(
+        body(Partner, "The partner as saved"),
+        forbidden=MANAGER,
+        not_found=NO_PARTNER,
+        conflict=CHANGED,
+        invalid=INVALID,
+    ),
+)
+def edit_partner(org_id: Id, partner_id: PartnerId, edit: Annotated[partners.PartnerEdit, Body()]) -> dict[str, Any]:
+    return partners.partner_view(partners.edit_partner(org_id, partner_id, edit, _actor(org_id)))
+
+
+@router.delete(
+    "/orgs/<org_id>/partners/<partner_id>",
+    summary="Remove a partner from the organisation (the history stays; their account stays)",
+    tags=["partners"],
+    responses=answers(no_content("Removed"), forbidden=MANAGER, not_found=NO_PARTNER, conflict=CHANGED),
+)
+def remove_partner(org_id: Id, partner_id: PartnerId) -> tuple[str, int]:
+    partners.remove_partner(org_id, partner_id, _actor(org_id))
+    return "", 204
+
+
+@router.put(
+    "/orgs/<org_id>/partners/<partner_id>/brokers",
+    summary="Assign the partner to staff users (brokers); the first assignment sends the login e-mail",
+    tags=["partners"],
+    responses=answers(
+        body(Partner, "The partner with their brokers"),
+        forbidden=MANAGER,
+        not_found=NO_PARTNER,
+        conflict=CHANGED,
+        invalid="The request has invalid fields (e.g. a broker who is not a staff member)",
+    ),
+)
+def set_brokers(
+    org_id: Id, partner_id: PartnerId, assignment: Annotated[partners.BrokerAssignment, Body()]
+) -> dict[str, Any]:
+    node = partners.set_brokers(org_id, partner_id, assignment.brokers, _actor(org_id))
+    return partners.partner_view(node)
+
+
+# -- lifecycle -------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/orgs/<org_id>/partners/<partner_id>/status",
+    summary="Change a partner's status by hand (ACTIVE and LAPSED follow leads; archiving needs a reason)",
+    tags=["partner lifecycle"],
+    responses=answers(
+        body(Partner, "The partner in the new status"),
+        forbidden=MANAGER,
+        not_found=NO_PARTNER,
+        conflict=TRANSITION,
+        invalid=INVALID,
+    ),
+)
+def set_status(
+    org_id: Id, partner_id: PartnerId, change: Annotated[partner_lifecycle.StatusChange, Body()]
+) -> dict[str, Any]:
+    return partners.partner_view(partner_lifecycle.set_status(org_id, partner_id, change, _actor(org_id)))
+
+
+@router.post(
+    "/orgs/<org_id>/partners/<partner_id>/restore",
+    summary="Restore an archived partner to the status they were archived from",
+    tags=["partner lifecycle"],
+    responses=answers(
+        body(Partner, "The restored partner"), forbidden=MANAGER, not_found=NO_PARTNER, conflict=TRANSITION
+    ),
+)
+def restore(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
+    return partners.partner_view(partner_lifecycle.restore(org_id, partner_id, _actor(org_id)))
+
+
+@router.post(
+    "/orgs/<org_id>/partners/<partner_id>/send-terms",
+    summary="Send a prospect the programme's current terms (PROSPECT to PROSPECT_TERMS_SENT)",
+    tags=["partner lifecycle"],
+    responses=answers(
+        body(Partner, "The partner, terms sent"),
+        forbidden=MANAGER,
+        not_found=NO_PARTNER,
+        conflict="Not a prospect, or the programme has no published terms (or they changed meanwhile)",
+    ),
+)
+def send_terms(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
+    return partners.partner_view(partner_lifecycle.send_terms(org_id, partner_id, _actor(org_id)))
+
+
+@router.post(
+    "/orgs/<org_id>/partners/<partner_id>/terms-signed",
+    summary="Record signed terms received by other means (PROSPECT_TERMS_SENT to LIVE)",
+    tags=["partner lifecycle"],
+    responses=answers(
+        body(Partner, "The partner, now LIVE"),
+        forbidden=MANAGER,
+        not_found=NO_PARTNER,
+        conflict="No terms are awaited from the partner",
+    ),
+)
+def terms_signed(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
+    return partners.partner_view(partner_lifecycle.terms_signed(org_id, partner_id, _actor(org_id)))
+
+
+# -- contact log, tasks, activity ------------------------------------------------------------------
+
+
+@router.post(
+    "/orgs/<org_id>/partners/<partner_id>/contacts",
+    summary="Log a contact with the partner",
+    tags=["partner lifecycle"],
+    responses=answers(
+        body(ContactEntry, "The logged contact", 201), forbidden=MANAGER, not_found=NO_PARTNER, invalid=INVALID
+    ),
+)
+def add_contact(
+    org_id: Id, partner_id: PartnerId, contact: Annotated[partner_lifecycle.NewContact, Body()]
+) -> tuple[dict[str, Any], int]:
+    return without_storage(partner_lifecycle.add_contact(org_id, partner_id, contact, _actor(org_id))), 201
+
+
+@router.get(
+    "/orgs/<org_id>/partners/<partner_id>/contacts",
+    summary="The contact log, newest first",
+    tags=["partner lifecycle"],
+    responses=answers(
+        body(ContactPage, "A page of contacts"),
+        forbidden=MANAGER,
+        not_found=NO_PARTNER,
+        invalid="The cursor is not valid",
+    ),
+)
+def list_contacts(org_id: Id, partner_id: PartnerId, cursor: Cursor = None) -> dict[str, Any]:
+    member_of(router, org_id, Permission.MANAGE_PARTNERS)
+    items, next_cursor = partner_lifecycle.list_contacts(org_id, partner_id, cursor=cursor)
+    return _page([without_storage(i) for i in items], next_cursor)
+
+
+@router.post(
+    "/orgs/<org_id>/partners/<partner_id>/tasks",
+    summary="Set a follow-up task",
+    tags=["partner lifecycle"],
+    responses=answers(body(Task, "The task", 201), forbidden=MANAGER, not_found=NO_PARTNER, invalid=INVALID),
+)
+def add_task(
+    org_id: Id, partner_id: PartnerId, task: Annotated[partner_lifecycle.NewTask, Body()]
+) -> tuple[dict[str, Any], int]:
+    return without_storage(partner_lifecycle.add_task(org_id, partner_id, task, _actor(org_id))), 201
+
+
+@router.get(
+    "/orgs/<org_id>/partners/<partner_id>/tasks",
+    summary="The partner's follow-up tasks, in the order they were set",
+    tags=["partner lifecycle"],
+    responses=answers(
+        body(TaskPage, "A page of tasks"), forbidden=MANAGER, not_found=NO_PARTNER, invalid="The cursor is not valid"
+    ),
+)
+def list_tasks(org_id: Id, partner_id: PartnerId, cursor: Cursor = None) -> dict[str, Any]:
+    member_of(router, org_id, Permission.MANAGE_PARTNERS)
+    items, next_cursor = partner_lifecycle.list_tasks(org_id, partner_id, cursor=cursor)
+    return _page([without_storage(i) for i in items], next_cursor)
+
+
+@router.patch(
+    "/orgs/<org_id>/partners/<partner_id>/tasks/<task_id>",
+    summary="Mark a follow-up task done (or not)",
+    tags=["partner lifecycle"],
+    responses=answers(
+        body(Task, "The task"),
+        forbidden=MANAGER,
+        not_found="The caller is not a member, or there is no such partner or task",
+        invalid=INVALID,
+    ),
+)
+def change_task(
+    org_id: Id, partner_id: PartnerId, task_id: Id, change: Annotated[partner_lifecycle.TaskChange, Body()]
+) -> dict[str, Any]:
+    task = partner_lifecycle.change_task(org_id, partner_id, task_id, change, _actor(org_id))
+    return without_storage(task)
+
+
+@router.get(
+    "/orgs/<org_id>/partners/<partner_id>/activity",
+    summary="The partner's activity: every change of their record and the contact log, newest first",
+    description="Still readable after the partner was removed from the organisation.",
+    tags=["partner lifecycle"],
+    responses=answers(
+        body(ActivityPage, "A page of activity"),
+        forbidden=MANAGER,
+        not_found="The caller is not a member, or the partner was never in the organisation",
+        invalid="The cursor is not valid",
+    ),
+)
+def activity(org_id: Id, partner_id: PartnerId, cursor: Cursor = None) -> dict[str, Any]:
+    member_of(router, org_id, Permission.MANAGE_PARTNERS)
+    items, next_cursor = partner_lifecycle.activity(org_id, partner_id, cursor=cursor)
+    return _page(items, next_cursor)

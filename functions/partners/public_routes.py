@@ -1,7 +1,168 @@
-"""(being written)"""
+"""Routes reached without a token: registration (from an invitation or a referral link), the pages those
+links open, e-mail confirmation and account activation.
+
+After a registration or an activation the portal signs the partner in with Cognito itself (the e-mail
+address and the password just set); these routes never hand out tokens."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from common import invitations, registration
+from common.errors import PROBLEM_CONTENT_TYPE
+from common.openapi_docs import INVALID, NO_INPUT, Open, Problem, Responses, body
+from pydantic import Field
 
 router = APIGatewayHttpRouter()
+TAGS = ["registration"]
+
+Token = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{20,128}$", description="the token from the e-mailed link")]
+Code = Annotated[str, Path(pattern=invitations.REFERRAL_CODE_PATTERN, description="the referral code of the link")]
+TOKEN_REFUSED = "The link was already used (token-used) or has expired (token-expired)"  # noqa: S105 - a description
+
+
+def _answers(*success: Responses, not_found: str, conflict: str | None = None, invalid: str = NO_INPUT) -> Responses:
+    """Public routes have no caller to refuse (no 401): their problems are a missing thing, a conflict,
+    invalid input, or a link bound to another address (403)."""
+    problems = {403: "The link was sent to another e-mail address", 404: not_found, 409: conflict, 422: invalid}
+    documented: Responses = {}
+    for responses in success:
+        documented |= responses
+    return documented | {
+        status: {"description": text, "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}}}
+        for status, text in problems.items()
+        if text
+    }
+
+
+class InvitationPreview(Open):
+    org_id: str
+    org_name: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None = None
+    level_zero: bool
+    expires_at: str
+
+
+class ReferralPreview(Open):
+    code: str
+    org_id: str
+    org_name: str
+    referrer_name: str
+
+
+class Registered(Open):
+    partner_id: str
+    org_id: str
+    email_confirmed: bool = Field(description="false after a referral registration until the e-mailed link is followed")
+    existing_login: bool = Field(
+        description="the address already had a sign-in: its password was kept (sign in with it, not the one sent)"
+    )
+
+
+class Confirmed(Open):
+    partner_id: str
+    email: str
+    email_confirmed: bool
+
+
+class Activated(Open):
+    partner_id: str
+    org_id: str | None = None
+
+
+@router.get(
+    "/public/invitations/<token>",
+    summary="An invitation's registration form data",
+    tags=TAGS,
+    responses=_answers(
+        body(InvitationPreview, "The invitee's details and the organisation"),
+        not_found="No such invitation link",
+        conflict=TOKEN_REFUSED,
+    ),
+)
+def invitation(token: Token) -> dict[str, Any]:
+    return invitations.invitation_preview(token)
+
+
+@router.post(
+    "/public/registrations/invitation",
+    summary="Register from an invitation: only a password is needed; the address counts as confirmed",
+    description="The token works once, for the invited address only, until it expires. Then sign in with "
+    "Cognito using the invited address and this password.",
+    tags=TAGS,
+    responses=_answers(
+        body(Registered, "Registered", 201),
+        not_found="No such invitation link",
+        conflict=TOKEN_REFUSED + ", the address is already registered, or the terms changed",
+        invalid=INVALID + " (or the current terms version not accepted)",
+    ),
+)
+def register_by_invitation(
+    request: Annotated[registration.InvitationRegistration, Body()],
+) -> tuple[dict[str, Any], int]:
+    return registration.register_by_invitation(request), 201
+
+
+@router.get(
+    "/public/referrals/<code>",
+    summary="A referral link's landing data: the organisation and the referrer",
+    tags=TAGS,
+    responses=_answers(body(ReferralPreview, "The referral link"), not_found="No such (or no longer valid) link"),
+)
+def referral(code: Code) -> dict[str, Any]:
+    return invitations.referral_preview(code.lower())
+
+
+@router.post(
+    "/public/registrations/referral",
+    summary="Register through a referral link, under the referrer",
+    description="The partner can sign in at once, but every action answers 403 email-not-confirmed until "
+    "they follow the confirmation link e-mailed right away.",
+    tags=TAGS,
+    responses=_answers(
+        body(Registered, "Registered; the confirmation e-mail is on its way", 201),
+        not_found="No such (or no longer valid) referral link",
+        conflict="The address is already registered or has a sign-in, or the terms changed",
+        invalid=INVALID + " (or the current terms version not accepted)",
+    ),
+)
+def register_by_referral(
+    request: Annotated[registration.ReferralRegistration, Body()],
+) -> tuple[dict[str, Any], int]:
+    return registration.register_by_referral(request), 201
+
+
+@router.post(
+    "/public/email-confirmations",
+    summary="Confirm an e-mail address (a registration's, or a new address) with the e-mailed token",
+    tags=TAGS,
+    responses=_answers(
+        body(Confirmed, "Confirmed"),
+        not_found="No such link",
+        conflict=TOKEN_REFUSED + ", a newer link replaced it, or another sign-in uses the new address",
+        invalid=INVALID,
+    ),
+)
+def confirm_email(request: Annotated[registration.TokenOnly, Body()]) -> dict[str, Any]:
+    return registration.confirm_email(request)
+
+
+@router.post(
+    "/public/activations",
+    summary="Activate a partner account added by staff: set its first password",
+    description="Then sign in with Cognito using the account's address and this password.",
+    tags=TAGS,
+    responses=_answers(
+        body(Activated, "Activated"),
+        not_found="No such link",
+        conflict=TOKEN_REFUSED + ", or the account already has a password",
+        invalid=INVALID,
+    ),
+)
+def activate(request: Annotated[registration.Activation, Body()]) -> dict[str, Any]:
+    return registration.activate(request)

@@ -15,10 +15,11 @@ def _ses() -> Any:
     return boto3.client("sesv2")
 
 
-def send_email(to: list[str], subject: str, body: str, *, client: Any = None) -> str:
-    """Send a plain-text e-mail from the organisation's configured sender; returns SES's message id."""
+def send_email(to: list[str], subject: str, body: str, *, sender: str | None = None, client: Any = None) -> str:
+    """Send a plain-text e-mail; returns SES's message id. From `sender` when given (an address SES has
+    verified), else the system's configured sender."""
     response = (client or _ses()).send_email(
-        FromEmailAddress=get_settings().email_from,
+        FromEmailAddress=sender or get_settings().email_from,
         Destination={"ToAddresses": to},
         Content={
             "Simple": {

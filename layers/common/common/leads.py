@@ -15,6 +15,7 @@ from . import clock, db, ids
 from .auth import Member, Permission
 from .companies import LeadLocation, QueuePriority
 from .errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
+from .partner_model import org_email_key
 from .validation import Email, EntityId, Instant, LongText, Phone, ShortText
 
 
@@ -612,7 +613,7 @@ def convert(org_id: str, lead_id: str, member: Member, *, client: Any = None) ->
         "customer_id": customer_id,
         "contact": current["contact"],
         "source": {**current["source"], "lead_id": lead_id},
-        "is_partner": False,
+        "is_partner": customer_is_partner(org_id, current["contact"], client=client),
         "owner": current["assignee"],
         "created_by": member.user_id,
         "created_at": now,
@@ -653,13 +654,20 @@ def convert(org_id: str, lead_id: str, member: Member, *, client: Any = None) ->
     return lead, customer
 
 
+def customer_is_partner(org_id: str, contact: dict[str, Any], *, client: Any = None) -> bool:
+    """Whether the customer's e-mail address belongs to a partner of the organisation (its e-mail guard):
+    one GetItem, made whenever the customer is read, so it holds also for partners who joined later."""
+    email = contact.get("email")
+    return isinstance(email, str) and db.get(org_email_key(org_id, email), client=client) is not None
+
+
 def get_customer(org_id: str, customer_id: str, member: Member, *, client: Any = None) -> db.Item:
     item = db.get(customer_key(org_id, customer_id), client=client)
     if item is None:
         raise NotFound(f"customer {customer_id} not found")
     if item.get("owner") != member.user_id and not member.can(Permission.MANAGE_LEADS):
         raise Forbidden("this customer is visible to its owner and lead administrators only")
-    return item
+    return {**item, "is_partner": customer_is_partner(org_id, item.get("contact") or {}, client=client)}
 
 
 # --- returns ---------------------------------------------------------------------------------------

@@ -1,9 +1,114 @@
-"""(being written)"""
+"""The programme's e-mails, from the table's stream: invitations and e-mail confirmation links.
+
+Each is sent once per item (notices), and the single-use token it carries is made here, as it is sent, so
+the token exists only in the e-mail. An invitation goes out from the inviter's configured sender address;
+when SES refuses that address (not verified for sending), from the system's address instead.
+"""
 
 from __future__ import annotations
 
-from . import db
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from . import access_tokens, clock, db
+from .email import send_email
+from .notices import once
+from .observability import logger
+from .settings import get_settings
 
 
 def on_change(old: db.Item | None, new: db.Item | None) -> None:
-    return None
+    if new is None or old is not None:
+        return  # only new items send: later changes (an invitation accepted, say) send nothing
+    if new.get("entity") == "invitation":
+        send_invitation(new)
+    elif new.get("entity") == "email_confirmation":
+        send_confirmation(new)
+
+
+def _expiry(purpose: access_tokens.Purpose) -> str:
+    return clock.iso(clock.now() + access_tokens.LIFETIMES[purpose])[:10]
+
+
+def _send(to: str, subject: str, body: str, sender: str | None, ses: Any) -> dict[str, Any]:
+    """Send from `sender` when given, else (or when SES refuses it) from the system's address."""
+    if sender:
+        try:
+            return {"message_id": send_email([to], subject, body, sender=sender, client=ses), "from": "inviter"}
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in (
+                "MessageRejected",
+                "MailFromDomainNotVerifiedException",
+            ):
+                raise
+            logger.warning("configured sender refused by SES; the system address is used")
+    return {"message_id": send_email([to], subject, body, client=ses), "from": "system"}
+
+
+def invitation_message(invitation: db.Item, token: str) -> tuple[str, str]:
+    link = f"{get_settings().portal_url}/register?token={token}"
+    body = "\n".join(
+        [
+            invitation["body"],
+            "",
+            f"Register here: {link}",
+            f"The link is for {invitation['email']} only, works once, and expires on {_expiry('invitation')}.",
+        ]
+    )
+    return invitation["subject"], body
+
+
+def send_invitation(invitation: db.Item, *, client: Any = None, ses: Any = None) -> bool:
+    def _action() -> dict[str, Any]:
+        token = access_tokens.issue(
+            "invitation",
+            email=invitation["email"],
+            data={"org_id": invitation["org_id"], "invitation_id": invitation["invitation_id"]},
+            client=client,
+        )
+        subject, body = invitation_message(invitation, token)
+        return _send(invitation["email"], subject, body, invitation.get("sender_email"), ses)
+
+    sent = once(invitation["pk"], "invitation", _action, client=client)
+    logger.info("invitation e-mail", extra={"invitation_id": invitation["invitation_id"], "sent": sent})
+    return sent
+
+
+def confirmation_message(request: db.Item, token: str) -> tuple[str, str]:
+    link = f"{get_settings().portal_url}/confirm?token={token}"
+    lead = (
+        "Please confirm the new e-mail address of your partner account."
+        if request.get("purpose") == "change"
+        else "Welcome! Please confirm your e-mail address to start using your partner account."
+    )
+    body = "\n".join(
+        [
+            lead,
+            "",
+            f"Confirm here: {link}",
+            f"The link works once and expires on {_expiry('email_confirmation')}. "
+            "If you did not ask for this, ignore this e-mail.",
+        ]
+    )
+    return "Confirm your e-mail address", body
+
+
+def send_confirmation(request: db.Item, *, client: Any = None, ses: Any = None) -> bool:
+    def _action() -> dict[str, Any]:
+        token = access_tokens.issue(
+            "email_confirmation",
+            email=request["email"],
+            data={
+                "partner_id": request["partner_id"],
+                "confirmation_id": request["confirmation_id"],
+                "purpose": request["purpose"],
+            },
+            client=client,
+        )
+        subject, body = confirmation_message(request, token)
+        return {"message_id": send_email([request["email"]], subject, body, client=ses)}
+
+    sent = once(request["pk"], f"email_confirmation:{request['confirmation_id']}", _action, client=client)
+    logger.info("confirmation e-mail", extra={"confirmation_id": request["confirmation_id"], "sent": sent})
+    return sent
