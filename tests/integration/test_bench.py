@@ -17,14 +17,35 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> None:
-    env = os.environ | {"BENCH_ITERATIONS": "8", "BENCH_IMPORT_RUNS": "1", "BENCH_RESULTS_DIR": str(tmp_path)}
+    env = os.environ | {
+        "BENCH_ITERATIONS": "8",
+        "BENCH_IMPORT_RUNS": "1",
+        "BENCH_RESULTS_DIR": str(tmp_path),
+        "BENCH_SWEEP_ROUNDS": "1",
+    }
     subprocess.run([sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
     results = json.loads((tmp_path / "latest.json").read_text())
     rows = {row["operation"]: row for row in results["latency"]}
-    assert len(rows) == 4
+    assert len(rows) == 5
     for name, row in rows.items():
         expected_writes = 0 if name.startswith("lead listing") else 1
         assert row["write_round_trips"] == expected_writes, (name, row["round_trips"])
     assert rows["queue claim (only normal-priority leads)"]["round_trips"]["Query"] == 1
-    assert {row["module"] for row in results["imports"]} == {"leads.api", "leads.events", "authorizer.handler"}
+    assert rows["partner deal creation (POST portal deal)"]["round_trips"] == {
+        "BatchGetItem": 1,
+        "GetItem": 1,
+        "TransactWriteItems": 1,
+    }
+    # The sweep's reads grow with the partners due (100 of 10,000), not with all partners.
+    sweep = results["sweep"]
+    assert sweep["partners"] == 10_000 and sweep["due"] == 100
+    assert sweep["handler_items_read"] == 100 and set(sweep["lapsed_per_run"]) == {100}
+    assert {row["module"] for row in results["imports"]} == {
+        "leads.api",
+        "leads.events",
+        "authorizer.handler",
+        "partners.api",
+        "partners.events",
+        "status_sweep.handler",
+    }
     assert (tmp_path / "latest.md").read_text().startswith("# Benchmark results")
