@@ -34,7 +34,7 @@ def new_partner(
         status=status,
         origin="added",
         actor="system",
-        sponsor_id=(upline or [None])[0],
+        sponsor_id=upline[0] if upline else None,
         upline=upline,
         brokers=brokers,
         terms_version=terms_version,

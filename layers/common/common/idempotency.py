@@ -50,18 +50,25 @@ class _NotToKeep(Exception):
 _NEVER_STORED_SUFFIXES = ("/credentials",)
 
 
+def _caller(event: dict[str, Any]) -> dict[str, Any]:
+    return ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
+
+
 def wants_idempotency(event: dict[str, Any]) -> bool:
+    """Only callers with a token: anonymous requests (registration, confirmation) would share one key
+    space, and what they do is made idempotent by their single-use tokens and unique e-mail addresses."""
     headers = event.get("headers") or {}
     method = ((event.get("requestContext") or {}).get("http") or {}).get("method")
     path = str(event.get("rawPath", ""))
+    if not _caller(event).get("sub"):
+        return False
     return method == "POST" and bool(headers.get(HEADER)) and not path.endswith(_NEVER_STORED_SUFFIXES)
 
 
 def _request_of(event: dict[str, Any]) -> dict[str, Any]:
     """What identifies the request (who, where, which key) and what must match on a retry (the body)."""
-    caller = ((event.get("requestContext") or {}).get("authorizer") or {}).get("lambda") or {}
     return {
-        "key": [caller.get("sub"), event.get("rawPath"), (event.get("headers") or {}).get(HEADER)],
+        "key": [_caller(event).get("sub"), event.get("rawPath"), (event.get("headers") or {}).get(HEADER)],
         "body": event.get("body"),
     }
 
