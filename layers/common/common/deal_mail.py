@@ -1,13 +1,17 @@
-"""The deal e-mails partners can choose to get, and the one sent from the stream: a broker shared a deal with
-the partner.
+"""The deal e-mails partners can choose to get, sent from the stream: a broker shared a deal with the
+partner, a deal shared with them moved to another stage, a staff note on such a deal became visible to them.
 
-A deal-shared e-mail goes out only when all three agree: the organisation's "deal shared" e-mail is on, the
-organisation offers the deal_shared notification, and the partner chose it for this organisation. It is
-sent once per share (a notice under the deal), also when the stream delivers the share twice.
+Each goes out only when the organisation offers the notification and the partner chose it for this
+organisation; a deal-shared e-mail also needs the organisation's "deal shared" e-mail on. Each is sent at
+most once (a notice under the deal): per share, per partner and stage change, per partner and note, also
+when the stream delivers a record twice. E-mails name the organisation and link to the deal in the portal;
+they carry neither the deal's contacts nor a note's text (a stage-change or note e-mail not even the deal's
+title, which defaults to a contact's name).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -78,14 +82,49 @@ def shared_by_staff(old: db.Item | None, new: db.Item | None) -> bool:
     )
 
 
+def stage_changed(old: db.Item | None, new: db.Item | None) -> bool:
+    """A deal moved to another stage (a deal's creation at its first stage is no change)."""
+    return (
+        old is not None
+        and new is not None
+        and new.get("entity") == "deal"
+        and old.get("stage_id") != new.get("stage_id")
+    )
+
+
+def note_shared(old: db.Item | None, new: db.Item | None) -> bool:
+    """A staff note became visible to the deal's partners: added shared, or shared later."""
+    return (
+        new is not None
+        and new.get("entity") == "deal_note"
+        and new.get("author_kind") == "staff"
+        and new.get("shared_with_partners") is True
+        and not (old or {}).get("shared_with_partners")
+    )
+
+
 def on_change(old: db.Item | None, new: db.Item | None) -> None:
-    if new is not None and shared_by_staff(old, new):
+    if new is None:
+        return
+    if shared_by_staff(old, new):
         send_deal_shared(new)
+    elif old is not None and stage_changed(old, new):
+        send_stage_changed(old, new)
+    elif note_shared(old, new):
+        send_note_shared(new)
+
+
+def _org_name(org: db.Item | None) -> str:
+    return str((org or {}).get("name") or "Your partner organisation")
+
+
+def _link(org_id: str, deal_id: str) -> str:
+    return f"{get_settings().portal_url.rstrip('/')}/orgs/{org_id}/deals/{deal_id}"
 
 
 def deal_shared_message(org: db.Item | None, deal: db.Item) -> tuple[str, str]:
-    org_name = (org or {}).get("name") or "Your partner organisation"
-    link = f"{get_settings().portal_url.rstrip('/')}/orgs/{deal['org_id']}/deals/{deal['deal_id']}"
+    org_name = _org_name(org)
+    link = _link(deal["org_id"], deal["deal_id"])
     subject = f"{org_name} shared a deal with you"
     body = "\n".join(
         [
@@ -124,4 +163,108 @@ def send_deal_shared(share: db.Item, *, client: Any = None, ses: Any = None) -> 
         client=client,
     )
     logger.info("deal shared notification", extra={"deal_id": deal_id, "partner_id": partner_id, "sent": sent})
+    return sent
+
+
+def stage_changed_message(org: db.Item | None, old: db.Item, new: db.Item) -> tuple[str, str]:
+    org_name = _org_name(org)
+    subject = f"{org_name}: a deal shared with you moved to {new['stage_name']}"
+    body = "\n".join(
+        [
+            f'A deal {org_name} shared with you in the partner portal moved from "{old.get("stage_name", "-")}" '
+            f'to "{new["stage_name"]}".',
+            "",
+            f"See it here: {_link(new['org_id'], new['deal_id'])}",
+        ]
+    )
+    return subject, body
+
+
+def note_shared_message(org: db.Item | None, note: db.Item) -> tuple[str, str]:
+    org_name = _org_name(org)
+    subject = f"{org_name} shared a note on a deal with you"
+    body = "\n".join(
+        [
+            f"{org_name} shared a note with you on a deal in the partner portal.",
+            "",
+            f"Read it here: {_link(note['org_id'], note['deal_id'])}",
+        ]
+    )
+    return subject, body
+
+
+def _recipients(
+    org_id: str, partner_ids: list[str], kind: NotificationType, found: dict[tuple[str, str], db.Item]
+) -> list[tuple[str, str]]:
+    """(partner id, e-mail address) of each partner who wants `kind`, from items already read."""
+    settings = settings_of(found.get(_pair(settings_key(org_id))))
+    chosen = []
+    for partner_id in partner_ids:
+        node, account = found.get(_pair(node_key(org_id, partner_id))), found.get(_pair(account_key(partner_id)))
+        if wants(settings, node, kind) and account is not None and account.get("email"):
+            chosen.append((partner_id, str(account["email"])))
+    return chosen
+
+
+def _pair(key: db.Key) -> tuple[str, str]:
+    return key["pk"], key["sk"]
+
+
+def _read(keys: list[db.Key], *, client: Any = None) -> dict[tuple[str, str], db.Item]:
+    return {(i["pk"], i["sk"]): i for i in db.batch_get(keys, client=client)}
+
+
+def _partner_keys(org_id: str, partner_ids: list[str]) -> list[db.Key]:
+    return [k for p in partner_ids for k in (node_key(org_id, p), account_key(p))]
+
+
+def _send_each(
+    owner_pk: str, name: str, to: list[tuple[str, str]], message: tuple[str, str], *, client: Any, ses: Any
+) -> int:
+    """One e-mail per partner, each under its own notice `<name>#<partner id>`: a retry after a failure part
+    way sends only to those not reached yet. Returns how many were sent now."""
+    subject, body = message
+
+    def mail(address: str) -> Callable[[], dict[str, Any]]:
+        return lambda: {"message_id": send_email([address], subject, body, client=ses)}
+
+    return sum(once(owner_pk, f"{name}#{partner_id}", mail(address), client=client) for partner_id, address in to)
+
+
+def send_stage_changed(old: db.Item, new: db.Item, *, client: Any = None, ses: Any = None) -> int:
+    """E-mail each partner the deal is shared with who wants stage changes. The deal's version after the
+    change names the change, so a redelivered record finds its notices. Returns how many were sent now."""
+    org_id, deal_id = new["org_id"], new["deal_id"]
+    partner_ids = list(dict.fromkeys(new.get("partner_ids") or []))
+    if not partner_ids:
+        return 0
+    found = _read([settings_key(org_id), org_key(org_id), *_partner_keys(org_id, partner_ids)], client=client)
+    to = _recipients(org_id, partner_ids, NotificationType.DEAL_STAGE_CHANGED, found)
+    message = stage_changed_message(found.get(_pair(org_key(org_id))), old, new)
+    sent = _send_each(new["pk"], f"deal-stage-changed#v{new['version']}", to, message, client=client, ses=ses)
+    logger.info(
+        "deal stage changed notifications",
+        extra={"deal_id": deal_id, "version": new["version"], "wanted": len(to), "sent": sent},
+    )
+    return sent
+
+
+def send_note_shared(note: db.Item, *, client: Any = None, ses: Any = None) -> int:
+    """E-mail each partner of the note's deal who wants shared notes, once per note and partner (sharing a
+    note again after unsharing it sends nothing). Returns how many were sent now."""
+    org_id, deal_id, note_id = note["org_id"], note["deal_id"], note["note_id"]
+    first = _read([settings_key(org_id), org_key(org_id), deal_key(org_id, deal_id)], client=client)
+    settings, deal = settings_of(first.get(_pair(settings_key(org_id)))), first.get(_pair(deal_key(org_id, deal_id)))
+    partner_ids = list(dict.fromkeys((deal or {}).get("partner_ids") or []))
+    if NotificationType.NOTE_SHARED.value not in (settings.get("partner_notification_types") or []) or not partner_ids:
+        logger.info("note shared notifications not wanted", extra={"deal_id": deal_id, "note_id": note_id})
+        return 0
+    found = {**first, **_read(_partner_keys(org_id, partner_ids), client=client)}
+    to = _recipients(org_id, partner_ids, NotificationType.NOTE_SHARED, found)
+    message = note_shared_message(found.get(_pair(org_key(org_id))), note)
+    sent = _send_each(note["pk"], f"note-shared#{note_id}", to, message, client=client, ses=ses)
+    logger.info(
+        "note shared notifications",
+        extra={"deal_id": deal_id, "note_id": note_id, "wanted": len(to), "sent": sent},
+    )
     return sent
