@@ -64,7 +64,10 @@ def decorate(document: dict[str, Any], *, server_url: str, token_url: str, route
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             match = match_route(routes, method.upper(), path) if method in _METHODS else None
-            if match is None or match.route.auth == "none":
+            if match is None:
+                continue
+            if match.route.auth == "none":
+                operation["security"] = []  # reached without a token
                 continue
             partner = (method, path) in PARTNER_OPERATIONS
             operation["security"] = [{PARTNER_SCHEME: [LEAD_INTAKE_SCOPE]} if partner else {USER_SCHEME: []}]

@@ -12,8 +12,7 @@ from typing import Any
 from . import clock, db, ids
 from .auth import Member, member_key, org_key
 from .errors import Conflict, DomainError, Forbidden
-from .orgs import MembershipChange, NewOrganisation, _member_item
-from .partners import tx_check
+from .orgs import MembershipChange, NewOrganisation, member_item
 
 
 def child_key(parent_id: str, child_id: str) -> db.Key:
@@ -46,9 +45,12 @@ def create_child(parent_id: str, member: Member, new: NewOrganisation, *, client
         "created_at": at,
         "created_by": member.user_id,
     }
-    admin = _member_item(org, member.user_id, MembershipChange(role="admin"), at)
-    still_admin = tx_check(
-        member_key(parent_id, member.user_id), "#role = :admin", names={"#role": "role"}, values={":admin": "admin"}
+    admin = member_item(org, member.user_id, MembershipChange(role="admin"), at)
+    still_admin = db.tx_check(
+        member_key(parent_id, member.user_id),
+        condition="#role = :admin",
+        names={"#role": "role"},
+        values={":admin": "admin"},
     )
 
     def _refusal(failed: list[db.Item | None]) -> DomainError:

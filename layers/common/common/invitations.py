@@ -28,7 +28,6 @@ from .partner_model import (
     require_partner,
     settings_key,
 )
-from .partners import tx_check
 from .settings import get_settings
 from .validation import Email, LongText, Phone, ShortText
 
@@ -206,7 +205,7 @@ def invite(org_id: str, principal: Principal, new: NewInvitation, *, client: Any
     db.transact(
         [
             db.tx_put(item, condition="attribute_not_exists(pk)"),
-            tx_check(org_email_key(org_id, new.email), "attribute_not_exists(pk)"),
+            db.tx_check(org_email_key(org_id, new.email), condition="attribute_not_exists(pk)"),
         ],
         on_cancel=_refusal,
         client=client,

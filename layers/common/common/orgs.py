@@ -26,7 +26,7 @@ class MembershipChange(BaseModel):
     superior_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
 
 
-def _member_item(org: db.Item, user_id: str, change: MembershipChange, at: str) -> db.Item:
+def member_item(org: db.Item, user_id: str, change: MembershipChange, at: str) -> db.Item:
     return {
         **member_key(org["org_id"], user_id),
         "entity": "member",
@@ -62,7 +62,7 @@ def create_organisation(new: NewOrganisation, creator_id: str, *, client: Any = 
         "created_at": at,
         "created_by": creator_id,
     }
-    admin = _member_item(org, creator_id, MembershipChange(role="admin"), at)
+    admin = member_item(org, creator_id, MembershipChange(role="admin"), at)
 
     def _collision(_: list[db.Item | None]) -> DomainError:
         return Conflict("organisation id collision; retry")
@@ -139,7 +139,7 @@ def put_member(org_id: str, actor: Member, user_id: str, change: MembershipChang
         raise invalid("body.superior_id", "a user cannot be their own superior")
     org, current = _current_state(org_id, user_id, client)
     _authorise(actor, current, change)
-    item = _member_item(org, user_id, change, clock.now_iso())
+    item = member_item(org, user_id, change, clock.now_iso())
     if current is None:
         write = db.tx_put(item, condition="attribute_not_exists(pk)")
     else:

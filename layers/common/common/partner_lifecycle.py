@@ -26,7 +26,7 @@ from .partner_model import (
     settings_key,
     settings_of,
 )
-from .partners import NodeChange, get_node, tx_check
+from .partners import NodeChange, get_node
 from .validation import Instant, LongText, ShortText
 
 S = PartnerStatus
@@ -138,7 +138,7 @@ def send_terms(org_id: str, partner_id: str, actor: str, *, client: Any = None) 
     fields |= {"terms_sent_version": version, "terms_sent_at": clock.now_iso()}
     event = history_event("terms_sent", actor, status=S.PROSPECT_TERMS_SENT.value, terms_version=version)
     change = _from_status(node, event, fields, remove)
-    terms_check = tx_check(settings_key(org_id), "current_terms_version = :v", values={":v": version})
+    terms_check = db.tx_check(settings_key(org_id), condition="current_terms_version = :v", values={":v": version})
 
     def _refusal(failed: list[db.Item | None]) -> DomainError:
         if failed[0] is not None:
@@ -171,7 +171,9 @@ def follow_up_partition(org_id: str, partner_id: str) -> str:
 
 
 def _node_present(org_id: str, partner_id: str) -> dict[str, Any]:
-    return tx_check(node_key(org_id, partner_id), "attribute_exists(pk) AND attribute_not_exists(removed_at)")
+    return db.tx_check(
+        node_key(org_id, partner_id), condition="attribute_exists(pk) AND attribute_not_exists(removed_at)"
+    )
 
 
 def _not_found(partner_id: str) -> NotFound:

@@ -84,13 +84,6 @@ class _AccountChanged(Conflict):
 # -- shared by the partner modules ---------------------------------------------------------------
 
 
-def tx_check(
-    key: db.Key, condition: str, *, names: Mapping[str, str] | None = None, values: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
-    """A transaction item that only checks a condition on another item (db.tx_check, condition first)."""
-    return db.tx_check(key, condition=condition, names=names, values=values)
-
-
 def partner_view(node: db.Item) -> db.Item:
     return db.without_storage(node, "history")
 
@@ -201,7 +194,7 @@ def check_brokers(org_id: str, brokers: Sequence[str], *, client: Any = None) ->
     strangers = [b for b in wanted if b not in found]
     if strangers:
         raise invalid("body.brokers", f"not staff members of this organisation: {', '.join(strangers)}")
-    return [tx_check(member_key(org_id, b), "attribute_exists(pk)") for b in wanted]
+    return [db.tx_check(member_key(org_id, b), condition="attribute_exists(pk)") for b in wanted]
 
 
 def broker_gone() -> DomainError:
@@ -231,9 +224,9 @@ def _sponsor_upline(org_id: str, sponsor_id: str | None, client: Any) -> tuple[l
     sponsor = find_node(org_id, sponsor_id, client=client)
     if sponsor is None or sponsor["status"] == S.ARCHIVED.value:
         raise invalid("body.sponsor_id", "is not a partner of this organisation")
-    check = tx_check(
+    check = db.tx_check(
         node_key(org_id, sponsor_id),
-        "gsi2sk = :path AND attribute_not_exists(removed_at)",
+        condition="gsi2sk = :path AND attribute_not_exists(removed_at)",
         values={":path": sponsor["gsi2sk"]},
     )
     return [sponsor_id, *sponsor.get("upline", [])], [check]
@@ -315,7 +308,7 @@ def add_partner(org_id: str, member: Member, new: NewPartner, *, client: Any = N
             account = account_item(partner_id=partner_id, email_confirmed=False, **details)
             account_write = db.tx_put(account, condition="attribute_not_exists(pk)")
         else:
-            account_write = tx_check(account_key(partner_id), "attribute_exists(pk)")
+            account_write = db.tx_check(account_key(partner_id), condition="attribute_exists(pk)")
         try:
             return _join(
                 org_id,
@@ -353,8 +346,8 @@ def add_existing(org_id: str, member: Member, body: ExistingPartner, *, client: 
     parent_node = next((i for i in items if i["sk"] != "ACCOUNT"), None)
     if account is None or parent_node is None or parent_node.get("removed_at"):
         raise missing
-    parent_check = tx_check(
-        node_key(parent_id, body.partner_id), "attribute_exists(pk) AND attribute_not_exists(removed_at)"
+    parent_check = db.tx_check(
+        node_key(parent_id, body.partner_id), condition="attribute_exists(pk) AND attribute_not_exists(removed_at)"
     )
     details = {k: account.get(k) for k in ("first_name", "last_name", "email", "phone")}
     return _join(
@@ -366,7 +359,7 @@ def add_existing(org_id: str, member: Member, body: ExistingPartner, *, client: 
         actor=f"user:{member.user_id}",
         brokers=body.brokers,
         upline=[],
-        account_write=tx_check(account_key(body.partner_id), "attribute_exists(pk)"),
+        account_write=db.tx_check(account_key(body.partner_id), condition="attribute_exists(pk)"),
         checks=[parent_check, *broker_checks],
         check_refusals=[missing, *(broker_gone() for _ in broker_checks)],
         client=client,

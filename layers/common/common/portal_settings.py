@@ -10,10 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import clock, db
+from . import clock, db, workflows
 from .errors import DomainError, invalid
 from .partner_model import NotificationType, settings_key, settings_of
-from .partners import tx_check
 from .validation import EntityId
 
 SETTINGS_ENTITY = "programme_settings"
@@ -27,10 +26,6 @@ class PortalSettings(BaseModel):
     partner_notification_types: list[NotificationType] = Field(
         default_factory=list, max_length=len(NotificationType), description="what partners may choose to be told"
     )
-
-
-def workflow_key(org_id: str, workflow_id: str) -> db.Key:
-    return {"pk": f"ORG#{org_id}#WORKFLOW#{workflow_id}", "sk": "WORKFLOW"}
 
 
 def get_portal_settings(org_id: str, *, client: Any = None) -> dict[str, Any]:
@@ -61,7 +56,9 @@ def put_portal_settings(org_id: str, body: PortalSettings, actor: str, *, client
     }
     actions = [db.tx_update(settings_key(org_id), expression=expression, values=values)]
     if body.default_workflow_id:
-        actions.append(tx_check(workflow_key(org_id, body.default_workflow_id), "attribute_exists(pk)"))
+        actions.append(
+            db.tx_check(workflows.workflow_key(org_id, body.default_workflow_id), condition="attribute_exists(pk)")
+        )
 
     def _refusal(_: list[db.Item | None]) -> DomainError:
         return invalid("body.default_workflow_id", "no such workflow in this organisation")

@@ -35,7 +35,6 @@ from .partner_model import (
     tree_partition,
     tree_path,
 )
-from .partners import tx_check
 from .terms import required_acceptance, terms_changed, terms_check
 from .validation import UserRef
 
@@ -75,9 +74,9 @@ def placement(sponsor: db.Item | None) -> tuple[str | None, list[str]]:
 def sponsor_check(sponsor: db.Item) -> dict[str, Any]:
     """The new node copies its sponsor's upline: the transaction holds only while the sponsor is where it
     was read (not moved, not removed)."""
-    return tx_check(
+    return db.tx_check(
         node_key(sponsor["org_id"], sponsor["partner_id"]),
-        "gsi2sk = :path AND attribute_not_exists(removed_at)",
+        condition="gsi2sk = :path AND attribute_not_exists(removed_at)",
         values={":path": sponsor["gsi2sk"]},
     )
 
@@ -148,7 +147,7 @@ def join(org_id: str, principal: Principal, request: JoinRequest, *, client: Any
         new_account = account_item(partner_id=user_id, email_confirmed=bool(details["email_verified"]), **contact)
         account_write = db.tx_put({**new_account, "password_set": True}, condition="attribute_not_exists(pk)")
     else:
-        account_write = tx_check(account_key(user_id), "attribute_exists(pk)")
+        account_write = db.tx_check(account_key(user_id), condition="attribute_exists(pk)")
     actions = [
         account_write,
         node_write(node, previous),

@@ -31,7 +31,6 @@ from .partner_model import (
     node_key,
     settings_key,
 )
-from .partners import tx_check
 from .settings import get_settings
 
 PDF = "application/pdf"
@@ -82,12 +81,12 @@ def required_acceptance(settings: dict[str, Any], accepted: int | None) -> int |
 def terms_check(org_id: str, version: int | None) -> dict[str, Any]:
     """Holds a transaction to the terms version it was decided on: a version published meanwhile cancels it."""
     if version is None:
-        return tx_check(
+        return db.tx_check(
             settings_key(org_id),
-            "attribute_not_exists(current_terms_version) OR attribute_type(current_terms_version, :null)",
+            condition="attribute_not_exists(current_terms_version) OR attribute_type(current_terms_version, :null)",
             values={":null": "NULL"},
         )
-    return tx_check(settings_key(org_id), "current_terms_version = :version", values={":version": version})
+    return db.tx_check(settings_key(org_id), condition="current_terms_version = :version", values={":version": version})
 
 
 def terms_changed() -> Conflict:
