@@ -5,6 +5,7 @@ Only the Cognito sign-ups go around the API (in AWS, users sign up with Cognito 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ ADMIN_EMAIL = "admin@demo.example"
 REP_EMAILS = ("rep1@demo.example", "rep2@demo.example")
 REP_PERMISSIONS = ["leads:request", "leads:return", "leads:view_pending", "leads:create"]
 COMPANY_NAME = "Test Lead SELLER"
+PARTNER_EMAIL = "partner@demo.example"
+ACTIVATION_LINK = re.compile(r"/activate\?token=([A-Za-z0-9_-]+)")
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class Demo:
     client_id: str
     client_secret: str
     machine_token: str
+    workflow_id: str
+    partner: DemoUser
 
 
 class DemoError(RuntimeError):
@@ -98,6 +103,7 @@ def seed(stack: LocalStack) -> Demo:
     company_id = api.call("POST", f"/orgs/{org_id}/partner-companies", company, 201)["company_id"]
     credentials = api.call("POST", f"/orgs/{org_id}/partner-companies/{company_id}/credentials", None, 201)
     client_id, client_secret = credentials["client_id"], credentials["client_secret"]
+    workflow_id, partner = _partner_portal(stack, api, org_id, admin)
     return Demo(
         org_id=org_id,
         admin=admin,
@@ -107,4 +113,37 @@ def seed(stack: LocalStack) -> Demo:
         client_id=client_id,
         client_secret=client_secret,
         machine_token=stack.machine_token(client_id, client_secret),
+        workflow_id=workflow_id,
+        partner=partner,
     )
+
+
+def _partner_portal(stack: LocalStack, api: _Client, org_id: str, admin: DemoUser) -> tuple[str, DemoUser]:
+    """A workflow for partners' deals, the portal settings, and a partner added by the admin, assigned to
+    them and activated through the link of the login e-mail, as the partner would."""
+    stages = [{"name": n} for n in ("New", "Contacted", "Proposal", "Won", "Lost")]
+    workflow_id = api.call("POST", f"/orgs/{org_id}/workflows", {"name": "Referrals", "stages": stages}, 201)[
+        "workflow_id"
+    ]
+    settings = {
+        "default_workflow_id": workflow_id,
+        "partner_added_email": True,
+        "deal_shared_email": True,
+        "partner_notification_types": ["deal_shared", "deal_stage_changed", "note_shared"],
+    }
+    api.call("PUT", f"/orgs/{org_id}/portal-settings", settings, 200)
+    partner = {"first_name": "Paula", "last_name": "Partner", "email": PARTNER_EMAIL, "phone": "+15550100200"}
+    partner_id = api.call("POST", f"/orgs/{org_id}/partners", partner, 201)["partner_id"]
+    api.call("PUT", f"/orgs/{org_id}/partners/{partner_id}/brokers", {"brokers": [admin.user_id]}, 200)
+    stack.wait_for_streams()
+    mails = [m for m in stack.outbox() if PARTNER_EMAIL in m["to"] and ACTIVATION_LINK.search(m["body"])]
+    if not mails:
+        raise DemoError("the partner's login e-mail was not sent")
+    token = ACTIVATION_LINK.findall(mails[-1]["body"])[-1]
+    activation = requests.post(
+        f"{stack.url}/public/activations", json={"token": token, "password": DEMO_PASSWORD}, timeout=30
+    )
+    if activation.status_code != 200:
+        raise DemoError(f"activating the demo partner answered {activation.status_code}: {activation.text}")
+    token = stack.user_token(PARTNER_EMAIL, DEMO_PASSWORD)
+    return workflow_id, DemoUser(PARTNER_EMAIL, DEMO_PASSWORD, partner_id, token)

@@ -77,6 +77,9 @@ def demo_variables(demo: Demo) -> dict[str, str]:
         "COMPANY_CLIENT_ID": demo.client_id,
         "COMPANY_CLIENT_SECRET": demo.client_secret,
         "COMPANY_TOKEN": demo.machine_token,
+        "WORKFLOW_ID": demo.workflow_id,
+        "PARTNER_ID": demo.partner.user_id,
+        "PARTNER_TOKEN": demo.partner.token,
     }
 
 
@@ -98,7 +101,7 @@ def _shown_path(path: Path) -> str:
 
 
 def describe_demo(demo: Demo, variables: Mapping[str, str]) -> str:
-    users = ", ".join([demo.admin.email, *(rep.email for rep in demo.reps)])
+    users = ", ".join([demo.admin.email, *(rep.email for rep in demo.reps), demo.partner.email])
     return "\n".join(
         [
             "",
