@@ -13,7 +13,8 @@ from common.errors import InvalidInput
 from common.money import CurrencyMismatch, Money
 from common.settings import SettingsError, get_settings
 from common.templates import NewTemplate, render
-from pydantic import ValidationError
+from common.validation import Email, LongText, ShortText
+from pydantic import TypeAdapter, ValidationError
 
 from tests.support import http_event
 
@@ -133,3 +134,22 @@ def test_our_own_applied_write_is_not_a_conflict() -> None:
             on_conflict=InvalidInput("taken"),
             client=AppliedButAnswerLost(someone_else),
         )
+
+
+@pytest.mark.parametrize("address", ["jane@example.org", "j.doe+leads@mail.example.co.uk", "x@xn--bcher-kva.example"])
+def test_addresses_ses_can_send_to_are_valid(address: str) -> None:
+    assert TypeAdapter(Email).validate_python(address) == address
+
+
+@pytest.mark.parametrize("address", ["d\x1c@example.org", "a b@example.org", "a@example", "jö@example.org", "a@-x.org"])
+def test_addresses_ses_cannot_send_to_are_invalid(address: str) -> None:
+    with pytest.raises(ValidationError):
+        TypeAdapter(Email).validate_python(address)
+
+
+def test_text_refuses_control_characters_but_long_text_keeps_line_breaks() -> None:
+    with pytest.raises(ValidationError):
+        TypeAdapter(ShortText).validate_python("Subject\x0f")
+    assert TypeAdapter(LongText).validate_python("Line one\nLine two\tend") == "Line one\nLine two\tend"
+    with pytest.raises(ValidationError):
+        TypeAdapter(LongText).validate_python("bell\x07")
