@@ -80,6 +80,19 @@ PARTNERS_EVENTS = Function(
         },
     ),
 )
+REFERRALS_API = Function("ReferralsApi", "referrals", "referrals.api.lambda_handler", "api")
+REFERRALS_EVENTS = Function(
+    "ReferralsEvents",
+    "referrals",
+    "referrals.events.lambda_handler",
+    "stream",
+    timeout_s=60,
+    # New referral requests: their texts go out to the team's eligible members.
+    stream_filters=({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["referral_request"]}}}},),
+)
+# Twilio's webhooks (replies and delivery statuses): its own small function, so its cold start carries
+# neither the API's resolver nor the Twilio REST client.
+SMS_WEBHOOK = Function("SmsWebhook", "referrals", "referrals.webhook.lambda_handler", "api", memory_mb=256)
 STATUS_SWEEP = Function("StatusSweep", "status_sweep", "status_sweep.handler.lambda_handler", "schedule", timeout_s=300)
 TOKEN_AUTHORIZER = Function(
     "TokenAuthorizer", "authorizer", "authorizer.handler.lambda_handler", "authorizer", memory_mb=256
@@ -90,6 +103,9 @@ FUNCTIONS: tuple[Function, ...] = (
     LEADS_EVENTS,
     PARTNERS_API,
     PARTNERS_EVENTS,
+    REFERRALS_API,
+    REFERRALS_EVENTS,
+    SMS_WEBHOOK,
     STATUS_SWEEP,
     TOKEN_AUTHORIZER,
 )
@@ -107,6 +123,17 @@ ROUTES: tuple[Route, ...] = (
         for section in ("children", "partners", "portal-settings", "programme", "workflows", "deals", "portal")
         for path in (f"/orgs/{{orgId}}/{section}", f"/orgs/{{orgId}}/{section}/{{proxy+}}")
     ),
+    # Partner teams, their customer lists and referral requests.
+    *(
+        Route("ANY", path, REFERRALS_API.name, "token")
+        for section in ("teams", "referral-requests")
+        for path in (f"/orgs/{{orgId}}/{section}", f"/orgs/{{orgId}}/{section}/{{proxy+}}")
+    ),
+    # A team member's own teams, across organisations.
+    Route("GET", "/me/teams", REFERRALS_API.name, "token"),
+    # Twilio signs its requests (X-Twilio-Signature): no bearer token.
+    Route("POST", "/twilio/sms", SMS_WEBHOOK.name, "none"),
+    Route("POST", "/twilio/status", SMS_WEBHOOK.name, "none"),
     # A partner's own account, across organisations.
     Route("ANY", "/me/partner", PARTNERS_API.name, "token"),
     Route("ANY", "/me/partner/{proxy+}", PARTNERS_API.name, "token"),

@@ -32,6 +32,7 @@ class LocalEndpoints:
         clock: SharedClock,
         openapi_document: Callable[[str], dict[str, Any]],
         run_schedule: Callable[[str], Invocation],
+        texts: Callable[[], list[dict[str, Any]]],
     ) -> None:
         self._gateway = gateway
         self._tokens = tokens
@@ -48,6 +49,7 @@ class LocalEndpoints:
             ("GET", DOCS_PATH): self._docs_page,
             ("GET", DOCS_PATH + "/"): self._docs_page,
             ("GET", "/_local/outbox"): lambda _: json_response(200, self._outbox.messages()),
+            ("GET", "/_local/texts"): lambda _: json_response(200, texts()),
             ("GET", "/_local/dead-letters"): lambda _: json_response(200, self._dead_letters()),
             ("GET", "/_local/clock"): lambda _: self._clock_state(),
             ("POST", "/_local/clock"): self._set_clock,

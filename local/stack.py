@@ -45,6 +45,7 @@ from local.outbox import Outbox
 from local.schedules import scheduled_event
 from local.shared_clock import SharedClock
 from local.stream_poller import StartingPosition, StreamPoller
+from local.twilio_fake import FakeTwilio
 from local.worker import Invocation
 
 log = logging.getLogger("local.stack")
@@ -52,6 +53,10 @@ log = logging.getLogger("local.stack")
 REGION = "us-east-1"
 TABLE_NAME = f"{constants.RESOURCE_PREFIX}-local"
 EMAIL_FROM = "no-reply@partner-programme.example"
+# Twilio as the functions see it locally: a fake Messages endpoint on loopback, the auth token in SSM.
+TWILIO_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+TWILIO_AUTH_TOKEN = "local-twilio-auth-token"  # noqa: S105 - the fake Twilio's token, loopback only
+TWILIO_FROM_NUMBER = "+15005550006"
 STAGE = "local"
 API_ID = "local"
 # Dummy credentials: DynamoDB Local and moto accept any.
@@ -97,6 +102,8 @@ class LocalStack:
         self._workers = workers
         self._dynamodb = DynamoDBLocal(dynamodb_port)
         self._moto = MotoServer(moto_port)
+        self.twilio = FakeTwilio(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)
+        self.twilio_auth_token_parameter = f"/{constants.RESOURCE_PREFIX}/{stage}/twilio-auth-token"
         self._lock = threading.Lock()
         self._openapi_cache: dict[str, Any] | None = None
         self._front: Front | None = None
@@ -145,6 +152,10 @@ class LocalStack:
             {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
         )
         self.client("s3").create_bucket(Bucket=self.files_bucket, **location)
+        self.client("ssm").put_parameter(
+            Name=self.twilio_auth_token_parameter, Value=TWILIO_AUTH_TOKEN, Type="SecureString", Overwrite=True
+        )
+        self.twilio.start()
         tokens = self._tokens = MachineTokenIssuer(
             pool.issuer, lambda client_id: cognito.describe_client(cognito_client, pool.pool_id, client_id)
         )
@@ -176,6 +187,7 @@ class LocalStack:
             clock=clock,
             openapi_document=self.openapi_document,
             run_schedule=self.run_schedule,
+            texts=self.texts,
         )
         poller = self._poller = StreamPoller(
             self.client("dynamodbstreams"),
@@ -205,6 +217,12 @@ class LocalStack:
             constants.ENV_TOKEN_URL: self.token_url,
             constants.ENV_FILES_BUCKET: self.files_bucket,
             constants.ENV_PORTAL_URL: constants.DEV_PORTAL_ORIGIN,
+            constants.ENV_TWILIO_ACCOUNT_SID: TWILIO_ACCOUNT_SID,
+            constants.ENV_TWILIO_FROM_NUMBER: TWILIO_FROM_NUMBER,
+            constants.ENV_TWILIO_AUTH_TOKEN_PARAMETER: self.twilio_auth_token_parameter,
+            constants.ENV_TWILIO_API_URL: self.twilio.url,
+            constants.ENV_SMS_WEBHOOK_URL: f"{self.url}/twilio/sms",
+            constants.ENV_SMS_STATUS_URL: f"{self.url}/twilio/status",
             constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
             **constants.TRACER_ENVIRONMENT,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
@@ -225,6 +243,7 @@ class LocalStack:
                 self._front.stop if self._front else None,
                 self._poller.stop if self._poller else None,
                 self._invoker.stop if self._invoker else None,
+                self.twilio.stop,
                 self._moto.stop,
             ):
                 if stop is None:
@@ -352,6 +371,10 @@ class LocalStack:
 
     def outbox(self) -> list[dict[str, Any]]:
         return self._running(self._outbox).messages()
+
+    def texts(self) -> list[dict[str, Any]]:
+        """The text messages the functions sent through (the local stand-in for) Twilio."""
+        return self.twilio.messages()
 
     def dead_letters(self) -> list[dict[str, Any]]:
         return self._running(self._poller).dead_letters()

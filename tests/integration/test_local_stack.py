@@ -201,7 +201,12 @@ def test_routes_match_like_api_gateway() -> None:
     assert root is not None and root.route_key == "POST /orgs"
     # Only the public routes (registration, invitations, confirmation) are reached without a token.
     public = {(route.method, route.path) for route in ROUTES if route.auth != "token"}
-    assert public == {("GET", "/public/{proxy+}"), ("POST", "/public/{proxy+}")}
+    assert public == {
+        ("GET", "/public/{proxy+}"),
+        ("POST", "/public/{proxy+}"),
+        ("POST", "/twilio/sms"),
+        ("POST", "/twilio/status"),
+    }
     partners = match_route(ROUTES, "GET", "/orgs/o1/partners/p1")
     assert partners is not None and partners.route_key == "GET /orgs/{orgId}/partners/{proxy+}"
     assert partners.path_parameters == {"orgId": "o1", "proxy": "p1"}

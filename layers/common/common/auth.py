@@ -34,6 +34,10 @@ class Permission(StrEnum):
     PROGRAMME_SEE_ALL = "programme:see_all"
     PROGRAMME_MANAGE_BALANCES = "programme:manage_balances"
     PROGRAMME_INVITE_LEVEL_ZERO = "programme:invite_level_zero"
+    # Partner teams (seed 000): create teams and manage their members; create referral requests and see
+    # every team's requests and overdue customers.
+    MANAGE_TEAMS = "teams:manage"
+    MANAGE_REFERRALS = "referrals:manage"
 
 
 Role = Literal["admin", "staff"]

@@ -27,6 +27,12 @@ class Settings(BaseModel):
     token_url: str = Field(default="", description="OAuth token endpoint partner companies get tokens from")
     files_bucket: str = Field(default="", description="S3 bucket of uploaded files: terms PDFs, deal files")
     portal_url: str = Field(default="", description="the partner portal's address, for links in e-mails")
+    twilio_account_sid: str = Field(default="", description="the Twilio account texts are sent from")
+    twilio_from_number: str = Field(default="", description="the number (E.164) texts are sent from")
+    twilio_auth_token_parameter: str = Field(default="", description="SSM SecureString holding the auth token")
+    twilio_api_url: str = Field(default="https://api.twilio.com", description="Twilio's REST API base URL")
+    sms_webhook_url: str = Field(default="", description="the public URL Twilio posts replies to (signed)")
+    sms_status_url: str = Field(default="", description="the public URL Twilio posts delivery statuses to")
 
     def require(self, *fields: str) -> Settings:
         """Fail at cold start when a setting this function needs is empty (the defaults are empty because
