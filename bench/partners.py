@@ -138,7 +138,6 @@ def sweep_case(raw: Any, table: str, org_id: str) -> dict[str, Any]:
     from tests.support import FakeContext, load_event
 
     handler_module = __import__("status_sweep.handler", fromlist=["lambda_handler"])
-    counter = ItemsReturned(db.default_client())
     bare_counter = ItemsReturned(raw)
     recent = clock.iso(clock.now() - timedelta(days=1))
     started = time.perf_counter()
@@ -160,11 +159,11 @@ def sweep_case(raw: Any, table: str, org_id: str) -> dict[str, Any]:
     cutoff = clock.iso(clock.now() - timedelta(days=LAPSE_AFTER_DAYS))
     for round_ in range(SWEEP_ROUNDS):
         seed_due(f"h{round_}")
-        counter.take()
         start = time.perf_counter()
         counts = handler_module.lambda_handler(event, FakeContext(function_name="StatusSweep"))
         handler_ms.append((time.perf_counter() - start) * 1000)
-        handler_reads.append(counter.take())
+        # The handler also runs the team reminder sweep; its own count covers the lapse queries alone.
+        handler_reads.append(counts["items_read"])
         lapsed.append(counts["lapsed"])
 
         seed_due(f"b{round_}")

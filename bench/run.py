@@ -23,8 +23,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common"), str(ROOT / "functions")]
 
-from bench import partners  # noqa: E402
+from bench import partners, referrals  # noqa: E402
 from local.dynamodb_local import DynamoDBLocal  # noqa: E402
+from local.moto_server import MotoServer  # noqa: E402
+from local.twilio_fake import FakeTwilio  # noqa: E402
+
+TWILIO_ACCOUNT_SID = "AC" + "0" * 32
 
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "200"))
 IMPORT_RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "11"))
@@ -82,8 +86,12 @@ class RoundTrips:
         return taken
 
 
-def run_latency(endpoint: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    os.environ.update(BASE_ENV | {"AWS_ENDPOINT_URL_DYNAMODB": endpoint})
+def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    os.environ.update(
+        BASE_ENV
+        | {"AWS_ENDPOINT_URL_DYNAMODB": endpoint, "AWS_ENDPOINT_URL": moto}
+        | referrals.environment(twilio.url, TWILIO_ACCOUNT_SID)
+    )
     import boto3
     from common import clock, companies, db, leads, orgs
     from common.auth import Permission
@@ -275,6 +283,12 @@ def run_latency(endpoint: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             "BatchGetItem + GetItem + TransactWriteItems",
             lambda: None,
         ),
+        (
+            "SMS webhook reply (PAUSE / RESUME)",
+            *referrals.webhook_case(raw, TABLE, admin),
+            "Query + PutItem + UpdateItem + UpdateItem",
+            lambda: None,
+        ),
     ]
     for name, handler, bare, bare_calls, prepare in cases:
         prepare()
@@ -306,7 +320,11 @@ def run_latency(endpoint: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             }
         )
     sweep_org = orgs.create_organisation(orgs.NewOrganisation(name="Bench sweep org"), admin)["org_id"]
-    return rows, partners.sweep_case(raw, TABLE, sweep_org)
+    sweeps = {
+        "lapse": partners.sweep_case(raw, TABLE, sweep_org),
+        "reminders": referrals.reminder_sweep_case(raw, TABLE, admin, lambda: len(twilio.messages())),
+    }
+    return rows, sweeps
 
 
 # Each handler's libraries set up the way the handler sets them up (Logger, Tracer and Metrics created, the
@@ -326,6 +344,9 @@ IMPORT_BASELINES = {
     "partners.events": _POWERTOOLS + "; from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType; "
     "BatchProcessor(event_type=EventType.DynamoDBStreams)",
     "status_sweep.handler": _POWERTOOLS,
+    "referrals.api": _POWERTOOLS + "; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
+    "APIGatewayHttpResolver(enable_validation=True)",
+    "referrals.webhook": _POWERTOOLS + "; from twilio.request_validator import RequestValidator",
 }
 
 
@@ -355,7 +376,7 @@ def run_imports() -> list[dict[str, Any]]:
     return rows
 
 
-def report(latency: list[dict[str, Any]], sweep: dict[str, Any], imports: list[dict[str, Any]]) -> str:
+def report(latency: list[dict[str, Any]], sweeps: dict[str, Any], imports: list[dict[str, Any]]) -> str:
     lines = [
         f"# Benchmark results ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {ITERATIONS} iterations per side)",
         "",
@@ -374,7 +395,8 @@ def report(latency: list[dict[str, Any]], sweep: dict[str, Any], imports: list[d
             f"| {r['bare_p95_ms']:.2f} | {r['ratio_p50']:.2f} | {calls} | {r['write_round_trips']:g} "
             f"| {r['bare_calls']} |"
         )
-    lines += partners.sweep_report(sweep)
+    lines += partners.sweep_report(sweeps["lapse"])
+    lines += referrals.reminder_report(sweeps["reminders"])
     lines += ["", "| handler module | import ms | its libraries alone ms | ratio |", "|---|---|---|---|"]
     for r in imports:
         lines.append(f"| {r['module']} | {r['handler_ms']:.0f} | {r['libraries_ms']:.0f} | {r['ratio']:.2f} |")
@@ -383,13 +405,21 @@ def report(latency: list[dict[str, Any]], sweep: dict[str, Any], imports: list[d
 
 def main() -> None:
     # The handlers print their metrics (EMF) as in Lambda; send them to /dev/null, not to a slow terminal.
-    with DynamoDBLocal() as dynamodb, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
-        latency, sweep = run_latency(dynamodb.endpoint)
+    moto = MotoServer().start()
+    twilio = FakeTwilio(TWILIO_ACCOUNT_SID, referrals.AUTH_TOKEN).start()
+    try:
+        with DynamoDBLocal() as dynamodb, open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+            latency, sweeps = run_latency(dynamodb.endpoint, moto.endpoint, twilio)
+    finally:
+        twilio.stop()
+        moto.stop()
     imports = run_imports()
-    text = report(latency, sweep, imports)
+    text = report(latency, sweeps, imports)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(text)
-    (RESULTS / "latest.json").write_text(json.dumps({"latency": latency, "sweep": sweep, "imports": imports}, indent=2))
+    (RESULTS / "latest.json").write_text(
+        json.dumps({"latency": latency, "sweeps": sweeps, "imports": imports}, indent=2)
+    )
     print(text)
 
 

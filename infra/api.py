@@ -7,8 +7,8 @@
   company's token on a staff route must be refused by the function (403 with a problem body), not by
   the gateway.
 - "none" routes: no authorizer; the function checks what the caller presents itself (an e-mailed
-  single-use token, a referral code). Each is throttled below the stage's default, so a flood of
-  anonymous requests cannot use up the budget of signed-in callers.
+  single-use token, a referral code, Twilio's request signature). Each is throttled below the stage's
+  default, so a flood of anonymous requests cannot use up the budget of signed-in callers.
 
 A missing Authorization header is answered 401 by API Gateway without calling the authorizer; a token the
 authorizer refuses is answered 403 {"message": "Forbidden"} (an HTTP API Lambda authorizer cannot make
@@ -88,6 +88,20 @@ def _cors(allowed_origins: list[str]) -> apigwv2.CorsPreflightOptions | None:
     )
 
 
+def unauthenticated_throttle(route: manifest.Route) -> dict[str, int]:
+    """The stage's route settings for a route without an authorizer: Twilio's signed webhooks get their
+    own limits (bursts of delivery-status callbacks), every other such route the /public ones."""
+    if route.path in (constants.SMS_WEBHOOK_PATH, constants.SMS_STATUS_PATH):
+        return {
+            "ThrottlingRateLimit": constants.TWILIO_ROUTE_RATE_LIMIT,
+            "ThrottlingBurstLimit": constants.TWILIO_ROUTE_BURST_LIMIT,
+        }
+    return {
+        "ThrottlingRateLimit": constants.UNAUTHENTICATED_ROUTE_RATE_LIMIT,
+        "ThrottlingBurstLimit": constants.UNAUTHENTICATED_ROUTE_BURST_LIMIT,
+    }
+
+
 def route_methods(route: manifest.Route) -> tuple[apigwv2.HttpMethod, ...]:
     if route.method == "ANY":
         return ANY_METHODS
@@ -155,10 +169,7 @@ class HttpApi(Construct):
             )
             if route.auth == "none":
                 for method in route_methods(route):
-                    unauthenticated_route_settings[f"{method.value} {route.path}"] = {
-                        "ThrottlingRateLimit": constants.UNAUTHENTICATED_ROUTE_RATE_LIMIT,
-                        "ThrottlingBurstLimit": constants.UNAUTHENTICATED_ROUTE_BURST_LIMIT,
-                    }
+                    unauthenticated_route_settings[f"{method.value} {route.path}"] = unauthenticated_throttle(route)
                 for unauthenticated in routes:
                     # Route settings name existing routes: the stage must be created after them.
                     self.stage.node.add_dependency(unauthenticated)
@@ -178,3 +189,10 @@ class HttpApi(Construct):
     @property
     def url(self) -> str:
         return self.stage.url
+
+    @property
+    def endpoint(self) -> str:
+        """The API's base URL without a trailing slash (https://<api id>.execute-api.<region>.<domain>):
+        it names the API only, not its stage or routes, so the functions' environment can hold it without a
+        circular dependency (the routes' integrations depend on the functions)."""
+        return self.api.api_endpoint

@@ -31,10 +31,27 @@ CONTEXT_EMAIL_FROM = "emailFrom"
 CONTEXT_PORTAL_CALLBACK_URLS = "portalCallbackUrls"
 CONTEXT_AUTH_DOMAIN_PREFIX = "authDomainPrefix"
 CONTEXT_PORTAL_URL = "portalUrl"
+CONTEXT_TWILIO_ACCOUNT_SID = "twilioAccountSid"
+CONTEXT_TWILIO_FROM_NUMBER = "twilioFromNumber"
+CONTEXT_TWILIO_AUTH_TOKEN_PARAMETER = "twilioAuthTokenParameter"  # noqa: S105 - a context key, not a secret
+CONTEXT_PUBLIC_API_URL = "publicApiUrl"
 
 DEFAULT_STAGE = "dev"
 # The portal's local development server, allowed by CORS on dev stages.
 DEV_PORTAL_ORIGIN = "http://localhost:5173"
+
+
+def twilio_auth_token_parameter(stage: str) -> str:
+    """Where the Twilio auth token is kept unless the context names another SSM parameter (a SecureString the
+    administrator creates: CloudFormation cannot create SecureString parameters)."""
+    return f"/{RESOURCE_PREFIX}/{stage}/twilio-auth-token"
+
+
+# Twilio's REST API; the local stack points the functions at a loopback stand-in instead.
+TWILIO_API_URL = "https://api.twilio.com"
+# The routes Twilio posts to (infra/manifest.py), after the API's base URL: the URLs Twilio signs.
+SMS_WEBHOOK_PATH = "/twilio/sms"
+SMS_STATUS_PATH = "/twilio/status"
 
 
 def is_dev_stage(stage: str) -> bool:
@@ -99,6 +116,12 @@ API_BURST_LIMIT = 100
 # register by hand, so a few requests a second are plenty.
 UNAUTHENTICATED_ROUTE_RATE_LIMIT = 10
 UNAUTHENTICATED_ROUTE_BURST_LIMIT = 20
+# Twilio's routes are signed, and refusing a forged request costs one HMAC. Twilio calls back once per
+# status change of every text (queued, sent, delivered or failed), so a referral offered to a large team
+# brings a burst of callbacks, and Twilio does not retry a throttled one: a higher limit than /public, still
+# below the stage's default.
+TWILIO_ROUTE_RATE_LIMIT = 25
+TWILIO_ROUTE_BURST_LIMIT = 50
 
 # Uploaded files (terms PDFs, deal files) live under one prefix per organisation; the API function may
 # read and write objects under this prefix only.

@@ -103,7 +103,7 @@ class LocalStack:
         self._dynamodb = DynamoDBLocal(dynamodb_port)
         self._moto = MotoServer(moto_port)
         self.twilio = FakeTwilio(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)
-        self.twilio_auth_token_parameter = f"/{constants.RESOURCE_PREFIX}/{stage}/twilio-auth-token"
+        self.twilio_auth_token_parameter = constants.twilio_auth_token_parameter(stage)
         self._lock = threading.Lock()
         self._openapi_cache: dict[str, Any] | None = None
         self._front: Front | None = None

@@ -1,7 +1,244 @@
-"""(being written)"""
+"""Referral requests: programme staff offer a customer to a partner team (texted to its eligible members
+off the request path), follow what became of it, and team members accept from the dashboard. Thin
+handlers over common.referral_requests."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.metrics import MetricUnit
+from common import db, referral_offers, referral_requests, teams
+from common.auth import (
+    Member,
+    Permission,
+    member_from_item,
+    member_key,
+    principal_from_event,
+    require_member,
+    require_user,
+)
+from common.errors import Forbidden, NotFound
+from common.observability import metrics
+from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
+from common.team_model import ReferralStatus, referral_key
+from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
+from pydantic import Field
 
 router = APIGatewayHttpRouter()
+
+Id = Annotated[str, Path(pattern=ENTITY_ID_PATTERN, description="a 26-character sortable id")]
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+Limit = Annotated[int, Query(ge=1, le=100)]
+StatusFilter = Annotated[
+    Literal["open", "accepted", "expired"] | None,
+    Query(description="only requests in this status (an open request past its expiry counts as expired)"),
+]
+TeamFilter = Annotated[str | None, Query(pattern=ENTITY_ID_PATTERN, description="only this team's requests")]
+CreatorFilter = Annotated[str | None, Query(pattern=USER_ID_PATTERN, description="only requests this user created")]
+
+NO_REQUEST = "No such request, or the caller is neither staff of the organisation nor in the request's team"
+READERS = (
+    f"Missing the {Permission.MANAGE_REFERRALS.value} permission and not in the request's team (or not a staff user)"
+)
+
+
+# -- documented answers (the routes return plain dicts) --------------------------------------------
+
+
+class ReferralCustomer(Open):
+    first_name: str
+    last_name: str
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+
+
+class HistoryEntry(Open):
+    at: datetime
+    event: str = Field(
+        description="created, offered, offer_refused, delivery_failed, reply, accepted or expired; "
+        "re-assignments of the customer are in the customer's history"
+    )
+    by: str = Field(description="user:<id> or system")
+    user_id: str | None = Field(None, description="the member an offer or delivery is about")
+
+
+class Offer(Open):
+    user_id: str
+    status: str = Field(description="queued, refused (by Twilio, not retried) or Twilio's delivery status")
+    message_sid: str | None = None
+    error_code: str | None = None
+    offered_at: datetime | None = None
+
+
+class ReferralRequest(Open):
+    org_id: str
+    request_id: str
+    team_id: str
+    customer: ReferralCustomer
+    summary: str
+    code: str = Field(description="the short code members reply with: YES <code>")
+    status: ReferralStatus = Field(description="as of now: an open request past expires_at is expired")
+    expires_in_minutes: int
+    expires_at: datetime
+    created_by: str
+    created_at: datetime
+    accepted_by: str | None = None
+    accepted_at: datetime | None = None
+    accepted_via: Literal["dashboard", "sms"] | None = None
+    assignee_id: str | None = Field(None, description="who the customer was assigned to on acceptance")
+    customer_id: str | None = Field(None, description="the customer in the team's list")
+    history: list[HistoryEntry]
+
+
+class ReferralRequestWithOffers(ReferralRequest):
+    offers: list[Offer] = Field(description="one per member texted")
+
+
+class ReferralPage(Page):
+    items: list[ReferralRequest]
+
+
+class FirstName(Open):
+    first_name: str
+
+
+class OfferedReferral(Open):
+    """What a team member sees of a request: what the text said."""
+
+    org_id: str
+    request_id: str
+    team_id: str
+    customer: FirstName
+    summary: str
+    code: str
+    status: ReferralStatus
+    expires_at: datetime
+    accepted_by: str | None = None
+
+
+class Acceptance(OfferedReferral):
+    customer_id: str
+    assignee_id: str = Field(description="the acceptor, or the team's leader when a leader or admin accepted")
+
+
+# -- who calls -------------------------------------------------------------------------------------
+
+
+def _staff_or_team_member(org_id: str, request_id: str) -> tuple[db.Item, Member | None, db.Item | None]:
+    """The request, the caller's staff membership and their membership of the request's team (two
+    consistent reads). Neither staff of the organisation nor in the team (or no such request): 404."""
+    principal = principal_from_event(router.current_event.raw_event)
+    require_user(principal)
+    keys = [referral_key(org_id, request_id), member_key(org_id, principal.subject)]
+    found = {i["sk"]: i for i in db.batch_get(keys, consistent=True)}
+    request, staff_item = found.get(keys[0]["sk"]), found.get(keys[1]["sk"])
+    staff = member_from_item(staff_item) if staff_item else None
+    membership = (
+        teams.find_team_member(org_id, request["team_id"], principal.subject, consistent=True) if request else None
+    )
+    if request is None or (staff is None and membership is None):
+        raise NotFound(f"referral request {request_id} not found")
+    return request, staff, membership
+
+
+def _staff(org_id: str) -> Member:
+    return require_member(principal_from_event(router.current_event.raw_event), org_id, Permission.MANAGE_REFERRALS)
+
+
+# -- routes ----------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/orgs/<org_id>/referral-requests",
+    summary="Offer a customer to a team: texted to its eligible members, first to accept gets it",
+    tags=["referral requests"],
+    responses=answers(
+        body(ReferralRequest, "The open request with its short code", 201),
+        forbidden=missing(Permission.MANAGE_REFERRALS),
+        not_found=NOT_A_MEMBER,
+        conflict="No free short code or a generated id collided; retry",
+        invalid=INVALID + " (or team_id is not a team of the organisation)",
+    ),
+)
+def create_request(
+    org_id: Id, new: Annotated[referral_requests.NewReferralRequest, Body()]
+) -> tuple[dict[str, Any], int]:
+    member = _staff(org_id)
+    item = referral_requests.create(org_id, new, member.user_id)
+    metrics.add_metric(name="ReferralRequestsCreated", unit=MetricUnit.Count, value=1)
+    return referral_requests.view(item), 201
+
+
+@router.get(
+    "/orgs/<org_id>/referral-requests",
+    summary="List the organisation's referral requests, newest first",
+    tags=["referral requests"],
+    responses=answers(
+        body(ReferralPage, "A page of requests (filters apply within a page: it may come back short)"),
+        forbidden=missing(Permission.MANAGE_REFERRALS),
+        not_found=NOT_A_MEMBER,
+        invalid="A filter, the cursor or the limit is not valid",
+    ),
+)
+def list_requests(
+    org_id: Id,
+    status: StatusFilter = None,
+    team_id: TeamFilter = None,
+    created_by: CreatorFilter = None,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    _staff(org_id)
+    items, next_cursor = referral_requests.list_requests(
+        org_id, status=status, team_id=team_id, created_by=created_by, cursor=cursor, limit=limit
+    )
+    return {"items": [referral_requests.view(i) for i in items], "next_cursor": next_cursor}
+
+
+@router.get(
+    "/orgs/<org_id>/referral-requests/<request_id>",
+    summary="Get a referral request: staff see all of it with its offers, team members what the text said",
+    tags=["referral requests"],
+    responses=answers(
+        body(ReferralRequestWithOffers, "The request (staff); a team member gets an OfferedReferral"),
+        forbidden=READERS,
+        not_found=NO_REQUEST,
+    ),
+)
+def get_request(org_id: Id, request_id: Id) -> dict[str, Any]:
+    request, staff, membership = _staff_or_team_member(org_id, request_id)
+    if staff is not None and staff.can(Permission.MANAGE_REFERRALS):
+        offers = referral_offers.offers(org_id, request_id)
+        return {**referral_requests.view(request), "offers": [referral_offers.view(o) for o in offers]}
+    if membership is None:
+        raise Forbidden(f"missing permission {Permission.MANAGE_REFERRALS.value}")
+    return referral_requests.member_view(request)
+
+
+@router.post(
+    "/orgs/<org_id>/referral-requests/<request_id>/accept",
+    summary="Accept a referral from the dashboard: the first acceptance wins",
+    tags=["referral requests"],
+    responses=answers(
+        body(Acceptance, "Accepted: the customer is in the team's list (accepting again answers the same)"),
+        forbidden="Not in the request's team, or a member not eligible for referrals",
+        not_found=NO_REQUEST,
+        conflict="Already taken by someone else (referral-taken), or expired (referral-expired)",
+    ),
+)
+def accept_request(org_id: Id, request_id: Id) -> dict[str, Any]:
+    request, _, membership = _staff_or_team_member(org_id, request_id)
+    if membership is None:
+        raise Forbidden("only members of the request's team accept it")
+    accepted = referral_requests.accept(org_id, request_id, membership["user_id"], via="dashboard")
+    if request["status"] != ReferralStatus.ACCEPTED:
+        metrics.add_metric(name="ReferralsAccepted", unit=MetricUnit.Count, value=1)
+    return {
+        **referral_requests.member_view(accepted),
+        "customer_id": accepted["customer_id"],
+        "assignee_id": accepted["assignee_id"],
+    }

@@ -1,7 +1,382 @@
-"""(being written)"""
+"""Partner teams: creating teams, their members and who receives referral texts; the team's shared customer
+list (statuses, notes, re-assignment); the teams with overdue customers; a member's own teams. Thin handlers
+over common.teams, common.team_customers and common.team_reminders."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from aws_lambda_powertools.metrics import MetricUnit
+from common import team_customers, team_reminders, teams
+from common.auth import Permission, Principal, principal_from_event, require_member, require_user
+from common.observability import metrics
+from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing, no_content
+from common.team_model import CustomerStatus, TeamRole
+from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
+from pydantic import Field
 
 router = APIGatewayHttpRouter()
+
+# Path ids are checked before anything is read: a malformed id is a 422 naming the parameter.
+Id = Annotated[str, Path(pattern=ENTITY_ID_PATTERN, description="a 26-character sortable id")]
+UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user's subject")]
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+Limit = Annotated[int, Query(ge=1, le=100)]
+
+READERS = (
+    f"Missing the {Permission.MANAGE_TEAMS.value} or {Permission.MANAGE_REFERRALS.value} permission "
+    "(or not a staff user)"
+)
+NO_TEAM = "No such team, or the caller is neither in it nor staff of the organisation"
+MANAGERS = (
+    f"The caller is neither the team's leader nor one of its admins nor staff with {Permission.MANAGE_TEAMS.value}"
+)
+NO_CUSTOMER = NO_TEAM + "; or no such customer, or (for a member) it is not assigned to them"
+
+
+# -- documented answers (the routes return plain dicts) --------------------------------------------
+
+
+class TeamMember(Open):
+    org_id: str
+    team_id: str
+    team_name: str
+    user_id: str = Field(description="the member's user subject")
+    role: TeamRole
+    phone: str = Field(description="E.164")
+    email: str | None = None
+    display_name: str
+    eligible: bool = Field(description="receives referral texts")
+    paused: bool = Field(description="paused themselves (PAUSE by text); the team is not paused")
+    customer_count: int = Field(description="customers assigned to the member")
+    joined_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class Team(Open):
+    org_id: str
+    team_id: str
+    name: str
+    leader_id: str
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class TeamWithMembers(Team):
+    members: list[TeamMember] = Field(description="everyone for staff, the leader and admins; a member sees themselves")
+
+
+class TeamPage(Page):
+    items: list[Team]
+
+
+class MyTeam(Open):
+    org_id: str
+    team_id: str
+    team_name: str
+    role: TeamRole
+    eligible: bool
+    paused: bool
+    display_name: str
+    joined_at: datetime
+
+
+class MyTeamPage(Page):
+    items: list[MyTeam]
+
+
+class HistoryEntry(Open):
+    at: datetime
+    by: str = Field(description="user:<id>")
+    event: Literal["created", "status", "assigned"]
+    status: CustomerStatus | None = None
+    note: str | None = None
+    assignee_id: str | None = None
+    from_assignee_id: str | None = None
+
+
+class Customer(Open):
+    org_id: str
+    team_id: str
+    customer_id: str = Field(description="the id of the referral request it came from")
+    request_id: str
+    customer: dict[str, Any] = Field(description="the customer's details from the referral request")
+    summary: str
+    status: CustomerStatus
+    assignee_id: str
+    assigned_at: datetime
+    last_updated_at: datetime = Field(description="the last status update; due again 7 days later")
+    due_at: datetime | None = Field(None, description="absent once closed or lost")
+    overdue: bool
+    history: list[HistoryEntry]
+    created_at: datetime
+    version: int
+
+
+class CustomerPage(Page):
+    items: list[Customer]
+
+
+class OverdueTeam(Open):
+    team_id: str
+    name: str | None = Field(description="null if the team was removed meanwhile")
+    leader_id: str | None
+    overdue: int = Field(description="customers past their update date")
+    oldest_due_at: datetime
+
+
+class OverdueTeams(Open):
+    items: list[OverdueTeam] = Field(description="most overdue first")
+    as_of: datetime
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _principal() -> Principal:
+    return principal_from_event(router.current_event.raw_event)
+
+
+def _caller(org_id: str, team_id: str) -> teams.TeamCaller:
+    return teams.team_caller(_principal(), org_id, team_id)
+
+
+def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def _with_members(caller: teams.TeamCaller) -> dict[str, Any]:
+    if caller.sees_all:
+        members = teams.team_members(caller.org_id, caller.team_id, consistent=True)
+    else:
+        members = [caller.membership] if caller.membership else []
+    return {**teams.team_view(caller.team), "members": [teams.member_view(m) for m in members]}
+
+
+# -- teams -----------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/orgs/<org_id>/teams",
+    summary="Create a team with its leader",
+    tags=["teams"],
+    responses=answers(
+        body(TeamWithMembers, "The team and its leader", 201),
+        forbidden=missing(Permission.MANAGE_TEAMS),
+        not_found=NOT_A_MEMBER,
+        conflict="A generated id collided; retry",
+        invalid=INVALID,
+    ),
+)
+def create_team(org_id: Id, new: Annotated[teams.NewTeam, Body()]) -> tuple[dict[str, Any], int]:
+    member = require_member(_principal(), org_id, Permission.MANAGE_TEAMS)
+    team, leader = teams.create_team(org_id, member, new)
+    metrics.add_metric(name="TeamsCreated", unit=MetricUnit.Count, value=1)
+    return {**teams.team_view(team), "members": [teams.member_view(leader)]}, 201
+
+
+@router.get(
+    "/orgs/<org_id>/teams",
+    summary="List the organisation's teams by name",
+    tags=["teams"],
+    responses=answers(
+        body(TeamPage, "A page of teams"), forbidden=READERS, not_found=NOT_A_MEMBER, invalid="The cursor is not valid"
+    ),
+)
+def list_teams(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+    teams.require_staff_reader(_principal(), org_id)
+    items, next_cursor = teams.list_teams(org_id, cursor=cursor, limit=limit)
+    return _page([teams.team_view(i) for i in items], next_cursor)
+
+
+# Registered before /teams/<team_id>: "overdue" is never taken for a team id.
+@router.get(
+    "/orgs/<org_id>/teams/overdue",
+    summary="Teams with customers past their 7-day update, most overdue first",
+    tags=["teams"],
+    responses=answers(
+        body(OverdueTeams, "The teams with overdue customers"), forbidden=READERS, not_found=NOT_A_MEMBER
+    ),
+)
+def overdue_teams(org_id: Id) -> dict[str, Any]:
+    teams.require_staff_reader(_principal(), org_id)
+    return team_reminders.overdue_teams(org_id)
+
+
+@router.get(
+    "/orgs/<org_id>/teams/<team_id>",
+    summary="Get a team with its members (a member sees themselves only)",
+    tags=["teams"],
+    responses=answers(body(TeamWithMembers, "The team"), forbidden=READERS, not_found=NO_TEAM),
+)
+def get_team(org_id: Id, team_id: Id) -> dict[str, Any]:
+    return _with_members(_caller(org_id, team_id))
+
+
+@router.put(
+    "/orgs/<org_id>/teams/<team_id>/leader",
+    summary="Make another member the team's leader",
+    tags=["teams"],
+    responses=answers(
+        body(Team, "The team with its new leader"),
+        forbidden=missing(Permission.MANAGE_TEAMS),
+        not_found=NO_TEAM,
+        conflict="The former leader still has customers and was to become an admin, or the team changed meanwhile",
+        invalid=INVALID + " (or the user is not a member of the team)",
+    ),
+)
+def change_leader(org_id: Id, team_id: Id, change: Annotated[teams.LeaderChange, Body()]) -> dict[str, Any]:
+    return teams.team_view(teams.change_leader(_caller(org_id, team_id), change))
+
+
+@router.put(
+    "/orgs/<org_id>/teams/<team_id>/members/<user_id>",
+    summary="Add a member or admin to the team, or change one",
+    tags=["teams"],
+    responses=answers(
+        body(TeamMember, "The membership, changed"),
+        body(TeamMember, "The membership, added", 201),
+        forbidden=MANAGERS,
+        not_found=NO_TEAM,
+        conflict="The phone number is another member's in this team, the leader's role was to change, a member "
+        "with customers was to become an admin, or the membership changed meanwhile",
+        invalid=INVALID,
+    ),
+)
+def put_member(
+    org_id: Id, team_id: Id, user_id: UserId, change: Annotated[teams.MemberChange, Body()]
+) -> tuple[dict[str, Any], int]:
+    membership, added = teams.put_member(_caller(org_id, team_id), user_id, change)
+    return teams.member_view(membership), 201 if added else 200
+
+
+@router.delete(
+    "/orgs/<org_id>/teams/<team_id>/members/<user_id>",
+    summary="Remove a member from the team (their customers re-assigned first)",
+    tags=["teams"],
+    responses=answers(
+        no_content("Removed"),
+        forbidden=MANAGERS,
+        not_found=NO_TEAM + "; or the user is not in it",
+        conflict="The member still has customers assigned, is the leader, or changed meanwhile",
+    ),
+)
+def remove_member(org_id: Id, team_id: Id, user_id: UserId) -> tuple[None, int]:
+    teams.remove_member(_caller(org_id, team_id), user_id)
+    return None, 204
+
+
+@router.put(
+    "/orgs/<org_id>/teams/<team_id>/members/<user_id>/eligibility",
+    summary="Choose whether a member receives referral texts",
+    tags=["teams"],
+    responses=answers(
+        body(TeamMember, "The membership"),
+        forbidden=MANAGERS,
+        not_found=NO_TEAM + "; or the user is not in it",
+        invalid=INVALID,
+    ),
+)
+def set_eligibility(
+    org_id: Id, team_id: Id, user_id: UserId, change: Annotated[teams.Eligibility, Body()]
+) -> dict[str, Any]:
+    return teams.member_view(teams.set_eligible(_caller(org_id, team_id), user_id, change.eligible))
+
+
+@router.get(
+    "/me/teams",
+    summary="The caller's teams, in every organisation",
+    tags=["teams"],
+    responses=answers(
+        body(MyTeamPage, "A page of the caller's memberships"),
+        forbidden="Machine credentials have no teams",
+        invalid="The cursor is not valid",
+    ),
+)
+def my_teams(cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+    principal = _principal()
+    require_user(principal)
+    items, next_cursor = teams.my_teams(principal.subject, cursor=cursor, limit=limit)
+    return _page([teams.my_team_view(i) for i in items], next_cursor)
+
+
+# -- the customer list -----------------------------------------------------------------------------
+
+
+@router.get(
+    "/orgs/<org_id>/teams/<team_id>/customers",
+    summary="The team's customer list, newest first (a member: the customers assigned to them)",
+    tags=["team customers"],
+    responses=answers(
+        body(CustomerPage, "A page of customers"),
+        forbidden=READERS,
+        not_found=NO_TEAM,
+        invalid="The status, cursor or limit is not valid",
+    ),
+)
+def list_customers(
+    org_id: Id,
+    team_id: Id,
+    status: Annotated[CustomerStatus | None, Query(description="only customers in this status")] = None,
+    overdue: Annotated[bool, Query(description="only customers past their 7-day update")] = False,
+    cursor: Cursor = None,
+    limit: Limit = 50,
+) -> dict[str, Any]:
+    caller = _caller(org_id, team_id)
+    items, next_cursor = team_customers.list_customers(
+        caller, status=status, overdue=overdue, cursor=cursor, limit=limit
+    )
+    return _page([team_customers.view(i) for i in items], next_cursor)
+
+
+@router.get(
+    "/orgs/<org_id>/teams/<team_id>/customers/<customer_id>",
+    summary="A customer of the team, with its history",
+    tags=["team customers"],
+    responses=answers(body(Customer, "The customer"), forbidden=READERS, not_found=NO_CUSTOMER),
+)
+def get_customer(org_id: Id, team_id: Id, customer_id: Id) -> dict[str, Any]:
+    return team_customers.view(team_customers.get_customer(_caller(org_id, team_id), customer_id))
+
+
+@router.post(
+    "/orgs/<org_id>/teams/<team_id>/customers/<customer_id>/status",
+    summary="Update a customer's status, with an optional note (due again 7 days later)",
+    tags=["team customers"],
+    responses=answers(
+        body(Customer, "The customer"),
+        forbidden="Neither the customer's assignee nor the team's leader or an admin",
+        not_found=NO_CUSTOMER,
+        invalid=INVALID,
+    ),
+)
+def update_status(
+    org_id: Id, team_id: Id, customer_id: Id, change: Annotated[team_customers.StatusChange, Body()]
+) -> dict[str, Any]:
+    updated = team_customers.update_status(_caller(org_id, team_id), customer_id, change)
+    metrics.add_metric(name="CustomerStatusUpdates", unit=MetricUnit.Count, value=1)
+    return team_customers.view(updated)
+
+
+@router.put(
+    "/orgs/<org_id>/teams/<team_id>/customers/<customer_id>/assignee",
+    summary="Re-assign a customer to the team's leader or a member (never an admin)",
+    tags=["team customers"],
+    responses=answers(
+        body(Customer, "The customer"),
+        forbidden=MANAGERS,
+        not_found=NO_CUSTOMER,
+        conflict="The customer changed meanwhile; read it again and retry",
+        invalid=INVALID + " (or the user is not in the team, or is an admin: admin-not-assignable)",
+    ),
+)
+def reassign(
+    org_id: Id, team_id: Id, customer_id: Id, change: Annotated[team_customers.Reassignment, Body()]
+) -> dict[str, Any]:
+    return team_customers.view(team_customers.reassign(_caller(org_id, team_id), customer_id, change))

@@ -1,9 +1,26 @@
-"""(being written)"""
+"""Entry point of Twilio's webhooks (POST /twilio/sms: a team member's reply; POST /twilio/status: the
+delivery status of a text we sent). No bearer token: common.sms_webhook checks Twilio's signature first.
+
+Kept small for its cold start: no API resolver and no Twilio REST client are imported here.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from common import sms_webhook
+from common.observability import logger, metrics, tracer
+from common.settings import get_settings
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return {"statusCode": 503, "body": ""}
+# Validated at cold start: without the token's parameter or the signed URLs no request can be checked.
+get_settings().require("twilio_auth_token_parameter", "sms_webhook_url", "sms_status_url")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+# Form bodies and replies carry phone numbers and names: keep them out of traces.
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return sms_webhook.handle(event)

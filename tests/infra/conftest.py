@@ -21,6 +21,8 @@ PROD_CONTEXT = {
     "stage": "prod",
     "emailFrom": "no-reply@partners.example.com",
     "portalCallbackUrls": "https://partners.example.com/callback",
+    "twilioAccountSid": "AC" + "0123456789abcdef" * 2,
+    "twilioFromNumber": "+15005550006",
 }
 
 

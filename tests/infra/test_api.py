@@ -113,14 +113,25 @@ def test_routes_without_an_authorizer_are_throttled_lower(dev: Synth) -> None:
         r["Properties"]["RouteKey"]: logical_id for logical_id, r in dev.resources("AWS::ApiGatewayV2::Route").items()
     }
     unauthenticated = {key for key, route in EXPECTED_ROUTES.items() if route.auth == "none"}
+    twilio = {f"POST {constants.SMS_WEBHOOK_PATH}", f"POST {constants.SMS_STATUS_PATH}"}
     lower = {
         "ThrottlingRateLimit": constants.UNAUTHENTICATED_ROUTE_RATE_LIMIT,
         "ThrottlingBurstLimit": constants.UNAUTHENTICATED_ROUTE_BURST_LIMIT,
     }
+    # Twilio's signed webhooks: bursts of delivery-status callbacks, still below the stage's default.
+    twilio_limits = {
+        "ThrottlingRateLimit": constants.TWILIO_ROUTE_RATE_LIMIT,
+        "ThrottlingBurstLimit": constants.TWILIO_ROUTE_BURST_LIMIT,
+    }
 
     assert unauthenticated, "the manifest declares public routes"
-    assert stage["Properties"]["RouteSettings"] == {key: lower for key in unauthenticated}
+    assert twilio <= unauthenticated
+    assert stage["Properties"]["RouteSettings"] == {
+        key: twilio_limits if key in twilio else lower for key in unauthenticated
+    }
     assert constants.UNAUTHENTICATED_ROUTE_RATE_LIMIT < constants.API_RATE_LIMIT
     assert constants.UNAUTHENTICATED_ROUTE_BURST_LIMIT < constants.API_BURST_LIMIT
+    assert constants.TWILIO_ROUTE_RATE_LIMIT < constants.API_RATE_LIMIT
+    assert constants.TWILIO_ROUTE_BURST_LIMIT < constants.API_BURST_LIMIT
     # Route settings may only name routes that exist when the stage is created.
     assert {route_ids[key] for key in unauthenticated} <= set(stage["DependsOn"])

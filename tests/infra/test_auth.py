@@ -66,7 +66,10 @@ def test_outputs(dev: Synth) -> None:
         "FilesBucketName",
         "LeadsEventsFailureQueueUrl",
         "PartnersEventsFailureQueueUrl",
+        "ReferralsEventsFailureQueueUrl",
         "StatusSweepScheduleName",
+        "SmsWebhookUrl",
+        "TwilioAuthTokenParameter",
     }
 
 

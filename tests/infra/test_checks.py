@@ -31,10 +31,14 @@ EXPECTED_ACKNOWLEDGMENTS = {
         "Partners/PartnersEvents/Role",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*]",
     ),
+    ("Referrals/ReferralsApi/Role", "AwsSolutions-IAM5[Resource::*]"),
+    ("Referrals/ReferralsEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
+    ("Referrals/SmsWebhook/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("StatusSweep/StatusSweep/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("TokenAuthorizer/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Leads/LeadsEventsFailures", "AwsSolutions-SQS3"),
     ("Partners/PartnersEventsFailures", "AwsSolutions-SQS3"),
+    ("Referrals/ReferralsEventsFailures", "AwsSolutions-SQS3"),
     ("Files/Bucket", "AwsSolutions-S1"),
     # Every route the manifest declares without an authorizer, one per method.
     *(

@@ -13,7 +13,15 @@ from infra.stack import DeploymentConfig
 pytestmark = pytest.mark.infra
 
 
+TWILIO = {"twilioAccountSid": "AC" + "0123456789abcdef" * 2, "twilioFromNumber": "+15005550006"}
+
+
 def config(**context: Any) -> DeploymentConfig:
+    """The configuration of these context values, with a sender address and Twilio's account and number."""
+    return DeploymentConfig.from_context(cdk.App(context={"emailFrom": "no-reply@example.com", **TWILIO, **context}))
+
+
+def bare_config(**context: Any) -> DeploymentConfig:
     return DeploymentConfig.from_context(cdk.App(context={"emailFrom": "no-reply@example.com", **context}))
 
 
@@ -83,5 +91,53 @@ def test_callback_urls_from_a_comma_separated_string_or_a_list() -> None:
     ],
 )
 def test_rejects_bad_context(context: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        config(**context)
+
+
+def test_twilio_settings_and_the_auth_token_parameter() -> None:
+    prod = config(stage="prod", portalUrl="https://partners.example.com")
+    named = config(twilioAuthTokenParameter="/shared/twilio/token")
+
+    assert (prod.twilio_account_sid, prod.twilio_from_number) == (TWILIO["twilioAccountSid"], "+15005550006")
+    assert prod.twilio_auth_token_parameter == "/partner-programme/prod/twilio-auth-token"
+    assert named.twilio_auth_token_parameter == "/shared/twilio/token"
+    assert config(twilioAuthTokenParameter="twilio-token").twilio_auth_token_parameter == "twilio-token"
+
+
+def test_a_dev_stage_may_leave_twilio_out_but_a_protected_one_may_not() -> None:
+    dev = bare_config()
+
+    assert (dev.twilio_account_sid, dev.twilio_from_number) == ("", "")
+    assert dev.twilio_auth_token_parameter == "/partner-programme/dev/twilio-auth-token"
+    with pytest.raises(ValueError, match="twilioAccountSid"):
+        bare_config(stage="prod", portalUrl="https://partners.example.com")
+    with pytest.raises(ValueError, match="twilioAccountSid"):
+        bare_config(stage="prod", portalUrl="https://partners.example.com", twilioAccountSid=TWILIO["twilioAccountSid"])
+
+
+def test_public_api_url_for_a_custom_domain() -> None:
+    assert config().public_api_url is None
+    assert config(publicApiUrl="https://api.example.com/").public_api_url == "https://api.example.com"
+    with pytest.raises(ValueError, match="https"):
+        config(stage="prod", portalUrl="https://partners.example.com", publicApiUrl="http://api.example.com")
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"twilioAccountSid": "AC123"},
+        {"twilioAccountSid": "SK" + "0" * 32},
+        {"twilioAccountSid": "AC" + "0123456789ABCDEF" * 2},
+        {"twilioFromNumber": "5005550006"},
+        {"twilioFromNumber": "+1 500 555 0006"},
+        {"twilioAuthTokenParameter": "partner-programme/dev/token"},
+        {"twilioAuthTokenParameter": "/with space"},
+        {"twilioAuthTokenParameter": "/trailing/"},
+        {"publicApiUrl": "api.example.com"},
+        {"publicApiUrl": "https://api.example.com/?x=1"},
+    ],
+)
+def test_rejects_bad_twilio_context(context: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         config(**context)

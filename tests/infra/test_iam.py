@@ -79,7 +79,50 @@ EXPECTED_ACTIONS = {
         "dynamodb:Query",
         "ses:SendEmail",
     },
-    manifest.STATUS_SWEEP.name: OBSERVABILITY | {"dynamodb:Query", "dynamodb:UpdateItem"},
+    manifest.REFERRALS_API.name: OBSERVABILITY
+    | {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:Query",
+    },
+    manifest.REFERRALS_EVENTS.name: OBSERVABILITY
+    | STREAM_MAPPING
+    | {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "ssm:GetParameter",  # the Twilio auth token; Twilio itself is an HTTPS API, no IAM
+    },
+    manifest.SMS_WEBHOOK.name: OBSERVABILITY
+    | {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:Query",
+        "ssm:GetParameter",
+    },
+    # The lapse sweep, and the teams' 7-day reminders (texts and e-mails, one notice per day).
+    manifest.STATUS_SWEEP.name: OBSERVABILITY
+    | {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "ssm:GetParameter",
+        "ses:SendEmail",
+    },
     # It verifies tokens against the pool's public keys (fetched over HTTPS): no AWS permissions.
     manifest.TOKEN_AUTHORIZER.name: OBSERVABILITY,
 }
@@ -163,6 +206,9 @@ def test_table_actions_are_on_the_table_its_named_indexes_or_its_stream(dev: Syn
         manifest.LEADS_EVENTS.name,
         manifest.PARTNERS_API.name,
         manifest.PARTNERS_EVENTS.name,
+        manifest.REFERRALS_API.name,
+        manifest.REFERRALS_EVENTS.name,
+        manifest.SMS_WEBHOOK.name,
     ):
         for statement in dev.policy_statements(name):
             actions = {a for a in as_list(statement["Action"]) if a.startswith("dynamodb:")}
@@ -198,19 +244,77 @@ def test_partners_events_queries_the_table_but_no_index(dev: Synth) -> None:
     assert [s["Resource"] for s in queries] == [{"Fn::GetAtt": [table_id, "Arn"]}]
 
 
-def test_status_sweep_queries_the_lapse_index_only_and_updates_items(dev: Synth) -> None:
+def test_status_sweep_queries_the_table_and_the_due_index_only(dev: Synth) -> None:
+    # The lapse index and the customers' due index are both gsi3; the table holds the organisations with
+    # teams (one partition) and the items the sweep reads and writes.
     (table_id, _) = dev.only("AWS::DynamoDB::Table")
     table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
-    table_statements = {
-        tuple(as_list(s["Action"])): s["Resource"]
-        for s in dev.policy_statements(manifest.STATUS_SWEEP.name)
-        if any(a.startswith("dynamodb:") for a in as_list(s["Action"]))
+    gsi3 = {"Fn::Join": ["", [table_arn, "/index/gsi3"]]}
+    resources: dict[str, list[Any]] = {}
+    for statement in dev.policy_statements(manifest.STATUS_SWEEP.name):
+        for action in as_list(statement["Action"]):
+            if action.startswith("dynamodb:"):
+                resources.setdefault(action, []).extend(as_list(statement["Resource"]))
+
+    assert {str(r) for r in resources.pop("dynamodb:Query")} == {str(gsi3), str(table_arn)}
+    assert all({str(r) for r in found} == {str(table_arn)} for found in resources.values()), resources
+
+
+def test_sweep_sends_reminders_from_the_system_identity_only(dev: Synth) -> None:
+    (identity_id, _) = dev.only("AWS::SES::EmailIdentity")
+    (send_email,) = [s for s in dev.policy_statements(manifest.STATUS_SWEEP.name) if s["Action"] == "ses:SendEmail"]
+
+    assert {"Ref": identity_id} in send_email["Resource"]["Fn::Join"][1]
+    assert "*" not in literal_parts(send_email["Resource"])[-1]
+
+
+def auth_token_parameter_arn(stage: str) -> dict[str, Any]:
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":ssm:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":parameter/{constants.RESOURCE_PREFIX}/{stage}/twilio-auth-token",
+            ],
+        ]
     }
 
-    assert table_statements == {
-        ("dynamodb:Query",): {"Fn::Join": ["", [table_arn, "/index/gsi3"]]},
-        ("dynamodb:UpdateItem",): table_arn,
-    }
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_twilio_auth_token_parameter_is_read_by_exactly_the_functions_that_need_it(
+    stage: str, request: pytest.FixtureRequest
+) -> None:
+    # The webhook checks signatures with it; the consumer and the sweep text with it. No kms:Decrypt: the
+    # aws/ssm key's policy lets the account's principals decrypt through SSM.
+    synth: Synth = request.getfixturevalue(stage)
+    readers = {manifest.SMS_WEBHOOK.name, manifest.REFERRALS_EVENTS.name, manifest.STATUS_SWEEP.name}
+
+    for function in manifest.FUNCTIONS:
+        statements = [s for s in synth.policy_statements(function.name) if "ssm:GetParameter" in as_list(s["Action"])]
+        if function.name in readers:
+            (statement,) = statements
+            assert statement["Action"] == "ssm:GetParameter"
+            assert statement["Resource"] == auth_token_parameter_arn(stage)
+        else:
+            assert statements == []
+        actions = actions_of(synth.policy_statements(function.name))
+        assert not any(a.startswith("kms:") for a in actions)
+    assert not synth.resources("AWS::SSM::Parameter")  # the stack never holds the secret
+
+
+def test_the_webhook_queries_no_index_and_sends_no_email(dev: Synth) -> None:
+    # It finds a number's memberships in the number's own partition.
+    (table_id, _) = dev.only("AWS::DynamoDB::Table")
+    statements = dev.policy_statements(manifest.SMS_WEBHOOK.name)
+    queries = [s for s in statements if "dynamodb:Query" in as_list(s["Action"])]
+
+    assert [s["Resource"] for s in queries] == [{"Fn::GetAtt": [table_id, "Arn"]}]
+    assert not any(a.startswith(("ses:", "cognito-idp:", "s3:")) for s in statements for a in as_list(s["Action"]))
 
 
 def test_partners_api_touches_the_pool_and_files_under_the_prefix_only(dev: Synth) -> None:

@@ -26,9 +26,10 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
     subprocess.run([sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
     results = json.loads((tmp_path / "latest.json").read_text())
     rows = {row["operation"]: row for row in results["latency"]}
-    assert len(rows) == 5
+    assert len(rows) == 6
     for name, row in rows.items():
-        expected_writes = 0 if name.startswith("lead listing") else 1
+        # The webhook writes the MessageSid record before acting and the reply after: 3 writes.
+        expected_writes = 0 if name.startswith("lead listing") else 3 if name.startswith("SMS webhook") else 1
         assert row["write_round_trips"] == expected_writes, (name, row["round_trips"])
     assert rows["queue claim (only normal-priority leads)"]["round_trips"]["Query"] == 1
     assert rows["partner deal creation (POST portal deal)"]["round_trips"] == {
@@ -37,7 +38,7 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "TransactWriteItems": 1,
     }
     # The sweep's reads grow with the partners due (100 of 10,000), not with all partners.
-    sweep = results["sweep"]
+    sweep = results["sweeps"]["lapse"]
     assert sweep["partners"] == 10_000 and sweep["due"] == 100
     assert sweep["handler_items_read"] == 100 and set(sweep["lapsed_per_run"]) == {100}
     assert {row["module"] for row in results["imports"]} == {
@@ -47,5 +48,12 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "partners.api",
         "partners.events",
         "status_sweep.handler",
+        "referrals.api",
+        "referrals.webhook",
     }
+    # The reminder sweep reads the due customers (100 of 10,000), not the whole list, and reminds once a day.
+    reminders = results["sweeps"]["reminders"]
+    assert reminders["customers"] == 10_000 and reminders["due"] == 100
+    assert reminders["counts"]["reminded"] == 100 and reminders["second_run"]["reminded"] == 0
+    assert reminders["counts"]["items_read"] <= 110
     assert (tmp_path / "latest.md").read_text().startswith("# Benchmark results")

@@ -99,5 +99,7 @@ def test_the_handler_runs_the_sweep_on_the_scheduler_event(frozen_clock: Any) ->
     frozen_clock.advance(days=45)
     handler = importlib.import_module("status_sweep.handler")
     result = handler.lambda_handler(load_event("scheduler_event.json"), FakeContext("StatusSweep"))
-    assert result == {"due": 1, "lapsed": 1, "items_read": 1}
+    no_teams = {"orgs": 0, "due": 0, "reminded": 0, "digests": 0, "failed": 0, "items_read": 0}
+    no_requests = {"orgs": 0, "due": 0, "expired": 0, "items_read": 0}
+    assert result == {"due": 1, "lapsed": 1, "items_read": 1, "reminders": no_teams, "referrals": no_requests}
     assert _status("handled") == "LAPSED"
