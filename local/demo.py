@@ -42,6 +42,7 @@ class Demo:
     machine_token: str
     workflow_id: str
     partner: DemoUser
+    team_id: str
 
 
 class DemoError(RuntimeError):
@@ -104,6 +105,7 @@ def seed(stack: LocalStack) -> Demo:
     credentials = api.call("POST", f"/orgs/{org_id}/partner-companies/{company_id}/credentials", None, 201)
     client_id, client_secret = credentials["client_id"], credentials["client_secret"]
     workflow_id, partner = _partner_portal(stack, api, org_id, admin)
+    team_id = _team(api, org_id, reps)
     return Demo(
         org_id=org_id,
         admin=admin,
@@ -115,7 +117,21 @@ def seed(stack: LocalStack) -> Demo:
         machine_token=stack.machine_token(client_id, client_secret),
         workflow_id=workflow_id,
         partner=partner,
+        team_id=team_id,
     )
+
+
+def _team(api: _Client, org_id: str, reps: tuple[DemoUser, ...]) -> str:
+    """A partner team led by the first rep, with the second as a member who receives referral texts."""
+    leader, member = reps
+    team = {
+        "name": "Demo team",
+        "leader": {"user_id": leader.user_id, "phone": "+15550100001", "display_name": "Lee Leader"},
+    }
+    team_id = str(api.call("POST", f"/orgs/{org_id}/teams", team, 201)["team_id"])
+    joining = {"role": "member", "phone": "+15550100002", "display_name": "Max Member", "eligible": True}
+    api.call("PUT", f"/orgs/{org_id}/teams/{team_id}/members/{member.user_id}", joining, 201)
+    return team_id
 
 
 def _partner_portal(stack: LocalStack, api: _Client, org_id: str, admin: DemoUser) -> tuple[str, DemoUser]:

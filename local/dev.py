@@ -80,6 +80,7 @@ def demo_variables(demo: Demo) -> dict[str, str]:
         "WORKFLOW_ID": demo.workflow_id,
         "PARTNER_ID": demo.partner.user_id,
         "PARTNER_TOKEN": demo.partner.token,
+        "TEAM_ID": demo.team_id,
     }
 
 
