@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 import uuid
 import xml.etree.ElementTree as ET
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -326,3 +327,23 @@ def test_a_message_claimed_by_a_stopped_delivery_is_processed_once_the_claim_is_
     stack.advance_clock(CLAIM_LEASE.total_seconds() + 1)
     assert text(stack, "PAUSE", team.phone(member), sid) == PAUSED_TEXT
     assert team.membership(member)["paused"] is True
+
+
+def test_ten_members_replying_yes_at_once_one_wins_and_nine_hear_it_was_taken(stack: LocalStack, team: Team) -> None:
+    extra = [new_user(stack, "member") for _ in range(8)]
+    for number, member in enumerate(extra, start=2):
+        team.phones[member.user_id] = new_phone()
+        details = {"role": "member", "phone": team.phones[member.user_id], "display_name": f"Member {number}"}
+        added = team.admin.put(f"/orgs/{team.org_id}/teams/{team.team_id}/members/{member.user_id}", details)
+        assert added.status_code in (200, 201), added.text
+    members = [*team.members, *extra]
+    code = team.new_referral(stack)["code"]
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        replies = list(pool.map(lambda member: text(stack, f"YES {code}", team.phone(member)), members))
+
+    won = [r for r in replies if r and r.startswith("You got it")]
+    taken = [r for r in replies if r == f"Sorry, referral {code} was already taken by someone else."]
+    assert (len(won), len(taken)) == (1, 9), replies
+    customers = team.leader.get(f"/orgs/{team.org_id}/teams/{team.team_id}/customers").json()["items"]
+    assert len(customers) == 1
