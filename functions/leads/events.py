@@ -22,14 +22,10 @@ get_settings()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
 
-def _image(raw: dict[str, Any] | None) -> db.Item | None:
-    return db.deserialize(raw) if raw else None
-
-
 @tracer.capture_method(capture_response=False, capture_error=False)
 def handle_record(record: DynamoDBRecord) -> None:
     change = record.raw_event["dynamodb"]
-    new, old = _image(change.get("NewImage")), _image(change.get("OldImage"))
+    old, new = db.stream_images(change)
     if new is None or new.get("entity") != "lead":
         return
     if lead_mail.purchase_due(old, new):

@@ -27,14 +27,10 @@ Reaction = Callable[[db.Item | None, db.Item | None], None]
 REACTIONS: tuple[Reaction, ...] = (partner_mail.on_change, programme_mail.on_change, deal_mail.on_change)
 
 
-def _image(raw: dict[str, Any] | None) -> db.Item | None:
-    return db.deserialize(raw) if raw else None
-
-
 @tracer.capture_method(capture_response=False, capture_error=False)
 def handle_record(record: DynamoDBRecord) -> None:
     change = record.raw_event["dynamodb"]
-    new, old = _image(change.get("NewImage")), _image(change.get("OldImage"))
+    old, new = db.stream_images(change)
     for react in REACTIONS:
         react(old, new)
 

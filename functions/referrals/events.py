@@ -26,7 +26,7 @@ processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire
 @tracer.capture_method(capture_response=False, capture_error=False)
 def handle_record(record: DynamoDBRecord) -> None:
     change = record.raw_event["dynamodb"]
-    new = db.deserialize(change["NewImage"]) if change.get("NewImage") else None
+    _, new = db.stream_images(change)
     if record.raw_event.get("eventName") != "INSERT" or not new or new.get("entity") != "referral_request":
         return
     texted = referral_offers.offer_request(new)

@@ -11,7 +11,7 @@ import json
 import random
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
@@ -64,6 +64,12 @@ def _plain(value: Any) -> Any:
 
 def deserialize(item: Mapping[str, Any]) -> Item:
     return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
+
+
+def stream_images(change: Mapping[str, Any]) -> tuple[Item | None, Item | None]:
+    """The old and new item of a stream record's `dynamodb` part (None where the change has none)."""
+    old, new = change.get("OldImage"), change.get("NewImage")
+    return (deserialize(old) if old else None), (deserialize(new) if new else None)
 
 
 def without_storage(item: Mapping[str, Any], *also_hidden: str) -> Item:
@@ -369,6 +375,17 @@ def query(
     return [deserialize(i) for i in response.get("Items", [])], encode_cursor(last) if last else None
 
 
+def pages(**arguments: Any) -> Iterator[list[Item]]:
+    """Every page of a query (the arguments of `query`, without a cursor): one list per round trip, so a
+    caller can stop early, count what it read, or act page by page."""
+    cursor: str | None = None
+    while True:
+        items, cursor = query(cursor=cursor, **arguments)
+        yield items
+        if cursor is None:
+            return
+
+
 def query_prefix(
     partition: str, prefix: str, *, cursor: str | None = None, limit: int = 100, client: Any = None
 ) -> tuple[list[Item], str | None]:
@@ -380,6 +397,17 @@ def query_prefix(
         limit=limit,
         client=client,
     )
+
+
+def all_with_prefix(partition: str, prefix: str, *, consistent: bool = False, client: Any = None) -> list[Item]:
+    """Every item of one partition whose sort key starts with `prefix`, however many pages that takes."""
+    every_page = pages(
+        key_condition="pk = :pk AND begins_with(sk, :prefix)",
+        values={":pk": partition, ":prefix": prefix},
+        consistent=consistent,
+        client=client,
+    )
+    return [item for page in every_page for item in page]
 
 
 def encode_cursor(key: Mapping[str, Any]) -> str:

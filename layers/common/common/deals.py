@@ -535,14 +535,8 @@ def portal_workflows(caller: PartnerCaller, *, client: Any = None) -> list[db.It
     """The default workflow (where the partner creates deals) and every workflow they have a deal in."""
     default_id = caller.settings.get("default_workflow_id")
     wanted = [default_id] if default_id else []
-    cursor: str | None = None
-    while True:
-        markers, cursor = db.query_prefix(
-            partner_workflows_pk(caller.org_id, caller.partner_id), "WORKFLOW#", cursor=cursor, client=client
-        )
-        wanted += [m["workflow_id"] for m in markers if m["workflow_id"] not in wanted]
-        if cursor is None:
-            break
+    markers = db.all_with_prefix(partner_workflows_pk(caller.org_id, caller.partner_id), "WORKFLOW#", client=client)
+    wanted += [m["workflow_id"] for m in markers if m["workflow_id"] not in wanted]
     found = db.batch_get([workflows.workflow_key(caller.org_id, w) for w in wanted], client=client)
     by_id = {w["workflow_id"]: w for w in found}
     return [{**by_id[w], "is_default": w == default_id} for w in wanted if w in by_id]

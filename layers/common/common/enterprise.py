@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import clock, db, ids
-from .auth import Member, member_key, org_key
+from .auth import Member, member_key
 from .errors import Conflict, DomainError, Forbidden
-from .orgs import MembershipChange, NewOrganisation, member_item
+from .orgs import MembershipChange, NewOrganisation, member_item, organisation_item
 
 
 def child_key(parent_id: str, child_id: str) -> db.Key:
@@ -26,16 +26,7 @@ def create_child(parent_id: str, member: Member, new: NewOrganisation, *, client
         raise Forbidden("only an admin of the organisation can create child organisations")
     child_id = ids.new_id()
     at = clock.now_iso()
-    org = {
-        **org_key(child_id),
-        "entity": "organisation",
-        "org_id": child_id,
-        "name": new.name,
-        "parent_id": parent_id,
-        "admin_count": 1,
-        "created_at": at,
-        "created_by": member.user_id,
-    }
+    org = organisation_item(child_id, new.name, member.user_id, at, parent_id=parent_id)
     link = {
         **child_key(parent_id, child_id),
         "entity": "child_organisation",

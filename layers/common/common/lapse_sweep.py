@@ -7,6 +7,7 @@ wins, and a second run finds nothing more to do (a lapsed node has left the inde
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -29,20 +30,14 @@ class SweepCounts:
         return asdict(self)
 
 
-def _due(shard: int, cutoff: str, client: Any) -> Any:
-    cursor: str | None = None
-    while True:
-        items, cursor = db.query(
-            index="gsi3",
-            key_condition="gsi3pk = :pk AND gsi3sk < :cutoff",
-            values={":pk": f"LAPSE#{shard}", ":cutoff": cutoff},
-            cursor=cursor,
-            limit=PAGE_SIZE,
-            client=client,
-        )
-        yield items
-        if cursor is None:
-            return
+def _due(shard: int, cutoff: str, client: Any) -> Iterator[list[db.Item]]:
+    return db.pages(
+        index="gsi3",
+        key_condition="gsi3pk = :pk AND gsi3sk < :cutoff",
+        values={":pk": f"LAPSE#{shard}", ":cutoff": cutoff},
+        limit=PAGE_SIZE,
+        client=client,
+    )
 
 
 def lapse(node: db.Item, *, client: Any = None) -> bool:

@@ -48,20 +48,26 @@ def _memberships_of(user_id: str) -> str:
     return f"USER#{user_id}#MEMBERSHIPS"
 
 
-def create_organisation(new: NewOrganisation, creator_id: str, *, client: Any = None) -> db.Item:
-    """The organisation and its creator's admin membership, in one transaction. The organisation counts
-    its admins, so that removing or demoting the last one can be refused atomically."""
-    org_id = ids.new_id()
-    at = clock.now_iso()
-    org = {
+def organisation_item(org_id: str, name: str, creator_id: str, at: str, parent_id: str | None = None) -> db.Item:
+    """A new organisation, counting its creator as its one admin (the creator's membership is written in
+    the same transaction)."""
+    return {
         **org_key(org_id),
         "entity": "organisation",
         "org_id": org_id,
-        "name": new.name,
+        "name": name,
+        "parent_id": parent_id,
         "admin_count": 1,
         "created_at": at,
         "created_by": creator_id,
     }
+
+
+def create_organisation(new: NewOrganisation, creator_id: str, *, client: Any = None) -> db.Item:
+    """The organisation and its creator's admin membership, in one transaction. The organisation counts
+    its admins, so that removing or demoting the last one can be refused atomically."""
+    at = clock.now_iso()
+    org = organisation_item(ids.new_id(), new.name, creator_id, at)
     admin = member_item(org, creator_id, MembershipChange(role="admin"), at)
 
     def _collision(_: list[db.Item | None]) -> DomainError:

@@ -64,20 +64,14 @@ def account_with_organisations(principal: Principal, *, client: Any = None) -> d
     """The account and the organisations the caller is a partner of: one query of their partition, then
     the organisations' names."""
     require_user(principal)
-    items: list[db.Item] = []
-    cursor: str | None = None
-    while True:
-        page, cursor = db.query(
-            key_condition="pk = :pk",
-            values={":pk": partner_pk(principal.subject), ":account": "partner_account", ":node": "partner_node"},
-            filter_expression="entity IN (:account, :node)",
-            consistent=True,
-            cursor=cursor,
-            client=client,
-        )
-        items += page
-        if cursor is None:
-            break
+    pages = db.pages(
+        key_condition="pk = :pk",
+        values={":pk": partner_pk(principal.subject), ":account": "partner_account", ":node": "partner_node"},
+        filter_expression="entity IN (:account, :node)",
+        consistent=True,
+        client=client,
+    )
+    items = [item for page in pages for item in page]
     account = next((i for i in items if i["entity"] == "partner_account"), None)
     if account is None:
         raise NotFound("you have no partner account")

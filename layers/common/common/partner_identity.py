@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from .errors import invalid
+from .errors import Conflict, invalid
 from .settings import get_settings
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
@@ -18,6 +18,10 @@ _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 @lru_cache(maxsize=1)
 def _cognito() -> Any:
     return boto3.client("cognito-idp")
+
+
+def _pool() -> str:
+    return get_settings().require("user_pool_id").user_pool_id
 
 
 def username_of(email: str) -> str:
@@ -50,7 +54,7 @@ def ensure_user(
     attributes are not touched), so that adding a known person never changes their sign-in details.
     Two callers racing on one address both get the one user Cognito keeps."""
     cognito = client or _cognito()
-    pool_id = get_settings().require("user_pool_id").user_pool_id
+    pool_id = _pool()
     username = username_of(email)
     attributes = [
         {"Name": "email", "Value": username},
@@ -77,7 +81,7 @@ def user_details(sub: str, *, client: Any = None) -> dict[str, Any]:
     """What Cognito knows of a user: e-mail (and whether it is verified), names, phone, account status.
     In a pool that signs in by e-mail the username is the sub."""
     cognito = client or _cognito()
-    pool_id = get_settings().require("user_pool_id").user_pool_id
+    pool_id = _pool()
     user = cognito.admin_get_user(UserPoolId=pool_id, Username=sub)
     attributes = _attributes(user["UserAttributes"])
     return {
@@ -90,3 +94,25 @@ def user_details(sub: str, *, client: Any = None) -> dict[str, Any]:
         "status": user.get("UserStatus"),
         "enabled": bool(user.get("Enabled", True)),
     }
+
+
+def set_password(partner_id: str, password: str, *, cognito: Any = None) -> None:
+    cognito = cognito or _cognito()
+    try:
+        cognito.admin_set_user_password(UserPoolId=_pool(), Username=partner_id, Password=password, Permanent=True)
+    except cognito.exceptions.InvalidPasswordException as error:
+        raise invalid("body.password", "does not meet the password policy") from error
+
+
+def verify_email(partner_id: str, email: str | None = None, *, cognito: Any = None) -> None:
+    """Mark the sign-in address verified (and change it first, when `email` is given)."""
+    cognito = cognito or _cognito()
+    attributes = [{"Name": "email", "Value": email}] if email else []
+    try:
+        cognito.admin_update_user_attributes(
+            UserPoolId=_pool(),
+            Username=partner_id,
+            UserAttributes=[*attributes, {"Name": "email_verified", "Value": "true"}],
+        )
+    except (cognito.exceptions.AliasExistsException, cognito.exceptions.UsernameExistsException) as error:
+        raise Conflict("another sign-in already uses this address") from error

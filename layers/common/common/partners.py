@@ -448,17 +448,11 @@ def remove_partner(org_id: str, partner_id: str, actor: str, *, client: Any = No
 
 def nodes_of(partner_id: str, *, client: Any = None) -> list[db.Item]:
     """Every organisation's node of a partner (removed ones too): one query of the partner's partition."""
-    found: list[db.Item] = []
-    cursor: str | None = None
-    while True:
-        items, cursor = db.query(
-            key_condition="pk = :pk AND begins_with(sk, :org)",
-            values={":pk": partner_pk(partner_id), ":org": "ORG#"},
-            consistent=True,
-            cursor=cursor,
-            limit=100,
-            client=client,
-        )
-        found += [i for i in items if i.get("entity") == "partner_node"]
-        if cursor is None:
-            return found
+    pages = db.pages(
+        key_condition="pk = :pk AND begins_with(sk, :org)",
+        values={":pk": partner_pk(partner_id), ":org": "ORG#"},
+        consistent=True,
+        limit=100,
+        client=client,
+    )
+    return [item for page in pages for item in page if item.get("entity") == "partner_node"]

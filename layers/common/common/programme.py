@@ -246,21 +246,17 @@ def _subtree(org_id: str, path: str, client: Any) -> list[db.Item]:
     """The nodes whose tree path starts with `path` (the partner and its downline); more than one
     transaction can move is refused."""
     found: list[db.Item] = []
-    cursor: str | None = None
-    while True:
-        items, cursor = db.query(
-            index="gsi2",
-            key_condition="gsi2pk = :pk AND begins_with(gsi2sk, :path)",
-            values={":pk": tree_partition(org_id), ":path": path},
-            cursor=cursor,
-            limit=MAX_MOVE_ITEMS,
-            client=client,
-        )
+    for items in db.pages(
+        index="gsi2",
+        key_condition="gsi2pk = :pk AND begins_with(gsi2sk, :path)",
+        values={":pk": tree_partition(org_id), ":path": path},
+        limit=MAX_MOVE_ITEMS,
+        client=client,
+    ):
         found += items
         if len(found) > MAX_MOVE_ITEMS:
             raise Conflict(f"a move re-places at most {MAX_MOVE_ITEMS - 1} partners at once: this downline is larger")
-        if cursor is None:
-            return found
+    return found
 
 
 def _repath(

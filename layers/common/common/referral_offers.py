@@ -161,13 +161,7 @@ def _record(request: db.Item, user_id: str, outcome: dict[str, Any], *, client: 
 
 def offers(org_id: str, request_id: str, *, client: Any = None) -> list[db.Item]:
     """The request's offers, one per member texted (or refused)."""
-    found: list[db.Item] = []
-    cursor: str | None = None
-    while True:
-        items, cursor = db.query_prefix(referral_key(org_id, request_id)["pk"], "OFFER#", cursor=cursor, client=client)
-        found += items
-        if cursor is None:
-            return found
+    return db.all_with_prefix(referral_key(org_id, request_id)["pk"], "OFFER#", client=client)
 
 
 def view(offer: db.Item) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
@@ -34,10 +34,10 @@ from .team_model import (
     TeamRole,
     code_key,
     offer_key,
+    orgs_with_teams,
     referral_key,
     team_key,
     team_member_key,
-    team_org_key,
 )
 from .validation import ENTITY_ID_PATTERN, USER_ID_PATTERN, Email, EntityId, LongText, Phone, ShortText
 
@@ -685,33 +685,21 @@ def expire_due(now: datetime | None = None, *, client: Any = None) -> ExpiryCoun
     counts = ExpiryCounts()
     for org_id in _orgs_with_teams(counts, client):
         counts.orgs += 1
-        cursor: str | None = None
-        while True:
-            items, cursor = db.query(
-                index="gsi3",
-                key_condition="gsi3pk = :pk AND gsi3sk < :cutoff",
-                values={":pk": expiring_partition(org_id), ":cutoff": cutoff},
-                cursor=cursor,
-                limit=PAGE_SIZE,
-                client=client,
-            )
+        for items in db.pages(
+            index="gsi3",
+            key_condition="gsi3pk = :pk AND gsi3sk < :cutoff",
+            values={":pk": expiring_partition(org_id), ":cutoff": cutoff},
+            limit=PAGE_SIZE,
+            client=client,
+        ):
             counts.items_read += len(items)
             for item in items:
                 counts.due += 1
                 counts.expired += expire(item, client=client)
-            if cursor is None:
-                break
     return counts
 
 
-def _orgs_with_teams(counts: ExpiryCounts, client: Any) -> Any:
-    partition = team_org_key("")["pk"]
-    cursor: str | None = None
-    while True:
-        items, cursor = db.query(
-            key_condition="pk = :pk", values={":pk": partition}, cursor=cursor, limit=PAGE_SIZE, client=client
-        )
+def _orgs_with_teams(counts: ExpiryCounts, client: Any) -> Iterator[str]:
+    for items in orgs_with_teams(client=client):
         counts.items_read += len(items)
         yield from (i["org_id"] for i in items)
-        if cursor is None:
-            return

@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import string
 from datetime import timedelta
-from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-import boto3
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from . import access_tokens, clock, db, ids
-from .errors import Conflict, DomainError, NotFound, invalid
+from .errors import Conflict, DomainError, NotFound
 from .invitations import (
     ReferralCode,
     invitation_by_token,
@@ -34,7 +32,7 @@ from .invitations import (
     referrer,
 )
 from .observability import logger
-from .partner_identity import ensure_user, user_details
+from .partner_identity import ensure_user, set_password, user_details, verify_email
 from .partner_model import (
     PartnerStatus,
     account_item,
@@ -47,7 +45,6 @@ from .partner_model import (
     settings_of,
 )
 from .programme import node_write, placement, sponsor_check
-from .settings import get_settings
 from .table_schema import TTL_ATTRIBUTE
 from .terms import required_acceptance, terms_changed, terms_check
 from .validation import Email, Phone, ShortText
@@ -111,40 +108,6 @@ class Activation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     token: AccessToken
     password: Password
-
-
-# -- Cognito calls partner_identity does not make --------------------------------------------------
-
-
-@lru_cache(maxsize=1)
-def _cognito() -> Any:
-    return boto3.client("cognito-idp")
-
-
-def _pool() -> str:
-    return get_settings().require("user_pool_id").user_pool_id
-
-
-def set_password(partner_id: str, password: str, *, cognito: Any = None) -> None:
-    cognito = cognito or _cognito()
-    try:
-        cognito.admin_set_user_password(UserPoolId=_pool(), Username=partner_id, Password=password, Permanent=True)
-    except cognito.exceptions.InvalidPasswordException as error:
-        raise invalid("body.password", "does not meet the password policy") from error
-
-
-def verify_email(partner_id: str, email: str | None = None, *, cognito: Any = None) -> None:
-    """Mark the sign-in address verified (and change it first, when `email` is given)."""
-    cognito = cognito or _cognito()
-    attributes = [{"Name": "email", "Value": email}] if email else []
-    try:
-        cognito.admin_update_user_attributes(
-            UserPoolId=_pool(),
-            Username=partner_id,
-            UserAttributes=[*attributes, {"Name": "email_verified", "Value": "true"}],
-        )
-    except (cognito.exceptions.AliasExistsException, cognito.exceptions.UsernameExistsException) as error:
-        raise Conflict("another sign-in already uses this address") from error
 
 
 def _mark_password_set(partner_id: str, client: Any) -> None:

@@ -51,19 +51,7 @@ def get_team_member(
 def team_members(org_id: str, team_id: str, *, consistent: bool = False, client: Any = None) -> list[db.Item]:
     """Every membership of the team (leader, admins, members): one query of the team's partition (more
     pages only past 1 MB of members)."""
-    found: list[db.Item] = []
-    cursor: str | None = None
-    while True:
-        items, cursor = db.query(
-            key_condition="pk = :pk AND begins_with(sk, :prefix)",
-            values={":pk": team_pk(org_id, team_id), ":prefix": "MEMBER#"},
-            cursor=cursor,
-            consistent=consistent,
-            client=client,
-        )
-        found += items
-        if cursor is None:
-            return found
+    return db.all_with_prefix(team_pk(org_id, team_id), "MEMBER#", consistent=consistent, client=client)
 
 
 def phone_memberships(phone: str, *, client: Any = None) -> tuple[db.Item | None, list[db.Item]]:

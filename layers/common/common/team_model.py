@@ -17,8 +17,10 @@ modules: keys, roles, customer statuses.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from enum import StrEnum
+from typing import Any
 
 from . import db
 
@@ -103,5 +105,13 @@ def inbound_message_key(message_sid: str) -> db.Key:
     return {"pk": f"SMS#{message_sid}", "sk": "MESSAGE"}
 
 
+TEAM_ORGS = "TEAM_ORGS"
+
+
 def team_org_key(org_id: str) -> db.Key:
-    return {"pk": "TEAM_ORGS", "sk": f"ORG#{org_id}"}
+    return {"pk": TEAM_ORGS, "sk": f"ORG#{org_id}"}
+
+
+def orgs_with_teams(*, client: Any = None) -> Iterator[list[db.Item]]:
+    """Pages of the organisations that have teams: where the team sweeps look."""
+    return db.pages(key_condition="pk = :pk", values={":pk": TEAM_ORGS}, limit=100, client=client)

@@ -21,7 +21,7 @@ from typing import Any
 from . import clock, db, notices, sms
 from .email import send_email
 from .observability import logger
-from .team_model import due_partition, phone_key, team_key, team_member_key, team_pk
+from .team_model import due_partition, orgs_with_teams, phone_key, team_key, team_member_key, team_pk
 
 PAGE_SIZE = 100
 # Notices of a day's messages are kept a little longer than the day they guard, then DynamoDB drops them.
@@ -42,25 +42,17 @@ class ReminderCounts:
         return asdict(self)
 
 
-def _pages(client: Any, **query: Any) -> Iterator[list[db.Item]]:
-    cursor: str | None = None
-    while True:
-        items, cursor = db.query(limit=PAGE_SIZE, cursor=cursor, client=client, **query)
-        yield items
-        if cursor is None:
-            return
-
-
 def _org_ids(counts: ReminderCounts, client: Any) -> Iterator[str]:
-    for items in _pages(client, key_condition="pk = :pk", values={":pk": "TEAM_ORGS"}):
+    for items in orgs_with_teams(client=client):
         counts.items_read += len(items)
         yield from (i["org_id"] for i in items)
 
 
 def due_customers(org_id: str, cutoff: str, *, client: Any = None) -> Iterator[list[db.Item]]:
     """Pages of the organisation's open customers whose update date is before `cutoff`, oldest first."""
-    yield from _pages(
-        client,
+    yield from db.pages(
+        limit=PAGE_SIZE,
+        client=client,
         index="gsi3",
         key_condition="gsi3pk = :pk AND gsi3sk < :cutoff",
         values={":pk": due_partition(org_id), ":cutoff": cutoff},
