@@ -90,6 +90,25 @@ REFERRALS_EVENTS = Function(
     # New referral requests: their texts go out to the team's eligible members.
     stream_filters=({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["referral_request"]}}}},),
 )
+PAYOUTS_API = Function("PayoutsApi", "payouts", "payouts.api.lambda_handler", "api")
+PAYOUTS_EVENTS = Function(
+    "PayoutsEvents",
+    "payouts",
+    "payouts.events.lambda_handler",
+    "stream",
+    timeout_s=60,
+    # A deal moved to a stage that computes or reverses commission, and a payout request settled.
+    stream_filters=(
+        {
+            "eventName": ["MODIFY"],
+            "dynamodb": {"NewImage": {"entity": {"S": ["deal"]}, "stage_commission": {"S": ["compute", "reverse"]}}},
+        },
+        {
+            "eventName": ["MODIFY"],
+            "dynamodb": {"NewImage": {"entity": {"S": ["payout_request"]}, "status": {"S": ["paid", "rejected"]}}},
+        },
+    ),
+)
 # Twilio's webhooks (replies and delivery statuses): its own small function, so its cold start carries
 # neither the API's resolver nor the Twilio REST client.
 SMS_WEBHOOK = Function("SmsWebhook", "referrals", "referrals.webhook.lambda_handler", "api", memory_mb=256)
@@ -106,6 +125,8 @@ FUNCTIONS: tuple[Function, ...] = (
     REFERRALS_API,
     REFERRALS_EVENTS,
     SMS_WEBHOOK,
+    PAYOUTS_API,
+    PAYOUTS_EVENTS,
     STATUS_SWEEP,
     TOKEN_AUTHORIZER,
 )
@@ -128,6 +149,21 @@ ROUTES: tuple[Route, ...] = (
         Route("ANY", path, REFERRALS_API.name, "token")
         for section in ("teams", "referral-requests")
         for path in (f"/orgs/{{orgId}}/{section}", f"/orgs/{{orgId}}/{section}/{{proxy+}}")
+    ),
+    # Commission plans, wallets and their ledger, payout requests: the programme's money.
+    *(
+        Route("ANY", path, PAYOUTS_API.name, "token")
+        for section in ("commission-plan", "wallets", "ledger", "payout-requests")
+        for path in (f"/orgs/{{orgId}}/{section}", f"/orgs/{{orgId}}/{section}/{{proxy+}}")
+    ),
+    # A deal's commissions: more specific than the deals routes above, so they reach the payouts function.
+    Route("GET", "/orgs/{orgId}/deals/{dealId}/commissions", PAYOUTS_API.name, "token"),
+    Route("GET", "/orgs/{orgId}/deals/{dealId}/commission-preview", PAYOUTS_API.name, "token"),
+    # A partner's own wallet and payout requests, beside the portal's other routes.
+    *(
+        Route("ANY", path, PAYOUTS_API.name, "token")
+        for section in ("wallet", "payout-requests")
+        for path in (f"/orgs/{{orgId}}/portal/{section}", f"/orgs/{{orgId}}/portal/{section}/{{proxy+}}")
     ),
     # A team member's own teams, across organisations.
     Route("GET", "/me/teams", REFERRALS_API.name, "token"),

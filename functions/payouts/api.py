@@ -1,0 +1,31 @@
+"""Entry point of the payouts HTTP API (API Gateway HTTP API, payload 2.0): commission plans and previews,
+wallets and their ledger, payout requests. Resolves the event only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from common.http import create_resolver
+from common.idempotency import respond_once
+from common.observability import logger, metrics, tracer
+from common.settings import get_settings
+
+from payouts import commission_routes, payout_routes, wallet_routes
+
+# Validated at cold start: a misconfigured function fails before it serves anything.
+get_settings()
+
+app = create_resolver()
+app.include_router(commission_routes.router)
+app.include_router(wallet_routes.router)
+app.include_router(payout_routes.router)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@metrics.log_metrics
+# Responses carry names and amounts: keep them out of traces.
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return respond_once("PayoutsApi", app.resolve, event, context)
