@@ -9,13 +9,15 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help prereqs install dev test lint test-unit test-infra test-integration bench layer synth \
-        token verify clean
+        token verify-ledger clean
 
 help:
 	@echo "make dev    - start the local stack with a demo organisation (Ctrl-C stops it)"
 	@echo "make test   - install what is needed and run lint, unit, infra and integration tests"
 	@echo "make bench  - benchmark handlers against bare DynamoDB calls (writes bench/results/)"
 	@echo "make synth  - synthesize the CDK app (offline)"
+	@echo "make verify-ledger - recompute every wallet balance from its ledger entries and report drift"
+	@echo "                     (the running 'make dev' stack; ARGS='--table <name> --region <r>' for a stage)"
 
 prereqs:
 	@bash local/check_prereqs.sh
@@ -59,6 +61,10 @@ dev: install
 
 token: install
 	@$(PY) -m local.token $(ARGS)
+
+# Against the running `make dev` stack by default; ARGS='--table <name> --region <region>' for a deployed stage.
+verify-ledger: $(VENV)/.installed
+	@$(PY) -m local.verify_ledger $(ARGS)
 
 bench: install
 	$(PY) -m bench.run

@@ -1,6 +1,7 @@
-"""`make bench`: the leads and partners handlers in-process against DynamoDB Local, side by side with the bare boto3
-calls each operation minimally needs, in the same run; DynamoDB round trips per operation; and each
-handler module's import time against importing its libraries alone.
+"""`make bench`: the leads, partners, referrals and payouts handlers in-process against DynamoDB Local, side by side
+with the bare boto3 calls each operation minimally needs, in the same run; DynamoDB round trips per operation;
+the commission cascade over a batch of deal changes; and each handler module's import time against importing
+its libraries alone.
 
 Writes bench/results/latest.md and latest.json. Never part of `make test`: numbers are reported, not asserted.
 """
@@ -23,7 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common"), str(ROOT / "functions")]
 
-from bench import partners, referrals  # noqa: E402
+from bench import partners, payouts, referrals  # noqa: E402
 from local.dynamodb_local import DynamoDBLocal  # noqa: E402
 from local.moto_server import MotoServer  # noqa: E402
 from local.twilio_fake import FakeTwilio  # noqa: E402
@@ -323,6 +324,7 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
     sweeps = {
         "lapse": partners.sweep_case(raw, TABLE, sweep_org),
         "reminders": referrals.reminder_sweep_case(raw, TABLE, admin, lambda: len(twilio.messages())),
+        "cascade": payouts.cascade_case(raw, TABLE, trips.take),
     }
     return rows, sweeps
 
@@ -347,6 +349,10 @@ IMPORT_BASELINES = {
     "referrals.api": _POWERTOOLS + "; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
     "APIGatewayHttpResolver(enable_validation=True)",
     "referrals.webhook": _POWERTOOLS + "; from twilio.request_validator import RequestValidator",
+    "payouts.api": _POWERTOOLS + "; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
+    "APIGatewayHttpResolver(enable_validation=True)",
+    "payouts.events": _POWERTOOLS + "; from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType; "
+    "BatchProcessor(event_type=EventType.DynamoDBStreams)",
 }
 
 
@@ -397,6 +403,7 @@ def report(latency: list[dict[str, Any]], sweeps: dict[str, Any], imports: list[
         )
     lines += partners.sweep_report(sweeps["lapse"])
     lines += referrals.reminder_report(sweeps["reminders"])
+    lines += payouts.cascade_report(sweeps["cascade"])
     lines += ["", "| handler module | import ms | its libraries alone ms | ratio |", "|---|---|---|---|"]
     for r in imports:
         lines.append(f"| {r['module']} | {r['handler_ms']:.0f} | {r['libraries_ms']:.0f} | {r['ratio']:.2f} |")

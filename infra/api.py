@@ -84,6 +84,7 @@ def _cors(allowed_origins: list[str]) -> apigwv2.CorsPreflightOptions | None:
         allow_origins=allowed_origins,
         allow_methods=[apigwv2.CorsHttpMethod(method.value) for method in ANY_METHODS],
         allow_headers=list(constants.CORS_ALLOWED_HEADERS),
+        expose_headers=list(constants.CORS_EXPOSED_HEADERS),
         max_age=Duration.hours(1),
     )
 

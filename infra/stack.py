@@ -20,6 +20,7 @@ from infra.files import FilesBucket
 from infra.functions import FunctionDefaults, LambdaFunction, common_layer
 from infra.leads import Leads
 from infra.partners import Partners
+from infra.payouts import Payouts
 from infra.referrals import Referrals
 from infra.status_sweep import StatusSweep
 from infra.table import Table
@@ -251,6 +252,7 @@ class PartnerProgrammeStack(Stack):
             auth_token_parameter_arn=auth_token_parameter_arn,
             defaults=defaults,
         )
+        payouts = Payouts(self, "Payouts", table=table, email_identity_arn=sender.email_identity_arn, defaults=defaults)
         status_sweep = StatusSweep(
             self, "StatusSweep", table=table, schedule_name=f"{name}-{manifest.STATUS_SWEEP.name}", defaults=defaults
         )
@@ -268,6 +270,8 @@ class PartnerProgrammeStack(Stack):
             manifest.REFERRALS_API.name: referrals.api.function,
             manifest.REFERRALS_EVENTS.name: referrals.events.function,
             manifest.SMS_WEBHOOK.name: referrals.sms_webhook.function,
+            manifest.PAYOUTS_API.name: payouts.api.function,
+            manifest.PAYOUTS_EVENTS.name: payouts.events.function,
             manifest.STATUS_SWEEP.name: status_sweep.sweep.function,
             manifest.TOKEN_AUTHORIZER.name: token_authorizer.function,
         }
@@ -305,6 +309,7 @@ class PartnerProgrammeStack(Stack):
         CfnOutput(self, "LeadsEventsFailureQueueUrl", value=leads.failures.queue_url)
         CfnOutput(self, "PartnersEventsFailureQueueUrl", value=partners.failures.queue_url)
         CfnOutput(self, "ReferralsEventsFailureQueueUrl", value=referrals.failures.queue_url)
+        CfnOutput(self, "PayoutsEventsFailureQueueUrl", value=payouts.failures.queue_url)
         CfnOutput(self, "SmsWebhookUrl", value=sms_webhook_url, description="Twilio number: A message comes in")
         CfnOutput(self, "TwilioAuthTokenParameter", value=config.twilio_auth_token_parameter)
         CfnOutput(self, "FilesBucketName", value=files.bucket.bucket_name)

@@ -47,4 +47,8 @@ class Cors:
         origin = request.header("origin")
         if self.allows(origin):
             response.headers = [(k, v) for k, v in response.headers if not k.lower().startswith("access-control-")]
-            response.headers += [("Access-Control-Allow-Origin", str(origin)), ("Vary", "Origin")]
+            response.headers += [
+                ("Access-Control-Allow-Origin", str(origin)),
+                ("Access-Control-Expose-Headers", ", ".join(constants.CORS_EXPOSED_HEADERS)),
+                ("Vary", "Origin"),
+            ]

@@ -19,6 +19,28 @@ REP_EMAILS = ("rep1@demo.example", "rep2@demo.example")
 REP_PERMISSIONS = ["leads:request", "leads:return", "leads:view_pending", "leads:create"]
 COMPANY_NAME = "Test Lead SELLER"
 PARTNER_EMAIL = "partner@demo.example"
+# Above the demo partner, top first: their sponsor's sponsor and their sponsor (first and last name, e-mail,
+# phone), so a won deal pays three levels, one per rule of the plan.
+SPONSORS = (
+    ("Tara", "Top", "top@demo.example", "+15550100211"),
+    ("Sam", "Sponsor", "sponsor@demo.example", "+15550100212"),
+)
+CURRENCY = "EUR"
+# Level 1 (the credited partner) 10% of the deal value, level 2 (their sponsor) 5% capped at 200.00,
+# level 3 a fixed 25.00.
+COMMISSION_LEVELS = [
+    {"rule": "percentage", "percent": "10"},
+    {"rule": "percentage", "percent": "5", "cap": 20000},
+    {"rule": "fixed", "amount": 2500},
+]
+# Moving a deal to Won pays the partners' commissions; moving it on to Lost reverses them.
+STAGES = [
+    {"name": "New"},
+    {"name": "Contacted"},
+    {"name": "Proposal"},
+    {"name": "Won", "commission": "compute"},
+    {"name": "Lost", "commission": "reverse"},
+]
 ACTIVATION_LINK = re.compile(r"/activate\?token=([A-Za-z0-9_-]+)")
 
 
@@ -43,6 +65,8 @@ class Demo:
     workflow_id: str
     partner: DemoUser
     team_id: str
+    # The demo partner's upline, sponsor first (partner ids).
+    upline: tuple[str, ...]
 
 
 class DemoError(RuntimeError):
@@ -104,7 +128,10 @@ def seed(stack: LocalStack) -> Demo:
     company_id = api.call("POST", f"/orgs/{org_id}/partner-companies", company, 201)["company_id"]
     credentials = api.call("POST", f"/orgs/{org_id}/partner-companies/{company_id}/credentials", None, 201)
     client_id, client_secret = credentials["client_id"], credentials["client_secret"]
-    workflow_id, partner = _partner_portal(stack, api, org_id, admin)
+    api.call(
+        "POST", f"/orgs/{org_id}/commission-plan/versions", {"currency": CURRENCY, "levels": COMMISSION_LEVELS}, 201
+    )
+    workflow_id, partner, upline = _partner_portal(stack, api, org_id, admin)
     team_id = _team(api, org_id, reps)
     return Demo(
         org_id=org_id,
@@ -118,6 +145,7 @@ def seed(stack: LocalStack) -> Demo:
         workflow_id=workflow_id,
         partner=partner,
         team_id=team_id,
+        upline=upline,
     )
 
 
@@ -134,11 +162,14 @@ def _team(api: _Client, org_id: str, reps: tuple[DemoUser, ...]) -> str:
     return team_id
 
 
-def _partner_portal(stack: LocalStack, api: _Client, org_id: str, admin: DemoUser) -> tuple[str, DemoUser]:
-    """A workflow for partners' deals, the portal settings, and a partner added by the admin, assigned to
-    them and activated through the link of the login e-mail, as the partner would."""
-    stages = [{"name": n} for n in ("New", "Contacted", "Proposal", "Won", "Lost")]
-    workflow_id = api.call("POST", f"/orgs/{org_id}/workflows", {"name": "Referrals", "stages": stages}, 201)[
+def _partner_portal(
+    stack: LocalStack, api: _Client, org_id: str, admin: DemoUser
+) -> tuple[str, DemoUser, tuple[str, ...]]:
+    """A workflow for partners' deals (Won computes commissions, Lost reverses them), the portal settings,
+    two partners above the demo partner (no login: they only earn), and the demo partner, added by the
+    admin under them, assigned to the admin and activated through the link of the login e-mail, as the
+    partner would."""
+    workflow_id = api.call("POST", f"/orgs/{org_id}/workflows", {"name": "Referrals", "stages": STAGES}, 201)[
         "workflow_id"
     ]
     settings = {
@@ -148,7 +179,18 @@ def _partner_portal(stack: LocalStack, api: _Client, org_id: str, admin: DemoUse
         "partner_notification_types": ["deal_shared", "deal_stage_changed", "note_shared"],
     }
     api.call("PUT", f"/orgs/{org_id}/portal-settings", settings, 200)
-    partner = {"first_name": "Paula", "last_name": "Partner", "email": PARTNER_EMAIL, "phone": "+15550100200"}
+    upline: list[str] = []
+    for first, last, email, phone in SPONSORS:
+        above = {"sponsor_id": upline[0]} if upline else {}
+        sponsor = {"first_name": first, "last_name": last, "email": email, "phone": phone, **above}
+        upline.insert(0, api.call("POST", f"/orgs/{org_id}/partners", sponsor, 201)["partner_id"])
+    partner = {
+        "first_name": "Paula",
+        "last_name": "Partner",
+        "email": PARTNER_EMAIL,
+        "phone": "+15550100200",
+        "sponsor_id": upline[0],
+    }
     partner_id = api.call("POST", f"/orgs/{org_id}/partners", partner, 201)["partner_id"]
     api.call("PUT", f"/orgs/{org_id}/partners/{partner_id}/brokers", {"brokers": [admin.user_id]}, 200)
     stack.wait_for_streams()
@@ -162,4 +204,4 @@ def _partner_portal(stack: LocalStack, api: _Client, org_id: str, admin: DemoUse
     if activation.status_code != 200:
         raise DemoError(f"activating the demo partner answered {activation.status_code}: {activation.text}")
     token = stack.user_token(PARTNER_EMAIL, DEMO_PASSWORD)
-    return workflow_id, DemoUser(PARTNER_EMAIL, DEMO_PASSWORD, partner_id, token)
+    return workflow_id, DemoUser(PARTNER_EMAIL, DEMO_PASSWORD, partner_id, token), tuple(upline)

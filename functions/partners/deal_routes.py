@@ -1,5 +1,5 @@
-"""Workflows and deals, staff side: create and read workflows, create, list and move deals, share a deal with
-a partner, and the deal's notes and files."""
+"""Workflows and deals, staff side: create and read workflows and set their stages' commission setting,
+create, list and move deals, share a deal with a partner, and the deal's notes and files."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ OWNER_OR_MANAGER = f"The deal belongs to another user and the caller lacks {Perm
 class Stage(Open):
     stage_id: str
     name: str
+    commission: workflows.StageCommission = Field(
+        description="moving a deal here: none, compute (pays partner commissions), reverse (reverses them)"
+    )
 
 
 class Workflow(Open):
@@ -67,6 +70,9 @@ class StageHistoryEntry(Open):
     by: str = Field(description="user:<id> or partner:<id>")
     stage_id: str
     stage_name: str
+    commission: workflows.StageCommission | None = Field(
+        None, description="the stage's commission setting at the moment of the change"
+    )
     from_stage_id: str | None = None
 
 
@@ -76,6 +82,11 @@ class Deal(Open):
     workflow_id: str
     stage_id: str
     stage_name: str
+    stage_commission: workflows.StageCommission | None = Field(
+        None,
+        description="the commission setting of the current stage when the deal moved there (copied, so a later "
+        "change of the setting changes nothing already moved); creating a deal pays nothing",
+    )
     stage_history: list[StageHistoryEntry]
     title: str
     contacts: list[DealContact]
@@ -156,7 +167,8 @@ def upload_answer(item: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]
     tags=["workflows"],
     responses=answers(
         body(Workflow, "The workflow", 201),
-        forbidden=missing(Permission.MANAGE_DEALS),
+        forbidden=missing(Permission.MANAGE_DEALS)
+        + f"; stages that compute or reverse commission also need {Permission.PROGRAMME_MANAGE_BALANCES.value}",
         not_found=NOT_A_MEMBER,
         conflict="A generated id collided; retry",
         invalid=INVALID + " (or two stages share a name)",
@@ -164,6 +176,7 @@ def upload_answer(item: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]
 )
 def create_workflow(org_id: Id, new: Annotated[workflows.NewWorkflow, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.MANAGE_DEALS)
+    workflows.check_commission_permission(member, new)
     return workflows.view(workflows.create_workflow(org_id, new, f"user:{member.user_id}")), 201
 
 
@@ -193,6 +206,26 @@ def list_workflows(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict
 def get_workflow(org_id: Id, workflow_id: Id) -> dict[str, Any]:
     member_of(router, org_id)
     return workflows.view(workflows.get_workflow(org_id, workflow_id))
+
+
+@router.put(
+    "/orgs/<org_id>/workflows/<workflow_id>/stages/<stage_id>/commission",
+    summary="Set what moving a deal to a stage does to partner commissions: none, compute or reverse",
+    description="Deals copy the setting when they move: moves made before the change keep the setting they "
+    "moved with. Stage names and ids never change.",
+    tags=["workflows"],
+    responses=answers(
+        body(Workflow, "The workflow"),
+        forbidden=missing(Permission.PROGRAMME_MANAGE_BALANCES),
+        not_found="The caller is not a member of the organisation, or no such workflow or stage",
+        invalid=INVALID,
+    ),
+)
+def set_stage_commission(
+    org_id: Id, workflow_id: Id, stage_id: Id, setting: Annotated[workflows.CommissionSetting, Body()]
+) -> dict[str, Any]:
+    member_of(router, org_id, Permission.PROGRAMME_MANAGE_BALANCES)
+    return workflows.view(workflows.set_stage_commission(org_id, workflow_id, stage_id, setting))
 
 
 # -- deals -----------------------------------------------------------------------------------------

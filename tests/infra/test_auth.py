@@ -67,6 +67,7 @@ def test_outputs(dev: Synth) -> None:
         "LeadsEventsFailureQueueUrl",
         "PartnersEventsFailureQueueUrl",
         "ReferralsEventsFailureQueueUrl",
+        "PayoutsEventsFailureQueueUrl",
         "StatusSweepScheduleName",
         "SmsWebhookUrl",
         "TwilioAuthTokenParameter",

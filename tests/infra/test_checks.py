@@ -31,6 +31,8 @@ EXPECTED_ACKNOWLEDGMENTS = {
         "Partners/PartnersEvents/Role",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*]",
     ),
+    ("Payouts/PayoutsApi/Role", "AwsSolutions-IAM5[Resource::*]"),
+    ("Payouts/PayoutsEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Referrals/ReferralsApi/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Referrals/ReferralsEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Referrals/SmsWebhook/Role", "AwsSolutions-IAM5[Resource::*]"),
@@ -39,6 +41,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
     ("Leads/LeadsEventsFailures", "AwsSolutions-SQS3"),
     ("Partners/PartnersEventsFailures", "AwsSolutions-SQS3"),
     ("Referrals/ReferralsEventsFailures", "AwsSolutions-SQS3"),
+    ("Payouts/PayoutsEventsFailures", "AwsSolutions-SQS3"),
     ("Files/Bucket", "AwsSolutions-S1"),
     # Every route the manifest declares without an authorizer, one per method.
     *(

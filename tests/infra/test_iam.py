@@ -111,6 +111,30 @@ EXPECTED_ACTIONS = {
         "dynamodb:Query",
         "ssm:GetParameter",
     },
+    # Plans, previews, wallets and payout requests; ConditionCheckItem for the partner check of a correction,
+    # DeleteItem for the Idempotency-Key records of failed requests.
+    manifest.PAYOUTS_API.name: OBSERVABILITY
+    | {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:Query",
+    },
+    # The cascade (two BatchGetItem reads, one transaction of puts and updates) and the settled-request
+    # e-mail (a notice claimed, released by DeleteItem when sending fails).
+    manifest.PAYOUTS_EVENTS.name: OBSERVABILITY
+    | STREAM_MAPPING
+    | {
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "ses:SendEmail",
+    },
     # The lapse sweep, and the teams' 7-day reminders (texts and e-mails, one notice per day).
     manifest.STATUS_SWEEP.name: OBSERVABILITY
     | {

@@ -22,6 +22,7 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "BENCH_IMPORT_RUNS": "1",
         "BENCH_RESULTS_DIR": str(tmp_path),
         "BENCH_SWEEP_ROUNDS": "1",
+        "BENCH_CASCADE_CHANGES": "20",
     }
     subprocess.run([sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
     results = json.loads((tmp_path / "latest.json").read_text())
@@ -50,10 +51,18 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "status_sweep.handler",
         "referrals.api",
         "referrals.webhook",
+        "payouts.api",
+        "payouts.events",
     }
     # The reminder sweep reads the due customers (100 of 10,000), not the whole list, and reminds once a day.
     reminders = results["sweeps"]["reminders"]
     assert reminders["customers"] == 10_000 and reminders["due"] == 100
     assert reminders["counts"]["reminded"] == 100 and reminders["second_run"]["reminded"] == 0
     assert reminders["counts"]["items_read"] <= 110
+    # The commission cascade: per deal change two reads (the credited partner, plan and record; the upline)
+    # and one transaction, every level of every change paid, no record failed.
+    cascade = results["sweeps"]["cascade"]
+    assert cascade["changes"] == 20 and cascade["batch_item_failures"] == 0
+    assert cascade["round_trips"] == {"BatchGetItem": 2, "TransactWriteItems": 1}
+    assert cascade["paid_entries"] == 20 * cascade["levels"] == 100
     assert (tmp_path / "latest.md").read_text().startswith("# Benchmark results")

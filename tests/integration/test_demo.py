@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from local.demo import seed
+import pytest
+
+from local.demo import COMMISSION_LEVELS, CURRENCY, Demo, seed
 from local.stack import LocalStack
 from tests.integration.actors import Actor
 
 
-def test_the_demo_seeds_an_organisation_with_a_working_partner_portal(stack: LocalStack) -> None:
-    demo = seed(stack)
+@pytest.fixture(scope="module")
+def demo(stack: LocalStack) -> Demo:
+    # Once: the demo users' e-mail addresses are fixed, and each exists once in the pool.
+    return seed(stack)
+
+
+def test_the_demo_seeds_an_organisation_with_a_working_partner_portal(stack: LocalStack, demo: Demo) -> None:
     admin = Actor(stack.url, demo.admin.token, demo.admin.user_id)
     partner = Actor(stack.url, demo.partner.token, demo.partner.user_id)
     assert admin.get(f"/orgs/{demo.org_id}").status_code == 200
@@ -29,3 +36,50 @@ def test_the_demo_seeds_an_organisation_with_a_working_partner_portal(stack: Loc
     accepted = member.post(f"/orgs/{demo.org_id}/referral-requests/{request.json()['request_id']}/accept")
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["assignee_id"] == demo.reps[1].user_id
+
+
+def test_the_demo_pays_commissions_across_three_levels_when_a_deal_is_won(stack: LocalStack, demo: Demo) -> None:
+    admin = Actor(stack.url, demo.admin.token, demo.admin.user_id)
+    partner = Actor(stack.url, demo.partner.token, demo.partner.user_id)
+    org = f"/orgs/{demo.org_id}"
+    # The plan in force, and the stages that compute and reverse commission.
+    plan = admin.get(f"{org}/commission-plan").json()
+    assert (plan["currency"], plan["in_force"]) == (CURRENCY, 1)
+    assert [level["rule"] for level in plan["versions"][0]["levels"]] == [lvl["rule"] for lvl in COMMISSION_LEVELS]
+    stages = {s["name"]: s for s in admin.get(f"{org}/workflows/{demo.workflow_id}").json()["stages"]}
+    assert {name: s["commission"] for name, s in stages.items()} == {
+        "New": "none",
+        "Contacted": "none",
+        "Proposal": "none",
+        "Won": "compute",
+        "Lost": "reverse",
+    }
+    node = admin.get(f"{org}/partners/{demo.partner.user_id}").json()
+    assert node["upline"] == list(demo.upline) and len(demo.upline) == 2
+    # The README's walk-through: a deal of 12,000.00 credited to the partner is won.
+    contact = {"first_name": "Casey", "last_name": "Client", "email": "casey@demo.example", "phone": "+15550100300"}
+    deal = admin.post(
+        f"{org}/deals",
+        {
+            "workflow_id": demo.workflow_id,
+            "title": "Office fit-out",
+            "contacts": [contact],
+            "value": {"amount": 1_200_000, "currency": CURRENCY},
+            "partner_id": demo.partner.user_id,
+        },
+    )
+    assert deal.status_code == 201, deal.text
+    deal_id = deal.json()["deal_id"]
+    preview = admin.get(f"{org}/deals/{deal_id}/commission-preview").json()
+    moved = admin.post(f"{org}/deals/{deal_id}/stage", {"stage_id": stages["Won"]["stage_id"]})
+    assert moved.status_code == 200, moved.text
+    stack.wait_for_streams()
+
+    # 10% of the value; 5% capped at 200.00; a fixed 25.00.
+    expected = {demo.partner.user_id: 120_000, demo.upline[0]: 20_000, demo.upline[1]: 2_500}
+    assert [level["amount"] for level in preview["levels"]] == list(expected.values())
+    for partner_id, amount in expected.items():
+        wallet = admin.get(f"{org}/wallets/{partner_id}").json()
+        assert (wallet["balance"], wallet["currency"]) == (amount, CURRENCY)
+    own = partner.get(f"{org}/portal/wallet").json()
+    assert (own["balance"], own["available"]) == (120_000, 120_000)

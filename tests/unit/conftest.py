@@ -38,8 +38,13 @@ class FrozenClock:
         self.moment += timedelta(**delta)
 
 
+# Creating a moto user pool is the slowest part of a test's setup: only tests marked `cognito` get one;
+# the others see a pool id that no call reaches.
+PLACEHOLDER_POOL_ID = "us-east-1_unitpool"
+
+
 @pytest.fixture(autouse=True)
-def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_DYNAMODB", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     env = {
@@ -59,16 +64,18 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
-        cognito = boto3.client("cognito-idp")
-        pool_id = cognito.create_user_pool(
-            PoolName="unit", UsernameAttributes=["email"], AutoVerifiedAttributes=["email"]
-        )["UserPool"]["Id"]
-        cognito.create_resource_server(
-            UserPoolId=pool_id,
-            Identifier="leads",
-            Name="leads",
-            Scopes=[{"ScopeName": "write", "ScopeDescription": "w"}],
-        )
+        pool_id = PLACEHOLDER_POOL_ID
+        if request.node.get_closest_marker("cognito"):
+            cognito = boto3.client("cognito-idp")
+            pool_id = cognito.create_user_pool(
+                PoolName="unit", UsernameAttributes=["email"], AutoVerifiedAttributes=["email"]
+            )["UserPool"]["Id"]
+            cognito.create_resource_server(
+                UserPoolId=pool_id,
+                Identifier="leads",
+                Name="leads",
+                Scopes=[{"ScopeName": "write", "ScopeDescription": "w"}],
+            )
         monkeypatch.setenv("USER_POOL_ID", pool_id)
         _clear_client_caches()
         boto3.client("dynamodb").create_table(**create_table_request(TABLE))

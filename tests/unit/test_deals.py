@@ -137,6 +137,41 @@ def test_a_workflow_needs_stages_with_distinct_names(call: Call, org: str) -> No
 # -- staff deals -----------------------------------------------------------------------------------
 
 
+def test_a_stage_commission_setting_needs_the_balances_permission_and_travels_with_each_move(
+    call: Call, org: str
+) -> None:
+    stages = [{"name": "New"}, {"name": "Won", "commission": "compute"}, {"name": "Lost"}]
+    body = {"name": "Paid deals", "stages": stages}
+    problem(call("POST", f"/orgs/{org}/workflows", user=MANAGER, body=body), 403)  # deals:manage alone
+    flow = created(call("POST", f"/orgs/{org}/workflows", user=ADMIN, body=body))
+    assert [s["commission"] for s in flow["stages"]] == ["none", "compute", "none"]
+    new, won, lost = (s["stage_id"] for s in flow["stages"])
+    setting = f"/orgs/{org}/workflows/{flow['workflow_id']}/stages/{lost}/commission"
+    problem(call("PUT", setting, user=MANAGER, body={"commission": "reverse"}), 403)
+    assert fields(call("PUT", setting, user=ADMIN, body={"commission": "pay"})) == {"body.commission"}
+    unknown = f"/orgs/{org}/workflows/{flow['workflow_id']}/stages/{'0' * 26}/commission"
+    problem(call("PUT", unknown, user=ADMIN, body={"commission": "reverse"}), 404)
+    changed = created(call("PUT", setting, user=ADMIN, body={"commission": "reverse"}), 200)
+    assert [(s["stage_id"], s["commission"]) for s in changed["stages"]] == [
+        (new, "none"),
+        (won, "compute"),
+        (lost, "reverse"),
+    ]
+
+    deal = new_deal(call, org, flow)
+    assert deal["stage_commission"] == "none"  # creating a deal is not a change: it pays nothing
+    path = f"/orgs/{org}/deals/{deal['deal_id']}/stage"
+    moved = created(call("POST", path, user=OWNER, body={"stage_id": won}), 200)
+    assert (moved["stage_commission"], moved["stage_history"][-1]["commission"]) == ("compute", "compute")
+    # A later change of the setting leaves the move already made as it was.
+    won_setting = f"/orgs/{org}/workflows/{flow['workflow_id']}/stages/{won}/commission"
+    created(call("PUT", won_setting, user=ADMIN, body={"commission": "none"}), 200)
+    again = created(call("GET", f"/orgs/{org}/deals/{deal['deal_id']}", user=OWNER), 200)
+    assert (again["stage_commission"], again["stage_history"][-1]["commission"]) == ("compute", "compute")
+    moved = created(call("POST", path, user=OWNER, body={"stage_id": lost}), 200)
+    assert moved["stage_commission"] == "reverse"
+
+
 def test_a_staff_deal_starts_at_the_first_stage_owned_by_its_creator(
     call: Call, org: str, workflow: dict[str, Any]
 ) -> None:
@@ -193,6 +228,7 @@ def test_moving_a_deal_appends_its_history_in_the_same_write(
         "by": f"user:{OWNER}",
         "stage_id": qualified["stage_id"],
         "stage_name": "Qualified",
+        "commission": "none",
         "from_stage_id": workflow["stages"][0]["stage_id"],
     }
     # Based on an older version: refused, and nothing changes.

@@ -13,6 +13,9 @@ import pytest
 from tests.support import FakeContext, body_of, http_event
 from tests.unit.conftest import TABLE
 
+# These tests create users or app clients in the user pool.
+pytestmark = pytest.mark.cognito
+
 ADMIN, REP1, REP2, VIEWER = "user-admin", "user-rep-1", "user-rep-2", "user-viewer"
 REP_PERMISSIONS = ["leads:request", "leads:return", "leads:create"]
 

@@ -14,6 +14,9 @@ from moto.ses.models import ses_backends
 
 from tests.support import FakeContext, body_of, http_event, load_event
 
+# These tests create users or app clients in the user pool.
+pytestmark = pytest.mark.cognito
+
 ADMIN, REP = "user-admin", "user-rep"
 
 

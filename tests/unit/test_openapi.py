@@ -16,6 +16,9 @@ from schemathesis.checks import content_type_conformance, response_schema_confor
 
 from tests.support import FakeContext, body_of, http_event
 
+# These tests create users or app clients in the user pool.
+pytestmark = pytest.mark.cognito
+
 ADMIN, REP = "user-admin", "user-rep"
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]

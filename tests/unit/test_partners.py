@@ -15,6 +15,9 @@ from common.partner_model import account_key, node_key, org_email_key, settings_
 from tests.support import FakeContext, body_of, http_event
 from tests.unit.conftest import PORTAL_URL
 
+# These tests create users or app clients in the user pool.
+pytestmark = pytest.mark.cognito
+
 ADMIN, MANAGER, BROKER, VIEWER = "user-admin", "user-manager", "user-broker", "user-viewer"
 
 Call = Callable[..., dict[str, Any]]

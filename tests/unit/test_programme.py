@@ -28,6 +28,9 @@ from common.partner_model import (
 from tests.support import FakeContext, body_of, http_event
 from tests.unit.conftest import FILES_BUCKET, PORTAL_URL, SENDER, FrozenClock
 
+# These tests create users or app clients in the user pool.
+pytestmark = pytest.mark.cognito
+
 # -- helpers shared with test_registration ---------------------------------------------------------
 
 

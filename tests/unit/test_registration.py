@@ -28,6 +28,9 @@ from tests.unit.test_programme import (
     token_in,
 )
 
+# These tests create users or app clients in the user pool.
+pytestmark = pytest.mark.cognito
+
 PASSWORD = "Partner-Passw0rd!"
 
 

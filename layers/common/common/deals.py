@@ -176,7 +176,15 @@ def require_shared(caller: PartnerCaller, deal_id: str, *, client: Any = None) -
 
 
 def _history_entry(actor: str, stage: Mapping[str, Any], at: str, from_stage_id: str | None) -> dict[str, Any]:
-    entry = {"at": at, "by": actor, "stage_id": stage["stage_id"], "stage_name": stage["name"]}
+    """`commission` is the stage's commission setting at that moment: the stream record of the change
+    carries it, so editing the stage's setting later changes nothing already moved."""
+    entry = {
+        "at": at,
+        "by": actor,
+        "stage_id": stage["stage_id"],
+        "stage_name": stage["name"],
+        "commission": workflows.commission_of(stage),
+    }
     return entry | ({"from_stage_id": from_stage_id} if from_stage_id else {})
 
 
@@ -204,6 +212,8 @@ def _deal_item(
         # Stage names are copied: a workflow's stages never change, and views need no workflow read.
         "stage_id": stage["stage_id"],
         "stage_name": stage["name"],
+        # The setting of the stage the deal is at; creating a deal is not a stage change and pays nothing.
+        "stage_commission": workflows.commission_of(stage),
         "stage_history": [_history_entry(actor, stage, at, None)],
         "title": title or f"{first['first_name']} {first['last_name']}",
         "contacts": contacts,
@@ -339,7 +349,9 @@ def list_deals(
 
 def move_deal(org_id: str, deal_id: str, member: Member, change: StageChange, *, client: Any = None) -> db.Item:
     """Move the deal to another stage of its workflow: one UpdateItem conditioned on the version read (or
-    the one the caller names), so of racing moves exactly one wins and the others get 409."""
+    the one the caller names), so of racing moves exactly one wins and the others get 409. The target
+    stage's commission setting is copied into the deal in the same write (the commission cascade reads it
+    from the stream record)."""
     deal = staff_deal(org_id, deal_id, member, consistent=True, client=client)
     version = change.version or deal["version"]
     if version != deal["version"]:
@@ -354,12 +366,13 @@ def move_deal(org_id: str, deal_id: str, member: Member, change: StageChange, *,
     change_id = ids.new_id()
     return db.update(
         deal_key(org_id, deal_id),
-        expression="SET stage_id = :stage, stage_name = :name, updated_at = :at, change_id = :change, "
-        "stage_history = list_append(stage_history, :entry), version = version + :one",
+        expression="SET stage_id = :stage, stage_name = :name, stage_commission = :commission, updated_at = :at, "
+        "change_id = :change, stage_history = list_append(stage_history, :entry), version = version + :one",
         condition="version = :version",
         values={
             ":stage": stage["stage_id"],
             ":name": stage["name"],
+            ":commission": workflows.commission_of(stage),
             ":at": at,
             ":change": change_id,
             ":entry": [_history_entry(f"user:{member.user_id}", stage, at, deal["stage_id"])],

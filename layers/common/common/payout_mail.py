@@ -1,9 +1,113 @@
-"""Placeholder: replaced by the real module."""
+"""The e-mail a partner gets when staff settle their payout request, from the table's stream: paid, or
+rejected with the reason. Sent once per request (a notice under the request), also when the stream
+delivers the record again. It goes to the partner's account address and names the organisation."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import db
+from .auth import org_key
+from .email import send_email
+from .notices import once
+from .observability import logger
+from .partner_model import account_key
+from .settings import get_settings
+from .wallet_model import PayoutStatus
+
+S = PayoutStatus
+SETTLED = (S.PAID.value, S.REJECTED.value)
+
+# ISO 4217 currencies whose minor unit is not the hundredth.
+_DECIMALS = {
+    **dict.fromkeys(
+        (
+            "BIF",
+            "CLP",
+            "DJF",
+            "GNF",
+            "ISK",
+            "JPY",
+            "KMF",
+            "KRW",
+            "PYG",
+            "RWF",
+            "UGX",
+            "VND",
+            "VUV",
+            "XAF",
+            "XOF",
+            "XPF",
+        ),
+        0,
+    ),
+    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+}
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """Minor units as a reader writes them: 123456 EUR -> "1,234.56 EUR" (integer arithmetic only)."""
+    decimals = _DECIMALS.get(currency, 2)
+    sign, units = ("-" if amount < 0 else ""), abs(amount)
+    whole, fraction = divmod(units, 10**decimals)
+    text = f"{whole:,}" + (f".{fraction:0{decimals}d}" if decimals else "")
+    return f"{sign}{text} {currency}"
+
+
+def settled(old: db.Item | None, new: db.Item | None) -> bool:
+    """A payout request that went from pending to paid or rejected."""
+    return (
+        old is not None
+        and new is not None
+        and new.get("entity") == "payout_request"
+        and old.get("status") == S.PENDING.value
+        and new.get("status") in SETTLED
+    )
 
 
 def on_change(old: db.Item | None, new: db.Item | None) -> None:
-    """Reacts to a stream change (old image, new image)."""
+    if new is not None and settled(old, new):
+        send_settled(new)
+
+
+def settled_message(org: db.Item | None, request: db.Item) -> tuple[str, str]:
+    org_name = str((org or {}).get("name") or "Your partner organisation")
+    amount = format_amount(int(request["amount"]), str(request["currency"]))
+    wallet = f"{get_settings().portal_url.rstrip('/')}/orgs/{request['org_id']}/wallet"
+    requested_on = str(request.get("requested_at", ""))[:10]
+    if request["status"] == S.PAID.value:
+        subject = f"{org_name} paid your payout request of {amount}"
+        lines = [
+            f"{org_name} paid your payout request of {amount} (requested on {requested_on}).",
+            "Your balance went down by the same amount.",
+        ]
+    else:
+        subject = f"{org_name} rejected your payout request of {amount}"
+        lines = [
+            f"{org_name} rejected your payout request of {amount} (requested on {requested_on}).",
+            f"Reason: {request.get('reject_reason', '-')}",
+            "",
+            "Your balance is unchanged, and you may request a payout again.",
+        ]
+    return subject, "\n".join([*lines, "", f"Your wallet: {wallet}"])
+
+
+def send_settled(request: db.Item, *, client: Any = None, ses: Any = None) -> bool:
+    """E-mail the partner that the request was paid or rejected. Returns whether it was sent now."""
+    org_id, partner_id = request["org_id"], request["partner_id"]
+    found = {i["sk"]: i for i in db.batch_get([account_key(partner_id), org_key(org_id)], client=client)}
+    account, org = found.get("ACCOUNT"), found.get("ORG")
+    ids = {"org_id": org_id, "request_id": request["request_id"], "status": request["status"]}
+    if account is None or not account.get("email"):
+        logger.info("payout e-mail not sent: no account address", extra=ids)
+        return False
+    subject, body = settled_message(org, request)
+    recipient = str(account["email"])
+    sent = once(
+        request["pk"],
+        "payout-settled",
+        lambda: {"message_id": send_email([recipient], subject, body, client=ses)},
+        client=client,
+    )
+    logger.info("payout e-mail", extra={**ids, "sent": sent})
+    return sent

@@ -4,25 +4,48 @@ name the default one, where partners create their deals.
     workflow  ORG#<org>#WORKFLOW#<workflowId> / WORKFLOW    gsi1 ORG#<org>#WORKFLOWS / <name casefolded>#<id>
 
 Stages are fixed when the workflow is created: deals copy a stage's id and name into their stage and
-history, so a stage must never disappear or be renamed under them.
+history, so a stage must never disappear or be renamed under them. Only a stage's commission setting may
+change later: "none", "compute" (moving a deal there computes the partner commissions, seed 004) or
+"reverse" (moving a deal there reverses a paid commission, e.g. Cancelled). A deal copies the setting of
+its stage when it moves, so a later change of the setting changes nothing already moved. Workflows stored
+before the setting existed read as "none".
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from . import clock, db, ids
-from .errors import Conflict, NotFound
+from .auth import Member, Permission
+from .errors import Conflict, Forbidden, NotFound
 from .validation import ShortText
 
 MAX_STAGES = 30
 
 
+class StageCommission(StrEnum):
+    NONE = "none"
+    COMPUTE = "compute"  # compute partner-programme commission (seed 004)
+    REVERSE = "reverse"  # reverse the deal's paid commission
+
+
 class NewStage(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: ShortText
+    commission: StageCommission = Field(
+        StageCommission.NONE,
+        description="what moving a deal to this stage does to partner commissions; "
+        f"other than none needs {Permission.PROGRAMME_MANAGE_BALANCES.value}",
+    )
+
+
+class CommissionSetting(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    commission: StageCommission
 
 
 class NewWorkflow(BaseModel):
@@ -49,8 +72,21 @@ def _listing(org_id: str) -> str:
     return f"ORG#{org_id}#WORKFLOWS"
 
 
+def commission_of(stage: Mapping[str, Any]) -> str:
+    return str(stage.get("commission") or StageCommission.NONE.value)
+
+
 def view(item: db.Item) -> dict[str, Any]:
-    return db.without_storage(item)
+    stages = [{**s, "commission": commission_of(s)} for s in item["stages"]]
+    return db.without_storage(item) | {"stages": stages}
+
+
+def check_commission_permission(member: Member, new: NewWorkflow) -> None:
+    """A stage that computes or reverses commission moves money: it also needs the balances permission."""
+    if any(s.commission != StageCommission.NONE for s in new.stages) and not member.can(
+        Permission.PROGRAMME_MANAGE_BALANCES
+    ):
+        raise Forbidden(f"stages that compute or reverse commission need {Permission.PROGRAMME_MANAGE_BALANCES.value}")
 
 
 def create_workflow(org_id: str, new: NewWorkflow, actor: str, *, client: Any = None) -> db.Item:
@@ -62,7 +98,9 @@ def create_workflow(org_id: str, new: NewWorkflow, actor: str, *, client: Any = 
         "org_id": org_id,
         "workflow_id": workflow_id,
         "name": new.name,
-        "stages": [{"stage_id": ids.new_id(), "name": stage.name} for stage in new.stages],
+        "stages": [
+            {"stage_id": ids.new_id(), "name": stage.name, "commission": stage.commission.value} for stage in new.stages
+        ],
         "created_by": actor,
         "created_at": at,
         "gsi1pk": _listing(org_id),
@@ -95,6 +133,25 @@ def list_workflows(
         values={":pk": _listing(org_id)},
         cursor=cursor,
         limit=limit,
+        client=client,
+    )
+
+
+def set_stage_commission(
+    org_id: str, workflow_id: str, stage_id: str, setting: CommissionSetting, *, client: Any = None
+) -> db.Item:
+    """Change one stage's commission setting: one UpdateItem of that list element, conditioned on the
+    element still being that stage (stages never move, but the condition makes the index safe to use)."""
+    workflow = get_workflow(org_id, workflow_id, client=client)
+    index = next((i for i, s in enumerate(workflow["stages"]) if s["stage_id"] == stage_id), None)
+    if index is None:
+        raise NotFound(f"stage {stage_id} not found in workflow {workflow_id}")
+    return db.update(
+        workflow_key(org_id, workflow_id),
+        expression=f"SET stages[{index}].commission = :commission, updated_at = :at",
+        condition=f"stages[{index}].stage_id = :stage",
+        values={":commission": setting.commission.value, ":at": clock.now_iso(), ":stage": stage_id},
+        on_conflict=NotFound(f"stage {stage_id} not found in workflow {workflow_id}"),
         client=client,
     )
 

@@ -1,0 +1,201 @@
+"""Wallet and entry views, correction input, the CSV export's cells, and the ledger audit's checks: pure
+functions, plus the audit over the (moto) table telling drift from a Scan that caught a write half-way."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import boto3
+import pytest
+from common import db, ledger, ledger_audit
+from common.auth import Member
+from common.commission_plans import plan_key
+from common.ledger_audit import Partner, drifts
+from common.partner_model import PartnerStatus, node_item
+from common.wallet_model import EntryKind, payout_entry_id, wallet_key
+from pydantic import ValidationError
+
+from tests.unit.conftest import TABLE
+
+ORG, PID = "01ORGAAAAAAAAAAAAAAAAAAAAA", "partner-1"
+
+
+def entry(entry_id: str, amount: int, kind: EntryKind = EntryKind.COMMISSION, **fields: Any) -> dict[str, Any]:
+    return {"entry_id": entry_id, "kind": kind.value, "amount": amount, "currency": "EUR", **fields}
+
+
+def wallet(balance: int, count: int, **fields: Any) -> dict[str, Any]:
+    return {"balance": balance, "entry_count": count, "currency": "EUR", **fields}
+
+
+def request(request_id: str, status: str, amount: int) -> dict[str, Any]:
+    return {"request_id": request_id, "partner_id": PID, "status": status, "amount": amount}
+
+
+def kinds(partner: Partner) -> list[str]:
+    return [d["kind"] for d in drifts(ORG, PID, partner)]
+
+
+# -- views and input -------------------------------------------------------------------------------
+
+
+def test_a_partner_without_entries_has_an_empty_wallet_in_the_programme_currency() -> None:
+    view = ledger.wallet_view(ORG, PID, None, "EUR")
+    assert view | {"updated_at": None} == {
+        "org_id": ORG,
+        "partner_id": PID,
+        "currency": "EUR",
+        "balance": 0,
+        "available": 0,
+        "open_request": None,
+        "entry_count": 0,
+        "last_entry_at": None,
+        "updated_at": None,
+    }
+    assert ledger.wallet_view(ORG, PID, None, None)["currency"] is None
+
+
+def test_the_open_request_is_held_back_from_the_available_balance() -> None:
+    view = ledger.wallet_view(ORG, PID, wallet(5000, 3, open_request_id="R1", open_request_amount=1200), "USD")
+    assert (view["currency"], view["balance"], view["available"]) == ("EUR", 5000, 3800)
+    assert view["open_request"] == {"request_id": "R1", "amount": 1200}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"amount": 0, "reason": "x"}, "amount"),
+        ({"amount": 1.5, "reason": "x"}, "amount"),
+        ({"amount": "100", "reason": "x"}, "amount"),
+        ({"amount": 10**12 + 1, "reason": "x"}, "amount"),
+        ({"amount": 5, "reason": "  "}, "reason"),
+        ({"amount": 5, "reason": "a\nb"}, "reason"),
+        ({"amount": 5, "reason": "x" * 501}, "reason"),
+        ({"amount": 5}, "reason"),
+    ],
+)
+def test_a_correction_needs_a_non_zero_integer_and_a_one_line_reason(body: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        ledger.Correction.model_validate(body)
+    assert {e["loc"][0] for e in refused.value.errors()} == {field}
+    assert ledger.Correction.model_validate({"amount": -(10**12), "reason": " ok "}).reason == "ok"
+
+
+def test_the_csv_keeps_signs_and_defuses_formulas() -> None:
+    rows = [
+        entry(
+            "C-1",
+            2500,
+            at="2026-01-01T00:00:00.000Z",
+            description="Commission, level 1, deal =HYPERLINK()",
+            details={"deal_id": "D1", "stage_id": "S1", "level": 1},
+        ),
+        entry(
+            "E-2",
+            -700,
+            EntryKind.CORRECTION,
+            at="2026-01-02T00:00:00.000Z",
+            description="Correction: @x",
+            details={"reason": "-1+1", "by": "user:u1"},
+        ),
+    ]
+    table = list(csv.reader(io.StringIO(ledger.csv_text(rows))))
+    assert table[0] == list(ledger.CSV_COLUMNS)
+    first, second = (dict(zip(ledger.CSV_COLUMNS, r, strict=True)) for r in table[1:])
+    assert (first["amount"], first["level"], first["deal_id"]) == ("2500", "1", "D1")
+    assert first["description"] == "Commission, level 1, deal =HYPERLINK()"
+    assert (second["amount"], second["reason"], second["by"]) == ("-700", "'-1+1", "user:u1")
+    assert ledger.csv_text([]) == ",".join(ledger.CSV_COLUMNS) + "\r\n"
+    assert [ledger._cell(v) for v in ("=1", "+1", "@A", "\tx", "ok", None, -5, True)] == [
+        "'=1",
+        "'+1",
+        "'@A",
+        "'\tx",
+        "ok",
+        "",
+        -5,
+        "True",
+    ]
+
+
+# -- the audit's checks ----------------------------------------------------------------------------
+
+
+def test_a_wallet_that_matches_its_entries_and_requests_has_no_drift() -> None:
+    paid, pending = "01PAIDAAAAAAAAAAAAAAAAAAAA", "01PENDAAAAAAAAAAAAAAAAAAAA"
+    partner = Partner(
+        wallet(1500, 3, open_request_id=pending, open_request_amount=400),
+        [
+            entry("C-1", 1000),
+            entry("E-1", 1000, EntryKind.CORRECTION),
+            entry(payout_entry_id(paid), -500, EntryKind.PAYOUT),
+        ],
+        {paid: request(paid, "paid", 500), pending: request(pending, "pending", 400), "R": request("R", "rejected", 9)},
+    )
+    assert drifts(ORG, PID, partner) == []
+    assert drifts(ORG, PID, Partner()) == []
+
+
+def test_the_audit_names_each_way_a_wallet_can_drift() -> None:
+    assert drifts(ORG, PID, Partner(wallet(900, 1), [entry("C-1", 1000)])) == [
+        {"org_id": ORG, "partner_id": PID, "kind": "balance", "expected": 1000, "found": 900}
+    ]
+    assert kinds(Partner(wallet(1000, 2), [entry("C-1", 1000)])) == ["entry_count"]
+    assert kinds(Partner(None, [entry("C-1", 1000)])) == ["entry_without_wallet"]
+    assert kinds(Partner(wallet(1000, 1), [entry("C-1", 1000, currency="USD")])) == ["currency"]
+    assert kinds(Partner(wallet(0, 0, open_request_id="R", open_request_amount=5))) == ["open_request"]
+    assert kinds(
+        Partner(wallet(9, 0, open_request_id="R", open_request_amount=5), [], {"R": request("R", "pending", 6)})
+    ) == ["balance", "open_request"]
+    assert kinds(Partner(wallet(0, 0), [], {"R": request("R", "pending", 5)})) == ["pending_request_not_open"]
+    assert kinds(Partner(wallet(0, 0), [], {"R": request("R", "paid", 5)})) == ["paid_request_without_entry"]
+    payout = entry(payout_entry_id("R"), -5, EntryKind.PAYOUT)
+    assert kinds(Partner(wallet(-5, 1), [payout])) == ["payout_entry_without_request"]
+    assert kinds(Partner(wallet(-5, 1), [payout], {"R": request("R", "rejected", 5)})) == [
+        "payout_entry_without_request"
+    ]
+    assert kinds(Partner(wallet(-5, 1), [payout], {"R": request("R", "paid", 6)})) == ["payout_amount"]
+
+
+# -- the audit over a table ------------------------------------------------------------------------
+
+
+def _org_with_corrections(amounts: list[int]) -> None:
+    db.put({**plan_key(ORG), "entity": "commission_plan", "org_id": ORG, "currency": "EUR", "versions": []})
+    node = node_item(
+        org_id=ORG,
+        partner_id=PID,
+        first_name="P",
+        last_name="Q",
+        email="p@q.example",
+        phone=None,
+        status=PartnerStatus.LIVE,
+        origin="added",
+        actor="system",
+    )
+    db.put(node)
+    member = Member(ORG, "staff-1", "admin", frozenset())
+    for amount in amounts:
+        ledger.correct(ORG, PID, member, ledger.Correction(amount=amount, reason="test"))
+
+
+def test_the_audit_reads_the_table_and_finds_a_planted_drift() -> None:
+    _org_with_corrections([700, -200, 50])
+    client = boto3.client("dynamodb")
+    clean = ledger_audit.audit(client, TABLE)
+    assert (clean["wallets"], clean["entries"], clean["drifts"]) == (1, 3, [])
+    db.update(wallet_key(ORG, PID), expression="ADD balance :one", values={":one": 1})
+    report = ledger_audit.audit(client, TABLE, org_id=ORG)
+    assert [(d["kind"], d["expected"], d["found"]) for d in report["drifts"]] == [("balance", 550, 551)]
+    assert ledger_audit.audit(client, TABLE, org_id="01OTHERAAAAAAAAAAAAAAAAAAA")["wallets"] == 0
+
+
+def test_a_scan_that_caught_a_transaction_half_way_is_read_again_not_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    _org_with_corrections([700, 300])
+    scanned = list(ledger_audit.Table(boto3.client("dynamodb"), TABLE).scan(ORG))
+    # The scan saw the wallet before the last correction but both entries.
+    stale = [{**i, "balance": 700, "entry_count": 1} if i["entity"] == "wallet" else i for i in scanned]
+    monkeypatch.setattr(ledger_audit.Table, "scan", lambda self, org_id: iter(stale))
+    assert ledger_audit.audit(boto3.client("dynamodb"), TABLE)["drifts"] == []
