@@ -10,9 +10,9 @@ from common import companies
 from common.auth import Permission
 from common.credentials import issue_credentials
 from common.db import without_storage
+from common.route_params import Id, member_of
 
 from leads import responses as r
-from leads.access import Id, member_of
 
 router = APIGatewayHttpRouter()
 

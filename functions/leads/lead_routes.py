@@ -15,10 +15,10 @@ from common.companies import get_company
 from common.db import without_storage
 from common.errors import Conflict, Forbidden, NotFound
 from common.observability import metrics
+from common.route_params import Cursor, Id, Limit, caller, member_of
 from common.settings import get_settings
 
 from leads import responses as r
-from leads.access import Id, caller, member_of
 
 router = APIGatewayHttpRouter()
 
@@ -26,9 +26,6 @@ NO_LEAD = "The caller is not a member of the organisation, or there is no such l
 ACTION_REFUSED = "The lead is pending and the caller lacks leads:view_pending, or it is assigned to another user"
 NOT_ASSIGNED_OR_PENDING = "The lead is neither assigned nor pending, or changed meanwhile"
 ASSIGNED_TO_OTHER = "The lead is assigned to another user (or the caller is not a staff user)"
-
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
-Limit = Annotated[int, Query(ge=1, le=100)]
 
 
 def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:

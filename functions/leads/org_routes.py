@@ -9,9 +9,9 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common import orgs, templates
 from common.auth import Permission, require_user
 from common.db import without_storage
+from common.route_params import Id, UserId, caller, member_of
 
 from leads import responses as r
-from leads.access import Id, UserId, caller, member_of
 
 router = APIGatewayHttpRouter()
 

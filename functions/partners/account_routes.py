@@ -11,9 +11,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common import partner_account
 from common.openapi_docs import INVALID, Open, answers, body
 from common.partner_model import PartnerStatus
+from common.route_params import caller
 from pydantic import Field
-
-from partners.access import caller
 
 router = APIGatewayHttpRouter()
 TAGS = ["partner account"]

@@ -13,15 +13,12 @@ from common import deal_files, deal_notes, deals, workflows
 from common.auth import Permission
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing
+from common.route_params import Cursor, Id, Limit, PartnerId, member_of
 from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
 from pydantic import Field
 
-from partners.access import Id, PartnerId, member_of
-
 router = APIGatewayHttpRouter()
 
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
-Limit = Annotated[int, Query(ge=1, le=100)]
 OptionalWorkflowId = Annotated[str | None, Query(pattern=ENTITY_ID_PATTERN, description="only this workflow")]
 
 NO_WORKFLOW = "The caller is not a member of the organisation, or there is no such workflow"

@@ -16,13 +16,11 @@ from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing, no_content
 from common.orgs import NewOrganisation
 from common.partner_model import NotificationType, PartnerStatus
+from common.route_params import Cursor, Id, PartnerId, member_of
 from pydantic import Field
-
-from partners.access import Id, PartnerId, member_of
 
 router = APIGatewayHttpRouter()
 
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
 MANAGER = missing(Permission.MANAGE_PARTNERS)
 NO_PARTNER = "The caller is not a member of the organisation, or the partner is not (or no longer) in it"
 CHANGED = "The partner changed meanwhile; read it again and retry"

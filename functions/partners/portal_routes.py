@@ -13,9 +13,9 @@ from common import deal_files, deal_mail, deal_notes, deals, workflows
 from common.observability import metrics
 from common.openapi_docs import INVALID, Open, Page, answers, body
 from common.partner_model import NotificationType
+from common.route_params import Id, partner_of
 from pydantic import Field
 
-from partners.access import Id, partner_of
 from partners.deal_routes import (
     Cursor,
     DealContact,

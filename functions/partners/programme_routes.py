@@ -6,16 +6,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common import invitations, programme, terms
 from common.auth import Permission, require_member
 from common.errors import NotFound
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
 from common.partner_model import PartnerStatus, require_partner
+from common.route_params import Cursor, Id, PartnerId, caller, member_of, partner_of
 from pydantic import Field
-
-from partners.access import Id, PartnerId, caller, member_of, partner_of
 
 router = APIGatewayHttpRouter()
 TAGS = ["partner programme"]
@@ -24,7 +23,6 @@ NOT_HERE = "The caller is neither a staff member nor a partner of the organisati
 NOT_A_PARTNER = "The caller is not a partner of the organisation (or it does not exist)"
 PARTNER_REFUSED = "E-mail not confirmed, current terms not accepted, or the partnership is archived"
 ADMINS_ONLY = "Only an admin of the organisation manages the terms (or not a staff user)"
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
 Version = Annotated[int, Path(ge=1, description="a terms version number")]
 
 

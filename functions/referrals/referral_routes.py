@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from common import db, referral_offers, referral_requests, teams
@@ -16,22 +16,19 @@ from common.auth import (
     Permission,
     member_from_item,
     member_key,
-    principal_from_event,
     require_member,
     require_user,
 )
 from common.errors import Forbidden, NotFound
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
+from common.route_params import Cursor, Id, Limit, caller
 from common.team_model import ReferralStatus, referral_key
 from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
 from pydantic import Field
 
 router = APIGatewayHttpRouter()
 
-Id = Annotated[str, Path(pattern=ENTITY_ID_PATTERN, description="a 26-character sortable id")]
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
-Limit = Annotated[int, Query(ge=1, le=100)]
 StatusFilter = Annotated[
     Literal["open", "accepted", "expired"] | None,
     Query(description="only requests in this status (an open request past its expiry counts as expired)"),
@@ -131,7 +128,7 @@ class Acceptance(OfferedReferral):
 def _staff_or_team_member(org_id: str, request_id: str) -> tuple[db.Item, Member | None, db.Item | None]:
     """The request, the caller's staff membership and their membership of the request's team (two
     consistent reads). Neither staff of the organisation nor in the team (or no such request): 404."""
-    principal = principal_from_event(router.current_event.raw_event)
+    principal = caller(router)
     require_user(principal)
     keys = [referral_key(org_id, request_id), member_key(org_id, principal.subject)]
     found = {i["sk"]: i for i in db.batch_get(keys, consistent=True)}
@@ -146,7 +143,7 @@ def _staff_or_team_member(org_id: str, request_id: str) -> tuple[db.Item, Member
 
 
 def _staff(org_id: str) -> Member:
-    return require_member(principal_from_event(router.current_event.raw_event), org_id, Permission.MANAGE_REFERRALS)
+    return require_member(caller(router), org_id, Permission.MANAGE_REFERRALS)
 
 
 # -- routes ----------------------------------------------------------------------------------------

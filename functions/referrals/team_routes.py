@@ -7,24 +7,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from common import team_customers, team_reminders, teams
-from common.auth import Permission, Principal, principal_from_event, require_member, require_user
+from common.auth import Permission, require_member, require_user
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing, no_content
+from common.route_params import Cursor, Id, Limit, UserId, caller
 from common.team_model import CustomerStatus, TeamRole
-from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
 from pydantic import Field
 
 router = APIGatewayHttpRouter()
 
 # Path ids are checked before anything is read: a malformed id is a 422 naming the parameter.
-Id = Annotated[str, Path(pattern=ENTITY_ID_PATTERN, description="a 26-character sortable id")]
-UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user's subject")]
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
-Limit = Annotated[int, Query(ge=1, le=100)]
 
 READERS = (
     f"Missing the {Permission.MANAGE_TEAMS.value} or {Permission.MANAGE_REFERRALS.value} permission "
@@ -139,12 +135,8 @@ class OverdueTeams(Open):
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _principal() -> Principal:
-    return principal_from_event(router.current_event.raw_event)
-
-
 def _caller(org_id: str, team_id: str) -> teams.TeamCaller:
-    return teams.team_caller(_principal(), org_id, team_id)
+    return teams.team_caller(caller(router), org_id, team_id)
 
 
 def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
@@ -175,7 +167,7 @@ def _with_members(caller: teams.TeamCaller) -> dict[str, Any]:
     ),
 )
 def create_team(org_id: Id, new: Annotated[teams.NewTeam, Body()]) -> tuple[dict[str, Any], int]:
-    member = require_member(_principal(), org_id, Permission.MANAGE_TEAMS)
+    member = require_member(caller(router), org_id, Permission.MANAGE_TEAMS)
     team, leader = teams.create_team(org_id, member, new)
     metrics.add_metric(name="TeamsCreated", unit=MetricUnit.Count, value=1)
     return {**teams.team_view(team), "members": [teams.member_view(leader)]}, 201
@@ -190,7 +182,7 @@ def create_team(org_id: Id, new: Annotated[teams.NewTeam, Body()]) -> tuple[dict
     ),
 )
 def list_teams(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
-    teams.require_staff_reader(_principal(), org_id)
+    teams.require_staff_reader(caller(router), org_id)
     items, next_cursor = teams.list_teams(org_id, cursor=cursor, limit=limit)
     return _page([teams.team_view(i) for i in items], next_cursor)
 
@@ -205,7 +197,7 @@ def list_teams(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str
     ),
 )
 def overdue_teams(org_id: Id) -> dict[str, Any]:
-    teams.require_staff_reader(_principal(), org_id)
+    teams.require_staff_reader(caller(router), org_id)
     return team_reminders.overdue_teams(org_id)
 
 
@@ -300,7 +292,7 @@ def set_eligibility(
     ),
 )
 def my_teams(cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
-    principal = _principal()
+    principal = caller(router)
     require_user(principal)
     items, next_cursor = teams.my_teams(principal.subject, cursor=cursor, limit=limit)
     return _page([teams.my_team_view(i) for i in items], next_cursor)

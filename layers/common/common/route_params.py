@@ -28,5 +28,7 @@ def member_of(router: APIGatewayHttpRouter, org_id: str, permission: Permission 
     return require_member(caller(router), org_id, permission)
 
 
-def partner_of(router: APIGatewayHttpRouter, org_id: str) -> PartnerCaller:
-    return require_partner(caller(router), org_id)
+def partner_of(
+    router: APIGatewayHttpRouter, org_id: str, *, confirming: bool = False, accepting_terms: bool = False
+) -> PartnerCaller:
+    return require_partner(caller(router), org_id, confirming=confirming, accepting_terms=accepting_terms)
