@@ -13,7 +13,7 @@ from common import deal_files, deal_notes, deals, workflows
 from common.auth import Permission
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing
-from common.route_params import Cursor, Id, Limit, PartnerId, member_of
+from common.route_params import Cursor, Id, Limit, PartnerId, member_of, page
 from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
 from pydantic import Field
 
@@ -145,10 +145,6 @@ class UploadGrant(Open):
 class FileUpload(Open):
     file: DealFile
     upload: UploadGrant
-
-
-def page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
-    return {"items": items, "next_cursor": next_cursor}
 
 
 def upload_answer(item: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing, no_content
 from common.orgs import NewOrganisation
 from common.partner_model import NotificationType, PartnerStatus
-from common.route_params import Cursor, Id, PartnerId, member_of
+from common.route_params import Cursor, Id, PartnerId, member_of, page
 from pydantic import Field
 
 router = APIGatewayHttpRouter()
@@ -132,10 +132,6 @@ def _actor(org_id: str, permission: Permission | None = Permission.MANAGE_PARTNE
     return f"user:{member_of(router, org_id, permission).user_id}"
 
 
-def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
-    return {"items": items, "next_cursor": next_cursor}
-
-
 # -- child organisations ---------------------------------------------------------------------------
 
 
@@ -170,7 +166,7 @@ def create_child(org_id: Id, new: Annotated[NewOrganisation, Body()]) -> tuple[d
 def list_children(org_id: Id, cursor: Cursor = None) -> dict[str, Any]:
     member_of(router, org_id)
     items, next_cursor = enterprise.list_children(org_id, cursor=cursor)
-    return _page([without_storage(i) for i in items], next_cursor)
+    return page([without_storage(i) for i in items], next_cursor)
 
 
 # -- portal settings -------------------------------------------------------------------------------
@@ -264,7 +260,7 @@ def list_partners(
     items, next_cursor = partners.list_partners(
         org_id, status=status, live_without_lead=filter == "live_without_lead", cursor=cursor
     )
-    return _page([partners.partner_view(i) for i in items], next_cursor)
+    return page([partners.partner_view(i) for i in items], next_cursor)
 
 
 @router.get(
@@ -418,7 +414,7 @@ def add_contact(
 def list_contacts(org_id: Id, partner_id: PartnerId, cursor: Cursor = None) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
     items, next_cursor = partner_lifecycle.list_contacts(org_id, partner_id, cursor=cursor)
-    return _page([without_storage(i) for i in items], next_cursor)
+    return page([without_storage(i) for i in items], next_cursor)
 
 
 @router.post(
@@ -444,7 +440,7 @@ def add_task(
 def list_tasks(org_id: Id, partner_id: PartnerId, cursor: Cursor = None) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
     items, next_cursor = partner_lifecycle.list_tasks(org_id, partner_id, cursor=cursor)
-    return _page([without_storage(i) for i in items], next_cursor)
+    return page([without_storage(i) for i in items], next_cursor)
 
 
 @router.patch(
@@ -480,4 +476,4 @@ def change_task(
 def activity(org_id: Id, partner_id: PartnerId, cursor: Cursor = None) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
     items, next_cursor = partner_lifecycle.activity(org_id, partner_id, cursor=cursor)
-    return _page(items, next_cursor)
+    return page(items, next_cursor)

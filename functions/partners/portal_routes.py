@@ -13,20 +13,17 @@ from common import deal_files, deal_mail, deal_notes, deals, workflows
 from common.observability import metrics
 from common.openapi_docs import INVALID, Open, Page, answers, body
 from common.partner_model import NotificationType
-from common.route_params import Id, partner_of
+from common.route_params import Cursor, Id, Limit, page, partner_of
 from pydantic import Field
 
 from partners.deal_routes import (
-    Cursor,
     DealContact,
     FilePage,
     FileUpload,
-    Limit,
     Note,
     NotePage,
     OptionalWorkflowId,
     Workflow,
-    page,
     upload_answer,
 )
 

@@ -16,7 +16,7 @@ from common import ledger
 from common.auth import Permission
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, Responses, answers, body, missing
-from common.route_params import Cursor, Id, Limit, PartnerId, member_of, partner_of
+from common.route_params import Cursor, Id, Limit, PartnerId, member_of, page, partner_of
 from common.wallet_model import EntryKind
 from pydantic import Field
 
@@ -87,10 +87,6 @@ def _csv(description: str) -> Responses:
     return {200: answer}
 
 
-def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
-    return {"items": items, "next_cursor": next_cursor}
-
-
 def _csv_response(text: str, next_cursor: str | None, filename: str) -> Response[str]:
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'}
     if next_cursor:
@@ -111,7 +107,7 @@ def _csv_response(text: str, next_cursor: str | None, filename: str) -> Response
 )
 def list_wallets(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     member_of(router, org_id, Permission.PROGRAMME_MANAGE_BALANCES)
-    return _page(*ledger.list_wallets(org_id, cursor=cursor, limit=limit))
+    return page(*ledger.list_wallets(org_id, cursor=cursor, limit=limit))
 
 
 @router.get(
@@ -135,7 +131,7 @@ def list_entries(org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit
     member_of(router, org_id, Permission.PROGRAMME_MANAGE_BALANCES)
     ledger.require_partner_node(org_id, partner_id)
     items, next_cursor = ledger.list_entries(org_id, partner_id, cursor=cursor, limit=limit)
-    return _page([ledger.entry_view(i) for i in items], next_cursor)
+    return page([ledger.entry_view(i) for i in items], next_cursor)
 
 
 @router.post(
@@ -214,7 +210,7 @@ def own_wallet(org_id: Id) -> dict[str, Any]:
 def own_entries(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     caller = partner_of(router, org_id)
     items, next_cursor = ledger.list_entries(org_id, caller.partner_id, cursor=cursor, limit=limit)
-    return _page([ledger.entry_view(i) for i in items], next_cursor)
+    return page([ledger.entry_view(i) for i in items], next_cursor)
 
 
 @router.get(

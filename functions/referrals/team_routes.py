@@ -14,7 +14,7 @@ from common import team_customers, team_reminders, teams
 from common.auth import Permission, require_member, require_user
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing, no_content
-from common.route_params import Cursor, Id, Limit, UserId, caller
+from common.route_params import Cursor, Id, Limit, UserId, caller, page
 from common.team_model import CustomerStatus, TeamRole
 from pydantic import Field
 
@@ -139,10 +139,6 @@ def _caller(org_id: str, team_id: str) -> teams.TeamCaller:
     return teams.team_caller(caller(router), org_id, team_id)
 
 
-def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
-    return {"items": items, "next_cursor": next_cursor}
-
-
 def _with_members(caller: teams.TeamCaller) -> dict[str, Any]:
     if caller.sees_all:
         members = teams.team_members(caller.org_id, caller.team_id, consistent=True)
@@ -184,7 +180,7 @@ def create_team(org_id: Id, new: Annotated[teams.NewTeam, Body()]) -> tuple[dict
 def list_teams(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     teams.require_staff_reader(caller(router), org_id)
     items, next_cursor = teams.list_teams(org_id, cursor=cursor, limit=limit)
-    return _page([teams.team_view(i) for i in items], next_cursor)
+    return page([teams.team_view(i) for i in items], next_cursor)
 
 
 # Registered before /teams/<team_id>: "overdue" is never taken for a team id.
@@ -295,7 +291,7 @@ def my_teams(cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     principal = caller(router)
     require_user(principal)
     items, next_cursor = teams.my_teams(principal.subject, cursor=cursor, limit=limit)
-    return _page([teams.my_team_view(i) for i in items], next_cursor)
+    return page([teams.my_team_view(i) for i in items], next_cursor)
 
 
 # -- the customer list -----------------------------------------------------------------------------
@@ -324,7 +320,7 @@ def list_customers(
     items, next_cursor = team_customers.list_customers(
         caller, status=status, overdue=overdue, cursor=cursor, limit=limit
     )
-    return _page([team_customers.view(i) for i in items], next_cursor)
+    return page([team_customers.view(i) for i in items], next_cursor)
 
 
 @router.get(

@@ -3,7 +3,8 @@ are a settlement."""
 
 from __future__ import annotations
 
-from common.payout_mail import format_amount, settled, settled_message
+from common.money import format_amount
+from common.payout_mail import settled, settled_message
 
 REQUEST = {
     "entity": "payout_request",

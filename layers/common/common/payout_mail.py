@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import db
+from . import db, money
 from .auth import org_key
 from .email import send_email
 from .notices import once
@@ -17,41 +17,6 @@ from .wallet_model import PayoutStatus
 
 S = PayoutStatus
 SETTLED = (S.PAID.value, S.REJECTED.value)
-
-# ISO 4217 currencies whose minor unit is not the hundredth.
-_DECIMALS = {
-    **dict.fromkeys(
-        (
-            "BIF",
-            "CLP",
-            "DJF",
-            "GNF",
-            "ISK",
-            "JPY",
-            "KMF",
-            "KRW",
-            "PYG",
-            "RWF",
-            "UGX",
-            "VND",
-            "VUV",
-            "XAF",
-            "XOF",
-            "XPF",
-        ),
-        0,
-    ),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}
-
-
-def format_amount(amount: int, currency: str) -> str:
-    """Minor units as a reader writes them: 123456 EUR -> "1,234.56 EUR" (integer arithmetic only)."""
-    decimals = _DECIMALS.get(currency, 2)
-    sign, units = ("-" if amount < 0 else ""), abs(amount)
-    whole, fraction = divmod(units, 10**decimals)
-    text = f"{whole:,}" + (f".{fraction:0{decimals}d}" if decimals else "")
-    return f"{sign}{text} {currency}"
 
 
 def settled(old: db.Item | None, new: db.Item | None) -> bool:
@@ -72,7 +37,7 @@ def on_change(old: db.Item | None, new: db.Item | None) -> None:
 
 def settled_message(org: db.Item | None, request: db.Item) -> tuple[str, str]:
     org_name = str((org or {}).get("name") or "Your partner organisation")
-    amount = format_amount(int(request["amount"]), str(request["currency"]))
+    amount = money.format_amount(int(request["amount"]), str(request["currency"]))
     wallet = f"{get_settings().portal_url.rstrip('/')}/orgs/{request['org_id']}/wallet"
     requested_on = str(request.get("requested_at", ""))[:10]
     if request["status"] == S.PAID.value:
