@@ -35,6 +35,32 @@ CONTEXT_TWILIO_ACCOUNT_SID = "twilioAccountSid"
 CONTEXT_TWILIO_FROM_NUMBER = "twilioFromNumber"
 CONTEXT_TWILIO_AUTH_TOKEN_PARAMETER = "twilioAuthTokenParameter"  # noqa: S105 - a context key, not a secret
 CONTEXT_PUBLIC_API_URL = "publicApiUrl"
+# The AWS account (12 digits) and region a stage deploys to; without them the CLI's credentials decide.
+CONTEXT_ACCOUNT = "account"
+CONTEXT_REGION = "region"
+# An SES identity (a domain or an address) already verified in the account, to send from instead of the
+# domain identity the stack creates for emailFrom's domain.
+CONTEXT_SES_IDENTITY = "sesIdentity"
+# Set once the domain identity the stack created is verified: Cognito then sends through SES too.
+CONTEXT_SES_IDENTITY_VERIFIED = "sesIdentityVerified"
+CONTEXT_ALARM_EMAIL = "alarmEmail"
+# Per-stage settings: {"stages": {"<stage>": {<any of STAGE_SETTINGS>}}}; a top-level key wins over them.
+CONTEXT_STAGES = "stages"
+STAGE_SETTINGS = (
+    CONTEXT_ACCOUNT,
+    CONTEXT_REGION,
+    CONTEXT_EMAIL_FROM,
+    CONTEXT_PORTAL_CALLBACK_URLS,
+    CONTEXT_AUTH_DOMAIN_PREFIX,
+    CONTEXT_PORTAL_URL,
+    CONTEXT_TWILIO_ACCOUNT_SID,
+    CONTEXT_TWILIO_FROM_NUMBER,
+    CONTEXT_TWILIO_AUTH_TOKEN_PARAMETER,
+    CONTEXT_PUBLIC_API_URL,
+    CONTEXT_SES_IDENTITY,
+    CONTEXT_SES_IDENTITY_VERIFIED,
+    CONTEXT_ALARM_EMAIL,
+)
 
 DEFAULT_STAGE = "dev"
 # The portal's local development server, allowed by CORS on dev stages.
@@ -78,6 +104,8 @@ ENV_TWILIO_AUTH_TOKEN_PARAMETER = "TWILIO_AUTH_TOKEN_PARAMETER"  # noqa: S105 - 
 ENV_TWILIO_API_URL = "TWILIO_API_URL"
 ENV_SMS_WEBHOOK_URL = "SMS_WEBHOOK_URL"
 ENV_SMS_STATUS_URL = "SMS_STATUS_URL"
+ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
+ENV_CONSUMER_QUEUE_URLS = "CONSUMER_QUEUE_URLS"
 SETTINGS_ENV_NAMES = (
     ENV_STAGE,
     ENV_TABLE_NAME,
@@ -97,6 +125,8 @@ SETTINGS_ENV_NAMES = (
     ENV_TWILIO_API_URL,
     ENV_SMS_WEBHOOK_URL,
     ENV_SMS_STATUS_URL,
+    ENV_SES_CONFIGURATION_SET,
+    ENV_CONSUMER_QUEUE_URLS,
 )
 # Read by Powertools itself. Responses and exceptions can carry personal data, so the tracer keeps them
 # out of X-Ray even where a handler's decorator forgets to say so.

@@ -17,6 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
+from common.change_fanout import MAX_MESSAGE_BYTES as MAX_CHANGE_MESSAGE_BYTES
 from constructs import Construct
 
 from infra import constants, manifest
@@ -110,15 +111,15 @@ class LambdaFunction(Construct):
         )
 
 
-def consume_stream(scope: Construct, consumer: LambdaFunction, *, table: dynamodb.ITable) -> sqs.Queue:
-    """Feed the table's stream to a kind == "stream" function with the manifest's filters, batch size,
+def read_stream(scope: Construct, reader: LambdaFunction, *, table: dynamodb.ITable) -> sqs.Queue:
+    """Feed the table's stream to its one reader (kind == "stream") with the manifest's filters, batch size,
     retries and record age (the local stream poller follows the same settings), reporting partial batch
     failures. Returns the on-failure queue `<name>Failures`, created in `scope`."""
-    spec = consumer.spec
+    spec = reader.spec
     if spec.kind != "stream":
-        raise ValueError(f"{spec.name} is not a stream consumer")
-    # Where a batch goes once bisecting and retries are exhausted: the message points at the stream
-    # records (shard and sequence numbers), which stay readable for the stream's 24 hours.
+        raise ValueError(f"{spec.name} is not the stream reader")
+    # Where a batch goes once bisecting and retries are exhausted (SQS unreachable for hours): the message
+    # points at the stream records (shard and sequence numbers), which stay readable for 24 hours.
     failures = sqs.Queue(
         scope,
         f"{spec.name}Failures",
@@ -133,12 +134,12 @@ def consume_stream(scope: Construct, consumer: LambdaFunction, *, table: dynamod
             "nothing consumes it automatically, so it needs no dead-letter queue of its own.",
         )
     )
-    consumer.function.add_event_source(
+    reader.function.add_event_source(
         event_sources.DynamoEventSource(
             table,
             starting_position=lambda_.StartingPosition.TRIM_HORIZON,
             batch_size=spec.stream_batch_size,
-            max_batching_window=Duration.seconds(5),
+            max_batching_window=Duration.seconds(1),
             bisect_batch_on_error=spec.stream_bisect_on_error,
             retry_attempts=spec.stream_retry_attempts,
             max_record_age=Duration.hours(spec.stream_max_record_age_hours),
@@ -148,7 +149,7 @@ def consume_stream(scope: Construct, consumer: LambdaFunction, *, table: dynamod
             on_failure=event_sources.SqsDlq(failures),
         )
     )
-    Validations.of(consumer.role).acknowledge(
+    Validations.of(reader.role).acknowledge(
         Acknowledgment(
             id="AwsSolutions-IAM5[Resource::*]",
             reason="Besides the X-Ray actions of active tracing, the stream mapping needs "
@@ -157,3 +158,52 @@ def consume_stream(scope: Construct, consumer: LambdaFunction, *, table: dynamod
         )
     )
     return failures
+
+
+class ChangeQueue(Construct):
+    """A consumer's queue of table changes (filled by the stream reader) and its dead-letter queue, read by
+    the consumer (kind == "queue") in batches with partial batch failures. A change that failed
+    `queue_max_receive_count` times moves, whole, to the dead-letter queue, kept 14 days for a redrive."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, consumer: LambdaFunction) -> None:
+        super().__init__(scope, construct_id)
+        spec = consumer.spec
+        if spec.kind != "queue":
+            raise ValueError(f"{spec.name} does not read a queue")
+        self.dead_letters = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        Validations.of(self.dead_letters).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason=f"This is the dead-letter queue of the {spec.name} queue; an operator redrives it "
+                "(make redrive), so it has none of its own.",
+            )
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            # Longer than the dead-letter queue's 14 days would let a message expire there before its time.
+            retention_period=Duration.days(4),
+            max_message_size_bytes=MAX_CHANGE_MESSAGE_BYTES,
+            # AWS's advice for a Lambda-read queue: six times the function's timeout, so a message is not
+            # received again while a slow invocation (with its own retries) still holds it.
+            visibility_timeout=Duration.seconds(6 * spec.timeout_s),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=spec.queue_max_receive_count, queue=self.dead_letters
+            ),
+        )
+        consumer.function.add_event_source(
+            event_sources.SqsEventSource(
+                self.queue,
+                batch_size=spec.queue_batch_size,
+                report_batch_item_failures=True,
+                max_concurrency=spec.queue_max_concurrency,
+            )
+        )

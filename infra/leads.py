@@ -8,7 +8,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra import manifest
-from infra.functions import FunctionDefaults, LambdaFunction, consume_stream
+from infra.functions import ChangeQueue, FunctionDefaults, LambdaFunction
+from infra.sender import EmailSender
 from infra.table import Table
 
 # Reads, conditional writes and transactions (TransactWriteItems has no IAM action of its own: each of
@@ -34,7 +35,7 @@ class Leads(Construct):
         *,
         table: Table,
         user_pool: cognito.IUserPool,
-        email_identity_arn: str,
+        sender: EmailSender,
         defaults: FunctionDefaults,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -51,6 +52,6 @@ class Leads(Construct):
 
         self.events = LambdaFunction(self, manifest.LEADS_EVENTS.name, spec=manifest.LEADS_EVENTS, defaults=defaults)
         self.events.role.add_to_policy(iam.PolicyStatement(actions=EVENTS_ITEM_ACTIONS, resources=[table_arn]))
-        self.events.role.add_to_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=[email_identity_arn]))
+        sender.grant_send(self.events.role)
 
-        self.failures = consume_stream(self, self.events, table=table.table)
+        self.changes = ChangeQueue(self, f"{self.events.spec.name}Changes", consumer=self.events)

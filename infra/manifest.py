@@ -1,11 +1,13 @@
 """What the deployment is made of, as plain data: the functions, their entry points, the HTTP routes
-and which authorizer guards each, and the stream filters. The CDK constructs (infra/) and the local
+and which authorizer guards each, and how changes reach the consumers. The CDK constructs (infra/) and the local
 stack (local/) both read this module, so the cloud and the local stack serve the same routes."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+from common import change_fanout
 
 # "token": the token authorizer (functions/authorizer) verifies the bearer token, a portal user's or a
 # partner company's, and passes who it is to the function, which decides what they may do.
@@ -17,7 +19,9 @@ class Function:
     name: str  # logical name, also used for the construct id
     folder: str  # folder under functions/, which is the package the handler lives in
     handler: str  # module.attribute, importable with functions/ and the layer on the path
-    kind: Literal["api", "stream", "authorizer", "schedule"]
+    # "stream": reads the table's stream (the dispatcher, its one reader); "queue": reads its own SQS queue,
+    # which the dispatcher fills with the changes matching `change_filters`.
+    kind: Literal["api", "stream", "queue", "authorizer", "schedule"]
     memory_mb: int = 512
     timeout_s: int = 10
     # The event source mapping of a kind == "stream" function, as deployed and as the local stream poller
@@ -29,6 +33,13 @@ class Function:
     # A record still failing this long after it was written is given up while the stream (24 hours)
     # still holds it, so the failure message can be replayed.
     stream_max_record_age_hours: int = 6
+    # A kind == "queue" function: the changes its queue receives (common.change_fanout) and how it reads it.
+    change_filters: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    queue_batch_size: int = 10
+    # Receives of a message before SQS moves it to the dead-letter queue: the first try and four retries.
+    queue_max_receive_count: int = 5
+    # Concurrent invocations the queue may drive, so a backlog cannot use up the account's concurrency.
+    queue_max_concurrency: int = 5
 
 
 @dataclass(frozen=True)
@@ -44,70 +55,49 @@ LEADS_EVENTS = Function(
     "LeadsEvents",
     "leads",
     "leads.events.lambda_handler",
-    "stream",
+    "queue",
     timeout_s=60,
-    # Only the changes that send mail: a lead arriving, and a lead becoming returned.
-    stream_filters=(
-        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}}}},
-        {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}, "status": {"S": ["returned"]}}}},
-    ),
+    change_filters=change_fanout.CONSUMER_FILTERS[change_fanout.LEADS_EVENTS],
 )
 PARTNERS_API = Function("PartnersApi", "partners", "partners.api.lambda_handler", "api")
 PARTNERS_EVENTS = Function(
     "PartnersEvents",
     "partners",
     "partners.events.lambda_handler",
-    "stream",
+    "queue",
     timeout_s=60,
-    # The partner items whose changes send mail or update copies elsewhere.
-    stream_filters=(
-        {
-            "dynamodb": {
-                "NewImage": {
-                    "entity": {
-                        "S": [
-                            "partner_node",
-                            "partner_account",
-                            "invitation",
-                            "email_confirmation",
-                            "deal",
-                            "deal_share",
-                            "deal_note",
-                        ]
-                    }
-                }
-            }
-        },
-    ),
+    change_filters=change_fanout.CONSUMER_FILTERS[change_fanout.PARTNERS_EVENTS],
 )
 REFERRALS_API = Function("ReferralsApi", "referrals", "referrals.api.lambda_handler", "api")
 REFERRALS_EVENTS = Function(
     "ReferralsEvents",
     "referrals",
     "referrals.events.lambda_handler",
-    "stream",
+    "queue",
     timeout_s=60,
-    # New referral requests: their texts go out to the team's eligible members.
-    stream_filters=({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["referral_request"]}}}},),
+    change_filters=change_fanout.CONSUMER_FILTERS[change_fanout.REFERRALS_EVENTS],
 )
 PAYOUTS_API = Function("PayoutsApi", "payouts", "payouts.api.lambda_handler", "api")
 PAYOUTS_EVENTS = Function(
     "PayoutsEvents",
     "payouts",
     "payouts.events.lambda_handler",
-    "stream",
+    "queue",
     timeout_s=60,
-    # A deal moved to a stage that computes or reverses commission, and a payout request settled.
-    stream_filters=(
-        {
-            "eventName": ["MODIFY"],
-            "dynamodb": {"NewImage": {"entity": {"S": ["deal"]}, "stage_commission": {"S": ["compute", "reverse"]}}},
-        },
-        {
-            "eventName": ["MODIFY"],
-            "dynamodb": {"NewImage": {"entity": {"S": ["payout_request"]}, "status": {"S": ["paid", "rejected"]}}},
-        },
-    ),
+    change_filters=change_fanout.CONSUMER_FILTERS[change_fanout.PAYOUTS_EVENTS],
+)
+# The table stream's one reader: it sends each change, whole, to the queues of the consumers above that
+# want it. Its own filter drops the entities no consumer wants before it is invoked.
+STREAM_DISPATCHER = Function(
+    "StreamDispatcher",
+    "stream_dispatcher",
+    "stream_dispatcher.handler.lambda_handler",
+    "stream",
+    memory_mb=256,
+    timeout_s=30,
+    stream_filters=(change_fanout.stream_filter(),),
+    # SQS being unreachable is the only failure: retry long, well within the stream's 24 hours.
+    stream_retry_attempts=100,
 )
 # Twilio's webhooks (replies and delivery statuses): its own small function, so its cold start carries
 # neither the API's resolver nor the Twilio REST client.
@@ -118,6 +108,7 @@ TOKEN_AUTHORIZER = Function(
 )
 
 FUNCTIONS: tuple[Function, ...] = (
+    STREAM_DISPATCHER,
     LEADS_API,
     LEADS_EVENTS,
     PARTNERS_API,

@@ -12,7 +12,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra import constants, manifest
-from infra.functions import FunctionDefaults, LambdaFunction, consume_stream
+from infra.functions import ChangeQueue, FunctionDefaults, LambdaFunction
+from infra.sender import EmailSender
 from infra.table import Table
 
 # Reads, conditional writes and transactions. TransactWriteItems is authorised item by item as the Put,
@@ -65,7 +66,7 @@ class Partners(Construct):
         table: Table,
         user_pool: cognito.IUserPool,
         files: s3.Bucket,
-        email_identity_arn: str,
+        sender: EmailSender,
         defaults: FunctionDefaults,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -95,11 +96,7 @@ class Partners(Construct):
             self, manifest.PARTNERS_EVENTS.name, spec=manifest.PARTNERS_EVENTS, defaults=defaults
         )
         self.events.role.add_to_policy(iam.PolicyStatement(actions=EVENTS_ITEM_ACTIONS, resources=[table_arn]))
-        self.events.role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["ses:SendEmail"], resources=[email_identity_arn, any_verified_identity_arn(self)]
-            )
-        )
+        sender.grant_send(self.events.role, any_verified_identity_arn(self))
         Validations.of(self.events.role).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*]",
@@ -109,4 +106,4 @@ class Partners(Construct):
                 "from verified identities, and the function picks the inviter's configured address.",
             )
         )
-        self.failures = consume_stream(self, self.events, table=table.table)
+        self.changes = ChangeQueue(self, f"{self.events.spec.name}Changes", consumer=self.events)

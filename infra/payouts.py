@@ -8,7 +8,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra import manifest
-from infra.functions import FunctionDefaults, LambdaFunction, consume_stream
+from infra.functions import ChangeQueue, FunctionDefaults, LambdaFunction
+from infra.sender import EmailSender
 from infra.table import Table
 
 # Reads, conditional writes and transactions. TransactWriteItems is authorised item by item as the Put,
@@ -47,7 +48,7 @@ class Payouts(Construct):
         construct_id: str,
         *,
         table: Table,
-        email_identity_arn: str,
+        sender: EmailSender,
         defaults: FunctionDefaults,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -67,5 +68,5 @@ class Payouts(Construct):
         )
         self.events.role.add_to_policy(iam.PolicyStatement(actions=EVENTS_ITEM_ACTIONS, resources=[table_arn]))
         # Payout e-mails go out from the system's sender only.
-        self.events.role.add_to_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=[email_identity_arn]))
-        self.failures = consume_stream(self, self.events, table=table.table)
+        sender.grant_send(self.events.role)
+        self.changes = ChangeQueue(self, f"{self.events.spec.name}Changes", consumer=self.events)

@@ -16,7 +16,8 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from infra import manifest
-from infra.functions import FunctionDefaults, LambdaFunction, consume_stream
+from infra.functions import ChangeQueue, FunctionDefaults, LambdaFunction
+from infra.sender import EmailSender
 from infra.table import Table
 
 # Reads, conditional writes and transactions: TransactWriteItems is authorised item by item as the Put,
@@ -96,7 +97,7 @@ class Referrals(Construct):
         )
         self.events.role.add_to_policy(iam.PolicyStatement(actions=EVENTS_ITEM_ACTIONS, resources=[table_arn]))
         self.grant_auth_token(self.events)
-        self.failures = consume_stream(self, self.events, table=table.table)
+        self.changes = ChangeQueue(self, f"{self.events.spec.name}Changes", consumer=self.events)
 
         self.sms_webhook = LambdaFunction(self, manifest.SMS_WEBHOOK.name, spec=manifest.SMS_WEBHOOK, defaults=defaults)
         self.sms_webhook.role.add_to_policy(iam.PolicyStatement(actions=WEBHOOK_ITEM_ACTIONS, resources=[table_arn]))
@@ -108,7 +109,7 @@ class Referrals(Construct):
             iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[self.auth_token_parameter_arn])
         )
 
-    def grant_team_reminders(self, sweep: LambdaFunction, *, table: Table, email_identity_arn: str) -> None:
+    def grant_team_reminders(self, sweep: LambdaFunction, *, table: Table, sender: EmailSender) -> None:
         """What the daily sweep needs for the 7-day rule besides the lapse sweep's grants: the organisations
         with teams and the due index, the members' items and daily notices, the reminder texts (the auth
         token) and e-mails (the system sender)."""
@@ -117,5 +118,5 @@ class Referrals(Construct):
         sweep.role.add_to_policy(
             iam.PolicyStatement(actions=["dynamodb:Query"], resources=[table_arn, table.index_arn(DUE_INDEX)])
         )
-        sweep.role.add_to_policy(iam.PolicyStatement(actions=["ses:SendEmail"], resources=[email_identity_arn]))
+        sender.grant_send(sweep.role)
         self.grant_auth_token(sweep)

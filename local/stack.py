@@ -42,6 +42,8 @@ from local.invoker import ACCOUNT_ID, DEFAULT_WORKERS, Invoker
 from local.moto_server import MotoServer
 from local.oauth import MachineTokenIssuer
 from local.outbox import Outbox
+from local.queue_poller import ChangeQueues, QueuePoller, create_queues
+from local.redrive import QueuePair, peek, redrive
 from local.schedules import scheduled_event
 from local.shared_clock import SharedClock
 from local.stream_poller import StartingPosition, StreamPoller
@@ -109,6 +111,8 @@ class LocalStack:
         self._front: Front | None = None
         self._invoker: Invoker | None = None
         self._poller: StreamPoller | None = None
+        self._queue_poller: QueuePoller | None = None
+        self.change_queues: dict[str, ChangeQueues] = {}
         self._gateway: Gateway | None = None
         self._endpoints: LocalEndpoints | None = None
         self._tokens: MachineTokenIssuer | None = None
@@ -163,6 +167,10 @@ class LocalStack:
             _fetch_key_set(f"{self.moto_endpoint}/{pool.pool_id}/.well-known/jwks.json"), tokens.jwks()
         )
         outbox = self._outbox = Outbox(clock.now, self.region)
+        sqs = self.client("sqs")
+        self.change_queues = {
+            f.name: create_queues(sqs, self.table_name, f) for f in self.functions.values() if f.kind == "queue"
+        }
         self.env = self._function_environment()
         invoker.start(self.env)  # workers import the handlers while DynamoDB Local finishes starting
 
@@ -197,9 +205,12 @@ class LocalStack:
             region=self.region,
             clock=clock.now,
         )
+        queue_poller = self._queue_poller = QueuePoller(sqs, invoker.invoke, region=self.region)
         for function in self.functions.values():
             if function.kind == "stream":
                 poller.add(function)
+            elif function.kind == "queue":
+                queue_poller.add(function, self.change_queues[function.name])
         invoker.wait_until_ready()
         self._front.start()
 
@@ -223,6 +234,7 @@ class LocalStack:
             constants.ENV_TWILIO_API_URL: self.twilio.url,
             constants.ENV_SMS_WEBHOOK_URL: f"{self.url}/twilio/sms",
             constants.ENV_SMS_STATUS_URL: f"{self.url}/twilio/status",
+            constants.ENV_CONSUMER_QUEUE_URLS: json.dumps({n: q.queue_url for n, q in self.change_queues.items()}),
             constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
             **constants.TRACER_ENVIRONMENT,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
@@ -242,6 +254,7 @@ class LocalStack:
             for stop in (
                 self._front.stop if self._front else None,
                 self._poller.stop if self._poller else None,
+                self._queue_poller.stop if self._queue_poller else None,
                 self._invoker.stop if self._invoker else None,
                 self.twilio.stop,
                 self._moto.stop,
@@ -254,6 +267,7 @@ class LocalStack:
                     log.exception("stopping part of the local stack failed")
         finally:
             self._front = self._poller = self._invoker = None
+            self._queue_poller = None
             self._dynamodb.stop()
 
     def __enter__(self) -> LocalStack:
@@ -377,10 +391,48 @@ class LocalStack:
         return self.twilio.messages()
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        return self._running(self._poller).dead_letters()
+        """What failed for good: each consumer's dead-letter queue (the whole change, as SQS keeps it), and
+        the stream readers' failed batches."""
+        sqs = self.client("sqs")
+        letters = []
+        for name, queues in self.change_queues.items():
+            for message in peek(sqs, queues.dead_letters_url):
+                record = json.loads(message["Body"])
+                letters.append(
+                    {
+                        "function": name,
+                        "reason": "receive limit reached",
+                        "attempts": int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0)),
+                        "message_id": message["MessageId"],
+                        "eventID": record.get("eventID"),
+                        "sequence_number": record.get("dynamodb", {}).get("SequenceNumber"),
+                        "record": record,
+                    }
+                )
+        return letters + self._running(self._poller).dead_letters()
+
+    def redrive(self, consumer: str | None = None) -> dict[str, int]:
+        """Move the dead letters of one consumer (or of all) back to their queues, as `make redrive` does."""
+        sqs = self.client("sqs")
+        return {
+            name: redrive(sqs, QueuePair(queues.queue_url, queues.dead_letters_url))
+            for name, queues in self.change_queues.items()
+            if consumer in (None, name)
+        }
 
     def wait_for_streams(self, timeout: float = 10.0) -> None:
-        self._running(self._poller).wait_until_idle(timeout)
+        """Return once every change written so far has gone through the stream, the queues and the consumers
+        (and so has every change the consumers wrote meanwhile), or reached a dead-letter queue."""
+        stream, queues = self._running(self._poller), self._running(self._queue_poller)
+        deadline = time.monotonic() + timeout
+        while True:
+            activity = (stream.activity, queues.activity)
+            stream.wait_until_idle(max(0.1, deadline - time.monotonic()))
+            queues.wait_until_empty(deadline)
+            if (stream.activity, queues.activity) == activity:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"changes still flowing after {timeout} s")
 
     # -- functions --------------------------------------------------------------------------------
 

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from common import stream_filters
+
 from infra.manifest import Function
-from local import stream_filters
 from local.worker import Invocation
 
 log = logging.getLogger("local.streams")
@@ -294,7 +295,7 @@ class StreamPoller:
         self._clock = clock
         self._poll_interval = poll_interval
         self._changed = threading.Condition()
-        self._activity = 0  # bumped by every sweep that did work, so waiters can see cascades
+        self.activity = 0  # bumped by every sweep that did work, so waiters can see cascades
         self._mappings: dict[str, EventSourceMapping] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._dead_letters: list[dict[str, Any]] = []
@@ -354,7 +355,7 @@ class StreamPoller:
                 time.sleep(1.0)
             with self._changed:
                 if busy:
-                    self._activity += 1
+                    self.activity += 1
                 else:
                     mapping.idle_through = sweep
                 self._changed.notify_all()
@@ -369,7 +370,7 @@ class StreamPoller:
         with self._changed:
             while True:
                 marks = {name: m.sweeps_started for name, m in self._mappings.items()}
-                activity = self._activity
+                activity = self.activity
                 for mapping in self._mappings.values():
                     mapping.wake.set()
 
@@ -379,5 +380,5 @@ class StreamPoller:
                 if not self._changed.wait_for(caught_up, max(0.0, deadline - time.monotonic())):
                     behind = sorted(n for n, m in self._mappings.items() if m.idle_through <= marks.get(n, 0))
                     raise TimeoutError(f"stream consumers still busy after {timeout} s: {', '.join(behind)}")
-                if self._activity == activity:
+                if self.activity == activity:
                     return

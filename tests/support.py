@@ -58,3 +58,18 @@ def http_event(
 
 def body_of(response: dict[str, Any]) -> Any:
     return json.loads(response["body"]) if response.get("body") else None
+
+
+def queued(*records: dict[str, Any], receive_count: int = 1) -> dict[str, Any]:
+    """An SQS event, shaped like the real sample, of the stream records as the dispatcher sends them (one
+    record per message). Each message id is its record's sequence number, so a test reads batchItemFailures
+    as the records that failed."""
+    sample = load_event("sqs_change_message.json")["Records"][0]
+    messages = []
+    for record in records:
+        message = copy.deepcopy(sample)
+        message["messageId"] = str(record["dynamodb"]["SequenceNumber"])
+        message["body"] = json.dumps(record)
+        message["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+        messages.append(message)
+    return {"Records": messages}

@@ -1,8 +1,8 @@
-"""Entry point of the leads stream consumer: the e-mails that follow lead changes.
+"""Entry point of the leads consumer: the e-mails that follow lead changes.
 
-Records arrive filtered to lead items (see infra/manifest.py). Each record is handled on its own;
-a failing record is reported in batchItemFailures and retried without redoing the others, and the
-notices make a redelivered record send nothing twice."""
+Its queue receives lead changes only (common.change_fanout), one stream record per message. Each message is
+handled on its own; a failing one is reported in batchItemFailures and retried without redoing the others,
+and the notices make a redelivered change send nothing twice."""
 
 from __future__ import annotations
 
@@ -10,28 +10,29 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from common import db, lead_mail
+from common import db, lead_mail, queued_changes
 from common.observability import logger, metrics, tracer
 from common.settings import get_settings
 
 get_settings()
 
 # Report every failure in batchItemFailures, even when all records fail, so retries are per record.
-processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-@tracer.capture_method(capture_response=False, capture_error=False)
-def handle_record(record: DynamoDBRecord) -> None:
-    change = record.raw_event["dynamodb"]
-    old, new = db.stream_images(change)
+def on_change(old: db.Item | None, new: db.Item | None) -> None:
     if new is None or new.get("entity") != "lead":
         return
     if lead_mail.purchase_due(old, new):
         lead_mail.send_purchase_notification(new)
     if lead_mail.return_due(old, new):
         lead_mail.send_return_notification(new)
+
+
+handle_record = tracer.capture_method(capture_response=False, capture_error=False)(
+    queued_changes.record_handler((on_change,))
+)
 
 
 @logger.inject_lambda_context

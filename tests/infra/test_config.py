@@ -8,7 +8,7 @@ import aws_cdk as cdk
 import pytest
 
 from infra import constants
-from infra.stack import DeploymentConfig
+from infra.config import DeploymentConfig
 
 pytestmark = pytest.mark.infra
 

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 import pytest
+from common import stream_filters
 
 from infra import manifest
-from local import stream_filters
 from local.routing import match_route
 from tests.infra.conftest import Synth
 from tests.infra.test_iam import as_list, literal_parts

@@ -19,6 +19,7 @@ from common.partner_model import PartnerStatus, node_item
 
 from local.stream_poller import lambda_record
 from tests.integration.actors import Actor, Organisation, new_organisation, new_user
+from tests.support import queued
 
 CONTACT = {"first_name": "Jane", "last_name": "Doe", "email": "jane@customer.example", "phone": "+1 555 0100"}
 STAGES = [
@@ -164,7 +165,7 @@ class StreamTap:
 
 def deliver(stack: Any, *records: dict[str, Any]) -> list[str]:
     """Invoke the consumer with a batch; returns the sequence numbers it reported as failed."""
-    invocation = stack.invoke("PayoutsEvents", {"Records": list(records)})
+    invocation = stack.invoke("PayoutsEvents", queued(*records))
     assert invocation.ok, invocation.error
     return [f["itemIdentifier"] for f in invocation.payload["batchItemFailures"]]
 

@@ -24,12 +24,12 @@ from typing import Any
 import boto3
 import jwt
 import pytest
+from common import stream_filters
 from common.table_schema import create_table_request
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.utilities.utils import load_resource
 
 from infra.manifest import LEAD_INTAKE_SCOPE, LEADS_EVENTS, ROUTES, TOKEN_AUTHORIZER, Function, Route
-from local import stream_filters
 from local.apigw_events import Api, authorizer_event
 from local.dynamodb_local import DynamoDBLocal
 from local.http_messages import HttpRequest
@@ -634,7 +634,7 @@ def test_stream_filter_patterns_are_alternatives() -> None:
         return {"eventName": event_name, "dynamodb": {"NewImage": image}}
 
     def delivered(*args: str) -> bool:
-        return stream_filters.matches_any(LEADS_EVENTS.stream_filters, record(*args))
+        return stream_filters.matches_any(LEADS_EVENTS.change_filters, record(*args))
 
     assert delivered("INSERT", "lead", "pending")
     assert delivered("MODIFY", "lead", "returned")

@@ -15,7 +15,7 @@ from common.wallet_model import ENTRY_PREFIX, payout_key, wallet_key, wallet_pk
 from local.stack import LocalStack
 from tests.integration.actors import Actor, new_user
 from tests.integration.partners_support import new_partner
-from tests.support import load_event
+from tests.support import load_event, queued
 
 CURRENCY = "EUR"
 
@@ -202,9 +202,7 @@ def test_a_rejection_mails_the_reason_and_frees_the_partner_to_request_again(sta
     settled = db.get(payout_key(programme.org_id, pending["request_id"]), consistent=True)
     assert settled is not None
     for _ in range(2):  # the stream delivers the record again: no second e-mail
-        redelivered = stack.invoke(
-            "PayoutsEvents", {"Records": [modify_record({**settled, "status": "pending"}, settled)]}
-        )
+        redelivered = stack.invoke("PayoutsEvents", queued(modify_record({**settled, "status": "pending"}, settled)))
         assert redelivered.ok and redelivered.payload == {"batchItemFailures": []}, redelivered
     assert len(mails_to(stack, programme.partner)) == 1
     assert request(programme, 5_000)["status"] == "pending"

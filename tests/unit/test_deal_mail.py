@@ -23,7 +23,7 @@ from common.partner_model import (
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from tests.support import FakeContext, load_event
+from tests.support import FakeContext, load_event, queued
 from tests.unit.conftest import PORTAL_URL
 
 ADMIN = "user-admin"
@@ -46,7 +46,7 @@ def sent_to(partner_id: str) -> list[Any]:
 
 def consume(*records: dict[str, Any]) -> dict[str, Any]:
     events = importlib.import_module("partners.events")
-    return events.lambda_handler({"Records": list(records)}, FakeContext(function_name="PartnersEvents"))
+    return events.lambda_handler(queued(*records), FakeContext(function_name="PartnersEvents"))
 
 
 def record(event_name: str, new: db.Item, old: db.Item | None = None, seq: int = 1) -> dict[str, Any]:

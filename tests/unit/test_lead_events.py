@@ -12,7 +12,7 @@ from common.leads import lead_key
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from tests.support import FakeContext, body_of, http_event, load_event
+from tests.support import FakeContext, body_of, http_event, load_event, queued
 
 # These tests create users or app clients in the user pool.
 pytestmark = pytest.mark.cognito
@@ -31,7 +31,7 @@ def call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
 
 def consume(records: list[dict[str, Any]]) -> dict[str, Any]:
     events = importlib.import_module("leads.events")
-    return events.lambda_handler({"Records": records}, FakeContext(function_name="LeadsEvents"))  # type: ignore[no-any-return]
+    return events.lambda_handler(queued(*records), FakeContext(function_name="LeadsEvents"))  # type: ignore[no-any-return]
 
 
 def record(event_name: str, new: dict[str, Any], old: dict[str, Any] | None = None, seq: int = 1) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from common.settings import get_settings
 from common.team_model import code_key, phone_link_key, referral_key, team_customer_key, team_member_key
 
 from local.twilio_fake import FakeTwilio
-from tests.support import FakeContext, body_of, http_event, load_event
+from tests.support import FakeContext, body_of, http_event, load_event, queued
 
 ACCOUNT = "AC" + "0123abcd" * 4
 TOKEN = "unit-auth-token"
@@ -307,7 +307,7 @@ def test_a_status_of_an_unknown_request_records_nothing(team: dict[str, Any]) ->
 def consume(*requests: dict[str, Any]) -> dict[str, Any]:
     handler = importlib.import_module("referrals.events")
     return handler.lambda_handler(
-        {"Records": [stream_record(r, seq) for seq, r in enumerate(requests, 1)]},
+        queued(*(stream_record(r, seq) for seq, r in enumerate(requests, 1))),
         FakeContext(function_name="ReferralsEvents"),
     )
 

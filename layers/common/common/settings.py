@@ -33,6 +33,8 @@ class Settings(BaseModel):
     twilio_api_url: str = Field(default="https://api.twilio.com", description="Twilio's REST API base URL")
     sms_webhook_url: str = Field(default="", description="the public URL Twilio posts replies to (signed)")
     sms_status_url: str = Field(default="", description="the public URL Twilio posts delivery statuses to")
+    ses_configuration_set: str = Field(default="", description="SES configuration set e-mails are sent with")
+    consumer_queue_urls: str = Field(default="", description="JSON object: each change consumer's queue URL")
 
     def require(self, *fields: str) -> Settings:
         """Fail at cold start when a setting this function needs is empty (the defaults are empty because
@@ -47,7 +49,14 @@ class Settings(BaseModel):
         return frozenset(c.strip() for c in self.portal_client_ids.split(",") if c.strip())
 
 
-ENV_NAMES = tuple(name.upper() for name in Settings.model_fields)
+def env_name(field: str) -> str:
+    """The environment variable a setting is read from."""
+    if field not in Settings.model_fields:
+        raise KeyError(field)
+    return field.upper()
+
+
+ENV_NAMES = tuple(env_name(name) for name in Settings.model_fields)
 
 
 class SettingsError(RuntimeError):

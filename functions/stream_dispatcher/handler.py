@@ -1,0 +1,43 @@
+"""Entry point of the stream dispatcher, the table stream's one reader: each change record goes, whole, to the
+queue of every consumer that wants it (common.change_fanout).
+
+A record that did not reach all of its queues is reported in batchItemFailures, so the stream mapping
+retries from it; nothing else is done here, so the only failure is SQS refusing or being unreachable."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from common import change_fanout
+from common.observability import logger, metrics, tracer
+from common.settings import get_settings
+
+settings = get_settings().require("consumer_queue_urls")
+QUEUE_URLS: dict[str, str] = json.loads(settings.consumer_queue_urls)
+
+
+@lru_cache(maxsize=1)
+def _sqs() -> Any:
+    return boto3.client("sqs")
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    records = event.get("Records") or []
+    outcome = change_fanout.dispatch(records, QUEUE_URLS, change_fanout.sqs_sender(_sqs()))
+    for consumer, sent in outcome.sent.items():
+        if sent:
+            metrics.add_metric(name=f"ChangesTo{consumer}", unit=MetricUnit.Count, value=sent)
+    if outcome.oversized:
+        logger.warning("changes sent without their old image", extra={"count": outcome.oversized})
+    if outcome.failed:
+        logger.error("changes not dispatched", extra={"sequence_numbers": outcome.failed})
+        metrics.add_metric(name="UndispatchedChanges", unit=MetricUnit.Count, value=len(outcome.failed))
+    return {"batchItemFailures": [{"itemIdentifier": number} for number in outcome.failed]}

@@ -1,0 +1,243 @@
+"""The deployment's settings per stage, read and checked from the CDK context (cdk.json or `-c key=value`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from constructs import Construct
+
+from infra import constants
+
+STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+TWILIO_ACCOUNT_SID_PATTERN = re.compile(r"^AC[0-9a-f]{32}$")
+E164_PATTERN = re.compile(r"^\+[1-9][0-9]{6,14}$")
+# SSM parameter names: letters, digits, _ . - and /; a name with a / is a path and starts with one.
+SSM_PARAMETER_PATTERN = re.compile(r"^(/[A-Za-z0-9_.-]+)+$|^[A-Za-z0-9_.-]+$")
+ACCOUNT_PATTERN = re.compile(r"^[0-9]{12}$")
+# Commercial, GovCloud and China regions: eu-central-1, us-gov-west-1, cn-north-1, ap-southeast-5.
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _is_absolute_http_url(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("https", "http") and bool(parts.netloc)
+
+
+@dataclass(frozen=True)
+class DeploymentConfig:
+    stage: str
+    email_from: str
+    portal_callback_urls: tuple[str, ...] = ()
+    auth_domain_prefix: str | None = None
+    # The portal's address, which links in e-mails (invitations, confirmations) start with.
+    portal_url: str = constants.DEV_PORTAL_ORIGIN
+    # Twilio: the account and number texts are sent from (empty on a dev stage that texts no one), and the
+    # SSM SecureString parameter the administrator put the auth token in.
+    twilio_account_sid: str = ""
+    twilio_from_number: str = ""
+    twilio_auth_token_parameter: str = ""
+    # The API's base URL as Twilio reaches it, when a custom domain fronts the API; else the API's own.
+    public_api_url: str | None = None
+    # Where the stack deploys; None leaves it to the credentials and region of the CLI.
+    account: str | None = None
+    region: str | None = None
+    # An SES identity already verified in the account (a domain or an address); None: the stack creates a
+    # domain identity for emailFrom's domain.
+    ses_identity: str | None = None
+    # The stack's own domain identity has been verified (Cognito refuses an unverified one).
+    ses_identity_verified: bool = False
+    # Who is e-mailed when an alarm goes off.
+    alarm_email: str | None = None
+
+    @property
+    def protected(self) -> bool:
+        return not constants.is_dev_stage(self.stage)
+
+    @property
+    def portal_origins(self) -> list[str]:
+        """Browser origins allowed by CORS (API and files bucket): the portal's (from its address and its
+        callback URLs), and on dev stages also the portal's local development server."""
+        origins = [_origin(url) for url in (self.portal_url, *self.portal_callback_urls)]
+        if not self.protected:
+            origins.append(constants.DEV_PORTAL_ORIGIN)
+        return list(dict.fromkeys(origins))
+
+    @property
+    def email_domain(self) -> str:
+        return _domain_of(self.email_from)
+
+    @property
+    def sender_verified(self) -> bool:
+        """Whether SES already accepts the sender: an existing identity is verified by definition."""
+        return self.ses_identity is not None or self.ses_identity_verified
+
+    @classmethod
+    def from_context(cls, scope: Construct) -> DeploymentConfig:
+        stage = str(scope.node.try_get_context(constants.CONTEXT_STAGE) or constants.DEFAULT_STAGE)
+        if not STAGE_PATTERN.match(stage):
+            raise ValueError(f"stage {stage!r}: use 1-20 lower-case letters, digits or '-', starting with a letter")
+        stage_settings = _stage_settings(scope, stage)
+
+        def context(key: str) -> Any:
+            given = scope.node.try_get_context(key)
+            return stage_settings.get(key) if given is None else given
+
+        def text(key: str) -> str:
+            return str(context(key) or "").strip()
+
+        email_from = text(constants.CONTEXT_EMAIL_FROM)
+        if not EMAIL_PATTERN.match(email_from):
+            raise ValueError(f"set the sender address with -c {constants.CONTEXT_EMAIL_FROM}=no-reply@your-domain")
+        urls = context(constants.CONTEXT_PORTAL_CALLBACK_URLS) or []
+        if isinstance(urls, str):  # `-c portalCallbackUrls=a,b` arrives as one string
+            urls = urls.split(",")
+        callback_urls = tuple(url.strip() for url in urls if url.strip())
+        for url in callback_urls:
+            if not _is_absolute_http_url(url):
+                raise ValueError(f"portal callback URL {url!r} is not an absolute http(s) URL")
+        protected = not constants.is_dev_stage(stage)
+        account_sid, from_number = _twilio_sender(
+            text(constants.CONTEXT_TWILIO_ACCOUNT_SID), text(constants.CONTEXT_TWILIO_FROM_NUMBER), protected=protected
+        )
+        token_parameter = text(constants.CONTEXT_TWILIO_AUTH_TOKEN_PARAMETER) or constants.twilio_auth_token_parameter(
+            stage
+        )
+        if not SSM_PARAMETER_PATTERN.match(token_parameter) or len(token_parameter) > 1011:
+            raise ValueError(
+                f"{constants.CONTEXT_TWILIO_AUTH_TOKEN_PARAMETER} {token_parameter!r} is not an SSM parameter name "
+                "(letters, digits, _ . - and /; a path starts with /)"
+            )
+        account, region = _account_and_region(text(constants.CONTEXT_ACCOUNT), text(constants.CONTEXT_REGION))
+        alarm_email = text(constants.CONTEXT_ALARM_EMAIL) or None
+        if alarm_email and not EMAIL_PATTERN.match(alarm_email):
+            raise ValueError(f"{constants.CONTEXT_ALARM_EMAIL} {alarm_email!r} is not an e-mail address")
+        return cls(
+            stage=stage,
+            email_from=email_from,
+            portal_callback_urls=callback_urls,
+            auth_domain_prefix=text(constants.CONTEXT_AUTH_DOMAIN_PREFIX) or None,
+            portal_url=_portal_url(text(constants.CONTEXT_PORTAL_URL), callback_urls, protected=protected),
+            twilio_account_sid=account_sid,
+            twilio_from_number=from_number,
+            twilio_auth_token_parameter=token_parameter,
+            public_api_url=_public_api_url(text(constants.CONTEXT_PUBLIC_API_URL), protected=protected),
+            account=account,
+            region=region,
+            ses_identity=_ses_identity(text(constants.CONTEXT_SES_IDENTITY), email_from),
+            ses_identity_verified=_flag(
+                constants.CONTEXT_SES_IDENTITY_VERIFIED, context(constants.CONTEXT_SES_IDENTITY_VERIFIED)
+            ),
+            alarm_email=alarm_email,
+        )
+
+
+def _stage_settings(scope: Construct, stage: str) -> dict[str, Any]:
+    """The stage's block of the `stages` context (cdk.json), every block checked for unknown keys so a typo
+    in any stage fails at once rather than deploying without the setting."""
+    stages = scope.node.try_get_context(constants.CONTEXT_STAGES) or {}
+    if not isinstance(stages, dict):
+        raise ValueError(f"context {constants.CONTEXT_STAGES!r} must map stage names to their settings")
+    for name, settings in stages.items():
+        if not isinstance(settings, dict):
+            raise ValueError(f"{constants.CONTEXT_STAGES}.{name} must be an object of settings")
+        unknown = sorted(set(settings) - set(constants.STAGE_SETTINGS))
+        if unknown:
+            raise ValueError(
+                f"{constants.CONTEXT_STAGES}.{name}: unknown setting(s) {', '.join(unknown)}; "
+                f"known: {', '.join(constants.STAGE_SETTINGS)}"
+            )
+    return dict(stages.get(stage) or {})
+
+
+def _account_and_region(account: str, region: str) -> tuple[str | None, str | None]:
+    if account and not ACCOUNT_PATTERN.match(account):
+        raise ValueError(f"{constants.CONTEXT_ACCOUNT} {account!r}: an AWS account id is 12 digits")
+    if region and not REGION_PATTERN.match(region):
+        raise ValueError(f"{constants.CONTEXT_REGION} {region!r} is not an AWS region name (e.g. eu-central-1)")
+    return account or None, region or None
+
+
+def _ses_identity(given: str, email_from: str) -> str | None:
+    """An existing identity must be the one SES checks emailFrom against: the address itself or its domain
+    (Cognito names the identity by either)."""
+    if not given:
+        return None
+    domain = _domain_of(email_from)
+    if given.lower() not in (email_from.lower(), domain.lower()):
+        raise ValueError(
+            f"{constants.CONTEXT_SES_IDENTITY} {given!r} must be {constants.CONTEXT_EMAIL_FROM} ({email_from}) "
+            f"or its domain ({domain}): SES sends from an address only under an identity of that name"
+        )
+    return given
+
+
+def _domain_of(address: str) -> str:
+    return address.rpartition("@")[2]
+
+
+def _flag(key: str, value: Any) -> bool:
+    """A boolean setting: JSON true/false in cdk.json, the strings "true"/"false" from `-c key=value`."""
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    if str(value).strip().lower() in ("true", "false"):
+        return str(value).strip().lower() == "true"
+    raise ValueError(f"{key} {value!r}: use true or false")
+
+
+def _portal_url(given: str, callback_urls: tuple[str, ...], *, protected: bool) -> str:
+    """The portal's address: as given, else the origin of its first callback URL, else (dev stages only)
+    its local development server. E-mailed links carry single-use tokens, so protected stages need https."""
+    if given:
+        parts = urlsplit(given)
+        if not _is_absolute_http_url(given) or parts.query or parts.fragment:
+            raise ValueError(f"portal URL {given!r} is not an absolute http(s) URL without query or fragment")
+        url = given.rstrip("/")
+    elif callback_urls:
+        url = _origin(callback_urls[0])
+    elif not protected:
+        url = constants.DEV_PORTAL_ORIGIN
+    else:
+        raise ValueError(
+            f"set the portal's address with -c {constants.CONTEXT_PORTAL_URL}=https://partners.your-domain "
+            f"(or give -c {constants.CONTEXT_PORTAL_CALLBACK_URLS}=...): links in e-mails point to it"
+        )
+    if protected and urlsplit(url).scheme != "https":
+        raise ValueError(f"portal URL {url!r}: protected stages need https (e-mailed links carry tokens)")
+    return url
+
+
+def _twilio_sender(account_sid: str, from_number: str, *, protected: bool) -> tuple[str, str]:
+    """The Twilio account and number texts come from: protected stages need both; a dev stage may leave
+    both out (it then texts no one: sending fails and is retried like an outage)."""
+    if protected and not (account_sid and from_number):
+        raise ValueError(
+            f"set Twilio's account and number with -c {constants.CONTEXT_TWILIO_ACCOUNT_SID}=AC... "
+            f"-c {constants.CONTEXT_TWILIO_FROM_NUMBER}=+15551234567: referral offers and reminders are texted"
+        )
+    if account_sid and not TWILIO_ACCOUNT_SID_PATTERN.match(account_sid):
+        raise ValueError(f"{constants.CONTEXT_TWILIO_ACCOUNT_SID} {account_sid!r}: AC and 32 hexadecimal digits")
+    if from_number and not E164_PATTERN.match(from_number):
+        raise ValueError(f"{constants.CONTEXT_TWILIO_FROM_NUMBER} {from_number!r}: an E.164 number, e.g. +15551234567")
+    return account_sid, from_number
+
+
+def _public_api_url(given: str, *, protected: bool) -> str | None:
+    """The base URL Twilio posts to, when it is not the API's own (a custom domain): Twilio signs the exact
+    URL it calls, so the webhook must know it. None: the API's execute-api URL."""
+    if not given:
+        return None
+    parts = urlsplit(given)
+    if not _is_absolute_http_url(given) or parts.query or parts.fragment:
+        raise ValueError(f"public API URL {given!r} is not an absolute http(s) URL without query or fragment")
+    if protected and parts.scheme != "https":
+        raise ValueError(f"public API URL {given!r}: protected stages need https")
+    return given.rstrip("/")
