@@ -5,6 +5,7 @@ and the same transactions written with bare boto3 in the same run."""
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import time
@@ -129,7 +130,7 @@ def cascade_case(raw: Any, table: str, take_trips: Callable[[], Counter[str]]) -
     from common import commission_cascade, commission_plans, commissions, db, ids, wallet_model
     from common.partner_model import node_key
 
-    from tests.support import FakeContext
+    from tests.support import FakeContext, queued
 
     events = __import__("payouts.events", fromlist=["lambda_handler"])
     context = FakeContext(function_name="PayoutsEvents")
@@ -148,9 +149,8 @@ def cascade_case(raw: Any, table: str, take_trips: Callable[[], Counter[str]]) -
     )
 
     def batch(partners: list[str], offset: int) -> dict[str, Any]:
-        return {
-            "Records": [_record(org_id, ids.new_id(), p, stages, offset + n) for n, p in enumerate(partners, start=1)]
-        }
+        # As the consumer receives them: each stream record the body of one SQS message.
+        return queued(*(_record(org_id, ids.new_id(), p, stages, offset + n) for n, p in enumerate(partners, start=1)))
 
     # The bare side: the same two reads and the same transaction per change, prepared beforehand (the
     # breakdown computed outside the timing), written with the raw client.
@@ -169,27 +169,30 @@ def cascade_case(raw: Any, table: str, take_trips: Callable[[], Counter[str]]) -
         second = [node_key(org_id, p) for p in chain[1:]]
         nodes = {i["partner_id"]: i for i in db.batch_get([node_key(org_id, p) for p in chain])}
         rows = commissions.breakdown(version, "AUD", {"amount": 1_234_567, "currency": "AUD"}, chain, nodes)
-        change = commission_cascade.Change(org_id, deal_id, stages[1], "Won", f"2026-01-01T00:00:{n % 60:02d}.000Z")
+        at = f"2026-01-01T00:00:{n % 60:02d}.000Z"
+        change = commission_cascade.Change(org_id, deal_id, 1, stages[1], "Won", at, "compute")
         record = {
             **commission_cascade.record_key(org_id, deal_id),
             "entity": "deal_commission",
             "org_id": org_id,
             "deal_id": deal_id,
             "currency": "AUD",
+            "applied_change": change.number,
             "paid_stages": [change.stage_id],
             "live": True,
             "live_stage": change.stage_id,
+            "live_change": change.number,
             "computations": [
                 commission_cascade.computation(change, "paid", plan_version=1, currency="AUD", levels=rows)
             ],
-            "changes": [change.key],
+            "version": 1,
         }
         actions = [db.tx_put(record, condition="attribute_not_exists(pk)")]
         for row in rows:
             entry = wallet_model.Entry(
                 org_id=org_id,
                 partner_id=row["partner_id"],
-                entry_id=wallet_model.commission_entry_id(deal_id, change.stage_id, row["level"]),
+                entry_id=wallet_model.commission_entry_id(deal_id, change.stage_id, change.number, row["level"]),
                 kind=wallet_model.EntryKind.COMMISSION,
                 amount=row["amount"],
                 currency="AUD",
@@ -209,7 +212,7 @@ def cascade_case(raw: Any, table: str, take_trips: Callable[[], Counter[str]]) -
     handler_total = (time.perf_counter() - started) * 1000
     counted = take_trips()
     handler_ms = [(b - a) * 1000 for a, b in zip([started, *marks.marks], marks.marks, strict=False)]
-    deal_ids = [r["dynamodb"]["NewImage"]["deal_id"]["S"] for r in event["Records"]]
+    deal_ids = [json.loads(r["body"])["dynamodb"]["NewImage"]["deal_id"]["S"] for r in event["Records"]]
     records = db.batch_get([commission_cascade.record_key(org_id, d) for d in deal_ids], consistent=True)
     paid_entries = sum(len(r.get("live_entries") or []) for r in records)
 

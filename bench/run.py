@@ -1,7 +1,8 @@
 """`make bench`: the leads, partners, referrals and payouts handlers in-process against DynamoDB Local, side by side
 with the bare boto3 calls each operation minimally needs, in the same run; DynamoDB round trips per operation;
-the commission cascade over a batch of deal changes; and each handler module's import time against importing
-its libraries alone.
+the commission cascade over a batch of deal changes; each handler module's import time against importing
+its libraries alone; and cold init from the built layer, read-only, with and without its bytecode
+(bench/cold_init.py).
 
 Writes bench/results/latest.md and latest.json. Never part of `make test`: numbers are reported, not asserted.
 """
@@ -24,15 +25,18 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common"), str(ROOT / "functions")]
 
-from bench import partners, payouts, referrals  # noqa: E402
+from bench import cold_init, dispatcher, partners, payouts, referrals  # noqa: E402
 from local.dynamodb_local import DynamoDBLocal  # noqa: E402
 from local.moto_server import MotoServer  # noqa: E402
 from local.twilio_fake import FakeTwilio  # noqa: E402
 
 TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+CONSUMERS = ("LeadsEvents", "PartnersEvents", "ReferralsEvents", "PayoutsEvents")
 
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "200"))
 IMPORT_RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "11"))
+# Fresh processes per handler, side and variant; 0 skips cold init (and building the layer's host twin).
+COLD_INIT_RUNS = int(os.environ.get("BENCH_COLD_INIT_RUNS", "11"))
 TABLE = "partner-programme-bench"
 RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR", ROOT / "bench" / "results"))
 
@@ -55,6 +59,10 @@ BASE_ENV = {
     # Files are not uploaded in the benchmark; the partners API only needs them named to start.
     "FILES_BUCKET": "partner-programme-bench-files",
     "PORTAL_URL": "https://portal.bench.example",
+    # Replaced by the queues on moto's SQS for the dispatcher's benchmark; named for its import.
+    "CONSUMER_QUEUE_URLS": json.dumps(
+        {name: f"https://sqs.us-east-1.amazonaws.com/123456789012/{name}" for name in CONSUMERS}
+    ),
 }
 
 
@@ -94,6 +102,8 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
         | referrals.environment(twilio.url, TWILIO_ACCOUNT_SID)
     )
     import boto3
+
+    os.environ.update(dispatcher.environment(boto3.client("sqs"), TABLE))
     from common import clock, companies, db, leads, orgs
     from common.auth import Permission
     from common.table_schema import create_table_request
@@ -325,6 +335,7 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
         "lapse": partners.sweep_case(raw, TABLE, sweep_org),
         "reminders": referrals.reminder_sweep_case(raw, TABLE, admin, lambda: len(twilio.messages())),
         "cascade": payouts.cascade_case(raw, TABLE, trips.take),
+        "dispatch": dispatcher.dispatch_case(boto3.client("sqs")),
     }
     return rows, sweeps
 
@@ -339,12 +350,13 @@ IMPORT_BASELINES = {
     "leads.api": _POWERTOOLS + "; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
     "APIGatewayHttpResolver(enable_validation=True)",
     "leads.events": _POWERTOOLS + "; from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType; "
-    "BatchProcessor(event_type=EventType.DynamoDBStreams)",
+    "BatchProcessor(event_type=EventType.SQS)",
     "authorizer.handler": _POWERTOOLS + "; import jwt",
+    "stream_dispatcher.handler": _POWERTOOLS + "; boto3.client('sqs')",
     "partners.api": _POWERTOOLS + "; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
     "APIGatewayHttpResolver(enable_validation=True)",
     "partners.events": _POWERTOOLS + "; from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType; "
-    "BatchProcessor(event_type=EventType.DynamoDBStreams)",
+    "BatchProcessor(event_type=EventType.SQS)",
     "status_sweep.handler": _POWERTOOLS,
     "referrals.api": _POWERTOOLS + "; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
     "APIGatewayHttpResolver(enable_validation=True)",
@@ -352,7 +364,7 @@ IMPORT_BASELINES = {
     "payouts.api": _POWERTOOLS + "; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
     "APIGatewayHttpResolver(enable_validation=True)",
     "payouts.events": _POWERTOOLS + "; from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType; "
-    "BatchProcessor(event_type=EventType.DynamoDBStreams)",
+    "BatchProcessor(event_type=EventType.SQS)",
 }
 
 
@@ -382,6 +394,47 @@ def run_imports() -> list[dict[str, Any]]:
     return rows
 
 
+def run_cold_init() -> dict[str, Any]:
+    if COLD_INIT_RUNS < 1:
+        return {"runs": 0, "rows": []}
+    site = cold_init.host_layer()
+    rows = []
+    with cold_init.read_only_trees(site) as trees:
+        for module, baseline in IMPORT_BASELINES.items():
+            environment = (
+                os.environ
+                | BASE_ENV
+                | referrals.environment("http://127.0.0.1:9", TWILIO_ACCOUNT_SID)  # texts are never sent here
+                | {"POWERTOOLS_SERVICE_NAME": module.split(".")[0]}
+            )
+            statements = {"handler": f"import {module}", "libraries": baseline}
+            samples: dict[tuple[str, str], list[float]] = {(v, side): [] for v in trees for side in statements}
+            for run in range(COLD_INIT_RUNS + 1):  # the first round only fills the page cache
+                for variant, tree in trees.items():  # interleaved, so that load on the machine hits all alike
+                    for side, statement in statements.items():
+                        seconds = cold_init.init_seconds(tree, statement, environment)
+                        if run:
+                            samples[variant, side].append(seconds * 1000)
+            row: dict[str, Any] = {"module": module}
+            for variant in trees:
+                handler, bare = samples[variant, "handler"], samples[variant, "libraries"]
+                row[variant] = {
+                    "handler_p50_ms": statistics.median(handler),
+                    "handler_p90_ms": percentile(handler, 0.9),
+                    "libraries_p50_ms": statistics.median(bare),
+                    "libraries_p90_ms": percentile(bare, 0.9),
+                    "ratio_p50": statistics.median(handler) / statistics.median(bare),
+                }
+            rows.append(row)
+    return {
+        "runs": COLD_INIT_RUNS,
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
+        "host_twin_mb": cold_init.size_mb(site),
+        "layer_mb": cold_init.size_mb(cold_init.LAYER_DIR) if cold_init.LAYER_DIR.is_dir() else None,
+        "rows": rows,
+    }
+
+
 def report(latency: list[dict[str, Any]], sweeps: dict[str, Any], imports: list[dict[str, Any]]) -> str:
     lines = [
         f"# Benchmark results ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {ITERATIONS} iterations per side)",
@@ -404,6 +457,7 @@ def report(latency: list[dict[str, Any]], sweeps: dict[str, Any], imports: list[
     lines += partners.sweep_report(sweeps["lapse"])
     lines += referrals.reminder_report(sweeps["reminders"])
     lines += payouts.cascade_report(sweeps["cascade"])
+    lines += dispatcher.dispatch_report(sweeps["dispatch"])
     lines += ["", "| handler module | import ms | its libraries alone ms | ratio |", "|---|---|---|---|"]
     for r in imports:
         lines.append(f"| {r['module']} | {r['handler_ms']:.0f} | {r['libraries_ms']:.0f} | {r['ratio']:.2f} |")
@@ -421,11 +475,12 @@ def main() -> None:
         twilio.stop()
         moto.stop()
     imports = run_imports()
-    text = report(latency, sweeps, imports)
+    cold = run_cold_init()
+    text = report(latency, sweeps, imports) + cold_init.report(cold)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "latest.md").write_text(text)
     (RESULTS / "latest.json").write_text(
-        json.dumps({"latency": latency, "sweeps": sweeps, "imports": imports}, indent=2)
+        json.dumps({"latency": latency, "sweeps": sweeps, "imports": imports, "cold_init": cold}, indent=2)
     )
     print(text)
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from common import commission_plans, commissions
+from common import commission_cascade, commission_plans, commissions
 from common.auth import Permission
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, answers, body, missing
 from common.route_params import Id, member_of
@@ -85,6 +85,7 @@ class Preview(Open):
 
 
 class Computation(Open):
+    change: int = Field(description="the deal's stage change decided: its position in the deal's stage history")
     stage_id: str
     stage_name: str
     changed_at: datetime = Field(description="the moment of the stage change: the plan version in force then applied")
@@ -107,11 +108,18 @@ class LiveEntry(Open):
 class DealCommissions(Open):
     deal_id: str
     currency: str | None
-    paid_stages: list[str] = Field(description="stages that have paid: each pays at most once per deal")
+    applied_change: int = Field(description="the newest stage change of the deal applied (0: none yet)")
+    paid_stages: list[str] = Field(
+        description="the stages that paid, in order; a stage the deal re-entered after a reversal pays again"
+    )
     live: bool = Field(description="a payment is in force (not reversed)")
     live_stage: str | None
+    live_change: int | None = Field(description="the stage change whose payment is in force")
     live_entries: list[LiveEntry]
-    computations: list[Computation] = Field(description="every decision of the cascade on the deal, oldest first")
+    computations: list[Computation] = Field(
+        description=f"the decisions of the cascade on the deal, oldest first (the first "
+        f"{commission_cascade.MAX_RECORDED}; the ledger entries explain every payment and reversal)"
+    )
 
 
 # -- routes ----------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "BENCH_RESULTS_DIR": str(tmp_path),
         "BENCH_SWEEP_ROUNDS": "1",
         "BENCH_CASCADE_CHANGES": "20",
+        "BENCH_DISPATCH_ROUNDS": "2",
+        "BENCH_COLD_INIT_RUNS": "0",  # its mechanics are tested below, without building the layer's twin
     }
     subprocess.run([sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
     results = json.loads((tmp_path / "latest.json").read_text())
@@ -46,6 +48,7 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "leads.api",
         "leads.events",
         "authorizer.handler",
+        "stream_dispatcher.handler",
         "partners.api",
         "partners.events",
         "status_sweep.handler",
@@ -66,3 +69,31 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
     assert cascade["round_trips"] == {"BatchGetItem": 2, "TransactWriteItems": 1}
     assert cascade["paid_entries"] == 20 * cascade["levels"] == 100
     assert (tmp_path / "latest.md").read_text().startswith("# Benchmark results")
+    assert results["cold_init"] == {"runs": 0, "rows": []}
+    # The dispatcher sends a batch's 120 messages (60 leads; 30 deals, to two queues) ten to a call, per queue.
+    dispatch = results["sweeps"]["dispatch"]
+    assert dispatch["messages_per_batch"] == 120 and dispatch["failures"] == 0
+    assert dispatch["sqs_calls_per_batch"] == {"SendMessageBatch": 12}
+
+
+def test_cold_init_imports_from_read_only_copies_of_the_layer_alone(tmp_path: Path) -> None:
+    from bench import cold_init
+    from infra import build_layer
+
+    site = tmp_path / "python"
+    (site / "layered").mkdir(parents=True)
+    (site / "layered" / "__init__.py").write_text("VALUE = 1\n")
+    target = build_layer.host_target()
+    build_layer.compile_bytecode(target, site)
+
+    with cold_init.read_only_trees(site) as trees:
+        pyc, source = trees["pyc"] / "python" / "layered", trees["source"] / "python" / "layered"
+        assert list((pyc / "__pycache__").glob(f"__init__.{sys.implementation.cache_tag}.pyc"))
+        assert not (source / "__pycache__").exists()
+        assert not os.stat(pyc / "__init__.py").st_mode & 0o222
+        for tree in trees.values():
+            assert cold_init.init_seconds(tree, "import layered; assert layered.VALUE == 1", {}) > 0
+            # Only the layer and the functions are on the path: not this environment's packages.
+            with pytest.raises(subprocess.CalledProcessError):
+                cold_init.init_seconds(tree, "import pytest", {})
+        assert not (source / "__pycache__").exists()

@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from common import clock, db, deals, wallet_model
+from common import clock, commissions, db, deals, ledger_audit, wallet_model
 from common.errors import DomainError
 from common.partner_model import PartnerStatus, node_item
 
@@ -144,6 +144,27 @@ class StreamTap:
             if "EndingSequenceNumber" not in s["SequenceNumberRange"]
         ]
 
+    def deal_changes(self, deal: dict[str, Any], count: int) -> list[dict[str, Any]]:
+        """The deal's next `count` stage-change records, oldest first, in the shape Lambda delivers them."""
+        pk = deals.deal_pk(deal["org_id"], deal["deal_id"])
+        found: list[dict[str, Any]] = []
+        for _ in range(20):
+            for i, iterator in enumerate(self.iterators):
+                answer = self.streams.get_records(ShardIterator=iterator, Limit=1000)
+                self.iterators[i] = answer.get("NextShardIterator") or iterator
+                found += [
+                    lambda_record(raw, self.arn, self.stack.region)
+                    for raw in answer["Records"]
+                    if raw["eventName"] == "MODIFY"
+                    and raw["dynamodb"]["Keys"]["pk"]["S"] == pk
+                    and raw["dynamodb"]["Keys"]["sk"]["S"] == "DEAL"
+                    and len(raw["dynamodb"]["NewImage"]["stage_history"]["L"])
+                    > len(raw["dynamodb"]["OldImage"]["stage_history"]["L"])
+                ]
+            if len(found) >= count:
+                return found[:count]
+        raise AssertionError(f"fewer than {count} stream records of deal {deal['deal_id']} changing stage")
+
     def deal_change(self, deal: dict[str, Any], stage_id: str) -> dict[str, Any]:
         """The MODIFY record of the deal moving to the stage, in the shape Lambda delivers it."""
         pk = deals.deal_pk(deal["org_id"], deal["deal_id"])
@@ -209,7 +230,7 @@ def test_five_levels_pay_percentage_fixed_and_capped_amounts_as_the_preview_fore
     first = next(e for e in entries(programme.org_id, programme.partners[0]) if e["kind"] == "commission")
     # The entry carries the moment of the change and what explains it.
     assert first["at"] == moved["stage_history"][-1]["at"]
-    assert first["entry_id"] == wallet_model.commission_entry_id(deal["deal_id"], programme.stage("Won"), 1)
+    assert first["entry_id"] == wallet_model.commission_entry_id(deal["deal_id"], programme.stage("Won"), 1, 1)
     assert (first["details"]["percent"], first["details"]["base"], first["details"]["plan_version"]) == (
         "10",
         VALUE["amount"],
@@ -258,9 +279,11 @@ def test_previews_and_records_need_the_permission_and_stay_in_their_organisation
     assert programme.record(deal) | {"deal_id": None} == {
         "deal_id": None,
         "currency": None,
+        "applied_change": 0,
         "paid_stages": [],
         "live": False,
         "live_stage": None,
+        "live_change": None,
         "live_entries": [],
         "computations": [],
     }
@@ -343,12 +366,12 @@ def test_a_poisoned_record_goes_to_the_dead_letters_and_the_others_are_paid(stac
     ]
 
 
-def test_moving_back_and_forth_pays_once_and_a_reversal_undoes_the_live_payment(
+def test_one_payment_in_force_a_reversal_undoes_it_and_re_entering_a_stage_pays_again(
     stack: Any, programme: Programme
 ) -> None:
     deal = programme.deal()
     credited = programme.partners[0]
-    for stage in ("Won", "New", "Won", "Signed"):  # Signed computes too, but the Won payment is live
+    for stage in ("Won", "New", "Won", "Signed"):  # Won and Signed compute too, but the first Won's payment is live
         programme.move(deal, stage)
     stack.wait_for_streams()
     assert programme.paid(deal) == EXPECTED
@@ -376,21 +399,45 @@ def test_moving_back_and_forth_pays_once_and_a_reversal_undoes_the_live_payment(
         for e in entries(programme.org_id, credited)
         if e["kind"] == "reversal" and e["details"]["deal_id"] == deal["deal_id"]
     )
-    assert reversal["entry_id"] == wallet_model.reversal_entry_id(deal["deal_id"], programme.stage("Won"), 1)
+    won = programme.stage("Won")
+    paid_first = wallet_model.commission_entry_id(deal["deal_id"], won, 1, 1)
+    assert reversal["entry_id"] == wallet_model.reversal_entry_id(paid_first)
+    assert reversal["details"]["reversed_entry_id"] == paid_first
     assert reversal["at"] == moved["stage_history"][-1]["at"]
 
-    # Reversing again does nothing; Won paid once already; Signed never paid: it pays now.
-    for stage in ("Lost", "Won"):
+    # Reversing again does nothing; coming back to Won pays again (seed 004: commission is computed at the
+    # moment the deal's stage changes to a computing one); Signed then finds that payment live.
+    for stage in ("Lost", "Won", "Signed"):
         programme.move(deal, stage)
-    stack.wait_for_streams()
-    assert programme.paid(deal) == [0] * 5
-    programme.move(deal, "Signed")
     stack.wait_for_streams()
     assert programme.paid(deal) == EXPECTED
     record = programme.record(deal)
-    assert [c["action"] for c in record["computations"]] == ["paid", "reversed", "paid"]
-    assert record["paid_stages"] == [programme.stage("Won"), programme.stage("Signed")]
-    assert record["live_stage"] == programme.stage("Signed")
+    assert [(c["change"], c["action"]) for c in record["computations"]] == [(1, "paid"), (5, "reversed"), (7, "paid")]
+    assert record["paid_stages"] == [won, won]
+    assert (record["live_stage"], record["live_change"], record["applied_change"]) == (won, 7, 7)
+    assert ledger_audit.audit(db.default_client(), stack.table_name, org_id=programme.org_id)["drifts"] == []
+
+
+def test_changes_delivered_late_and_again_while_the_stream_delivers_them_too_pay_once(
+    stack: Any, programme: Programme
+) -> None:
+    deal = programme.deal()
+    tap = StreamTap(stack)
+    for stage in ("Won", "Cancelled", "Won"):
+        programme.move(deal, stage)
+    changes = [db.stream_images(r["dynamodb"]) for r in tap.deal_changes(deal, 3)]
+    for _ in range(3):  # newest first, racing the stack's own consumer, which has them in order
+        for old, new in reversed(changes):
+            commissions.on_change(old, new)
+    stack.wait_for_streams()
+    assert programme.paid(deal) == EXPECTED
+    kinds = sorted(
+        e["kind"]
+        for e in entries(programme.org_id, programme.partners[0])
+        if e["details"].get("deal_id") == deal["deal_id"]
+    )
+    assert kinds == ["commission", "commission", "reversal"]
+    assert programme.record(deal)["applied_change"] == 3
 
 
 # -- the plan in force at the moment of the change -------------------------------------------------

@@ -66,17 +66,18 @@ def _deal_entry(world: World, partner: int, deal: int, level: int, *, reversal: 
     # What the deal's level pays and when the deal moved: fixed, as a deal's stage change is, so a
     # redelivered commission names the very same entry.
     amount = 100 * (deal + 1) + level
-    entry_id = (wallet_model.reversal_entry_id if reversal else wallet_model.commission_entry_id)(deal_id, "S", level)
+    paid_id = wallet_model.commission_entry_id(deal_id, "S", 1, level)
     return Entry(
         org_id=world.org_id,
         partner_id=world.partner_ids[partner],
-        entry_id=entry_id,
+        entry_id=wallet_model.reversal_entry_id(paid_id) if reversal else paid_id,
         kind=EntryKind.REVERSAL if reversal else EntryKind.COMMISSION,
         amount=-amount if reversal else amount,
         currency="EUR",
         at=f"2026-01-{2 if reversal else 1:02d}T00:00:{deal:02d}.000Z",
         description=f"{'Reversal' if reversal else 'Commission'}, level {level}, deal {deal_id}",
-        details={"deal_id": deal_id, "stage_id": "S", "level": level},
+        details={"deal_id": deal_id, "stage_id": "S", "level": level}
+        | ({"reversed_entry_id": paid_id} if reversal else {}),
     )
 
 
@@ -89,7 +90,12 @@ def run(world: World, operation: Operation) -> str:
             ledger.correct(world.org_id, partner_id, world.staff, ledger.Correction(amount=operation[2], reason="r"))
         elif name in ("commission", "reversal"):
             entry = _deal_entry(world, partner, operation[2], operation[3], reversal=name == "reversal")
-            db.transact(wallet_model.entry_actions(entry), on_cancel=lambda _: Conflict("already there"))
+            actions = wallet_model.entry_actions(entry)
+            if name == "reversal":  # as the cascade does: only a commission paid is reversed
+                paid = _deal_entry(world, partner, operation[2], operation[3], reversal=False)
+                key = wallet_model.entry_key(paid.org_id, paid.partner_id, paid.at, paid.entry_id)
+                actions.append(db.tx_check(key, condition="attribute_exists(pk)"))
+            db.transact(actions, on_cancel=lambda _: Conflict("already there, or nothing to reverse"))
         elif name == "request":
             payout_requests.request_payout(
                 world.org_id, partner_id, payout_requests.NewPayoutRequest(amount=operation[2])

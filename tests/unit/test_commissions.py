@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from common.commission_plans import NewPlanVersion, in_force, percent_text
-from common.commissions import breakdown, change_of, level_amount
+from common.commissions import breakdown, changes_of, level_amount
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
@@ -138,8 +138,8 @@ def test_the_version_in_force_is_the_latest_effective_one() -> None:
 
 def deal(stage: str, commission: str = "compute", **extra: Any) -> dict[str, Any]:
     history = [
-        {"at": "2026-01-01T00:00:00.000Z", "stage_id": "NEW"},
-        {"at": "2026-02-01T10:00:00.000Z", "stage_id": stage},
+        {"at": "2026-01-01T00:00:00.000Z", "stage_id": "NEW", "commission": "none"},
+        {"at": "2026-02-01T10:00:00.000Z", "stage_id": stage, "stage_name": stage.title(), "commission": commission},
     ]
     return {
         "entity": "deal",
@@ -154,20 +154,24 @@ def deal(stage: str, commission: str = "compute", **extra: Any) -> dict[str, Any
     }
 
 
-def test_the_cascade_acts_on_stage_changes_to_compute_or_reverse_stages() -> None:
+def test_the_cascade_reads_the_compute_and_reverse_changes_from_the_new_images_history() -> None:
     old = deal("NEW", "none")
-    found = change_of(old, deal("WON"))
-    assert found is not None
-    change, setting = found
-    assert (change.stage_id, change.changed_at, setting) == ("WON", "2026-02-01T10:00:00.000Z", "compute")
-    assert change_of(old, deal("LOST", "reverse")) is not None
-    assert change_of(None, deal("WON")) is None  # a new deal is not a change
-    assert change_of(deal("WON"), deal("WON")) is None  # e.g. a share: same stage
-    assert change_of(old, deal("OPEN", "none")) is None
-    assert change_of(old, deal("WON", credited_partner_id=None)) is None
-    assert change_of(old, {**deal("WON"), "entity": "deal_share"}) is None
+    [change] = changes_of(old, deal("WON"))
+    assert (change.number, change.stage_id, change.changed_at, change.setting) == (
+        1,
+        "WON",
+        "2026-02-01T10:00:00.000Z",
+        "compute",
+    )
+    assert [c.setting for c in changes_of(old, deal("LOST", "reverse"))] == ["reverse"]
+    assert changes_of(None, deal("NEW", "none")) == []  # a new deal is not a change
+    assert [c.number for c in changes_of(None, deal("WON"))] == [1]  # a change without its old image
+    assert changes_of(deal("WON"), deal("WON")) == []  # e.g. a share: no stage change
+    assert changes_of(old, deal("OPEN", "none")) == []
+    assert changes_of(old, deal("WON", credited_partner_id=None)) == []
+    assert changes_of(old, {**deal("WON"), "entity": "deal_share"}) == []
     with pytest.raises(ValueError):
-        change_of(old, deal("WON", stage_history=[]))
+        changes_of(old, deal("WON", stage_history=[]))
 
 
 # -- plan versions -------------------------------------------------------------------------------

@@ -153,12 +153,38 @@ def test_a_stage_change_mails_each_partner_who_chose_it_once_however_often_deliv
     assert len(sent()) == 1
 
 
-def test_each_stage_change_is_its_own_notice(org: Org) -> None:
+def moved_to() -> list[str]:
+    return [m.subject.rsplit(" ", 1)[-1] for m in sent_to(CHOOSER)]
+
+
+def test_each_stage_change_is_its_own_notice_and_one_the_deal_moved_on_from_is_not_mailed(org: Org) -> None:
     before, qualified = org.move(org.deal(), "Qualified")
+    first = record("MODIFY", qualified, before, seq=1)
+    consume(first)
     _, settled = org.move(qualified, "Settled")
-    consume(record("MODIFY", qualified, before, seq=1), record("MODIFY", settled, qualified, seq=2))
-    consume(record("MODIFY", settled, qualified, seq=2))
-    assert [m.subject.rsplit(" ", 1)[-1] for m in sent_to(CHOOSER)] == ["Qualified", "Settled"]
+    second = record("MODIFY", settled, qualified, seq=2)
+    consume(second, first, second)
+    assert moved_to() == ["Qualified", "Settled"]
+
+    # Two moves before either record is handled, which then arrive newest first and again: the partner
+    # hears of the newest, where the deal is; not of the stage it has already left.
+    _, back = org.move(settled, "New")
+    _, again = org.move(back, "Qualified")
+    late = [record("MODIFY", again, back, seq=4), record("MODIFY", back, settled, seq=3)]
+    consume(*late, *late)
+    assert moved_to() == ["Qualified", "Settled", "Qualified"]
+    assert '"New" to "Qualified"' in sent_to(CHOOSER)[-1].body
+
+
+def test_a_stage_change_without_its_old_image_and_the_same_change_seen_again_mail_once(org: Org) -> None:
+    before, qualified = org.move(org.deal(), "Qualified")
+    deal_mail.on_change(None, qualified)  # too large to travel with both images
+    assert moved_to() == ["Qualified"]
+    deal_mail.on_change(before, qualified)
+    shared_later = {**qualified, "partner_ids": [*qualified["partner_ids"], OUTSIDE], "version": 99}
+    deal_mail.on_change(qualified, shared_later)  # no stage change
+    deal_mail.on_change(None, shared_later)  # the same change, as far as an image without its old one tells
+    assert moved_to() == ["Qualified"] and len(sent()) == 1
 
 
 @pytest.mark.parametrize(
@@ -242,6 +268,15 @@ def test_an_unshared_note_sends_nothing_until_shared_and_then_once(org: Org) -> 
     _, again = org.set_sharing(hidden, True)
     consume(record("MODIFY", hidden, shared, seq=3), record("MODIFY", again, hidden, seq=4))
     assert len(sent_to(CHOOSER)) == 1
+
+
+def test_a_note_unshared_before_its_record_is_handled_sends_nothing(org: Org) -> None:
+    note = org.note(org.deal(), shared=False)
+    unshared, shared = org.set_sharing(note, True)
+    _, hidden = org.set_sharing(shared, False)
+    for _ in range(3):  # the sharing arrives late, and again, after the unsharing
+        consume(record("MODIFY", hidden, shared, seq=3), record("MODIFY", shared, unshared, seq=2))
+    assert sent() == []
 
 
 def test_edits_of_a_shared_note_send_nothing_more(org: Org) -> None:

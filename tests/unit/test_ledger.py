@@ -14,7 +14,7 @@ from common.auth import Member
 from common.commission_plans import plan_key
 from common.ledger_audit import Partner, drifts
 from common.partner_model import PartnerStatus, node_item
-from common.wallet_model import EntryKind, payout_entry_id, wallet_key
+from common.wallet_model import EntryKind, commission_entry_id, payout_entry_id, reversal_entry_id, wallet_key
 from pydantic import ValidationError
 
 from tests.unit.conftest import TABLE
@@ -157,6 +157,29 @@ def test_the_audit_names_each_way_a_wallet_can_drift() -> None:
         "payout_entry_without_request"
     ]
     assert kinds(Partner(wallet(-5, 1), [payout], {"R": request("R", "paid", 6)})) == ["payout_amount"]
+
+
+def test_the_audit_pairs_each_reversal_with_the_commission_it_undoes() -> None:
+    paid = commission_entry_id("D1", "WON", 1, 1)
+    again = commission_entry_id("D1", "WON", 3, 1)
+
+    def commission(entry_id: str, amount: int = 100) -> dict[str, Any]:
+        return entry(entry_id, amount, details={"deal_id": "D1", "level": 1})
+
+    def undo(entry_id: str, amount: int = -100, target: str = paid) -> dict[str, Any]:
+        return entry(entry_id, amount, EntryKind.REVERSAL, details={"deal_id": "D1", "reversed_entry_id": target})
+
+    # Paid, reversed, paid again on re-entering the stage: one payment in force.
+    assert kinds(Partner(wallet(100, 3), [commission(paid), undo(reversal_entry_id(paid)), commission(again)])) == []
+    assert kinds(Partner(wallet(200, 2), [commission(paid), commission(again, 100)])) == ["commission_live_twice"]
+    assert kinds(Partner(wallet(-100, 1), [undo(reversal_entry_id(paid))])) == ["reversal_unmatched"]
+    assert kinds(Partner(wallet(0, 2), [commission(paid), undo(reversal_entry_id(paid), -90)])) == [
+        "balance",
+        "reversal_unmatched",
+    ]
+    assert kinds(Partner(wallet(0, 2), [commission(paid), undo("R-other")])) == ["reversal_unmatched"]
+    twice = [commission(paid), undo(reversal_entry_id(paid)), undo(reversal_entry_id(paid))]
+    assert kinds(Partner(wallet(-100, 3), twice)) == ["reversed_twice"]
 
 
 # -- the audit over a table ------------------------------------------------------------------------

@@ -25,12 +25,13 @@ def test_amounts_are_written_in_the_currencys_minor_unit_without_floats() -> Non
     assert format_amount(1500, "KWD") == "1.500 KWD"
 
 
-def test_only_a_pending_request_becoming_paid_or_rejected_is_a_settlement() -> None:
+def test_a_settled_request_is_a_settlement_whatever_its_old_image() -> None:
     paid, rejected = {**REQUEST, "status": "paid"}, {**REQUEST, "status": "rejected", "reject_reason": "No invoice"}
     assert settled(REQUEST, paid) and settled(REQUEST, rejected)
-    assert not settled(None, paid)
-    assert not settled(paid, {**paid, "updated_at": "later"})
+    assert settled(None, paid)  # sent without its old image; the notice keeps it to one e-mail
+    assert settled(paid, {**paid, "updated_at": "later"})  # still the one settlement (paid is final)
     assert not settled(REQUEST, {**REQUEST, "updated_at": "later"})
+    assert not settled(None, REQUEST)
     assert not settled({**REQUEST, "entity": "deal"}, {**paid, "entity": "deal"})
 
     subject, body = settled_message({"name": "Acme"}, rejected)

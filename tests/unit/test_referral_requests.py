@@ -372,6 +372,17 @@ def test_a_request_taken_before_its_texts_texts_nobody(team: dict[str, Any], twi
     assert twilio.messages() == []
 
 
+def test_a_request_whose_record_comes_late_and_again_texts_each_member_once_while_open(
+    team: dict[str, Any], twilio: FakeTwilio, frozen_clock: Any
+) -> None:
+    request, late = create(team), create(team, minutes=5)
+    frozen_clock.advance(minutes=10)  # `late` expired before its record was handled
+    for _ in range(3):
+        assert consume(late, request, late) == {"batchItemFailures": []}
+    assert texted(twilio) == sorted([LEADER, AMY])
+    assert all(f"YES {request['code']}" in m["body"] for m in twilio.messages())
+
+
 def test_an_offer_cut_short_after_its_text_is_recorded_on_redelivery(
     team: dict[str, Any], twilio: FakeTwilio, monkeypatch: pytest.MonkeyPatch
 ) -> None:

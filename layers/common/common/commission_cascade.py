@@ -1,22 +1,27 @@
 """The writes of the commission cascade: a deal's commission record and the ledger entries of a payment or
-its reversal, in ONE TransactWriteItems per deal change. The record is what makes the cascade at most once:
+its reversal, in ONE TransactWriteItems per deal change. The record is what makes the cascade correct
+whatever order the deal's changes arrive in, and however often:
 
     deal commission  ORG#<org>#DEAL#<dealId> / COMMISSION   (entity deal_commission)
-        paid_stages   stage ids that have paid (a stage pays at most once per deal)
-        live          whether a payment is in force (not reversed): then no other stage pays
-        live_stage, live_entries [{partner_id, level, amount, entry_id}]   what a reversal undoes
-        computations  every decision with its breakdown: stage, changed_at, plan version, currency, levels,
-                      total, action paid | reversed | nothing-to-pay (and why)
-        changes       "<changedAt>#<stageId>" of every change recorded, so a redelivered change records nothing
+        applied_change  the number of the newest stage change of the deal the record has applied (a deal's
+                        n-th stage change is its stage_history[n]); an older or equal change is ignored
+        live            whether a payment is in force (not reversed): then no compute change pays
+        live_stage, live_change, live_entries [{partner_id, level, amount, entry_id}]   what a reversal undoes
+        paid_stages     the stages that paid, in order (a stage again when the deal re-entered it)
+        computations    the decisions with their breakdowns (at most MAX_RECORDED, then only counted in
+                        computations_omitted): change, stage, changed_at, plan version, currency, levels,
+                        total, action paid | reversed | nothing-to-pay (and why)
+        version         one more with every write: each write is conditioned on the version it was decided on
 
-A payment's transaction holds the record update (condition: no record yet, or nothing live and this stage
-never paid) and, per paid level, the entry (deterministic id, put only if absent) and its wallet's balance:
-a redelivered record, a re-processed batch or a deal moving back and forth fails the record's condition and
-changes nothing. A reversal is conditioned on the payment it undoes being the live one.
+Every write is conditioned on the record's version as read, so of two deliveries deciding at once one writes
+and the other re-reads and finds the change applied. A payment's transaction holds the record update and,
+per paid level, the entry (deterministic id naming the deal, stage, change and level; put only if absent)
+and its wallet's balance. A reversal's entries are named after the entries they reverse.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,28 +32,26 @@ from .errors import Conflict, DomainError
 from .observability import logger, metrics
 from .wallet_model import Entry, EntryKind
 
-# Changes that paid nothing are recorded up to this many (each holds a full breakdown); payments and their
-# reversals are bounded by the workflow's stages, so the record stays far below DynamoDB's 400 KB.
-MAX_UNPAID_RECORDED = 40
+# Each decision holds a full breakdown (at most 10 levels); this many keep the record far below DynamoDB's
+# 400 KB however often a deal moves back and forth. The ledger entries explain every payment either way.
+MAX_RECORDED = 60
 
 
 @dataclass(frozen=True)
 class Change:
-    """A deal's move to a stage that computes or reverses commission, as the stream record tells it."""
+    """A deal's stage change to a stage that computes or reverses commission, as its history entry tells it."""
 
     org_id: str
     deal_id: str
+    number: int  # the deal's n-th stage change: its position in stage_history (the creation is 0)
     stage_id: str
     stage_name: str
     changed_at: str  # the moment of the change: the plan in force then applies, and entries carry it
-
-    @property
-    def key(self) -> str:
-        return f"{self.changed_at}#{self.stage_id}"
+    setting: str  # compute or reverse: the stage's setting when the deal moved
 
 
-class _AlreadyDone(Conflict):
-    """The record's condition failed: this change (or an equivalent one) was already handled."""
+class RecordChanged(Conflict):
+    """The record's condition failed: another delivery wrote it since it was read."""
 
 
 def record_key(org_id: str, deal_id: str) -> db.Key:
@@ -61,12 +64,25 @@ def record_view(deal_id: str, record: db.Item | None) -> dict[str, Any]:
     return {
         "deal_id": deal_id,
         "currency": record.get("currency"),
+        "applied_change": int(record.get("applied_change") or 0),
         "paid_stages": list(record.get("paid_stages") or []),
         "live": bool(record.get("live")),
         "live_stage": record.get("live_stage"),
+        "live_change": record.get("live_change"),
         "live_entries": list(record.get("live_entries") or []),
         "computations": list(record.get("computations") or []),
     }
+
+
+def applied_change(record: db.Item | None, history: Sequence[db.Item]) -> int:
+    """The newest change the record applied. A record written before changes were numbered lists the
+    changes it handled as "<changedAt>#<stageId>": the newest of those in the deal's history."""
+    if record is None:
+        return 0
+    if "applied_change" in record:
+        return int(record["applied_change"])
+    handled = set(record.get("changes") or [])
+    return max((n for n, e in enumerate(history) if f"{e.get('at')}#{e.get('stage_id')}" in handled), default=0)
 
 
 def computation(
@@ -79,6 +95,7 @@ def computation(
     reason: str | None = None,
 ) -> dict[str, Any]:
     return {
+        "change": change.number,
         "stage_id": change.stage_id,
         "stage_name": change.stage_name,
         "changed_at": change.changed_at,
@@ -92,65 +109,72 @@ def computation(
     }
 
 
-def _record_update(change: Change, expression: str, condition: str, values: dict[str, Any]) -> dict[str, Any]:
+def _record_update(
+    change: Change, record: db.Item | None, expression: str, decision: dict[str, Any], values: dict[str, Any]
+) -> dict[str, Any]:
+    """The record's part of a change's transaction: the change applied and its decision recorded (while
+    there is room), conditioned on the record being as read."""
+    recorded = len((record or {}).get("computations") or []) < MAX_RECORDED
+    sets = "SET entity = :entity, org_id = :org, deal_id = :deal, updated_at = :now, applied_change = :number"
+    if recorded:
+        sets += ", computations = list_append(if_not_exists(computations, :empty), :computation)"
+    adds = " ADD version :one" + ("" if recorded else ", computations_omitted :one")
+    condition = "attribute_not_exists(pk)" if record is None else "version = :seen"
     return db.tx_update(
         record_key(change.org_id, change.deal_id),
-        expression="SET entity = :entity, org_id = :org, deal_id = :deal, updated_at = :now, "
-        "computations = list_append(if_not_exists(computations, :empty), :computation), "
-        "changes = list_append(if_not_exists(changes, :empty), :change), " + expression + " ADD version :one",
+        expression=sets + (f", {expression}" if expression else "") + adds,
         condition=condition,
         values={
             ":entity": "deal_commission",
             ":org": change.org_id,
             ":deal": change.deal_id,
             ":now": clock.now_iso(),
+            ":number": change.number,
             ":empty": [],
-            ":change": [change.key],
             ":one": 1,
+            **({":computation": [decision]} if recorded else {}),
+            **({} if record is None else {":seen": record["version"]}),
             **values,
         },
     )
 
 
-def _write(change: Change, actions: list[dict[str, Any]]) -> bool:
-    """One transaction; False when the record's condition failed (already done), any other refusal raises."""
+def _write(change: Change, actions: list[dict[str, Any]]) -> None:
+    """One transaction. RecordChanged when the record is no longer as read; any other refusal raises too."""
 
     def refusal(failed: list[db.Item | None]) -> DomainError:
         if failed[0] is not None:
-            return _AlreadyDone(f"deal {change.deal_id}: change {change.key} already handled")
+            return RecordChanged(f"deal {change.deal_id}: its commission record changed meanwhile")
         return Conflict(f"deal {change.deal_id}: commission entries refused at positions {_failed_at(failed)}")
 
-    try:
-        db.transact(actions, on_cancel=refusal)
-    except _AlreadyDone:
-        logger.info("commission change already handled", extra=_ids(change))
-        return False
-    return True
+    db.transact(actions, on_cancel=refusal)
 
 
 def _failed_at(failed: list[db.Item | None]) -> list[int]:
     return [i for i, item in enumerate(failed) if item is not None]
 
 
-def _ids(change: Change) -> dict[str, str]:
-    return {"org_id": change.org_id, "deal_id": change.deal_id, "stage_id": change.stage_id}
+def _ids(change: Change) -> dict[str, Any]:
+    return {"org_id": change.org_id, "deal_id": change.deal_id, "stage_id": change.stage_id, "change": change.number}
 
 
-def pay(change: Change, *, plan_version: int, currency: str, levels: list[dict[str, Any]]) -> int:
-    """Pay the levels with an amount: one entry each, the record made live. Returns the entries written
-    (0 when the change was already handled)."""
+def pay(
+    change: Change, record: db.Item | None, *, plan_version: int, currency: str, levels: list[dict[str, Any]]
+) -> int:
+    """Pay the levels with an amount: one entry each, the record made live. Returns the entries written."""
     paid = [level for level in levels if level["amount"] > 0]
     entries = [
         Entry(
             org_id=change.org_id,
             partner_id=level["partner_id"],
-            entry_id=wallet_model.commission_entry_id(change.deal_id, change.stage_id, level["level"]),
+            entry_id=wallet_model.commission_entry_id(change.deal_id, change.stage_id, change.number, level["level"]),
             kind=EntryKind.COMMISSION,
             amount=int(level["amount"]),
             currency=currency,
             at=change.changed_at,
             description=f"Commission, level {level['level']}, deal {change.deal_id} at {change.stage_name}",
             details={"deal_id": change.deal_id, "stage_id": change.stage_id, "stage_name": change.stage_name}
+            | {"change": change.number}
             | {k: level[k] for k in ("level", "rule", "base", "percent", "fixed", "cap", "capped", "plan_version")},
         )
         for level in paid
@@ -159,57 +183,44 @@ def pay(change: Change, *, plan_version: int, currency: str, levels: list[dict[s
         {"partner_id": e.partner_id, "level": e.details["level"], "amount": e.amount, "entry_id": e.entry_id}
         for e in entries
     ]
-    record = _record_update(
+    decision = computation(change, "paid", plan_version=plan_version, currency=currency, levels=levels)
+    update = _record_update(
         change,
+        record,
         "currency = :currency, paid_stages = list_append(if_not_exists(paid_stages, :empty), :stages), "
-        "live = :true, live_stage = :stage, live_entries = :live",
-        "attribute_not_exists(pk) OR (live = :false AND NOT contains(paid_stages, :stage) "
-        "AND NOT contains(changes, :key))",
-        {
-            ":key": change.key,
-            ":currency": currency,
-            ":stages": [change.stage_id],
-            ":true": True,
-            ":false": False,
-            ":stage": change.stage_id,
-            ":live": live,
-            ":computation": [computation(change, "paid", plan_version=plan_version, currency=currency, levels=levels)],
-        },
+        "live = :true, live_stage = :stage, live_change = :number, live_entries = :live",
+        decision,
+        {":currency": currency, ":stages": [change.stage_id], ":true": True, ":stage": change.stage_id, ":live": live},
     )
-    if not _write(change, [record, *(a for e in entries for a in wallet_model.entry_actions(e))]):
-        return 0
+    _write(change, [update, *(a for e in entries for a in wallet_model.entry_actions(e))])
     metrics.add_metric(name="CommissionEntries", unit=MetricUnit.Count, value=len(entries))
     logger.info("commission paid", extra=_ids(change) | {"entries": len(entries), "plan_version": plan_version})
     return len(entries)
 
 
 def record_unpaid(change: Change, record: db.Item | None, decision: dict[str, Any]) -> None:
-    """A change that pays nothing (no plan in force, every level skipped): its breakdown is recorded, so
-    "why nothing" can be told, once per change."""
-    if len((record or {}).get("computations") or []) >= MAX_UNPAID_RECORDED:
-        logger.info("commission decision not recorded: the record is full", extra=_ids(change))
-        return
+    """A compute change that pays nothing (no plan in force, every level skipped): applied, with its
+    breakdown, so "why nothing" can be told and the change is never decided again."""
     update = _record_update(
         change,
+        record,
         "live = if_not_exists(live, :false), paid_stages = if_not_exists(paid_stages, :empty)",
-        "attribute_not_exists(pk) OR NOT contains(changes, :key)",
-        {":false": False, ":key": change.key, ":computation": [decision]},
+        decision,
+        {":false": False},
     )
-    if _write(change, [update]):
-        logger.info("commission: nothing to pay", extra=_ids(change) | {"reason": decision["reason"]})
+    _write(change, [update])
+    logger.info("commission: nothing to pay", extra=_ids(change) | {"reason": decision["reason"]})
 
 
 def reverse(change: Change, record: db.Item) -> int:
     """Undo the live payment: a reversing entry per paid level (the balance may go negative), the record
-    no longer live. Returns the entries written (0 when nothing was live or it was already reversed)."""
-    if not record.get("live"):
-        return 0
+    no longer live. Returns the entries written."""
     paid_stage, currency = str(record["live_stage"]), str(record["currency"])
     entries = [
         Entry(
             org_id=change.org_id,
             partner_id=live["partner_id"],
-            entry_id=wallet_model.reversal_entry_id(change.deal_id, paid_stage, int(live["level"])),
+            entry_id=wallet_model.reversal_entry_id(str(live["entry_id"])),
             kind=EntryKind.REVERSAL,
             amount=-int(live["amount"]),
             currency=currency,
@@ -220,6 +231,7 @@ def reverse(change: Change, record: db.Item) -> int:
                 "deal_id": change.deal_id,
                 "stage_id": change.stage_id,
                 "stage_name": change.stage_name,
+                "change": change.number,
                 "level": live["level"],
                 "paid_stage_id": paid_stage,
                 "reversed_entry_id": live["entry_id"],
@@ -231,22 +243,18 @@ def reverse(change: Change, record: db.Item) -> int:
         {"level": e.details["level"], "partner_id": e.partner_id, "amount": e.amount, "entry_id": e.entry_id}
         for e in entries
     ]
+    decision = computation(change, "reversed", plan_version=None, currency=currency, levels=levels) | {
+        "reversed_stage_id": paid_stage,
+        "reversed_change": record.get("live_change"),
+    }
     update = _record_update(
         change,
-        "live = :false, live_entries = :empty REMOVE live_stage",
-        "live = :true AND live_stage = :paid",
-        {
-            ":false": False,
-            ":true": True,
-            ":paid": paid_stage,
-            ":computation": [
-                computation(change, "reversed", plan_version=None, currency=currency, levels=levels)
-                | {"reversed_stage_id": paid_stage}
-            ],
-        },
+        record,
+        "live = :false, live_entries = :empty REMOVE live_stage, live_change",
+        decision,
+        {":false": False},
     )
-    if not _write(change, [update, *(a for e in entries for a in wallet_model.entry_actions(e))]):
-        return 0
+    _write(change, [update, *(a for e in entries for a in wallet_model.entry_actions(e))])
     metrics.add_metric(name="CommissionsReversed", unit=MetricUnit.Count, value=len(entries))
     logger.info("commission reversed", extra=_ids(change) | {"entries": len(entries), "paid_stage_id": paid_stage})
     return len(entries)

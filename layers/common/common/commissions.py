@@ -9,12 +9,15 @@ add up to at most 100). A level is skipped, with its reason, when there is no pa
 is not (or no longer) in the organisation, is ENDED or ARCHIVED, the deal has no value (percentage), the
 deal's currency is not the plan's, or the amount rounds to 0.
 
-The cascade (on_change) acts on a deal's move to a stage whose setting was "compute" or "reverse" when it
-moved, for a deal credited to a partner. It uses the plan version in force at the moment of the change
-(the last stage_history entry), not when the record is processed. Reads: one BatchGetItem (credited
-partner's node, plan, the deal's commission record), then one of the upline nodes the version's levels
-need (skipped when none are). Writes: one transaction (commission_cascade). The partners' statuses and the
-structure are those at processing time, normally a moment after the change.
+The cascade (on_change) brings a deal's commission record up to the newest stage change a stream record
+carries, for a deal credited to a partner. Each change is decided by its number in the deal's history, not
+by when its record arrives: a change the record already applied (or an older one) is ignored, a compute
+change pays while nothing is live, a reverse change reverses what is live; the image's history holds every
+earlier change, so one that arrives late was already taken into account. A payment uses the plan version
+in force at the moment of its change. Reads: one BatchGetItem (credited partner's node, plan, the deal's
+commission record), then one of the upline nodes the version's levels need (skipped when none are).
+Writes: one transaction per change that pays or reverses (commission_cascade). The partners' statuses and
+the structure are those at processing time, normally a moment after the change.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 from . import clock, commission_cascade, commission_plans, db, deals
 from .commission_cascade import Change
 from .errors import NotFound
+from .observability import logger
 from .partner_model import PartnerStatus, node_key
 from .workflows import StageCommission
 
@@ -119,14 +123,11 @@ def breakdown(
 class Reading:
     plan: db.Item | None
     record: db.Item | None
-    version: dict[str, Any] | None  # in force at the moment asked for
-    chain: list[str]  # the credited partner, then their upline
-    nodes: dict[str, db.Item]  # the nodes read: the credited partner's and the upline the levels need
+    node: db.Item | None  # the credited partner's
 
 
-def read(org_id: str, deal_id: str, credited_id: str, at: str, *, upline: bool = True, client: Any = None) -> Reading:
-    """Round trip 1: the credited partner's node, the plan and the deal's commission record. Round trip
-    2 (only when the version in force at `at` has levels above 1 and there is an upline): their nodes."""
+def read(org_id: str, deal_id: str, credited_id: str, *, client: Any = None) -> Reading:
+    """One round trip: the credited partner's node, the plan and the deal's commission record."""
     keys = [
         node_key(org_id, credited_id),
         commission_plans.plan_key(org_id),
@@ -134,15 +135,22 @@ def read(org_id: str, deal_id: str, credited_id: str, at: str, *, upline: bool =
     ]
     found = {(i["pk"], i["sk"]): i for i in db.batch_get(keys, consistent=True, client=client)}
     node, plan, record = (found.get((k["pk"], k["sk"])) for k in keys)
-    version = commission_plans.in_force(plan, at)
+    return Reading(plan, record, node)
+
+
+def structure(
+    org_id: str, credited_id: str, node: db.Item | None, version: Mapping[str, Any] | None, *, client: Any = None
+) -> tuple[list[str], dict[str, db.Item]]:
+    """The chain (the credited partner, then their upline) and the nodes the version's levels need: a
+    second round trip only when the version has levels above 1 and there is an upline."""
     chain = [credited_id, *((node or {}).get("upline") or [])]
     nodes = {credited_id: node} if node else {}
     levels = len(version["levels"]) if version else 0
-    wanted = [p for p in dict.fromkeys(chain[1:levels]) if p != credited_id] if upline else []
+    wanted = [p for p in dict.fromkeys(chain[1:levels]) if p != credited_id]
     if wanted:
         upline_nodes = db.batch_get([node_key(org_id, p) for p in wanted], consistent=True, client=client)
         nodes |= {n["partner_id"]: n for n in upline_nodes}
-    return Reading(plan, record, version, chain, nodes)
+    return chain, nodes
 
 
 # -- the preview -----------------------------------------------------------------------------------
@@ -171,15 +179,17 @@ def preview(org_id: str, deal_id: str, *, client: Any = None) -> dict[str, Any]:
     credited = deal.get("credited_partner_id")
     if not credited:
         return answer | {"reason": NOT_CREDITED}
-    reading = read(org_id, deal_id, credited, clock.now_iso(), client=client)
+    reading = read(org_id, deal_id, credited, client=client)
     answer["already_paid"] = bool((reading.record or {}).get("live"))
-    if reading.plan is None or reading.version is None:
+    version = commission_plans.in_force(reading.plan, clock.now_iso())
+    if reading.plan is None or version is None:
         return answer | {"reason": NO_PLAN}
     currency = str(reading.plan["currency"])
-    rows = breakdown(reading.version, currency, deal.get("value"), reading.chain, reading.nodes)
-    named = [r | {"partner_name": (reading.nodes.get(r["partner_id"] or "") or {}).get("name")} for r in rows]
+    chain, nodes = structure(org_id, credited, reading.node, version, client=client)
+    rows = breakdown(version, currency, deal.get("value"), chain, nodes)
+    named = [r | {"partner_name": (nodes.get(r["partner_id"] or "") or {}).get("name")} for r in rows]
     return answer | {
-        "plan_version": reading.version["version"],
+        "plan_version": version["version"],
         "currency": currency,
         "levels": named,
         "total": sum(r["amount"] for r in rows),
@@ -194,66 +204,97 @@ def deal_commissions(org_id: str, deal_id: str, *, client: Any = None) -> dict[s
 
 # -- the cascade -----------------------------------------------------------------------------------
 
+ACTING = (StageCommission.COMPUTE.value, StageCommission.REVERSE.value)
 
-def change_of(old: db.Item | None, new: db.Item | None) -> tuple[Change, str] | None:
-    """The change the cascade acts on, with its setting (compute or reverse); None for anything else: not
-    a deal, a new deal, the same stage (e.g. a share), a stage that does neither, no credited partner."""
-    if new is None or old is None or new.get("entity") != "deal" or old.get("stage_id") == new.get("stage_id"):
-        return None
-    setting = new.get("stage_commission")
-    if setting not in (StageCommission.COMPUTE.value, StageCommission.REVERSE.value):
-        return None
-    if not new.get("credited_partner_id"):
-        return None
+
+def changes_of(old: db.Item | None, new: db.Item | None) -> list[Change]:
+    """The deal's stage changes to compute or reverse stages, oldest first, from its new image (each history
+    entry carries the stage's setting when the deal moved there). Empty for anything else: not a deal, no
+    credited partner, or a record that is no stage change (e.g. a share: the history did not grow). The
+    old image only tells that; it may be missing (a change too large to travel with both)."""
+    if new is None or new.get("entity") != "deal" or not new.get("credited_partner_id"):
+        return []
     history = new.get("stage_history")
-    last = history[-1] if isinstance(history, list) and history else None
-    if not isinstance(last, dict) or last.get("stage_id") != new["stage_id"] or not last.get("at"):
-        raise ValueError(f"deal {new.get('deal_id')}: its stage change has no history entry")
-    change = Change(
-        org_id=str(new["org_id"]),
-        deal_id=str(new["deal_id"]),
-        stage_id=str(new["stage_id"]),
-        stage_name=str(new.get("stage_name") or ""),
-        changed_at=str(last["at"]),
-    )
-    return change, str(setting)
+    if new.get("stage_commission") in ACTING:
+        last = history[-1] if isinstance(history, list) and history else None
+        if not isinstance(last, dict) or last.get("stage_id") != new["stage_id"] or not last.get("at"):
+            raise ValueError(f"deal {new.get('deal_id')}: its stage change has no history entry")
+    if not isinstance(history, list) or (old is not None and len(old.get("stage_history") or []) >= len(history)):
+        return []
+    return [
+        Change(
+            org_id=str(new["org_id"]),
+            deal_id=str(new["deal_id"]),
+            number=number,
+            stage_id=str(entry["stage_id"]),
+            stage_name=str(entry.get("stage_name") or ""),
+            changed_at=str(entry["at"]),
+            setting=str(entry["commission"]),
+        )
+        for number, entry in enumerate(history)
+        if number > 0 and entry.get("commission") in ACTING
+    ]
+
+
+def _acts(change: Change, live: bool) -> bool:
+    """A compute change pays while nothing is live; a reverse change reverses a live payment."""
+    return live == (change.setting == StageCommission.REVERSE.value)
+
+
+def next_change(changes: list[Change], record: db.Item | None, history: list[db.Item]) -> Change | None:
+    """The first change newer than the record's that acts. The others change nothing and are passed over,
+    so the deal's changes applied in any order, and again, end as they would in order, once."""
+    live = bool((record or {}).get("live"))
+    applied = commission_cascade.applied_change(record, history)
+    return next((c for c in changes if c.number > applied and _acts(c, live)), None)
+
+
+# Beyond the changes to apply, how often a delivery re-reads a record another delivery wrote meanwhile.
+RACES_TOLERATED = 3
 
 
 def on_change(old: db.Item | None, new: db.Item | None) -> None:
-    """Reacts to a stream change (old image, new image): pays or reverses a deal's commissions."""
-    found = change_of(old, new)
-    if found is None or new is None:
+    """Reacts to a deal change (old image, new image): brings the deal's commission record up to the newest
+    change of the image, one transaction per change that pays or reverses."""
+    changes = changes_of(old, new)
+    if not changes or new is None:
         return
-    change, setting = found
-    computing = setting == StageCommission.COMPUTE.value
-    reading = read(change.org_id, change.deal_id, str(new["credited_partner_id"]), change.changed_at, upline=computing)
-    record = reading.record or {}
-    if change.key in (record.get("changes") or []):
-        return  # this very change was handled (a redelivered record)
-    if not computing:
-        if reading.record is not None:
-            commission_cascade.reverse(change, reading.record)
-        return
-    if record.get("live") or change.stage_id in (record.get("paid_stages") or []):
-        return  # a deal is never paid twice at once, nor twice for one stage
-    if reading.plan is None or reading.version is None:
+    history, credited = list(new["stage_history"]), str(new["credited_partner_id"])
+    for _ in range(len(changes) + RACES_TOLERATED):
+        reading = read(changes[0].org_id, changes[0].deal_id, credited)
+        change = next_change(changes, reading.record, history)
+        if change is None:
+            return  # applied already (a redelivery, an older change), or nothing to do
+        try:
+            live = _apply(change, reading, new)
+        except commission_cascade.RecordChanged:
+            logger.info("commission record changed meanwhile: deciding again", extra={"deal_id": change.deal_id})
+            continue
+        if not any(c.number > change.number and _acts(c, live) for c in changes):
+            return
+    raise commission_cascade.RecordChanged(f"deal {changes[0].deal_id}: its commission record keeps changing")
+
+
+def _apply(change: Change, reading: Reading, deal: db.Item) -> bool:
+    """Write the change's decision; returns whether a payment is live after it."""
+    if change.setting == StageCommission.REVERSE.value:
+        commission_cascade.reverse(change, reading.record or {})
+        return False
+    version = commission_plans.in_force(reading.plan, change.changed_at)
+    if reading.plan is None or version is None:
         decision = commission_cascade.computation(
             change, "nothing-to-pay", plan_version=None, currency=None, levels=[], reason=NO_PLAN
         )
         commission_cascade.record_unpaid(change, reading.record, decision)
-        return
-    currency = str(reading.plan["currency"])
-    version = int(reading.version["version"])
-    rows = breakdown(reading.version, currency, new.get("value"), reading.chain, reading.nodes)
+        return False
+    currency, number = str(reading.plan["currency"]), int(version["version"])
+    chain, nodes = structure(change.org_id, str(deal["credited_partner_id"]), reading.node, version)
+    rows = breakdown(version, currency, deal.get("value"), chain, nodes)
     if any(r["amount"] > 0 for r in rows):
-        commission_cascade.pay(change, plan_version=version, currency=currency, levels=rows)
-        return
+        commission_cascade.pay(change, reading.record, plan_version=number, currency=currency, levels=rows)
+        return True
     decision = commission_cascade.computation(
-        change,
-        "nothing-to-pay",
-        plan_version=version,
-        currency=currency,
-        levels=rows,
-        reason="every level was skipped",
+        change, "nothing-to-pay", plan_version=number, currency=currency, levels=rows, reason="every level was skipped"
     )
     commission_cascade.record_unpaid(change, reading.record, decision)
+    return False

@@ -4,7 +4,10 @@ partner, a deal shared with them moved to another stage, a staff note on such a 
 Each goes out only when the organisation offers the notification and the partner chose it for this
 organisation; a deal-shared e-mail also needs the organisation's "deal shared" e-mail on. Each is sent at
 most once (a notice under the deal): per share, per partner and stage change, per partner and note, also
-when the stream delivers a record twice. E-mails name the organisation and link to the deal in the portal;
+when a record arrives twice or out of order. What the partner is told about is decided on the deal as it is
+when the record is handled: a stage change the deal has moved on from since is not mailed (the newer
+change's e-mail says where it is), nor a note unshared since. E-mails name the organisation and link to
+the deal in the portal;
 they carry neither the deal's contacts nor a note's text (a stage-change or note e-mail not even the deal's
 title, which defaults to a contact's name).
 """
@@ -82,14 +85,17 @@ def shared_by_staff(old: db.Item | None, new: db.Item | None) -> bool:
     )
 
 
-def stage_changed(old: db.Item | None, new: db.Item | None) -> bool:
-    """A deal moved to another stage (a deal's creation at its first stage is no change)."""
-    return (
-        old is not None
-        and new is not None
-        and new.get("entity") == "deal"
-        and old.get("stage_id") != new.get("stage_id")
-    )
+def stage_change(old: db.Item | None, new: db.Item | None) -> int | None:
+    """The number of the stage change a deal record carries (its place in the stage history; the creation
+    at the first stage is 0, no change); None when the record is no stage change (a share, say). Without
+    the old image (a change too large to travel with both) the newest change is taken: notices keep it to
+    one e-mail."""
+    if new is None or new.get("entity") != "deal":
+        return None
+    number = len(new.get("stage_history") or []) - 1
+    if number < 1 or (old is not None and len(old.get("stage_history") or []) - 1 >= number):
+        return None
+    return number
 
 
 def note_shared(old: db.Item | None, new: db.Item | None) -> bool:
@@ -106,10 +112,11 @@ def note_shared(old: db.Item | None, new: db.Item | None) -> bool:
 def on_change(old: db.Item | None, new: db.Item | None) -> None:
     if new is None:
         return
+    number = stage_change(old, new)
     if shared_by_staff(old, new):
         send_deal_shared(new)
-    elif old is not None and stage_changed(old, new):
-        send_stage_changed(old, new)
+    elif number is not None:
+        send_stage_changed(new, number)
     elif note_shared(old, new):
         send_note_shared(new)
 
@@ -142,7 +149,7 @@ def send_deal_shared(share: db.Item, *, client: Any = None, ses: Any = None) -> 
     an e-mail was sent now."""
     org_id, deal_id, partner_id = share["org_id"], share["deal_id"], share["partner_id"]
     keys = [settings_key(org_id), node_key(org_id, partner_id), account_key(partner_id), deal_key(org_id, deal_id)]
-    found = {(i["pk"], i["sk"]): i for i in db.batch_get([*keys, org_key(org_id)], client=client)}
+    found = _read([*keys, org_key(org_id)], client=client)
 
     def item(key: db.Key) -> db.Item | None:
         return found.get((key["pk"], key["sk"]))
@@ -166,15 +173,17 @@ def send_deal_shared(share: db.Item, *, client: Any = None, ses: Any = None) -> 
     return sent
 
 
-def stage_changed_message(org: db.Item | None, old: db.Item, new: db.Item) -> tuple[str, str]:
+def stage_changed_message(org: db.Item | None, deal: db.Item, number: int) -> tuple[str, str]:
+    """The deal's `number`-th stage change, told from its history (the stage it left and the one it reached)."""
     org_name = _org_name(org)
-    subject = f"{org_name}: a deal shared with you moved to {new['stage_name']}"
+    history = deal["stage_history"]
+    left, reached = history[number - 1].get("stage_name", "-"), history[number]["stage_name"]
+    subject = f"{org_name}: a deal shared with you moved to {reached}"
     body = "\n".join(
         [
-            f'A deal {org_name} shared with you in the partner portal moved from "{old.get("stage_name", "-")}" '
-            f'to "{new["stage_name"]}".',
+            f'A deal {org_name} shared with you in the partner portal moved from "{left}" to "{reached}".',
             "",
-            f"See it here: {_link(new['org_id'], new['deal_id'])}",
+            f"See it here: {_link(deal['org_id'], deal['deal_id'])}",
         ]
     )
     return subject, body
@@ -211,7 +220,8 @@ def _pair(key: db.Key) -> tuple[str, str]:
 
 
 def _read(keys: list[db.Key], *, client: Any = None) -> dict[tuple[str, str], db.Item]:
-    return {(i["pk"], i["sk"]): i for i in db.batch_get(keys, client=client)}
+    """Consistent: what is sent is decided on the items as they are now, not on a replica behind them."""
+    return {(i["pk"], i["sk"]): i for i in db.batch_get(keys, consistent=True, client=client)}
 
 
 def _partner_keys(org_id: str, partner_ids: list[str]) -> list[db.Key]:
@@ -231,21 +241,25 @@ def _send_each(
     return sum(once(owner_pk, f"{name}#{partner_id}", mail(address), client=client) for partner_id, address in to)
 
 
-def send_stage_changed(old: db.Item, new: db.Item, *, client: Any = None, ses: Any = None) -> int:
-    """E-mail each partner the deal is shared with who wants stage changes. The deal's version after the
-    change names the change, so a redelivered record finds its notices. Returns how many were sent now."""
+def send_stage_changed(new: db.Item, number: int, *, client: Any = None, ses: Any = None) -> int:
+    """E-mail each partner the deal is shared with who wants stage changes, about its `number`-th stage
+    change, unless the deal has changed stage again since (then that newer change is the one to tell). The
+    change's number names its notices, so a redelivered record, or another record of the same change,
+    finds them. Returns how many were sent now."""
     org_id, deal_id = new["org_id"], new["deal_id"]
-    partner_ids = list(dict.fromkeys(new.get("partner_ids") or []))
+    current = db.get(deal_key(org_id, deal_id), consistent=True, client=client)
+    ids = {"deal_id": deal_id, "change": number}
+    if current is None or len(current.get("stage_history") or []) - 1 != number:
+        logger.info("deal stage changed notifications: the deal has moved on since", extra=ids)
+        return 0
+    partner_ids = list(dict.fromkeys(current.get("partner_ids") or []))
     if not partner_ids:
         return 0
     found = _read([settings_key(org_id), org_key(org_id), *_partner_keys(org_id, partner_ids)], client=client)
     to = _recipients(org_id, partner_ids, NotificationType.DEAL_STAGE_CHANGED, found)
-    message = stage_changed_message(found.get(_pair(org_key(org_id))), old, new)
-    sent = _send_each(new["pk"], f"deal-stage-changed#v{new['version']}", to, message, client=client, ses=ses)
-    logger.info(
-        "deal stage changed notifications",
-        extra={"deal_id": deal_id, "version": new["version"], "wanted": len(to), "sent": sent},
-    )
+    message = stage_changed_message(found.get(_pair(org_key(org_id))), current, number)
+    sent = _send_each(current["pk"], f"deal-stage-changed#{number}", to, message, client=client, ses=ses)
+    logger.info("deal stage changed notifications", extra={**ids, "wanted": len(to), "sent": sent})
     return sent
 
 
@@ -253,8 +267,12 @@ def send_note_shared(note: db.Item, *, client: Any = None, ses: Any = None) -> i
     """E-mail each partner of the note's deal who wants shared notes, once per note and partner (sharing a
     note again after unsharing it sends nothing). Returns how many were sent now."""
     org_id, deal_id, note_id = note["org_id"], note["deal_id"], note["note_id"]
-    first = _read([settings_key(org_id), org_key(org_id), deal_key(org_id, deal_id)], client=client)
+    note_at = {"pk": note["pk"], "sk": note["sk"]}
+    first = _read([settings_key(org_id), org_key(org_id), deal_key(org_id, deal_id), note_at], client=client)
     settings, deal = settings_of(first.get(_pair(settings_key(org_id)))), first.get(_pair(deal_key(org_id, deal_id)))
+    if not (first.get(_pair(note_at)) or {}).get("shared_with_partners"):
+        logger.info("note shared notifications: the note was unshared since", extra={"note_id": note_id})
+        return 0
     partner_ids = list(dict.fromkeys((deal or {}).get("partner_ids") or []))
     if NotificationType.NOTE_SHARED.value not in (settings.get("partner_notification_types") or []) or not partner_ids:
         logger.info("note shared notifications not wanted", extra={"deal_id": deal_id, "note_id": note_id})

@@ -17,9 +17,14 @@ def _ses() -> Any:
 
 def send_email(to: list[str], subject: str, body: str, *, sender: str | None = None, client: Any = None) -> str:
     """Send a plain-text e-mail; returns SES's message id. From `sender` when given (an address SES has
-    verified), else the system's configured sender."""
+    verified), else the system's configured sender. With the configured configuration set, if any: SES then
+    records bounces and complaints (the local stack has none)."""
+    settings = get_settings()
+    configuration_set = (
+        {"ConfigurationSetName": settings.ses_configuration_set} if settings.ses_configuration_set else {}
+    )
     response = (client or _ses()).send_email(
-        FromEmailAddress=sender or get_settings().email_from,
+        FromEmailAddress=sender or settings.email_from,
         Destination={"ToAddresses": to},
         Content={
             "Simple": {
@@ -27,5 +32,6 @@ def send_email(to: list[str], subject: str, body: str, *, sender: str | None = N
                 "Body": {"Text": {"Data": body, "Charset": "UTF-8"}},
             }
         },
+        **configuration_set,
     )
     return str(response["MessageId"])

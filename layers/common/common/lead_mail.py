@@ -15,10 +15,14 @@ from .templates import PLACEHOLDER, find_template, render
 
 
 def purchase_due(old: db.Item | None, new: db.Item) -> bool:
-    return old is None and bool(new.get("company_id"))
+    """A lead from a company, as it arrived: version 1 (not a later change that came without its old image),
+    so the e-mail says where the lead was placed on arrival."""
+    return old is None and new.get("version") == 1 and bool(new.get("company_id"))
 
 
 def return_due(old: db.Item | None, new: db.Item) -> bool:
+    """A returned lead. Returned is final, so an image of it without its old one is the same return (the
+    notice makes it one e-mail)."""
     returned = LeadStatus.RETURNED.value
     return new.get("status") == returned and (old or {}).get("status") != returned
 

@@ -13,6 +13,11 @@ partner's wallet, entries and requests, and `drifts` checks them:
     paid_request_without_entry    a paid request without its payout entry
     payout_entry_without_request  a payout entry without a paid request of that partner
     payout_amount                 a payout entry that is not minus its request's amount
+    reversal_unmatched            a reversal that is not named after a commission entry of the partner
+                                  (reversed_entry_id) or not minus its amount
+    reversed_twice                a commission entry reversed more than once
+    commission_live_twice         two commission entries of one deal and level that are not reversed: a
+                                  deal has at most one payment in force
 
 A Scan is no snapshot: a transaction committed while it runs can show half its writes. So a partner that
 disagrees is read again consistently before it is reported: the wallet, then its entries and requests, then
@@ -22,7 +27,7 @@ wallet in its transaction, so an unchanged wallet means no transaction landed in
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,6 +131,7 @@ def drifts(org_id: str, partner_id: str, partner: Partner) -> list[Drift]:
         actual = {k: request.get(k) for k in ("request_id", "status", "amount")} if request else None
         if actual != expected:
             report("open_request", expected, actual)
+    found += _commission_drifts(org_id, partner_id, entries)
     payout_entries = {e["entry_id"]: e for e in entries if e.get("kind") == EntryKind.PAYOUT.value}
     for request_id, request in requests.items():
         status = request.get("status")
@@ -140,6 +146,34 @@ def drifts(org_id: str, partner_id: str, partner: Partner) -> list[Drift]:
             report("payout_entry_without_request", expected_request, request and request.get("status"))
         elif int(entry["amount"]) != -int(request["amount"]):
             report("payout_amount", -int(request["amount"]), {"entry_id": entry_id, "amount": int(entry["amount"])})
+    return found
+
+
+def _commission_drifts(org_id: str, partner_id: str, entries: list[db.Item]) -> list[Drift]:
+    """Reversals against the commissions they undo, and at most one payment of a deal in force."""
+    found: list[Drift] = []
+    paid = {e["entry_id"]: e for e in entries if e.get("kind") == EntryKind.COMMISSION.value}
+    reversed_ids: Counter[str] = Counter()
+    for entry in (e for e in entries if e.get("kind") == EntryKind.REVERSAL.value):
+        target = str((entry.get("details") or {}).get("reversed_entry_id"))
+        reversed_ids[target] += 1
+        commission = paid.get(target)
+        expected = {"entry_id": wallet_model.reversal_entry_id(target), "amount": commission and -commission["amount"]}
+        actual = {"entry_id": entry["entry_id"], "amount": entry["amount"]}
+        if commission is None or actual != expected:
+            found.append(_drift(org_id, partner_id, "reversal_unmatched", expected, actual))
+    for target, times in sorted(reversed_ids.items()):
+        if times > 1:
+            found.append(_drift(org_id, partner_id, "reversed_twice", {"reversed_entry_id": target, "times": 1}, times))
+    live = Counter(
+        (details["deal_id"], details.get("level"))
+        for entry_id, entry in paid.items()
+        if entry_id not in reversed_ids and (details := entry.get("details") or {}).get("deal_id")
+    )
+    for (deal_id, level), times in live.items():
+        if times > 1:
+            expected = {"deal_id": deal_id, "level": level, "live": 1}
+            found.append(_drift(org_id, partner_id, "commission_live_twice", expected, times))
     return found
 
 

@@ -1,6 +1,7 @@
 """The e-mail a partner gets when staff settle their payout request, from the table's stream: paid, or
 rejected with the reason. Sent once per request (a notice under the request), also when the stream
-delivers the record again. It goes to the partner's account address and names the organisation."""
+delivers the record again or out of order. It goes to the partner's account address and names the
+organisation."""
 
 from __future__ import annotations
 
@@ -20,14 +21,9 @@ SETTLED = (S.PAID.value, S.REJECTED.value)
 
 
 def settled(old: db.Item | None, new: db.Item | None) -> bool:
-    """A payout request that went from pending to paid or rejected."""
-    return (
-        old is not None
-        and new is not None
-        and new.get("entity") == "payout_request"
-        and old.get("status") == S.PENDING.value
-        and new.get("status") in SETTLED
-    )
+    """A settled payout request. Paid and rejected are final, so any image of a settled request tells the one
+    settlement, whether or not its old image came along; the notice makes it one e-mail."""
+    return new is not None and new.get("entity") == "payout_request" and new.get("status") in SETTLED
 
 
 def on_change(old: db.Item | None, new: db.Item | None) -> None:
@@ -60,7 +56,8 @@ def settled_message(org: db.Item | None, request: db.Item) -> tuple[str, str]:
 def send_settled(request: db.Item, *, client: Any = None, ses: Any = None) -> bool:
     """E-mail the partner that the request was paid or rejected. Returns whether it was sent now."""
     org_id, partner_id = request["org_id"], request["partner_id"]
-    found = {i["sk"]: i for i in db.batch_get([account_key(partner_id), org_key(org_id)], client=client)}
+    keys = [account_key(partner_id), org_key(org_id)]
+    found = {i["sk"]: i for i in db.batch_get(keys, consistent=True, client=client)}
     account, org = found.get("ACCOUNT"), found.get("ORG")
     ids = {"org_id": org_id, "request_id": request["request_id"], "status": request["status"]}
     if account is None or not account.get("email"):

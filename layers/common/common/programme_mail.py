@@ -3,6 +3,10 @@
 Each is sent once per item (notices), and the single-use token it carries is made here, as it is sent, so
 the token exists only in the e-mail. An invitation goes out from the inviter's configured sender address;
 when SES refuses that address (not verified for sending), from the system's address instead.
+
+A record may arrive late or again: the item as it is now decides. An invitation accepted or expired by
+then is not sent, nor a confirmation link for an address that is no longer the one to confirm (confirmed
+already, or replaced by a newer change): such a link could only be refused.
 """
 
 from __future__ import annotations
@@ -13,14 +17,16 @@ from botocore.exceptions import ClientError
 
 from . import access_tokens, clock, db
 from .email import send_email
+from .invitations import invitation_key, invitation_view
 from .notices import once
 from .observability import logger
+from .partner_model import account_key
 from .settings import get_settings
 
 
 def on_change(old: db.Item | None, new: db.Item | None) -> None:
     if new is None or old is not None:
-        return  # only new items send: later changes (an invitation accepted, say) send nothing
+        return  # only new items send (or a change that came without its old image: the item decides)
     if new.get("entity") == "invitation":
         send_invitation(new)
     elif new.get("entity") == "email_confirmation":
@@ -60,6 +66,13 @@ def invitation_message(invitation: db.Item, token: str) -> tuple[str, str]:
 
 
 def send_invitation(invitation: db.Item, *, client: Any = None, ses: Any = None) -> bool:
+    current = db.get(invitation_key(invitation["org_id"], invitation["invitation_id"]), consistent=True, client=client)
+    if current is None or invitation_view(current)["state"] != "sent":
+        logger.info(
+            "invitation e-mail not sent: accepted or expired", extra={"invitation_id": invitation["invitation_id"]}
+        )
+        return False
+
     def _action() -> dict[str, Any]:
         token = access_tokens.issue(
             "invitation",
@@ -94,7 +107,25 @@ def confirmation_message(request: db.Item, token: str) -> tuple[str, str]:
     return "Confirm your e-mail address", body
 
 
+def confirmation_wanted(request: db.Item, account: db.Item | None) -> bool:
+    """Whether the request's address still waits for confirmation on the account: a change's pending
+    address, or an unconfirmed registration address (what confirming the link will check)."""
+    if account is None:
+        return False
+    email = str(request["email"]).casefold()
+    if request.get("purpose") == "change":
+        return str(account.get("pending_email") or "").casefold() == email
+    return not account.get("email_confirmed") and str(account.get("email") or "").casefold() == email
+
+
 def send_confirmation(request: db.Item, *, client: Any = None, ses: Any = None) -> bool:
+    account = db.get(account_key(request["partner_id"]), consistent=True, client=client)
+    if not confirmation_wanted(request, account):
+        logger.info(
+            "confirmation e-mail not sent: nothing to confirm", extra={"confirmation_id": request["confirmation_id"]}
+        )
+        return False
+
     def _action() -> dict[str, Any]:
         token = access_tokens.issue(
             "email_confirmation",

@@ -72,14 +72,19 @@ def partner_payouts_listing(org_id: str, partner_id: str) -> str:
     return f"ORG#{org_id}#WALLET#{partner_id}#PAYOUTS"
 
 
-# Deterministic entry ids: the same deal, stage and level (or payout request) always names the same entry,
-# so a redelivered or repeated write finds it already there instead of paying twice.
-def commission_entry_id(deal_id: str, stage_id: str, level: int) -> str:
-    return f"C-{deal_id}-{stage_id}-{level}"
+# Deterministic entry ids: the same deal change and level (or payout request) always names the same entry,
+# so a redelivered or repeated write finds it already there instead of paying twice. The change's number
+# (its place in the deal's stage history) keeps a stage the deal re-entered apart from its earlier payment.
+COMMISSION_PREFIX, REVERSAL_PREFIX = "C-", "R-"
 
 
-def reversal_entry_id(deal_id: str, paid_stage_id: str, level: int) -> str:
-    return f"R-{deal_id}-{paid_stage_id}-{level}"
+def commission_entry_id(deal_id: str, stage_id: str, change: int, level: int) -> str:
+    return f"{COMMISSION_PREFIX}{deal_id}-{stage_id}-{change}-{level}"
+
+
+def reversal_entry_id(commission_entry_id: str) -> str:
+    """A reversal is named after the commission entry it undoes: each is reversed at most once."""
+    return REVERSAL_PREFIX + commission_entry_id.removeprefix(COMMISSION_PREFIX)
 
 
 def payout_entry_id(request_id: str) -> str:
