@@ -38,11 +38,15 @@ EXPECTED_ACKNOWLEDGMENTS = {
     ("Referrals/SmsWebhook/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("StatusSweep/StatusSweep/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("TokenAuthorizer/Role", "AwsSolutions-IAM5[Resource::*]"),
-    ("Leads/LeadsEventsFailures", "AwsSolutions-SQS3"),
-    ("Partners/PartnersEventsFailures", "AwsSolutions-SQS3"),
-    ("Referrals/ReferralsEventsFailures", "AwsSolutions-SQS3"),
-    ("Payouts/PayoutsEventsFailures", "AwsSolutions-SQS3"),
+    ("Changes/StreamDispatcher/Role", "AwsSolutions-IAM5[Resource::*]"),
+    # Dead-letter destinations themselves: the stream mapping's failure queue, each consumer's dead letters.
+    ("Changes/StreamDispatcherFailures", "AwsSolutions-SQS3"),
+    ("Leads/LeadsEventsChanges/DeadLetters", "AwsSolutions-SQS3"),
+    ("Partners/PartnersEventsChanges/DeadLetters", "AwsSolutions-SQS3"),
+    ("Referrals/ReferralsEventsChanges/DeadLetters", "AwsSolutions-SQS3"),
+    ("Payouts/PayoutsEventsChanges/DeadLetters", "AwsSolutions-SQS3"),
     ("Files/Bucket", "AwsSolutions-S1"),
+    ("StatusSweep/Failures", "AwsSolutions-SQS3"),
     # Every route the manifest declares without an authorizer, one per method.
     *(
         (f"Api/HttpApi/{method.value}{route.path.replace('/', '--')}", "AwsSolutions-APIG4")
@@ -53,13 +57,20 @@ EXPECTED_ACKNOWLEDGMENTS = {
 }
 
 
+BACKUP_ROLE_POLICY = (
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]"
+)
+
+
 def expected_acknowledgments(synth: Synth) -> set[tuple[str, str]]:
-    """The reviewed list, with the one finding whose id names a logical id: objects under the files
-    prefix, which PartnersApi reads and writes."""
+    """The reviewed list, with the one finding whose id names a logical id (objects under the files
+    prefix, which PartnersApi reads and writes) and the one of protected stages."""
     (bucket_id, _) = synth.only("AWS::S3::Bucket")
-    return EXPECTED_ACKNOWLEDGMENTS | {
-        ("Partners/PartnersApi/Role", f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{constants.FILES_KEY_PREFIX}*]")
-    }
+    files_prefix = f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{constants.FILES_KEY_PREFIX}*]"
+    expected = {*EXPECTED_ACKNOWLEDGMENTS, ("Partners/PartnersApi/Role", files_prefix)}
+    if synth.resources("AWS::Backup::BackupPlan"):  # protected stages only: AWS Backup's service role
+        expected.add(("Data/Backups/Plan/Table", BACKUP_ROLE_POLICY))
+    return expected
 
 
 def acknowledgments(synth: Synth) -> dict[tuple[str, str], list[str]]:

@@ -48,7 +48,10 @@ def test_function_environment(dev: Synth, spec: manifest.Function) -> None:
     (domain_id, _) = dev.only("AWS::Cognito::UserPoolDomain")
     variables = dev.function(spec.name)[1]["Properties"]["Environment"]["Variables"]
 
-    assert set(ENV_NAMES) <= variables.keys()
+    # The consumers' queue URLs only where they are used: the dispatcher's (sending to them).
+    only_dispatcher = {constants.ENV_CONSUMER_QUEUE_URLS}
+    assert set(ENV_NAMES) - only_dispatcher <= variables.keys()
+    assert (constants.ENV_CONSUMER_QUEUE_URLS in variables) is (spec is manifest.STREAM_DISPATCHER)
     assert variables["STAGE"] == "dev"
     assert variables["TABLE_NAME"] == {"Ref": table_id}
     assert variables["USER_POOL_ID"] == {"Ref": pool_id}

@@ -15,6 +15,14 @@ pytestmark = pytest.mark.infra
 # Actions without resource-level permissions: the only ones allowed on "*".
 ACTIONS_WITHOUT_RESOURCES = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "dynamodb:ListStreams"}
 OBSERVABILITY = {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+# The stream dispatcher's mapping (and its on-failure queue); each consumer reads its own queue.
+QUEUE_READING = {
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+}
 STREAM_MAPPING = {
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
@@ -25,6 +33,8 @@ STREAM_MAPPING = {
     "sqs:GetQueueUrl",
 }
 EXPECTED_ACTIONS = {
+    # The table stream's one reader: it sends each change to the consumers' queues (SendMessage only).
+    manifest.STREAM_DISPATCHER.name: OBSERVABILITY | STREAM_MAPPING,
     manifest.LEADS_API.name: OBSERVABILITY
     | {
         "dynamodb:GetItem",
@@ -37,20 +47,13 @@ EXPECTED_ACTIONS = {
         "cognito-idp:DeleteUserPoolClient",
     },
     manifest.LEADS_EVENTS.name: OBSERVABILITY
+    | QUEUE_READING
     | {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "ses:SendEmail",
-        # the stream mapping and its on-failure queue
-        "dynamodb:DescribeStream",
-        "dynamodb:GetRecords",
-        "dynamodb:GetShardIterator",
-        "dynamodb:ListStreams",
-        "sqs:SendMessage",
-        "sqs:GetQueueAttributes",
-        "sqs:GetQueueUrl",
     },
     manifest.PARTNERS_API.name: OBSERVABILITY
     | {
@@ -69,13 +72,14 @@ EXPECTED_ACTIONS = {
         "s3:GetObject",
     },
     manifest.PARTNERS_EVENTS.name: OBSERVABILITY
-    | STREAM_MAPPING
+    | QUEUE_READING
     | {
         "dynamodb:GetItem",
         "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",  # a copy of the account checks its version
         "dynamodb:Query",
         "ses:SendEmail",
     },
@@ -90,7 +94,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:Query",
     },
     manifest.REFERRALS_EVENTS.name: OBSERVABILITY
-    | STREAM_MAPPING
+    | QUEUE_READING
     | {
         "dynamodb:GetItem",
         "dynamodb:BatchGetItem",
@@ -126,7 +130,7 @@ EXPECTED_ACTIONS = {
     # The cascade (two BatchGetItem reads, one transaction of puts and updates) and the settled-request
     # e-mail (a notice claimed, released by DeleteItem when sending fails).
     manifest.PAYOUTS_EVENTS.name: OBSERVABILITY
-    | STREAM_MAPPING
+    | QUEUE_READING
     | {
         "dynamodb:GetItem",
         "dynamodb:BatchGetItem",
@@ -146,6 +150,10 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
         "ssm:GetParameter",
         "ses:SendEmail",
+        # a run that failed its retries goes to the failure queue (Lambda's on-failure destination)
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
     },
     # It verifies tokens against the pool's public keys (fetched over HTTPS): no AWS permissions.
     manifest.TOKEN_AUTHORIZER.name: OBSERVABILITY,
@@ -247,15 +255,30 @@ def test_table_actions_are_on_the_table_its_named_indexes_or_its_stream(dev: Syn
                 assert statement["Resource"] == [table_arn, *index_arns]
 
 
+def ses_arn(kind: str, name: Any) -> dict[str, Any]:
+    region_and_account = ["arn:", {"Ref": "AWS::Partition"}, ":ses:", {"Ref": "AWS::Region"}, ":"]
+    return {"Fn::Join": ["", [*region_and_account, {"Ref": "AWS::AccountId"}, f":{kind}/", name]]}
+
+
+def system_sender_arns(synth: Synth) -> list[dict[str, Any]]:
+    """The stack's identity and its configuration set: SES v2 authorizes a send against both."""
+    (identity_id, _) = synth.only("AWS::SES::EmailIdentity")
+    (configuration_set_id, _) = synth.only("AWS::SES::ConfigurationSet")
+    return [ses_arn("identity", {"Ref": identity_id}), ses_arn("configuration-set", {"Ref": configuration_set_id})]
+
+
+def send_email_resources(synth: Synth, function_name: str) -> list[str]:
+    (send_email,) = [s for s in synth.policy_statements(function_name) if s["Action"] == "ses:SendEmail"]
+    return sorted(str(resource) for resource in as_list(send_email["Resource"]))
+
+
 def test_cognito_and_ses_actions_are_on_the_pool_and_the_sender_identity(dev: Synth) -> None:
     (pool_id, _) = dev.only("AWS::Cognito::UserPool")
-    (identity_id, _) = dev.only("AWS::SES::EmailIdentity")
 
     for statement in dev.policy_statements(manifest.LEADS_API.name):
         if any(action.startswith("cognito-idp:") for action in as_list(statement["Action"])):
             assert statement["Resource"] == {"Fn::GetAtt": [pool_id, "Arn"]}
-    (send_email,) = [s for s in dev.policy_statements(manifest.LEADS_EVENTS.name) if s["Action"] == "ses:SendEmail"]
-    assert {"Ref": identity_id} in send_email["Resource"]["Fn::Join"][1]
+    assert send_email_resources(dev, manifest.LEADS_EVENTS.name) == sorted(map(str, system_sender_arns(dev)))
 
 
 def test_partners_events_queries_the_table_but_no_index(dev: Synth) -> None:
@@ -285,11 +308,7 @@ def test_status_sweep_queries_the_table_and_the_due_index_only(dev: Synth) -> No
 
 
 def test_sweep_sends_reminders_from_the_system_identity_only(dev: Synth) -> None:
-    (identity_id, _) = dev.only("AWS::SES::EmailIdentity")
-    (send_email,) = [s for s in dev.policy_statements(manifest.STATUS_SWEEP.name) if s["Action"] == "ses:SendEmail"]
-
-    assert {"Ref": identity_id} in send_email["Resource"]["Fn::Join"][1]
-    assert "*" not in literal_parts(send_email["Resource"])[-1]
+    assert send_email_resources(dev, manifest.STATUS_SWEEP.name) == sorted(map(str, system_sender_arns(dev)))
 
 
 def auth_token_parameter_arn(stage: str) -> dict[str, Any]:
@@ -356,14 +375,13 @@ def test_partners_api_touches_the_pool_and_files_under_the_prefix_only(dev: Synt
 
 
 def test_partners_events_sends_from_the_system_identity_and_verified_ones_only(dev: Synth) -> None:
-    (identity_id, _) = dev.only("AWS::SES::EmailIdentity")
     statements = dev.policy_statements(manifest.PARTNERS_EVENTS.name)
-    (send_email,) = [s for s in statements if s["Action"] == "ses:SendEmail"]
-    system, any_verified = send_email["Resource"]
     region_and_account = ["arn:", {"Ref": "AWS::Partition"}, ":ses:", {"Ref": "AWS::Region"}, ":"]
+    any_verified = {"Fn::Join": ["", [*region_and_account, {"Ref": "AWS::AccountId"}, ":identity/*"]]}
 
-    assert system["Fn::Join"][1] == [*region_and_account, {"Ref": "AWS::AccountId"}, ":identity/", {"Ref": identity_id}]
-    assert any_verified["Fn::Join"][1] == [*region_and_account, {"Ref": "AWS::AccountId"}, ":identity/*"]
+    assert send_email_resources(dev, manifest.PARTNERS_EVENTS.name) == sorted(
+        map(str, [*system_sender_arns(dev), any_verified])
+    )
     assert not any(a.startswith(("cognito-idp:", "s3:")) for s in statements for a in as_list(s["Action"]))
 
 
@@ -382,6 +400,13 @@ def test_schedule_role_may_invoke_the_sweep_only(dev: Synth) -> None:
 
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
+    (failures_id, _) = next(
+        (queue_id, queue)
+        for queue_id, queue in dev.resources("AWS::SQS::Queue").items()
+        if queue["Metadata"]["aws:cdk:path"].endswith("/StatusSweep/Failures/Resource")
+    )
+    # Scheduler writes its dead-letter events with this role too.
     assert statements == [
-        {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": {"Fn::GetAtt": [function_id, "Arn"]}}
+        {"Action": "lambda:InvokeFunction", "Effect": "Allow", "Resource": {"Fn::GetAtt": [function_id, "Arn"]}},
+        {"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": {"Fn::GetAtt": [failures_id, "Arn"]}},
     ]

@@ -89,14 +89,14 @@ def test_referrals_events_gets_inserted_referral_requests_only(dev: Synth) -> No
         for m in dev.resources("AWS::Lambda::EventSourceMapping").values()
         if m["Properties"]["FunctionName"] == {"Ref": function_id}
     ]
+    queue_id = mapping["EventSourceArn"]["Fn::GetAtt"][0]
 
-    assert [f["Pattern"] for f in mapping["FilterCriteria"]["Filters"]] == [
-        '{"eventName":["INSERT"],"dynamodb":{"NewImage":{"entity":{"S":["referral_request"]}}}}'
-    ]
-    assert (
-        dev.template["Outputs"]["ReferralsEventsFailureQueueUrl"]["Value"]["Ref"]
-        == (mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0])
+    # Its queue: what the dispatcher routes to it (the filter is applied there, not on this mapping).
+    assert manifest.REFERRALS_EVENTS.change_filters == (
+        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["referral_request"]}}}},
     )
+    assert dev.template["Outputs"]["ReferralsEventsQueueUrl"]["Value"] == {"Ref": queue_id}
+    assert "ReferralsEventsDeadLetterQueueUrl" in dev.template["Outputs"]
 
 
 def test_the_auth_token_parameter_name_is_an_output(prod: Synth) -> None:
