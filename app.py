@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""CDK entry point: `npx cdk synth` / `npx cdk deploy -c stage=<stage> -c emailFrom=<address> -c portalUrl=<url>`
-(context keys: docs/deploy.md)."""
+"""CDK entry point: `npx cdk synth`, or `make deploy STAGE=<stage>` (the stage's settings: cdk.json "stages",
+-c key=value on top; docs/deploy.md)."""
 
 from __future__ import annotations
 

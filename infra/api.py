@@ -160,7 +160,11 @@ class HttpApi(Construct):
         for route in manifest.ROUTES:
             integration = integrations_by_function.setdefault(
                 route.function,
-                integrations.HttpLambdaIntegration(f"{route.function}Integration", functions[route.function]),
+                # One invoke permission per function for the whole API: one per route would grow the function's
+                # resource-based policy past Lambda's 20 KB limit as routes are added.
+                integrations.HttpLambdaIntegration(
+                    f"{route.function}Integration", functions[route.function], scope_permission_to_route=False
+                ),
             )
             routes = self.api.add_routes(
                 path=route.path,

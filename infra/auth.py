@@ -25,6 +25,7 @@ class Auth(Construct):
         domain_prefix: str | None,
         callback_urls: list[str],
         protected: bool,
+        email: cognito.UserPoolEmail | None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.user_pool = cognito.UserPool(
@@ -50,6 +51,7 @@ class Auth(Construct):
             mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             feature_plan=cognito.FeaturePlan.ESSENTIALS,
+            email=email,  # None: Cognito's default sender
             deletion_protection=protected,
             removal_policy=RemovalPolicy.RETAIN if protected else RemovalPolicy.DESTROY,
         )

@@ -120,6 +120,11 @@ class DeploymentConfig:
         alarm_email = text(constants.CONTEXT_ALARM_EMAIL) or None
         if alarm_email and not EMAIL_PATTERN.match(alarm_email):
             raise ValueError(f"{constants.CONTEXT_ALARM_EMAIL} {alarm_email!r} is not an e-mail address")
+        if protected and not alarm_email:  # a dev stage's alarms may go unread; a protected stage's may not
+            raise ValueError(
+                f"set who gets the alarms with -c {constants.CONTEXT_ALARM_EMAIL}=ops@your-domain: "
+                "protected stages e-mail every alarm"
+            )
         return cls(
             stage=stage,
             email_from=email_from,
@@ -145,7 +150,9 @@ def _stage_settings(scope: Construct, stage: str) -> dict[str, Any]:
     in any stage fails at once rather than deploying without the setting."""
     stages = scope.node.try_get_context(constants.CONTEXT_STAGES) or {}
     if not isinstance(stages, dict):
-        raise ValueError(f"context {constants.CONTEXT_STAGES!r} must map stage names to their settings")
+        raise ValueError(
+            f"context {constants.CONTEXT_STAGES!r} must be an object of stages and their settings (cdk.json)"
+        )
     for name, settings in stages.items():
         if not isinstance(settings, dict):
             raise ValueError(f"{constants.CONTEXT_STAGES}.{name} must be an object of settings")

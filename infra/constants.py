@@ -13,9 +13,12 @@ COMMON_PACKAGE_DIR = REPO_ROOT / "layers" / "common" / "common"
 # The layer asset: Lambda puts the asset's `python/` folder on sys.path.
 LAYER_DIR = REPO_ROOT / ".build" / "layer"
 
-# The Lambda runtime: the layer's wheels are resolved for this version and infra/functions.py must use
-# the matching lambda_.Runtime (a test checks that they agree).
+# The Lambda runtime: the layer's wheels are resolved and its bytecode compiled for this version, and
+# infra/functions.py must use the matching lambda_.Runtime (a test checks that they agree).
 PYTHON_VERSION = "3.14"
+# Hash-pinned locks (`make lock`): the layer installs the run-time one, `make install` the dev one.
+RUNTIME_LOCK = REPO_ROOT / "requirements" / "runtime.txt"
+DEV_LOCK = REPO_ROOT / "requirements" / "dev.txt"
 
 APP_NAME = "PartnerProgramme"
 RESOURCE_PREFIX = "partner-programme"

@@ -10,6 +10,9 @@ from constructs import Construct
 
 # Long enough for a slow upload to finish, short enough that abandoned parts are not billed for long.
 ABORT_INCOMPLETE_UPLOADS_AFTER = Duration.days(1)
+# A replaced or deleted file stays recoverable this long (an upload over an existing key, a mistaken
+# delete); after that the old version is removed.
+NONCURRENT_VERSION_RETENTION = Duration.days(90)
 # How long a browser may reuse a CORS preflight answer.
 CORS_MAX_AGE_SECONDS = 3600
 
@@ -25,7 +28,7 @@ class FilesBucket(Construct):
             minimum_tls_version=1.2,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=False,  # a file is replaced by uploading a new one under a new key
+            versioned=True,
             cors=[
                 s3.CorsRule(
                     allowed_methods=[s3.HttpMethods.POST, s3.HttpMethods.PUT, s3.HttpMethods.GET],
@@ -41,7 +44,13 @@ class FilesBucket(Construct):
                 s3.LifecycleRule(
                     id="abort-incomplete-multipart-uploads",
                     abort_incomplete_multipart_upload_after=ABORT_INCOMPLETE_UPLOADS_AFTER,
-                )
+                ),
+                s3.LifecycleRule(
+                    id="expire-noncurrent-versions",
+                    noncurrent_version_expiration=NONCURRENT_VERSION_RETENTION,
+                    # A delete marker with no versions left behind it only clutters listings.
+                    expired_object_delete_marker=True,
+                ),
             ],
             # No auto-delete on any stage: it would add a custom resource (a Lambda function with a
             # managed-policy role) only to empty the bucket; `cdk destroy` of a dev stage needs the bucket

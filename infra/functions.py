@@ -42,7 +42,8 @@ def common_layer(scope: Construct) -> lambda_.LayerVersion:
     return lambda_.LayerVersion(
         scope,
         "CommonLayer",
-        code=lambda_.Code.from_asset(str(constants.LAYER_DIR), exclude=["**/__pycache__", "**/*.pyc"]),
+        # With its bytecode: Lambda mounts layers read-only, so without it every cold start compiles every module.
+        code=lambda_.Code.from_asset(str(constants.LAYER_DIR)),
         compatible_runtimes=[RUNTIME],
         compatible_architectures=[ARCHITECTURE],
         description="Run-time dependencies and the common domain package",

@@ -40,13 +40,15 @@ API_COGNITO_ACTIONS = [
 API_FILE_ACTIONS = ["s3:PutObject", "s3:GetObject"]
 # The consumer reads what an e-mail needs (settings, account, organisation: one BatchGetItem), records
 # sent notices and e-mailed tokens, and copies account changes into the partner's nodes, which a query of
-# the partner's own partition finds (the table, no index).
+# the partner's own partition finds (the table, no index); each copy is a transaction that checks the
+# account is still the version copied (ConditionCheckItem).
 EVENTS_ITEM_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:BatchGetItem",
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
+    "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
 ]
 

@@ -17,6 +17,7 @@ from infra.config import DeploymentConfig
 from infra.files import FilesBucket
 from infra.functions import FunctionDefaults, LambdaFunction, common_layer
 from infra.leads import Leads
+from infra.monitoring import Monitoring
 from infra.partners import Partners
 from infra.payouts import Payouts
 from infra.referrals import Referrals
@@ -185,6 +186,8 @@ class PartnerProgrammeStack(Stack):
         CfnOutput(self, "FilesBucketName", value=files.bucket.bucket_name)
         CfnOutput(self, "StatusSweepScheduleName", value=status_sweep.schedule.ref)
         CfnOutput(self, "StatusSweepFailureQueueUrl", value=status_sweep.failures.queue_url)
+        # Last: it watches whatever the stack holds by now.
+        Monitoring(self, "Monitoring", config=config)
 
 
 def register_checks(app: App) -> None:

@@ -2,13 +2,19 @@
 infra/manifest.py SCHEDULES, which the local stack's on-demand firing follows too).
 
 The sweep is idempotent (running it twice changes nothing more), so every retry below is safe.
+
+A run that never happens lands in one failure queue, whichever side gave up: Scheduler's dead-letter
+event when it could not invoke the function, Lambda's invocation record when the function kept failing.
+Both say when and why; the remedy is the same (invoke the sweep again), so one queue and one alarm serve.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Acknowledgment, Aws, Duration, Validations
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import manifest
@@ -39,8 +45,24 @@ class StatusSweep(Construct):
         self.sweep.role.add_to_policy(
             iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[table.table.table_arn])
         )
+        self.failures = sqs.Queue(
+            self,
+            "Failures",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        Validations.of(self.failures).acknowledge(
+            Acknowledgment(
+                id="AwsSolutions-SQS3",
+                reason=f"This queue is itself the dead-letter queue of the {spec.name} schedule and the "
+                "on-failure destination of the function; nothing consumes it automatically.",
+            )
+        )
         self.sweep.function.configure_async_invoke(
-            retry_attempts=FUNCTION_RETRY_ATTEMPTS, max_event_age=FUNCTION_MAX_EVENT_AGE
+            retry_attempts=FUNCTION_RETRY_ATTEMPTS,
+            max_event_age=FUNCTION_MAX_EVENT_AGE,
+            on_failure=destinations.SqsDestination(self.failures),
         )
 
         # The schedule's own role, allowed to invoke this function only. The source-account condition
@@ -58,7 +80,9 @@ class StatusSweep(Construct):
             "ScheduleRolePolicy",
             roles=[self.invoke_role],
             statements=[
-                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.sweep.function.function_arn])
+                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.sweep.function.function_arn]),
+                # Scheduler writes its dead-letter events with the schedule's role.
+                iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.failures.queue_arn]),
             ],
         )
         self.schedule = scheduler.CfnSchedule(
@@ -77,6 +101,7 @@ class StatusSweep(Construct):
                     maximum_retry_attempts=DELIVERY_RETRY_ATTEMPTS,
                     maximum_event_age_in_seconds=int(DELIVERY_MAX_EVENT_AGE.to_seconds()),
                 ),
+                dead_letter_config=scheduler.CfnSchedule.DeadLetterConfigProperty(arn=self.failures.queue_arn),
             ),
         )
         # The first run must find the role's policy in place.

@@ -23,6 +23,7 @@ PROD_CONTEXT = {
     "portalCallbackUrls": "https://partners.example.com/callback",
     "twilioAccountSid": "AC" + "0123456789abcdef" * 2,
     "twilioFromNumber": "+15005550006",
+    "alarmEmail": "ops@partners.example.com",
 }
 
 
@@ -38,6 +39,14 @@ class Synth:
     @property
     def template_path(self) -> Path:
         return self.outdir / self.stack.template_file
+
+    def nested_templates(self) -> dict[str, dict[str, Any]]:
+        """The template of each nested stack (a file of its own in the assembly), by its construct id."""
+        return {
+            nested.node.id: json.loads((self.outdir / nested.template_file).read_text())
+            for nested in self.stack.node.find_all()
+            if isinstance(nested, cdk.NestedStack)
+        }
 
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template["Resources"].items() if v["Type"] == resource_type}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -9,6 +11,8 @@ import pytest
 
 from infra import constants
 from infra.config import DeploymentConfig
+from infra.stack import add_stack
+from tests.infra.conftest import CDK_JSON
 
 pytestmark = pytest.mark.infra
 
@@ -17,8 +21,11 @@ TWILIO = {"twilioAccountSid": "AC" + "0123456789abcdef" * 2, "twilioFromNumber":
 
 
 def config(**context: Any) -> DeploymentConfig:
-    """The configuration of these context values, with a sender address and Twilio's account and number."""
-    return DeploymentConfig.from_context(cdk.App(context={"emailFrom": "no-reply@example.com", **TWILIO, **context}))
+    """The configuration of these context values, with a sender address, Twilio's account and number and
+    who gets the alarms."""
+    return DeploymentConfig.from_context(
+        cdk.App(context={"emailFrom": "no-reply@example.com", "alarmEmail": "ops@example.com", **TWILIO, **context})
+    )
 
 
 def bare_config(**context: Any) -> DeploymentConfig:
@@ -141,3 +148,109 @@ def test_public_api_url_for_a_custom_domain() -> None:
 def test_rejects_bad_twilio_context(context: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         config(**context)
+
+
+def test_alarm_email_is_optional_on_dev_and_required_on_protected_stages() -> None:
+    assert bare_config().alarm_email is None
+    assert config(stage="prod", portalUrl="https://partners.example.com").alarm_email == "ops@example.com"
+    with pytest.raises(ValueError, match="alarmEmail"):
+        bare_config(stage="prod", portalUrl="https://partners.example.com", **TWILIO)
+    with pytest.raises(ValueError, match="alarmEmail"):
+        config(alarmEmail="ops-at-example.com")
+
+
+PROD_STAGE = {
+    "account": "123456789012",
+    "region": "eu-central-1",
+    "emailFrom": "no-reply@partners.example.com",
+    "portalUrl": "https://partners.example.com",
+    "alarmEmail": "ops@partners.example.com",
+    **TWILIO,
+}
+
+
+def staged(stages: dict[str, Any], **context: Any) -> DeploymentConfig:
+    """The configuration of a `stages` block (as in cdk.json) and top-level context (as from `-c`)."""
+    return DeploymentConfig.from_context(cdk.App(context={"stages": stages, **context}))
+
+
+def test_cdk_json_holds_the_dev_stage() -> None:
+    dev = DeploymentConfig.from_context(cdk.App(context=json.loads(CDK_JSON.read_text())["context"]))
+
+    assert (dev.stage, dev.email_from) == ("dev", "no-reply@example.com")
+    assert (dev.account, dev.region) == (None, None)  # environment-agnostic: `make synth` works offline
+
+
+def test_the_selected_stage_block_supplies_the_settings() -> None:
+    prod = staged({"dev": {"emailFrom": "dev@example.com"}, "prod": PROD_STAGE}, stage="prod")
+
+    assert prod.stage == "prod"
+    assert (prod.account, prod.region) == ("123456789012", "eu-central-1")
+    assert prod.email_from == "no-reply@partners.example.com"
+    assert prod.portal_url == "https://partners.example.com"
+    assert prod.twilio_account_sid == TWILIO["twilioAccountSid"]
+
+
+def test_command_line_context_wins_over_the_stage_block() -> None:
+    prod = staged({"prod": PROD_STAGE}, stage="prod", portalUrl="https://portal.example.org", region="us-east-1")
+
+    assert prod.portal_url == "https://portal.example.org"
+    assert prod.region == "us-east-1"
+    assert prod.email_from == "no-reply@partners.example.com"
+
+
+def test_unknown_settings_in_any_stage_block_are_refused_by_name() -> None:
+    with pytest.raises(ValueError, match=r"stages\.prod: unknown setting\(s\) emailFromm"):
+        staged({"prod": {**PROD_STAGE, "emailFromm": "x@example.com"}}, stage="prod")
+    # A typo in another stage's block fails too, before it is ever deployed.
+    with pytest.raises(ValueError, match=r"stages\.staging: unknown setting\(s\) portalURL"):
+        staged({"prod": PROD_STAGE, "staging": {"portalURL": "https://x.example.com"}}, stage="prod")
+    with pytest.raises(ValueError, match="stages"):
+        staged({"prod": "not an object"}, stage="prod")
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"account": "12345678901"},
+        {"account": "1234567890123"},
+        {"account": "12345678901a"},
+        {"region": "eu-central"},
+        {"region": "EU-CENTRAL-1"},
+        {"region": "eucentral1"},
+    ],
+)
+def test_rejects_a_bad_account_or_region(context: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"account|region"):
+        config(**context)
+
+
+def test_accepts_region_names_of_every_partition() -> None:
+    for region in ("eu-central-1", "ap-southeast-5", "us-gov-west-1", "cn-north-1", "il-central-1"):
+        assert config(region=region).region == region
+
+
+def test_an_existing_ses_identity_must_be_the_sender_or_its_domain() -> None:
+    assert config(sesIdentity="example.com").ses_identity == "example.com"
+    assert config(sesIdentity="no-reply@example.com").sender_verified is True
+    assert config().ses_identity is None
+    assert config().sender_verified is False
+    for other in ("other.example.com", "alice@example.com", "mail.example.com"):
+        with pytest.raises(ValueError, match="sesIdentity"):
+            config(sesIdentity=other)
+
+
+def test_the_verified_flag_takes_json_booleans_and_their_strings() -> None:
+    assert config(sesIdentityVerified=True).sender_verified is True
+    assert config(sesIdentityVerified="true").sender_verified is True
+    assert config(sesIdentityVerified="false").sender_verified is False
+    with pytest.raises(ValueError, match="sesIdentityVerified"):
+        config(sesIdentityVerified="yes")
+
+
+def test_the_stack_deploys_to_the_stage_account_and_region(layer: Path) -> None:
+    stack = add_stack(cdk.App(context={"stages": {"prod": PROD_STAGE}, "stage": "prod"}))
+    dev = add_stack(cdk.App(context={"emailFrom": "no-reply@example.com"}))
+
+    assert (stack.account, stack.region) == ("123456789012", "eu-central-1")
+    assert cdk.Token.is_unresolved(dev.account) and cdk.Token.is_unresolved(dev.region)

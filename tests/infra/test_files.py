@@ -3,9 +3,11 @@ downloads, kept on protected stages."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from infra import constants
+from infra import constants, files
 from tests.infra.conftest import Synth
 
 pytestmark = pytest.mark.infra
@@ -29,7 +31,6 @@ def test_bucket_is_private_encrypted_and_refuses_plain_http(dev: Synth) -> None:
     assert policy["Properties"]["Bucket"] == {"Ref": bucket_id}
     assert all(statement["Effect"] == "Deny" for statement in denies)
     assert {"Bool": {"aws:SecureTransport": "false"}} in [statement["Condition"] for statement in denies]
-    assert "VersioningConfiguration" not in properties
 
 
 def test_cors_lets_the_portal_upload_and_download(dev: Synth, prod: Synth) -> None:
@@ -41,12 +42,28 @@ def test_cors_lets_the_portal_upload_and_download(dev: Synth, prod: Synth) -> No
         assert set(rule["AllowedMethods"]) == {"POST", "PUT", "GET"}
 
 
+def lifecycle_rules(synth: Synth) -> dict[str, dict[str, Any]]:
+    (_, bucket) = synth.only("AWS::S3::Bucket")
+    return {rule["Id"]: rule for rule in bucket["Properties"]["LifecycleConfiguration"]["Rules"]}
+
+
 def test_incomplete_multipart_uploads_are_aborted(dev: Synth) -> None:
-    (_, bucket) = dev.only("AWS::S3::Bucket")
-    (rule,) = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    rule = lifecycle_rules(dev)["abort-incomplete-multipart-uploads"]
 
     assert rule["Status"] == "Enabled"
-    assert rule["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] >= 1
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+
+
+def test_replaced_and_deleted_files_stay_recoverable_for_90_days(dev: Synth, prod: Synth) -> None:
+    for synth in (dev, prod):
+        (_, bucket) = synth.only("AWS::S3::Bucket")
+        rule = lifecycle_rules(synth)["expire-noncurrent-versions"]
+
+        assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+        assert rule["Status"] == "Enabled"
+        assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": files.NONCURRENT_VERSION_RETENTION.to_days()}
+        assert files.NONCURRENT_VERSION_RETENTION.to_days() == 90
+        assert rule["ExpiredObjectDeleteMarker"] is True
 
 
 def test_bucket_is_kept_on_protected_stages_and_never_emptied_by_the_stack(dev: Synth, prod: Synth) -> None:

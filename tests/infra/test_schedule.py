@@ -3,6 +3,8 @@ sweep with a role of its own."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from infra import manifest, status_sweep
@@ -63,3 +65,42 @@ def test_schedule_name_is_an_output(prod: Synth) -> None:
 
     assert schedule["Properties"]["Name"] == "partner-programme-prod-StatusSweep"
     assert prod.template["Outputs"]["StatusSweepScheduleName"]["Value"] == {"Ref": schedule_id}
+
+
+def failures_queue(synth: Synth) -> tuple[str, dict[str, Any]]:
+    (found,) = (
+        (queue_id, queue)
+        for queue_id, queue in synth.resources("AWS::SQS::Queue").items()
+        if queue["Metadata"]["aws:cdk:path"].endswith("/StatusSweep/Failures/Resource")
+    )
+    return found
+
+
+def test_a_run_that_never_happens_lands_in_the_failure_queue(dev: Synth) -> None:
+    # Scheduler's dead-letter event (it could not invoke) and Lambda's record (the function kept failing).
+    (queue_id, queue) = failures_queue(dev)
+    (_, schedule) = dev.only("AWS::Scheduler::Schedule")
+    (_, invoke_config) = dev.only("AWS::Lambda::EventInvokeConfig")
+    queue_arn = {"Fn::GetAtt": [queue_id, "Arn"]}
+
+    assert schedule["Properties"]["Target"]["DeadLetterConfig"] == {"Arn": queue_arn}
+    assert invoke_config["Properties"]["DestinationConfig"] == {"OnFailure": {"Destination": queue_arn}}
+    assert queue["Properties"]["SqsManagedSseEnabled"] is True
+    assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert "RedrivePolicy" not in queue["Properties"]  # it is a dead-letter queue itself: alarmed when not empty
+    (policy,) = [
+        policy
+        for policy in dev.resources("AWS::SQS::QueuePolicy").values()
+        if {"Ref": queue_id} in policy["Properties"]["Queues"]
+    ]
+    assert {"Bool": {"aws:SecureTransport": "false"}} in [
+        statement.get("Condition") for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def test_the_failure_queue_is_an_attribute_and_an_output(dev: Synth) -> None:
+    (queue_id, _) = failures_queue(dev)
+    sweeps = [construct for construct in dev.stack.node.find_all() if isinstance(construct, status_sweep.StatusSweep)]
+
+    assert [dev.stack.resolve(sweep.failures.queue_url) for sweep in sweeps] == [{"Ref": queue_id}]
+    assert dev.template["Outputs"]["StatusSweepFailureQueueUrl"]["Value"] == {"Ref": queue_id}

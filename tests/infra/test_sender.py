@@ -1,0 +1,105 @@
+"""SES: the sender identity (created with Easy DKIM, or an existing verified one referenced), the
+configuration set every message goes out with, and Cognito sending through SES once it may."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra import constants, manifest
+from tests.infra.conftest import PROD_CONTEXT, Synth, synthesize
+
+pytestmark = pytest.mark.infra
+
+
+@pytest.fixture(scope="module")
+def existing_address(layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """A dev stage sending under an address the account verified already."""
+    return synthesize(tmp_path_factory.mktemp("cdk-ses-address"), {"sesIdentity": "no-reply@example.com"})
+
+
+@pytest.fixture(scope="module")
+def verified_domain(layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """A protected stage whose own domain identity SES has verified."""
+    return synthesize(tmp_path_factory.mktemp("cdk-ses-verified"), {**PROD_CONTEXT, "sesIdentityVerified": "true"})
+
+
+def literal_tail(value: dict[str, Any]) -> str:
+    return str(value["Fn::Join"][1][-1])
+
+
+def test_a_domain_identity_with_easy_dkim_for_the_sender_domain(dev: Synth, prod: Synth) -> None:
+    for synth, domain in ((dev, "example.com"), (prod, "partners.example.com")):
+        (identity_id, identity) = synth.only("AWS::SES::EmailIdentity")
+        outputs = synth.template["Outputs"]
+
+        assert identity["Properties"]["EmailIdentity"] == domain
+        assert identity["Properties"]["DkimSigningAttributes"] == {"NextSigningKeyLength": "RSA_2048_BIT"}
+        for number in (1, 2, 3):
+            # The CNAME records the administrator publishes in the domain's DNS.
+            assert outputs[f"DkimRecord{number}Name"]["Value"] == {
+                "Fn::GetAtt": [identity_id, f"DkimDNSTokenName{number}"]
+            }
+            assert outputs[f"DkimRecord{number}Value"]["Value"] == {
+                "Fn::GetAtt": [identity_id, f"DkimDNSTokenValue{number}"]
+            }
+
+
+def test_configuration_set_records_reputation_bounces_and_complaints(prod: Synth) -> None:
+    (set_id, configuration_set) = prod.only("AWS::SES::ConfigurationSet")
+    (_, destination) = prod.only("AWS::SES::ConfigurationSetEventDestination")
+    properties = destination["Properties"]
+
+    assert configuration_set["Properties"]["Name"] == f"{constants.RESOURCE_PREFIX}-prod"
+    assert configuration_set["Properties"]["ReputationOptions"] == {"ReputationMetricsEnabled": True}
+    assert properties["ConfigurationSetName"] == {"Ref": set_id}
+    assert properties["EventDestination"]["Enabled"] is True
+    assert sorted(properties["EventDestination"]["MatchingEventTypes"]) == ["bounce", "complaint"]
+    (dimension,) = properties["EventDestination"]["CloudWatchDestination"]["DimensionConfigurations"]
+    assert dimension["DimensionName"] == "ses:caller-identity"
+    assert dimension["DimensionValueSource"] == "messageTag"
+
+
+def test_every_function_sends_with_the_configuration_set(dev: Synth) -> None:
+    (set_id, _) = dev.only("AWS::SES::ConfigurationSet")
+
+    for function in manifest.FUNCTIONS:
+        variables = dev.function(function.name)[1]["Properties"]["Environment"]["Variables"]
+        assert variables[constants.ENV_SES_CONFIGURATION_SET] == {"Ref": set_id}
+
+
+def test_cognito_keeps_its_own_sender_until_the_identity_is_verified(dev: Synth, prod: Synth) -> None:
+    # Cognito refuses an unverified identity: the first deployment (before DKIM is published) must work.
+    for synth in (dev, prod):
+        (_, pool) = synth.only("AWS::Cognito::UserPool")
+        assert pool["Properties"].get("EmailConfiguration", {}).get("EmailSendingAccount") != "DEVELOPER"
+
+
+def test_cognito_sends_through_the_verified_domain_with_the_configuration_set(verified_domain: Synth) -> None:
+    (set_id, _) = verified_domain.only("AWS::SES::ConfigurationSet")
+    (_, pool) = verified_domain.only("AWS::Cognito::UserPool")
+    email = pool["Properties"]["EmailConfiguration"]
+
+    assert email["EmailSendingAccount"] == "DEVELOPER"
+    assert email["From"] == PROD_CONTEXT["emailFrom"]
+    assert email["ConfigurationSet"] == {"Ref": set_id}
+    assert literal_tail(email["SourceArn"]) == ":identity/partners.example.com"
+    assert verified_domain.only("AWS::SES::EmailIdentity")  # still the stack's own
+
+
+def test_an_existing_identity_is_referenced_not_created(existing_address: Synth) -> None:
+    (_, pool) = existing_address.only("AWS::Cognito::UserPool")
+    (send_email,) = [
+        statement
+        for statement in existing_address.policy_statements(manifest.LEADS_EVENTS.name)
+        if statement["Action"] == "ses:SendEmail"
+    ]
+    tails = sorted(literal_tail(resource) for resource in send_email["Resource"] if "identity/" in str(resource))
+
+    assert not existing_address.resources("AWS::SES::EmailIdentity")
+    assert not any(key.startswith("Dkim") for key in existing_address.template["Outputs"])
+    assert tails == [":identity/no-reply@example.com"]
+    assert literal_tail(pool["Properties"]["EmailConfiguration"]["SourceArn"]) == ":identity/no-reply@example.com"
+    assert existing_address.error is None
