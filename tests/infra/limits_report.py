@@ -29,7 +29,6 @@ CODE_AND_LAYERS_LIMIT_BYTES = 250 * 1024 * 1024
 ROLE_POLICIES_LIMIT_CHARS = 10_240
 # Resources in one stack: CloudFormation refuses more than 500; the budget is 300, so a stack keeps room to
 # grow (a nested stack takes what does not fit, as the monitoring does).
-STACK_RESOURCES_HARD_LIMIT = 500
 STACK_RESOURCES_LIMIT = 300
 # A template CloudFormation reads from S3 (the CDK CLI uploads it there), and one passed in the request.
 TEMPLATE_S3_LIMIT_BYTES = 1_000_000
