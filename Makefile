@@ -10,14 +10,16 @@ DEV_LOCK := requirements/dev.txt
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help prereqs install lock dev test lint test-unit test-infra test-integration bench layer synth \
-        token verify-ledger redrive clean
+.PHONY: help prereqs prereqs-local install lock dev test lint test-unit test-infra test-integration bench layer \
+        synth deploy diff stage-named token verify-ledger redrive clean
 
 help:
 	@echo "make dev    - start the local stack with a demo organisation (Ctrl-C stops it)"
 	@echo "make test   - install what is needed and run lint, unit, infra and integration tests"
 	@echo "make bench  - benchmark handlers against bare DynamoDB calls (writes bench/results/)"
 	@echo "make synth  - synthesize the CDK app (offline)"
+	@echo "make deploy STAGE=<stage> - rebuild the layer and deploy the stage (cdk.json 'stages'; docs/deploy.md)"
+	@echo "make diff STAGE=<stage>   - what a deployment of the stage would change"
 	@echo "make lock   - regenerate requirements/*.txt from pyproject.toml (ARGS=--upgrade for newer versions)"
 	@echo "make verify-ledger - recompute every wallet balance from its ledger entries and report drift"
 	@echo "                     (the running 'make dev' stack; ARGS='--table <name> --region <r>' for a stage)"
@@ -26,6 +28,10 @@ help:
 
 prereqs:
 	@bash local/check_prereqs.sh
+
+# The local stack's DynamoDB Local also needs Java; deploying does not.
+prereqs-local:
+	@bash local/check_prereqs.sh --local
 
 # Exactly the lock, every file checked against its hash (pip itself included: the lock pins it).
 $(VENV)/.installed: $(DEV_LOCK) | prereqs
@@ -56,7 +62,7 @@ layer: install
 test-infra: install layer
 	$(PY) -m pytest tests/infra -q
 
-test-integration: install
+test-integration: prereqs-local install
 	$(PY) -m pytest tests/integration -q
 
 test: install lint test-unit test-infra test-integration
@@ -64,7 +70,17 @@ test: install lint test-unit test-infra test-integration
 synth: install layer
 	npx cdk synth --quiet
 
-dev: install
+# A stage's settings come from cdk.json "stages" (-c key=value on top via ARGS); the credentials are yours.
+deploy: stage-named install layer
+	npx cdk deploy -c stage=$(STAGE) --require-approval broadening --outputs-file cdk-outputs.$(STAGE).json $(ARGS)
+
+diff: stage-named install layer
+	npx cdk diff -c stage=$(STAGE) $(ARGS)
+
+stage-named:
+	@test -n "$(STAGE)" || { echo "name the stage: make $(MAKECMDGOALS) STAGE=<stage>" >&2; exit 2; }
+
+dev: prereqs-local install
 	$(PY) -m local.dev
 
 token: install
@@ -79,7 +95,7 @@ verify-ledger: $(VENV)/.installed
 redrive: $(VENV)/.installed
 	@$(PY) -m local.redrive $(if $(STAGE),--stage $(STAGE)) $(ARGS)
 
-bench: install
+bench: prereqs-local install
 	$(PY) -m bench.run
 
 clean:

@@ -86,7 +86,7 @@ def test_cold_init_imports_from_read_only_copies_of_the_layer_alone(tmp_path: Pa
     target = build_layer.host_target()
     build_layer.compile_bytecode(target, site)
 
-    with cold_init.read_only_trees(site) as trees:
+    with cold_init.read_only_trees(site, tmp_path / "trees") as trees:
         pyc, source = trees["pyc"] / "python" / "layered", trees["source"] / "python" / "layered"
         assert list((pyc / "__pycache__").glob(f"__init__.{sys.implementation.cache_tag}.pyc"))
         assert not (source / "__pycache__").exists()
@@ -97,3 +97,4 @@ def test_cold_init_imports_from_read_only_copies_of_the_layer_alone(tmp_path: Pa
             with pytest.raises(subprocess.CalledProcessError):
                 cold_init.init_seconds(tree, "import pytest", {})
         assert not (source / "__pycache__").exists()
+    assert not (tmp_path / "trees").exists()
