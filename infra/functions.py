@@ -22,6 +22,8 @@ from constructs import Construct
 
 from infra import constants, manifest
 
+# Failures wait this long for an operator (SQS's longest retention).
+DEAD_LETTER_RETENTION = Duration.days(14)
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
@@ -112,6 +114,26 @@ class LambdaFunction(Construct):
         )
 
 
+def dead_letter_queue(scope: Construct, construct_id: str, *, holds: str) -> sqs.Queue:
+    """A queue where failures wait for an operator (14 days, encrypted, TLS only); `holds` says whose, for
+    cdk-nag's acknowledgment that such a queue needs no dead-letter queue of its own."""
+    queue = sqs.Queue(
+        scope,
+        construct_id,
+        encryption=sqs.QueueEncryption.SQS_MANAGED,
+        enforce_ssl=True,
+        retention_period=DEAD_LETTER_RETENTION,
+    )
+    Validations.of(queue).acknowledge(
+        Acknowledgment(
+            id="AwsSolutions-SQS3",
+            reason=f"This queue is itself a dead-letter destination ({holds}); nothing consumes it "
+            "automatically, so it needs no dead-letter queue of its own.",
+        )
+    )
+    return queue
+
+
 def read_stream(scope: Construct, reader: LambdaFunction, *, table: dynamodb.ITable) -> sqs.Queue:
     """Feed the table's stream to its one reader (kind == "stream") with the manifest's filters, batch size,
     retries and record age (the local stream poller follows the same settings), reporting partial batch
@@ -121,20 +143,7 @@ def read_stream(scope: Construct, reader: LambdaFunction, *, table: dynamodb.ITa
         raise ValueError(f"{spec.name} is not the stream reader")
     # Where a batch goes once bisecting and retries are exhausted (SQS unreachable for hours): the message
     # points at the stream records (shard and sequence numbers), which stay readable for 24 hours.
-    failures = sqs.Queue(
-        scope,
-        f"{spec.name}Failures",
-        encryption=sqs.QueueEncryption.SQS_MANAGED,
-        enforce_ssl=True,
-        retention_period=Duration.days(14),
-    )
-    Validations.of(failures).acknowledge(
-        Acknowledgment(
-            id="AwsSolutions-SQS3",
-            reason=f"This queue is itself the on-failure destination of the {spec.name} stream mapping; "
-            "nothing consumes it automatically, so it needs no dead-letter queue of its own.",
-        )
-    )
+    failures = dead_letter_queue(scope, f"{spec.name}Failures", holds=f"the {spec.name} stream mapping's failures")
     reader.function.add_event_source(
         event_sources.DynamoEventSource(
             table,
@@ -171,26 +180,16 @@ class ChangeQueue(Construct):
         spec = consumer.spec
         if spec.kind != "queue":
             raise ValueError(f"{spec.name} does not read a queue")
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        Validations.of(self.dead_letters).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason=f"This is the dead-letter queue of the {spec.name} queue; an operator redrives it "
-                "(make redrive), so it has none of its own.",
-            )
+        self.dead_letters = dead_letter_queue(
+            self, "DeadLetters", holds=f"the {spec.name} queue's, which an operator redrives with make redrive"
         )
         self.queue = sqs.Queue(
             self,
             "Queue",
             encryption=sqs.QueueEncryption.SQS_MANAGED,
             enforce_ssl=True,
-            # Longer than the dead-letter queue's 14 days would let a message expire there before its time.
+            # Shorter than the dead-letter queue's: SQS keeps a message's first enqueue time when it moves,
+            # so a longer retention here would let it expire in the dead letters before its time.
             retention_period=Duration.days(4),
             max_message_size_bytes=MAX_CHANGE_MESSAGE_BYTES,
             # AWS's advice for a Lambda-read queue: six times the function's timeout, so a message is not

@@ -10,15 +10,14 @@ Both say when and why; the remedy is the same (invoke the sweep again), so one q
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Aws, Duration, Validations
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra import manifest
-from infra.functions import FunctionDefaults, LambdaFunction
+from infra.functions import FunctionDefaults, LambdaFunction, dead_letter_queue
 from infra.table import Table
 
 # The index of ACTIVE partners by last-lead date (common.partner_model: LAPSE#<shard> / <lastLeadAt>#...):
@@ -45,19 +44,8 @@ class StatusSweep(Construct):
         self.sweep.role.add_to_policy(
             iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[table.table.table_arn])
         )
-        self.failures = sqs.Queue(
-            self,
-            "Failures",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
-        Validations.of(self.failures).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-SQS3",
-                reason=f"This queue is itself the dead-letter queue of the {spec.name} schedule and the "
-                "on-failure destination of the function; nothing consumes it automatically.",
-            )
+        self.failures = dead_letter_queue(
+            self, "Failures", holds=f"the {spec.name} schedule's undelivered runs and the function's failed ones"
         )
         self.sweep.function.configure_async_invoke(
             retry_attempts=FUNCTION_RETRY_ATTEMPTS,
