@@ -1,6 +1,6 @@
-"""Cognito: the user pool for staff, partners and team members; the portal's app client; the `leads`
-resource server whose scope partner-company systems ask for with client credentials; and the domain
-that serves the OAuth token endpoint.
+"""Cognito: the user pool for staff, partners and team members; the `operators` group (the only users who
+may create organisations); the portal's app client; the `leads` resource server whose scope partner-company
+systems ask for with client credentials; and the domain that serves the OAuth token endpoint.
 
 Partner-company app clients are not defined here: the LeadsApi function creates one per company at run
 time (CreateUserPoolClient) when an admin issues credentials.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cognito as cognito
+from common.auth import OPERATORS_GROUP
 from constructs import Construct
 
 from infra import manifest
@@ -67,6 +68,13 @@ class Auth(Construct):
                 reason="The Essentials feature plan is used because Plus (threat protection) is billed per "
                 "monthly active user; switch feature_plan to PLUS where that cost is accepted.",
             ),
+        )
+
+        # Its members' tokens carry it (`cognito:groups`); the deployer adds the first operator (docs/deploy.md).
+        self.operators = self.user_pool.add_group(
+            "OperatorsGroup",
+            group_name=OPERATORS_GROUP,
+            description="Operators of the deployment: they create the organisations (tenants)",
         )
 
         self.lead_intake_scope = cognito.ResourceServerScope(

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from common.validation import DOMAIN_PATTERN as _DOMAIN
 from constructs import Construct
 
 from infra import constants
@@ -20,6 +21,7 @@ SSM_PARAMETER_PATTERN = re.compile(r"^(/[A-Za-z0-9_.-]+)+$|^[A-Za-z0-9_.-]+$")
 ACCOUNT_PATTERN = re.compile(r"^[0-9]{12}$")
 # Commercial, GovCloud and China regions: eu-central-1, us-gov-west-1, cn-north-1, ap-southeast-5.
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-[0-9]$")
+DOMAIN_PATTERN = re.compile(f"^{_DOMAIN}$")
 
 
 def _origin(url: str) -> str:
@@ -57,6 +59,8 @@ class DeploymentConfig:
     ses_identity_verified: bool = False
     # Who is e-mailed when an alarm goes off.
     alarm_email: str | None = None
+    # Domains (SES domain identities) partners' invitations may go out from; organisations allow some.
+    sender_domains: tuple[str, ...] = ()
 
     @property
     def protected(self) -> bool:
@@ -142,6 +146,7 @@ class DeploymentConfig:
                 constants.CONTEXT_SES_IDENTITY_VERIFIED, context(constants.CONTEXT_SES_IDENTITY_VERIFIED)
             ),
             alarm_email=alarm_email,
+            sender_domains=_sender_domains(context(constants.CONTEXT_SENDER_DOMAINS)),
         )
 
 
@@ -185,6 +190,17 @@ def _ses_identity(given: str, email_from: str) -> str | None:
             f"or its domain ({domain}): SES sends from an address only under an identity of that name"
         )
     return given
+
+
+def _sender_domains(value: Any) -> tuple[str, ...]:
+    """A list in cdk.json, or comma-separated from `-c senderDomains=a.example,b.example`; lower-cased,
+    each once."""
+    given = value.split(",") if isinstance(value, str) else list(value or [])
+    domains = [str(domain).strip().lower() for domain in given if str(domain).strip()]
+    for domain in domains:
+        if not DOMAIN_PATTERN.match(domain) or len(domain) > 253:
+            raise ValueError(f"{constants.CONTEXT_SENDER_DOMAINS}: {domain!r} is not a domain name")
+    return tuple(dict.fromkeys(domains))
 
 
 def _domain_of(address: str) -> str:

@@ -47,6 +47,9 @@ CONTEXT_SES_IDENTITY = "sesIdentity"
 # Set once the domain identity the stack created is verified: Cognito then sends through SES too.
 CONTEXT_SES_IDENTITY_VERIFIED = "sesIdentityVerified"
 CONTEXT_ALARM_EMAIL = "alarmEmail"
+# Domains (each an SES domain identity of the account) whose addresses partners' invitations may go out
+# from, once an address is confirmed and its organisation allows the domain.
+CONTEXT_SENDER_DOMAINS = "senderDomains"
 # Per-stage settings: {"stages": {"<stage>": {<any of STAGE_SETTINGS>}}}; a top-level key wins over them.
 CONTEXT_STAGES = "stages"
 STAGE_SETTINGS = (
@@ -63,6 +66,7 @@ STAGE_SETTINGS = (
     CONTEXT_SES_IDENTITY,
     CONTEXT_SES_IDENTITY_VERIFIED,
     CONTEXT_ALARM_EMAIL,
+    CONTEXT_SENDER_DOMAINS,
 )
 
 DEFAULT_STAGE = "dev"
@@ -109,6 +113,7 @@ ENV_SMS_WEBHOOK_URL = "SMS_WEBHOOK_URL"
 ENV_SMS_STATUS_URL = "SMS_STATUS_URL"
 ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
 ENV_CONSUMER_QUEUE_URLS = "CONSUMER_QUEUE_URLS"
+ENV_SENDER_DOMAINS = "SENDER_DOMAINS"
 SETTINGS_ENV_NAMES = (
     ENV_STAGE,
     ENV_TABLE_NAME,
@@ -130,6 +135,7 @@ SETTINGS_ENV_NAMES = (
     ENV_SMS_STATUS_URL,
     ENV_SES_CONFIGURATION_SET,
     ENV_CONSUMER_QUEUE_URLS,
+    ENV_SENDER_DOMAINS,
 )
 # Read by Powertools itself. Responses and exceptions can carry personal data, so the tracer keeps them
 # out of X-Ray even where a handler's decorator forgets to say so.

@@ -53,12 +53,6 @@ EVENTS_ITEM_ACTIONS = [
 ]
 
 
-def any_verified_identity_arn(scope: Construct) -> str:
-    """Every SES identity of the account in this region: invitations go out from the inviter's own
-    address when an administrator has verified it, and those identities are not part of the stack."""
-    return Stack.of(scope).format_arn(service="ses", resource="identity", resource_name="*")
-
-
 class Partners(Construct):
     def __init__(
         self,
@@ -98,14 +92,6 @@ class Partners(Construct):
             self, manifest.PARTNERS_EVENTS.name, spec=manifest.PARTNERS_EVENTS, defaults=defaults
         )
         self.events.role.add_to_policy(iam.PolicyStatement(actions=EVENTS_ITEM_ACTIONS, resources=[table_arn]))
-        sender.grant_send(self.events.role, any_verified_identity_arn(self))
-        Validations.of(self.events.role).acknowledge(
-            Acknowledgment(
-                id="AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*]",
-                reason="An invitation is sent from the inviter's own sender address when an administrator "
-                "has verified it in SES (docs/deploy.md); those identities are created outside the stack "
-                "at run time, so the grant covers the account's identities in this region. SES sends only "
-                "from verified identities, and the function picks the inviter's configured address.",
-            )
-        )
+        # Invitations go from the system's identity or a confirmed address of a sender domain.
+        sender.grant_send_invitations(self.events.role)
         self.changes = ChangeQueue(self, f"{self.events.spec.name}Changes", consumer=self.events)

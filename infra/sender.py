@@ -6,6 +6,10 @@ owned by the stack) or a domain identity for emailFrom's domain that the stack c
 administrator publishes its three DKIM CNAME records (stack outputs) and SES verifies the domain.
 Cognito refuses an unverified identity, so it keeps its own default sender until the stack's identity is
 verified (context `sesIdentityVerified`).
+
+Partners' invitations may also go out from confirmed addresses of the deployment's sender domains (context
+`senderDomains`): SES domain identities the administrator verifies, which the stack names but does not own.
+Only the functions that send invitations may send from them.
 """
 
 from __future__ import annotations
@@ -48,6 +52,12 @@ class EmailSender(Construct):
                 CfnOutput(scope, f"DkimRecord{number}Name", value=record.name, description="CNAME record name")
                 CfnOutput(scope, f"DkimRecord{number}Value", value=record.value, description="CNAME record value")
         self.cognito_may_send = config.sender_verified
+        # The sender domains' identities; a domain that is the system's own identity is granted as that one.
+        self.sender_domain_arns = [
+            Stack.of(self).format_arn(service="ses", resource="identity", resource_name=domain)
+            for domain in config.sender_domains
+            if domain != (self.verified_domain or "").lower()
+        ]
 
         self.configuration_set = ses.ConfigurationSet(
             self, "ConfigurationSet", configuration_set_name=name, reputation_metrics=True, sending_enabled=True
@@ -74,6 +84,10 @@ class EmailSender(Construct):
                 resources=[self.identity.email_identity_arn, *other_identity_arns, self.configuration_set_arn],
             )
         )
+
+    def grant_send_invitations(self, role: iam.IRole) -> None:
+        """ses:SendEmail from the system's identity and the sender domains' identities, nothing else."""
+        self.grant_send(role, *self.sender_domain_arns)
 
     def user_pool_email(self) -> cognito.UserPoolEmail | None:
         """Cognito's invitations and password resets through SES, with the configuration set, once the identity

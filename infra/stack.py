@@ -77,6 +77,7 @@ class PartnerProgrammeStack(Stack):
                 constants.ENV_TWILIO_FROM_NUMBER: config.twilio_from_number,
                 constants.ENV_TWILIO_AUTH_TOKEN_PARAMETER: config.twilio_auth_token_parameter,
                 constants.ENV_TWILIO_API_URL: constants.TWILIO_API_URL,
+                constants.ENV_SENDER_DOMAINS: ",".join(config.sender_domains),
                 constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
             },
             log_retention=log_retention,

@@ -1,9 +1,12 @@
-"""The Cognito side of the stack, in moto: the user pool, the portal's app client, users and their tokens."""
+"""The Cognito side of the stack, in moto: the user pool with its operators' group, the portal's app client,
+users and their tokens."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from common.auth import OPERATORS_GROUP
 
 from infra.manifest import LEAD_INTAKE_RESOURCE_SERVER, LEAD_INTAKE_SCOPE_NAME
 
@@ -23,10 +26,12 @@ def issuer_of(region: str, pool_id: str) -> str:
 
 
 def create_user_pool(cognito: Any, region: str) -> UserPool:
-    """A pool that signs users in by e-mail, the lead-intake resource server and the portal's client."""
+    """A pool that signs users in by e-mail, its operators' group (as infra/auth.py makes it), the
+    lead-intake resource server and the portal's client."""
     pool_id = cognito.create_user_pool(
         PoolName=POOL_NAME, UsernameAttributes=["email"], AutoVerifiedAttributes=["email"]
     )["UserPool"]["Id"]
+    cognito.create_group(UserPoolId=pool_id, GroupName=OPERATORS_GROUP)
     cognito.create_resource_server(
         UserPoolId=pool_id,
         Identifier=LEAD_INTAKE_RESOURCE_SERVER,
@@ -42,8 +47,9 @@ def create_user_pool(cognito: Any, region: str) -> UserPool:
     return UserPool(pool_id, portal["ClientId"], issuer_of(region, pool_id))
 
 
-def create_user(cognito: Any, pool_id: str, email: str, password: str) -> str:
-    """A confirmed user with a permanent password; returns its `sub`, the id the API knows users by."""
+def create_user(cognito: Any, pool_id: str, email: str, password: str, *, operator: bool = False) -> str:
+    """A confirmed user with a permanent password (and in the operators' group when `operator`: their
+    tokens then carry it); returns its `sub`, the id the API knows users by."""
     user = cognito.admin_create_user(
         UserPoolId=pool_id,
         Username=email,
@@ -51,6 +57,8 @@ def create_user(cognito: Any, pool_id: str, email: str, password: str) -> str:
         MessageAction="SUPPRESS",
     )["User"]
     cognito.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password, Permanent=True)
+    if operator:
+        cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName=OPERATORS_GROUP)
     return next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
 
 

@@ -86,13 +86,13 @@ class _Client:
         return dict(response.json())
 
 
-def _user(stack: LocalStack, email: str) -> DemoUser:
-    user_id = stack.create_user(email, DEMO_PASSWORD)
+def _user(stack: LocalStack, email: str, *, operator: bool = False) -> DemoUser:
+    user_id = stack.create_user(email, DEMO_PASSWORD, operator=operator)
     return DemoUser(email, DEMO_PASSWORD, user_id, stack.user_token(email, DEMO_PASSWORD))
 
 
 def seed(stack: LocalStack) -> Demo:
-    admin = _user(stack, ADMIN_EMAIL)
+    admin = _user(stack, ADMIN_EMAIL, operator=True)  # an operator: only operators create organisations
     api = _Client(stack.url, admin.token)
     org_id = api.call("POST", "/orgs", {"name": "Demo Sales Ltd"}, 201)["org_id"]
 

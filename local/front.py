@@ -1,7 +1,9 @@
 """The stack's HTTP server: parses requests into HttpRequest, hands them to a dispatcher, writes answers.
 
-The request log has the method, the path (no query string), the status, who answered and the duration;
-never headers or bodies, which carry tokens and personal data.
+The request log has the method, the path (no query string) as the gateway allows it to be shown, the
+status, who answered and the duration; never headers or bodies, which carry tokens and personal data. Paths
+of public routes can be credentials themselves (invitation tokens, referral codes): the gateway gives their
+route template instead, and a path it did not route shows only its first segment.
 """
 
 from __future__ import annotations
@@ -20,6 +22,17 @@ log = logging.getLogger("local.front")
 
 Dispatch = Callable[[HttpRequest], HttpResponse]
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+# Connections waiting to be accepted (http.server's default is 5): a test suite's bursts must not be refused.
+LISTEN_BACKLOG = 128
+
+
+def shown_path(path: str, response: HttpResponse | None = None) -> str:
+    """What the request log shows of a path: what the gateway allowed (HttpResponse.logged_path), else the
+    first segment only, since an unrouted path may be a mistyped public one with its token."""
+    if response is not None and response.logged_path:
+        return response.logged_path
+    first, _, rest = path.lstrip("/").partition("/")
+    return f"/{first}/…" if rest else f"/{first}"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -63,13 +76,13 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 response = self.server.dispatch(request)
             except Exception:
-                log.exception("%s %s failed in the local stack", self.command, target.path)
+                log.exception("%s %s failed in the local stack", self.command, shown_path(target.path))
                 response = message_response(500, "Internal Server Error")
         self._write(response)
         log.info(
             "%s %s -> %d%s %.0f ms",
             self.command,
-            target.path,
+            shown_path(target.path, response),
             response.status,
             f" ({response.function})" if response.function else "",
             (time.perf_counter() - started) * 1000,
@@ -91,11 +104,13 @@ class _Handler(BaseHTTPRequestHandler):
         """Requests are logged by _handle, without the query string."""
 
     def log_message(self, format: str, *args: object) -> None:
-        log.debug(format, *args)
+        # http.server's own messages quote the request line, path and all: its text arguments are left out.
+        log.debug(format, *(arg if isinstance(arg, int) else "…" for arg in args))
 
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], dispatch: Dispatch) -> None:
         super().__init__(address, _Handler)

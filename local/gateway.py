@@ -47,6 +47,12 @@ def _failed(invocation: Invocation) -> HttpResponse:
     return message_response(500, "Internal Server Error")
 
 
+def logged_path(request: HttpRequest, match: RouteMatch) -> str:
+    """The path behind the authorizer (it holds ids; the credential is a header), else the route's template:
+    on a public route the path itself can be the credential (an invitation token, a referral code)."""
+    return request.path if match.route.auth == "token" else match.route.path
+
+
 class Gateway:
     def __init__(
         self,
@@ -87,6 +93,7 @@ class Gateway:
             invocation = self._invoker.invoke(function, event, wait=INTEGRATION_TIMEOUT_SECONDS)
             response = http_response(invocation.payload) if invocation.ok else _failed(invocation)
             response.function = function.name
+        response.logged_path = logged_path(request, match)
         response.headers.append(("apigw-requestid", rid))
         return response
 

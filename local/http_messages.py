@@ -37,6 +37,8 @@ class HttpResponse:
     body: bytes = b""
     # Which function answered, for the request log ("" when the front answered itself).
     function: str = ""
+    # What the request log may show of the path; "" for only its first segment (local.front).
+    logged_path: str = ""
 
 
 def json_response(status: int, value: Any, content_type: str = "application/json") -> HttpResponse:

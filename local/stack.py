@@ -55,6 +55,9 @@ log = logging.getLogger("local.stack")
 REGION = "us-east-1"
 TABLE_NAME = f"{constants.RESOURCE_PREFIX}-local"
 EMAIL_FROM = "no-reply@partner-programme.example"
+# The deployment's sender domains (senderDomains): domain identities in moto's SES, as an administrator
+# verifies them.
+SENDER_DOMAINS = ("inviters.example", "partners-own.example")
 # Twilio as the functions see it locally: a fake Messages endpoint on loopback, the auth token in SSM.
 TWILIO_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 TWILIO_AUTH_TOKEN = "local-twilio-auth-token"  # noqa: S105 - the fake Twilio's token, loopback only
@@ -150,7 +153,8 @@ class LocalStack:
         cognito_client = self.client("cognito-idp")
         pool = cognito.create_user_pool(cognito_client, self.region)
         self.user_pool_id, self.portal_client_id, self.issuer = pool.pool_id, pool.portal_client_id, pool.issuer
-        self.client("sesv2").create_email_identity(EmailIdentity=self.email_from)
+        for identity in (self.email_from, *SENDER_DOMAINS):
+            self.client("sesv2").create_email_identity(EmailIdentity=identity)
         # us-east-1 is S3's default location and must not be named as a constraint.
         location = (
             {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
@@ -235,6 +239,7 @@ class LocalStack:
             constants.ENV_SMS_WEBHOOK_URL: f"{self.url}/twilio/sms",
             constants.ENV_SMS_STATUS_URL: f"{self.url}/twilio/status",
             constants.ENV_CONSUMER_QUEUE_URLS: json.dumps({n: q.queue_url for n, q in self.change_queues.items()}),
+            constants.ENV_SENDER_DOMAINS: ",".join(SENDER_DOMAINS),
             constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
             **constants.TRACER_ENVIRONMENT,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
@@ -350,8 +355,8 @@ class LocalStack:
 
     # -- identities -------------------------------------------------------------------------------
 
-    def create_user(self, email: str, password: str) -> str:
-        return cognito.create_user(self.client("cognito-idp"), self.user_pool_id, email, password)
+    def create_user(self, email: str, password: str, *, operator: bool = False) -> str:
+        return cognito.create_user(self.client("cognito-idp"), self.user_pool_id, email, password, operator=operator)
 
     def user_token(self, email: str, password: str) -> str:
         return cognito.user_token(self.client("cognito-idp"), self.portal_client_id, email, password)

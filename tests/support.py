@@ -9,7 +9,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from common.auth import OPERATORS_GROUP
+
 EVENTS = Path(__file__).parent / "events"
+# What a user in the deployment's operators' group (who may create organisations) brings in their token.
+OPERATOR = (OPERATORS_GROUP,)
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -34,11 +38,13 @@ def http_event(
     user: str | None = None,
     machine: str | None = None,
     scope: str = "leads/write",
+    groups: tuple[str, ...] = (),
     body: Any = None,
     query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """An HTTP API v2 event as API Gateway sends it after the token authorizer ran: its context for a
-    portal user, or for a partner company's client-credentials token."""
+    portal user (with the Cognito `groups` their token carries), or for a partner company's
+    client-credentials token."""
     event = copy.deepcopy(load_event("http_api_v2_request.json"))
     event["rawPath"] = event["requestContext"]["http"]["path"] = path
     event["requestContext"]["http"]["method"] = method
@@ -46,7 +52,7 @@ def http_event(
     event["queryStringParameters"] = query or None
     event["body"] = None if body is None else (body if isinstance(body, str) else json.dumps(body))
     if user is not None:
-        event["requestContext"]["authorizer"]["lambda"]["sub"] = user
+        event["requestContext"]["authorizer"]["lambda"] |= {"sub": user, "groups": " ".join(groups)}
     elif machine is not None:
         event["requestContext"]["authorizer"] = {
             "lambda": {"kind": "machine", "client_id": machine, "sub": machine, "scope": scope}

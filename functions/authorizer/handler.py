@@ -1,10 +1,11 @@
 """API Gateway HTTP API Lambda authorizer (payload 2.0, simple responses) for every route.
 
 It verifies the bearer token's signature, issuer, expiry and audience against the Cognito pool and tells
-the function who is calling: a portal user, or a partner company's system (client credentials). Partner
-companies' app clients are created at run time, which a JWT authorizer's fixed audience list cannot know;
-and the function, not the gateway, decides what each kind of caller may do (a machine token on a staff
-route is a 403 from the function, with a problem body)."""
+the function who is calling: a portal user (with their Cognito groups, space-separated like the scope),
+or a partner company's system (client credentials). Partner companies' app clients are created at run
+time, which a JWT authorizer's fixed audience list cannot know; and the function, not the gateway,
+decides what each kind of caller may do (a machine token on a staff route is a 403 from the function,
+with a problem body)."""
 
 from __future__ import annotations
 
@@ -51,5 +52,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "sub": identity.subject,
             "client_id": identity.client_id,
             "scope": identity.scope,
+            "groups": identity.groups,
         },
     }

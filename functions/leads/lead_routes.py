@@ -134,6 +134,23 @@ def get_lead(org_id: Id, lead_id: Id) -> dict[str, Any]:
     return leads.public_view(leads.get_lead(org_id, lead_id, member))
 
 
+@router.get(
+    "/orgs/<org_id>/leads/<lead_id>/history",
+    summary="A lead's whole history, newest first",
+    tags=["leads"],
+    responses=r.answers(
+        r.body(r.HistoryPage, "A page of the history"),
+        forbidden="The lead is visible to its assignee and lead administrators only",
+        not_found=NO_LEAD,
+        invalid="The cursor or limit is not valid",
+    ),
+)
+def lead_history(org_id: Id, lead_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+    member = member_of(router, org_id)
+    items, next_cursor = leads.lead_history(org_id, lead_id, member, cursor=cursor, limit=limit)
+    return {"items": items, "next_cursor": next_cursor}
+
+
 @router.post(
     "/orgs/<org_id>/lead-queue/claims",
     summary="Request the next ready lead from the queue (204 when none is ready)",

@@ -7,8 +7,9 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common import orgs, templates
-from common.auth import Permission, require_user
+from common.auth import OPERATORS_GROUP, Permission, require_operator
 from common.db import without_storage
+from common.partner_model import require_confirmed
 from common.route_params import Id, UserId, caller, member_of
 
 from leads import responses as r
@@ -21,17 +22,19 @@ MEMBER_MANAGER = "Missing members:manage, or changing what only an admin (or a h
 @router.post(
     "/orgs",
     summary="Create an organisation; the caller becomes its admin",
+    description=f"Only the deployment's operators (the Cognito group `{OPERATORS_GROUP}`) create organisations; "
+    "an organisation's admin creates child organisations under it (`POST /orgs/{orgId}/children`).",
     tags=["organisations"],
     responses=r.answers(
         r.body(r.Organisation, "The organisation", 201),
-        forbidden=r.STAFF_ONLY,
+        forbidden=f"The caller is not in the Cognito group `{OPERATORS_GROUP}` (or not a user)",
         conflict="A generated id collided; retry",
         invalid=r.INVALID,
     ),
 )
 def create_organisation(body: Annotated[orgs.NewOrganisation, Body()]) -> tuple[dict[str, Any], int]:
     principal = caller(router)
-    require_user(principal)
+    require_operator(principal)
     return without_storage(orgs.create_organisation(body, principal.subject)), 201
 
 
@@ -41,13 +44,14 @@ def create_organisation(body: Annotated[orgs.NewOrganisation, Body()]) -> tuple[
     tags=["organisations"],
     responses=r.answers(
         r.body(r.MyOrganisationPage, "A page of the caller's memberships"),
-        forbidden=r.STAFF_ONLY,
+        forbidden=r.STAFF_ONLY + ", or the caller's partner account waits for its e-mail confirmation "
+        "(email-not-confirmed)",
         invalid="The cursor is not valid",
     ),
 )
 def my_organisations(cursor: Annotated[str | None, Query()] = None) -> dict[str, Any]:
     principal = caller(router)
-    require_user(principal)
+    require_confirmed(principal)
     items, next_cursor = orgs.list_my_memberships(principal.subject, cursor=cursor)
     keep = ("org_id", "org_name", "role", "permissions")
     return {"items": [{k: item.get(k) for k in keep} for item in items], "next_cursor": next_cursor}

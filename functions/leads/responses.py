@@ -90,7 +90,13 @@ class LeadSummary(_Open):
 
 
 class Lead(LeadSummary):
-    history: list[HistoryEvent]
+    history: list[HistoryEvent] = Field(description="the newest entries, oldest first; all of them: .../history")
+    history_archived: int | None = Field(None, description="how many older entries only .../history lists")
+
+
+class HistoryPage(_Open):
+    items: list[HistoryEvent] = Field(description="newest first")
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last page")
 
 
 class LeadPage(_Open):

@@ -34,7 +34,12 @@ class Account(Open):
     phone: str | None = None
     email_confirmed: bool
     pending_email: str | None = Field(None, description="a new address waiting for confirmation")
-    sender_email: str | None = Field(None, description="the From address of the partner's invitations")
+    sender_email: str | None = Field(
+        None, description="the From address the partner asked for their invitations (used once confirmed)"
+    )
+    sender_email_confirmed: bool = Field(
+        False, description="whether the link e-mailed to sender_email was followed (false: pending)"
+    )
     preferences: Preferences
     created_at: datetime
     updated_at: datetime
@@ -68,8 +73,12 @@ class ConfirmationSent(Open):
 @router.get(
     "/me/partner",
     summary="The caller's partner account and the organisations they are a partner of",
+    description="Readable also while the address is unconfirmed (`email_confirmed` false): every other "
+    "route answers 403 email-not-confirmed until the e-mailed link is followed.",
     tags=TAGS,
-    responses=answers(body(AccountWithOrganisations, "The account"), forbidden=UNCONFIRMED, not_found=NO_ACCOUNT),
+    responses=answers(
+        body(AccountWithOrganisations, "The account"), forbidden="Not a user token", not_found=NO_ACCOUNT
+    ),
 )
 def get_account() -> dict[str, Any]:
     return partner_account.account_with_organisations(caller(router))
@@ -78,14 +87,18 @@ def get_account() -> dict[str, Any]:
 @router.patch(
     "/me/partner",
     summary="Change the caller's name, phone, display preferences or sender address",
-    description="Only the fields sent change; phone or sender_email sent as null are cleared. Invitations go "
-    "from sender_email when SES may send from it, else from the system's address.",
+    description="Only the fields sent change; phone or sender_email sent as null are cleared. A new "
+    "sender_email is pending (sender_email_confirmed false) until the link e-mailed to it is followed "
+    "(POST /public/sender-confirmations); sending the pending address again sends a new link, at most once a "
+    "minute. Invitations go from sender_email only once it is confirmed and the organisation allows its domain "
+    "(portal settings); otherwise from the system's address naming the inviter, replies going to the "
+    "account's address.",
     tags=TAGS,
     responses=answers(
         body(Account, "The account as saved"),
         forbidden=UNCONFIRMED,
         not_found=NO_ACCOUNT,
-        conflict="The account changed meanwhile",
+        conflict="The account changed meanwhile, or a sender confirmation link was sent less than a minute ago",
         invalid=INVALID,
     ),
 )

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common import deal_files, deal_notes, deals, workflows
+from common import deal_files, deal_history, deal_notes, deals, workflows
 from common.auth import Permission
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing
@@ -84,7 +84,10 @@ class Deal(Open):
         description="the commission setting of the current stage when the deal moved there (copied, so a later "
         "change of the setting changes nothing already moved); creating a deal pays nothing",
     )
-    stage_history: list[StageHistoryEntry]
+    stage_history: list[StageHistoryEntry] = Field(
+        description="the newest stage changes, oldest first; all of them: .../stage-history"
+    )
+    stage_history_archived: int | None = Field(None, description="how many older changes only .../stage-history lists")
     title: str
     contacts: list[DealContact]
     owner_id: str
@@ -95,6 +98,10 @@ class Deal(Open):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class StageHistoryPage(Page):
+    items: list[StageHistoryEntry] = Field(description="newest first")
 
 
 class DealPage(Page):
@@ -228,11 +235,13 @@ def set_stage_commission(
     "/orgs/<org_id>/deals",
     summary="Create a deal at its workflow's first stage, optionally credited to a partner",
     description="With partner_id the deal is shared with that partner and counts as their lead "
-    "(a LIVE or LAPSED partner becomes ACTIVE), in the same transaction as the deal.",
+    "(a LIVE or LAPSED partner becomes ACTIVE), in the same transaction as the deal. A value or a partner "
+    f"decides commissions: either needs {Permission.DEAL_MONEY.value}.",
     tags=["deals"],
     responses=answers(
         body(Deal, "The deal", 201),
-        forbidden=f"Another owner than the caller needs {Permission.MANAGE_DEALS.value} (or not a staff user)",
+        forbidden=f"Another owner than the caller needs {Permission.MANAGE_DEALS.value}; a value or a partner "
+        f"needs {Permission.DEAL_MONEY.value} (or not a staff user)",
         not_found=NOT_A_MEMBER,
         conflict="The partner is ENDED, ARCHIVED or removed, or a generated id collided",
         invalid=INVALID + " (or the workflow, owner or partner is not in the organisation)",
@@ -277,15 +286,33 @@ def get_deal(org_id: Id, deal_id: Id) -> dict[str, Any]:
     return deals.staff_view(deals.staff_deal(org_id, deal_id, member_of(router, org_id)))
 
 
+@router.get(
+    "/orgs/<org_id>/deals/<deal_id>/stage-history",
+    summary="A deal's whole stage history, newest first",
+    tags=["deals"],
+    responses=answers(
+        body(StageHistoryPage, "A page of the stage history"),
+        forbidden=OWNER_OR_MANAGER,
+        not_found=NO_DEAL,
+        invalid="The cursor or limit is not valid",
+    ),
+)
+def stage_history(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+    member = member_of(router, org_id)
+    return page(*deal_history.staff_stage_history(org_id, deal_id, member, cursor=cursor, limit=limit))
+
+
 @router.post(
     "/orgs/<org_id>/deals/<deal_id>/stage",
     summary="Move a deal to another stage of its workflow",
     description="The stage and its history entry change in one conditional write: of racing moves from the "
-    "same version exactly one wins. Pass version to refuse the move if the deal changed since you read it.",
+    "same version exactly one wins. Pass version to refuse the move if the deal changed since you read it. "
+    f"A stage that computes or reverses commission needs {Permission.DEAL_MONEY.value}.",
     tags=["deals"],
     responses=answers(
         body(Deal, "The deal, at the new stage (unchanged if it was already there)"),
-        forbidden=OWNER_OR_MANAGER,
+        forbidden=f"{OWNER_OR_MANAGER}, or the stage computes or reverses commission and the caller lacks "
+        f"{Permission.DEAL_MONEY.value}",
         not_found=NO_DEAL,
         conflict="The deal changed since the version read or named",
         invalid=INVALID + " (or the stage is not in the deal's workflow)",
@@ -306,7 +333,7 @@ def move_deal(org_id: Id, deal_id: Id, change: Annotated[deals.StageChange, Body
         body(Deal, "It was already shared with the partner"),
         forbidden=OWNER_OR_MANAGER,
         not_found="The caller is not a member of the organisation, or no such deal or partner",
-        conflict="The deal changed meanwhile; retry",
+        conflict=f"The deal changed meanwhile (retry), or it is shared with {deals.MAX_SHARES} partners already",
     ),
 )
 def share_deal(org_id: Id, deal_id: Id, partner_id: PartnerId) -> tuple[dict[str, Any], int]:

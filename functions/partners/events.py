@@ -11,7 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from common import deal_mail, partner_mail, programme_mail, queued_changes
+from common import deal_mail, partner_mail, programme_mail, queued_changes, registration_attempts
 from common.observability import logger, metrics, tracer
 from common.settings import get_settings
 
@@ -21,7 +21,12 @@ get_settings().require("portal_url")
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 # Each module reacts to the changes of its own entities: (old image or None, new image or None).
-REACTIONS: tuple[queued_changes.Reaction, ...] = (partner_mail.on_change, programme_mail.on_change, deal_mail.on_change)
+REACTIONS: tuple[queued_changes.Reaction, ...] = (
+    partner_mail.on_change,
+    programme_mail.on_change,
+    deal_mail.on_change,
+    registration_attempts.on_change,
+)
 
 handle_record = tracer.capture_method(capture_response=False, capture_error=False)(
     queued_changes.record_handler(REACTIONS)

@@ -57,6 +57,8 @@ class PortalSettingsView(Open):
     partner_added_email: bool
     deal_shared_email: bool
     partner_notification_types: list[NotificationType]
+    allowed_sender_domains: list[str] = Field(description="domains partners' invitations may go out from")
+    offered_sender_domains: list[str] = Field(description="the deployment's sender domains (read-only)")
     current_terms_version: int | None = Field(description="the programme's terms partners must accept (read-only)")
 
 
@@ -191,7 +193,7 @@ def get_portal_settings(org_id: Id) -> dict[str, Any]:
         body(PortalSettingsView, "The settings as saved"),
         forbidden=MANAGER,
         not_found=NOT_A_MEMBER,
-        invalid="The request has invalid fields (e.g. no such workflow)",
+        invalid="The request has invalid fields (e.g. no such workflow, a domain the deployment does not send from)",
     ),
 )
 def put_portal_settings(org_id: Id, settings: Annotated[portal_settings.PortalSettings, Body()]) -> dict[str, Any]:

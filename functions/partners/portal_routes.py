@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common import deal_files, deal_mail, deal_notes, deals, workflows
+from common import deal_files, deal_history, deal_mail, deal_notes, deals, workflows
 from common.observability import metrics
 from common.openapi_docs import INVALID, Open, Page, answers, body
 from common.partner_model import NotificationType
@@ -53,6 +53,10 @@ class StageReached(Open):
     name: str
 
 
+class StageHistoryPage(Page):
+    items: list[StageReached] = Field(description="newest first")
+
+
 class PortalDealSummary(Open):
     org_id: str
     deal_id: str
@@ -67,7 +71,7 @@ class PortalDealSummary(Open):
 
 
 class PortalDeal(PortalDealSummary):
-    stage_history: list[StageReached]
+    stage_history: list[StageReached] = Field(description="the newest stage changes; all of them: .../stage-history")
 
 
 class PortalDealPage(Page):
@@ -139,6 +143,22 @@ def create_deal(org_id: Id, new: Annotated[deals.NewPortalDeal, Body()]) -> tupl
 )
 def portal_deal(org_id: Id, deal_id: Id) -> dict[str, Any]:
     return deals.portal_deal(partner_of(router, org_id), deal_id)
+
+
+@router.get(
+    "/orgs/<org_id>/portal/deals/<deal_id>/stage-history",
+    summary="The whole stage history of a deal shared with the partner, newest first",
+    tags=["partner portal"],
+    responses=answers(
+        body(StageHistoryPage, "A page of the stage history"),
+        forbidden=REFUSED,
+        not_found=NOT_SHARED,
+        invalid="The cursor or limit is not valid",
+    ),
+)
+def portal_stage_history(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+    caller = partner_of(router, org_id)
+    return page(*deal_history.portal_stage_history(caller, deal_id, cursor=cursor, limit=limit))
 
 
 @router.post(

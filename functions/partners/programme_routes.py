@@ -109,6 +109,9 @@ class Invitation(Open):
     created_at: datetime
     expires_at: datetime
     state: str = Field(description="sent, accepted or expired")
+    sender_email: str | None = Field(
+        None, description="the inviter's own address the e-mail goes from; absent: the system's, naming the inviter"
+    )
 
 
 class InvitationPage(Page):
@@ -259,7 +262,8 @@ def accept_terms(org_id: Id, acceptance: Annotated[terms.TermsAcceptance, Body()
     summary="Invite someone by e-mail to register under the caller (or at level zero)",
     description="A participant invites under themselves; a staff member with programme:invite_level_zero "
     "may invite at level zero. The e-mail (subject and body as given, plus a single-use registration link "
-    "bound to the address) goes from the inviter's sender address when set, else the system's.",
+    "bound to the address) goes from the inviter's sender address when they confirmed it and the organisation "
+    "allows its domain, else from the system's address naming the inviter (replies go to the inviter).",
     tags=TAGS,
     responses=answers(
         body(Invitation, "The invitation; the e-mail follows", 201),

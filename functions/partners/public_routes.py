@@ -1,5 +1,5 @@
 """Routes reached without a token: registration (from an invitation or a referral link), the pages those
-links open, e-mail confirmation and account activation.
+links open, e-mail confirmation, sender address confirmation and account activation.
 
 After a registration or an activation the portal signs the partner in with Cognito itself (the e-mail
 address and the password just set); these routes never hand out tokens."""
@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from common import invitations, registration
+from common import invitations, registration, sender_addresses
 from common.errors import PROBLEM_CONTENT_TYPE
 from common.openapi_docs import INVALID, NO_INPUT, Open, Problem, Responses, body
 from pydantic import Field
@@ -58,7 +58,7 @@ class ReferralPreview(Open):
 class Registered(Open):
     partner_id: str
     org_id: str
-    email_confirmed: bool = Field(description="false after a referral registration until the e-mailed link is followed")
+    email_confirmed: bool = Field(description="true: the invitation proved the address")
     existing_login: bool = Field(
         description="the address already had a sign-in: its password was kept (sign in with it, not the one sent)"
     )
@@ -70,9 +70,14 @@ class Confirmed(Open):
     email_confirmed: bool
 
 
+class RegistrationPending(Open):
+    org_id: str
+    email: str = Field(description="the address registered: the next step is in the e-mail sent to it")
+
+
 class Activated(Open):
-    partner_id: str
     org_id: str | None = None
+    activated: bool
 
 
 @router.get(
@@ -121,20 +126,22 @@ def referral(code: Code) -> dict[str, Any]:
 @router.post(
     "/public/registrations/referral",
     summary="Register through a referral link, under the referrer",
-    description="The partner can sign in at once, but every action answers 403 email-not-confirmed until "
-    "they follow the confirmation link e-mailed right away.",
+    description="The answer is the same whether or not the address already has a sign-in: check the "
+    "e-mail. A new address gets a confirmation link and can sign in at once with this password, but every "
+    "action answers 403 email-not-confirmed until the link is followed. An address that has a sign-in "
+    "keeps it untouched (this password is not set) and is told that someone tried to register with it.",
     tags=TAGS,
     responses=_answers(
-        body(Registered, "Registered; the confirmation e-mail is on its way", 201),
+        body(RegistrationPending, "Accepted; an e-mail is on its way to the address", 202),
         not_found="No such (or no longer valid) referral link",
-        conflict="The address is already registered or has a sign-in, or the terms changed",
+        conflict="The terms or the referrer changed meanwhile",
         invalid=INVALID + " (or the current terms version not accepted)",
     ),
 )
 def register_by_referral(
     request: Annotated[registration.ReferralRegistration, Body()],
 ) -> tuple[dict[str, Any], int]:
-    return registration.register_by_referral(request), 201
+    return registration.register_by_referral(request), 202
 
 
 @router.post(
@@ -152,10 +159,33 @@ def confirm_email(request: Annotated[registration.TokenOnly, Body()]) -> dict[st
     return registration.confirm_email(request)
 
 
+class SenderConfirmed(Open):
+    partner_id: str
+    sender_email: str
+    sender_email_confirmed: bool
+
+
+@router.post(
+    "/public/sender-confirmations",
+    summary="Confirm a sender address for invitations with the token e-mailed to it",
+    description="Confirms the address only while it is still the account's sender address.",
+    tags=TAGS,
+    responses=_answers(
+        body(SenderConfirmed, "Confirmed"),
+        not_found="No such link",
+        conflict=TOKEN_REFUSED + ", or the account's sender address changed since",
+        invalid=INVALID,
+    ),
+)
+def confirm_sender(request: Annotated[registration.TokenOnly, Body()]) -> dict[str, Any]:
+    return sender_addresses.confirm(request.token)
+
+
 @router.post(
     "/public/activations",
     summary="Activate a partner account added by staff: set its first password",
-    description="Then sign in with Cognito using the account's address and this password.",
+    description="Then sign in with Cognito using the account's address and this password. A sign-in that "
+    "has a password already keeps it (409).",
     tags=TAGS,
     responses=_answers(
         body(Activated, "Activated"),

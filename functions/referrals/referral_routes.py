@@ -22,6 +22,7 @@ from common.auth import (
 from common.errors import Forbidden, NotFound
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
+from common.partner_model import account_key, refuse_unconfirmed
 from common.route_params import Cursor, Id, Limit, caller
 from common.team_model import ReferralStatus, referral_key
 from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
@@ -37,8 +38,10 @@ TeamFilter = Annotated[str | None, Query(pattern=ENTITY_ID_PATTERN, description=
 CreatorFilter = Annotated[str | None, Query(pattern=USER_ID_PATTERN, description="only requests this user created")]
 
 NO_REQUEST = "No such request, or the caller is neither staff of the organisation nor in the request's team"
+UNCONFIRMED = "a team member whose partner account waits for its e-mail confirmation (email-not-confirmed)"
 READERS = (
-    f"Missing the {Permission.MANAGE_REFERRALS.value} permission and not in the request's team (or not a staff user)"
+    f"Missing the {Permission.MANAGE_REFERRALS.value} permission and not in the request's team (or not a staff "
+    f"user), or {UNCONFIRMED}"
 )
 
 
@@ -126,19 +129,22 @@ class Acceptance(OfferedReferral):
 
 
 def _staff_or_team_member(org_id: str, request_id: str) -> tuple[db.Item, Member | None, db.Item | None]:
-    """The request, the caller's staff membership and their membership of the request's team (two
-    consistent reads). Neither staff of the organisation nor in the team (or no such request): 404."""
+    """The request, the caller's staff membership and partner account, and their membership of the
+    request's team (two consistent reads). Neither staff of the organisation nor in the team (or no such
+    request): 404. In the team only, with a partner account whose address is unconfirmed: 403."""
     principal = caller(router)
     require_user(principal)
-    keys = [referral_key(org_id, request_id), member_key(org_id, principal.subject)]
-    found = {i["sk"]: i for i in db.batch_get(keys, consistent=True)}
-    request, staff_item = found.get(keys[0]["sk"]), found.get(keys[1]["sk"])
+    keys = [referral_key(org_id, request_id), member_key(org_id, principal.subject), account_key(principal.subject)]
+    found = {(i["pk"], i["sk"]): i for i in db.batch_get(keys, consistent=True)}
+    request, staff_item, account = (found.get((k["pk"], k["sk"])) for k in keys)
     staff = member_from_item(staff_item) if staff_item else None
     membership = (
         teams.find_team_member(org_id, request["team_id"], principal.subject, consistent=True) if request else None
     )
     if request is None or (staff is None and membership is None):
         raise NotFound(f"referral request {request_id} not found")
+    if staff is None:
+        refuse_unconfirmed(account)
     return request, staff, membership
 
 
@@ -222,7 +228,7 @@ def get_request(org_id: Id, request_id: Id) -> dict[str, Any]:
     tags=["referral requests"],
     responses=answers(
         body(Acceptance, "Accepted: the customer is in the team's list (accepting again answers the same)"),
-        forbidden="Not in the request's team, or a member not eligible for referrals",
+        forbidden=f"Not in the request's team, a member not eligible for referrals, or {UNCONFIRMED}",
         not_found=NO_REQUEST,
         conflict="Already taken by someone else (referral-taken), or expired (referral-expired)",
     ),

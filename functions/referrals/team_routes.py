@@ -11,9 +11,10 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from common import team_customers, team_reminders, teams
-from common.auth import Permission, require_member, require_user
+from common.auth import Permission, require_member
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing, no_content
+from common.partner_model import require_confirmed
 from common.route_params import Cursor, Id, Limit, UserId, caller, page
 from common.team_model import CustomerStatus, TeamRole
 from pydantic import Field
@@ -110,13 +111,18 @@ class Customer(Open):
     last_updated_at: datetime = Field(description="the last status update; due again 7 days later")
     due_at: datetime | None = Field(None, description="absent once closed or lost")
     overdue: bool
-    history: list[HistoryEntry]
+    history: list[HistoryEntry] = Field(description="the newest entries, oldest first; all of them: .../history")
+    history_archived: int | None = Field(None, description="how many older entries only .../history lists")
     created_at: datetime
     version: int
 
 
 class CustomerPage(Page):
     items: list[Customer]
+
+
+class HistoryPage(Page):
+    items: list[HistoryEntry] = Field(description="newest first")
 
 
 class OverdueTeam(Open):
@@ -283,13 +289,14 @@ def set_eligibility(
     tags=["teams"],
     responses=answers(
         body(MyTeamPage, "A page of the caller's memberships"),
-        forbidden="Machine credentials have no teams",
+        forbidden="Machine credentials have no teams, or the caller's partner account waits for its e-mail "
+        "confirmation (email-not-confirmed)",
         invalid="The cursor is not valid",
     ),
 )
 def my_teams(cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     principal = caller(router)
-    require_user(principal)
+    require_confirmed(principal)
     items, next_cursor = teams.my_teams(principal.subject, cursor=cursor, limit=limit)
     return page([teams.my_team_view(i) for i in items], next_cursor)
 
@@ -333,6 +340,25 @@ def get_customer(org_id: Id, team_id: Id, customer_id: Id) -> dict[str, Any]:
     return team_customers.view(team_customers.get_customer(_caller(org_id, team_id), customer_id))
 
 
+@router.get(
+    "/orgs/<org_id>/teams/<team_id>/customers/<customer_id>/history",
+    summary="A customer's whole history, newest first",
+    tags=["team customers"],
+    responses=answers(
+        body(HistoryPage, "A page of the history"),
+        forbidden=READERS,
+        not_found=NO_CUSTOMER,
+        invalid="The cursor or limit is not valid",
+    ),
+)
+def customer_history(
+    org_id: Id, team_id: Id, customer_id: Id, cursor: Cursor = None, limit: Limit = 50
+) -> dict[str, Any]:
+    caller = _caller(org_id, team_id)
+    items, next_cursor = team_customers.customer_history(caller, customer_id, cursor=cursor, limit=limit)
+    return page(items, next_cursor)
+
+
 @router.post(
     "/orgs/<org_id>/teams/<team_id>/customers/<customer_id>/status",
     summary="Update a customer's status, with an optional note (due again 7 days later)",
@@ -341,6 +367,7 @@ def get_customer(org_id: Id, team_id: Id, customer_id: Id) -> dict[str, Any]:
         body(Customer, "The customer"),
         forbidden="Neither the customer's assignee nor the team's leader or an admin",
         not_found=NO_CUSTOMER,
+        conflict="The customer's history kept changing meanwhile; retry",
         invalid=INVALID,
     ),
 )

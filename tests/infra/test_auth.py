@@ -1,8 +1,10 @@
-"""Cognito: invitation-only pool, a public portal client, the lead-intake scope and a token endpoint."""
+"""Cognito: invitation-only pool, its operators' group, a public portal client, the lead-intake scope and a token
+endpoint."""
 
 from __future__ import annotations
 
 import pytest
+from common.auth import OPERATORS_GROUP
 
 from infra import manifest
 from tests.infra.conftest import Synth
@@ -43,6 +45,14 @@ def test_portal_client_has_no_secret(dev: Synth, prod: Synth) -> None:
     assert dev_client["Properties"]["AllowedOAuthFlowsUserPoolClient"] is False  # no callback URLs given
     assert prod_client["Properties"]["AllowedOAuthFlows"] == ["code"]
     assert prod_client["Properties"]["CallbackURLs"] == ["https://partners.example.com/callback"]
+
+
+def test_the_operators_group_is_in_the_pool(dev: Synth) -> None:
+    (pool_id, _) = dev.only("AWS::Cognito::UserPool")
+    (_, group) = dev.only("AWS::Cognito::UserPoolGroup")
+
+    assert group["Properties"]["GroupName"] == OPERATORS_GROUP
+    assert group["Properties"]["UserPoolId"] == {"Ref": pool_id}
 
 
 def test_lead_intake_scope_and_token_endpoint(dev: Synth) -> None:

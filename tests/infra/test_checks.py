@@ -27,10 +27,6 @@ EXPECTED_ACKNOWLEDGMENTS = {
     ("Leads/LeadsEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Partners/PartnersApi/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Partners/PartnersEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
-    (
-        "Partners/PartnersEvents/Role",
-        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:identity/*]",
-    ),
     ("Payouts/PayoutsApi/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Payouts/PayoutsEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Referrals/ReferralsApi/Role", "AwsSolutions-IAM5[Resource::*]"),

@@ -1,5 +1,5 @@
-"""Least privilege: a role per function, exact actions, named resources; the two wildcards (a key prefix of
-the files bucket, the account's SES identities) are the acknowledged ones."""
+"""Least privilege: a role per function, exact actions, named resources; the one wildcard (a key prefix of
+the files bucket) is the acknowledged one."""
 
 from __future__ import annotations
 
@@ -191,12 +191,10 @@ def test_every_function_has_its_own_role_without_managed_policies(dev: Synth) ->
 
 
 def acknowledged_wildcard(actions: list[str], resource: Any) -> bool:
-    """The wildcards test_checks lists as acknowledged: objects under the files prefix, SES identities."""
+    """The wildcard test_checks lists as acknowledged: objects under the files prefix."""
     parts = literal_parts(resource)
     if set(actions) <= {"s3:PutObject", "s3:GetObject"}:
         return parts == [f"/{constants.FILES_KEY_PREFIX}*"]
-    if actions == ["ses:SendEmail"]:
-        return parts[-1] == ":identity/*" and all("*" not in part for part in parts[:-1])
     return False
 
 
@@ -374,14 +372,11 @@ def test_partners_api_touches_the_pool_and_files_under_the_prefix_only(dev: Synt
     assert not any(a.startswith("ses:") for s in statements for a in as_list(s["Action"]))
 
 
-def test_partners_events_sends_from_the_system_identity_and_verified_ones_only(dev: Synth) -> None:
+def test_partners_events_sends_from_the_system_identity_only_without_sender_domains(dev: Synth) -> None:
+    # With senderDomains, from their identities too (test_sender); never from the account's other identities.
     statements = dev.policy_statements(manifest.PARTNERS_EVENTS.name)
-    region_and_account = ["arn:", {"Ref": "AWS::Partition"}, ":ses:", {"Ref": "AWS::Region"}, ":"]
-    any_verified = {"Fn::Join": ["", [*region_and_account, {"Ref": "AWS::AccountId"}, ":identity/*"]]}
 
-    assert send_email_resources(dev, manifest.PARTNERS_EVENTS.name) == sorted(
-        map(str, [*system_sender_arns(dev), any_verified])
-    )
+    assert send_email_resources(dev, manifest.PARTNERS_EVENTS.name) == sorted(map(str, system_sender_arns(dev)))
     assert not any(a.startswith(("cognito-idp:", "s3:")) for s in statements for a in as_list(s["Action"]))
 
 

@@ -1,5 +1,6 @@
 """SES: the sender identity (created with Easy DKIM, or an existing verified one referenced), the
-configuration set every message goes out with, and Cognito sending through SES once it may."""
+configuration set every message goes out with, Cognito sending through SES once it may, and the sender
+domains invitations may go out from (only the invitations' function may send from them)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 
 from infra import constants, manifest
 from tests.infra.conftest import PROD_CONTEXT, Synth, synthesize
+from tests.infra.test_config import config
+from tests.infra.test_iam import as_list, send_email_resources, system_sender_arns
 
 pytestmark = pytest.mark.infra
 
@@ -24,6 +27,18 @@ def existing_address(layer: Path, tmp_path_factory: pytest.TempPathFactory) -> S
 def verified_domain(layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """A protected stage whose own domain identity SES has verified."""
     return synthesize(tmp_path_factory.mktemp("cdk-ses-verified"), {**PROD_CONTEXT, "sesIdentityVerified": "true"})
+
+
+@pytest.fixture(scope="module")
+def sender_domains(layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """A dev stage whose partners' invitations may also go out from two domains, one of them the system's."""
+    context = {"senderDomains": "Partners-Own.example, example.com,inviters.example"}
+    return synthesize(tmp_path_factory.mktemp("cdk-ses-sender-domains"), context)
+
+
+def domain_identity_arn(domain: str) -> dict[str, Any]:
+    region_and_account = ["arn:", {"Ref": "AWS::Partition"}, ":ses:", {"Ref": "AWS::Region"}, ":"]
+    return {"Fn::Join": ["", [*region_and_account, {"Ref": "AWS::AccountId"}, f":identity/{domain}"]]}
 
 
 def literal_tail(value: dict[str, Any]) -> str:
@@ -103,3 +118,33 @@ def test_an_existing_identity_is_referenced_not_created(existing_address: Synth)
     assert tails == [":identity/no-reply@example.com"]
     assert literal_tail(pool["Properties"]["EmailConfiguration"]["SourceArn"]) == ":identity/no-reply@example.com"
     assert existing_address.error is None
+
+
+def test_sender_domains_are_domain_names_each_once_lower_cased() -> None:
+    assert config().sender_domains == ()
+    assert config(senderDomains=["B.example", "a.example", "b.example"]).sender_domains == ("b.example", "a.example")
+    assert config(senderDomains="a.example, c.example").sender_domains == ("a.example", "c.example")
+    for bad in ("no-dot", "a@b.example", "*.example", "a..example"):
+        with pytest.raises(ValueError, match="senderDomains"):
+            config(senderDomains=bad)
+
+
+def test_only_the_invitations_function_sends_from_the_sender_domains_named_one_by_one(
+    sender_domains: Synth,
+) -> None:
+    # example.com is the system's own domain identity: granted once, as that identity.
+    domains = [domain_identity_arn("partners-own.example"), domain_identity_arn("inviters.example")]
+    system = system_sender_arns(sender_domains)
+
+    expected = sorted(map(str, [*system, *domains]))
+    assert send_email_resources(sender_domains, manifest.PARTNERS_EVENTS.name) == expected
+    for function in manifest.FUNCTIONS:
+        statements = sender_domains.policy_statements(function.name)
+        sends = [s for s in statements if "ses:SendEmail" in as_list(s["Action"])]
+        for statement in sends:
+            assert "*" not in str(statement["Resource"]), statement
+        if sends and function.name != manifest.PARTNERS_EVENTS.name:
+            assert send_email_resources(sender_domains, function.name) == sorted(map(str, system))
+        variables = sender_domains.function(function.name)[1]["Properties"]["Environment"]["Variables"]
+        assert variables[constants.ENV_SENDER_DOMAINS] == "partners-own.example,example.com,inviters.example"
+    assert sender_domains.error is None  # no wildcard left to acknowledge

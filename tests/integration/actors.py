@@ -36,10 +36,17 @@ class Actor:
         return self.call("PATCH", path, json=json)
 
 
-def new_user(stack: Any, role: str) -> Actor:
+def new_user(stack: Any, role: str, *, operator: bool = False) -> Actor:
+    """A signed-in user; an `operator` (in the deployment's operators' group) may create organisations."""
     email = f"{role}-{uuid.uuid4().hex[:8]}@it.example"
-    user_id = stack.create_user(email, PASSWORD)
+    user_id = stack.create_user(email, PASSWORD, operator=operator)
     return Actor(stack.url, stack.user_token(email, PASSWORD), user_id)
+
+
+def user_id_of(stack: Any, email: str) -> str:
+    """The sub of the sign-in of `email`, from Cognito (answers of public routes do not name it)."""
+    user = stack.client("cognito-idp").admin_get_user(UserPoolId=stack.user_pool_id, Username=email)
+    return next(str(a["Value"]) for a in user["UserAttributes"] if a["Name"] == "sub")
 
 
 @dataclass
@@ -57,7 +64,7 @@ class Organisation:
 
 
 def new_organisation(stack: Any, *, reps: int = 2, **company_settings: Any) -> Organisation:
-    admin = new_user(stack, "admin")
+    admin = new_user(stack, "admin", operator=True)
     created = admin.post("/orgs", {"name": "Integration org"})
     assert created.status_code == 201, created.text
     org_id = created.json()["org_id"]

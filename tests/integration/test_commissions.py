@@ -268,7 +268,7 @@ def test_previews_and_records_need_the_permission_and_stay_in_their_organisation
         ).status_code
         == 403
     )
-    outsider = new_user(stack, "other-admin")
+    outsider = new_user(stack, "other-admin", operator=True)
     other = outsider.post("/orgs", {"name": "Other org"})
     assert other.status_code == 201, other.text
     other_id = other.json()["org_id"]

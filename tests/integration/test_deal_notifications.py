@@ -11,7 +11,7 @@ import pytest
 from common import db
 from common.partner_model import account_key, node_key, settings_key
 
-from tests.integration.actors import Actor, Organisation, new_organisation
+from tests.integration.actors import REP_PERMISSIONS, Actor, Organisation, new_organisation
 from tests.integration.partners_support import new_partner
 
 CONTACT = {"first_name": "Jane", "last_name": "Doe", "email": "jane@customer.example", "phone": "+1 555 0100"}
@@ -61,6 +61,10 @@ class Team:
 
 def new_team(stack: Any, offered: list[str]) -> Team:
     org = new_organisation(stack, reps=1)
+    # The broker credits the deals to partners.
+    broker = f"/orgs/{org.org_id}/members/{org.reps[0].user_id}"
+    money = org.admin.put(broker, {"permissions": [*REP_PERMISSIONS, "deals:money"]})
+    assert money.status_code == 200, money.text
     created = org.admin.post(
         f"/orgs/{org.org_id}/workflows", {"name": "Home loans", "stages": [{"name": n} for n in ("New", "Won")]}
     )

@@ -15,7 +15,7 @@ import requests
 from common import db
 from common.partner_model import PartnerStatus, account_key, node_key, settings_key
 
-from tests.integration.actors import Actor, Organisation, new_organisation, new_user
+from tests.integration.actors import REP_PERMISSIONS, Actor, Organisation, new_organisation, new_user
 from tests.integration.partners_support import new_partner
 
 CONTACT = {"first_name": "Jane", "last_name": "Doe", "email": "jane@customer.example", "phone": "+1 555 0100"}
@@ -46,6 +46,10 @@ def team(stack: Any) -> DealsOrg:
     manager = new_user(stack, "deal-manager")
     granted = org.admin.put(f"/orgs/{org.org_id}/members/{manager.user_id}", {"permissions": ["deals:manage"]})
     assert granted.status_code == 200, granted.text
+    # The broker credits partners and values deals.
+    broker = f"/orgs/{org.org_id}/members/{org.reps[0].user_id}"
+    money = org.admin.put(broker, {"permissions": [*REP_PERMISSIONS, "deals:money"]})
+    assert money.status_code == 200, money.text
     created = manager.post(
         f"/orgs/{org.org_id}/workflows", {"name": "Home loans", "stages": [{"name": n} for n in STAGES]}
     )

@@ -211,8 +211,9 @@ def test_invalid_leads_name_the_field_and_write_nothing(
 
 def test_malformed_json_is_a_problem_not_a_crash(org: Organisation) -> None:
     response = org.company.call("POST", org.intake_path, data="{not json", headers={"content-type": "application/json"})
-    assert response.status_code == 422
+    assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "/problems/malformed-body"
 
 
 def test_invalid_company_settings_name_each_field(org: Organisation) -> None:

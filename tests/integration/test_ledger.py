@@ -36,7 +36,7 @@ class Programme:
 
 
 def new_programme(stack: LocalStack, *, plan: bool = True) -> Programme:
-    admin = new_user(stack, "admin")
+    admin = new_user(stack, "admin", operator=True)
     created = admin.post("/orgs", {"name": "Ledger org"})
     assert created.status_code == 201, created.text
     org_id = created.json()["org_id"]

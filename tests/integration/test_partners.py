@@ -28,7 +28,7 @@ class StaffOrg:
 
 
 def staff_org(stack: Any) -> StaffOrg:
-    admin = new_user(stack, "admin")
+    admin = new_user(stack, "admin", operator=True)
     created = admin.post("/orgs", {"name": "Referral org"})
     assert created.status_code == 201, created.text
     org_id = created.json()["org_id"]

@@ -37,7 +37,7 @@ class Programme:
 
 def new_programme(stack: LocalStack, *, balance: int = 0) -> Programme:
     """An organisation with a commission plan in EUR and a partner holding `balance`."""
-    admin = new_user(stack, "admin")
+    admin = new_user(stack, "admin", operator=True)
     created = admin.post("/orgs", {"name": "Payouts org"})
     assert created.status_code == 201, created.text
     org_id = created.json()["org_id"]

@@ -45,7 +45,7 @@ class Team:
 def new_team(stack: LocalStack, *, members: dict[str, dict[str, Any]]) -> Team:
     """An organisation whose admin is the programme staff, and a team: its leader and the named members
     (each a Cognito user: {"role": "member" | "admin", "eligible": bool})."""
-    staff = new_user(stack, "staff")
+    staff = new_user(stack, "staff", operator=True)
     created = staff.post("/orgs", {"name": "Referrals org"})
     assert created.status_code == 201, created.text
     org_id = created.json()["org_id"]

@@ -116,7 +116,7 @@ class Team:
 @pytest.fixture
 def team(stack: LocalStack) -> Team:
     """A team of its leader and two eligible members, each with a number of their own."""
-    admin = new_user(stack, "admin")
+    admin = new_user(stack, "admin", operator=True)
     org = admin.post("/orgs", {"name": "Texting org"})
     assert org.status_code == 201, org.text
     org_id = org.json()["org_id"]
@@ -171,6 +171,70 @@ def test_a_forged_or_missing_signature_is_403_and_changes_nothing(stack: LocalSt
     assert db.get(phone_key(team.phone(member)), consistent=True) is None
     assert db.get(inbound_message_key(forged_sid), consistent=True) is None
     assert db.get(inbound_message_key(unsigned_sid), consistent=True) is None
+
+
+OTHER_ACCOUNT_SID = "AC" + "fedcba9876543210" * 2
+OTHER_NUMBER = "+15005550009"
+
+
+def test_a_signed_reply_for_another_account_or_number_is_403_and_changes_nothing(stack: LocalStack, team: Team) -> None:
+    """Signed with our token, as Twilio would sign it, but not for our account or to our number: a number
+    pointed at this URL by mistake pauses, opts out and accepts nothing, and gets no reply."""
+    member = team.members[0]
+    request = team.new_referral(stack)
+    texted = len(stack.texts())
+    misaddressed = [
+        ({"AccountSid": OTHER_ACCOUNT_SID}, "AccountSid"),
+        ({"To": OTHER_NUMBER}, "To"),
+        ({"AccountSid": OTHER_ACCOUNT_SID, "To": OTHER_NUMBER}, "AccountSid"),
+    ]
+    sids = []
+
+    for changes, parameter in misaddressed:
+        for body in ("PAUSE", "STOP", f"YES {request['code']}"):
+            sid = new_sid()
+            sids.append(sid)
+            refused = post_signed(webhook_url(stack), {**inbound(body, team.phone(member), sid), **changes})
+
+            assert refused.status_code == 403, refused.text
+            assert refused.headers["Content-Type"] == "application/problem+json"
+            assert f"({parameter})" in refused.json()["detail"]
+
+    assert team.membership(member)["paused"] is False
+    assert db.get(phone_key(team.phone(member)), consistent=True) is None
+    assert all(db.get(inbound_message_key(sid), consistent=True) is None for sid in sids)
+    seen = team.admin.get(f"/orgs/{team.org_id}/referral-requests/{request['request_id']}").json()
+    assert seen["status"] == "open"
+    assert len(stack.texts()) == texted
+    # The same reply for our account and number is acted on.
+    assert text(stack, "PAUSE", team.phone(member)) == PAUSED_TEXT
+
+
+def test_a_signed_status_for_another_account_or_sender_is_403_and_not_recorded(stack: LocalStack, team: Team) -> None:
+    member = team.members[0]
+    request = team.new_referral(stack)
+    (offer_text,) = team.texts_to(stack, member)
+    status = {
+        "SmsSid": offer_text["sid"],
+        "SmsStatus": "undelivered",
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30003",
+        "To": team.phone(member),
+        "MessageSid": offer_text["sid"],
+        "AccountSid": TWILIO_ACCOUNT_SID,
+        "From": TWILIO_FROM_NUMBER,
+        "ApiVersion": "2010-04-01",
+    }
+
+    other_account = post_signed(offer_text["status_callback"], {**status, "AccountSid": OTHER_ACCOUNT_SID})
+    other_sender = post_signed(offer_text["status_callback"], {**status, "From": OTHER_NUMBER})
+
+    assert (other_account.status_code, other_sender.status_code) == (403, 403)
+    assert "(AccountSid)" in other_account.json()["detail"] and "(From)" in other_sender.json()["detail"]
+    seen = team.admin.get(f"/orgs/{team.org_id}/referral-requests/{request['request_id']}").json()
+    (offer,) = [o for o in seen["offers"] if o["user_id"] == member.user_id]
+    assert offer["status"] == "queued"
+    assert "delivery_failed" not in [h["event"] for h in seen["history"]]
 
 
 def test_pause_and_resume_the_member_only(stack: LocalStack, team: Team) -> None:

@@ -39,7 +39,7 @@ def member_body(role: str, number: str, **more: Any) -> dict[str, Any]:
 
 
 def new_team(stack: Any) -> Team:
-    owner = new_user(stack, "owner")
+    owner = new_user(stack, "owner", operator=True)
     created = owner.post("/orgs", {"name": "Team org"})
     assert created.status_code == 201, created.text
     org_id = created.json()["org_id"]

@@ -72,7 +72,8 @@ def save_settings(org_id: str, **settings: Any) -> None:
 def org(call: Call) -> str:
     org_id: str = orgs.create_organisation(orgs.NewOrganisation(name="Acme Brokers"), ADMIN)["org_id"]
     admin = auth.Member(org_id, ADMIN, "admin", frozenset())
-    for user, permissions in ((OWNER, []), (OTHER, []), (MANAGER, [auth.Permission.MANAGE_DEALS])):
+    money, manage = [auth.Permission.DEAL_MONEY], [auth.Permission.MANAGE_DEALS]
+    for user, permissions in ((OWNER, money), (OTHER, []), (MANAGER, manage)):
         orgs.put_member(org_id, admin, user, orgs.MembershipChange(permissions=permissions))
     add_partner(org_id, PARTNER)
     add_partner(org_id, SECOND_PARTNER)

@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support import FakeContext, body_of, http_event
+from tests.support import OPERATOR, FakeContext, body_of, http_event
 from tests.unit.conftest import TABLE
 
 # These tests create users or app clients in the user pool.
@@ -34,7 +34,7 @@ def call() -> Call:
 
 @pytest.fixture
 def org(call: Call) -> dict[str, Any]:
-    created = call("POST", "/orgs", user=ADMIN, body={"name": "Acme Security"})
+    created = call("POST", "/orgs", user=ADMIN, groups=OPERATOR, body={"name": "Acme Security"})
     assert created["statusCode"] == 201, created
     org_id = body_of(created)["org_id"]
     for user, permissions in ((REP1, REP_PERMISSIONS), (REP2, REP_PERMISSIONS), (VIEWER, ["leads:view_pending"])):
@@ -226,7 +226,7 @@ def test_return_rules(call: Call, org: dict[str, Any]) -> None:
 
 def test_other_orgs_resources_are_404_and_missing_permission_403(call: Call, org: dict[str, Any]) -> None:
     lead_id = body_of(intake(call, org, "ISO-1"))["lead_id"]
-    other = body_of(call("POST", "/orgs", user="user-outsider", body={"name": "Other org"}))["org_id"]
+    other = body_of(call("POST", "/orgs", user="user-outsider", groups=OPERATOR, body={"name": "Other org"}))["org_id"]
     assert call("GET", f"/orgs/{org['org_id']}/leads/{lead_id}", user="user-outsider")["statusCode"] == 404
     assert call("GET", f"/orgs/{other}/leads/{lead_id}", user="user-outsider")["statusCode"] == 404
     no_perm = call("GET", f"/orgs/{org['org_id']}/leads", user=REP1, query={"status": "pending"})
@@ -311,6 +311,19 @@ def test_the_last_admin_cannot_step_down(call: Call, org: dict[str, Any]) -> Non
     demoted = call("PUT", f"/orgs/{org_id}/members/{ADMIN}", user=ADMIN, body={"role": "staff"})
     assert demoted["statusCode"] == 409 and body_of(demoted)["detail"] == "an organisation keeps at least one admin"
     assert call("GET", f"/orgs/{org_id}/members", user=ADMIN)["statusCode"] == 200
+
+
+def test_only_operators_create_organisations(call: Call, org: dict[str, Any]) -> None:
+    for groups in ((), ("sales",)):
+        refused = call("POST", "/orgs", user=REP1, groups=groups, body={"name": "Mine"})
+        assert refused["statusCode"] == 403 and refused["headers"]["Content-Type"] == "application/problem+json"
+        assert "operators" in body_of(refused)["detail"]
+    machine = call("POST", "/orgs", machine="client-9", body={"name": "Mine"})
+    assert machine["statusCode"] == 403
+    assert [o["org_id"] for o in body_of(call("GET", "/orgs", user=REP1))["items"]] == [org["org_id"]]
+    created = call("POST", "/orgs", user=REP1, groups=("sales", *OPERATOR), body={"name": "Mine"})
+    assert created["statusCode"] == 201, created
+    assert body_of(call("GET", f"/orgs/{body_of(created)['org_id']}", user=REP1))["membership"]["role"] == "admin"
 
 
 def test_my_organisations(call: Call, org: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from common.leads import lead_key
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from tests.support import FakeContext, body_of, http_event, load_event, queued
+from tests.support import OPERATOR, FakeContext, body_of, http_event, load_event, queued
 
 # These tests create users or app clients in the user pool.
 pytestmark = pytest.mark.cognito
@@ -52,7 +52,7 @@ def record(event_name: str, new: dict[str, Any], old: dict[str, Any] | None = No
 
 @pytest.fixture
 def setup() -> dict[str, Any]:
-    org_id = body_of(call("POST", "/orgs", user=ADMIN, body={"name": "Acme"}))["org_id"]
+    org_id = body_of(call("POST", "/orgs", user=ADMIN, groups=OPERATOR, body={"name": "Acme"}))["org_id"]
     call("PUT", f"/orgs/{org_id}/members/{REP}", user=ADMIN, body={"permissions": ["leads:request", "leads:return"]})
     template = call(
         "POST",

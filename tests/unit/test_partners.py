@@ -12,7 +12,7 @@ import pytest
 from common import db, partner_mail
 from common.partner_model import account_key, node_key, org_email_key, settings_key
 
-from tests.support import FakeContext, body_of, http_event
+from tests.support import OPERATOR, FakeContext, body_of, http_event
 from tests.unit.conftest import PORTAL_URL
 
 # These tests create users or app clients in the user pool.
@@ -36,7 +36,9 @@ def call() -> Call:
 
 def _new_org(name: str = "Acme Referrals") -> str:
     leads_api = importlib.import_module("leads.api")
-    created = leads_api.lambda_handler(http_event("POST", "/orgs", user=ADMIN, body={"name": name}), FakeContext())
+    created = leads_api.lambda_handler(
+        http_event("POST", "/orgs", user=ADMIN, groups=OPERATOR, body={"name": name}), FakeContext()
+    )
     assert created["statusCode"] == 201, created
     org_id: str = body_of(created)["org_id"]
     for user, permissions in ((MANAGER, ["partners:manage"]), (BROKER, []), (VIEWER, [])):

@@ -8,6 +8,7 @@ import importlib
 import re
 import uuid
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 
 import boto3
@@ -25,7 +26,7 @@ from common.partner_model import (
     settings_key,
 )
 
-from tests.support import FakeContext, body_of, http_event
+from tests.support import OPERATOR, FakeContext, body_of, http_event
 from tests.unit.conftest import FILES_BUCKET, PORTAL_URL, SENDER, FrozenClock
 
 # These tests create users or app clients in the user pool.
@@ -40,9 +41,9 @@ def api_call(method: str, path: str, *, user: str | None = None, body: Any = Non
     return api.lambda_handler(event, FakeContext("PartnersApi"))
 
 
-def leads_call(method: str, path: str, *, user: str, body: Any = None) -> dict[str, Any]:
+def leads_call(method: str, path: str, *, user: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
     api = importlib.import_module("leads.api")
-    return api.lambda_handler(http_event(method, path, user=user, body=body), FakeContext())
+    return api.lambda_handler(http_event(method, path, user=user, body=body, **kwargs), FakeContext())
 
 
 STAFF_PASSWORD = "Staff-Passw0rd!"
@@ -86,7 +87,7 @@ class Org:
 
 def new_org() -> Org:
     admin = cognito_user(f"admin-{uuid.uuid4().hex[:8]}@staff.example", first="Ada", last="Admin")
-    created = leads_call("POST", "/orgs", user=admin, body={"name": "Acme Referrals"})
+    created = leads_call("POST", "/orgs", user=admin, groups=OPERATOR, body={"name": "Acme Referrals"})
     assert created["statusCode"] == 201, created
     return Org(body_of(created)["org_id"], admin)
 
@@ -464,8 +465,19 @@ def _invitation(org_id: str, invitation_id: str) -> dict[str, Any]:
     return item
 
 
-def test_the_invitation_email_goes_once_from_the_inviters_address(org: Org) -> None:
-    put_partner(org.org_id, "p1", account={"sender_email": "p1@partner.example"})
+def allow_sender_domain(monkeypatch: pytest.MonkeyPatch, org_id: str, domain: str) -> None:
+    """The deployment offers `domain` and the organisation allows it (test_sender_addresses covers how)."""
+    monkeypatch.setenv("SENDER_DOMAINS", domain)
+    importlib.import_module("common.settings").get_settings.cache_clear()
+    db.update(settings_key(org_id), expression="SET allowed_sender_domains = :d", values={":d": [domain]})
+
+
+CONFIRMED_SENDER = {"sender_email": "p1@partner.example", "sender_email_confirmed": True}
+
+
+def test_the_invitation_email_goes_once_from_the_inviters_address(org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
+    allow_sender_domain(monkeypatch, org.org_id, "partner.example")
+    put_partner(org.org_id, "p1", account=CONFIRMED_SENDER)
     boto3.client("ses").verify_email_identity(EmailAddress="p1@partner.example")
     created = body_of(api_call("POST", f"{org.path}/programme/invitations", user="p1", body=INVITE))
     item = _invitation(org.org_id, created["invitation_id"])
@@ -480,9 +492,12 @@ def test_the_invitation_email_goes_once_from_the_inviters_address(org: Org) -> N
     assert record["data"]["invitation_id"] == created["invitation_id"]
 
 
-def test_an_unusable_sender_address_falls_back_to_the_system_address(org: Org) -> None:
-    put_partner(org.org_id, "p1", account={"sender_email": "unverified@partner.example"})
+def test_a_sender_address_ses_refuses_falls_back_to_the_system_address(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    allow_sender_domain(monkeypatch, org.org_id, "partner.example")
+    put_partner(org.org_id, "p1", account=CONFIRMED_SENDER)  # confirmed and allowed, but not verified in SES
     created = body_of(api_call("POST", f"{org.path}/programme/invitations", user="p1", body=INVITE))
     programme_mail.on_change(None, _invitation(org.org_id, created["invitation_id"]))
     mails = [m for m in sent_mail() if m.destinations["ToAddresses"] == ["ivy@invitee.example"]]
-    assert [m.source for m in mails] == [SENDER]
+    assert [parseaddr(m.source) for m in mails] == [("Pat p1 via Acme Referrals", SENDER)]

@@ -18,7 +18,7 @@ from common.settings import get_settings
 from common.team_model import code_key, phone_link_key, referral_key, team_customer_key, team_member_key
 
 from local.twilio_fake import FakeTwilio
-from tests.support import FakeContext, body_of, http_event, load_event, queued
+from tests.support import OPERATOR, FakeContext, body_of, http_event, load_event, queued
 
 ACCOUNT = "AC" + "0123abcd" * 4
 TOKEN = "unit-auth-token"
@@ -419,7 +419,7 @@ def org() -> dict[str, Any]:
     def leads_call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         return leads.lambda_handler(http_event(method, path, **kwargs), FakeContext())
 
-    org_id = body_of(leads_call("POST", "/orgs", user=STAFF, body={"name": "Acme"}))["org_id"]
+    org_id = body_of(leads_call("POST", "/orgs", user=STAFF, groups=OPERATOR, body={"name": "Acme"}))["org_id"]
     leads_call("PUT", f"/orgs/{org_id}/members/u-clerk", user=STAFF, body={"permissions": []})
     staff = Member(org_id, STAFF, "admin", frozenset())
     leader = teams.NewLeader(user_id=LEADER, phone=PHONES[LEADER], display_name="Lee")

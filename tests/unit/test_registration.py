@@ -8,7 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
-from common import access_tokens, db, programme_mail
+from common import access_tokens, db, programme_mail, registration_attempts
 from common.invitations import invitation_key
 from common.partner_model import account_item, account_key, node_key, org_email_key, partner_pk
 
@@ -64,6 +64,10 @@ def signs_in(email: str, password: str) -> bool:
     return True
 
 
+def sub_of(email: str) -> str:
+    return str(cognito_user_of(email)["sub"])
+
+
 def mails_to(email: str) -> list[Any]:
     return [m for m in sent_mail() if m.destinations["ToAddresses"] == [email]]
 
@@ -73,6 +77,7 @@ def stream_partition(partner_id: str) -> None:
     items, _ = db.query(key_condition="pk = :pk", values={":pk": partner_pk(partner_id)}, consistent=True)
     for item in items:
         programme_mail.on_change(None, item)
+        registration_attempts.on_change(None, item)
 
 
 def invitation_token(org: Org, inviter: str = "p1", **fields: Any) -> str:
@@ -214,13 +219,16 @@ def test_a_referral_registration_waits_for_the_email_confirmation(org: Org) -> N
     landing = body_of(api_call("GET", f"/public/referrals/{code}"))
     assert (landing["org_name"], landing["referrer_name"]) == ("Acme Referrals", "Pat p1")
     registered = _referral(org)
-    assert registered["statusCode"] == 201, registered
-    partner_id = body_of(registered)["partner_id"]
+    assert registered["statusCode"] == 202, registered
+    assert body_of(registered) == {"org_id": org.org_id, "email": "rex@referred.example"}
+    partner_id = sub_of("rex@referred.example")
     assert node(org.org_id, partner_id)["upline"] == ["p1"]
     assert signs_in("rex@referred.example", PASSWORD)
     blocked = api_call("GET", f"{org.path}/programme/me", user=partner_id)
     assert (blocked["statusCode"], body_of(blocked)["type"]) == (403, "/problems/email-not-confirmed")
-    assert api_call("GET", "/me/partner", user=partner_id)["statusCode"] == 403
+    mine = api_call("GET", "/me/partner", user=partner_id)  # their own account only, to see what to confirm
+    assert mine["statusCode"] == 200 and body_of(mine)["account"]["email_confirmed"] is False
+    assert api_call("PATCH", "/me/partner", user=partner_id, body={"first_name": "R"})["statusCode"] == 403
 
     stream_partition(partner_id)
     confirmation = mails_to("rex@referred.example")
@@ -232,14 +240,25 @@ def test_a_referral_registration_waits_for_the_email_confirmation(org: Org) -> N
 
 
 def test_a_referral_registration_never_takes_over_an_existing_sign_in(org: Org) -> None:
-    cognito_user("rex@referred.example", password="Own-Passw0rd!!")
-    refused = _referral(org)
-    assert refused["statusCode"] == 409
+    existing = cognito_user("rex@referred.example", password="Own-Passw0rd!!")
+    told = _referral(org)
+    new = _referral(org, email="new@referred.example")
+    # The same answer whether or not the address had a sign-in: it tells nobody which addresses do.
+    assert (told["statusCode"], new["statusCode"]) == (202, 202)
+    assert body_of(told) == {"org_id": org.org_id, "email": "rex@referred.example"}
+    assert body_of(new) == {"org_id": org.org_id, "email": "new@referred.example"}
     assert signs_in("rex@referred.example", "Own-Passw0rd!!") and not signs_in("rex@referred.example", PASSWORD)
-    assert _referral(org, email="new@referred.example")["statusCode"] == 201
+    assert db.get(account_key(existing), consistent=True) is None and db.get(node_key(org.org_id, existing)) is None
+    stream_partition(existing)
+    [mail] = mails_to("rex@referred.example")
+    assert "someone tried to register" in mail.body and "/confirm?token=" not in mail.body
+    # Trying again the same day mails nothing more; a registered address is told, its password kept.
+    assert _referral(org)["statusCode"] == 202
     again = _referral(org, email="new@referred.example", password="Other-Passw0rd!")
-    assert again["statusCode"] == 409
-    assert signs_in("new@referred.example", PASSWORD)
+    assert (again["statusCode"], body_of(again)) == (202, body_of(new))
+    stream_partition(existing)
+    assert len(mails_to("rex@referred.example")) == 1
+    assert signs_in("new@referred.example", PASSWORD) and not signs_in("new@referred.example", "Other-Passw0rd!")
 
 
 def test_a_closed_referral_link_does_not_work(org: Org) -> None:
@@ -252,7 +271,8 @@ def test_a_closed_referral_link_does_not_work(org: Org) -> None:
 
 
 def test_the_confirmation_can_be_sent_again_once_a_minute(org: Org, frozen_clock: FrozenClock) -> None:
-    partner_id = body_of(_referral(org))["partner_id"]
+    _referral(org)
+    partner_id = sub_of("rex@referred.example")
     too_soon = api_call("POST", "/me/partner/confirmation", user=partner_id)
     assert too_soon["statusCode"] == 409
     frozen_clock.advance(minutes=2)
@@ -293,7 +313,8 @@ def test_a_partner_edits_their_account(org: Org) -> None:
 
 
 def test_an_email_change_takes_effect_once_confirmed(org: Org) -> None:
-    partner_id = body_of(_referral(org))["partner_id"]
+    _referral(org)
+    partner_id = sub_of("rex@referred.example")
     stream_partition(partner_id)
     api_call("POST", "/public/email-confirmations", body={"token": token_in(mails_to("rex@referred.example")[0])})
     started = api_call("POST", "/me/partner/email", user=partner_id, body={"email": "rex@new.example"})
@@ -354,10 +375,25 @@ def test_an_activation_link_sets_the_first_password_once(org: Org) -> None:
     )
     activated = api_call("POST", "/public/activations", body={"token": token, "password": PASSWORD})
     assert activated["statusCode"] == 200, activated
-    assert body_of(activated) == {"partner_id": partner_id, "org_id": org.org_id}
+    assert body_of(activated) == {"org_id": org.org_id, "activated": True}  # not the login's id
     account = db.get(account_key(partner_id), consistent=True)
     assert account and account["email_confirmed"] and account["password_set"]
     assert signs_in("added@partner.example", PASSWORD)
     again = api_call("POST", "/public/activations", body={"token": token, "password": "Other-Passw0rd!"})
     assert body_of(again)["type"] == "/problems/token-used"
     assert not signs_in("added@partner.example", "Other-Passw0rd!")
+
+
+def test_an_activation_link_never_replaces_a_password_the_login_has(org: Org) -> None:
+    # Say a staff member of another organisation, added as a partner before they had an account here.
+    partner_id = cognito_user("known@partner.example", password="Own-Passw0rd!!")
+    put_partner(org.org_id, partner_id, email_confirmed=False)
+    token = access_tokens.issue(
+        "activation", email="known@partner.example", data={"partner_id": partner_id, "org_id": org.org_id}
+    )
+    refused = api_call("POST", "/public/activations", body={"token": token, "password": PASSWORD})
+    assert (refused["statusCode"], body_of(refused)["type"]) == (409, "/problems/conflict")
+    assert partner_id not in str(body_of(refused))
+    assert signs_in("known@partner.example", "Own-Passw0rd!!") and not signs_in("known@partner.example", PASSWORD)
+    account = db.get(account_key(partner_id), consistent=True)
+    assert account and account["password_set"]  # its next login e-mail says to sign in

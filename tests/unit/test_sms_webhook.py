@@ -229,6 +229,65 @@ def test_a_tampered_body_is_refused(team: dict[str, Any]) -> None:
     assert db.get(phone_key(MEMBER_PHONE)) is None
 
 
+OTHER_ACCOUNT = "AC" + "0badc0de" * 4
+
+
+@pytest.mark.parametrize(
+    ("changes", "parameter"),
+    [
+        ({"AccountSid": OTHER_ACCOUNT}, "AccountSid"),
+        ({"AccountSid": ACCOUNT.upper()}, "AccountSid"),
+        ({"AccountSid": None}, "AccountSid"),
+        ({"To": "+15005550007"}, "To"),
+        ({"To": "whatsapp:+15005550006"}, "To"),
+        ({"To": None}, "To"),
+    ],
+)
+def test_a_signed_reply_for_another_account_or_number_is_refused_and_changes_nothing(
+    team: dict[str, Any], changes: dict[str, str | None], parameter: str
+) -> None:
+    before = table_items()
+    for body in ("PAUSE", "STOP"):
+        params = {**inbound(body, MEMBER_PHONE), **changes}
+        refused = sms_webhook.handle(event("/twilio/sms", {k: v for k, v in params.items() if v is not None}))
+
+        assert refused["statusCode"] == 403
+        problem = json.loads(refused["body"])
+        assert problem["type"] == "/problems/forbidden" and parameter in problem["detail"]
+    assert table_items() == before
+
+
+def test_a_repeated_account_or_number_is_refused(team: dict[str, Any]) -> None:
+    """One value ours and one not: signed as Twilio signs repeated names, and still not ours."""
+    for name, theirs in (("AccountSid", OTHER_ACCOUNT), ("To", "+15005550007")):
+        params = inbound("PAUSE", MEMBER_PHONE)
+        body = urlencode([*params.items(), (name, theirs)])
+        signed = event("/twilio/sms", params, base64_body=False)
+        signed["body"] = body
+        form = sms_webhook.form_of(signed)
+        signed["headers"]["x-twilio-signature"] = RequestValidator(TOKEN).compute_signature(WEBHOOK_URL, form)
+
+        refused = sms_webhook.handle(signed)
+
+        assert refused["statusCode"] == 403 and f"({name})" in json.loads(refused["body"])["detail"]
+    assert membership(team, "member-user")["paused"] is False
+
+
+def test_without_an_account_and_number_configured_nothing_is_ours(
+    team: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stage that texts no one accepts no reply either, signed or not."""
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "")
+    monkeypatch.setenv("TWILIO_FROM_NUMBER", "")
+    get_settings.cache_clear()
+
+    for params in (inbound("PAUSE", MEMBER_PHONE), {**inbound("PAUSE", MEMBER_PHONE), "AccountSid": "", "To": ""}):
+        refused = sms_webhook.handle(event("/twilio/sms", params))
+
+        assert refused["statusCode"] == 403 and "(AccountSid)" in json.loads(refused["body"])["detail"]
+    assert membership(team, "member-user")["paused"] is False
+
+
 def test_pause_and_resume_the_member_not_the_team(team: dict[str, Any]) -> None:
     assert reply(send("pause", MEMBER_PHONE)) == sms_webhook.PAUSED_TEXT
     assert membership(team, "member-user")["paused"] is True
@@ -362,6 +421,37 @@ def test_a_delivery_failure_is_recorded_on_the_offer(team: dict[str, Any]) -> No
     assert offer is not None and (offer["status"], offer["error_code"]) == ("undelivered", "30003")
     history = referral_requests.get(ORG, request["request_id"])["history"]
     assert [h["event"] for h in history].count("delivery_failed") == 1
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"AccountSid": OTHER_ACCOUNT}, {"AccountSid": None}, {"From": "+15005550007"}, {"From": ""}],
+)
+def test_a_signed_status_for_another_account_or_sender_is_refused(
+    team: dict[str, Any], changes: dict[str, str | None]
+) -> None:
+    request = new_request(team)
+    callback = referral_requests.status_callback_url(ORG, request["request_id"], "member-user")
+    assert callback is not None
+    query = callback.split("?", 1)[1]
+    ours = {
+        "MessageSid": new_sid(),
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30003",
+        "AccountSid": ACCOUNT,
+        "From": "+15005550006",
+    }
+    status = {k: v for k, v in {**ours, **changes}.items() if v is not None}
+
+    refused = sms_webhook.handle(event("/twilio/status", status, query=query))
+
+    assert refused["statusCode"] == 403
+    assert db.get(offer_key(ORG, request["request_id"], "member-user")) is None
+    assert "delivery_failed" not in [h["event"] for h in referral_requests.get(ORG, request["request_id"])["history"]]
+    # The same status from our account and number is recorded.
+    assert reply(sms_webhook.handle(event("/twilio/status", ours, query=query))) is None
+    offer = db.get(offer_key(ORG, request["request_id"], "member-user"))
+    assert offer is not None and offer["status"] == "undelivered"
 
 
 def test_a_rotated_token_is_read_again_but_not_on_every_forgery(

@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 import pytest
 from common import tokens
+from common.auth import principal_from_event
 from common.settings import get_settings
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -93,7 +94,13 @@ def authorize(bearer: str | None) -> dict[str, Any]:
 def test_client_credentials_token_is_a_machine(keys: dict[str, Any]) -> None:
     assert authorize(machine_token(keys["trusted"])) == {
         "isAuthorized": True,
-        "context": {"kind": "machine", "sub": "client-1", "client_id": "client-1", "scope": "leads/write"},
+        "context": {
+            "kind": "machine",
+            "sub": "client-1",
+            "client_id": "client-1",
+            "scope": "leads/write",
+            "groups": "",
+        },
     }
 
 
@@ -127,3 +134,29 @@ def test_foreign_signature_and_missing_token_are_refused(keys: dict[str, Any]) -
     assert authorize(machine_token(keys["foreign"])) == {"isAuthorized": False}
     assert authorize(None) == {"isAuthorized": False}
     assert authorize("not-a-jwt") == {"isAuthorized": False}
+
+
+def test_a_users_cognito_groups_are_passed_on_from_access_and_id_tokens(keys: dict[str, Any]) -> None:
+    groups = {"cognito:groups": ["operators", "sales"]}
+    access = authorize(user_token(keys["trusted"], **groups))
+    id_token = authorize(user_token(keys["trusted"], token_use="id", aud=PORTAL, client_id=None, **groups))
+    assert access["context"]["groups"] == id_token["context"]["groups"] == "operators sales"
+    assert authorize(user_token(keys["trusted"]))["context"]["groups"] == ""  # in no group
+
+
+def test_groups_reach_the_function_as_the_callers_groups(keys: dict[str, Any]) -> None:
+    decision = authorize(user_token(keys["trusted"], **{"cognito:groups": ["operators"]}))
+    caller = principal_from_event({"requestContext": {"authorizer": {"lambda": decision["context"]}}})
+    assert caller.groups == frozenset({"operators"})
+    plain = authorize(user_token(keys["trusted"]))
+    assert principal_from_event({"requestContext": {"authorizer": {"lambda": plain["context"]}}}).groups == frozenset()
+
+
+@pytest.mark.parametrize("claim", ["operators", [["operators"]], ["two words"], None])
+def test_groups_not_shaped_like_cognitos_give_no_group(keys: dict[str, Any], claim: Any) -> None:
+    decision = authorize(user_token(keys["trusted"], **{"cognito:groups": claim}))
+    assert decision["isAuthorized"] and decision["context"]["groups"] == ""
+
+
+def test_a_machine_token_never_carries_groups(keys: dict[str, Any]) -> None:
+    assert authorize(machine_token(keys["trusted"], **{"cognito:groups": ["operators"]}))["context"]["groups"] == ""

@@ -1,4 +1,5 @@
-"""Single-use, expiring tokens sent by e-mail: invitations, e-mail confirmations, account activations.
+"""Single-use, expiring tokens sent by e-mail: invitations, e-mail confirmations, account activations and
+confirmations of sender addresses.
 
 The token itself goes out only in the e-mail; the table keeps its SHA-256, so reading the table never
 yields a usable token. Each token is bound to one purpose and one e-mail address. Using it is a condition
@@ -18,12 +19,13 @@ from . import clock, db
 from .errors import Conflict, DomainError, Forbidden, NotFound
 from .table_schema import TTL_ATTRIBUTE
 
-Purpose = Literal["invitation", "email_confirmation", "activation"]
+Purpose = Literal["invitation", "email_confirmation", "activation", "sender_confirmation"]
 
 LIFETIMES: dict[str, timedelta] = {
     "invitation": timedelta(days=14),
     "email_confirmation": timedelta(days=2),
     "activation": timedelta(days=14),
+    "sender_confirmation": timedelta(days=2),
 }
 # Used and lapsed tokens stay this long (to tell "used" from "unknown"), then DynamoDB removes them.
 KEPT_AFTER_EXPIRY = timedelta(days=30)
@@ -37,6 +39,11 @@ class TokenUsed(Conflict):
 class TokenExpired(Conflict):
     code = "token-expired"
     title = "This link has expired"
+
+
+def expires_on(purpose: Purpose) -> str:
+    """The day (UTC) a token of `purpose` issued now expires, as e-mails tell it."""
+    return clock.iso(clock.now() + LIFETIMES[purpose])[:10]
 
 
 def _digest(token: str) -> str:

@@ -28,6 +28,9 @@ class Permission(StrEnum):
     MANAGE_PARTNERS = "partners:manage"
     # Workflows, and every deal (not only those the user owns).
     MANAGE_DEALS = "deals:manage"
+    # A deal's money: set its value or the partner it is credited to, and move it into a stage that computes
+    # or reverses commission. Without it a staff member works their deals through the other stages only.
+    DEAL_MONEY = "deals:money"
     # The partner programme (seed 004): take part in it; see every participant in "your partners" (not
     # only one's own downline); manage balances and payout requests; invite at level zero (nobody above).
     PROGRAMME_JOIN = "programme:join"
@@ -42,6 +45,9 @@ class Permission(StrEnum):
 
 Role = Literal["admin", "staff"]
 
+# The Cognito group of the deployment's operators: the only users who may create (top-level) organisations.
+OPERATORS_GROUP = "operators"
+
 
 @dataclass(frozen=True)
 class Principal:
@@ -49,6 +55,8 @@ class Principal:
     kind: Literal["user", "machine"]
     client_id: str
     scopes: frozenset[str]
+    # The user's Cognito groups, as their token carries them (`cognito:groups`).
+    groups: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -75,14 +83,23 @@ def _scopes(raw: Any) -> frozenset[str]:
 def principal_from_event(event: dict[str, Any]) -> Principal:
     """Build the caller from an API Gateway HTTP API (payload 2.0) event: the token authorizer
     (functions/authorizer) has verified the bearer token and passes on what kind of caller it is, its
-    subject, app client and scopes."""
+    subject, app client, scopes and (for a user) Cognito groups."""
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     context = authorizer.get("lambda") or {}
     subject = str(context.get("sub", ""))
     kind = context.get("kind")
     if not subject or kind not in ("user", "machine"):
         raise Unauthorized("a bearer token is required")
-    return Principal(subject, kind, str(context.get("client_id", "")), _scopes(context.get("scope")))
+    return Principal(
+        subject, kind, str(context.get("client_id", "")), _scopes(context.get("scope")), _scopes(context.get("groups"))
+    )
+
+
+def require_operator(principal: Principal) -> None:
+    """Creating an organisation is for the deployment's operators (a Cognito group the deployer fills)."""
+    require_user(principal)
+    if OPERATORS_GROUP not in principal.groups:
+        raise Forbidden("only the deployment's operators create organisations")
 
 
 def org_key(org_id: str) -> db.Key:

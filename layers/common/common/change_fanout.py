@@ -41,6 +41,8 @@ CONSUMER_FILTERS: Mapping[str, tuple[Pattern, ...]] = {
                             "partner_account",
                             "invitation",
                             "email_confirmation",
+                            "registration_attempt",
+                            "sender_confirmation",
                             "deal",
                             "deal_share",
                             "deal_note",

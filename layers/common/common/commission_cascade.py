@@ -4,10 +4,12 @@ whatever order the deal's changes arrive in, and however often:
 
     deal commission  ORG#<org>#DEAL#<dealId> / COMMISSION   (entity deal_commission)
         applied_change  the number of the newest stage change of the deal the record has applied (a deal's
-                        n-th stage change is its stage_history[n]); an older or equal change is ignored
+                        n-th stage change is entry n of its stage history, deals.STAGE_HISTORY, whether
+                        the deal still holds it or a history page does); an older or equal change is ignored
         live            whether a payment is in force (not reversed): then no compute change pays
         live_stage, live_change, live_entries [{partner_id, level, amount, entry_id}]   what a reversal undoes
-        paid_stages     the stages that paid, in order (a stage again when the deal re-entered it)
+        paid_stages     the stages that paid, in order (a stage again when the deal re-entered it): the newest
+                        MAX_RECORDED of them, the older only counted in paid_stages_omitted
         computations    the decisions with their breakdowns (at most MAX_RECORDED, then only counted in
                         computations_omitted): change, stage, changed_at, plan version, currency, levels,
                         total, action paid | reversed | nothing-to-pay (and why)
@@ -74,15 +76,17 @@ def record_view(deal_id: str, record: db.Item | None) -> dict[str, Any]:
     }
 
 
-def applied_change(record: db.Item | None, history: Sequence[db.Item]) -> int:
+def applied_change(record: db.Item | None, history: Sequence[db.Item], first: int = 0) -> int:
     """The newest change the record applied. A record written before changes were numbered lists the
-    changes it handled as "<changedAt>#<stageId>": the newest of those in the deal's history."""
+    changes it handled as "<changedAt>#<stageId>": the newest of those in the deal's history (`history`
+    holding its entries from number `first` on)."""
     if record is None:
         return 0
     if "applied_change" in record:
         return int(record["applied_change"])
     handled = set(record.get("changes") or [])
-    return max((n for n, e in enumerate(history) if f"{e.get('at')}#{e.get('stage_id')}" in handled), default=0)
+    held = enumerate(history, start=first)
+    return max((n for n, e in held if f"{e.get('at')}#{e.get('stage_id')}" in handled), default=0)
 
 
 def computation(
@@ -184,13 +188,24 @@ def pay(
         for e in entries
     ]
     decision = computation(change, "paid", plan_version=plan_version, currency=currency, levels=levels)
+    # The record is written as read (its version): the list of paid stages keeps its newest entries.
+    paid_stages = [*((record or {}).get("paid_stages") or []), change.stage_id]
+    omitted = max(0, len(paid_stages) - MAX_RECORDED)
     update = _record_update(
         change,
         record,
-        "currency = :currency, paid_stages = list_append(if_not_exists(paid_stages, :empty), :stages), "
-        "live = :true, live_stage = :stage, live_change = :number, live_entries = :live",
+        "currency = :currency, paid_stages = :stages, live = :true, live_stage = :stage, live_change = :number, "
+        "live_entries = :live"
+        + (", paid_stages_omitted = if_not_exists(paid_stages_omitted, :zero) + :omitted" if omitted else ""),
         decision,
-        {":currency": currency, ":stages": [change.stage_id], ":true": True, ":stage": change.stage_id, ":live": live},
+        {
+            ":currency": currency,
+            ":stages": paid_stages[omitted:],
+            ":true": True,
+            ":stage": change.stage_id,
+            ":live": live,
+        }
+        | ({":zero": 0, ":omitted": omitted} if omitted else {}),
     )
     _write(change, [update, *(a for e in entries for a in wallet_model.entry_actions(e))])
     metrics.add_metric(name="CommissionEntries", unit=MetricUnit.Count, value=len(entries))

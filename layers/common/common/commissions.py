@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from . import clock, commission_cascade, commission_plans, db, deals
+from . import clock, commission_cascade, commission_plans, db, deals, history
 from .commission_cascade import Change
 from .errors import NotFound
 from .observability import logger
@@ -208,10 +208,11 @@ ACTING = (StageCommission.COMPUTE.value, StageCommission.REVERSE.value)
 
 
 def changes_of(old: db.Item | None, new: db.Item | None) -> list[Change]:
-    """The deal's stage changes to compute or reverse stages, oldest first, from its new image (each history
-    entry carries the stage's setting when the deal moved there). Empty for anything else: not a deal, no
-    credited partner, or a record that is no stage change (e.g. a share: the history did not grow). The
-    old image only tells that; it may be missing (a change too large to travel with both)."""
+    """The deal's stage changes to compute or reverse stages, oldest first, from the entries its new image
+    holds (each carries the stage's setting when the deal moved there; older ones are in the deal's
+    history pages, `archived_changes`). Empty for anything else: not a deal, no credited partner, or a
+    record that is no stage change (e.g. a share: no newer change). The old image only tells that; it may be
+    missing (a change too large to travel with both)."""
     if new is None or new.get("entity") != "deal" or not new.get("credited_partner_id"):
         return []
     history = new.get("stage_history")
@@ -219,21 +220,35 @@ def changes_of(old: db.Item | None, new: db.Item | None) -> list[Change]:
         last = history[-1] if isinstance(history, list) and history else None
         if not isinstance(last, dict) or last.get("stage_id") != new["stage_id"] or not last.get("at"):
             raise ValueError(f"deal {new.get('deal_id')}: its stage change has no history entry")
-    if not isinstance(history, list) or (old is not None and len(old.get("stage_history") or []) >= len(history)):
+    newest = deals.STAGE_HISTORY.newest(new)
+    if not isinstance(history, list) or (old is not None and deals.STAGE_HISTORY.newest(old) >= newest):
         return []
+    return _acting(new, deals.STAGE_HISTORY.numbered(new))
+
+
+def _acting(deal: db.Item, numbered: Sequence[tuple[int, db.Item]]) -> list[Change]:
     return [
         Change(
-            org_id=str(new["org_id"]),
-            deal_id=str(new["deal_id"]),
+            org_id=str(deal["org_id"]),
+            deal_id=str(deal["deal_id"]),
             number=number,
             stage_id=str(entry["stage_id"]),
             stage_name=str(entry.get("stage_name") or ""),
             changed_at=str(entry["at"]),
             setting=str(entry["commission"]),
         )
-        for number, entry in enumerate(history)
+        for number, entry in numbered
         if number > 0 and entry.get("commission") in ACTING
     ]
+
+
+def archived_changes(deal: db.Item, applied: int, *, client: Any = None) -> list[Change]:
+    """The acting changes newer than `applied` that the deal image no longer holds: read from its history
+    pages (consistent: they are written with the deal), oldest first. None to read when the record is
+    behind by less than the image holds."""
+    numbers = range(applied + 1, deals.STAGE_HISTORY.archived(deal))
+    found = history.older(deals.STAGE_HISTORY, deal, numbers, client=client)
+    return _acting(deal, sorted(found.items()))
 
 
 def _acts(change: Change, live: bool) -> bool:
@@ -241,11 +256,14 @@ def _acts(change: Change, live: bool) -> bool:
     return live == (change.setting == StageCommission.REVERSE.value)
 
 
-def next_change(changes: list[Change], record: db.Item | None, history: list[db.Item]) -> Change | None:
+def next_change(
+    changes: list[Change], record: db.Item | None, history: list[db.Item], first: int = 0
+) -> Change | None:
     """The first change newer than the record's that acts. The others change nothing and are passed over,
-    so the deal's changes applied in any order, and again, end as they would in order, once."""
+    so the deal's changes applied in any order, and again, end as they would in order, once. `history` is
+    the image's own entries, the first of them numbered `first`."""
     live = bool((record or {}).get("live"))
-    applied = commission_cascade.applied_change(record, history)
+    applied = commission_cascade.applied_change(record, history, first)
     return next((c for c in changes if c.number > applied and _acts(c, live)), None)
 
 
@@ -259,10 +277,19 @@ def on_change(old: db.Item | None, new: db.Item | None) -> None:
     changes = changes_of(old, new)
     if not changes or new is None:
         return
-    history, credited = list(new["stage_history"]), str(new["credited_partner_id"])
-    for _ in range(len(changes) + RACES_TOLERATED):
+    own, credited = list(new["stage_history"]), str(new["credited_partner_id"])
+    first = deals.STAGE_HISTORY.archived(new)
+    caught_up, rounds = first == 0, 0
+    while rounds < len(changes) + RACES_TOLERATED:
+        rounds += 1
         reading = read(changes[0].org_id, changes[0].deal_id, credited)
-        change = next_change(changes, reading.record, history)
+        if not caught_up:
+            # The record is behind changes the image no longer holds (a delivery held up meanwhile): those
+            # come first, from the deal's history pages.
+            applied = commission_cascade.applied_change(reading.record, own, first)
+            changes = archived_changes(new, applied) + changes
+            caught_up = True
+        change = next_change(changes, reading.record, own, first)
         if change is None:
             return  # applied already (a redelivery, an older change), or nothing to do
         try:

@@ -25,6 +25,7 @@ from .deals import deal_pk, guard_refusal, partner_guard, require_shared, staff_
 from .errors import Conflict, DomainError
 from .partner_model import PartnerCaller
 from .settings import get_settings
+from .validation import SINGLE_LINE
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 UPLOAD_EXPIRES = timedelta(minutes=10)
@@ -42,7 +43,9 @@ ContentType = Literal[
 ALLOWED_TYPES: tuple[str, ...] = get_args(ContentType)
 # A file name is shown and offered as the download's name: no control characters or path separators.
 FileName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f/\\]+$")
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^/\\]+$"),
+    SINGLE_LINE,
 ]
 
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import clock, db
 from .auth import org_key
-from .deals import deal_key
+from .deals import STAGE_HISTORY, deal_key
 from .email import send_email
 from .errors import NotFound, invalid
 from .notices import once
@@ -92,8 +92,8 @@ def stage_change(old: db.Item | None, new: db.Item | None) -> int | None:
     one e-mail."""
     if new is None or new.get("entity") != "deal":
         return None
-    number = len(new.get("stage_history") or []) - 1
-    if number < 1 or (old is not None and len(old.get("stage_history") or []) - 1 >= number):
+    number = STAGE_HISTORY.newest(new)
+    if number < 1 or (old is not None and STAGE_HISTORY.newest(old) >= number):
         return None
     return number
 
@@ -176,8 +176,8 @@ def send_deal_shared(share: db.Item, *, client: Any = None, ses: Any = None) -> 
 def stage_changed_message(org: db.Item | None, deal: db.Item, number: int) -> tuple[str, str]:
     """The deal's `number`-th stage change, told from its history (the stage it left and the one it reached)."""
     org_name = _org_name(org)
-    history = deal["stage_history"]
-    left, reached = history[number - 1].get("stage_name", "-"), history[number]["stage_name"]
+    left = (STAGE_HISTORY.entry(deal, number - 1) or {}).get("stage_name", "-")
+    reached = (STAGE_HISTORY.entry(deal, number) or {}).get("stage_name", deal.get("stage_name", "-"))
     subject = f"{org_name}: a deal shared with you moved to {reached}"
     body = "\n".join(
         [
@@ -249,7 +249,7 @@ def send_stage_changed(new: db.Item, number: int, *, client: Any = None, ses: An
     org_id, deal_id = new["org_id"], new["deal_id"]
     current = db.get(deal_key(org_id, deal_id), consistent=True, client=client)
     ids = {"deal_id": deal_id, "change": number}
-    if current is None or len(current.get("stage_history") or []) - 1 != number:
+    if current is None or STAGE_HISTORY.newest(current) != number:
         logger.info("deal stage changed notifications: the deal has moved on since", extra=ids)
         return 0
     partner_ids = list(dict.fromkeys(current.get("partner_ids") or []))

@@ -17,8 +17,9 @@ from .auth import Member
 from .deals import deal_pk, guard_refusal, partner_guard, require_shared, staff_deal, staff_guard
 from .errors import Conflict, DomainError, NotFound
 from .partner_model import PartnerCaller
+from .validation import MULTI_LINE
 
-NoteBody = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)]
+NoteBody = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000), MULTI_LINE]
 AuthorKind = Literal["staff", "partner"]
 
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from . import clock, db, ids, workflows
+from . import clock, db, history, ids, workflows
 from .auth import Member, Permission, member_key
 from .errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from .partner_model import PartnerCaller, node_key, record_lead
@@ -29,6 +29,11 @@ from .validation import Email, EntityId, Phone, ShortText, UserRef
 
 MAX_CONTACTS = 20
 MAX_AMOUNT_MINOR = 10**15
+# A deal keeps the ids of the partners it is shared with: this many at most (409 beyond), about 13 KB.
+MAX_SHARES = 100
+# A deal's n-th stage change is entry n of its stage history (the creation is 0). The deal keeps the newest
+# entries (each at most about 1.3 KB), older ones move to pages `HISTORY#<first>` in its partition.
+STAGE_HISTORY = history.Bound("stage_history", limit=50, keep=25, pages_at=lambda deal: (deal["pk"], "HISTORY#"))
 
 
 class DealChanged(Conflict):
@@ -275,6 +280,8 @@ def create_deal(org_id: str, member: Member, new: NewDeal, *, client: Any = None
     owner_id = new.owner_id or member.user_id
     if owner_id != member.user_id and not member.can(Permission.MANAGE_DEALS):
         raise Forbidden(f"creating a deal for another user needs {Permission.MANAGE_DEALS.value}")
+    if (new.value is not None or new.partner_id) and not member.can(Permission.DEAL_MONEY):
+        raise Forbidden(f"a deal's value or credited partner needs {Permission.DEAL_MONEY.value}")
     workflow = workflows.find_workflow(org_id, new.workflow_id, client=client)
     if workflow is None:
         raise invalid("body.workflow_id", "no such workflow in this organisation")
@@ -360,22 +367,27 @@ def move_deal(org_id: str, deal_id: str, member: Member, change: StageChange, *,
     stage = workflows.stage_of(workflow, change.stage_id)
     if stage is None:
         raise invalid("body.stage_id", "is not a stage of the deal's workflow")
+    # Decided on the setting read here, which is also the one the write copies into the deal.
+    if workflows.moves_money(stage) and not member.can(Permission.DEAL_MONEY):
+        raise Forbidden(f"a stage that computes or reverses commission needs {Permission.DEAL_MONEY.value}")
     if stage["stage_id"] == deal["stage_id"]:
         return deal
     at = clock.now_iso()
     change_id = ids.new_id()
-    return db.update(
+    entry = _history_entry(f"user:{member.user_id}", stage, at, deal["stage_id"])
+    addition = history.Addition(STAGE_HISTORY, [entry], deal)
+    return history.update(
         deal_key(org_id, deal_id),
+        addition,
         expression="SET stage_id = :stage, stage_name = :name, stage_commission = :commission, updated_at = :at, "
-        "change_id = :change, stage_history = list_append(stage_history, :entry), version = version + :one",
-        condition="version = :version",
+        f"change_id = :change, {addition.expression}, version = version + :one",
+        condition=f"version = :version AND {addition.condition}",
         values={
             ":stage": stage["stage_id"],
             ":name": stage["name"],
             ":commission": workflows.commission_of(stage),
             ":at": at,
             ":change": change_id,
-            ":entry": [_history_entry(f"user:{member.user_id}", stage, at, deal["stage_id"])],
             ":one": 1,
             ":version": version,
         },
@@ -385,6 +397,7 @@ def move_deal(org_id: str, deal_id: str, member: Member, change: StageChange, *,
             if current and current.get("change_id") == change_id
             else DealChanged(f"deal {deal_id} changed meanwhile; reload it and retry")
         ),
+        decide_again=False,
         client=client,
     )
 
@@ -399,6 +412,9 @@ def share_deal(
     """Share the deal with a partner of the organisation (not removed): the share and the deal's partner
     list in one transaction. Returns the deal and whether it was shared now (False: it already was)."""
     deal = staff_deal(org_id, deal_id, member, client=client)
+    shares_full = Conflict(f"deal {deal_id} is shared with {MAX_SHARES} partners, the most a deal is shared with")
+    if partner_id not in deal.get("partner_ids", []) and len(deal.get("partner_ids", [])) >= MAX_SHARES:
+        raise shares_full
     at = clock.now_iso()
     actor = f"user:{member.user_id}"
     actions = [
@@ -406,8 +422,8 @@ def share_deal(
         db.tx_update(
             deal_key(org_id, deal_id),
             expression="SET partner_ids = list_append(partner_ids, :partner), updated_at = :at ADD version :one",
-            condition="attribute_exists(pk) AND NOT contains(partner_ids, :id)",
-            values={":partner": [partner_id], ":id": partner_id, ":at": at, ":one": 1},
+            condition="attribute_exists(pk) AND NOT contains(partner_ids, :id) AND size(partner_ids) < :max",
+            values={":partner": [partner_id], ":id": partner_id, ":at": at, ":one": 1, ":max": MAX_SHARES},
         ),
         db.tx_check(
             node_key(org_id, partner_id), condition="attribute_exists(pk) AND attribute_not_exists(removed_at)"
@@ -419,6 +435,8 @@ def share_deal(
             return _AlreadyShared(f"deal {deal_id} is already shared with partner {partner_id}")
         if failed[3] is not None:
             return NotFound(f"partner {partner_id} not found")
+        if failed[2] and len(failed[2].get("partner_ids") or []) >= MAX_SHARES:
+            return shares_full
         return DealChanged(f"deal {deal_id} changed meanwhile; retry")
 
     try:
@@ -498,10 +516,13 @@ def portal_view(deal: db.Item, partner_id: str, *, with_history: bool = True) ->
         "updated_at": deal["updated_at"],
     }
     if with_history:
-        view["stage_history"] = [
-            {"at": e["at"], "stage_id": e["stage_id"], "name": e["stage_name"]} for e in deal.get("stage_history", [])
-        ]
+        view["stage_history"] = [portal_stage_entry(e) for e in deal.get("stage_history", [])]
     return view
+
+
+def portal_stage_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A stage history entry as partners see it: when, and which stage (not who moved it)."""
+    return {"at": entry["at"], "stage_id": entry["stage_id"], "name": entry["stage_name"]}
 
 
 def portal_deals(

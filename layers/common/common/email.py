@@ -15,14 +15,23 @@ def _ses() -> Any:
     return boto3.client("sesv2")
 
 
-def send_email(to: list[str], subject: str, body: str, *, sender: str | None = None, client: Any = None) -> str:
-    """Send a plain-text e-mail; returns SES's message id. From `sender` when given (an address SES has
-    verified), else the system's configured sender. With the configured configuration set, if any: SES then
-    records bounces and complaints (the local stack has none)."""
+def send_email(
+    to: list[str],
+    subject: str,
+    body: str,
+    *,
+    sender: str | None = None,
+    reply_to: list[str] | None = None,
+    client: Any = None,
+) -> str:
+    """Send a plain-text e-mail; returns SES's message id. From `sender` when given (an address of an
+    identity SES has verified and the function may send from, with or without a display name), else the
+    system's configured sender; replies go to `reply_to` when given. With the configured configuration set,
+    if any: SES then records bounces and complaints (the local stack has none)."""
     settings = get_settings()
-    configuration_set = (
-        {"ConfigurationSetName": settings.ses_configuration_set} if settings.ses_configuration_set else {}
-    )
+    options: dict[str, Any] = {"ReplyToAddresses": reply_to} if reply_to else {}
+    if settings.ses_configuration_set:
+        options["ConfigurationSetName"] = settings.ses_configuration_set
     response = (client or _ses()).send_email(
         FromEmailAddress=sender or settings.email_from,
         Destination={"ToAddresses": to},
@@ -32,6 +41,6 @@ def send_email(to: list[str], subject: str, body: str, *, sender: str | None = N
                 "Body": {"Text": {"Data": body, "Charset": "UTF-8"}},
             }
         },
-        **configuration_set,
+        **options,
     )
     return str(response["MessageId"])

@@ -1,5 +1,6 @@
-"""The API resolver every HTTP function uses: validation on, domain errors and validation failures
-rendered as RFC 9457 problem+json, and the caller's principal and org membership at hand."""
+"""The API resolver every HTTP function uses: validation on, request bodies read by common.request_body
+(what cannot be read is a 400, 415 or 422 problem, documented on every operation that takes a body), domain
+errors and validation failures rendered as RFC 9457 problem+json."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ import traceback
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 
+from . import request_body
 from .errors import PROBLEM_CONTENT_TYPE, DomainError, FieldError, problem
 from .observability import logger
+from .openapi_docs import document_body_refusals
 
 API_TITLE = "Partner programme API"
 API_VERSION = "1.0.0"
@@ -41,8 +46,27 @@ def _origin(error: BaseException) -> list[str]:
     ]
 
 
+class _BodyReadingValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation with bodies read by common.request_body. Its _get_body is called
+    only for routes that take a body, so a route without one ignores whatever body came along."""
+
+    def _get_body(self, app: Any) -> Any:
+        return request_body.json_value(app.current_event.raw_event)
+
+
+class ApiResolver(APIGatewayHttpResolver):
+    def __init__(self) -> None:
+        super().__init__(enable_validation=True)
+        # Each route's middleware chain starts with this attribute (set by the base class when validation
+        # is on); unit tests of request bodies fail if a Powertools upgrade stops using it.
+        self._request_validation_middleware = _BodyReadingValidation()
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> OpenAPI:
+        return document_body_refusals(super().get_openapi_schema(*args, **kwargs))
+
+
 def create_resolver() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = ApiResolver()
 
     @app.exception_handler(DomainError)
     def _domain_error(error: DomainError) -> Response[str]:

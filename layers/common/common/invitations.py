@@ -16,8 +16,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from . import access_tokens, clock, db, ids
-from .auth import Member, Permission, Principal, require_member
+from . import access_tokens, clock, db, ids, sender_addresses
+from .auth import Member, Permission, Principal, member_key, require_member
 from .errors import Conflict, DomainError, Forbidden, NotFound
 from .orgs import get_organisation
 from .partner_model import (
@@ -27,6 +27,7 @@ from .partner_model import (
     org_email_key,
     require_partner,
     settings_key,
+    settings_of,
 )
 from .settings import get_settings
 from .validation import Email, LongText, Phone, ShortText
@@ -148,24 +149,29 @@ def _inviter_partition(org_id: str, inviter_id: str) -> str:
     return f"ORG#{org_id}#INVITER#{inviter_id}"
 
 
-def _inviter(org_id: str, principal: Principal, level_zero: bool, client: Any) -> tuple[str, str | None, str | None]:
-    """Who invites: (inviter kind, sponsor id, configured sender address). A participant invites under
-    themselves; a staff member with the permission invites at level zero."""
+def _inviter(
+    org_id: str, principal: Principal, level_zero: bool, client: Any
+) -> tuple[str, str | None, dict[str, Any]]:
+    """Who invites: (inviter kind, sponsor id, what the e-mail's From needs: sender_addresses). A
+    participant invites under themselves; a staff member with the permission invites at level zero."""
     member = member_or_none(principal, org_id, client=client)
     if level_zero:
         if member is None:
             require_partner(principal, org_id, client=client)  # 404 for strangers; partners are refused below
         if member is None or not member.can(Permission.PROGRAMME_INVITE_LEVEL_ZERO):
             raise Forbidden(f"missing permission {Permission.PROGRAMME_INVITE_LEVEL_ZERO.value}")
-        account = db.get(account_key(principal.subject), client=client) or {}
-        return "staff", None, account.get("sender_email")
+        keys = [account_key(principal.subject), settings_key(org_id), member_key(org_id, principal.subject)]
+        items = {(i["pk"], i["sk"]): i for i in db.batch_get(keys, consistent=True, client=client)}
+        account, settings, staff = (items.get((k["pk"], k["sk"])) for k in keys)
+        name = (staff or {}).get("display_name")
+        return "staff", None, sender_addresses.invitation_sender(account, settings_of(settings), name)
     try:
         caller = require_partner(principal, org_id, client=client)
     except NotFound:
         if member is not None:
             raise Forbidden("join the programme to invite partners under you (or invite at level zero)") from None
         raise
-    return "partner", caller.partner_id, caller.account.get("sender_email")
+    return "partner", caller.partner_id, sender_addresses.invitation_sender(caller.account, caller.settings)
 
 
 def invite(org_id: str, principal: Principal, new: NewInvitation, *, client: Any = None) -> db.Item:
@@ -190,7 +196,7 @@ def invite(org_id: str, principal: Principal, new: NewInvitation, *, client: Any
         "phone": new.phone,
         "subject": new.subject,
         "body": new.body,
-        "sender_email": sender,
+        **sender,
         "created_at": created_at,
         "expires_at": clock.iso(now + access_tokens.LIFETIMES["invitation"]),
         "gsi1pk": _inviter_partition(org_id, principal.subject),

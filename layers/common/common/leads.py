@@ -1,9 +1,11 @@
 """Leads (seed 001): intake from partner companies, pending list, the work queue, the assignee's
 actions, and returns. Every change is one conditional write (or one transaction) that also appends
-to the lead's history; the side effects (e-mails) follow from the table's stream."""
+to the lead's history; the side effects (e-mails) follow from the table's stream. The lead keeps its newest
+history entries, older ones move to pages (`HISTORY#<first>` in the lead's partition, common.history)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
 from enum import StrEnum
@@ -11,12 +13,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from . import clock, db, ids
+from . import clock, db, history, ids
 from .auth import Member, Permission
 from .companies import LeadLocation, QueuePriority
 from .errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
 from .partner_model import org_email_key
-from .validation import Email, EntityId, Instant, LongText, Phone, ShortText
+from .validation import MULTI_LINE, SINGLE_LINE, Email, EntityId, Instant, LongText, Phone, ShortText
 
 
 class LeadStatus(StrEnum):
@@ -53,7 +55,7 @@ class Address(BaseModel):
     line2: ShortText | None = None
     city: ShortText | None = None
     region: ShortText | None = None
-    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20)] | None = None
+    postal_code: Annotated[str, StringConstraints(strip_whitespace=True, max_length=20), SINGLE_LINE] | None = None
     country: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = None
 
 
@@ -92,7 +94,7 @@ class Requeue(BaseModel):
 
 class Invalidate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), MULTI_LINE]
 
 
 class ReturnLeads(BaseModel):
@@ -113,8 +115,17 @@ def customer_key(org_id: str, customer_id: str) -> db.Key:
     return {"pk": f"ORG#{org_id}#CUSTOMER#{customer_id}", "sk": "CUSTOMER"}
 
 
+# A lead's entries are short (a reason of at most 500 characters; long comments only on the return, after
+# which nothing changes), so 50 of them stay far below DynamoDB's 400 KB.
+HISTORY = history.Bound("history", limit=50, keep=25, pages_at=lambda item: (item["pk"], "HISTORY#"))
+# A return ends a lead's changes: its entry may go beyond the limit, so one transaction returns up to 100
+# leads without archive pages.
+_FINAL = dataclasses.replace(HISTORY, limit=HISTORY.limit + 1)
+
+
 def public_view(item: db.Item, *, with_history: bool = True) -> dict[str, Any]:
-    return db.without_storage(item, "claim_id", *(() if with_history else ("history",)))
+    hidden = () if with_history else ("history", HISTORY.archived_attribute)
+    return db.without_storage(item, "claim_id", *hidden)
 
 
 def intake_view(item: db.Item) -> dict[str, Any]:
@@ -383,35 +394,40 @@ def _assign(org_id: str, lead_id: str, user_id: str, now: str, *, client: Any) -
     # Each claim attempt has its own id: a retried request (same id) finds its own claim applied, while
     # two racing claims by the same user (different ids) stay two different attempts.
     claim_id = ids.new_id()
-    return db.update(
-        lead_key(org_id, lead_id),
-        expression=(
-            "SET #status = :assigned, assignee = :user, assigned_at = :now, updated_at = :now, claim_id = :claim,"
-            " version = version + :one, history = list_append(history, :event),"
-            " gsi1pk = :g1pk, gsi1sk = :g1sk, gsi2pk = :g2pk, gsi2sk = :g1sk REMOVE gsi3pk, gsi3sk"
-        ),
-        condition="#status = :queued AND available_at <= :now",
-        names={"#status": "status"},
-        values={
-            ":assigned": LeadStatus.ASSIGNED.value,
-            ":queued": LeadStatus.QUEUED.value,
-            ":user": user_id,
-            ":now": now,
-            ":one": 1,
-            ":event": [_event(f"user:{user_id}", "claimed", now)],
-            ":g1pk": _status_listing(org_id, LeadStatus.ASSIGNED),
-            ":g1sk": f"{now}#{lead_id}",
-            ":g2pk": _assignee_listing(org_id, user_id),
-            ":claim": claim_id,
-        },
-        # This very claim applied by an attempt whose answer was lost: ours. Anything else: someone was faster.
-        on_conflict=lambda current: (
-            None
-            if current and current.get("claim_id") == claim_id
-            else LeadUnavailable(f"lead {lead_id} was claimed by someone else")
-        ),
-        client=client,
-    )
+    event = _event(f"user:{user_id}", "claimed", now)
+
+    def write(addition: history.Addition) -> db.Item:
+        return history.update(
+            lead_key(org_id, lead_id),
+            addition,
+            expression=(
+                "SET #status = :assigned, assignee = :user, assigned_at = :now, updated_at = :now, claim_id = :claim,"
+                f" version = version + :one, {addition.expression},"
+                " gsi1pk = :g1pk, gsi1sk = :g1sk, gsi2pk = :g2pk, gsi2sk = :g1sk REMOVE gsi3pk, gsi3sk"
+            ),
+            condition=f"#status = :queued AND available_at <= :now AND {addition.condition}",
+            names={"#status": "status"},
+            values={
+                ":assigned": LeadStatus.ASSIGNED.value,
+                ":queued": LeadStatus.QUEUED.value,
+                ":user": user_id,
+                ":now": now,
+                ":one": 1,
+                ":g1pk": _status_listing(org_id, LeadStatus.ASSIGNED),
+                ":g1sk": f"{now}#{lead_id}",
+                ":g2pk": _assignee_listing(org_id, user_id),
+                ":claim": claim_id,
+            },
+            # This very claim applied by an attempt whose answer was lost: ours. Anything else: someone was faster.
+            on_conflict=lambda current: (
+                None
+                if current and current.get("claim_id") == claim_id
+                else LeadUnavailable(f"lead {lead_id} was claimed by someone else")
+            ),
+            client=client,
+        )
+
+    return history.attempt(history.Addition(HISTORY, [event]), write)
 
 
 # --- actions on a lead -----------------------------------------------------------------------------
@@ -453,28 +469,29 @@ def _status_update(
     lead_id: str,
     to_status: LeadStatus,
     now: str,
-    event: dict[str, Any],
+    addition: history.Addition,
     *,
     set_fields: dict[str, Any] | None = None,
     set_expressions: tuple[str, ...] = (),
     remove: tuple[str, ...] = (),
 ) -> tuple[str, dict[str, str], dict[str, Any]]:
     """The update every change of a lead makes: new status (and its listing key), version, history entry,
-    plus the change's own fields. Returns expression, names and values."""
+    plus the change's own fields. Returns expression, names and values (the addition's condition is the
+    caller's to add)."""
     names = {"#status": "status"}
     values: dict[str, Any] = {
         ":to": to_status.value,
         ":now": now,
         ":one": 1,
-        ":event": [event],
         ":g1pk": _status_listing(org_id, to_status),
         ":g1sk": f"{now}#{lead_id}",
+        **addition.values,
     }
     sets = [
         "#status = :to",
         "updated_at = :now",
         "version = version + :one",
-        "history = list_append(history, :event)",
+        addition.expression,
         "gsi1pk = :g1pk",
         "gsi1sk = :g1sk",
         *set_expressions,
@@ -499,31 +516,46 @@ def _change(
     set_expressions: tuple[str, ...] = (),
     remove: tuple[str, ...] = (),
     detail: dict[str, Any] | None = None,
+    read: db.Item | None = None,
     client: Any = None,
 ) -> db.Item:
+    """One conditional UpdateItem (`read`: the lead if the caller read it); decided again when the history
+    filled meanwhile."""
     now = clock.now_iso()
     event = _event(f"user:{member.user_id}", action, now, **(detail or {}))
-    expression, names, values = _status_update(
-        org_id, lead_id, to_status, now, event, set_fields=set_fields, set_expressions=set_expressions, remove=remove
-    )
-    allowed_names = []
-    for i, status in enumerate(_allowed_from(member, from_statuses)):
-        values[f":from{i}"] = status.value
-        allowed_names.append(f":from{i}")
-    condition = f"#status IN ({', '.join(allowed_names)})"
-    if not member.can(Permission.MANAGE_LEADS):
-        # An assigned lead belongs to its assignee; only a lead administrator may act on it otherwise.
-        condition += " AND (#status <> :assigned OR assignee = :me)"
-        values |= {":assigned": LeadStatus.ASSIGNED.value, ":me": member.user_id}
-    return db.update(
-        lead_key(org_id, lead_id),
-        expression=expression,
-        condition=condition,
-        names=names,
-        values=values,
-        on_conflict=_refusal(lead_id, past, member, from_statuses),
-        client=client,
-    )
+
+    def write(addition: history.Addition) -> db.Item:
+        expression, names, values = _status_update(
+            org_id,
+            lead_id,
+            to_status,
+            now,
+            addition,
+            set_fields=set_fields,
+            set_expressions=set_expressions,
+            remove=remove,
+        )
+        allowed_names = []
+        for i, status in enumerate(_allowed_from(member, from_statuses)):
+            values[f":from{i}"] = status.value
+            allowed_names.append(f":from{i}")
+        condition = f"#status IN ({', '.join(allowed_names)})"
+        if not member.can(Permission.MANAGE_LEADS):
+            # An assigned lead belongs to its assignee; only a lead administrator may act on it otherwise.
+            condition += " AND (#status <> :assigned OR assignee = :me)"
+            values |= {":assigned": LeadStatus.ASSIGNED.value, ":me": member.user_id}
+        return history.update(
+            lead_key(org_id, lead_id),
+            addition,
+            expression=expression,
+            condition=f"{condition} AND {addition.condition}",
+            names=names,
+            values=values,
+            on_conflict=_refusal(lead_id, past, member, from_statuses),
+            client=client,
+        )
+
+    return history.attempt(history.Addition(HISTORY, [event], read), write)
 
 
 _UNASSIGN = ("assignee", "assigned_at", "gsi2pk", "gsi2sk")
@@ -570,6 +602,7 @@ def requeue(org_id: str, lead_id: str, member: Member, body: Requeue, *, client:
         },
         remove=_UNASSIGN,
         detail={"contact_not_before": not_before},
+        read=current,
         client=client,
     )
 
@@ -618,19 +651,20 @@ def convert(org_id: str, lead_id: str, member: Member, *, client: Any = None) ->
         "created_by": member.user_id,
         "created_at": now,
     }
+    addition = history.Addition(HISTORY, [event], current)
     expression, names, values = _status_update(
         org_id,
         lead_id,
         LeadStatus.CONVERTED,
         now,
-        event,
+        addition,
         set_fields={"customer_id": customer_id},
         remove=("gsi2pk", "gsi2sk"),
     )
     update = db.tx_update(
         lead_key(org_id, lead_id),
         expression=expression,
-        condition="version = :version",
+        condition=f"version = :version AND {addition.condition}",
         names=names,
         values=values | {":version": current["version"]},
     )
@@ -639,7 +673,7 @@ def convert(org_id: str, lead_id: str, member: Member, *, client: Any = None) ->
         return explain(failed[0]) if failed[0] else Conflict("customer id collision; retry")
 
     db.transact(
-        [update, db.tx_put(customer, condition="attribute_not_exists(pk)")],
+        [update, db.tx_put(customer, condition="attribute_not_exists(pk)"), *addition.pages()],
         on_cancel=_on_cancel,
         client=client,
     )
@@ -649,9 +683,16 @@ def convert(org_id: str, lead_id: str, member: Member, *, client: Any = None) ->
         "customer_id": customer_id,
         "updated_at": now,
         "version": current["version"] + 1,
-        "history": [*current["history"], event],
     }
-    return lead, customer
+    return addition.applied(lead), customer
+
+
+def lead_history(
+    org_id: str, lead_id: str, member: Member, *, cursor: str | None = None, limit: int = 50, client: Any = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The lead's whole history, newest first (the lead itself shows only its newest entries)."""
+    lead = get_lead(org_id, lead_id, member, client=client)
+    return history.listing(HISTORY, lead, cursor=cursor, limit=limit, client=client)
 
 
 def customer_is_partner(org_id: str, contact: dict[str, Any], *, client: Any = None) -> bool:
@@ -723,14 +764,15 @@ def _return_once(
     now = clock.now_iso()
     returned = {"at": now, "by": member.user_id, "comments": comments}
     event = _event(f"user:{member.user_id}", "returned", now, comments=comments)
-    actions = []
+    actions, pages = [], []
     for lead_id in to_return:
+        addition = history.Addition(_FINAL, [event], found[lead_id])
         expression, names, values = _status_update(
             org_id,
             lead_id,
             LeadStatus.RETURNED,
             now,
-            event,
+            addition,
             set_fields={"returned": returned},
             remove=("assignee", "assigned_at", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"),
         )
@@ -738,16 +780,20 @@ def _return_once(
             db.tx_update(
                 lead_key(org_id, lead_id),
                 expression=expression,
-                condition="version = :version",
+                condition=f"version = :version AND {addition.condition}",
                 names=names,
                 values=values | {":version": found[lead_id]["version"]},
             )
         )
+        pages += addition.pages()
+    if len(actions) + len(pages) > history.MAX_TRANSACTION_ITEMS:
+        # Only leads whose history outgrew the bound before it was set need pages on their return.
+        raise Conflict("these leads' histories are too long to return them all at once: return fewer at a time")
     if actions:
 
         def _on_cancel(failed: list[db.Item | None]) -> DomainError:
-            changed = [to_return[i] for i, f in enumerate(failed) if f is not None]
+            changed = [to_return[i] for i, f in enumerate(failed[: len(to_return)]) if f is not None]
             return _LeadsChanged(f"leads changed while being returned, nothing was returned: {', '.join(changed)}")
 
-        db.transact(actions, on_cancel=_on_cancel, client=client)
+        db.transact([*actions, *pages], on_cancel=_on_cancel, client=client)
     return [{"lead_id": i, "status": LeadStatus.RETURNED.value, "changed": i in to_return} for i in lead_ids]

@@ -22,15 +22,14 @@ from . import clock, commission_plans, db, ids, wallet_model
 from .auth import Member
 from .errors import Conflict, DomainError, NotFound
 from .partner_model import PartnerCaller, node_key
+from .validation import SINGLE_LINE
 from .wallet_model import Entry, EntryKind
 
 MAX_CORRECTION = 10**12
 EXPORT_MAX_ROWS = 5000
 NEXT_CURSOR_HEADER = "X-Next-Cursor"
 
-Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")
-]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), SINGLE_LINE]
 
 
 class Correction(BaseModel):

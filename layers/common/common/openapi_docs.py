@@ -3,6 +3,8 @@ how a route lists its responses. Used for the documents only; routes return plai
 
 from __future__ import annotations
 
+from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, Operation, PathItem
+from aws_lambda_powertools.event_handler.openapi.models import Response as DocumentedResponse
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,6 +57,8 @@ PROBLEM_CODES = (
     "balance-insufficient",
     "payout-request-open",
     "payout-settled",
+    "malformed-body",
+    "unsupported-media-type",
     "idempotency-key-reused",
     "idempotency-in-progress",
     "internal",
@@ -110,3 +114,36 @@ def answers(
         documented |= responses
     problems = {401: UNAUTHORIZED, 403: forbidden, 404: not_found, 409: conflict, 422: invalid or NO_INPUT}
     return documented | {status: _problem(text) for status, text in problems.items() if text}
+
+
+# What common.request_body refuses, on every operation that takes a body (its 422s share the route's 422).
+BODY_REFUSALS = {
+    400: "The body cannot be read: not valid base64, UTF-8 or JSON, or nested too deep",
+    415: "The body is not application/json",
+}
+_PROBLEM_REF = f"#/components/schemas/{Problem.__name__}"
+
+
+def _operations(item: PathItem) -> list[Operation]:
+    candidates = (item.get, item.put, item.post, item.delete, item.options, item.head, item.patch, item.trace)
+    return [operation for operation in candidates if operation is not None]
+
+
+def document_body_refusals(document: OpenAPI) -> OpenAPI:
+    """The document with BODY_REFUSALS listed on each operation that has a request body."""
+    for item in (document.paths or {}).values():
+        for operation in _operations(item):
+            if operation.requestBody is None:
+                continue
+            responses = operation.responses = operation.responses or {}
+            for status, description in BODY_REFUSALS.items():
+                responses.setdefault(
+                    status,
+                    DocumentedResponse.model_validate(
+                        {
+                            "description": description,
+                            "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": _PROBLEM_REF}}},
+                        }
+                    ),
+                )
+    return document

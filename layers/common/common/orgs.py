@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from . import clock, db, ids
 from .auth import Member, Permission, Role, member_from_item, member_key, org_key
 from .errors import Conflict, DomainError, Forbidden, NotFound, invalid
-from .validation import USER_ID_PATTERN
+from .validation import SINGLE_LINE, USER_ID_PATTERN, ShortText
 
 
 class NewOrganisation(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    name: str = Field(min_length=1, max_length=200)
+    name: ShortText
 
 
 class MembershipChange(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     role: Role = "staff"
     permissions: list[Permission] = Field(default_factory=list, max_length=len(Permission))
-    display_name: str | None = Field(default=None, max_length=200)
+    display_name: Annotated[str, StringConstraints(max_length=200), SINGLE_LINE] | None = None
     # The staff hierarchy: whom this user reports to. Joining the partner programme is top-down along it.
     superior_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
 

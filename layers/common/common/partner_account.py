@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from . import clock, db
+from . import clock, db, sender_addresses
 from .auth import Principal, org_key, require_user
 from .errors import Conflict, DomainError, NotFound, invalid
 from .partner_model import EmailNotConfirmed, account_key, display_name, partner_pk
@@ -20,7 +20,7 @@ from .validation import Email, Phone, ShortText
 
 # A confirmation e-mail is sent again at most this often (the link is the same kind; the newest works).
 RESEND_INTERVAL = timedelta(minutes=1)
-HIDDEN = ("password_set", "confirmation_sent_at")
+HIDDEN = ("password_set", "confirmation_sent_at", *sender_addresses.HIDDEN)
 
 
 class Preferences(BaseModel):
@@ -29,7 +29,8 @@ class Preferences(BaseModel):
 
 
 class AccountChange(BaseModel):
-    """Only the fields sent change; sender_email or phone sent as null are cleared."""
+    """Only the fields sent change; sender_email or phone sent as null are cleared. A new sender_email is
+    unconfirmed until the link e-mailed to it is followed (common.sender_addresses)."""
 
     model_config = ConfigDict(extra="forbid")
     first_name: ShortText | None = None
@@ -62,7 +63,8 @@ def own_account(principal: Principal, *, confirming: bool = False, client: Any =
 
 def account_with_organisations(principal: Principal, *, client: Any = None) -> dict[str, Any]:
     """The account and the organisations the caller is a partner of: one query of their partition, then
-    the organisations' names."""
+    the organisations' names. Readable while the address is unconfirmed (it shows `email_confirmed`, so
+    the portal can offer to send the link again); nothing else is until it is confirmed."""
     require_user(principal)
     pages = db.pages(
         key_condition="pk = :pk",
@@ -75,8 +77,6 @@ def account_with_organisations(principal: Principal, *, client: Any = None) -> d
     account = next((i for i in items if i["entity"] == "partner_account"), None)
     if account is None:
         raise NotFound("you have no partner account")
-    if not account.get("email_confirmed"):
-        raise EmailNotConfirmed("confirm your e-mail address first: follow the link we sent you (or ask for a new one)")
     nodes = [i for i in items if i["entity"] == "partner_node" and not i.get("removed_at")]
     names = {o["org_id"]: o.get("name") for o in db.batch_get([org_key(n["org_id"]) for n in nodes], client=client)}
     organisations = [
@@ -96,7 +96,8 @@ def account_with_organisations(principal: Principal, *, client: Any = None) -> d
 
 def update_account(principal: Principal, change: AccountChange, *, client: Any = None) -> db.Item:
     """Save the fields sent, conditioned on the account as read (a concurrent change answers 409). Names
-    and phone reach the organisations' records through the stream."""
+    and phone reach the organisations' records through the stream. A sender address to confirm is saved
+    with its confirmation request in one transaction, at most once a minute (409 sooner)."""
     account = own_account(principal, client=client)
     sent = change.model_fields_set
     for name in ("first_name", "last_name", "preferences"):
@@ -104,11 +105,13 @@ def update_account(principal: Principal, change: AccountChange, *, client: Any =
             raise invalid(f"body.{name}", "cannot be null")
     if not sent:
         return account_view(account)
-    new: dict[str, Any] = {name: getattr(change, name) for name in sent if name != "preferences"}
+    new: dict[str, Any] = {name: getattr(change, name) for name in sent - {"preferences", "sender_email"}}
     if change.preferences is not None:
         new["preferences"] = {**account.get("preferences", {}), **change.preferences.model_dump()}
-    if "sender_email" in new and new["sender_email"] is not None:
-        new["sender_email"] = new["sender_email"].lower()
+    request = None
+    if "sender_email" in sent:
+        sender_fields, request = sender_addresses.account_fields(account, change.sender_email)
+        new.update(sender_fields)
     first = str(new.get("first_name", account.get("first_name", "")))
     last = str(new.get("last_name", account.get("last_name", "")))
     new["name"] = display_name(first, last)
@@ -117,17 +120,38 @@ def update_account(principal: Principal, change: AccountChange, *, client: Any =
     sets = [f"#{name} = :{name}" for name, value in new.items() if value is not None]
     removes = [f"#{name}" for name, value in new.items() if value is None]
     expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "") + " ADD version :one"
-    return account_view(
-        db.update(
+    names = {f"#{name}": name for name in new}
+    values = {**{f":{k}": v for k, v in new.items() if v is not None}, ":seen": account["version"], ":one": 1}
+    changed = Conflict("your account changed meanwhile: reload and retry")
+    if request is None:
+        saved = db.update(
             account_key(principal.subject),
             expression=expression,
             condition="version = :seen",
-            names={f"#{name}": name for name in new},
-            values={**{f":{k}": v for k, v in new.items() if v is not None}, ":seen": account["version"], ":one": 1},
-            on_conflict=Conflict("your account changed meanwhile: reload and retry"),
+            names=names,
+            values=values,
+            on_conflict=changed,
             client=client,
         )
+        return account_view(saved)
+    held_back, cutoff = sender_addresses.resend_condition()
+    update = db.tx_update(
+        account_key(principal.subject),
+        expression=expression,
+        condition=f"version = :seen AND {held_back}",
+        names=names,
+        values={**values, **cutoff},
     )
+
+    def _refusal(failed: list[db.Item | None]) -> DomainError:
+        if failed[0] is not None and failed[0].get("version") == account["version"]:
+            return sender_addresses.too_soon()
+        return changed
+
+    db.transact([update, db.tx_put(request, condition="attribute_not_exists(pk)")], on_cancel=_refusal, client=client)
+    # The transaction answers no image: the account as read with this change applied.
+    saved = {k: v for k, v in {**account, **new}.items() if v is not None}
+    return account_view({**saved, "version": account["version"] + 1})
 
 
 def request_email_change(principal: Principal, change: EmailChange, *, client: Any = None) -> dict[str, Any]:

@@ -9,10 +9,12 @@ from typing import Any
 
 import boto3
 
-from .errors import Conflict, invalid
+from .errors import Conflict, NotFound, invalid
 from .settings import get_settings
 
 _E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+# A Cognito user made by AdminCreateUser that never chose a password.
+NEW_USER_STATUS = "FORCE_CHANGE_PASSWORD"
 
 
 @lru_cache(maxsize=1)
@@ -94,6 +96,15 @@ def user_details(sub: str, *, client: Any = None) -> dict[str, Any]:
         "status": user.get("UserStatus"),
         "enabled": bool(user.get("Enabled", True)),
     }
+
+
+def has_password(sub: str, *, client: Any = None) -> bool:
+    """Whether the login has chosen a password (then no link of ours may set another). No such user: 404."""
+    cognito = client or _cognito()
+    try:
+        return user_details(sub, client=cognito)["status"] != NEW_USER_STATUS
+    except cognito.exceptions.UserNotFoundException as error:
+        raise NotFound("this sign-in no longer exists") from error
 
 
 def set_password(partner_id: str, password: str, *, cognito: Any = None) -> None:

@@ -240,6 +240,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "partner_added_email": True,
     "deal_shared_email": True,
     "partner_notification_types": [],
+    "allowed_sender_domains": [],
     "current_terms_version": None,
 }
 
@@ -320,11 +321,26 @@ def require_partner(
     settings = settings_of(by_sk.get((f"ORG#{org_id}", "PROGRAMME")))
     if account is None or node is None or node.get("removed_at"):
         raise NotFound(f"organisation {org_id} not found")
-    if not account.get("email_confirmed") and not confirming:
-        raise EmailNotConfirmed("confirm your e-mail address first: follow the link we sent you (or ask for a new one)")
+    if not confirming:
+        refuse_unconfirmed(account)
     if node["status"] == S.ARCHIVED.value:
         raise Forbidden("your partnership with this organisation is archived")
     current_terms = settings.get("current_terms_version")
     if current_terms is not None and node.get("terms_version") != current_terms and not accepting_terms:
         raise TermsNotAccepted(f"accept the programme's terms (version {current_terms}) to continue")
     return PartnerCaller(partner_id, org_id, account, node, settings)
+
+
+def refuse_unconfirmed(account: db.Item | None) -> None:
+    """A partner account whose address is not confirmed yet: 403 email-not-confirmed. Until then its login
+    may only confirm the address or ask for the link again (an address nobody has proved must not act).
+    No account (staff, team members who are not partners) passes."""
+    if account is not None and not account.get("email_confirmed"):
+        raise EmailNotConfirmed("confirm your e-mail address first: follow the link we sent you (or ask for a new one)")
+
+
+def require_confirmed(principal: Principal, *, client: Any = None) -> None:
+    """The caller is a user whose partner account, if they have one, has its address confirmed (one
+    consistent GetItem). For the routes any signed-in user reaches, whatever their memberships."""
+    require_user(principal)
+    refuse_unconfirmed(db.get(account_key(principal.subject), consistent=True, client=client))

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import clock, db
 from .auth import Member, member_key, org_key
 from .errors import Conflict, DomainError, NotFound, invalid
-from .partner_identity import ensure_user
+from .partner_identity import NEW_USER_STATUS, ensure_user, user_details
 from .partner_model import (
     PartnerStatus,
     account_item,
@@ -285,12 +285,14 @@ def _join(
 
 def add_partner(org_id: str, member: Member, new: NewPartner, *, client: Any = None, cognito: Any = None) -> db.Item:
     """A new partner of the organisation: one sign-in per e-mail address (an address that already has one,
-    as a partner elsewhere or as staff, keeps it, and its partner account is reused)."""
+    as a partner elsewhere or as staff, keeps it, and its partner account is reused). The answer is the
+    node whichever it was; a login that already has a password is marked so on the account, so its login
+    e-mail says to sign in as usual and never carries a link that would choose another."""
     broker_checks = check_brokers(org_id, new.brokers, client=client)
     upline, sponsor_checks = _sponsor_upline(org_id, new.sponsor_id, client)
     if db.get(org_email_key(org_id, new.email), consistent=True, client=client):
         raise AlreadyPartner("already a partner of this organisation")
-    partner_id, _ = ensure_user(
+    partner_id, created = ensure_user(
         new.email,
         first_name=new.first_name,
         last_name=new.last_name,
@@ -300,13 +302,27 @@ def add_partner(org_id: str, member: Member, new: NewPartner, *, client: Any = N
     )
     if partner_id in upline:
         raise invalid("body.sponsor_id", "a partner cannot be placed under themselves")
+    verified, password = False, False
+    if not created:
+        login = user_details(partner_id, client=cognito)
+        verified, password = login["email_verified"], login["status"] != NEW_USER_STATUS
     details = {"first_name": new.first_name, "last_name": new.last_name, "email": new.email, "phone": new.phone}
     refusals: list[DomainError] = [invalid("body.sponsor_id", "the sponsor changed meanwhile") for _ in sponsor_checks]
     refusals += [broker_gone() for _ in broker_checks]
     for attempt in range(ADD_ATTEMPTS):
-        if db.get(account_key(partner_id), consistent=True, client=client) is None:
-            account = account_item(partner_id=partner_id, email_confirmed=False, **details)
-            account_write = db.tx_put(account, condition="attribute_not_exists(pk)")
+        existing = db.get(account_key(partner_id), consistent=True, client=client)
+        if existing is None:
+            account = account_item(partner_id=partner_id, email_confirmed=verified, **details)
+            account_write = db.tx_put(
+                {**account, "password_set": True} if password else account, condition="attribute_not_exists(pk)"
+            )
+        elif password and not existing.get("password_set"):
+            account_write = db.tx_update(
+                account_key(partner_id),
+                expression="SET password_set = :yes",
+                condition="attribute_exists(pk)",
+                values={":yes": True},
+            )
         else:
             account_write = db.tx_check(account_key(partner_id), condition="attribute_exists(pk)")
         try:

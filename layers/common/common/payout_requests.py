@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 from . import clock, commission_plans, db, ids
 from .errors import Conflict, DomainError, NotFound
 from .partner_model import node_key
+from .validation import SINGLE_LINE
 from .wallet_model import (
     BalanceInsufficient,
     Entry,
@@ -47,9 +48,7 @@ HIDDEN = ("settle_id",)
 # What a partner does not see of their own requests: who on the staff settled them.
 HIDDEN_FROM_PARTNER = (*HIDDEN, "settled_by")
 
-Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=r"^[^\x00-\x1f\x7f]*$")
-]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), SINGLE_LINE]
 
 
 class NewPayoutRequest(BaseModel):

@@ -1,5 +1,6 @@
 """An organisation's partner portal settings (seed 002): the default workflow for deals partners create,
-the "partner added" and "deal shared" e-mails, and which notification types partners may switch on.
+the "partner added" and "deal shared" e-mails, which notification types partners may switch on, and the
+domains its partners' invitations may go out from (common.sender_addresses).
 
 They share the settings item (partner_model.settings_key) with the programme's terms version, which is
 not theirs to write: saving sets only these fields."""
@@ -10,10 +11,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import clock, db, workflows
+from . import clock, db, sender_addresses, workflows
 from .errors import DomainError, invalid
 from .partner_model import NotificationType, settings_key, settings_of
-from .validation import EntityId
+from .settings import get_settings
+from .validation import Domain, EntityId
 
 SETTINGS_ENTITY = "programme_settings"
 
@@ -26,10 +28,20 @@ class PortalSettings(BaseModel):
     partner_notification_types: list[NotificationType] = Field(
         default_factory=list, max_length=len(NotificationType), description="what partners may choose to be told"
     )
+    allowed_sender_domains: list[Domain] = Field(
+        default_factory=list,
+        max_length=20,
+        description="domains whose confirmed addresses partners' invitations may go out from; each one of the "
+        "deployment's sender domains (offered_sender_domains). Any other address: the system's, naming the inviter",
+    )
 
 
 def get_portal_settings(org_id: str, *, client: Any = None) -> dict[str, Any]:
-    return {**settings_of(db.get(settings_key(org_id), consistent=True, client=client)), "org_id": org_id}
+    return {
+        **settings_of(db.get(settings_key(org_id), consistent=True, client=client)),
+        "org_id": org_id,
+        "offered_sender_domains": sorted(get_settings().sender_domain_set),
+    }
 
 
 def put_portal_settings(org_id: str, body: PortalSettings, actor: str, *, client: Any = None) -> dict[str, Any]:
@@ -39,6 +51,7 @@ def put_portal_settings(org_id: str, body: PortalSettings, actor: str, *, client
         "partner_added_email": body.partner_added_email,
         "deal_shared_email": body.deal_shared_email,
         "partner_notification_types": sorted({t.value for t in body.partner_notification_types}),
+        "allowed_sender_domains": sender_addresses.allowed_domains(body.allowed_sender_domains),
     }
     sets = [f"{name} = :{name}" for name, value in saved.items() if value is not None]
     removes = [name for name, value in saved.items() if value is None]

@@ -1,8 +1,10 @@
-"""The programme's e-mails, from the table's stream: invitations and e-mail confirmation links.
+"""The programme's e-mails, from the table's stream: invitations, e-mail confirmation links and sender
+address confirmation links (common.sender_addresses).
 
 Each is sent once per item (notices), and the single-use token it carries is made here, as it is sent, so
-the token exists only in the e-mail. An invitation goes out from the inviter's configured sender address;
-when SES refuses that address (not verified for sending), from the system's address instead.
+the token exists only in the e-mail. An invitation goes out from the inviter's own sender address when the
+invitation recorded one (confirmed, and allowed by the organisation); otherwise, or when SES refuses it,
+from the system's address naming the inviter, with replies going to the inviter.
 
 A record may arrive late or again: the item as it is now decides. An invitation accepted or expired by
 then is not sent, nor a confirmation link for an address that is no longer the one to confirm (confirmed
@@ -15,7 +17,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import access_tokens, clock, db
+from . import access_tokens, db, sender_addresses
+from .auth import org_key
 from .email import send_email
 from .invitations import invitation_key, invitation_view
 from .notices import once
@@ -31,25 +34,26 @@ def on_change(old: db.Item | None, new: db.Item | None) -> None:
         send_invitation(new)
     elif new.get("entity") == "email_confirmation":
         send_confirmation(new)
+    elif new.get("entity") == sender_addresses.ENTITY:
+        sender_addresses.send_confirmation(new)
 
 
-def _expiry(purpose: access_tokens.Purpose) -> str:
-    return clock.iso(clock.now() + access_tokens.LIFETIMES[purpose])[:10]
-
-
-def _send(to: str, subject: str, body: str, sender: str | None, ses: Any) -> dict[str, Any]:
-    """Send from `sender` when given, else (or when SES refuses it) from the system's address."""
-    if sender:
+def _send(invitation: db.Item, subject: str, body: str, ses: Any, client: Any) -> dict[str, Any]:
+    """Send from the inviter's own address when the invitation recorded one and the deployment still sends
+    from its domain; else (or when SES refuses it) from the system's address naming the inviter."""
+    to = [invitation["email"]]
+    own = invitation.get("sender_email")
+    if own and sender_addresses.deployment_allows(own):
         try:
-            return {"message_id": send_email([to], subject, body, sender=sender, client=ses), "from": "inviter"}
+            return {"message_id": send_email(to, subject, body, sender=own, client=ses), "from": "inviter"}
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") not in (
-                "MessageRejected",
-                "MailFromDomainNotVerifiedException",
-            ):
+            if error.response.get("Error", {}).get("Code") not in sender_addresses.REFUSED_BY_SES:
                 raise
-            logger.warning("configured sender refused by SES; the system address is used")
-    return {"message_id": send_email([to], subject, body, client=ses), "from": "system"}
+            logger.warning("sender address refused by SES; the system address is used")
+    org = db.get(org_key(invitation["org_id"]), client=client) or {}
+    sender = sender_addresses.on_behalf(invitation.get("inviter_name"), org.get("name"))
+    reply_to = [invitation["reply_to"]] if invitation.get("reply_to") else None
+    return {"message_id": send_email(to, subject, body, sender=sender, reply_to=reply_to, client=ses), "from": "system"}
 
 
 def invitation_message(invitation: db.Item, token: str) -> tuple[str, str]:
@@ -59,7 +63,8 @@ def invitation_message(invitation: db.Item, token: str) -> tuple[str, str]:
             invitation["body"],
             "",
             f"Register here: {link}",
-            f"The link is for {invitation['email']} only, works once, and expires on {_expiry('invitation')}.",
+            f"The link is for {invitation['email']} only, works once, and expires on "
+            f"{access_tokens.expires_on('invitation')}.",
         ]
     )
     return invitation["subject"], body
@@ -81,7 +86,7 @@ def send_invitation(invitation: db.Item, *, client: Any = None, ses: Any = None)
             client=client,
         )
         subject, body = invitation_message(invitation, token)
-        return _send(invitation["email"], subject, body, invitation.get("sender_email"), ses)
+        return _send(invitation, subject, body, ses, client)
 
     sent = once(invitation["pk"], "invitation", _action, client=client)
     logger.info("invitation e-mail", extra={"invitation_id": invitation["invitation_id"], "sent": sent})
@@ -100,7 +105,7 @@ def confirmation_message(request: db.Item, token: str) -> tuple[str, str]:
             lead,
             "",
             f"Confirm here: {link}",
-            f"The link works once and expires on {_expiry('email_confirmation')}. "
+            f"The link works once and expires on {access_tokens.expires_on('email_confirmation')}. "
             "If you did not ask for this, ignore this e-mail.",
         ]
     )

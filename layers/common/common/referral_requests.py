@@ -39,7 +39,7 @@ from .team_model import (
     team_key,
     team_member_key,
 )
-from .validation import ENTITY_ID_PATTERN, USER_ID_PATTERN, Email, EntityId, LongText, Phone, ShortText
+from .validation import ENTITY_ID_PATTERN, SINGLE_LINE, USER_ID_PATTERN, Email, EntityId, LongText, Phone, ShortText
 
 S = ReferralStatus
 DEFAULT_EXPIRES_MINUTES = 120
@@ -52,9 +52,7 @@ CODE_KEPT = timedelta(days=7)
 MAX_HISTORY = 300
 PAGE_SIZE = 100
 
-Summary = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=160, pattern=r"^[^\x00-\x1f\x7f]*$")
-]
+Summary = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=160), SINGLE_LINE]
 
 
 class ReferralTaken(Conflict):

@@ -7,8 +7,11 @@ Order of a registration (one account per e-mail address, also under races):
    e-mail guard, the invitation token spent or the referrer checked, the terms version checked, the
    node's referral code, and for a referral the e-mail confirmation request;
 3. only the transaction's winner sets the password (permanent) and, for an invitation, marks the address
-   verified; then the account is marked password_set. A loser gets 409 and its password is never set.
-The answer carries the partner id and organisation; the portal then signs in with Cognito itself.
+   verified; then the account is marked password_set. A loser's password is never set.
+An invitation's answer carries the partner id and organisation (the token proved the address; a loser gets
+409). A referral registration answers the same whether or not the address already has a sign-in, so it
+tells nobody which addresses do: a sign-in it finds (or loses a race to) is left untouched and its address
+is told by e-mail instead (common.registration_attempts). The portal then signs in with Cognito itself.
 
     email confirmation request  PARTNER#<partnerId> / EMAIL_CONFIRMATION#<id>  (the stream e-mails the link)
 """
@@ -21,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from . import access_tokens, clock, db, ids
+from . import access_tokens, clock, db, ids, registration_attempts
 from .errors import Conflict, DomainError, NotFound
 from .invitations import (
     ReferralCode,
@@ -32,7 +35,7 @@ from .invitations import (
     referrer,
 )
 from .observability import logger
-from .partner_identity import ensure_user, set_password, user_details, verify_email
+from .partner_identity import NEW_USER_STATUS, ensure_user, has_password, set_password, user_details, verify_email
 from .partner_model import (
     PartnerStatus,
     account_item,
@@ -49,8 +52,6 @@ from .table_schema import TTL_ATTRIBUTE
 from .terms import required_acceptance, terms_changed, terms_check
 from .validation import Email, Phone, ShortText
 
-# A Cognito user made by AdminCreateUser that never set a password.
-NEW_USER_STATUS = "FORCE_CHANGE_PASSWORD"
 CONFIRMATION_KEPT = timedelta(days=30)
 PASSWORD_SYMBOLS = set("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
 
@@ -146,12 +147,16 @@ def confirmation_item(partner_id: str, email: str, purpose: Purpose, org_id: str
 # -- registration ----------------------------------------------------------------------------------
 
 
+class AddressTaken(Conflict):
+    """The address has an account, or is a partner of the organisation already."""
+
+
 def _registration_refusals() -> list[DomainError]:
     """What each of the registration transaction's own items failing means, in the order written."""
     return [
-        Conflict("this e-mail address is already registered: sign in instead"),
-        Conflict("this e-mail address is already a partner of this organisation"),
-        Conflict("this e-mail address is already a partner of this organisation"),
+        AddressTaken("this e-mail address is already registered: sign in instead"),
+        AddressTaken("this e-mail address is already a partner of this organisation"),
+        AddressTaken("this e-mail address is already a partner of this organisation"),
         Conflict("referral code collision: retry"),
         terms_changed(),
         Conflict("the partner you would register under is no longer in the programme"),
@@ -245,7 +250,7 @@ def register_by_invitation(request: InvitationRegistration, *, client: Any = Non
         "phone": invitation.get("phone"),
     }
     partner_id, created = ensure_user(email, email_verified=True, **_identity(contact))
-    existing_login = not created and user_details(partner_id)["status"] != NEW_USER_STATUS
+    existing_login = not created and has_password(partner_id)
 
     def _token_refusal(image: db.Item) -> DomainError:
         return access_tokens.refusal(image, "invitation", email=email)
@@ -273,42 +278,52 @@ def register_by_invitation(request: InvitationRegistration, *, client: Any = Non
     if not existing_login:
         set_password(partner_id, request.password)
     verify_email(partner_id)
-    if not existing_login:
-        _mark_password_set(partner_id, client)
+    # Either way the login has a password now: a later login e-mail must not offer to choose one.
+    _mark_password_set(partner_id, client)
     logger.info("partner registered", extra={"partner_id": partner_id, "org_id": org_id, "origin": "invitation"})
     return {"partner_id": partner_id, "org_id": org_id, "email_confirmed": True, "existing_login": existing_login}
 
 
 def register_by_referral(request: ReferralRegistration, *, client: Any = None) -> dict[str, Any]:
     """Registration through a participant's referral link: under them, with the address still to be
-    confirmed (the confirmation e-mail is requested in the same transaction and goes out at once)."""
+    confirmed (the confirmation e-mail is requested in the same transaction and goes out at once).
+
+    The answer is the same for every address: an address that already has a sign-in (a password, a
+    verified address or an account) keeps it untouched, and is told by e-mail instead."""
     sponsor, settings_item = referrer(request.code, client=client)
     org_id = sponsor["org_id"]
     terms_version = required_acceptance(settings_of(settings_item), request.accept_terms_version)
     email = request.email.lower()
+    answer = {"org_id": org_id, "email": email}
     contact = {"first_name": request.first_name, "last_name": request.last_name, "email": email, "phone": request.phone}
     partner_id, created = ensure_user(email, email_verified=False, **_identity(contact))
     if not created:
         # Nothing proves this address: a sign-in that has a password or a verified address stays untouched.
         details = user_details(partner_id)
         if details["status"] != NEW_USER_STATUS or details["email_verified"]:
-            raise Conflict("this e-mail address already has a sign-in: sign in instead")
+            registration_attempts.record(partner_id, email, org_id, client=client)
+            return answer
     confirmation = confirmation_item(partner_id, email, "registration", org_id)
-    _register(
-        org_id=org_id,
-        partner_id=partner_id,
-        contact=contact,
-        origin="referral",
-        sponsor=sponsor,
-        terms_version=terms_version,
-        email_confirmed=False,
-        extra=[(db.tx_put(confirmation, condition="attribute_not_exists(pk)"), Conflict("retry"))],
-        client=client,
-    )
+    try:
+        _register(
+            org_id=org_id,
+            partner_id=partner_id,
+            contact=contact,
+            origin="referral",
+            sponsor=sponsor,
+            terms_version=terms_version,
+            email_confirmed=False,
+            extra=[(db.tx_put(confirmation, condition="attribute_not_exists(pk)"), Conflict("retry"))],
+            client=client,
+        )
+    except AddressTaken:
+        # An account already (or a racing registration won): its login is not this request's to set.
+        registration_attempts.record(partner_id, email, org_id, client=client)
+        return answer
     set_password(partner_id, request.password)
     _mark_password_set(partner_id, client)
     logger.info("partner registered", extra={"partner_id": partner_id, "org_id": org_id, "origin": "referral"})
-    return {"partner_id": partner_id, "org_id": org_id, "email_confirmed": False, "existing_login": False}
+    return answer
 
 
 def _identity(contact: dict[str, Any]) -> dict[str, Any]:
@@ -365,10 +380,15 @@ def confirm_email(request: TokenOnly, *, client: Any = None) -> dict[str, Any]:
 
 
 def activate(request: Activation, *, client: Any = None) -> dict[str, Any]:
-    """Follow the login e-mail's activation link of a partner added by staff: set the first password."""
+    """Follow the login e-mail's activation link of a partner added by staff: set the first password. A
+    login that has one already (it had it before the partner was added, or chose it since) keeps it: 409,
+    sign in instead. The answer names the organisation only, not the login."""
     record = access_tokens.read(request.token, "activation", client=client)
     data = record.get("data", {})
     partner_id = data.get("partner_id", "")
+    if has_password(partner_id):
+        _mark_password_set(partner_id, client)
+        raise Conflict("this account already has a password: sign in instead")
     update = db.tx_update(
         account_key(partner_id),
         expression="SET email_confirmed = :yes, updated_at = :at ADD version :one",
@@ -389,4 +409,4 @@ def activate(request: Activation, *, client: Any = None) -> dict[str, Any]:
     set_password(partner_id, request.password)
     verify_email(partner_id)
     _mark_password_set(partner_id, client)
-    return {"partner_id": partner_id, "org_id": data.get("org_id")}
+    return {"org_id": data.get("org_id"), "activated": True}

@@ -35,6 +35,9 @@ class Settings(BaseModel):
     sms_status_url: str = Field(default="", description="the public URL Twilio posts delivery statuses to")
     ses_configuration_set: str = Field(default="", description="SES configuration set e-mails are sent with")
     consumer_queue_urls: str = Field(default="", description="JSON object: each change consumer's queue URL")
+    sender_domains: str = Field(
+        default="", description="comma-separated domains (SES identities) invitations may go out from"
+    )
 
     def require(self, *fields: str) -> Settings:
         """Fail at cold start when a setting this function needs is empty (the defaults are empty because
@@ -47,6 +50,10 @@ class Settings(BaseModel):
     @property
     def portal_clients(self) -> frozenset[str]:
         return frozenset(c.strip() for c in self.portal_client_ids.split(",") if c.strip())
+
+    @property
+    def sender_domain_set(self) -> frozenset[str]:
+        return frozenset(d.strip().lower() for d in self.sender_domains.split(",") if d.strip())
 
 
 def env_name(field: str) -> str:

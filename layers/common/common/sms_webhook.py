@@ -3,7 +3,10 @@
 Every request is checked first: `X-Twilio-Signature` must be Twilio's signature of the public URL it
 posted to (settings.sms_webhook_url, or settings.sms_status_url with the query string Twilio was given) and
 the form parameters, keyed with the account's auth token. Missing or wrong: 403, and nothing is read or
-written.
+written. A signed request must also be for us (AccountSid settings.twilio_account_sid; a reply's To, a
+status's From when given, settings.twilio_from_number, the number every text is sent from), else 403 the
+same way: a number of another account, or another of ours pointed at this URL, acts on nothing and gets no
+reply (Twilio retries no 4xx, and shows it in its debugger, where the misrouted number gets noticed).
 
 A reply is processed once per MessageSid (Twilio posts it again when we answer too slowly): an inbound
 record is claimed with a conditional put before anything changes, and the reply sent back is stored on it,
@@ -174,6 +177,20 @@ def form_of(event: Mapping[str, Any]) -> Form:
     for name, value in parse_qsl(raw, keep_blank_values=True):
         form.setdefault(name, []).append(value)
     return form
+
+
+def misaddressed(form: Form, *, reply: bool) -> str | None:
+    """The parameter that shows a signed request is not for our account and number, or None. Exactly one
+    value is accepted for each; unset settings (a stage without Twilio) match nothing."""
+    settings = get_settings()
+    if not settings.twilio_account_sid or form.get("AccountSid") != [settings.twilio_account_sid]:
+        return "AccountSid"
+    ours = settings.twilio_from_number
+    if reply and (not ours or form.get("To") != [ours]):
+        return "To"
+    if not reply and "From" in form and form.get("From") != [ours]:
+        return "From"
+    return None
 
 
 def _header(event: Mapping[str, Any], name: str) -> str:
@@ -362,8 +379,17 @@ def handle(event: Mapping[str, Any]) -> dict[str, Any]:
         logger.info("twilio signature refused", extra={"path": path})
         metrics.add_metric(name="TwilioSignaturesRefused", unit=MetricUnit.Count, value=1)
         return _problem_response(403, "Not allowed", "the request is not signed by Twilio", "forbidden")
+    is_reply = path.endswith("/twilio/sms")
+    wrong = misaddressed(form, reply=is_reply)
+    if wrong is not None:
+        # Signed, but for another account or number: a number misrouted to this URL, or a token shared.
+        logger.warning("twilio request for another account or number", extra={"path": path, "parameter": wrong})
+        metrics.add_metric(name="TwilioRequestsMisaddressed", unit=MetricUnit.Count, value=1)
+        return _problem_response(
+            403, "Not allowed", f"the request is not for this Twilio account and number ({wrong})", "forbidden"
+        )
     try:
-        if path.endswith("/twilio/sms"):
+        if is_reply:
             return receive(form)
         return delivery_status(form, dict(parse_qsl(raw_query)))
     except Exception as error:

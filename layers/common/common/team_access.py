@@ -15,6 +15,7 @@ from typing import Any
 from . import clock, db
 from .auth import Member, Permission, Principal, member_from_item, member_key, require_member, require_user
 from .errors import Forbidden, NotFound
+from .partner_model import account_key, refuse_unconfirmed
 from .team_model import TeamRole, phone_key, team_key, team_member_key, team_pk
 
 # -- reads -----------------------------------------------------------------------------------------
@@ -139,17 +140,21 @@ class TeamCaller:
 
 
 def team_caller(principal: Principal, org_id: str, team_id: str, *, client: Any = None) -> TeamCaller:
-    """Who the caller is in the team: the team, their membership and their staff membership in one
-    consistent BatchGetItem. Neither in the team nor staff of the organisation (or no such team): 404.
-    Staff without teams:manage or referrals:manage who are not in the team: 403."""
+    """Who the caller is in the team: the team, their membership, their staff membership and their partner
+    account in one consistent BatchGetItem. Neither in the team nor staff of the organisation (or no such
+    team): 404. In the team only, with a partner account whose address is unconfirmed: 403 (staff access
+    stands on the membership an admin granted). Staff without teams:manage or referrals:manage who are
+    not in the team: 403."""
     require_user(principal)
     me = principal.subject
-    keys = [team_key(org_id, team_id), team_member_key(org_id, team_id, me), member_key(org_id, me)]
+    keys = [team_key(org_id, team_id), team_member_key(org_id, team_id, me), member_key(org_id, me), account_key(me)]
     found = {(i["pk"], i["sk"]): i for i in db.batch_get(keys, consistent=True, client=client)}
-    team, membership, staff_item = (found.get((k["pk"], k["sk"])) for k in keys)
+    team, membership, staff_item, account = (found.get((k["pk"], k["sk"])) for k in keys)
     staff = member_from_item(staff_item) if staff_item else None
     if team is None or (membership is None and staff is None):
         raise NotFound(f"team {team_id} not found")
+    if staff is None:
+        refuse_unconfirmed(account)
     caller = TeamCaller(org_id, team_id, me, team, membership, staff)
     if membership is None and not caller.sees_all:
         raise Forbidden(f"missing permission {Permission.MANAGE_TEAMS.value} or {Permission.MANAGE_REFERRALS.value}")

@@ -5,6 +5,8 @@ who each is assigned to, and when each is due for an update ("at least every 7 d
                     gsi2 the assignee's customers in the team (newest assignment last)
                     gsi3 ORG#<org>#CUSTOMERS_DUE / <dueAt>#<team>#<cust> while open: the reminder sweep's queue
 
+    history page    ORG#<org>#TEAM#<team> / HISTORY#<cust>#<first>   its older history (common.history)
+
 The customer id is the id of the referral request it came from, so an acceptance can never make two.
 Each assignee's membership counts the customers assigned to them (customer_count), kept by the same
 transactions that assign, so that removing a member or making them an admin can be refused while they
@@ -18,7 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import clock, db, ids
+from . import clock, db, history, ids
 from .errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound, invalid
 from .team_access import TeamCaller
 from .team_model import (
@@ -43,6 +45,17 @@ class CustomerChanged(Conflict):
 class AdminNotAssignable(InvalidInput):
     code = "admin-not-assignable"
     title = "Team admins are never assigned customers"
+
+
+# A status entry carries a note of up to 4000 characters (16 KB in UTF-8): the customer keeps its newest
+# entries up to 120 KB, far below DynamoDB's 400 KB with its other details; older ones move to pages.
+HISTORY = history.Bound(
+    "history",
+    limit=50,
+    keep=25,
+    max_bytes=120_000,
+    pages_at=lambda item: (team_pk(item["org_id"], item["team_id"]), f"HISTORY#{item['customer_id']}#"),
+)
 
 
 # -- input -----------------------------------------------------------------------------------------
@@ -207,7 +220,8 @@ def list_customers(
 def update_status(caller: TeamCaller, customer_id: str, change: StatusChange, *, client: Any = None) -> db.Item:
     """Record the customer's status (with an optional note): its assignee, or the team's leader or an
     admin. The update restarts the 7 days (the due index moves), or takes a closed or lost customer out of
-    the due index. One UpdateItem; a member's is conditioned on the customer still being theirs."""
+    the due index. One UpdateItem (with the page of its oldest history when that is full); a member's is
+    conditioned on the customer still being theirs."""
     customer = get_customer(caller, customer_id, client=client)
     mine = customer.get("assignee_id") == caller.user_id
     if not (caller.leads or mine):
@@ -222,21 +236,20 @@ def update_status(caller: TeamCaller, customer_id: str, change: StatusChange, *,
         ":status": change.status.value,
         ":at": at,
         ":by": caller.actor,
-        ":entry": [entry],
         ":one": 1,
         ":change": change_id,
     }
     expression = (
-        "SET #status = :status, last_updated_at = :at, updated_by = :by, change_id = :change, "
-        "history = list_append(history, :entry), version = version + :one"
+        "SET #status = :status, last_updated_at = :at, updated_by = :by, change_id = :change, version = version + :one"
     )
     if change.status in FINISHED_STATUSES:
-        expression += " REMOVE due_at, gsi3pk, gsi3sk"
+        removal = " REMOVE due_at, gsi3pk, gsi3sk"
     else:
         due = clock.iso(now + UPDATE_EVERY)
         index = due_index(caller.org_id, caller.team_id, customer_id, due)
         expression += ", due_at = :due, gsi3pk = :g3pk, gsi3sk = :g3sk"
         values |= {":due": due, ":g3pk": index["gsi3pk"], ":g3sk": index["gsi3sk"]}
+        removal = ""
     condition = "attribute_exists(pk)"
     if not caller.leads:
         condition += " AND assignee_id = :me"
@@ -247,15 +260,19 @@ def update_status(caller: TeamCaller, customer_id: str, change: StatusChange, *,
             return None
         return NotFound(f"customer {customer_id} not found")
 
-    return db.update(
-        team_customer_key(caller.org_id, caller.team_id, customer_id),
-        expression=expression,
-        condition=condition,
-        names={"#status": "status"},
-        values=values,
-        on_conflict=refusal,
-        client=client,
-    )
+    def write(addition: history.Addition) -> db.Item:
+        return history.update(
+            team_customer_key(caller.org_id, caller.team_id, customer_id),
+            addition,
+            expression=f"{expression}, {addition.expression}{removal}",
+            condition=f"{condition} AND {addition.condition}",
+            names={"#status": "status"},
+            values=values,
+            on_conflict=refusal,
+            client=client,
+        )
+
+    return history.attempt(history.Addition(HISTORY, [entry], customer), write)
 
 
 class _FormerAssigneeGone(Exception):
@@ -274,27 +291,29 @@ def reassign(caller: TeamCaller, customer_id: str, change: Reassignment, *, clie
         return customer
     at = clock.now_iso()
     entry = {"at": at, "by": caller.actor, "event": "assigned", "assignee_id": new_id, "from_assignee_id": old_id}
+    addition = history.Addition(HISTORY, [entry], customer)
     index = assignee_index(org_id, team_id, new_id, at, customer_id)
     update = db.tx_update(
         team_customer_key(org_id, team_id, customer_id),
         expression="SET assignee_id = :new, assigned_at = :at, updated_by = :by, gsi2pk = :g2pk, gsi2sk = :g2sk, "
-        "history = list_append(history, :entry), version = version + :one",
-        condition="version = :version",
+        f"version = version + :one, {addition.expression}",
+        condition=f"version = :version AND {addition.condition}",
         values={
             ":new": new_id,
             ":at": at,
             ":by": caller.actor,
             ":g2pk": index["gsi2pk"],
             ":g2sk": index["gsi2sk"],
-            ":entry": [entry],
             ":one": 1,
             ":version": customer["version"],
+            **addition.values,
         },
     )
     gain = _count(org_id, team_id, new_id, 1, assignable=True)
     loss = _count(org_id, team_id, old_id, -1, assignable=False)
+    pages = addition.pages()
 
-    def refusal(failed: list[db.Item | None]) -> DomainError:
+    def refusal(failed: list[db.Item | None], *, with_loss: bool = True) -> DomainError:
         target = failed[1]
         if target is not None:
             if not target:
@@ -303,25 +322,33 @@ def reassign(caller: TeamCaller, customer_id: str, change: Reassignment, *, clie
                 f"user {new_id} is a team admin: admins accept referrals but are never assigned customers",
                 errors=[FieldError("body.user_id", "is a team admin")],
             )
-        if failed[0] is not None:
-            return CustomerChanged(f"customer {customer_id} changed meanwhile; reload it and retry")
-        raise _FormerAssigneeGone()
+        if with_loss and failed[0] is None and failed[2] is not None:
+            raise _FormerAssigneeGone()
+        return CustomerChanged(f"customer {customer_id} changed meanwhile; reload it and retry")
 
     try:
-        db.transact([update, gain, loss], on_cancel=refusal, client=client)
+        db.transact([update, gain, loss, *pages], on_cancel=refusal, client=client)
     except _FormerAssigneeGone:
         # The former assignee's membership is gone (it can only be removed once it holds no customers, so
         # its count is already right): re-assign without it.
-        db.transact([update, gain], on_cancel=refusal, client=client)
-    return {
+        db.transact([update, gain, *pages], on_cancel=lambda f: refusal(f, with_loss=False), client=client)
+    moved = {
         **customer,
         "assignee_id": new_id,
         "assigned_at": at,
         "updated_by": caller.actor,
-        "history": [*customer.get("history", []), entry],
         "version": customer["version"] + 1,
         **index,
     }
+    return addition.applied(moved)
+
+
+def customer_history(
+    caller: TeamCaller, customer_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The customer's whole history, newest first (the customer shows only its newest entries)."""
+    customer = get_customer(caller, customer_id, client=client)
+    return history.listing(HISTORY, customer, cursor=cursor, limit=limit, client=client)
 
 
 # -- views -----------------------------------------------------------------------------------------

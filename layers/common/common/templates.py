@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 from . import clock, db, ids
 from .errors import Conflict, NotFound
-from .validation import ShortText
+from .validation import MULTI_LINE, SINGLE_LINE, ShortText
 
 PLACEHOLDER = re.compile(r"\{\{\s*([a-z_.]+)\s*\}\}")
 # The values a template may use; anything else is rejected when the template is saved.
@@ -38,8 +38,8 @@ def _known_placeholders(text: str) -> str:
 class NewTemplate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     name: ShortText
-    subject: str = Field(min_length=1, max_length=300)
-    body: str = Field(min_length=1, max_length=20000)
+    subject: Annotated[str, StringConstraints(min_length=1, max_length=300), SINGLE_LINE]
+    body: Annotated[str, StringConstraints(min_length=1, max_length=20000), MULTI_LINE]
 
     _check_subject = field_validator("subject")(_known_placeholders)
     _check_body = field_validator("body")(_known_placeholders)

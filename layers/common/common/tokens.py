@@ -20,6 +20,8 @@ class Identity:
     subject: str
     client_id: str
     scope: str
+    # A user's Cognito groups, space-separated (group names hold no whitespace); empty for machines.
+    groups: str = ""
 
 
 @lru_cache(maxsize=4)
@@ -46,14 +48,23 @@ def verify(token: str, *, issuer: str, jwks_url: str, portal_clients: frozenset[
     if use == "id":
         if claims.get("aud") not in portal_clients:
             raise InvalidToken("id token of another app client")
-        return Identity("user", str(claims["sub"]), str(claims["aud"]), "")
+        return Identity("user", str(claims["sub"]), str(claims["aud"]), "", _groups(claims))
     if use != "access" or not claims.get("client_id"):
         raise InvalidToken("not an access token")
     client_id = str(claims["client_id"])
     if claims.get("username"):
         if client_id not in portal_clients:
             raise InvalidToken("user token of another app client")
-        return Identity("user", str(claims["sub"]), client_id, scope)
+        return Identity("user", str(claims["sub"]), client_id, scope, _groups(claims))
     if intake_scope not in scope.split():
         raise InvalidToken("client token without the lead-intake scope")
     return Identity("machine", str(claims["sub"]), client_id, scope)
+
+
+def _groups(claims: dict[str, Any]) -> str:
+    """Cognito puts a user's groups in both their access and id tokens as a list (absent: no group)."""
+    groups = claims.get("cognito:groups")
+    if not isinstance(groups, list):
+        return ""
+    names = {g for g in groups if isinstance(g, str) and g.split() == [g]}  # Cognito's names hold no whitespace
+    return " ".join(sorted(names))

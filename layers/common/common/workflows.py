@@ -76,6 +76,11 @@ def commission_of(stage: Mapping[str, Any]) -> str:
     return str(stage.get("commission") or StageCommission.NONE.value)
 
 
+def moves_money(stage: Mapping[str, Any]) -> bool:
+    """Moving a deal to this stage computes or reverses partner commission."""
+    return commission_of(stage) != StageCommission.NONE.value
+
+
 def view(item: db.Item) -> dict[str, Any]:
     stages = [{**s, "commission": commission_of(s)} for s in item["stages"]]
     return db.without_storage(item) | {"stages": stages}

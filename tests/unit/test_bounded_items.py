@@ -1,0 +1,212 @@
+"""No item outgrows DynamoDB's 400 KB: histories keep their newest entries on the item and move older ones to
+archive pages (common.history), lists that only a user grows are capped. Each kind is driven through many
+more appends than its item holds, with the longest entries it accepts, and its size measured as stored."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from common import db, deals, history, leads, team_customers
+from common.team_model import team_customer_key
+
+from tests.support import FakeContext, body_of, http_event
+from tests.unit.test_commission_cascade import ADMIN as PROGRAMME_ADMIN
+from tests.unit.test_commission_cascade import STAGES, Images, Programme, deliver, payment, reversal
+from tests.unit.conftest import FrozenClock
+from tests.unit.test_teams import ADMIN, LEADER, M1, add_customer, create_team, new_org, put_member
+
+Call = Callable[..., dict[str, Any]]
+# The longest note a status update takes: 4000 characters, each 4 bytes in UTF-8.
+LONGEST = "\U0001f600" * 3990
+# What a bounded item may reach: well under DynamoDB's 400 KB, whatever else it carries.
+ITEM_BUDGET = 350_000
+
+
+def size_of(key: db.Key) -> int:
+    item = db.get(key, consistent=True)
+    assert item is not None
+    return history.item_bytes(item)
+
+
+def every_page(call: Call, path: str, user: str) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        answer = call("GET", path, user=user, query={"limit": "40", **({"cursor": cursor} if cursor else {})})
+        assert answer["statusCode"] == 200, answer
+        page = body_of(answer)
+        entries += page["items"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return entries
+
+
+def api(module: str, function: str) -> Call:
+    handler = importlib.import_module(module).lambda_handler
+
+    def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        return handler(http_event(method, path, **kwargs), FakeContext(function))  # type: ignore[no-any-return]
+
+    return _call
+
+
+@pytest.fixture
+def referrals() -> Call:
+    return api("referrals.api", "ReferralsApi")
+
+
+@pytest.fixture
+def leads_api() -> Call:
+    return api("leads.api", "LeadsApi")
+
+
+# More than ten times what a customer holds of the longest notes.
+NOTES = 90
+
+
+# -- team customers --------------------------------------------------------------------------------
+
+
+def test_many_long_status_notes_keep_a_team_customer_bounded_and_listed(
+    referrals: Call, frozen_clock: FrozenClock
+) -> None:
+    org = new_org()
+    team = create_team(referrals, org)
+    assert put_member(referrals, org, team, M1)["statusCode"] == 201
+    customer = add_customer(org, team, M1)
+    path = f"/orgs/{org}/teams/{team}/customers/{customer}"
+    largest = 0
+    for n in range(NOTES):
+        frozen_clock.advance(seconds=1)
+        user = M1 if n % 3 else LEADER
+        answer = referrals("POST", f"{path}/status", user=user, body={"status": "contacted", "note": f"{n} {LONGEST}"})
+        assert answer["statusCode"] == 200, answer
+        largest = max(largest, size_of(team_customer_key(org, team, customer)))
+    assert largest < ITEM_BUDGET
+
+    shown = body_of(referrals("GET", path, user=M1))
+    assert len(shown["history"]) <= team_customers.HISTORY.limit
+    assert shown["history"][-1]["note"] == f"{NOTES - 1} {LONGEST}"
+    assert shown["history_archived"] + len(shown["history"]) == NOTES + 1
+
+    listed = every_page(referrals, f"{path}/history", M1)
+    assert [e.get("note", "").split(" ")[0] for e in listed] == [str(n) for n in reversed(range(NOTES))] + [""]
+    assert listed[-1]["event"] == "created"
+    # A member who is not the customer's assignee sees neither the customer nor its history.
+    assert referrals("GET", f"{path}/history", user="user-m2")["statusCode"] == 404
+
+
+# -- leads -----------------------------------------------------------------------------------------
+
+
+def test_a_lead_worked_over_and_over_stays_bounded_and_keeps_its_whole_history(
+    leads_api: Call, frozen_clock: FrozenClock
+) -> None:
+    org = new_org()
+    entered = leads_api("POST", f"/orgs/{org}/leads", user=ADMIN, body={"contact_name": "Jo", "phone": "+15550100"})
+    assert entered["statusCode"] == 201, entered
+    lead_id = body_of(entered)["lead_id"]
+    path = f"/orgs/{org}/leads/{lead_id}"
+    actions = ["received"]
+
+    def act(method: str, route: str, action: str, **kwargs: Any) -> None:
+        frozen_clock.advance(seconds=1)
+        answer = leads_api(method, route, user=ADMIN, **kwargs)
+        assert answer["statusCode"] in (200, 201), answer
+        actions.append(action)
+
+    act("POST", f"{path}/requeue", "requeued", body={})
+    for n in range(200):
+        if n % 10 == 0:
+            act("POST", f"/orgs/{org}/lead-queue/claims", "claimed")
+        elif n % 10 == 9:
+            act("POST", f"{path}/requeue", "requeued", body={})
+        else:
+            act("POST", f"{path}/keep", "kept")
+    stored = db.get(leads.lead_key(org, lead_id), consistent=True)
+    assert stored is not None and len(stored["history"]) <= leads.HISTORY.limit
+    assert history.item_bytes(stored) < 50_000
+
+    shown = body_of(leads_api("GET", path, user=ADMIN))
+    assert shown["history_archived"] + len(shown["history"]) == len(actions)
+    listed = every_page(leads_api, f"{path}/history", ADMIN)
+    assert [e["action"] for e in listed] == actions[::-1]
+    assert "history" not in body_of(leads_api("GET", f"/orgs/{org}/leads", user=ADMIN, query={"status": "queued"}))[
+        "items"
+    ][0]
+
+    act("POST", f"/orgs/{org}/lead-queue/claims", "claimed")
+    act("POST", f"{path}/convert", "converted")
+    assert [e["action"] for e in every_page(leads_api, f"{path}/history", ADMIN)] == actions[::-1]
+
+
+# -- deals and the commission cascade ------------------------------------------------------------------
+
+
+@pytest.fixture
+def programme() -> Programme:
+    return Programme()
+
+
+def test_300_stage_moves_keep_a_deal_bounded_and_its_stage_history_listed(
+    programme: Programme, frozen_clock: FrozenClock
+) -> None:
+    partners = api("partners.api", "PartnersApi")
+    deal = programme.deal()
+    path = f"/orgs/{programme.org_id}/deals/{deal['deal_id']}"
+    names = ["New"]
+    for n in range(300):
+        frozen_clock.advance(seconds=1)
+        names.append(("Open", "Won", "Cancelled", "Signed")[n % 4])
+        answer = partners("POST", f"{path}/stage", user=PROGRAMME_ADMIN, body={"stage_id": programme.stage(names[-1])})
+        assert answer["statusCode"] == 200, answer
+        stored = programme.read(deal["deal_id"])
+        assert len(stored["stage_history"]) <= deals.STAGE_HISTORY.limit
+    assert history.item_bytes(stored) < 100_000
+
+    shown = body_of(partners("GET", path, user=PROGRAMME_ADMIN))
+    assert shown["stage_history_archived"] + len(shown["stage_history"]) == 301
+    assert shown["stage_history"][-1]["stage_name"] == names[-1]
+    listed = every_page(partners, f"{path}/stage-history", PROGRAMME_ADMIN)
+    assert [e["stage_name"] for e in listed] == names[::-1]
+
+
+def expected_ledger(deal: db.Item, settings: list[tuple[str, str]]) -> dict[str, int]:
+    """The entries the deal's changes give applied in order, once: (stage id, setting) per change from 1."""
+    entries: dict[str, int] = {}
+    live: dict[str, int] | None = None
+    for number, (stage_id, setting) in enumerate(settings, start=1):
+        if setting == "compute" and live is None:
+            live = payment(deal, stage_id, number)
+            entries |= live
+        elif setting == "reverse" and live is not None:
+            entries |= reversal(live)
+            live = None
+    return entries
+
+
+@pytest.mark.parametrize("order", ["newest first", "newest, then the rest in reverse"])
+def test_the_cascade_applies_changes_that_left_the_deal_for_its_history_pages(
+    programme: Programme, frozen_clock: FrozenClock, order: str
+) -> None:
+    deal = programme.deal()
+    names = [("Won", "Open", "Cancelled", "Signed", "Cancelled", "Open")[n % 6] for n in range(90)]
+    images: list[Images] = []
+    for name in names:
+        frozen_clock.advance(seconds=1)
+        images += programme.moves(deal, name)
+    newest = images[-1][1]
+    assert deals.STAGE_HISTORY.archived(newest) > 1  # the first changes are only in pages now
+    settings = dict(STAGES)
+    expected = expected_ledger(deal, [(programme.stage(n), settings[n]) for n in names])
+
+    if order == "newest first":
+        deliver([images[-1]])  # held-up deliveries of every earlier change arrive after it
+        deliver(images)
+    else:
+        deliver([images[-1], *reversed(images[:-1])])
+    assert programme.ledger(deal) == expected
+    assert programme.record(deal)["applied_change"] == len(names)
