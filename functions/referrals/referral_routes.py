@@ -91,7 +91,8 @@ class ReferralRequest(Open):
     accepted_via: Literal["dashboard", "sms"] | None = None
     assignee_id: str | None = Field(None, description="who the customer was assigned to on acceptance")
     customer_id: str | None = Field(None, description="the customer in the team's list")
-    history: list[HistoryEntry]
+    history: list[HistoryEntry] = Field(description="the newest entries, oldest first; all of them: .../history")
+    history_archived: int | None = Field(None, description="how many older entries only .../history lists")
 
 
 class ReferralRequestWithOffers(ReferralRequest):
@@ -100,6 +101,10 @@ class ReferralRequestWithOffers(ReferralRequest):
 
 class ReferralPage(Page):
     items: list[ReferralRequest]
+
+
+class HistoryPage(Page):
+    items: list[HistoryEntry] = Field(description="newest first")
 
 
 class FirstName(Open):
@@ -220,6 +225,23 @@ def get_request(org_id: Id, request_id: Id) -> dict[str, Any]:
     if membership is None:
         raise Forbidden(f"missing permission {Permission.MANAGE_REFERRALS.value}")
     return referral_requests.member_view(request)
+
+
+@router.get(
+    "/orgs/<org_id>/referral-requests/<request_id>/history",
+    summary="A referral request's whole history, newest first",
+    tags=["referral requests"],
+    responses=answers(
+        body(HistoryPage, "A page of the history"),
+        forbidden=missing(Permission.MANAGE_REFERRALS),
+        not_found=NOT_A_MEMBER + ", or there is no such request",
+        invalid="The cursor or limit is not valid",
+    ),
+)
+def request_history(org_id: Id, request_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+    _staff(org_id)
+    items, next_cursor = referral_requests.request_history(org_id, request_id, cursor=cursor, limit=limit)
+    return {"items": items, "next_cursor": next_cursor}
 
 
 @router.post(

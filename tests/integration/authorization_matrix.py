@@ -366,6 +366,9 @@ ACCESS: dict[str, Entry] = {
     "GET /orgs/{org_id}/referral-requests/{request_id}": e(
         team_reader_or("referrals:manage"), request_id="accepted_referral_id"
     ),
+    "GET /orgs/{org_id}/referral-requests/{request_id}/history": e(
+        permission("referrals:manage"), request_id="accepted_referral_id"
+    ),
     "POST /orgs/{org_id}/referral-requests/{request_id}/accept": e(TEAM_ACCEPTOR, request_id="open_referral_id"),
     "GET /me/teams": e(ANY_USER),
     # -- commissions, wallets, the ledger and payouts

@@ -9,14 +9,15 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from common import db, deals, history, leads, team_customers
-from common.team_model import team_customer_key
+from common import db, deals, history, leads, referral_offers, referral_requests, team_customers
+from common.partner_model import NODE_HISTORY, node_key
+from common.team_model import phone_link_key, referral_key, team_customer_key
 
 from tests.support import FakeContext, body_of, http_event
+from tests.unit.conftest import FrozenClock
 from tests.unit.test_commission_cascade import ADMIN as PROGRAMME_ADMIN
 from tests.unit.test_commission_cascade import STAGES, Images, Programme, deliver, payment, reversal
-from tests.unit.conftest import FrozenClock
-from tests.unit.test_teams import ADMIN, LEADER, M1, add_customer, create_team, new_org, put_member
+from tests.unit.test_teams import ADMIN, LEADER, M1, M2, PHONES, add_customer, create_team, new_org, put_member
 
 Call = Callable[..., dict[str, Any]]
 # The longest note a status update takes: 4000 characters, each 4 bytes in UTF-8.
@@ -48,7 +49,7 @@ def api(module: str, function: str) -> Call:
     handler = importlib.import_module(module).lambda_handler
 
     def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        return handler(http_event(method, path, **kwargs), FakeContext(function))  # type: ignore[no-any-return]
+        return handler(http_event(method, path, **kwargs), FakeContext(function))
 
     return _call
 
@@ -134,9 +135,10 @@ def test_a_lead_worked_over_and_over_stays_bounded_and_keeps_its_whole_history(
     assert shown["history_archived"] + len(shown["history"]) == len(actions)
     listed = every_page(leads_api, f"{path}/history", ADMIN)
     assert [e["action"] for e in listed] == actions[::-1]
-    assert "history" not in body_of(leads_api("GET", f"/orgs/{org}/leads", user=ADMIN, query={"status": "queued"}))[
-        "items"
-    ][0]
+    assert (
+        "history"
+        not in body_of(leads_api("GET", f"/orgs/{org}/leads", user=ADMIN, query={"status": "queued"}))["items"][0]
+    )
 
     act("POST", f"/orgs/{org}/lead-queue/claims", "claimed")
     act("POST", f"{path}/convert", "converted")
@@ -193,13 +195,16 @@ def test_the_cascade_applies_changes_that_left_the_deal_for_its_history_pages(
     programme: Programme, frozen_clock: FrozenClock, order: str
 ) -> None:
     deal = programme.deal()
-    names = [("Won", "Open", "Cancelled", "Signed", "Cancelled", "Open")[n % 6] for n in range(90)]
+    # Paid and reversed three times, then long moves between stages that pay nothing, then paid again: the
+    # last change's image no longer holds the first ones.
+    acting = ["Won", "Cancelled", "Signed", "Cancelled", "Won", "Cancelled"]
+    names = [*acting, *(("Open", "New")[n % 2] for n in range(deals.STAGE_HISTORY.limit)), "Signed"]
     images: list[Images] = []
     for name in names:
         frozen_clock.advance(seconds=1)
         images += programme.moves(deal, name)
     newest = images[-1][1]
-    assert deals.STAGE_HISTORY.archived(newest) > 1  # the first changes are only in pages now
+    assert deals.STAGE_HISTORY.archived(newest) > len(acting)  # the first changes are only in pages now
     settings = dict(STAGES)
     expected = expected_ledger(deal, [(programme.stage(n), settings[n]) for n in names])
 
@@ -209,4 +214,143 @@ def test_the_cascade_applies_changes_that_left_the_deal_for_its_history_pages(
     else:
         deliver([images[-1], *reversed(images[:-1])])
     assert programme.ledger(deal) == expected
-    assert programme.record(deal)["applied_change"] == len(names)
+    assert programme.record(deal)["applied_change"] == len(names)  # the last change, the newest that acts
+
+
+# -- partners --------------------------------------------------------------------------------------
+
+
+def test_a_partner_changed_over_and_over_stays_bounded_and_its_activity_lists_everything(
+    programme: Programme, frozen_clock: FrozenClock
+) -> None:
+    partners = api("partners.api", "PartnersApi")
+    org, partner_id = programme.org_id, programme.partners[0]
+    path = f"/orgs/{org}/partners/{partner_id}"
+    actions = ["added"]
+    for _ in range(12):  # deals credited to the partner: each is a lead in its history
+        frozen_clock.advance(seconds=1)
+        programme.deal()
+        actions.append("lead")
+    frozen_clock.advance(seconds=1)
+    contact = {"channel": "phone", "summary": "Called about the new terms"}
+    assert partners("POST", f"{path}/contacts", user=PROGRAMME_ADMIN, body=contact)["statusCode"] == 201
+    for n in range(40):
+        frozen_clock.advance(seconds=1)
+        status = ("ENDED", "LIVE")[n % 2]
+        body = {"status": status, "reason": f"{n} {LONGEST}"}
+        answer = partners("POST", f"{path}/status", user=PROGRAMME_ADMIN, body=body)
+        assert answer["statusCode"] == 200, answer
+        actions.append("status_changed")
+        node = db.get(node_key(org, partner_id), consistent=True)
+        assert node is not None and len(node["history"]) <= NODE_HISTORY.limit
+        assert history.item_bytes(node) < ITEM_BUDGET
+
+    listed = every_page(partners, f"{path}/activity", PROGRAMME_ADMIN)
+    assert [e["kind"] for e in listed].count("contact") == 1
+    assert [e["action"] for e in listed if e["kind"] == "history"] == actions[::-1]
+    assert [e["reason"].split(" ")[0] for e in listed if e.get("action") == "status_changed"] == [
+        str(n) for n in reversed(range(40))
+    ]
+
+
+# -- referral requests -----------------------------------------------------------------------------
+
+
+def test_a_referral_request_with_many_offers_failures_and_replies_stays_bounded(
+    referrals: Call, frozen_clock: FrozenClock
+) -> None:
+    org = new_org()
+    team = create_team(referrals, org)
+    for user in (M1, M2):
+        assert put_member(referrals, org, team, user)["statusCode"] == 201
+    new = referral_requests.NewReferralRequest.model_validate(
+        {"team_id": team, "customer": {"first_name": "Cleo", "last_name": "Client"}, "summary": "A 3-bed house"}
+    )
+    request = referral_requests.create(org, new, ADMIN)
+    request_id = request["request_id"]
+    events = ["created"]
+    for n in range(80):  # a large team: an offer to each member, and some texts that never arrive
+        frozen_clock.advance(seconds=1)
+        user = f"user-team-{n:03d}"
+        referral_offers._record(request, user, {"status": "queued", "sid": f"SM{n:032d}"})
+        events.append("offered")
+        if n % 2:
+            assert referral_requests.record_delivery(org, request_id, user, "undelivered", "30003")
+            events.append("delivery_failed")
+    frozen_clock.advance(seconds=1)
+    referral_requests.accept(org, request_id, M1, via="dashboard")
+    events.append("accepted")
+    link = db.get(phone_link_key(PHONES[M2], org, team), consistent=True)
+    assert link is not None
+    for n in range(60):  # a member texting all day about a referral that is taken
+        frozen_clock.advance(seconds=1)
+        outcome = referral_requests.accept_by_code(link, request["code"], message_sid=f"SM{n:032d}")
+        assert outcome.result == "taken"
+        events.append("reply")
+
+    stored = db.get(referral_key(org, request_id), consistent=True)
+    assert stored is not None and len(stored["history"]) <= referral_requests.HISTORY.limit
+    assert history.item_bytes(stored) < 50_000
+    shown = body_of(referrals("GET", f"/orgs/{org}/referral-requests/{request_id}", user=ADMIN))
+    assert shown["history_archived"] + len(shown["history"]) == len(events)
+    listed = every_page(referrals, f"/orgs/{org}/referral-requests/{request_id}/history", ADMIN)
+    assert [e["event"] for e in listed] == events[::-1]
+
+
+# -- the mechanism: races and items written before the bound -----------------------------------------
+
+
+def test_an_item_written_before_the_bound_is_archived_in_pages_on_its_next_change(referrals: Call) -> None:
+    org = new_org()
+    team = create_team(referrals, org)
+    assert put_member(referrals, org, team, M1)["statusCode"] == 201
+    customer = add_customer(org, team, M1)
+    key = team_customer_key(org, team, customer)
+    item = db.get(key, consistent=True)
+    assert item is not None
+    old = [
+        {
+            "at": f"2026-01-01T00:00:{n // 10:02d}.{n % 10:03d}Z",
+            "by": "user:x",
+            "event": "status",
+            "note": f"{n} {'x' * 1500}",
+        }
+        for n in range(120)
+    ]
+    db.put({**item, "history": old})  # 120 entries, 190 KB: past both of the bound's limits
+    path = f"/orgs/{org}/teams/{team}/customers/{customer}"
+    answer = referrals("POST", f"{path}/status", user=M1, body={"status": "contacted", "note": "and now"})
+    assert answer["statusCode"] == 200, answer
+    assert size_of(key) < team_customers.HISTORY.max_bytes + 20_000
+    pages = db.all_with_prefix(team_customers.HISTORY.pages_at(item)[0], f"HISTORY#{customer}#", consistent=True)
+    assert len(pages) > 1 and all(history.item_bytes(p) < 400_000 for p in pages)
+    listed = every_page(referrals, f"{path}/history", M1)
+    assert [e["note"].split(" ")[0] for e in listed] == ["and", *(str(n) for n in reversed(range(120)))]
+
+
+def test_a_write_decided_on_a_read_the_history_outran_is_decided_again(
+    referrals: Call, frozen_clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = new_org()
+    team = create_team(referrals, org)
+    assert put_member(referrals, org, team, M1)["statusCode"] == 201
+    customer = add_customer(org, team, M1)
+    path = f"/orgs/{org}/teams/{team}/customers/{customer}"
+
+    def update(note: str) -> None:
+        frozen_clock.advance(seconds=1)
+        answer = referrals("POST", f"{path}/status", user=M1, body={"status": "contacted", "note": note})
+        assert answer["statusCode"] == 200, answer
+
+    for n in range(team_customers.HISTORY.limit - 1):
+        update(f"{n}")
+    stale = db.get(team_customer_key(org, team, customer), consistent=True)  # full: the next update archives
+    update("meanwhile")  # another caller's update archives first
+    read = team_customers.get_customer
+    monkeypatch.setattr(team_customers, "get_customer", lambda *args, **kwargs: stale)
+    update("decided on the stale read")
+    monkeypatch.setattr(team_customers, "get_customer", read)
+    listed = every_page(referrals, f"{path}/history", M1)
+    notes = [e.get("note") for e in listed]
+    assert notes[:2] == ["decided on the stale read", "meanwhile"]
+    assert len(notes) == team_customers.HISTORY.limit + 2  # nothing lost, nothing twice

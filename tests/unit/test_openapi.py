@@ -199,6 +199,7 @@ def test_what_the_api_answers_conforms_to_the_document(document: dict[str, Any])
     returned = intake("R-1")
     call("POST", f"{org}/lead-returns", user=ADMIN, body={"lead_ids": [returned], "comments": "disconnected"})
     call("GET", f"{org}/leads/{returned}", user=ADMIN)
+    call("GET", f"{org}/leads/{returned}/history", user=ADMIN)
 
     refusals = [
         call("GET", org),

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from . import clock, db, history, ids, workflows
 from .auth import Member, Permission, member_key
 from .errors import Conflict, DomainError, Forbidden, NotFound, invalid
-from .partner_model import PartnerCaller, node_key, record_lead
+from .partner_model import LEAD_STATUSES, PartnerCaller, lead_actions, node_key
 from .validation import Email, EntityId, Phone, ShortText, UserRef
 
 MAX_CONTACTS = 20
@@ -305,7 +305,9 @@ def create_deal(org_id: str, member: Member, new: NewDeal, *, client: Any = None
     if new.partner_id:
         actions += _share_actions(deal, new.partner_id, actor, deal["created_at"])
         partner_at = len(actions)
-        actions.append(record_lead(org_id, new.partner_id, deal["deal_id"], actor))
+        # The node is read for its history: when that is full, the older entries move to a page.
+        node = db.get(node_key(org_id, new.partner_id), consistent=True, client=client)
+        actions += lead_actions(org_id, new.partner_id, deal["deal_id"], actor, node)
 
     def refusal(failed: list[db.Item | None]) -> DomainError:
         if owner_at >= 0 and failed[owner_at] is not None:
@@ -323,6 +325,8 @@ def _lead_refusal(node: db.Item | None, partner_id: str) -> DomainError:
         return invalid("body.partner_id", "is not a partner of this organisation")
     if node.get("removed_at"):
         return Conflict(f"partner {partner_id} was removed from the organisation")
+    if node.get("status") in LEAD_STATUSES:
+        return Conflict(f"partner {partner_id} changed meanwhile; retry")
     return Conflict(f"partner {partner_id} is {node.get('status')}: only a current partner is credited with a deal")
 
 
@@ -483,16 +487,16 @@ def create_portal_deal(caller: PartnerCaller, new: NewPortalDeal, *, client: Any
         partner_id=caller.partner_id,
         actor=caller.actor,
     )
-    lead = record_lead(caller.org_id, caller.partner_id, deal["deal_id"], caller.actor)
     actions = [
         db.tx_put(deal, condition="attribute_not_exists(pk)"),
         *_share_actions(deal, caller.partner_id, caller.actor, deal["created_at"]),
-        lead,
     ]
+    lead_at = len(actions)
+    actions += lead_actions(caller.org_id, caller.partner_id, deal["deal_id"], caller.actor, caller.node)
 
     def refusal(failed: list[db.Item | None]) -> DomainError:
-        if failed[-1] is not None:
-            return _lead_refusal(failed[-1], caller.partner_id)
+        if failed[lead_at] is not None:
+            return _lead_refusal(failed[lead_at], caller.partner_id)
         return _collision(failed)
 
     db.transact(actions, on_cancel=refusal, client=client)

@@ -141,8 +141,9 @@ class Addition:
         if not self._exact:
             return f"size({name}) <= :h_room"
         archived = self.bound.archived_attribute
-        was = f"{archived} = :h_was" if self.bound.archived(self.base or {}) else f"attribute_not_exists({archived})"
-        return f"size({name}) = :h_size AND {was}"
+        if self.bound.archived(self.base or {}):
+            return f"size({name}) = :h_size AND {archived} = :h_was"
+        return f"size({name}) = :h_size AND (attribute_not_exists({archived}) OR {archived} = :h_was)"
 
     @property
     def values(self) -> dict[str, Any]:
@@ -150,7 +151,7 @@ class Addition:
             return {":h_new": list(self.new), ":h_room": self.bound.limit - len(self.new)}
         base = self.base or {}
         was = self.bound.archived(base)
-        state: dict[str, Any] = {":h_size": len(self.bound.entries(base))} | ({":h_was": was} if was else {})
+        state: dict[str, Any] = {":h_size": len(self.bound.entries(base)), ":h_was": was}
         if not self.archiving:
             return {":h_new": list(self.new), **state}
         return {

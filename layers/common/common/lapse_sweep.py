@@ -12,9 +12,9 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
-from . import clock, db
+from . import clock, db, history
 from .errors import Conflict
-from .partner_model import LAPSE_AFTER_DAYS, LAPSE_SHARDS, PartnerStatus, history_event, node_key
+from .partner_model import LAPSE_AFTER_DAYS, LAPSE_SHARDS, NODE_HISTORY, PartnerStatus, history_event, node_key
 
 S = PartnerStatus
 PAGE_SIZE = 100
@@ -44,27 +44,33 @@ def lapse(node: db.Item, *, client: Any = None) -> bool:
     """Make one ACTIVE node LAPSED, if it is still ACTIVE with the last lead it was read with."""
     org_id, partner_id = node["org_id"], node["partner_id"]
     event = history_event("lapsed", "system", status=S.LAPSED.value, last_lead_at=node["last_lead_at"])
-    try:
-        db.update(
+
+    def write(addition: history.Addition) -> db.Item:
+        return history.update(
             node_key(org_id, partner_id),
+            addition,
             expression=(
-                "SET #status = :lapsed, gsi1pk = :g1pk, updated_at = :at, history = list_append(history, :event) "
+                f"SET #status = :lapsed, gsi1pk = :g1pk, updated_at = :at, {addition.expression} "
                 "REMOVE gsi3pk, gsi3sk ADD version :one"
             ),
-            condition="#status = :active AND last_lead_at = :last AND attribute_not_exists(removed_at)",
+            condition="#status = :active AND last_lead_at = :last AND attribute_not_exists(removed_at) "
+            f"AND {addition.condition}",
             names={"#status": "status"},
             values={
                 ":lapsed": S.LAPSED.value,
                 ":active": S.ACTIVE.value,
                 ":g1pk": f"ORG#{org_id}#PARTNERS#{S.LAPSED.value}",
                 ":at": event["at"],
-                ":event": [event],
                 ":one": 1,
                 ":last": node["last_lead_at"],
             },
             on_conflict=Conflict("no longer due"),
             client=client,
         )
+
+    try:
+        # The node as the index holds it: its history is decided again if the index was behind.
+        history.attempt(history.Addition(NODE_HISTORY, [event], node), write)
     except Conflict:
         return False
     return True

@@ -14,12 +14,14 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import clock, db, ids
+from . import clock, db, history, ids
 from .errors import DomainError, NotFound, invalid
 from .partner_model import (
     MANUAL_TRANSITIONS,
+    NODE_HISTORY,
     PartnerStatus,
     TransitionNotAllowed,
+    follow_up_partition,
     history_event,
     lapse_index,
     node_key,
@@ -145,8 +147,8 @@ def send_terms(org_id: str, partner_id: str, actor: str, *, client: Any = None) 
             return change.refusal(failed[0], _changed_meanwhile(node))
         return TransitionNotAllowed("the programme's terms changed meanwhile; send again")
 
-    db.transact([change.tx(), terms_check], on_cancel=_refusal, client=client)
-    return {**node, **fields, "updated_at": event["at"], "version": node["version"] + 1}
+    db.transact([change.tx(), terms_check, *change.pages()], on_cancel=_refusal, client=client)
+    return change.addition.applied({**node, **fields, "updated_at": event["at"], "version": node["version"] + 1})
 
 
 def terms_signed(org_id: str, partner_id: str, actor: str, *, client: Any = None) -> db.Item:
@@ -163,11 +165,6 @@ def terms_signed(org_id: str, partner_id: str, actor: str, *, client: Any = None
 
 
 # -- contact log and tasks -------------------------------------------------------------------------
-
-
-def follow_up_partition(org_id: str, partner_id: str) -> str:
-    """Contacts and tasks of one partner in one organisation (kept off the node: they grow without bound)."""
-    return f"PARTNER#{partner_id}#ORG#{org_id}"
 
 
 def _node_present(org_id: str, partner_id: str) -> dict[str, Any]:
@@ -291,17 +288,21 @@ def change_task(
 # -- activity --------------------------------------------------------------------------------------
 
 
-def _decode_position(cursor: str) -> str:
+def _decode_position(cursor: str) -> tuple[str, int | None]:
+    """A page's end: its last entry's position, and the number below which the node's history is still to
+    be shown (absent in cursors made before the history had pages)."""
     try:
-        position = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        position, _, below = decoded.partition("|")
         datetime.fromisoformat(position.split("#", 1)[0].replace("Z", "+00:00"))
+        return position, int(below) if below else None
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise invalid("query.cursor", "is not a valid page cursor") from error
-    return position
 
 
-def _encode_position(position: str) -> str:
-    return base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+def _encode_position(position: str, below: int | None) -> str:
+    text = position if below is None else f"{position}|{below}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
 def activity(
@@ -309,12 +310,13 @@ def activity(
 ) -> tuple[list[db.Item], str | None]:
     """The node's history (every status change, assignment, lead, edit) merged with the contact log, newest
     first. Removed partners keep theirs. Each entry has a position `<at>#H#<n>` or `<at>#C#<contactId>`;
-    a page ends at one, and the next page takes what lies before it."""
+    a page ends at one, and the next page takes what lies before it. The history is read from its newest
+    entry down (the node's own, then its pages), from where the previous page left it, only as far as a
+    page needs."""
     node = db.get(node_key(org_id, partner_id), consistent=True, client=client)
     if node is None:
         raise _not_found(partner_id)
-    before = _decode_position(cursor) if cursor else None
-    history = [(f"{e['at']}#H#{n:06d}", {"kind": "history", **e}) for n, e in enumerate(node.get("history", []))]
+    before, below = _decode_position(cursor) if cursor else (None, None)
     # A contact's sort key is CONTACT#<position>. One more than a page: BETWEEN is inclusive, and the contact
     # at the cursor itself (already shown) is dropped below.
     contacts, more_contacts = db.query(
@@ -328,11 +330,25 @@ def activity(
         limit=PAGE_SIZE + 1,
         client=client,
     )
-    merged = history + [
+    read: list[tuple[str, int, db.Item]] = []
+    for number, entry in history.newest_first(NODE_HISTORY, node, before=below, client=client):
+        position = f"{entry['at']}#H#{number:06d}"
+        if before is None or position < before:
+            read.append((position, number, {"kind": "history", **entry}))
+            if len(read) > PAGE_SIZE:
+                break
+    merged = [(position, entry) for position, _, entry in read] + [
         (c["sk"].removeprefix(CONTACT_PREFIX), {"kind": "contact", **db.without_storage(c, "org_id", "partner_id")})
         for c in contacts
     ]
     merged = sorted((m for m in merged if before is None or m[0] < before), key=lambda m: m[0], reverse=True)
     page = merged[:PAGE_SIZE]
-    more = len(merged) > PAGE_SIZE or more_contacts is not None
-    return [entry for _, entry in page], _encode_position(page[-1][0]) if more and page else None
+    shown = {position for position, _ in page}
+    unshown = [number for position, number, _ in read if position not in shown]
+    # The next page's history starts above the newest entry read but not shown; with none, the history was
+    # read to its end (what was left out lies at or after the cursor: shown already).
+    below = max(unshown) + 1 if unshown else 0
+    more = bool(unshown) or len(merged) > PAGE_SIZE or more_contacts is not None
+    if not (more and page):
+        return [entry for _, entry in page], None
+    return [entry for _, entry in page], _encode_position(page[-1][0], below)

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import access_tokens, db
+from . import access_tokens, db, history
 from .auth import org_key
 from .email import send_email
 from .errors import Conflict
 from .notices import once
 from .observability import logger
 from .partner_model import (
+    NODE_HISTORY,
     PartnerStatus,
     account_key,
     display_name,
@@ -185,12 +186,14 @@ _ACCOUNT, _NODE = 0, 1
 COPY_ATTEMPTS = 3
 
 
-def _node_update(node: db.Item, wanted: dict[str, Any]) -> dict[str, Any]:
+def _node_update(node: db.Item, wanted: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Set the details that differ, conditioned on the node's e-mail as read (its guard moves with it) and
-    on some detail still differing (another delivery may have copied them meanwhile)."""
+    on some detail still differing (another delivery may have copied them meanwhile); and the pages of the
+    node's older history when that is full."""
     event = history_event("details_changed", f"partner:{node['partner_id']}", fields=sorted(wanted))
+    addition = history.Addition(NODE_HISTORY, [event], node)
     names = {f"#d{i}": k for i, k in enumerate(wanted)}
-    values: dict[str, Any] = {":now": event["at"], ":event": [event], ":one": 1, ":seen": node["email"]}
+    values: dict[str, Any] = {":now": event["at"], ":one": 1, ":seen": node["email"], **addition.values}
     sets, removes, differs = [], [], []
     for i, value in enumerate(wanted.values()):
         if value is None:
@@ -200,15 +203,16 @@ def _node_update(node: db.Item, wanted: dict[str, Any]) -> dict[str, Any]:
             values[f":d{i}"] = value
             sets.append(f"#d{i} = :d{i}")
             differs += [f"#d{i} <> :d{i}", f"attribute_not_exists(#d{i})"]
-    expression = "SET " + ", ".join([*sets, "updated_at = :now", "history = list_append(history, :event)"])
+    expression = "SET " + ", ".join([*sets, "updated_at = :now", addition.expression])
     expression += (" REMOVE " + ", ".join(removes) if removes else "") + " ADD version :one"
-    return db.tx_update(
+    update = db.tx_update(
         node_key(node["org_id"], node["partner_id"]),
         expression=expression,
-        condition=f"attribute_exists(pk) AND email = :seen AND ({' OR '.join(differs)})",
+        condition=f"attribute_exists(pk) AND email = :seen AND ({' OR '.join(differs)}) AND {addition.condition}",
         names=names,
         values=values,
     )
+    return update, addition.pages()
 
 
 def _guard_moves(node: db.Item, email: str) -> list[dict[str, Any]]:
@@ -232,8 +236,9 @@ def _copy_to(node: db.Item, account: db.Item, details: dict[str, Any], client: A
     moves = _guard_moves(node, details["email"]) if "email" in wanted else []
     check = db.tx_check(account_key(node["partner_id"]), condition="version = :v", values={":v": account["version"]})
     while wanted:
+        update, pages = _node_update(node, wanted)
         try:
-            db.transact([check, _node_update(node, wanted), *moves], on_cancel=_Refused, client=client)
+            db.transact([check, update, *moves, *pages], on_cancel=_Refused, client=client)
             return True
         except _Refused as refused:
             if refused.position == _NODE and all((refused.current or {}).get(k) == v for k, v in wanted.items()):

@@ -10,6 +10,8 @@ one query returns a partner with all their organisations.
     node      PARTNER#<partnerId> / ORG#<orgId>
     settings  ORG#<orgId> / PROGRAMME            (portal and programme settings of an organisation)
     e-mail    ORG#<orgId>#EMAIL#<email> / PARTNER (one partner per e-mail address in an organisation)
+    follow-up PARTNER#<partnerId>#ORG#<orgId> / CONTACT#..., TASK#..., HISTORY#<first>  (the node's contact
+              log, tasks and older history: kept off the node, they grow without bound)
 
 Node index keys (only while the node is in the organisation, i.e. not removed):
     gsi1  ORG#<org>#PARTNERS#<status> / <addedAt>#<partnerId>   list by status, newest first
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from . import clock, db
+from . import clock, db, history
 from .auth import Principal, require_user
 from .errors import Conflict, Forbidden, NotFound
 
@@ -99,6 +101,21 @@ def account_key(partner_id: str) -> db.Key:
 
 def node_key(org_id: str, partner_id: str) -> db.Key:
     return {"pk": partner_pk(partner_id), "sk": f"ORG#{org_id}"}
+
+
+def follow_up_partition(org_id: str, partner_id: str) -> str:
+    """Contacts, tasks and older history of one partner in one organisation."""
+    return f"PARTNER#{partner_id}#ORG#{org_id}"
+
+
+# A node's history entries are short but for a status change's reason (up to 4000 characters, 16 KB in
+# UTF-8): the node keeps its newest 10, the activity lists the others from pages in its follow-up partition.
+NODE_HISTORY = history.Bound(
+    "history",
+    limit=10,
+    keep=5,
+    pages_at=lambda node: (follow_up_partition(node["org_id"], node["partner_id"]), "HISTORY#"),
+)
 
 
 def settings_key(org_id: str) -> db.Key:
@@ -251,19 +268,28 @@ def settings_of(item: db.Item | None) -> dict[str, Any]:
 
 
 def record_lead(org_id: str, partner_id: str, deal_id: str, actor: str) -> dict[str, Any]:
-    """The node update, for the transaction that creates a deal credited to the partner: the deal is
-    their latest lead, and makes them ACTIVE (from LIVE, LAPSED or a prospect status). The node joins the
-    lapse index with the new date. ENDED or ARCHIVED partners (or removed ones) fail the condition."""
+    """`lead_actions`' node update, decided without reading the node: it appends while the node's history
+    has room."""
+    return lead_actions(org_id, partner_id, deal_id, actor, None)[0]
+
+
+def lead_actions(org_id: str, partner_id: str, deal_id: str, actor: str, node: db.Item | None) -> list[dict[str, Any]]:
+    """The node update (and the pages of its older history when that is full), for the transaction that
+    creates a deal credited to the partner: the deal is their latest lead, and makes them ACTIVE (from LIVE,
+    LAPSED or a prospect status). The node joins the lapse index with the new date. ENDED or ARCHIVED
+    partners (or removed ones) fail the condition. `node` is the node as read (None: not found)."""
     at = clock.now_iso()
     index = lapse_index(org_id, partner_id, at)
-    return db.tx_update(
+    event = history_event("lead", actor, deal_id=deal_id, status=S.ACTIVE.value)
+    addition = history.Addition(NODE_HISTORY, [event], node)
+    update = db.tx_update(
         node_key(org_id, partner_id),
         expression=(
             "SET #status = :active, last_lead_at = :at, updated_at = :at, gsi1pk = :g1pk, "
-            "gsi3pk = :g3pk, gsi3sk = :g3sk, history = list_append(history, :event) ADD version :one"
+            f"gsi3pk = :g3pk, gsi3sk = :g3sk, {addition.expression} ADD version :one"
         ),
         condition="#status IN (" + ", ".join(f":s{i}" for i in range(len(LEAD_STATUSES))) + ") "
-        "AND attribute_not_exists(removed_at)",
+        f"AND attribute_not_exists(removed_at) AND {addition.condition}",
         names={"#status": "status"},
         values={
             ":active": S.ACTIVE.value,
@@ -271,11 +297,12 @@ def record_lead(org_id: str, partner_id: str, deal_id: str, actor: str) -> dict[
             ":g1pk": f"ORG#{org_id}#PARTNERS#{S.ACTIVE.value}",
             ":g3pk": index["gsi3pk"],
             ":g3sk": index["gsi3sk"],
-            ":event": [history_event("lead", actor, deal_id=deal_id, status=S.ACTIVE.value)],
             ":one": 1,
             **{f":s{i}": s.value for i, s in enumerate(LEAD_STATUSES)},
+            **addition.values,
         },
     )
+    return [update, *addition.pages()]
 
 
 # -- the calling partner ---------------------------------------------------------------------------

@@ -12,11 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import clock, db
+from . import clock, db, history
 from .auth import Member, member_key, org_key
 from .errors import Conflict, DomainError, NotFound, invalid
 from .partner_identity import NEW_USER_STATUS, ensure_user, user_details
 from .partner_model import (
+    NODE_HISTORY,
     PartnerStatus,
     account_item,
     account_key,
@@ -104,7 +105,8 @@ def get_node(org_id: str, partner_id: str, *, client: Any = None) -> db.Item:
 class NodeChange:
     """One change of a node: fields to set (None removes), fields to remove, a history event; the write is
     conditioned on the node as read (its version, unless `condition` says otherwise) and on it not being
-    removed, and it bumps the version."""
+    removed, and it bumps the version. The event joins the node's bounded history (NODE_HISTORY): in a
+    transaction, `pages()` go with `tx()`."""
 
     def __init__(
         self,
@@ -118,9 +120,10 @@ class NodeChange:
         condition_values: Mapping[str, Any] | None = None,
     ) -> None:
         self.node, self.event = node, event
+        self.addition = history.Addition(NODE_HISTORY, [event], node)
         names: dict[str, str] = {}
-        values: dict[str, Any] = {":now": event["at"], ":event": [event], ":one": 1}
-        sets, removes = ["updated_at = :now", "history = list_append(history, :event)"], []
+        values: dict[str, Any] = {":now": event["at"], ":one": 1}
+        sets, removes = ["updated_at = :now"], []
         for i, (field, value) in enumerate((set_fields or {}).items()):
             names[f"#s{i}"] = field
             if value is None:
@@ -135,11 +138,13 @@ class NodeChange:
             values[":version"] = node["version"]
         names |= dict(condition_names or {})
         values |= dict(condition_values or {})
-        self.expression = (
-            "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "") + " ADD version :one"
-        )
-        self.condition = f"({condition}) AND attribute_not_exists(removed_at)"
+        self._sets, self._removes = sets, removes
+        self._condition = f"({condition}) AND attribute_not_exists(removed_at)"
         self.names, self.values = names, values
+
+    def _expression(self, addition: history.Addition) -> str:
+        sets, removes = [*self._sets, addition.expression], self._removes
+        return "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "") + " ADD version :one"
 
     def applied(self, current: db.Item | None) -> bool:
         """Whether `current` shows this very change applied (a retried write whose answer was lost)."""
@@ -157,25 +162,35 @@ class NodeChange:
     def tx(self) -> dict[str, Any]:
         return db.tx_update(
             node_key(self.node["org_id"], self.node["partner_id"]),
-            expression=self.expression,
-            condition=self.condition,
+            expression=self._expression(self.addition),
+            condition=f"{self._condition} AND {self.addition.condition}",
             names=self.names or None,
-            values=self.values,
+            values={**self.values, **self.addition.values},
         )
 
+    def pages(self) -> list[dict[str, Any]]:
+        return self.addition.pages()
+
     def write(self, *, changed: DomainError | None = None, client: Any = None) -> db.Item:
+        """One UpdateItem (with the page of the older history when it is full); decided again when the
+        history filled meanwhile."""
+
         def _explain(current: db.Item | None) -> DomainError | None:
             return None if self.applied(current) else self.refusal(current, changed)
 
-        return db.update(
-            node_key(self.node["org_id"], self.node["partner_id"]),
-            expression=self.expression,
-            condition=self.condition,
-            names=self.names or None,
-            values=self.values,
-            on_conflict=_explain,
-            client=client,
-        )
+        def _write(addition: history.Addition) -> db.Item:
+            return history.update(
+                node_key(self.node["org_id"], self.node["partner_id"]),
+                addition,
+                expression=self._expression(addition),
+                condition=f"{self._condition} AND {addition.condition}",
+                names=self.names or None,
+                values=self.values,
+                on_conflict=_explain,
+                client=client,
+            )
+
+        return history.attempt(self.addition, _write)
 
 
 # -- brokers ---------------------------------------------------------------------------------------
@@ -210,8 +225,9 @@ def set_brokers(org_id: str, partner_id: str, brokers: Sequence[str], actor: str
     def _refusal(failed: list[db.Item | None]) -> DomainError:
         return change.refusal(failed[0]) if failed[0] is not None else broker_gone()
 
-    db.transact([change.tx(), *checks], on_cancel=_refusal, client=client)
-    return {**node, "brokers": wanted, "version": node["version"] + 1, "updated_at": change.event["at"]}
+    db.transact([change.tx(), *checks, *change.pages()], on_cancel=_refusal, client=client)
+    changed = {**node, "brokers": wanted, "version": node["version"] + 1, "updated_at": change.event["at"]}
+    return change.addition.applied(changed)
 
 
 # -- adding ----------------------------------------------------------------------------------------
@@ -263,23 +279,23 @@ def _join(
         brokers=brokers,
         **details,
     )
+    pages = history.carried(NODE_HISTORY, previous, node)
     if previous is None:
         node_write = db.tx_put(node, condition="attribute_not_exists(pk)")
     else:
-        node["history"] = [*previous.get("history", []), *node["history"]]
         node["version"] = previous["version"] + 1
         node_write = db.tx_put(node, condition="removed_at = :removed", values={":removed": previous["removed_at"]})
     guard = db.tx_put(org_email_item(org_id, details["email"], partner_id), condition="attribute_not_exists(pk)")
 
     def _refusal(failed: list[db.Item | None]) -> DomainError:
-        account, node_failed, guard_failed, *rest = failed
+        account, node_failed, guard_failed, *rest = failed[: len(failed) - len(pages)]
         if guard_failed is not None or (node_failed is not None and not node_failed.get("removed_at")):
             return AlreadyPartner("already a partner of this organisation")
         if account is not None or node_failed is not None:
             return _AccountChanged("the partner changed meanwhile")
         return next((refusal for f, refusal in zip(rest, check_refusals, strict=True) if f is not None), broker_gone())
 
-    db.transact([account_write, node_write, guard, *checks], on_cancel=_refusal, client=client)
+    db.transact([account_write, node_write, guard, *checks, *pages], on_cancel=_refusal, client=client)
     return node
 
 
@@ -459,7 +475,7 @@ def remove_partner(org_id: str, partner_id: str, actor: str, *, client: Any = No
     def _refusal(failed: list[db.Item | None]) -> DomainError:
         return change.refusal(failed[0]) if failed[0] is not None else Conflict("the e-mail guard changed meanwhile")
 
-    db.transact([change.tx(), guard], on_cancel=_refusal, client=client)
+    db.transact([change.tx(), guard, *change.pages()], on_cancel=_refusal, client=client)
 
 
 def nodes_of(partner_id: str, *, client: Any = None) -> list[db.Item]:

@@ -13,13 +13,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import clock, db
+from . import clock, db, history
 from .auth import Member, Permission, Principal, member_key, require_member
 from .errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from .invitations import ensure_referral_code, member_or_none, new_referral_code, referral_link, referral_put
 from .partner_identity import user_details
 from .partner_model import (
     MAX_STRUCTURE_DEPTH,
+    NODE_HISTORY,
     PartnerCaller,
     PartnerStatus,
     account_item,
@@ -82,10 +83,10 @@ def sponsor_check(sponsor: db.Item) -> dict[str, Any]:
 
 
 def node_write(node: db.Item, previous: db.Item | None) -> dict[str, Any]:
-    """Put a new node; a node left by an earlier removal is replaced, its history kept."""
+    """Put a new node; a node left by an earlier removal is replaced (its history carried over first:
+    history.carried, with NODE_HISTORY)."""
     if previous is None:
         return db.tx_put(node, condition="attribute_not_exists(pk)")
-    node["history"] = [*previous.get("history", []), *node["history"]]
     node["version"] = int(previous.get("version", 0)) + 1
     return db.tx_put(node, condition="removed_at = :removed", values={":removed": previous["removed_at"]})
 
@@ -148,6 +149,7 @@ def join(org_id: str, principal: Principal, request: JoinRequest, *, client: Any
         account_write = db.tx_put({**new_account, "password_set": True}, condition="attribute_not_exists(pk)")
     else:
         account_write = db.tx_check(account_key(user_id), condition="attribute_exists(pk)")
+    pages = history.carried(NODE_HISTORY, previous, node)
     actions = [
         account_write,
         node_write(node, previous),
@@ -155,6 +157,7 @@ def join(org_id: str, principal: Principal, request: JoinRequest, *, client: Any
         referral_put(code, org_id, user_id),
         terms_check(org_id, terms_version),
         *([sponsor_check(superior)] if superior else []),
+        *pages,
     ]
     refusals = [
         Conflict("your partner account changed meanwhile: retry"),
@@ -260,7 +263,12 @@ def _subtree(org_id: str, path: str, client: Any) -> list[db.Item]:
 
 
 def _repath(
-    org_id: str, item: db.Item, upline: list[str], at: str, extra: dict[str, Any] | None = None
+    org_id: str,
+    item: db.Item,
+    upline: list[str],
+    at: str,
+    extra: dict[str, Any] | None = None,
+    addition: history.Addition | None = None,
 ) -> dict[str, Any]:
     sets = ["upline = :upline", "#level = :level", "gsi2sk = :path", "updated_at = :at"]
     values: dict[str, Any] = {
@@ -274,15 +282,20 @@ def _repath(
     for name, value in (extra or {}).items():
         if value is None:
             continue
-        sets.append(f"{name} = :{name}" if name != "history" else "history = list_append(history, :history)")
+        sets.append(f"{name} = :{name}")
         values[f":{name}"] = value
     removes = [name for name, value in (extra or {}).items() if value is None]
+    condition = "gsi2sk = :was AND attribute_not_exists(removed_at)"
+    if addition is not None:
+        sets.append(addition.expression)
+        condition += f" AND {addition.condition}"
+        values |= addition.values
     return db.tx_update(
         node_key(org_id, item["partner_id"]),
         expression=f"SET {', '.join(sets)}"
         + (f" REMOVE {', '.join(removes)}" if removes else "")
         + " ADD version :one",
-        condition="gsi2sk = :was AND attribute_not_exists(removed_at)",
+        condition=condition,
         names={"#level": "level"},
         values=values,
     )
@@ -321,6 +334,8 @@ def move(org_id: str, member: Member, partner_id: str, change: SponsorChange, *,
     at = clock.now_iso()
     actor = f"user:{member.user_id}"
     actions: list[dict[str, Any]] = []
+    event = history_event("sponsor_changed", actor, sponsor_id=sponsor_id, previous_sponsor_id=node.get("sponsor_id"))
+    addition = history.Addition(NODE_HISTORY, [event], node)
     for item in subtree:
         upline = list(item.get("upline", []))
         inside = upline[: len(upline) - len(old_upline)]
@@ -329,15 +344,15 @@ def move(org_id: str, member: Member, partner_id: str, change: SponsorChange, *,
         new_upline = inside + base
         if len(new_upline) >= MAX_STRUCTURE_DEPTH:
             raise Conflict(f"the programme structure is limited to {MAX_STRUCTURE_DEPTH} levels")
-        extra: dict[str, Any] | None = None
         if item is node:
-            event = history_event(
-                "sponsor_changed", actor, sponsor_id=sponsor_id, previous_sponsor_id=node.get("sponsor_id")
-            )
-            extra = {"sponsor_id": sponsor_id, "history": [event]}
-        actions.append(_repath(org_id, item, new_upline, at, extra))
+            actions.append(_repath(org_id, item, new_upline, at, {"sponsor_id": sponsor_id}, addition))
+        else:
+            actions.append(_repath(org_id, item, new_upline, at))
     if sponsor is not None:
         actions.append(sponsor_check(sponsor))
+    actions += addition.pages()
+    if len(actions) > MAX_MOVE_ITEMS:
+        raise Conflict(f"a move re-places at most {MAX_MOVE_ITEMS - 2} partners at once: this downline is larger")
 
     def _refusal(_: list[db.Item | None]) -> DomainError:
         return structure_changed()

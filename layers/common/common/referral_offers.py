@@ -17,10 +17,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from . import clock, db, notices, sms, teams
-from .errors import Conflict
+from . import clock, db, history, notices, sms, teams
+from .errors import Conflict, DomainError
 from .observability import logger
-from .referral_requests import effective_status, history_entry, status_callback_url
+from .referral_requests import HISTORY, effective_status, history_entry, status_callback_url
 from .team_model import ReferralStatus, offer_key, phone_key, referral_key
 
 
@@ -137,26 +137,31 @@ def _record(request: db.Item, user_id: str, outcome: dict[str, Any], *, client: 
         if refused
         else history_entry("offered", "system", user_id=user_id, message_sid=outcome.get("sid"))
     )
-    with contextlib.suppress(Conflict):  # recorded by an earlier delivery of the record (or the request is gone)
-        db.transact(
-            [
-                db.tx_update(
-                    offer_key(org_id, request_id, user_id),
-                    expression=f"SET {sets}",
-                    condition="attribute_not_exists(offered_at)",
-                    names={"#status": "status"},
-                    values=values,
-                ),
-                db.tx_update(
-                    referral_key(org_id, request_id),
-                    expression="SET history = list_append(history, :entry)",
-                    condition="attribute_exists(pk)",
-                    values={":entry": [entry]},
-                ),
-            ],
-            on_cancel=lambda failed: Conflict("offer already recorded"),
-            client=client,
+    offer = db.tx_update(
+        offer_key(org_id, request_id, user_id),
+        expression=f"SET {sets}",
+        condition="attribute_not_exists(offered_at)",
+        names={"#status": "status"},
+        values=values,
+    )
+
+    def write(addition: history.Addition) -> None:
+        line = db.tx_update(
+            referral_key(org_id, request_id),
+            expression=f"SET {addition.expression}",
+            condition=f"attribute_exists(pk) AND {addition.condition}",
+            values=addition.values,
         )
+
+        def refusal(failed: list[db.Item | None]) -> DomainError:
+            if failed[0] is None:  # not recorded yet: only the request's history may have refused
+                addition.check(failed[1] or None)
+            return Conflict("offer already recorded")
+
+        db.transact([offer, line, *addition.pages()], on_cancel=refusal, client=client)
+
+    with contextlib.suppress(Conflict):  # recorded by an earlier delivery of the record (or the request is gone)
+        history.attempt(history.Addition(HISTORY, [entry]), write)
 
 
 def offers(org_id: str, request_id: str, *, client: Any = None) -> list[db.Item]:

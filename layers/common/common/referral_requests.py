@@ -7,6 +7,7 @@ to accept gets it, by text reply or from the dashboard; a request nobody accepts
     short code  ORG#<org>#TEAM#<team>#CODE#<code> / CODE     entity "referral_code": the open request a
                                                              4-digit code stands for in the team
     offer       ORG#<org>#REFERRAL#<req> / OFFER#<user>      entity "referral_offer" (common.referral_offers)
+    history     ORG#<org>#REFERRAL#<req> / HISTORY#<first>   the request's older history (common.history)
 
 The request's status and its history change in the same write. Acceptance is one transaction: the request
 (open and not past its expiry), the team customer, the freed code and the memberships involved, so the
@@ -26,7 +27,7 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from . import clock, db, ids, team_customers
+from . import clock, db, history, ids, team_customers
 from .errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from .settings import get_settings
 from .team_model import (
@@ -48,8 +49,9 @@ MAX_EXPIRES_MINUTES = 7 * 24 * 60
 CODE_ATTEMPTS = 8
 # How long after its expiry a code still answers late replies ("already taken", "expired").
 CODE_KEPT = timedelta(days=7)
-# Replies that win nothing are still history, up to a bound: a member texting all day cannot grow the item.
-MAX_HISTORY = 300
+# The request keeps its newest history entries (each well under 1 KB: replies, offers, delivery failures),
+# older ones move to pages, so a large team or a member texting all day cannot grow the item.
+HISTORY = history.Bound("history", limit=50, keep=25, pages_at=lambda request: (request["pk"], "HISTORY#"))
 PAGE_SIZE = 100
 
 Summary = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=160), SINGLE_LINE]
@@ -263,6 +265,14 @@ def list_requests(
     )
 
 
+def request_history(
+    org_id: str, request_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """The request's whole history, newest first (the request shows only its newest entries)."""
+    request = get(org_id, request_id, consistent=True, client=client)
+    return history.listing(HISTORY, request, cursor=cursor, limit=limit, client=client)
+
+
 def view(item: db.Item) -> dict[str, Any]:
     """The staff view: everything but storage keys, with the status as callers see it."""
     return {**db.without_storage(item), "status": effective_status(item).value}
@@ -347,52 +357,59 @@ def _accept(org_id: str, request_id: str, user_id: str, *, via: Via, message_sid
         assignee_id=assignee_id,
         customer_id=customer["customer_id"],
     )
-    actions = [
-        db.tx_update(
-            referral_key(org_id, request_id),
-            expression=(
-                "SET #status = :accepted, accepted_by = :by, accepted_at = :now, accepted_via = :via, "
-                "assignee_id = :assignee, customer_id = :customer, updated_at = :now, "
-                "history = list_append(history, :entry) REMOVE gsi3pk, gsi3sk"
+
+    def write(addition: history.Addition) -> history.Addition:
+        actions = [
+            db.tx_update(
+                referral_key(org_id, request_id),
+                expression=(
+                    "SET #status = :accepted, accepted_by = :by, accepted_at = :now, accepted_via = :via, "
+                    f"assignee_id = :assignee, customer_id = :customer, updated_at = :now, {addition.expression} "
+                    "REMOVE gsi3pk, gsi3sk"
+                ),
+                condition=f"#status = :open AND expires_at > :now AND {addition.condition}",
+                names={"#status": "status"},
+                values={
+                    ":accepted": S.ACCEPTED.value,
+                    ":open": S.OPEN.value,
+                    ":by": user_id,
+                    ":now": now,
+                    ":via": via,
+                    ":assignee": assignee_id,
+                    ":customer": customer["customer_id"],
+                    **addition.values,
+                },
             ),
-            condition="#status = :open AND expires_at > :now",
-            names={"#status": "status"},
-            values={
-                ":accepted": S.ACCEPTED.value,
-                ":open": S.OPEN.value,
-                ":by": user_id,
-                ":now": now,
-                ":via": via,
-                ":assignee": assignee_id,
-                ":customer": customer["customer_id"],
-                ":entry": [entry],
-            },
-        ),
-        db.tx_put(customer, condition="attribute_not_exists(pk)"),
-        # The code is closed, not deleted: a late "YES <code>" still finds the request and hears it is taken.
-        db.tx_update(
-            code_key(org_id, team_id, request["code"]),
-            expression="SET closed_at = :now",
-            condition="request_id = :req",
-            values={":req": request_id, ":now": now},
-        ),
-        *_membership_actions(org_id, team, membership, assignee_id),
-    ]
+            db.tx_put(customer, condition="attribute_not_exists(pk)"),
+            # The code is closed, not deleted: a late "YES <code>" still finds the request and hears it is taken.
+            db.tx_update(
+                code_key(org_id, team_id, request["code"]),
+                expression="SET closed_at = :now",
+                condition="request_id = :req",
+                values={":req": request_id, ":now": now},
+            ),
+            *_membership_actions(org_id, team, membership, assignee_id),
+            *addition.pages(),
+        ]
 
-    def refusal(failed: list[db.Item | None]) -> DomainError:
-        current = failed[0]
-        if current is not None:
-            if not current:
-                return NotFound(f"referral request {request_id} not found")
-            _refuse_unless_open(current, user_id, client=client)  # raises unless it is still open
-        if failed[3] is not None:
-            return NotEligible("your role or eligibility in the team changed; you cannot accept this referral")
-        if failed[1] is not None:
-            return ReferralTaken(f"referral request {request_id} was already taken")
-        return Conflict("the team changed meanwhile; retry")
+        def refusal(failed: list[db.Item | None]) -> DomainError:
+            current = failed[0]
+            if current is not None:
+                if not current:
+                    return NotFound(f"referral request {request_id} not found")
+                _refuse_unless_open(current, user_id, client=client)  # raises unless it is still open
+                addition.check(current)  # still open: its history may have filled meanwhile
+            if failed[3] is not None:
+                return NotEligible("your role or eligibility in the team changed; you cannot accept this referral")
+            if failed[1] is not None:
+                return ReferralTaken(f"referral request {request_id} was already taken")
+            return Conflict("the team changed meanwhile; retry")
 
-    db.transact(actions, on_cancel=refusal, client=client)
-    return {
+        db.transact(actions, on_cancel=refusal, client=client)
+        return addition
+
+    written = history.attempt(history.Addition(HISTORY, [entry], request), write)
+    accepted = {
         **request,
         "status": S.ACCEPTED.value,
         "accepted_by": user_id,
@@ -401,8 +418,8 @@ def _accept(org_id: str, request_id: str, user_id: str, *, via: Via, message_sid
         "assignee_id": assignee_id,
         "customer_id": customer["customer_id"],
         "updated_at": now,
-        "history": [*request["history"], entry],
     }
+    return written.applied(accepted)
 
 
 def _membership_actions(org_id: str, team: db.Item, membership: db.Item, assignee_id: str) -> list[dict[str, Any]]:
@@ -533,15 +550,20 @@ def _record_reply(
 ) -> None:
     """A reply that won nothing joins the request's history (bounded), and changes nothing else."""
     entry = history_entry("reply", f"user:{user_id}", outcome=outcome, message_sid=message_sid)
-    with contextlib.suppress(Conflict):  # the request is gone, or its history is full
-        db.update(
+
+    def write(addition: history.Addition) -> db.Item:
+        return history.update(
             referral_key(org_id, request_id),
-            expression="SET history = list_append(history, :entry)",
-            condition="attribute_exists(pk) AND size(history) < :max",
-            values={":entry": [entry], ":max": MAX_HISTORY},
-            on_conflict=Conflict("history full"),
+            addition,
+            expression=f"SET {addition.expression}",
+            condition=f"attribute_exists(pk) AND {addition.condition}",
+            values={},
+            on_conflict=Conflict("the request is gone"),
             client=client,
         )
+
+    with contextlib.suppress(Conflict):  # the request is gone
+        history.attempt(history.Addition(HISTORY, [entry]), write)
 
 
 # -- delivery statuses -----------------------------------------------------------------------------
@@ -619,21 +641,32 @@ def record_delivery(
         names=names,
         values=values,
     )
-    actions = [offer]
-    if status in FAILED_DELIVERIES:
-        entry = history_entry("delivery_failed", "system", user_id=user_id, status=status, error_code=error_code)
-        actions.append(
-            db.tx_update(
-                referral_key(org_id, request_id),
-                expression="SET history = list_append(history, :entry)",
-                condition="attribute_exists(pk) AND size(history) < :max",
-                values={":entry": [entry], ":max": MAX_HISTORY},
-            )
+    if status not in FAILED_DELIVERIES:
+        recorded = [offer, db.tx_check(referral_key(org_id, request_id), condition="attribute_exists(pk)")]
+        try:
+            db.transact(recorded, on_cancel=lambda failed: Conflict("nothing to record"), client=client)
+        except Conflict:
+            return False
+        return True
+    entry = history_entry("delivery_failed", "system", user_id=user_id, status=status, error_code=error_code)
+
+    def write(addition: history.Addition) -> None:
+        request = db.tx_update(
+            referral_key(org_id, request_id),
+            expression=f"SET {addition.expression}",
+            condition=f"attribute_exists(pk) AND {addition.condition}",
+            values=addition.values,
         )
-    else:
-        actions.append(db.tx_check(referral_key(org_id, request_id), condition="attribute_exists(pk)"))
+
+        def refusal(failed: list[db.Item | None]) -> DomainError:
+            if failed[0] is None:  # the offer took it: only the request's history may have refused
+                addition.check(failed[1] or None)
+            return Conflict("nothing to record")
+
+        db.transact([offer, request, *addition.pages()], on_cancel=refusal, client=client)
+
     try:
-        db.transact(actions, on_cancel=lambda failed: Conflict("nothing to record"), client=client)
+        history.attempt(history.Addition(HISTORY, [entry]), write)
     except Conflict:
         return False
     return True
@@ -647,19 +680,25 @@ def expire(request: db.Item, *, client: Any = None) -> bool:
     write: a code whose time is up is free for the team's next request. Returns whether this call did."""
     now = clock.now_iso()
     entry = history_entry("expired", "system", expires_at=request["expires_at"])
-    try:
-        db.update(
+
+    def write(addition: history.Addition) -> db.Item:
+        return history.update(
             referral_key(request["org_id"], request["request_id"]),
+            addition,
             expression=(
-                "SET #status = :expired, expired_at = :now, updated_at = :now, "
-                "history = list_append(history, :entry) REMOVE gsi3pk, gsi3sk"
+                f"SET #status = :expired, expired_at = :now, updated_at = :now, {addition.expression} "
+                "REMOVE gsi3pk, gsi3sk"
             ),
-            condition="#status = :open AND expires_at <= :now",
+            condition=f"#status = :open AND expires_at <= :now AND {addition.condition}",
             names={"#status": "status"},
-            values={":expired": S.EXPIRED.value, ":open": S.OPEN.value, ":now": now, ":entry": [entry]},
+            values={":expired": S.EXPIRED.value, ":open": S.OPEN.value, ":now": now},
             on_conflict=Conflict("not open or not due"),
             client=client,
         )
+
+    try:
+        # The request as read (the expiry index's copy may be behind: its history is decided again then).
+        history.attempt(history.Addition(HISTORY, [entry], request), write)
     except Conflict:
         return False
     return True

@@ -21,10 +21,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import clock, db
+from . import clock, db, history
 from .auth import Member
 from .errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from .partner_model import (
+    NODE_HISTORY,
     PartnerCaller,
     PartnerStatus,
     history_event,
@@ -213,29 +214,19 @@ def accept(caller: PartnerCaller, version: int, *, client: Any = None) -> db.Ite
         return node
     at = clock.now_iso()
     becomes_live = node["status"] == PartnerStatus.PROSPECT_TERMS_SENT.value
-    sets = ["terms_version = :version", "terms_accepted_at = :at", "updated_at = :at"]
-    sets += ["history = list_append(history, :event)"]
-    values: dict[str, Any] = {
-        ":version": version,
-        ":at": at,
-        ":was": node["status"],
-        ":one": 1,
-        ":event": [
-            history_event(
-                "terms_accepted",
-                caller.actor,
-                terms_version=version,
-                status=PartnerStatus.LIVE.value if becomes_live else None,
-            )
-        ],
-    }
+    event = history_event(
+        "terms_accepted", caller.actor, terms_version=version, status=PartnerStatus.LIVE.value if becomes_live else None
+    )
+    addition = history.Addition(NODE_HISTORY, [event], node)
+    sets = ["terms_version = :version", "terms_accepted_at = :at", "updated_at = :at", addition.expression]
+    values: dict[str, Any] = {":version": version, ":at": at, ":was": node["status"], ":one": 1, **addition.values}
     if becomes_live:
         sets += ["#status = :live", "gsi1pk = :g1pk"]
         values |= {":live": PartnerStatus.LIVE.value, ":g1pk": f"ORG#{caller.org_id}#PARTNERS#{PartnerStatus.LIVE}"}
     update = db.tx_update(
         node_key(caller.org_id, caller.partner_id),
         expression="SET " + ", ".join(sets) + " ADD version :one",
-        condition="#status = :was AND attribute_not_exists(removed_at)",
+        condition=f"#status = :was AND attribute_not_exists(removed_at) AND {addition.condition}",
         names={"#status": "status"},
         values=values,
     )
@@ -245,5 +236,6 @@ def accept(caller: PartnerCaller, version: int, *, client: Any = None) -> db.Ite
             return Conflict("your partnership changed meanwhile: retry")
         return terms_changed()
 
-    db.transact([update, terms_check(caller.org_id, version)], on_cancel=_refusal, client=client)
+    actions = [update, terms_check(caller.org_id, version), *addition.pages()]
+    db.transact(actions, on_cancel=_refusal, client=client)
     return db.get(node_key(caller.org_id, caller.partner_id), consistent=True, client=client) or node
