@@ -62,8 +62,9 @@ layer: install
 test-infra: install layer
 	$(PY) -m pytest tests/infra -q
 
+# Two workers, each with its own local stack; a file's tests stay on one worker (they share its fixtures).
 test-integration: prereqs-local install
-	$(PY) -m pytest tests/integration -q
+	$(PY) -m pytest tests/integration -q -n 2 --dist loadfile
 
 test: install lint test-unit test-infra test-integration
 

@@ -72,7 +72,7 @@ def deal_creation_case(
     caller's account, node and the organisation's settings, one GetItem of the default workflow, one
     transaction (deal, share, the partner's workflow marker, the node's lead)."""
     from common import db, workflows
-    from common.partner_model import account_key, node_key, record_lead, settings_key
+    from common.partner_model import account_key, lead_actions, node_key, settings_key
 
     from tests.support import FakeContext, http_event
 
@@ -98,7 +98,8 @@ def deal_creation_case(
     workflow_key = db.serialize(workflows.workflow_key(org_id, workflow["workflow_id"]))
 
     def bare(i: int) -> None:
-        raw.batch_get_item(RequestItems={table: {"Keys": caller_keys, "ConsistentRead": True}})
+        read = raw.batch_get_item(RequestItems={table: {"Keys": caller_keys, "ConsistentRead": True}})
+        node = next((db.deserialize(i) for i in read["Responses"][table] if i["sk"]["S"] == f"ORG#{org_id}"), None)
         raw.get_item(TableName=table, Key=workflow_key)
         deal_pk = f"ORG#{org_id}#DEAL#BARE{i:022d}"
         deal = {"pk": deal_pk, "sk": "DEAL", "entity": "deal", "title": "Kitchen", "contacts": [contact]}
@@ -121,7 +122,8 @@ def deal_creation_case(
                     }
                 },
                 {"Put": {"TableName": table, "Item": db.serialize(marker)}},
-                record_lead(org_id, partner_id, deal_pk, "bench"),
+                # The node's update, and its history's next page when the history is full, as the handler.
+                *lead_actions(org_id, partner_id, deal_pk, "bench", node),
             ]
         )
 

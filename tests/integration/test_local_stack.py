@@ -311,6 +311,7 @@ def test_user_tokens_reach_the_function_as_a_user(stack: LocalStack, http: ApiSe
             "sub": user.user_id,
             "client_id": stack.portal_client_id,
             "scope": "aws.cognito.signin.user.admin",
+            "groups": "",
         }
     }
     id_token = _sign_in(stack, stack.portal_client_id, user)["IdToken"]
@@ -330,6 +331,7 @@ def test_machine_token_reaches_the_function_as_a_machine(
             "sub": partner_client["ClientId"],
             "client_id": partner_client["ClientId"],
             "scope": LEAD_INTAKE_SCOPE,
+            "groups": "",
         }
     }
 
