@@ -9,8 +9,17 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from common import db, deals, history, leads, referral_offers, referral_requests, team_customers
-from common.partner_model import NODE_HISTORY, node_key
+from common import (
+    commission_cascade,
+    db,
+    deals,
+    history,
+    leads,
+    referral_offers,
+    referral_requests,
+    team_customers,
+)
+from common.partner_model import NODE_HISTORY, PartnerStatus, node_item, node_key
 from common.team_model import phone_link_key, referral_key, team_customer_key
 
 from tests.support import FakeContext, body_of, http_event
@@ -23,7 +32,7 @@ Call = Callable[..., dict[str, Any]]
 # The longest note a status update takes: 4000 characters, each 4 bytes in UTF-8.
 LONGEST = "\U0001f600" * 3990
 # What a bounded item may reach: well under DynamoDB's 400 KB, whatever else it carries.
-ITEM_BUDGET = 350_000
+ITEM_BUDGET = 200_000
 
 
 def size_of(key: db.Key) -> int:
@@ -153,14 +162,18 @@ def programme() -> Programme:
     return Programme()
 
 
-def test_300_stage_moves_keep_a_deal_bounded_and_its_stage_history_listed(
+# Three times what a deal holds.
+MOVES = 150
+
+
+def test_many_stage_moves_keep_a_deal_bounded_and_its_stage_history_listed(
     programme: Programme, frozen_clock: FrozenClock
 ) -> None:
     partners = api("partners.api", "PartnersApi")
     deal = programme.deal()
     path = f"/orgs/{programme.org_id}/deals/{deal['deal_id']}"
     names = ["New"]
-    for n in range(300):
+    for n in range(MOVES):
         frozen_clock.advance(seconds=1)
         names.append(("Open", "Won", "Cancelled", "Signed")[n % 4])
         answer = partners("POST", f"{path}/stage", user=PROGRAMME_ADMIN, body={"stage_id": programme.stage(names[-1])})
@@ -170,7 +183,7 @@ def test_300_stage_moves_keep_a_deal_bounded_and_its_stage_history_listed(
     assert history.item_bytes(stored) < 100_000
 
     shown = body_of(partners("GET", path, user=PROGRAMME_ADMIN))
-    assert shown["stage_history_archived"] + len(shown["stage_history"]) == 301
+    assert shown["stage_history_archived"] + len(shown["stage_history"]) == MOVES + 1
     assert shown["stage_history"][-1]["stage_name"] == names[-1]
     listed = every_page(partners, f"{path}/stage-history", PROGRAMME_ADMIN)
     assert [e["stage_name"] for e in listed] == names[::-1]
@@ -269,7 +282,7 @@ def test_a_referral_request_with_many_offers_failures_and_replies_stays_bounded(
     request = referral_requests.create(org, new, ADMIN)
     request_id = request["request_id"]
     events = ["created"]
-    for n in range(80):  # a large team: an offer to each member, and some texts that never arrive
+    for n in range(40):  # a large team: an offer to each member, and some texts that never arrive
         frozen_clock.advance(seconds=1)
         user = f"user-team-{n:03d}"
         referral_offers._record(request, user, {"status": "queued", "sid": f"SM{n:032d}"})
@@ -282,7 +295,7 @@ def test_a_referral_request_with_many_offers_failures_and_replies_stays_bounded(
     events.append("accepted")
     link = db.get(phone_link_key(PHONES[M2], org, team), consistent=True)
     assert link is not None
-    for n in range(60):  # a member texting all day about a referral that is taken
+    for n in range(40):  # a member texting all day about a referral that is taken
         frozen_clock.advance(seconds=1)
         outcome = referral_requests.accept_by_code(link, request["code"], message_sid=f"SM{n:032d}")
         assert outcome.result == "taken"
@@ -354,3 +367,45 @@ def test_a_write_decided_on_a_read_the_history_outran_is_decided_again(
     notes = [e.get("note") for e in listed]
     assert notes[:2] == ["decided on the stale read", "meanwhile"]
     assert len(notes) == team_customers.HISTORY.limit + 2  # nothing lost, nothing twice
+
+
+# -- lists with a hard cap ---------------------------------------------------------------------------
+
+
+def test_a_deal_is_shared_with_at_most_so_many_partners(programme: Programme, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(deals, "MAX_SHARES", 3)
+    partners = api("partners.api", "PartnersApi")
+    deal = programme.deal()  # shared with the credited partner
+    path = f"/orgs/{programme.org_id}/deals/{deal['deal_id']}/partners"
+    for partner_id in programme.partners[1:]:
+        assert partners("PUT", f"{path}/{partner_id}", user=PROGRAMME_ADMIN)["statusCode"] == 201
+    one_more = node_item(
+        org_id=programme.org_id,
+        partner_id="partner-4",
+        first_name="One",
+        last_name="More",
+        email="partner-4@it.example",
+        phone=None,
+        status=PartnerStatus.LIVE,
+        origin="added",
+        actor="system",
+    )
+    db.put(one_more)
+    refused = partners("PUT", f"{path}/partner-4", user=PROGRAMME_ADMIN)
+    assert refused["statusCode"] == 409, refused
+    assert programme.read(deal["deal_id"])["partner_ids"] == programme.partners
+    assert partners("PUT", f"{path}/{programme.partners[1]}", user=PROGRAMME_ADMIN)["statusCode"] == 200
+
+
+def test_a_commission_record_keeps_its_newest_paid_stages(
+    programme: Programme, frozen_clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(commission_cascade, "MAX_RECORDED", 2)
+    deal = programme.deal()
+    for name in ("Won", "Cancelled", "Signed", "Cancelled", "Won"):
+        frozen_clock.advance(seconds=1)
+        deliver(programme.moves(deal, name))
+    record = db.get(commission_cascade.record_key(programme.org_id, deal["deal_id"]), consistent=True)
+    assert record is not None
+    assert record["paid_stages"] == [programme.stage("Signed"), programme.stage("Won")]
+    assert record["paid_stages_omitted"] == 1 and len(record["computations"]) == 2
