@@ -256,9 +256,7 @@ def _acts(change: Change, live: bool) -> bool:
     return live == (change.setting == StageCommission.REVERSE.value)
 
 
-def next_change(
-    changes: list[Change], record: db.Item | None, history: list[db.Item], first: int = 0
-) -> Change | None:
+def next_change(changes: list[Change], record: db.Item | None, history: list[db.Item], first: int = 0) -> Change | None:
     """The first change newer than the record's that acts. The others change nothing and are passed over,
     so the deal's changes applied in any order, and again, end as they would in order, once. `history` is
     the image's own entries, the first of them numbered `first`."""
