@@ -141,6 +141,21 @@ def text(stack: LocalStack, body: str, phone: str, sid: str | None = None) -> st
     return reply_of(post_signed(webhook_url(stack), inbound(body, phone, sid)))
 
 
+def undelivered_status(message_sid: str, to: str) -> dict[str, str]:
+    """Twilio's status callback for a text to `to` that could not be delivered (error 30003)."""
+    return {
+        "SmsSid": message_sid,
+        "SmsStatus": "undelivered",
+        "MessageStatus": "undelivered",
+        "ErrorCode": "30003",
+        "To": to,
+        "MessageSid": message_sid,
+        "AccountSid": TWILIO_ACCOUNT_SID,
+        "From": TWILIO_FROM_NUMBER,
+        "ApiVersion": "2010-04-01",
+    }
+
+
 def test_the_signed_url_is_the_stacks_public_one(stack: LocalStack) -> None:
     assert webhook_url(stack) == f"{stack.url}/twilio/sms"
     assert stack.env[constants.ENV_SMS_STATUS_URL] == f"{stack.url}/twilio/status"
@@ -214,17 +229,7 @@ def test_a_signed_status_for_another_account_or_sender_is_403_and_not_recorded(s
     member = team.members[0]
     request = team.new_referral(stack)
     (offer_text,) = team.texts_to(stack, member)
-    status = {
-        "SmsSid": offer_text["sid"],
-        "SmsStatus": "undelivered",
-        "MessageStatus": "undelivered",
-        "ErrorCode": "30003",
-        "To": team.phone(member),
-        "MessageSid": offer_text["sid"],
-        "AccountSid": TWILIO_ACCOUNT_SID,
-        "From": TWILIO_FROM_NUMBER,
-        "ApiVersion": "2010-04-01",
-    }
+    status = undelivered_status(offer_text["sid"], team.phone(member))
 
     other_account = post_signed(offer_text["status_callback"], {**status, "AccountSid": OTHER_ACCOUNT_SID})
     other_sender = post_signed(offer_text["status_callback"], {**status, "From": OTHER_NUMBER})
@@ -343,17 +348,7 @@ def test_a_delivery_failure_is_recorded_and_a_forged_status_is_refused(stack: Lo
     (offer_text,) = team.texts_to(stack, member)
     callback = offer_text["status_callback"]
     assert callback.startswith(stack.env[constants.ENV_SMS_STATUS_URL] + "?")
-    status = {
-        "SmsSid": offer_text["sid"],
-        "SmsStatus": "undelivered",
-        "MessageStatus": "undelivered",
-        "ErrorCode": "30003",
-        "To": team.phone(member),
-        "MessageSid": offer_text["sid"],
-        "AccountSid": TWILIO_ACCOUNT_SID,
-        "From": TWILIO_FROM_NUMBER,
-        "ApiVersion": "2010-04-01",
-    }
+    status = undelivered_status(offer_text["sid"], team.phone(member))
 
     forged = post_signed(callback, status, token="guessed-token")
     answered = post_signed(callback, status)
