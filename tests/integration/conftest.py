@@ -17,6 +17,7 @@ import requests
 
 from local.stack import LocalStack
 from tests.integration.actors import PASSWORD
+from tests.integration.contract import ResponseContract, checking_every_answer
 
 HERE = Path(__file__).parent
 
@@ -33,6 +34,22 @@ def stack() -> Iterator[LocalStack]:
     name, dummy credentials) so tests can use boto3 directly."""
     with LocalStack() as running, running.environment():
         yield running
+
+
+@pytest.fixture(scope="session", autouse=True)
+def response_contract(stack: LocalStack) -> Iterator[ResponseContract]:
+    """Every answer of the API in this session, checked against the document the stack serves."""
+    document = requests.get(f"{stack.url}/openapi.json", timeout=30).json()
+    with checking_every_answer(ResponseContract(stack.url, document, stack.routes)) as contract:
+        yield contract
+
+
+@pytest.fixture(autouse=True)
+def answers_match_the_document(response_contract: ResponseContract) -> Iterator[None]:
+    response_contract.take_violations()
+    yield
+    violations = response_contract.take_violations()
+    assert not violations, f"{len(violations)} answers differ from the published OpenAPI:\n" + "\n".join(violations)
 
 
 class ApiSession(requests.Session):

@@ -1,0 +1,96 @@
+"""Every answer the integration suite receives from the API is checked against the OpenAPI document the
+running stack serves (openapi-core validates status, content type, headers and body).
+
+The check sits under `requests` (Session.send), so a test's own calls, the actors' set-up calls and
+schemathesis' calls are all checked the same way. Routes the gateway serves but the document does not
+list are violations too; paths outside the API (the document itself, the token endpoint, the stack's own
+`/_local` endpoints, unknown paths answered by the gateway's "Not Found") and CORS preflights are not
+operations and are left alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from openapi_core import Config, OpenAPI
+from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
+
+from infra.manifest import Route
+from local.routing import match_route
+
+PROBLEM_JSON = "application/problem+json"
+
+
+@dataclass
+class ResponseContract:
+    """Checks answers from `base_url` against `document`; what fails is kept in `violations`."""
+
+    base_url: str
+    document: dict[str, Any]
+    routes: Iterable[Route]
+    violations: list[str] = field(default_factory=list)
+    checked: int = 0
+
+    def __post_init__(self) -> None:
+        self.routes = list(self.routes)
+        # Problems are JSON too; openapi-core reads only the JSON types it knows by name.
+        config = Config(extra_media_type_deserializers={PROBLEM_JSON: json.loads})
+        self._openapi = OpenAPI.from_dict(self.document, config=config)
+
+    def check(self, response: requests.Response) -> None:
+        request = response.request
+        url = request.url or ""
+        if not url.startswith(self.base_url + "/") or request.method == "OPTIONS":
+            return
+        path = urlsplit(url).path
+        if match_route(self.routes, request.method or "GET", path) is None:
+            return  # not a route of the API: the gateway's own "Not Found", or a local endpoint
+        self.checked += 1
+        try:
+            self._openapi.validate_response(RequestsOpenAPIRequest(request), RequestsOpenAPIResponse(response))
+        except Exception as error:  # noqa: BLE001 - every kind of mismatch is reported the same way
+            self.violations.append(_describe(request, response, error))
+
+    def take_violations(self) -> list[str]:
+        taken, self.violations = self.violations, []
+        return taken
+
+
+def _describe(request: requests.PreparedRequest, response: requests.Response, error: Exception) -> str:
+    """The mismatch in a few lines: the innermost cause, each schema error with where it is."""
+    cause: BaseException = error
+    while cause.__cause__ is not None:
+        cause = cause.__cause__
+    details = getattr(cause, "schema_errors", None) or ()
+    reasons = [f"{e.message[:200]} at {list(e.absolute_path)}" for e in details] or [f"{cause}"[:300]]
+    body = response.text if len(response.text) < 400 else response.text[:400] + "..."
+    return (
+        f"{request.method} {urlsplit(request.url or '').path} -> {response.status_code} "
+        f"{response.headers.get('content-type')}: {type(cause).__name__}\n"
+        + "".join(f"    - {reason}\n" for reason in reasons)
+        + f"    body: {body}"
+    )
+
+
+@contextmanager
+def checking_every_answer(contract: ResponseContract) -> Iterator[ResponseContract]:
+    """Routes every response of `requests` in this process through `contract` while the block runs."""
+    original = requests.Session.send
+
+    def send(session: requests.Session, prepared: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        response = original(session, prepared, **kwargs)
+        if not kwargs.get("stream"):
+            contract.check(response)
+        return response
+
+    requests.Session.send = send  # type: ignore[method-assign]
+    try:
+        yield contract
+    finally:
+        requests.Session.send = original  # type: ignore[method-assign]
