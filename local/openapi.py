@@ -30,18 +30,44 @@ USER_SCHEME = "userToken"
 PARTNER_SCHEME = "partnerCredentials"
 # The only operation a partner company's token may call.
 PARTNER_OPERATIONS = {("post", "/orgs/{org_id}/partner-companies/{company_id}/leads")}
+# The gateway's own refusals on token routes, before any function runs (local/gateway.py does the same).
+GATEWAY_REFUSALS = {
+    "401": 'no Authorization header, {"message": "Unauthorized"}',
+    "403": "the token authorizer refused the token (malformed, expired or not issued to this API), "
+    '{"message": "Forbidden"}',
+}
+GATEWAY_REFUSAL = "GatewayRefusal"
+GATEWAY_REFUSAL_SCHEMA = {
+    "type": "object",
+    "description": "API Gateway's own body for a request it refused before any function ran",
+    "properties": {"message": {"type": "string", "examples": ["Unauthorized", "Forbidden"]}},
+    "required": ["message"],
+}
+
+
+class DocumentConflict(ValueError):
+    """Two functions' documents define one component or operation differently: merged, one would hide the
+    other, and the published document would describe the wrong body."""
 
 
 def merge(documents: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """One document for several API functions: paths and component schemas side by side."""
+    """One document for several API functions: paths and component schemas side by side. A component name
+    or an operation defined differently by two documents is refused (DocumentConflict)."""
     merged: dict[str, Any] = {}
     for document in documents:
         if not merged:
             merged = copy.deepcopy(document)
             continue
-        merged.setdefault("paths", {}).update(document.get("paths", {}))
-        schemas = document.get("components", {}).get("schemas", {})
-        merged.setdefault("components", {}).setdefault("schemas", {}).update(schemas)
+        paths = merged.setdefault("paths", {})
+        for path, item in document.get("paths", {}).items():
+            for method, operation in item.items():
+                known = paths.setdefault(path, {}).setdefault(method, operation)
+                if known != operation:
+                    raise DocumentConflict(f"{method.upper()} {path} is documented twice, differently")
+        schemas = merged.setdefault("components", {}).setdefault("schemas", {})
+        for name, schema in document.get("components", {}).get("schemas", {}).items():
+            if schemas.setdefault(name, schema) != schema:
+                raise DocumentConflict(f"two different schemas are named {name}: give one a distinctive name")
     return merged
 
 
@@ -71,7 +97,19 @@ def decorate(document: dict[str, Any], *, server_url: str, token_url: str, route
                 continue
             partner = (method, path) in PARTNER_OPERATIONS
             operation["security"] = [{PARTNER_SCHEME: [LEAD_INTAKE_SCOPE]} if partner else {USER_SCHEME: []}]
+            _document_gateway_refusals(operation.setdefault("responses", {}))
+    document["components"].setdefault("schemas", {})[GATEWAY_REFUSAL] = GATEWAY_REFUSAL_SCHEMA
     return document
+
+
+def _document_gateway_refusals(responses: dict[str, Any]) -> None:
+    """API Gateway answers 401 and 403 itself on a route behind the token authorizer, with its own body
+    (HTTP APIs cannot reshape it): listed beside the function's problem for the same status."""
+    for status, cause in GATEWAY_REFUSALS.items():
+        response = responses.setdefault(status, {"description": "", "content": {}})
+        response["description"] = f"{response['description']}; or from the gateway: {cause}".lstrip("; ")
+        content = response.setdefault("content", {})
+        content["application/json"] = {"schema": {"$ref": f"#/components/schemas/{GATEWAY_REFUSAL}"}}
 
 
 def swagger_page(openapi_url: str, assets_url: str) -> str:

@@ -190,8 +190,11 @@ def invoke(function: Function, event_json: str, request_id: str, arn: str) -> In
 
 
 def openapi_document(handler: str) -> str | None:
-    """The OpenAPI document of an API function's Powertools resolver (`app` beside its handler)."""
+    """The OpenAPI document of an API function: its Powertools resolver's (`app` beside its handler), or
+    the one its module builds (`openapi_document()`)."""
     module = importlib.import_module(handler.rpartition(".")[0])
+    if hasattr(module, "openapi_document"):  # a function without a resolver describes itself
+        return json.dumps(module.openapi_document())
     app = getattr(module, "app", None)
     if app is None or not hasattr(app, "get_openapi_json_schema"):
         return None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common import companies
 from common.auth import Permission
 from common.credentials import issue_credentials
 from common.db import without_storage
-from common.route_params import Id, member_of
+from common.route_params import PAGE_LIMIT, Cursor, Id, Limit, member_of, page
 
 from leads import responses as r
 
@@ -55,14 +55,10 @@ def create_company(org_id: Id, body: Annotated[companies.NewCompany, Body()]) ->
         invalid="The cursor or limit is not valid",
     ),
 )
-def list_companies(
-    org_id: Id,
-    cursor: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> dict[str, Any]:
+def list_companies(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_COMPANIES)
     items, next_cursor = companies.list_companies(org_id, cursor=cursor, limit=limit)
-    return {"items": [_view(i) for i in items], "next_cursor": next_cursor}
+    return page([_view(i) for i in items], next_cursor)
 
 
 @router.get(

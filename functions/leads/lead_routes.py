@@ -9,13 +9,13 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common import leads
+from common import customers, leads
 from common.auth import Permission
 from common.companies import get_company
 from common.db import without_storage
 from common.errors import Conflict, Forbidden, NotFound
 from common.observability import metrics
-from common.route_params import Cursor, Id, Limit, caller, member_of
+from common.route_params import Cursor, Id, Limit, caller, member_of, page
 from common.settings import get_settings
 
 from leads import responses as r
@@ -29,7 +29,7 @@ ASSIGNED_TO_OTHER = "The lead is assigned to another user (or the caller is not 
 
 
 def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
-    return {"items": [leads.public_view(i, with_history=False) for i in items], "next_cursor": next_cursor}
+    return page([leads.public_view(i, with_history=False) for i in items], next_cursor)
 
 
 @router.post(
@@ -84,7 +84,10 @@ def enter_lead(org_id: Id, body: Annotated[leads.ManualLead, Body()]) -> tuple[d
 
 @router.get(
     "/orgs/<org_id>/leads",
-    summary="List leads in one status, newest change first",
+    summary="List leads in one status, newest change first; queued leads in queue order",
+    description="Queued leads (status=queued) come in the order of the queue: by priority, high first, then the "
+    "lead ready the longest first; a lead deferred to a later contact time sorts by that time among its priority. "
+    "Every other status lists the newest change first.",
     tags=["leads"],
     responses=r.answers(
         r.body(r.LeadPage, "A page of leads, without their history"),
@@ -105,7 +108,7 @@ def list_leads(
 
 @router.get(
     "/orgs/<org_id>/my-leads",
-    summary="Leads assigned to the caller",
+    summary="Leads assigned to the caller, newest change first",
     tags=["leads"],
     responses=r.answers(
         r.body(r.LeadPage, "A page of leads, without their history"),
@@ -148,7 +151,7 @@ def get_lead(org_id: Id, lead_id: Id) -> dict[str, Any]:
 def lead_history(org_id: Id, lead_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     member = member_of(router, org_id)
     items, next_cursor = leads.lead_history(org_id, lead_id, member, cursor=cursor, limit=limit)
-    return {"items": items, "next_cursor": next_cursor}
+    return page(items, next_cursor)
 
 
 @router.post(
@@ -253,6 +256,23 @@ def return_leads(org_id: Id, body: Annotated[leads.ReturnLeads, Body()]) -> dict
 
 
 @router.get(
+    "/orgs/<org_id>/customers",
+    summary="List customers, newest first: every customer with leads:manage, else the caller's own",
+    description="Each customer's is_partner is as of this read, as on a single customer.",
+    tags=["customers"],
+    responses=r.answers(
+        r.body(r.StaffCustomerPage, "A page of customers"),
+        forbidden=r.STAFF_ONLY,
+        not_found=r.NOT_A_MEMBER,
+        invalid="The cursor or limit is not valid",
+    ),
+)
+def list_customers(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+    items, next_cursor = customers.list_customers(org_id, member_of(router, org_id), cursor=cursor, limit=limit)
+    return page([without_storage(i) for i in items], next_cursor)
+
+
+@router.get(
     "/orgs/<org_id>/customers/<customer_id>",
     summary="Get a customer",
     description="is_partner tells whether the customer's e-mail address belongs to a partner of the organisation, "
@@ -266,4 +286,4 @@ def return_leads(org_id: Id, body: Annotated[leads.ReturnLeads, Body()]) -> dict
 )
 def get_customer(org_id: Id, customer_id: Id) -> dict[str, Any]:
     member = member_of(router, org_id)
-    return without_storage(leads.get_customer(org_id, customer_id, member))
+    return without_storage(customers.get_customer(org_id, customer_id, member))

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common import orgs, templates
 from common.auth import OPERATORS_GROUP, Permission, require_operator
 from common.db import without_storage
 from common.partner_model import require_confirmed
-from common.route_params import Id, UserId, caller, member_of
+from common.route_params import PAGE_LIMIT, Cursor, Id, Limit, UserId, caller, member_of, page
 
 from leads import responses as r
 
@@ -41,20 +41,21 @@ def create_organisation(body: Annotated[orgs.NewOrganisation, Body()]) -> tuple[
 @router.get(
     "/orgs",
     summary="The organisations the caller belongs to, with their role",
+    description="Ordered by organisation id (oldest organisation first).",
     tags=["organisations"],
     responses=r.answers(
         r.body(r.MyOrganisationPage, "A page of the caller's memberships"),
         forbidden=r.STAFF_ONLY + ", or the caller's partner account waits for its e-mail confirmation "
         "(email-not-confirmed)",
-        invalid="The cursor is not valid",
+        invalid="The cursor or limit is not valid",
     ),
 )
-def my_organisations(cursor: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+def my_organisations(cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
     principal = caller(router)
     require_confirmed(principal)
-    items, next_cursor = orgs.list_my_memberships(principal.subject, cursor=cursor)
+    items, next_cursor = orgs.list_my_memberships(principal.subject, cursor=cursor, limit=limit)
     keep = ("org_id", "org_name", "role", "permissions")
-    return {"items": [{k: item.get(k) for k in keep} for item in items], "next_cursor": next_cursor}
+    return page([{k: item.get(k) for k in keep} for item in items], next_cursor)
 
 
 @router.get(
@@ -76,18 +77,19 @@ def get_organisation(org_id: Id) -> dict[str, Any]:
 @router.get(
     "/orgs/<org_id>/members",
     summary="List staff memberships",
+    description="Ordered by user id.",
     tags=["organisations"],
     responses=r.answers(
         r.body(r.MemberPage, "A page of memberships"),
         forbidden=r.missing(Permission.MANAGE_MEMBERS),
         not_found=r.NOT_A_MEMBER,
-        invalid="The cursor is not valid",
+        invalid="The cursor or limit is not valid",
     ),
 )
-def list_members(org_id: Id, cursor: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+def list_members(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_MEMBERS)
-    items, next_cursor = orgs.list_members(org_id, cursor=cursor)
-    return {"items": [without_storage(i) for i in items], "next_cursor": next_cursor}
+    items, next_cursor = orgs.list_members(org_id, cursor=cursor, limit=limit)
+    return page([without_storage(i) for i in items], next_cursor)
 
 
 @router.put(
@@ -144,18 +146,19 @@ def create_template(org_id: Id, body: Annotated[templates.NewTemplate, Body()]) 
 @router.get(
     "/orgs/<org_id>/message-templates",
     summary="List message templates",
+    description="Oldest first (template ids are time-ordered).",
     tags=["templates"],
     responses=r.answers(
         r.body(r.MessageTemplatePage, "A page of templates"),
         forbidden=r.STAFF_ONLY,
         not_found=r.NOT_A_MEMBER,
-        invalid="The cursor is not valid",
+        invalid="The cursor or limit is not valid",
     ),
 )
-def list_templates(org_id: Id, cursor: Annotated[str | None, Query()] = None) -> dict[str, Any]:
+def list_templates(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
     member_of(router, org_id)
-    items, next_cursor = templates.list_templates(org_id, cursor=cursor)
-    return {"items": [without_storage(i) for i in items], "next_cursor": next_cursor}
+    items, next_cursor = templates.list_templates(org_id, cursor=cursor, limit=limit)
+    return page([without_storage(i) for i in items], next_cursor)
 
 
 @router.get(

@@ -9,6 +9,7 @@ from typing import Literal
 
 from common.auth import Permission, Role
 from common.companies import LeadLocation, QueuePriority
+from common.customers import IS_PARTNER
 from common.leads import LeadStatus
 from common.openapi_docs import (  # noqa: F401 - the shared documentation helpers, used as r.<name> by the routes
     INVALID,
@@ -216,10 +217,15 @@ class Customer(_Open):
     customer_id: str
     contact: Contact
     source: CustomerSource
-    is_partner: bool
+    is_partner: bool = Field(description=IS_PARTNER)
     owner: str
     created_by: str
     created_at: datetime
+
+
+class StaffCustomerPage(_Open):
+    items: list[Customer] = Field(description="newest first")
+    next_cursor: str | None
 
 
 class Conversion(_Open):

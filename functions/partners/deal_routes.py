@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from common import deal_files, deal_history, deal_notes, deals, workflows
 from common.auth import Permission
+from common.currencies import MINOR_UNITS_DESCRIPTION
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing
 from common.route_params import Cursor, Id, Limit, PartnerId, member_of, page
@@ -60,6 +61,7 @@ class DealContact(Open):
 class DealValue(Open):
     amount: int = Field(description="minor units (cents)")
     currency: str = Field(description="ISO 4217")
+    minor_units: int | None = Field(description=MINOR_UNITS_DESCRIPTION)
 
 
 class StageHistoryEntry(Open):

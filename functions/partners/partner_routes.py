@@ -16,7 +16,7 @@ from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing, no_content
 from common.orgs import NewOrganisation
 from common.partner_model import NotificationType, PartnerStatus
-from common.route_params import Cursor, Id, PartnerId, member_of, page
+from common.route_params import PAGE_LIMIT, Cursor, Id, Limit, PartnerId, member_of, page
 from pydantic import Field
 
 router = APIGatewayHttpRouter()
@@ -157,17 +157,18 @@ def create_child(org_id: Id, new: Annotated[NewOrganisation, Body()]) -> tuple[d
 @router.get(
     "/orgs/<org_id>/children",
     summary="List the organisation's child organisations",
+    description="Oldest first (organisation ids are time-ordered).",
     tags=["enterprise"],
     responses=answers(
         body(ChildOrganisationPage, "A page of child organisations"),
         forbidden=STAFF_ONLY,
         not_found=NOT_A_MEMBER,
-        invalid="The cursor is not valid",
+        invalid="The cursor or limit is not valid",
     ),
 )
-def list_children(org_id: Id, cursor: Cursor = None) -> dict[str, Any]:
+def list_children(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
     member_of(router, org_id)
-    items, next_cursor = enterprise.list_children(org_id, cursor=cursor)
+    items, next_cursor = enterprise.list_children(org_id, cursor=cursor, limit=limit)
     return page([without_storage(i) for i in items], next_cursor)
 
 
@@ -249,7 +250,7 @@ def add_existing(org_id: Id, existing: Annotated[partners.ExistingPartner, Body(
         body(PartnerPage, "A page of partners"),
         forbidden=MANAGER,
         not_found=NOT_A_MEMBER,
-        invalid="The status, filter or cursor is not valid",
+        invalid="The status, filter, cursor or limit is not valid",
     ),
 )
 def list_partners(
@@ -257,10 +258,11 @@ def list_partners(
     status: Annotated[PartnerStatus | None, Query()] = None,
     filter: Annotated[Literal["live_without_lead"] | None, Query(description="LIVE partners with no lead yet")] = None,
     cursor: Cursor = None,
+    limit: Limit = PAGE_LIMIT,
 ) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
     items, next_cursor = partners.list_partners(
-        org_id, status=status, live_without_lead=filter == "live_without_lead", cursor=cursor
+        org_id, status=status, live_without_lead=filter == "live_without_lead", cursor=cursor, limit=limit
     )
     return page([partners.partner_view(i) for i in items], next_cursor)
 
@@ -338,7 +340,7 @@ def set_brokers(
     ),
 )
 def set_status(
-    org_id: Id, partner_id: PartnerId, change: Annotated[partner_lifecycle.StatusChange, Body()]
+    org_id: Id, partner_id: PartnerId, change: Annotated[partner_lifecycle.PartnerStatusChange, Body()]
 ) -> dict[str, Any]:
     return partners.partner_view(partner_lifecycle.set_status(org_id, partner_id, change, _actor(org_id)))
 
@@ -410,12 +412,14 @@ def add_contact(
         body(ContactPage, "A page of contacts"),
         forbidden=MANAGER,
         not_found=NO_PARTNER,
-        invalid="The cursor is not valid",
+        invalid="The cursor or limit is not valid",
     ),
 )
-def list_contacts(org_id: Id, partner_id: PartnerId, cursor: Cursor = None) -> dict[str, Any]:
+def list_contacts(
+    org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: Limit = PAGE_LIMIT
+) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    items, next_cursor = partner_lifecycle.list_contacts(org_id, partner_id, cursor=cursor)
+    items, next_cursor = partner_lifecycle.list_contacts(org_id, partner_id, cursor=cursor, limit=limit)
     return page([without_storage(i) for i in items], next_cursor)
 
 
@@ -436,12 +440,15 @@ def add_task(
     summary="The partner's follow-up tasks, in the order they were set",
     tags=["partner lifecycle"],
     responses=answers(
-        body(TaskPage, "A page of tasks"), forbidden=MANAGER, not_found=NO_PARTNER, invalid="The cursor is not valid"
+        body(TaskPage, "A page of tasks"),
+        forbidden=MANAGER,
+        not_found=NO_PARTNER,
+        invalid="The cursor or limit is not valid",
     ),
 )
-def list_tasks(org_id: Id, partner_id: PartnerId, cursor: Cursor = None) -> dict[str, Any]:
+def list_tasks(org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    items, next_cursor = partner_lifecycle.list_tasks(org_id, partner_id, cursor=cursor)
+    items, next_cursor = partner_lifecycle.list_tasks(org_id, partner_id, cursor=cursor, limit=limit)
     return page([without_storage(i) for i in items], next_cursor)
 
 
@@ -472,10 +479,10 @@ def change_task(
         body(ActivityPage, "A page of activity"),
         forbidden=MANAGER,
         not_found="The caller is not a member, or the partner was never in the organisation",
-        invalid="The cursor is not valid",
+        invalid="The cursor or limit is not valid",
     ),
 )
-def activity(org_id: Id, partner_id: PartnerId, cursor: Cursor = None) -> dict[str, Any]:
+def activity(org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    items, next_cursor = partner_lifecycle.activity(org_id, partner_id, cursor=cursor)
+    items, next_cursor = partner_lifecycle.activity(org_id, partner_id, cursor=cursor, limit=limit)
     return page(items, next_cursor)

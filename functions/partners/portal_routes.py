@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common import deal_files, deal_history, deal_mail, deal_notes, deals, workflows
+from common import deal_files, deal_history, deal_mail, deal_notes, deals, portal_brokers, workflows
 from common.observability import metrics
 from common.openapi_docs import INVALID, Open, Page, answers, body
 from common.partner_model import NotificationType
@@ -78,8 +78,20 @@ class PortalDealPage(Page):
     items: list[PortalDealSummary]
 
 
+class PortalBroker(Open):
+    user_id: str = Field(description="the broker's user id: a deal's owner_id")
+    display_name: str | None = Field(description="as the organisation names its staff member; null if unset")
+
+
+class PortalBrokerList(Open):
+    items: list[PortalBroker]
+
+
 class NotificationChoices(Open):
-    types: list[NotificationType] = Field(description="the e-mails the partner chose")
+    types: list[NotificationType] = Field(
+        description="the e-mails the partner chose, among those offered (a choice of a type the organisation "
+        "withdrew is kept and applies again when it offers the type again)"
+    )
     offered: list[NotificationType] = Field(description="the e-mails the organisation lets partners choose")
 
 
@@ -114,18 +126,30 @@ def portal_deals(
     return page(*deals.portal_deals(caller, workflow_id=workflow_id, cursor=cursor, limit=limit))
 
 
+@router.get(
+    "/orgs/<org_id>/portal/brokers",
+    summary="The brokers assigned to the partner: who may own the deals they create",
+    description="Only each broker's id and display name; in the order assigned, the first owns a new deal "
+    "by default.",
+    tags=["partner portal"],
+    responses=answers(body(PortalBrokerList, "The brokers"), forbidden=REFUSED, not_found=NOT_A_PARTNER),
+)
+def list_brokers(org_id: Id) -> dict[str, Any]:
+    return {"items": portal_brokers.portal_brokers(partner_of(router, org_id))}
+
+
 @router.post(
     "/orgs/<org_id>/portal/deals",
     summary="Create a deal in the organisation's default workflow",
     description="At least one contact, each with first and last name, e-mail and phone. The owner is one of "
-    "the partner's brokers (the first by default). The deal counts as the partner's lead.",
+    "the partner's brokers (GET .../portal/brokers; the first by default). The deal counts as the partner's lead.",
     tags=["partner portal"],
     responses=answers(
         body(PortalDeal, "The deal", 201),
         forbidden=REFUSED,
         not_found=NOT_A_PARTNER,
         conflict="No default workflow or no broker yet, the partnership has ended, or a generated id collided",
-        invalid=INVALID + " (or the owner is not one of the partner's brokers)",
+        invalid=INVALID + " (or the owner is not one of the partner's brokers, or no longer a member: body.owner_id)",
     ),
 )
 def create_deal(org_id: Id, new: Annotated[deals.NewPortalDeal, Body()]) -> tuple[dict[str, Any], int]:
@@ -214,7 +238,7 @@ def add_file(org_id: Id, deal_id: Id, new: Annotated[deal_files.NewFile, Body()]
 
 @router.get(
     "/orgs/<org_id>/portal/deals/<deal_id>/files",
-    summary="The files the partner uploaded to the deal, each with a short-lived download link",
+    summary="The files the partner uploaded to the deal, newest first, each with a short-lived download link",
     tags=["partner portal"],
     responses=answers(
         body(FilePage, "A page of files (it may hold fewer than limit and still have a next page)"),

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from common import invitations, programme, terms
+from common import invitations, ledger, programme, terms
 from common.auth import Permission, require_member
+from common.currencies import MINOR_UNITS_DESCRIPTION
 from common.errors import NotFound
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
 from common.partner_model import PartnerStatus, require_partner
-from common.route_params import Cursor, Id, PartnerId, caller, member_of, partner_of
+from common.route_params import PAGE_LIMIT, Cursor, Id, Limit, PartnerId, caller, member_of, page, partner_of
 from pydantic import Field
 
 router = APIGatewayHttpRouter()
@@ -40,8 +41,21 @@ class Node(Open):
     added_at: datetime
 
 
+class StructureWallet(Open):
+    balance: int = Field(description="minor units: the sum of the partner's ledger entries")
+    currency: str
+    minor_units: int | None = Field(description=MINOR_UNITS_DESCRIPTION)
+
+
+class StructurePartner(Node):
+    wallet: StructureWallet | None = Field(
+        description="the partner's balance, shown to whoever sees them listed (correcting it needs "
+        "programme:manage_balances); null before their first ledger entry, a balance of 0"
+    )
+
+
 class NodePage(Page):
-    items: list[Node]
+    items: list[StructurePartner]
     scope: str = Field(description="all (programme:see_all) or downline (the caller's own structure)")
 
 
@@ -151,18 +165,21 @@ def me(org_id: Id) -> dict[str, Any]:
 @router.get(
     "/orgs/<org_id>/programme/partners",
     summary='"Your partners": the caller\'s downline, or everyone with programme:see_all',
+    description="In structure order: each partner directly followed by their downline.",
     tags=TAGS,
     responses=answers(
         body(NodePage, "A page of partners in structure order"),
         forbidden=f"A staff member who has not joined and lacks {Permission.PROGRAMME_SEE_ALL.value}, or "
         + PARTNER_REFUSED.lower(),
         not_found=NOT_HERE,
-        invalid="The cursor is not valid",
+        invalid="The cursor or limit is not valid",
     ),
 )
-def partners(org_id: Id, cursor: Cursor = None) -> dict[str, Any]:
-    items, next_cursor, scope = programme.list_structure(org_id, caller(router), cursor=cursor)
-    return {"items": [programme.node_view(i) for i in items], "next_cursor": next_cursor, "scope": scope}
+def partners(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
+    items, next_cursor, scope = programme.list_structure(org_id, caller(router), cursor=cursor, limit=limit)
+    wallets = ledger.balances(org_id, [i["partner_id"] for i in items])
+    listed = [programme.node_view(i) | {"wallet": wallets.get(i["partner_id"])} for i in items]
+    return {**page(listed, next_cursor), "scope": scope}
 
 
 @router.put(
@@ -286,9 +303,9 @@ def invite(org_id: Id, new: Annotated[invitations.NewInvitation, Body()]) -> tup
         body(InvitationPage, "A page of invitations"),
         forbidden=PARTNER_REFUSED,
         not_found=NOT_HERE,
-        invalid="The cursor is not valid",
+        invalid="The cursor or limit is not valid",
     ),
 )
-def my_invitations(org_id: Id, cursor: Cursor = None) -> dict[str, Any]:
-    items, next_cursor = invitations.my_invitations(org_id, caller(router), cursor=cursor)
-    return {"items": [invitations.invitation_view(i) for i in items], "next_cursor": next_cursor}
+def my_invitations(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
+    items, next_cursor = invitations.my_invitations(org_id, caller(router), cursor=cursor, limit=limit)
+    return page([invitations.invitation_view(i) for i in items], next_cursor)

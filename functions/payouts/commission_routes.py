@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common import commission_cascade, commission_plans, commissions
 from common.auth import Permission
+from common.currencies import MINOR_UNITS_DESCRIPTION
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, answers, body, missing
 from common.route_params import Id, member_of
 from pydantic import Field
@@ -43,6 +44,7 @@ class PlanVersion(Open):
 class Plan(Open):
     org_id: str
     currency: str = Field(description="ISO 4217: the currency of every wallet of the programme")
+    minor_units: int | None = Field(description=MINOR_UNITS_DESCRIPTION)
     version_count: int
     in_force: int | None = Field(description="the version in force now; null before the first takes effect")
     versions: list[PlanVersion] = Field(description="newest first")
@@ -78,6 +80,7 @@ class Preview(Open):
     credited_partner_id: str | None
     plan_version: int | None = Field(description="the version in force now")
     currency: str | None
+    minor_units: int | None = Field(description=MINOR_UNITS_DESCRIPTION)
     levels: list[PreviewRow]
     total: int
     already_paid: bool = Field(description="a payment of the deal is in force: no stage pays until it is reversed")
@@ -93,6 +96,7 @@ class Computation(Open):
     reason: str | None
     plan_version: int | None
     currency: str | None
+    minor_units: int | None = Field(description=MINOR_UNITS_DESCRIPTION)
     levels: list[dict[str, Any]] = Field(description="the breakdown rows; for a reversal the entries reversed")
     total: int
     processed_at: datetime
@@ -108,6 +112,7 @@ class LiveEntry(Open):
 class DealCommissions(Open):
     deal_id: str
     currency: str | None
+    minor_units: int | None = Field(description=MINOR_UNITS_DESCRIPTION)
     applied_change: int = Field(description="the newest stage change of the deal applied (0: none yet)")
     paid_stages: list[str] = Field(
         description="the stages that paid, in order; a stage the deal re-entered after a reversal pays again"

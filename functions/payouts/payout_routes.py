@@ -12,9 +12,10 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from common import payout_requests
 from common.auth import Permission
+from common.currencies import MINOR_UNITS_DESCRIPTION
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
-from common.route_params import Cursor, Id, Limit, member_of, partner_of
+from common.route_params import Cursor, Id, Limit, member_of, page, partner_of
 from common.wallet_model import PayoutStatus
 from pydantic import Field
 
@@ -36,6 +37,7 @@ class PayoutRequest(Open):
     partner_id: str
     amount: int = Field(description="minor units of currency")
     currency: str
+    minor_units: int | None = Field(description=MINOR_UNITS_DESCRIPTION)
     status: PayoutStatus
     requested_at: datetime
     settled_at: datetime | None = Field(None, description="when it was paid or rejected")
@@ -104,7 +106,7 @@ def request_payout(org_id: Id, new: Annotated[payout_requests.NewPayoutRequest, 
 def own_requests(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     caller = partner_of(router, org_id)
     items, next_cursor = payout_requests.partner_requests(caller.org_id, caller.partner_id, cursor=cursor, limit=limit)
-    return {"items": [payout_requests.partner_view(i) for i in items], "next_cursor": next_cursor}
+    return page([payout_requests.partner_view(i) for i in items], next_cursor)
 
 
 # -- staff -----------------------------------------------------------------------------------------
@@ -126,7 +128,7 @@ def list_requests(
 ) -> dict[str, Any]:
     member_of(router, org_id, MANAGE)
     items, next_cursor = payout_requests.list_requests(org_id, status, cursor=cursor, limit=limit)
-    return {"items": items, "next_cursor": next_cursor}
+    return page(items, next_cursor)
 
 
 @router.get(

@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from common import ledger
 from common.auth import Permission
+from common.currencies import MINOR_UNITS_DESCRIPTION
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, Responses, answers, body, missing
 from common.route_params import Cursor, Id, Limit, PartnerId, member_of, page, partner_of
@@ -27,6 +28,10 @@ NO_PARTNER = NOT_A_MEMBER + "; or the partner never was a partner of the organis
 REFUSED = "The caller's e-mail is not confirmed, the current terms are not accepted, or the partnership is archived"
 NOT_A_PARTNER = "The caller is not a partner of the organisation"
 ExportLimit = Annotated[int, Query(ge=1, le=ledger.EXPORT_MAX_ROWS, description="rows in this page")]
+EXPORT_PAGES = (
+    f"Oldest entry first, up to `limit` rows a page; the header `{ledger.NEXT_CURSOR_HEADER}` carries the next "
+    "page's cursor (pass it as `cursor`), absent on the last page."
+)
 
 
 class OpenRequest(Open):
@@ -38,6 +43,7 @@ class Wallet(Open):
     org_id: str
     partner_id: str
     currency: str | None = Field(description="ISO 4217; null before the organisation has a commission plan")
+    minor_units: int | None = Field(description=MINOR_UNITS_DESCRIPTION)
     balance: int = Field(description="minor units: the sum of the wallet's ledger entries (may be negative)")
     available: int = Field(description="the balance less the open payout request")
     open_request: OpenRequest | None
@@ -63,6 +69,7 @@ class LedgerEntry(Open):
     kind: EntryKind
     amount: int = Field(description="signed minor units")
     currency: str
+    minor_units: int | None = Field(description=MINOR_UNITS_DESCRIPTION)
     at: datetime = Field(description="when it happened: the deal's stage change, the correction, the payment")
     recorded_at: datetime
     description: str
@@ -158,6 +165,7 @@ def correct(
 @router.get(
     "/orgs/<org_id>/wallets/<partner_id>/export",
     summary="A partner's ledger as CSV, a page at a time",
+    description=EXPORT_PAGES,
     tags=["wallets"],
     responses=answers(_csv("The partner's ledger"), forbidden=MANAGERS, not_found=NO_PARTNER, invalid=INVALID),
 )
@@ -173,6 +181,7 @@ def export_wallet(
 @router.get(
     "/orgs/<org_id>/ledger/export",
     summary="The organisation's whole ledger as CSV, a page at a time",
+    description=EXPORT_PAGES,
     tags=["wallets"],
     responses=answers(
         _csv("Every partner's ledger entries"), forbidden=MANAGERS, not_found=NOT_A_MEMBER, invalid=INVALID
@@ -216,6 +225,7 @@ def own_entries(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[st
 @router.get(
     "/orgs/<org_id>/portal/wallet/export",
     summary="The caller's transaction history as CSV, a page at a time",
+    description=EXPORT_PAGES,
     tags=["portal"],
     responses=answers(_csv("The caller's ledger"), forbidden=REFUSED, not_found=NOT_A_PARTNER, invalid=INVALID),
 )

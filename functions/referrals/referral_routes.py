@@ -23,7 +23,7 @@ from common.errors import Forbidden, NotFound
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
 from common.partner_model import account_key, refuse_unconfirmed
-from common.route_params import Cursor, Id, Limit, caller
+from common.route_params import Cursor, Id, Limit, caller, page
 from common.team_model import ReferralStatus, referral_key
 from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
 from pydantic import Field
@@ -204,7 +204,7 @@ def list_requests(
     items, next_cursor = referral_requests.list_requests(
         org_id, status=status, team_id=team_id, created_by=created_by, cursor=cursor, limit=limit
     )
-    return {"items": [referral_requests.view(i) for i in items], "next_cursor": next_cursor}
+    return page([referral_requests.view(i) for i in items], next_cursor)
 
 
 @router.get(
@@ -212,7 +212,11 @@ def list_requests(
     summary="Get a referral request: staff see all of it with its offers, team members what the text said",
     tags=["referral requests"],
     responses=answers(
-        body(ReferralRequestWithOffers, "The request (staff); a team member gets an OfferedReferral"),
+        body(
+            ReferralRequestWithOffers | OfferedReferral,
+            "The whole request with its offers for staff who manage referrals; what the text said for a "
+            "team member it was offered to",
+        ),
         forbidden=READERS,
         not_found=NO_REQUEST,
     ),
@@ -241,7 +245,7 @@ def get_request(org_id: Id, request_id: Id) -> dict[str, Any]:
 def request_history(org_id: Id, request_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     _staff(org_id)
     items, next_cursor = referral_requests.request_history(org_id, request_id, cursor=cursor, limit=limit)
-    return {"items": items, "next_cursor": next_cursor}
+    return page(items, next_cursor)
 
 
 @router.post(

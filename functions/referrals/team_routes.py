@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common import team_customers, team_reminders, teams
+from common import customers, team_customers, team_reminders, teams
 from common.auth import Permission, require_member
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing, no_content
@@ -98,7 +98,7 @@ class HistoryEntry(Open):
     from_assignee_id: str | None = None
 
 
-class Customer(Open):
+class TeamCustomer(Open):
     org_id: str
     team_id: str
     customer_id: str = Field(description="the id of the referral request it came from")
@@ -113,12 +113,13 @@ class Customer(Open):
     overdue: bool
     history: list[HistoryEntry] = Field(description="the newest entries, oldest first; all of them: .../history")
     history_archived: int | None = Field(None, description="how many older entries only .../history lists")
+    is_partner: bool | None = Field(None, description=customers.IS_PARTNER + " (the list and the single read)")
     created_at: datetime
     version: int
 
 
 class CustomerPage(Page):
-    items: list[Customer]
+    items: list[TeamCustomer]
 
 
 class HistoryPage(Page):
@@ -285,7 +286,7 @@ def set_eligibility(
 
 @router.get(
     "/me/teams",
-    summary="The caller's teams, in every organisation",
+    summary="The caller's teams, in every organisation, by organisation id, then team id",
     tags=["teams"],
     responses=answers(
         body(MyTeamPage, "A page of the caller's memberships"),
@@ -327,17 +328,17 @@ def list_customers(
     items, next_cursor = team_customers.list_customers(
         caller, status=status, overdue=overdue, cursor=cursor, limit=limit
     )
-    return page([team_customers.view(i) for i in items], next_cursor)
+    return page(team_customers.flagged_views(org_id, items), next_cursor)
 
 
 @router.get(
     "/orgs/<org_id>/teams/<team_id>/customers/<customer_id>",
     summary="A customer of the team, with its history",
     tags=["team customers"],
-    responses=answers(body(Customer, "The customer"), forbidden=READERS, not_found=NO_CUSTOMER),
+    responses=answers(body(TeamCustomer, "The customer"), forbidden=READERS, not_found=NO_CUSTOMER),
 )
 def get_customer(org_id: Id, team_id: Id, customer_id: Id) -> dict[str, Any]:
-    return team_customers.view(team_customers.get_customer(_caller(org_id, team_id), customer_id))
+    return team_customers.flagged_views(org_id, [team_customers.get_customer(_caller(org_id, team_id), customer_id)])[0]
 
 
 @router.get(
@@ -364,7 +365,7 @@ def customer_history(
     summary="Update a customer's status, with an optional note (due again 7 days later)",
     tags=["team customers"],
     responses=answers(
-        body(Customer, "The customer"),
+        body(TeamCustomer, "The customer"),
         forbidden="Neither the customer's assignee nor the team's leader or an admin",
         not_found=NO_CUSTOMER,
         conflict="The customer's history kept changing meanwhile; retry",
@@ -372,7 +373,7 @@ def customer_history(
     ),
 )
 def update_status(
-    org_id: Id, team_id: Id, customer_id: Id, change: Annotated[team_customers.StatusChange, Body()]
+    org_id: Id, team_id: Id, customer_id: Id, change: Annotated[team_customers.CustomerStatusChange, Body()]
 ) -> dict[str, Any]:
     updated = team_customers.update_status(_caller(org_id, team_id), customer_id, change)
     metrics.add_metric(name="CustomerStatusUpdates", unit=MetricUnit.Count, value=1)
@@ -384,7 +385,7 @@ def update_status(
     summary="Re-assign a customer to the team's leader or a member (never an admin)",
     tags=["team customers"],
     responses=answers(
-        body(Customer, "The customer"),
+        body(TeamCustomer, "The customer"),
         forbidden=MANAGERS,
         not_found=NO_CUSTOMER,
         conflict="The customer changed meanwhile; read it again and retry",

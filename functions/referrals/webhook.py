@@ -25,3 +25,10 @@ get_settings().require("twilio_auth_token_parameter", "sms_webhook_url", "sms_st
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return request_body.refusal(event, request_body.FORM_MEDIA_TYPE) or sms_webhook.handle(event)
+
+
+def openapi_document() -> dict[str, Any]:
+    """This function's part of the API's OpenAPI document (it has no resolver to generate one)."""
+    from referrals import webhook_openapi  # only when the document is built: not on the cold-start path
+
+    return webhook_openapi.document()

@@ -198,6 +198,7 @@ ACCESS: dict[str, Entry] = {
     ),
     "POST /orgs/{org_id}/leads/{lead_id}/convert": e(LEAD_ADMIN, lead_id="convert_lead_id"),
     "POST /orgs/{org_id}/lead-returns": e(permission("leads:return"), lambda w: {"lead_ids": [w.return_lead_id]}),
+    "GET /orgs/{org_id}/customers": e(MEMBER),
     "GET /orgs/{org_id}/customers/{customer_id}": e(LEAD_ADMIN, customer_id="lead_customer_id"),
     # -- partners, staff side
     "GET /orgs/{org_id}/portal-settings": e(MEMBER),
@@ -312,6 +313,7 @@ ACCESS: dict[str, Entry] = {
     # -- the partner portal
     "GET /orgs/{org_id}/portal/workflows": e(PARTNER),
     "GET /orgs/{org_id}/portal/deals": e(PARTNER),
+    "GET /orgs/{org_id}/portal/brokers": e(PARTNER),
     "POST /orgs/{org_id}/portal/deals": e(PARTNER, {"contacts": [CONTACT]}),
     "GET /orgs/{org_id}/portal/deals/{deal_id}": e(PARTNER),
     "GET /orgs/{org_id}/portal/deals/{deal_id}/stage-history": e(PARTNER),
@@ -397,9 +399,9 @@ ACCESS: dict[str, Entry] = {
     ),
 }
 
-# Served routes the document leaves out (they are no API for people or partner systems): Twilio's webhooks.
+# Twilio's webhooks: signed by Twilio rather than a token.
 _TEXT = {"From": "+15550100999", "To": "+15550100000", "Body": "PAUSE", "MessageSid": "SM" + "0" * 32}
-UNDOCUMENTED: dict[str, Entry] = {
+ACCESS |= {
     "POST /twilio/sms": Entry(TWILIO, _TEXT, form=True),
     "POST /twilio/status": Entry(TWILIO, {"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"}, form=True),
 }

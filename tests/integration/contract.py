@@ -22,7 +22,7 @@ from openapi_core import Config, OpenAPI
 from openapi_core.contrib.requests import RequestsOpenAPIRequest, RequestsOpenAPIResponse
 
 from infra.manifest import Route
-from local.routing import match_route
+from local.routing import match_path, match_route
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -39,8 +39,15 @@ class ResponseContract:
 
     def __post_init__(self) -> None:
         self.routes = list(self.routes)
-        # Problems are JSON too; openapi-core reads only the JSON types it knows by name.
-        config = Config(extra_media_type_deserializers={PROBLEM_JSON: json.loads})
+        # Problems are JSON too, and CSV exports and TwiML are text; openapi-core reads only the types it
+        # knows by name.
+        config = Config(
+            extra_media_type_deserializers={
+                PROBLEM_JSON: json.loads,
+                "text/csv": _text,
+                "text/xml": _text,
+            }
+        )
         self._openapi = OpenAPI.from_dict(self.document, config=config)
 
     def check(self, response: requests.Response) -> None:
@@ -49,17 +56,34 @@ class ResponseContract:
         if not url.startswith(self.base_url + "/") or request.method == "OPTIONS":
             return
         path = urlsplit(url).path
-        if match_route(self.routes, request.method or "GET", path) is None:
+        route = match_route(self.routes, request.method or "GET", path)
+        if route is None:
             return  # not a route of the API: the gateway's own "Not Found", or a local endpoint
         self.checked += 1
+        if not self._documents(request.method or "GET", path):
+            # A route for a whole subtree (ANY, {proxy+}) reaches the function for paths and methods it does
+            # not serve: only its own "no such resource" may answer them.
+            if response.status_code not in (404, 405) or response.headers.get("content-type") != PROBLEM_JSON:
+                self.violations.append(_describe(request, response, LookupError("an undocumented path answered")))
+            return
         try:
             self._openapi.validate_response(RequestsOpenAPIRequest(request), RequestsOpenAPIResponse(response))
-        except Exception as error:  # noqa: BLE001 - every kind of mismatch is reported the same way
+        except Exception as error:  # every kind of mismatch is reported the same way
             self.violations.append(_describe(request, response, error))
+
+    def _documents(self, method: str, path: str) -> bool:
+        return any(
+            method.lower() in item and match_path(template, path) is not None
+            for template, item in self.document.get("paths", {}).items()
+        )
 
     def take_violations(self) -> list[str]:
         taken, self.violations = self.violations, []
         return taken
+
+
+def _text(data: bytes | str, **parameters: str) -> str:
+    return data.decode(parameters.get("charset", "utf-8")) if isinstance(data, bytes) else data
 
 
 def _describe(request: requests.PreparedRequest, response: requests.Response, error: Exception) -> str:

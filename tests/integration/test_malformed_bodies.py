@@ -76,7 +76,8 @@ def _operations(document: dict[str, Any]) -> list[Operation]:
         Operation(method.upper(), path, spec)
         for path, item in document["paths"].items()
         for method, spec in item.items()
-        if method in methods
+        # Form bodies (Twilio's webhooks) have their own test below.
+        if method in methods and JSON_TYPE in spec.get("requestBody", {}).get("content", {JSON_TYPE: {}})
     ]
     assert found
     return found

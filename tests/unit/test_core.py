@@ -51,7 +51,7 @@ def test_tampered_cursor_is_invalid_input() -> None:
     with pytest.raises(InvalidInput) as refused:
         db.query(key_condition="pk = :pk", values={":pk": "ORG#A"}, cursor="not-base64-json")
     assert refused.value.errors[0].field == "query.cursor"
-    foreign = db.encode_cursor(db.serialize({"pk": "ORG#B", "sk": "X"}))
+    foreign = db.encode_cursor({"pk": "ORG#B", "sk": "X"})
     with pytest.raises(InvalidInput):
         db.query(key_condition="pk = :pk", values={":pk": "ORG#A"}, cursor=foreign)
 

@@ -105,9 +105,9 @@ def test_the_problem_lists_every_code_a_refusal_can_carry(document: dict[str, An
         subclasses = refusals.pop().__subclasses__()
         refusals += subclasses
         codes |= {refusal.code for refusal in subclasses}
-    from common import http, idempotency
+    from common import idempotency
 
-    codes |= {http.INTERNAL, idempotency.KEY_REUSED, idempotency.IN_PROGRESS}
+    codes |= {errors.INTERNAL, idempotency.KEY_REUSED, idempotency.IN_PROGRESS}
     assert codes == set(importlib.import_module("common.openapi_docs").PROBLEM_CODES)
     assert (
         "lead-assigned-to-another-user"

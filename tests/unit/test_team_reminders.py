@@ -132,7 +132,7 @@ def test_due_customers_are_reminded_once_a_day_and_the_leader_gets_a_digest(
     assert team_reminders.sweep().reminded == 2
     assert len(texts_to(twilio, PHONES[M1])) == 2
     # Once updated, a customer leaves the reminders until it is due again.
-    team_customers.update_status(caller_for(org_id, team_id, M1), first, team_customers.StatusChange(status="showing"))
+    team_customers.update_status(caller_for(org_id, team_id, M1), first, team_customers.CustomerStatusChange(status="showing"))
     assert team_reminders.sweep().due == 1
 
 
@@ -141,9 +141,9 @@ def test_updated_closed_and_lost_customers_are_not_reminded(twilio: FakeTwilio, 
     updated, closed, lost, stale = (add_customer(org_id, team_id, M1) for _ in range(4))
     frozen_clock.advance(days=5)
     caller = caller_for(org_id, team_id, M1)
-    team_customers.update_status(caller, updated, team_customers.StatusChange(status="contacted"))
-    team_customers.update_status(caller, closed, team_customers.StatusChange(status="closed"))
-    team_customers.update_status(caller, lost, team_customers.StatusChange(status="lost"))
+    team_customers.update_status(caller, updated, team_customers.CustomerStatusChange(status="contacted"))
+    team_customers.update_status(caller, closed, team_customers.CustomerStatusChange(status="closed"))
+    team_customers.update_status(caller, lost, team_customers.CustomerStatusChange(status="lost"))
     frozen_clock.advance(days=3)
     counts = team_reminders.sweep()
     assert (counts.due, counts.reminded) == (1, 1)

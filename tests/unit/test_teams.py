@@ -326,9 +326,9 @@ def test_reassignment_never_to_an_admin(call: Call, org: str, team: str) -> None
     customer = add_customer(org, team, M1)
     path = f"/orgs/{org}/teams/{team}/customers/{customer}/assignee"
     refused = call("PUT", path, user=LEADER, body={"user_id": TEAM_ADMIN})
-    assert refused["statusCode"] == 422
+    assert refused["statusCode"] == 409
     problem = body_of(refused)
-    assert problem["type"] == "/problems/admin-not-assignable" and problem["errors"][0]["field"] == "body.user_id"
+    assert problem["type"] == "/problems/admin-not-assignable" and problem["conflicting_ids"] == [TEAM_ADMIN]
     assert call("PUT", path, user=LEADER, body={"user_id": OUTSIDER})["statusCode"] == 422
     assert call("PUT", path, user=M1, body={"user_id": M2})["statusCode"] == 403
     assert db.get(team_customer_key(org, team, customer))["assignee_id"] == M1  # type: ignore[index]
@@ -346,9 +346,12 @@ def test_reassignment_never_to_an_admin(call: Call, org: str, team: str) -> None
 
 def test_an_admin_with_no_customers_only_and_a_member_with_customers_stays(call: Call, org: str, team: str) -> None:
     customer = add_customer(org, team, M1)
-    assert put_member(call, org, team, M1, role="admin")["statusCode"] == 409
+    promotion = put_member(call, org, team, M1, role="admin")
+    assert promotion["statusCode"] == 409 and body_of(promotion)["type"] == "/problems/admin-not-assignable"
+    assert body_of(promotion)["conflicting_ids"] == [customer]
     removal = call("DELETE", f"/orgs/{org}/teams/{team}/members/{M1}", user=LEADER)
     assert removal["statusCode"] == 409 and body_of(removal)["type"] == "/problems/member-has-customers"
+    assert body_of(removal)["conflicting_ids"] == [customer]
     assert call("DELETE", f"/orgs/{org}/teams/{team}/members/{LEADER}", user=MANAGER)["statusCode"] == 409
     path = f"/orgs/{org}/teams/{team}/customers/{customer}/assignee"
     assert call("PUT", path, user=LEADER, body={"user_id": M2})["statusCode"] == 200
@@ -398,7 +401,7 @@ def test_a_reassignment_based_on_a_stale_read_changes_nothing(
     customer = add_customer(org, team, M1)
     stale = db.get(team_customer_key(org, team, customer))
     caller = leader_caller(org, team)
-    team_customers.update_status(caller, customer, team_customers.StatusChange(status="contacted"))
+    team_customers.update_status(caller, customer, team_customers.CustomerStatusChange(status="contacted"))
     monkeypatch.setattr(team_customers, "get_customer", lambda *args, **kwargs: stale)
     with pytest.raises(team_customers.CustomerChanged):
         team_customers.reassign(caller, customer, team_customers.Reassignment(user_id=M2))

@@ -30,6 +30,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from . import clock, db, deals, wallet_model
+from .currencies import money_fields
 from .errors import Conflict, DomainError
 from .observability import logger, metrics
 from .wallet_model import Entry, EntryKind
@@ -65,14 +66,14 @@ def record_view(deal_id: str, record: db.Item | None) -> dict[str, Any]:
     record = record or {}
     return {
         "deal_id": deal_id,
-        "currency": record.get("currency"),
+        **money_fields(record.get("currency")),
         "applied_change": int(record.get("applied_change") or 0),
         "paid_stages": list(record.get("paid_stages") or []),
         "live": bool(record.get("live")),
         "live_stage": record.get("live_stage"),
         "live_change": record.get("live_change"),
         "live_entries": list(record.get("live_entries") or []),
-        "computations": list(record.get("computations") or []),
+        "computations": [{**c, **money_fields(c.get("currency"))} for c in record.get("computations") or []],
     }
 
 

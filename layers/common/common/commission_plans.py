@@ -26,6 +26,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 
 from . import clock, db
+from .currencies import CurrencyCode, money_fields
 from .errors import Conflict, DomainError, NotFound, invalid
 from .validation import Instant
 
@@ -84,7 +85,7 @@ def _only_for(value: Any, info: ValidationInfo, rule: str) -> Any:
 
 class NewPlanVersion(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217; fixed by the first version")]
+    currency: Annotated[CurrencyCode, Field(description="ISO 4217; fixed by the first version")]
     effective_from: Instant | None = Field(
         None, description="when the version takes effect: now (the default) or later"
     )
@@ -139,7 +140,7 @@ def view(plan: db.Item) -> dict[str, Any]:
     current = in_force(plan, clock.now_iso())
     return {
         "org_id": plan["org_id"],
-        "currency": plan["currency"],
+        **money_fields(plan["currency"]),
         "version_count": plan["version_count"],
         "in_force": current["version"] if current else None,
         "versions": sorted(plan["versions"], key=lambda v: v["version"], reverse=True),
@@ -214,7 +215,8 @@ def add_version(org_id: str, new: NewPlanVersion, actor: str, *, client: Any = N
             # This very version, appended by an attempt whose answer was lost, is ours: no conflict.
             if current and version in current.get("versions", []):
                 return None
-            return PlanChanged("the commission plan changed meanwhile; reload it and retry")
+            now_at = [current["version_count"]] if current and "version_count" in current else []
+            return PlanChanged("the commission plan changed meanwhile; reload it and retry", conflicting_ids=now_at)
 
         try:
             return db.update(

@@ -29,6 +29,7 @@ from typing import Any
 
 from . import clock, commission_cascade, commission_plans, db, deals, history
 from .commission_cascade import Change
+from .currencies import money_fields, with_minor_units
 from .errors import NotFound
 from .observability import logger
 from .partner_model import PartnerStatus, node_key
@@ -168,9 +169,9 @@ def preview(org_id: str, deal_id: str, *, client: Any = None) -> dict[str, Any]:
         "deal_id": deal_id,
         "stage": stage,
         "credited_partner_id": deal.get("credited_partner_id"),
-        "value": deal.get("value"),
+        "value": with_minor_units(deal.get("value")),
         "plan_version": None,
-        "currency": None,
+        **money_fields(None),
         "levels": [],
         "total": 0,
         "already_paid": False,
@@ -190,7 +191,7 @@ def preview(org_id: str, deal_id: str, *, client: Any = None) -> dict[str, Any]:
     named = [r | {"partner_name": (nodes.get(r["partner_id"] or "") or {}).get("name")} for r in rows]
     return answer | {
         "plan_version": version["version"],
-        "currency": currency,
+        **money_fields(currency),
         "levels": named,
         "total": sum(r["amount"] for r in rows),
     }

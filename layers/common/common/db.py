@@ -6,10 +6,7 @@ the caller names, never a 500. Values are plain Python (str, int, bool, list, di
 
 from __future__ import annotations
 
-import base64
-import json
 import random
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
@@ -21,6 +18,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from .cursors import encode_cursor, place, start_key
 from .errors import DomainError, invalid
 from .settings import get_settings
 
@@ -332,6 +330,17 @@ def transact(actions: Sequence[dict[str, Any]], *, on_cancel: CancelHandler, cli
         raise on_cancel(failed) from error
 
 
+def _read(client: Any, args: Mapping[str, Any], *, from_cursor: bool) -> tuple[list[Item], dict[str, Any] | None]:
+    """One round trip: the items DynamoDB returned and its LastEvaluatedKey."""
+    try:
+        response = client.query(**args)
+    except ClientError as error:
+        if from_cursor and _code(error) == "ValidationException":
+            raise invalid("query.cursor", "does not belong to this listing") from error
+        raise
+    return [deserialize(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
+
+
 def query(
     *,
     key_condition: str,
@@ -343,10 +352,18 @@ def query(
     cursor: str | None = None,
     filter_expression: str | None = None,
     consistent: bool = False,
+    one_read: bool = False,
     client: Any = None,
 ) -> tuple[list[Item], str | None]:
-    """One page of a query. The cursor is opaque to callers; a cursor that does not belong to this
-    query (tampered, or from another listing) is rejected as invalid input."""
+    """One page of a listing: `limit` items, or fewer on the last page, with the cursor of the next page,
+    which is None exactly when nothing follows (so no page after a cursor is empty). DynamoDB stops at a
+    full page even when nothing follows, and a filter can leave its pages short or empty: this reads one
+    item past the page (across as many round trips as a filter needs) and ends the page at its last item's
+    key. Without a limit, a page is what one round trip of up to 1 MB holds (skipping round trips a filter
+    left empty). `one_read` makes it one round trip as DynamoDB answers it, for readers that bound their
+    cost per round trip (never a listing). A cursor that does not belong to this query (tampered, or from
+    another listing) is rejected as invalid input."""
+    client = client or default_client()
     args: dict[str, Any] = {
         "TableName": _table(),
         "KeyConditionExpression": key_condition,
@@ -359,20 +376,26 @@ def query(
         args["IndexName"] = index
     elif consistent:
         args["ConsistentRead"] = True
-    if limit:
-        args["Limit"] = limit
     if filter_expression:
         args["FilterExpression"] = filter_expression
     if cursor:
-        args["ExclusiveStartKey"] = decode_cursor(cursor, key_condition, values)
-    try:
-        response = (client or default_client()).query(**args)
-    except ClientError as error:
-        if cursor and error.response.get("Error", {}).get("Code") == "ValidationException":
-            raise invalid("query.cursor", "does not belong to this listing") from error
-        raise
-    last = response.get("LastEvaluatedKey")
-    return [deserialize(i) for i in response.get("Items", [])], encode_cursor(last) if last else None
+        args["ExclusiveStartKey"] = start_key(cursor, key_condition, values)
+    items: list[Item] = []
+    from_cursor = bool(cursor)
+    while True:
+        if limit:
+            # Unfiltered, DynamoDB returns as many as asked for; a filter may drop any of them.
+            args["Limit"] = limit if one_read else limit + 1 - (0 if filter_expression else len(items))
+        found, last = _read(client, args, from_cursor=from_cursor)
+        items, from_cursor = items + found, False
+        if one_read or last is None or (len(items) > limit if limit else bool(items)):
+            break
+        args["ExclusiveStartKey"] = last
+    if one_read or not limit:
+        return items, (encode_cursor(deserialize(last)) if last else None)
+    if len(items) <= limit:
+        return items, None
+    return items[:limit], encode_cursor(place(items[limit - 1], index))
 
 
 def pages(**arguments: Any) -> Iterator[list[Item]]:
@@ -380,7 +403,7 @@ def pages(**arguments: Any) -> Iterator[list[Item]]:
     caller can stop early, count what it read, or act page by page."""
     cursor: str | None = None
     while True:
-        items, cursor = query(cursor=cursor, **arguments)
+        items, cursor = query(cursor=cursor, one_read=True, **arguments)
         yield items
         if cursor is None:
             return
@@ -408,27 +431,3 @@ def all_with_prefix(partition: str, prefix: str, *, consistent: bool = False, cl
         client=client,
     )
     return [item for page in every_page for item in page]
-
-
-def encode_cursor(key: Mapping[str, Any]) -> str:
-    plain = deserialize(key)
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-_PARTITION_CONDITION = re.compile(r"^\s*(#?\w+)\s*=\s*(:\w+)")
-
-
-def decode_cursor(cursor: str, key_condition: str, values: Mapping[str, Any]) -> dict[str, Any]:
-    """The start key of the next page; it must lie in the partition the query reads, so a cursor can
-    never move a listing into another partition (another organisation's items)."""
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        plain = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(plain, dict) or not all(isinstance(v, str) for v in plain.values()):
-            raise ValueError("not a key")
-    except ValueError as error:
-        raise invalid("query.cursor", "is not a valid page cursor") from error
-    match = _PARTITION_CONDITION.match(key_condition)
-    if match is None or plain.get(match.group(1)) != values.get(match.group(2)):
-        raise invalid("query.cursor", "does not belong to this listing")
-    return serialize(plain)

@@ -39,24 +39,26 @@ class NotificationChoice(BaseModel):
 
 
 def notification_choices(caller: PartnerCaller) -> dict[str, Any]:
-    return {
-        "types": list(caller.node.get("notifications") or []),
-        "offered": list(caller.settings.get("partner_notification_types") or []),
-    }
+    """The partner's choices among the types the organisation offers now. A choice of a type it withdrew is
+    kept, not shown: it applies again if the type is offered again."""
+    offered = list(caller.settings.get("partner_notification_types") or [])
+    return {"types": [t for t in caller.node.get("notifications") or [] if t in offered], "offered": offered}
 
 
 def set_notifications(caller: PartnerCaller, choice: NotificationChoice, *, client: Any = None) -> dict[str, Any]:
-    """Store the partner's choices for this organisation, among the types it offers (422 otherwise)."""
+    """Store the partner's choices for this organisation, among the types it offers (422 naming the others);
+    choices of withdrawn types are kept as they were (see notification_choices)."""
     offered = list(caller.settings.get("partner_notification_types") or [])
     refused = sorted({t.value for t in choice.types if t.value not in offered})
     if refused:
         raise invalid("body.types", f"not offered by this organisation: {', '.join(refused)}")
+    withdrawn = {t for t in caller.node.get("notifications") or [] if t not in offered}
     types = sorted({t.value for t in choice.types})
     db.update(
         node_key(caller.org_id, caller.partner_id),
         expression="SET notifications = :types, updated_at = :at ADD version :one",
         condition="attribute_exists(pk) AND attribute_not_exists(removed_at)",
-        values={":types": types, ":at": clock.now_iso(), ":one": 1},
+        values={":types": sorted({*types, *withdrawn}), ":at": clock.now_iso(), ":one": 1},
         on_conflict=NotFound(f"organisation {caller.org_id} not found"),
         client=client,
     )

@@ -21,8 +21,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from . import clock, db, history, ids, workflows
+from . import clock, db, history, ids, portal_brokers, workflows
 from .auth import Member, Permission, member_key
+from .currencies import CurrencyCode, with_minor_units
 from .errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from .partner_model import LEAD_STATUSES, PartnerCaller, lead_actions, node_key
 from .validation import Email, EntityId, Phone, ShortText, UserRef
@@ -37,8 +38,10 @@ STAGE_HISTORY = history.Bound("stage_history", limit=50, keep=25, pages_at=lambd
 
 
 class DealChanged(Conflict):
-    code = "deal-changed"
-    title = "The deal changed meanwhile"
+    code, title = "deal-changed", "The deal changed meanwhile"
+
+    def __init__(self, detail: str, current: db.Item | None = None) -> None:  # names the version it is at
+        super().__init__(detail, conflicting_ids=[current["version"]] if current and "version" in current else [])
 
 
 # -- input -----------------------------------------------------------------------------------------
@@ -65,7 +68,7 @@ class PortalContact(BaseModel):
 class DealValue(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR, description="minor units (cents)")]
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217")]
+    currency: Annotated[CurrencyCode, Field(description="ISO 4217")]
 
 
 class NewDeal(BaseModel):
@@ -88,7 +91,7 @@ class NewPortalDeal(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     title: ShortText | None = None
     contacts: list[PortalContact] = Field(min_length=1, max_length=MAX_CONTACTS)
-    owner_id: UserRef | None = Field(None, description="one of the partner's brokers; the first one by default")
+    owner_id: UserRef | None = Field(None, description="one of your brokers (portal/brokers); the first by default")
 
 
 class StageChange(BaseModel):
@@ -366,7 +369,7 @@ def move_deal(org_id: str, deal_id: str, member: Member, change: StageChange, *,
     deal = staff_deal(org_id, deal_id, member, consistent=True, client=client)
     version = change.version or deal["version"]
     if version != deal["version"]:
-        raise DealChanged(f"deal {deal_id} is at version {deal['version']}, not {version}")
+        raise DealChanged(f"deal {deal_id} is at version {deal['version']}, not {version}", deal)
     workflow = workflows.get_workflow(org_id, deal["workflow_id"], client=client)
     stage = workflows.stage_of(workflow, change.stage_id)
     if stage is None:
@@ -399,7 +402,7 @@ def move_deal(org_id: str, deal_id: str, member: Member, change: StageChange, *,
         on_conflict=lambda current: (
             None
             if current and current.get("change_id") == change_id
-            else DealChanged(f"deal {deal_id} changed meanwhile; reload it and retry")
+            else DealChanged(f"deal {deal_id} changed meanwhile; reload it and retry", current)
         ),
         decide_again=False,
         client=client,
@@ -457,8 +460,9 @@ def share_deal(
 
 
 def staff_view(deal: db.Item) -> dict[str, Any]:
-    """The deal as stored (unset fields absent, as when read back)."""
-    return {k: v for k, v in db.without_storage(deal, "change_id").items() if v is not None}
+    """The deal as stored (unset fields absent, as when read back), its value with its minor units."""
+    shown = {k: v for k, v in db.without_storage(deal, "change_id").items() if v is not None}
+    return shown | {"value": with_minor_units(shown["value"])} if "value" in shown else shown
 
 
 # -- the partner portal ----------------------------------------------------------------------------
@@ -472,17 +476,13 @@ def create_portal_deal(caller: PartnerCaller, new: NewPortalDeal, *, client: Any
     workflow = workflows.find_workflow(caller.org_id, workflow_id, client=client) if workflow_id else None
     if workflow is None:
         raise Conflict("the organisation has not chosen a workflow for partners' deals yet")
-    brokers = list(caller.node.get("brokers") or [])
-    if new.owner_id is not None and new.owner_id not in brokers:
-        raise invalid("body.owner_id", "is not one of your brokers")
-    if not brokers:
-        raise Conflict("no broker is assigned to you in this organisation yet")
+    owner_id, owner_check = portal_brokers.deal_owner(caller, new.owner_id, client=client)
     deal = _deal_item(
         caller.org_id,
         workflow,
         title=new.title,
         contacts=[c.model_dump() for c in new.contacts],
-        owner_id=new.owner_id or brokers[0],
+        owner_id=owner_id,
         value=None,
         partner_id=caller.partner_id,
         actor=caller.actor,
@@ -493,10 +493,13 @@ def create_portal_deal(caller: PartnerCaller, new: NewPortalDeal, *, client: Any
     ]
     lead_at = len(actions)
     actions += lead_actions(caller.org_id, caller.partner_id, deal["deal_id"], caller.actor, caller.node)
+    actions.append(owner_check)
 
     def refusal(failed: list[db.Item | None]) -> DomainError:
         if failed[lead_at] is not None:
             return _lead_refusal(failed[lead_at], caller.partner_id)
+        if failed[-1] is not None:
+            return portal_brokers.owner_gone()
         return _collision(failed)
 
     db.transact(actions, on_cancel=refusal, client=client)
@@ -512,7 +515,7 @@ def portal_view(deal: db.Item, partner_id: str, *, with_history: bool = True) ->
         "workflow_id": deal["workflow_id"],
         "title": deal["title"],
         "contacts": deal.get("contacts", []),
-        "value": deal.get("value"),
+        "value": with_minor_units(deal.get("value")),
         "stage": {"stage_id": deal["stage_id"], "name": deal["stage_name"]},
         "owner_id": deal["owner_id"],
         "credited_to_you": deal.get("credited_partner_id") == partner_id,

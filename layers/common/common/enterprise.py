@@ -62,5 +62,8 @@ def create_child(parent_id: str, member: Member, new: NewOrganisation, *, client
     return org
 
 
-def list_children(parent_id: str, *, cursor: str | None = None, client: Any = None) -> tuple[list[db.Item], str | None]:
-    return db.query_prefix(f"ORG#{parent_id}", "CHILD#", cursor=cursor, client=client)
+def list_children(
+    parent_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
+) -> tuple[list[db.Item], str | None]:
+    """The child organisations by id (oldest first: ids are time-ordered)."""
+    return db.query_prefix(f"ORG#{parent_id}", "CHILD#", cursor=cursor, limit=limit, client=client)

@@ -1,11 +1,17 @@
-"""Domain errors. Each carries its HTTP status and an RFC 9457 problem type; adapters render them."""
+"""Domain errors. Each carries its HTTP status and an RFC 9457 problem type; adapters render them.
+
+Every problem body the API answers is built by `problem` here: with `instance` (the request path) always,
+`errors` naming each bad field, and `conflicting_ids` naming the other items a refusal stands on."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+INTERNAL = "internal"  # the problem code of an unexpected failure
 
 
 @dataclass(frozen=True)
@@ -19,13 +25,25 @@ class DomainError(Exception):
     code: ClassVar[str] = "bad-request"
     title: ClassVar[str] = "Bad request"
 
-    def __init__(self, detail: str, *, errors: list[FieldError] | None = None) -> None:
+    def __init__(
+        self, detail: str, *, errors: list[FieldError] | None = None, conflicting_ids: Sequence[object] = ()
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
+        # The ids (or, for a changed item, the current version) of what the refusal stands on.
+        self.conflicting_ids = [str(value) for value in conflicting_ids]
 
-    def problem(self, instance: str | None = None) -> dict[str, Any]:
-        return problem(self.status, self.title, self.detail, code=self.code, errors=self.errors, instance=instance)
+    def problem(self, instance: str) -> dict[str, Any]:
+        return problem(
+            self.status,
+            self.title,
+            self.detail,
+            code=self.code,
+            instance=instance,
+            errors=self.errors,
+            conflicting_ids=self.conflicting_ids,
+        )
 
 
 class Unauthorized(DomainError):
@@ -58,12 +76,39 @@ def problem(
     detail: str,
     *,
     code: str,
-    errors: list[FieldError] | None = None,
-    instance: str | None = None,
+    instance: str,
+    errors: Sequence[FieldError] = (),
+    conflicting_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"type": f"/problems/{code}", "title": title, "status": status, "detail": detail}
-    if instance:
-        body["instance"] = instance
+    body: dict[str, Any] = {
+        "type": f"/problems/{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
     if errors:
         body["errors"] = [{"field": e.field, "message": e.message} for e in errors]
+    if conflicting_ids:
+        body["conflicting_ids"] = list(conflicting_ids)
     return body
+
+
+def internal_problem(instance: str) -> dict[str, Any]:
+    return problem(
+        500,
+        "Internal error",
+        "the request could not be completed; it is safe to retry",
+        code=INTERNAL,
+        instance=instance,
+    )
+
+
+def problem_answer(body: dict[str, Any]) -> dict[str, Any]:
+    """A problem as the answer (payload 2.0) of a handler that answers before or without the resolver."""
+    return {"statusCode": body["status"], "headers": {"Content-Type": PROBLEM_CONTENT_TYPE}, "body": json.dumps(body)}
+
+
+def request_path(event: Mapping[str, Any]) -> str:
+    """The problem's instance for a payload 2.0 event."""
+    return str(event.get("rawPath") or "/")

@@ -22,6 +22,7 @@ from itertools import islice
 from typing import Any, TypeVar
 
 from . import clock, db
+from .cursors import cursor_fields, encode_cursor
 from .errors import Conflict, DomainError, invalid
 
 T = TypeVar("T")
@@ -350,23 +351,26 @@ def older(bound: Bound, item: Mapping[str, Any], numbers: range, *, client: Any 
 
 
 def position(cursor: str | None, item: Mapping[str, Any], bound: Bound) -> int:
-    """A history listing's cursor: the number of the oldest entry already shown."""
+    """Where a history listing's page starts: below the oldest entry the previous page showed (its
+    cursor's `before`), or at the newest entry."""
     total = bound.total(item)
     if cursor is None:
         return total
-    if not cursor.isdigit() or int(cursor) > total:
+    before = cursor_fields(cursor).get("before", "")
+    if not before.isdigit() or int(before) > total:
         raise invalid("query.cursor", "is not a valid page cursor")
-    return int(cursor)
+    return int(before)
 
 
 def listing(
     bound: Bound, item: Mapping[str, Any], *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[Entry], str | None]:
-    """A page of the item's whole history, newest first, and the cursor of the next page."""
+    """A page of the item's whole history, newest first, and the cursor of the next page: entries are
+    numbered without gaps, so one follows exactly when the page's oldest is not entry 0."""
     before = position(cursor, item, bound)
     taken = list(islice(newest_first(bound, item, before=before, client=client), limit))
     last = taken[-1][0] if taken else 0
-    return [entry for _, entry in taken], (str(last) if last > 0 else None)
+    return [entry for _, entry in taken], (encode_cursor({"before": str(last)}) if last > 0 else None)
 
 
 def item_bytes(value: Any, name: str = "") -> int:

@@ -14,13 +14,12 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 
 from . import request_body
-from .errors import PROBLEM_CONTENT_TYPE, DomainError, FieldError, problem
+from .errors import PROBLEM_CONTENT_TYPE, DomainError, FieldError, internal_problem, problem
 from .observability import logger
-from .openapi_docs import document_body_refusals
+from .openapi_docs import finish_document
 
 API_TITLE = "Partner programme API"
 API_VERSION = "1.0.0"
-INTERNAL = "internal"  # the problem code of an unexpected failure
 
 
 def problem_response(body: dict[str, Any]) -> Response[str]:
@@ -31,11 +30,16 @@ def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(str(part) for part in location)
 
 
-def validation_problem(error: RequestValidationError) -> dict[str, Any]:
+def validation_problem(error: RequestValidationError, instance: str) -> dict[str, Any]:
     fields = [FieldError(_field_name(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in error.errors()]
     names = ", ".join(sorted({f.field for f in fields}))
     return problem(
-        422, "The request has invalid fields", f"invalid fields: {names}", code="invalid-input", errors=fields
+        422,
+        "The request has invalid fields",
+        f"invalid fields: {names}",
+        code="invalid-input",
+        instance=instance,
+        errors=fields,
     )
 
 
@@ -62,7 +66,13 @@ class ApiResolver(APIGatewayHttpResolver):
         self._request_validation_middleware = _BodyReadingValidation()
 
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> OpenAPI:
-        return document_body_refusals(super().get_openapi_schema(*args, **kwargs))
+        return finish_document(super().get_openapi_schema(*args, **kwargs))
+
+    def _to_response(self, result: Any) -> Any:
+        response = super()._to_response(result)
+        if response.status_code == 204:  # no content, so no media type of it either
+            response.headers.pop("Content-Type", None)
+        return response
 
 
 def create_resolver() -> APIGatewayHttpResolver:
@@ -75,7 +85,7 @@ def create_resolver() -> APIGatewayHttpResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid_request(error: RequestValidationError) -> Response[str]:
-        body = validation_problem(error)
+        body = validation_problem(error, app.current_event.path)
         logger.info("request invalid", extra={"fields": [e["field"] for e in body["errors"]]})
         return problem_response(body)
 
@@ -83,12 +93,11 @@ def create_resolver() -> APIGatewayHttpResolver:
     def _unexpected(error: Exception) -> Response[str]:
         # Type and location only: exception messages can carry request data, which stays out of logs.
         logger.error("unexpected error", extra={"error_type": type(error).__name__, "at": _origin(error)})
-        return problem_response(
-            problem(500, "Internal error", "the request could not be completed; it is safe to retry", code=INTERNAL)
-        )
+        return problem_response(internal_problem(app.current_event.path))
 
     @app.not_found
     def _no_route(_: Exception) -> Response[str]:
-        return problem_response(problem(404, "Not found", "no such route", code="not-found"))
+        path = app.current_event.path
+        return problem_response(problem(404, "Not found", "no such route", code="not-found", instance=path))
 
     return app

@@ -7,7 +7,6 @@ in our table that expire after a day (TTL)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
@@ -25,8 +24,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from . import db
-from .errors import FieldError, problem
-from .http import INTERNAL
+from .errors import FieldError, internal_problem, problem, problem_answer, request_path
 from .observability import logger
 from .settings import get_settings
 
@@ -65,10 +63,14 @@ def wants_idempotency(event: dict[str, Any]) -> bool:
     return method == "POST" and bool(headers.get(HEADER)) and not path.endswith(_NEVER_STORED_SUFFIXES)
 
 
+def _key(event: dict[str, Any]) -> str:
+    return str((event.get("headers") or {}).get(HEADER))
+
+
 def _request_of(event: dict[str, Any]) -> dict[str, Any]:
     """What identifies the request (who, where, which key) and what must match on a retry (the body)."""
     return {
-        "key": [_caller(event).get("sub"), event.get("rawPath"), (event.get("headers") or {}).get(HEADER)],
+        "key": [_caller(event).get("sub"), event.get("rawPath"), _key(event)],
         "body": event.get("body"),
     }
 
@@ -114,7 +116,9 @@ def respond_once(name: str, handler: Handler, event: dict[str, Any], context: An
             "The request has invalid fields",
             "this Idempotency-Key was used for a different request",
             code=KEY_REUSED,
+            instance=request_path(event),
             errors=[FieldError(f"header.{HEADER}", "already used with another body")],
+            conflicting_ids=[_key(event)],
         )
     except IdempotencyAlreadyInProgressError:
         body = problem(
@@ -122,12 +126,10 @@ def respond_once(name: str, handler: Handler, event: dict[str, Any], context: An
             "Conflict with the current state",
             "the first request with this Idempotency-Key is still in progress; retry shortly",
             code=IN_PROGRESS,
+            instance=request_path(event),
+            conflicting_ids=[_key(event)],
         )
     except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as error:
         logger.error("idempotency store failed", extra={"error_type": type(error).__name__})
-        body = problem(500, "Internal error", "the request could not be completed; it is safe to retry", code=INTERNAL)
-    return {
-        "statusCode": body["status"],
-        "headers": {"Content-Type": "application/problem+json"},
-        "body": json.dumps(body),
-    }
+        body = internal_problem(request_path(event))
+    return problem_answer(body)

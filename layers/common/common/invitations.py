@@ -231,7 +231,7 @@ def invitation_view(item: db.Item) -> db.Item:
 
 
 def my_invitations(
-    org_id: str, principal: Principal, *, cursor: str | None = None, client: Any = None
+    org_id: str, principal: Principal, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     """The caller's own invitations in the organisation, newest first (a staff member or a partner)."""
     if member_or_none(principal, org_id, client=client) is None:
@@ -241,7 +241,7 @@ def my_invitations(
         key_condition="gsi1pk = :pk",
         values={":pk": _inviter_partition(org_id, principal.subject)},
         newest_first=True,
-        limit=50,
+        limit=limit,
         cursor=cursor,
         client=client,
     )

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from . import clock, db, history, ids
 from .auth import Member, Permission
 from .companies import LeadLocation, QueuePriority
+from .customers import contact_email, customer_indexes, customer_key, flag_partners
 from .errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
-from .partner_model import org_email_key
 from .validation import MULTI_LINE, SINGLE_LINE, Email, EntityId, Instant, LongText, Phone, ShortText
 
 
@@ -109,10 +109,6 @@ def lead_key(org_id: str, lead_id: str) -> db.Key:
 
 def external_id_key(org_id: str, company_id: str, external_id: str) -> db.Key:
     return {"pk": f"ORG#{org_id}#COMPANY#{company_id}#EXT#{external_id}", "sk": "EXTERNAL_ID"}
-
-
-def customer_key(org_id: str, customer_id: str) -> db.Key:
-    return {"pk": f"ORG#{org_id}#CUSTOMER#{customer_id}", "sk": "CUSTOMER"}
 
 
 # A lead's entries are short (a reason of at most 500 characters; long comments only on the return, after
@@ -298,8 +294,10 @@ def list_leads(
     limit: int = 50,
     client: Any = None,
 ) -> tuple[list[db.Item], str | None]:
-    """Leads in one status, newest change first. Pending and queued leads need the pending-leads
-    permission; every other status is for lead administrators."""
+    """Leads in one status, newest change first; queued leads in the queue's order (gsi3): by priority,
+    high first, then the longest ready first (leads deferred to a later contact time among them by that
+    time). Pending and queued leads need the pending-leads permission; every other status is for lead
+    administrators."""
     needed = (
         Permission.VIEW_PENDING_LEADS
         if status in (LeadStatus.PENDING, LeadStatus.QUEUED) and not member.can(Permission.MANAGE_LEADS)
@@ -307,6 +305,15 @@ def list_leads(
     )
     if not member.can(needed):
         raise Forbidden(f"missing permission {needed.value}")
+    if status is LeadStatus.QUEUED:
+        return db.query(
+            index="gsi3",
+            key_condition="gsi3pk = :pk",
+            values={":pk": _queue_partition(org_id)},
+            cursor=cursor,
+            limit=limit,
+            client=client,
+        )
     return db.query(
         index="gsi1",
         key_condition="gsi1pk = :pk",
@@ -360,6 +367,7 @@ def claim_next(org_id: str, member: Member, *, client: Any = None) -> db.Item | 
         values={":pk": _queue_partition(org_id), ":last": f"{_LOWEST.rank}#{now}#~", ":now": now},
         filter_expression="available_at <= :now",
         limit=_CLAIM_BATCH,
+        one_read=True,
         client=client,
     )
     lead = _claim_first(org_id, candidates, member.user_id, now, client)
@@ -646,10 +654,10 @@ def convert(org_id: str, lead_id: str, member: Member, *, client: Any = None) ->
         "customer_id": customer_id,
         "contact": current["contact"],
         "source": {**current["source"], "lead_id": lead_id},
-        "is_partner": customer_is_partner(org_id, current["contact"], client=client),
         "owner": current["assignee"],
         "created_by": member.user_id,
         "created_at": now,
+        **customer_indexes(org_id, customer_id, current["assignee"], now),
     }
     addition = history.Addition(HISTORY, [event], current)
     expression, names, values = _status_update(
@@ -684,7 +692,7 @@ def convert(org_id: str, lead_id: str, member: Member, *, client: Any = None) ->
         "updated_at": now,
         "version": current["version"] + 1,
     }
-    return addition.applied(lead), customer
+    return addition.applied(lead), flag_partners(org_id, [customer], contact_email, client=client)[0]
 
 
 def lead_history(
@@ -693,22 +701,6 @@ def lead_history(
     """The lead's whole history, newest first (the lead itself shows only its newest entries)."""
     lead = get_lead(org_id, lead_id, member, client=client)
     return history.listing(HISTORY, lead, cursor=cursor, limit=limit, client=client)
-
-
-def customer_is_partner(org_id: str, contact: dict[str, Any], *, client: Any = None) -> bool:
-    """Whether the customer's e-mail address belongs to a partner of the organisation (its e-mail guard):
-    one GetItem, made whenever the customer is read, so it holds also for partners who joined later."""
-    email = contact.get("email")
-    return isinstance(email, str) and db.get(org_email_key(org_id, email), client=client) is not None
-
-
-def get_customer(org_id: str, customer_id: str, member: Member, *, client: Any = None) -> db.Item:
-    item = db.get(customer_key(org_id, customer_id), client=client)
-    if item is None:
-        raise NotFound(f"customer {customer_id} not found")
-    if item.get("owner") != member.user_id and not member.can(Permission.MANAGE_LEADS):
-        raise Forbidden("this customer is visible to its owner and lead administrators only")
-    return {**item, "is_partner": customer_is_partner(org_id, item.get("contact") or {}, client=client)}
 
 
 # --- returns ---------------------------------------------------------------------------------------

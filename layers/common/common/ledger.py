@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints,
 
 from . import clock, commission_plans, db, ids, wallet_model
 from .auth import Member
+from .currencies import money_fields
 from .errors import Conflict, DomainError, NotFound
 from .partner_model import PartnerCaller, node_key
 from .validation import SINGLE_LINE
@@ -60,7 +61,7 @@ def wallet_view(org_id: str, partner_id: str, wallet: Mapping[str, Any] | None, 
     return {
         "org_id": org_id,
         "partner_id": partner_id,
-        "currency": wallet.get("currency", currency),
+        **money_fields(wallet.get("currency", currency)),
         "balance": balance,
         "available": balance - open_amount,
         "open_request": {"request_id": request_id, "amount": open_amount} if request_id else None,
@@ -93,7 +94,7 @@ ENTRY_FIELDS = (
 
 
 def entry_view(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: item.get(name) for name in ENTRY_FIELDS}
+    return {**{name: item.get(name) for name in ENTRY_FIELDS}, **money_fields(item.get("currency"))}
 
 
 # -- reads -----------------------------------------------------------------------------------------
@@ -153,6 +154,14 @@ def list_wallets(
         {**wallet_view(org_id, w["partner_id"], w, None), **_partner_view(nodes.get(w["partner_id"]))} for w in wallets
     ]
     return views, next_cursor
+
+
+def balances(org_id: str, partner_ids: Iterable[str], *, client: Any = None) -> dict[str, dict[str, Any]]:
+    """Each listed partner's balance ("your partners", seed 004: its Wallet column): one BatchGetItem of the
+    page's wallets. A partner without one is absent: no entry yet, the balance is 0."""
+    keys = [wallet_model.wallet_key(org_id, p) for p in dict.fromkeys(partner_ids)]
+    found = db.batch_get(keys, client=client) if keys else []
+    return {w["partner_id"]: {"balance": int(w.get("balance", 0)), **money_fields(w.get("currency"))} for w in found}
 
 
 def require_partner_node(org_id: str, partner_id: str, *, client: Any = None) -> db.Item:
@@ -265,27 +274,18 @@ def csv_text(entries: Iterable[Mapping[str, Any]]) -> str:
     return out.getvalue()
 
 
-def _filled_page(limit: int, arguments: dict[str, Any], cursor: str | None) -> tuple[list[db.Item], str | None]:
-    """Up to `limit` items, however many 1 MB query pages that takes; the cursor continues after the last."""
-    items: list[db.Item] = []
-    while True:
-        page, cursor = db.query(cursor=cursor, limit=limit - len(items), **arguments)
-        items += page
-        if cursor is None or len(items) >= limit:
-            return items, cursor
-
-
 def export_wallet(
     org_id: str, partner_id: str, *, cursor: str | None = None, limit: int = EXPORT_MAX_ROWS, client: Any = None
 ) -> tuple[str, str | None]:
     """A page of one wallet's ledger as CSV, oldest first, with the next page's cursor."""
-    arguments = {
-        "key_condition": "pk = :pk AND begins_with(sk, :prefix)",
-        "values": {":pk": wallet_model.wallet_pk(org_id, partner_id), ":prefix": wallet_model.ENTRY_PREFIX},
-        "consistent": True,
-        "client": client,
-    }
-    items, next_cursor = _filled_page(limit, arguments, cursor)
+    items, next_cursor = db.query(
+        key_condition="pk = :pk AND begins_with(sk, :prefix)",
+        values={":pk": wallet_model.wallet_pk(org_id, partner_id), ":prefix": wallet_model.ENTRY_PREFIX},
+        consistent=True,
+        cursor=cursor,
+        limit=limit,
+        client=client,
+    )
     return csv_text(items), next_cursor
 
 
@@ -293,11 +293,12 @@ def export_organisation(
     org_id: str, *, cursor: str | None = None, limit: int = EXPORT_MAX_ROWS, client: Any = None
 ) -> tuple[str, str | None]:
     """A page of the organisation's whole ledger as CSV, oldest first (gsi1), with the next page's cursor."""
-    arguments = {
-        "index": "gsi1",
-        "key_condition": "gsi1pk = :pk",
-        "values": {":pk": wallet_model.ledger_listing(org_id)},
-        "client": client,
-    }
-    items, next_cursor = _filled_page(limit, arguments, cursor)
+    items, next_cursor = db.query(
+        index="gsi1",
+        key_condition="gsi1pk = :pk",
+        values={":pk": wallet_model.ledger_listing(org_id)},
+        cursor=cursor,
+        limit=limit,
+        client=client,
+    )
     return csv_text(items), next_cursor

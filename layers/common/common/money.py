@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
+
+from .currencies import CurrencyCode, minor_units
 
 
 class CurrencyMismatch(ValueError):
@@ -13,7 +15,7 @@ class Money(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     amount_minor: int
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    currency: CurrencyCode
 
     def _same(self, other: Money) -> None:
         if other.currency != self.currency:
@@ -35,36 +37,10 @@ class Money(BaseModel):
         return cls(amount_minor=0, currency=currency)
 
 
-# ISO 4217 currencies whose minor unit is not the hundredth.
-_DECIMALS = {
-    **dict.fromkeys(
-        (
-            "BIF",
-            "CLP",
-            "DJF",
-            "GNF",
-            "ISK",
-            "JPY",
-            "KMF",
-            "KRW",
-            "PYG",
-            "RWF",
-            "UGX",
-            "VND",
-            "VUV",
-            "XAF",
-            "XOF",
-            "XPF",
-        ),
-        0,
-    ),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}
-
-
 def format_amount(amount: int, currency: str) -> str:
     """Minor units as a reader writes them: 123456 EUR -> "1,234.56 EUR" (integer arithmetic only)."""
-    decimals = _DECIMALS.get(currency, 2)
+    decimals = minor_units(currency)
+    decimals = 2 if decimals is None else decimals
     sign, units = ("-" if amount < 0 else ""), abs(amount)
     whole, fraction = divmod(units, 10**decimals)
     text = f"{whole:,}" + (f".{fraction:0{decimals}d}" if decimals else "")

@@ -3,6 +3,8 @@ how a route lists its responses. Used for the documents only; routes return plai
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, Operation, PathItem
 from aws_lambda_powertools.event_handler.openapi.models import Response as DocumentedResponse
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -72,11 +74,17 @@ class Problem(Open):
     title: str
     status: int
     detail: str
-    instance: str | None = Field(None, description="the request path")
+    instance: str = Field(description="the request path")
     errors: list[ProblemField] | None = None
+    conflicting_ids: list[str] | None = Field(
+        None,
+        description="on a refusal that stands on other items: their ids (a changed item's current version), "
+        "e.g. the partner it already is, the customers a member holds, the open payout request",
+    )
 
 
-def body(model: type[BaseModel], description: str, status: int = 200) -> Responses:
+def body(model: Any, description: str, status: int = 200) -> Responses:
+    """A JSON answer: `model` is a pydantic model, or a union of them when callers see different views."""
     return {status: {"description": description, "content": {"application/json": {"model": model}}}}
 
 
@@ -129,10 +137,15 @@ def _operations(item: PathItem) -> list[Operation]:
     return [operation for operation in candidates if operation is not None]
 
 
-def document_body_refusals(document: OpenAPI) -> OpenAPI:
-    """The document with BODY_REFUSALS listed on each operation that has a request body."""
+def finish_document(document: OpenAPI) -> OpenAPI:
+    """The resolver's document with BODY_REFUSALS listed on each operation that has a request body, and
+    no empty `content` on answers without a body (no_content needs it only to stop Powertools from
+    describing the handler's return annotation)."""
     for item in (document.paths or {}).values():
         for operation in _operations(item):
+            for response in (operation.responses or {}).values():
+                if isinstance(response, DocumentedResponse) and response.content == {}:
+                    response.content = None
             if operation.requestBody is None:
                 continue
             responses = operation.responses = operation.responses or {}

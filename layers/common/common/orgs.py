@@ -92,14 +92,14 @@ def get_organisation(org_id: str, *, client: Any = None) -> db.Item:
 
 
 def list_my_memberships(
-    user_id: str, *, cursor: str | None = None, client: Any = None
+    user_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     return db.query(
         index="gsi2",
         key_condition="gsi2pk = :pk",
         values={":pk": _memberships_of(user_id)},
         cursor=cursor,
-        limit=100,
+        limit=limit,
         client=client,
     )
 
@@ -178,5 +178,7 @@ def remove_member(org_id: str, actor: Member, user_id: str, *, client: Any = Non
     db.transact(actions, on_cancel=_membership_refusal, client=client)
 
 
-def list_members(org_id: str, *, cursor: str | None = None, client: Any = None) -> tuple[list[db.Item], str | None]:
-    return db.query_prefix(f"ORG#{org_id}", "MEMBER#", cursor=cursor, client=client)
+def list_members(
+    org_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
+) -> tuple[list[db.Item], str | None]:
+    return db.query_prefix(f"ORG#{org_id}", "MEMBER#", cursor=cursor, limit=limit, client=client)

@@ -7,14 +7,13 @@ index key (gsi1pk) moves with the status; the lapse index keys (gsi3) exist only
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import clock, db, history, ids
+from .cursors import cursor_fields, encode_cursor
 from .errors import DomainError, NotFound, invalid
 from .partner_model import (
     MANUAL_TRANSITIONS,
@@ -37,7 +36,7 @@ LAPSE_KEYS = ("gsi3pk", "gsi3sk")
 CONTACT_PREFIX = "CONTACT#"
 
 
-class StatusChange(BaseModel):
+class PartnerStatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     status: PartnerStatus
     reason: LongText | None = Field(default=None, description="required when archiving")
@@ -94,7 +93,7 @@ def _write(change: NodeChange, client: Any) -> db.Item:
     return change.write(changed=_changed_meanwhile(change.node), client=client)
 
 
-def set_status(org_id: str, partner_id: str, body: StatusChange, actor: str, *, client: Any = None) -> db.Item:
+def set_status(org_id: str, partner_id: str, body: PartnerStatusChange, actor: str, *, client: Any = None) -> db.Item:
     if body.status is S.ARCHIVED and not body.reason:
         raise invalid("body.reason", "archiving needs a reason")
     if body.status in (S.ACTIVE, S.LAPSED):
@@ -206,7 +205,7 @@ def add_contact(org_id: str, partner_id: str, body: NewContact, actor: str, *, c
 
 
 def list_contacts(
-    org_id: str, partner_id: str, *, cursor: str | None = None, client: Any = None
+    org_id: str, partner_id: str, *, cursor: str | None = None, limit: int = PAGE_SIZE, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     get_node(org_id, partner_id, client=client)
     return db.query(
@@ -214,7 +213,7 @@ def list_contacts(
         values={":pk": follow_up_partition(org_id, partner_id), ":prefix": CONTACT_PREFIX},
         newest_first=True,
         cursor=cursor,
-        limit=PAGE_SIZE,
+        limit=limit,
         client=client,
     )
 
@@ -250,7 +249,7 @@ def add_task(org_id: str, partner_id: str, body: NewTask, actor: str, *, client:
 
 
 def list_tasks(
-    org_id: str, partner_id: str, *, cursor: str | None = None, client: Any = None
+    org_id: str, partner_id: str, *, cursor: str | None = None, limit: int = PAGE_SIZE, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     """Tasks in the order they were set (ids are time-ordered)."""
     get_node(org_id, partner_id, client=client)
@@ -258,7 +257,7 @@ def list_tasks(
         key_condition="pk = :pk AND begins_with(sk, :prefix)",
         values={":pk": follow_up_partition(org_id, partner_id), ":prefix": "TASK#"},
         cursor=cursor,
-        limit=PAGE_SIZE,
+        limit=limit,
         client=client,
     )
 
@@ -290,23 +289,20 @@ def change_task(
 
 def _decode_position(cursor: str) -> tuple[str, int | None]:
     """A page's end: its last entry's position, and the number below which the node's history is still to
-    be shown (absent in cursors made before the history had pages)."""
+    be shown."""
+    fields = cursor_fields(cursor)
+    position, below = fields.get("before", ""), fields.get("below", "")
     try:
-        decoded = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        position, _, below = decoded.partition("|")
         datetime.fromisoformat(position.split("#", 1)[0].replace("Z", "+00:00"))
-        return position, int(below) if below else None
-    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+    except ValueError as error:
         raise invalid("query.cursor", "is not a valid page cursor") from error
-
-
-def _encode_position(position: str, below: int | None) -> str:
-    text = position if below is None else f"{position}|{below}"
-    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+    if not below.isdigit():
+        raise invalid("query.cursor", "is not a valid page cursor")
+    return position, int(below)
 
 
 def activity(
-    org_id: str, partner_id: str, *, cursor: str | None = None, client: Any = None
+    org_id: str, partner_id: str, *, cursor: str | None = None, limit: int = PAGE_SIZE, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     """The node's history (every status change, assignment, lead, edit) merged with the contact log, newest
     first. Removed partners keep theirs. Each entry has a position `<at>#H#<n>` or `<at>#C#<contactId>`;
@@ -327,7 +323,7 @@ def activity(
             ":high": CONTACT_PREFIX + (before or "\uffff"),
         },
         newest_first=True,
-        limit=PAGE_SIZE + 1,
+        limit=limit + 1,
         client=client,
     )
     read: list[tuple[str, int, db.Item]] = []
@@ -335,20 +331,20 @@ def activity(
         position = f"{entry['at']}#H#{number:06d}"
         if before is None or position < before:
             read.append((position, number, {"kind": "history", **entry}))
-            if len(read) > PAGE_SIZE:
+            if len(read) > limit:
                 break
     merged = [(position, entry) for position, _, entry in read] + [
         (c["sk"].removeprefix(CONTACT_PREFIX), {"kind": "contact", **db.without_storage(c, "org_id", "partner_id")})
         for c in contacts
     ]
     merged = sorted((m for m in merged if before is None or m[0] < before), key=lambda m: m[0], reverse=True)
-    page = merged[:PAGE_SIZE]
+    page = merged[:limit]
     shown = {position for position, _ in page}
     unshown = [number for position, number, _ in read if position not in shown]
     # The next page's history starts above the newest entry read but not shown; with none, the history was
     # read to its end (what was left out lies at or after the cursor: shown already).
     below = max(unshown) + 1 if unshown else 0
-    more = bool(unshown) or len(merged) > PAGE_SIZE or more_contacts is not None
+    more = bool(unshown) or len(merged) > limit or more_contacts is not None
     if not (more and page):
         return [entry for _, entry in page], None
-    return [entry for _, entry in page], _encode_position(page[-1][0], below)
+    return [entry for _, entry in page], encode_cursor({"before": page[-1][0], "below": str(below)})

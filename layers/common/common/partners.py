@@ -75,7 +75,8 @@ class BrokerAssignment(BaseModel):
 
 
 class AlreadyPartner(Conflict):
-    pass
+    def __init__(self, partner_id: str) -> None:
+        super().__init__(f"already a partner of this organisation: {partner_id}", conflicting_ids=[partner_id])
 
 
 class _AccountChanged(Conflict):
@@ -267,7 +268,7 @@ def _join(
     left by an earlier removal is replaced, its history kept."""
     previous = db.get(node_key(org_id, partner_id), consistent=True, client=client)
     if previous is not None and not previous.get("removed_at"):
-        raise AlreadyPartner("already a partner of this organisation")
+        raise AlreadyPartner(partner_id)
     node = node_item(
         org_id=org_id,
         partner_id=partner_id,
@@ -290,7 +291,7 @@ def _join(
     def _refusal(failed: list[db.Item | None]) -> DomainError:
         account, node_failed, guard_failed, *rest = failed[: len(failed) - len(pages)]
         if guard_failed is not None or (node_failed is not None and not node_failed.get("removed_at")):
-            return AlreadyPartner("already a partner of this organisation")
+            return AlreadyPartner((guard_failed or {}).get("partner_id") or partner_id)
         if account is not None or node_failed is not None:
             return _AccountChanged("the partner changed meanwhile")
         return next((refusal for f, refusal in zip(rest, check_refusals, strict=True) if f is not None), broker_gone())
@@ -306,8 +307,8 @@ def add_partner(org_id: str, member: Member, new: NewPartner, *, client: Any = N
     e-mail says to sign in as usual and never carries a link that would choose another."""
     broker_checks = check_brokers(org_id, new.brokers, client=client)
     upline, sponsor_checks = _sponsor_upline(org_id, new.sponsor_id, client)
-    if db.get(org_email_key(org_id, new.email), consistent=True, client=client):
-        raise AlreadyPartner("already a partner of this organisation")
+    if taken := db.get(org_email_key(org_id, new.email), consistent=True, client=client):
+        raise AlreadyPartner(taken["partner_id"])
     partner_id, created = ensure_user(
         new.email,
         first_name=new.first_name,
@@ -407,6 +408,7 @@ def list_partners(
     status: PartnerStatus | None = None,
     live_without_lead: bool = False,
     cursor: str | None = None,
+    limit: int = PAGE_SIZE,
     client: Any = None,
 ) -> tuple[list[db.Item], str | None]:
     """By status, newest first; or the whole programme structure (every status but ARCHIVED, which is
@@ -423,7 +425,7 @@ def list_partners(
             filter_expression="attribute_not_exists(last_lead_at)" if live_without_lead else None,
             newest_first=True,
             cursor=cursor,
-            limit=PAGE_SIZE,
+            limit=limit,
             client=client,
         )
     return db.query(
@@ -433,7 +435,7 @@ def list_partners(
         names={"#status": "status"},
         filter_expression="#status <> :archived",
         cursor=cursor,
-        limit=PAGE_SIZE,
+        limit=limit,
         client=client,
     )
 

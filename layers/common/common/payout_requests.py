@@ -22,6 +22,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from . import clock, commission_plans, db, ids
+from .currencies import money_fields
 from .errors import Conflict, DomainError, NotFound
 from .partner_model import node_key
 from .validation import SINGLE_LINE
@@ -75,11 +76,11 @@ def _transact(actions: list[dict[str, Any]], refusal: db.CancelHandler, client: 
 
 
 def view(item: db.Item) -> db.Item:
-    return db.without_storage(item, *HIDDEN)
+    return {**db.without_storage(item, *HIDDEN), **money_fields(item.get("currency"))}
 
 
 def partner_view(item: db.Item) -> db.Item:
-    return db.without_storage(item, *HIDDEN_FROM_PARTNER)
+    return {**db.without_storage(item, *HIDDEN_FROM_PARTNER), **money_fields(item.get("currency"))}
 
 
 def _available(wallet: db.Item) -> int:
@@ -117,7 +118,8 @@ def request_payout(org_id: str, partner_id: str, new: NewPayoutRequest, *, clien
             return _OurOwnWrite(request_id)
         wallet = failed[1] or {}
         if wallet.get("open_request_id"):
-            return PayoutRequestOpen(f"payout request {wallet['open_request_id']} is not settled yet")
+            open_id = wallet["open_request_id"]
+            return PayoutRequestOpen(f"payout request {open_id} is not settled yet", conflicting_ids=[open_id])
         if wallet and wallet.get("currency") != currency:
             return Conflict(f"the wallet holds {wallet.get('currency')}, the programme pays in {currency}")
         return BalanceInsufficient(

@@ -207,7 +207,7 @@ def my_view(caller: PartnerCaller, *, client: Any = None) -> dict[str, Any]:
 
 
 def list_structure(
-    org_id: str, principal: Principal, *, cursor: str | None = None, client: Any = None
+    org_id: str, principal: Principal, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None, str]:
     """A page of "your partners" in tree order, and its scope: everyone for staff with programme:see_all,
     else the calling participant's downline (without themselves)."""
@@ -218,7 +218,7 @@ def list_structure(
             key_condition="gsi2pk = :pk",
             values={":pk": tree_partition(org_id)},
             cursor=cursor,
-            limit=100,
+            limit=limit,
             client=client,
         )
         return items, next_cursor, "all"
@@ -231,15 +231,17 @@ def list_structure(
             ) from None
         raise
     path = caller.node["gsi2sk"]
+    # The caller's own node heads its subtree; a filter (not dropping it from a page) keeps pages full.
     items, next_cursor = db.query(
         index="gsi2",
         key_condition="gsi2pk = :pk AND begins_with(gsi2sk, :path)",
-        values={":pk": tree_partition(org_id), ":path": path},
+        values={":pk": tree_partition(org_id), ":path": path, ":me": caller.partner_id},
+        filter_expression="partner_id <> :me",
         cursor=cursor,
-        limit=100,
+        limit=limit,
         client=client,
     )
-    return [i for i in items if i["partner_id"] != caller.partner_id], next_cursor, "downline"
+    return items, next_cursor, "downline"
 
 
 # -- moving a partner ------------------------------------------------------------------------------

@@ -466,7 +466,10 @@ def _refuse_unless_open(request: db.Item, user_id: str, *, client: Any = None) -
     if status == S.ACCEPTED:
         if request.get("accepted_by") == user_id:
             raise _Mine(request)
-        raise ReferralTaken(f"referral request {request['request_id']} was already taken")
+        raise ReferralTaken(
+            f"referral request {request['request_id']} was already taken",
+            conflicting_ids=[request["accepted_by"]] if request.get("accepted_by") else [],
+        )
     if request["status"] == S.OPEN:
         expire(request, client=client)
     raise ReferralExpired(f"referral request {request['request_id']} has expired")
@@ -570,7 +573,7 @@ def _record_reply(
 
 # The query string of the status callback URL each text carries: which offer a delivery status is about.
 CALLBACK_PARAMETERS = ("org_id", "request_id", "user_id")
-_CALLBACK_PATTERNS = (ENTITY_ID_PATTERN, ENTITY_ID_PATTERN, USER_ID_PATTERN)
+CALLBACK_PATTERNS = (ENTITY_ID_PATTERN, ENTITY_ID_PATTERN, USER_ID_PATTERN)
 
 
 def status_callback_url(org_id: str, request_id: str, user_id: str) -> str | None:
@@ -586,7 +589,7 @@ def offer_of_status_callback(query: Mapping[str, str]) -> tuple[str, str, str] |
     """The (org_id, request_id, user_id) a status callback's query string names; None when it names no
     well-formed offer."""
     values = tuple(str(query.get(name) or "") for name in CALLBACK_PARAMETERS)
-    if not all(re.fullmatch(pattern, value) for pattern, value in zip(_CALLBACK_PATTERNS, values, strict=True)):
+    if not all(re.fullmatch(pattern, value) for pattern, value in zip(CALLBACK_PATTERNS, values, strict=True)):
         return None
     return values[0], values[1], values[2]
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import PROBLEM_CONTENT_TYPE, DomainError, FieldError, InvalidInput
+from .errors import DomainError, FieldError, InvalidInput, problem_answer, request_path
 
 JSON_MEDIA_TYPE = "application/json"
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
@@ -151,10 +151,5 @@ def refusal(event: Mapping[str, Any], accepted: str) -> dict[str, Any] | None:
     try:
         text(event, accepted)
     except DomainError as refused:
-        body = refused.problem(instance=str(event.get("rawPath") or "") or None)
-        return {
-            "statusCode": refused.status,
-            "headers": {"Content-Type": PROBLEM_CONTENT_TYPE},
-            "body": json.dumps(body),
-        }
+        return problem_answer(refused.problem(request_path(event)))
     return None

@@ -16,8 +16,12 @@ from .validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
 Id = Annotated[str, Path(pattern=ENTITY_ID_PATTERN, description="a 26-character sortable id")]
 UserId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the user's subject")]
 PartnerId = Annotated[str, Path(pattern=USER_ID_PATTERN, description="the partner's id (their user subject)")]
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
-Limit = Annotated[int, Query(ge=1, le=100)]
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page; absent for the first page")]
+# Items per page. Every listing takes `limit: Limit = PAGE_LIMIT`; a page holds exactly `limit` items unless
+# it is the last (next_cursor null), and a page after a cursor is never empty.
+MAX_LIMIT = 100
+PAGE_LIMIT = 50
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"items per page, 1 to {MAX_LIMIT}")]
 
 
 def caller(router: APIGatewayHttpRouter) -> Principal:

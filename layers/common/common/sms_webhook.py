@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import traceback
 from collections.abc import Mapping
@@ -39,7 +38,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 from . import clock, db, ids, referral_requests, sms, teams
-from .errors import PROBLEM_CONTENT_TYPE, Conflict, problem
+from .errors import Conflict, internal_problem, problem, problem_answer
 from .observability import logger, metrics
 from .settings import get_settings
 from .table_schema import TTL_ATTRIBUTE
@@ -144,12 +143,8 @@ def _twiml_response(message: str | None, status: int = 200) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "text/xml; charset=utf-8"}, "body": twiml(message)}
 
 
-def _problem_response(status: int, title: str, detail: str, code: str) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"Content-Type": PROBLEM_CONTENT_TYPE},
-        "body": json.dumps(problem(status, title, detail, code=code)),
-    }
+def _problem_response(path: str, status: int, title: str, detail: str, code: str) -> dict[str, Any]:
+    return problem_answer(problem(status, title, detail, code=code, instance=path))
 
 
 # -- the request -------------------------------------------------------------------------------------
@@ -305,11 +300,11 @@ def _act(command: Command, phone: str, links: list[db.Item], message_sid: str) -
     return UNKNOWN_TEXT, "unknown"
 
 
-def receive(form: Form) -> dict[str, Any]:
-    """A signed inbound message: the reply to send back (TwiML)."""
+def receive(form: Form, path: str) -> dict[str, Any]:
+    """A signed inbound message (posted to `path`): the reply to send back (TwiML)."""
     message_sid, phone = form.first("MessageSid"), form.first("From")
     if not MESSAGE_SID.match(message_sid):
-        return _problem_response(400, "Bad request", "MessageSid is missing or malformed", "invalid-input")
+        return _problem_response(path, 400, "Bad request", "MessageSid is missing or malformed", "invalid-input")
     command = parse(form.first("Body"))
     links: list[db.Item] = []
     if E164.match(phone):
@@ -327,7 +322,7 @@ def receive(form: Form) -> dict[str, Any]:
         earlier = _claim(message_sid, command.kind)
     except InProgress:
         logger.info("sms redelivered while in progress", extra={"message_sid": message_sid})
-        return _problem_response(503, "In progress", "this message is being processed; retry", "in-progress")
+        return _problem_response(path, 503, "In progress", "this message is being processed; retry", "in-progress")
     if earlier is not None:
         logger.info("sms redelivered", extra={"message_sid": message_sid, "outcome": earlier.get("outcome")})
         return _twiml_response(str(earlier.get("reply") or ""))
@@ -372,13 +367,13 @@ def handle(event: Mapping[str, Any]) -> dict[str, Any]:
     elif path.endswith("/twilio/status"):
         url = f"{settings.sms_status_url}?{raw_query}" if raw_query else settings.sms_status_url
     else:
-        return _problem_response(404, "Not found", "no such route", "not-found")
+        return _problem_response(path, 404, "Not found", "no such route", "not-found")
     form = form_of(event)
     if not signed(url, form, _header(event, SIGNATURE_HEADER), _header(event, SIGNATURE_SETTINGS_HEADER)):
         # Many of these at once: a wrong auth token parameter or public URL, or someone probing.
         logger.info("twilio signature refused", extra={"path": path})
         metrics.add_metric(name="TwilioSignaturesRefused", unit=MetricUnit.Count, value=1)
-        return _problem_response(403, "Not allowed", "the request is not signed by Twilio", "forbidden")
+        return _problem_response(path, 403, "Not allowed", "the request is not signed by Twilio", "forbidden")
     is_reply = path.endswith("/twilio/sms")
     wrong = misaddressed(form, reply=is_reply)
     if wrong is not None:
@@ -386,14 +381,14 @@ def handle(event: Mapping[str, Any]) -> dict[str, Any]:
         logger.warning("twilio request for another account or number", extra={"path": path, "parameter": wrong})
         metrics.add_metric(name="TwilioRequestsMisaddressed", unit=MetricUnit.Count, value=1)
         return _problem_response(
-            403, "Not allowed", f"the request is not for this Twilio account and number ({wrong})", "forbidden"
+            path, 403, "Not allowed", f"the request is not for this Twilio account and number ({wrong})", "forbidden"
         )
     try:
         if is_reply:
-            return receive(form)
+            return receive(form, path)
         return delivery_status(form, dict(parse_qsl(raw_query)))
     except Exception as error:
         # Type and place only: messages can carry the form's data. Twilio may retry; nothing was kept.
         at = [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(error.__traceback__)]
         logger.error("unexpected error", extra={"error_type": type(error).__name__, "at": at[-5:]})
-        return _problem_response(500, "Internal error", "the request could not be completed", "internal")
+        return problem_answer(internal_problem(path))

@@ -21,11 +21,13 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import clock, db, history, ids
-from .errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound, invalid
+from .customers import flag_partners
+from .errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from .team_access import TeamCaller
 from .team_model import (
     FINISHED_STATUSES,
     UPDATE_EVERY,
+    AdminNotAssignable,
     CustomerStatus,
     TeamRole,
     assignee_index,
@@ -42,11 +44,6 @@ class CustomerChanged(Conflict):
     title = "The customer changed meanwhile"
 
 
-class AdminNotAssignable(InvalidInput):
-    code = "admin-not-assignable"
-    title = "Team admins are never assigned customers"
-
-
 # A status entry carries a note of up to 4000 characters (16 KB in UTF-8): the customer keeps its newest
 # entries up to 120 KB, far below DynamoDB's 400 KB with its other details; older ones move to pages.
 HISTORY = history.Bound(
@@ -61,7 +58,7 @@ HISTORY = history.Bound(
 # -- input -----------------------------------------------------------------------------------------
 
 
-class StatusChange(BaseModel):
+class CustomerStatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     status: CustomerStatus
     note: Annotated[LongText | None, Field(description="what happened; kept in the customer's history")] = None
@@ -217,7 +214,7 @@ def list_customers(
 # -- commands --------------------------------------------------------------------------------------
 
 
-def update_status(caller: TeamCaller, customer_id: str, change: StatusChange, *, client: Any = None) -> db.Item:
+def update_status(caller: TeamCaller, customer_id: str, change: CustomerStatusChange, *, client: Any = None) -> db.Item:
     """Record the customer's status (with an optional note): its assignee, or the team's leader or an
     admin. The update restarts the 7 days (the due index moves), or takes a closed or lost customer out of
     the due index. One UpdateItem (with the page of its oldest history when that is full); a member's is
@@ -320,11 +317,12 @@ def reassign(caller: TeamCaller, customer_id: str, change: Reassignment, *, clie
                 return invalid("body.user_id", "is not a member of the team")
             return AdminNotAssignable(
                 f"user {new_id} is a team admin: admins accept referrals but are never assigned customers",
-                errors=[FieldError("body.user_id", "is a team admin")],
+                conflicting_ids=[new_id],
             )
         if with_loss and failed[0] is None and failed[2] is not None:
             raise _FormerAssigneeGone()
-        return CustomerChanged(f"customer {customer_id} changed meanwhile; reload it and retry")
+        now_at = [failed[0]["version"]] if failed[0] and "version" in failed[0] else []
+        return CustomerChanged(f"customer {customer_id} changed meanwhile; reload it and retry", conflicting_ids=now_at)
 
     try:
         db.transact([update, gain, loss, *pages], on_cancel=refusal, client=client)
@@ -352,6 +350,12 @@ def customer_history(
 
 
 # -- views -----------------------------------------------------------------------------------------
+
+
+def flagged_views(org_id: str, items: list[db.Item], *, client: Any = None) -> list[db.Item]:
+    """The customers' views, each with is_partner (common.customers) for the customer's address."""
+    views = [view(i) for i in items]
+    return flag_partners(org_id, views, lambda v: (v.get("customer") or {}).get("email"), client=client)
 
 
 def view(item: db.Item) -> dict[str, Any]:

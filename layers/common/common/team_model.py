@@ -23,9 +23,20 @@ from enum import StrEnum
 from typing import Any
 
 from . import db
+from .errors import Conflict
 
 # "Customer list updates must be done at least every 7 days."
 UPDATE_EVERY = timedelta(days=7)
+# The customer ids a refusal names at most (a member may hold many).
+NAMED_CUSTOMERS = 20
+
+
+class AdminNotAssignable(Conflict):
+    """One rule wherever it is met: a team admin holds no customers (none is assigned to an admin, and a
+    member holding customers is not made an admin)."""
+
+    code = "admin-not-assignable"
+    title = "Team admins are never assigned customers"
 
 
 class TeamRole(StrEnum):

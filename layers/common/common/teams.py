@@ -44,7 +44,16 @@ from .team_access import team_caller as team_caller
 from .team_access import team_members as team_members
 from .team_access import team_view as team_view
 from .team_access import teams_listing, user_teams
-from .team_model import TeamRole, assignee_index, phone_link_key, team_key, team_member_key, team_org_key
+from .team_model import (
+    NAMED_CUSTOMERS,
+    AdminNotAssignable,
+    TeamRole,
+    assignee_index,
+    phone_link_key,
+    team_key,
+    team_member_key,
+    team_org_key,
+)
 from .validation import Email, ShortText, UserRef
 
 # E.164: a plus, then up to 15 digits, no separators: the form Twilio sends and expects.
@@ -145,9 +154,10 @@ def _phone_link(org_id: str, team_id: str, user_id: str, phone: str) -> db.Item:
     }
 
 
-def _phone_taken() -> DomainError:
+def _phone_taken(link: db.Item) -> DomainError:
     # The number itself stays out of the answer (and so out of logs): the caller sent it.
-    return Conflict("another member of the team has the number in body.phone")
+    holder = [link["user_id"]] if link.get("user_id") else []
+    return Conflict("another member of the team has the number in body.phone", conflicting_ids=holder)
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -245,10 +255,10 @@ def put_member(caller: TeamCaller, user_id: str, change: MemberChange, *, client
 
     def refusal(failed: list[db.Item | None]) -> DomainError:
         if phone_at >= 0 and failed[phone_at] is not None:
-            return _phone_taken()
+            return _phone_taken(failed[phone_at] or {})
         current = failed[0]
         if current and previous and current.get("version") == previous["version"]:
-            return HasCustomers(f"user {user_id} has customers assigned: re-assign them before making them an admin")
+            return _holds_customers(org_id, team_id, user_id, client=client)
         if failed[1] is not None and not failed[1]:
             return NotFound(f"team {team_id} not found")
         return Conflict(f"the membership of user {user_id} changed meanwhile; retry")
@@ -278,15 +288,16 @@ def remove_member(caller: TeamCaller, user_id: str, *, client: Any = None) -> No
     if caller.team["leader_id"] == user_id:
         raise Conflict("the leader cannot be removed; staff make another member the leader first")
     membership = get_team_member(org_id, team_id, user_id, consistent=True, client=client)
-    if _assigned_any(org_id, team_id, user_id, client=client):
-        raise HasCustomers(f"user {user_id} has customers assigned: re-assign them first")
+    if held := _assigned_ids(org_id, team_id, user_id, client=client):
+        raise HasCustomers(f"user {user_id} has customers assigned: re-assign them first", conflicting_ids=held)
 
     def refusal(failed: list[db.Item | None]) -> DomainError:
         current = failed[0]
         if not current:
             return NotFound(f"user {user_id} is not a member of team {team_id}")
         if current.get("version") == membership["version"]:
-            return HasCustomers(f"user {user_id} has customers assigned: re-assign them first")
+            held = _assigned_ids(org_id, team_id, user_id, client=client)
+            return HasCustomers(f"user {user_id} has customers assigned: re-assign them first", conflicting_ids=held)
         return Conflict(f"the membership of user {user_id} changed meanwhile; retry")
 
     db.transact(
@@ -309,11 +320,19 @@ def remove_member(caller: TeamCaller, user_id: str, *, client: Any = None) -> No
     )
 
 
-def _assigned_any(org_id: str, team_id: str, user_id: str, *, client: Any = None) -> bool:
-    """Whether any customer of the team is assigned to the user (the assignee index: one small query)."""
+def _assigned_ids(org_id: str, team_id: str, user_id: str, *, client: Any = None) -> list[str]:
+    """Up to NAMED_CUSTOMERS customers of the team assigned to the user (the assignee index: one query)."""
     partition = assignee_index(org_id, team_id, user_id, "", "")["gsi2pk"]
-    items, _ = db.query(index="gsi2", key_condition="gsi2pk = :pk", values={":pk": partition}, limit=1, client=client)
-    return bool(items)
+    items, _ = db.query(
+        index="gsi2", key_condition="gsi2pk = :pk", values={":pk": partition}, limit=NAMED_CUSTOMERS, client=client
+    )
+    return [str(item["gsi2sk"]).rsplit("#", 1)[-1] for item in items]
+
+
+def _holds_customers(org_id: str, team_id: str, user_id: str, *, client: Any = None) -> AdminNotAssignable:
+    held = _assigned_ids(org_id, team_id, user_id, client=client)
+    detail = f"user {user_id} has customers assigned: re-assign them before making them an admin"
+    return AdminNotAssignable(detail, conflicting_ids=held)
 
 
 def change_leader(caller: TeamCaller, change: LeaderChange, *, client: Any = None) -> db.Item:
@@ -362,7 +381,7 @@ def change_leader(caller: TeamCaller, change: LeaderChange, *, client: Any = Non
     def refusal(failed: list[db.Item | None]) -> DomainError:
         former = failed[2]
         if former and former.get("role") == TeamRole.LEADER and failed[0] is None and failed[1] is None:
-            return HasCustomers(f"user {old_id} has customers assigned: re-assign them before making them an admin")
+            return _holds_customers(org_id, team_id, old_id, client=client)
         return Conflict(f"team {team_id} or its members changed meanwhile; retry")
 
     db.transact(actions, on_cancel=refusal, client=client)

@@ -82,5 +82,7 @@ def get_template(org_id: str, template_id: str, *, client: Any = None) -> db.Ite
     return item
 
 
-def list_templates(org_id: str, *, cursor: str | None = None, client: Any = None) -> tuple[list[db.Item], str | None]:
-    return db.query_prefix(f"ORG#{org_id}", "TEMPLATE#", cursor=cursor, client=client)
+def list_templates(
+    org_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
+) -> tuple[list[db.Item], str | None]:
+    return db.query_prefix(f"ORG#{org_id}", "TEMPLATE#", cursor=cursor, limit=limit, client=client)
