@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Literal
 
 from common.auth import Permission, Role
-from common.companies import LeadLocation, QueuePriority
+from common.companies import LeadLocation, NewCompany, QueuePriority
 from common.customers import IS_PARTNER
-from common.leads import LeadStatus
+from common.leads import LeadContact, LeadStatus
 from common.openapi_docs import (  # noqa: F401 - the shared documentation helpers, used as r.<name> by the routes
     INVALID,
     NO_INPUT,
@@ -26,24 +26,8 @@ from common.openapi_docs import (  # noqa: F401 - the shared documentation helpe
     no_content,
 )
 from common.openapi_docs import Open as _Open
-from pydantic import Field
-
-
-class PostalAddress(_Open):
-    line1: str
-    line2: str | None = None
-    city: str | None = None
-    region: str | None = None
-    postal_code: str | None = None
-    country: str | None = None
-
-
-class Contact(_Open):
-    contact_name: str
-    phone: str | None = None
-    email: str | None = None
-    address: PostalAddress | None = None
-    notes: str | None = None
+from common.templates import NewTemplate
+from pydantic import ConfigDict, Field
 
 
 class LeadSource(_Open):
@@ -76,7 +60,7 @@ class LeadSummary(_Open):
     source: LeadSource
     company_id: str | None = None
     external_id: str | None = None
-    contact: Contact
+    contact: LeadContact
     contact_not_before: datetime | None = None
     available_at: datetime
     received_at: datetime
@@ -114,22 +98,12 @@ class IntakeReceipt(_Open):
     received_at: datetime
 
 
-class PartnerCompany(_Open):
+class PartnerCompany(NewCompany):
+    """A partner company: its settings as created or changed (NewCompany), and what the system keeps."""
+
+    model_config = ConfigDict(extra="allow")
     org_id: str
     company_id: str
-    name: str
-    contact_person: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    notes: str | None = None
-    sells_leads: bool
-    default_lead_location: LeadLocation
-    force_default_location: bool
-    purchase_notification_emails: list[str]
-    return_notification_emails: list[str]
-    include_comments_with_returns: bool
-    auto_response_template_id: str | None = None
-    queue_priority: QueuePriority
     created_at: datetime
     updated_at: datetime
     updated_by: str
@@ -151,9 +125,11 @@ class Credentials(_Open):
 
 
 class Organisation(_Open):
+    """An organisation as every route answers it (common.orgs.organisation_view)."""
+
     org_id: str
     name: str
-    admin_count: int
+    parent_id: str | None = Field(description="the parent organisation; null for a top-level one")
     created_at: datetime
     created_by: str
 
@@ -183,8 +159,10 @@ class Membership(CallerMembership):
 
 
 class Member(Membership):
-    org_name: str
-    display_name: str | None = None
+    """A staff membership as every route answers it (common.orgs.member_view)."""
+
+    display_name: str | None
+    superior_id: str | None = Field(description="whom the member reports to")
     updated_at: datetime
 
 
@@ -193,12 +171,10 @@ class MemberPage(_Open):
     next_cursor: str | None
 
 
-class MessageTemplate(_Open):
+class MessageTemplate(NewTemplate):
+    model_config = ConfigDict(extra="allow")
     org_id: str
     template_id: str
-    name: str
-    subject: str
-    body: str
     created_by: str
     created_at: datetime
 
@@ -215,7 +191,7 @@ class CustomerSource(LeadSource):
 class Customer(_Open):
     org_id: str
     customer_id: str
-    contact: Contact
+    contact: LeadContact
     source: CustomerSource
     is_partner: bool = Field(description=IS_PARTNER)
     owner: str

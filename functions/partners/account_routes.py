@@ -46,7 +46,7 @@ class Account(Open):
     version: int
 
 
-class Organisation(Open):
+class PartnerOrganisation(Open):
     org_id: str
     org_name: str | None
     status: PartnerStatus
@@ -57,7 +57,7 @@ class Organisation(Open):
 
 class AccountWithOrganisations(Open):
     account: Account
-    organisations: list[Organisation]
+    organisations: list[PartnerOrganisation]
 
 
 class EmailChangeStarted(Open):

@@ -16,7 +16,7 @@ from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing
 from common.route_params import Cursor, Id, Limit, PartnerId, member_of, page
 from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 router = APIGatewayHttpRouter()
 
@@ -51,11 +51,8 @@ class WorkflowPage(Page):
     items: list[Workflow]
 
 
-class DealContact(Open):
-    first_name: str
-    last_name: str
-    email: str | None = None
-    phone: str | None = None
+# Staff's contact fields; a partner's deal has all four (deals.PortalContact).
+DealContact = deals.StaffContact
 
 
 class DealValue(Open):
@@ -126,13 +123,13 @@ class NotePage(Page):
     items: list[Note]
 
 
-class DealFile(Open):
+class DealFile(deal_files.NewFile):
+    """A file as declared (NewFile; the upload may not exceed its size) and where it belongs."""
+
+    model_config = ConfigDict(extra="allow")
     org_id: str
     deal_id: str
     file_id: str
-    name: str
-    content_type: str
-    size: int = Field(description="the declared size in bytes: the upload may not exceed it")
     uploaded_by: str = Field(description="user:<id> or partner:<id>")
     created_at: datetime
 

@@ -14,10 +14,10 @@ from common.auth import Permission
 from common.db import without_storage
 from common.observability import metrics
 from common.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing, no_content
-from common.orgs import NewOrganisation
-from common.partner_model import NotificationType, PartnerStatus
+from common.orgs import NewOrganisation, organisation_view
+from common.partner_model import PartnerStatus
 from common.route_params import PAGE_LIMIT, Cursor, Id, Limit, PartnerId, member_of, page
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 router = APIGatewayHttpRouter()
 
@@ -31,9 +31,11 @@ TRANSITION = "The status change is not allowed from the partner's status (or the
 
 
 class ChildOrganisation(Open):
-    org_id: str = Field(description="the parent organisation")
-    child_id: str
+    """An organisation as every route answers it (common.orgs.organisation_view)."""
+
+    org_id: str
     name: str
+    parent_id: str | None = Field(description="the parent organisation; null for a top-level one")
     created_at: datetime
     created_by: str
 
@@ -42,22 +44,11 @@ class ChildOrganisationPage(Page):
     items: list[ChildOrganisation]
 
 
-class Organisation(Open):
-    org_id: str
-    name: str
-    parent_id: str | None = None
-    admin_count: int
-    created_at: datetime
-    created_by: str
+class PortalSettingsView(portal_settings.PortalSettings):
+    """The settings as saved (PortalSettings), and what the organisation cannot set here."""
 
-
-class PortalSettingsView(Open):
+    model_config = ConfigDict(extra="allow")
     org_id: str
-    default_workflow_id: str | None
-    partner_added_email: bool
-    deal_shared_email: bool
-    partner_notification_types: list[NotificationType]
-    allowed_sender_domains: list[str] = Field(description="domains partners' invitations may go out from")
     offered_sender_domains: list[str] = Field(description="the deployment's sender domains (read-only)")
     current_terms_version: int | None = Field(description="the programme's terms partners must accept (read-only)")
 
@@ -91,11 +82,9 @@ class PartnerPage(Page):
     items: list[Partner]
 
 
-class ContactEntry(Open):
+class ContactEntry(partner_lifecycle.NewContact):
+    model_config = ConfigDict(extra="allow")
     contact_id: str
-    channel: str
-    summary: str
-    at: datetime
     recorded_by: str
     recorded_at: datetime
 
@@ -142,7 +131,7 @@ def _actor(org_id: str, permission: Permission | None = Permission.MANAGE_PARTNE
     summary="Create a child organisation (enterprise); the caller becomes its admin",
     tags=["enterprise"],
     responses=answers(
-        body(Organisation, "The child organisation", 201),
+        body(ChildOrganisation, "The child organisation", 201),
         forbidden="Only an admin of the organisation creates child organisations",
         not_found=NOT_A_MEMBER,
         conflict="A generated id collided; retry",
@@ -151,7 +140,7 @@ def _actor(org_id: str, permission: Permission | None = Permission.MANAGE_PARTNE
 )
 def create_child(org_id: Id, new: Annotated[NewOrganisation, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id)
-    return without_storage(enterprise.create_child(org_id, member, new)), 201
+    return organisation_view(enterprise.create_child(org_id, member, new)), 201
 
 
 @router.get(
@@ -169,7 +158,7 @@ def create_child(org_id: Id, new: Annotated[NewOrganisation, Body()]) -> tuple[d
 def list_children(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
     member_of(router, org_id)
     items, next_cursor = enterprise.list_children(org_id, cursor=cursor, limit=limit)
-    return page([without_storage(i) for i in items], next_cursor)
+    return page(items, next_cursor)
 
 
 # -- portal settings -------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ class StageReached(Open):
     name: str
 
 
-class StageHistoryPage(Page):
+class PortalStageHistoryPage(Page):
     items: list[StageReached] = Field(description="newest first")
 
 
@@ -129,8 +129,7 @@ def portal_deals(
 @router.get(
     "/orgs/<org_id>/portal/brokers",
     summary="The brokers assigned to the partner: who may own the deals they create",
-    description="Only each broker's id and display name; in the order assigned, the first owns a new deal "
-    "by default.",
+    description="Only each broker's id and display name; in the order assigned, the first owns a new deal by default.",
     tags=["partner portal"],
     responses=answers(body(PortalBrokerList, "The brokers"), forbidden=REFUSED, not_found=NOT_A_PARTNER),
 )
@@ -174,7 +173,7 @@ def portal_deal(org_id: Id, deal_id: Id) -> dict[str, Any]:
     summary="The whole stage history of a deal shared with the partner, newest first",
     tags=["partner portal"],
     responses=answers(
-        body(StageHistoryPage, "A page of the stage history"),
+        body(PortalStageHistoryPage, "A page of the stage history"),
         forbidden=REFUSED,
         not_found=NOT_SHARED,
         invalid="The cursor or limit is not valid",

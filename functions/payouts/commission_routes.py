@@ -14,7 +14,7 @@ from common.auth import Permission
 from common.currencies import MINOR_UNITS_DESCRIPTION
 from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, answers, body, missing
 from common.route_params import Id, member_of
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 router = APIGatewayHttpRouter()
 
@@ -25,12 +25,11 @@ NO_DEAL = NOT_A_MEMBER + "; or no such deal in the organisation"
 # -- documented answers (the routes return plain dicts) --------------------------------------------
 
 
-class PlanLevel(Open):
+class NumberedPlanLevel(commission_plans.PlanLevel):
+    """A level as set (PlanLevel; percent answered as exact decimal text, e.g. 12.5) and its number."""
+
+    model_config = ConfigDict(extra="allow")
     level: int = Field(description="1: the partner credited on the deal, 2: their sponsor, ...")
-    rule: Literal["percentage", "fixed"]
-    percent: str | None = Field(description="percentage rule: exact decimal text, e.g. 12.5")
-    amount: int | None = Field(description="fixed rule: minor units")
-    cap: int | None = Field(description="the most the level pays on one deal, minor units")
 
 
 class PlanVersion(Open):
@@ -38,7 +37,7 @@ class PlanVersion(Open):
     effective_from: datetime
     created_at: datetime
     created_by: str
-    levels: list[PlanLevel]
+    levels: list[NumberedPlanLevel]
 
 
 class Plan(Open):

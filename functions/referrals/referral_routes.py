@@ -26,7 +26,7 @@ from common.partner_model import account_key, refuse_unconfirmed
 from common.route_params import Cursor, Id, Limit, caller, page
 from common.team_model import ReferralStatus, referral_key
 from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 router = APIGatewayHttpRouter()
 
@@ -48,15 +48,7 @@ READERS = (
 # -- documented answers (the routes return plain dicts) --------------------------------------------
 
 
-class ReferralCustomer(Open):
-    first_name: str
-    last_name: str
-    phone: str | None = None
-    email: str | None = None
-    address: str | None = None
-
-
-class HistoryEntry(Open):
+class ReferralHistoryEntry(Open):
     at: datetime
     event: str = Field(
         description="created, offered, offer_refused, delivery_failed, reply, accepted or expired; "
@@ -74,15 +66,14 @@ class Offer(Open):
     offered_at: datetime | None = None
 
 
-class ReferralRequest(Open):
+class ReferralRequest(referral_requests.NewReferralRequest):
+    """A request as made (NewReferralRequest) and what became of it."""
+
+    model_config = ConfigDict(extra="allow")
     org_id: str
     request_id: str
-    team_id: str
-    customer: ReferralCustomer
-    summary: str
     code: str = Field(description="the short code members reply with: YES <code>")
     status: ReferralStatus = Field(description="as of now: an open request past expires_at is expired")
-    expires_in_minutes: int
     expires_at: datetime
     created_by: str
     created_at: datetime
@@ -91,7 +82,9 @@ class ReferralRequest(Open):
     accepted_via: Literal["dashboard", "sms"] | None = None
     assignee_id: str | None = Field(None, description="who the customer was assigned to on acceptance")
     customer_id: str | None = Field(None, description="the customer in the team's list")
-    history: list[HistoryEntry] = Field(description="the newest entries, oldest first; all of them: .../history")
+    history: list[ReferralHistoryEntry] = Field(
+        description="the newest entries, oldest first; all of them: .../history"
+    )
     history_archived: int | None = Field(None, description="how many older entries only .../history lists")
 
 
@@ -103,8 +96,8 @@ class ReferralPage(Page):
     items: list[ReferralRequest]
 
 
-class HistoryPage(Page):
-    items: list[HistoryEntry] = Field(description="newest first")
+class ReferralHistoryPage(Page):
+    items: list[ReferralHistoryEntry] = Field(description="newest first")
 
 
 class FirstName(Open):
@@ -236,7 +229,7 @@ def get_request(org_id: Id, request_id: Id) -> dict[str, Any]:
     summary="A referral request's whole history, newest first",
     tags=["referral requests"],
     responses=answers(
-        body(HistoryPage, "A page of the history"),
+        body(ReferralHistoryPage, "A page of the history"),
         forbidden=missing(Permission.MANAGE_REFERRALS),
         not_found=NOT_A_MEMBER + ", or there is no such request",
         invalid="The cursor or limit is not valid",

@@ -17,7 +17,7 @@ from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body
 from common.partner_model import require_confirmed
 from common.route_params import Cursor, Id, Limit, UserId, caller, page
 from common.team_model import CustomerStatus, TeamRole
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 router = APIGatewayHttpRouter()
 
@@ -37,15 +37,15 @@ NO_CUSTOMER = NO_TEAM + "; or no such customer, or (for a member) it is not assi
 # -- documented answers (the routes return plain dicts) --------------------------------------------
 
 
-class TeamMember(Open):
+class TeamMember(teams.MemberDetails):
+    """A membership: the member's details as set (MemberDetails) and their place in the team."""
+
+    model_config = ConfigDict(extra="allow")
     org_id: str
     team_id: str
     team_name: str
     user_id: str = Field(description="the member's user subject")
     role: TeamRole
-    phone: str = Field(description="E.164")
-    email: str | None = None
-    display_name: str
     eligible: bool = Field(description="receives referral texts")
     paused: bool = Field(description="paused themselves (PAUSE by text); the team is not paused")
     customer_count: int = Field(description="customers assigned to the member")
@@ -88,7 +88,7 @@ class MyTeamPage(Page):
     items: list[MyTeam]
 
 
-class HistoryEntry(Open):
+class CustomerHistoryEntry(Open):
     at: datetime
     by: str = Field(description="user:<id>")
     event: Literal["created", "status", "assigned"]
@@ -111,7 +111,9 @@ class TeamCustomer(Open):
     last_updated_at: datetime = Field(description="the last status update; due again 7 days later")
     due_at: datetime | None = Field(None, description="absent once closed or lost")
     overdue: bool
-    history: list[HistoryEntry] = Field(description="the newest entries, oldest first; all of them: .../history")
+    history: list[CustomerHistoryEntry] = Field(
+        description="the newest entries, oldest first; all of them: .../history"
+    )
     history_archived: int | None = Field(None, description="how many older entries only .../history lists")
     is_partner: bool | None = Field(None, description=customers.IS_PARTNER + " (the list and the single read)")
     created_at: datetime
@@ -122,8 +124,8 @@ class CustomerPage(Page):
     items: list[TeamCustomer]
 
 
-class HistoryPage(Page):
-    items: list[HistoryEntry] = Field(description="newest first")
+class CustomerHistoryPage(Page):
+    items: list[CustomerHistoryEntry] = Field(description="newest first")
 
 
 class OverdueTeam(Open):
@@ -346,7 +348,7 @@ def get_customer(org_id: Id, team_id: Id, customer_id: Id) -> dict[str, Any]:
     summary="A customer's whole history, newest first",
     tags=["team customers"],
     responses=answers(
-        body(HistoryPage, "A page of the history"),
+        body(CustomerHistoryPage, "A page of the history"),
         forbidden=READERS,
         not_found=NO_CUSTOMER,
         invalid="The cursor or limit is not valid",

@@ -132,7 +132,9 @@ def test_due_customers_are_reminded_once_a_day_and_the_leader_gets_a_digest(
     assert team_reminders.sweep().reminded == 2
     assert len(texts_to(twilio, PHONES[M1])) == 2
     # Once updated, a customer leaves the reminders until it is due again.
-    team_customers.update_status(caller_for(org_id, team_id, M1), first, team_customers.CustomerStatusChange(status="showing"))
+    team_customers.update_status(
+        caller_for(org_id, team_id, M1), first, team_customers.CustomerStatusChange(status="showing")
+    )
     assert team_reminders.sweep().due == 1
 
 

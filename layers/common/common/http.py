@@ -70,7 +70,7 @@ class ApiResolver(APIGatewayHttpResolver):
 
     def _to_response(self, result: Any) -> Any:
         response = super()._to_response(result)
-        if response.status_code == 204:  # no content, so no media type of it either
+        if isinstance(response, Response) and response.status_code == 204:  # no content, so no media type
             response.headers.pop("Content-Type", None)
         return response
 
