@@ -44,8 +44,11 @@ def test_every_operation_has_one_entry_and_every_entry_an_operation(operations: 
 
 def test_every_route_of_one_operation_is_documented(operations: dict[str, Any]) -> None:
     # The other routes send a whole subtree to a function (ANY, {proxy+}): its operations are documented.
-    served = {f"{r.method} {r.path}" for r in ROUTES if r.method != "ANY" and not r.path.endswith("+}")}
-    assert sorted(served - set(operations)) == []
+    def shape(operation: str) -> str:  # the manifest and the document may name parameters differently
+        return re.sub(r"{[^}]+}", "{}", operation)
+
+    served = {shape(f"{r.method} {r.path}") for r in ROUTES if r.method != "ANY" and not r.path.endswith("+}")}
+    assert sorted(served - {shape(operation) for operation in operations}) == []
 
 
 def test_an_entry_sends_a_body_exactly_when_its_operation_takes_one(operations: dict[str, Any]) -> None:
