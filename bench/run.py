@@ -105,7 +105,7 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
 
     os.environ.update(dispatcher.environment(boto3.client("sqs"), TABLE))
     from common import clock, companies, db, leads, orgs
-    from common.auth import Permission
+    from common.auth import Permission, member_from_item
     from common.table_schema import create_table_request
 
     from tests.support import FakeContext, http_event
@@ -119,7 +119,7 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
 
     admin, rep = "bench-admin", "bench-rep"
     org_id = orgs.create_organisation(orgs.NewOrganisation(name="Bench org"), admin)["org_id"]
-    owner = orgs.member_from_item(db.get({"pk": f"ORG#{org_id}", "sk": f"MEMBER#{admin}"}) or {})
+    owner = member_from_item(db.get({"pk": f"ORG#{org_id}", "sk": f"MEMBER#{admin}"}) or {})
     orgs.put_member(org_id, owner, rep, orgs.MembershipChange(permissions=[Permission.REQUEST_LEADS]))
     company = companies.create_company(
         org_id,

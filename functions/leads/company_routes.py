@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common import companies
 from common.auth import Permission
 from common.credentials import issue_credentials
-from common.db import without_storage
+from common.db import answer_of
 from common.route_params import PAGE_LIMIT, Cursor, Id, Limit, member_of, page
 
 from leads import responses as r
@@ -22,7 +22,7 @@ _HIDDEN = ("client_id",)  # the intake client id is shown only when credentials 
 
 
 def _view(item: dict[str, Any]) -> dict[str, Any]:
-    view = without_storage(item, *_HIDDEN)
+    view = answer_of(item, companies.CompanyPatch.model_fields, *_HIDDEN)
     view["has_credentials"] = bool(item.get("client_id"))
     return view
 

@@ -35,7 +35,7 @@ MEMBER_MANAGER = "Missing members:manage, or changing what only an admin (or a h
 def create_organisation(body: Annotated[orgs.NewOrganisation, Body()]) -> tuple[dict[str, Any], int]:
     principal = caller(router)
     require_operator(principal)
-    return without_storage(orgs.create_organisation(body, principal.subject)), 201
+    return orgs.organisation_view(orgs.create_organisation(body, principal.subject)), 201
 
 
 @router.get(
@@ -70,7 +70,7 @@ def my_organisations(cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[s
 )
 def get_organisation(org_id: Id) -> dict[str, Any]:
     member = member_of(router, org_id)
-    org = without_storage(orgs.get_organisation(org_id))
+    org = orgs.organisation_view(orgs.get_organisation(org_id))
     return {**org, "membership": {"role": member.role, "permissions": sorted(member.permissions)}}
 
 
@@ -89,7 +89,7 @@ def get_organisation(org_id: Id) -> dict[str, Any]:
 def list_members(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_MEMBERS)
     items, next_cursor = orgs.list_members(org_id, cursor=cursor, limit=limit)
-    return page([without_storage(i) for i in items], next_cursor)
+    return page([orgs.member_view(i) for i in items], next_cursor)
 
 
 @router.put(
@@ -97,7 +97,7 @@ def list_members(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -
     summary="Add a staff member or change their permissions",
     tags=["organisations"],
     responses=r.answers(
-        r.body(r.Membership, "The membership as saved"),
+        r.body(r.Member, "The membership as saved"),
         forbidden=MEMBER_MANAGER,
         not_found=r.NOT_A_MEMBER,
         conflict="The membership changed meanwhile, or the change would leave the organisation without an admin",
@@ -106,8 +106,7 @@ def list_members(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -
 )
 def put_member(org_id: Id, user_id: UserId, body: Annotated[orgs.MembershipChange, Body()]) -> dict[str, Any]:
     actor = member_of(router, org_id, Permission.MANAGE_MEMBERS)
-    saved = orgs.put_member(org_id, actor, user_id, body)
-    return {"org_id": org_id, "user_id": user_id, "role": saved.role, "permissions": sorted(saved.permissions)}
+    return orgs.member_view(orgs.put_member(org_id, actor, user_id, body))
 
 
 @router.delete(

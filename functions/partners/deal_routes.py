@@ -149,12 +149,12 @@ class UploadGrant(Open):
 
 
 class FileUpload(Open):
-    file: DealFile
+    file: ListedFile
     upload: UploadGrant
 
 
 def upload_answer(item: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]:
-    return {"file": deal_files.view(item), "upload": grant}
+    return {"file": deal_files.linked_view(item), "upload": grant}
 
 
 # -- workflows -------------------------------------------------------------------------------------

@@ -142,8 +142,8 @@ class InvitationPage(Page):
         body(Node, "The caller's new node", 201),
         forbidden=missing(Permission.PROGRAMME_JOIN),
         not_found=NOT_A_MEMBER,
-        conflict="Already a participant, the superior has not joined yet, or the terms changed meanwhile",
-        invalid=INVALID + " (or the current terms version not accepted)",
+        conflict="Already a participant, the superior has not joined yet, or the current terms version not accepted",
+        invalid=INVALID,
     ),
 )
 def join(org_id: Id, request: Annotated[programme.JoinRequest, Body()]) -> tuple[dict[str, Any], int]:

@@ -103,8 +103,8 @@ def invitation(token: Token) -> dict[str, Any]:
     responses=_answers(
         body(Registered, "Registered", 201),
         not_found="No such invitation link",
-        conflict=TOKEN_REFUSED + ", the address is already registered, or the terms changed",
-        invalid=INVALID + " (or the current terms version not accepted)",
+        conflict=TOKEN_REFUSED + ", the address is already registered, or the current terms version not accepted",
+        invalid=INVALID,
     ),
 )
 def register_by_invitation(
@@ -134,8 +134,8 @@ def referral(code: Code) -> dict[str, Any]:
     responses=_answers(
         body(RegistrationPending, "Accepted; an e-mail is on its way to the address", 202),
         not_found="No such (or no longer valid) referral link",
-        conflict="The terms or the referrer changed meanwhile",
-        invalid=INVALID + " (or the current terms version not accepted)",
+        conflict="The current terms version not accepted, or the referrer changed meanwhile",
+        invalid=INVALID,
     ),
 )
 def register_by_referral(

@@ -158,7 +158,7 @@ def _staff(org_id: str) -> Member:
     summary="Offer a customer to a team: texted to its eligible members, first to accept gets it",
     tags=["referral requests"],
     responses=answers(
-        body(ReferralRequest, "The open request with its short code", 201),
+        body(ReferralRequestWithOffers, "The open request with its short code (no offer is sent yet)", 201),
         forbidden=missing(Permission.MANAGE_REFERRALS),
         not_found=NOT_A_MEMBER,
         conflict="No free short code or a generated id collided; retry",
@@ -171,7 +171,8 @@ def create_request(
     member = _staff(org_id)
     item = referral_requests.create(org_id, new, member.user_id)
     metrics.add_metric(name="ReferralRequestsCreated", unit=MetricUnit.Count, value=1)
-    return referral_requests.view(item), 201
+    # Offers are texted by the stream consumer afterwards: a read answers them; none at this moment.
+    return {**referral_requests.view(item), "offers": []}, 201
 
 
 @router.get(

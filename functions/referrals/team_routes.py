@@ -224,7 +224,8 @@ def get_team(org_id: Id, team_id: Id) -> dict[str, Any]:
         body(Team, "The team with its new leader"),
         forbidden=missing(Permission.MANAGE_TEAMS),
         not_found=NO_TEAM,
-        conflict="The former leader still has customers and was to become an admin, or the team changed meanwhile",
+        conflict="The former leader still has customers and was to become an admin (admin-not-assignable), or the "
+        "team changed meanwhile",
         invalid=INVALID + " (or the user is not a member of the team)",
     ),
 )
@@ -241,8 +242,9 @@ def change_leader(org_id: Id, team_id: Id, change: Annotated[teams.LeaderChange,
         body(TeamMember, "The membership, added", 201),
         forbidden=MANAGERS,
         not_found=NO_TEAM,
-        conflict="The phone number is another member's in this team, the leader's role was to change, a member "
-        "with customers was to become an admin, or the membership changed meanwhile",
+        conflict="The phone number is another member's in this team, a member was to become or stop being the "
+        "leader (staff change the leader), a member with customers was to become an admin (admin-not-assignable), "
+        "or the membership changed meanwhile",
         invalid=INVALID,
     ),
 )
@@ -390,8 +392,9 @@ def update_status(
         body(TeamCustomer, "The customer"),
         forbidden=MANAGERS,
         not_found=NO_CUSTOMER,
-        conflict="The customer changed meanwhile; read it again and retry",
-        invalid=INVALID + " (or the user is not in the team, or is an admin: admin-not-assignable)",
+        conflict="The user is a team admin (admin-not-assignable), or the customer changed meanwhile; read it "
+        "again and retry",
+        invalid=INVALID + " (or the user is not in the team)",
     ),
 )
 def reassign(

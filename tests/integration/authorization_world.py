@@ -146,8 +146,8 @@ def _leads(org: Organisation, ids: dict[str, Any]) -> None:
         ids[f"{name}_lead_id"] = ok(rep.post(f"{path}/lead-queue/claims"))["lead_id"]
     converted = ok(rep.post(f"{path}/leads/{ids['customer_lead_id']}/convert"), 201)
     ids["lead_customer_id"] = converted["customer"]["customer_id"]
-    queued = ok(org.admin.get(f"{path}/leads", params={"status": "queued"}))["items"]
-    ids["return_lead_id"] = queued[0]["lead_id"]
+    queued = ok(org.admin.get(f"{path}/leads", params={"status": "queued"}))["items"]  # in claim order
+    ids["return_lead_id"] = queued[-1]["lead_id"]
 
 
 def _programme(stack: Any, org: Organisation, ids: dict[str, Any]) -> tuple[Actor, Actor]:

@@ -279,6 +279,7 @@ def test_previews_and_records_need_the_permission_and_stay_in_their_organisation
     assert programme.record(deal) | {"deal_id": None} == {
         "deal_id": None,
         "currency": None,
+        "minor_units": None,
         "applied_change": 0,
         "paid_stages": [],
         "live": False,

@@ -155,7 +155,7 @@ def test_a_child_organisation_reuses_the_parents_partner(stack: Any, org: StaffO
     child_id = created.json()["org_id"]
     assert created.json()["parent_id"] == org.org_id
     children = org.viewer.get(f"/orgs/{org.org_id}/children").json()["items"]
-    assert child_id in [c["child_id"] for c in children]
+    assert child_id in [c["org_id"] for c in children]
     assert org.admin.get(f"/orgs/{child_id}").json()["membership"]["role"] == "admin"
     joined = org.admin.post(f"/orgs/{child_id}/partners/existing", {"partner_id": partner["partner_id"]})
     assert joined.status_code == 201, joined.text

@@ -136,7 +136,7 @@ def test_registering_needs_the_current_terms_when_published(org: Programme, stac
     token = invite(org, org.partner(), email)
     version = publish(org)
     refused = public(stack, "POST", "/public/registrations/invitation", {"token": token, "password": NEW_PASSWORD})
-    assert refused.status_code == 422
+    assert refused.status_code == 409 and refused.json()["conflicting_ids"] == [str(version)]
     assert [e["field"] for e in refused.json()["errors"]] == ["body.accept_terms_version"]
     body = {"token": token, "password": NEW_PASSWORD, "accept_terms_version": version}
     assert public(stack, "POST", "/public/registrations/invitation", body).status_code == 201

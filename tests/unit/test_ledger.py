@@ -47,6 +47,7 @@ def test_a_partner_without_entries_has_an_empty_wallet_in_the_programme_currency
         "org_id": ORG,
         "partner_id": PID,
         "currency": "EUR",
+        "minor_units": 2,
         "balance": 0,
         "available": 0,
         "open_request": None,
@@ -55,6 +56,7 @@ def test_a_partner_without_entries_has_an_empty_wallet_in_the_programme_currency
         "updated_at": None,
     }
     assert ledger.wallet_view(ORG, PID, None, None)["currency"] is None
+    assert ledger.wallet_view(ORG, PID, None, None)["minor_units"] is None
 
 
 def test_the_open_request_is_held_back_from_the_available_balance() -> None:

@@ -190,6 +190,7 @@ def test_what_the_api_answers_conforms_to_the_document(document: dict[str, Any])
     call("POST", f"{org}/leads/{bought}/keep", user=REP)
     customer_id = call.created("POST", f"{org}/leads/{bought}/convert", user=REP)["customer"]["customer_id"]
     call("GET", f"{org}/customers/{customer_id}", user=REP)
+    call("GET", f"{org}/customers", user=REP)
     assert call.created("POST", f"{org}/lead-queue/claims", user=REP)["lead_id"] == walk_in
     call("POST", f"{org}/leads/{walk_in}/requeue", user=REP, body={"contact_not_before": "2026-11-23T09:00:00Z"})
     assert call("POST", f"{org}/lead-queue/claims", user=REP)["statusCode"] == 204

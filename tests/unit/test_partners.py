@@ -283,7 +283,7 @@ def test_child_organisations_and_an_existing_partner(call: Call, org: str) -> No
     child = body_of(created)
     assert child["parent_id"] == org
     children = body_of(call("GET", f"/orgs/{org}/children", user=VIEWER))["items"]
-    assert [(c["child_id"], c["name"]) for c in children] == [(child["org_id"], "Branch")]
+    assert [(c["org_id"], c["name"], c["parent_id"]) for c in children] == [(child["org_id"], "Branch", org)]
     joined = call("POST", f"/orgs/{child['org_id']}/partners/existing", user=ADMIN, body={"partner_id": partner_id})
     assert joined["statusCode"] == 201, joined
     assert body_of(joined)["partner_id"] == partner_id and body_of(joined)["origin"] == "existing"

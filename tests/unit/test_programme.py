@@ -206,7 +206,7 @@ def test_joining_requires_accepting_the_current_terms(org: Org) -> None:
     boss = org.staff("boss", ["programme:join"])
     for sent in ({}, {"accept_terms_version": version + 1}):
         refused = api_call("POST", f"{org.path}/programme/join", user=boss, body=sent)
-        assert refused["statusCode"] == 422, refused
+        assert refused["statusCode"] == 409, refused
         assert [e["field"] for e in body_of(refused)["errors"]] == ["body.accept_terms_version"]
     assert db.get(node_key(org.org_id, boss)) is None
     joined = api_call("POST", f"{org.path}/programme/join", user=boss, body={"accept_terms_version": version})

@@ -161,7 +161,7 @@ def test_registering_requires_accepting_the_current_terms(org: Org) -> None:
     version = publish_terms(org)
     before = table_count()
     refused = api_call("POST", "/public/registrations/invitation", body={"token": token, "password": PASSWORD})
-    assert refused["statusCode"] == 422
+    assert refused["statusCode"] == 409
     assert [e["field"] for e in body_of(refused)["errors"]] == ["body.accept_terms_version"]
     assert table_count() == before
     body = {"token": token, "password": PASSWORD, "accept_terms_version": version}

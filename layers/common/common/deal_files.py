@@ -142,8 +142,13 @@ def add_partner_file(
     return _grant(partner_guard(caller.org_id, deal_id, caller.partner_id), item, client, s3)
 
 
+def linked_view(item: db.Item, *, client: Any = None) -> dict[str, Any]:
+    """A file as every route answers it: with its download link (it works once the upload is done)."""
+    return {**view(item), "download_url": download_url(item, client=client)}
+
+
 def _with_links(items: list[db.Item], s3: Any) -> list[dict[str, Any]]:
-    return [{**view(i), "download_url": download_url(i, client=s3)} for i in items]
+    return [linked_view(i, client=s3) for i in items]
 
 
 def list_staff_files(

@@ -12,7 +12,7 @@ from typing import Any
 from . import clock, db, ids
 from .auth import Member, member_key
 from .errors import Conflict, DomainError, Forbidden
-from .orgs import MembershipChange, NewOrganisation, member_item, organisation_item
+from .orgs import MembershipChange, NewOrganisation, member_item, organisation_item, organisation_view
 
 
 def child_key(parent_id: str, child_id: str) -> db.Key:
@@ -65,5 +65,7 @@ def create_child(parent_id: str, member: Member, new: NewOrganisation, *, client
 def list_children(
     parent_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
-    """The child organisations by id (oldest first: ids are time-ordered)."""
-    return db.query_prefix(f"ORG#{parent_id}", "CHILD#", cursor=cursor, limit=limit, client=client)
+    """The child organisations by id (oldest first: ids are time-ordered), as organisations answer."""
+    links, next_cursor = db.query_prefix(f"ORG#{parent_id}", "CHILD#", cursor=cursor, limit=limit, client=client)
+    children = [organisation_view({**link, "org_id": link["child_id"], "parent_id": parent_id}) for link in links]
+    return children, next_cursor

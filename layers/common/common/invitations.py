@@ -219,8 +219,12 @@ def invite(org_id: str, principal: Principal, new: NewInvitation, *, client: Any
     return item
 
 
+# What invite may record as None (a level-zero invitation has no sponsor; the From may be the system's).
+_NULLABLE = ("sponsor_id", "sender_email", "inviter_name", "reply_to")
+
+
 def invitation_view(item: db.Item) -> db.Item:
-    view = db.without_storage(item)
+    view = db.answer_of(item, _NULLABLE)
     if item.get("accepted_at"):
         view["state"] = "accepted"
     elif item["expires_at"] <= clock.now_iso():

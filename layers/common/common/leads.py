@@ -121,7 +121,7 @@ _FINAL = dataclasses.replace(HISTORY, limit=HISTORY.limit + 1)
 
 def public_view(item: db.Item, *, with_history: bool = True) -> dict[str, Any]:
     hidden = () if with_history else ("history", HISTORY.archived_attribute)
-    return db.without_storage(item, "claim_id", *hidden)
+    return db.answer_of(item, ("company_id", "external_id", "contact_not_before"), "claim_id", *hidden)
 
 
 def intake_view(item: db.Item) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from . import clock, db, ids
-from .auth import Member, Permission, Role, member_from_item, member_key, org_key
+from .auth import Member, Permission, Role, member_key, org_key
 from .errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from .validation import SINGLE_LINE, USER_ID_PATTERN, ShortText
 
@@ -42,6 +42,20 @@ def member_item(org: db.Item, user_id: str, change: MembershipChange, at: str) -
         "gsi2pk": _memberships_of(user_id),
         "gsi2sk": org["org_id"],
     }
+
+
+# What an organisation and a staff membership answer, wherever they are answered (a child organisation's
+# listing item is built from the parent's link to it, which carries the same fields).
+ORGANISATION_FIELDS = ("org_id", "name", "parent_id", "created_at", "created_by")
+MEMBER_FIELDS = ("org_id", "user_id", "role", "permissions", "display_name", "superior_id", "updated_at")
+
+
+def organisation_view(item: db.Item) -> dict[str, Any]:
+    return {name: item.get(name) for name in ORGANISATION_FIELDS}
+
+
+def member_view(item: db.Item) -> dict[str, Any]:
+    return {name: item.get(name) for name in MEMBER_FIELDS}
 
 
 def _memberships_of(user_id: str) -> str:
@@ -140,7 +154,7 @@ def _membership_refusal(failed: list[db.Item | None]) -> DomainError:
     return Conflict("an organisation keeps at least one admin")
 
 
-def put_member(org_id: str, actor: Member, user_id: str, change: MembershipChange, *, client: Any = None) -> Member:
+def put_member(org_id: str, actor: Member, user_id: str, change: MembershipChange, *, client: Any = None) -> db.Item:
     if change.superior_id == user_id:
         raise invalid("body.superior_id", "a user cannot be their own superior")
     org, current = _current_state(org_id, user_id, client)
@@ -158,7 +172,7 @@ def put_member(org_id: str, actor: Member, user_id: str, change: MembershipChang
     was_admin, is_admin = bool(current and current["role"] == "admin"), change.role == "admin"
     actions = [write] + ([_admins_change(org_id, 1 if is_admin else -1)] if was_admin != is_admin else [])
     db.transact(actions, on_cancel=_membership_refusal, client=client)
-    return member_from_item(item)
+    return item
 
 
 def remove_member(org_id: str, actor: Member, user_id: str, *, client: Any = None) -> None:

@@ -18,6 +18,7 @@ from .errors import Conflict, DomainError, NotFound, invalid
 from .partner_identity import NEW_USER_STATUS, ensure_user, user_details
 from .partner_model import (
     NODE_HISTORY,
+    NULLABLE_NODE_FIELDS,
     PartnerStatus,
     account_item,
     account_key,
@@ -87,7 +88,7 @@ class _AccountChanged(Conflict):
 
 
 def partner_view(node: db.Item) -> db.Item:
-    return db.without_storage(node, "history")
+    return db.answer_of(node, NULLABLE_NODE_FIELDS, "history")
 
 
 def find_node(org_id: str, partner_id: str, *, client: Any = None) -> db.Item | None:

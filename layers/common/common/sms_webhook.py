@@ -304,7 +304,8 @@ def receive(form: Form, path: str) -> dict[str, Any]:
     """A signed inbound message (posted to `path`): the reply to send back (TwiML)."""
     message_sid, phone = form.first("MessageSid"), form.first("From")
     if not MESSAGE_SID.match(message_sid):
-        return _problem_response(path, 400, "Bad request", "MessageSid is missing or malformed", "invalid-input")
+        # 400 malformed-body, as every unreadable body (invalid-input is 422 everywhere, for fields read).
+        return _problem_response(path, 400, "Bad request", "MessageSid is missing or malformed", "malformed-body")
     command = parse(form.first("Body"))
     links: list[db.Item] = []
     if E164.match(phone):

@@ -154,6 +154,12 @@ def _phone_link(org_id: str, team_id: str, user_id: str, phone: str) -> db.Item:
     }
 
 
+def _leader_changes_apart(team: db.Item) -> Conflict:
+    """One rule for making, unmaking and removing the leader: only staff change who it is (PUT .../leader)."""
+    detail = "the leader is changed only by staff making another member the leader"
+    return Conflict(detail, conflicting_ids=[team["leader_id"]])
+
+
 def _phone_taken(link: db.Item) -> DomainError:
     # The number itself stays out of the answer (and so out of logs): the caller sent it.
     holder = [link["user_id"]] if link.get("user_id") else []
@@ -208,10 +214,8 @@ def put_member(caller: TeamCaller, user_id: str, change: MemberChange, *, client
     org_id, team_id = caller.org_id, caller.team_id
     previous = find_team_member(org_id, team_id, user_id, consistent=True, client=client)
     is_leader = caller.team["leader_id"] == user_id
-    if change.role == TeamRole.LEADER and not is_leader:
-        raise invalid("body.role", "only the current leader has the leader role; staff change the leader apart")
-    if is_leader and change.role != TeamRole.LEADER:
-        raise Conflict("the leader's role changes only when staff make another member the leader")
+    if (change.role == TeamRole.LEADER) != is_leader:
+        raise _leader_changes_apart(caller.team)
     role = TeamRole(change.role)
     at = clock.now_iso()
     item = _member_item(caller.team, user_id, role, change, at=at, actor=caller.actor, previous=previous)
@@ -286,7 +290,7 @@ def remove_member(caller: TeamCaller, user_id: str, *, client: Any = None) -> No
     require_manager(caller)
     org_id, team_id = caller.org_id, caller.team_id
     if caller.team["leader_id"] == user_id:
-        raise Conflict("the leader cannot be removed; staff make another member the leader first")
+        raise _leader_changes_apart(caller.team)
     membership = get_team_member(org_id, team_id, user_id, consistent=True, client=client)
     if held := _assigned_ids(org_id, team_id, user_id, client=client):
         raise HasCustomers(f"user {user_id} has customers assigned: re-assign them first", conflicting_ids=held)

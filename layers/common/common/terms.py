@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from . import clock, db, history
 from .auth import Member
-from .errors import Conflict, DomainError, Forbidden, NotFound, invalid
+from .errors import Conflict, DomainError, FieldError, Forbidden, NotFound
 from .partner_model import (
     NODE_HISTORY,
     PartnerCaller,
@@ -70,13 +70,23 @@ def _require_admin(member: Member) -> None:
 
 def required_acceptance(settings: dict[str, Any], accepted: int | None) -> int | None:
     """The terms version a joining or registering partner accepts: when a version is published they must
-    name it (422 otherwise); when none is, nothing is needed."""
+    name it (409 not_current otherwise); when none is, nothing is needed."""
     current = settings.get("current_terms_version")
     if current is None:
         return None
     if accepted != current:
-        raise invalid("body.accept_terms_version", f"accept the programme's current terms: version {current}")
+        raise not_current(current, "body.accept_terms_version")
     return int(current)
+
+
+def not_current(current: int, field: str) -> Conflict:
+    """One refusal wherever a version other than the current terms is accepted (joining, registering,
+    accepting): it names the current version."""
+    return Conflict(
+        f"accept the programme's current terms: version {current}",
+        errors=[FieldError(field, f"is not the current version, {current}")],
+        conflicting_ids=[current],
+    )
 
 
 def terms_check(org_id: str, version: int | None) -> dict[str, Any]:
@@ -208,7 +218,7 @@ def accept(caller: PartnerCaller, version: int, *, client: Any = None) -> db.Ite
     if current is None:
         raise Conflict("the programme has no published terms to accept")
     if version != current:
-        raise Conflict(f"version {version} is not the current terms: accept version {current}")
+        raise not_current(current, "body.version")
     node = caller.node
     if node.get("terms_version") == version:
         return node
