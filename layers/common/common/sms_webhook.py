@@ -38,6 +38,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 from . import clock, db, ids, referral_requests, sms, teams
+from .idempotency import IN_PROGRESS
 from .errors import Conflict, internal_problem, problem, problem_answer
 from .observability import logger, metrics
 from .settings import get_settings
@@ -323,7 +324,7 @@ def receive(form: Form, path: str) -> dict[str, Any]:
         earlier = _claim(message_sid, command.kind)
     except InProgress:
         logger.info("sms redelivered while in progress", extra={"message_sid": message_sid})
-        return _problem_response(path, 503, "In progress", "this message is being processed; retry", "in-progress")
+        return _problem_response(path, 503, "In progress", "this message is being processed; retry", IN_PROGRESS)
     if earlier is not None:
         logger.info("sms redelivered", extra={"message_sid": message_sid, "outcome": earlier.get("outcome")})
         return _twiml_response(str(earlier.get("reply") or ""))
