@@ -26,7 +26,7 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "BENCH_DISPATCH_ROUNDS": "2",
         "BENCH_COLD_INIT_RUNS": "0",  # its mechanics are tested below, without building the layer's twin
     }
-    subprocess.run([sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=300)
+    subprocess.run([sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
     results = json.loads((tmp_path / "latest.json").read_text())
     rows = {row["operation"]: row for row in results["latency"]}
     assert len(rows) == 6

@@ -476,7 +476,20 @@ def create_portal_deal(caller: PartnerCaller, new: NewPortalDeal, *, client: Any
     workflow = workflows.find_workflow(caller.org_id, workflow_id, client=client) if workflow_id else None
     if workflow is None:
         raise Conflict("the organisation has not chosen a workflow for partners' deals yet")
-    owner_id, owner_check = portal_brokers.deal_owner(caller, new.owner_id, client=client)
+    try:
+        return _create_portal_deal(caller, workflow, new, portal_brokers.deal_owner(caller, new.owner_id), client)
+    except portal_brokers.OwnerGone:
+        if new.owner_id is not None:
+            raise
+        # The first broker assigned left the organisation: the first who is still a member.
+        owner = portal_brokers.deal_owner(caller, None, read_memberships=True, client=client)
+        return _create_portal_deal(caller, workflow, new, owner, client)
+
+
+def _create_portal_deal(
+    caller: PartnerCaller, workflow: db.Item, new: NewPortalDeal, owner: tuple[str, db.Item], client: Any
+) -> db.Item:
+    owner_id, owner_check = owner
     deal = _deal_item(
         caller.org_id,
         workflow,

@@ -9,7 +9,7 @@ from typing import Any
 
 from . import db
 from .auth import member_key
-from .errors import Conflict, DomainError, invalid
+from .errors import Conflict, FieldError, InvalidInput, invalid
 from .partner_model import PartnerCaller
 
 
@@ -22,19 +22,30 @@ def portal_brokers(caller: PartnerCaller, *, client: Any = None) -> list[dict[st
     return [{"user_id": b, "display_name": members[b].get("display_name")} for b in assigned if b in members]
 
 
-def deal_owner(caller: PartnerCaller, owner_id: str | None, *, client: Any = None) -> tuple[str, dict[str, Any]]:
+class OwnerGone(InvalidInput):
+    """The deal's owner stopped being a member of the organisation (the transaction's check failed)."""
+
+
+def deal_owner(
+    caller: PartnerCaller, owner_id: str | None, *, read_memberships: bool = False, client: Any = None
+) -> tuple[str, dict[str, Any]]:
     """The owner of a deal the partner registers: the broker they name (422 body.owner_id unless one of
     theirs), else their first broker; with the check, for the deal's transaction, that the owner is still a
-    member (see owner_gone). 409 when no broker is assigned to them."""
+    member (its failure is OwnerGone). The first broker is taken unread, the check standing for the read;
+    `read_memberships` (after OwnerGone) skips brokers whose membership ended. 409 when none is left."""
     if owner_id is not None and owner_id not in (caller.node.get("brokers") or []):
         raise invalid("body.owner_id", "is not one of your brokers (see the portal's brokers)")
     if owner_id is None:
-        brokers = portal_brokers(caller, client=client)
+        if read_memberships:
+            brokers = [str(b["user_id"]) for b in portal_brokers(caller, client=client)]
+        else:
+            brokers = list(dict.fromkeys(caller.node.get("brokers") or []))
         if not brokers:
             raise Conflict("no broker is assigned to you in this organisation yet")
-        owner_id = str(brokers[0]["user_id"])
+        owner_id = brokers[0]
     return owner_id, db.tx_check(member_key(caller.org_id, owner_id), condition="attribute_exists(pk)")
 
 
-def owner_gone() -> DomainError:
-    return invalid("body.owner_id", "this broker is no longer a member of the organisation")
+def owner_gone() -> OwnerGone:
+    message = "this broker is no longer a member of the organisation"
+    return OwnerGone(f"body.owner_id: {message}", errors=[FieldError("body.owner_id", message)])
