@@ -38,8 +38,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 from . import clock, db, ids, referral_requests, sms, teams
-from .idempotency import IN_PROGRESS
 from .errors import Conflict, internal_problem, problem, problem_answer
+from .idempotency import IN_PROGRESS
 from .observability import logger, metrics
 from .settings import get_settings
 from .table_schema import TTL_ATTRIBUTE
