@@ -22,6 +22,9 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "BENCH_IMPORT_RUNS": "1",
         "BENCH_RESULTS_DIR": str(tmp_path),
         "BENCH_SWEEP_ROUNDS": "1",
+        # A fifth of the benchmark's populations: the sweeps' reads must still follow the 100 due, not them.
+        "BENCH_SWEEP_PARTNERS": "2000",
+        "BENCH_REMINDER_CUSTOMERS": "2000",
         "BENCH_CASCADE_CHANGES": "20",
         "BENCH_DISPATCH_ROUNDS": "2",
         "BENCH_COLD_INIT_RUNS": "0",  # its mechanics are tested below, without building the layer's twin
@@ -40,9 +43,9 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "GetItem": 1,
         "TransactWriteItems": 1,
     }
-    # The sweep's reads grow with the partners due (100 of 10,000), not with all partners.
+    # The sweep's reads grow with the partners due (100 of 2,000), not with all partners.
     sweep = results["sweeps"]["lapse"]
-    assert sweep["partners"] == 10_000 and sweep["due"] == 100
+    assert sweep["partners"] == 2_000 and sweep["due"] == 100
     assert sweep["handler_items_read"] == 100 and set(sweep["lapsed_per_run"]) == {100}
     assert {row["module"] for row in results["imports"]} == {
         "leads.api",
@@ -57,10 +60,11 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "payouts.api",
         "payouts.events",
     }
-    # The reminder sweep reads the due customers (100 of 10,000), not the whole list, and reminds once a day.
+    # The reminder sweep reads the due customers (100 of 2,000), not the whole list, and reminds once a day.
     reminders = results["sweeps"]["reminders"]
-    assert reminders["customers"] == 10_000 and reminders["due"] == 100
+    assert reminders["customers"] == 2_000 and reminders["due"] == 100
     assert reminders["counts"]["reminded"] == 100 and reminders["second_run"]["reminded"] == 0
+    assert reminders["counts"]["failed"] == 0 and reminders["second_run"]["failed"] == 0
     assert reminders["counts"]["items_read"] <= 110
     # The commission cascade: per deal change two reads (the credited partner, plan and record; the upline)
     # and one transaction, every level of every change paid, no record failed.
