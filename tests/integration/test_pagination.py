@@ -27,6 +27,18 @@ JSON_LISTING_MAX, EXPORT_PATHS = 100, ("/export",)
 ORDER_WORDS = (" first", " by ", " order")
 
 
+def next_page_follows(pages: list[list[Any]], page: list[Any], cursor: str | None, limit: int, path: str) -> bool:
+    """Checks one page against the convention and keeps it in `pages`: whether a cursor names a next page."""
+    assert len(page) <= limit
+    if cursor is not None:
+        assert len(page) == limit, f"{path}: a page before the last holds `limit` items"
+    if pages:
+        assert page, f"{path}: a page after a cursor is never empty"
+    pages.append(page)
+    assert len(pages) <= 2 * N, f"{path}: the cursor does not move on"
+    return cursor is not None
+
+
 def walk(actor: Actor, path: str, limit: int, **params: Any) -> list[list[dict[str, Any]]]:
     """Every page of a JSON listing, checking the convention on the way."""
     pages: list[list[dict[str, Any]]] = []
@@ -37,15 +49,8 @@ def walk(actor: Actor, path: str, limit: int, **params: Any) -> list[list[dict[s
         body = answer.json()
         assert set(body) >= {"items", "next_cursor"}
         items, cursor = body["items"], body["next_cursor"]
-        assert len(items) <= limit
-        if cursor is not None:
-            assert len(items) == limit, f"{path}: a page before the last holds `limit` items"
-        if pages:
-            assert items, f"{path}: a page after a cursor is never empty"
-        pages.append(items)
-        if cursor is None:
+        if not next_page_follows(pages, items, cursor, limit, path):
             return pages
-        assert len(pages) <= 2 * N, f"{path}: the cursor does not move on"
 
 
 def walk_csv(actor: Actor, path: str, limit: int) -> list[list[dict[str, str]]]:
@@ -58,15 +63,8 @@ def walk_csv(actor: Actor, path: str, limit: int) -> list[list[dict[str, str]]]:
         header, *rows = list(csv.reader(io.StringIO(answer.text)))
         page = [dict(zip(header, row, strict=True)) for row in rows]
         cursor = answer.headers.get(NEXT_CURSOR_HEADER)
-        assert len(page) <= limit
-        if cursor is not None:
-            assert len(page) == limit, f"{path}: a page before the last holds `limit` rows"
-        if pages:
-            assert page, f"{path}: a page after a cursor is never empty"
-        pages.append(page)
-        if cursor is None:
+        if not next_page_follows(pages, page, cursor, limit, path):
             return pages
-        assert len(pages) <= 2 * N
 
 
 def assert_each_once(

@@ -136,25 +136,24 @@ def team(stack: LocalStack, org: Organisation) -> Team:
     return built
 
 
-def customer_of(team: Team, acceptor: Actor) -> str:
-    org_path = f"/orgs/{team.org.org_id}"
+def referral_request(team: Team) -> str:
+    """A new referral request to the team, sent by staff: its id."""
     request = {
         "team_id": team.path.rsplit("/", 1)[1],
         "customer": {"first_name": "Casey", "last_name": "Client"},
         "summary": "3 beds",
     }
-    request_id = ok(team.org.admin.post(f"{org_path}/referral-requests", request), 201)["request_id"]
-    return str(ok(acceptor.post(f"{org_path}/referral-requests/{request_id}/accept"))["customer_id"])
+    return str(ok(team.org.admin.post(f"/orgs/{team.org.org_id}/referral-requests", request), 201)["request_id"])
+
+
+def customer_of(team: Team, acceptor: Actor) -> str:
+    accepted = acceptor.post(f"/orgs/{team.org.org_id}/referral-requests/{referral_request(team)}/accept")
+    return str(ok(accepted)["customer_id"])
 
 
 def test_a_taken_referral_names_who_took_it(team: Team) -> None:
     org_path = f"/orgs/{team.org.org_id}"
-    request = {
-        "team_id": team.path.rsplit("/", 1)[1],
-        "customer": {"first_name": "C", "last_name": "D"},
-        "summary": "x",
-    }
-    request_id = ok(team.org.admin.post(f"{org_path}/referral-requests", request), 201)["request_id"]
+    request_id = referral_request(team)
     ok(team.member.post(f"{org_path}/referral-requests/{request_id}/accept"))
     taken = problem(team.leader.post(f"{org_path}/referral-requests/{request_id}/accept"), 409, "referral-taken")
     assert taken["conflicting_ids"] == [team.member.user_id]
