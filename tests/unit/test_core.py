@@ -1,4 +1,4 @@
-"""Small pieces of the common layer: ids, money, clock, settings, cursors, templates, principals."""
+"""Small pieces of the common layer: ids, clock, settings, cursors, templates, principals."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from botocore.exceptions import ClientError
 from common import clock, db, ids
 from common.auth import principal_from_event
 from common.errors import InvalidInput
-from common.money import CurrencyMismatch, Money
 from common.settings import SettingsError, get_settings
 from common.templates import NewTemplate, render
 from common.validation import Email, LongText, ShortText
@@ -25,15 +24,6 @@ def test_ids_sort_by_time(frozen_clock) -> None:  # type: ignore[no-untyped-def]
     second = ids.new_id()
     assert re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{26}", first) and re.fullmatch(r"[0-9A-HJKMNP-TV-Z]{26}", second)
     assert first < second
-
-
-def test_money_is_integer_minor_units_in_one_currency() -> None:
-    total = Money(amount_minor=1050, currency="EUR") + Money(amount_minor=-50, currency="EUR")
-    assert total == Money(amount_minor=1000, currency="EUR")
-    with pytest.raises(CurrencyMismatch):
-        _ = total + Money(amount_minor=1, currency="USD")
-    with pytest.raises(ValidationError):
-        Money(amount_minor=1, currency="euro")
 
 
 def test_iso_is_fixed_width_utc() -> None:

@@ -3,7 +3,7 @@ are a settlement."""
 
 from __future__ import annotations
 
-from common.money import format_amount
+from common.currencies import format_amount
 from common.payout_mail import settled, settled_message
 
 REQUEST = {

@@ -61,3 +61,13 @@ def money_fields(currency: str | None) -> dict[str, Any]:
 def with_minor_units(money: Mapping[str, Any] | None) -> dict[str, Any] | None:
     """A stored amount and currency (e.g. a deal's value) as answered: with the currency's minor units."""
     return {**money, **money_fields(money.get("currency"))} if money else None
+
+
+def format_amount(amount: int, currency: str) -> str:
+    """Minor units as a reader writes them: 123456 EUR -> "1,234.56 EUR" (integer arithmetic only)."""
+    decimals = minor_units(currency)
+    decimals = 2 if decimals is None else decimals
+    sign, units = ("-" if amount < 0 else ""), abs(amount)
+    whole, fraction = divmod(units, 10**decimals)
+    text = f"{whole:,}" + (f".{fraction:0{decimals}d}" if decimals else "")
+    return f"{sign}{text} {currency}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import db, money
+from . import currencies, db
 from .auth import org_key
 from .email import send_email
 from .notices import once
@@ -33,7 +33,7 @@ def on_change(old: db.Item | None, new: db.Item | None) -> None:
 
 def settled_message(org: db.Item | None, request: db.Item) -> tuple[str, str]:
     org_name = str((org or {}).get("name") or "Your partner organisation")
-    amount = money.format_amount(int(request["amount"]), str(request["currency"]))
+    amount = currencies.format_amount(int(request["amount"]), str(request["currency"]))
     wallet = f"{get_settings().portal_url.rstrip('/')}/orgs/{request['org_id']}/wallet"
     requested_on = str(request.get("requested_at", ""))[:10]
     if request["status"] == S.PAID.value:
