@@ -19,14 +19,14 @@ ROUNDS = int(os.environ.get("BENCH_DISPATCH_ROUNDS", "20"))
 
 def environment(sqs: Any, prefix: str) -> dict[str, str]:
     """The queues (created on moto's SQS) and the variable the dispatcher reads them from."""
-    from common import change_fanout
+    from common.platform import change_fanout
 
     urls = {name: sqs.create_queue(QueueName=f"{prefix}-{name}")["QueueUrl"] for name in change_fanout.CONSUMER_FILTERS}
     return {"CONSUMER_QUEUE_URLS": json.dumps(urls)}
 
 
 def _records(round_number: int) -> list[dict[str, Any]]:
-    from common import db
+    from common.platform import db
 
     from tests.support import load_event
 
@@ -52,7 +52,7 @@ def _records(round_number: int) -> list[dict[str, Any]]:
 
 
 def dispatch_case(sqs: Any) -> dict[str, Any]:
-    from common import change_fanout
+    from common.platform import change_fanout
 
     from tests.support import FakeContext
 

@@ -33,7 +33,7 @@ class ItemsReturned:
 def _seed_partner(
     org_id: str, partner_id: str, *, brokers: list[str], last_lead_at: str | None = None
 ) -> list[dict[str, Any]]:
-    from common.partner_model import PartnerStatus, account_item, lapse_index, node_item
+    from common.partners.partner_records import PartnerStatus, account_item, lapse_index, node_item
 
     details: dict[str, Any] = {
         "first_name": "Bench",
@@ -57,7 +57,7 @@ def _seed_partner(
 
 
 def _write_all(raw: Any, table: str, items: list[dict[str, Any]]) -> None:
-    from common import db
+    from common.platform import db
 
     for start in range(0, len(items), 25):
         pending = {table: [{"PutRequest": {"Item": db.serialize(i)}} for i in items[start : start + 25]]}
@@ -71,8 +71,9 @@ def deal_creation_case(
     """The handler (partners API, POST portal deal) and the bare calls: one consistent BatchGetItem of the
     caller's account, node and the organisation's settings, one GetItem of the default workflow, one
     transaction (deal, share, the partner's workflow marker, the node's lead)."""
-    from common import db, workflows
-    from common.partner_model import account_key, lead_actions, node_key, settings_key
+    from common.orgs import workflows
+    from common.partners.partner_records import account_key, lead_actions, node_key, settings_key
+    from common.platform import db
 
     from tests.support import FakeContext, http_event
 
@@ -134,8 +135,8 @@ def sweep_case(raw: Any, table: str, org_id: str) -> dict[str, Any]:
     """Seed SWEEP_PARTNERS active partners of which SWEEP_DUE had their last lead 40 days ago; run the
     StatusSweep handler, then (after seeding as many due again) the bare queries and updates it needs.
     Rounds alternate; each side's reads are the items DynamoDB returned to its queries."""
-    from common import clock, db
-    from common.partner_model import LAPSE_AFTER_DAYS, LAPSE_SHARDS, node_key
+    from common.partners.partner_records import LAPSE_AFTER_DAYS, LAPSE_SHARDS, node_key
+    from common.platform import clock, db
 
     from tests.support import FakeContext, load_event
 

@@ -36,7 +36,7 @@ def _percentile(samples: list[float], q: float) -> float:
 def _structure(org_id: str, changes: int) -> tuple[list[str], list[dict[str, Any]]]:
     """Three partners at the top, SPONSORS under them, and one credited partner per change (plus the
     warm-up's) under the sponsors: every credited partner has a four-partner upline."""
-    from common.partner_model import PartnerStatus, node_item
+    from common.partners.partner_records import PartnerStatus, node_item
 
     def node(partner_id: str, upline: list[str]) -> dict[str, Any]:
         return node_item(
@@ -63,7 +63,8 @@ def _structure(org_id: str, changes: int) -> tuple[list[str], list[dict[str, Any
 
 def _record(org_id: str, deal_id: str, partner_id: str, stages: tuple[str, str], sequence: int) -> dict[str, Any]:
     """A deal's move from New to Won (a compute stage), as the stream delivers it."""
-    from common import clock, db, deals
+    from common.deals import deals
+    from common.platform import clock, db
 
     at = clock.now_iso()
     new_stage, won = stages
@@ -127,8 +128,10 @@ def cascade_case(raw: Any, table: str, take_trips: Callable[[], Counter[str]]) -
     """Seed the structure and a plan; process CASCADE_CHANGES deal changes in one batch through the handler
     (after a warm-up batch), then the same reads and transactions with bare boto3. `take_trips` returns
     (and resets) the DynamoDB calls the handler's client made."""
-    from common import commission_cascade, commission_plans, commissions, db, ids, wallet_model
-    from common.partner_model import node_key
+    from common.money import cascade as commission_cascade
+    from common.money import commissions, plans, wallets
+    from common.partners.partner_records import node_key
+    from common.platform import db, ids
 
     from tests.support import FakeContext, queued
 
@@ -139,9 +142,7 @@ def cascade_case(raw: Any, table: str, take_trips: Callable[[], Counter[str]]) -
     # Each credited partner is used once by the handler and once by the bare side; the warm-up's own.
     credited, items = _structure(org_id, WARM_CHANGES + 2 * CASCADE_CHANGES)
     _write_all(raw, table, items)
-    commission_plans.add_version(
-        org_id, commission_plans.NewPlanVersion.model_validate({"currency": "AUD", "levels": LEVELS}), "user:bench"
-    )
+    plans.add_version(org_id, plans.NewPlanVersion.model_validate({"currency": "AUD", "levels": LEVELS}), "user:bench")
     warm, handled, bare_partners = (
         credited[:WARM_CHANGES],
         credited[WARM_CHANGES : WARM_CHANGES + CASCADE_CHANGES],
@@ -154,8 +155,8 @@ def cascade_case(raw: Any, table: str, take_trips: Callable[[], Counter[str]]) -
 
     # The bare side: the same two reads and the same transaction per change, prepared beforehand (the
     # breakdown computed outside the timing), written with the raw client.
-    plan = commission_plans.find_plan(org_id, consistent=True) or {}
-    version = commission_plans.in_force(plan, "9999") or {}
+    plan = plans.find_plan(org_id, consistent=True) or {}
+    version = plans.in_force(plan, "9999") or {}
     prepared = []
     for n, partner_id in enumerate(bare_partners):
         deal_id = ids.new_id()
@@ -163,7 +164,7 @@ def cascade_case(raw: Any, table: str, take_trips: Callable[[], Counter[str]]) -
         chain = [partner_id, *node["upline"]]
         first = [
             node_key(org_id, partner_id),
-            commission_plans.plan_key(org_id),
+            plans.plan_key(org_id),
             commission_cascade.record_key(org_id, deal_id),
         ]
         second = [node_key(org_id, p) for p in chain[1:]]
@@ -189,18 +190,18 @@ def cascade_case(raw: Any, table: str, take_trips: Callable[[], Counter[str]]) -
         }
         actions = [db.tx_put(record, condition="attribute_not_exists(pk)")]
         for row in rows:
-            entry = wallet_model.Entry(
+            entry = wallets.Entry(
                 org_id=org_id,
                 partner_id=row["partner_id"],
-                entry_id=wallet_model.commission_entry_id(deal_id, change.stage_id, change.number, row["level"]),
-                kind=wallet_model.EntryKind.COMMISSION,
+                entry_id=wallets.commission_entry_id(deal_id, change.stage_id, change.number, row["level"]),
+                kind=wallets.EntryKind.COMMISSION,
                 amount=row["amount"],
                 currency="AUD",
                 at=change.changed_at,
                 description=f"Commission, level {row['level']}, deal {deal_id} at Won",
                 details={"deal_id": deal_id, "level": row["level"]},
             )
-            actions += wallet_model.entry_actions(entry)
+            actions += wallets.entry_actions(entry)
         prepared.append(([db.serialize(k) for k in first], [db.serialize(k) for k in second], actions))
     warm_result = events.lambda_handler(batch(warm, 0), context)
     assert not warm_result["batchItemFailures"], warm_result

@@ -35,10 +35,12 @@ def environment(twilio_url: str, account_sid: str) -> dict[str, str]:
 
 
 def _team(admin: str) -> tuple[str, str]:
-    from common import db, orgs, teams
-    from common.auth import member_from_item, member_key
+    from common.orgs import organisations
+    from common.orgs.access import member_from_item, member_key
+    from common.platform import db
+    from common.teams import roster
 
-    org_id = orgs.create_organisation(orgs.NewOrganisation(name="Bench teams org"), admin)["org_id"]
+    org_id = organisations.create_organisation(organisations.NewOrganisation(name="Bench teams org"), admin)["org_id"]
     member = member_from_item(db.get(member_key(org_id, admin)) or {})
     leader = {
         "user_id": "bench-leader",
@@ -46,7 +48,9 @@ def _team(admin: str) -> tuple[str, str]:
         "display_name": "Lee Leader",
         "email": "lee@bench.example",
     }
-    team, _ = teams.create_team(org_id, member, teams.NewTeam.model_validate({"name": "Bench team", "leader": leader}))
+    team, _ = roster.create_team(
+        org_id, member, roster.NewTeam.model_validate({"name": "Bench team", "leader": leader})
+    )
     return org_id, team["team_id"]
 
 
@@ -55,8 +59,8 @@ def webhook_case(raw: Any, table: str, admin: str) -> tuple[Callable[[int], None
     record, the member's update, the reply recorded) against the bare calls: Query of the phone's
     partition, PutItem of the message record, UpdateItem of the membership, UpdateItem of the record."""
     import boto3
-    from common import db
-    from common.team_model import inbound_message_key, team_member_key
+    from common.platform import db
+    from common.teams.team_model import inbound_message_key, team_member_key
     from twilio.request_validator import RequestValidator
 
     from tests.support import FakeContext, http_event
@@ -122,8 +126,9 @@ def reminder_sweep_case(raw: Any, table: str, admin: str, texts: Callable[[], in
     """10,000 customers in one team, 100 of them past their 7-day update date: the StatusSweep's reminder
     job (texts through the loopback Twilio, e-mails through moto's SES) against the bare Query of the
     organisation's due partition. Items returned by DynamoDB are counted on each side."""
-    from common import clock, db, team_customers, team_reminders
-    from common.team_model import due_partition
+    from common.platform import clock, db
+    from common.teams import reminders, team_customers
+    from common.teams.team_model import due_partition
 
     from bench.partners import _write_all
 
@@ -156,10 +161,10 @@ def reminder_sweep_case(raw: Any, table: str, admin: str, texts: Callable[[], in
     counter.take()
     sent_before = texts()
     start = time.perf_counter()
-    counts = team_reminders.sweep().as_dict()
+    counts = reminders.sweep().as_dict()
     handler_ms = (time.perf_counter() - start) * 1000
     handler_items = counter.take()
-    again = team_reminders.sweep().as_dict()  # the same day: nothing more is sent
+    again = reminders.sweep().as_dict()  # the same day: nothing more is sent
     bare_counter = ItemsReturned(raw)
     bare_counter.take()
     bare_ms: list[float] = []

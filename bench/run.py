@@ -106,9 +106,11 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
     os.environ.update(dispatcher.environment(boto3.client("sqs"), TABLE))
     # SES sends only from verified identities: the reminders' e-mails would fail (and be counted) otherwise.
     boto3.client("sesv2").create_email_identity(EmailIdentity=BASE_ENV["EMAIL_FROM"])
-    from common import clock, companies, db, leads, orgs
-    from common.auth import Permission, member_from_item
-    from common.table_schema import create_table_request
+    from common.leads import companies, leads
+    from common.orgs import organisations
+    from common.orgs.access import Permission, member_from_item
+    from common.platform import clock, db
+    from common.platform.table_schema import create_table_request
 
     from tests.support import FakeContext, http_event
 
@@ -120,9 +122,9 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
     context = FakeContext()
 
     admin, rep = "bench-admin", "bench-rep"
-    org_id = orgs.create_organisation(orgs.NewOrganisation(name="Bench org"), admin)["org_id"]
+    org_id = organisations.create_organisation(organisations.NewOrganisation(name="Bench org"), admin)["org_id"]
     owner = member_from_item(db.get({"pk": f"ORG#{org_id}", "sk": f"MEMBER#{admin}"}) or {})
-    orgs.put_member(org_id, owner, rep, orgs.MembershipChange(permissions=[Permission.REQUEST_LEADS]))
+    organisations.put_member(org_id, owner, rep, organisations.MembershipChange(permissions=[Permission.REQUEST_LEADS]))
     company = companies.create_company(
         org_id,
         companies.NewCompany(
@@ -244,8 +246,11 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
             )
 
     list_path = f"/orgs/{org_id}/leads"
-    orgs.put_member(
-        org_id, owner, rep, orgs.MembershipChange(permissions=[Permission.REQUEST_LEADS, Permission.MANAGE_LEADS])
+    organisations.put_member(
+        org_id,
+        owner,
+        rep,
+        organisations.MembershipChange(permissions=[Permission.REQUEST_LEADS, Permission.MANAGE_LEADS]),
     )
 
     def handler_list(_: int) -> None:
@@ -332,7 +337,9 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
                 "bare_calls": bare_calls,
             }
         )
-    sweep_org = orgs.create_organisation(orgs.NewOrganisation(name="Bench sweep org"), admin)["org_id"]
+    sweep_org = organisations.create_organisation(organisations.NewOrganisation(name="Bench sweep org"), admin)[
+        "org_id"
+    ]
     sweeps = {
         "lapse": partners.sweep_case(raw, TABLE, sweep_org),
         "reminders": referrals.reminder_sweep_case(raw, TABLE, admin, lambda: len(twilio.messages())),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cognito as cognito
-from common.auth import OPERATORS_GROUP
+from common.orgs.access import OPERATORS_GROUP
 from constructs import Construct
 
 from infra import manifest

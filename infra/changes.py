@@ -1,5 +1,5 @@
 """The table stream's one reader: the StreamDispatcher function, which sends each change, whole, to the
-queue of every consumer that wants it (common.change_fanout). AWS rates a stream shard for two readers at
+queue of every consumer that wants it (common.platform.change_fanout). AWS rates a stream shard for two readers at
 most; one reader and a queue per consumer keep that whatever the number of consumers, and each queue's
 dead-letter queue keeps the failed change itself for an operator to look at and redrive."""
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from common.validation import DOMAIN_PATTERN as _DOMAIN
+from common.platform.validation import DOMAIN_PATTERN as _DOMAIN
 from constructs import Construct
 
 from infra import constants

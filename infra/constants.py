@@ -92,7 +92,7 @@ def is_dev_stage(stage: str) -> bool:
     return stage == "dev" or stage.startswith("dev-")
 
 
-# Environment variables read by common.settings.Settings (its field names upper-cased).
+# Environment variables read by common.platform.settings.Settings (its field names upper-cased).
 ENV_STAGE = "STAGE"
 ENV_TABLE_NAME = "TABLE_NAME"
 ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"

@@ -17,7 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
-from common.change_fanout import MAX_MESSAGE_BYTES as MAX_CHANGE_MESSAGE_BYTES
+from common.platform.change_fanout import MAX_MESSAGE_BYTES as MAX_CHANGE_MESSAGE_BYTES
 from constructs import Construct
 
 from infra import constants, manifest

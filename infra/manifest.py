@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from common import change_fanout
+from common.platform import change_fanout
 
 # "token": the token authorizer (functions/authorizer) verifies the bearer token, a portal user's or a
 # partner company's, and passes who it is to the function, which decides what they may do.
@@ -33,7 +33,7 @@ class Function:
     # A record still failing this long after it was written is given up while the stream (24 hours)
     # still holds it, so the failure message can be replayed.
     stream_max_record_age_hours: int = 6
-    # A kind == "queue" function: the changes its queue receives (common.change_fanout) and how it reads it.
+    # A kind == "queue" function: the changes its queue receives (common.platform.change_fanout) and how it reads it.
     change_filters: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     queue_batch_size: int = 10
     # Receives of a message before SQS moves it to the dead-letter queue: the first try and four retries.

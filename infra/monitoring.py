@@ -16,8 +16,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from common.observability import METRICS_NAMESPACE, STAGE_DIMENSION
-from common.queued_changes import FAILED_CHANGES_METRIC
+from common.platform.observability import METRICS_NAMESPACE, STAGE_DIMENSION
+from common.platform.queued_changes import FAILED_CHANGES_METRIC
 from constructs import Construct
 
 from infra import constants

@@ -66,7 +66,7 @@ REMINDER_ITEM_ACTIONS = [
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 ]
-# The index of the customers due (common.team_model.due_index).
+# The index of the customers due (common.teams.team_model.due_index).
 DUE_INDEX = "gsi3"
 
 

@@ -53,7 +53,7 @@ class PartnerProgrammeStack(Stack):
         )
         files = FilesBucket(self, "Files", allowed_origins=config.portal_origins, protected=config.protected)
 
-        # Every function gets the whole set that common.settings reads (one settings model for all): the
+        # Every function gets the whole set that common.platform.settings reads (one settings model for all): the
         # token authorizer uses the issuer, keys, portal clients and scope; LeadsApi also the token URL,
         # which it hands out with partner companies' credentials; PartnersApi the files bucket, and the
         # partner functions the portal URL that e-mailed links start with; the referral functions and the

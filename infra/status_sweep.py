@@ -20,7 +20,7 @@ from infra import manifest
 from infra.functions import FunctionDefaults, LambdaFunction, dead_letter_queue
 from infra.table import Table
 
-# The index of ACTIVE partners by last-lead date (common.partner_model: LAPSE#<shard> / <lastLeadAt>#...):
+# The index of ACTIVE partners by last-lead date (common.partners.partner_records: LAPSE#<shard> / <lastLeadAt>#...):
 # the sweep reads only the range that is due and updates each due partner's node.
 LAPSE_INDEX = "gsi3"
 # Scheduler invokes the function asynchronously: its retry policy covers delivering the invocation

@@ -1,4 +1,4 @@
-"""The single table, built from common.table_schema (the local stack builds its table from it too), and
+"""The single table, built from common.platform.table_schema (the local stack builds its table from it too), and
 how it is recovered: point-in-time recovery on every stage (any second of the last 35 days), and on
 protected stages also AWS Backup's daily and monthly copies, kept in a vault that outlives the stack."""
 
@@ -8,7 +8,7 @@ from aws_cdk import Acknowledgment, Duration, Names, RemovalPolicy, Validations
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from common import table_schema
+from common.platform import table_schema
 from constructs import Construct
 
 DAILY_BACKUP_RETENTION = Duration.days(35)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from common.auth import OPERATORS_GROUP
+from common.orgs.access import OPERATORS_GROUP
 
 from infra.manifest import LEAD_INTAKE_RESOURCE_SERVER, LEAD_INTAKE_SCOPE_NAME
 

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import boto3
 import requests
 from botocore.config import Config
-from common.table_schema import create_table_request
+from common.platform.table_schema import create_table_request
 
 from infra import constants
 from infra.manifest import FUNCTIONS, LEAD_INTAKE_SCOPE, ROUTES, Function, Route

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from common import stream_filters
+from common.platform import stream_filters
 
 from infra.manifest import Function
 from local.worker import Invocation

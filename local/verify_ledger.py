@@ -21,7 +21,7 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
-from common.ledger_audit import audit, describe
+from common.money.audit import audit, describe
 
 from local import state
 from local.stack import ACCESS_KEY_ID, SECRET_ACCESS_KEY, TABLE_NAME

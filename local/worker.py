@@ -105,7 +105,7 @@ def initialize(
         os.environ.pop(name, None)
     os.environ.update(env)
 
-    from common.clock import set_clock
+    from common.platform.clock import set_clock
 
     set_clock(lambda: datetime.now(UTC) + timedelta(seconds=clock_offset.value))
     for handler in preload:
@@ -198,9 +198,9 @@ def openapi_document(handler: str) -> str | None:
     app = getattr(module, "app", None)
     if app is None or not hasattr(app, "get_openapi_json_schema"):
         return None
-    from common import http
+    from common.web import resolver
 
-    return str(app.get_openapi_json_schema(title=http.API_TITLE, version=http.API_VERSION))
+    return str(app.get_openapi_json_schema(title=resolver.API_TITLE, version=resolver.API_VERSION))
 
 
 def ping() -> int:

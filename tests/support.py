@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import copy
+import importlib
 import json
+import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 from urllib.parse import urlencode
 
-from common.auth import OPERATORS_GROUP
+from common.orgs.access import OPERATORS_GROUP
 
 EVENTS = Path(__file__).parent / "events"
 # What a user in the deployment's operators' group (who may create organisations) brings in their token.
 OPERATOR = (OPERATORS_GROUP,)
+
+
+def core_modules() -> list[ModuleType]:
+    """Every module of the common layer's domain packages, imported."""
+    import common
+
+    found = pkgutil.walk_packages(common.__path__, "common.")
+    return [importlib.import_module(info.name) for info in found if not info.ispkg]
 
 
 def load_event(name: str) -> dict[str, Any]:

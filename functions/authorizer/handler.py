@@ -13,9 +13,10 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from common.observability import logger, metrics, tracer
-from common.settings import get_settings
-from common.tokens import InvalidToken, verify
+from common.platform.observability import logger, metrics, tracer
+from common.platform.settings import get_settings
+
+from authorizer.bearer_tokens import InvalidToken, verify
 
 SETTINGS = get_settings().require("token_issuer", "jwks_url", "portal_client_ids", "lead_intake_scope")
 

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from common import companies
-from common.auth import Permission
-from common.credentials import issue_credentials
-from common.db import answer_of
-from common.route_params import PAGE_LIMIT, Cursor, Id, Limit, member_of, page
+from common.leads import companies
+from common.leads.credentials import issue_credentials
+from common.orgs.access import Permission
+from common.platform.db import answer_of
+from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, member_of, page
 
 from leads import responses as r
 

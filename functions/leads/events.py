@@ -1,6 +1,6 @@
 """Entry point of the leads consumer: the e-mails that follow lead changes.
 
-Its queue receives lead changes only (common.change_fanout), one stream record per message. Each message is
+Its queue receives lead changes only (common.platform.change_fanout), one stream record per message. Each message is
 handled on its own; a failing one is reported in batchItemFailures and retried without redoing the others,
 and the notices make a redelivered change send nothing twice."""
 
@@ -11,9 +11,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from common import db, lead_mail, queued_changes
-from common.observability import logger, metrics, tracer
-from common.settings import get_settings
+from common.leads import mail
+from common.platform import db, queued_changes
+from common.platform.observability import logger, metrics, tracer
+from common.platform.settings import get_settings
 
 get_settings()
 
@@ -24,10 +25,10 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 def on_change(old: db.Item | None, new: db.Item | None) -> None:
     if new is None or new.get("entity") != "lead":
         return
-    if lead_mail.purchase_due(old, new):
-        lead_mail.send_purchase_notification(new)
-    if lead_mail.return_due(old, new):
-        lead_mail.send_return_notification(new)
+    if mail.purchase_due(old, new):
+        mail.send_purchase_notification(new)
+    if mail.return_due(old, new):
+        mail.send_return_notification(new)
 
 
 handle_record = tracer.capture_method(capture_response=False, capture_error=False)(

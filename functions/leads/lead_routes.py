@@ -9,14 +9,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common import customers, leads
-from common.auth import Permission
-from common.companies import get_company
-from common.db import without_storage
-from common.errors import Conflict, Forbidden, NotFound
-from common.observability import metrics
-from common.route_params import Cursor, Id, Limit, caller, member_of, page
-from common.settings import get_settings
+from common.leads import customers, leads
+from common.leads.companies import get_company
+from common.orgs.access import Permission
+from common.platform.db import without_storage
+from common.platform.errors import Conflict, Forbidden, NotFound
+from common.platform.observability import metrics
+from common.platform.settings import get_settings
+from common.web.route_params import Cursor, Id, Limit, caller, member_of, page
 
 from leads import responses as r
 

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from common import orgs, templates
-from common.auth import OPERATORS_GROUP, Permission, require_operator
-from common.db import without_storage
-from common.partner_model import require_confirmed
-from common.route_params import PAGE_LIMIT, Cursor, Id, Limit, UserId, caller, member_of, page
+from common.orgs import organisations, templates
+from common.orgs.access import OPERATORS_GROUP, Permission, require_operator
+from common.partners.partner_records import require_confirmed
+from common.platform.db import without_storage
+from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, UserId, caller, member_of, page
 
 from leads import responses as r
 
@@ -32,10 +32,10 @@ MEMBER_MANAGER = "Missing members:manage, or changing what only an admin (or a h
         invalid=r.INVALID,
     ),
 )
-def create_organisation(body: Annotated[orgs.NewOrganisation, Body()]) -> tuple[dict[str, Any], int]:
+def create_organisation(body: Annotated[organisations.NewOrganisation, Body()]) -> tuple[dict[str, Any], int]:
     principal = caller(router)
     require_operator(principal)
-    return orgs.organisation_view(orgs.create_organisation(body, principal.subject)), 201
+    return organisations.organisation_view(organisations.create_organisation(body, principal.subject)), 201
 
 
 @router.get(
@@ -53,7 +53,7 @@ def create_organisation(body: Annotated[orgs.NewOrganisation, Body()]) -> tuple[
 def my_organisations(cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
     principal = caller(router)
     require_confirmed(principal)
-    items, next_cursor = orgs.list_my_memberships(principal.subject, cursor=cursor, limit=limit)
+    items, next_cursor = organisations.list_my_memberships(principal.subject, cursor=cursor, limit=limit)
     keep = ("org_id", "org_name", "role", "permissions")
     return page([{k: item.get(k) for k in keep} for item in items], next_cursor)
 
@@ -70,7 +70,7 @@ def my_organisations(cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[s
 )
 def get_organisation(org_id: Id) -> dict[str, Any]:
     member = member_of(router, org_id)
-    org = orgs.organisation_view(orgs.get_organisation(org_id))
+    org = organisations.organisation_view(organisations.get_organisation(org_id))
     return {**org, "membership": {"role": member.role, "permissions": sorted(member.permissions)}}
 
 
@@ -88,8 +88,8 @@ def get_organisation(org_id: Id) -> dict[str, Any]:
 )
 def list_members(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_MEMBERS)
-    items, next_cursor = orgs.list_members(org_id, cursor=cursor, limit=limit)
-    return page([orgs.member_view(i) for i in items], next_cursor)
+    items, next_cursor = organisations.list_members(org_id, cursor=cursor, limit=limit)
+    return page([organisations.member_view(i) for i in items], next_cursor)
 
 
 @router.put(
@@ -104,9 +104,9 @@ def list_members(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -
         invalid=r.INVALID,
     ),
 )
-def put_member(org_id: Id, user_id: UserId, body: Annotated[orgs.MembershipChange, Body()]) -> dict[str, Any]:
+def put_member(org_id: Id, user_id: UserId, body: Annotated[organisations.MembershipChange, Body()]) -> dict[str, Any]:
     actor = member_of(router, org_id, Permission.MANAGE_MEMBERS)
-    return orgs.member_view(orgs.put_member(org_id, actor, user_id, body))
+    return organisations.member_view(organisations.put_member(org_id, actor, user_id, body))
 
 
 @router.delete(
@@ -122,7 +122,7 @@ def put_member(org_id: Id, user_id: UserId, body: Annotated[orgs.MembershipChang
 )
 def remove_member(org_id: Id, user_id: UserId) -> tuple[str, int]:
     actor = member_of(router, org_id, Permission.MANAGE_MEMBERS)
-    orgs.remove_member(org_id, actor, user_id)
+    organisations.remove_member(org_id, actor, user_id)
     return "", 204
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from common.auth import Permission, Role
-from common.companies import LeadLocation, NewCompany, QueuePriority
-from common.customers import IS_PARTNER
-from common.leads import LeadContact, LeadStatus
-from common.openapi_docs import (  # noqa: F401 - the shared documentation helpers, used as r.<name> by the routes
+from common.leads.companies import LeadLocation, NewCompany, QueuePriority
+from common.leads.customers import IS_PARTNER
+from common.leads.leads import LeadContact, LeadStatus
+from common.orgs.access import Permission, Role
+from common.orgs.templates import NewTemplate
+from common.web.openapi_docs import (  # noqa: F401 - the shared documentation helpers, used as r.<name> by the routes
     INVALID,
     NO_INPUT,
     NOT_A_MEMBER,
@@ -25,8 +26,7 @@ from common.openapi_docs import (  # noqa: F401 - the shared documentation helpe
     missing,
     no_content,
 )
-from common.openapi_docs import Open as _Open
-from common.templates import NewTemplate
+from common.web.openapi_docs import Open as _Open
 from pydantic import ConfigDict, Field
 
 
@@ -125,7 +125,7 @@ class Credentials(_Open):
 
 
 class Organisation(_Open):
-    """An organisation as every route answers it (common.orgs.organisation_view)."""
+    """An organisation as every route answers it (common.orgs.organisations.organisation_view)."""
 
     org_id: str
     name: str
@@ -159,7 +159,7 @@ class Membership(CallerMembership):
 
 
 class Member(Membership):
-    """A staff membership as every route answers it (common.orgs.member_view)."""
+    """A staff membership as every route answers it (common.orgs.organisations.member_view)."""
 
     display_name: str | None
     superior_id: str | None = Field(description="whom the member reports to")

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from common import partner_account
-from common.openapi_docs import INVALID, Open, answers, body
-from common.partner_model import PartnerStatus
-from common.route_params import caller
+from common.partners import account as partner_account
+from common.partners.partner_records import PartnerStatus
+from common.web.openapi_docs import INVALID, Open, answers, body
+from common.web.route_params import caller
 from pydantic import Field
 
 router = APIGatewayHttpRouter()

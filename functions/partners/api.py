@@ -6,10 +6,10 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from common.http import create_resolver
-from common.idempotency import respond_once
-from common.observability import logger, metrics, tracer
-from common.settings import get_settings
+from common.platform.observability import logger, metrics, tracer
+from common.platform.settings import get_settings
+from common.web.idempotency import respond_once
+from common.web.resolver import create_resolver
 
 from partners import (
     account_routes,

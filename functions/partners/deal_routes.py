@@ -9,13 +9,15 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common import deal_files, deal_history, deal_notes, deals, workflows
-from common.auth import Permission
-from common.currencies import MINOR_UNITS_DESCRIPTION
-from common.observability import metrics
-from common.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing
-from common.route_params import Cursor, Id, Limit, PartnerId, member_of, page
-from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
+from common.deals import deals, files, notes
+from common.deals import stage_history as deal_history
+from common.orgs import workflows
+from common.orgs.access import Permission
+from common.platform.currencies import MINOR_UNITS_DESCRIPTION
+from common.platform.observability import metrics
+from common.platform.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
+from common.web.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing
+from common.web.route_params import Cursor, Id, Limit, PartnerId, member_of, page
 from pydantic import ConfigDict, Field
 
 router = APIGatewayHttpRouter()
@@ -123,7 +125,7 @@ class NotePage(Page):
     items: list[Note]
 
 
-class DealFile(deal_files.NewFile):
+class DealFile(files.NewFile):
     """A file as declared (NewFile; the upload may not exceed its size) and where it belongs."""
 
     model_config = ConfigDict(extra="allow")
@@ -154,7 +156,7 @@ class FileUpload(Open):
 
 
 def upload_answer(item: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]:
-    return {"file": deal_files.linked_view(item), "upload": grant}
+    return {"file": files.linked_view(item), "upload": grant}
 
 
 # -- workflows -------------------------------------------------------------------------------------
@@ -355,9 +357,9 @@ def share_deal(org_id: Id, deal_id: Id, partner_id: PartnerId) -> tuple[dict[str
         invalid=INVALID,
     ),
 )
-def add_note(org_id: Id, deal_id: Id, new: Annotated[deal_notes.NewNote, Body()]) -> tuple[dict[str, Any], int]:
-    note = deal_notes.add_staff_note(org_id, deal_id, member_of(router, org_id), new)
-    return deal_notes.view(note), 201
+def add_note(org_id: Id, deal_id: Id, new: Annotated[notes.NewNote, Body()]) -> tuple[dict[str, Any], int]:
+    note = notes.add_staff_note(org_id, deal_id, member_of(router, org_id), new)
+    return notes.view(note), 201
 
 
 @router.get(
@@ -372,10 +374,8 @@ def add_note(org_id: Id, deal_id: Id, new: Annotated[deal_notes.NewNote, Body()]
     ),
 )
 def list_notes(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
-    items, next_cursor = deal_notes.list_staff_notes(
-        org_id, deal_id, member_of(router, org_id), cursor=cursor, limit=limit
-    )
-    return page([deal_notes.view(i) for i in items], next_cursor)
+    items, next_cursor = notes.list_staff_notes(org_id, deal_id, member_of(router, org_id), cursor=cursor, limit=limit)
+    return page([notes.view(i) for i in items], next_cursor)
 
 
 @router.patch(
@@ -390,11 +390,9 @@ def list_notes(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50
         invalid=INVALID,
     ),
 )
-def share_note(
-    org_id: Id, deal_id: Id, note_id: Id, change: Annotated[deal_notes.NoteSharing, Body()]
-) -> dict[str, Any]:
-    note = deal_notes.set_sharing(org_id, deal_id, note_id, member_of(router, org_id), change)
-    return deal_notes.view(note)
+def share_note(org_id: Id, deal_id: Id, note_id: Id, change: Annotated[notes.NoteSharing, Body()]) -> dict[str, Any]:
+    note = notes.set_sharing(org_id, deal_id, note_id, member_of(router, org_id), change)
+    return notes.view(note)
 
 
 @router.post(
@@ -412,8 +410,8 @@ def share_note(
         invalid=INVALID + " (or the content type is not allowed, or the size exceeds 10 MB)",
     ),
 )
-def add_file(org_id: Id, deal_id: Id, new: Annotated[deal_files.NewFile, Body()]) -> tuple[dict[str, Any], int]:
-    item, grant = deal_files.add_staff_file(org_id, deal_id, member_of(router, org_id), new)
+def add_file(org_id: Id, deal_id: Id, new: Annotated[files.NewFile, Body()]) -> tuple[dict[str, Any], int]:
+    item, grant = files.add_staff_file(org_id, deal_id, member_of(router, org_id), new)
     return upload_answer(item, grant), 201
 
 
@@ -429,7 +427,5 @@ def add_file(org_id: Id, deal_id: Id, new: Annotated[deal_files.NewFile, Body()]
     ),
 )
 def list_files(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
-    items, next_cursor = deal_files.list_staff_files(
-        org_id, deal_id, member_of(router, org_id), cursor=cursor, limit=limit
-    )
+    items, next_cursor = files.list_staff_files(org_id, deal_id, member_of(router, org_id), cursor=cursor, limit=limit)
     return page(items, next_cursor)

@@ -1,6 +1,6 @@
 """Entry point of the partners consumer: the e-mails and follow-ups of partner changes.
 
-Its queue receives the changes of the entities its reactions handle (common.change_fanout), one stream
+Its queue receives the changes of the entities its reactions handle (common.platform.change_fanout), one stream
 record per message. Each message is handled on its own; a failing one is reported in batchItemFailures and
 retried without redoing the others, and notices make a redelivered change send nothing twice."""
 
@@ -11,9 +11,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from common import deal_mail, partner_mail, programme_mail, queued_changes, registration_attempts
-from common.observability import logger, metrics, tracer
-from common.settings import get_settings
+from common.deals import mail
+from common.partners import mail as partner_mail
+from common.platform import queued_changes
+from common.platform.observability import logger, metrics, tracer
+from common.platform.settings import get_settings
+from common.programme import mail as programme_mail
+from common.programme import registration_attempts
 
 get_settings().require("portal_url")
 
@@ -24,7 +28,7 @@ processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failu
 REACTIONS: tuple[queued_changes.Reaction, ...] = (
     partner_mail.on_change,
     programme_mail.on_change,
-    deal_mail.on_change,
+    mail.on_change,
     registration_attempts.on_change,
 )
 

@@ -9,14 +9,15 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common import enterprise, partner_lifecycle, partners, portal_settings
-from common.auth import Permission
-from common.db import without_storage
-from common.observability import metrics
-from common.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing, no_content
-from common.orgs import NewOrganisation, organisation_view
-from common.partner_model import PartnerStatus
-from common.route_params import PAGE_LIMIT, Cursor, Id, Limit, PartnerId, member_of, page
+from common.orgs import child_orgs
+from common.orgs.access import Permission
+from common.orgs.organisations import NewOrganisation, organisation_view
+from common.partners import lifecycle, portal_settings, staff_partners
+from common.partners.partner_records import PartnerStatus
+from common.platform.db import without_storage
+from common.platform.observability import metrics
+from common.web.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing, no_content
+from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, PartnerId, member_of, page
 from pydantic import ConfigDict, Field
 
 router = APIGatewayHttpRouter()
@@ -31,7 +32,7 @@ TRANSITION = "The status change is not allowed from the partner's status (or the
 
 
 class ChildOrganisation(Open):
-    """An organisation as every route answers it (common.orgs.organisation_view)."""
+    """An organisation as every route answers it (common.orgs.organisations.organisation_view)."""
 
     org_id: str
     name: str
@@ -82,7 +83,7 @@ class PartnerPage(Page):
     items: list[Partner]
 
 
-class ContactEntry(partner_lifecycle.NewContact):
+class ContactEntry(lifecycle.NewContact):
     model_config = ConfigDict(extra="allow")
     contact_id: str
     recorded_by: str
@@ -140,7 +141,7 @@ def _actor(org_id: str, permission: Permission | None = Permission.MANAGE_PARTNE
 )
 def create_child(org_id: Id, new: Annotated[NewOrganisation, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id)
-    return organisation_view(enterprise.create_child(org_id, member, new)), 201
+    return organisation_view(child_orgs.create_child(org_id, member, new)), 201
 
 
 @router.get(
@@ -157,7 +158,7 @@ def create_child(org_id: Id, new: Annotated[NewOrganisation, Body()]) -> tuple[d
 )
 def list_children(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
     member_of(router, org_id)
-    items, next_cursor = enterprise.list_children(org_id, cursor=cursor, limit=limit)
+    items, next_cursor = child_orgs.list_children(org_id, cursor=cursor, limit=limit)
     return page(items, next_cursor)
 
 
@@ -205,11 +206,11 @@ def put_portal_settings(org_id: Id, settings: Annotated[portal_settings.PortalSe
         invalid="The request has invalid fields (e.g. a broker who is not a staff member)",
     ),
 )
-def add_partner(org_id: Id, new: Annotated[partners.NewPartner, Body()]) -> tuple[dict[str, Any], int]:
+def add_partner(org_id: Id, new: Annotated[staff_partners.NewPartner, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    node = partners.add_partner(org_id, member, new)
+    node = staff_partners.add_partner(org_id, member, new)
     metrics.add_metric(name="PartnersAdded", unit=MetricUnit.Count, value=1)
-    return partners.partner_view(node), 201
+    return staff_partners.partner_view(node), 201
 
 
 @router.post(
@@ -224,9 +225,9 @@ def add_partner(org_id: Id, new: Annotated[partners.NewPartner, Body()]) -> tupl
         invalid=INVALID,
     ),
 )
-def add_existing(org_id: Id, existing: Annotated[partners.ExistingPartner, Body()]) -> tuple[dict[str, Any], int]:
+def add_existing(org_id: Id, existing: Annotated[staff_partners.ExistingPartner, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    return partners.partner_view(partners.add_existing(org_id, member, existing)), 201
+    return staff_partners.partner_view(staff_partners.add_existing(org_id, member, existing)), 201
 
 
 @router.get(
@@ -250,10 +251,10 @@ def list_partners(
     limit: Limit = PAGE_LIMIT,
 ) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    items, next_cursor = partners.list_partners(
+    items, next_cursor = staff_partners.list_partners(
         org_id, status=status, live_without_lead=filter == "live_without_lead", cursor=cursor, limit=limit
     )
-    return page([partners.partner_view(i) for i in items], next_cursor)
+    return page([staff_partners.partner_view(i) for i in items], next_cursor)
 
 
 @router.get(
@@ -264,7 +265,7 @@ def list_partners(
 )
 def get_partner(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    return partners.partner_view(partners.get_node(org_id, partner_id))
+    return staff_partners.partner_view(staff_partners.get_node(org_id, partner_id))
 
 
 @router.patch(
@@ -279,8 +280,10 @@ def get_partner(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
         invalid=INVALID,
     ),
 )
-def edit_partner(org_id: Id, partner_id: PartnerId, edit: Annotated[partners.PartnerEdit, Body()]) -> dict[str, Any]:
-    return partners.partner_view(partners.edit_partner(org_id, partner_id, edit, _actor(org_id)))
+def edit_partner(
+    org_id: Id, partner_id: PartnerId, edit: Annotated[staff_partners.PartnerEdit, Body()]
+) -> dict[str, Any]:
+    return staff_partners.partner_view(staff_partners.edit_partner(org_id, partner_id, edit, _actor(org_id)))
 
 
 @router.delete(
@@ -290,7 +293,7 @@ def edit_partner(org_id: Id, partner_id: PartnerId, edit: Annotated[partners.Par
     responses=answers(no_content("Removed"), forbidden=MANAGER, not_found=NO_PARTNER, conflict=CHANGED),
 )
 def remove_partner(org_id: Id, partner_id: PartnerId) -> tuple[str, int]:
-    partners.remove_partner(org_id, partner_id, _actor(org_id))
+    staff_partners.remove_partner(org_id, partner_id, _actor(org_id))
     return "", 204
 
 
@@ -307,10 +310,10 @@ def remove_partner(org_id: Id, partner_id: PartnerId) -> tuple[str, int]:
     ),
 )
 def set_brokers(
-    org_id: Id, partner_id: PartnerId, assignment: Annotated[partners.BrokerAssignment, Body()]
+    org_id: Id, partner_id: PartnerId, assignment: Annotated[staff_partners.BrokerAssignment, Body()]
 ) -> dict[str, Any]:
-    node = partners.set_brokers(org_id, partner_id, assignment.brokers, _actor(org_id))
-    return partners.partner_view(node)
+    node = staff_partners.set_brokers(org_id, partner_id, assignment.brokers, _actor(org_id))
+    return staff_partners.partner_view(node)
 
 
 # -- lifecycle -------------------------------------------------------------------------------------
@@ -329,9 +332,9 @@ def set_brokers(
     ),
 )
 def set_status(
-    org_id: Id, partner_id: PartnerId, change: Annotated[partner_lifecycle.PartnerStatusChange, Body()]
+    org_id: Id, partner_id: PartnerId, change: Annotated[lifecycle.PartnerStatusChange, Body()]
 ) -> dict[str, Any]:
-    return partners.partner_view(partner_lifecycle.set_status(org_id, partner_id, change, _actor(org_id)))
+    return staff_partners.partner_view(lifecycle.set_status(org_id, partner_id, change, _actor(org_id)))
 
 
 @router.post(
@@ -343,7 +346,7 @@ def set_status(
     ),
 )
 def restore(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
-    return partners.partner_view(partner_lifecycle.restore(org_id, partner_id, _actor(org_id)))
+    return staff_partners.partner_view(lifecycle.restore(org_id, partner_id, _actor(org_id)))
 
 
 @router.post(
@@ -358,7 +361,7 @@ def restore(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
     ),
 )
 def send_terms(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
-    return partners.partner_view(partner_lifecycle.send_terms(org_id, partner_id, _actor(org_id)))
+    return staff_partners.partner_view(lifecycle.send_terms(org_id, partner_id, _actor(org_id)))
 
 
 @router.post(
@@ -373,7 +376,7 @@ def send_terms(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
     ),
 )
 def terms_signed(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
-    return partners.partner_view(partner_lifecycle.terms_signed(org_id, partner_id, _actor(org_id)))
+    return staff_partners.partner_view(lifecycle.terms_signed(org_id, partner_id, _actor(org_id)))
 
 
 # -- contact log, tasks, activity ------------------------------------------------------------------
@@ -388,9 +391,9 @@ def terms_signed(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
     ),
 )
 def add_contact(
-    org_id: Id, partner_id: PartnerId, contact: Annotated[partner_lifecycle.NewContact, Body()]
+    org_id: Id, partner_id: PartnerId, contact: Annotated[lifecycle.NewContact, Body()]
 ) -> tuple[dict[str, Any], int]:
-    return without_storage(partner_lifecycle.add_contact(org_id, partner_id, contact, _actor(org_id))), 201
+    return without_storage(lifecycle.add_contact(org_id, partner_id, contact, _actor(org_id))), 201
 
 
 @router.get(
@@ -408,7 +411,7 @@ def list_contacts(
     org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: Limit = PAGE_LIMIT
 ) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    items, next_cursor = partner_lifecycle.list_contacts(org_id, partner_id, cursor=cursor, limit=limit)
+    items, next_cursor = lifecycle.list_contacts(org_id, partner_id, cursor=cursor, limit=limit)
     return page([without_storage(i) for i in items], next_cursor)
 
 
@@ -419,9 +422,9 @@ def list_contacts(
     responses=answers(body(Task, "The task", 201), forbidden=MANAGER, not_found=NO_PARTNER, invalid=INVALID),
 )
 def add_task(
-    org_id: Id, partner_id: PartnerId, task: Annotated[partner_lifecycle.NewTask, Body()]
+    org_id: Id, partner_id: PartnerId, task: Annotated[lifecycle.NewTask, Body()]
 ) -> tuple[dict[str, Any], int]:
-    return without_storage(partner_lifecycle.add_task(org_id, partner_id, task, _actor(org_id))), 201
+    return without_storage(lifecycle.add_task(org_id, partner_id, task, _actor(org_id))), 201
 
 
 @router.get(
@@ -437,7 +440,7 @@ def add_task(
 )
 def list_tasks(org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    items, next_cursor = partner_lifecycle.list_tasks(org_id, partner_id, cursor=cursor, limit=limit)
+    items, next_cursor = lifecycle.list_tasks(org_id, partner_id, cursor=cursor, limit=limit)
     return page([without_storage(i) for i in items], next_cursor)
 
 
@@ -453,9 +456,9 @@ def list_tasks(org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: 
     ),
 )
 def change_task(
-    org_id: Id, partner_id: PartnerId, task_id: Id, change: Annotated[partner_lifecycle.TaskChange, Body()]
+    org_id: Id, partner_id: PartnerId, task_id: Id, change: Annotated[lifecycle.TaskChange, Body()]
 ) -> dict[str, Any]:
-    task = partner_lifecycle.change_task(org_id, partner_id, task_id, change, _actor(org_id))
+    task = lifecycle.change_task(org_id, partner_id, task_id, change, _actor(org_id))
     return without_storage(task)
 
 
@@ -473,5 +476,5 @@ def change_task(
 )
 def activity(org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    items, next_cursor = partner_lifecycle.activity(org_id, partner_id, cursor=cursor, limit=limit)
+    items, next_cursor = lifecycle.activity(org_id, partner_id, cursor=cursor, limit=limit)
     return page(items, next_cursor)

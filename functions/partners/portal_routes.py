@@ -9,11 +9,14 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common import deal_files, deal_history, deal_mail, deal_notes, deals, portal_brokers, workflows
-from common.observability import metrics
-from common.openapi_docs import INVALID, Open, Page, answers, body
-from common.partner_model import NotificationType
-from common.route_params import Cursor, Id, Limit, page, partner_of
+from common.deals import deals, files, mail, notes
+from common.deals import stage_history as deal_history
+from common.orgs import workflows
+from common.partners import brokers
+from common.partners.partner_records import NotificationType
+from common.platform.observability import metrics
+from common.web.openapi_docs import INVALID, Open, Page, answers, body
+from common.web.route_params import Cursor, Id, Limit, page, partner_of
 from pydantic import Field
 
 from partners.deal_routes import (
@@ -134,7 +137,7 @@ def portal_deals(
     responses=answers(body(PortalBrokerList, "The brokers"), forbidden=REFUSED, not_found=NOT_A_PARTNER),
 )
 def list_brokers(org_id: Id) -> dict[str, Any]:
-    return {"items": portal_brokers.portal_brokers(partner_of(router, org_id))}
+    return {"items": brokers.portal_brokers(partner_of(router, org_id))}
 
 
 @router.post(
@@ -196,8 +199,8 @@ def portal_stage_history(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: 
         invalid=INVALID,
     ),
 )
-def add_note(org_id: Id, deal_id: Id, new: Annotated[deal_notes.NewPortalNote, Body()]) -> tuple[dict[str, Any], int]:
-    return deal_notes.view(deal_notes.add_partner_note(partner_of(router, org_id), deal_id, new)), 201
+def add_note(org_id: Id, deal_id: Id, new: Annotated[notes.NewPortalNote, Body()]) -> tuple[dict[str, Any], int]:
+    return notes.view(notes.add_partner_note(partner_of(router, org_id), deal_id, new)), 201
 
 
 @router.get(
@@ -212,8 +215,8 @@ def add_note(org_id: Id, deal_id: Id, new: Annotated[deal_notes.NewPortalNote, B
     ),
 )
 def list_notes(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
-    items, next_cursor = deal_notes.list_partner_notes(partner_of(router, org_id), deal_id, cursor=cursor, limit=limit)
-    return page([deal_notes.view(i) for i in items], next_cursor)
+    items, next_cursor = notes.list_partner_notes(partner_of(router, org_id), deal_id, cursor=cursor, limit=limit)
+    return page([notes.view(i) for i in items], next_cursor)
 
 
 @router.post(
@@ -230,8 +233,8 @@ def list_notes(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50
         invalid=INVALID + " (or the content type is not allowed, or the size exceeds 10 MB)",
     ),
 )
-def add_file(org_id: Id, deal_id: Id, new: Annotated[deal_files.NewFile, Body()]) -> tuple[dict[str, Any], int]:
-    item, grant = deal_files.add_partner_file(partner_of(router, org_id), deal_id, new)
+def add_file(org_id: Id, deal_id: Id, new: Annotated[files.NewFile, Body()]) -> tuple[dict[str, Any], int]:
+    item, grant = files.add_partner_file(partner_of(router, org_id), deal_id, new)
     return upload_answer(item, grant), 201
 
 
@@ -247,7 +250,7 @@ def add_file(org_id: Id, deal_id: Id, new: Annotated[deal_files.NewFile, Body()]
     ),
 )
 def list_files(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
-    return page(*deal_files.list_partner_files(partner_of(router, org_id), deal_id, cursor=cursor, limit=limit))
+    return page(*files.list_partner_files(partner_of(router, org_id), deal_id, cursor=cursor, limit=limit))
 
 
 @router.get(
@@ -257,7 +260,7 @@ def list_files(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50
     responses=answers(body(NotificationChoices, "The choices"), forbidden=REFUSED, not_found=NOT_A_PARTNER),
 )
 def get_notifications(org_id: Id) -> dict[str, Any]:
-    return deal_mail.notification_choices(partner_of(router, org_id))
+    return mail.notification_choices(partner_of(router, org_id))
 
 
 @router.put(
@@ -271,5 +274,5 @@ def get_notifications(org_id: Id) -> dict[str, Any]:
         invalid=INVALID + " (or a type the organisation does not offer)",
     ),
 )
-def set_notifications(org_id: Id, choice: Annotated[deal_mail.NotificationChoice, Body()]) -> dict[str, Any]:
-    return deal_mail.set_notifications(partner_of(router, org_id), choice)
+def set_notifications(org_id: Id, choice: Annotated[mail.NotificationChoice, Body()]) -> dict[str, Any]:
+    return mail.set_notifications(partner_of(router, org_id), choice)

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from common import invitations, ledger, programme, terms
-from common.auth import Permission, require_member
-from common.currencies import MINOR_UNITS_DESCRIPTION
-from common.errors import NotFound
-from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
-from common.partner_model import PartnerStatus, require_partner
-from common.route_params import PAGE_LIMIT, Cursor, Id, Limit, PartnerId, caller, member_of, page, partner_of
+from common.money import ledger
+from common.orgs.access import Permission, require_member
+from common.partners.partner_records import PartnerStatus, require_partner
+from common.platform.currencies import MINOR_UNITS_DESCRIPTION
+from common.platform.errors import NotFound
+from common.programme import invitations, structure, terms
+from common.web.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
+from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, PartnerId, caller, member_of, page, partner_of
 from pydantic import Field
 
 router = APIGatewayHttpRouter()
@@ -146,8 +147,8 @@ class InvitationPage(Page):
         invalid=INVALID,
     ),
 )
-def join(org_id: Id, request: Annotated[programme.JoinRequest, Body()]) -> tuple[dict[str, Any], int]:
-    return programme.node_view(programme.join(org_id, caller(router), request)), 201
+def join(org_id: Id, request: Annotated[structure.JoinRequest, Body()]) -> tuple[dict[str, Any], int]:
+    return structure.node_view(structure.join(org_id, caller(router), request)), 201
 
 
 @router.get(
@@ -159,7 +160,7 @@ def join(org_id: Id, request: Annotated[programme.JoinRequest, Body()]) -> tuple
     ),
 )
 def me(org_id: Id) -> dict[str, Any]:
-    return programme.my_view(partner_of(router, org_id))
+    return structure.my_view(partner_of(router, org_id))
 
 
 @router.get(
@@ -176,9 +177,9 @@ def me(org_id: Id) -> dict[str, Any]:
     ),
 )
 def partners(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
-    items, next_cursor, scope = programme.list_structure(org_id, caller(router), cursor=cursor, limit=limit)
+    items, next_cursor, scope = structure.list_structure(org_id, caller(router), cursor=cursor, limit=limit)
     wallets = ledger.balances(org_id, [i["partner_id"] for i in items])
-    listed = [programme.node_view(i) | {"wallet": wallets.get(i["partner_id"])} for i in items]
+    listed = [structure.node_view(i) | {"wallet": wallets.get(i["partner_id"])} for i in items]
     return {**page(listed, next_cursor), "scope": scope}
 
 
@@ -196,9 +197,9 @@ def partners(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> di
         invalid=INVALID + " (or the sponsor is not a partner of the organisation)",
     ),
 )
-def move(org_id: Id, partner_id: PartnerId, change: Annotated[programme.SponsorChange, Body()]) -> dict[str, Any]:
+def move(org_id: Id, partner_id: PartnerId, change: Annotated[structure.SponsorChange, Body()]) -> dict[str, Any]:
     member = member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    return programme.move(org_id, member, partner_id, change)
+    return structure.move(org_id, member, partner_id, change)
 
 
 # -- terms -----------------------------------------------------------------------------------------
@@ -268,7 +269,7 @@ def current_terms(org_id: Id) -> dict[str, Any]:
 )
 def accept_terms(org_id: Id, acceptance: Annotated[terms.TermsAcceptance, Body()]) -> dict[str, Any]:
     partner = partner_of(router, org_id, accepting_terms=True)
-    return programme.node_view(terms.accept(partner, acceptance.version))
+    return structure.node_view(terms.accept(partner, acceptance.version))
 
 
 # -- invitations -----------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from common import invitations, registration, sender_addresses
-from common.errors import PROBLEM_CONTENT_TYPE
-from common.openapi_docs import INVALID, NO_INPUT, Open, Problem, Responses, body
+from common.partners import sender_addresses
+from common.platform.errors import PROBLEM_CONTENT_TYPE
+from common.programme import invitations, registration
+from common.web.openapi_docs import INVALID, NO_INPUT, Open, Problem, Responses, body
 from pydantic import Field
 
 router = APIGatewayHttpRouter()

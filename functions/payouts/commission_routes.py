@@ -1,6 +1,6 @@
 """Commission plans and a deal's commissions: staff with the manage-balances permission add plan versions,
 read the plan, preview a deal's commissions across the structure, and read what the cascade paid or
-reversed on a deal and why. Thin handlers over common.commission_plans and common.commissions."""
+reversed on a deal and why. Thin handlers over common.money.plans and common.money.commissions."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from common import commission_cascade, commission_plans, commissions
-from common.auth import Permission
-from common.currencies import MINOR_UNITS_DESCRIPTION
-from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, answers, body, missing
-from common.route_params import Id, member_of
+from common.money import cascade as commission_cascade
+from common.money import commissions, plans
+from common.orgs.access import Permission
+from common.platform.currencies import MINOR_UNITS_DESCRIPTION
+from common.web.openapi_docs import INVALID, NOT_A_MEMBER, Open, answers, body, missing
+from common.web.route_params import Id, member_of
 from pydantic import ConfigDict, Field
 
 router = APIGatewayHttpRouter()
@@ -25,7 +26,7 @@ NO_DEAL = NOT_A_MEMBER + "; or no such deal in the organisation"
 # -- documented answers (the routes return plain dicts) --------------------------------------------
 
 
-class NumberedPlanLevel(commission_plans.PlanLevel):
+class NumberedPlanLevel(plans.PlanLevel):
     """A level as set (PlanLevel; percent answered as exact decimal text, e.g. 12.5) and its number."""
 
     model_config = ConfigDict(extra="allow")
@@ -144,10 +145,10 @@ class DealCommissions(Open):
         "the currency is not the plan's, or effective_from is in the past)",
     ),
 )
-def add_plan_version(org_id: Id, new: Annotated[commission_plans.NewPlanVersion, Body()]) -> tuple[dict[str, Any], int]:
+def add_plan_version(org_id: Id, new: Annotated[plans.NewPlanVersion, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.PROGRAMME_MANAGE_BALANCES)
-    plan = commission_plans.add_version(org_id, new, f"user:{member.user_id}")
-    return commission_plans.view(plan), 201
+    plan = plans.add_version(org_id, new, f"user:{member.user_id}")
+    return plans.view(plan), 201
 
 
 @router.get(
@@ -162,7 +163,7 @@ def add_plan_version(org_id: Id, new: Annotated[commission_plans.NewPlanVersion,
 )
 def get_plan(org_id: Id) -> dict[str, Any]:
     member_of(router, org_id, Permission.PROGRAMME_MANAGE_BALANCES)
-    return commission_plans.view(commission_plans.get_plan(org_id))
+    return plans.view(plans.get_plan(org_id))
 
 
 @router.get(

@@ -1,7 +1,7 @@
 """Entry point of the payouts consumer: the commission cascade of deal stage changes, and the e-mail a partner
 gets when their payout request is settled.
 
-Its queue receives only those changes (common.change_fanout), one stream record per message. Each message is
+Its queue receives only those changes (common.platform.change_fanout), one stream record per message. Each message is
 handled on its own; a failing one is reported in batchItemFailures and retried without redoing the others.
 Every reaction is safe to repeat and to receive out of order: commission entries have deterministic ids and
 conditional writes, e-mails go out once through notices."""
@@ -13,9 +13,10 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from common import commissions, payout_mail, queued_changes
-from common.observability import logger, metrics, tracer
-from common.settings import get_settings
+from common.money import commissions, payout_mail
+from common.platform import queued_changes
+from common.platform.observability import logger, metrics, tracer
+from common.platform.settings import get_settings
 
 get_settings()
 

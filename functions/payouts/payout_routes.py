@@ -1,6 +1,6 @@
 """Payout requests: a partner requests a payout of part of their balance and follows their requests in the
 portal; staff with the "manage balances and payouts" permission list them, pay them or reject them. Thin
-handlers over common.payout_requests (the partner's e-mail follows from the stream: common.payout_mail)."""
+handlers over common.money.payout_requests (the partner's e-mail follows from the stream: common.money.payout_mail)."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common import payout_requests
-from common.auth import Permission
-from common.currencies import MINOR_UNITS_DESCRIPTION
-from common.observability import metrics
-from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
-from common.route_params import Cursor, Id, Limit, member_of, page, partner_of
-from common.wallet_model import PayoutStatus
+from common.money import payout_requests
+from common.money.wallets import PayoutStatus
+from common.orgs.access import Permission
+from common.platform.currencies import MINOR_UNITS_DESCRIPTION
+from common.platform.observability import metrics
+from common.web.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
+from common.web.route_params import Cursor, Id, Limit, member_of, page, partner_of
 from pydantic import Field
 
 router = APIGatewayHttpRouter()

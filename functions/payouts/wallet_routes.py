@@ -1,6 +1,6 @@
 """Wallets and the ledger: staff with the manage-balances permission see every partner's wallet and history,
 correct balances and export the ledger as CSV; a partner sees and exports their own. Thin handlers over
-common.ledger."""
+common.money.ledger."""
 
 from __future__ import annotations
 
@@ -12,13 +12,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common import ledger
-from common.auth import Permission
-from common.currencies import MINOR_UNITS_DESCRIPTION
-from common.observability import metrics
-from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, Responses, answers, body, missing
-from common.route_params import Cursor, Id, Limit, PartnerId, member_of, page, partner_of
-from common.wallet_model import EntryKind
+from common.money import ledger
+from common.money.wallets import EntryKind
+from common.orgs.access import Permission
+from common.platform.currencies import MINOR_UNITS_DESCRIPTION
+from common.platform.observability import metrics
+from common.web.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, Responses, answers, body, missing
+from common.web.route_params import Cursor, Id, Limit, PartnerId, member_of, page, partner_of
 from pydantic import Field
 
 router = APIGatewayHttpRouter()

@@ -1,6 +1,6 @@
 """Entry point of the referrals consumer: a new referral request is texted to its team.
 
-Its queue receives the insertions of referral requests (common.change_fanout), one stream record per
+Its queue receives the insertions of referral requests (common.platform.change_fanout), one stream record per
 message. Each message is handled on its own; a change whose texts could not all go out (Twilio unreachable)
 is reported in batchItemFailures and retried, and the per-member notices make the retry text only those not
 texted yet."""
@@ -13,9 +13,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from common import db, queued_changes, referral_offers
-from common.observability import logger, metrics, tracer
-from common.settings import get_settings
+from common.platform import db, queued_changes
+from common.platform.observability import logger, metrics, tracer
+from common.platform.settings import get_settings
+from common.teams import referral_offers
 
 get_settings().require("twilio_account_sid", "twilio_from_number", "twilio_auth_token_parameter")
 

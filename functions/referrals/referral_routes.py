@@ -1,6 +1,6 @@
 """Referral requests: programme staff offer a customer to a partner team (texted to its eligible members
 off the request path), follow what became of it, and team members accept from the dashboard. Thin
-handlers over common.referral_requests."""
+handlers over common.teams.referral_requests."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common import db, referral_offers, referral_requests, teams
-from common.auth import (
+from common.orgs.access import (
     Member,
     Permission,
     member_from_item,
@@ -19,13 +18,15 @@ from common.auth import (
     require_member,
     require_user,
 )
-from common.errors import Forbidden, NotFound
-from common.observability import metrics
-from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
-from common.partner_model import account_key, refuse_unconfirmed
-from common.route_params import Cursor, Id, Limit, caller, page
-from common.team_model import ReferralStatus, referral_key
-from common.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
+from common.partners.partner_records import account_key, refuse_unconfirmed
+from common.platform import db
+from common.platform.errors import Forbidden, NotFound
+from common.platform.observability import metrics
+from common.platform.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
+from common.teams import referral_offers, referral_requests, roster
+from common.teams.team_model import ReferralStatus, referral_key
+from common.web.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
+from common.web.route_params import Cursor, Id, Limit, caller, page
 from pydantic import ConfigDict, Field
 
 router = APIGatewayHttpRouter()
@@ -137,7 +138,7 @@ def _staff_or_team_member(org_id: str, request_id: str) -> tuple[db.Item, Member
     request, staff_item, account = (found.get((k["pk"], k["sk"])) for k in keys)
     staff = member_from_item(staff_item) if staff_item else None
     membership = (
-        teams.find_team_member(org_id, request["team_id"], principal.subject, consistent=True) if request else None
+        roster.find_team_member(org_id, request["team_id"], principal.subject, consistent=True) if request else None
     )
     if request is None or (staff is None and membership is None):
         raise NotFound(f"referral request {request_id} not found")

@@ -1,6 +1,6 @@
 """Partner teams: creating teams, their members and who receives referral texts; the team's shared customer
 list (statuses, notes, re-assignment); the teams with overdue customers; a member's own teams. Thin handlers
-over common.teams, common.team_customers and common.team_reminders."""
+over common.teams.roster, common.teams.team_customers and common.teams.reminders."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common import customers, team_customers, team_reminders, teams
-from common.auth import Permission, require_member
-from common.observability import metrics
-from common.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing, no_content
-from common.partner_model import require_confirmed
-from common.route_params import Cursor, Id, Limit, UserId, caller, page
-from common.team_model import CustomerStatus, TeamRole
+from common.leads import customers
+from common.orgs.access import Permission, require_member
+from common.partners.partner_records import require_confirmed
+from common.platform.observability import metrics
+from common.teams import reminders, roster, team_customers
+from common.teams.team_model import CustomerStatus, TeamRole
+from common.web.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing, no_content
+from common.web.route_params import Cursor, Id, Limit, UserId, caller, page
 from pydantic import ConfigDict, Field
 
 router = APIGatewayHttpRouter()
@@ -37,7 +38,7 @@ NO_CUSTOMER = NO_TEAM + "; or no such customer, or (for a member) it is not assi
 # -- documented answers (the routes return plain dicts) --------------------------------------------
 
 
-class TeamMember(teams.MemberDetails):
+class TeamMember(roster.MemberDetails):
     """A membership: the member's details as set (MemberDetails) and their place in the team."""
 
     model_config = ConfigDict(extra="allow")
@@ -144,16 +145,16 @@ class OverdueTeams(Open):
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _caller(org_id: str, team_id: str) -> teams.TeamCaller:
-    return teams.team_caller(caller(router), org_id, team_id)
+def _caller(org_id: str, team_id: str) -> roster.TeamCaller:
+    return roster.team_caller(caller(router), org_id, team_id)
 
 
-def _with_members(caller: teams.TeamCaller) -> dict[str, Any]:
+def _with_members(caller: roster.TeamCaller) -> dict[str, Any]:
     if caller.sees_all:
-        members = teams.team_members(caller.org_id, caller.team_id, consistent=True)
+        members = roster.team_members(caller.org_id, caller.team_id, consistent=True)
     else:
         members = [caller.membership] if caller.membership else []
-    return {**teams.team_view(caller.team), "members": [teams.member_view(m) for m in members]}
+    return {**roster.team_view(caller.team), "members": [roster.member_view(m) for m in members]}
 
 
 # -- teams -----------------------------------------------------------------------------------------
@@ -171,11 +172,11 @@ def _with_members(caller: teams.TeamCaller) -> dict[str, Any]:
         invalid=INVALID,
     ),
 )
-def create_team(org_id: Id, new: Annotated[teams.NewTeam, Body()]) -> tuple[dict[str, Any], int]:
+def create_team(org_id: Id, new: Annotated[roster.NewTeam, Body()]) -> tuple[dict[str, Any], int]:
     member = require_member(caller(router), org_id, Permission.MANAGE_TEAMS)
-    team, leader = teams.create_team(org_id, member, new)
+    team, leader = roster.create_team(org_id, member, new)
     metrics.add_metric(name="TeamsCreated", unit=MetricUnit.Count, value=1)
-    return {**teams.team_view(team), "members": [teams.member_view(leader)]}, 201
+    return {**roster.team_view(team), "members": [roster.member_view(leader)]}, 201
 
 
 @router.get(
@@ -187,9 +188,9 @@ def create_team(org_id: Id, new: Annotated[teams.NewTeam, Body()]) -> tuple[dict
     ),
 )
 def list_teams(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
-    teams.require_staff_reader(caller(router), org_id)
-    items, next_cursor = teams.list_teams(org_id, cursor=cursor, limit=limit)
-    return page([teams.team_view(i) for i in items], next_cursor)
+    roster.require_staff_reader(caller(router), org_id)
+    items, next_cursor = roster.list_teams(org_id, cursor=cursor, limit=limit)
+    return page([roster.team_view(i) for i in items], next_cursor)
 
 
 # Registered before /teams/<team_id>: "overdue" is never taken for a team id.
@@ -202,8 +203,8 @@ def list_teams(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str
     ),
 )
 def overdue_teams(org_id: Id) -> dict[str, Any]:
-    teams.require_staff_reader(caller(router), org_id)
-    return team_reminders.overdue_teams(org_id)
+    roster.require_staff_reader(caller(router), org_id)
+    return reminders.overdue_teams(org_id)
 
 
 @router.get(
@@ -229,8 +230,8 @@ def get_team(org_id: Id, team_id: Id) -> dict[str, Any]:
         invalid=INVALID + " (or the user is not a member of the team)",
     ),
 )
-def change_leader(org_id: Id, team_id: Id, change: Annotated[teams.LeaderChange, Body()]) -> dict[str, Any]:
-    return teams.team_view(teams.change_leader(_caller(org_id, team_id), change))
+def change_leader(org_id: Id, team_id: Id, change: Annotated[roster.LeaderChange, Body()]) -> dict[str, Any]:
+    return roster.team_view(roster.change_leader(_caller(org_id, team_id), change))
 
 
 @router.put(
@@ -249,10 +250,10 @@ def change_leader(org_id: Id, team_id: Id, change: Annotated[teams.LeaderChange,
     ),
 )
 def put_member(
-    org_id: Id, team_id: Id, user_id: UserId, change: Annotated[teams.MemberChange, Body()]
+    org_id: Id, team_id: Id, user_id: UserId, change: Annotated[roster.MemberChange, Body()]
 ) -> tuple[dict[str, Any], int]:
-    membership, added = teams.put_member(_caller(org_id, team_id), user_id, change)
-    return teams.member_view(membership), 201 if added else 200
+    membership, added = roster.put_member(_caller(org_id, team_id), user_id, change)
+    return roster.member_view(membership), 201 if added else 200
 
 
 @router.delete(
@@ -267,7 +268,7 @@ def put_member(
     ),
 )
 def remove_member(org_id: Id, team_id: Id, user_id: UserId) -> tuple[None, int]:
-    teams.remove_member(_caller(org_id, team_id), user_id)
+    roster.remove_member(_caller(org_id, team_id), user_id)
     return None, 204
 
 
@@ -283,9 +284,9 @@ def remove_member(org_id: Id, team_id: Id, user_id: UserId) -> tuple[None, int]:
     ),
 )
 def set_eligibility(
-    org_id: Id, team_id: Id, user_id: UserId, change: Annotated[teams.Eligibility, Body()]
+    org_id: Id, team_id: Id, user_id: UserId, change: Annotated[roster.Eligibility, Body()]
 ) -> dict[str, Any]:
-    return teams.member_view(teams.set_eligible(_caller(org_id, team_id), user_id, change.eligible))
+    return roster.member_view(roster.set_eligible(_caller(org_id, team_id), user_id, change.eligible))
 
 
 @router.get(
@@ -302,8 +303,8 @@ def set_eligibility(
 def my_teams(cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     principal = caller(router)
     require_confirmed(principal)
-    items, next_cursor = teams.my_teams(principal.subject, cursor=cursor, limit=limit)
-    return page([teams.my_team_view(i) for i in items], next_cursor)
+    items, next_cursor = roster.my_teams(principal.subject, cursor=cursor, limit=limit)
+    return page([roster.my_team_view(i) for i in items], next_cursor)
 
 
 # -- the customer list -----------------------------------------------------------------------------

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from common import http, referral_requests, sms_webhook
-from common.errors import PROBLEM_CONTENT_TYPE
-from common.openapi_docs import BODY_REFUSALS, Problem
+from common.platform.errors import PROBLEM_CONTENT_TYPE
+from common.teams import referral_requests, text_replies
+from common.web import resolver
+from common.web.openapi_docs import BODY_REFUSALS, Problem
 
 FORM = "application/x-www-form-urlencoded"
 TWIML = "text/xml"
@@ -39,7 +40,7 @@ _CALLBACK_QUERY = [
 
 def _form(name: str, description: str, fields: dict[str, str], required: list[str]) -> dict[str, Any]:
     properties: dict[str, Any] = {field: {"type": "string", "description": text} for field, text in fields.items()}
-    properties["MessageSid"]["pattern"] = sms_webhook.MESSAGE_SID.pattern
+    properties["MessageSid"]["pattern"] = text_replies.MESSAGE_SID.pattern
     return {
         name: {
             "type": "object",
@@ -119,7 +120,7 @@ def document() -> dict[str, Any]:
     )
     return {
         "openapi": "3.1.0",
-        "info": {"title": http.API_TITLE, "version": http.API_VERSION},
+        "info": {"title": resolver.API_TITLE, "version": resolver.API_VERSION},
         "paths": {"/twilio/sms": {"post": inbound}, "/twilio/status": {"post": status}},
         "components": {"schemas": SCHEMAS},
     }

@@ -1,7 +1,7 @@
 """Entry point of the daily sweep (EventBridge Scheduler): partners whose last lead is over 30 days old
 lapse, team members are reminded of customers not updated for 7 days (their leaders get a digest), and
 referral requests nobody accepted in time are marked expired. Resolves the event only; the work is
-common.lapse_sweep, common.team_reminders and common.referral_requests."""
+common.partners.lapse_sweep, common.teams.reminders and common.teams.referral_requests."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from common import lapse_sweep, referral_requests, team_reminders
-from common.observability import logger, metrics, tracer
-from common.settings import get_settings
+from common.partners import lapse_sweep
+from common.platform.observability import logger, metrics, tracer
+from common.platform.settings import get_settings
+from common.teams import referral_requests
+from common.teams import reminders as team_reminders
 
 # Validated at cold start: a misconfigured function fails before it runs.
 get_settings()

@@ -1,5 +1,5 @@
 """Entry point of the stream dispatcher, the table stream's one reader: each change record goes, whole, to the
-queue of every consumer that wants it (common.change_fanout).
+queue of every consumer that wants it (common.platform.change_fanout).
 
 A record that did not reach all of its queues is reported in batchItemFailures, so the stream mapping
 retries from it; nothing else is done here, so the only failure is SQS refusing or being unreachable."""
@@ -13,9 +13,9 @@ from typing import Any
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from common import change_fanout
-from common.observability import logger, metrics, tracer
-from common.settings import get_settings
+from common.platform import change_fanout
+from common.platform.observability import logger, metrics, tracer
+from common.platform.settings import get_settings
 
 settings = get_settings().require("consumer_queue_urls")
 QUEUE_URLS: dict[str, str] = json.loads(settings.consumer_queue_urls)

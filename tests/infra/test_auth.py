@@ -4,7 +4,7 @@ endpoint."""
 from __future__ import annotations
 
 import pytest
-from common.auth import OPERATORS_GROUP
+from common.orgs.access import OPERATORS_GROUP
 
 from infra import manifest
 from tests.infra.conftest import Synth

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from common.settings import ENV_NAMES
+from common.platform.settings import ENV_NAMES
 
 from infra import constants, manifest
 from infra.functions import RUNTIME

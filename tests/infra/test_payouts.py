@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from common import change_fanout, stream_filters
+from common.platform import change_fanout, stream_filters
 
 from infra import manifest
 from local.routing import match_route

@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from common import change_fanout
+from common.platform import change_fanout
 
 from infra import manifest
 from tests.infra.conftest import Synth

@@ -1,9 +1,9 @@
-"""The table matches common.table_schema, the one definition the local stack uses too."""
+"""The table matches common.platform.table_schema, the one definition the local stack uses too."""
 
 from __future__ import annotations
 
 import pytest
-from common import table_schema
+from common.platform import table_schema
 
 from tests.infra.conftest import Synth
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import jwt
 import requests
-from common.partner_model import PartnerStatus
+from common.partners.partner_records import PartnerStatus
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.integration.actors import Actor, Organisation, new_organisation, new_user

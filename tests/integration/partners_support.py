@@ -1,14 +1,14 @@
 """Partners for integration tests that need one already in place (signed in, confirmed, in an organisation)
 without going through the registration routes, which have tests of their own. The items are the ones the
-partner modules write (common.partner_model), put straight into the stack's table."""
+partner modules write (common.partners.partner_records), put straight into the stack's table."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
-from common import db
-from common.partner_model import PartnerStatus, account_item, node_item, org_email_item
+from common.partners.partner_records import PartnerStatus, account_item, node_item, org_email_item
+from common.platform import db
 
 from tests.integration.actors import PASSWORD, Actor
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from common import db, history
-from common.deals import STAGE_HISTORY
-from common.leads import HISTORY as LEAD_HISTORY
-from common.leads import lead_key
-from common.partner_model import NODE_HISTORY, node_key
-from common.referral_requests import HISTORY as REQUEST_HISTORY
-from common.settings import get_settings
-from common.team_customers import HISTORY as CUSTOMER_HISTORY
-from common.team_model import referral_key, team_customer_key
+from common.deals.deals import STAGE_HISTORY
+from common.leads.leads import HISTORY as LEAD_HISTORY
+from common.leads.leads import lead_key
+from common.partners.partner_records import NODE_HISTORY, node_key
+from common.platform import db, history
+from common.platform.settings import get_settings
+from common.teams.referral_requests import HISTORY as REQUEST_HISTORY
+from common.teams.team_customers import HISTORY as CUSTOMER_HISTORY
+from common.teams.team_model import referral_key, team_customer_key
 
 from local.stack import LocalStack
 from tests.integration.actors import Actor, lead, new_organisation

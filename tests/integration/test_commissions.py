@@ -13,9 +13,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from common import clock, commissions, db, deals, ledger_audit, wallet_model
-from common.errors import DomainError
-from common.partner_model import PartnerStatus, node_item
+from common.deals import deals
+from common.money import audit, commissions, wallets
+from common.partners.partner_records import PartnerStatus, node_item
+from common.platform import clock, db
+from common.platform.errors import DomainError
 
 from local.stream_poller import lambda_record
 from tests.integration.actors import Actor, Organisation, new_organisation, new_user
@@ -84,11 +86,11 @@ class Programme:
 
 
 def entries(org_id: str, partner_id: str) -> list[db.Item]:
-    return db.all_with_prefix(wallet_model.wallet_pk(org_id, partner_id), wallet_model.ENTRY_PREFIX, consistent=True)
+    return db.all_with_prefix(wallets.wallet_pk(org_id, partner_id), wallets.ENTRY_PREFIX, consistent=True)
 
 
 def balance(org_id: str, partner_id: str) -> int:
-    wallet = db.get(wallet_model.wallet_key(org_id, partner_id), consistent=True)
+    wallet = db.get(wallets.wallet_key(org_id, partner_id), consistent=True)
     total = sum(e["amount"] for e in entries(org_id, partner_id))
     assert (wallet or {}).get("balance", 0) == total  # the balance is the sum of the entries, always
     return total
@@ -230,7 +232,7 @@ def test_five_levels_pay_percentage_fixed_and_capped_amounts_as_the_preview_fore
     first = next(e for e in entries(programme.org_id, programme.partners[0]) if e["kind"] == "commission")
     # The entry carries the moment of the change and what explains it.
     assert first["at"] == moved["stage_history"][-1]["at"]
-    assert first["entry_id"] == wallet_model.commission_entry_id(deal["deal_id"], programme.stage("Won"), 1, 1)
+    assert first["entry_id"] == wallets.commission_entry_id(deal["deal_id"], programme.stage("Won"), 1, 1)
     assert (first["details"]["percent"], first["details"]["base"], first["details"]["plan_version"]) == (
         "10",
         VALUE["amount"],
@@ -379,18 +381,18 @@ def test_one_payment_in_force_a_reversal_undoes_it_and_re_entering_a_stage_pays_
 
     # The credited partner spends their balance; the reversal takes it below zero.
     before = balance(programme.org_id, credited)
-    spent = wallet_model.Entry(
+    spent = wallets.Entry(
         org_id=programme.org_id,
         partner_id=credited,
         entry_id=f"T-{uuid.uuid4().hex}",
-        kind=wallet_model.EntryKind.CORRECTION,
+        kind=wallets.EntryKind.CORRECTION,
         amount=-before,
         currency="AUD",
         at=clock.now_iso(),
         description="test: balance spent",
         details={"reason": "test"},
     )
-    db.transact(wallet_model.entry_actions(spent), on_cancel=lambda failed: DomainError(f"refused: {failed}"))
+    db.transact(wallets.entry_actions(spent), on_cancel=lambda failed: DomainError(f"refused: {failed}"))
     moved = programme.move(deal, "Cancelled")
     stack.wait_for_streams()
     assert programme.paid(deal) == [0] * 5
@@ -401,8 +403,8 @@ def test_one_payment_in_force_a_reversal_undoes_it_and_re_entering_a_stage_pays_
         if e["kind"] == "reversal" and e["details"]["deal_id"] == deal["deal_id"]
     )
     won = programme.stage("Won")
-    paid_first = wallet_model.commission_entry_id(deal["deal_id"], won, 1, 1)
-    assert reversal["entry_id"] == wallet_model.reversal_entry_id(paid_first)
+    paid_first = wallets.commission_entry_id(deal["deal_id"], won, 1, 1)
+    assert reversal["entry_id"] == wallets.reversal_entry_id(paid_first)
     assert reversal["details"]["reversed_entry_id"] == paid_first
     assert reversal["at"] == moved["stage_history"][-1]["at"]
 
@@ -416,7 +418,7 @@ def test_one_payment_in_force_a_reversal_undoes_it_and_re_entering_a_stage_pays_
     assert [(c["change"], c["action"]) for c in record["computations"]] == [(1, "paid"), (5, "reversed"), (7, "paid")]
     assert record["paid_stages"] == [won, won]
     assert (record["live_stage"], record["live_change"], record["applied_change"]) == (won, 7, 7)
-    assert ledger_audit.audit(db.default_client(), stack.table_name, org_id=programme.org_id)["drifts"] == []
+    assert audit.audit(db.default_client(), stack.table_name, org_id=programme.org_id)["drifts"] == []
 
 
 def test_changes_delivered_late_and_again_while_the_stream_delivers_them_too_pay_once(

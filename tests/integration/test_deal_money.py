@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from common import db, wallet_model
-from common.partner_model import node_key
+from common.money import wallets
+from common.partners.partner_records import node_key
+from common.platform import db
 
 from tests.integration.actors import REP_PERMISSIONS, Actor, Organisation, new_organisation, new_user
 from tests.integration.partners_support import new_partner
@@ -69,7 +70,7 @@ class MoneyOrg:
     def entries(self, deal: dict[str, Any]) -> list[tuple[str, int]]:
         """The partner's ledger entries from the deal: (kind, amount)."""
         items = db.all_with_prefix(
-            wallet_model.wallet_pk(self.org_id, self.partner.user_id), wallet_model.ENTRY_PREFIX, consistent=True
+            wallets.wallet_pk(self.org_id, self.partner.user_id), wallets.ENTRY_PREFIX, consistent=True
         )
         return sorted((e["kind"], e["amount"]) for e in items if e["details"].get("deal_id") == deal["deal_id"])
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from common import db
-from common.partner_model import account_key, node_key, settings_key
+from common.partners.partner_records import account_key, node_key, settings_key
+from common.platform import db
 
 from tests.integration.actors import REP_PERMISSIONS, Actor, Organisation, new_organisation
 from tests.integration.partners_support import new_partner

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import requests
-from common import db
-from common.partner_model import PartnerStatus, account_key, node_key, settings_key
+from common.partners.partner_records import PartnerStatus, account_key, node_key, settings_key
+from common.platform import db
 
 from tests.integration.actors import REP_PERMISSIONS, Actor, Organisation, new_organisation, new_user
 from tests.integration.partners_support import new_partner

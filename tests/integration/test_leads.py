@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 import requests
-from common.db import serialize
-from common.leads import external_id_key
+from common.leads.leads import external_id_key
+from common.platform.db import serialize
 
 from tests.integration.actors import Organisation, lead, new_organisation
 

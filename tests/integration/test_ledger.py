@@ -10,9 +10,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from common import clock, db
-from common.commission_plans import plan_key
-from common.ledger import CSV_COLUMNS, NEXT_CURSOR_HEADER
+from common.money.ledger import CSV_COLUMNS, NEXT_CURSOR_HEADER
+from common.money.plans import plan_key
+from common.platform import clock, db
 
 from local.stack import LocalStack
 from tests.integration.actors import Actor, new_user

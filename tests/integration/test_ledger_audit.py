@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from common import db, ids, ledger, ledger_audit, payout_requests, wallet_model
-from common.auth import Member
-from common.commission_plans import plan_key
-from common.errors import Conflict, DomainError
-from common.partner_model import PartnerStatus, node_item
-from common.wallet_model import Entry, EntryKind
+from common.money import audit, ledger, payout_requests, wallets
+from common.money.plans import plan_key
+from common.money.wallets import Entry, EntryKind
+from common.orgs.access import Member
+from common.partners.partner_records import PartnerStatus, node_item
+from common.platform import db, ids
+from common.platform.errors import Conflict, DomainError
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -66,11 +67,11 @@ def _deal_entry(world: World, partner: int, deal: int, level: int, *, reversal: 
     # What the deal's level pays and when the deal moved: fixed, as a deal's stage change is, so a
     # redelivered commission names the very same entry.
     amount = 100 * (deal + 1) + level
-    paid_id = wallet_model.commission_entry_id(deal_id, "S", 1, level)
+    paid_id = wallets.commission_entry_id(deal_id, "S", 1, level)
     return Entry(
         org_id=world.org_id,
         partner_id=world.partner_ids[partner],
-        entry_id=wallet_model.reversal_entry_id(paid_id) if reversal else paid_id,
+        entry_id=wallets.reversal_entry_id(paid_id) if reversal else paid_id,
         kind=EntryKind.REVERSAL if reversal else EntryKind.COMMISSION,
         amount=-amount if reversal else amount,
         currency="EUR",
@@ -90,10 +91,10 @@ def run(world: World, operation: Operation) -> str:
             ledger.correct(world.org_id, partner_id, world.staff, ledger.Correction(amount=operation[2], reason="r"))
         elif name in ("commission", "reversal"):
             entry = _deal_entry(world, partner, operation[2], operation[3], reversal=name == "reversal")
-            actions = wallet_model.entry_actions(entry)
+            actions = wallets.entry_actions(entry)
             if name == "reversal":  # as the cascade does: only a commission paid is reversed
                 paid = _deal_entry(world, partner, operation[2], operation[3], reversal=False)
-                key = wallet_model.entry_key(paid.org_id, paid.partner_id, paid.at, paid.entry_id)
+                key = wallets.entry_key(paid.org_id, paid.partner_id, paid.at, paid.entry_id)
                 actions.append(db.tx_check(key, condition="attribute_exists(pk)"))
             db.transact(actions, on_cancel=lambda _: Conflict("already there, or nothing to reverse"))
         elif name == "request":
@@ -101,7 +102,7 @@ def run(world: World, operation: Operation) -> str:
                 world.org_id, partner_id, payout_requests.NewPayoutRequest(amount=operation[2])
             )
         else:
-            wallet = db.get(wallet_model.wallet_key(world.org_id, partner_id), consistent=True) or {}
+            wallet = db.get(wallets.wallet_key(world.org_id, partner_id), consistent=True) or {}
             request_id = wallet.get("open_request_id")
             if request_id is None:
                 return "nothing open"
@@ -132,7 +133,7 @@ operations = st.one_of(
 
 
 def test_no_drift_after_a_randomized_concurrent_run(stack: LocalStack) -> None:
-    table = ledger_audit.Table(db.default_client(), stack.table_name)
+    table = audit.Table(db.default_client(), stack.table_name)
 
     # No shrinking: a failure of a concurrent run does not replay the same, and shrinking hundreds of
     # operations would take minutes; the failing batch is printed as generated.
@@ -149,7 +150,7 @@ def test_no_drift_after_a_randomized_concurrent_run(stack: LocalStack) -> None:
         with ThreadPoolExecutor(THREADS) as pool:
             outcomes = Counter(pool.map(lambda op: run(world, op), batch))
         assert outcomes["applied"] > len(batch) // 3, outcomes
-        report = ledger_audit.audit(table.client, table.name, org_id=world.org_id)
+        report = audit.audit(table.client, table.name, org_id=world.org_id)
         assert report["drifts"] == []
         for partner_id in world.partner_ids:
             entries = table.entries(world.org_id, partner_id)
@@ -174,11 +175,11 @@ def test_a_planted_drift_is_found_also_by_the_command_line(
     assert verify_ledger.main(command) == 0
     assert "2 wallets, 4 ledger entries, 1 payout requests: no drift" in capsys.readouterr().out
 
-    first = wallet_model.wallet_key(world.org_id, world.partner_ids[0])
+    first = wallets.wallet_key(world.org_id, world.partner_ids[0])
     db.update(first, expression="ADD balance :amount", values={":amount": 7})
-    entry = ledger_audit.Table(db.default_client(), stack.table_name).entries(world.org_id, world.partner_ids[1])[0]
+    entry = audit.Table(db.default_client(), stack.table_name).entries(world.org_id, world.partner_ids[1])[0]
     db.delete({"pk": entry["pk"], "sk": entry["sk"]})
-    report = ledger_audit.audit(db.default_client(), stack.table_name, org_id=world.org_id)
+    report = audit.audit(db.default_client(), stack.table_name, org_id=world.org_id)
     assert sorted((d["partner_id"], d["kind"], d["expected"], d["found"]) for d in report["drifts"]) == sorted(
         [
             (world.partner_ids[0], "balance", 5000 + 201 - 1200, 5000 + 201 - 1200 + 7),

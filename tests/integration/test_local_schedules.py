@@ -20,7 +20,7 @@ from tests.integration.conftest import ApiSession
 
 
 def echo_schedule_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from common import clock
+    from common.platform import clock
 
     return {"event": event, "now": clock.now().isoformat(), "function_name": context.function_name}
 

@@ -24,8 +24,8 @@ from typing import Any
 import boto3
 import jwt
 import pytest
-from common import stream_filters
-from common.table_schema import create_table_request
+from common.platform import stream_filters
+from common.platform.table_schema import create_table_request
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.utilities.utils import load_resource
 
@@ -49,7 +49,7 @@ INTAKE_PATH = "/orgs/{org_id}/partner-companies/{company_id}/leads"
 
 
 def echo_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    from common import clock
+    from common.platform import clock
 
     time.sleep(float((event.get("queryStringParameters") or {}).get("hold", 0)))
     body = {

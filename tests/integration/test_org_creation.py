@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import requests
-from common.auth import OPERATORS_GROUP
+from common.orgs.access import OPERATORS_GROUP
 
 from local.stack import LocalStack
 from tests.integration.actors import Actor, new_organisation, new_user, user_id_of

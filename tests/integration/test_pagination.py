@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
-from common import clock, db
-from common.commission_plans import plan_key
-from common.ledger import NEXT_CURSOR_HEADER
-from common.partner_model import PartnerStatus, node_item
+from common.money.ledger import NEXT_CURSOR_HEADER
+from common.money.plans import plan_key
+from common.partners.partner_records import PartnerStatus, node_item
+from common.platform import clock, db
 
 from local.stack import LocalStack
 from tests.integration.actors import Actor, lead, new_organisation

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from common import db
-from common.partner_model import MANUAL_TRANSITIONS, PartnerStatus, node_item, settings_key
+from common.partners.partner_records import MANUAL_TRANSITIONS, PartnerStatus, node_item, settings_key
+from common.platform import db
 
 from tests.integration.test_partners import StaffOrg, add_partner, mail_to, staff_org
 

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from common import clock, db, ids
-from common.commission_plans import plan_key
-from common.partner_model import account_key
-from common.wallet_model import ENTRY_PREFIX, payout_key, wallet_key, wallet_pk
+from common.money.plans import plan_key
+from common.money.wallets import ENTRY_PREFIX, payout_key, wallet_key, wallet_pk
+from common.partners.partner_records import account_key
+from common.platform import clock, db, ids
 
 from local.stack import LocalStack
 from tests.integration.actors import Actor, new_user

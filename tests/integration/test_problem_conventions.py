@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from common.partner_model import PartnerStatus
+from common.partners.partner_records import PartnerStatus
 from twilio.request_validator import RequestValidator
 
 from local.stack import TWILIO_AUTH_TOKEN, LocalStack

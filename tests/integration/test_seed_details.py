@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from common import db
-from common.partner_model import org_email_item
+from common.partners.partner_records import org_email_item
+from common.platform import db
 
 from local.stack import LocalStack
 from tests.integration.actors import Actor, Organisation, new_organisation

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 import requests
-from common import clock, db
-from common.sms_webhook import (
+from common.platform import clock, db
+from common.teams.team_model import inbound_message_key, phone_key, team_member_key
+from common.teams.text_replies import (
     CLAIM_LEASE,
     HELP_TEXT,
     NOT_A_MEMBER_TEXT,
@@ -24,7 +25,6 @@ from common.sms_webhook import (
     STOPPED_TEXT,
     UNKNOWN_TEXT,
 )
-from common.team_model import inbound_message_key, phone_key, team_member_key
 from twilio.request_validator import RequestValidator
 
 from infra import constants

@@ -77,7 +77,7 @@ def test_a_new_version_refuses_every_partner_action_until_accepted(org: Programm
 
 
 def test_accepting_sent_terms_makes_a_prospect_live(org: Programme) -> None:
-    from common.partner_model import PartnerStatus
+    from common.partners.partner_records import PartnerStatus
 
     version = publish(org)
     prospect = org.partner(status=PartnerStatus.PROSPECT_TERMS_SENT)

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from common import db
-from common.partner_model import org_email_key
+from common.partners.partner_records import org_email_key
+from common.platform import db
 
 from tests.integration.actors import Actor, new_user
 

@@ -1,17 +1,16 @@
 from __future__ import annotations
 
-import importlib
-import pkgutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-import common
 import pytest
-from common import clock
-from common.table_schema import create_table_request
+from common.platform import clock
+from common.platform.table_schema import create_table_request
 from moto import mock_aws
+
+from tests.support import core_modules
 
 TABLE = "partner-programme-unit"
 SENDER = "no-reply@partners.example"
@@ -21,8 +20,8 @@ PORTAL_URL = "https://portal.partners.example"
 
 def _clear_client_caches() -> None:
     """Every cached client or setting of the common layer, so each test gets fresh ones inside its mock."""
-    for module in pkgutil.iter_modules(common.__path__):
-        for value in vars(importlib.import_module(f"common.{module.name}")).values():
+    for module in core_modules():
+        for value in vars(module).values():
             if callable(getattr(value, "cache_clear", None)):
                 value.cache_clear()
 

@@ -1,5 +1,5 @@
 """No item outgrows DynamoDB's 400 KB: histories keep their newest entries on the item and move older ones to
-archive pages (common.history), lists that only a user grows are capped. Each kind is driven through many
+archive pages (common.platform.history), lists that only a user grows are capped. Each kind is driven through many
 more appends than its item holds, with the longest entries it accepts, and its size measured as stored."""
 
 from __future__ import annotations
@@ -9,18 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from common import (
-    commission_cascade,
-    db,
-    deals,
-    history,
-    leads,
-    referral_offers,
-    referral_requests,
-    team_customers,
-)
-from common.partner_model import NODE_HISTORY, PartnerStatus, node_item, node_key
-from common.team_model import phone_link_key, referral_key, team_customer_key
+from common.deals import deals
+from common.leads import leads
+from common.money import cascade
+from common.partners.partner_records import NODE_HISTORY, PartnerStatus, node_item, node_key
+from common.platform import db, history
+from common.teams import referral_offers, referral_requests, team_customers
+from common.teams.team_model import phone_link_key, referral_key, team_customer_key
 
 from tests.support import FakeContext, body_of, http_event
 from tests.unit.conftest import FrozenClock
@@ -400,12 +395,12 @@ def test_a_deal_is_shared_with_at_most_so_many_partners(programme: Programme, mo
 def test_a_commission_record_keeps_its_newest_paid_stages(
     programme: Programme, frozen_clock: FrozenClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(commission_cascade, "MAX_RECORDED", 2)
+    monkeypatch.setattr(cascade, "MAX_RECORDED", 2)
     deal = programme.deal()
     for name in ("Won", "Cancelled", "Signed", "Cancelled", "Won"):
         frozen_clock.advance(seconds=1)
         deliver(programme.moves(deal, name))
-    record = db.get(commission_cascade.record_key(programme.org_id, deal["deal_id"]), consistent=True)
+    record = db.get(cascade.record_key(programme.org_id, deal["deal_id"]), consistent=True)
     assert record is not None
     assert record["paid_stages"] == [programme.stage("Signed"), programme.stage("Won")]
     assert record["paid_stages_omitted"] == 1 and len(record["computations"]) == 2

@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
-from common import change_fanout, db, queued_changes
+from common.platform import change_fanout, db, queued_changes
 
 from infra import manifest
 from tests.support import FakeContext, load_event, queued
@@ -49,7 +49,7 @@ def test_each_change_goes_to_the_consumers_whose_filters_it_matches(
     assert change_fanout.consumers_of(change) == consumers
     # The stream mapping's coarse filter lets through whatever some consumer wants.
     if consumers:
-        from common import stream_filters
+        from common.platform import stream_filters
 
         assert stream_filters.matches_any([change_fanout.stream_filter()], change)
 

@@ -9,8 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from common import auth, commission_cascade, commission_plans, commissions, db, deals, orgs, wallet_model, workflows
-from common.partner_model import PartnerStatus, node_item
+from common.deals import deals
+from common.money import cascade, commissions, plans, wallets
+from common.orgs import access, organisations, workflows
+from common.partners.partner_records import PartnerStatus, node_item
+from common.platform import db
 
 from tests.unit.conftest import FrozenClock
 
@@ -30,8 +33,10 @@ class Programme:
     """An organisation with a workflow, a plan and a three-level structure (credited partner first)."""
 
     def __init__(self) -> None:
-        self.org_id: str = orgs.create_organisation(orgs.NewOrganisation(name="Acme"), ADMIN)["org_id"]
-        self.admin = auth.Member(self.org_id, ADMIN, "admin", frozenset())
+        self.org_id: str = organisations.create_organisation(organisations.NewOrganisation(name="Acme"), ADMIN)[
+            "org_id"
+        ]
+        self.admin = access.Member(self.org_id, ADMIN, "admin", frozenset())
         stages = [workflows.NewStage(name=n, commission=workflows.StageCommission(c)) for n, c in STAGES]
         self.workflow = workflows.create_workflow(
             self.org_id, workflows.NewWorkflow(name="Referrals", stages=stages), f"user:{ADMIN}"
@@ -56,8 +61,8 @@ class Programme:
         self.partners.reverse()
 
     def add_version(self, levels: list[dict[str, Any]]) -> None:
-        new = commission_plans.NewPlanVersion.model_validate({"currency": "AUD", "levels": levels})
-        commission_plans.add_version(self.org_id, new, f"user:{ADMIN}")
+        new = plans.NewPlanVersion.model_validate({"currency": "AUD", "levels": levels})
+        plans.add_version(self.org_id, new, f"user:{ADMIN}")
 
     def stage(self, name: str) -> str:
         return str(next(s["stage_id"] for s in self.workflow["stages"] if s["name"] == name))
@@ -90,16 +95,16 @@ class Programme:
         found: dict[str, int] = {}
         for partner_id in self.partners:
             entries = db.all_with_prefix(
-                wallet_model.wallet_pk(self.org_id, partner_id), wallet_model.ENTRY_PREFIX, consistent=True
+                wallets.wallet_pk(self.org_id, partner_id), wallets.ENTRY_PREFIX, consistent=True
             )
-            wallet = db.get(wallet_model.wallet_key(self.org_id, partner_id), consistent=True) or {}
+            wallet = db.get(wallets.wallet_key(self.org_id, partner_id), consistent=True) or {}
             assert wallet.get("balance", 0) == sum(e["amount"] for e in entries)
             found |= {e["entry_id"]: e["amount"] for e in entries if e["details"]["deal_id"] == deal["deal_id"]}
         return found
 
     def balances(self) -> list[int]:
         return [
-            int((db.get(wallet_model.wallet_key(self.org_id, p), consistent=True) or {}).get("balance", 0))
+            int((db.get(wallets.wallet_key(self.org_id, p), consistent=True) or {}).get("balance", 0))
             for p in self.partners
         ]
 
@@ -114,13 +119,13 @@ def programme() -> Programme:
 
 def payment(deal: db.Item, stage_id: str, change: int, amounts: list[int] = PAID) -> dict[str, int]:
     return {
-        wallet_model.commission_entry_id(deal["deal_id"], stage_id, change, level): amount
+        wallets.commission_entry_id(deal["deal_id"], stage_id, change, level): amount
         for level, amount in enumerate(amounts, start=1)
     }
 
 
 def reversal(paid: dict[str, int]) -> dict[str, int]:
-    return {wallet_model.reversal_entry_id(entry_id): -amount for entry_id, amount in paid.items()}
+    return {wallets.reversal_entry_id(entry_id): -amount for entry_id, amount in paid.items()}
 
 
 def deliver(images: list[Images]) -> None:
@@ -245,7 +250,7 @@ def test_a_record_written_before_changes_were_numbered_is_not_paid_again(
     # Paid and reversed the old way (the entries are left out: only the record's memory matters here).
     db.put(
         {
-            **commission_cascade.record_key(programme.org_id, deal["deal_id"]),
+            **cascade.record_key(programme.org_id, deal["deal_id"]),
             "entity": "deal_commission",
             "live": False,
             "currency": "AUD",
@@ -253,8 +258,8 @@ def test_a_record_written_before_changes_were_numbered_is_not_paid_again(
             "version": 2,
         }
     )
-    legacy = db.get(commission_cascade.record_key(programme.org_id, deal["deal_id"]))
-    assert commission_cascade.applied_change(legacy, history) == 2
+    legacy = db.get(cascade.record_key(programme.org_id, deal["deal_id"]))
+    assert cascade.applied_change(legacy, history) == 2
     deliver(changes)
     assert programme.ledger(deal) == payment(deal, programme.stage("Won"), 3)
 
@@ -262,9 +267,9 @@ def test_a_record_written_before_changes_were_numbered_is_not_paid_again(
 def test_decisions_beyond_the_recorded_many_are_counted_and_money_still_moves(
     programme: Programme, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(commission_cascade, "MAX_RECORDED", 2)
+    monkeypatch.setattr(cascade, "MAX_RECORDED", 2)
     deal = programme.deal()
     deliver(programme.moves(deal, "Won", "Cancelled", "Won", "Cancelled"))
-    record = db.get(commission_cascade.record_key(programme.org_id, deal["deal_id"]), consistent=True) or {}
+    record = db.get(cascade.record_key(programme.org_id, deal["deal_id"]), consistent=True) or {}
     assert (len(record["computations"]), record["computations_omitted"], record["applied_change"]) == (2, 2, 4)
     assert programme.balances() == [0, 0, 0] and len(programme.ledger(deal)) == 12

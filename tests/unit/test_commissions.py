@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from common.commission_plans import NewPlanVersion, in_force, percent_text
-from common.commissions import breakdown, changes_of, level_amount
+from common.money.commissions import breakdown, changes_of, level_amount
+from common.money.plans import NewPlanVersion, in_force, percent_text
 from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError

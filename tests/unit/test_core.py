@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 from botocore.exceptions import ClientError
-from common import clock, db, ids
-from common.auth import principal_from_event
-from common.errors import InvalidInput
-from common.settings import SettingsError, get_settings
-from common.templates import NewTemplate, render
-from common.validation import Email, LongText, ShortText
+from common.orgs.access import principal_from_event
+from common.orgs.templates import NewTemplate, render
+from common.platform import clock, db, ids
+from common.platform.errors import InvalidInput
+from common.platform.settings import SettingsError, get_settings
+from common.platform.validation import Email, LongText, ShortText
 from pydantic import TypeAdapter, ValidationError
 
 from tests.support import http_event

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from common.currencies import MINOR_UNITS, CurrencyCode, format_amount, minor_units, money_fields
+from common.platform.currencies import MINOR_UNITS, CurrencyCode, format_amount, minor_units, money_fields
 from pydantic import TypeAdapter, ValidationError
 
 

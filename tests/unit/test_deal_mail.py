@@ -9,8 +9,10 @@ import importlib
 from typing import Any
 
 import pytest
-from common import auth, db, deal_mail, deal_notes, deals, orgs, workflows
-from common.partner_model import (
+from common.deals import deals, notes
+from common.deals import mail as deal_mail
+from common.orgs import access, organisations, workflows
+from common.partners.partner_records import (
     PartnerCaller,
     PartnerStatus,
     account_item,
@@ -20,6 +22,7 @@ from common.partner_model import (
     settings_key,
     settings_of,
 )
+from common.platform import db
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
@@ -82,8 +85,10 @@ def offer(org_id: str, types: list[str]) -> None:
 
 class Org:
     def __init__(self) -> None:
-        self.org_id: str = orgs.create_organisation(orgs.NewOrganisation(name="Acme Brokers"), ADMIN)["org_id"]
-        self.admin = auth.Member(self.org_id, ADMIN, "admin", frozenset())
+        self.org_id: str = organisations.create_organisation(organisations.NewOrganisation(name="Acme Brokers"), ADMIN)[
+            "org_id"
+        ]
+        self.admin = access.Member(self.org_id, ADMIN, "admin", frozenset())
         stages = [workflows.NewStage(name=n) for n in ("New", "Qualified", "Settled")]
         self.workflow = workflows.create_workflow(
             self.org_id, workflows.NewWorkflow(name="Home loans", stages=stages), f"user:{ADMIN}"
@@ -119,12 +124,12 @@ class Org:
         return deal, self.read(deal["deal_id"])
 
     def note(self, deal: db.Item, *, shared: bool) -> db.Item:
-        new = deal_notes.NewNote(body="valuation came in low", shared_with_partners=shared)
-        return deal_notes.add_staff_note(self.org_id, deal["deal_id"], self.admin, new)
+        new = notes.NewNote(body="valuation came in low", shared_with_partners=shared)
+        return notes.add_staff_note(self.org_id, deal["deal_id"], self.admin, new)
 
     def set_sharing(self, note: db.Item, shared: bool) -> tuple[db.Item, db.Item]:
-        change = deal_notes.NoteSharing(shared_with_partners=shared)
-        after = deal_notes.set_sharing(self.org_id, note["deal_id"], note["note_id"], self.admin, change)
+        change = notes.NoteSharing(shared_with_partners=shared)
+        after = notes.set_sharing(self.org_id, note["deal_id"], note["note_id"], self.admin, change)
         return note, after
 
 
@@ -224,7 +229,7 @@ def test_a_failed_send_is_retried_for_the_partners_not_reached_only(org: Org, mo
     db.update(node_key(org.org_id, SILENT), expression="SET notifications = :n", values={":n": ALL_TYPES})
     before, after = org.move(org.deal(), "Qualified")
     change = record("MODIFY", after, before)
-    mail = importlib.import_module("common.deal_mail")
+    mail = importlib.import_module("common.deals.mail")
     real = mail.send_email
 
     def refuse_silent(to: list[str], *args: Any, **kwargs: Any) -> str:
@@ -293,7 +298,7 @@ def test_a_partners_own_note_sends_nothing(org: Org) -> None:
     account, node = db.get(account_key(SILENT)), db.get(node_key(org.org_id, SILENT))
     assert account is not None and node is not None
     caller = PartnerCaller(SILENT, org.org_id, account, node, settings_of(db.get(settings_key(org.org_id))))
-    note = deal_notes.add_partner_note(caller, deal["deal_id"], deal_notes.NewPortalNote(body="called the client"))
+    note = notes.add_partner_note(caller, deal["deal_id"], notes.NewPortalNote(body="called the client"))
     consume(record("INSERT", note))
     # Even if such a note were ever marked shared, it is not a staff note.
     consume(record("MODIFY", {**note, "shared_with_partners": True}, note, seq=2))

@@ -10,14 +10,16 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from common import auth, db, deal_files, deal_mail, deals, orgs
-from common.partner_model import (
+from common.deals import deals, files, mail
+from common.orgs import access, organisations
+from common.partners.partner_records import (
     PartnerStatus,
     account_item,
     node_item,
     node_key,
     settings_key,
 )
+from common.platform import db
 
 from tests.support import FakeContext, body_of, http_event
 from tests.unit.conftest import FrozenClock
@@ -70,11 +72,11 @@ def save_settings(org_id: str, **settings: Any) -> None:
 
 @pytest.fixture
 def org(call: Call) -> str:
-    org_id: str = orgs.create_organisation(orgs.NewOrganisation(name="Acme Brokers"), ADMIN)["org_id"]
-    admin = auth.Member(org_id, ADMIN, "admin", frozenset())
-    money, manage = [auth.Permission.DEAL_MONEY], [auth.Permission.MANAGE_DEALS]
+    org_id: str = organisations.create_organisation(organisations.NewOrganisation(name="Acme Brokers"), ADMIN)["org_id"]
+    admin = access.Member(org_id, ADMIN, "admin", frozenset())
+    money, manage = [access.Permission.DEAL_MONEY], [access.Permission.MANAGE_DEALS]
     for user, permissions in ((OWNER, money), (OTHER, []), (MANAGER, manage)):
-        orgs.put_member(org_id, admin, user, orgs.MembershipChange(permissions=permissions))
+        organisations.put_member(org_id, admin, user, organisations.MembershipChange(permissions=permissions))
     add_partner(org_id, PARTNER)
     add_partner(org_id, SECOND_PARTNER)
     return org_id
@@ -434,7 +436,7 @@ def test_an_upload_grant_is_bound_to_key_type_and_size(call: Call, org: str, wor
 def test_files_outside_the_limits_are_refused_before_any_grant(call: Call, org: str, workflow: dict[str, Any]) -> None:
     deal = new_deal(call, org, workflow)
     path = f"/orgs/{org}/deals/{deal['deal_id']}/files"
-    too_big = {"name": "scan.pdf", "content_type": "application/pdf", "size": deal_files.MAX_FILE_BYTES + 1}
+    too_big = {"name": "scan.pdf", "content_type": "application/pdf", "size": files.MAX_FILE_BYTES + 1}
     assert fields(call("POST", path, user=OWNER, body=too_big)) == {"body.size"}
     program = {"name": "run.exe", "content_type": "application/x-msdownload", "size": 10}
     assert fields(call("POST", path, user=OWNER, body=program)) == {"body.content_type"}
@@ -505,9 +507,9 @@ def test_the_deal_shared_email_needs_the_org_setting_the_offer_and_the_choice(
     deal = new_deal(call, org, workflow)
     created(call("PUT", f"/orgs/{org}/deals/{deal['deal_id']}/partners/{PARTNER}", user=OWNER))
     share = db.get(deals.share_key(org, deal["deal_id"], PARTNER))
-    assert share is not None and deal_mail.shared_by_staff(None, share)
+    assert share is not None and mail.shared_by_staff(None, share)
     ses = FakeSes()
-    assert deal_mail.send_deal_shared(share, ses=ses) is sent
+    assert mail.send_deal_shared(share, ses=ses) is sent
     assert len(ses.sent) == int(sent)
     if sent:
         message = ses.sent[0]
@@ -515,7 +517,7 @@ def test_the_deal_shared_email_needs_the_org_setting_the_offer_and_the_choice(
         assert "Acme Brokers" in message["Content"]["Simple"]["Subject"]["Data"]
         assert f"/orgs/{org}/deals/{deal['deal_id']}" in message["Content"]["Simple"]["Body"]["Text"]["Data"]
         # Once per share, however often the stream delivers it.
-        assert deal_mail.send_deal_shared(share, ses=ses) is False
+        assert mail.send_deal_shared(share, ses=ses) is False
         assert len(ses.sent) == 1
 
 
@@ -524,5 +526,5 @@ def test_a_partners_own_deal_sends_no_deal_shared_email(call: Call, org: str, wo
     deal = created(call("POST", f"/orgs/{org}/portal/deals", user=PARTNER, body={"contacts": [CONTACT]}))
     share = db.get(deals.share_key(org, deal["deal_id"], PARTNER))
     assert share is not None and share["shared_by"] == f"partner:{PARTNER}"
-    assert not deal_mail.shared_by_staff(None, share)
-    assert not deal_mail.shared_by_staff(share, share)  # a change to an existing share is no new share
+    assert not mail.shared_by_staff(None, share)
+    assert not mail.shared_by_staff(share, share)  # a change to an existing share is no new share

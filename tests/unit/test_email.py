@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from common import email
-from common.settings import get_settings
+from common.platform import email
+from common.platform.settings import get_settings
 
 
 class RecordingSes:

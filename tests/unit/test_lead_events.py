@@ -7,8 +7,8 @@ import importlib
 from typing import Any
 
 import pytest
-from common import db
-from common.leads import lead_key
+from common.leads.leads import lead_key
+from common.platform import db
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
@@ -158,7 +158,7 @@ def test_a_failing_record_is_reported_and_the_others_proceed(setup: dict[str, An
 
 def test_failed_send_releases_the_notice_so_the_retry_sends(setup: dict[str, Any], monkeypatch: Any) -> None:
     lead = post_lead(setup, "EXT-6")
-    from common import email
+    from common.platform import email
 
     real = email.send_email
     calls = {"n": 0}
@@ -169,7 +169,7 @@ def test_failed_send_releases_the_notice_so_the_retry_sends(setup: dict[str, Any
             raise RuntimeError("SES throttled")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr("common.lead_mail.send_email", flaky)
+    monkeypatch.setattr("common.leads.mail.send_email", flaky)
     first = consume([record("INSERT", lead)])
     assert len(first["batchItemFailures"]) == 1
     assert consume([record("INSERT", lead)]) == {"batchItemFailures": []}

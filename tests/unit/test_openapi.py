@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import pkgutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +13,7 @@ import requests
 import schemathesis
 from schemathesis.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
-from tests.support import OPERATOR, FakeContext, body_of, http_event
+from tests.support import OPERATOR, FakeContext, body_of, core_modules, http_event
 
 # These tests create users or app clients in the user pool.
 pytestmark = pytest.mark.cognito
@@ -43,7 +42,7 @@ WITH_CONFLICTS = {
 def document() -> dict[str, Any]:
     # Imported inside the test: the unit conftest has set the functions' environment (and mocked AWS) by then.
     api = importlib.import_module("leads.api")
-    http = importlib.import_module("common.http")
+    http = importlib.import_module("common.web.resolver")
     generated: dict[str, Any] = json.loads(
         api.app.get_openapi_json_schema(title=http.API_TITLE, version=http.API_VERSION)
     )
@@ -95,20 +94,17 @@ def test_lead_intake_answers_with_the_receipt(document: dict[str, Any]) -> None:
 
 
 def test_the_problem_lists_every_code_a_refusal_can_carry(document: dict[str, Any]) -> None:
-    import common
-
-    for module in pkgutil.iter_modules(common.__path__):
-        importlib.import_module(f"common.{module.name}")
-    errors = importlib.import_module("common.errors")
+    core_modules()
+    errors = importlib.import_module("common.platform.errors")
     refusals, codes = [errors.DomainError], set()
     while refusals:
         subclasses = refusals.pop().__subclasses__()
         refusals += subclasses
         codes |= {refusal.code for refusal in subclasses}
-    from common import idempotency
+    from common.web import idempotency
 
     codes |= {errors.INTERNAL, idempotency.KEY_REUSED, idempotency.IN_PROGRESS}
-    assert codes == set(importlib.import_module("common.openapi_docs").PROBLEM_CODES)
+    assert codes == set(importlib.import_module("common.web.openapi_docs").PROBLEM_CODES)
     assert (
         "lead-assigned-to-another-user"
         in document["components"]["schemas"]["Problem"]["properties"]["type"]["description"]

@@ -9,8 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
-from common import db, partner_mail
-from common.partner_model import account_key, node_key, org_email_key, settings_key
+from common.partners import mail as partner_mail
+from common.partners.partner_records import account_key, node_key, org_email_key, settings_key
+from common.platform import db
 
 from tests.support import OPERATOR, FakeContext, body_of, http_event
 from tests.unit.conftest import PORTAL_URL
@@ -329,7 +330,7 @@ def _status(call: Call, org: str, partner_id: str, status: str, reason: str | No
 
 
 def test_every_manual_transition_follows_the_rules(call: Call, org: str) -> None:
-    from common.partner_model import MANUAL_TRANSITIONS, PartnerStatus, node_item
+    from common.partners.partner_records import MANUAL_TRANSITIONS, PartnerStatus, node_item
 
     for start, allowed in MANUAL_TRANSITIONS.items():
         for target in PartnerStatus:
@@ -376,7 +377,7 @@ def test_archiving_needs_a_reason_and_restore_goes_back(call: Call, org: str) ->
 
 
 def test_restoring_an_archived_active_partner_puts_them_back_in_the_lapse_index(call: Call, org: str) -> None:
-    from common.partner_model import record_lead
+    from common.partners.partner_records import record_lead
 
     partner_id = add(call, org)["partner_id"]
     db.transact([record_lead(org, partner_id, "deal-1", "system")], on_cancel=lambda _: AssertionError())

@@ -3,8 +3,8 @@ are a settlement."""
 
 from __future__ import annotations
 
-from common.currencies import format_amount
-from common.payout_mail import settled, settled_message
+from common.money.payout_mail import settled, settled_message
+from common.platform.currencies import format_amount
 
 REQUEST = {
     "entity": "payout_request",

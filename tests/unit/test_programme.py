@@ -13,10 +13,8 @@ from typing import Any
 
 import boto3
 import pytest
-from common import access_tokens, db, programme, programme_mail
-from common.auth import member_key
-from common.invitations import invitation_key, referral_key
-from common.partner_model import (
+from common.orgs.access import member_key
+from common.partners.partner_records import (
     PartnerStatus,
     account_item,
     account_key,
@@ -25,6 +23,9 @@ from common.partner_model import (
     org_email_item,
     settings_key,
 )
+from common.platform import db, emailed_links
+from common.programme import mail, structure
+from common.programme.invitations import invitation_key, referral_key
 
 from tests.support import OPERATOR, FakeContext, body_of, http_event
 from tests.unit.conftest import FILES_BUCKET, PORTAL_URL, SENDER, FrozenClock
@@ -52,7 +53,7 @@ STAFF_PASSWORD = "Staff-Passw0rd!"
 def cognito_user(email: str, *, first: str = "", last: str = "", password: str | None = STAFF_PASSWORD) -> str:
     """A staff user in the pool: confirmed, verified address; returns the sub."""
     cognito = boto3.client("cognito-idp")
-    pool = importlib.import_module("common.settings").get_settings().user_pool_id
+    pool = importlib.import_module("common.platform.settings").get_settings().user_pool_id
     attributes: list[Any] = [{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}]
     attributes += [{"Name": n, "Value": v} for n, v in (("given_name", first), ("family_name", last)) if v]
     user = cognito.admin_create_user(
@@ -315,7 +316,7 @@ def test_a_move_is_refused_whole_when_the_structure_changed_after_it_was_read(
     org: Org, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ids = _tree(org)
-    read_subtree = programme._subtree
+    read_subtree = structure._subtree
 
     def then_someone_moves_a1(org_id: str, path: str, client: Any) -> list[dict[str, Any]]:
         found = read_subtree(org_id, path, client)
@@ -326,7 +327,7 @@ def test_a_move_is_refused_whole_when_the_structure_changed_after_it_was_read(
         )
         return found
 
-    monkeypatch.setattr(programme, "_subtree", then_someone_moves_a1)
+    monkeypatch.setattr(structure, "_subtree", then_someone_moves_a1)
     url = f"{org.path}/programme/partners/{ids['a']}/sponsor"
     refused = api_call("PUT", url, user=org.admin, body={"sponsor_id": ids["b"]})
     assert refused["statusCode"] == 409, refused
@@ -468,7 +469,7 @@ def _invitation(org_id: str, invitation_id: str) -> dict[str, Any]:
 def allow_sender_domain(monkeypatch: pytest.MonkeyPatch, org_id: str, domain: str) -> None:
     """The deployment offers `domain` and the organisation allows it (test_sender_addresses covers how)."""
     monkeypatch.setenv("SENDER_DOMAINS", domain)
-    importlib.import_module("common.settings").get_settings.cache_clear()
+    importlib.import_module("common.platform.settings").get_settings.cache_clear()
     db.update(settings_key(org_id), expression="SET allowed_sender_domains = :d", values={":d": [domain]})
 
 
@@ -481,14 +482,14 @@ def test_the_invitation_email_goes_once_from_the_inviters_address(org: Org, monk
     boto3.client("ses").verify_email_identity(EmailAddress="p1@partner.example")
     created = body_of(api_call("POST", f"{org.path}/programme/invitations", user="p1", body=INVITE))
     item = _invitation(org.org_id, created["invitation_id"])
-    programme_mail.on_change(None, item)
-    programme_mail.on_change(None, item)  # redelivered: nothing more
-    programme_mail.on_change(item, {**item, "accepted_at": "2026-11-23T00:00:00.000Z"})  # a later change
+    mail.on_change(None, item)
+    mail.on_change(None, item)  # redelivered: nothing more
+    mail.on_change(item, {**item, "accepted_at": "2026-11-23T00:00:00.000Z"})  # a later change
     mails = [m for m in sent_mail() if m.destinations["ToAddresses"] == ["ivy@invitee.example"]]
     assert len(mails) == 1
     assert mails[0].source == "p1@partner.example" and mails[0].subject == "Join my team"
     assert f"{PORTAL_URL}/register?token=" in mails[0].body and INVITE["body"] in mails[0].body
-    record = access_tokens.read(token_in(mails[0]), "invitation", email="ivy@invitee.example")
+    record = emailed_links.read(token_in(mails[0]), "invitation", email="ivy@invitee.example")
     assert record["data"]["invitation_id"] == created["invitation_id"]
 
 
@@ -498,6 +499,6 @@ def test_a_sender_address_ses_refuses_falls_back_to_the_system_address(
     allow_sender_domain(monkeypatch, org.org_id, "partner.example")
     put_partner(org.org_id, "p1", account=CONFIRMED_SENDER)  # confirmed and allowed, but not verified in SES
     created = body_of(api_call("POST", f"{org.path}/programme/invitations", user="p1", body=INVITE))
-    programme_mail.on_change(None, _invitation(org.org_id, created["invitation_id"]))
+    mail.on_change(None, _invitation(org.org_id, created["invitation_id"]))
     mails = [m for m in sent_mail() if m.destinations["ToAddresses"] == ["ivy@invitee.example"]]
     assert [parseaddr(m.source) for m in mails] == [("Pat p1 via Acme Referrals", SENDER)]

@@ -7,9 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from common import db
-from common.cursors import cursor_fields
-from common.errors import InvalidInput
+from common.platform import db
+from common.platform.cursors import cursor_fields
+from common.platform.errors import InvalidInput
 
 from tests.unit.conftest import TABLE
 

@@ -10,12 +10,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from common import db, lead_mail, orgs, partner_lifecycle, partner_mail, partners, payout_mail, programme_mail
-from common.auth import Member
-from common.companies import NewCompany, create_company
-from common.invitations import invitation_key
-from common.leads import IntakeLead, ReturnLeads, intake_lead, lead_key, return_leads
-from common.partner_model import (
+from common.leads import mail
+from common.leads.companies import NewCompany, create_company
+from common.leads.leads import IntakeLead, ReturnLeads, intake_lead, lead_key, return_leads
+from common.money import payout_mail
+from common.orgs import organisations
+from common.orgs.access import Member
+from common.partners import lifecycle, staff_partners
+from common.partners import mail as partner_mail
+from common.partners.partner_records import (
     PartnerStatus,
     account_item,
     account_key,
@@ -25,7 +28,10 @@ from common.partner_model import (
     org_email_key,
     settings_key,
 )
-from common.registration import confirmation_item
+from common.platform import db
+from common.programme import mail as programme_mail
+from common.programme.invitations import invitation_key
+from common.programme.registration import confirmation_item
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
@@ -47,7 +53,7 @@ def every_order(changes: list[Images]) -> Iterator[list[Images]]:
 
 @pytest.fixture
 def org_id() -> str:
-    return str(orgs.create_organisation(orgs.NewOrganisation(name="Acme"), ADMIN)["org_id"])
+    return str(organisations.create_organisation(organisations.NewOrganisation(name="Acme"), ADMIN)["org_id"])
 
 
 def admin(org_id: str) -> Member:
@@ -78,10 +84,10 @@ def test_purchase_and_return_mails_go_once_whatever_the_order(org_id: str) -> No
         changes: list[Images] = [(None, arrived), (arrived, returned)]
         for _ in range(3):
             for old, new in [(None, returned), *(changes[i] for i in order)]:  # first: without its old image
-                if lead_mail.purchase_due(old, new):
-                    lead_mail.send_purchase_notification(new)
-                if lead_mail.return_due(old, new):
-                    lead_mail.send_return_notification(new)
+                if mail.purchase_due(old, new):
+                    mail.send_purchase_notification(new)
+                if mail.return_due(old, new):
+                    mail.send_return_notification(new)
         mails = [m for m in sent() if f"X-{n}" in m.subject]
         assert sorted(m.destinations["ToAddresses"][0] for m in mails) == [
             "buying@acme.example",
@@ -155,7 +161,7 @@ def account_change(expression: str, values: dict[str, Any]) -> Images:
 
 
 def test_a_nodes_copy_of_the_account_ends_as_the_newest_account(org_id: str) -> None:
-    other = str(orgs.create_organisation(orgs.NewOrganisation(name="Second"), ADMIN)["org_id"])
+    other = str(organisations.create_organisation(organisations.NewOrganisation(name="Second"), ADMIN)["org_id"])
     add_partner(org_id)
     add_partner(other)
     changes = [
@@ -196,18 +202,18 @@ def node_change(org_id: str, write: Any) -> Images:
 
 def test_the_login_mail_goes_once_and_not_after_the_partner_left(org_id: str) -> None:
     add_partner(org_id)
-    assigned = node_change(org_id, lambda: partners.set_brokers(org_id, PARTNER, [ADMIN], "user:x"))
-    removed = node_change(org_id, lambda: partners.remove_partner(org_id, PARTNER, "user:x"))
+    assigned = node_change(org_id, lambda: staff_partners.set_brokers(org_id, PARTNER, [ADMIN], "user:x"))
+    removed = node_change(org_id, lambda: staff_partners.remove_partner(org_id, PARTNER, "user:x"))
     for deliveries in every_order([assigned, removed]):
         for old, new in deliveries:
             partner_mail.on_change(old, new)
     assert sent() == []  # assigned, but removed before the record was handled
 
-    other = str(orgs.create_organisation(orgs.NewOrganisation(name="Second"), ADMIN)["org_id"])
+    other = str(organisations.create_organisation(organisations.NewOrganisation(name="Second"), ADMIN)["org_id"])
     add_partner(other)
-    first = node_change(other, lambda: partners.set_brokers(other, PARTNER, [ADMIN], "user:x"))
-    cleared = node_change(other, lambda: partners.set_brokers(other, PARTNER, [], "user:x"))
-    again = node_change(other, lambda: partners.set_brokers(other, PARTNER, [ADMIN], "user:x"))
+    first = node_change(other, lambda: staff_partners.set_brokers(other, PARTNER, [ADMIN], "user:x"))
+    cleared = node_change(other, lambda: staff_partners.set_brokers(other, PARTNER, [], "user:x"))
+    again = node_change(other, lambda: staff_partners.set_brokers(other, PARTNER, [ADMIN], "user:x"))
     for deliveries in every_order([first, cleared, again]):
         for old, new in deliveries:
             partner_mail.on_change(old, new)
@@ -217,7 +223,7 @@ def test_the_login_mail_goes_once_and_not_after_the_partner_left(org_id: str) ->
 def test_the_login_decision_is_made_once_when_the_setting_is_off(org_id: str) -> None:
     db.put({**settings_key(org_id), "entity": "programme_settings", "partner_added_email": False})
     add_partner(org_id)
-    assigned = node_change(org_id, lambda: partners.set_brokers(org_id, PARTNER, [ADMIN], "user:x"))
+    assigned = node_change(org_id, lambda: staff_partners.set_brokers(org_id, PARTNER, [ADMIN], "user:x"))
     partner_mail.on_change(*assigned)
     db.put({**settings_key(org_id), "entity": "programme_settings", "partner_added_email": True})
     renamed = node_change(
@@ -231,16 +237,16 @@ def test_the_login_decision_is_made_once_when_the_setting_is_off(org_id: str) ->
 def test_the_terms_mail_goes_once_per_sending_and_not_once_accepted(org_id: str) -> None:
     db.put({**settings_key(org_id), "entity": "programme_settings", "current_terms_version": 2})
     add_partner(org_id, PartnerStatus.PROSPECT)
-    terms_sent = node_change(org_id, lambda: partner_lifecycle.send_terms(org_id, PARTNER, "user:x"))
+    terms_sent = node_change(org_id, lambda: lifecycle.send_terms(org_id, PARTNER, "user:x"))
     for old, new in [terms_sent, terms_sent, (None, terms_sent[1])]:
         partner_mail.on_change(old, new)
     assert [m.subject for m in sent()] == ["Acme: the partner programme terms"]
 
-    other = str(orgs.create_organisation(orgs.NewOrganisation(name="Second"), ADMIN)["org_id"])
+    other = str(organisations.create_organisation(organisations.NewOrganisation(name="Second"), ADMIN)["org_id"])
     db.put({**settings_key(other), "entity": "programme_settings", "current_terms_version": 1})
     add_partner(other, PartnerStatus.PROSPECT)
-    late = node_change(other, lambda: partner_lifecycle.send_terms(other, PARTNER, "user:x"))
-    signed = node_change(other, lambda: partner_lifecycle.terms_signed(other, PARTNER, "user:x"))
+    late = node_change(other, lambda: lifecycle.send_terms(other, PARTNER, "user:x"))
+    signed = node_change(other, lambda: lifecycle.terms_signed(other, PARTNER, "user:x"))
     for deliveries in every_order([late, signed]):
         for old, new in deliveries:
             partner_mail.on_change(old, new)

@@ -10,12 +10,13 @@ from typing import Any
 
 import boto3
 import pytest
-from common import db, referral_offers, referral_requests, teams
-from common.auth import Member
-from common.errors import InvalidInput, NotFound
-from common.referral_requests import NewReferralRequest, NotEligible, ReferralExpired, ReferralTaken
-from common.settings import get_settings
-from common.team_model import code_key, phone_link_key, referral_key, team_customer_key, team_member_key
+from common.orgs.access import Member
+from common.platform import db
+from common.platform.errors import InvalidInput, NotFound
+from common.platform.settings import get_settings
+from common.teams import referral_offers, referral_requests, roster
+from common.teams.referral_requests import NewReferralRequest, NotEligible, ReferralExpired, ReferralTaken
+from common.teams.team_model import code_key, phone_link_key, referral_key, team_customer_key, team_member_key
 
 from local.twilio_fake import FakeTwilio
 from tests.support import OPERATOR, FakeContext, body_of, http_event, load_event, queued
@@ -55,8 +56,8 @@ def twilio(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeTwilio]:
     get_settings.cache_clear()
 
 
-def _member(user_id: str, role: str, **extra: Any) -> teams.MemberChange:
-    return teams.MemberChange(role=role, phone=PHONES[user_id], display_name=user_id, **extra)
+def _member(user_id: str, role: str, **extra: Any) -> roster.MemberChange:
+    return roster.MemberChange(role=role, phone=PHONES[user_id], display_name=user_id, **extra)
 
 
 @pytest.fixture
@@ -64,16 +65,16 @@ def team(twilio: FakeTwilio) -> dict[str, Any]:
     """A team: the leader (eligible), an admin (not eligible), Amy (eligible member), Ben (member not
     eligible), Cal (eligible, paused), Dot (eligible, number opted out)."""
     staff = Member(ORG, STAFF, "admin", frozenset())
-    leader = teams.NewLeader(user_id=LEADER, phone=PHONES[LEADER], display_name="Lee")
-    created, _ = teams.create_team(ORG, staff, teams.NewTeam(name="North", leader=leader))
-    caller = teams.TeamCaller(ORG, created["team_id"], STAFF, created, None, staff)
-    teams.put_member(caller, ADMIN, _member(ADMIN, "admin", eligible=False))
-    teams.put_member(caller, AMY, _member(AMY, "member"))
-    teams.put_member(caller, BEN, _member(BEN, "member", eligible=False))
-    teams.put_member(caller, CAL, _member(CAL, "member"))
-    teams.put_member(caller, DOT, _member(DOT, "member"))
-    teams.set_paused(ORG, created["team_id"], CAL, True, f"user:{CAL}")
-    teams.set_opted_out(PHONES[DOT], True)
+    leader = roster.NewLeader(user_id=LEADER, phone=PHONES[LEADER], display_name="Lee")
+    created, _ = roster.create_team(ORG, staff, roster.NewTeam(name="North", leader=leader))
+    caller = roster.TeamCaller(ORG, created["team_id"], STAFF, created, None, staff)
+    roster.put_member(caller, ADMIN, _member(ADMIN, "admin", eligible=False))
+    roster.put_member(caller, AMY, _member(AMY, "member"))
+    roster.put_member(caller, BEN, _member(BEN, "member", eligible=False))
+    roster.put_member(caller, CAL, _member(CAL, "member"))
+    roster.put_member(caller, DOT, _member(DOT, "member"))
+    roster.set_paused(ORG, created["team_id"], CAL, True, f"user:{CAL}")
+    roster.set_opted_out(PHONES[DOT], True)
     return created
 
 
@@ -422,11 +423,11 @@ def org() -> dict[str, Any]:
     org_id = body_of(leads_call("POST", "/orgs", user=STAFF, groups=OPERATOR, body={"name": "Acme"}))["org_id"]
     leads_call("PUT", f"/orgs/{org_id}/members/u-clerk", user=STAFF, body={"permissions": []})
     staff = Member(org_id, STAFF, "admin", frozenset())
-    leader = teams.NewLeader(user_id=LEADER, phone=PHONES[LEADER], display_name="Lee")
-    created, _ = teams.create_team(org_id, staff, teams.NewTeam(name="North", leader=leader))
-    caller = teams.TeamCaller(org_id, created["team_id"], STAFF, created, None, staff)
-    teams.put_member(caller, AMY, _member(AMY, "member"))
-    teams.put_member(caller, BEN, _member(BEN, "member", eligible=False))
+    leader = roster.NewLeader(user_id=LEADER, phone=PHONES[LEADER], display_name="Lee")
+    created, _ = roster.create_team(org_id, staff, roster.NewTeam(name="North", leader=leader))
+    caller = roster.TeamCaller(org_id, created["team_id"], STAFF, created, None, staff)
+    roster.put_member(caller, AMY, _member(AMY, "member"))
+    roster.put_member(caller, BEN, _member(BEN, "member", eligible=False))
     return {"org_id": org_id, "team_id": created["team_id"]}
 
 

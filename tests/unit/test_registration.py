@@ -8,9 +8,11 @@ from typing import Any
 
 import boto3
 import pytest
-from common import access_tokens, db, programme_mail, registration_attempts
-from common.invitations import invitation_key
-from common.partner_model import account_item, account_key, node_key, org_email_key, partner_pk
+from common.partners.partner_records import account_item, account_key, node_key, org_email_key, partner_pk
+from common.platform import db, emailed_links
+from common.programme import mail as programme_mail
+from common.programme import registration_attempts
+from common.programme.invitations import invitation_key
 
 from tests.support import body_of
 from tests.unit.conftest import FrozenClock
@@ -42,7 +44,7 @@ def org() -> Org:
 
 
 def _pool() -> str:
-    return str(importlib.import_module("common.settings").get_settings().user_pool_id)
+    return str(importlib.import_module("common.platform.settings").get_settings().user_pool_id)
 
 
 def cognito_user_of(email: str) -> dict[str, Any]:
@@ -370,7 +372,7 @@ def test_an_activation_link_sets_the_first_password_once(org: Org) -> None:
     )["User"]
     partner_id = next(a["Value"] for a in user["Attributes"] if a["Name"] == "sub")
     put_partner(org.org_id, partner_id, email_confirmed=False)
-    token = access_tokens.issue(
+    token = emailed_links.issue(
         "activation", email="added@partner.example", data={"partner_id": partner_id, "org_id": org.org_id}
     )
     activated = api_call("POST", "/public/activations", body={"token": token, "password": PASSWORD})
@@ -388,7 +390,7 @@ def test_an_activation_link_never_replaces_a_password_the_login_has(org: Org) ->
     # Say a staff member of another organisation, added as a partner before they had an account here.
     partner_id = cognito_user("known@partner.example", password="Own-Passw0rd!!")
     put_partner(org.org_id, partner_id, email_confirmed=False)
-    token = access_tokens.issue(
+    token = emailed_links.issue(
         "activation", email="known@partner.example", data={"partner_id": partner_id, "org_id": org.org_id}
     )
     refused = api_call("POST", "/public/activations", body={"token": token, "password": PASSWORD})

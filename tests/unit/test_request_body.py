@@ -10,8 +10,8 @@ from typing import Any
 
 import boto3
 import pytest
-from common import request_body
-from common.errors import DomainError, InvalidInput
+from common.platform.errors import DomainError, InvalidInput
+from common.web import request_body
 
 from tests.support import FakeContext, body_of, http_event
 from tests.unit.conftest import TABLE

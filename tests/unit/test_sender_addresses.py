@@ -11,8 +11,10 @@ from typing import Any
 
 import boto3
 import pytest
-from common import db, programme_mail, sender_addresses
-from common.partner_model import partner_pk
+from common.partners import sender_addresses
+from common.partners.partner_records import partner_pk
+from common.platform import db
+from common.programme import mail as programme_mail
 
 from tests.support import body_of
 from tests.unit.conftest import SENDER, FrozenClock
@@ -27,7 +29,7 @@ OFFERED = "partner.example,other.example"
 @pytest.fixture(autouse=True)
 def deployment_domains(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SENDER_DOMAINS", OFFERED)
-    importlib.import_module("common.settings").get_settings.cache_clear()
+    importlib.import_module("common.platform.settings").get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import boto3
 import pytest
-from common import sms
-from common.settings import get_settings
+from common.platform import sms
+from common.platform.settings import get_settings
 
 from local.ports import LOOPBACK, free_port
 from local.twilio_fake import FakeTwilio
@@ -108,8 +108,8 @@ def test_a_refused_token_is_read_again_on_the_next_send(twilio: FakeTwilio) -> N
 
 
 def test_the_rest_client_is_not_imported_with_the_module() -> None:
-    """The webhook imports common.sms for the auth token; the REST client stays out of its cold start."""
-    code = "import sys, common.sms; print('twilio.rest' in sys.modules, 'twilio' in sys.modules)"
+    """The webhook imports common.platform.sms for the auth token; the REST client stays out of its cold start."""
+    code = "import sys, common.platform.sms; print('twilio.rest' in sys.modules, 'twilio' in sys.modules)"
     out = subprocess.run(  # noqa: S603 - this interpreter, a fixed snippet
         [sys.executable, "-c", code],
         cwd=ROOT,

@@ -16,12 +16,13 @@ from urllib.parse import urlencode
 
 import boto3
 import pytest
-from common import db, referral_requests, sms, sms_webhook, teams
-from common.auth import Member
-from common.referral_requests import NewReferralRequest
-from common.settings import get_settings
-from common.sms_webhook import Command, parse, twiml
-from common.team_model import inbound_message_key, offer_key, phone_key
+from common.orgs.access import Member
+from common.platform import db, sms
+from common.platform.settings import get_settings
+from common.teams import referral_requests, roster, text_replies
+from common.teams.referral_requests import NewReferralRequest
+from common.teams.team_model import inbound_message_key, offer_key, phone_key
+from common.teams.text_replies import Command, parse, twiml
 from twilio.request_validator import RequestValidator
 
 from tests.unit.conftest import TABLE, FrozenClock
@@ -102,11 +103,11 @@ def test_twiml_without_a_message_says_nothing() -> None:
 
 def test_form_plain_or_base64_with_repeated_names() -> None:
     raw = "Body=YES+4821&From=%2B15550100001&MediaUrl=a&MediaUrl=b"
-    plain = sms_webhook.form_of({"body": raw, "isBase64Encoded": False})
-    encoded = sms_webhook.form_of({"body": base64.b64encode(raw.encode()).decode(), "isBase64Encoded": True})
+    plain = text_replies.form_of({"body": raw, "isBase64Encoded": False})
+    encoded = text_replies.form_of({"body": base64.b64encode(raw.encode()).decode(), "isBase64Encoded": True})
 
     assert plain == encoded == {"Body": ["YES 4821"], "From": ["+15550100001"], "MediaUrl": ["a", "b"]}
-    assert sms_webhook.form_of({"body": "!!not base64!!", "isBase64Encoded": True}) == {}
+    assert text_replies.form_of({"body": "!!not base64!!", "isBase64Encoded": True}) == {}
 
 
 # -- requests ----------------------------------------------------------------------------------------
@@ -124,7 +125,7 @@ def twilio_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     sms.forget_auth_token()
-    sms_webhook._token_checked_at[0] = None
+    text_replies._token_checked_at[0] = None
     boto3.client("ssm").put_parameter(Name=PARAMETER, Value=TOKEN, Type="SecureString")
     yield
     sms.forget_auth_token()
@@ -185,7 +186,7 @@ def reply(response: dict[str, Any]) -> str | None:
 
 
 def send(body: str, phone: str, **kwargs: Any) -> dict[str, Any]:
-    return sms_webhook.handle(event("/twilio/sms", inbound(body, phone, sid=kwargs.pop("sid", None)), **kwargs))
+    return text_replies.handle(event("/twilio/sms", inbound(body, phone, sid=kwargs.pop("sid", None)), **kwargs))
 
 
 def table_items() -> list[dict[str, Any]]:
@@ -196,16 +197,16 @@ def table_items() -> list[dict[str, Any]]:
 def team() -> dict[str, Any]:
     """A team with its leader and one eligible member, each with a phone link."""
     staff = Member(ORG, "staff-user", "admin", frozenset())
-    leader = teams.NewLeader(user_id="leader-user", phone=LEADER_PHONE, display_name="Lee Leader")
-    created, _ = teams.create_team(ORG, staff, teams.NewTeam(name="North", leader=leader))
-    caller = teams.TeamCaller(ORG, created["team_id"], "staff-user", created, None, staff)
-    change = teams.MemberChange(role="member", phone=MEMBER_PHONE, display_name="Mo Member")
-    teams.put_member(caller, "member-user", change)
+    leader = roster.NewLeader(user_id="leader-user", phone=LEADER_PHONE, display_name="Lee Leader")
+    created, _ = roster.create_team(ORG, staff, roster.NewTeam(name="North", leader=leader))
+    caller = roster.TeamCaller(ORG, created["team_id"], "staff-user", created, None, staff)
+    change = roster.MemberChange(role="member", phone=MEMBER_PHONE, display_name="Mo Member")
+    roster.put_member(caller, "member-user", change)
     return created
 
 
 def membership(team: dict[str, Any], user_id: str) -> dict[str, Any]:
-    return teams.get_team_member(ORG, team["team_id"], user_id, consistent=True)
+    return roster.get_team_member(ORG, team["team_id"], user_id, consistent=True)
 
 
 def test_a_forged_or_missing_signature_is_refused_and_changes_nothing(team: dict[str, Any]) -> None:
@@ -217,7 +218,7 @@ def test_a_forged_or_missing_signature_is_refused_and_changes_nothing(team: dict
 
     assert forged["statusCode"] == unsigned["statusCode"] == 403
     assert json.loads(forged["body"])["type"] == "/problems/forbidden"
-    assert sms_webhook.handle(other_url)["statusCode"] == 403
+    assert text_replies.handle(other_url)["statusCode"] == 403
     assert table_items() == before
 
 
@@ -225,7 +226,7 @@ def test_a_tampered_body_is_refused(team: dict[str, Any]) -> None:
     signed = event("/twilio/sms", inbound("HELP", MEMBER_PHONE), base64_body=False)
     signed["body"] = signed["body"].replace("HELP", "STOP")
 
-    assert sms_webhook.handle(signed)["statusCode"] == 403
+    assert text_replies.handle(signed)["statusCode"] == 403
     assert db.get(phone_key(MEMBER_PHONE)) is None
 
 
@@ -249,7 +250,7 @@ def test_a_signed_reply_for_another_account_or_number_is_refused_and_changes_not
     before = table_items()
     for body in ("PAUSE", "STOP"):
         params = {**inbound(body, MEMBER_PHONE), **changes}
-        refused = sms_webhook.handle(event("/twilio/sms", {k: v for k, v in params.items() if v is not None}))
+        refused = text_replies.handle(event("/twilio/sms", {k: v for k, v in params.items() if v is not None}))
 
         assert refused["statusCode"] == 403
         problem = json.loads(refused["body"])
@@ -264,10 +265,10 @@ def test_a_repeated_account_or_number_is_refused(team: dict[str, Any]) -> None:
         body = urlencode([*params.items(), (name, theirs)])
         signed = event("/twilio/sms", params, base64_body=False)
         signed["body"] = body
-        form = sms_webhook.form_of(signed)
+        form = text_replies.form_of(signed)
         signed["headers"]["x-twilio-signature"] = RequestValidator(TOKEN).compute_signature(WEBHOOK_URL, form)
 
-        refused = sms_webhook.handle(signed)
+        refused = text_replies.handle(signed)
 
         assert refused["statusCode"] == 403 and f"({name})" in json.loads(refused["body"])["detail"]
     assert membership(team, "member-user")["paused"] is False
@@ -282,33 +283,33 @@ def test_without_an_account_and_number_configured_nothing_is_ours(
     get_settings.cache_clear()
 
     for params in (inbound("PAUSE", MEMBER_PHONE), {**inbound("PAUSE", MEMBER_PHONE), "AccountSid": "", "To": ""}):
-        refused = sms_webhook.handle(event("/twilio/sms", params))
+        refused = text_replies.handle(event("/twilio/sms", params))
 
         assert refused["statusCode"] == 403 and "(AccountSid)" in json.loads(refused["body"])["detail"]
     assert membership(team, "member-user")["paused"] is False
 
 
 def test_pause_and_resume_the_member_not_the_team(team: dict[str, Any]) -> None:
-    assert reply(send("pause", MEMBER_PHONE)) == sms_webhook.PAUSED_TEXT
+    assert reply(send("pause", MEMBER_PHONE)) == text_replies.PAUSED_TEXT
     assert membership(team, "member-user")["paused"] is True
     assert membership(team, "leader-user")["paused"] is False
 
-    assert reply(send("RESUME", MEMBER_PHONE)) == sms_webhook.RESUMED_TEXT
+    assert reply(send("RESUME", MEMBER_PHONE)) == text_replies.RESUMED_TEXT
     assert membership(team, "member-user")["paused"] is False
 
 
 def test_stop_and_start_opt_the_number_out_and_back_in(team: dict[str, Any]) -> None:
-    assert reply(send("STOP", MEMBER_PHONE)) == sms_webhook.STOPPED_TEXT
+    assert reply(send("STOP", MEMBER_PHONE)) == text_replies.STOPPED_TEXT
     assert db.get(phone_key(MEMBER_PHONE))["opted_out"] is True  # type: ignore[index]
 
-    assert reply(send("Start", MEMBER_PHONE)) == sms_webhook.STARTED_TEXT
+    assert reply(send("Start", MEMBER_PHONE)) == text_replies.STARTED_TEXT
     assert db.get(phone_key(MEMBER_PHONE))["opted_out"] is False  # type: ignore[index]
 
 
 def test_help_unknown_and_a_code_missing(team: dict[str, Any]) -> None:
-    assert reply(send("HELP", MEMBER_PHONE)) == sms_webhook.HELP_TEXT
-    assert reply(send("what is this?", MEMBER_PHONE)) == sms_webhook.UNKNOWN_TEXT
-    assert reply(send("yes", MEMBER_PHONE)) == sms_webhook.CODE_MISSING_TEXT
+    assert reply(send("HELP", MEMBER_PHONE)) == text_replies.HELP_TEXT
+    assert reply(send("what is this?", MEMBER_PHONE)) == text_replies.UNKNOWN_TEXT
+    assert reply(send("yes", MEMBER_PHONE)) == text_replies.CODE_MISSING_TEXT
     assert reply(send("YES 9999", MEMBER_PHONE)) == "There is no open referral with code 9999."
 
 
@@ -316,14 +317,14 @@ def test_a_stranger_is_answered_and_ignored(team: dict[str, Any]) -> None:
     before = table_items()
 
     for body in ("YES 1234", "PAUSE", "HELP", "hello"):
-        assert reply(send(body, "+15550199999")) == sms_webhook.NOT_A_MEMBER_TEXT
-    assert reply(send("hi", "whatsapp:+15550199999")) == sms_webhook.NOT_A_MEMBER_TEXT
+        assert reply(send(body, "+15550199999")) == text_replies.NOT_A_MEMBER_TEXT
+    assert reply(send("hi", "whatsapp:+15550199999")) == text_replies.NOT_A_MEMBER_TEXT
     assert table_items() == before
 
 
 def test_a_strangers_stop_is_still_recorded() -> None:
     """The number may become a member's later: it must not be texted then."""
-    assert reply(send("STOP", "+15550199998")) == sms_webhook.STOPPED_TEXT
+    assert reply(send("STOP", "+15550199998")) == text_replies.STOPPED_TEXT
     assert db.get(phone_key("+15550199998"))["opted_out"] is True  # type: ignore[index]
 
 
@@ -334,7 +335,7 @@ def test_a_redelivered_message_is_processed_once_and_gets_the_same_reply(team: d
 
     again = reply(send("PAUSE", MEMBER_PHONE, sid=sid))
 
-    assert first == again == sms_webhook.PAUSED_TEXT
+    assert first == again == text_replies.PAUSED_TEXT
     assert membership(team, "member-user")["paused"] is False  # the redelivery paused nothing
     record = db.get(inbound_message_key(sid))
     assert record is not None and record["outcome"] == "pause" and "expiration" in record
@@ -351,8 +352,8 @@ def test_a_claim_in_progress_answers_503_until_it_goes_stale(team: dict[str, Any
     assert busy["statusCode"] == 503
     assert membership(team, "member-user")["paused"] is False
 
-    frozen_clock.advance(seconds=sms_webhook.CLAIM_LEASE.total_seconds() + 1)
-    assert reply(send("PAUSE", MEMBER_PHONE, sid=sid)) == sms_webhook.PAUSED_TEXT
+    frozen_clock.advance(seconds=text_replies.CLAIM_LEASE.total_seconds() + 1)
+    assert reply(send("PAUSE", MEMBER_PHONE, sid=sid)) == text_replies.PAUSED_TEXT
     assert membership(team, "member-user")["paused"] is True
 
 
@@ -362,19 +363,19 @@ def test_a_failed_action_releases_the_claim(team: dict[str, Any], monkeypatch: p
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("table unavailable")
 
-    monkeypatch.setattr(teams, "set_paused", broken)
+    monkeypatch.setattr(roster, "set_paused", broken)
     failed = send("PAUSE", MEMBER_PHONE, sid=sid)
     monkeypatch.undo()
 
     assert failed["statusCode"] == 500
     assert db.get(inbound_message_key(sid)) is None
-    assert reply(send("PAUSE", MEMBER_PHONE, sid=sid)) == sms_webhook.PAUSED_TEXT
+    assert reply(send("PAUSE", MEMBER_PHONE, sid=sid)) == text_replies.PAUSED_TEXT
 
 
 def test_a_malformed_message_sid_is_a_bad_request(team: dict[str, Any]) -> None:
     params = inbound("PAUSE", MEMBER_PHONE, sid="not-a-sid")
 
-    assert sms_webhook.handle(event("/twilio/sms", params))["statusCode"] == 400
+    assert text_replies.handle(event("/twilio/sms", params))["statusCode"] == 400
     assert membership(team, "member-user")["paused"] is False
 
 
@@ -409,13 +410,13 @@ def test_a_delivery_failure_is_recorded_on_the_offer(team: dict[str, Any]) -> No
     query = callback.split("?", 1)[1]
     status = {"MessageSid": new_sid(), "MessageStatus": "undelivered", "ErrorCode": "30003", "AccountSid": ACCOUNT}
 
-    response = sms_webhook.handle(event("/twilio/status", status, query=query))
+    response = text_replies.handle(event("/twilio/status", status, query=query))
     # Signed for the member's offer, posted for the leader's.
     moved = event("/twilio/status", status, query=query)
     moved["rawQueryString"] = query.replace("member-user", "leader-user")
 
     assert reply(response) is None
-    assert sms_webhook.handle(moved)["statusCode"] == 403
+    assert text_replies.handle(moved)["statusCode"] == 403
     assert db.get(offer_key(ORG, request["request_id"], "leader-user")) is None
     offer = db.get(offer_key(ORG, request["request_id"], "member-user"))
     assert offer is not None and (offer["status"], offer["error_code"]) == ("undelivered", "30003")
@@ -443,13 +444,13 @@ def test_a_signed_status_for_another_account_or_sender_is_refused(
     }
     status = {k: v for k, v in {**ours, **changes}.items() if v is not None}
 
-    refused = sms_webhook.handle(event("/twilio/status", status, query=query))
+    refused = text_replies.handle(event("/twilio/status", status, query=query))
 
     assert refused["statusCode"] == 403
     assert db.get(offer_key(ORG, request["request_id"], "member-user")) is None
     assert "delivery_failed" not in [h["event"] for h in referral_requests.get(ORG, request["request_id"])["history"]]
     # The same status from our account and number is recorded.
-    assert reply(sms_webhook.handle(event("/twilio/status", ours, query=query))) is None
+    assert reply(text_replies.handle(event("/twilio/status", ours, query=query))) is None
     offer = db.get(offer_key(ORG, request["request_id"], "member-user"))
     assert offer is not None and offer["status"] == "undelivered"
 
@@ -458,15 +459,15 @@ def test_a_rotated_token_is_read_again_but_not_on_every_forgery(
     team: dict[str, Any], frozen_clock: FrozenClock
 ) -> None:
     ssm = boto3.client("ssm")
-    assert reply(send("HELP", MEMBER_PHONE)) == sms_webhook.HELP_TEXT  # the token is cached now
+    assert reply(send("HELP", MEMBER_PHONE)) == text_replies.HELP_TEXT  # the token is cached now
     ssm.put_parameter(Name=PARAMETER, Value="rotated-token", Type="SecureString", Overwrite=True)
 
-    assert reply(send("HELP", MEMBER_PHONE, token="rotated-token")) == sms_webhook.HELP_TEXT
+    assert reply(send("HELP", MEMBER_PHONE, token="rotated-token")) == text_replies.HELP_TEXT
     ssm.put_parameter(Name=PARAMETER, Value="rotated-again", Type="SecureString", Overwrite=True)
     assert send("HELP", MEMBER_PHONE, token="rotated-again")["statusCode"] == 403  # re-read only every 5 minutes
 
     frozen_clock.advance(minutes=5)
-    assert reply(send("HELP", MEMBER_PHONE, token="rotated-again")) == sms_webhook.HELP_TEXT
+    assert reply(send("HELP", MEMBER_PHONE, token="rotated-again")) == text_replies.HELP_TEXT
 
 
 def test_the_webhook_does_not_import_the_twilio_rest_client() -> None:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from common import db, lapse_sweep
-from common.partner_model import PartnerStatus, node_item, node_key, record_lead
+from common.partners import lapse_sweep
+from common.partners.partner_records import PartnerStatus, node_item, node_key, record_lead
+from common.platform import db
 
 from tests.support import FakeContext, load_event
 

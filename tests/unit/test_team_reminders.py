@@ -1,4 +1,4 @@
-"""The 7-day reminder sweep in-process: common.team_reminders and the StatusSweep handler over the table
+"""The 7-day reminder sweep in-process: common.teams.reminders and the StatusSweep handler over the table
 (moto), texting through the loopback stand-in for Twilio's Messages endpoint (real HTTP, no patched client)
 and e-mailing through SES (moto)."""
 
@@ -10,8 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
-from common import auth, db, ids, orgs, team_customers, team_reminders, teams
-from common.team_model import team_customer_key
+from common.orgs import access, organisations
+from common.platform import db, ids
+from common.teams import reminders, roster, team_customers
+from common.teams.team_model import team_customer_key
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
@@ -58,14 +60,14 @@ def mails_to(address: str) -> list[Any]:
 
 
 def new_team(name: str = "North Team") -> tuple[str, str]:
-    org_id: str = orgs.create_organisation(orgs.NewOrganisation(name="Acme Realty"), ADMIN)["org_id"]
-    staff = auth.Member(org_id, ADMIN, "admin", frozenset())
-    leader = teams.NewLeader(user_id=LEADER, phone=PHONES[LEADER], display_name="Lea", email="lea@team.example")
-    team, _ = teams.create_team(org_id, staff, teams.NewTeam(name=name, leader=leader))
-    caller = teams.TeamCaller(org_id, team["team_id"], ADMIN, team, None, staff)
+    org_id: str = organisations.create_organisation(organisations.NewOrganisation(name="Acme Realty"), ADMIN)["org_id"]
+    staff = access.Member(org_id, ADMIN, "admin", frozenset())
+    leader = roster.NewLeader(user_id=LEADER, phone=PHONES[LEADER], display_name="Lea", email="lea@team.example")
+    team, _ = roster.create_team(org_id, staff, roster.NewTeam(name=name, leader=leader))
+    caller = roster.TeamCaller(org_id, team["team_id"], ADMIN, team, None, staff)
     for user, role, email in ((TEAM_ADMIN, "admin", None), (M1, "member", "m1@team.example"), (M2, "member", None)):
-        change = teams.MemberChange(role=role, phone=PHONES[user], display_name=user, email=email)
-        teams.put_member(caller, user, change)
+        change = roster.MemberChange(role=role, phone=PHONES[user], display_name=user, email=email)
+        roster.put_member(caller, user, change)
     return org_id, str(team["team_id"])
 
 
@@ -83,9 +85,9 @@ def add_customer(org_id: str, team_id: str, assignee: str) -> str:
     return str(item["customer_id"])
 
 
-def caller_for(org_id: str, team_id: str, user: str) -> teams.TeamCaller:
-    return teams.TeamCaller(
-        org_id, team_id, user, teams.get_team(org_id, team_id), teams.get_team_member(org_id, team_id, user), None
+def caller_for(org_id: str, team_id: str, user: str) -> roster.TeamCaller:
+    return roster.TeamCaller(
+        org_id, team_id, user, roster.get_team(org_id, team_id), roster.get_team_member(org_id, team_id, user), None
     )
 
 
@@ -93,7 +95,7 @@ def test_nothing_is_due_within_7_days(twilio: FakeTwilio, frozen_clock: FrozenCl
     org_id, team_id = new_team()
     add_customer(org_id, team_id, M1)
     frozen_clock.advance(days=6, hours=23)
-    counts = team_reminders.sweep().as_dict()
+    counts = reminders.sweep().as_dict()
     assert counts == {"orgs": 1, "due": 0, "reminded": 0, "digests": 0, "failed": 0, "items_read": 1}
     assert twilio.messages() == [] and mails() == []
 
@@ -106,7 +108,7 @@ def test_due_customers_are_reminded_once_a_day_and_the_leader_gets_a_digest(
     add_customer(org_id, team_id, M2)
     frozen_clock.advance(days=8)
 
-    counts = team_reminders.sweep()
+    counts = reminders.sweep()
     assert (counts.orgs, counts.due, counts.reminded, counts.digests, counts.failed) == (1, 2, 2, 1, 0)
     assert len(texts_to(twilio, PHONES[M1])) == len(texts_to(twilio, PHONES[M2])) == 1
     assert "Cleo" in texts_to(twilio, PHONES[M1])[0] and "North Team" in texts_to(twilio, PHONES[M1])[0]
@@ -123,19 +125,19 @@ def test_due_customers_are_reminded_once_a_day_and_the_leader_gets_a_digest(
 
     # Again the same day: nothing more is sent.
     frozen_clock.advance(hours=6)
-    again = team_reminders.sweep()
+    again = reminders.sweep()
     assert (again.due, again.reminded, again.digests) == (2, 0, 0)
     assert len(twilio.messages()) == 3 and len(mails()) == 2
 
     # The next day, still overdue: reminded again (once).
     frozen_clock.advance(days=1)
-    assert team_reminders.sweep().reminded == 2
+    assert reminders.sweep().reminded == 2
     assert len(texts_to(twilio, PHONES[M1])) == 2
     # Once updated, a customer leaves the reminders until it is due again.
     team_customers.update_status(
         caller_for(org_id, team_id, M1), first, team_customers.CustomerStatusChange(status="showing")
     )
-    assert team_reminders.sweep().due == 1
+    assert reminders.sweep().due == 1
 
 
 def test_updated_closed_and_lost_customers_are_not_reminded(twilio: FakeTwilio, frozen_clock: FrozenClock) -> None:
@@ -147,21 +149,21 @@ def test_updated_closed_and_lost_customers_are_not_reminded(twilio: FakeTwilio, 
     team_customers.update_status(caller, closed, team_customers.CustomerStatusChange(status="closed"))
     team_customers.update_status(caller, lost, team_customers.CustomerStatusChange(status="lost"))
     frozen_clock.advance(days=3)
-    counts = team_reminders.sweep()
+    counts = reminders.sweep()
     assert (counts.due, counts.reminded) == (1, 1)
     assert len(texts_to(twilio, PHONES[M1])) == 1 and "Cleo" in texts_to(twilio, PHONES[M1])[0]
     assert db.get(team_customer_key(org_id, team_id, stale))["status"] == "new"  # type: ignore[index]
     # Past 7 days from its update, the updated one falls due too; the closed and lost never.
     frozen_clock.advance(days=5)
-    assert team_reminders.sweep().due == 2
+    assert reminders.sweep().due == 2
 
 
 def test_an_opted_out_number_gets_no_text_but_the_email(twilio: FakeTwilio, frozen_clock: FrozenClock) -> None:
     org_id, team_id = new_team()
     add_customer(org_id, team_id, M1)
-    teams.set_opted_out(PHONES[M1], True)
+    roster.set_opted_out(PHONES[M1], True)
     frozen_clock.advance(days=8)
-    counts = team_reminders.sweep()
+    counts = reminders.sweep()
     assert counts.reminded == 1
     assert texts_to(twilio, PHONES[M1]) == [] and len(mails_to("m1@team.example")) == 1
 
@@ -173,10 +175,10 @@ def test_a_twilio_outage_is_retried_by_the_next_run_without_repeating_what_was_s
     add_customer(org_id, team_id, M2)
     frozen_clock.advance(days=8)
     twilio.fail_next(1, status=500)
-    first = team_reminders.sweep()
+    first = reminders.sweep()
     assert first.failed >= 1
     sent_first = len(twilio.messages())
-    second = team_reminders.sweep()
+    second = reminders.sweep()
     assert second.failed == 0
     assert len(texts_to(twilio, PHONES[M2])) == 1 and len(texts_to(twilio, PHONES[LEADER])) == 1
     assert len(twilio.messages()) == 2 and sent_first == 1

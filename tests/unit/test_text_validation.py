@@ -5,15 +5,14 @@ one or the other."""
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
 import unicodedata
 from typing import Any
 
-import common
 import pytest
-from common.validation import LongText, ShortText
+from common.platform.validation import LongText, ShortText
 from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from tests.support import core_modules
 
 SHORT = TypeAdapter(ShortText)
 LONG = TypeAdapter(LongText)
@@ -131,16 +130,12 @@ NOT_SHOWN = {("Activation", "password"), ("InvitationRegistration", "password"),
 REFUSALS = {"hidden_character", "string_pattern_mismatch", "decimal_parsing"}
 PROBE = "Pat\u202eRefe"
 # The models of the run-time settings and of the documented responses take no request input.
-NOT_REQUESTS = {"common.settings", "common.openapi_docs"}
+NOT_REQUESTS = {"common.platform.settings", "common.web.openapi_docs"}
 
 
 def _text_fields() -> dict[str, Any]:
     """Every field of every request model whose value may be a string (not an enumeration nor a time)."""
-    modules = [
-        importlib.import_module(f"common.{info.name}")
-        for info in pkgutil.iter_modules(common.__path__)
-        if f"common.{info.name}" not in NOT_REQUESTS
-    ]
+    modules = [module for module in core_modules() if module.__name__ not in NOT_REQUESTS]
     models = {
         value
         for module in modules

@@ -12,9 +12,9 @@ from typing import Any
 
 import jwt
 import pytest
-from common import tokens
-from common.auth import principal_from_event
-from common.settings import get_settings
+from authorizer import bearer_tokens
+from common.orgs.access import principal_from_event
+from common.platform.settings import get_settings
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.support import FakeContext
@@ -45,7 +45,7 @@ def keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("JWKS_URL", f"http://127.0.0.1:{server.server_port}/.well-known/jwks.json")
     monkeypatch.setenv("PORTAL_CLIENT_IDS", f"{PORTAL}, other-portal")
     get_settings.cache_clear()
-    tokens._keys.cache_clear()
+    bearer_tokens._keys.cache_clear()
     yield {"trusted": trusted, "foreign": rsa.generate_private_key(public_exponent=65537, key_size=2048)}
     server.shutdown()
 

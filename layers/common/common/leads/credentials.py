@@ -1,0 +1,62 @@
+"""Machine credentials for partner companies: a Cognito app client with the client-credentials grant,
+limited to the lead-intake scope. Issuing again rotates: the new client replaces the old one."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import boto3
+from botocore.exceptions import ClientError
+
+from common.leads.companies import attach_client, get_company
+from common.platform.errors import Conflict
+from common.platform.settings import get_settings
+
+
+@lru_cache(maxsize=1)
+def _cognito() -> Any:
+    return boto3.client("cognito-idp")
+
+
+def issue_credentials(org_id: str, company_id: str, *, cognito: Any = None, client: Any = None) -> dict[str, str]:
+    # Checked before creating an app client; attach_client checks again, atomically, and a client created
+    # for a company that changed meanwhile is deleted.
+    if not get_company(org_id, company_id, client=client).get("sells_leads"):
+        raise Conflict("only a company that sells leads gets credentials for lead intake")
+    settings = get_settings()
+    cognito = cognito or _cognito()
+    created = cognito.create_user_pool_client(
+        UserPoolId=settings.user_pool_id,
+        ClientName=f"partner-company-{company_id}",
+        GenerateSecret=True,
+        AllowedOAuthFlows=["client_credentials"],
+        AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthScopes=[settings.lead_intake_scope],
+        SupportedIdentityProviders=["COGNITO"],
+        AccessTokenValidity=1,
+        TokenValidityUnits={"AccessToken": "hours"},
+    )["UserPoolClient"]
+    try:
+        previous = attach_client(org_id, company_id, created["ClientId"], client=client)
+    except Exception:
+        _delete_client(cognito, settings.user_pool_id, created["ClientId"])
+        raise
+    if previous:
+        _delete_client(cognito, settings.user_pool_id, previous)
+    issued = {
+        "client_id": created["ClientId"],
+        "client_secret": created["ClientSecret"],
+        "scope": settings.lead_intake_scope,
+    }
+    if settings.token_url:
+        issued["token_url"] = settings.token_url
+    return issued
+
+
+def _delete_client(cognito: Any, pool_id: str, client_id: str) -> None:
+    try:
+        cognito.delete_user_pool_client(UserPoolId=pool_id, ClientId=client_id)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise

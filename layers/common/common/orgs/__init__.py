@@ -1,0 +1,3 @@
+"""Organisations: staff access and permissions, organisations and their child organisations, message templates
+and deal workflows.
+"""

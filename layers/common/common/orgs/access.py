@@ -1,0 +1,139 @@
+"""Who is calling and what they may do.
+
+The JWT (checked by API Gateway's authorizer) says who the caller is; what they may do is read from the
+table on every request, so revoking a permission takes effect on the next request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Literal
+
+from common.platform import db
+from common.platform.errors import Forbidden, NotFound, Unauthorized
+
+
+class Permission(StrEnum):
+    MANAGE_MEMBERS = "members:manage"
+    MANAGE_COMPANIES = "companies:manage"
+    MANAGE_TEMPLATES = "templates:manage"
+    CREATE_LEADS = "leads:create"
+    VIEW_PENDING_LEADS = "leads:view_pending"
+    REQUEST_LEADS = "leads:request"
+    RETURN_LEADS = "leads:return"
+    # Lead administration: act on any lead (also one assigned to someone else) and list every lead.
+    MANAGE_LEADS = "leads:manage"
+    # Partners (referrers): add, edit, assign, set their status, remove; the organisation's portal settings.
+    MANAGE_PARTNERS = "partners:manage"
+    # Workflows, and every deal (not only those the user owns).
+    MANAGE_DEALS = "deals:manage"
+    # A deal's money: set its value or the partner it is credited to, and move it into a stage that computes
+    # or reverses commission. Without it a staff member works their deals through the other stages only.
+    DEAL_MONEY = "deals:money"
+    # The partner programme (seed 004): take part in it; see every participant in "your partners" (not
+    # only one's own downline); manage balances and payout requests; invite at level zero (nobody above).
+    PROGRAMME_JOIN = "programme:join"
+    PROGRAMME_SEE_ALL = "programme:see_all"
+    PROGRAMME_MANAGE_BALANCES = "programme:manage_balances"
+    PROGRAMME_INVITE_LEVEL_ZERO = "programme:invite_level_zero"
+    # Partner teams (seed 000): create teams and manage their members; create referral requests and see
+    # every team's requests and overdue customers.
+    MANAGE_TEAMS = "teams:manage"
+    MANAGE_REFERRALS = "referrals:manage"
+
+
+Role = Literal["admin", "staff"]
+
+# The Cognito group of the deployment's operators: the only users who may create (top-level) organisations.
+OPERATORS_GROUP = "operators"
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    kind: Literal["user", "machine"]
+    client_id: str
+    scopes: frozenset[str]
+    # The user's Cognito groups, as their token carries them (`cognito:groups`).
+    groups: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Member:
+    org_id: str
+    user_id: str
+    role: Role
+    permissions: frozenset[str]
+    # The user's superior in the staff hierarchy (not the programme structure, which is separate).
+    superior_id: str | None = None
+
+    def can(self, permission: Permission) -> bool:
+        return self.role == "admin" or permission.value in self.permissions
+
+
+def _scopes(raw: Any) -> frozenset[str]:
+    if isinstance(raw, list):
+        return frozenset(str(s) for s in raw)
+    if isinstance(raw, str):
+        return frozenset(raw.replace("[", " ").replace("]", " ").split())
+    return frozenset()
+
+
+def principal_from_event(event: dict[str, Any]) -> Principal:
+    """Build the caller from an API Gateway HTTP API (payload 2.0) event: the token authorizer
+    (functions/authorizer) has verified the bearer token and passes on what kind of caller it is, its
+    subject, app client, scopes and (for a user) Cognito groups."""
+    authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
+    context = authorizer.get("lambda") or {}
+    subject = str(context.get("sub", ""))
+    kind = context.get("kind")
+    if not subject or kind not in ("user", "machine"):
+        raise Unauthorized("a bearer token is required")
+    return Principal(
+        subject, kind, str(context.get("client_id", "")), _scopes(context.get("scope")), _scopes(context.get("groups"))
+    )
+
+
+def require_operator(principal: Principal) -> None:
+    """Creating an organisation is for the deployment's operators (a Cognito group the deployer fills)."""
+    require_user(principal)
+    if OPERATORS_GROUP not in principal.groups:
+        raise Forbidden("only the deployment's operators create organisations")
+
+
+def org_key(org_id: str) -> db.Key:
+    return {"pk": f"ORG#{org_id}", "sk": "ORG"}
+
+
+def member_key(org_id: str, user_id: str) -> db.Key:
+    return {"pk": f"ORG#{org_id}", "sk": f"MEMBER#{user_id}"}
+
+
+def member_from_item(item: db.Item) -> Member:
+    return Member(
+        item["org_id"], item["user_id"], item["role"], frozenset(item.get("permissions", [])), item.get("superior_id")
+    )
+
+
+def require_user(principal: Principal) -> None:
+    if principal.kind != "user":
+        raise Forbidden("this route is for staff users; machine credentials may only post leads")
+
+
+def require_member(
+    principal: Principal, org_id: str, permission: Permission | None = None, *, client: Any = None
+) -> Member:
+    """The caller's membership of the org, read with a consistent read.
+
+    Not a member (or no such org): 404, so other organisations' existence is not revealed.
+    A member without the permission: 403.
+    """
+    require_user(principal)
+    item = db.get(member_key(org_id, principal.subject), consistent=True, client=client)
+    if item is None:
+        raise NotFound(f"organisation {org_id} not found")
+    member = member_from_item(item)
+    if permission is not None and not member.can(permission):
+        raise Forbidden(f"missing permission {permission.value}")
+    return member

@@ -1,0 +1,51 @@
+"""The brokers assigned to a partner (staff members of the organisation, set by staff: partners.set_brokers),
+as the partner sees them in the portal: to choose the owner of a deal they register (seed 002). A partner
+sees of them only their ids and display names; a broker whose membership ended is not one any more.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from common.orgs.access import member_key
+from common.partners.partner_records import PartnerCaller
+from common.platform import db
+from common.platform.errors import Conflict, FieldError, InvalidInput, invalid
+
+
+def portal_brokers(caller: PartnerCaller, *, client: Any = None) -> list[dict[str, Any]]:
+    """The partner's brokers who are still staff of the organisation, in the order assigned (the first is a
+    new deal's owner by default): one BatchGetItem of their memberships."""
+    assigned = list(dict.fromkeys(caller.node.get("brokers") or []))
+    keys = [member_key(caller.org_id, b) for b in assigned]
+    members = {m["user_id"]: m for m in db.batch_get(keys, client=client)} if keys else {}
+    return [{"user_id": b, "display_name": members[b].get("display_name")} for b in assigned if b in members]
+
+
+class OwnerGone(InvalidInput):
+    """The deal's owner stopped being a member of the organisation (the transaction's check failed)."""
+
+
+def deal_owner(
+    caller: PartnerCaller, owner_id: str | None, *, read_memberships: bool = False, client: Any = None
+) -> tuple[str, dict[str, Any]]:
+    """The owner of a deal the partner registers: the broker they name (422 body.owner_id unless one of
+    theirs), else their first broker; with the check, for the deal's transaction, that the owner is still a
+    member (its failure is OwnerGone). The first broker is taken unread, the check standing for the read;
+    `read_memberships` (after OwnerGone) skips brokers whose membership ended. 409 when none is left."""
+    if owner_id is not None and owner_id not in (caller.node.get("brokers") or []):
+        raise invalid("body.owner_id", "is not one of your brokers (see the portal's brokers)")
+    if owner_id is None:
+        if read_memberships:
+            brokers = [str(b["user_id"]) for b in portal_brokers(caller, client=client)]
+        else:
+            brokers = list(dict.fromkeys(caller.node.get("brokers") or []))
+        if not brokers:
+            raise Conflict("no broker is assigned to you in this organisation yet")
+        owner_id = brokers[0]
+    return owner_id, db.tx_check(member_key(caller.org_id, owner_id), condition="attribute_exists(pk)")
+
+
+def owner_gone() -> OwnerGone:
+    message = "this broker is no longer a member of the organisation"
+    return OwnerGone(f"body.owner_id: {message}", errors=[FieldError("body.owner_id", message)])

@@ -1,0 +1,94 @@
+"""The 30-day lapse (seed 003): an ACTIVE partner whose last lead is more than 30 days old becomes LAPSED.
+
+The sweep reads the lapse index (gsi3: only ACTIVE nodes are in it, sharded by partner, sorted by last-lead
+time) up to the cut-off, so its reads grow with the partners due, not with all partners. Each lapse is one
+UpdateItem conditioned on the node still being ACTIVE with the last lead read: a lead arriving meanwhile
+wins, and a second run finds nothing more to do (a lapsed node has left the index)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import Any
+
+from common.partners.partner_records import (
+    LAPSE_AFTER_DAYS,
+    LAPSE_SHARDS,
+    NODE_HISTORY,
+    PartnerStatus,
+    history_event,
+    node_key,
+)
+from common.platform import clock, db, history
+from common.platform.errors import Conflict
+
+S = PartnerStatus
+PAGE_SIZE = 100
+
+
+@dataclass
+class SweepCounts:
+    due: int = 0  # index entries older than the cut-off
+    lapsed: int = 0  # of those, made LAPSED by this run
+    items_read: int = 0  # items DynamoDB returned to the sweep's queries
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def _due(shard: int, cutoff: str, client: Any) -> Iterator[list[db.Item]]:
+    return db.pages(
+        index="gsi3",
+        key_condition="gsi3pk = :pk AND gsi3sk < :cutoff",
+        values={":pk": f"LAPSE#{shard}", ":cutoff": cutoff},
+        limit=PAGE_SIZE,
+        client=client,
+    )
+
+
+def lapse(node: db.Item, *, client: Any = None) -> bool:
+    """Make one ACTIVE node LAPSED, if it is still ACTIVE with the last lead it was read with."""
+    org_id, partner_id = node["org_id"], node["partner_id"]
+    event = history_event("lapsed", "system", status=S.LAPSED.value, last_lead_at=node["last_lead_at"])
+
+    def write(addition: history.Addition) -> db.Item:
+        return history.update(
+            node_key(org_id, partner_id),
+            addition,
+            expression=(
+                f"SET #status = :lapsed, gsi1pk = :g1pk, updated_at = :at, {addition.expression} "
+                "REMOVE gsi3pk, gsi3sk ADD version :one"
+            ),
+            condition="#status = :active AND last_lead_at = :last AND attribute_not_exists(removed_at) "
+            f"AND {addition.condition}",
+            names={"#status": "status"},
+            values={
+                ":lapsed": S.LAPSED.value,
+                ":active": S.ACTIVE.value,
+                ":g1pk": f"ORG#{org_id}#PARTNERS#{S.LAPSED.value}",
+                ":at": event["at"],
+                ":one": 1,
+                ":last": node["last_lead_at"],
+            },
+            on_conflict=Conflict("no longer due"),
+            client=client,
+        )
+
+    try:
+        # The node as the index holds it: its history is decided again if the index was behind.
+        history.attempt(history.Addition(NODE_HISTORY, [event], node), write)
+    except Conflict:
+        return False
+    return True
+
+
+def sweep(*, client: Any = None) -> SweepCounts:
+    cutoff = clock.iso(clock.now() - timedelta(days=LAPSE_AFTER_DAYS))
+    counts = SweepCounts()
+    for shard in range(LAPSE_SHARDS):
+        for items in _due(shard, cutoff, client):
+            counts.items_read += len(items)
+            counts.due += len(items)
+            counts.lapsed += sum(lapse(node, client=client) for node in items)
+    return counts

@@ -1,0 +1,187 @@
+"""The table's changes, fanned out: one reader of the stream hands each change record to the queue of every
+consumer that wants it.
+
+The consumers' filters live here, in the layer, because the dispatcher function applies them at run time;
+infra/manifest.py names them for the deployment and the local stack, so there is one definition. A pattern
+is a Lambda filter-criteria pattern (common.platform.stream_filters). The message body is the whole stream record
+as Lambda delivers it, so a queue's dead-letter queue keeps the change itself, not a pointer into a stream
+that forgets after 24 hours.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from common.platform import stream_filters
+
+Pattern = dict[str, Any]
+
+LEADS_EVENTS = "LeadsEvents"
+PARTNERS_EVENTS = "PartnersEvents"
+REFERRALS_EVENTS = "ReferralsEvents"
+PAYOUTS_EVENTS = "PayoutsEvents"
+
+CONSUMER_FILTERS: Mapping[str, tuple[Pattern, ...]] = {
+    # Only the changes that send mail: a lead arriving, and a lead becoming returned.
+    LEADS_EVENTS: (
+        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}}}},
+        {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}, "status": {"S": ["returned"]}}}},
+    ),
+    # The partner items whose changes send mail or update copies elsewhere.
+    PARTNERS_EVENTS: (
+        {
+            "dynamodb": {
+                "NewImage": {
+                    "entity": {
+                        "S": [
+                            "partner_node",
+                            "partner_account",
+                            "invitation",
+                            "email_confirmation",
+                            "registration_attempt",
+                            "sender_confirmation",
+                            "deal",
+                            "deal_share",
+                            "deal_note",
+                        ]
+                    }
+                }
+            }
+        },
+    ),
+    # New referral requests: their texts go out to the team's eligible members.
+    REFERRALS_EVENTS: ({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["referral_request"]}}}},),
+    # A deal moved to a stage that computes or reverses commission, and a payout request settled.
+    PAYOUTS_EVENTS: (
+        {
+            "eventName": ["MODIFY"],
+            "dynamodb": {"NewImage": {"entity": {"S": ["deal"]}, "stage_commission": {"S": ["compute", "reverse"]}}},
+        },
+        {
+            "eventName": ["MODIFY"],
+            "dynamodb": {"NewImage": {"entity": {"S": ["payout_request"]}, "status": {"S": ["paid", "rejected"]}}},
+        },
+    ),
+}
+
+# SQS's largest message (1 MiB). An item is at most 400 KB, but a record carries two images.
+MAX_MESSAGE_BYTES = 1_048_576
+# SendMessageBatch: at most 10 messages and 1 MiB in all per call.
+MAX_BATCH_ENTRIES = 10
+# Set on a record sent without its old image because both images did not fit in one message.
+OLD_IMAGE_OMITTED = "OldImageOmitted"
+
+
+def entities_wanted(filters: Mapping[str, Sequence[Pattern]] = CONSUMER_FILTERS) -> list[str]:
+    """Every entity some consumer wants. Each pattern must name its entities (NewImage.entity.S), which lets
+    the stream mapping drop everything else before the dispatcher is even invoked."""
+    entities: set[str] = set()
+    for consumer, patterns in filters.items():
+        for pattern in patterns:
+            named = pattern.get("dynamodb", {}).get("NewImage", {}).get("entity", {}).get("S")
+            if not named or not all(isinstance(e, str) for e in named):
+                raise ValueError(f"a filter of {consumer} does not name the entities it wants")
+            entities.update(named)
+    return sorted(entities)
+
+
+def stream_filter(filters: Mapping[str, Sequence[Pattern]] = CONSUMER_FILTERS) -> Pattern:
+    """The dispatcher's own, coarser filter (Lambda allows few patterns per mapping): the wanted entities."""
+    return {"dynamodb": {"NewImage": {"entity": {"S": entities_wanted(filters)}}}}
+
+
+def consumers_of(record: Mapping[str, Any], filters: Mapping[str, Sequence[Pattern]] = CONSUMER_FILTERS) -> list[str]:
+    return [name for name, patterns in filters.items() if stream_filters.matches_any(patterns, record)]
+
+
+def message_body(record: Mapping[str, Any], limit: int = MAX_MESSAGE_BYTES) -> tuple[str, bool]:
+    """The record as one message, and whether its old image had to be left out: a change too large for a
+    message goes without it (marked), since every consumer decides from the new image and current state."""
+    body = json.dumps(record, separators=(",", ":"))
+    if len(body.encode()) <= limit:
+        return body, False
+    change = {k: v for k, v in record["dynamodb"].items() if k != "OldImage"}
+    body = json.dumps({**record, "dynamodb": {**change, OLD_IMAGE_OMITTED: True}}, separators=(",", ":"))
+    if len(body.encode()) > limit:
+        raise ValueError(f"change {record.get('eventID')} is larger than a queue message even without its old image")
+    return body, True
+
+
+def sequence_number(record: Mapping[str, Any]) -> str:
+    return str(record["dynamodb"]["SequenceNumber"])
+
+
+@dataclass
+class Outcome:
+    sent: dict[str, int]  # messages per consumer
+    failed: list[str]  # sequence numbers of the records not delivered to every queue that wants them
+    oversized: int = 0  # records sent without their old image
+
+
+SendBatch = Callable[[str, list[dict[str, str]]], list[str]]
+
+
+def sqs_sender(client: Any) -> SendBatch:
+    """SendMessageBatch on `client`, returning the ids of the entries SQS refused."""
+
+    def send(queue_url: str, entries: list[dict[str, str]]) -> list[str]:
+        response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)
+        return [str(failure["Id"]) for failure in response.get("Failed", [])]
+
+    return send
+
+
+def _chunks(entries: list[dict[str, str]]) -> Iterable[list[dict[str, str]]]:
+    chunk: list[dict[str, str]] = []
+    size = 0
+    for entry in entries:
+        entry_size = len(entry["MessageBody"].encode())
+        if chunk and (len(chunk) == MAX_BATCH_ENTRIES or size + entry_size > MAX_MESSAGE_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(entry)
+        size += entry_size
+    if chunk:
+        yield chunk
+
+
+def dispatch(
+    records: Sequence[Mapping[str, Any]],
+    queue_urls: Mapping[str, str],
+    send: SendBatch,
+    filters: Mapping[str, Sequence[Pattern]] = CONSUMER_FILTERS,
+) -> Outcome:
+    """Send each record to the queue of every consumer whose filters it matches. A record that did not
+    reach all of its queues is reported failed: the stream mapping retries from it, and a queue that had
+    it already gets it twice, which every consumer tolerates."""
+    missing = set(filters) - set(queue_urls)
+    if missing:
+        raise ValueError(f"no queue for {', '.join(sorted(missing))}")
+    outcome = Outcome(sent=dict.fromkeys(filters, 0), failed=[])
+    per_queue: dict[str, list[dict[str, str]]] = {name: [] for name in filters}
+    failed: set[int] = set()
+    for index, record in enumerate(records):
+        wanted_by = consumers_of(record, filters)
+        if not wanted_by:
+            continue
+        try:
+            body, omitted = message_body(record)
+        except ValueError:
+            failed.add(index)
+            continue
+        outcome.oversized += omitted
+        for name in wanted_by:
+            per_queue[name].append({"Id": str(index), "MessageBody": body})
+    for name, entries in per_queue.items():
+        for chunk in _chunks(entries):
+            try:
+                refused = set(send(queue_urls[name], chunk))
+            except Exception:  # the whole call failed (throttled, unreachable): every record of it is retried
+                refused = {entry["Id"] for entry in chunk}
+            failed.update(int(entry_id) for entry_id in refused)
+            outcome.sent[name] += len(chunk) - len(refused)
+    outcome.failed = [sequence_number(records[i]) for i in sorted(failed)]
+    return outcome

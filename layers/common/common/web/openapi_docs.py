@@ -1,0 +1,162 @@
+"""OpenAPI documentation helpers shared by the API functions: the problem body, the standard refusals and
+how a route lists its responses. Used for the documents only; routes return plain dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, Operation, PathItem
+from aws_lambda_powertools.event_handler.openapi.models import Response as DocumentedResponse
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from common.orgs.access import Permission
+from common.platform.errors import PROBLEM_CONTENT_TYPE
+
+Responses = dict[int, OpenAPIResponse]
+
+
+class Open(BaseModel):
+    """Object models allow extra fields: the document does not claim to list every field an item carries."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class Page(Open):
+    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last page")
+
+
+class ProblemField(Open):
+    field: str = Field(description="location and name, e.g. body.phone or query.cursor")
+    message: str
+
+
+# The codes in a problem's type; the status gives the class of refusal, the code its cause.
+PROBLEM_CODES = (
+    "unauthorized",
+    "forbidden",
+    "not-found",
+    "conflict",
+    "invalid-input",
+    "lead-not-found",
+    "lead-unavailable",
+    "lead-assigned-to-another-user",
+    "lead-not-returnable",
+    "leads-changed",
+    "email-not-confirmed",
+    "terms-not-accepted",
+    "status-transition-not-allowed",
+    "token-used",
+    "deal-changed",
+    "member-has-customers",
+    "customer-changed",
+    "admin-not-assignable",
+    "referral-taken",
+    "referral-expired",
+    "referral-not-eligible",
+    "token-expired",
+    "no-commission-plan",
+    "balance-insufficient",
+    "payout-request-open",
+    "payout-settled",
+    "malformed-body",
+    "unsupported-media-type",
+    "idempotency-key-reused",
+    "idempotency-in-progress",
+    "internal",
+)
+
+
+class Problem(Open):
+    """RFC 9457 problem details."""
+
+    type: str = Field(description=f"/problems/<code>, the code one of: {', '.join(PROBLEM_CODES)}")
+    title: str
+    status: int
+    detail: str
+    instance: str = Field(description="the request path")
+    errors: list[ProblemField] | None = None
+    conflicting_ids: list[str] | None = Field(
+        None,
+        description="on a refusal that stands on other items: their ids (a changed item's current version), "
+        "e.g. the partner it already is, the customers a member holds, the open payout request",
+    )
+
+
+def body(model: Any, description: str, status: int = 200) -> Responses:
+    """A JSON answer: `model` is a pydantic model, or a union of them when callers see different views."""
+    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
+
+
+def no_content(description: str) -> Responses:
+    # Empty content: otherwise Powertools would describe the handler's return annotation as the body.
+    return {204: {"description": description, "content": {}}}
+
+
+def _problem(description: str) -> OpenAPIResponse:
+    return {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"model": Problem}}}
+
+
+UNAUTHORIZED = "The request reached the function without a verified caller"
+STAFF_ONLY = "Only staff users may call this; machine credentials may only post leads"
+INVALID = "The request has invalid fields"
+NOT_A_MEMBER = "The caller is not a member of the organisation (or it does not exist)"
+# Powertools lists a 422 on every operation when validation is on; it cannot be left out per route.
+NO_INPUT = "Not sent by this route: it takes no query or body to validate"
+
+
+def missing(permission: Permission) -> str:
+    return f"Missing the {permission.value} permission (or not a staff user)"
+
+
+def answers(
+    *success: Responses,
+    forbidden: str,
+    not_found: str | None = None,
+    conflict: str | None = None,
+    invalid: str | None = None,
+) -> Responses:
+    """A route's documented responses: its successes, then its problems (401 and 403 on every route)."""
+    documented: Responses = {}
+    for responses in success:
+        documented |= responses
+    problems = {401: UNAUTHORIZED, 403: forbidden, 404: not_found, 409: conflict, 422: invalid or NO_INPUT}
+    return documented | {status: _problem(text) for status, text in problems.items() if text}
+
+
+# What common.web.request_body refuses, on every operation that takes a body (its 422s share the route's 422).
+BODY_REFUSALS = {
+    400: "The body cannot be read: not valid base64, UTF-8 or JSON, or nested too deep",
+    415: "The body is not application/json",
+}
+_PROBLEM_REF = f"#/components/schemas/{Problem.__name__}"
+
+
+def _operations(item: PathItem) -> list[Operation]:
+    candidates = (item.get, item.put, item.post, item.delete, item.options, item.head, item.patch, item.trace)
+    return [operation for operation in candidates if operation is not None]
+
+
+def finish_document(document: OpenAPI) -> OpenAPI:
+    """The resolver's document with BODY_REFUSALS listed on each operation that has a request body, and
+    no empty `content` on answers without a body (no_content needs it only to stop Powertools from
+    describing the handler's return annotation)."""
+    for item in (document.paths or {}).values():
+        for operation in _operations(item):
+            for response in (operation.responses or {}).values():
+                if isinstance(response, DocumentedResponse) and response.content == {}:
+                    response.content = None
+            if operation.requestBody is None:
+                continue
+            responses = operation.responses = operation.responses or {}
+            for status, description in BODY_REFUSALS.items():
+                responses.setdefault(
+                    status,
+                    DocumentedResponse.model_validate(
+                        {
+                            "description": description,
+                            "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": _PROBLEM_REF}}},
+                        }
+                    ),
+                )
+    return document

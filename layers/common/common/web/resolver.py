@@ -1,0 +1,103 @@
+"""The API resolver every HTTP function uses: validation on, request bodies read by common.web.request_body
+(what cannot be read is a 400, 415 or 422 problem, documented on every operation that takes a body), domain
+errors and validation failures rendered as RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+
+from common.platform.errors import PROBLEM_CONTENT_TYPE, DomainError, FieldError, internal_problem, problem
+from common.platform.observability import logger
+from common.web import request_body
+from common.web.openapi_docs import finish_document
+
+API_TITLE = "Partner programme API"
+API_VERSION = "1.0.0"
+
+
+def problem_response(body: dict[str, Any]) -> Response[str]:
+    return Response(status_code=int(body["status"]), content_type=PROBLEM_CONTENT_TYPE, body=json.dumps(body))
+
+
+def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+def validation_problem(error: RequestValidationError, instance: str) -> dict[str, Any]:
+    fields = [FieldError(_field_name(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in error.errors()]
+    names = ", ".join(sorted({f.field for f in fields}))
+    return problem(
+        422,
+        "The request has invalid fields",
+        f"invalid fields: {names}",
+        code="invalid-input",
+        instance=instance,
+        errors=fields,
+    )
+
+
+def _origin(error: BaseException) -> list[str]:
+    return [
+        f"{frame.filename.rsplit('/', 1)[-1]}:{frame.lineno} {frame.name}"
+        for frame in traceback.extract_tb(error.__traceback__)[-5:]
+    ]
+
+
+class _BodyReadingValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation with bodies read by common.web.request_body. Its _get_body is called
+    only for routes that take a body, so a route without one ignores whatever body came along."""
+
+    def _get_body(self, app: Any) -> Any:
+        return request_body.json_value(app.current_event.raw_event)
+
+
+class ApiResolver(APIGatewayHttpResolver):
+    def __init__(self) -> None:
+        super().__init__(enable_validation=True)
+        # Each route's middleware chain starts with this attribute (set by the base class when validation
+        # is on); unit tests of request bodies fail if a Powertools upgrade stops using it.
+        self._request_validation_middleware = _BodyReadingValidation()
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> OpenAPI:
+        return finish_document(super().get_openapi_schema(*args, **kwargs))
+
+    def _to_response(self, result: Any) -> Any:
+        response = super()._to_response(result)
+        if isinstance(response, Response) and response.status_code == 204:  # no content, so no media type
+            response.headers.pop("Content-Type", None)
+        return response
+
+
+def create_resolver() -> APIGatewayHttpResolver:
+    app = ApiResolver()
+
+    @app.exception_handler(DomainError)
+    def _domain_error(error: DomainError) -> Response[str]:
+        logger.info("request refused", extra={"problem": error.code, "status": error.status})
+        return problem_response(error.problem(instance=app.current_event.path))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(error: RequestValidationError) -> Response[str]:
+        body = validation_problem(error, app.current_event.path)
+        logger.info("request invalid", extra={"fields": [e["field"] for e in body["errors"]]})
+        return problem_response(body)
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response[str]:
+        # Type and location only: exception messages can carry request data, which stays out of logs.
+        logger.error("unexpected error", extra={"error_type": type(error).__name__, "at": _origin(error)})
+        return problem_response(internal_problem(app.current_event.path))
+
+    @app.not_found
+    def _no_route(_: Exception) -> Response[str]:
+        path = app.current_event.path
+        return problem_response(problem(404, "Not found", "no such route", code="not-found", instance=path))
+
+    return app
