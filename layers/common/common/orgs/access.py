@@ -71,6 +71,16 @@ class Member:
     def can(self, permission: Permission) -> bool:
         return self.role == "admin" or permission.value in self.permissions
 
+    @property
+    def actor(self) -> str:
+        """Who did it, as histories and audit entries record a staff member."""
+        return user_actor(self.user_id)
+
+
+def user_actor(user_id: str) -> str:
+    """A staff member (or any signed-in user) as the actor of a change: the one form of that string."""
+    return f"user:{user_id}"
+
 
 def _scopes(raw: Any) -> frozenset[str]:
     if isinstance(raw, list):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any
 
 from common.orgs.access import Principal, require_user
 from common.platform import clock, db, history
@@ -320,11 +320,14 @@ class PartnerCaller:
     node: db.Item
     settings: dict[str, Any]
 
-    actor_prefix: ClassVar[str] = "partner"
-
     @property
     def actor(self) -> str:
-        return f"partner:{self.partner_id}"
+        return partner_actor(self.partner_id)
+
+
+def partner_actor(partner_id: str) -> str:
+    """A partner as the actor of a change: the one form of that string."""
+    return f"partner:{partner_id}"
 
 
 def require_partner(

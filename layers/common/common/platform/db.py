@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
@@ -21,13 +22,14 @@ from botocore.exceptions import ClientError
 from common.platform.cursors import encode_cursor, place, start_key
 from common.platform.errors import DomainError, invalid
 from common.platform.settings import get_settings
+from common.platform.table_schema import ENTITY_ATTRIBUTE, INDEX_BY_NAME, key_attributes
 
 Item = dict[str, Any]
 Key = dict[str, str]
 T = TypeVar("T")
 
 # Key and index attributes: storage detail that API responses never show.
-STORAGE_ATTRIBUTES = frozenset({"pk", "sk", "entity", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk"})
+STORAGE_ATTRIBUTES = frozenset({*key_attributes(), ENTITY_ATTRIBUTE})
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -413,6 +415,84 @@ def pages(**arguments: Any) -> Iterator[list[Item]]:
         yield items
         if cursor is None:
             return
+
+
+@dataclass(frozen=True)
+class IndexKey:
+    """One partition of a global index, with at most one condition on its sort key: the key condition
+    of a listing the index holds (`query_index`, `index_pages`)."""
+
+    index: str
+    partition: str
+    sort_prefix: str | None = None
+    sort_below: str | None = None
+    sort_at_most: str | None = None
+    sort_between: tuple[str, str] | None = None
+
+    def condition(self, filter_values: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        keys = INDEX_BY_NAME[self.index]
+        condition = f"{keys.partition_key} = :pk"
+        values: dict[str, Any] = {":pk": self.partition, **(filter_values or {})}
+        if self.sort_prefix is not None:
+            condition += f" AND begins_with({keys.sort_key}, :sort)"
+            values[":sort"] = self.sort_prefix
+        elif self.sort_below is not None:
+            condition += f" AND {keys.sort_key} < :sort"
+            values[":sort"] = self.sort_below
+        elif self.sort_at_most is not None:
+            condition += f" AND {keys.sort_key} <= :sort"
+            values[":sort"] = self.sort_at_most
+        elif self.sort_between is not None:
+            condition += f" AND {keys.sort_key} BETWEEN :sort AND :sort_last"
+            values[":sort"], values[":sort_last"] = self.sort_between
+        return {"index": self.index, "key_condition": condition, "values": values}
+
+
+def query_index(
+    key: IndexKey,
+    *,
+    filter_expression: str | None = None,
+    filter_values: Mapping[str, Any] | None = None,
+    names: Mapping[str, str] | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+    cursor: str | None = None,
+    one_read: bool = False,
+    client: Any = None,
+) -> tuple[list[Item], str | None]:
+    """One page of a listing a global index holds: `query` with the key's condition (`filter_values` are
+    the values `filter_expression` names)."""
+    return query(
+        **key.condition(filter_values),
+        filter_expression=filter_expression,
+        names=names,
+        limit=limit,
+        newest_first=newest_first,
+        cursor=cursor,
+        one_read=one_read,
+        client=client,
+    )
+
+
+def index_pages(
+    key: IndexKey,
+    *,
+    filter_expression: str | None = None,
+    filter_values: Mapping[str, Any] | None = None,
+    names: Mapping[str, str] | None = None,
+    limit: int | None = None,
+    newest_first: bool = False,
+    client: Any = None,
+) -> Iterator[list[Item]]:
+    """Every page of a listing a global index holds, one list per round trip (see `pages`)."""
+    return pages(
+        **key.condition(filter_values),
+        filter_expression=filter_expression,
+        names=names,
+        limit=limit,
+        newest_first=newest_first,
+        client=client,
+    )
 
 
 def query_prefix(

@@ -30,6 +30,7 @@ INDEXES: tuple[Index, ...] = (
     Index("gsi2", "gsi2pk", "gsi2sk"),  # listings by owner: leads by assignee, a user's memberships
     Index("gsi3", "gsi3pk", "gsi3sk"),  # work queues: queued leads by priority, then readiness
 )
+INDEX_BY_NAME = {index.name: index for index in INDEXES}
 
 
 def key_attributes() -> list[str]:

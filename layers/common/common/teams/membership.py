@@ -20,6 +20,7 @@ from common.orgs.access import (
     member_key,
     require_member,
     require_user,
+    user_actor,
 )
 from common.partners.partner_records import account_key, refuse_unconfirmed
 from common.platform import clock, db
@@ -144,7 +145,7 @@ class TeamCaller:
 
     @property
     def actor(self) -> str:
-        return f"user:{self.user_id}"
+        return user_actor(self.user_id)
 
 
 def team_caller(principal: Principal, org_id: str, team_id: str, *, client: Any = None) -> TeamCaller:
