@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from common.platform.validation import DOMAIN_PATTERN as _DOMAIN
+from common.platform.validation import is_e164
 from constructs import Construct
 
 from infra import constants
@@ -15,7 +16,6 @@ from infra import constants
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TWILIO_ACCOUNT_SID_PATTERN = re.compile(r"^AC[0-9a-f]{32}$")
-E164_PATTERN = re.compile(r"^\+[1-9][0-9]{6,14}$")
 # SSM parameter names: letters, digits, _ . - and /; a name with a / is a path and starts with one.
 SSM_PARAMETER_PATTERN = re.compile(r"^(/[A-Za-z0-9_.-]+)+$|^[A-Za-z0-9_.-]+$")
 ACCOUNT_PATTERN = re.compile(r"^[0-9]{12}$")
@@ -248,7 +248,7 @@ def _twilio_sender(account_sid: str, from_number: str, *, protected: bool) -> tu
         )
     if account_sid and not TWILIO_ACCOUNT_SID_PATTERN.match(account_sid):
         raise ValueError(f"{constants.CONTEXT_TWILIO_ACCOUNT_SID} {account_sid!r}: AC and 32 hexadecimal digits")
-    if from_number and not E164_PATTERN.match(from_number):
+    if from_number and not is_e164(from_number):
         raise ValueError(f"{constants.CONTEXT_TWILIO_FROM_NUMBER} {from_number!r}: an E.164 number, e.g. +15551234567")
     return account_sid, from_number
 

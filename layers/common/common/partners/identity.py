@@ -11,8 +11,8 @@ import boto3
 
 from common.platform.errors import Conflict, NotFound, invalid
 from common.platform.settings import get_settings
+from common.platform.validation import is_e164
 
-_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 # A Cognito user made by AdminCreateUser that never chose a password.
 NEW_USER_STATUS = "FORCE_CHANGE_PASSWORD"
 
@@ -36,7 +36,7 @@ def _e164(phone: str | None) -> str | None:
     if not phone:
         return None
     digits = re.sub(r"[ ()\-.]", "", phone)
-    return digits if _E164.match(digits) else None
+    return digits if is_e164(digits) else None
 
 
 def _attributes(attributes: list[dict[str, str]]) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -26,6 +27,14 @@ Domain = Annotated[
     str, StringConstraints(strip_whitespace=True, to_lower=True, max_length=253, pattern=f"^{DOMAIN_PATTERN}$")
 ]
 Phone = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+?[0-9][0-9 ()\-.]{4,29}$")]
+# A phone number as texts are addressed (E.164: a plus, a country code, at most 15 digits in all).
+E164_PATTERN = r"^\+[1-9][0-9]{6,14}$"
+E164 = Annotated[str, StringConstraints(strip_whitespace=True, pattern=E164_PATTERN)]
+
+
+def is_e164(number: str) -> bool:
+    return re.fullmatch(E164_PATTERN, number) is not None
+
 
 # Characters that people's text never needs: control characters (they break e-mail headers and CSV
 # exports), format characters (bidi overrides and isolates reorder what is shown, zero-width characters

@@ -18,14 +18,14 @@ common.teams.membership and are re-exported here, so every team module and adapt
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from common.orgs.access import Member, Permission
 from common.platform import clock, db, ids
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
-from common.platform.validation import Email, ShortText, UserRef
+from common.platform.validation import E164, Email, ShortText, UserRef
 from common.teams.membership import TeamCaller as TeamCaller
 from common.teams.membership import find_team as find_team
 from common.teams.membership import find_team_member as find_team_member
@@ -57,7 +57,6 @@ from common.teams.team_model import (
 )
 
 # E.164: a plus, then up to 15 digits, no separators: the form Twilio sends and expects.
-E164 = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\+[1-9][0-9]{6,14}$")]
 
 
 class HasCustomers(Conflict):

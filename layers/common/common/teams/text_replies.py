@@ -42,6 +42,7 @@ from common.platform.errors import Conflict, internal_problem, problem, problem_
 from common.platform.observability import logger, metrics
 from common.platform.settings import get_settings
 from common.platform.table_schema import TTL_ATTRIBUTE
+from common.platform.validation import is_e164
 from common.teams import referral_requests, roster
 from common.teams.team_model import inbound_message_key
 from common.web.idempotency import IN_PROGRESS
@@ -57,7 +58,6 @@ RECORD_TTL = timedelta(days=3)
 TOKEN_REFRESH_EVERY = timedelta(minutes=5)
 
 MESSAGE_SID = re.compile(r"^[A-Z]{2}[0-9a-f]{32}$")
-E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 
 # -- replies -----------------------------------------------------------------------------------------
 
@@ -310,12 +310,12 @@ def receive(form: Form, path: str) -> dict[str, Any]:
         return _problem_response(path, 400, "Bad request", "MessageSid is missing or malformed", "malformed-body")
     command = parse(form.first("Body"))
     links: list[db.Item] = []
-    if E164.match(phone):
+    if is_e164(phone):
         _, links = roster.phone_memberships(phone)
     if not links:
         # Not a member's number: answered, and nothing is recorded, except an opt-out or opt-in, which
         # concerns the number whoever it is (it may become a member's later).
-        if command.kind in ("stop", "start") and E164.match(phone):
+        if command.kind in ("stop", "start") and is_e164(phone):
             roster.set_opted_out(phone, command.kind == "stop")
             logger.info("sms from a non-member", extra={"message_sid": message_sid, "command": command.kind})
             return _twiml_response(STOPPED_TEXT if command.kind == "stop" else STARTED_TEXT)
