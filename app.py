@@ -4,15 +4,14 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from infra.constants import add_import_roots
 
-# The stack reads the table definition from the common package (layers/common/common).
-sys.path.insert(0, str(Path(__file__).resolve().parent / "layers" / "common"))
+# The stack reads the table definition from the common package, as the functions import it.
+add_import_roots()
 
-from aws_cdk import App
+from aws_cdk import App  # noqa: E402
 
-from infra.stack import add_stack
+from infra.stack import add_stack  # noqa: E402
 
 app = App()
 add_stack(app)

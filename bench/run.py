@@ -23,7 +23,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "common"), str(ROOT / "functions")]
+sys.path.insert(0, str(ROOT))
+from infra.constants import IMPORT_ROOTS, add_import_roots  # noqa: E402
+
+add_import_roots()
 
 from bench import cold_init, dispatcher, partners, payouts, referrals  # noqa: E402
 from local.dynamodb_local import DynamoDBLocal  # noqa: E402
@@ -379,7 +382,11 @@ IMPORT_BASELINES = {
 
 def import_seconds(statement: str) -> float:
     code = f"import time; t = time.perf_counter(); {statement}; print(time.perf_counter() - t)"
-    env = os.environ | BASE_ENV | {"PYTHONPATH": os.pathsep.join(sys.path[:3]), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = (
+        os.environ
+        | BASE_ENV
+        | {"PYTHONPATH": os.pathsep.join(str(root) for root in IMPORT_ROOTS), "PYTHONDONTWRITEBYTECODE": "1"}
+    )
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     return float(result.stdout.strip().splitlines()[-1])
 

@@ -5,11 +5,24 @@ Plain data only: `python -m infra.build_layer` imports this module without loadi
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS_DIR = REPO_ROOT / "functions"
-COMMON_PACKAGE_DIR = REPO_ROOT / "layers" / "common" / "common"
+COMMON_LAYER_SOURCE = REPO_ROOT / "layers" / "common"
+COMMON_PACKAGE_DIR = COMMON_LAYER_SOURCE / "common"
+# What Lambda puts on sys.path (the layer's packages and the function's folder), and the root that holds
+# infra/, local/ and bench/. The CDK app, the local stack, the benchmarks and pytest all add these;
+# pyproject.toml's mypy_path must list the same (a test compares them).
+IMPORT_ROOTS = (REPO_ROOT, COMMON_LAYER_SOURCE, FUNCTIONS_DIR)
+
+
+def add_import_roots() -> None:
+    for root in reversed(IMPORT_ROOTS):
+        if str(root) not in sys.path:
+            sys.path.insert(0, str(root))
+
 # The layer asset: Lambda puts the asset's `python/` folder on sys.path.
 LAYER_DIR = REPO_ROOT / ".build" / "layer"
 

@@ -4,6 +4,6 @@ Importing the package puts the Lambda import roots (the common layer and functio
 way the Lambda runtime does, so `python -m local.<tool>` works from the repository root.
 """
 
-from local.project import add_import_roots
+from infra.constants import add_import_roots
 
 add_import_roots()

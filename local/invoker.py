@@ -21,9 +21,9 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
+from infra.constants import IMPORT_ROOTS
 from infra.manifest import Function
 from local import worker
-from local.project import IMPORT_ROOTS
 from local.worker import Invocation
 
 DEFAULT_WORKERS = 4
