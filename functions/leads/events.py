@@ -14,9 +14,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.leads import mail
 from common.platform import db, queued_changes
 from common.platform.observability import logger, metrics, tracer
-from common.platform.settings import get_settings
+from common.platform.settings import Deployment, SesConfiguration, validate_settings
 
-get_settings()
+validate_settings(Deployment, SesConfiguration)
 
 # Report every failure in batchItemFailures, even when all records fail, so retries are per record.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -9,13 +9,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common.leads import customers, leads
+from common.leads import actions, customers, intake, queue, reads, returns
 from common.leads.companies import get_company
+from common.leads.model import LeadStatus, intake_view, public_view
 from common.orgs.access import Permission
 from common.platform.db import without_storage
 from common.platform.errors import Conflict, Forbidden, NotFound
 from common.platform.observability import metrics
-from common.platform.settings import get_settings
+from common.platform.settings import LeadIntake, get_settings
 from common.web.route_params import Cursor, Id, Limit, caller, member_of, page
 
 from leads import responses as r
@@ -29,7 +30,7 @@ ASSIGNED_TO_OTHER = "The lead is assigned to another user (or the caller is not 
 
 
 def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
-    return page([leads.public_view(i, with_history=False) for i in items], next_cursor)
+    return page([public_view(i, with_history=False) for i in items], next_cursor)
 
 
 @router.post(
@@ -46,9 +47,9 @@ def _page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any
         invalid=r.INVALID + " (or neither phone nor email)",
     ),
 )
-def post_lead(org_id: Id, company_id: Id, body: Annotated[leads.IntakeLead, Body()]) -> tuple[dict[str, Any], int]:
+def post_lead(org_id: Id, company_id: Id, body: Annotated[intake.IntakeLead, Body()]) -> tuple[dict[str, Any], int]:
     principal = caller(router)
-    if principal.kind != "machine" or get_settings().lead_intake_scope not in principal.scopes:
+    if principal.kind != "machine" or get_settings(LeadIntake).lead_intake_scope not in principal.scopes:
         raise Forbidden("lead intake needs a partner company's client-credentials token")
     try:
         company = get_company(org_id, company_id)
@@ -59,10 +60,10 @@ def post_lead(org_id: Id, company_id: Id, body: Annotated[leads.IntakeLead, Body
         raise NotFound(f"partner company {company_id} not found")
     if not company.get("sells_leads"):
         raise Conflict("this partner company is not set up to sell leads")
-    lead, created = leads.intake_lead(org_id, company, body)
+    lead, created = intake.intake_lead(org_id, company, body)
     if created:
         metrics.add_metric(name="LeadsReceived", unit=MetricUnit.Count, value=1)
-    return leads.intake_view(lead), 201 if created else 200
+    return intake_view(lead), 201 if created else 200
 
 
 @router.post(
@@ -77,9 +78,9 @@ def post_lead(org_id: Id, company_id: Id, body: Annotated[leads.IntakeLead, Body
         invalid=r.INVALID + " (or neither phone nor email)",
     ),
 )
-def enter_lead(org_id: Id, body: Annotated[leads.ManualLead, Body()]) -> tuple[dict[str, Any], int]:
+def enter_lead(org_id: Id, body: Annotated[intake.ManualLead, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.CREATE_LEADS)
-    return leads.public_view(leads.enter_lead(org_id, member, body)), 201
+    return public_view(intake.enter_lead(org_id, member, body)), 201
 
 
 @router.get(
@@ -98,12 +99,12 @@ def enter_lead(org_id: Id, body: Annotated[leads.ManualLead, Body()]) -> tuple[d
 )
 def list_leads(
     org_id: Id,
-    status: Annotated[leads.LeadStatus, Query()] = leads.LeadStatus.PENDING,
+    status: Annotated[LeadStatus, Query()] = LeadStatus.PENDING,
     cursor: Cursor = None,
     limit: Limit = 50,
 ) -> dict[str, Any]:
     member = member_of(router, org_id)
-    return _page(*leads.list_leads(org_id, member, status, cursor=cursor, limit=limit))
+    return _page(*reads.list_leads(org_id, member, status, cursor=cursor, limit=limit))
 
 
 @router.get(
@@ -119,7 +120,7 @@ def list_leads(
 )
 def my_leads(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     member = member_of(router, org_id)
-    return _page(*leads.list_assigned_to(org_id, member.user_id, cursor=cursor, limit=limit))
+    return _page(*reads.list_assigned_to(org_id, member.user_id, cursor=cursor, limit=limit))
 
 
 @router.get(
@@ -134,7 +135,7 @@ def my_leads(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, 
 )
 def get_lead(org_id: Id, lead_id: Id) -> dict[str, Any]:
     member = member_of(router, org_id)
-    return leads.public_view(leads.get_lead(org_id, lead_id, member))
+    return public_view(reads.get_lead(org_id, lead_id, member))
 
 
 @router.get(
@@ -150,7 +151,7 @@ def get_lead(org_id: Id, lead_id: Id) -> dict[str, Any]:
 )
 def lead_history(org_id: Id, lead_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     member = member_of(router, org_id)
-    items, next_cursor = leads.lead_history(org_id, lead_id, member, cursor=cursor, limit=limit)
+    items, next_cursor = reads.lead_history(org_id, lead_id, member, cursor=cursor, limit=limit)
     return page(items, next_cursor)
 
 
@@ -167,11 +168,11 @@ def lead_history(org_id: Id, lead_id: Id, cursor: Cursor = None, limit: Limit = 
 )
 def claim_next(org_id: Id) -> Response[str]:
     member = member_of(router, org_id, Permission.REQUEST_LEADS)
-    lead = leads.claim_next(org_id, member)
+    lead = queue.claim_next(org_id, member)
     if lead is None:
         return Response(status_code=204, body="")
     metrics.add_metric(name="LeadsClaimed", unit=MetricUnit.Count, value=1)
-    return Response(status_code=200, content_type="application/json", body=json.dumps(leads.public_view(lead)))
+    return Response(status_code=200, content_type="application/json", body=json.dumps(public_view(lead)))
 
 
 @router.post(
@@ -186,7 +187,7 @@ def claim_next(org_id: Id) -> Response[str]:
     ),
 )
 def keep(org_id: Id, lead_id: Id) -> dict[str, Any]:
-    return leads.public_view(leads.keep(org_id, lead_id, member_of(router, org_id)))
+    return public_view(actions.keep(org_id, lead_id, member_of(router, org_id)))
 
 
 @router.post(
@@ -201,8 +202,8 @@ def keep(org_id: Id, lead_id: Id) -> dict[str, Any]:
         invalid=r.INVALID,
     ),
 )
-def requeue(org_id: Id, lead_id: Id, body: Annotated[leads.Requeue, Body()]) -> dict[str, Any]:
-    return leads.public_view(leads.requeue(org_id, lead_id, member_of(router, org_id), body))
+def requeue(org_id: Id, lead_id: Id, body: Annotated[actions.Requeue, Body()]) -> dict[str, Any]:
+    return public_view(actions.requeue(org_id, lead_id, member_of(router, org_id), body))
 
 
 @router.post(
@@ -217,8 +218,8 @@ def requeue(org_id: Id, lead_id: Id, body: Annotated[leads.Requeue, Body()]) -> 
         invalid=r.INVALID,
     ),
 )
-def invalidate(org_id: Id, lead_id: Id, body: Annotated[leads.Invalidate, Body()]) -> dict[str, Any]:
-    return leads.public_view(leads.invalidate(org_id, lead_id, member_of(router, org_id), body))
+def invalidate(org_id: Id, lead_id: Id, body: Annotated[actions.Invalidate, Body()]) -> dict[str, Any]:
+    return public_view(actions.invalidate(org_id, lead_id, member_of(router, org_id), body))
 
 
 @router.post(
@@ -233,9 +234,9 @@ def invalidate(org_id: Id, lead_id: Id, body: Annotated[leads.Invalidate, Body()
     ),
 )
 def convert(org_id: Id, lead_id: Id) -> tuple[dict[str, Any], int]:
-    lead, customer = leads.convert(org_id, lead_id, member_of(router, org_id))
+    lead, customer = actions.convert(org_id, lead_id, member_of(router, org_id))
     metrics.add_metric(name="LeadsConverted", unit=MetricUnit.Count, value=1)
-    return {"lead": leads.public_view(lead), "customer": without_storage(customer)}, 201
+    return {"lead": public_view(lead), "customer": without_storage(customer)}, 201
 
 
 @router.post(
@@ -250,9 +251,9 @@ def convert(org_id: Id, lead_id: Id) -> tuple[dict[str, Any], int]:
         invalid=r.INVALID,
     ),
 )
-def return_leads(org_id: Id, body: Annotated[leads.ReturnLeads, Body()]) -> dict[str, Any]:
+def return_leads(org_id: Id, body: Annotated[returns.ReturnLeads, Body()]) -> dict[str, Any]:
     member = member_of(router, org_id, Permission.RETURN_LEADS)
-    return {"items": leads.return_leads(org_id, member, body)}
+    return {"items": returns.return_leads(org_id, member, body)}
 
 
 @router.get(

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common.orgs import organisations, templates
 from common.orgs.access import OPERATORS_GROUP, Permission, require_operator
-from common.partners.partner_records import require_confirmed
+from common.partners.partner_caller import require_confirmed
 from common.platform.db import without_storage
 from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, UserId, caller, member_of, page
 

@@ -9,7 +9,7 @@ from typing import Literal
 
 from common.leads.companies import LeadLocation, NewCompany, QueuePriority
 from common.leads.customers import IS_PARTNER
-from common.leads.leads import LeadContact, LeadStatus
+from common.leads.model import LeadContact, LeadStatus
 from common.orgs.access import Permission, Role
 from common.orgs.templates import NewTemplate
 from common.web.openapi_docs import (  # noqa: F401 - the shared documentation helpers, used as r.<name> by the routes

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import requests
-from common.leads.leads import external_id_key
+from common.leads.model import external_id_key
 from common.platform.db import serialize
 
 from tests.integration.actors import Organisation, lead, new_organisation

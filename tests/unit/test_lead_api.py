@@ -261,7 +261,7 @@ def test_an_unexpected_failure_is_a_problem_without_personal_data(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("jane@example.org is in this message")
 
-    monkeypatch.setattr("common.leads.leads.intake_lead", broken)
+    monkeypatch.setattr("common.leads.intake.intake_lead", broken)
     response = intake(call, org, "BOOM", email="jane@example.org")
     assert response["statusCode"] == 500
     assert body_of(response)["type"] == "/problems/internal"

@@ -7,7 +7,7 @@ import importlib
 from typing import Any
 
 import pytest
-from common.leads.leads import lead_key
+from common.leads.model import lead_key
 from common.platform import db
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends

@@ -67,8 +67,17 @@ def company_key(org_id: str, company_id: str) -> db.Key:
     return {"pk": f"ORG#{org_id}#COMPANY#{company_id}", "sk": "COMPANY"}
 
 
+def company_actor(company_id: str) -> str:
+    """A partner company as the actor of a change (the leads it posts): the one form of that string."""
+    return f"company:{company_id}"
+
+
+def _companies_listing(org_id: str) -> str:
+    return f"ORG#{org_id}#COMPANIES"
+
+
 def _listing_keys(org_id: str, company_id: str, name: str) -> dict[str, str]:
-    return {"gsi1pk": f"ORG#{org_id}#COMPANIES", "gsi1sk": f"{name.casefold()}#{company_id}"}
+    return {"gsi1pk": _companies_listing(org_id), "gsi1sk": f"{name.casefold()}#{company_id}"}
 
 
 def _check_template(org_id: str, template_id: str | None, client: Any) -> None:
@@ -139,14 +148,7 @@ def update_company(org_id: str, company_id: str, patch: CompanyPatch, author_id:
 def list_companies(
     org_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
-    return db.query(
-        index="gsi1",
-        key_condition="gsi1pk = :pk",
-        values={":pk": f"ORG#{org_id}#COMPANIES"},
-        cursor=cursor,
-        limit=limit,
-        client=client,
-    )
+    return db.query_index(db.IndexKey("gsi1", _companies_listing(org_id)), cursor=cursor, limit=limit, client=client)
 
 
 def attach_client(org_id: str, company_id: str, client_id: str, *, client: Any = None) -> str | None:

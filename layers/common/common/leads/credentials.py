@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from common.leads.companies import attach_client, get_company
 from common.platform.errors import Conflict
-from common.platform.settings import get_settings
+from common.platform.settings import LeadIntake, UserPool, get_settings
 
 
 @lru_cache(maxsize=1)
@@ -24,15 +24,15 @@ def issue_credentials(org_id: str, company_id: str, *, cognito: Any = None, clie
     # for a company that changed meanwhile is deleted.
     if not get_company(org_id, company_id, client=client).get("sells_leads"):
         raise Conflict("only a company that sells leads gets credentials for lead intake")
-    settings = get_settings()
+    pool_id, intake = get_settings(UserPool).user_pool_id, get_settings(LeadIntake)
     cognito = cognito or _cognito()
     created = cognito.create_user_pool_client(
-        UserPoolId=settings.user_pool_id,
+        UserPoolId=pool_id,
         ClientName=f"partner-company-{company_id}",
         GenerateSecret=True,
         AllowedOAuthFlows=["client_credentials"],
         AllowedOAuthFlowsUserPoolClient=True,
-        AllowedOAuthScopes=[settings.lead_intake_scope],
+        AllowedOAuthScopes=[intake.lead_intake_scope],
         SupportedIdentityProviders=["COGNITO"],
         AccessTokenValidity=1,
         TokenValidityUnits={"AccessToken": "hours"},
@@ -40,17 +40,17 @@ def issue_credentials(org_id: str, company_id: str, *, cognito: Any = None, clie
     try:
         previous = attach_client(org_id, company_id, created["ClientId"], client=client)
     except Exception:
-        _delete_client(cognito, settings.user_pool_id, created["ClientId"])
+        _delete_client(cognito, pool_id, created["ClientId"])
         raise
     if previous:
-        _delete_client(cognito, settings.user_pool_id, previous)
+        _delete_client(cognito, pool_id, previous)
     issued = {
         "client_id": created["ClientId"],
         "client_secret": created["ClientSecret"],
-        "scope": settings.lead_intake_scope,
+        "scope": intake.lead_intake_scope,
     }
-    if settings.token_url:
-        issued["token_url"] = settings.token_url
+    if intake.token_url:
+        issued["token_url"] = intake.token_url
     return issued
 
 

@@ -90,16 +90,8 @@ def list_customers(
 ) -> tuple[list[db.Item], str | None]:
     """Newest first: every customer with leads:manage, else the caller's own (as get_customer allows)."""
     if member.can(Permission.MANAGE_LEADS):
-        index, partition = "gsi1", _all_customers(org_id)
+        listing = db.IndexKey("gsi1", _all_customers(org_id))
     else:
-        index, partition = "gsi2", _owner_customers(org_id, member.user_id)
-    items, next_cursor = db.query(
-        index=index,
-        key_condition=f"{index}pk = :pk",
-        values={":pk": partition},
-        newest_first=True,
-        cursor=cursor,
-        limit=limit,
-        client=client,
-    )
+        listing = db.IndexKey("gsi2", _owner_customers(org_id, member.user_id))
+    items, next_cursor = db.query_index(listing, newest_first=True, cursor=cursor, limit=limit, client=client)
     return flag_partners(org_id, items, contact_email, client=client), next_cursor

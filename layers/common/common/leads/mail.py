@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.leads.companies import get_company
-from common.leads.leads import LeadStatus
+from common.leads.model import LeadStatus
 from common.orgs.organisations import get_organisation
 from common.orgs.templates import PLACEHOLDER, find_template, render
 from common.platform import db
