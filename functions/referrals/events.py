@@ -15,10 +15,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.platform import db, queued_changes
 from common.platform.observability import logger, metrics, tracer
-from common.platform.settings import get_settings
+from common.platform.settings import Deployment, TwilioAuthToken, TwilioSender, validate_settings
 from common.teams import referral_offers
 
-get_settings().require("twilio_account_sid", "twilio_from_number", "twilio_auth_token_parameter")
+validate_settings(Deployment, TwilioAuthToken, TwilioSender)
 
 # Report every failure in batchItemFailures, even when all records fail, so retries are per record.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -1,9 +1,10 @@
 """Referral requests: programme staff offer a customer to a partner team (texted to its eligible members
 off the request path), follow what became of it, and team members accept from the dashboard. Thin
-handlers over common.teams.referral_requests."""
+handlers over common.teams.referral_requests and common.teams.referral_acceptance."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -18,13 +19,14 @@ from common.orgs.access import (
     require_member,
     require_user,
 )
-from common.partners.partner_records import account_key, refuse_unconfirmed
+from common.partners.partner_caller import refuse_unconfirmed
+from common.partners.partner_records import account_key
 from common.platform import db
 from common.platform.errors import Forbidden, NotFound
 from common.platform.observability import metrics
 from common.platform.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
-from common.teams import referral_offers, referral_requests, roster
-from common.teams.team_model import ReferralStatus, referral_key
+from common.teams import referral_acceptance, referral_offers, referral_requests
+from common.teams.team_model import ReferralStatus, referral_key, team_key, team_member_key
 from common.web.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
 from common.web.route_params import Cursor, Id, Limit, caller, page
 from pydantic import ConfigDict, Field
@@ -127,24 +129,40 @@ class Acceptance(OfferedReferral):
 # -- who calls -------------------------------------------------------------------------------------
 
 
-def _staff_or_team_member(org_id: str, request_id: str) -> tuple[db.Item, Member | None, db.Item | None]:
+@dataclass(frozen=True)
+class _Reader:
+    """Who reads a request: the request, the caller's staff membership, their membership of the request's
+    team, and the team when an acceptance needs it."""
+
+    request: db.Item
+    staff: Member | None
+    membership: db.Item | None
+    team: db.Item | None = None
+
+
+def _staff_or_team_member(org_id: str, request_id: str, *, with_team: bool = False) -> _Reader:
     """The request, the caller's staff membership and partner account, and their membership of the
-    request's team (two consistent reads). Neither staff of the organisation nor in the team (or no such
-    request): 404. In the team only, with a partner account whose address is unconfirmed: 403."""
+    request's team (with the team itself when `with_team`): two consistent reads. Neither staff of the
+    organisation nor in the team (or no such request): 404. In the team only, with a partner account whose
+    address is unconfirmed: 403."""
     principal = caller(router)
     require_user(principal)
     keys = [referral_key(org_id, request_id), member_key(org_id, principal.subject), account_key(principal.subject)]
     found = {(i["pk"], i["sk"]): i for i in db.batch_get(keys, consistent=True)}
     request, staff_item, account = (found.get((k["pk"], k["sk"])) for k in keys)
     staff = member_from_item(staff_item) if staff_item else None
-    membership = (
-        roster.find_team_member(org_id, request["team_id"], principal.subject, consistent=True) if request else None
-    )
+    membership = team = None
+    if request is not None:
+        in_team = [team_member_key(org_id, request["team_id"], principal.subject)]
+        if with_team:
+            in_team.append(team_key(org_id, request["team_id"]))
+        read = {i["sk"]: i for i in db.batch_get(in_team, consistent=True)}
+        membership, team = read.get(in_team[0]["sk"]), read.get("TEAM")
     if request is None or (staff is None and membership is None):
         raise NotFound(f"referral request {request_id} not found")
     if staff is None:
         refuse_unconfirmed(account)
-    return request, staff, membership
+    return _Reader(request, staff, membership, team)
 
 
 def _staff(org_id: str) -> Member:
@@ -217,13 +235,13 @@ def list_requests(
     ),
 )
 def get_request(org_id: Id, request_id: Id) -> dict[str, Any]:
-    request, staff, membership = _staff_or_team_member(org_id, request_id)
-    if staff is not None and staff.can(Permission.MANAGE_REFERRALS):
+    reader = _staff_or_team_member(org_id, request_id)
+    if reader.staff is not None and reader.staff.can(Permission.MANAGE_REFERRALS):
         offers = referral_offers.offers(org_id, request_id)
-        return {**referral_requests.view(request), "offers": [referral_offers.view(o) for o in offers]}
-    if membership is None:
+        return {**referral_requests.view(reader.request), "offers": [referral_offers.view(o) for o in offers]}
+    if reader.membership is None:
         raise Forbidden(f"missing permission {Permission.MANAGE_REFERRALS.value}")
-    return referral_requests.member_view(request)
+    return referral_requests.member_view(reader.request)
 
 
 @router.get(
@@ -255,11 +273,12 @@ def request_history(org_id: Id, request_id: Id, cursor: Cursor = None, limit: Li
     ),
 )
 def accept_request(org_id: Id, request_id: Id) -> dict[str, Any]:
-    request, _, membership = _staff_or_team_member(org_id, request_id)
-    if membership is None:
+    reader = _staff_or_team_member(org_id, request_id, with_team=True)
+    if reader.membership is None:
         raise Forbidden("only members of the request's team accept it")
-    accepted = referral_requests.accept(org_id, request_id, membership["user_id"], via="dashboard")
-    if request["status"] != ReferralStatus.ACCEPTED:
+    # The request and the membership as read above: the acceptance's transaction holds to them.
+    accepted = referral_acceptance.accept_as_read(reader.request, reader.team, reader.membership, via="dashboard")
+    if reader.request["status"] != ReferralStatus.ACCEPTED:
         metrics.add_metric(name="ReferralsAccepted", unit=MetricUnit.Count, value=1)
     return {
         **referral_requests.member_view(accepted),

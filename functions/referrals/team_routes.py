@@ -1,6 +1,6 @@
 """Partner teams: creating teams, their members and who receives referral texts; the team's shared customer
 list (statuses, notes, re-assignment); the teams with overdue customers; a member's own teams. Thin handlers
-over common.teams.roster, common.teams.team_customers and common.teams.reminders."""
+over common.teams.roster, common.teams.membership, common.teams.team_customers and common.teams.reminders."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from common.leads import customers
 from common.orgs.access import Permission, require_member
-from common.partners.partner_records import require_confirmed
+from common.partners.partner_caller import require_confirmed
 from common.platform.observability import metrics
-from common.teams import reminders, roster, team_customers
+from common.teams import membership, reminders, roster, team_customers
 from common.teams.team_model import CustomerStatus, TeamRole
 from common.web.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing, no_content
 from common.web.route_params import Cursor, Id, Limit, UserId, caller, page
@@ -145,16 +145,16 @@ class OverdueTeams(Open):
 # -- helpers ---------------------------------------------------------------------------------------
 
 
-def _caller(org_id: str, team_id: str) -> roster.TeamCaller:
-    return roster.team_caller(caller(router), org_id, team_id)
+def _caller(org_id: str, team_id: str) -> membership.TeamCaller:
+    return membership.team_caller(caller(router), org_id, team_id)
 
 
-def _with_members(caller: roster.TeamCaller) -> dict[str, Any]:
+def _with_members(caller: membership.TeamCaller) -> dict[str, Any]:
     if caller.sees_all:
-        members = roster.team_members(caller.org_id, caller.team_id, consistent=True)
+        members = membership.team_members(caller.org_id, caller.team_id, consistent=True)
     else:
         members = [caller.membership] if caller.membership else []
-    return {**roster.team_view(caller.team), "members": [roster.member_view(m) for m in members]}
+    return {**membership.team_view(caller.team), "members": [membership.member_view(m) for m in members]}
 
 
 # -- teams -----------------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ def create_team(org_id: Id, new: Annotated[roster.NewTeam, Body()]) -> tuple[dic
     member = require_member(caller(router), org_id, Permission.MANAGE_TEAMS)
     team, leader = roster.create_team(org_id, member, new)
     metrics.add_metric(name="TeamsCreated", unit=MetricUnit.Count, value=1)
-    return {**roster.team_view(team), "members": [roster.member_view(leader)]}, 201
+    return {**membership.team_view(team), "members": [membership.member_view(leader)]}, 201
 
 
 @router.get(
@@ -188,9 +188,9 @@ def create_team(org_id: Id, new: Annotated[roster.NewTeam, Body()]) -> tuple[dic
     ),
 )
 def list_teams(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
-    roster.require_staff_reader(caller(router), org_id)
-    items, next_cursor = roster.list_teams(org_id, cursor=cursor, limit=limit)
-    return page([roster.team_view(i) for i in items], next_cursor)
+    membership.require_staff_reader(caller(router), org_id)
+    items, next_cursor = membership.list_teams(org_id, cursor=cursor, limit=limit)
+    return page([membership.team_view(i) for i in items], next_cursor)
 
 
 # Registered before /teams/<team_id>: "overdue" is never taken for a team id.
@@ -203,7 +203,7 @@ def list_teams(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str
     ),
 )
 def overdue_teams(org_id: Id) -> dict[str, Any]:
-    roster.require_staff_reader(caller(router), org_id)
+    membership.require_staff_reader(caller(router), org_id)
     return reminders.overdue_teams(org_id)
 
 
@@ -231,7 +231,7 @@ def get_team(org_id: Id, team_id: Id) -> dict[str, Any]:
     ),
 )
 def change_leader(org_id: Id, team_id: Id, change: Annotated[roster.LeaderChange, Body()]) -> dict[str, Any]:
-    return roster.team_view(roster.change_leader(_caller(org_id, team_id), change))
+    return membership.team_view(roster.change_leader(_caller(org_id, team_id), change))
 
 
 @router.put(
@@ -252,8 +252,8 @@ def change_leader(org_id: Id, team_id: Id, change: Annotated[roster.LeaderChange
 def put_member(
     org_id: Id, team_id: Id, user_id: UserId, change: Annotated[roster.MemberChange, Body()]
 ) -> tuple[dict[str, Any], int]:
-    membership, added = roster.put_member(_caller(org_id, team_id), user_id, change)
-    return roster.member_view(membership), 201 if added else 200
+    member, added = roster.put_member(_caller(org_id, team_id), user_id, change)
+    return membership.member_view(member), 201 if added else 200
 
 
 @router.delete(
@@ -286,7 +286,7 @@ def remove_member(org_id: Id, team_id: Id, user_id: UserId) -> tuple[None, int]:
 def set_eligibility(
     org_id: Id, team_id: Id, user_id: UserId, change: Annotated[roster.Eligibility, Body()]
 ) -> dict[str, Any]:
-    return roster.member_view(roster.set_eligible(_caller(org_id, team_id), user_id, change.eligible))
+    return membership.member_view(roster.set_eligible(_caller(org_id, team_id), user_id, change.eligible))
 
 
 @router.get(
@@ -303,8 +303,8 @@ def set_eligibility(
 def my_teams(cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     principal = caller(router)
     require_confirmed(principal)
-    items, next_cursor = roster.my_teams(principal.subject, cursor=cursor, limit=limit)
-    return page([roster.my_team_view(i) for i in items], next_cursor)
+    items, next_cursor = membership.my_teams(principal.subject, cursor=cursor, limit=limit)
+    return page([membership.my_team_view(i) for i in items], next_cursor)
 
 
 # -- the customer list -----------------------------------------------------------------------------

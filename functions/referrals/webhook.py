@@ -1,6 +1,6 @@
 """Entry point of Twilio's webhooks (POST /twilio/sms: a team member's reply; POST /twilio/status: the
 delivery status of a text we sent). No bearer token: a body that is not readable form data is refused
-(common.web.request_body), then common.teams.text_replies checks Twilio's signature before anything else.
+(common.web.request_body), then referrals.twilio_requests checks Twilio's signature before anything else.
 
 Kept small for its cold start: no API resolver and no Twilio REST client are imported here.
 """
@@ -12,12 +12,13 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.platform.observability import logger, metrics, tracer
-from common.platform.settings import get_settings
-from common.teams import text_replies
+from common.platform.settings import Deployment, SmsWebhookUrls, TwilioAuthToken, TwilioNumber, validate_settings
 from common.web import request_body
 
+from referrals import twilio_requests
+
 # Validated at cold start: without the token's parameter or the signed URLs no request can be checked.
-get_settings().require("twilio_auth_token_parameter", "sms_webhook_url", "sms_status_url")
+validate_settings(Deployment, SmsWebhookUrls, TwilioAuthToken, TwilioNumber)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
@@ -25,7 +26,7 @@ get_settings().require("twilio_auth_token_parameter", "sms_webhook_url", "sms_st
 # Form bodies and replies carry phone numbers and names: keep them out of traces.
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return request_body.refusal(event, request_body.FORM_MEDIA_TYPE) or text_replies.handle(event)
+    return request_body.refusal(event, request_body.FORM_MEDIA_TYPE) or twilio_requests.handle(event)
 
 
 def openapi_document() -> dict[str, Any]:

@@ -11,9 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from common.platform.errors import PROBLEM_CONTENT_TYPE
-from common.teams import referral_requests, text_replies
+from common.teams import delivery_status
 from common.web import resolver
 from common.web.openapi_docs import BODY_REFUSALS, Problem
+
+from referrals import twilio_requests
 
 FORM = "application/x-www-form-urlencoded"
 TWIML = "text/xml"
@@ -34,13 +36,13 @@ _CALLBACK_QUERY = [
         "description": "set by us in the text's status callback URL: the offer the text carried",
         "schema": {"type": "string", "pattern": pattern},
     }
-    for name, pattern in zip(referral_requests.CALLBACK_PARAMETERS, referral_requests.CALLBACK_PATTERNS, strict=True)
+    for name, pattern in zip(delivery_status.CALLBACK_PARAMETERS, delivery_status.CALLBACK_PATTERNS, strict=True)
 ]
 
 
 def _form(name: str, description: str, fields: dict[str, str], required: list[str]) -> dict[str, Any]:
     properties: dict[str, Any] = {field: {"type": "string", "description": text} for field, text in fields.items()}
-    properties["MessageSid"]["pattern"] = text_replies.MESSAGE_SID.pattern
+    properties["MessageSid"]["pattern"] = twilio_requests.MESSAGE_SID.pattern
     return {
         name: {
             "type": "object",

@@ -14,8 +14,17 @@ from common.orgs.access import Member
 from common.platform import db
 from common.platform.errors import InvalidInput, NotFound
 from common.platform.settings import get_settings
-from common.teams import referral_offers, referral_requests, roster
-from common.teams.referral_requests import NewReferralRequest, NotEligible, ReferralExpired, ReferralTaken
+from common.teams import (
+    delivery_status,
+    membership,
+    referral_acceptance,
+    referral_expiry,
+    referral_offers,
+    referral_requests,
+    roster,
+)
+from common.teams.referral_acceptance import NotEligible, ReferralExpired, ReferralTaken
+from common.teams.referral_requests import NewReferralRequest
 from common.teams.team_model import code_key, phone_link_key, referral_key, team_customer_key, team_member_key
 
 from local.twilio_fake import FakeTwilio
@@ -67,14 +76,14 @@ def team(twilio: FakeTwilio) -> dict[str, Any]:
     staff = Member(ORG, STAFF, "admin", frozenset())
     leader = roster.NewLeader(user_id=LEADER, phone=PHONES[LEADER], display_name="Lee")
     created, _ = roster.create_team(ORG, staff, roster.NewTeam(name="North", leader=leader))
-    caller = roster.TeamCaller(ORG, created["team_id"], STAFF, created, None, staff)
+    caller = membership.TeamCaller(ORG, created["team_id"], STAFF, created, None, staff)
     roster.put_member(caller, ADMIN, _member(ADMIN, "admin", eligible=False))
     roster.put_member(caller, AMY, _member(AMY, "member"))
     roster.put_member(caller, BEN, _member(BEN, "member", eligible=False))
     roster.put_member(caller, CAL, _member(CAL, "member"))
     roster.put_member(caller, DOT, _member(DOT, "member"))
-    roster.set_paused(ORG, created["team_id"], CAL, True, f"user:{CAL}")
-    roster.set_opted_out(PHONES[DOT], True)
+    membership.set_paused(ORG, created["team_id"], CAL, True, f"user:{CAL}")
+    membership.set_opted_out(PHONES[DOT], True)
     return created
 
 
@@ -127,7 +136,7 @@ def test_codes_are_unique_among_the_teams_open_requests(
     assert third["code"] == "1111"
     assert db.get(code_key(ORG, team["team_id"], "1111"))["request_id"] == third["request_id"]  # type: ignore[index]
     assert create(team)["code"] == "3333"
-    referral_requests.accept(ORG, second["request_id"], AMY, via="dashboard")  # taken: its code is free
+    referral_acceptance.accept(ORG, second["request_id"], AMY, via="dashboard")  # taken: its code is free
     assert create(team)["code"] == "2222"
 
 
@@ -143,7 +152,7 @@ def test_an_unknown_team_is_invalid_input_and_nothing_is_written(team: dict[str,
 
 def test_a_members_acceptance_assigns_the_customer_to_them(team: dict[str, Any]) -> None:
     request = create(team)
-    accepted = referral_requests.accept(ORG, request["request_id"], AMY, via="dashboard")
+    accepted = referral_acceptance.accept(ORG, request["request_id"], AMY, via="dashboard")
     assert (accepted["status"], accepted["accepted_by"], accepted["assignee_id"]) == ("accepted", AMY, AMY)
     customer = db.get(team_customer_key(ORG, team["team_id"], accepted["customer_id"]))
     assert customer is not None and customer["assignee_id"] == AMY and customer["customer"]["last_name"] == "Buyer"
@@ -156,7 +165,7 @@ def test_a_members_acceptance_assigns_the_customer_to_them(team: dict[str, Any])
 
 @pytest.mark.parametrize("acceptor", [ADMIN, LEADER])
 def test_a_leaders_or_admins_acceptance_lands_on_the_leader(team: dict[str, Any], acceptor: str) -> None:
-    accepted = referral_requests.accept(ORG, create(team)["request_id"], acceptor, via="dashboard")
+    accepted = referral_acceptance.accept(ORG, create(team)["request_id"], acceptor, via="dashboard")
     assert accepted["assignee_id"] == LEADER and accepted["accepted_by"] == acceptor
     assert db.get(team_member_key(ORG, team["team_id"], LEADER))["customer_count"] == 1  # type: ignore[index]
     assert db.get(team_member_key(ORG, team["team_id"], ADMIN))["customer_count"] == 0  # type: ignore[index]
@@ -164,27 +173,27 @@ def test_a_leaders_or_admins_acceptance_lands_on_the_leader(team: dict[str, Any]
 
 def test_the_first_acceptance_wins_and_later_ones_change_nothing(team: dict[str, Any]) -> None:
     request = create(team)
-    referral_requests.accept(ORG, request["request_id"], AMY, via="dashboard")
+    referral_acceptance.accept(ORG, request["request_id"], AMY, via="dashboard")
     before = current(request)
     with pytest.raises(ReferralTaken):
-        referral_requests.accept(ORG, request["request_id"], LEADER, via="dashboard")
+        referral_acceptance.accept(ORG, request["request_id"], LEADER, via="dashboard")
     assert current(request) == before
     assert db.get(team_member_key(ORG, team["team_id"], LEADER))["customer_count"] == 0  # type: ignore[index]
     # The winner accepting again gets the same answer, and nothing changes either.
-    again = referral_requests.accept(ORG, request["request_id"], AMY, via="dashboard")
+    again = referral_acceptance.accept(ORG, request["request_id"], AMY, via="dashboard")
     assert again["customer_id"] == before["customer_id"] and current(request) == before
 
 
 def test_a_member_not_eligible_cannot_accept(team: dict[str, Any]) -> None:
     request = create(team)
     with pytest.raises(NotEligible):
-        referral_requests.accept(ORG, request["request_id"], BEN, via="dashboard")
+        referral_acceptance.accept(ORG, request["request_id"], BEN, via="dashboard")
     assert current(request)["status"] == "open"
 
 
 def test_someone_outside_the_team_finds_nothing(team: dict[str, Any]) -> None:
     with pytest.raises(NotFound):
-        referral_requests.accept(ORG, create(team)["request_id"], "u-stranger", via="dashboard")
+        referral_acceptance.accept(ORG, create(team)["request_id"], "u-stranger", via="dashboard")
 
 
 def test_after_its_time_a_request_is_expired_and_refuses_acceptance(team: dict[str, Any], frozen_clock: Any) -> None:
@@ -192,7 +201,7 @@ def test_after_its_time_a_request_is_expired_and_refuses_acceptance(team: dict[s
     frozen_clock.advance(minutes=30)
     assert referral_requests.effective_status(current(request)) == "expired"
     with pytest.raises(ReferralExpired):
-        referral_requests.accept(ORG, request["request_id"], AMY, via="dashboard")
+        referral_acceptance.accept(ORG, request["request_id"], AMY, via="dashboard")
     stored = current(request)
     assert stored["status"] == "expired" and "gsi3pk" not in stored
     assert events(request) == ["created", "expired"]
@@ -200,12 +209,12 @@ def test_after_its_time_a_request_is_expired_and_refuses_acceptance(team: dict[s
 
 def test_the_sweep_expires_only_what_is_due(team: dict[str, Any], frozen_clock: Any) -> None:
     soon, later, taken = create(team, minutes=10), create(team, minutes=60), create(team, minutes=10)
-    referral_requests.accept(ORG, taken["request_id"], AMY, via="dashboard")
+    referral_acceptance.accept(ORG, taken["request_id"], AMY, via="dashboard")
     frozen_clock.advance(minutes=11)
-    counts = referral_requests.expire_due()
+    counts = referral_expiry.expire_due()
     assert (counts.orgs, counts.due, counts.expired) == (1, 1, 1)
     assert [current(r)["status"] for r in (soon, later, taken)] == ["expired", "open", "accepted"]
-    assert referral_requests.expire_due().expired == 0  # a second run finds nothing more
+    assert referral_expiry.expire_due().expired == 0  # a second run finds nothing more
 
 
 def test_expiry_leaves_a_code_that_a_newer_request_holds(
@@ -215,7 +224,7 @@ def test_expiry_leaves_a_code_that_a_newer_request_holds(
     old = create(team, minutes=5)
     frozen_clock.advance(minutes=6)
     new = create(team)
-    assert referral_requests.expire_due().expired == 1
+    assert referral_expiry.expire_due().expired == 1
     assert current(old)["status"] == "expired"
     assert db.get(code_key(ORG, team["team_id"], "4821"))["request_id"] == new["request_id"]  # type: ignore[index]
 
@@ -232,13 +241,13 @@ def link(team: dict[str, Any], user_id: str) -> dict[str, Any]:
 def test_replies_win_once_and_every_reply_is_in_the_history(team: dict[str, Any]) -> None:
     request = create(team)
     code = request["code"]
-    won = referral_requests.accept_by_code(link(team, AMY), code, message_sid="SM1")
+    won = referral_acceptance.accept_by_code(link(team, AMY), code, message_sid="SM1")
     assert (won.result, won.accepted, won.request_id) == ("won", True, request["request_id"])
     assert "Jo" in won.reply and "assigned to you" in won.reply
-    taken = referral_requests.accept_by_code(link(team, LEADER), code, message_sid="SM2")
+    taken = referral_acceptance.accept_by_code(link(team, LEADER), code, message_sid="SM2")
     assert taken.result == "taken" and "already taken" in taken.reply
     # The winner replying again is told so, and nothing changes.
-    assert referral_requests.accept_by_code(link(team, AMY), code, message_sid="SM3").result == "already_yours"
+    assert referral_acceptance.accept_by_code(link(team, AMY), code, message_sid="SM3").result == "already_yours"
     # The code is free for the team's next request once taken.
     assert db.get(code_key(ORG, team["team_id"], code))["closed_at"]  # type: ignore[index]
     history = current(request)["history"]
@@ -251,18 +260,18 @@ def test_replies_win_once_and_every_reply_is_in_the_history(team: dict[str, Any]
 
 
 def test_an_admins_reply_is_told_the_customer_went_to_the_leader(team: dict[str, Any]) -> None:
-    outcome = referral_requests.accept_by_code(link(team, ADMIN), create(team)["code"], message_sid="SM1")
+    outcome = referral_acceptance.accept_by_code(link(team, ADMIN), create(team)["code"], message_sid="SM1")
     assert outcome.result == "won" and "team leader" in outcome.reply
 
 
 def test_replies_that_cannot_win(team: dict[str, Any], frozen_clock: Any) -> None:
     request = create(team, minutes=5)
-    refused = referral_requests.accept_by_code(link(team, BEN), request["code"], message_sid="SM1")
+    refused = referral_acceptance.accept_by_code(link(team, BEN), request["code"], message_sid="SM1")
     assert refused.result == "not_eligible" and refused.found
     other_code = "0000" if request["code"] != "0000" else "0001"
-    assert referral_requests.accept_by_code(link(team, AMY), other_code, message_sid="SM2").result == "no_such_code"
+    assert referral_acceptance.accept_by_code(link(team, AMY), other_code, message_sid="SM2").result == "no_such_code"
     frozen_clock.advance(minutes=5)
-    expired = referral_requests.accept_by_code(link(team, AMY), request["code"], message_sid="SM3")
+    expired = referral_acceptance.accept_by_code(link(team, AMY), request["code"], message_sid="SM3")
     assert expired.result == "expired" and "expired" in expired.reply
     assert current(request)["status"] == "expired"
 
@@ -276,21 +285,21 @@ def offer(request: dict[str, Any], user_id: str) -> dict[str, Any]:
 
 
 def test_the_callback_url_names_the_offer_and_reads_back(team: dict[str, Any]) -> None:
-    url = referral_requests.status_callback_url(ORG, "01JREQ00000000000000000000", AMY)
+    url = delivery_status.status_callback_url(ORG, "01JREQ00000000000000000000", AMY)
     assert url is not None and url.startswith(STATUS_URL + "?")
     query = dict(pair.split("=") for pair in url.split("?", 1)[1].split("&"))
-    assert referral_requests.offer_of_status_callback(query) == (ORG, "01JREQ00000000000000000000", AMY)
-    assert referral_requests.offer_of_status_callback({**query, "request_id": "x#y"}) is None
-    assert referral_requests.offer_of_status_callback({}) is None
+    assert delivery_status.offer_of_status_callback(query) == (ORG, "01JREQ00000000000000000000", AMY)
+    assert delivery_status.offer_of_status_callback({**query, "request_id": "x#y"}) is None
+    assert delivery_status.offer_of_status_callback({}) is None
 
 
 def test_a_failed_delivery_is_recorded_once_and_statuses_move_forward(team: dict[str, Any]) -> None:
     request = create(team)
     args = (ORG, request["request_id"], AMY)
-    assert referral_requests.record_delivery(*args, "sent", None, message_sid="SM1")
-    assert referral_requests.record_delivery(*args, "undelivered", "30003", message_sid="SM1")
-    assert not referral_requests.record_delivery(*args, "undelivered", "30003", message_sid="SM1")
-    assert not referral_requests.record_delivery(*args, "sent", None, message_sid="SM1")  # late, out of order
+    assert delivery_status.record_delivery(*args, "sent", None, message_sid="SM1")
+    assert delivery_status.record_delivery(*args, "undelivered", "30003", message_sid="SM1")
+    assert not delivery_status.record_delivery(*args, "undelivered", "30003", message_sid="SM1")
+    assert not delivery_status.record_delivery(*args, "sent", None, message_sid="SM1")  # late, out of order
     stored = offer(request, AMY)
     assert (stored["status"], stored["error_code"], stored["message_sid"]) == ("undelivered", "30003", "SM1")
     failures = [e for e in current(request)["history"] if e["event"] == "delivery_failed"]
@@ -298,7 +307,7 @@ def test_a_failed_delivery_is_recorded_once_and_statuses_move_forward(team: dict
 
 
 def test_a_status_of_an_unknown_request_records_nothing(team: dict[str, Any]) -> None:
-    assert not referral_requests.record_delivery(ORG, "01J00000000000000000000REQ", AMY, "failed", "30005")
+    assert not delivery_status.record_delivery(ORG, "01J00000000000000000000REQ", AMY, "failed", "30005")
     assert referral_offers.offers(ORG, "01J00000000000000000000REQ") == []
 
 
@@ -368,7 +377,7 @@ def test_a_refused_number_is_recorded_and_not_retried(team: dict[str, Any], twil
 
 def test_a_request_taken_before_its_texts_texts_nobody(team: dict[str, Any], twilio: FakeTwilio) -> None:
     request = create(team)
-    referral_requests.accept(ORG, request["request_id"], AMY, via="dashboard")
+    referral_acceptance.accept(ORG, request["request_id"], AMY, via="dashboard")
     assert consume(request) == {"batchItemFailures": []}
     assert twilio.messages() == []
 
@@ -425,7 +434,7 @@ def org() -> dict[str, Any]:
     staff = Member(org_id, STAFF, "admin", frozenset())
     leader = roster.NewLeader(user_id=LEADER, phone=PHONES[LEADER], display_name="Lee")
     created, _ = roster.create_team(org_id, staff, roster.NewTeam(name="North", leader=leader))
-    caller = roster.TeamCaller(org_id, created["team_id"], STAFF, created, None, staff)
+    caller = membership.TeamCaller(org_id, created["team_id"], STAFF, created, None, staff)
     roster.put_member(caller, AMY, _member(AMY, "member"))
     roster.put_member(caller, BEN, _member(BEN, "member", eligible=False))
     return {"org_id": org_id, "team_id": created["team_id"]}

@@ -19,10 +19,13 @@ import pytest
 from common.orgs.access import Member
 from common.platform import db, sms
 from common.platform.settings import get_settings
-from common.teams import referral_requests, roster, text_replies
+from common.teams import delivery_status, referral_requests, roster, text_replies
+from common.teams.membership import TeamCaller, get_team_member
 from common.teams.referral_requests import NewReferralRequest
 from common.teams.team_model import inbound_message_key, offer_key, phone_key
-from common.teams.text_replies import Command, parse, twiml
+from common.teams.text_replies import Command, parse
+from referrals import inbound_messages, twilio_requests
+from referrals.twilio_requests import twiml
 from twilio.request_validator import RequestValidator
 
 from tests.unit.conftest import TABLE, FrozenClock
@@ -103,11 +106,11 @@ def test_twiml_without_a_message_says_nothing() -> None:
 
 def test_form_plain_or_base64_with_repeated_names() -> None:
     raw = "Body=YES+4821&From=%2B15550100001&MediaUrl=a&MediaUrl=b"
-    plain = text_replies.form_of({"body": raw, "isBase64Encoded": False})
-    encoded = text_replies.form_of({"body": base64.b64encode(raw.encode()).decode(), "isBase64Encoded": True})
+    plain = twilio_requests.form_of({"body": raw, "isBase64Encoded": False})
+    encoded = twilio_requests.form_of({"body": base64.b64encode(raw.encode()).decode(), "isBase64Encoded": True})
 
     assert plain == encoded == {"Body": ["YES 4821"], "From": ["+15550100001"], "MediaUrl": ["a", "b"]}
-    assert text_replies.form_of({"body": "!!not base64!!", "isBase64Encoded": True}) == {}
+    assert twilio_requests.form_of({"body": "!!not base64!!", "isBase64Encoded": True}) == {}
 
 
 # -- requests ----------------------------------------------------------------------------------------
@@ -125,7 +128,7 @@ def twilio_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
     sms.forget_auth_token()
-    text_replies._token_checked_at[0] = None
+    twilio_requests._token_checked_at[0] = None
     boto3.client("ssm").put_parameter(Name=PARAMETER, Value=TOKEN, Type="SecureString")
     yield
     sms.forget_auth_token()
@@ -186,7 +189,7 @@ def reply(response: dict[str, Any]) -> str | None:
 
 
 def send(body: str, phone: str, **kwargs: Any) -> dict[str, Any]:
-    return text_replies.handle(event("/twilio/sms", inbound(body, phone, sid=kwargs.pop("sid", None)), **kwargs))
+    return twilio_requests.handle(event("/twilio/sms", inbound(body, phone, sid=kwargs.pop("sid", None)), **kwargs))
 
 
 def table_items() -> list[dict[str, Any]]:
@@ -199,14 +202,14 @@ def team() -> dict[str, Any]:
     staff = Member(ORG, "staff-user", "admin", frozenset())
     leader = roster.NewLeader(user_id="leader-user", phone=LEADER_PHONE, display_name="Lee Leader")
     created, _ = roster.create_team(ORG, staff, roster.NewTeam(name="North", leader=leader))
-    caller = roster.TeamCaller(ORG, created["team_id"], "staff-user", created, None, staff)
+    caller = TeamCaller(ORG, created["team_id"], "staff-user", created, None, staff)
     change = roster.MemberChange(role="member", phone=MEMBER_PHONE, display_name="Mo Member")
     roster.put_member(caller, "member-user", change)
     return created
 
 
 def membership(team: dict[str, Any], user_id: str) -> dict[str, Any]:
-    return roster.get_team_member(ORG, team["team_id"], user_id, consistent=True)
+    return get_team_member(ORG, team["team_id"], user_id, consistent=True)
 
 
 def test_a_forged_or_missing_signature_is_refused_and_changes_nothing(team: dict[str, Any]) -> None:
@@ -218,7 +221,7 @@ def test_a_forged_or_missing_signature_is_refused_and_changes_nothing(team: dict
 
     assert forged["statusCode"] == unsigned["statusCode"] == 403
     assert json.loads(forged["body"])["type"] == "/problems/forbidden"
-    assert text_replies.handle(other_url)["statusCode"] == 403
+    assert twilio_requests.handle(other_url)["statusCode"] == 403
     assert table_items() == before
 
 
@@ -226,7 +229,7 @@ def test_a_tampered_body_is_refused(team: dict[str, Any]) -> None:
     signed = event("/twilio/sms", inbound("HELP", MEMBER_PHONE), base64_body=False)
     signed["body"] = signed["body"].replace("HELP", "STOP")
 
-    assert text_replies.handle(signed)["statusCode"] == 403
+    assert twilio_requests.handle(signed)["statusCode"] == 403
     assert db.get(phone_key(MEMBER_PHONE)) is None
 
 
@@ -250,7 +253,7 @@ def test_a_signed_reply_for_another_account_or_number_is_refused_and_changes_not
     before = table_items()
     for body in ("PAUSE", "STOP"):
         params = {**inbound(body, MEMBER_PHONE), **changes}
-        refused = text_replies.handle(event("/twilio/sms", {k: v for k, v in params.items() if v is not None}))
+        refused = twilio_requests.handle(event("/twilio/sms", {k: v for k, v in params.items() if v is not None}))
 
         assert refused["statusCode"] == 403
         problem = json.loads(refused["body"])
@@ -265,10 +268,10 @@ def test_a_repeated_account_or_number_is_refused(team: dict[str, Any]) -> None:
         body = urlencode([*params.items(), (name, theirs)])
         signed = event("/twilio/sms", params, base64_body=False)
         signed["body"] = body
-        form = text_replies.form_of(signed)
+        form = twilio_requests.form_of(signed)
         signed["headers"]["x-twilio-signature"] = RequestValidator(TOKEN).compute_signature(WEBHOOK_URL, form)
 
-        refused = text_replies.handle(signed)
+        refused = twilio_requests.handle(signed)
 
         assert refused["statusCode"] == 403 and f"({name})" in json.loads(refused["body"])["detail"]
     assert membership(team, "member-user")["paused"] is False
@@ -283,7 +286,7 @@ def test_without_an_account_and_number_configured_nothing_is_ours(
     get_settings.cache_clear()
 
     for params in (inbound("PAUSE", MEMBER_PHONE), {**inbound("PAUSE", MEMBER_PHONE), "AccountSid": "", "To": ""}):
-        refused = text_replies.handle(event("/twilio/sms", params))
+        refused = twilio_requests.handle(event("/twilio/sms", params))
 
         assert refused["statusCode"] == 403 and "(AccountSid)" in json.loads(refused["body"])["detail"]
     assert membership(team, "member-user")["paused"] is False
@@ -352,7 +355,7 @@ def test_a_claim_in_progress_answers_503_until_it_goes_stale(team: dict[str, Any
     assert busy["statusCode"] == 503
     assert membership(team, "member-user")["paused"] is False
 
-    frozen_clock.advance(seconds=text_replies.CLAIM_LEASE.total_seconds() + 1)
+    frozen_clock.advance(seconds=inbound_messages.CLAIM_LEASE.total_seconds() + 1)
     assert reply(send("PAUSE", MEMBER_PHONE, sid=sid)) == text_replies.PAUSED_TEXT
     assert membership(team, "member-user")["paused"] is True
 
@@ -363,7 +366,7 @@ def test_a_failed_action_releases_the_claim(team: dict[str, Any], monkeypatch: p
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("table unavailable")
 
-    monkeypatch.setattr(roster, "set_paused", broken)
+    monkeypatch.setattr("common.teams.membership.set_paused", broken)
     failed = send("PAUSE", MEMBER_PHONE, sid=sid)
     monkeypatch.undo()
 
@@ -375,7 +378,7 @@ def test_a_failed_action_releases_the_claim(team: dict[str, Any], monkeypatch: p
 def test_a_malformed_message_sid_is_a_bad_request(team: dict[str, Any]) -> None:
     params = inbound("PAUSE", MEMBER_PHONE, sid="not-a-sid")
 
-    assert text_replies.handle(event("/twilio/sms", params))["statusCode"] == 400
+    assert twilio_requests.handle(event("/twilio/sms", params))["statusCode"] == 400
     assert membership(team, "member-user")["paused"] is False
 
 
@@ -405,18 +408,18 @@ def test_yes_with_the_code_accepts_once(team: dict[str, Any]) -> None:
 
 def test_a_delivery_failure_is_recorded_on_the_offer(team: dict[str, Any]) -> None:
     request = new_request(team)
-    callback = referral_requests.status_callback_url(ORG, request["request_id"], "member-user")
+    callback = delivery_status.status_callback_url(ORG, request["request_id"], "member-user")
     assert callback is not None and callback.startswith(STATUS_URL + "?")
     query = callback.split("?", 1)[1]
     status = {"MessageSid": new_sid(), "MessageStatus": "undelivered", "ErrorCode": "30003", "AccountSid": ACCOUNT}
 
-    response = text_replies.handle(event("/twilio/status", status, query=query))
+    response = twilio_requests.handle(event("/twilio/status", status, query=query))
     # Signed for the member's offer, posted for the leader's.
     moved = event("/twilio/status", status, query=query)
     moved["rawQueryString"] = query.replace("member-user", "leader-user")
 
     assert reply(response) is None
-    assert text_replies.handle(moved)["statusCode"] == 403
+    assert twilio_requests.handle(moved)["statusCode"] == 403
     assert db.get(offer_key(ORG, request["request_id"], "leader-user")) is None
     offer = db.get(offer_key(ORG, request["request_id"], "member-user"))
     assert offer is not None and (offer["status"], offer["error_code"]) == ("undelivered", "30003")
@@ -432,7 +435,7 @@ def test_a_signed_status_for_another_account_or_sender_is_refused(
     team: dict[str, Any], changes: dict[str, str | None]
 ) -> None:
     request = new_request(team)
-    callback = referral_requests.status_callback_url(ORG, request["request_id"], "member-user")
+    callback = delivery_status.status_callback_url(ORG, request["request_id"], "member-user")
     assert callback is not None
     query = callback.split("?", 1)[1]
     ours = {
@@ -444,13 +447,13 @@ def test_a_signed_status_for_another_account_or_sender_is_refused(
     }
     status = {k: v for k, v in {**ours, **changes}.items() if v is not None}
 
-    refused = text_replies.handle(event("/twilio/status", status, query=query))
+    refused = twilio_requests.handle(event("/twilio/status", status, query=query))
 
     assert refused["statusCode"] == 403
     assert db.get(offer_key(ORG, request["request_id"], "member-user")) is None
     assert "delivery_failed" not in [h["event"] for h in referral_requests.get(ORG, request["request_id"])["history"]]
     # The same status from our account and number is recorded.
-    assert reply(text_replies.handle(event("/twilio/status", ours, query=query))) is None
+    assert reply(twilio_requests.handle(event("/twilio/status", ours, query=query))) is None
     offer = db.get(offer_key(ORG, request["request_id"], "member-user"))
     assert offer is not None and offer["status"] == "undelivered"
 

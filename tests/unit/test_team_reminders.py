@@ -12,7 +12,7 @@ import boto3
 import pytest
 from common.orgs import access, organisations
 from common.platform import db, ids
-from common.teams import reminders, roster, team_customers
+from common.teams import membership, reminders, roster, team_customers
 from common.teams.team_model import team_customer_key
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
@@ -64,7 +64,7 @@ def new_team(name: str = "North Team") -> tuple[str, str]:
     staff = access.Member(org_id, ADMIN, "admin", frozenset())
     leader = roster.NewLeader(user_id=LEADER, phone=PHONES[LEADER], display_name="Lea", email="lea@team.example")
     team, _ = roster.create_team(org_id, staff, roster.NewTeam(name=name, leader=leader))
-    caller = roster.TeamCaller(org_id, team["team_id"], ADMIN, team, None, staff)
+    caller = membership.TeamCaller(org_id, team["team_id"], ADMIN, team, None, staff)
     for user, role, email in ((TEAM_ADMIN, "admin", None), (M1, "member", "m1@team.example"), (M2, "member", None)):
         change = roster.MemberChange(role=role, phone=PHONES[user], display_name=user, email=email)
         roster.put_member(caller, user, change)
@@ -85,9 +85,14 @@ def add_customer(org_id: str, team_id: str, assignee: str) -> str:
     return str(item["customer_id"])
 
 
-def caller_for(org_id: str, team_id: str, user: str) -> roster.TeamCaller:
-    return roster.TeamCaller(
-        org_id, team_id, user, roster.get_team(org_id, team_id), roster.get_team_member(org_id, team_id, user), None
+def caller_for(org_id: str, team_id: str, user: str) -> membership.TeamCaller:
+    return membership.TeamCaller(
+        org_id,
+        team_id,
+        user,
+        membership.get_team(org_id, team_id),
+        membership.get_team_member(org_id, team_id, user),
+        None,
     )
 
 
@@ -161,7 +166,7 @@ def test_updated_closed_and_lost_customers_are_not_reminded(twilio: FakeTwilio, 
 def test_an_opted_out_number_gets_no_text_but_the_email(twilio: FakeTwilio, frozen_clock: FrozenClock) -> None:
     org_id, team_id = new_team()
     add_customer(org_id, team_id, M1)
-    roster.set_opted_out(PHONES[M1], True)
+    membership.set_opted_out(PHONES[M1], True)
     frozen_clock.advance(days=8)
     counts = reminders.sweep()
     assert counts.reminded == 1

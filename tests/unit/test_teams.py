@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from common.orgs import access, organisations
 from common.platform import db, ids
-from common.teams import roster, team_customers
+from common.teams import membership, roster, team_customers
 from common.teams.team_model import (
     TeamRole,
     phone_key,
@@ -205,7 +205,7 @@ def test_only_staff_change_the_leader(call: Call, org: str, team: str) -> None:
     assert call("PUT", path, user=MANAGER, body={"user_id": OUTSIDER})["statusCode"] == 422
     changed = call("PUT", path, user=MANAGER, body={"user_id": M1})
     assert changed["statusCode"] == 200 and body_of(changed)["leader_id"] == M1
-    roles = {m["user_id"]: m["role"] for m in roster.team_members(org, team)}
+    roles = {m["user_id"]: m["role"] for m in membership.team_members(org, team)}
     assert (roles[M1], roles[LEADER]) == ("leader", "member")
 
 
@@ -222,30 +222,31 @@ def test_eligibility_is_chosen_by_the_leader_and_admins(call: Call, org: str, te
 
 
 def test_pausing_and_opting_out_and_the_phone_partition(call: Call, org: str, team: str) -> None:
-    paused = roster.set_paused(org, team, M1, True, f"user:{M1}")
+    paused = membership.set_paused(org, team, M1, True, f"user:{M1}")
     assert paused["paused"] is True
     assert db.get(team_member_key(org, team, M2))["paused"] is False  # type: ignore[index]
     second = create_team(call, org, "South Team")
     assert put_member(call, org, second, M1)["statusCode"] == 201
-    record, links = roster.phone_memberships(PHONES[M1])
+    record, links = membership.phone_memberships(PHONES[M1])
     assert record is None and sorted(link["team_id"] for link in links) == sorted([team, second])
-    roster.set_opted_out(PHONES[M1], True)
-    record, links = roster.phone_memberships(PHONES[M1])
-    assert roster.opted_out(record) and len(links) == 2
-    roster.set_opted_out(PHONES[M1], False)
-    assert not roster.opted_out(db.get(phone_key(PHONES[M1])))
+    membership.set_opted_out(PHONES[M1], True)
+    record, links = membership.phone_memberships(PHONES[M1])
+    assert membership.opted_out(record) and len(links) == 2
+    membership.set_opted_out(PHONES[M1], False)
+    assert not membership.opted_out(db.get(phone_key(PHONES[M1])))
     with pytest.raises(roster.NotFound):
-        roster.set_paused(org, team, OUTSIDER, True, "system")
+        membership.set_paused(org, team, OUTSIDER, True, "system")
 
 
 def test_acceptance_assigns_a_members_own_and_a_leaders_or_admins_to_the_leader(org: str, team: str) -> None:
-    team_item = roster.get_team(org, team)
-    assert roster.get_team_member(org, team, M1)["role"] == TeamRole.MEMBER
+    team_item = membership.get_team(org, team)
+    assert membership.get_team_member(org, team, M1)["role"] == TeamRole.MEMBER
     assert [
-        team_customers.assignee_for(roster.get_team_member(org, team, u), team_item) for u in (M1, TEAM_ADMIN, LEADER)
+        team_customers.assignee_for(membership.get_team_member(org, team, u), team_item)
+        for u in (M1, TEAM_ADMIN, LEADER)
     ] == [M1, LEADER, LEADER]
     with pytest.raises(roster.NotFound):
-        roster.get_team_member(org, team, OUTSIDER)
+        membership.get_team_member(org, team, OUTSIDER)
 
 
 # -- the customer list ------------------------------------------------------------------------------
@@ -394,8 +395,8 @@ def test_the_overdue_listing_groups_by_team(call: Call, org: str, team: str, fro
     assert call("GET", f"/orgs/{org}/teams/overdue", user=LEADER)["statusCode"] == 404
 
 
-def leader_caller(org_id: str, team_id: str) -> roster.TeamCaller:
-    return roster.team_caller(access.Principal(LEADER, "user", "portal", frozenset()), org_id, team_id)
+def leader_caller(org_id: str, team_id: str) -> membership.TeamCaller:
+    return membership.team_caller(access.Principal(LEADER, "user", "portal", frozenset()), org_id, team_id)
 
 
 def test_a_reassignment_based_on_a_stale_read_changes_nothing(

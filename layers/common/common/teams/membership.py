@@ -22,7 +22,8 @@ from common.orgs.access import (
     require_user,
     user_actor,
 )
-from common.partners.partner_records import account_key, refuse_unconfirmed
+from common.partners.partner_caller import refuse_unconfirmed
+from common.partners.partner_records import account_key
 from common.platform import clock, db
 from common.platform.errors import Forbidden, NotFound
 from common.teams.team_model import TeamRole, phone_key, team_key, team_member_key, team_pk
@@ -85,28 +86,14 @@ def list_teams(
     org_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     """The organisation's teams by name."""
-    return db.query(
-        index="gsi1",
-        key_condition="gsi1pk = :pk",
-        values={":pk": teams_listing(org_id)},
-        cursor=cursor,
-        limit=limit,
-        client=client,
-    )
+    return db.query_index(db.IndexKey("gsi1", teams_listing(org_id)), cursor=cursor, limit=limit, client=client)
 
 
 def my_teams(
     user_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     """The user's memberships across organisations and teams (each carries its team's name)."""
-    return db.query(
-        index="gsi2",
-        key_condition="gsi2pk = :pk",
-        values={":pk": user_teams(user_id)},
-        cursor=cursor,
-        limit=limit,
-        client=client,
-    )
+    return db.query_index(db.IndexKey("gsi2", user_teams(user_id)), cursor=cursor, limit=limit, client=client)
 
 
 # -- who calls -------------------------------------------------------------------------------------

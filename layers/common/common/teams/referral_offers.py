@@ -20,8 +20,9 @@ from typing import Any
 from common.platform import clock, db, history, notices, sms
 from common.platform.errors import Conflict, DomainError
 from common.platform.observability import logger
-from common.teams import roster
-from common.teams.referral_requests import HISTORY, effective_status, history_entry, status_callback_url
+from common.teams.delivery_status import status_callback_url
+from common.teams.membership import opted_out, team_members
+from common.teams.referral_requests import HISTORY, effective_status, history_entry
 from common.teams.team_model import ReferralStatus, offer_key, phone_key, referral_key
 
 
@@ -34,14 +35,14 @@ def recipients(org_id: str, team_id: str, *, client: Any = None) -> list[db.Item
     members and one BatchGetItem of their numbers' opt-out records."""
     members = [
         m
-        for m in roster.team_members(org_id, team_id, consistent=True, client=client)
+        for m in team_members(org_id, team_id, consistent=True, client=client)
         if m.get("eligible") and not m.get("paused") and m.get("phone")
     ]
     if not members:
         return []
     phones = {m["phone"] for m in members}
     records = db.batch_get([phone_key(p) for p in sorted(phones)], consistent=True, client=client)
-    out = {r["phone"] for r in records if roster.opted_out(r)}
+    out = {r["phone"] for r in records if opted_out(r)}
     return [m for m in members if m["phone"] not in out]
 
 

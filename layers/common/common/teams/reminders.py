@@ -50,12 +50,8 @@ def _org_ids(counts: ReminderCounts, client: Any) -> Iterator[str]:
 
 def due_customers(org_id: str, cutoff: str, *, client: Any = None) -> Iterator[list[db.Item]]:
     """Pages of the organisation's open customers whose update date is before `cutoff`, oldest first."""
-    yield from db.pages(
-        limit=PAGE_SIZE,
-        client=client,
-        index="gsi3",
-        key_condition="gsi3pk = :pk AND gsi3sk < :cutoff",
-        values={":pk": due_partition(org_id), ":cutoff": cutoff},
+    yield from db.index_pages(
+        db.IndexKey("gsi3", due_partition(org_id), sort_below=cutoff), limit=PAGE_SIZE, client=client
     )
 
 

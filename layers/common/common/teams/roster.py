@@ -12,8 +12,8 @@ Items (keys in team_model):
 Members are Cognito users with their own login; their user id is their `sub`. Staff with teams:manage run
 teams; a team's leader and admins manage its members; only staff change who the leader is.
 
-This module holds the commands on teams and members; the reads, the caller and pausing/opting out live in
-common.teams.membership and are re-exported here, so every team module and adapter imports one name.
+This module holds the commands on teams and members; the reads, the caller and pausing/opting out are
+common.teams.membership's.
 """
 
 from __future__ import annotations
@@ -26,25 +26,14 @@ from common.orgs.access import Member, Permission
 from common.platform import clock, db, ids
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from common.platform.validation import E164, Email, ShortText, UserRef
-from common.teams.membership import TeamCaller as TeamCaller
-from common.teams.membership import find_team as find_team
-from common.teams.membership import find_team_member as find_team_member
-from common.teams.membership import get_team as get_team
-from common.teams.membership import get_team_member as get_team_member
-from common.teams.membership import list_teams as list_teams
-from common.teams.membership import member_view as member_view
-from common.teams.membership import my_team_view as my_team_view
-from common.teams.membership import my_teams as my_teams
-from common.teams.membership import opted_out as opted_out
-from common.teams.membership import phone_memberships as phone_memberships
-from common.teams.membership import require_manager as require_manager
-from common.teams.membership import require_staff_reader as require_staff_reader
-from common.teams.membership import set_opted_out as set_opted_out
-from common.teams.membership import set_paused as set_paused
-from common.teams.membership import team_caller as team_caller
-from common.teams.membership import team_members as team_members
-from common.teams.membership import team_view as team_view
-from common.teams.membership import teams_listing, user_teams
+from common.teams.membership import (
+    TeamCaller,
+    find_team_member,
+    get_team_member,
+    require_manager,
+    teams_listing,
+    user_teams,
+)
 from common.teams.team_model import (
     NAMED_CUSTOMERS,
     AdminNotAssignable,
@@ -173,7 +162,7 @@ def create_team(org_id: str, member: Member, new: NewTeam, *, client: Any = None
     reminder sweep's list: one transaction. Returns the team and the leader's membership."""
     team_id = ids.new_id()
     at = clock.now_iso()
-    actor = f"user:{member.user_id}"
+    actor = member.actor
     team = {
         **team_key(org_id, team_id),
         "entity": "team",
@@ -326,9 +315,7 @@ def remove_member(caller: TeamCaller, user_id: str, *, client: Any = None) -> No
 def _assigned_ids(org_id: str, team_id: str, user_id: str, *, client: Any = None) -> list[str]:
     """Up to NAMED_CUSTOMERS customers of the team assigned to the user (the assignee index: one query)."""
     partition = assignee_index(org_id, team_id, user_id, "", "")["gsi2pk"]
-    items, _ = db.query(
-        index="gsi2", key_condition="gsi2pk = :pk", values={":pk": partition}, limit=NAMED_CUSTOMERS, client=client
-    )
+    items, _ = db.query_index(db.IndexKey("gsi2", partition), limit=NAMED_CUSTOMERS, client=client)
     return [str(item["gsi2sk"]).rsplit("#", 1)[-1] for item in items]
 
 

@@ -198,10 +198,9 @@ def list_customers(
             client=client,
         )
     partition = assignee_index(caller.org_id, caller.team_id, caller.user_id, "", "")["gsi2pk"]
-    return db.query(
-        index="gsi2",
-        key_condition="gsi2pk = :pk",
-        values={":pk": partition, **values},
+    return db.query_index(
+        db.IndexKey("gsi2", partition),
+        filter_values=values,
         names=names,
         filter_expression=filter_expression,
         newest_first=True,
