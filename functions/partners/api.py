@@ -7,7 +7,15 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.platform.observability import logger, metrics, tracer
-from common.platform.settings import get_settings
+from common.platform.settings import (
+    Deployment,
+    FilesBucket,
+    Portal,
+    SenderDomains,
+    SesConfiguration,
+    UserPool,
+    validate_settings,
+)
 from common.web.idempotency import respond_once
 from common.web.resolver import create_resolver
 
@@ -21,7 +29,7 @@ from partners import (
 )
 
 # Validated at cold start: a misconfigured function fails before it serves anything.
-get_settings().require("user_pool_id", "files_bucket", "portal_url")
+validate_settings(Deployment, FilesBucket, Portal, SenderDomains, SesConfiguration, UserPool)
 
 app = create_resolver()
 app.include_router(partner_routes.router)

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common.deals import deals, files, notes
+from common.deals import deal_records, files, notes, staff_deals
 from common.deals import stage_history as deal_history
 from common.orgs import workflows
 from common.orgs.access import Permission
@@ -53,8 +53,8 @@ class WorkflowPage(Page):
     items: list[Workflow]
 
 
-# Staff's contact fields; a partner's deal has all four (deals.PortalContact).
-DealContact = deals.StaffContact
+# Staff's contact fields; a partner's deal has all four (partner_deals.PortalContact).
+DealContact = staff_deals.StaffContact
 
 
 class DealValue(Open):
@@ -178,7 +178,7 @@ def upload_answer(item: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]
 def create_workflow(org_id: Id, new: Annotated[workflows.NewWorkflow, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.MANAGE_DEALS)
     workflows.check_commission_permission(member, new)
-    return workflows.view(workflows.create_workflow(org_id, new, f"user:{member.user_id}")), 201
+    return workflows.view(workflows.create_workflow(org_id, new, member.actor)), 201
 
 
 @router.get(
@@ -248,11 +248,11 @@ def set_stage_commission(
         invalid=INVALID + " (or the workflow, owner or partner is not in the organisation)",
     ),
 )
-def create_deal(org_id: Id, new: Annotated[deals.NewDeal, Body()]) -> tuple[dict[str, Any], int]:
+def create_deal(org_id: Id, new: Annotated[staff_deals.NewDeal, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id)
-    deal = deals.create_deal(org_id, member, new)
+    deal = staff_deals.create_deal(org_id, member, new)
     metrics.add_metric(name="DealsCreated", unit=MetricUnit.Count, value=1)
-    return deals.staff_view(deal), 201
+    return deal_records.staff_view(deal), 201
 
 
 @router.get(
@@ -273,8 +273,8 @@ def list_deals(
     limit: Limit = 50,
 ) -> dict[str, Any]:
     member = member_of(router, org_id)
-    items, next_cursor = deals.list_deals(org_id, member, owner_id=owner_id, cursor=cursor, limit=limit)
-    return page([deals.staff_view(i) for i in items], next_cursor)
+    items, next_cursor = staff_deals.list_deals(org_id, member, owner_id=owner_id, cursor=cursor, limit=limit)
+    return page([deal_records.staff_view(i) for i in items], next_cursor)
 
 
 @router.get(
@@ -284,7 +284,7 @@ def list_deals(
     responses=answers(body(Deal, "The deal"), forbidden=OWNER_OR_MANAGER, not_found=NO_DEAL),
 )
 def get_deal(org_id: Id, deal_id: Id) -> dict[str, Any]:
-    return deals.staff_view(deals.staff_deal(org_id, deal_id, member_of(router, org_id)))
+    return deal_records.staff_view(deal_records.staff_deal(org_id, deal_id, member_of(router, org_id)))
 
 
 @router.get(
@@ -319,8 +319,8 @@ def stage_history(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit =
         invalid=INVALID + " (or the stage is not in the deal's workflow)",
     ),
 )
-def move_deal(org_id: Id, deal_id: Id, change: Annotated[deals.StageChange, Body()]) -> dict[str, Any]:
-    return deals.staff_view(deals.move_deal(org_id, deal_id, member_of(router, org_id), change))
+def move_deal(org_id: Id, deal_id: Id, change: Annotated[staff_deals.StageChange, Body()]) -> dict[str, Any]:
+    return deal_records.staff_view(staff_deals.move_deal(org_id, deal_id, member_of(router, org_id), change))
 
 
 @router.put(
@@ -334,12 +334,12 @@ def move_deal(org_id: Id, deal_id: Id, change: Annotated[deals.StageChange, Body
         body(Deal, "It was already shared with the partner"),
         forbidden=OWNER_OR_MANAGER,
         not_found="The caller is not a member of the organisation, or no such deal or partner",
-        conflict=f"The deal changed meanwhile (retry), or it is shared with {deals.MAX_SHARES} partners already",
+        conflict=f"The deal changed meanwhile (retry), or it is shared with {staff_deals.MAX_SHARES} partners already",
     ),
 )
 def share_deal(org_id: Id, deal_id: Id, partner_id: PartnerId) -> tuple[dict[str, Any], int]:
-    deal, created = deals.share_deal(org_id, deal_id, member_of(router, org_id), partner_id)
-    return deals.staff_view(deal), 201 if created else 200
+    deal, created = staff_deals.share_deal(org_id, deal_id, member_of(router, org_id), partner_id)
+    return deal_records.staff_view(deal), 201 if created else 200
 
 
 # -- notes and files -------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from common.orgs import child_orgs
 from common.orgs.access import Permission
 from common.orgs.organisations import NewOrganisation, organisation_view
-from common.partners import lifecycle, portal_settings, staff_partners
+from common.partners import adding_partners, lifecycle, partner_nodes, portal_settings, staff_partners
 from common.partners.partner_records import PartnerStatus
 from common.platform.db import without_storage
 from common.platform.observability import metrics
@@ -121,7 +121,7 @@ class ActivityPage(Page):
 
 
 def _actor(org_id: str, permission: Permission | None = Permission.MANAGE_PARTNERS) -> str:
-    return f"user:{member_of(router, org_id, permission).user_id}"
+    return member_of(router, org_id, permission).actor
 
 
 # -- child organisations ---------------------------------------------------------------------------
@@ -206,11 +206,11 @@ def put_portal_settings(org_id: Id, settings: Annotated[portal_settings.PortalSe
         invalid="The request has invalid fields (e.g. a broker who is not a staff member)",
     ),
 )
-def add_partner(org_id: Id, new: Annotated[staff_partners.NewPartner, Body()]) -> tuple[dict[str, Any], int]:
+def add_partner(org_id: Id, new: Annotated[adding_partners.NewPartner, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    node = staff_partners.add_partner(org_id, member, new)
+    node = adding_partners.add_partner(org_id, member, new)
     metrics.add_metric(name="PartnersAdded", unit=MetricUnit.Count, value=1)
-    return staff_partners.partner_view(node), 201
+    return partner_nodes.partner_view(node), 201
 
 
 @router.post(
@@ -225,9 +225,11 @@ def add_partner(org_id: Id, new: Annotated[staff_partners.NewPartner, Body()]) -
         invalid=INVALID,
     ),
 )
-def add_existing(org_id: Id, existing: Annotated[staff_partners.ExistingPartner, Body()]) -> tuple[dict[str, Any], int]:
+def add_existing(
+    org_id: Id, existing: Annotated[adding_partners.ExistingPartner, Body()]
+) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    return staff_partners.partner_view(staff_partners.add_existing(org_id, member, existing)), 201
+    return partner_nodes.partner_view(adding_partners.add_existing(org_id, member, existing)), 201
 
 
 @router.get(
@@ -254,7 +256,7 @@ def list_partners(
     items, next_cursor = staff_partners.list_partners(
         org_id, status=status, live_without_lead=filter == "live_without_lead", cursor=cursor, limit=limit
     )
-    return page([staff_partners.partner_view(i) for i in items], next_cursor)
+    return page([partner_nodes.partner_view(i) for i in items], next_cursor)
 
 
 @router.get(
@@ -265,7 +267,7 @@ def list_partners(
 )
 def get_partner(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    return staff_partners.partner_view(staff_partners.get_node(org_id, partner_id))
+    return partner_nodes.partner_view(partner_nodes.get_node(org_id, partner_id))
 
 
 @router.patch(
@@ -283,7 +285,7 @@ def get_partner(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
 def edit_partner(
     org_id: Id, partner_id: PartnerId, edit: Annotated[staff_partners.PartnerEdit, Body()]
 ) -> dict[str, Any]:
-    return staff_partners.partner_view(staff_partners.edit_partner(org_id, partner_id, edit, _actor(org_id)))
+    return partner_nodes.partner_view(staff_partners.edit_partner(org_id, partner_id, edit, _actor(org_id)))
 
 
 @router.delete(
@@ -313,7 +315,7 @@ def set_brokers(
     org_id: Id, partner_id: PartnerId, assignment: Annotated[staff_partners.BrokerAssignment, Body()]
 ) -> dict[str, Any]:
     node = staff_partners.set_brokers(org_id, partner_id, assignment.brokers, _actor(org_id))
-    return staff_partners.partner_view(node)
+    return partner_nodes.partner_view(node)
 
 
 # -- lifecycle -------------------------------------------------------------------------------------
@@ -334,7 +336,7 @@ def set_brokers(
 def set_status(
     org_id: Id, partner_id: PartnerId, change: Annotated[lifecycle.PartnerStatusChange, Body()]
 ) -> dict[str, Any]:
-    return staff_partners.partner_view(lifecycle.set_status(org_id, partner_id, change, _actor(org_id)))
+    return partner_nodes.partner_view(lifecycle.set_status(org_id, partner_id, change, _actor(org_id)))
 
 
 @router.post(
@@ -346,7 +348,7 @@ def set_status(
     ),
 )
 def restore(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
-    return staff_partners.partner_view(lifecycle.restore(org_id, partner_id, _actor(org_id)))
+    return partner_nodes.partner_view(lifecycle.restore(org_id, partner_id, _actor(org_id)))
 
 
 @router.post(
@@ -361,7 +363,7 @@ def restore(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
     ),
 )
 def send_terms(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
-    return staff_partners.partner_view(lifecycle.send_terms(org_id, partner_id, _actor(org_id)))
+    return partner_nodes.partner_view(lifecycle.send_terms(org_id, partner_id, _actor(org_id)))
 
 
 @router.post(
@@ -376,7 +378,7 @@ def send_terms(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
     ),
 )
 def terms_signed(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
-    return staff_partners.partner_view(lifecycle.terms_signed(org_id, partner_id, _actor(org_id)))
+    return partner_nodes.partner_view(lifecycle.terms_signed(org_id, partner_id, _actor(org_id)))
 
 
 # -- contact log, tasks, activity ------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common.deals import deals, files, mail, notes
+from common.deals import deal_records, files, mail, notes, partner_deals
 from common.deals import stage_history as deal_history
 from common.orgs import workflows
 from common.partners import brokers
@@ -108,7 +108,7 @@ class NotificationChoices(Open):
 )
 def portal_workflows(org_id: Id) -> dict[str, Any]:
     caller = partner_of(router, org_id)
-    return {"items": [workflows.view(w) for w in deals.portal_workflows(caller)]}
+    return {"items": [workflows.view(w) for w in partner_deals.portal_workflows(caller)]}
 
 
 @router.get(
@@ -126,7 +126,7 @@ def portal_deals(
     org_id: Id, workflow_id: OptionalWorkflowId = None, cursor: Cursor = None, limit: Limit = 50
 ) -> dict[str, Any]:
     caller = partner_of(router, org_id)
-    return page(*deals.portal_deals(caller, workflow_id=workflow_id, cursor=cursor, limit=limit))
+    return page(*partner_deals.portal_deals(caller, workflow_id=workflow_id, cursor=cursor, limit=limit))
 
 
 @router.get(
@@ -154,11 +154,11 @@ def list_brokers(org_id: Id) -> dict[str, Any]:
         invalid=INVALID + " (or the owner is not one of the partner's brokers, or no longer a member: body.owner_id)",
     ),
 )
-def create_deal(org_id: Id, new: Annotated[deals.NewPortalDeal, Body()]) -> tuple[dict[str, Any], int]:
+def create_deal(org_id: Id, new: Annotated[partner_deals.NewPortalDeal, Body()]) -> tuple[dict[str, Any], int]:
     caller = partner_of(router, org_id)
-    deal = deals.create_portal_deal(caller, new)
+    deal = partner_deals.create_portal_deal(caller, new)
     metrics.add_metric(name="PartnerDealsCreated", unit=MetricUnit.Count, value=1)
-    return deals.portal_view(deal, caller.partner_id), 201
+    return deal_records.portal_view(deal, caller.partner_id), 201
 
 
 @router.get(
@@ -168,7 +168,7 @@ def create_deal(org_id: Id, new: Annotated[deals.NewPortalDeal, Body()]) -> tupl
     responses=answers(body(PortalDeal, "The deal"), forbidden=REFUSED, not_found=NOT_SHARED),
 )
 def portal_deal(org_id: Id, deal_id: Id) -> dict[str, Any]:
-    return deals.portal_deal(partner_of(router, org_id), deal_id)
+    return partner_deals.portal_deal(partner_of(router, org_id), deal_id)
 
 
 @router.get(

@@ -10,7 +10,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common.money import ledger
 from common.orgs.access import Permission, require_member
-from common.partners.partner_records import PartnerStatus, require_partner
+from common.partners.partner_caller import require_partner
+from common.partners.partner_records import PartnerStatus
 from common.platform.currencies import MINOR_UNITS_DESCRIPTION
 from common.platform.errors import NotFound
 from common.programme import invitations, structure, terms

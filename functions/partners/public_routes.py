@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from common.partners import sender_addresses
+from common.partners import account_links, sender_addresses
 from common.platform.errors import PROBLEM_CONTENT_TYPE
 from common.programme import invitations, registration
 from common.web.openapi_docs import INVALID, NO_INPUT, Open, Problem, Responses, body
@@ -156,8 +156,8 @@ def register_by_referral(
         invalid=INVALID,
     ),
 )
-def confirm_email(request: Annotated[registration.TokenOnly, Body()]) -> dict[str, Any]:
-    return registration.confirm_email(request)
+def confirm_email(request: Annotated[account_links.TokenOnly, Body()]) -> dict[str, Any]:
+    return account_links.confirm_email(request)
 
 
 class SenderConfirmed(Open):
@@ -178,7 +178,7 @@ class SenderConfirmed(Open):
         invalid=INVALID,
     ),
 )
-def confirm_sender(request: Annotated[registration.TokenOnly, Body()]) -> dict[str, Any]:
+def confirm_sender(request: Annotated[account_links.TokenOnly, Body()]) -> dict[str, Any]:
     return sender_addresses.confirm(request.token)
 
 
@@ -195,5 +195,5 @@ def confirm_sender(request: Annotated[registration.TokenOnly, Body()]) -> dict[s
         invalid=INVALID,
     ),
 )
-def activate(request: Annotated[registration.Activation, Body()]) -> dict[str, Any]:
-    return registration.activate(request)
+def activate(request: Annotated[account_links.Activation, Body()]) -> dict[str, Any]:
+    return account_links.activate(request)

@@ -9,11 +9,11 @@ import importlib
 from typing import Any
 
 import pytest
-from common.deals import deals, notes
+from common.deals import deal_records, notes, staff_deals
 from common.deals import mail as deal_mail
 from common.orgs import access, organisations, workflows
+from common.partners.partner_caller import PartnerCaller
 from common.partners.partner_records import (
-    PartnerCaller,
     PartnerStatus,
     account_item,
     account_key,
@@ -103,24 +103,26 @@ class Org:
 
     def deal(self) -> db.Item:
         """A deal credited to CHOOSER and shared with SILENT as well."""
-        new = deals.NewDeal(
+        new = staff_deals.NewDeal(
             workflow_id=self.workflow["workflow_id"],
             title="Doe refinance",
-            contacts=[deals.StaffContact(**CONTACT)],
+            contacts=[staff_deals.StaffContact(**CONTACT)],
             partner_id=CHOOSER,
         )
-        deal = deals.create_deal(self.org_id, self.admin, new)
-        deals.share_deal(self.org_id, deal["deal_id"], self.admin, SILENT)
+        deal = staff_deals.create_deal(self.org_id, self.admin, new)
+        staff_deals.share_deal(self.org_id, deal["deal_id"], self.admin, SILENT)
         return self.read(deal["deal_id"])
 
     def read(self, deal_id: str) -> db.Item:
-        item = db.get(deals.deal_key(self.org_id, deal_id), consistent=True)
+        item = db.get(deal_records.deal_key(self.org_id, deal_id), consistent=True)
         assert item is not None
         return item
 
     def move(self, deal: db.Item, stage: str) -> tuple[db.Item, db.Item]:
         """The deal's images before and after a stage change."""
-        deals.move_deal(self.org_id, deal["deal_id"], self.admin, deals.StageChange(stage_id=self.stage(stage)))
+        staff_deals.move_deal(
+            self.org_id, deal["deal_id"], self.admin, staff_deals.StageChange(stage_id=self.stage(stage))
+        )
         return deal, self.read(deal["deal_id"])
 
     def note(self, deal: db.Item, *, shared: bool) -> db.Item:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from common.deals import deals, files, mail
+from common.deals import deal_records, files, mail
 from common.orgs import access, organisations
 from common.partners.partner_records import (
     PartnerStatus,
@@ -253,7 +253,7 @@ def test_a_deal_credited_to_a_partner_is_their_lead(call: Call, org: str, workfl
     assert partner["status"] == "ACTIVE"
     assert partner["last_lead_at"] == deal["created_at"]
     assert partner["history"][-1]["deal_id"] == deal["deal_id"]
-    share = db.get(deals.share_key(org, deal["deal_id"], PARTNER))
+    share = db.get(deal_records.share_key(org, deal["deal_id"], PARTNER))
     assert share is not None and share["shared_by"] == f"user:{OWNER}"
     assert share["workflow_id"] == workflow["workflow_id"]
 
@@ -506,7 +506,7 @@ def test_the_deal_shared_email_needs_the_org_setting_the_offer_and_the_choice(
     db.update(node_key(org, PARTNER), expression="SET notifications = :n", values={":n": chosen})
     deal = new_deal(call, org, workflow)
     created(call("PUT", f"/orgs/{org}/deals/{deal['deal_id']}/partners/{PARTNER}", user=OWNER))
-    share = db.get(deals.share_key(org, deal["deal_id"], PARTNER))
+    share = db.get(deal_records.share_key(org, deal["deal_id"], PARTNER))
     assert share is not None and mail.shared_by_staff(None, share)
     ses = FakeSes()
     assert mail.send_deal_shared(share, ses=ses) is sent
@@ -524,7 +524,7 @@ def test_the_deal_shared_email_needs_the_org_setting_the_offer_and_the_choice(
 def test_a_partners_own_deal_sends_no_deal_shared_email(call: Call, org: str, workflow: dict[str, Any]) -> None:
     save_settings(org, default_workflow_id=workflow["workflow_id"], partner_notification_types=["deal_shared"])
     deal = created(call("POST", f"/orgs/{org}/portal/deals", user=PARTNER, body={"contacts": [CONTACT]}))
-    share = db.get(deals.share_key(org, deal["deal_id"], PARTNER))
+    share = db.get(deal_records.share_key(org, deal["deal_id"], PARTNER))
     assert share is not None and share["shared_by"] == f"partner:{PARTNER}"
     assert not mail.shared_by_staff(None, share)
     assert not mail.shared_by_staff(share, share)  # a change to an existing share is no new share

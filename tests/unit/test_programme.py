@@ -24,6 +24,7 @@ from common.partners.partner_records import (
     settings_key,
 )
 from common.platform import db, emailed_links
+from common.platform.settings import Deployment, UserPool, get_settings
 from common.programme import mail, structure
 from common.programme.invitations import invitation_key, referral_key
 
@@ -53,7 +54,7 @@ STAFF_PASSWORD = "Staff-Passw0rd!"
 def cognito_user(email: str, *, first: str = "", last: str = "", password: str | None = STAFF_PASSWORD) -> str:
     """A staff user in the pool: confirmed, verified address; returns the sub."""
     cognito = boto3.client("cognito-idp")
-    pool = importlib.import_module("common.platform.settings").get_settings().user_pool_id
+    pool = get_settings(UserPool).user_pool_id
     attributes: list[Any] = [{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "true"}]
     attributes += [{"Name": n, "Value": v} for n, v in (("given_name", first), ("family_name", last)) if v]
     user = cognito.admin_create_user(
@@ -157,7 +158,7 @@ def publish_terms(org: Org, *, upload: bool = True) -> int:
 
 
 def table_count() -> int:
-    return int(boto3.client("dynamodb").scan(TableName=db.get_settings().table_name, Select="COUNT")["Count"])
+    return int(boto3.client("dynamodb").scan(TableName=get_settings(Deployment).table_name, Select="COUNT")["Count"])
 
 
 @pytest.fixture
@@ -469,7 +470,7 @@ def _invitation(org_id: str, invitation_id: str) -> dict[str, Any]:
 def allow_sender_domain(monkeypatch: pytest.MonkeyPatch, org_id: str, domain: str) -> None:
     """The deployment offers `domain` and the organisation allows it (test_sender_addresses covers how)."""
     monkeypatch.setenv("SENDER_DOMAINS", domain)
-    importlib.import_module("common.platform.settings").get_settings.cache_clear()
+    get_settings.cache_clear()
     db.update(settings_key(org_id), expression="SET allowed_sender_domains = :d", values={":d": [domain]})
 
 

@@ -3,13 +3,13 @@ API handler and moto). The stream is driven by hand through programme_mail.on_ch
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import boto3
 import pytest
 from common.partners.partner_records import account_item, account_key, node_key, org_email_key, partner_pk
 from common.platform import db, emailed_links
+from common.platform.settings import UserPool, get_settings
 from common.programme import mail as programme_mail
 from common.programme import registration_attempts
 from common.programme.invitations import invitation_key
@@ -44,7 +44,7 @@ def org() -> Org:
 
 
 def _pool() -> str:
-    return str(importlib.import_module("common.platform.settings").get_settings().user_pool_id)
+    return get_settings(UserPool).user_pool_id
 
 
 def cognito_user_of(email: str) -> dict[str, Any]:

@@ -19,12 +19,12 @@ import boto3
 from botocore.config import Config
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from common.deals.deals import deal_pk, guard_refusal, partner_guard, require_shared, staff_deal, staff_guard
+from common.deals.deal_records import deal_pk, guard_refusal, partner_guard, require_shared, staff_deal, staff_guard
 from common.orgs.access import Member
-from common.partners.partner_records import PartnerCaller
+from common.partners.partner_caller import PartnerCaller
 from common.platform import clock, db, ids
 from common.platform.errors import Conflict, DomainError
-from common.platform.settings import get_settings
+from common.platform.settings import FilesBucket, get_settings
 from common.platform.validation import SINGLE_LINE
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -73,7 +73,7 @@ def upload_grant(item: db.Item, *, client: Any = None) -> dict[str, Any]:
     """A presigned POST for exactly this file: its key, its content type and at most its declared size."""
     s3 = client or _s3()
     form = s3.generate_presigned_post(
-        Bucket=get_settings().files_bucket,
+        Bucket=get_settings(FilesBucket).files_bucket,
         Key=item["s3_key"],
         Fields={"Content-Type": item["content_type"]},
         Conditions=[{"Content-Type": item["content_type"]}, ["content-length-range", 1, item["size"]]],
@@ -87,7 +87,7 @@ def download_url(item: db.Item, *, client: Any = None) -> str:
     url: str = s3.generate_presigned_url(
         "get_object",
         Params={
-            "Bucket": get_settings().files_bucket,
+            "Bucket": get_settings(FilesBucket).files_bucket,
             "Key": item["s3_key"],
             "ResponseContentType": item["content_type"],
             "ResponseContentDisposition": f"attachment; filename*=UTF-8''{quote(item['name'], safe='')}",
@@ -131,7 +131,7 @@ def _grant(guard: dict[str, Any], item: db.Item, client: Any, s3: Any) -> tuple[
 def add_staff_file(
     org_id: str, deal_id: str, member: Member, new: NewFile, *, client: Any = None, s3: Any = None
 ) -> tuple[db.Item, dict[str, Any]]:
-    item = _file_item(org_id, deal_id, new, f"user:{member.user_id}")
+    item = _file_item(org_id, deal_id, new, member.actor)
     return _grant(staff_guard(org_id, deal_id, member), item, client, s3)
 
 

@@ -19,11 +19,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.deals.deals import STAGE_HISTORY, deal_key
+from common.deals.deal_records import STAGE_HISTORY, deal_key
 from common.orgs.access import org_key
+from common.partners.partner_caller import PartnerCaller
 from common.partners.partner_records import (
     NotificationType,
-    PartnerCaller,
     account_key,
     node_key,
     settings_key,
@@ -34,7 +34,7 @@ from common.platform.email import send_email
 from common.platform.errors import NotFound, invalid
 from common.platform.notices import once
 from common.platform.observability import logger
-from common.platform.settings import get_settings
+from common.platform.settings import Portal, get_settings
 
 
 class NotificationChoice(BaseModel):
@@ -135,7 +135,7 @@ def _org_name(org: db.Item | None) -> str:
 
 
 def _link(org_id: str, deal_id: str) -> str:
-    return f"{get_settings().portal_url.rstrip('/')}/orgs/{org_id}/deals/{deal_id}"
+    return f"{get_settings(Portal).portal_url.rstrip('/')}/orgs/{org_id}/deals/{deal_id}"
 
 
 def deal_shared_message(org: db.Item | None, deal: db.Item) -> tuple[str, str]:

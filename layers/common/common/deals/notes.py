@@ -12,9 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from common.deals.deals import deal_pk, guard_refusal, partner_guard, require_shared, staff_deal, staff_guard
+from common.deals.deal_records import deal_pk, guard_refusal, partner_guard, require_shared, staff_deal, staff_guard
 from common.orgs.access import Member
-from common.partners.partner_records import PartnerCaller
+from common.partners.partner_caller import PartnerCaller
 from common.platform import clock, db, ids
 from common.platform.errors import Conflict, DomainError, NotFound
 from common.platform.validation import MULTI_LINE

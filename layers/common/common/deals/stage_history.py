@@ -1,4 +1,4 @@
-"""A deal's stage history, whole: the deal keeps its newest stage changes (deals.STAGE_HISTORY), older ones
+"""A deal's stage history, whole: the deal keeps its newest stage changes (deal_records.STAGE_HISTORY), older ones
 live in pages of its partition (common.platform.history). Staff list every change; a partner, for a deal shared
 with them, when it moved and where to (as the deal itself shows them)."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.deals.deals import STAGE_HISTORY, deal_key, portal_stage_entry, share_key, staff_deal
+from common.deals.deal_records import STAGE_HISTORY, deal_key, portal_stage_entry, share_key, staff_deal
 from common.orgs.access import Member
-from common.partners.partner_records import PartnerCaller
+from common.partners.partner_caller import PartnerCaller
 from common.platform import db, history
 from common.platform.errors import NotFound
 

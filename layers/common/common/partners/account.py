@@ -13,11 +13,12 @@ from pydantic import BaseModel, ConfigDict
 
 from common.orgs.access import Principal, org_key, require_user
 from common.partners import sender_addresses
-from common.partners.partner_records import EmailNotConfirmed, account_key, display_name, partner_pk
+from common.partners.account_links import confirmation_item
+from common.partners.partner_caller import refuse_unconfirmed
+from common.partners.partner_records import account_key, display_name, partner_pk
 from common.platform import clock, db
 from common.platform.errors import Conflict, DomainError, NotFound, invalid
 from common.platform.validation import Email, Phone, ShortText
-from common.programme.registration import confirmation_item
 
 # A confirmation e-mail is sent again at most this often (the link is the same kind; the newest works).
 RESEND_INTERVAL = timedelta(minutes=1)
@@ -57,8 +58,8 @@ def own_account(principal: Principal, *, confirming: bool = False, client: Any =
     account = db.get(account_key(principal.subject), consistent=True, client=client)
     if account is None:
         raise NotFound("you have no partner account")
-    if not account.get("email_confirmed") and not confirming:
-        raise EmailNotConfirmed("confirm your e-mail address first: follow the link we sent you (or ask for a new one)")
+    if not confirming:
+        refuse_unconfirmed(account)
     return account
 
 

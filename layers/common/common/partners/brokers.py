@@ -1,16 +1,43 @@
-"""The brokers assigned to a partner (staff members of the organisation, set by staff: partners.set_brokers),
-as the partner sees them in the portal: to choose the owner of a deal they register (seed 002). A partner
-sees of them only their ids and display names; a broker whose membership ended is not one any more.
+"""The brokers assigned to a partner: staff members of the organisation, checked to be members when staff
+assign them (staff_partners.set_brokers, adding_partners), and as the partner sees them in the portal: to
+choose the owner of a deal they register (seed 002). A partner sees of them only their ids and display names;
+a broker whose membership ended is not one any more.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from common.orgs.access import member_key
-from common.partners.partner_records import PartnerCaller
+from common.partners.partner_caller import PartnerCaller
 from common.platform import db
-from common.platform.errors import Conflict, FieldError, InvalidInput, invalid
+from common.platform.errors import Conflict, DomainError, FieldError, InvalidInput, invalid
+from common.platform.validation import UserRef
+
+MAX_BROKERS = 10
+
+Brokers = list[UserRef]
+
+
+def check_brokers(org_id: str, brokers: Sequence[str], *, client: Any = None) -> list[dict[str, Any]]:
+    """Brokers are staff members of the organisation: one BatchGetItem of their memberships (422 naming
+    those that are not), and a condition per broker for the write, so a membership removed meanwhile
+    fails it."""
+    wanted = sorted(set(brokers))
+    if not wanted:
+        return []
+    found = {
+        i["user_id"] for i in db.batch_get([member_key(org_id, b) for b in wanted], consistent=True, client=client)
+    }
+    strangers = [b for b in wanted if b not in found]
+    if strangers:
+        raise invalid("body.brokers", f"not staff members of this organisation: {', '.join(strangers)}")
+    return [db.tx_check(member_key(org_id, b), condition="attribute_exists(pk)") for b in wanted]
+
+
+def broker_gone() -> DomainError:
+    return invalid("body.brokers", "a broker stopped being a member of this organisation meanwhile")
 
 
 def portal_brokers(caller: PartnerCaller, *, client: Any = None) -> list[dict[str, Any]]:

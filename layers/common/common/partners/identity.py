@@ -10,7 +10,7 @@ from typing import Any
 import boto3
 
 from common.platform.errors import Conflict, NotFound, invalid
-from common.platform.settings import get_settings
+from common.platform.settings import UserPool, get_settings
 from common.platform.validation import is_e164
 
 # A Cognito user made by AdminCreateUser that never chose a password.
@@ -23,7 +23,7 @@ def _cognito() -> Any:
 
 
 def _pool() -> str:
-    return get_settings().require("user_pool_id").user_pool_id
+    return get_settings(UserPool).user_pool_id
 
 
 def username_of(email: str) -> str:

@@ -18,7 +18,9 @@ from common.partners.partner_records import (
     NODE_HISTORY,
     PartnerStatus,
     history_event,
+    lapse_shard,
     node_key,
+    status_partition,
 )
 from common.platform import clock, db, history
 from common.platform.errors import Conflict
@@ -38,13 +40,7 @@ class SweepCounts:
 
 
 def _due(shard: int, cutoff: str, client: Any) -> Iterator[list[db.Item]]:
-    return db.pages(
-        index="gsi3",
-        key_condition="gsi3pk = :pk AND gsi3sk < :cutoff",
-        values={":pk": f"LAPSE#{shard}", ":cutoff": cutoff},
-        limit=PAGE_SIZE,
-        client=client,
-    )
+    return db.index_pages(db.IndexKey("gsi3", lapse_shard(shard), sort_below=cutoff), limit=PAGE_SIZE, client=client)
 
 
 def lapse(node: db.Item, *, client: Any = None) -> bool:
@@ -66,7 +62,7 @@ def lapse(node: db.Item, *, client: Any = None) -> bool:
             values={
                 ":lapsed": S.LAPSED.value,
                 ":active": S.ACTIVE.value,
-                ":g1pk": f"ORG#{org_id}#PARTNERS#{S.LAPSED.value}",
+                ":g1pk": status_partition(org_id, S.LAPSED.value),
                 ":at": event["at"],
                 ":one": 1,
                 ":last": node["last_lead_at"],

@@ -1,7 +1,7 @@
 """A partner's lifecycle in an organisation (seed 003): manual status changes, archiving and restoring,
 terms sent and signed, and for prospects the contact log and follow-up tasks; the activity view.
 
-ACTIVE and LAPSED follow leads only (partner_model.record_lead, lapse_sweep.py). Each status change is
+ACTIVE and LAPSED follow leads only (partner_records.record_lead, lapse_sweep.py). Each status change is
 conditioned on the status read, so of two racing changes one wins and the other answers 409. The status
 index key (gsi1pk) moves with the status; the lapse index keys (gsi3) exist only while ACTIVE."""
 
@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from common.partners.partner_nodes import NodeChange, get_node
 from common.partners.partner_records import (
     MANUAL_TRANSITIONS,
     NODE_HISTORY,
@@ -23,8 +24,8 @@ from common.partners.partner_records import (
     node_key,
     settings_key,
     settings_of,
+    status_partition,
 )
-from common.partners.staff_partners import NodeChange, get_node
 from common.platform import clock, db, history, ids
 from common.platform.cursors import cursor_fields, encode_cursor
 from common.platform.errors import DomainError, NotFound, invalid
@@ -65,7 +66,7 @@ class TaskChange(BaseModel):
 
 def _status_fields(org_id: str, node: db.Item, status: S) -> tuple[dict[str, Any], list[str]]:
     """The fields that follow a status: the status index partition, and the lapse index only while ACTIVE."""
-    fields: dict[str, Any] = {"status": status.value, "gsi1pk": f"ORG#{org_id}#PARTNERS#{status.value}"}
+    fields: dict[str, Any] = {"status": status.value, "gsi1pk": status_partition(org_id, status.value)}
     if status is S.ACTIVE and node.get("last_lead_at"):
         fields |= lapse_index(org_id, node["partner_id"], node["last_lead_at"])
         return fields, []

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.orgs.access import org_key
+from common.partners.partner_nodes import nodes_of
 from common.partners.partner_records import (
     NODE_HISTORY,
     PartnerStatus,
@@ -28,17 +29,17 @@ from common.partners.partner_records import (
     node_key,
     org_email_item,
     org_email_key,
+    partner_actor,
     partner_pk,
     settings_key,
     settings_of,
 )
-from common.partners.staff_partners import nodes_of
 from common.platform import db, emailed_links, history
 from common.platform.email import send_email
 from common.platform.errors import Conflict
 from common.platform.notices import once
 from common.platform.observability import logger
-from common.platform.settings import get_settings
+from common.platform.settings import Portal, get_settings
 
 S = PartnerStatus
 DETAILS = ("first_name", "last_name", "email", "phone")
@@ -80,7 +81,7 @@ def _context(node: db.Item, client: Any) -> tuple[dict[str, Any], db.Item | None
 
 def _sign_in(account: db.Item, node: db.Item, client: Any) -> str:
     """How the partner gets into the portal: an activation link until they have set a password."""
-    portal = get_settings().portal_url
+    portal = get_settings(Portal).portal_url
     if account.get("password_set"):
         return f"Sign in to the partner portal with your existing account: {portal}"
     token = emailed_links.issue(
@@ -108,7 +109,7 @@ def login_message(org_name: str, account: db.Item, node: db.Item, client: Any = 
 
 
 def terms_message(org_name: str, account: db.Item, node: db.Item, client: Any = None) -> tuple[str, str]:
-    portal = get_settings().portal_url
+    portal = get_settings(Portal).portal_url
     subject = f"{org_name}: the partner programme terms"
     lines = [
         f"Hello {account.get('first_name', '')},",
@@ -190,7 +191,7 @@ def _node_update(node: db.Item, wanted: dict[str, Any]) -> tuple[dict[str, Any],
     """Set the details that differ, conditioned on the node's e-mail as read (its guard moves with it) and
     on some detail still differing (another delivery may have copied them meanwhile); and the pages of the
     node's older history when that is full."""
-    event = history_event("details_changed", f"partner:{node['partner_id']}", fields=sorted(wanted))
+    event = history_event("details_changed", partner_actor(node["partner_id"]), fields=sorted(wanted))
     addition = history.Addition(NODE_HISTORY, [event], node)
     names = {f"#d{i}": k for i, k in enumerate(wanted)}
     values: dict[str, Any] = {":now": event["at"], ":one": 1, ":seen": node["email"], **addition.values}

@@ -1,5 +1,6 @@
 """The shape of partners in the table, shared by every partner module: keys, index keys, the lifecycle
-status rules, and who a calling partner is.
+status rules, and the one form of a partner as the actor of a change. Who a calling partner is lives in
+partner_caller.py.
 
 A partner is one account (a Cognito user: the partner id is its `sub`) that can belong to several
 organisations. Its membership of one organisation is a *node*: the organisation's record of the partner
@@ -22,13 +23,11 @@ Node index keys (only while the node is in the organisation, i.e. not removed):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from common.orgs.access import Principal, require_user
 from common.platform import clock, db, history
-from common.platform.errors import Conflict, Forbidden, NotFound
+from common.platform.errors import Conflict
 
 # A structure deeper than this is refused: the tree path must fit a sort key (1024 bytes).
 MAX_STRUCTURE_DEPTH = 25
@@ -71,16 +70,6 @@ class NotificationType(StrEnum):
     DEAL_SHARED = "deal_shared"
     DEAL_STAGE_CHANGED = "deal_stage_changed"
     NOTE_SHARED = "note_shared"
-
-
-class EmailNotConfirmed(Forbidden):
-    code = "email-not-confirmed"
-    title = "E-mail address not confirmed"
-
-
-class TermsNotAccepted(Forbidden):
-    code = "terms-not-accepted"
-    title = "The programme's current terms are not accepted"
 
 
 class TransitionNotAllowed(Conflict):
@@ -126,8 +115,13 @@ def org_email_key(org_id: str, email: str) -> db.Key:
     return {"pk": f"ORG#{org_id}#EMAIL#{email.strip().casefold()}", "sk": "PARTNER"}
 
 
+def status_partition(org_id: str, status: str) -> str:
+    """The status index (gsi1) partition listing an organisation's partners of one status."""
+    return f"ORG#{org_id}#PARTNERS#{status}"
+
+
 def status_index(org_id: str, status: str, added_at: str, partner_id: str) -> dict[str, str]:
-    return {"gsi1pk": f"ORG#{org_id}#PARTNERS#{status}", "gsi1sk": f"{added_at}#{partner_id}"}
+    return {"gsi1pk": status_partition(org_id, status), "gsi1sk": f"{added_at}#{partner_id}"}
 
 
 def tree_partition(org_id: str) -> str:
@@ -144,8 +138,13 @@ def tree_index(org_id: str, upline: list[str], partner_id: str) -> dict[str, str
     return {"gsi2pk": tree_partition(org_id), "gsi2sk": tree_path(upline, partner_id)}
 
 
+def lapse_shard(shard: int) -> str:
+    """One partition of the lapse index (gsi3)."""
+    return f"LAPSE#{shard}"
+
+
 def lapse_partition(partner_id: str) -> str:
-    return f"LAPSE#{sum(partner_id.encode()) % LAPSE_SHARDS}"
+    return lapse_shard(sum(partner_id.encode()) % LAPSE_SHARDS)
 
 
 def lapse_index(org_id: str, partner_id: str, last_lead_at: str) -> dict[str, str]:
@@ -160,6 +159,11 @@ INDEX_ATTRIBUTES = ("gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk")
 
 def display_name(first_name: str, last_name: str) -> str:
     return f"{first_name} {last_name}".strip()
+
+
+def partner_actor(partner_id: str) -> str:
+    """A partner as the actor of a change: the one form of that string."""
+    return f"partner:{partner_id}"
 
 
 def history_event(action: str, actor: str, **details: Any) -> dict[str, Any]:
@@ -298,7 +302,7 @@ def lead_actions(org_id: str, partner_id: str, deal_id: str, actor: str, node: d
         values={
             ":active": S.ACTIVE.value,
             ":at": at,
-            ":g1pk": f"ORG#{org_id}#PARTNERS#{S.ACTIVE.value}",
+            ":g1pk": status_partition(org_id, S.ACTIVE.value),
             ":g3pk": index["gsi3pk"],
             ":g3sk": index["gsi3sk"],
             ":one": 1,
@@ -307,74 +311,3 @@ def lead_actions(org_id: str, partner_id: str, deal_id: str, actor: str, node: d
         },
     )
     return [update, *addition.pages()]
-
-
-# -- the calling partner ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PartnerCaller:
-    partner_id: str
-    org_id: str
-    account: db.Item
-    node: db.Item
-    settings: dict[str, Any]
-
-    @property
-    def actor(self) -> str:
-        return partner_actor(self.partner_id)
-
-
-def partner_actor(partner_id: str) -> str:
-    """A partner as the actor of a change: the one form of that string."""
-    return f"partner:{partner_id}"
-
-
-def require_partner(
-    principal: Principal,
-    org_id: str,
-    *,
-    confirming: bool = False,
-    accepting_terms: bool = False,
-    client: Any = None,
-) -> PartnerCaller:
-    """The caller as a partner of the organisation: account, node and the organisation's settings in one
-    consistent read.
-
-    Not a partner there (or removed): 404. E-mail not confirmed: 403 with that reason, except for the
-    confirmation itself. The organisation's terms changed since the partner accepted: 403 until they
-    accept the current version. Archived: 403."""
-    require_user(principal)
-    partner_id = principal.subject
-    items = db.batch_get(
-        [account_key(partner_id), node_key(org_id, partner_id), settings_key(org_id)], consistent=True, client=client
-    )
-    by_sk = {(i["pk"], i["sk"]): i for i in items}
-    account = by_sk.get((partner_pk(partner_id), "ACCOUNT"))
-    node = by_sk.get((partner_pk(partner_id), f"ORG#{org_id}"))
-    settings = settings_of(by_sk.get((f"ORG#{org_id}", "PROGRAMME")))
-    if account is None or node is None or node.get("removed_at"):
-        raise NotFound(f"organisation {org_id} not found")
-    if not confirming:
-        refuse_unconfirmed(account)
-    if node["status"] == S.ARCHIVED.value:
-        raise Forbidden("your partnership with this organisation is archived")
-    current_terms = settings.get("current_terms_version")
-    if current_terms is not None and node.get("terms_version") != current_terms and not accepting_terms:
-        raise TermsNotAccepted(f"accept the programme's terms (version {current_terms}) to continue")
-    return PartnerCaller(partner_id, org_id, account, node, settings)
-
-
-def refuse_unconfirmed(account: db.Item | None) -> None:
-    """A partner account whose address is not confirmed yet: 403 email-not-confirmed. Until then its login
-    may only confirm the address or ask for the link again (an address nobody has proved must not act).
-    No account (staff, team members who are not partners) passes."""
-    if account is not None and not account.get("email_confirmed"):
-        raise EmailNotConfirmed("confirm your e-mail address first: follow the link we sent you (or ask for a new one)")
-
-
-def require_confirmed(principal: Principal, *, client: Any = None) -> None:
-    """The caller is a user whose partner account, if they have one, has its address confirmed (one
-    consistent GetItem). For the routes any signed-in user reaches, whatever their memberships."""
-    require_user(principal)
-    refuse_unconfirmed(db.get(account_key(principal.subject), consistent=True, client=client))

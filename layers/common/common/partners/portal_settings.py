@@ -16,7 +16,7 @@ from common.partners import sender_addresses
 from common.partners.partner_records import NotificationType, settings_key, settings_of
 from common.platform import clock, db
 from common.platform.errors import DomainError, invalid
-from common.platform.settings import get_settings
+from common.platform.settings import SenderDomains, get_settings
 from common.platform.validation import Domain, EntityId
 
 SETTINGS_ENTITY = "programme_settings"
@@ -42,7 +42,7 @@ def get_portal_settings(org_id: str, *, client: Any = None) -> dict[str, Any]:
     return {
         **settings_of(db.get(settings_key(org_id), consistent=True, client=client)),
         "org_id": org_id,
-        "offered_sender_domains": sorted(get_settings().sender_domain_set),
+        "offered_sender_domains": sorted(get_settings(SenderDomains).sender_domain_set),
     }
 
 

@@ -26,7 +26,7 @@ from common.platform.email import send_email
 from common.platform.errors import Conflict, DomainError, NotFound, invalid
 from common.platform.notices import once
 from common.platform.observability import logger
-from common.platform.settings import get_settings
+from common.platform.settings import Deployment, Portal, SenderDomains, get_settings
 from common.platform.table_schema import TTL_ATTRIBUTE
 
 ENTITY = "sender_confirmation"
@@ -49,13 +49,13 @@ def domain_of(address: str) -> str:
 
 def deployment_allows(address: str) -> bool:
     """Whether the address is under one of the deployment's sender domains (which SES lets us send from)."""
-    return domain_of(address) in get_settings().sender_domain_set
+    return domain_of(address) in get_settings(SenderDomains).sender_domain_set
 
 
 def allowed_domains(domains: Iterable[str]) -> list[str]:
     """An organisation's allowed sender domains, sorted; each must be one of the deployment's (else 422)."""
     wanted = sorted(set(domains))
-    offered = get_settings().sender_domain_set
+    offered = get_settings(SenderDomains).sender_domain_set
     refused = [domain for domain in wanted if domain not in offered]
     if refused:
         offer = ", ".join(sorted(offered)) or "none"
@@ -169,7 +169,7 @@ def on_behalf(inviter_name: str | None, org_name: str | None) -> str:
     display = " via ".join(part for part in (inviter_name, org_name) if part)
     if len(display) > DISPLAY_NAME_LENGTH:
         display = display[: DISPLAY_NAME_LENGTH - 3] + "..."
-    system = get_settings().email_from
+    system = get_settings(Deployment).email_from
     # formataddr quotes specials and writes non-ASCII names as RFC 2047 encoded words, as SES requires.
     return formataddr((display, system), charset="utf-8") if display else system
 
@@ -178,7 +178,7 @@ def on_behalf(inviter_name: str | None, org_name: str | None) -> str:
 
 
 def confirmation_message(token: str) -> tuple[str, str]:
-    link = f"{get_settings().portal_url}/confirm-sender?token={token}"
+    link = f"{get_settings(Portal).portal_url}/confirm-sender?token={token}"
     body = "\n".join(
         [
             "A partner programme account asked to send its invitations from this address.",

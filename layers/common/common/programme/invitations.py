@@ -19,18 +19,18 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from common.orgs.access import Member, Permission, Principal, member_key, require_member
 from common.orgs.organisations import get_organisation
 from common.partners import sender_addresses
+from common.partners.partner_caller import require_partner
 from common.partners.partner_records import (
     PartnerStatus,
     account_key,
     node_key,
     org_email_key,
-    require_partner,
     settings_key,
     settings_of,
 )
 from common.platform import clock, db, emailed_links, ids
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound
-from common.platform.settings import get_settings
+from common.platform.settings import Portal, get_settings
 from common.platform.validation import Email, LongText, Phone, ShortText
 
 # Referral codes: 12 characters without look-alikes (0/o, 1/l/i), about 59 random bits.
@@ -72,7 +72,7 @@ def referral_key(code: str) -> db.Key:
 
 
 def referral_link(code: str) -> str:
-    return f"{get_settings().portal_url}/join/{code}"
+    return f"{get_settings(Portal).portal_url}/join/{code}"
 
 
 def referral_put(code: str, org_id: str, partner_id: str) -> dict[str, Any]:
@@ -241,10 +241,8 @@ def my_invitations(
     """The caller's own invitations in the organisation, newest first (a staff member or a partner)."""
     if member_or_none(principal, org_id, client=client) is None:
         require_partner(principal, org_id, client=client)
-    return db.query(
-        index="gsi1",
-        key_condition="gsi1pk = :pk",
-        values={":pk": _inviter_partition(org_id, principal.subject)},
+    return db.query_index(
+        db.IndexKey("gsi1", _inviter_partition(org_id, principal.subject)),
         newest_first=True,
         limit=limit,
         cursor=cursor,

@@ -25,7 +25,7 @@ from common.platform import emailed_links as access_tokens
 from common.platform.email import send_email
 from common.platform.notices import once
 from common.platform.observability import logger
-from common.platform.settings import get_settings
+from common.platform.settings import Portal, get_settings
 from common.programme.invitations import invitation_key, invitation_view
 
 
@@ -59,7 +59,7 @@ def _send(invitation: db.Item, subject: str, body: str, ses: Any, client: Any) -
 
 
 def invitation_message(invitation: db.Item, token: str) -> tuple[str, str]:
-    link = f"{get_settings().portal_url}/register?token={token}"
+    link = f"{get_settings(Portal).portal_url}/register?token={token}"
     body = "\n".join(
         [
             invitation["body"],
@@ -96,7 +96,7 @@ def send_invitation(invitation: db.Item, *, client: Any = None, ses: Any = None)
 
 
 def confirmation_message(request: db.Item, token: str) -> tuple[str, str]:
-    link = f"{get_settings().portal_url}/confirm?token={token}"
+    link = f"{get_settings(Portal).portal_url}/confirm?token={token}"
     lead = (
         "Please confirm the new e-mail address of your partner account."
         if request.get("purpose") == "change"

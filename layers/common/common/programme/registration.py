@@ -1,8 +1,8 @@
-"""Registration of partners from outside the organisation, and the e-mailed links that finish an account:
-e-mail confirmation and activation.
+"""Registration of partners from outside the organisation (the e-mailed links that finish an account, e-mail
+confirmation and activation, are common.partners.account_links).
 
 Order of a registration (one account per e-mail address, also under races):
-1. the Cognito user of the address (partner_identity.ensure_user; Cognito keeps one per address);
+1. the Cognito user of the address (identity.ensure_user; Cognito keeps one per address);
 2. ONE transaction: the account (PARTNER#<sub> / ACCOUNT, only if absent), the node, the organisation's
    e-mail guard, the invitation token spent or the referrer checked, the terms version checked, the
    node's referral code, and for a referral the e-mail confirmation request;
@@ -12,18 +12,15 @@ An invitation's answer carries the partner id and organisation (the token proved
 409). A referral registration answers the same whether or not the address already has a sign-in, so it
 tells nobody which addresses do: a sign-in it finds (or loses a race to) is left untouched and its address
 is told by e-mail instead (common.programme.registration_attempts). The portal then signs in with Cognito itself.
-
-    email confirmation request  PARTNER#<partnerId> / EMAIL_CONFIRMATION#<id>  (the stream e-mails the link)
 """
 
 from __future__ import annotations
 
-import string
-from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
+from common.partners.account_links import AccessToken, Password, confirmation_item, mark_password_set
 from common.partners.identity import (
     NEW_USER_STATUS,
     ensure_user,
@@ -35,18 +32,16 @@ from common.partners.identity import (
 from common.partners.partner_records import (
     PartnerStatus,
     account_item,
-    account_key,
     node_item,
     node_key,
     org_email_item,
-    partner_pk,
+    partner_actor,
     settings_key,
     settings_of,
 )
-from common.platform import clock, db, emailed_links, ids
-from common.platform.errors import Conflict, DomainError, NotFound
+from common.platform import clock, db, emailed_links
+from common.platform.errors import Conflict, DomainError
 from common.platform.observability import logger
-from common.platform.table_schema import TTL_ATTRIBUTE
 from common.platform.validation import Email, Phone, ShortText
 from common.programme import registration_attempts
 from common.programme.invitations import (
@@ -60,33 +55,6 @@ from common.programme.invitations import (
 from common.programme.structure import node_write, placement, sponsor_check
 from common.programme.terms import required_acceptance, terms_changed, terms_check
 
-CONFIRMATION_KEPT = timedelta(days=30)
-PASSWORD_SYMBOLS = set("^$*.[]{}()?\"!@#%&/\\,><':;|_~`=+- ")
-
-
-def _password_policy(value: str) -> str:
-    """The user pool's policy (infra/auth.py), checked before anything is written: a password Cognito
-    would refuse must not leave a registered account without one."""
-    missing = [
-        label
-        for label, ok in (
-            ("at least 12 characters", len(value) >= 12),
-            ("a lower-case letter", any(c in string.ascii_lowercase for c in value)),
-            ("an upper-case letter", any(c in string.ascii_uppercase for c in value)),
-            ("a digit", any(c in string.digits for c in value)),
-            ("a symbol", any(c in PASSWORD_SYMBOLS for c in value)),
-        )
-        if not ok
-    ]
-    if missing:
-        raise ValueError("needs " + ", ".join(missing))
-    if value != value.strip():
-        raise ValueError("must not start or end with a space")
-    return value
-
-
-Password = Annotated[str, StringConstraints(max_length=256), AfterValidator(_password_policy)]
-AccessToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{20,128}$")]
 TermsVersion = Annotated[int | None, Field(None, ge=1, description="the current terms version, when one is published")]
 
 
@@ -106,50 +74,6 @@ class ReferralRegistration(BaseModel):
     phone: Phone
     password: Password
     accept_terms_version: TermsVersion = None
-
-
-class TokenOnly(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    token: AccessToken
-
-
-class Activation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    token: AccessToken
-    password: Password
-
-
-def _mark_password_set(partner_id: str, client: Any) -> None:
-    db.update(
-        account_key(partner_id),
-        expression="SET password_set = :yes",
-        condition="attribute_exists(pk)",
-        values={":yes": True},
-        client=client,
-    )
-
-
-# -- e-mail confirmation requests ------------------------------------------------------------------
-
-Purpose = Literal["registration", "change"]
-
-
-def confirmation_item(partner_id: str, email: str, purpose: Purpose, org_id: str | None = None) -> db.Item:
-    """A request to e-mail a confirmation link to `email` (the stream consumer sends it at once)."""
-    confirmation_id = ids.new_id()
-    now = clock.now()
-    return {
-        "pk": partner_pk(partner_id),
-        "sk": f"EMAIL_CONFIRMATION#{confirmation_id}",
-        "entity": "email_confirmation",
-        "confirmation_id": confirmation_id,
-        "partner_id": partner_id,
-        "email": email,
-        "purpose": purpose,
-        "org_id": org_id,
-        "requested_at": clock.iso(now),
-        TTL_ATTRIBUTE: int((now + CONFIRMATION_KEPT).timestamp()),
-    }
 
 
 # -- registration ----------------------------------------------------------------------------------
@@ -196,7 +120,7 @@ def _register(
         partner_id=partner_id,
         status=PartnerStatus.LIVE,
         origin=origin,
-        actor=f"partner:{partner_id}",
+        actor=partner_actor(partner_id),
         sponsor_id=sponsor_id,
         upline=upline,
         terms_version=terms_version,
@@ -287,7 +211,7 @@ def register_by_invitation(request: InvitationRegistration, *, client: Any = Non
         set_password(partner_id, request.password)
     verify_email(partner_id)
     # Either way the login has a password now: a later login e-mail must not offer to choose one.
-    _mark_password_set(partner_id, client)
+    mark_password_set(partner_id, client)
     logger.info("partner registered", extra={"partner_id": partner_id, "org_id": org_id, "origin": "invitation"})
     return {"partner_id": partner_id, "org_id": org_id, "email_confirmed": True, "existing_login": existing_login}
 
@@ -329,92 +253,10 @@ def register_by_referral(request: ReferralRegistration, *, client: Any = None) -
         registration_attempts.record(partner_id, email, org_id, client=client)
         return answer
     set_password(partner_id, request.password)
-    _mark_password_set(partner_id, client)
+    mark_password_set(partner_id, client)
     logger.info("partner registered", extra={"partner_id": partner_id, "org_id": org_id, "origin": "referral"})
     return answer
 
 
 def _identity(contact: dict[str, Any]) -> dict[str, Any]:
     return {"first_name": contact["first_name"], "last_name": contact["last_name"], "phone": contact["phone"]}
-
-
-# -- e-mailed links --------------------------------------------------------------------------------
-
-
-def confirm_email(request: TokenOnly, *, client: Any = None) -> dict[str, Any]:
-    """Follow a confirmation link: the registration address is confirmed, or a changed address replaces
-    the old one (in Cognito first: the new address must be free there)."""
-    record = emailed_links.read(request.token, "email_confirmation", client=client)
-    data = record.get("data", {})
-    partner_id, email = data.get("partner_id", ""), record["email"]
-    account = db.get(account_key(partner_id), consistent=True, client=client)
-    if account is None:
-        raise NotFound("this link is not valid")
-    at = clock.now_iso()
-    if data.get("purpose") == "change":
-        if str(account.get("pending_email") or "").casefold() != email:
-            raise Conflict("this address is no longer the one waiting for confirmation: use the latest link")
-        verify_email(partner_id, email)
-        update = db.tx_update(
-            account_key(partner_id),
-            expression="SET email = :email, email_confirmed = :yes, updated_at = :at REMOVE pending_email "
-            "ADD version :one",
-            condition="pending_email = :pending",
-            values={":email": email, ":yes": True, ":at": at, ":pending": account["pending_email"], ":one": 1},
-        )
-    else:
-        if str(account.get("email") or "").casefold() != email:
-            raise Conflict("the account's address changed since this link was sent: use the latest link")
-        update = db.tx_update(
-            account_key(partner_id),
-            expression="SET email_confirmed = :yes, updated_at = :at ADD version :one",
-            condition="email = :email",
-            values={":email": account["email"], ":yes": True, ":at": at, ":one": 1},
-        )
-
-    def _refusal(failed: list[db.Item | None]) -> DomainError:
-        if failed[0] is not None:
-            return emailed_links.refusal(failed[0], "email_confirmation", email=email)
-        return Conflict("the account's address changed meanwhile: use the latest link")
-
-    db.transact(
-        [emailed_links.use(request.token, "email_confirmation", email=email, by=partner_id), update],
-        on_cancel=_refusal,
-        client=client,
-    )
-    if data.get("purpose") != "change":
-        verify_email(partner_id)
-    return {"partner_id": partner_id, "email": email, "email_confirmed": True}
-
-
-def activate(request: Activation, *, client: Any = None) -> dict[str, Any]:
-    """Follow the login e-mail's activation link of a partner added by staff: set the first password. A
-    login that has one already (it had it before the partner was added, or chose it since) keeps it: 409,
-    sign in instead. The answer names the organisation only, not the login."""
-    record = emailed_links.read(request.token, "activation", client=client)
-    data = record.get("data", {})
-    partner_id = data.get("partner_id", "")
-    if has_password(partner_id):
-        _mark_password_set(partner_id, client)
-        raise Conflict("this account already has a password: sign in instead")
-    update = db.tx_update(
-        account_key(partner_id),
-        expression="SET email_confirmed = :yes, updated_at = :at ADD version :one",
-        condition="attribute_exists(pk) AND attribute_not_exists(password_set)",
-        values={":yes": True, ":at": clock.now_iso(), ":one": 1},
-    )
-
-    def _refusal(failed: list[db.Item | None]) -> DomainError:
-        if failed[0] is not None:
-            return emailed_links.refusal(failed[0], "activation")
-        if not failed[1]:
-            return NotFound("this link is not valid")
-        return Conflict("this account already has a password: sign in instead")
-
-    db.transact(
-        [emailed_links.use(request.token, "activation", by=partner_id), update], on_cancel=_refusal, client=client
-    )
-    set_password(partner_id, request.password)
-    verify_email(partner_id)
-    _mark_password_set(partner_id, client)
-    return {"org_id": data.get("org_id"), "activated": True}

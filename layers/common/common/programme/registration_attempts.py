@@ -18,7 +18,7 @@ from common.platform.email import send_email
 from common.platform.errors import Conflict
 from common.platform.notices import once
 from common.platform.observability import logger
-from common.platform.settings import get_settings
+from common.platform.settings import Portal, get_settings
 from common.platform.table_schema import TTL_ATTRIBUTE
 
 KEPT = timedelta(days=2)
@@ -66,7 +66,7 @@ def on_change(old: db.Item | None, new: db.Item | None) -> None:
 
 
 def attempt_message(org_name: str) -> tuple[str, str]:
-    portal = get_settings().portal_url
+    portal = get_settings(Portal).portal_url
     body = "\n".join(
         [
             "Hello,",

@@ -13,12 +13,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.orgs.access import Member, Permission, Principal, member_key, require_member
+from common.orgs.access import Member, Permission, Principal, member_key, require_member, user_actor
 from common.partners.identity import user_details
+from common.partners.partner_caller import PartnerCaller, require_partner
 from common.partners.partner_records import (
     MAX_STRUCTURE_DEPTH,
     NODE_HISTORY,
-    PartnerCaller,
     PartnerStatus,
     account_item,
     account_key,
@@ -27,7 +27,6 @@ from common.partners.partner_records import (
     node_key,
     org_email_item,
     partner_pk,
-    require_partner,
     settings_key,
     settings_of,
     tree_partition,
@@ -142,7 +141,7 @@ def join(org_id: str, principal: Principal, request: JoinRequest, *, client: Any
         partner_id=user_id,
         status=PartnerStatus.LIVE,
         origin="joined",
-        actor=f"user:{user_id}",
+        actor=user_actor(user_id),
         sponsor_id=sponsor_id,
         upline=upline,
         terms_version=terms_version,
@@ -219,13 +218,8 @@ def list_structure(
     else the calling participant's downline (without themselves)."""
     member = member_or_none(principal, org_id, client=client)
     if member is not None and member.can(Permission.PROGRAMME_SEE_ALL):
-        items, next_cursor = db.query(
-            index="gsi2",
-            key_condition="gsi2pk = :pk",
-            values={":pk": tree_partition(org_id)},
-            cursor=cursor,
-            limit=limit,
-            client=client,
+        items, next_cursor = db.query_index(
+            db.IndexKey("gsi2", tree_partition(org_id)), cursor=cursor, limit=limit, client=client
         )
         return items, next_cursor, "all"
     try:
@@ -238,11 +232,10 @@ def list_structure(
         raise
     path = caller.node["gsi2sk"]
     # The caller's own node heads its subtree; a filter (not dropping it from a page) keeps pages full.
-    items, next_cursor = db.query(
-        index="gsi2",
-        key_condition="gsi2pk = :pk AND begins_with(gsi2sk, :path)",
-        values={":pk": tree_partition(org_id), ":path": path, ":me": caller.partner_id},
+    items, next_cursor = db.query_index(
+        db.IndexKey("gsi2", tree_partition(org_id), sort_prefix=path),
         filter_expression="partner_id <> :me",
+        filter_values={":me": caller.partner_id},
         cursor=cursor,
         limit=limit,
         client=client,
@@ -257,12 +250,8 @@ def _subtree(org_id: str, path: str, client: Any) -> list[db.Item]:
     """The nodes whose tree path starts with `path` (the partner and its downline); more than one
     transaction can move is refused."""
     found: list[db.Item] = []
-    for items in db.pages(
-        index="gsi2",
-        key_condition="gsi2pk = :pk AND begins_with(gsi2sk, :path)",
-        values={":pk": tree_partition(org_id), ":path": path},
-        limit=MAX_MOVE_ITEMS,
-        client=client,
+    for items in db.index_pages(
+        db.IndexKey("gsi2", tree_partition(org_id), sort_prefix=path), limit=MAX_MOVE_ITEMS, client=client
     ):
         found += items
         if len(found) > MAX_MOVE_ITEMS:
@@ -340,7 +329,7 @@ def move(org_id: str, member: Member, partner_id: str, change: SponsorChange, *,
     _, base = placement(sponsor)
     old_upline = list(node.get("upline", []))
     at = clock.now_iso()
-    actor = f"user:{member.user_id}"
+    actor = member.actor
     actions: list[dict[str, Any]] = []
     event = history_event("sponsor_changed", actor, sponsor_id=sponsor_id, previous_sponsor_id=node.get("sponsor_id"))
     addition = history.Addition(NODE_HISTORY, [event], node)

@@ -8,7 +8,7 @@ settings, and each partner's acceptance (version and time) on their node.
 
 An admin asks for the next version (a draft: a number and a presigned upload), uploads the PDF straight
 to S3, then publishes it. From then on every partner must accept that version before their next action
-(partner_model.require_partner refuses them until they do).
+(partner_caller.require_partner refuses them until they do).
 """
 
 from __future__ import annotations
@@ -22,17 +22,18 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.orgs.access import Member
+from common.partners.partner_caller import PartnerCaller
 from common.partners.partner_records import (
     NODE_HISTORY,
-    PartnerCaller,
     PartnerStatus,
     history_event,
     node_key,
     settings_key,
+    status_partition,
 )
 from common.platform import clock, db, history
 from common.platform.errors import Conflict, DomainError, FieldError, Forbidden, NotFound
-from common.platform.settings import get_settings
+from common.platform.settings import FilesBucket, get_settings
 
 PDF = "application/pdf"
 MAX_TERMS_BYTES = 10 * 1024 * 1024
@@ -57,7 +58,7 @@ def object_key(org_id: str, version: int) -> str:
 
 
 def _bucket() -> str:
-    return get_settings().require("files_bucket").files_bucket
+    return get_settings(FilesBucket).files_bucket
 
 
 def _require_admin(member: Member) -> None:
@@ -169,7 +170,7 @@ def publish(org_id: str, member: Member, version: int, *, client: Any = None, s3
         expression="SET current_terms_version = :version, terms_published_at = :at, terms_published_by = :by",
         condition="attribute_not_exists(current_terms_version) OR attribute_type(current_terms_version, :null) "
         "OR current_terms_version < :version",
-        values={":version": version, ":at": clock.now_iso(), ":by": f"user:{member.user_id}", ":null": "NULL"},
+        values={":version": version, ":at": clock.now_iso(), ":by": member.actor, ":null": "NULL"},
         on_conflict=_refusal,
         client=client,
     )
@@ -232,7 +233,10 @@ def accept(caller: PartnerCaller, version: int, *, client: Any = None) -> db.Ite
     values: dict[str, Any] = {":version": version, ":at": at, ":was": node["status"], ":one": 1, **addition.values}
     if becomes_live:
         sets += ["#status = :live", "gsi1pk = :g1pk"]
-        values |= {":live": PartnerStatus.LIVE.value, ":g1pk": f"ORG#{caller.org_id}#PARTNERS#{PartnerStatus.LIVE}"}
+        values |= {
+            ":live": PartnerStatus.LIVE.value,
+            ":g1pk": status_partition(caller.org_id, PartnerStatus.LIVE.value),
+        }
     update = db.tx_update(
         node_key(caller.org_id, caller.partner_id),
         expression="SET " + ", ".join(sets) + " ADD version :one",
