@@ -1,7 +1,8 @@
 """Domain errors. Each carries its HTTP status and an RFC 9457 problem type; adapters render them.
 
-Every problem body the API answers is built by `problem` here: with `instance` (the request path) always,
-`errors` naming each bad field, and `conflicting_ids` naming the other items a refusal stands on."""
+Every problem body the API answers is a DomainError's `problem`: with `instance` (the request path) always,
+`errors` naming each bad field, and `conflicting_ids` naming the other items a refusal stands on. A refusal
+with its own problem type is a subclass with its own `code`."""
 
 from __future__ import annotations
 
@@ -66,6 +67,15 @@ class InvalidInput(DomainError):
     status, code, title = 422, "invalid-input", "The request has invalid fields"
 
 
+class InternalError(DomainError):
+    """An unexpected failure, answered without its cause (which can carry request data)."""
+
+    status, code, title = 500, INTERNAL, "Internal error"
+
+    def __init__(self) -> None:
+        super().__init__("the request could not be completed; it is safe to retry")
+
+
 def invalid(field: str, message: str) -> InvalidInput:
     return InvalidInput(f"{field}: {message}", errors=[FieldError(field, message)])
 
@@ -92,16 +102,6 @@ def problem(
     if conflicting_ids:
         body["conflicting_ids"] = list(conflicting_ids)
     return body
-
-
-def internal_problem(instance: str) -> dict[str, Any]:
-    return problem(
-        500,
-        "Internal error",
-        "the request could not be completed; it is safe to retry",
-        code=INTERNAL,
-        instance=instance,
-    )
 
 
 def problem_answer(body: dict[str, Any]) -> dict[str, Any]:

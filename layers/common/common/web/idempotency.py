@@ -24,13 +24,31 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 
 from common.platform import db
-from common.platform.errors import FieldError, internal_problem, problem, problem_answer, request_path
+from common.platform.errors import (
+    Conflict,
+    DomainError,
+    FieldError,
+    InternalError,
+    InvalidInput,
+    problem_answer,
+    request_path,
+)
 from common.platform.observability import logger
-from common.platform.settings import get_settings
+from common.platform.settings import Deployment, get_settings
 
 HEADER = "idempotency-key"
 # The problem codes this layer answers with, besides the resolver's own.
 KEY_REUSED, IN_PROGRESS = "idempotency-key-reused", "idempotency-in-progress"
+
+
+class KeyReused(InvalidInput):
+    code = KEY_REUSED
+
+
+class KeyInProgress(Conflict):
+    code = IN_PROGRESS
+
+
 RECORDS_EXPIRE_SECONDS = 24 * 3600
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -79,7 +97,7 @@ def _request_of(event: dict[str, Any]) -> dict[str, Any]:
 def _once(name: str, handler: Handler) -> tuple[Callable[..., dict[str, Any]], IdempotencyConfig]:
     # Built on first use, not at import: the persistence layer creates a DynamoDB client.
     store = DynamoDBPersistenceLayer(
-        table_name=get_settings().table_name,
+        table_name=get_settings(Deployment).table_name,
         key_attr="pk",
         sort_key_attr="sk",
         static_pk_value=f"IDEMPOTENCY#{name}",
@@ -111,25 +129,17 @@ def respond_once(name: str, handler: Handler, event: dict[str, Any], context: An
     except _NotToKeep as error:
         return error.response
     except IdempotencyValidationError:
-        body = problem(
-            422,
-            "The request has invalid fields",
+        refusal: DomainError = KeyReused(
             "this Idempotency-Key was used for a different request",
-            code=KEY_REUSED,
-            instance=request_path(event),
             errors=[FieldError(f"header.{HEADER}", "already used with another body")],
             conflicting_ids=[_key(event)],
         )
     except IdempotencyAlreadyInProgressError:
-        body = problem(
-            409,
-            "Conflict with the current state",
+        refusal = KeyInProgress(
             "the first request with this Idempotency-Key is still in progress; retry shortly",
-            code=IN_PROGRESS,
-            instance=request_path(event),
             conflicting_ids=[_key(event)],
         )
     except (IdempotencyPersistenceLayerError, IdempotencyInconsistentStateError) as error:
         logger.error("idempotency store failed", extra={"error_type": type(error).__name__})
-        body = internal_problem(request_path(event))
-    return problem_answer(body)
+        refusal = InternalError()
+    return problem_answer(refusal.problem(request_path(event)))

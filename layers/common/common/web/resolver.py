@@ -13,7 +13,7 @@ from aws_lambda_powertools.event_handler.middlewares.openapi_validation import O
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 
-from common.platform.errors import PROBLEM_CONTENT_TYPE, DomainError, FieldError, internal_problem, problem
+from common.platform.errors import PROBLEM_CONTENT_TYPE, DomainError, FieldError, InternalError, InvalidInput, NotFound
 from common.platform.observability import logger
 from common.web import request_body
 from common.web.openapi_docs import finish_document
@@ -33,14 +33,7 @@ def _field_name(location: tuple[Any, ...] | list[Any]) -> str:
 def validation_problem(error: RequestValidationError, instance: str) -> dict[str, Any]:
     fields = [FieldError(_field_name(e.get("loc", ())), str(e.get("msg", "invalid"))) for e in error.errors()]
     names = ", ".join(sorted({f.field for f in fields}))
-    return problem(
-        422,
-        "The request has invalid fields",
-        f"invalid fields: {names}",
-        code="invalid-input",
-        instance=instance,
-        errors=fields,
-    )
+    return InvalidInput(f"invalid fields: {names}", errors=fields).problem(instance)
 
 
 def _origin(error: BaseException) -> list[str]:
@@ -93,11 +86,11 @@ def create_resolver() -> APIGatewayHttpResolver:
     def _unexpected(error: Exception) -> Response[str]:
         # Type and location only: exception messages can carry request data, which stays out of logs.
         logger.error("unexpected error", extra={"error_type": type(error).__name__, "at": _origin(error)})
-        return problem_response(internal_problem(app.current_event.path))
+        return problem_response(InternalError().problem(app.current_event.path))
 
     @app.not_found
     def _no_route(_: Exception) -> Response[str]:
         path = app.current_event.path
-        return problem_response(problem(404, "Not found", "no such route", code="not-found", instance=path))
+        return problem_response(NotFound("no such route").problem(path))
 
     return app
