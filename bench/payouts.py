@@ -63,13 +63,14 @@ def _structure(org_id: str, changes: int) -> tuple[list[str], list[dict[str, Any
 
 def _record(org_id: str, deal_id: str, partner_id: str, stages: tuple[str, str], sequence: int) -> dict[str, Any]:
     """A deal's move from New to Won (a compute stage), as the stream delivers it."""
-    from common.deals import deals
+    from common.deals import deal_records
+    from common.orgs.access import user_actor
     from common.platform import clock, db
 
     at = clock.now_iso()
     new_stage, won = stages
     old: dict[str, Any] = {
-        **deals.deal_key(org_id, deal_id),
+        **deal_records.deal_key(org_id, deal_id),
         "entity": "deal",
         "org_id": org_id,
         "deal_id": deal_id,
@@ -77,7 +78,7 @@ def _record(org_id: str, deal_id: str, partner_id: str, stages: tuple[str, str],
         "stage_id": new_stage,
         "stage_name": "New",
         "stage_commission": "none",
-        "stage_history": [{"at": at, "by": "user:bench", "stage_id": new_stage, "stage_name": "New"}],
+        "stage_history": [{"at": at, "by": user_actor("bench"), "stage_id": new_stage, "stage_name": "New"}],
         "title": "Bench deal",
         "owner_id": "bench-admin",
         "value": {"amount": 1_234_567, "currency": "AUD"},
@@ -87,7 +88,7 @@ def _record(org_id: str, deal_id: str, partner_id: str, stages: tuple[str, str],
         "updated_at": at,
         "version": 1,
     }
-    moved = {"at": at, "by": "user:bench", "stage_id": won, "stage_name": "Won", "commission": "compute"}
+    moved = {"at": at, "by": user_actor("bench"), "stage_id": won, "stage_name": "Won", "commission": "compute"}
     new = old | {
         "stage_id": won,
         "stage_name": "Won",
@@ -102,7 +103,7 @@ def _record(org_id: str, deal_id: str, partner_id: str, stages: tuple[str, str],
         "eventSource": "aws:dynamodb",
         "awsRegion": "us-east-1",
         "dynamodb": {
-            "Keys": db.serialize(deals.deal_key(org_id, deal_id)),
+            "Keys": db.serialize(deal_records.deal_key(org_id, deal_id)),
             "OldImage": db.serialize(old),
             "NewImage": db.serialize(new),
             "SequenceNumber": f"{sequence:021d}",
@@ -130,6 +131,7 @@ def cascade_case(raw: Any, table: str, take_trips: Callable[[], Counter[str]]) -
     (and resets) the DynamoDB calls the handler's client made."""
     from common.money import cascade as commission_cascade
     from common.money import commissions, plans, wallets
+    from common.orgs.access import user_actor
     from common.partners.partner_records import node_key
     from common.platform import db, ids
 
@@ -142,7 +144,9 @@ def cascade_case(raw: Any, table: str, take_trips: Callable[[], Counter[str]]) -
     # Each credited partner is used once by the handler and once by the bare side; the warm-up's own.
     credited, items = _structure(org_id, WARM_CHANGES + 2 * CASCADE_CHANGES)
     _write_all(raw, table, items)
-    plans.add_version(org_id, plans.NewPlanVersion.model_validate({"currency": "AUD", "levels": LEVELS}), "user:bench")
+    plans.add_version(
+        org_id, plans.NewPlanVersion.model_validate({"currency": "AUD", "levels": LEVELS}), user_actor("bench")
+    )
     warm, handled, bare_partners = (
         credited[:WARM_CHANGES],
         credited[WARM_CHANGES : WARM_CHANGES + CASCADE_CHANGES],

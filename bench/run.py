@@ -109,7 +109,8 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
     os.environ.update(dispatcher.environment(boto3.client("sqs"), TABLE))
     # SES sends only from verified identities: the reminders' e-mails would fail (and be counted) otherwise.
     boto3.client("sesv2").create_email_identity(EmailIdentity=BASE_ENV["EMAIL_FROM"])
-    from common.leads import companies, leads
+    from common.leads import companies, intake, queue
+    from common.leads.model import external_id_key
     from common.orgs import organisations
     from common.orgs.access import Permission, member_from_item
     from common.platform import clock, db
@@ -165,16 +166,16 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
         # The minimum: read the company (settings, credentials), then lead + external-id guard in one
         # transaction.
         raw.get_item(TableName=TABLE, Key=company_key)
-        item = leads._new_lead_item(
+        item = intake._new_lead_item(
             org_id,
-            leads.IntakeLead(**lead_body(i, "B")),
+            intake.IntakeLead(**lead_body(i, "B")),
             location=companies.LeadLocation.QUEUE,
             priority=companies.QueuePriority.HIGH,
             contact_not_before=None,
             source={"kind": "partner_company", "company_id": company_id, "external_id": f"B-{i}"},
             actor="bench",
         )
-        guard = {**leads.external_id_key(org_id, company_id, f"B-{i}"), "lead_id": item["lead_id"]}
+        guard = {**external_id_key(org_id, company_id, f"B-{i}"), "lead_id": item["lead_id"]}
         raw.transact_write_items(
             TransactItems=[
                 {
@@ -230,17 +231,17 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
     admin_member = owner
 
     def only_normal_leads() -> None:
-        while leads.claim_next(org_id, admin_member) is not None:
+        while queue.claim_next(org_id, admin_member) is not None:
             pass  # drain what the previous case left
         fill_queue(companies.QueuePriority.NORMAL, 2 * ITERATIONS + 10)
 
     def fill_queue(priority: companies.QueuePriority, count: int) -> None:
         member = admin_member
         for _ in range(count):
-            leads.enter_lead(
+            intake.enter_lead(
                 org_id,
                 member,
-                leads.ManualLead(
+                intake.ManualLead(
                     contact_name="Walk-in",
                     phone="+15550100",
                     location=companies.LeadLocation.QUEUE,

@@ -9,9 +9,10 @@ from collections.abc import Mapping
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
+from common.platform.settings import env_name
 from constructs import Construct
 
-from infra import constants, manifest
+from infra import manifest
 from infra.functions import ChangeQueue, FunctionDefaults, LambdaFunction, read_stream
 from infra.table import Table
 
@@ -33,7 +34,7 @@ class StreamDispatcher(Construct):
         spec = manifest.STREAM_DISPATCHER
         self.dispatcher = LambdaFunction(self, spec.name, spec=spec, defaults=defaults)
         urls = {name: queue.queue.queue_url for name, queue in queues.items()}
-        self.dispatcher.function.add_environment(constants.ENV_CONSUMER_QUEUE_URLS, Stack.of(self).to_json_string(urls))
+        self.dispatcher.function.add_environment(env_name("consumer_queue_urls"), Stack.of(self).to_json_string(urls))
         self.dispatcher.role.add_to_policy(
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[q.queue.queue_arn for q in queues.values()])
         )

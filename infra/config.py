@@ -7,11 +7,14 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from aws_cdk import Environment, RemovalPolicy
+from aws_cdk import aws_logs as logs
+from common.platform.settings import TWILIO_API_URL, environment
 from common.platform.validation import DOMAIN_PATTERN as _DOMAIN
 from common.platform.validation import is_e164
 from constructs import Construct
 
-from infra import constants
+from infra import constants, manifest
 
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -83,6 +86,51 @@ class DeploymentConfig:
     def sender_verified(self) -> bool:
         """Whether SES already accepts the sender: an existing identity is verified by definition."""
         return self.ses_identity is not None or self.ses_identity_verified
+
+    @property
+    def resource_name(self) -> str:
+        """What the stage's named resources are called (pool, API, schedule, dashboards)."""
+        return f"{constants.RESOURCE_PREFIX}-{self.stage}"
+
+    @property
+    def removal_policy(self) -> RemovalPolicy:
+        """Protected stages keep their data and keys when the stack is deleted."""
+        return RemovalPolicy.RETAIN if self.protected else RemovalPolicy.DESTROY
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        return logs.RetentionDays.THREE_MONTHS if self.protected else logs.RetentionDays.ONE_MONTH
+
+    @property
+    def environment(self) -> Environment | None:
+        """The account and region the stack deploys to; None leaves the stack environment-agnostic (the
+        CLI's credentials decide)."""
+        return Environment(account=self.account, region=self.region) if self.account or self.region else None
+
+    @property
+    def function_environment(self) -> dict[str, str]:
+        """The functions' variables that come from the stage's settings; the stack adds those of the
+        resources it creates (table, pool, bucket, API)."""
+        return {
+            **environment(
+                stage=self.stage,
+                email_from=self.email_from,
+                lead_intake_scope=manifest.LEAD_INTAKE_SCOPE,
+                portal_url=self.portal_url,
+                twilio_account_sid=self.twilio_account_sid,
+                twilio_from_number=self.twilio_from_number,
+                twilio_auth_token_parameter=self.twilio_auth_token_parameter,
+                twilio_api_url=TWILIO_API_URL,
+                sender_domains=",".join(self.sender_domains),
+            ),
+            constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
+        }
+
+    def sms_urls(self, api_endpoint: str) -> tuple[str, str]:
+        """The URLs Twilio posts replies and delivery statuses to, which its signatures cover: under the
+        public API URL when a custom domain fronts the API, else under the API's own endpoint."""
+        base = self.public_api_url or api_endpoint
+        return f"{base}{constants.SMS_WEBHOOK_PATH}", f"{base}{constants.SMS_STATUS_PATH}"
 
     @classmethod
     def from_context(cls, scope: Construct) -> DeploymentConfig:

@@ -23,6 +23,7 @@ def add_import_roots() -> None:
         if str(root) not in sys.path:
             sys.path.insert(0, str(root))
 
+
 # The layer asset: Lambda puts the asset's `python/` folder on sys.path.
 LAYER_DIR = REPO_ROOT / ".build" / "layer"
 
@@ -93,8 +94,6 @@ def twilio_auth_token_parameter(stage: str) -> str:
     return f"/{RESOURCE_PREFIX}/{stage}/twilio-auth-token"
 
 
-# Twilio's REST API; the local stack points the functions at a loopback stand-in instead.
-TWILIO_API_URL = "https://api.twilio.com"
 # The routes Twilio posts to (infra/manifest.py), after the API's base URL: the URLs Twilio signs.
 SMS_WEBHOOK_PATH = "/twilio/sms"
 SMS_STATUS_PATH = "/twilio/status"
@@ -105,53 +104,9 @@ def is_dev_stage(stage: str) -> bool:
     return stage == "dev" or stage.startswith("dev-")
 
 
-# Environment variables read by common.platform.settings.Settings (its field names upper-cased).
-ENV_STAGE = "STAGE"
-ENV_TABLE_NAME = "TABLE_NAME"
-ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
-ENV_EMAIL_FROM = "EMAIL_FROM"
-ENV_USER_POOL_ID = "USER_POOL_ID"
-ENV_LEAD_INTAKE_SCOPE = "LEAD_INTAKE_SCOPE"
-ENV_TOKEN_ISSUER = "TOKEN_ISSUER"  # noqa: S105 - a variable name, not a secret
-ENV_JWKS_URL = "JWKS_URL"
-ENV_PORTAL_CLIENT_IDS = "PORTAL_CLIENT_IDS"
-ENV_TOKEN_URL = "TOKEN_URL"  # noqa: S105 - a variable name, not a secret
-ENV_FILES_BUCKET = "FILES_BUCKET"
-ENV_PORTAL_URL = "PORTAL_URL"
-ENV_TWILIO_ACCOUNT_SID = "TWILIO_ACCOUNT_SID"
-ENV_TWILIO_FROM_NUMBER = "TWILIO_FROM_NUMBER"
-ENV_TWILIO_AUTH_TOKEN_PARAMETER = "TWILIO_AUTH_TOKEN_PARAMETER"  # noqa: S105 - a parameter name, not a secret
-ENV_TWILIO_API_URL = "TWILIO_API_URL"
-ENV_SMS_WEBHOOK_URL = "SMS_WEBHOOK_URL"
-ENV_SMS_STATUS_URL = "SMS_STATUS_URL"
-ENV_SES_CONFIGURATION_SET = "SES_CONFIGURATION_SET"
-ENV_CONSUMER_QUEUE_URLS = "CONSUMER_QUEUE_URLS"
-ENV_SENDER_DOMAINS = "SENDER_DOMAINS"
-SETTINGS_ENV_NAMES = (
-    ENV_STAGE,
-    ENV_TABLE_NAME,
-    ENV_SERVICE_NAME,
-    ENV_EMAIL_FROM,
-    ENV_USER_POOL_ID,
-    ENV_LEAD_INTAKE_SCOPE,
-    ENV_TOKEN_ISSUER,
-    ENV_JWKS_URL,
-    ENV_PORTAL_CLIENT_IDS,
-    ENV_TOKEN_URL,
-    ENV_FILES_BUCKET,
-    ENV_PORTAL_URL,
-    ENV_TWILIO_ACCOUNT_SID,
-    ENV_TWILIO_FROM_NUMBER,
-    ENV_TWILIO_AUTH_TOKEN_PARAMETER,
-    ENV_TWILIO_API_URL,
-    ENV_SMS_WEBHOOK_URL,
-    ENV_SMS_STATUS_URL,
-    ENV_SES_CONFIGURATION_SET,
-    ENV_CONSUMER_QUEUE_URLS,
-    ENV_SENDER_DOMAINS,
-)
-# Read by Powertools itself. Responses and exceptions can carry personal data, so the tracer keeps them
-# out of X-Ray even where a handler's decorator forgets to say so.
+# Read by Powertools itself (the functions' settings are named in common.platform.settings). Responses and
+# exceptions can carry personal data, so the tracer keeps them out of X-Ray even where a handler's decorator
+# forgets to say so.
 ENV_LOG_LEVEL = "LOG_LEVEL"
 LOG_LEVEL = "INFO"
 TRACER_ENVIRONMENT = {"POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false", "POWERTOOLS_TRACER_CAPTURE_ERROR": "false"}

@@ -18,6 +18,7 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from common.platform.change_fanout import MAX_MESSAGE_BYTES as MAX_CHANGE_MESSAGE_BYTES
+from common.platform.settings import environment
 from constructs import Construct
 
 from infra import constants, manifest
@@ -93,7 +94,7 @@ class LambdaFunction(Construct):
             timeout=Duration.seconds(spec.timeout_s),
             environment={
                 **defaults.environment,
-                constants.ENV_SERVICE_NAME: spec.folder,
+                **environment(powertools_service_name=spec.folder),
                 **constants.TRACER_ENVIRONMENT,  # last: nothing in the defaults can turn it off
             },
             role=self.role,

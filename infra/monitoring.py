@@ -10,7 +10,7 @@ watches exists.
 from __future__ import annotations
 
 import cdk_monitoring_constructs as cmc
-from aws_cdk import Aws, CfnOutput, Duration, NestedStack, RemovalPolicy, Stack
+from aws_cdk import Aws, CfnOutput, Duration, NestedStack, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -45,7 +45,7 @@ class Monitoring(NestedStack):
     def __init__(self, scope: Stack, construct_id: str, *, config: DeploymentConfig) -> None:
         watched = discover(scope)  # before this stack's own constructs exist
         super().__init__(scope, construct_id, description=f"Alarms and dashboard of {scope.stack_name}")
-        prefix = f"{constants.RESOURCE_PREFIX}-{config.stage}"
+        prefix = config.resource_name
         self.topic = _alarm_topic(self, config)
         # Dashboard names are global to the account: the region keeps two regions' stages apart.
         self.dashboard_name = f"{prefix}-{Aws.REGION}"
@@ -312,7 +312,7 @@ def _alarm_topic(scope: Construct, config: DeploymentConfig) -> sns.Topic:
         "AlarmTopicKey",
         description=f"Encrypts the alarm topic of {constants.stack_name(config.stage)}",
         enable_key_rotation=True,
-        removal_policy=RemovalPolicy.RETAIN if config.protected else RemovalPolicy.DESTROY,
+        removal_policy=config.removal_policy,
     )
     key.add_to_resource_policy(
         iam.PolicyStatement(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import cdk_nag
-from aws_cdk import App, CfnOutput, Environment, RemovalPolicy, Stack, Tags, Validations
-from aws_cdk import aws_logs as logs
+from aws_cdk import App, CfnOutput, Stack, Tags, Validations
+from common.platform.settings import environment
 from constructs import Construct
 
 from infra import constants, manifest
@@ -34,9 +34,7 @@ class PartnerProgrammeStack(Stack):
             description=f"Partner programme backend ({config.stage})",
             **kwargs,
         )
-        name = f"{constants.RESOURCE_PREFIX}-{config.stage}"
-        removal_policy = RemovalPolicy.RETAIN if config.protected else RemovalPolicy.DESTROY
-        log_retention = logs.RetentionDays.THREE_MONTHS if config.protected else logs.RetentionDays.ONE_MONTH
+        name = config.resource_name
         Tags.of(self).add("project", constants.RESOURCE_PREFIX)
         Tags.of(self).add("stage", config.stage)
 
@@ -53,35 +51,28 @@ class PartnerProgrammeStack(Stack):
         )
         files = FilesBucket(self, "Files", allowed_origins=config.portal_origins, protected=config.protected)
 
-        # Every function gets the whole set that common.platform.settings reads (one settings model for all): the
-        # token authorizer uses the issuer, keys, portal clients and scope; LeadsApi also the token URL,
-        # which it hands out with partner companies' credentials; PartnersApi the files bucket, and the
-        # partner functions the portal URL that e-mailed links start with; the referral functions and the
-        # sweep the Twilio settings (the webhook URLs are added below, once the API exists).
+        # Every function gets every setting (common.platform.settings) and validates at its cold start the
+        # groups it reads: the token authorizer the issuer, keys and portal clients; LeadsApi the pool and
+        # the token URL it hands out with partner companies' credentials; PartnersApi the pool and the files
+        # bucket; the functions that e-mail links the portal URL; the referral functions the Twilio settings
+        # (the webhook URLs are added below, once the API exists).
         defaults = FunctionDefaults(
             layer=common_layer(self),
             environment={
-                constants.ENV_STAGE: config.stage,
-                constants.ENV_TABLE_NAME: table.table.table_name,
-                constants.ENV_EMAIL_FROM: config.email_from,
-                constants.ENV_SES_CONFIGURATION_SET: sender.configuration_set_name,
-                constants.ENV_USER_POOL_ID: auth.user_pool.user_pool_id,
-                constants.ENV_LEAD_INTAKE_SCOPE: manifest.LEAD_INTAKE_SCOPE,
-                constants.ENV_TOKEN_ISSUER: auth.issuer_url,
-                constants.ENV_JWKS_URL: auth.jwks_url,
-                constants.ENV_PORTAL_CLIENT_IDS: auth.portal_client.user_pool_client_id,
-                constants.ENV_TOKEN_URL: auth.token_endpoint,
-                constants.ENV_FILES_BUCKET: files.bucket.bucket_name,
-                constants.ENV_PORTAL_URL: config.portal_url,
-                constants.ENV_TWILIO_ACCOUNT_SID: config.twilio_account_sid,
-                constants.ENV_TWILIO_FROM_NUMBER: config.twilio_from_number,
-                constants.ENV_TWILIO_AUTH_TOKEN_PARAMETER: config.twilio_auth_token_parameter,
-                constants.ENV_TWILIO_API_URL: constants.TWILIO_API_URL,
-                constants.ENV_SENDER_DOMAINS: ",".join(config.sender_domains),
-                constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
+                **config.function_environment,
+                **environment(
+                    table_name=table.table.table_name,
+                    ses_configuration_set=sender.configuration_set_name,
+                    user_pool_id=auth.user_pool.user_pool_id,
+                    token_issuer=auth.issuer_url,
+                    jwks_url=auth.jwks_url,
+                    portal_client_ids=auth.portal_client.user_pool_client_id,
+                    token_url=auth.token_endpoint,
+                    files_bucket=files.bucket.bucket_name,
+                ),
             },
-            log_retention=log_retention,
-            removal_policy=removal_policy,
+            log_retention=config.log_retention,
+            removal_policy=config.removal_policy,
         )
         leads = Leads(
             self,
@@ -156,18 +147,16 @@ class PartnerProgrammeStack(Stack):
             api_name=name,
             functions=functions,
             allowed_origins=config.portal_origins,
-            log_retention=log_retention,
-            removal_policy=removal_policy,
+            log_retention=config.log_retention,
+            removal_policy=config.removal_policy,
         )
 
         # The URLs Twilio signs its requests for. Set after the API exists: they name the API only (not its
         # routes, whose integrations depend on these functions), so no circular dependency arises.
-        public_base = config.public_api_url or api.endpoint
-        sms_webhook_url = f"{public_base}{constants.SMS_WEBHOOK_PATH}"
-        sms_status_url = f"{public_base}{constants.SMS_STATUS_PATH}"
+        sms_webhook_url, sms_status_url = config.sms_urls(api.endpoint)
         for function in functions.values():
-            function.add_environment(constants.ENV_SMS_WEBHOOK_URL, sms_webhook_url)
-            function.add_environment(constants.ENV_SMS_STATUS_URL, sms_status_url)
+            for variable, value in environment(sms_webhook_url=sms_webhook_url, sms_status_url=sms_status_url).items():
+                function.add_environment(variable, value)
 
         CfnOutput(self, "ApiUrl", value=api.url)
         CfnOutput(self, "Region", value=self.region)
@@ -200,8 +189,6 @@ def register_checks(app: App) -> None:
 def add_stack(app: App) -> PartnerProgrammeStack:
     """The stack of the stage named in the context, checked by cdk-nag at synthesis."""
     config = DeploymentConfig.from_context(app)
-    # Without an account or region the stack stays environment-agnostic: the CLI's credentials decide.
-    env = Environment(account=config.account, region=config.region) if config.account or config.region else None
-    stack = PartnerProgrammeStack(app, constants.stack_name(config.stage), config=config, env=env)
+    stack = PartnerProgrammeStack(app, constants.stack_name(config.stage), config=config, env=config.environment)
     register_checks(app)
     return stack

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import boto3
 import requests
 from botocore.config import Config
+from common.platform.settings import environment
 from common.platform.table_schema import create_table_request
 
 from infra import constants
@@ -220,26 +221,28 @@ class LocalStack:
 
     def _function_environment(self) -> dict[str, str]:
         return {
-            constants.ENV_STAGE: self.stage,
-            constants.ENV_TABLE_NAME: self.table_name,
-            constants.ENV_SERVICE_NAME: constants.RESOURCE_PREFIX,
-            constants.ENV_EMAIL_FROM: self.email_from,
-            constants.ENV_USER_POOL_ID: self.user_pool_id,
-            constants.ENV_LEAD_INTAKE_SCOPE: LEAD_INTAKE_SCOPE,
-            constants.ENV_TOKEN_ISSUER: self.issuer,
-            constants.ENV_JWKS_URL: self.jwks_url,
-            constants.ENV_PORTAL_CLIENT_IDS: self.portal_client_id,
-            constants.ENV_TOKEN_URL: self.token_url,
-            constants.ENV_FILES_BUCKET: self.files_bucket,
-            constants.ENV_PORTAL_URL: constants.DEV_PORTAL_ORIGIN,
-            constants.ENV_TWILIO_ACCOUNT_SID: TWILIO_ACCOUNT_SID,
-            constants.ENV_TWILIO_FROM_NUMBER: TWILIO_FROM_NUMBER,
-            constants.ENV_TWILIO_AUTH_TOKEN_PARAMETER: self.twilio_auth_token_parameter,
-            constants.ENV_TWILIO_API_URL: self.twilio.url,
-            constants.ENV_SMS_WEBHOOK_URL: f"{self.url}/twilio/sms",
-            constants.ENV_SMS_STATUS_URL: f"{self.url}/twilio/status",
-            constants.ENV_CONSUMER_QUEUE_URLS: json.dumps({n: q.queue_url for n, q in self.change_queues.items()}),
-            constants.ENV_SENDER_DOMAINS: ",".join(SENDER_DOMAINS),
+            **environment(
+                stage=self.stage,
+                table_name=self.table_name,
+                powertools_service_name=constants.RESOURCE_PREFIX,
+                email_from=self.email_from,
+                user_pool_id=self.user_pool_id,
+                lead_intake_scope=LEAD_INTAKE_SCOPE,
+                token_issuer=self.issuer,
+                jwks_url=self.jwks_url,
+                portal_client_ids=self.portal_client_id,
+                token_url=self.token_url,
+                files_bucket=self.files_bucket,
+                portal_url=constants.DEV_PORTAL_ORIGIN,
+                twilio_account_sid=TWILIO_ACCOUNT_SID,
+                twilio_from_number=TWILIO_FROM_NUMBER,
+                twilio_auth_token_parameter=self.twilio_auth_token_parameter,
+                twilio_api_url=self.twilio.url,
+                sms_webhook_url=f"{self.url}{constants.SMS_WEBHOOK_PATH}",
+                sms_status_url=f"{self.url}{constants.SMS_STATUS_PATH}",
+                consumer_queue_urls=json.dumps({n: q.queue_url for n, q in self.change_queues.items()}),
+                sender_domains=",".join(SENDER_DOMAINS),
+            ),
             constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
             **constants.TRACER_ENVIRONMENT,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here

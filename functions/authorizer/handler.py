@@ -14,11 +14,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.platform.observability import logger, metrics, tracer
-from common.platform.settings import get_settings
+from common.platform.settings import Deployment, LeadIntake, TokenVerification, get_settings, validate_settings
 
 from authorizer.bearer_tokens import InvalidToken, verify
 
-SETTINGS = get_settings().require("token_issuer", "jwks_url", "portal_client_ids", "lead_intake_scope")
+validate_settings(Deployment, TokenVerification, LeadIntake)
+TOKENS = get_settings(TokenVerification)
+INTAKE_SCOPE = get_settings(LeadIntake).lead_intake_scope
 
 
 def _bearer(event: dict[str, Any]) -> str:
@@ -37,10 +39,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             raise InvalidToken("no bearer token")
         identity = verify(
             token,
-            issuer=SETTINGS.token_issuer,
-            jwks_url=SETTINGS.jwks_url,
-            portal_clients=SETTINGS.portal_clients,
-            intake_scope=SETTINGS.lead_intake_scope,
+            issuer=TOKENS.token_issuer,
+            jwks_url=TOKENS.jwks_url,
+            portal_clients=TOKENS.portal_clients,
+            intake_scope=INTAKE_SCOPE,
         )
     except InvalidToken as refused:
         logger.info("token refused", extra={"reason": str(refused)})

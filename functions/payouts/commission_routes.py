@@ -147,7 +147,7 @@ class DealCommissions(Open):
 )
 def add_plan_version(org_id: Id, new: Annotated[plans.NewPlanVersion, Body()]) -> tuple[dict[str, Any], int]:
     member = member_of(router, org_id, Permission.PROGRAMME_MANAGE_BALANCES)
-    plan = plans.add_version(org_id, new, f"user:{member.user_id}")
+    plan = plans.add_version(org_id, new, member.actor)
     return plans.view(plan), 201
 
 

@@ -1,7 +1,7 @@
 """Entry point of the daily sweep (EventBridge Scheduler): partners whose last lead is over 30 days old
 lapse, team members are reminded of customers not updated for 7 days (their leaders get a digest), and
 referral requests nobody accepted in time are marked expired. Resolves the event only; the work is
-common.partners.lapse_sweep, common.teams.reminders and common.teams.referral_requests."""
+common.partners.lapse_sweep, common.teams.reminders and common.teams.referral_expiry."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.partners import lapse_sweep
 from common.platform.observability import logger, metrics, tracer
-from common.platform.settings import get_settings
-from common.teams import referral_requests
+from common.platform.settings import Deployment, SesConfiguration, validate_settings
+from common.teams import referral_expiry
 from common.teams import reminders as team_reminders
 
 # Validated at cold start: a misconfigured function fails before it runs.
-get_settings()
+validate_settings(Deployment, SesConfiguration)
 
 
 @logger.inject_lambda_context
@@ -34,7 +34,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="TeamDigestsSent", unit=MetricUnit.Count, value=reminders["digests"])
     metrics.add_metric(name="TeamReminderFailures", unit=MetricUnit.Count, value=reminders["failed"])
     metrics.add_metric(name="ReminderSweepItemsRead", unit=MetricUnit.Count, value=reminders["items_read"])
-    expired = referral_requests.expire_due().as_dict()
+    expired = referral_expiry.expire_due().as_dict()
     logger.info("referral expiry sweep", extra={"schedule_time": event.get("time"), **expired})
     metrics.add_metric(name="ReferralRequestsExpired", unit=MetricUnit.Count, value=expired["expired"])
     # The lapse counts stay at the top level, as before the reminders; the other sweeps' counts nest.

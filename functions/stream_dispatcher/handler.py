@@ -6,7 +6,6 @@ retries from it; nothing else is done here, so the only failure is SQS refusing 
 
 from __future__ import annotations
 
-import json
 from functools import lru_cache
 from typing import Any
 
@@ -15,10 +14,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.platform import change_fanout
 from common.platform.observability import logger, metrics, tracer
-from common.platform.settings import get_settings
+from common.platform.settings import ConsumerQueues, Deployment, get_settings, validate_settings
 
-settings = get_settings().require("consumer_queue_urls")
-QUEUE_URLS: dict[str, str] = json.loads(settings.consumer_queue_urls)
+validate_settings(Deployment, ConsumerQueues)
+QUEUE_URLS = get_settings(ConsumerQueues).consumer_queue_urls
 
 
 @lru_cache(maxsize=1)

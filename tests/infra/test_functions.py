@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from common.platform.settings import ENV_NAMES
+from common.platform.settings import ENV_NAMES, env_name
 
 from infra import constants, manifest
 from infra.functions import RUNTIME
@@ -17,8 +17,11 @@ pytestmark = pytest.mark.infra
 FUNCTION_NAMES = [function.name for function in manifest.FUNCTIONS]
 
 
-def test_constants_name_exactly_the_settings_variables() -> None:
-    assert set(constants.SETTINGS_ENV_NAMES) == set(ENV_NAMES)
+@pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=FUNCTION_NAMES)
+def test_every_other_variable_is_read_by_powertools(dev: Synth, spec: manifest.Function) -> None:
+    variables = dev.function(spec.name)[1]["Properties"]["Environment"]["Variables"]
+
+    assert variables.keys() - set(ENV_NAMES) == {constants.ENV_LOG_LEVEL, *constants.TRACER_ENVIRONMENT}
 
 
 def test_runtime_matches_the_layer_build() -> None:
@@ -49,9 +52,9 @@ def test_function_environment(dev: Synth, spec: manifest.Function) -> None:
     variables = dev.function(spec.name)[1]["Properties"]["Environment"]["Variables"]
 
     # The consumers' queue URLs only where they are used: the dispatcher's (sending to them).
-    only_dispatcher = {constants.ENV_CONSUMER_QUEUE_URLS}
+    only_dispatcher = {env_name("consumer_queue_urls")}
     assert set(ENV_NAMES) - only_dispatcher <= variables.keys()
-    assert (constants.ENV_CONSUMER_QUEUE_URLS in variables) is (spec is manifest.STREAM_DISPATCHER)
+    assert (env_name("consumer_queue_urls") in variables) is (spec is manifest.STREAM_DISPATCHER)
     assert variables["STAGE"] == "dev"
     assert variables["TABLE_NAME"] == {"Ref": table_id}
     assert variables["USER_POOL_ID"] == {"Ref": pool_id}
@@ -117,7 +120,7 @@ def test_layer_is_built_for_the_runtime(dev: Synth, layer: Path) -> None:
 
     assert layer_version["Properties"]["CompatibleArchitectures"] == ["arm64"]
     assert layer_version["Properties"]["CompatibleRuntimes"] == [f"python{constants.PYTHON_VERSION}"]
-    assert (site / "common" / "table_schema.py").is_file()
+    assert (site / "common" / "platform" / "table_schema.py").is_file()
     tag = constants.PYTHON_VERSION.replace(".", "")
     assert list(site.glob(f"pydantic_core/_pydantic_core.cpython-{tag}-aarch64-linux-gnu.so"))
     assert not (site / "bin").exists()

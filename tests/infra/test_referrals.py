@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from common.platform.settings import TWILIO_API_URL
 
 from infra import constants, manifest
 from tests.infra.conftest import PROD_CONTEXT, Synth, synthesize
@@ -33,7 +34,7 @@ def test_every_function_gets_the_twilio_settings(dev: Synth, prod: Synth, name: 
     prod_variables = prod.function(name)[1]["Properties"]["Environment"]["Variables"]
 
     assert dev_variables["TWILIO_AUTH_TOKEN_PARAMETER"] == "/partner-programme/dev/twilio-auth-token"
-    assert dev_variables["TWILIO_API_URL"] == constants.TWILIO_API_URL == "https://api.twilio.com"
+    assert dev_variables["TWILIO_API_URL"] == TWILIO_API_URL == "https://api.twilio.com"
     assert (dev_variables["TWILIO_ACCOUNT_SID"], dev_variables["TWILIO_FROM_NUMBER"]) == ("", "")
     assert prod_variables["TWILIO_ACCOUNT_SID"] == PROD_CONTEXT["twilioAccountSid"]
     assert prod_variables["TWILIO_FROM_NUMBER"] == PROD_CONTEXT["twilioFromNumber"]

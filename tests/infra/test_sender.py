@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from common.platform.settings import env_name
 
 from infra import constants, manifest
 from tests.infra.conftest import PROD_CONTEXT, Synth, synthesize
@@ -82,7 +83,7 @@ def test_every_function_sends_with_the_configuration_set(dev: Synth) -> None:
 
     for function in manifest.FUNCTIONS:
         variables = dev.function(function.name)[1]["Properties"]["Environment"]["Variables"]
-        assert variables[constants.ENV_SES_CONFIGURATION_SET] == {"Ref": set_id}
+        assert variables[env_name("ses_configuration_set")] == {"Ref": set_id}
 
 
 def test_cognito_keeps_its_own_sender_until_the_identity_is_verified(dev: Synth, prod: Synth) -> None:
@@ -146,5 +147,5 @@ def test_only_the_invitations_function_sends_from_the_sender_domains_named_one_b
         if sends and function.name != manifest.PARTNERS_EVENTS.name:
             assert send_email_resources(sender_domains, function.name) == sorted(map(str, system))
         variables = sender_domains.function(function.name)[1]["Properties"]["Environment"]["Variables"]
-        assert variables[constants.ENV_SENDER_DOMAINS] == "partners-own.example,example.com,inviters.example"
+        assert variables[env_name("sender_domains")] == "partners-own.example,example.com,inviters.example"
     assert sender_domains.error is None  # no wildcard left to acknowledge

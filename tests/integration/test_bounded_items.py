@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.deals.deals import STAGE_HISTORY
-from common.leads.leads import HISTORY as LEAD_HISTORY
-from common.leads.leads import lead_key
+from common.deals.deal_records import STAGE_HISTORY
+from common.leads.model import HISTORY as LEAD_HISTORY
+from common.leads.model import lead_key
 from common.partners.partner_records import NODE_HISTORY, node_key
 from common.platform import db, history
-from common.platform.settings import get_settings
+from common.platform.settings import Deployment, get_settings
 from common.teams.referral_requests import HISTORY as REQUEST_HISTORY
 from common.teams.team_customers import HISTORY as CUSTOMER_HISTORY
 from common.teams.team_model import referral_key, team_customer_key
@@ -32,7 +32,7 @@ BUDGET = 200_000
 def stored_bytes(stack: LocalStack, key: db.Key) -> int:
     """The item's size as DynamoDB Local holds it (read with the stack's own client)."""
     answer = stack.client("dynamodb").get_item(
-        TableName=get_settings().table_name, Key=db.serialize(key), ConsistentRead=True
+        TableName=get_settings(Deployment).table_name, Key=db.serialize(key), ConsistentRead=True
     )
     return history.item_bytes(db.deserialize(answer["Item"]))
 

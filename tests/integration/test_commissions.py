@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from common.deals import deals
+from common.deals import deal_records
 from common.money import audit, commissions, wallets
 from common.partners.partner_records import PartnerStatus, node_item
 from common.platform import clock, db
@@ -148,7 +148,7 @@ class StreamTap:
 
     def deal_changes(self, deal: dict[str, Any], count: int) -> list[dict[str, Any]]:
         """The deal's next `count` stage-change records, oldest first, in the shape Lambda delivers them."""
-        pk = deals.deal_pk(deal["org_id"], deal["deal_id"])
+        pk = deal_records.deal_pk(deal["org_id"], deal["deal_id"])
         found: list[dict[str, Any]] = []
         for _ in range(20):
             for i, iterator in enumerate(self.iterators):
@@ -169,7 +169,7 @@ class StreamTap:
 
     def deal_change(self, deal: dict[str, Any], stage_id: str) -> dict[str, Any]:
         """The MODIFY record of the deal moving to the stage, in the shape Lambda delivers it."""
-        pk = deals.deal_pk(deal["org_id"], deal["deal_id"])
+        pk = deal_records.deal_pk(deal["org_id"], deal["deal_id"])
         for _ in range(20):
             for i, iterator in enumerate(self.iterators):
                 answer = self.streams.get_records(ShardIterator=iterator, Limit=1000)
@@ -343,7 +343,7 @@ def test_a_poisoned_record_goes_to_the_dead_letters_and_the_others_are_paid(stac
     # A deal item the cascade cannot read (its history is missing), moved to a compute stage.
     poisoned_id = str(uuid.uuid4().int)[:26].rjust(26, "0")
     broken = {
-        **deals.deal_key(programme.org_id, poisoned_id),
+        **deal_records.deal_key(programme.org_id, poisoned_id),
         "entity": "deal",
         "org_id": programme.org_id,
         "deal_id": poisoned_id,
@@ -355,7 +355,7 @@ def test_a_poisoned_record_goes_to_the_dead_letters_and_the_others_are_paid(stac
     }
     db.put(broken)
     db.update(
-        deals.deal_key(programme.org_id, poisoned_id),
+        deal_records.deal_key(programme.org_id, poisoned_id),
         expression="SET stage_id = :s, stage_name = :n, stage_commission = :c, version = :v",
         values={":s": programme.stage("Won"), ":n": "Won", ":c": "compute", ":v": 2},
     )
@@ -365,7 +365,7 @@ def test_a_poisoned_record_goes_to_the_dead_letters_and_the_others_are_paid(stac
     assert programme.paid(deal) == EXPECTED
     letters = [d for d in stack.dead_letters() if d["function"] == "PayoutsEvents"]
     assert [d["record"]["dynamodb"]["Keys"]["pk"]["S"] for d in letters] == [
-        deals.deal_pk(programme.org_id, poisoned_id)
+        deal_records.deal_pk(programme.org_id, poisoned_id)
     ]
 
 
@@ -459,7 +459,7 @@ def test_a_version_added_after_the_change_does_not_change_its_amounts(stack: Any
     assert added.json()["in_force"] == 2
 
     # The record of a move made before version 2, processed after it: built as the stream builds it.
-    old = db.get(deals.deal_key(programme.org_id, deal["deal_id"]), consistent=True)
+    old = db.get(deal_records.deal_key(programme.org_id, deal["deal_id"]), consistent=True)
     assert old is not None
     won = programme.stage("Won")
     entry = {
@@ -477,7 +477,7 @@ def test_a_version_added_after_the_change_does_not_change_its_amounts(stack: Any
         "eventSource": "aws:dynamodb",
         "awsRegion": stack.region,
         "dynamodb": {
-            "Keys": db.serialize(deals.deal_key(programme.org_id, deal["deal_id"])),
+            "Keys": db.serialize(deal_records.deal_key(programme.org_id, deal["deal_id"])),
             "OldImage": db.serialize(old),
             "NewImage": db.serialize(new),
             "SequenceNumber": "1" * 21,

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from common.teams import roster
+from common.teams import membership
 
 from local.stack import LocalStack
 from tests.integration.actors import Actor, new_user
@@ -123,8 +123,8 @@ def test_texts_go_to_eligible_members_never_to_paused_or_opted_out_ones(stack: L
         },
     )
     m = team.members
-    roster.set_paused(team.org_id, team.team_id, m["cal"].user_id, True, f"user:{m['cal'].user_id}")
-    roster.set_opted_out(team.phones[m["dot"].user_id], True)
+    membership.set_paused(team.org_id, team.team_id, m["cal"].user_id, True, f"user:{m['cal'].user_id}")
+    membership.set_opted_out(team.phones[m["dot"].user_id], True)
 
     request = create(team)
     stack.wait_for_streams()

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import requests
 from common.platform import clock, db
+from common.platform.settings import env_name
 from common.teams.team_model import inbound_message_key, phone_key, team_member_key
 from common.teams.text_replies import (
-    CLAIM_LEASE,
     HELP_TEXT,
     NOT_A_MEMBER_TEXT,
     PAUSED_TEXT,
@@ -25,9 +25,9 @@ from common.teams.text_replies import (
     STOPPED_TEXT,
     UNKNOWN_TEXT,
 )
+from referrals.inbound_messages import CLAIM_LEASE
 from twilio.request_validator import RequestValidator
 
-from infra import constants
 from local.stack import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER, LocalStack
 from tests.integration.actors import Actor, new_user
 
@@ -134,7 +134,7 @@ def team(stack: LocalStack) -> Team:
 
 
 def webhook_url(stack: LocalStack) -> str:
-    return stack.env[constants.ENV_SMS_WEBHOOK_URL]
+    return stack.env[env_name("sms_webhook_url")]
 
 
 def text(stack: LocalStack, body: str, phone: str, sid: str | None = None) -> str | None:
@@ -158,7 +158,7 @@ def undelivered_status(message_sid: str, to: str) -> dict[str, str]:
 
 def test_the_signed_url_is_the_stacks_public_one(stack: LocalStack) -> None:
     assert webhook_url(stack) == f"{stack.url}/twilio/sms"
-    assert stack.env[constants.ENV_SMS_STATUS_URL] == f"{stack.url}/twilio/status"
+    assert stack.env[env_name("sms_status_url")] == f"{stack.url}/twilio/status"
 
 
 def test_a_forged_or_missing_signature_is_403_and_changes_nothing(stack: LocalStack, team: Team) -> None:
@@ -174,7 +174,7 @@ def test_a_forged_or_missing_signature_is_403_and_changes_nothing(stack: LocalSt
         data=params,
         headers={
             "X-Twilio-Signature": RequestValidator(TWILIO_AUTH_TOKEN).compute_signature(
-                stack.env[constants.ENV_SMS_STATUS_URL], params
+                stack.env[env_name("sms_status_url")], params
             )
         },
         timeout=30,
@@ -347,7 +347,7 @@ def test_a_delivery_failure_is_recorded_and_a_forged_status_is_refused(stack: Lo
     request = team.new_referral(stack)
     (offer_text,) = team.texts_to(stack, member)
     callback = offer_text["status_callback"]
-    assert callback.startswith(stack.env[constants.ENV_SMS_STATUS_URL] + "?")
+    assert callback.startswith(stack.env[env_name("sms_status_url")] + "?")
     status = undelivered_status(offer_text["sid"], team.phone(member))
 
     forged = post_signed(callback, status, token="guessed-token")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.teams import roster
+from common.teams import membership
 
 from tests.integration.actors import Actor
 from tests.integration.test_teams import Team, accepted_by, member_body, new_team
@@ -94,7 +94,7 @@ def test_the_sweep_reminds_once_a_day_and_digests_for_the_leader(stack: Any) -> 
 def test_an_opted_out_member_gets_no_reminder_text(stack: Any) -> None:
     team = new_team(stack)
     accepted_by(team, team.m2)
-    roster.set_opted_out(team.phones[team.m2.user_id], True)
+    membership.set_opted_out(team.phones[team.m2.user_id], True)
     offset = stack.clock_offset
     try:
         stack.advance_clock(8 * DAY)

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from common.deals import deals
-from common.leads import leads
+from common.deals import deal_records, staff_deals
+from common.leads import model as lead_model
 from common.money import cascade
 from common.partners.partner_records import NODE_HISTORY, PartnerStatus, node_item, node_key
 from common.platform import db, history
-from common.teams import referral_offers, referral_requests, team_customers
+from common.teams import delivery_status, referral_acceptance, referral_offers, referral_requests, team_customers
 from common.teams.team_model import phone_link_key, referral_key, team_customer_key
 
 from tests.support import FakeContext, body_of, http_event
@@ -131,8 +131,8 @@ def test_a_lead_worked_over_and_over_stays_bounded_and_keeps_its_whole_history(
             act("POST", f"{path}/requeue", "requeued", body={})
         else:
             act("POST", f"{path}/keep", "kept")
-    stored = db.get(leads.lead_key(org, lead_id), consistent=True)
-    assert stored is not None and len(stored["history"]) <= leads.HISTORY.limit
+    stored = db.get(lead_model.lead_key(org, lead_id), consistent=True)
+    assert stored is not None and len(stored["history"]) <= lead_model.HISTORY.limit
     assert history.item_bytes(stored) < 50_000
 
     shown = body_of(leads_api("GET", path, user=ADMIN))
@@ -174,7 +174,7 @@ def test_many_stage_moves_keep_a_deal_bounded_and_its_stage_history_listed(
         answer = partners("POST", f"{path}/stage", user=PROGRAMME_ADMIN, body={"stage_id": programme.stage(names[-1])})
         assert answer["statusCode"] == 200, answer
         stored = programme.read(deal["deal_id"])
-        assert len(stored["stage_history"]) <= deals.STAGE_HISTORY.limit
+        assert len(stored["stage_history"]) <= deal_records.STAGE_HISTORY.limit
     assert history.item_bytes(stored) < 100_000
 
     shown = body_of(partners("GET", path, user=PROGRAMME_ADMIN))
@@ -206,13 +206,13 @@ def test_the_cascade_applies_changes_that_left_the_deal_for_its_history_pages(
     # Paid and reversed three times, then long moves between stages that pay nothing, then paid again: the
     # last change's image no longer holds the first ones.
     acting = ["Won", "Cancelled", "Signed", "Cancelled", "Won", "Cancelled"]
-    names = [*acting, *(("Open", "New")[n % 2] for n in range(deals.STAGE_HISTORY.limit)), "Signed"]
+    names = [*acting, *(("Open", "New")[n % 2] for n in range(deal_records.STAGE_HISTORY.limit)), "Signed"]
     images: list[Images] = []
     for name in names:
         frozen_clock.advance(seconds=1)
         images += programme.moves(deal, name)
     newest = images[-1][1]
-    assert deals.STAGE_HISTORY.archived(newest) > len(acting)  # the first changes are only in pages now
+    assert deal_records.STAGE_HISTORY.archived(newest) > len(acting)  # the first changes are only in pages now
     settings = dict(STAGES)
     expected = expected_ledger(deal, [(programme.stage(n), settings[n]) for n in names])
 
@@ -283,16 +283,16 @@ def test_a_referral_request_with_many_offers_failures_and_replies_stays_bounded(
         referral_offers._record(request, user, {"status": "queued", "sid": f"SM{n:032d}"})
         events.append("offered")
         if n % 2:
-            assert referral_requests.record_delivery(org, request_id, user, "undelivered", "30003")
+            assert delivery_status.record_delivery(org, request_id, user, "undelivered", "30003")
             events.append("delivery_failed")
     frozen_clock.advance(seconds=1)
-    referral_requests.accept(org, request_id, M1, via="dashboard")
+    referral_acceptance.accept(org, request_id, M1, via="dashboard")
     events.append("accepted")
     link = db.get(phone_link_key(PHONES[M2], org, team), consistent=True)
     assert link is not None
     for n in range(40):  # a member texting all day about a referral that is taken
         frozen_clock.advance(seconds=1)
-        outcome = referral_requests.accept_by_code(link, request["code"], message_sid=f"SM{n:032d}")
+        outcome = referral_acceptance.accept_by_code(link, request["code"], message_sid=f"SM{n:032d}")
         assert outcome.result == "taken"
         events.append("reply")
 
@@ -368,7 +368,7 @@ def test_a_write_decided_on_a_read_the_history_outran_is_decided_again(
 
 
 def test_a_deal_is_shared_with_at_most_so_many_partners(programme: Programme, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(deals, "MAX_SHARES", 3)
+    monkeypatch.setattr(staff_deals, "MAX_SHARES", 3)
     partners = api("partners.api", "PartnersApi")
     deal = programme.deal()  # shared with the credited partner
     path = f"/orgs/{programme.org_id}/deals/{deal['deal_id']}/partners"

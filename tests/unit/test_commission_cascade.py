@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from common.deals import deals
+from common.deals import deal_records, staff_deals
 from common.money import cascade, commissions, plans, wallets
 from common.orgs import access, organisations, workflows
 from common.partners.partner_records import PartnerStatus, node_item
@@ -24,7 +24,7 @@ LEVELS = [
     {"rule": "fixed", "amount": 5_000},
     {"rule": "percentage", "percent": 1},
 ]
-VALUE = deals.DealValue(amount=1_000_000, currency="AUD")
+VALUE = deal_records.DealValue(amount=1_000_000, currency="AUD")
 PAID = [100_000, 5_000, 10_000]  # what one payment gives levels 1, 2 and 3
 Images = tuple[db.Item | None, db.Item]
 
@@ -68,16 +68,16 @@ class Programme:
         return str(next(s["stage_id"] for s in self.workflow["stages"] if s["name"] == name))
 
     def deal(self) -> db.Item:
-        new = deals.NewDeal(
+        new = staff_deals.NewDeal(
             workflow_id=self.workflow["workflow_id"],
-            contacts=[deals.StaffContact(first_name="Jane", last_name="Doe")],
+            contacts=[staff_deals.StaffContact(first_name="Jane", last_name="Doe")],
             value=VALUE,
             partner_id=self.partners[0],
         )
-        return self.read(deals.create_deal(self.org_id, self.admin, new)["deal_id"])
+        return self.read(staff_deals.create_deal(self.org_id, self.admin, new)["deal_id"])
 
     def read(self, deal_id: str) -> db.Item:
-        item = db.get(deals.deal_key(self.org_id, deal_id), consistent=True)
+        item = db.get(deal_records.deal_key(self.org_id, deal_id), consistent=True)
         assert item is not None
         return item
 
@@ -86,7 +86,9 @@ class Programme:
         images: list[Images] = []
         for name in stages:
             before = self.read(deal["deal_id"])
-            deals.move_deal(self.org_id, deal["deal_id"], self.admin, deals.StageChange(stage_id=self.stage(name)))
+            staff_deals.move_deal(
+                self.org_id, deal["deal_id"], self.admin, staff_deals.StageChange(stage_id=self.stage(name))
+            )
             images.append((before, self.read(deal["deal_id"])))
         return images
 

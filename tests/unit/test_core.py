@@ -11,7 +11,7 @@ from common.orgs.access import principal_from_event
 from common.orgs.templates import NewTemplate, render
 from common.platform import clock, db, ids
 from common.platform.errors import InvalidInput
-from common.platform.settings import SettingsError, get_settings
+from common.platform.settings import Deployment, SettingsError, TokenVerification, get_settings, validate_settings
 from common.platform.validation import Email, LongText, ShortText
 from pydantic import TypeAdapter, ValidationError
 
@@ -34,7 +34,7 @@ def test_missing_settings_fail_at_cold_start(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("TABLE_NAME")
     get_settings.cache_clear()
     with pytest.raises(SettingsError, match="TABLE_NAME"):
-        get_settings()
+        get_settings(Deployment)
 
 
 def test_tampered_cursor_is_invalid_input() -> None:
@@ -91,7 +91,7 @@ def test_a_transaction_conflict_is_retried_then_decided() -> None:
 
 def test_functions_refuse_to_start_without_the_settings_they_need() -> None:
     with pytest.raises(SettingsError, match="TOKEN_ISSUER, JWKS_URL"):
-        get_settings().require("token_issuer", "jwks_url", "table_name")
+        validate_settings(Deployment, TokenVerification)
 
 
 class AppliedButAnswerLost:

@@ -12,12 +12,15 @@ from typing import Any
 import pytest
 from common.leads import mail
 from common.leads.companies import NewCompany, create_company
-from common.leads.leads import IntakeLead, ReturnLeads, intake_lead, lead_key, return_leads
+from common.leads.intake import IntakeLead, intake_lead
+from common.leads.model import lead_key
+from common.leads.returns import ReturnLeads, return_leads
 from common.money import payout_mail
 from common.orgs import organisations
 from common.orgs.access import Member
 from common.partners import lifecycle, staff_partners
 from common.partners import mail as partner_mail
+from common.partners.account_links import confirmation_item
 from common.partners.partner_records import (
     PartnerStatus,
     account_item,
@@ -31,7 +34,6 @@ from common.partners.partner_records import (
 from common.platform import db
 from common.programme import mail as programme_mail
 from common.programme.invitations import invitation_key
-from common.programme.registration import confirmation_item
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 

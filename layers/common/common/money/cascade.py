@@ -4,7 +4,7 @@ whatever order the deal's changes arrive in, and however often:
 
     deal commission  ORG#<org>#DEAL#<dealId> / COMMISSION   (entity deal_commission)
         applied_change  the number of the newest stage change of the deal the record has applied (a deal's
-                        n-th stage change is entry n of its stage history, deals.STAGE_HISTORY, whether
+                        n-th stage change is entry n of its stage history, deal_records.STAGE_HISTORY, whether
                         the deal still holds it or a history page does); an older or equal change is ignored
         live            whether a payment is in force (not reversed): then no compute change pays
         live_stage, live_change, live_entries [{partner_id, level, amount, entry_id}]   what a reversal undoes
@@ -29,7 +29,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from common.deals import deals
+from common.deals import deal_records
 from common.money import wallets
 from common.money.wallets import Entry, EntryKind
 from common.platform import clock, db
@@ -60,7 +60,7 @@ class RecordChanged(Conflict):
 
 
 def record_key(org_id: str, deal_id: str) -> db.Key:
-    return {"pk": deals.deal_pk(org_id, deal_id), "sk": "COMMISSION"}
+    return {"pk": deal_records.deal_pk(org_id, deal_id), "sk": "COMMISSION"}
 
 
 def record_view(deal_id: str, record: db.Item | None) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from common.deals import deals
+from common.deals import deal_records
 from common.money import cascade, plans
 from common.money.cascade import Change
 from common.orgs.workflows import StageCommission
@@ -163,7 +163,7 @@ def preview(org_id: str, deal_id: str, *, client: Any = None) -> dict[str, Any]:
     """The commissions the deal would pay now (the version in force now), level by level with the
     partners' names; already_paid: a payment of the deal is in force, so no stage pays until it is
     reversed."""
-    deal = db.get(deals.deal_key(org_id, deal_id), client=client)
+    deal = db.get(deal_records.deal_key(org_id, deal_id), client=client)
     if deal is None:
         raise NotFound(f"deal {deal_id} not found")
     stage = {"stage_id": deal["stage_id"], "name": deal["stage_name"], "commission": deal.get("stage_commission")}
@@ -223,10 +223,10 @@ def changes_of(old: db.Item | None, new: db.Item | None) -> list[Change]:
         last = history[-1] if isinstance(history, list) and history else None
         if not isinstance(last, dict) or last.get("stage_id") != new["stage_id"] or not last.get("at"):
             raise ValueError(f"deal {new.get('deal_id')}: its stage change has no history entry")
-    newest = deals.STAGE_HISTORY.newest(new)
-    if not isinstance(history, list) or (old is not None and deals.STAGE_HISTORY.newest(old) >= newest):
+    newest = deal_records.STAGE_HISTORY.newest(new)
+    if not isinstance(history, list) or (old is not None and deal_records.STAGE_HISTORY.newest(old) >= newest):
         return []
-    return _acting(new, deals.STAGE_HISTORY.numbered(new))
+    return _acting(new, deal_records.STAGE_HISTORY.numbered(new))
 
 
 def _acting(deal: db.Item, numbered: Sequence[tuple[int, db.Item]]) -> list[Change]:
@@ -249,8 +249,8 @@ def archived_changes(deal: db.Item, applied: int, *, client: Any = None) -> list
     """The acting changes newer than `applied` that the deal image no longer holds: read from its history
     pages (consistent: they are written with the deal), oldest first. None to read when the record is
     behind by less than the image holds."""
-    numbers = range(applied + 1, deals.STAGE_HISTORY.archived(deal))
-    found = history.older(deals.STAGE_HISTORY, deal, numbers, client=client)
+    numbers = range(applied + 1, deal_records.STAGE_HISTORY.archived(deal))
+    found = history.older(deal_records.STAGE_HISTORY, deal, numbers, client=client)
     return _acting(deal, sorted(found.items()))
 
 
@@ -279,7 +279,7 @@ def on_change(old: db.Item | None, new: db.Item | None) -> None:
     if not changes or new is None:
         return
     own, credited = list(new["stage_history"]), str(new["credited_partner_id"])
-    first = deals.STAGE_HISTORY.archived(new)
+    first = deal_records.STAGE_HISTORY.archived(new)
     caught_up, rounds = first == 0, 0
     while rounds < len(changes) + RACES_TOLERATED:
         rounds += 1

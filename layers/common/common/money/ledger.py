@@ -22,7 +22,8 @@ from common.money import plans
 from common.money import wallets as wallet_model
 from common.money.wallets import Entry, EntryKind
 from common.orgs.access import Member
-from common.partners.partner_records import PartnerCaller, node_key
+from common.partners.partner_caller import PartnerCaller
+from common.partners.partner_records import node_key
 from common.platform import clock, db, ids
 from common.platform.currencies import money_fields
 from common.platform.errors import Conflict, DomainError, NotFound
@@ -142,10 +143,8 @@ def list_wallets(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The organisation's wallets by partner id (gsi1), each with its partner's name and status from one
     BatchGetItem of their nodes."""
-    wallets, next_cursor = db.query(
-        index="gsi1",
-        key_condition="gsi1pk = :pk",
-        values={":pk": wallet_model.wallets_listing(org_id)},
+    wallets, next_cursor = db.query_index(
+        db.IndexKey("gsi1", wallet_model.wallets_listing(org_id)),
         cursor=cursor,
         limit=limit,
         client=client,
@@ -211,7 +210,7 @@ def correct(org_id: str, partner_id: str, member: Member, correction: Correction
         currency=str(currency),
         at=clock.now_iso(),
         description=f"Correction: {correction.reason}",
-        details={"reason": correction.reason, "by": f"user:{member.user_id}"},
+        details={"reason": correction.reason, "by": member.actor},
     )
     put, wallet_write = wallet_model.entry_actions(entry)
 
@@ -293,10 +292,8 @@ def export_organisation(
     org_id: str, *, cursor: str | None = None, limit: int = EXPORT_MAX_ROWS, client: Any = None
 ) -> tuple[str, str | None]:
     """A page of the organisation's whole ledger as CSV, oldest first (gsi1), with the next page's cursor."""
-    items, next_cursor = db.query(
-        index="gsi1",
-        key_condition="gsi1pk = :pk",
-        values={":pk": wallet_model.ledger_listing(org_id)},
+    items, next_cursor = db.query_index(
+        db.IndexKey("gsi1", wallet_model.ledger_listing(org_id)),
         cursor=cursor,
         limit=limit,
         client=client,

@@ -14,7 +14,7 @@ from common.platform import currencies, db
 from common.platform.email import send_email
 from common.platform.notices import once
 from common.platform.observability import logger
-from common.platform.settings import get_settings
+from common.platform.settings import Portal, get_settings
 
 S = PayoutStatus
 SETTLED = (S.PAID.value, S.REJECTED.value)
@@ -34,7 +34,7 @@ def on_change(old: db.Item | None, new: db.Item | None) -> None:
 def settled_message(org: db.Item | None, request: db.Item) -> tuple[str, str]:
     org_name = str((org or {}).get("name") or "Your partner organisation")
     amount = currencies.format_amount(int(request["amount"]), str(request["currency"]))
-    wallet = f"{get_settings().portal_url.rstrip('/')}/orgs/{request['org_id']}/wallet"
+    wallet = f"{get_settings(Portal).portal_url.rstrip('/')}/orgs/{request['org_id']}/wallet"
     requested_on = str(request.get("requested_at", ""))[:10]
     if request["status"] == S.PAID.value:
         subject = f"{org_name} paid your payout request of {amount}"

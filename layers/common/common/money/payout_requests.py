@@ -36,6 +36,7 @@ from common.money.wallets import (
     payouts_listing,
     wallet_key,
 )
+from common.orgs.access import user_actor
 from common.partners.partner_records import node_key
 from common.platform import clock, db, ids
 from common.platform.currencies import money_fields
@@ -158,10 +159,8 @@ def partner_requests(
     org_id: str, partner_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     """A partner's requests in the organisation, newest first."""
-    return db.query(
-        index="gsi2",
-        key_condition="gsi2pk = :pk",
-        values={":pk": partner_payouts_listing(org_id, partner_id)},
+    return db.query_index(
+        db.IndexKey("gsi2", partner_payouts_listing(org_id, partner_id)),
         newest_first=True,
         cursor=cursor,
         limit=limit,
@@ -174,10 +173,8 @@ def list_requests(
 ) -> tuple[list[db.Item], str | None]:
     """The organisation's requests in one status, newest first, each with its partner's name (one
     BatchGetItem of their nodes)."""
-    items, next_cursor = db.query(
-        index="gsi1",
-        key_condition="gsi1pk = :pk",
-        values={":pk": payouts_listing(org_id, status.value)},
+    items, next_cursor = db.query_index(
+        db.IndexKey("gsi1", payouts_listing(org_id, status.value)),
         newest_first=True,
         cursor=cursor,
         limit=limit,
@@ -254,7 +251,7 @@ def pay(org_id: str, request_id: str, user_id: str, *, client: Any = None) -> db
     payout entry, in one transaction. Paid or rejected already: 409 payout-settled. The balance no longer
     covers it (a correction since): 409 balance-insufficient, and the request stays pending."""
     request = _pending(org_id, request_id, client)
-    by = f"user:{user_id}"
+    by = user_actor(user_id)
     amount, partner_id, currency = int(request["amount"]), request["partner_id"], request["currency"]
     settle, settled = _settlement(request, S.PAID, by)
     entry = Entry(
@@ -295,7 +292,7 @@ def reject(org_id: str, request_id: str, user_id: str, rejection: Rejection, *, 
     """Reject a pending request with a reason and close it on the wallet (one transaction, no ledger
     entry): the partner may request again. Settled already: 409 payout-settled."""
     request = _pending(org_id, request_id, client)
-    settle, settled = _settlement(request, S.REJECTED, f"user:{user_id}", reject_reason=rejection.reason)
+    settle, settled = _settlement(request, S.REJECTED, user_actor(user_id), reject_reason=rejection.reason)
 
     def refusal(failed: list[db.Item | None]) -> DomainError:
         if failed[0] is not None:

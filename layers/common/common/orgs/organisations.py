@@ -108,10 +108,8 @@ def get_organisation(org_id: str, *, client: Any = None) -> db.Item:
 def list_my_memberships(
     user_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
-    return db.query(
-        index="gsi2",
-        key_condition="gsi2pk = :pk",
-        values={":pk": _memberships_of(user_id)},
+    return db.query_index(
+        db.IndexKey("gsi2", _memberships_of(user_id)),
         cursor=cursor,
         limit=limit,
         client=client,

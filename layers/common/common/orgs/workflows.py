@@ -132,10 +132,8 @@ def list_workflows(
     org_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     """By name."""
-    return db.query(
-        index="gsi1",
-        key_condition="gsi1pk = :pk",
-        values={":pk": _listing(org_id)},
+    return db.query_index(
+        db.IndexKey("gsi1", _listing(org_id)),
         cursor=cursor,
         limit=limit,
         client=client,
@@ -167,8 +165,3 @@ def stage_of(workflow: db.Item, stage_id: str) -> dict[str, Any] | None:
 
 def first_stage(workflow: db.Item) -> dict[str, Any]:
     return dict(workflow["stages"][0])
-
-
-def stage_names(workflows: list[db.Item]) -> dict[str, str]:
-    """stage id -> name, over the given workflows (stage ids are unique across workflows)."""
-    return {s["stage_id"]: s["name"] for w in workflows for s in w["stages"]}

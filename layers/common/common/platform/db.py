@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from common.platform.cursors import encode_cursor, place, start_key
 from common.platform.errors import DomainError, invalid
-from common.platform.settings import get_settings
+from common.platform.settings import Deployment, get_settings
 from common.platform.table_schema import ENTITY_ATTRIBUTE, INDEX_BY_NAME, key_attributes
 
 Item = dict[str, Any]
@@ -43,7 +43,7 @@ def default_client() -> Any:
 
 
 def _table() -> str:
-    return get_settings().table_name
+    return get_settings(Deployment).table_name
 
 
 def serialize(item: Mapping[str, Any]) -> dict[str, Any]:

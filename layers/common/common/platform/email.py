@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from common.platform.settings import get_settings
+from common.platform.settings import Deployment, SesConfiguration, get_settings
 
 
 @lru_cache(maxsize=1)
@@ -28,12 +28,12 @@ def send_email(
     identity SES has verified and the function may send from, with or without a display name), else the
     system's configured sender; replies go to `reply_to` when given. With the configured configuration set,
     if any: SES then records bounces and complaints (the local stack has none)."""
-    settings = get_settings()
+    configuration_set = get_settings(SesConfiguration).ses_configuration_set
     options: dict[str, Any] = {"ReplyToAddresses": reply_to} if reply_to else {}
-    if settings.ses_configuration_set:
-        options["ConfigurationSetName"] = settings.ses_configuration_set
+    if configuration_set:
+        options["ConfigurationSetName"] = configuration_set
     response = (client or _ses()).send_email(
-        FromEmailAddress=sender or settings.email_from,
+        FromEmailAddress=sender or get_settings(Deployment).email_from,
         Destination={"ToAddresses": to},
         Content={
             "Simple": {

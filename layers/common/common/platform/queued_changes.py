@@ -15,11 +15,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from common.platform import db
 from common.platform.change_fanout import OLD_IMAGE_OMITTED
-from common.platform.observability import logger, metrics
+from common.platform.observability import logger, metrics, tracer
 
 Reaction = Callable[[db.Item | None, db.Item | None], None]
 FAILED_CHANGES_METRIC = "FailedChanges"
@@ -70,3 +73,22 @@ def record_handler(reactions: Sequence[Reaction]) -> Callable[[SQSRecord], None]
             raise
 
     return handle
+
+
+ConsumerHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
+
+
+def consumer(reactions: Sequence[Reaction]) -> ConsumerHandler:
+    """The Lambda handler of a change consumer: each message of the batch runs every reaction, on its own,
+    and each one that failed is reported in batchItemFailures (even when all did), so retries are per
+    message and redo nothing that succeeded."""
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    handle = tracer.capture_method(capture_response=False, capture_error=False)(record_handler(reactions))
+
+    @logger.inject_lambda_context
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
+    def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+        return process_partial_response(event=event, record_handler=handle, processor=processor, context=context)
+
+    return lambda_handler

@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 
-from common.platform.settings import get_settings
+from common.platform.settings import TwilioAuthToken, TwilioSender, get_settings
 
 # Seconds to wait for Twilio: a stream consumer's record fails and is retried rather than hanging.
 TIMEOUT = 10.0
@@ -45,7 +45,7 @@ def _ssm() -> Any:
 
 @lru_cache(maxsize=1)
 def _stored_token(client: Any) -> str:
-    name = get_settings().twilio_auth_token_parameter
+    name = get_settings(TwilioAuthToken).twilio_auth_token_parameter
     response = (client or _ssm()).get_parameter(Name=name, WithDecryption=True)
     return str(response["Parameter"]["Value"])
 
@@ -66,7 +66,7 @@ def _client() -> Any:
     from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
-    settings = get_settings()
+    settings = get_settings(TwilioSender)
     # The HTTP client's own request log is quiet: URLs and headers only, but nothing we need.
     quiet = logging.getLogger("common.platform.sms.twilio_http")
     quiet.setLevel(logging.WARNING)
@@ -85,7 +85,7 @@ def send_text(to: str, body: str, *, status_callback: str | None = None) -> str:
     from requests import RequestException
     from twilio.base.exceptions import TwilioRestException
 
-    settings = get_settings()
+    settings = get_settings(TwilioSender)
     try:
         message = _client().messages.create(
             to=to, from_=settings.twilio_from_number, body=body, status_callback=status_callback

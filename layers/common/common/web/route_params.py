@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 
 from common.orgs.access import Member, Permission, Principal, principal_from_event, require_member
-from common.partners.partner_records import PartnerCaller, require_partner
+from common.partners.partner_caller import PartnerCaller, require_partner
 from common.platform.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
 
 Id = Annotated[str, Path(pattern=ENTITY_ID_PATTERN, description="a 26-character sortable id")]
