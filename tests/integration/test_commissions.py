@@ -16,7 +16,7 @@ import pytest
 from common.deals import deal_records
 from common.money import audit, commissions, wallets
 from common.partners.partner_records import PartnerStatus, node_item
-from common.platform import clock, db
+from common.platform import clock, db, listings
 from common.platform.errors import DomainError
 
 from local.stream_poller import lambda_record
@@ -86,7 +86,7 @@ class Programme:
 
 
 def entries(org_id: str, partner_id: str) -> list[db.Item]:
-    return db.all_with_prefix(wallets.wallet_pk(org_id, partner_id), wallets.ENTRY_PREFIX, consistent=True)
+    return listings.all_with_prefix(wallets.wallet_pk(org_id, partner_id), wallets.ENTRY_PREFIX, consistent=True)
 
 
 def balance(org_id: str, partner_id: str) -> int:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from common.money import wallets
 from common.partners.partner_records import node_key
-from common.platform import db
+from common.platform import db, listings
 
 from tests.integration.actors import REP_PERMISSIONS, Actor, Organisation, new_organisation, new_user
 from tests.integration.partners_support import new_partner
@@ -69,7 +69,7 @@ class MoneyOrg:
 
     def entries(self, deal: dict[str, Any]) -> list[tuple[str, int]]:
         """The partner's ledger entries from the deal: (kind, amount)."""
-        items = db.all_with_prefix(
+        items = listings.all_with_prefix(
             wallets.wallet_pk(self.org_id, self.partner.user_id), wallets.ENTRY_PREFIX, consistent=True
         )
         return sorted((e["kind"], e["amount"]) for e in items if e["details"].get("deal_id") == deal["deal_id"])

@@ -10,7 +10,7 @@ from typing import Any
 from common.money.plans import plan_key
 from common.money.wallets import ENTRY_PREFIX, payout_key, wallet_key, wallet_pk
 from common.partners.partner_records import account_key
-from common.platform import clock, db, ids
+from common.platform import clock, db, ids, listings
 
 from local.stack import LocalStack
 from tests.integration.actors import Actor, new_user
@@ -72,7 +72,7 @@ def wallet(programme: Programme, partner_id: str | None = None) -> dict[str, Any
 
 def entries(programme: Programme, partner_id: str | None = None) -> list[dict[str, Any]]:
     pk = wallet_pk(programme.org_id, partner_id or programme.partner.user_id)
-    return db.all_with_prefix(pk, ENTRY_PREFIX, consistent=True)
+    return listings.all_with_prefix(pk, ENTRY_PREFIX, consistent=True)
 
 
 def mails_to(stack: LocalStack, partner: Actor) -> list[dict[str, Any]]:

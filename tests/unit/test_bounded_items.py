@@ -13,7 +13,7 @@ from common.deals import deal_records, staff_deals
 from common.leads import model as lead_model
 from common.money import cascade
 from common.partners.partner_records import NODE_HISTORY, PartnerStatus, node_item, node_key
-from common.platform import db, history
+from common.platform import db, history, listings
 from common.teams import delivery_status, referral_acceptance, referral_offers, referral_requests, team_customers
 from common.teams.team_model import phone_link_key, referral_key, team_customer_key
 
@@ -330,7 +330,7 @@ def test_an_item_written_before_the_bound_is_archived_in_pages_on_its_next_chang
     answer = referrals("POST", f"{path}/status", user=M1, body={"status": "contacted", "note": "and now"})
     assert answer["statusCode"] == 200, answer
     assert size_of(key) < team_customers.HISTORY.max_bytes + 20_000
-    pages = db.all_with_prefix(team_customers.HISTORY.pages_at(item)[0], f"HISTORY#{customer}#", consistent=True)
+    pages = listings.all_with_prefix(team_customers.HISTORY.pages_at(item)[0], f"HISTORY#{customer}#", consistent=True)
     assert len(pages) > 1 and all(history.item_bytes(p) < 400_000 for p in pages)
     listed = every_page(referrals, f"{path}/history", M1)
     assert [e["note"].split(" ")[0] for e in listed] == ["and", *(str(n) for n in reversed(range(120)))]

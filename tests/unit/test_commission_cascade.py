@@ -13,7 +13,7 @@ from common.deals import deal_records, staff_deals
 from common.money import cascade, commissions, plans, wallets
 from common.orgs import access, organisations, workflows
 from common.partners.partner_records import PartnerStatus, node_item
-from common.platform import db
+from common.platform import db, listings
 
 from tests.unit.conftest import FrozenClock
 
@@ -96,7 +96,7 @@ class Programme:
         """The deal's entries of every level's partner: entry id -> amount (balances checked against them)."""
         found: dict[str, int] = {}
         for partner_id in self.partners:
-            entries = db.all_with_prefix(
+            entries = listings.all_with_prefix(
                 wallets.wallet_pk(self.org_id, partner_id), wallets.ENTRY_PREFIX, consistent=True
             )
             wallet = db.get(wallets.wallet_key(self.org_id, partner_id), consistent=True) or {}

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from common.orgs.access import principal_from_event
 from common.orgs.templates import NewTemplate, render
-from common.platform import clock, db, ids
+from common.platform import clock, cursors, db, ids, listings
 from common.platform.errors import InvalidInput
 from common.platform.settings import Deployment, SettingsError, TokenVerification, get_settings, validate_settings
 from common.platform.validation import Email, LongText, ShortText
@@ -39,11 +39,11 @@ def test_missing_settings_fail_at_cold_start(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_tampered_cursor_is_invalid_input() -> None:
     with pytest.raises(InvalidInput) as refused:
-        db.query(key_condition="pk = :pk", values={":pk": "ORG#A"}, cursor="not-base64-json")
+        listings.query(key_condition="pk = :pk", values={":pk": "ORG#A"}, cursor="not-base64-json")
     assert refused.value.errors[0].field == "query.cursor"
-    foreign = db.encode_cursor({"pk": "ORG#B", "sk": "X"})
+    foreign = cursors.encode_cursor({"pk": "ORG#B", "sk": "X"})
     with pytest.raises(InvalidInput):
-        db.query(key_condition="pk = :pk", values={":pk": "ORG#A"}, cursor=foreign)
+        listings.query(key_condition="pk = :pk", values={":pk": "ORG#A"}, cursor=foreign)
 
 
 def test_templates_reject_unknown_placeholders_and_render_known_ones() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from common.platform import db
+from common.platform import db, listings
 from common.platform.cursors import cursor_fields
 from common.platform.errors import InvalidInput
 
@@ -57,7 +57,7 @@ def walk(limit: int, **arguments: Any) -> list[list[db.Item]]:
     cursor: str | None = None
     client = FullPagesNameTheirEnd()
     while True:
-        items, cursor = db.query(cursor=cursor, limit=limit, client=client, **arguments)
+        items, cursor = listings.query(cursor=cursor, limit=limit, client=client, **arguments)
         assert len(items) <= limit
         if cursor is not None:
             assert len(items) == limit, "a page before the last is full"
@@ -92,13 +92,13 @@ def test_an_exactly_full_last_page_has_no_cursor() -> None:
         ExpressionAttributeValues=db.serialize({":pk": PARTITION}),
         Limit=4,
     ).get("LastEvaluatedKey")
-    items, cursor = db.query(**TABLE_LISTING, limit=4, client=client)
+    items, cursor = listings.query(**TABLE_LISTING, limit=4, client=client)
     assert len(items) == 4
     assert cursor is None
 
 
 def test_an_empty_listing_is_one_empty_page() -> None:
-    assert db.query(**TABLE_LISTING, limit=5) == ([], None)
+    assert listings.query(**TABLE_LISTING, limit=5) == ([], None)
 
 
 def test_newest_first_pages_run_backwards() -> None:
@@ -126,7 +126,7 @@ def test_a_filter_that_leaves_whole_round_trips_empty_still_gives_full_pages() -
 def test_a_filter_matching_nothing_is_one_empty_page_without_cursor() -> None:
     put_items(7, kind=lambda n: "even")
     listing: dict[str, Any] = {**TABLE_LISTING, "values": ODD_ONES, "filter_expression": "parity = :odd"}
-    assert db.query(**listing, limit=3) == ([], None)
+    assert listings.query(**listing, limit=3) == ([], None)
 
 
 def test_an_index_cursor_names_the_last_item_by_its_table_and_index_keys() -> None:
@@ -136,7 +136,7 @@ def test_an_index_cursor_names_the_last_item_by_its_table_and_index_keys() -> No
         "key_condition": "gsi1pk = :pk",
         "values": {":pk": f"{PARTITION}#BY_NAME"},
     }
-    items, cursor = db.query(**listing, limit=2)
+    items, cursor = listings.query(**listing, limit=2)
     assert cursor is not None
     assert cursor_fields(cursor) == {k: items[-1][k] for k in ("pk", "sk", "gsi1pk", "gsi1sk")}
     pages = walk(2, **listing)
@@ -145,10 +145,10 @@ def test_an_index_cursor_names_the_last_item_by_its_table_and_index_keys() -> No
 
 def test_a_cursor_of_another_partition_is_invalid_input() -> None:
     put_items(3)
-    _, cursor = db.query(**TABLE_LISTING, limit=1)
+    _, cursor = listings.query(**TABLE_LISTING, limit=1)
     assert cursor is not None
     with pytest.raises(InvalidInput) as refused:
-        db.query(key_condition="pk = :pk", values={":pk": "ORG#01OTHERAAAAAAAAAAAAAAAAA"}, cursor=cursor, limit=1)
+        listings.query(key_condition="pk = :pk", values={":pk": "ORG#01OTHERAAAAAAAAAAAAAAAAA"}, cursor=cursor, limit=1)
     assert refused.value.errors[0].field == "query.cursor"
 
 
@@ -156,10 +156,10 @@ def test_one_read_is_one_round_trip_as_dynamodb_answers_it() -> None:
     put_items(4, kind=lambda n: "odd" if n >= 2 else "even")
     listing: dict[str, Any] = {**TABLE_LISTING, "values": ODD_ONES, "filter_expression": "parity = :odd"}
     # The filter drops both items the round trip evaluated: an empty page, and yet a cursor.
-    items, cursor = db.query(**listing, limit=2, one_read=True)
+    items, cursor = listings.query(**listing, limit=2, one_read=True)
     assert items == []
     assert cursor is not None
-    assert [i["sk"] for i in db.query(**listing, limit=2, cursor=cursor, one_read=True)[0]] == [
+    assert [i["sk"] for i in listings.query(**listing, limit=2, cursor=cursor, one_read=True)[0]] == [
         "ITEM#0002",
         "ITEM#0003",
     ]
@@ -167,4 +167,4 @@ def test_one_read_is_one_round_trip_as_dynamodb_answers_it() -> None:
 
 def test_pages_of_round_trips_read_everything() -> None:
     keys = put_items(7)
-    assert [i["sk"] for page in db.pages(**TABLE_LISTING, limit=3) for i in page] == keys
+    assert [i["sk"] for page in listings.pages(**TABLE_LISTING, limit=3) for i in page] == keys

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 from common.partners.partner_records import account_item, account_key, node_key, org_email_key, partner_pk
-from common.platform import db, emailed_links
+from common.platform import db, emailed_links, listings
 from common.platform.settings import UserPool, get_settings
 from common.programme import mail as programme_mail
 from common.programme import registration_attempts
@@ -76,7 +76,7 @@ def mails_to(email: str) -> list[Any]:
 
 def stream_partition(partner_id: str) -> None:
     """Feed the new items of a partner's partition to the consumer, as the stream would."""
-    items, _ = db.query(key_condition="pk = :pk", values={":pk": partner_pk(partner_id)}, consistent=True)
+    items, _ = listings.query(key_condition="pk = :pk", values={":pk": partner_pk(partner_id)}, consistent=True)
     for item in items:
         programme_mail.on_change(None, item)
         registration_attempts.on_change(None, item)

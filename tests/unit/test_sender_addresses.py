@@ -13,7 +13,7 @@ import boto3
 import pytest
 from common.partners import sender_addresses
 from common.partners.partner_records import partner_pk
-from common.platform import db
+from common.platform import db, listings
 from common.programme import mail as programme_mail
 
 from tests.support import body_of
@@ -48,7 +48,7 @@ def account(user: str = "p1") -> dict[str, Any]:
 
 
 def requests_of(partner_id: str) -> list[dict[str, Any]]:
-    items, _ = db.query(
+    items, _ = listings.query(
         key_condition="pk = :pk AND begins_with(sk, :sk)",
         values={":pk": partner_pk(partner_id), ":sk": "SENDER_CONFIRMATION#"},
     )

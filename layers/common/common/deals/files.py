@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from common.deals.deal_records import deal_pk, guard_refusal, partner_guard, require_shared, staff_deal, staff_guard
 from common.orgs.access import Member
 from common.partners.partner_caller import PartnerCaller
-from common.platform import clock, db, ids
+from common.platform import clock, db, ids, listings
 from common.platform.errors import Conflict, DomainError
 from common.platform.settings import FilesBucket, get_settings
 from common.platform.validation import SINGLE_LINE
@@ -163,7 +163,7 @@ def list_staff_files(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Every file of the deal, newest first, each with a short-lived download link."""
     staff_deal(org_id, deal_id, member, client=client)
-    items, next_cursor = db.query(
+    items, next_cursor = listings.query(
         key_condition="pk = :pk AND begins_with(sk, :prefix)",
         values={":pk": deal_pk(org_id, deal_id), ":prefix": "FILE#"},
         newest_first=True,
@@ -185,7 +185,7 @@ def list_partner_files(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The files the partner uploaded to the deal, newest first, each with a short-lived download link."""
     require_shared(caller, deal_id, client=client)
-    items, next_cursor = db.query(
+    items, next_cursor = listings.query(
         key_condition="pk = :pk AND begins_with(sk, :prefix)",
         filter_expression="uploaded_by = :me",
         values={":pk": deal_pk(caller.org_id, deal_id), ":prefix": "FILE#", ":me": caller.actor},

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 from common.deals.deal_records import deal_pk, guard_refusal, partner_guard, require_shared, staff_deal, staff_guard
 from common.orgs.access import Member
 from common.partners.partner_caller import PartnerCaller
-from common.platform import clock, db, ids
+from common.platform import clock, db, ids, listings
 from common.platform.errors import Conflict, DomainError, NotFound
 from common.platform.validation import MULTI_LINE
 
@@ -92,7 +92,7 @@ def list_staff_notes(
 ) -> tuple[list[db.Item], str | None]:
     """Every note of the deal, newest first."""
     staff_deal(org_id, deal_id, member, client=client)
-    return db.query(
+    return listings.query(
         key_condition="pk = :pk AND begins_with(sk, :prefix)",
         values={":pk": deal_pk(org_id, deal_id), ":prefix": "NOTE#"},
         newest_first=True,
@@ -107,7 +107,7 @@ def list_partner_notes(
 ) -> tuple[list[db.Item], str | None]:
     """The notes the partner may see, newest first: staff notes shared with partners, and their own."""
     require_shared(caller, deal_id, client=client)
-    return db.query(
+    return listings.query(
         key_condition="pk = :pk AND begins_with(sk, :prefix)",
         filter_expression="shared_with_partners = :shared OR (author_kind = :partner AND author = :me)",
         values={

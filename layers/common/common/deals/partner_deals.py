@@ -24,7 +24,7 @@ from common.orgs import workflows
 from common.partners import brokers
 from common.partners.partner_caller import PartnerCaller
 from common.partners.partner_records import lead_actions
-from common.platform import db
+from common.platform import db, listings
 from common.platform.errors import Conflict, DomainError, NotFound
 from common.platform.validation import Email, Phone, ShortText, UserRef
 
@@ -109,8 +109,8 @@ def portal_deals(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The deals shared with the partner, newest share first, without their history: a page of their
     shares (optionally of one workflow), then one BatchGetItem of those deals."""
-    shares, next_cursor = db.query_index(
-        db.IndexKey("gsi1", partner_deals_listing(caller.org_id, caller.partner_id)),
+    shares, next_cursor = listings.query_index(
+        listings.IndexKey("gsi1", partner_deals_listing(caller.org_id, caller.partner_id)),
         filter_expression="workflow_id = :workflow" if workflow_id else None,
         filter_values={":workflow": workflow_id} if workflow_id else None,
         newest_first=True,
@@ -139,7 +139,9 @@ def portal_workflows(caller: PartnerCaller, *, client: Any = None) -> list[db.It
     """The default workflow (where the partner creates deals) and every workflow they have a deal in."""
     default_id = caller.settings.get("default_workflow_id")
     wanted = [default_id] if default_id else []
-    markers = db.all_with_prefix(partner_workflows_pk(caller.org_id, caller.partner_id), "WORKFLOW#", client=client)
+    markers = listings.all_with_prefix(
+        partner_workflows_pk(caller.org_id, caller.partner_id), "WORKFLOW#", client=client
+    )
     wanted += [m["workflow_id"] for m in markers if m["workflow_id"] not in wanted]
     found = db.batch_get([workflows.workflow_key(caller.org_id, w) for w in wanted], client=client)
     by_id = {w["workflow_id"]: w for w in found}

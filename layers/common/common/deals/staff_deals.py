@@ -25,7 +25,7 @@ from common.deals.deal_records import (
 from common.orgs import workflows
 from common.orgs.access import Member, Permission, member_key
 from common.partners.partner_records import lead_actions, node_key
-from common.platform import clock, db, history, ids
+from common.platform import clock, db, history, ids, listings
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from common.platform.validation import Email, EntityId, Phone, ShortText, UserRef
 
@@ -123,10 +123,10 @@ def list_deals(
     if owner_id and owner_id != member.user_id and not manager:
         raise Forbidden(f"other users' deals need {Permission.MANAGE_DEALS.value}")
     if owner_id is None and manager:
-        listing = db.IndexKey("gsi1", all_deals_listing(org_id))
+        listing = listings.IndexKey("gsi1", all_deals_listing(org_id))
     else:
-        listing = db.IndexKey("gsi2", owner_deals_listing(org_id, owner_id or member.user_id))
-    return db.query_index(listing, newest_first=True, cursor=cursor, limit=limit, client=client)
+        listing = listings.IndexKey("gsi2", owner_deals_listing(org_id, owner_id or member.user_id))
+    return listings.query_index(listing, newest_first=True, cursor=cursor, limit=limit, client=client)
 
 
 def move_deal(org_id: str, deal_id: str, member: Member, change: StageChange, *, client: Any = None) -> db.Item:

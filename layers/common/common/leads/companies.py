@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from common.orgs.templates import find_template
-from common.platform import clock, db, ids
+from common.platform import clock, db, ids, listings
 from common.platform.errors import Conflict, FieldError, InvalidInput, NotFound, invalid
 from common.platform.validation import Email, EmailList, EntityId, LongText, Phone, ShortText
 
@@ -148,7 +148,9 @@ def update_company(org_id: str, company_id: str, patch: CompanyPatch, author_id:
 def list_companies(
     org_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
-    return db.query_index(db.IndexKey("gsi1", _companies_listing(org_id)), cursor=cursor, limit=limit, client=client)
+    return listings.query_index(
+        listings.IndexKey("gsi1", _companies_listing(org_id)), cursor=cursor, limit=limit, client=client
+    )
 
 
 def attach_client(org_id: str, company_id: str, client_id: str, *, client: Any = None) -> str | None:

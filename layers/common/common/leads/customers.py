@@ -19,7 +19,7 @@ from typing import Any
 
 from common.orgs.access import Member, Permission
 from common.partners.partner_records import org_email_key
-from common.platform import db
+from common.platform import db, listings
 from common.platform.errors import Forbidden, NotFound
 
 
@@ -90,8 +90,8 @@ def list_customers(
 ) -> tuple[list[db.Item], str | None]:
     """Newest first: every customer with leads:manage, else the caller's own (as get_customer allows)."""
     if member.can(Permission.MANAGE_LEADS):
-        listing = db.IndexKey("gsi1", _all_customers(org_id))
+        listing = listings.IndexKey("gsi1", _all_customers(org_id))
     else:
-        listing = db.IndexKey("gsi2", _owner_customers(org_id, member.user_id))
-    items, next_cursor = db.query_index(listing, newest_first=True, cursor=cursor, limit=limit, client=client)
+        listing = listings.IndexKey("gsi2", _owner_customers(org_id, member.user_id))
+    items, next_cursor = listings.query_index(listing, newest_first=True, cursor=cursor, limit=limit, client=client)
     return flag_partners(org_id, items, contact_email, client=client), next_cursor

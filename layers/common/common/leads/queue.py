@@ -19,7 +19,7 @@ from common.leads.model import (
     status_listing,
 )
 from common.orgs.access import Member
-from common.platform import clock, db, history, ids
+from common.platform import clock, db, history, ids, listings
 
 _CLAIM_BATCH = 10
 _LOWEST = QueuePriority.NORMAL
@@ -33,8 +33,8 @@ def claim_next(org_id: str, member: Member, *, client: Any = None) -> db.Item | 
     # Usually one read: the queue is sorted by priority, then readiness, so the ready leads come back in
     # claim order. Leads of a higher priority deferred to later sort among them and are filtered out.
     _, last_ready = ready_positions(_LOWEST, now)
-    candidates, more = db.query_index(
-        db.IndexKey("gsi3", queue_partition(org_id), sort_at_most=last_ready),
+    candidates, more = listings.query_index(
+        listings.IndexKey("gsi3", queue_partition(org_id), sort_at_most=last_ready),
         filter_expression="available_at <= :now",
         filter_values={":now": now},
         limit=_CLAIM_BATCH,
@@ -47,10 +47,10 @@ def claim_next(org_id: str, member: Member, *, client: Any = None) -> db.Item | 
     # The page held deferred or just-taken leads: read each priority's ready range exactly, so the cost
     # stays bounded however many leads wait for a later contact time.
     for priority in (QueuePriority.HIGH, QueuePriority.MEDIUM, QueuePriority.NORMAL):
-        ready = db.IndexKey("gsi3", queue_partition(org_id), sort_between=ready_positions(priority, now))
+        ready = listings.IndexKey("gsi3", queue_partition(org_id), sort_between=ready_positions(priority, now))
         cursor: str | None = None
         while True:
-            candidates, cursor = db.query_index(ready, limit=_CLAIM_BATCH, cursor=cursor, client=client)
+            candidates, cursor = listings.query_index(ready, limit=_CLAIM_BATCH, cursor=cursor, client=client)
             lead = _claim_first(org_id, candidates, member, now, client)
             if lead is not None:
                 return lead

@@ -16,7 +16,7 @@ from common.leads.model import (
     status_listing,
 )
 from common.orgs.access import Member, Permission
-from common.platform import db, history
+from common.platform import db, history, listings
 from common.platform.errors import Forbidden
 
 
@@ -56,9 +56,11 @@ def list_leads(
     if not member.can(needed):
         raise Forbidden(f"missing permission {needed.value}")
     if status is LeadStatus.QUEUED:
-        return db.query_index(db.IndexKey("gsi3", queue_partition(org_id)), cursor=cursor, limit=limit, client=client)
-    return db.query_index(
-        db.IndexKey("gsi1", status_listing(org_id, status)),
+        return listings.query_index(
+            listings.IndexKey("gsi3", queue_partition(org_id)), cursor=cursor, limit=limit, client=client
+        )
+    return listings.query_index(
+        listings.IndexKey("gsi1", status_listing(org_id, status)),
         newest_first=True,
         cursor=cursor,
         limit=limit,
@@ -69,8 +71,8 @@ def list_leads(
 def list_assigned_to(
     org_id: str, user_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
-    return db.query_index(
-        db.IndexKey("gsi2", assignee_listing(org_id, user_id)),
+    return listings.query_index(
+        listings.IndexKey("gsi2", assignee_listing(org_id, user_id)),
         newest_first=True,
         cursor=cursor,
         limit=limit,

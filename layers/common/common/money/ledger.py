@@ -24,7 +24,7 @@ from common.money.wallets import Entry, EntryKind
 from common.orgs.access import Member
 from common.partners.partner_caller import PartnerCaller
 from common.partners.partner_records import node_key
-from common.platform import clock, db, ids
+from common.platform import clock, db, ids, listings
 from common.platform.currencies import money_fields
 from common.platform.errors import Conflict, DomainError, NotFound
 from common.platform.validation import SINGLE_LINE
@@ -143,8 +143,8 @@ def list_wallets(
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The organisation's wallets by partner id (gsi1), each with its partner's name and status from one
     BatchGetItem of their nodes."""
-    wallets, next_cursor = db.query_index(
-        db.IndexKey("gsi1", wallet_model.wallets_listing(org_id)),
+    wallets, next_cursor = listings.query_index(
+        listings.IndexKey("gsi1", wallet_model.wallets_listing(org_id)),
         cursor=cursor,
         limit=limit,
         client=client,
@@ -177,7 +177,7 @@ def list_entries(
     org_id: str, partner_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     """A wallet's entries, newest first (by when they happened), read consistently."""
-    return db.query(
+    return listings.query(
         key_condition="pk = :pk AND begins_with(sk, :prefix)",
         values={":pk": wallet_model.wallet_pk(org_id, partner_id), ":prefix": wallet_model.ENTRY_PREFIX},
         newest_first=True,
@@ -277,7 +277,7 @@ def export_wallet(
     org_id: str, partner_id: str, *, cursor: str | None = None, limit: int = EXPORT_MAX_ROWS, client: Any = None
 ) -> tuple[str, str | None]:
     """A page of one wallet's ledger as CSV, oldest first, with the next page's cursor."""
-    items, next_cursor = db.query(
+    items, next_cursor = listings.query(
         key_condition="pk = :pk AND begins_with(sk, :prefix)",
         values={":pk": wallet_model.wallet_pk(org_id, partner_id), ":prefix": wallet_model.ENTRY_PREFIX},
         consistent=True,
@@ -292,8 +292,8 @@ def export_organisation(
     org_id: str, *, cursor: str | None = None, limit: int = EXPORT_MAX_ROWS, client: Any = None
 ) -> tuple[str, str | None]:
     """A page of the organisation's whole ledger as CSV, oldest first (gsi1), with the next page's cursor."""
-    items, next_cursor = db.query_index(
-        db.IndexKey("gsi1", wallet_model.ledger_listing(org_id)),
+    items, next_cursor = listings.query_index(
+        listings.IndexKey("gsi1", wallet_model.ledger_listing(org_id)),
         cursor=cursor,
         limit=limit,
         client=client,

@@ -38,7 +38,7 @@ from common.money.wallets import (
 )
 from common.orgs.access import user_actor
 from common.partners.partner_records import node_key
-from common.platform import clock, db, ids
+from common.platform import clock, db, ids, listings
 from common.platform.currencies import money_fields
 from common.platform.errors import Conflict, DomainError, NotFound
 from common.platform.validation import SINGLE_LINE
@@ -159,8 +159,8 @@ def partner_requests(
     org_id: str, partner_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     """A partner's requests in the organisation, newest first."""
-    return db.query_index(
-        db.IndexKey("gsi2", partner_payouts_listing(org_id, partner_id)),
+    return listings.query_index(
+        listings.IndexKey("gsi2", partner_payouts_listing(org_id, partner_id)),
         newest_first=True,
         cursor=cursor,
         limit=limit,
@@ -173,8 +173,8 @@ def list_requests(
 ) -> tuple[list[db.Item], str | None]:
     """The organisation's requests in one status, newest first, each with its partner's name (one
     BatchGetItem of their nodes)."""
-    items, next_cursor = db.query_index(
-        db.IndexKey("gsi1", payouts_listing(org_id, status.value)),
+    items, next_cursor = listings.query_index(
+        listings.IndexKey("gsi1", payouts_listing(org_id, status.value)),
         newest_first=True,
         cursor=cursor,
         limit=limit,

@@ -17,7 +17,7 @@ from common.orgs.organisations import (
     organisation_item,
     organisation_view,
 )
-from common.platform import clock, db, ids
+from common.platform import clock, db, ids, listings
 from common.platform.errors import Conflict, DomainError, Forbidden
 
 
@@ -72,6 +72,6 @@ def list_children(
     parent_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     """The child organisations by id (oldest first: ids are time-ordered), as organisations answer."""
-    links, next_cursor = db.query_prefix(f"ORG#{parent_id}", "CHILD#", cursor=cursor, limit=limit, client=client)
+    links, next_cursor = listings.query_prefix(f"ORG#{parent_id}", "CHILD#", cursor=cursor, limit=limit, client=client)
     children = [organisation_view({**link, "org_id": link["child_id"], "parent_id": parent_id}) for link in links]
     return children, next_cursor

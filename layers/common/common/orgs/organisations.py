@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from common.orgs.access import Member, Permission, Role, member_key, org_key
-from common.platform import clock, db, ids
+from common.platform import clock, db, ids, listings
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from common.platform.validation import SINGLE_LINE, USER_ID_PATTERN, ShortText
 
@@ -108,8 +108,8 @@ def get_organisation(org_id: str, *, client: Any = None) -> db.Item:
 def list_my_memberships(
     user_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
-    return db.query_index(
-        db.IndexKey("gsi2", _memberships_of(user_id)),
+    return listings.query_index(
+        listings.IndexKey("gsi2", _memberships_of(user_id)),
         cursor=cursor,
         limit=limit,
         client=client,
@@ -193,4 +193,4 @@ def remove_member(org_id: str, actor: Member, user_id: str, *, client: Any = Non
 def list_members(
     org_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
-    return db.query_prefix(f"ORG#{org_id}", "MEMBER#", cursor=cursor, limit=limit, client=client)
+    return listings.query_prefix(f"ORG#{org_id}", "MEMBER#", cursor=cursor, limit=limit, client=client)

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
-from common.platform import clock, db, ids
+from common.platform import clock, db, ids, listings
 from common.platform.errors import Conflict, NotFound
 from common.platform.validation import MULTI_LINE, SINGLE_LINE, ShortText
 
@@ -85,4 +85,4 @@ def get_template(org_id: str, template_id: str, *, client: Any = None) -> db.Ite
 def list_templates(
     org_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
-    return db.query_prefix(f"ORG#{org_id}", "TEMPLATE#", cursor=cursor, limit=limit, client=client)
+    return listings.query_prefix(f"ORG#{org_id}", "TEMPLATE#", cursor=cursor, limit=limit, client=client)

@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from common.orgs.access import Member, Permission
-from common.platform import clock, db, ids
+from common.platform import clock, db, ids, listings
 from common.platform.errors import Conflict, Forbidden, NotFound
 from common.platform.validation import ShortText
 
@@ -132,8 +132,8 @@ def list_workflows(
     org_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     """By name."""
-    return db.query_index(
-        db.IndexKey("gsi1", _listing(org_id)),
+    return listings.query_index(
+        listings.IndexKey("gsi1", _listing(org_id)),
         cursor=cursor,
         limit=limit,
         client=client,

@@ -16,7 +16,7 @@ from common.partners import sender_addresses
 from common.partners.account_links import confirmation_item
 from common.partners.partner_caller import refuse_unconfirmed
 from common.partners.partner_records import account_key, display_name, partner_pk
-from common.platform import clock, db
+from common.platform import clock, db, listings
 from common.platform.errors import Conflict, DomainError, NotFound, invalid
 from common.platform.validation import Email, Phone, ShortText
 
@@ -68,7 +68,7 @@ def account_with_organisations(principal: Principal, *, client: Any = None) -> d
     the organisations' names. Readable while the address is unconfirmed (it shows `email_confirmed`, so
     the portal can offer to send the link again); nothing else is until it is confirmed."""
     require_user(principal)
-    pages = db.pages(
+    pages = listings.pages(
         key_condition="pk = :pk",
         values={":pk": partner_pk(principal.subject), ":account": "partner_account", ":node": "partner_node"},
         filter_expression="entity IN (:account, :node)",

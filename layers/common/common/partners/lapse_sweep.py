@@ -22,7 +22,7 @@ from common.partners.partner_records import (
     node_key,
     status_partition,
 )
-from common.platform import clock, db, history
+from common.platform import clock, db, history, listings
 from common.platform.errors import Conflict
 
 S = PartnerStatus
@@ -40,7 +40,9 @@ class SweepCounts:
 
 
 def _due(shard: int, cutoff: str, client: Any) -> Iterator[list[db.Item]]:
-    return db.index_pages(db.IndexKey("gsi3", lapse_shard(shard), sort_below=cutoff), limit=PAGE_SIZE, client=client)
+    return listings.index_pages(
+        listings.IndexKey("gsi3", lapse_shard(shard), sort_below=cutoff), limit=PAGE_SIZE, client=client
+    )
 
 
 def lapse(node: db.Item, *, client: Any = None) -> bool:

@@ -26,7 +26,7 @@ from common.partners.partner_records import (
     settings_of,
     status_partition,
 )
-from common.platform import clock, db, history, ids
+from common.platform import clock, db, history, ids, listings
 from common.platform.cursors import cursor_fields, encode_cursor
 from common.platform.errors import DomainError, NotFound, invalid
 from common.platform.validation import Instant, LongText, ShortText
@@ -209,7 +209,7 @@ def list_contacts(
     org_id: str, partner_id: str, *, cursor: str | None = None, limit: int = PAGE_SIZE, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     get_node(org_id, partner_id, client=client)
-    return db.query(
+    return listings.query(
         key_condition="pk = :pk AND begins_with(sk, :prefix)",
         values={":pk": follow_up_partition(org_id, partner_id), ":prefix": CONTACT_PREFIX},
         newest_first=True,
@@ -254,7 +254,7 @@ def list_tasks(
 ) -> tuple[list[db.Item], str | None]:
     """Tasks in the order they were set (ids are time-ordered)."""
     get_node(org_id, partner_id, client=client)
-    return db.query(
+    return listings.query(
         key_condition="pk = :pk AND begins_with(sk, :prefix)",
         values={":pk": follow_up_partition(org_id, partner_id), ":prefix": "TASK#"},
         cursor=cursor,
@@ -316,7 +316,7 @@ def activity(
     before, below = _decode_position(cursor) if cursor else (None, None)
     # A contact's sort key is CONTACT#<position>. One more than a page: BETWEEN is inclusive, and the contact
     # at the cursor itself (already shown) is dropped below.
-    contacts, more_contacts = db.query(
+    contacts, more_contacts = listings.query(
         key_condition="pk = :pk AND sk BETWEEN :low AND :high",
         values={
             ":pk": follow_up_partition(org_id, partner_id),

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from common.partners.partner_records import NODE_HISTORY, NULLABLE_NODE_FIELDS, node_key, partner_pk
-from common.platform import db, history
+from common.platform import db, history, listings
 from common.platform.errors import Conflict, DomainError, NotFound
 
 
@@ -121,7 +121,7 @@ class NodeChange:
 
 def nodes_of(partner_id: str, *, client: Any = None) -> list[db.Item]:
     """Every organisation's node of a partner (removed ones too): one query of the partner's partition."""
-    pages = db.pages(
+    pages = listings.pages(
         key_condition="pk = :pk AND begins_with(sk, :org)",
         values={":pk": partner_pk(partner_id), ":org": "ORG#"},
         consistent=True,

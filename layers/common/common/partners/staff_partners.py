@@ -19,7 +19,7 @@ from common.partners.partner_records import (
     status_partition,
     tree_partition,
 )
-from common.platform import clock, db
+from common.platform import clock, db, listings
 from common.platform.errors import Conflict, DomainError, invalid
 from common.platform.validation import Phone, ShortText
 
@@ -77,16 +77,16 @@ def list_partners(
             raise invalid("query.filter", "live_without_lead lists LIVE partners only")
         status = S.LIVE
     if status is not None:
-        return db.query_index(
-            db.IndexKey("gsi1", status_partition(org_id, status.value)),
+        return listings.query_index(
+            listings.IndexKey("gsi1", status_partition(org_id, status.value)),
             filter_expression="attribute_not_exists(last_lead_at)" if live_without_lead else None,
             newest_first=True,
             cursor=cursor,
             limit=limit,
             client=client,
         )
-    return db.query_index(
-        db.IndexKey("gsi2", tree_partition(org_id)),
+    return listings.query_index(
+        listings.IndexKey("gsi2", tree_partition(org_id)),
         filter_expression="#status <> :archived",
         filter_values={":archived": S.ARCHIVED.value},
         names={"#status": "status"},

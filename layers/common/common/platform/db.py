@@ -1,4 +1,5 @@
-"""Table access: plain functions over one cached low-level client (injectable for tests).
+"""Table access: plain functions over one cached low-level client (injectable for tests). Listings (queries
+and their pages) are in common.platform.listings.
 
 Commands are single conditional writes or one transaction; a failed condition becomes the domain error
 the caller names, never a 500. Values are plain Python (str, int, bool, list, dict, None).
@@ -8,8 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
@@ -19,10 +19,9 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from common.platform.cursors import encode_cursor, place, start_key
-from common.platform.errors import DomainError, invalid
+from common.platform.errors import DomainError
 from common.platform.settings import Deployment, get_settings
-from common.platform.table_schema import ENTITY_ATTRIBUTE, INDEX_BY_NAME, key_attributes
+from common.platform.table_schema import ENTITY_ATTRIBUTE, key_attributes
 
 Item = dict[str, Any]
 Key = dict[str, str]
@@ -42,7 +41,7 @@ def default_client() -> Any:
     return boto3.client("dynamodb", config=config)
 
 
-def _table() -> str:
+def table_name() -> str:
     return get_settings(Deployment).table_name
 
 
@@ -82,7 +81,7 @@ def answer_of(item: Mapping[str, Any], fields: Iterable[str], *also_hidden: str)
     return {**dict.fromkeys(fields), **without_storage(item, *also_hidden)}
 
 
-def _values(values: Mapping[str, Any] | None) -> dict[str, Any]:
+def serialize_values(values: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: _serializer.serialize(v) for k, v in (values or {}).items()}
 
 
@@ -95,15 +94,15 @@ def _expression_args(
     if names:
         args["ExpressionAttributeNames"] = dict(names)
     if values:
-        args["ExpressionAttributeValues"] = _values(values)
+        args["ExpressionAttributeValues"] = serialize_values(values)
     return args
 
 
 def _is_condition_failure(error: ClientError) -> bool:
-    return _code(error) == "ConditionalCheckFailedException"
+    return error_code(error) == "ConditionalCheckFailedException"
 
 
-def _code(error: ClientError) -> str:
+def error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", ""))
 
 
@@ -115,9 +114,11 @@ _CONFLICT_BACKOFF_SECONDS = 0.01
 
 
 def _is_conflict(error: ClientError) -> bool:
-    if _code(error) == "TransactionConflictException":
+    if error_code(error) == "TransactionConflictException":
         return True
-    reasons = error.response.get("CancellationReasons", []) if _code(error) == "TransactionCanceledException" else []
+    reasons = (
+        error.response.get("CancellationReasons", []) if error_code(error) == "TransactionCanceledException" else []
+    )
     codes = {r.get("Code") for r in reasons}
     return "TransactionConflict" in codes and "ConditionalCheckFailed" not in codes
 
@@ -134,7 +135,9 @@ def _retrying(call: Callable[[], T]) -> T:
 
 
 def get(key: Key, *, consistent: bool = False, client: Any = None) -> Item | None:
-    response = (client or default_client()).get_item(TableName=_table(), Key=serialize(key), ConsistentRead=consistent)
+    response = (client or default_client()).get_item(
+        TableName=table_name(), Key=serialize(key), ConsistentRead=consistent
+    )
     return deserialize(response["Item"]) if "Item" in response else None
 
 
@@ -144,11 +147,11 @@ def batch_get(keys: Sequence[Key], *, consistent: bool = False, client: Any = No
     found: list[Item] = []
     pending: list[dict[str, Any]] = [serialize(k) for k in keys]
     while pending:
-        request = {_table(): {"Keys": pending[:100], "ConsistentRead": consistent}}
+        request = {table_name(): {"Keys": pending[:100], "ConsistentRead": consistent}}
         pending = pending[100:]
         response = client.batch_get_item(RequestItems=request)
-        found += [deserialize(i) for i in response["Responses"].get(_table(), [])]
-        pending += response.get("UnprocessedKeys", {}).get(_table(), {}).get("Keys", [])
+        found += [deserialize(i) for i in response["Responses"].get(table_name(), [])]
+        pending += response.get("UnprocessedKeys", {}).get(table_name(), {}).get("Keys", [])
     return found
 
 
@@ -167,7 +170,7 @@ def put(
     try:
         _retrying(
             lambda: client.put_item(
-                TableName=_table(),
+                TableName=table_name(),
                 Item=serialize(item),
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 **_expression_args(condition, names, values),
@@ -195,7 +198,7 @@ def delete(
     try:
         _retrying(
             lambda: client.delete_item(
-                TableName=_table(), Key=serialize(key), **_expression_args(condition, names, values)
+                TableName=table_name(), Key=serialize(key), **_expression_args(condition, names, values)
             )
         )
     except ClientError as error:
@@ -223,7 +226,7 @@ def update(
     try:
         response = _retrying(
             lambda: client.update_item(
-                TableName=_table(),
+                TableName=table_name(),
                 Key=serialize(key),
                 UpdateExpression=expression,
                 ReturnValues=returning,
@@ -254,7 +257,7 @@ def tx_put(
 ) -> dict[str, Any]:
     return {
         "Put": {
-            "TableName": _table(),
+            "TableName": table_name(),
             "Item": serialize(item),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             **_expression_args(condition, names, values),
@@ -272,7 +275,7 @@ def tx_update(
 ) -> dict[str, Any]:
     return {
         "Update": {
-            "TableName": _table(),
+            "TableName": table_name(),
             "Key": serialize(key),
             "UpdateExpression": expression,
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -290,7 +293,7 @@ def tx_delete(
 ) -> dict[str, Any]:
     return {
         "Delete": {
-            "TableName": _table(),
+            "TableName": table_name(),
             "Key": serialize(key),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             **_expression_args(condition, names, values),
@@ -308,7 +311,7 @@ def tx_check(
     """A transaction item that writes nothing: it only holds the transaction to a condition on another item."""
     return {
         "ConditionCheck": {
-            "TableName": _table(),
+            "TableName": table_name(),
             "Key": serialize(key),
             "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             **_expression_args(condition, names, values),
@@ -327,7 +330,7 @@ def transact(actions: Sequence[dict[str, Any]], *, on_cancel: CancelHandler, cli
         _retrying(lambda: client.transact_write_items(TransactItems=list(actions)))
     except ClientError as error:
         reasons = error.response.get("CancellationReasons", [])
-        if _code(error) != "TransactionCanceledException" or not any(
+        if error_code(error) != "TransactionCanceledException" or not any(
             r.get("Code") == "ConditionalCheckFailed" for r in reasons
         ):
             raise
@@ -336,184 +339,3 @@ def transact(actions: Sequence[dict[str, Any]], *, on_cancel: CancelHandler, cli
             for r in reasons
         ]
         raise on_cancel(failed) from error
-
-
-def _read(client: Any, args: Mapping[str, Any], *, from_cursor: bool) -> tuple[list[Item], dict[str, Any] | None]:
-    """One round trip: the items DynamoDB returned and its LastEvaluatedKey."""
-    try:
-        response = client.query(**args)
-    except ClientError as error:
-        if from_cursor and _code(error) == "ValidationException":
-            raise invalid("query.cursor", "does not belong to this listing") from error
-        raise
-    return [deserialize(i) for i in response.get("Items", [])], response.get("LastEvaluatedKey")
-
-
-def query(
-    *,
-    key_condition: str,
-    values: Mapping[str, Any],
-    names: Mapping[str, str] | None = None,
-    index: str | None = None,
-    limit: int | None = None,
-    newest_first: bool = False,
-    cursor: str | None = None,
-    filter_expression: str | None = None,
-    consistent: bool = False,
-    one_read: bool = False,
-    client: Any = None,
-) -> tuple[list[Item], str | None]:
-    """One page of a listing: `limit` items, or fewer on the last page, with the cursor of the next page,
-    which is None exactly when nothing follows (so no page after a cursor is empty). DynamoDB stops at a
-    full page even when nothing follows, and a filter can leave its pages short or empty: this reads one
-    item past the page (across as many round trips as a filter needs) and ends the page at its last item's
-    key. Without a limit, a page is what one round trip of up to 1 MB holds (skipping round trips a filter
-    left empty). `one_read` makes it one round trip as DynamoDB answers it, for readers that bound their
-    cost per round trip (never a listing). A cursor that does not belong to this query (tampered, or from
-    another listing) is rejected as invalid input."""
-    client = client or default_client()
-    args: dict[str, Any] = {
-        "TableName": _table(),
-        "KeyConditionExpression": key_condition,
-        "ExpressionAttributeValues": _values(values),
-        "ScanIndexForward": not newest_first,
-    }
-    if names:
-        args["ExpressionAttributeNames"] = dict(names)
-    if index:
-        args["IndexName"] = index
-    elif consistent:
-        args["ConsistentRead"] = True
-    if filter_expression:
-        args["FilterExpression"] = filter_expression
-    if cursor:
-        args["ExclusiveStartKey"] = start_key(cursor, key_condition, values)
-    items: list[Item] = []
-    from_cursor = bool(cursor)
-    while True:
-        if limit:
-            # Unfiltered, DynamoDB returns as many as asked for; a filter may drop any of them.
-            args["Limit"] = limit if one_read else limit + 1 - (0 if filter_expression else len(items))
-        found, last = _read(client, args, from_cursor=from_cursor)
-        items, from_cursor = items + found, False
-        if one_read or last is None or (len(items) > limit if limit else bool(items)):
-            break
-        args["ExclusiveStartKey"] = last
-    if one_read or not limit:
-        return items, (encode_cursor(deserialize(last)) if last else None)
-    if len(items) <= limit:
-        return items, None
-    return items[:limit], encode_cursor(place(items[limit - 1], index))
-
-
-def pages(**arguments: Any) -> Iterator[list[Item]]:
-    """Every page of a query (the arguments of `query`, without a cursor): one list per round trip, so a
-    caller can stop early, count what it read, or act page by page."""
-    cursor: str | None = None
-    while True:
-        items, cursor = query(cursor=cursor, one_read=True, **arguments)
-        yield items
-        if cursor is None:
-            return
-
-
-@dataclass(frozen=True)
-class IndexKey:
-    """One partition of a global index, with at most one condition on its sort key: the key condition
-    of a listing the index holds (`query_index`, `index_pages`)."""
-
-    index: str
-    partition: str
-    sort_prefix: str | None = None
-    sort_below: str | None = None
-    sort_at_most: str | None = None
-    sort_between: tuple[str, str] | None = None
-
-    def condition(self, filter_values: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        keys = INDEX_BY_NAME[self.index]
-        condition = f"{keys.partition_key} = :pk"
-        values: dict[str, Any] = {":pk": self.partition, **(filter_values or {})}
-        if self.sort_prefix is not None:
-            condition += f" AND begins_with({keys.sort_key}, :sort)"
-            values[":sort"] = self.sort_prefix
-        elif self.sort_below is not None:
-            condition += f" AND {keys.sort_key} < :sort"
-            values[":sort"] = self.sort_below
-        elif self.sort_at_most is not None:
-            condition += f" AND {keys.sort_key} <= :sort"
-            values[":sort"] = self.sort_at_most
-        elif self.sort_between is not None:
-            condition += f" AND {keys.sort_key} BETWEEN :sort AND :sort_last"
-            values[":sort"], values[":sort_last"] = self.sort_between
-        return {"index": self.index, "key_condition": condition, "values": values}
-
-
-def query_index(
-    key: IndexKey,
-    *,
-    filter_expression: str | None = None,
-    filter_values: Mapping[str, Any] | None = None,
-    names: Mapping[str, str] | None = None,
-    limit: int | None = None,
-    newest_first: bool = False,
-    cursor: str | None = None,
-    one_read: bool = False,
-    client: Any = None,
-) -> tuple[list[Item], str | None]:
-    """One page of a listing a global index holds: `query` with the key's condition (`filter_values` are
-    the values `filter_expression` names)."""
-    return query(
-        **key.condition(filter_values),
-        filter_expression=filter_expression,
-        names=names,
-        limit=limit,
-        newest_first=newest_first,
-        cursor=cursor,
-        one_read=one_read,
-        client=client,
-    )
-
-
-def index_pages(
-    key: IndexKey,
-    *,
-    filter_expression: str | None = None,
-    filter_values: Mapping[str, Any] | None = None,
-    names: Mapping[str, str] | None = None,
-    limit: int | None = None,
-    newest_first: bool = False,
-    client: Any = None,
-) -> Iterator[list[Item]]:
-    """Every page of a listing a global index holds, one list per round trip (see `pages`)."""
-    return pages(
-        **key.condition(filter_values),
-        filter_expression=filter_expression,
-        names=names,
-        limit=limit,
-        newest_first=newest_first,
-        client=client,
-    )
-
-
-def query_prefix(
-    partition: str, prefix: str, *, cursor: str | None = None, limit: int = 100, client: Any = None
-) -> tuple[list[Item], str | None]:
-    """Items of one partition whose sort key starts with `prefix` (e.g. an organisation's members)."""
-    return query(
-        key_condition="pk = :pk AND begins_with(sk, :prefix)",
-        values={":pk": partition, ":prefix": prefix},
-        cursor=cursor,
-        limit=limit,
-        client=client,
-    )
-
-
-def all_with_prefix(partition: str, prefix: str, *, consistent: bool = False, client: Any = None) -> list[Item]:
-    """Every item of one partition whose sort key starts with `prefix`, however many pages that takes."""
-    every_page = pages(
-        key_condition="pk = :pk AND begins_with(sk, :prefix)",
-        values={":pk": partition, ":prefix": prefix},
-        consistent=consistent,
-        client=client,
-    )
-    return [item for page in every_page for item in page]

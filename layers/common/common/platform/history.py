@@ -21,7 +21,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any, TypeVar
 
-from common.platform import clock, db
+from common.platform import clock, db, listings
 from common.platform.cursors import cursor_fields, encode_cursor
 from common.platform.errors import Conflict, DomainError, invalid
 
@@ -323,7 +323,7 @@ def newest_first(
     if top < 0:
         return
     partition, prefix = bound.pages_at(item)
-    for pages in db.pages(
+    for pages in listings.pages(
         key_condition="pk = :pk AND sk BETWEEN :low AND :high",
         values={":pk": partition, ":low": prefix, ":high": f"{prefix}{top:08d}"},
         newest_first=True,

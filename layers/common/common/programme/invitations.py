@@ -28,7 +28,7 @@ from common.partners.partner_records import (
     settings_key,
     settings_of,
 )
-from common.platform import clock, db, emailed_links, ids
+from common.platform import clock, db, emailed_links, ids, listings
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound
 from common.platform.settings import Portal, get_settings
 from common.platform.validation import Email, LongText, Phone, ShortText
@@ -241,8 +241,8 @@ def my_invitations(
     """The caller's own invitations in the organisation, newest first (a staff member or a partner)."""
     if member_or_none(principal, org_id, client=client) is None:
         require_partner(principal, org_id, client=client)
-    return db.query_index(
-        db.IndexKey("gsi1", _inviter_partition(org_id, principal.subject)),
+    return listings.query_index(
+        listings.IndexKey("gsi1", _inviter_partition(org_id, principal.subject)),
         newest_first=True,
         limit=limit,
         cursor=cursor,

@@ -32,7 +32,7 @@ from common.partners.partner_records import (
     tree_partition,
     tree_path,
 )
-from common.platform import clock, db, history
+from common.platform import clock, db, history, listings
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from common.platform.validation import UserRef
 from common.programme.invitations import (
@@ -218,8 +218,8 @@ def list_structure(
     else the calling participant's downline (without themselves)."""
     member = member_or_none(principal, org_id, client=client)
     if member is not None and member.can(Permission.PROGRAMME_SEE_ALL):
-        items, next_cursor = db.query_index(
-            db.IndexKey("gsi2", tree_partition(org_id)), cursor=cursor, limit=limit, client=client
+        items, next_cursor = listings.query_index(
+            listings.IndexKey("gsi2", tree_partition(org_id)), cursor=cursor, limit=limit, client=client
         )
         return items, next_cursor, "all"
     try:
@@ -232,8 +232,8 @@ def list_structure(
         raise
     path = caller.node["gsi2sk"]
     # The caller's own node heads its subtree; a filter (not dropping it from a page) keeps pages full.
-    items, next_cursor = db.query_index(
-        db.IndexKey("gsi2", tree_partition(org_id), sort_prefix=path),
+    items, next_cursor = listings.query_index(
+        listings.IndexKey("gsi2", tree_partition(org_id), sort_prefix=path),
         filter_expression="partner_id <> :me",
         filter_values={":me": caller.partner_id},
         cursor=cursor,
@@ -250,8 +250,8 @@ def _subtree(org_id: str, path: str, client: Any) -> list[db.Item]:
     """The nodes whose tree path starts with `path` (the partner and its downline); more than one
     transaction can move is refused."""
     found: list[db.Item] = []
-    for items in db.index_pages(
-        db.IndexKey("gsi2", tree_partition(org_id), sort_prefix=path), limit=MAX_MOVE_ITEMS, client=client
+    for items in listings.index_pages(
+        listings.IndexKey("gsi2", tree_partition(org_id), sort_prefix=path), limit=MAX_MOVE_ITEMS, client=client
     ):
         found += items
         if len(found) > MAX_MOVE_ITEMS:

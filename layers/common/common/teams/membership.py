@@ -24,7 +24,7 @@ from common.orgs.access import (
 )
 from common.partners.partner_caller import refuse_unconfirmed
 from common.partners.partner_records import account_key
-from common.platform import clock, db
+from common.platform import clock, db, listings
 from common.platform.errors import Forbidden, NotFound
 from common.teams.team_model import TeamRole, phone_key, team_key, team_member_key, team_pk
 
@@ -62,15 +62,15 @@ def get_team_member(
 def team_members(org_id: str, team_id: str, *, consistent: bool = False, client: Any = None) -> list[db.Item]:
     """Every membership of the team (leader, admins, members): one query of the team's partition (more
     pages only past 1 MB of members)."""
-    return db.all_with_prefix(team_pk(org_id, team_id), "MEMBER#", consistent=consistent, client=client)
+    return listings.all_with_prefix(team_pk(org_id, team_id), "MEMBER#", consistent=consistent, client=client)
 
 
 def phone_memberships(phone: str, *, client: Any = None) -> tuple[db.Item | None, list[db.Item]]:
     """A number's opt-out record (None: never opted in or out) and its links to the members it is, one per
     team: one query of the phone's partition."""
-    items, cursor = db.query(key_condition="pk = :pk", values={":pk": phone_key(phone)["pk"]}, client=client)
+    items, cursor = listings.query(key_condition="pk = :pk", values={":pk": phone_key(phone)["pk"]}, client=client)
     while cursor is not None:
-        more, cursor = db.query(
+        more, cursor = listings.query(
             key_condition="pk = :pk", values={":pk": phone_key(phone)["pk"]}, cursor=cursor, client=client
         )
         items += more
@@ -86,14 +86,18 @@ def list_teams(
     org_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     """The organisation's teams by name."""
-    return db.query_index(db.IndexKey("gsi1", teams_listing(org_id)), cursor=cursor, limit=limit, client=client)
+    return listings.query_index(
+        listings.IndexKey("gsi1", teams_listing(org_id)), cursor=cursor, limit=limit, client=client
+    )
 
 
 def my_teams(
     user_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     """The user's memberships across organisations and teams (each carries its team's name)."""
-    return db.query_index(db.IndexKey("gsi2", user_teams(user_id)), cursor=cursor, limit=limit, client=client)
+    return listings.query_index(
+        listings.IndexKey("gsi2", user_teams(user_id)), cursor=cursor, limit=limit, client=client
+    )
 
 
 # -- who calls -------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from common.platform import clock, db, history
+from common.platform import clock, db, history, listings
 from common.platform.errors import Conflict
 from common.teams.referral_requests import HISTORY, expiring_partition, history_entry
 from common.teams.team_model import ReferralStatus, orgs_with_teams, referral_key
@@ -64,8 +64,8 @@ def expire_due(now: datetime | None = None, *, client: Any = None) -> ExpiryCoun
     counts = ExpiryCounts()
     for org_id in _orgs_with_teams(counts, client):
         counts.orgs += 1
-        due = db.IndexKey("gsi3", expiring_partition(org_id), sort_below=cutoff)
-        for items in db.index_pages(due, limit=PAGE_SIZE, client=client):
+        due = listings.IndexKey("gsi3", expiring_partition(org_id), sort_below=cutoff)
+        for items in listings.index_pages(due, limit=PAGE_SIZE, client=client):
             counts.items_read += len(items)
             for item in items:
                 counts.due += 1

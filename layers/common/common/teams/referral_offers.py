@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from common.platform import clock, db, history, notices, sms
+from common.platform import clock, db, history, listings, notices, sms
 from common.platform.errors import Conflict, DomainError
 from common.platform.observability import logger
 from common.teams.delivery_status import status_callback_url
@@ -168,7 +168,7 @@ def _record(request: db.Item, user_id: str, outcome: dict[str, Any], *, client: 
 
 def offers(org_id: str, request_id: str, *, client: Any = None) -> list[db.Item]:
     """The request's offers, one per member texted (or refused)."""
-    return db.all_with_prefix(referral_key(org_id, request_id)["pk"], "OFFER#", client=client)
+    return listings.all_with_prefix(referral_key(org_id, request_id)["pk"], "OFFER#", client=client)
 
 
 def view(offer: db.Item) -> dict[str, Any]:

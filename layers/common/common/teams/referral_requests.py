@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from common.orgs.access import user_actor
-from common.platform import clock, db, history, ids
+from common.platform import clock, db, history, ids, listings
 from common.platform.errors import Conflict, DomainError, NotFound, invalid
 from common.platform.validation import SINGLE_LINE, Email, EntityId, LongText, Phone, ShortText
 from common.teams.team_model import ReferralStatus, code_key, referral_key, team_key
@@ -221,8 +221,8 @@ def list_requests(
     if created_by is not None:
         conditions.append("created_by = :creator")
         values[":creator"] = created_by
-    return db.query_index(
-        db.IndexKey("gsi1", _listing(org_id)),
+    return listings.query_index(
+        listings.IndexKey("gsi1", _listing(org_id)),
         filter_expression=" AND ".join(conditions) or None,
         filter_values=values,
         names=names or None,

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
-from common.platform import clock, db, notices, sms
+from common.platform import clock, db, listings, notices, sms
 from common.platform.email import send_email
 from common.platform.observability import logger
 from common.teams.team_model import due_partition, orgs_with_teams, phone_key, team_key, team_member_key, team_pk
@@ -50,8 +50,8 @@ def _org_ids(counts: ReminderCounts, client: Any) -> Iterator[str]:
 
 def due_customers(org_id: str, cutoff: str, *, client: Any = None) -> Iterator[list[db.Item]]:
     """Pages of the organisation's open customers whose update date is before `cutoff`, oldest first."""
-    yield from db.index_pages(
-        db.IndexKey("gsi3", due_partition(org_id), sort_below=cutoff), limit=PAGE_SIZE, client=client
+    yield from listings.index_pages(
+        listings.IndexKey("gsi3", due_partition(org_id), sort_below=cutoff), limit=PAGE_SIZE, client=client
     )
 
 

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.orgs.access import Member, Permission
-from common.platform import clock, db, ids
+from common.platform import clock, db, ids, listings
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from common.platform.validation import E164, Email, ShortText, UserRef
 from common.teams.membership import (
@@ -315,7 +315,7 @@ def remove_member(caller: TeamCaller, user_id: str, *, client: Any = None) -> No
 def _assigned_ids(org_id: str, team_id: str, user_id: str, *, client: Any = None) -> list[str]:
     """Up to NAMED_CUSTOMERS customers of the team assigned to the user (the assignee index: one query)."""
     partition = assignee_index(org_id, team_id, user_id, "", "")["gsi2pk"]
-    items, _ = db.query_index(db.IndexKey("gsi2", partition), limit=NAMED_CUSTOMERS, client=client)
+    items, _ = listings.query_index(listings.IndexKey("gsi2", partition), limit=NAMED_CUSTOMERS, client=client)
     return [str(item["gsi2sk"]).rsplit("#", 1)[-1] for item in items]
 
 

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from common.leads.customers import flag_partners
-from common.platform import clock, db, history, ids
+from common.platform import clock, db, history, ids, listings
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from common.platform.validation import LongText, UserRef
 from common.teams.membership import TeamCaller
@@ -187,7 +187,7 @@ def list_customers(
     filter_expression = " AND ".join(filters) or None
     names = {"#status": "status"} if status is not None else None
     if caller.sees_all:
-        return db.query(
+        return listings.query(
             key_condition="pk = :pk AND begins_with(sk, :prefix)",
             values={":pk": team_pk(caller.org_id, caller.team_id), ":prefix": "CUSTOMER#", **values},
             names=names,
@@ -198,8 +198,8 @@ def list_customers(
             client=client,
         )
     partition = assignee_index(caller.org_id, caller.team_id, caller.user_id, "", "")["gsi2pk"]
-    return db.query_index(
-        db.IndexKey("gsi2", partition),
+    return listings.query_index(
+        listings.IndexKey("gsi2", partition),
         filter_values=values,
         names=names,
         filter_expression=filter_expression,

@@ -22,7 +22,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from common.platform import db
+from common.platform import db, listings
 from common.platform.errors import Conflict
 
 # "Customer list updates must be done at least every 7 days."
@@ -125,4 +125,4 @@ def team_org_key(org_id: str) -> db.Key:
 
 def orgs_with_teams(*, client: Any = None) -> Iterator[list[db.Item]]:
     """Pages of the organisations that have teams: where the team sweeps look."""
-    return db.pages(key_condition="pk = :pk", values={":pk": TEAM_ORGS}, limit=100, client=client)
+    return listings.pages(key_condition="pk = :pk", values={":pk": TEAM_ORGS}, limit=100, client=client)
