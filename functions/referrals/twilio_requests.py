@@ -31,11 +31,12 @@ from xml.sax.saxutils import escape
 
 from aws_lambda_powertools.metrics import MetricUnit
 from common.platform import clock, sms
-from common.platform.errors import InternalError, problem, problem_answer
+from common.platform.errors import DomainError, Forbidden, InternalError, NotFound, problem_answer
 from common.platform.observability import logger, metrics
 from common.platform.settings import SmsWebhookUrls, TwilioNumber, get_settings
 from common.teams import delivery_status, text_replies
 from common.web.idempotency import IN_PROGRESS
+from common.web.request_body import MalformedBody
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 
 from referrals import inbound_messages
@@ -66,8 +67,14 @@ def _twiml_response(message: str | None, status: int = 200) -> dict[str, Any]:
     return {"statusCode": status, "headers": {"Content-Type": "text/xml; charset=utf-8"}, "body": twiml(message)}
 
 
-def _problem_response(path: str, status: int, title: str, detail: str, code: str) -> dict[str, Any]:
-    return problem_answer(problem(status, title, detail, code=code, instance=path))
+class MessageInProgress(DomainError):
+    """The first delivery of this MessageSid is still being handled: Twilio retries on a 5xx."""
+
+    status, code, title = 503, IN_PROGRESS, "In progress"
+
+
+def _problem_response(path: str, refusal: DomainError) -> dict[str, Any]:
+    return problem_answer(refusal.problem(path))
 
 
 # -- the request -------------------------------------------------------------------------------------
@@ -148,13 +155,13 @@ def receive(form: Form, path: str) -> dict[str, Any]:
     message_sid = form.first("MessageSid")
     if not MESSAGE_SID.match(message_sid):
         # 400 malformed-body, as every unreadable body (invalid-input is 422 everywhere, for fields read).
-        return _problem_response(path, 400, "Bad request", "MessageSid is missing or malformed", "malformed-body")
+        return _problem_response(path, MalformedBody("MessageSid is missing or malformed"))
     once = partial(inbound_messages.act_once, message_sid)
     try:
         reply = text_replies.reply(message_sid, form.first("From"), form.first("Body"), once=once)
     except inbound_messages.InProgress:
         logger.info("sms redelivered while in progress", extra={"message_sid": message_sid})
-        return _problem_response(path, 503, "In progress", "this message is being processed; retry", IN_PROGRESS)
+        return _problem_response(path, MessageInProgress("this message is being processed; retry"))
     return _twiml_response(reply.text)
 
 
@@ -180,22 +187,20 @@ def handle(event: Mapping[str, Any]) -> dict[str, Any]:
     elif path.endswith("/twilio/status"):
         url = f"{settings.sms_status_url}?{raw_query}" if raw_query else settings.sms_status_url
     else:
-        return _problem_response(path, 404, "Not found", "no such route", "not-found")
+        return _problem_response(path, NotFound("no such route"))
     form = form_of(event)
     if not signed(url, form, _header(event, SIGNATURE_HEADER), _header(event, SIGNATURE_SETTINGS_HEADER)):
         # Many of these at once: a wrong auth token parameter or public URL, or someone probing.
         logger.info("twilio signature refused", extra={"path": path})
         metrics.add_metric(name="TwilioSignaturesRefused", unit=MetricUnit.Count, value=1)
-        return _problem_response(path, 403, "Not allowed", "the request is not signed by Twilio", "forbidden")
+        return _problem_response(path, Forbidden("the request is not signed by Twilio"))
     is_reply = path.endswith("/twilio/sms")
     wrong = misaddressed(form, reply=is_reply)
     if wrong is not None:
         # Signed, but for another account or number: a number misrouted to this URL, or a token shared.
         logger.warning("twilio request for another account or number", extra={"path": path, "parameter": wrong})
         metrics.add_metric(name="TwilioRequestsMisaddressed", unit=MetricUnit.Count, value=1)
-        return _problem_response(
-            path, 403, "Not allowed", f"the request is not for this Twilio account and number ({wrong})", "forbidden"
-        )
+        return _problem_response(path, Forbidden(f"the request is not for this Twilio account and number ({wrong})"))
     try:
         if is_reply:
             return receive(form, path)
@@ -204,4 +209,4 @@ def handle(event: Mapping[str, Any]) -> dict[str, Any]:
         # Type and place only: messages can carry the form's data. Twilio may retry; nothing was kept.
         at = [f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(error.__traceback__)]
         logger.error("unexpected error", extra={"error_type": type(error).__name__, "at": at[-5:]})
-        return problem_answer(InternalError().problem(path))
+        return _problem_response(path, InternalError())

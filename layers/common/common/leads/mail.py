@@ -110,3 +110,13 @@ def send_return_notification(lead: db.Item, *, client: Any = None, ses: Any = No
     template = find_template(lead["org_id"], template_id, client=client) if template_id else None
     org_name = get_organisation(lead["org_id"], client=client)["name"] if template else ""
     return _send_once(lead, "return", recipients, return_message(lead, company, template, org_name), client, ses)
+
+
+def on_change(old: db.Item | None, new: db.Item | None) -> None:
+    """The leads consumer's reaction: a lead bought or returned gets its notification, once."""
+    if new is None or new.get("entity") != "lead":
+        return
+    if purchase_due(old, new):
+        send_purchase_notification(new)
+    if return_due(old, new):
+        send_return_notification(new)

@@ -36,7 +36,7 @@ class DomainError(Exception):
         self.conflicting_ids = [str(value) for value in conflicting_ids]
 
     def problem(self, instance: str) -> dict[str, Any]:
-        return problem(
+        return _problem_body(
             self.status,
             self.title,
             self.detail,
@@ -80,7 +80,7 @@ def invalid(field: str, message: str) -> InvalidInput:
     return InvalidInput(f"{field}: {message}", errors=[FieldError(field, message)])
 
 
-def problem(
+def _problem_body(
     status: int,
     title: str,
     detail: str,

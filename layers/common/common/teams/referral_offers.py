@@ -17,9 +17,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from common.platform import clock, db, history, listings, notices, sms
 from common.platform.errors import Conflict, DomainError
-from common.platform.observability import logger
+from common.platform.observability import logger, metrics
 from common.teams.delivery_status import status_callback_url
 from common.teams.membership import opted_out, team_members
 from common.teams.referral_requests import HISTORY, effective_status, history_entry
@@ -173,3 +175,12 @@ def offers(org_id: str, request_id: str, *, client: Any = None) -> list[db.Item]
 
 def view(offer: db.Item) -> dict[str, Any]:
     return db.without_storage(offer)
+
+
+def on_change(old: db.Item | None, new: db.Item | None) -> None:
+    """The referrals consumer's reaction: a request just created (no old image) is offered to its team."""
+    if old is not None or not new or new.get("entity") != "referral_request":
+        return
+    texted = offer_request(new)
+    logger.info("referral offered", extra={"request_id": new["request_id"], "texted": texted})
+    metrics.add_metric(name="ReferralTextsSent", unit=MetricUnit.Count, value=texted)
