@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 from common.orgs.access import user_actor
 from common.platform import clock, db, history, ids, listings
 from common.platform.errors import Conflict, DomainError, NotFound, invalid
+from common.platform.table_schema import TTL_ATTRIBUTE
 from common.platform.validation import SINGLE_LINE, Email, EntityId, LongText, Phone, ShortText
 from common.teams.team_model import ReferralStatus, code_key, referral_key, team_key
 
@@ -139,7 +140,7 @@ def create(org_id: str, new: NewReferralRequest, created_by: str, *, client: Any
             "request_id": request_id,
             "expires_at": expires_at,
             # Late replies are answered for a while after the request closes; then DynamoDB drops the code.
-            "expiration": int((now + timedelta(minutes=new.expires_in_minutes) + CODE_KEPT).timestamp()),
+            TTL_ATTRIBUTE: int((now + timedelta(minutes=new.expires_in_minutes) + CODE_KEPT).timestamp()),
         }
 
         def refusal(failed: list[db.Item | None]) -> DomainError:
