@@ -35,13 +35,17 @@ S = PartnerStatus
 ADD_ATTEMPTS = 3
 
 
+# The statuses a partner can be added in.
+InitialStatus = Literal["PROSPECT", "LIVE"]
+
+
 class NewPartner(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     first_name: ShortText
     last_name: ShortText
     email: Email
     phone: Phone
-    status: Literal["PROSPECT", "LIVE"] = "LIVE"
+    status: InitialStatus = "LIVE"
     brokers: Brokers = Field(default_factory=list, max_length=MAX_BROKERS)
     sponsor_id: UserRef | None = Field(default=None, description="a partner of this organisation, placed above")
 
@@ -51,7 +55,7 @@ class ExistingPartner(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     partner_id: UserRef
-    status: Literal["PROSPECT", "LIVE"] = "LIVE"
+    status: InitialStatus = "LIVE"
     brokers: Brokers = Field(default_factory=list, max_length=MAX_BROKERS)
 
 

@@ -57,8 +57,6 @@ MANUAL_TRANSITIONS: dict[PartnerStatus, frozenset[PartnerStatus]] = {
     S.ENDED: frozenset({S.PROSPECT, S.LIVE, S.ARCHIVED}),
     S.ARCHIVED: frozenset(),
 }
-# Statuses a partner can be added in.
-INITIAL_STATUSES = frozenset({S.PROSPECT, S.LIVE})
 # A lead or deal credited to a partner in one of these makes them ACTIVE (ENDED and ARCHIVED partners
 # are not credited).
 LEAD_STATUSES = (S.PROSPECT, S.PROSPECT_TERMS_SENT, S.LIVE, S.ACTIVE, S.LAPSED)
