@@ -12,6 +12,8 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+from common.platform import settings
+
 from bench.partners import ItemsReturned
 
 REMINDER_CUSTOMERS = int(os.environ.get("BENCH_REMINDER_CUSTOMERS", "10000"))
@@ -24,14 +26,14 @@ LEADER_PHONE = "+15550001000"
 
 
 def environment(twilio_url: str, account_sid: str) -> dict[str, str]:
-    return {
-        "TWILIO_ACCOUNT_SID": account_sid,
-        "TWILIO_FROM_NUMBER": "+15005550006",
-        "TWILIO_AUTH_TOKEN_PARAMETER": AUTH_TOKEN_PARAMETER,
-        "TWILIO_API_URL": twilio_url,
-        "SMS_WEBHOOK_URL": WEBHOOK_URL,
-        "SMS_STATUS_URL": STATUS_URL,
-    }
+    return settings.environment(
+        twilio_account_sid=account_sid,
+        twilio_from_number="+15005550006",
+        twilio_auth_token_parameter=AUTH_TOKEN_PARAMETER,
+        twilio_api_url=twilio_url,
+        sms_webhook_url=WEBHOOK_URL,
+        sms_status_url=STATUS_URL,
+    )
 
 
 def _team(admin: str) -> tuple[str, str]:

@@ -28,6 +28,8 @@ from infra.constants import IMPORT_ROOTS, add_import_roots  # noqa: E402
 
 add_import_roots()
 
+from common.platform.settings import environment  # noqa: E402
+
 from bench import cold_init, dispatcher, partners, payouts, referrals  # noqa: E402
 from local.dynamodb_local import DynamoDBLocal  # noqa: E402
 from local.moto_server import MotoServer  # noqa: E402
@@ -47,26 +49,27 @@ BASE_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
-    "STAGE": "bench",
-    "TABLE_NAME": TABLE,
-    "POWERTOOLS_SERVICE_NAME": "partner-programme",
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
-    "EMAIL_FROM": "no-reply@bench.example",
-    "LEAD_INTAKE_SCOPE": "leads/write",
+} | environment(
+    stage="bench",
+    table_name=TABLE,
+    powertools_service_name="partner-programme",
+    email_from="no-reply@bench.example",
+    lead_intake_scope="leads/write",
     # Credentials are not issued in the benchmark; the API only needs the pool named to start.
-    "USER_POOL_ID": "us-east-1_bench",
-    "TOKEN_ISSUER": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_bench",
-    "JWKS_URL": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_bench/.well-known/jwks.json",
-    "PORTAL_CLIENT_IDS": "bench-portal",
+    user_pool_id="us-east-1_bench",
+    token_issuer="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_bench",
+    jwks_url="https://cognito-idp.us-east-1.amazonaws.com/us-east-1_bench/.well-known/jwks.json",
+    portal_client_ids="bench-portal",
     # Files are not uploaded in the benchmark; the partners API only needs them named to start.
-    "FILES_BUCKET": "partner-programme-bench-files",
-    "PORTAL_URL": "https://portal.bench.example",
+    files_bucket="partner-programme-bench-files",
+    portal_url="https://portal.bench.example",
     # Replaced by the queues on moto's SQS for the dispatcher's benchmark; named for its import.
-    "CONSUMER_QUEUE_URLS": json.dumps(
+    consumer_queue_urls=json.dumps(
         {name: f"https://sqs.us-east-1.amazonaws.com/123456789012/{name}" for name in CONSUMERS}
     ),
-}
+)
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -418,18 +421,18 @@ def run_cold_init() -> dict[str, Any]:
     rows = []
     with cold_init.read_only_trees(site) as trees:
         for module, baseline in IMPORT_BASELINES.items():
-            environment = (
+            variables = (
                 os.environ
                 | BASE_ENV
                 | referrals.environment("http://127.0.0.1:9", TWILIO_ACCOUNT_SID)  # texts are never sent here
-                | {"POWERTOOLS_SERVICE_NAME": module.split(".")[0]}
+                | environment(powertools_service_name=module.split(".")[0])
             )
             statements = {"handler": f"import {module}", "libraries": baseline}
             samples: dict[tuple[str, str], list[float]] = {(v, side): [] for v in trees for side in statements}
             for run in range(COLD_INIT_RUNS + 1):  # the first round only fills the page cache
                 for variant, tree in trees.items():  # interleaved, so that load on the machine hits all alike
                     for side, statement in statements.items():
-                        seconds = cold_init.init_seconds(tree, statement, environment)
+                        seconds = cold_init.init_seconds(tree, statement, variables)
                         if run:
                             samples[variant, side].append(seconds * 1000)
             row: dict[str, Any] = {"module": module}
