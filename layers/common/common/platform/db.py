@@ -248,6 +248,24 @@ def update(
     return deserialize(response.get("Attributes", {}))
 
 
+def _transaction_item(
+    kind: str,
+    condition: str | None,
+    names: Mapping[str, str] | None,
+    values: Mapping[str, Any] | None,
+    **request: Any,
+) -> dict[str, Any]:
+    """One item of a TransactWriteItems: a refused condition hands back the item's current image."""
+    return {
+        kind: {
+            "TableName": table_name(),
+            **request,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            **_expression_args(condition, names, values),
+        }
+    }
+
+
 def tx_put(
     item: Mapping[str, Any],
     *,
@@ -255,14 +273,7 @@ def tx_put(
     names: Mapping[str, str] | None = None,
     values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
-        "Put": {
-            "TableName": table_name(),
-            "Item": serialize(item),
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            **_expression_args(condition, names, values),
-        }
-    }
+    return _transaction_item("Put", condition, names, values, Item=serialize(item))
 
 
 def tx_update(
@@ -273,15 +284,7 @@ def tx_update(
     names: Mapping[str, str] | None = None,
     values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
-        "Update": {
-            "TableName": table_name(),
-            "Key": serialize(key),
-            "UpdateExpression": expression,
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            **_expression_args(condition, names, values),
-        }
-    }
+    return _transaction_item("Update", condition, names, values, Key=serialize(key), UpdateExpression=expression)
 
 
 def tx_delete(
@@ -291,14 +294,7 @@ def tx_delete(
     names: Mapping[str, str] | None = None,
     values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    return {
-        "Delete": {
-            "TableName": table_name(),
-            "Key": serialize(key),
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            **_expression_args(condition, names, values),
-        }
-    }
+    return _transaction_item("Delete", condition, names, values, Key=serialize(key))
 
 
 def tx_check(
@@ -309,14 +305,7 @@ def tx_check(
     values: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A transaction item that writes nothing: it only holds the transaction to a condition on another item."""
-    return {
-        "ConditionCheck": {
-            "TableName": table_name(),
-            "Key": serialize(key),
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            **_expression_args(condition, names, values),
-        }
-    }
+    return _transaction_item("ConditionCheck", condition, names, values, Key=serialize(key))
 
 
 # Called with one entry per transaction item: None when that item passed, else its current image ({} if
