@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common.orgs import organisations, templates
 from common.orgs.access import OPERATORS_GROUP, Permission, require_operator
 from common.partners.partner_caller import require_confirmed
-from common.platform.db import without_storage
+from common.platform.answers import Page, page_of
 from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, UserId, caller, member_of, page
 
 from leads import responses as r
@@ -130,16 +130,17 @@ def remove_member(org_id: Id, user_id: UserId) -> tuple[str, int]:
     "/orgs/<org_id>/message-templates",
     summary="Create a message template",
     tags=["templates"],
+    status_code=201,
     responses=r.answers(
-        r.body(r.MessageTemplate, "The template", 201),
+        r.ok("The template", 201),
         forbidden=r.missing(Permission.MANAGE_TEMPLATES),
         not_found=r.NOT_A_MEMBER,
         invalid="The request has invalid fields (e.g. an unknown placeholder)",
     ),
 )
-def create_template(org_id: Id, body: Annotated[templates.NewTemplate, Body()]) -> tuple[dict[str, Any], int]:
+def create_template(org_id: Id, body: Annotated[templates.NewTemplate, Body()]) -> templates.MessageTemplate:
     member = member_of(router, org_id, Permission.MANAGE_TEMPLATES)
-    return without_storage(templates.create_template(org_id, body, member.user_id)), 201
+    return templates.MessageTemplate.of(templates.create_template(org_id, body, member.user_id))
 
 
 @router.get(
@@ -148,16 +149,16 @@ def create_template(org_id: Id, body: Annotated[templates.NewTemplate, Body()]) 
     description="Oldest first (template ids are time-ordered).",
     tags=["templates"],
     responses=r.answers(
-        r.body(r.MessageTemplatePage, "A page of templates"),
+        r.ok("A page of templates"),
         forbidden=r.STAFF_ONLY,
         not_found=r.NOT_A_MEMBER,
         invalid="The cursor or limit is not valid",
     ),
 )
-def list_templates(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
+def list_templates(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> Page[templates.MessageTemplate]:
     member_of(router, org_id)
     items, next_cursor = templates.list_templates(org_id, cursor=cursor, limit=limit)
-    return page([without_storage(i) for i in items], next_cursor)
+    return page_of(templates.MessageTemplate, items, next_cursor)
 
 
 @router.get(
@@ -165,11 +166,11 @@ def list_templates(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT)
     summary="Get a message template",
     tags=["templates"],
     responses=r.answers(
-        r.body(r.MessageTemplate, "The template"),
+        r.ok("The template"),
         forbidden=r.STAFF_ONLY,
         not_found="The caller is not a member of the organisation, or there is no such template",
     ),
 )
-def get_template(org_id: Id, template_id: Id) -> dict[str, Any]:
+def get_template(org_id: Id, template_id: Id) -> templates.MessageTemplate:
     member_of(router, org_id)
-    return without_storage(templates.get_template(org_id, template_id))
+    return templates.MessageTemplate.of(templates.get_template(org_id, template_id))

@@ -11,7 +11,6 @@ from common.leads.companies import LeadLocation, NewCompany, QueuePriority
 from common.leads.customers import IS_PARTNER
 from common.leads.model import LeadContact, LeadStatus
 from common.orgs.access import Permission, Role
-from common.orgs.templates import NewTemplate
 from common.web.openapi_docs import (  # noqa: F401 - the shared documentation helpers, used as r.<name> by the routes
     INVALID,
     NO_INPUT,
@@ -25,6 +24,7 @@ from common.web.openapi_docs import (  # noqa: F401 - the shared documentation h
     body,
     missing,
     no_content,
+    ok,
 )
 from common.web.openapi_docs import Open as _Open
 from pydantic import ConfigDict, Field
@@ -168,19 +168,6 @@ class Member(Membership):
 
 class MemberPage(_Open):
     items: list[Member]
-    next_cursor: str | None
-
-
-class MessageTemplate(NewTemplate):
-    model_config = ConfigDict(extra="allow")
-    org_id: str
-    template_id: str
-    created_by: str
-    created_at: datetime
-
-
-class MessageTemplatePage(_Open):
-    items: list[MessageTemplate]
     next_cursor: str | None
 
 

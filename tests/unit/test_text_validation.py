@@ -9,6 +9,7 @@ import unicodedata
 from typing import Any
 
 import pytest
+from common.platform.answers import Answer, Page
 from common.platform.validation import LongText, ShortText
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
@@ -129,8 +130,12 @@ NOT_SHOWN = {("Activation", "password"), ("InvitationRegistration", "password"),
 # number that JSON may write as a string.
 REFUSALS = {"hidden_character", "string_pattern_mismatch", "decimal_parsing"}
 PROBE = "Pat\u202eRefe"
-# The models of the run-time settings and of the documented responses take no request input.
+# The models of the run-time settings and of the documented responses take no request input, nor do answers.
 NOT_REQUESTS = {"common.platform.settings", "common.web.openapi_docs"}
+
+
+def _is_answer(model: type[BaseModel]) -> bool:
+    return issubclass(model, (Answer, Page))
 
 
 def _text_fields() -> dict[str, Any]:
@@ -140,7 +145,10 @@ def _text_fields() -> dict[str, Any]:
         value
         for module in modules
         for value in vars(module).values()
-        if isinstance(value, type) and issubclass(value, BaseModel) and value.__module__ == module.__name__
+        if isinstance(value, type)
+        and issubclass(value, BaseModel)
+        and value.__module__ == module.__name__
+        and not _is_answer(value)
     }
     fields = {}
     for model in models:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
 from common.platform import clock, db, ids, listings
+from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, NotFound
 from common.platform.validation import MULTI_LINE, SINGLE_LINE, ShortText
 
@@ -43,6 +44,16 @@ class NewTemplate(BaseModel):
 
     _check_subject = field_validator("subject")(_known_placeholders)
     _check_body = field_validator("body")(_known_placeholders)
+
+
+class MessageTemplate(NewTemplate, Answer):
+    """A message template as every route answers it."""
+
+    model_config = Answer.model_config
+    org_id: str
+    template_id: str
+    created_by: str
+    created_at: Timestamp
 
 
 def template_key(org_id: str, template_id: str) -> db.Key:

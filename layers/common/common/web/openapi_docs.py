@@ -1,8 +1,11 @@
 """OpenAPI documentation helpers shared by the API functions: the problem body, the standard refusals and
-how a route lists its responses. Used for the documents only; routes return plain dicts."""
+how a route lists its responses. A success's body is never described here: Powertools documents it from the
+route's return type (the answer model it returns), so what the document says is what the route answers."""
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, Operation, PathItem
@@ -83,6 +86,11 @@ class Problem(Open):
     )
 
 
+def ok(description: str, status: int = 200) -> Responses:
+    """A JSON answer: its schema is the route's return type (`Response[T]` or `T`), filled in by Powertools."""
+    return {status: {"description": description}}
+
+
 def body(model: Any, description: str, status: int = 200) -> Responses:
     """A JSON answer: `model` is a pydantic model, or a union of them when callers see different views."""
     return {status: {"description": description, "content": {"application/json": {"model": model}}}}
@@ -130,6 +138,15 @@ BODY_REFUSALS = {
     415: "The body is not application/json",
 }
 _PROBLEM_REF = f"#/components/schemas/{Problem.__name__}"
+# Powertools documents a failed answer validation with a schema of its own; ours is the internal-error problem.
+_POWERTOOLS_ANSWER_ERROR = "ResponseValidationError"
+UNEXPECTED = "An unexpected failure (or an answer that did not fit its type): nothing was changed, retry"
+
+
+def _problem_ref(description: str) -> DocumentedResponse:
+    return DocumentedResponse.model_validate(
+        {"description": description, "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": _PROBLEM_REF}}}}
+    )
 
 
 def _operations(item: PathItem) -> list[Operation]:
@@ -138,25 +155,38 @@ def _operations(item: PathItem) -> list[Operation]:
 
 
 def finish_document(document: OpenAPI) -> OpenAPI:
-    """The resolver's document with BODY_REFUSALS listed on each operation that has a request body, and
-    no empty `content` on answers without a body (no_content needs it only to stop Powertools from
-    describing the handler's return annotation)."""
+    """The resolver's document with BODY_REFUSALS listed on each operation that has a request body, the
+    500 as the problem it is, and no empty `content` on answers without a body (no_content needs it only to
+    stop Powertools from describing the handler's return annotation)."""
     for item in (document.paths or {}).values():
         for operation in _operations(item):
-            for response in (operation.responses or {}).values():
+            responses = operation.responses = operation.responses or {}
+            for response in responses.values():
                 if isinstance(response, DocumentedResponse) and response.content == {}:
                     response.content = None
+            responses[500] = _problem_ref(UNEXPECTED)
             if operation.requestBody is None:
                 continue
-            responses = operation.responses = operation.responses or {}
             for status, description in BODY_REFUSALS.items():
-                responses.setdefault(
-                    status,
-                    DocumentedResponse.model_validate(
-                        {
-                            "description": description,
-                            "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": _PROBLEM_REF}}},
-                        }
-                    ),
-                )
-    return document
+                responses.setdefault(status, _problem_ref(description))
+    if document.components and document.components.schemas:
+        document.components.schemas.pop(_POWERTOOLS_ANSWER_ERROR, None)
+    return _page_names(document)
+
+
+_GENERIC_PAGE = re.compile(r"^Page_(\w+)_$")
+_SCHEMA_REF = "#/components/schemas/"
+
+
+def _page_names(document: OpenAPI) -> OpenAPI:
+    """pydantic names Page[Lead]'s schema Page_Lead_; the document calls it LeadPage, as Page names it."""
+    schemas = document.components.schemas if document.components else None
+    renames = {name: f"{match[1]}Page" for name in schemas or {} if (match := _GENERIC_PAGE.match(name))}
+    if not renames:
+        return document
+    text = document.model_dump_json(by_alias=True, exclude_none=True)
+    for old, new in renames.items():
+        text = text.replace(f'"{_SCHEMA_REF}{old}"', f'"{_SCHEMA_REF}{new}"')
+    data = json.loads(text)
+    data["components"]["schemas"] = {renames.get(k, k): v for k, v in data["components"]["schemas"].items()}
+    return OpenAPI.model_validate(data)

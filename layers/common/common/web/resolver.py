@@ -10,14 +10,17 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError, ResponseValidationError
 from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
+from aws_lambda_powertools.metrics import MetricUnit
 
 from common.platform.errors import PROBLEM_CONTENT_TYPE, DomainError, FieldError, InternalError, InvalidInput, NotFound
-from common.platform.observability import logger
+from common.platform.observability import logger, metrics
 from common.web import request_body
 from common.web.openapi_docs import finish_document
 
+# Counted (and alarmed on) when a route's answer does not fit the type it declares: a defect, answered 500.
+INVALID_ANSWERS_METRIC = "InvalidAnswers"
 API_TITLE = "Partner programme API"
 API_VERSION = "1.0.0"
 
@@ -53,7 +56,9 @@ class _BodyReadingValidation(OpenAPIRequestValidationMiddleware):
 
 class ApiResolver(APIGatewayHttpResolver):
     def __init__(self) -> None:
-        super().__init__(enable_validation=True)
+        # Answers are validated against each route's return type too; one that does not fit is raised as a
+        # ResponseValidationError (rendered below as a 500 problem), never as the caller's 422.
+        super().__init__(enable_validation=True, response_validation_error_http_code=500)
         # Each route's middleware chain starts with this attribute (set by the base class when validation
         # is on); unit tests of request bodies fail if a Powertools upgrade stops using it.
         self._request_validation_middleware = _BodyReadingValidation()
@@ -81,6 +86,21 @@ def create_resolver() -> APIGatewayHttpResolver:
         body = validation_problem(error, app.current_event.path)
         logger.info("request invalid", extra={"fields": [e["field"] for e in body["errors"]]})
         return problem_response(body)
+
+    @app.exception_handler(ResponseValidationError)
+    def _invalid_answer(error: ResponseValidationError) -> Response[str]:
+        # Where the answer and its type part, never the values (they can be personal data).
+        route = app.context.get("_route")
+        logger.error(
+            "answer does not fit its type",
+            extra={
+                "route": f"{route.method} {route.openapi_path}" if route else "unknown",
+                "fields": [_field_name(e.get("loc", ())) for e in error.errors()],
+                "errors": [e.get("type") for e in error.errors()],
+            },
+        )
+        metrics.add_metric(name=INVALID_ANSWERS_METRIC, unit=MetricUnit.Count, value=1)
+        return problem_response(InternalError().problem(app.current_event.path))
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[str]:
