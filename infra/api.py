@@ -14,9 +14,11 @@ A missing Authorization header is answered 401 by API Gateway without calling th
 authorizer refuses is answered 403 {"message": "Forbidden"} (an HTTP API Lambda authorizer cannot make
 the gateway answer 401).
 
-"ANY" in the manifest becomes the explicit methods below. An ANY route would also catch the browser's
-CORS preflight (OPTIONS, sent without a token) and answer it 401; with no OPTIONS route API Gateway
-answers preflights itself from the CORS configuration.
+Routes are coarse (an ANY route per function and path prefix, infra/manifest.py): they grow with prefixes,
+not with operations, and the function answers 404/405 for what it does not serve. An ANY route behind the
+authorizer would also catch the browser's CORS preflight (OPTIONS, sent without a token) and answer it
+401, so each has an OPTIONS twin on its path without an authorizer (manifest.gateway_routes): API Gateway
+answers a preflight from the CORS configuration; another OPTIONS request reaches the function.
 """
 
 from __future__ import annotations
@@ -37,13 +39,6 @@ from constructs import Construct
 
 from infra import constants, manifest
 
-ANY_METHODS = (
-    apigwv2.HttpMethod.GET,
-    apigwv2.HttpMethod.POST,
-    apigwv2.HttpMethod.PUT,
-    apigwv2.HttpMethod.PATCH,
-    apigwv2.HttpMethod.DELETE,
-)
 # Ids, status and timings only: no source IP or user agent (personal data stays out of logs).
 ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
@@ -82,7 +77,7 @@ def _cors(allowed_origins: list[str]) -> apigwv2.CorsPreflightOptions | None:
         return None  # no browser client configured: server-to-server calls need no CORS
     return apigwv2.CorsPreflightOptions(
         allow_origins=allowed_origins,
-        allow_methods=[apigwv2.CorsHttpMethod(method.value) for method in ANY_METHODS],
+        allow_methods=[apigwv2.CorsHttpMethod(method) for method in constants.CORS_ALLOWED_METHODS],
         allow_headers=list(constants.CORS_ALLOWED_HEADERS),
         expose_headers=list(constants.CORS_EXPOSED_HEADERS),
         max_age=Duration.hours(1),
@@ -103,10 +98,8 @@ def unauthenticated_throttle(route: manifest.Route) -> dict[str, int]:
     }
 
 
-def route_methods(route: manifest.Route) -> tuple[apigwv2.HttpMethod, ...]:
-    if route.method == "ANY":
-        return ANY_METHODS
-    return (apigwv2.HttpMethod(route.method),)
+def route_key(route: manifest.Route) -> str:
+    return f"{route.method} {route.path}"
 
 
 class HttpApi(Construct):
@@ -157,7 +150,7 @@ class HttpApi(Construct):
         }
         integrations_by_function: dict[str, integrations.HttpLambdaIntegration] = {}
         unauthenticated_route_settings: dict[str, dict[str, int]] = {}
-        for route in manifest.ROUTES:
+        for route in manifest.gateway_routes():
             integration = integrations_by_function.setdefault(
                 route.function,
                 # One invoke permission per function for the whole API: one per route would grow the function's
@@ -166,30 +159,38 @@ class HttpApi(Construct):
                     f"{route.function}Integration", functions[route.function], scope_permission_to_route=False
                 ),
             )
-            routes = self.api.add_routes(
+            (added,) = self.api.add_routes(
                 path=route.path,
-                methods=list(route_methods(route)),
+                methods=[apigwv2.HttpMethod(route.method)],
                 integration=integration,
                 authorizer=route_authorizers[route.auth],
             )
             if route.auth == "none":
-                for method in route_methods(route):
-                    unauthenticated_route_settings[f"{method.value} {route.path}"] = unauthenticated_throttle(route)
-                for unauthenticated in routes:
+                self._acknowledge_no_authorizer(route, added)
+                if not manifest.is_preflight_twin(route):
                     # Route settings name existing routes: the stage must be created after them.
-                    self.stage.node.add_dependency(unauthenticated)
-                    Validations.of(unauthenticated).acknowledge(
-                        Acknowledgment(
-                            id="AwsSolutions-APIG4",
-                            reason=f"{route.path} is declared without an authorizer in infra/manifest.py: its "
-                            "callers have no token yet (registration, invitations, e-mail confirmation) or "
-                            "authenticate otherwise, and its function checks what they present (single-use "
-                            "tokens, referral codes, signatures) itself. The route is throttled lower.",
-                        )
-                    )
+                    unauthenticated_route_settings[route_key(route)] = unauthenticated_throttle(route)
+                    self.stage.node.add_dependency(added)
         if unauthenticated_route_settings:
             cfn_stage = cast(apigwv2.CfnStage, self.stage.node.default_child)
             cfn_stage.route_settings = unauthenticated_route_settings
+
+    @staticmethod
+    def _acknowledge_no_authorizer(route: manifest.Route, added: apigwv2.HttpRoute) -> None:
+        if manifest.is_preflight_twin(route):
+            reason = (
+                f"OPTIONS {route.path} is the CORS preflight twin of the ANY route on that path: browsers send "
+                "preflights without a token, API Gateway answers them from the CORS settings, and any other "
+                "OPTIONS request reaches the function, which serves nothing on OPTIONS (404)."
+            )
+        else:
+            reason = (
+                f"{route.path} is declared without an authorizer in infra/manifest.py: its callers have no "
+                "token yet (registration, invitations, e-mail confirmation) or authenticate otherwise, and its "
+                "function checks what they present (single-use tokens, referral codes, signatures) itself. "
+                "The route is throttled lower."
+            )
+        Validations.of(added).acknowledge(Acknowledgment(id="AwsSolutions-APIG4", reason=reason))
 
     @property
     def url(self) -> str:

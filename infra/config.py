@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from aws_cdk import Environment, RemovalPolicy
@@ -16,6 +17,7 @@ from constructs import Construct
 
 from infra import constants, manifest
 
+T = TypeVar("T")
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 TWILIO_ACCOUNT_SID_PATTERN = re.compile(r"^AC[0-9a-f]{32}$")
@@ -134,10 +136,22 @@ class DeploymentConfig:
 
     @classmethod
     def from_context(cls, scope: Construct) -> DeploymentConfig:
+        """The stage's settings, every one checked: all that is wrong is reported at once (StageSettingsError)."""
         stage = str(scope.node.try_get_context(constants.CONTEXT_STAGE) or constants.DEFAULT_STAGE)
         if not STAGE_PATTERN.match(stage):
-            raise ValueError(f"stage {stage!r}: use 1-20 lower-case letters, digits or '-', starting with a letter")
-        stage_settings = _stage_settings(scope, stage)
+            raise StageSettingsError(
+                stage, [f"stage {stage!r}: use 1-20 lower-case letters, digits or '-', starting with a letter"]
+            )
+        problems: list[str] = []
+
+        def checked(check: Callable[[], T], fallback: T) -> T:
+            try:
+                return check()
+            except ValueError as problem:
+                problems.append(str(problem))
+                return fallback
+
+        stage_settings: dict[str, Any] = checked(lambda: _stage_settings(scope, stage), {})
 
         def context(key: str) -> Any:
             given = scope.node.try_get_context(key)
@@ -146,56 +160,109 @@ class DeploymentConfig:
         def text(key: str) -> str:
             return str(context(key) or "").strip()
 
-        email_from = text(constants.CONTEXT_EMAIL_FROM)
-        if not EMAIL_PATTERN.match(email_from):
-            raise ValueError(f"set the sender address with -c {constants.CONTEXT_EMAIL_FROM}=no-reply@your-domain")
-        urls = context(constants.CONTEXT_PORTAL_CALLBACK_URLS) or []
-        if isinstance(urls, str):  # `-c portalCallbackUrls=a,b` arrives as one string
-            urls = urls.split(",")
-        callback_urls = tuple(url.strip() for url in urls if url.strip())
-        for url in callback_urls:
-            if not _is_absolute_http_url(url):
-                raise ValueError(f"portal callback URL {url!r} is not an absolute http(s) URL")
         protected = not constants.is_dev_stage(stage)
-        account_sid, from_number = _twilio_sender(
-            text(constants.CONTEXT_TWILIO_ACCOUNT_SID), text(constants.CONTEXT_TWILIO_FROM_NUMBER), protected=protected
+        email_from = checked(lambda: _email_from(text(constants.CONTEXT_EMAIL_FROM)), "")
+        callback_urls: tuple[str, ...] = checked(
+            lambda: _callback_urls(context(constants.CONTEXT_PORTAL_CALLBACK_URLS)), ()
         )
-        token_parameter = text(constants.CONTEXT_TWILIO_AUTH_TOKEN_PARAMETER) or constants.twilio_auth_token_parameter(
-            stage
+        account_sid, from_number = checked(
+            lambda: _twilio_sender(
+                text(constants.CONTEXT_TWILIO_ACCOUNT_SID),
+                text(constants.CONTEXT_TWILIO_FROM_NUMBER),
+                protected=protected,
+            ),
+            ("", ""),
         )
-        if not SSM_PARAMETER_PATTERN.match(token_parameter) or len(token_parameter) > 1011:
-            raise ValueError(
-                f"{constants.CONTEXT_TWILIO_AUTH_TOKEN_PARAMETER} {token_parameter!r} is not an SSM parameter name "
-                "(letters, digits, _ . - and /; a path starts with /)"
-            )
-        account, region = _account_and_region(text(constants.CONTEXT_ACCOUNT), text(constants.CONTEXT_REGION))
-        alarm_email = text(constants.CONTEXT_ALARM_EMAIL) or None
-        if alarm_email and not EMAIL_PATTERN.match(alarm_email):
-            raise ValueError(f"{constants.CONTEXT_ALARM_EMAIL} {alarm_email!r} is not an e-mail address")
-        if protected and not alarm_email:  # a dev stage's alarms may go unread; a protected stage's may not
-            raise ValueError(
-                f"set who gets the alarms with -c {constants.CONTEXT_ALARM_EMAIL}=ops@your-domain: "
-                "protected stages e-mail every alarm"
-            )
-        return cls(
+        token_parameter = checked(
+            lambda: _token_parameter(text(constants.CONTEXT_TWILIO_AUTH_TOKEN_PARAMETER), stage), ""
+        )
+        unset: tuple[str | None, str | None] = (None, None)
+        where = checked(
+            lambda: _account_and_region(text(constants.CONTEXT_ACCOUNT), text(constants.CONTEXT_REGION)),
+            unset,
+        )
+        account, region = where
+        alarm_email = checked(lambda: _alarm_email(text(constants.CONTEXT_ALARM_EMAIL), protected=protected), None)
+        config = cls(
             stage=stage,
             email_from=email_from,
             portal_callback_urls=callback_urls,
             auth_domain_prefix=text(constants.CONTEXT_AUTH_DOMAIN_PREFIX) or None,
-            portal_url=_portal_url(text(constants.CONTEXT_PORTAL_URL), callback_urls, protected=protected),
+            portal_url=checked(
+                lambda: _portal_url(text(constants.CONTEXT_PORTAL_URL), callback_urls, protected=protected), ""
+            ),
             twilio_account_sid=account_sid,
             twilio_from_number=from_number,
             twilio_auth_token_parameter=token_parameter,
-            public_api_url=_public_api_url(text(constants.CONTEXT_PUBLIC_API_URL), protected=protected),
+            public_api_url=checked(
+                lambda: _public_api_url(text(constants.CONTEXT_PUBLIC_API_URL), protected=protected), None
+            ),
             account=account,
             region=region,
-            ses_identity=_ses_identity(text(constants.CONTEXT_SES_IDENTITY), email_from),
-            ses_identity_verified=_flag(
-                constants.CONTEXT_SES_IDENTITY_VERIFIED, context(constants.CONTEXT_SES_IDENTITY_VERIFIED)
+            ses_identity=checked(lambda: _ses_identity(text(constants.CONTEXT_SES_IDENTITY), email_from), None)
+            if email_from
+            else None,
+            ses_identity_verified=checked(
+                lambda: _flag(
+                    constants.CONTEXT_SES_IDENTITY_VERIFIED, context(constants.CONTEXT_SES_IDENTITY_VERIFIED)
+                ),
+                False,
             ),
             alarm_email=alarm_email,
-            sender_domains=_sender_domains(context(constants.CONTEXT_SENDER_DOMAINS)),
+            sender_domains=checked(lambda: _sender_domains(context(constants.CONTEXT_SENDER_DOMAINS)), ()),
         )
+        if problems:
+            raise StageSettingsError(stage, problems)
+        return config
+
+
+class StageSettingsError(ValueError):
+    """Every problem with a stage's settings, in one message (no traceback needed to read it)."""
+
+    def __init__(self, stage: str, problems: list[str]) -> None:
+        self.stage, self.problems = stage, problems
+        listed = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(
+            f'The settings of stage {stage!r} are not usable ({len(problems)} problem(s); cdk.json "stages" '
+            f"or -c key=value, docs/deploy.md):\n{listed}"
+        )
+
+
+def _email_from(email_from: str) -> str:
+    if not EMAIL_PATTERN.match(email_from):
+        raise ValueError(f"set the sender address with -c {constants.CONTEXT_EMAIL_FROM}=no-reply@your-domain")
+    return email_from
+
+
+def _callback_urls(urls: Any) -> tuple[str, ...]:
+    if isinstance(urls, str):  # `-c portalCallbackUrls=a,b` arrives as one string
+        urls = urls.split(",")
+    callback_urls = tuple(url.strip() for url in urls or [] if url.strip())
+    for url in callback_urls:
+        if not _is_absolute_http_url(url):
+            raise ValueError(f"portal callback URL {url!r} is not an absolute http(s) URL")
+    return callback_urls
+
+
+def _token_parameter(given: str, stage: str) -> str:
+    token_parameter = given or constants.twilio_auth_token_parameter(stage)
+    if not SSM_PARAMETER_PATTERN.match(token_parameter) or len(token_parameter) > 1011:
+        raise ValueError(
+            f"{constants.CONTEXT_TWILIO_AUTH_TOKEN_PARAMETER} {token_parameter!r} is not an SSM parameter name "
+            "(letters, digits, _ . - and /; a path starts with /)"
+        )
+    return token_parameter
+
+
+def _alarm_email(alarm_email: str, *, protected: bool) -> str | None:
+    if alarm_email and not EMAIL_PATTERN.match(alarm_email):
+        raise ValueError(f"{constants.CONTEXT_ALARM_EMAIL} {alarm_email!r} is not an e-mail address")
+    if protected and not alarm_email:  # a dev stage's alarms may go unread; a protected stage's may not
+        raise ValueError(
+            f"set who gets the alarms with -c {constants.CONTEXT_ALARM_EMAIL}=ops@your-domain: "
+            "protected stages e-mail every alarm"
+        )
+    return alarm_email or None
 
 
 def _stage_settings(scope: Construct, stage: str) -> dict[str, Any]:

@@ -136,5 +136,7 @@ FILES_KEY_PREFIX = "orgs/"
 
 # Request headers a browser may send cross-origin (CORS), in the cloud and in the local stack alike.
 CORS_ALLOWED_HEADERS = ("Authorization", "Content-Type", "Idempotency-Key")
+# Methods a browser may use cross-origin, whatever the routes (an ANY route serves them all).
+CORS_ALLOWED_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 # Response headers a browser may read cross-origin: a CSV export's next page and its file name.
 CORS_EXPOSED_HEADERS = ("X-Next-Cursor", "Content-Disposition")

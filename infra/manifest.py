@@ -125,50 +125,86 @@ FUNCTIONS: tuple[Function, ...] = (
 # When each schedule fires (EventBridge Scheduler expressions, UTC).
 SCHEDULES: dict[str, str] = {STATUS_SWEEP.name: "cron(15 3 * * ? *)"}
 
-# The most specific route wins (as in API Gateway): a fixed path beats one with {proxy+}.
+
+# The gateway's routes grow with path prefixes, not with operations: each function routes its own requests
+# (Powertools resolvers), so a prefix is one ANY route for its base path and one for everything under it
+# ({proxy+}: one segment or more). The most specific route wins (as in API Gateway): a fixed path beats one
+# with {proxy+}, a longer prefix a shorter one. A prefix whose base path serves nothing has no base route.
+def _prefix(path: str, function: str) -> tuple[Route, ...]:
+    return (Route("ANY", path, function, "token"), Route("ANY", f"{path}/{{proxy+}}", function, "token"))
+
+
+def _under(path: str, function: str) -> tuple[Route, ...]:
+    return (Route("ANY", f"{path}/{{proxy+}}", function, "token"),)
+
+
 ROUTES: tuple[Route, ...] = (
-    Route("ANY", "/orgs", LEADS_API.name, "token"),
-    Route("ANY", "/orgs/{proxy+}", LEADS_API.name, "token"),
+    # Organisations, memberships, message templates, partner companies, leads and customers: the fallback
+    # for every path under /orgs that no more specific prefix claims.
+    *_prefix("/orgs", LEADS_API.name),
     # Partners, the programme, deals and the portal: the organisation's partner side.
     *(
-        Route("ANY", path, PARTNERS_API.name, "token")
-        for section in ("children", "partners", "portal-settings", "programme", "workflows", "deals", "portal")
-        for path in (f"/orgs/{{orgId}}/{section}", f"/orgs/{{orgId}}/{section}/{{proxy+}}")
+        route
+        for section in ("children", "partners", "portal-settings", "workflows", "deals")
+        for route in _prefix(f"/orgs/{{orgId}}/{section}", PARTNERS_API.name)
+    ),
+    *(
+        route
+        for section in ("programme", "portal")
+        for route in _under(f"/orgs/{{orgId}}/{section}", PARTNERS_API.name)
     ),
     # Partner teams, their customer lists and referral requests.
     *(
-        Route("ANY", path, REFERRALS_API.name, "token")
+        route
         for section in ("teams", "referral-requests")
-        for path in (f"/orgs/{{orgId}}/{section}", f"/orgs/{{orgId}}/{section}/{{proxy+}}")
+        for route in _prefix(f"/orgs/{{orgId}}/{section}", REFERRALS_API.name)
     ),
     # Commission plans, wallets and their ledger, payout requests: the programme's money.
     *(
-        Route("ANY", path, PAYOUTS_API.name, "token")
-        for section in ("commission-plan", "wallets", "ledger", "payout-requests")
-        for path in (f"/orgs/{{orgId}}/{section}", f"/orgs/{{orgId}}/{section}/{{proxy+}}")
+        route
+        for section in ("commission-plan", "wallets", "payout-requests")
+        for route in _prefix(f"/orgs/{{orgId}}/{section}", PAYOUTS_API.name)
     ),
+    *_under("/orgs/{orgId}/ledger", PAYOUTS_API.name),
     # A deal's commissions: more specific than the deals routes above, so they reach the payouts function.
     Route("GET", "/orgs/{orgId}/deals/{dealId}/commissions", PAYOUTS_API.name, "token"),
     Route("GET", "/orgs/{orgId}/deals/{dealId}/commission-preview", PAYOUTS_API.name, "token"),
     # A partner's own wallet and payout requests, beside the portal's other routes.
     *(
-        Route("ANY", path, PAYOUTS_API.name, "token")
+        route
         for section in ("wallet", "payout-requests")
-        for path in (f"/orgs/{{orgId}}/portal/{section}", f"/orgs/{{orgId}}/portal/{section}/{{proxy+}}")
+        for route in _prefix(f"/orgs/{{orgId}}/portal/{section}", PAYOUTS_API.name)
     ),
     # A team member's own teams, across organisations.
     Route("GET", "/me/teams", REFERRALS_API.name, "token"),
+    # A partner's own account, across organisations.
+    *_prefix("/me/partner", PARTNERS_API.name),
     # Twilio signs its requests (X-Twilio-Signature): no bearer token.
     Route("POST", "/twilio/sms", SMS_WEBHOOK.name, "none"),
     Route("POST", "/twilio/status", SMS_WEBHOOK.name, "none"),
-    # A partner's own account, across organisations.
-    Route("ANY", "/me/partner", PARTNERS_API.name, "token"),
-    Route("ANY", "/me/partner/{proxy+}", PARTNERS_API.name, "token"),
     # Registration, invitations, referral links and e-mail confirmation: reached before anyone has a token.
     # Only the methods they serve: an unauthenticated ANY would open every method.
     Route("GET", "/public/{proxy+}", PARTNERS_API.name, "none"),
     Route("POST", "/public/{proxy+}", PARTNERS_API.name, "none"),
 )
+
+# A browser's CORS preflight carries no token, so it must not meet an ANY route's authorizer (which would
+# answer 401): every ANY route has an OPTIONS twin on the same path, without an authorizer. API Gateway
+# answers a preflight from the API's CORS settings; any other OPTIONS request reaches the function, which
+# answers 404 like every other path it does not serve.
+PREFLIGHT_METHOD = "OPTIONS"
+
+
+def gateway_routes(routes: tuple[Route, ...] = ROUTES) -> tuple[Route, ...]:
+    """The routes as the gateway has them (deployed and local): the manifest's, and each ANY route's
+    preflight twin."""
+    twins = tuple(Route(PREFLIGHT_METHOD, r.path, r.function, "none") for r in routes if r.method == "ANY")
+    return routes + twins
+
+
+def is_preflight_twin(route: Route) -> bool:
+    return route.method == PREFLIGHT_METHOD and route.auth == "none"
+
 
 # Machine credentials for partner companies: Cognito resource server and its scope.
 LEAD_INTAKE_RESOURCE_SERVER = "leads"

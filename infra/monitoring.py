@@ -18,9 +18,10 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from common.platform.observability import METRICS_NAMESPACE, STAGE_DIMENSION
 from common.platform.queued_changes import FAILED_CHANGES_METRIC
+from common.web.resolver import INVALID_ANSWERS_METRIC
 from constructs import Construct
 
-from infra import constants
+from infra import constants, manifest
 from infra.config import DeploymentConfig
 from infra.watched import WatchedApi, WatchedFunction, WatchedQueue, WatchedTable, discover
 
@@ -72,6 +73,7 @@ class Monitoring(NestedStack):
         if watched.sends_email:
             self._watch_email()
         self._show_failed_changes(config.stage)
+        self._watch_answers(config.stage)
         CfnOutput(scope, "AlarmTopicArn", value=self.topic.topic_arn, description="Where every alarm is sent")
         CfnOutput(scope, "DashboardName", value=self.dashboard_name)
 
@@ -266,6 +268,46 @@ class Monitoring(NestedStack):
                             dimensions_map={STAGE_DIMENSION: stage, "service": "*"},
                             statistic=cmc.MetricStatistic.SUM,
                             label="${PROP('Dim.service')}",
+                        )
+                    ],
+                )
+            ],
+        )
+
+
+    def _watch_answers(self, stage: str) -> None:
+        """Answers that did not fit their route's type: each was a 500 and a defect, so any one alarms."""
+        services = sorted({function.folder for function in manifest.FUNCTIONS if function.kind == "api"})
+        metrics = {
+            f"answers{index}": cloudwatch.Metric(
+                namespace=METRICS_NAMESPACE,
+                metric_name=INVALID_ANSWERS_METRIC,
+                dimensions_map={STAGE_DIMENSION: stage, "service": service},
+                statistic="Sum",
+                period=PERIOD,
+            )
+            for index, service in enumerate(services)
+        }
+        total = cloudwatch.MathExpression(
+            expression=" + ".join(f"FILL({name}, 0)" for name in metrics),
+            using_metrics=metrics,
+            label=f"{INVALID_ANSWERS_METRIC} ({', '.join(services)})",
+            period=PERIOD,
+        )
+        self.facade.monitor_custom(
+            alarm_friendly_name=INVALID_ANSWERS_METRIC,
+            human_readable_name="Answers that did not fit their type",
+            metric_groups=[
+                cmc.CustomMetricGroup(
+                    title="Answers refused by response validation (500)",
+                    metrics=[
+                        _alarmed(
+                            total,
+                            INVALID_ANSWERS_METRIC,
+                            0,
+                            "An API function answered 500 because an answer did not fit the type its route "
+                            "declares (a defect): its log has 'answer does not fit its type' with the route "
+                            "and the fields.",
                         )
                     ],
                 )

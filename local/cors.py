@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from infra import constants
 from local.http_messages import HttpRequest, HttpResponse
-from local.routing import ANY_METHODS
 
 # As infra/api.py configures the deployed API.
 MAX_AGE_SECONDS = 3600
@@ -36,7 +35,7 @@ class Cors:
             204,
             [
                 ("Access-Control-Allow-Origin", str(origin)),
-                ("Access-Control-Allow-Methods", ",".join(ANY_METHODS)),
+                ("Access-Control-Allow-Methods", ",".join(constants.CORS_ALLOWED_METHODS)),
                 ("Access-Control-Allow-Headers", ",".join(h.lower() for h in constants.CORS_ALLOWED_HEADERS)),
                 ("Access-Control-Max-Age", str(MAX_AGE_SECONDS)),
                 ("Vary", "Origin"),

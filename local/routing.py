@@ -2,10 +2,8 @@
 
 `{name}` matches one segment, a trailing `{name+}` the rest of the path (one segment or more). Among
 matches, a route without a greedy variable beats one with it, then more literal segments win, then a
-specific method beats ANY.
-
-The deployment turns the manifest's "ANY" into one route per method of ANY_METHODS (infra/api.py: an ANY
-route would also catch CORS preflights), so the route key names the method and HEAD/OPTIONS match nothing.
+specific method beats ANY. An ANY route matches every method; the gateway's routes
+(infra.manifest.gateway_routes) give each one an OPTIONS twin without an authorizer, as deployed.
 """
 
 from __future__ import annotations
@@ -16,9 +14,6 @@ from urllib.parse import unquote
 
 from infra.manifest import Route
 
-# The methods infra/api.py deploys for a manifest route of method "ANY".
-ANY_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-
 
 @dataclass(frozen=True)
 class RouteMatch:
@@ -28,7 +23,8 @@ class RouteMatch:
 
     @property
     def route_key(self) -> str:
-        return f"{self.method} {self.route.path}"
+        """As API Gateway names the matched route in the event: an ANY route's key says ANY."""
+        return f"{self.route.method} {self.route.path}"
 
 
 def _segments(path: str) -> list[str]:
@@ -68,7 +64,7 @@ def match_route(routes: Iterable[Route], method: str, path: str) -> RouteMatch |
     method = method.upper()
     candidates = []
     for route in routes:
-        if method not in (ANY_METHODS if route.method == "ANY" else (route.method,)):
+        if route.method not in ("ANY", method):
             continue
         parameters = match_path(route.path, path)
         if parameters is not None:

@@ -30,7 +30,7 @@ from common.platform.settings import environment
 from common.platform.table_schema import create_table_request
 
 from infra import constants
-from infra.manifest import FUNCTIONS, LEAD_INTAKE_SCOPE, ROUTES, Function, Route
+from infra.manifest import FUNCTIONS, LEAD_INTAKE_SCOPE, Function, Route, gateway_routes
 from local import cognito, openapi, worker
 from local.apigw_events import Api
 from local.cors import Cors
@@ -84,7 +84,7 @@ class LocalStack:
         self,
         *,
         functions: Iterable[Function] = FUNCTIONS,
-        routes: Iterable[Route] = ROUTES,
+        routes: Iterable[Route] = gateway_routes(),
         port: int = 0,
         dynamodb_port: int = 0,
         moto_port: int = 0,

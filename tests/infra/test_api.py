@@ -6,14 +6,12 @@ from __future__ import annotations
 import pytest
 
 from infra import constants, manifest
-from infra.api import route_methods
+from infra.api import route_key
 from tests.infra.conftest import Synth
 
 pytestmark = pytest.mark.infra
 
-EXPECTED_ROUTES = {
-    f"{method.value} {route.path}": route for route in manifest.ROUTES for method in route_methods(route)
-}
+EXPECTED_ROUTES = {route_key(route): route for route in manifest.gateway_routes()}
 
 
 def routes_by_key(synth: Synth) -> dict[str, dict]:
@@ -29,9 +27,26 @@ def test_exactly_the_manifest_routes_exist(dev: Synth) -> None:
     assert routes_by_key(dev).keys() == EXPECTED_ROUTES.keys()
 
 
-def test_no_route_catches_cors_preflights(dev: Synth) -> None:
-    # API Gateway answers OPTIONS itself only when no route matches it.
-    assert not [key for key in routes_by_key(dev) if key.startswith(("OPTIONS ", "ANY ", "$default"))]
+def test_every_route_behind_the_authorizer_lets_cors_preflights_through(dev: Synth) -> None:
+    # A preflight carries no token: on a path with an ANY route behind the authorizer, the OPTIONS twin (no
+    # authorizer, more specific than ANY) takes it, and API Gateway answers it from the CORS settings.
+    routes = routes_by_key(dev)
+    authorized_any = {key.removeprefix("ANY ") for key, r in routes.items() if key.startswith("ANY ")}
+    twins = {key.removeprefix("OPTIONS "): r for key, r in routes.items() if key.startswith("OPTIONS ")}
+
+    assert authorized_any and authorized_any == twins.keys()
+    for path in authorized_any:
+        assert routes[f"ANY {path}"]["AuthorizationType"] == "CUSTOM"
+        assert twins[path].get("AuthorizationType", "NONE") == "NONE"
+        assert twins[path]["Target"] == routes[f"ANY {path}"]["Target"]  # the same function answers a plain OPTIONS
+    assert not [key for key in routes if key.startswith("$default")]
+
+
+def test_routes_grow_with_prefixes_not_operations() -> None:
+    # Each function routes its own requests: the gateway holds at most a base and a {proxy+} route per
+    # prefix, and a handful of exact ones.
+    exact = [route for route in manifest.ROUTES if route.method != "ANY"]
+    assert len(exact) <= 8, exact
 
 
 @pytest.mark.parametrize("route_key", EXPECTED_ROUTES)
@@ -112,7 +127,9 @@ def test_routes_without_an_authorizer_are_throttled_lower(dev: Synth) -> None:
     route_ids = {
         r["Properties"]["RouteKey"]: logical_id for logical_id, r in dev.resources("AWS::ApiGatewayV2::Route").items()
     }
-    unauthenticated = {key for key, route in EXPECTED_ROUTES.items() if route.auth == "none"}
+    unauthenticated = {
+        key for key, route in EXPECTED_ROUTES.items() if route.auth == "none" and not manifest.is_preflight_twin(route)
+    }
     twilio = {f"POST {constants.SMS_WEBHOOK_PATH}", f"POST {constants.SMS_STATUS_PATH}"}
     lower = {
         "ThrottlingRateLimit": constants.UNAUTHENTICATED_ROUTE_RATE_LIMIT,

@@ -14,7 +14,6 @@ from cfnlint.api import lint_file
 from cfnlint.config import ManualArgs
 
 from infra import constants, manifest
-from infra.api import route_methods
 from infra.stack import register_checks
 from tests.infra.conftest import Synth
 
@@ -43,12 +42,11 @@ EXPECTED_ACKNOWLEDGMENTS = {
     ("Payouts/PayoutsEventsChanges/DeadLetters", "AwsSolutions-SQS3"),
     ("Files/Bucket", "AwsSolutions-S1"),
     ("StatusSweep/Failures", "AwsSolutions-SQS3"),
-    # Every route the manifest declares without an authorizer, one per method.
+    # Every route the gateway has without an authorizer (the manifest's and the preflight twins).
     *(
-        (f"Api/HttpApi/{method.value}{route.path.replace('/', '--')}", "AwsSolutions-APIG4")
-        for route in manifest.ROUTES
+        (f"Api/HttpApi/{route.method}{route.path.replace('/', '--')}", "AwsSolutions-APIG4")
+        for route in manifest.gateway_routes()
         if route.auth == "none"
-        for method in route_methods(route)
     ),
 }
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +14,7 @@ import aws_cdk as cdk
 import pytest
 
 from infra import constants
-from infra.config import DeploymentConfig
+from infra.config import DeploymentConfig, StageSettingsError
 from infra.stack import add_stack
 from tests.infra.conftest import CDK_JSON
 
@@ -254,3 +258,31 @@ def test_the_stack_deploys_to_the_stage_account_and_region(layer: Path) -> None:
 
     assert (stack.account, stack.region) == ("123456789012", "eu-central-1")
     assert cdk.Token.is_unresolved(dev.account) and cdk.Token.is_unresolved(dev.region)
+
+
+def test_every_problem_of_a_stage_is_reported_at_once() -> None:
+    with pytest.raises(StageSettingsError) as refused:
+        DeploymentConfig.from_context(
+            cdk.App(context={"stage": "prod", "alarmEmail": "ops-at-example.com", "account": "12"})
+        )
+
+    problems = refused.value.problems
+    assert len(problems) >= 4
+    for setting in ("emailFrom", "alarmEmail", "account", "twilioAccountSid", "portalUrl"):  # each named
+        assert any(setting in problem for problem in problems), setting
+    assert str(refused.value).count("\n  - ") == len(problems)
+
+
+def test_the_cdk_app_reports_the_problems_as_one_message_without_a_traceback() -> None:
+    run = subprocess.run(
+        [sys.executable, "app.py"],
+        cwd=constants.REPO_ROOT,
+        env={**os.environ, "CDK_CONTEXT_JSON": json.dumps({"stage": "prod"}), "CDK_OUTDIR": tempfile.mkdtemp()},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr
+    assert "The settings of stage 'prod' are not usable" in run.stderr and "alarmEmail" in run.stderr

@@ -49,7 +49,15 @@ def test_every_stack_resource_count_fits(measured: Measurements) -> None:
 
     assert "main" in counts
     for stack, count in counts.items():
-        assert count < limits.STACK_RESOURCES_LIMIT, f"{stack} stack: {count} resources"
+        assert count <= limits.resource_budget(stack), f"{stack} stack: {count} resources"
+    assert limits.MAIN_STACK_RESOURCES_BUDGET < limits.STACK_RESOURCES_LIMIT < 500
+
+
+def test_the_api_keeps_its_route_budget(measured: Measurements) -> None:
+    routes = measured.api_routes()
+
+    assert 0 < routes <= limits.API_ROUTES_BUDGET, f"{routes} routes"
+    assert limits.API_ROUTES_BUDGET < limits.API_ROUTES_QUOTA
 
 
 def test_every_template_fits_when_uploaded(measured: Measurements) -> None:
@@ -87,7 +95,7 @@ def test_the_report_names_every_limit(dev: Synth) -> None:
     rows = limits.report(Measurements.of(dev))
     what = " ".join(row[0] for row in rows)
 
-    for expected in ("resource-based policy", "environment", "inline policies", "code + layers", "resources"):
+    for expected in ("resource-based policy", "environment", "inline policies", "code + layers", "resources", "routes"):
         assert expected in what
     assert "template, uploaded to S3 (main stack)" in what and "template, as a request body (main stack)" in what
 

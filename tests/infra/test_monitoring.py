@@ -16,8 +16,10 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_sqs as sqs
 from cfnlint.api import lint_file
 from cfnlint.config import ManualArgs
+from common.platform.observability import METRICS_NAMESPACE
+from common.web.resolver import INVALID_ANSWERS_METRIC
 
-from infra import monitoring
+from infra import manifest, monitoring
 from infra.watched import discover, runs_daily
 from tests.infra import limits_report as limits
 from tests.infra.conftest import PROD_CONTEXT, Synth
@@ -233,6 +235,22 @@ def test_the_api_alarms_on_its_share_of_errors(synth: Synth, errors: str, percen
         assert f"requests4xx >= {monitoring.API_4XX_MIN_REQUESTS}" in expression
 
 
+def test_an_answer_that_does_not_fit_its_type_alarms(synth: Synth) -> None:
+    # Response validation answers 500 and counts InvalidAnswers per API function (its service): one alarm
+    # adds up every API function of this stage.
+    found = alarms_on(synth, METRICS_NAMESPACE, INVALID_ANSWERS_METRIC)  # once per metric it adds up
+    alarm = found[0]
+    assert all(other is alarm for other in found)
+    measured = metrics_of(alarm)
+    services = {dims["service"] for _, _, dims, _, _ in measured}
+    stages = {dims["stage"] for _, _, dims, _, _ in measured}
+
+    assert services == {f.folder for f in manifest.FUNCTIONS if f.kind == "api"}
+    assert len(stages) == 1 and synth.stack.stack_name.endswith(f"-{stages.pop()}")
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 0)
+    assert alarm["TreatMissingData"] == "notBreaching"
+
+
 def test_the_table_and_each_index_alarm_on_throttling(synth: Synth) -> None:
     (table_id, table) = synth.only("AWS::DynamoDB::Table")
     indexes = [index["IndexName"] for index in table["Properties"]["GlobalSecondaryIndexes"]]
@@ -314,9 +332,14 @@ def test_no_alarm_names_a_dimension_that_does_not_resolve(synth: Synth) -> None:
     (_, table) = synth.only("AWS::DynamoDB::Table")
     indexes = {index["IndexName"] for index in table["Properties"]["GlobalSecondaryIndexes"]}
 
+    services = {function.folder for function in manifest.FUNCTIONS}
     for logical_id, alarm in alarms(synth).items():
-        for _, _, dimensions, _, _ in metrics_of(alarm):
+        for namespace, _, dimensions, _, _ in metrics_of(alarm):
             for name, value in dimensions.items():
+                if namespace == METRICS_NAMESPACE and name in ("stage", "service"):
+                    # Our own metrics' dimensions: the stage's name and a function's service.
+                    assert value in services if name == "service" else synth.stack.stack_name.endswith(f"-{value}")
+                    continue
                 if name == "GlobalSecondaryIndexName":
                     assert value in indexes, logical_id
                     continue

@@ -29,7 +29,16 @@ from common.platform.table_schema import create_table_request
 from cryptography.hazmat.primitives.asymmetric import rsa
 from moto.utilities.utils import load_resource
 
-from infra.manifest import LEAD_INTAKE_SCOPE, LEADS_EVENTS, ROUTES, TOKEN_AUTHORIZER, Function, Route
+from infra.manifest import (
+    LEAD_INTAKE_SCOPE,
+    LEADS_EVENTS,
+    PREFLIGHT_METHOD,
+    ROUTES,
+    TOKEN_AUTHORIZER,
+    Function,
+    Route,
+    gateway_routes,
+)
 from local.apigw_events import Api, authorizer_event
 from local.dynamodb_local import DynamoDBLocal
 from local.http_messages import HttpRequest
@@ -192,26 +201,32 @@ def _wait_until_gone(pid: int, timeout: float = 10.0) -> bool:
 
 
 def test_routes_match_like_api_gateway() -> None:
-    intake = match_route(ROUTES, "POST", "/orgs/o1/partner-companies/c1/leads")
-    # Deployed, "ANY" is one route per method, so the route key names the method.
-    assert intake is not None and intake.route_key == "POST /orgs/{proxy+}"
+    routes = gateway_routes()
+    intake = match_route(routes, "POST", "/orgs/o1/partner-companies/c1/leads")
+    assert intake is not None and intake.route_key == "ANY /orgs/{proxy+}"
     assert intake.path_parameters == {"proxy": "o1/partner-companies/c1/leads"}
     assert intake.route.auth == "token"
-    root = match_route(ROUTES, "POST", "/orgs")
-    assert root is not None and root.route_key == "POST /orgs"
-    # Only the public routes (registration, invitations, confirmation) are reached without a token.
-    public = {(route.method, route.path) for route in ROUTES if route.auth != "token"}
-    assert public == {
+    root = match_route(routes, "POST", "/orgs")
+    assert root is not None and root.route_key == "ANY /orgs"
+    # Without a token: the public routes (registration, invitations, confirmation), Twilio's, and the
+    # preflight twins of the ANY routes.
+    public = {(route.method, route.path) for route in routes if route.auth != "token"}
+    assert public - {(PREFLIGHT_METHOD, route.path) for route in ROUTES if route.method == "ANY"} == {
         ("GET", "/public/{proxy+}"),
         ("POST", "/public/{proxy+}"),
         ("POST", "/twilio/sms"),
         ("POST", "/twilio/status"),
     }
-    partners = match_route(ROUTES, "GET", "/orgs/o1/partners/p1")
-    assert partners is not None and partners.route_key == "GET /orgs/{orgId}/partners/{proxy+}"
+    partners = match_route(routes, "GET", "/orgs/o1/partners/p1")
+    assert partners is not None and partners.route_key == "ANY /orgs/{orgId}/partners/{proxy+}"
     assert partners.path_parameters == {"orgId": "o1", "proxy": "p1"}
-    assert match_route(ROUTES, "GET", "/organisations") is None
-    assert match_route(ROUTES, "OPTIONS", "/orgs") is None
+    assert match_route(routes, "GET", "/organisations") is None
+    # An OPTIONS request meets the twin, not the authorizer; a deal's commissions beat the deals prefix.
+    preflight = match_route(routes, "OPTIONS", "/orgs/o1/deals/d1")
+    assert preflight is not None and preflight.route_key == "OPTIONS /orgs/{orgId}/deals/{proxy+}"
+    assert preflight.route.auth == "none"
+    commissions = match_route(routes, "GET", "/orgs/o1/deals/d1/commissions")
+    assert commissions is not None and commissions.route.function == "PayoutsApi"
 
 
 def test_cors_preflight_is_answered_by_the_gateway(stack: LocalStack, http: ApiSession) -> None:
@@ -227,6 +242,17 @@ def test_cors_preflight_is_answered_by_the_gateway(stack: LocalStack, http: ApiS
     foreign = http.get("/orgs", headers={"Origin": "https://elsewhere.example"})
     assert "access-control-allow-origin" not in foreign.headers
     assert stack.invocation_count("LeadsApi") == before
+
+
+def test_a_plain_options_request_reaches_the_function_without_a_token(stack: LocalStack, http: ApiSession) -> None:
+    # The preflight twin of an ANY route has no authorizer; what is not a preflight is the function's to answer.
+    origin = stack.cors.allowed_origins[0]
+    before = stack.invocation_count("PartnersApi")
+    preflight = http.options("/orgs/o1/deals/d1", headers={"Origin": origin, "Access-Control-Request-Method": "PUT"})
+    assert preflight.status_code == 204 and stack.invocation_count("PartnersApi") == before
+    plain = http.options("/orgs/o1/deals/d1")
+    assert plain.status_code == 404 and plain.headers["content-type"] == "application/problem+json"
+    assert stack.invocation_count("PartnersApi") == before + 1
 
 
 def test_unknown_route_is_404(http: ApiSession) -> None:
@@ -377,7 +403,7 @@ def test_http_event_has_the_payload_2_0_shape(http: ApiSession, user: User) -> N
     assert set(reference["requestContext"]["http"]) == set(event["requestContext"]["http"])
 
     assert event["version"] == "2.0"
-    assert event["routeKey"] == event["requestContext"]["routeKey"] == "POST /_test/echo/{proxy+}"
+    assert event["routeKey"] == event["requestContext"]["routeKey"] == "ANY /_test/echo/{proxy+}"
     assert event["rawPath"] == "/_test/echo/a%20b/c"
     assert event["rawQueryString"] == "x=1&x=2&y=z"
     assert event["queryStringParameters"] == {"x": "1,2", "y": "z"}
