@@ -274,7 +274,6 @@ class Monitoring(NestedStack):
             ],
         )
 
-
     def _watch_answers(self, stage: str) -> None:
         """Answers that did not fit their route's type: each was a 500 and a defect, so any one alarms."""
         services = sorted({function.folder for function in manifest.FUNCTIONS if function.kind == "api"})
