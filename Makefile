@@ -14,17 +14,30 @@ export PYTHONDONTWRITEBYTECODE := 1
         synth deploy diff stage-named token verify-ledger redrive clean
 
 help:
-	@echo "make dev    - start the local stack with a demo organisation (Ctrl-C stops it)"
-	@echo "make test   - install what is needed and run lint, unit, infra and integration tests"
-	@echo "make bench  - benchmark handlers against bare DynamoDB calls (writes bench/results/)"
-	@echo "make synth  - synthesize the CDK app (offline)"
-	@echo "make deploy STAGE=<stage> - rebuild the layer and deploy the stage (cdk.json 'stages'; docs/deploy.md)"
-	@echo "make diff STAGE=<stage>   - what a deployment of the stage would change"
-	@echo "make lock   - regenerate requirements/*.txt from pyproject.toml (ARGS=--upgrade for newer versions)"
-	@echo "make verify-ledger - recompute every wallet balance from its ledger entries and report drift"
-	@echo "                     (the running 'make dev' stack; ARGS='--table <name> --region <r>' for a stage)"
-	@echo "make redrive - move dead letters back to their consumers' queues (the running 'make dev' stack;"
-	@echo "               STAGE=<stage> for a deployed one)"
+	@echo "The two commands:"
+	@echo "  make dev      - start the local stack with a demo organisation (Ctrl-C stops it); ARGS=--keep-data"
+	@echo "                  keeps the data between runs (--fresh starts over), ARGS=--no-demo starts empty"
+	@echo "  make test     - install what is needed and run lint, unit, infra and integration tests"
+	@echo "Parts of the test run:"
+	@echo "  make lint     - ruff (lint and format check) and mypy"
+	@echo "  make test-unit / test-infra / test-integration - one suite"
+	@echo "With the local stack running (make dev):"
+	@echo "  make token ARGS=<e-mail>  - a fresh token for a demo user (ARGS='--client-id ID --client-secret S'"
+	@echo "                              for a partner company)"
+	@echo "  make verify-ledger - recompute every wallet balance from its ledger entries and report drift"
+	@echo "                       (ARGS='--table <name> --region <r>' for a deployed stage)"
+	@echo "  make redrive  - move dead letters back to their consumers' queues (STAGE=<stage> for a deployed one)"
+	@echo "Deploying (docs/deploy.md):"
+	@echo "  make synth    - synthesize the CDK app offline (writes cdk.out/)"
+	@echo "  make deploy STAGE=<stage> - rebuild the layer and deploy the stage (cdk.json 'stages')"
+	@echo "  make diff STAGE=<stage>   - what a deployment of the stage would change"
+	@echo "  make layer    - build the functions' layer (.build/layer) that synth and deploy package"
+	@echo "Housekeeping:"
+	@echo "  make bench    - benchmark handlers against bare DynamoDB calls (writes bench/results/)"
+	@echo "  make install  - the .venv and node packages only (every command does it when needed)"
+	@echo "  make prereqs  - check Python and npm, saying what is missing (make prereqs-local: and Java)"
+	@echo "  make lock     - regenerate requirements/*.txt from pyproject.toml (ARGS=--upgrade for newer versions)"
+	@echo "  make clean    - remove build outputs and caches (.build, cdk.out, tool caches)"
 
 prereqs:
 	@bash local/check_prereqs.sh
@@ -36,10 +49,14 @@ prereqs-local:
 # Exactly the lock, every file checked against its hash (pip itself included: the lock pins it).
 $(VENV)/.installed: $(DEV_LOCK) | prereqs
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r $(DEV_LOCK)
+	@echo "Installing the Python packages of $(DEV_LOCK) into $(VENV) (the first time takes a minute or two)..."
+	@$(PY) -m pip install --disable-pip-version-check --require-hashes --progress-bar off -r $(DEV_LOCK) \
+		| grep --line-buffered -E '^(Collecting|Successfully installed)' | sed -u 's/^Collecting /  /'; \
+		test "$${PIPESTATUS[0]}" -eq 0
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json | prereqs
+	@echo "Installing the node packages (CDK CLI, DynamoDB Local, Node.js 24, Swagger UI)..."
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -69,7 +86,8 @@ test-integration: prereqs-local install
 test: install lint test-unit test-infra test-integration
 
 synth: install layer
-	npx cdk synth --quiet
+	npx cdk synth --quiet $(ARGS)
+	@echo "Synthesized into cdk.out/: $$(cd cdk.out && ls *.template.json | tr '\n' ' ')(docs/deploy.md deploys them)"
 
 # A stage's settings come from cdk.json "stages" (-c key=value on top via ARGS); the credentials are yours.
 deploy: stage-named install layer

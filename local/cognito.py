@@ -47,6 +47,17 @@ def create_user_pool(cognito: Any, region: str) -> UserPool:
     return UserPool(pool_id, portal["ClientId"], issuer_of(region, pool_id))
 
 
+def kept_user_pool(cognito: Any, region: str) -> UserPool | None:
+    """The pool a kept snapshot brought back (local.kept_data), with its portal client; None if it has none."""
+    pools = [p for p in cognito.list_user_pools(MaxResults=60)["UserPools"] if p["Name"] == POOL_NAME]
+    if not pools:
+        return None
+    pool_id = pools[0]["Id"]
+    clients = cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]
+    portal = next((c["ClientId"] for c in clients if c["ClientName"] == PORTAL_CLIENT_NAME), None)
+    return UserPool(pool_id, portal, issuer_of(region, pool_id)) if portal else None
+
+
 def create_user(cognito: Any, pool_id: str, email: str, password: str, *, operator: bool = False) -> str:
     """A confirmed user with a permanent password (and in the operators' group when `operator`: their
     tokens then carry it); returns its `sub`, the id the API knows users by."""

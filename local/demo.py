@@ -6,13 +6,15 @@ Only the Cognito sign-ups go around the API (in AWS, users sign up with Cognito 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import requests
 
 from local.stack import LocalStack
 
+# The team member (the second rep) who receives referral texts, and replies from this number.
+MEMBER_PHONE = "+15550100002"
 DEMO_PASSWORD = "Demo-Passw0rd!"  # noqa: S105 - a published demo password for a throwaway local pool
 ADMIN_EMAIL = "admin@demo.example"
 REP_EMAILS = ("rep1@demo.example", "rep2@demo.example")
@@ -67,6 +69,7 @@ class Demo:
     team_id: str
     # The demo partner's upline, sponsor first (partner ids).
     upline: tuple[str, ...]
+    member_phone: str = MEMBER_PHONE
 
 
 class DemoError(RuntimeError):
@@ -157,7 +160,7 @@ def _team(api: _Client, org_id: str, reps: tuple[DemoUser, ...]) -> str:
         "leader": {"user_id": leader.user_id, "phone": "+15550100001", "display_name": "Lee Leader"},
     }
     team_id = str(api.call("POST", f"/orgs/{org_id}/teams", team, 201)["team_id"])
-    joining = {"role": "member", "phone": "+15550100002", "display_name": "Max Member", "eligible": True}
+    joining = {"role": "member", "phone": MEMBER_PHONE, "display_name": "Max Member", "eligible": True}
     api.call("PUT", f"/orgs/{org_id}/teams/{team_id}/members/{member.user_id}", joining, 201)
     return team_id
 
@@ -205,3 +208,33 @@ def _partner_portal(
         raise DemoError(f"activating the demo partner answered {activation.status_code}: {activation.text}")
     token = stack.user_token(PARTNER_EMAIL, DEMO_PASSWORD)
     return workflow_id, DemoUser(PARTNER_EMAIL, DEMO_PASSWORD, partner_id, token), tuple(upline)
+
+
+# -- a kept demo (make dev --keep-data) -------------------------------------------------------------
+
+
+def demo_ids(demo: Demo) -> dict[str, Any]:
+    """What identifies the demo, without its tokens (they expire): written beside the kept data."""
+    ids = asdict(demo)
+    for user in (ids["admin"], *ids["reps"], ids["partner"]):
+        user.pop("token")
+    ids.pop("machine_token")
+    return ids
+
+
+def reconnect(stack: LocalStack, ids: dict[str, Any]) -> Demo:
+    """The kept demo with fresh tokens for its users and its partner company."""
+
+    def user(kept: dict[str, Any]) -> DemoUser:
+        return DemoUser(**kept, token=stack.user_token(kept["email"], kept["password"]))
+
+    return Demo(
+        **{
+            **ids,
+            "admin": user(ids["admin"]),
+            "reps": tuple(user(rep) for rep in ids["reps"]),
+            "partner": user(ids["partner"]),
+            "upline": tuple(ids["upline"]),
+            "machine_token": stack.machine_token(ids["client_id"], ids["client_secret"]),
+        }
+    )

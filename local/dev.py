@@ -8,6 +8,7 @@ Ctrl-C or SIGTERM stops everything, DynamoDB Local's Java process included, and 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import shlex
@@ -22,12 +23,15 @@ from requests import RequestException
 
 from infra.manifest import SCHEDULES
 from local import state
-from local.demo import DEMO_PASSWORD, Demo, DemoError, seed
+from local.demo import DEMO_PASSWORD, Demo, DemoError, demo_ids, reconnect, seed
 from local.endpoints import SCHEDULES_PATH
+from local.kept_data import KeptData
 from local.ports import preferred_or_free
 from local.project import DEMO_ENV_FILE, ROOT
 from local.stack import LocalStack
 
+KEPT_DATA_DIR = ROOT / ".local" / "data"
+DEMO_IDS_FILE = "demo.json"
 DEFAULT_PORT = 3000
 DEFAULT_DYNAMODB_PORT = 8000
 DEFAULT_MOTO_PORT = 5000
@@ -81,6 +85,7 @@ def demo_variables(demo: Demo) -> dict[str, str]:
         "PARTNER_ID": demo.partner.user_id,
         "PARTNER_TOKEN": demo.partner.token,
         "TEAM_ID": demo.team_id,
+        "REP2_PHONE": demo.member_phone,
     }
 
 
@@ -118,22 +123,45 @@ def describe_demo(demo: Demo, variables: Mapping[str, str]) -> str:
     )
 
 
+def _demo(stack: LocalStack, kept: KeptData | None) -> Demo:
+    """The demo organisation: seeded, or the kept one with fresh tokens when the stack kept its data."""
+    saved = kept.folder / DEMO_IDS_FILE if kept else None
+    if saved and stack.restored and saved.is_file():
+        print(f"\nKept data from {_shown_path(saved.parent)}: the demo organisation is the one seeded before.")
+        return reconnect(stack, json.loads(saved.read_text()))
+    demo = seed(stack)
+    if saved:
+        saved.write_text(json.dumps(demo_ids(demo)))
+    return demo
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m local.dev", description=__doc__)
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="API port (a free one if taken)")
     parser.add_argument("--no-demo", action="store_true", help="start with an empty table")
     parser.add_argument("--workers", type=int, default=4, help="function worker processes")
+    parser.add_argument(
+        "--keep-data",
+        action="store_true",
+        help=f"keep the table, the user pool and the files in {_shown_path(KEPT_DATA_DIR)} between runs",
+    )
+    parser.add_argument("--fresh", action="store_true", help="with --keep-data: forget what was kept first")
     args = parser.parse_args(argv)
+    kept = KeptData(KEPT_DATA_DIR) if args.keep_data or args.fresh else None
+    if kept and args.fresh:
+        kept.forget()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", datefmt="%H:%M:%S")
     # Explicitly, also for SIGINT: a shell starting us in the background would have it ignored.
     signal.signal(signal.SIGINT, _interrupt)
     signal.signal(signal.SIGTERM, _interrupt)
 
+    port = preferred_or_free(args.port)
     stack = LocalStack(
-        port=preferred_or_free(args.port),
+        port=port,
         dynamodb_port=preferred_or_free(DEFAULT_DYNAMODB_PORT),
         moto_port=preferred_or_free(DEFAULT_MOTO_PORT),
         workers=args.workers,
+        kept=kept,
     )
     try:
         stack.start()
@@ -150,10 +178,16 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         print(describe_stack(stack), flush=True)
+        if port != args.port:
+            print(
+                f"\nPort {args.port} is taken, so the API listens on {port}: use $API (from "
+                f"{_shown_path(DEMO_ENV_FILE)}) rather than 127.0.0.1:{args.port}.",
+                flush=True,
+            )
         variables = stack_variables(stack)
         if not args.no_demo:
             try:
-                demo = seed(stack)
+                demo = _demo(stack, kept)
             except (DemoError, RequestException, KeyError) as error:
                 print(f"\nThe demo organisation could not be created: {error}", file=sys.stderr, flush=True)
             else:
@@ -166,6 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        # A second Ctrl-C must not cut the shutdown short (DynamoDB Local left running, data not kept).
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         state.remove()
         DEMO_ENV_FILE.unlink(missing_ok=True)
         stack.stop()

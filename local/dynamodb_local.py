@@ -63,8 +63,11 @@ def _die_with_parent() -> Callable[[], None] | None:
 
 
 class DynamoDBLocal:
-    def __init__(self, port: int = 0, host: str = LOOPBACK, jar: Path | None = None) -> None:
+    def __init__(
+        self, port: int = 0, host: str = LOOPBACK, jar: Path | None = None, database: Path | None = None
+    ) -> None:
         self.host = host
+        self._database = database  # a folder to keep the tables in; in memory without one
         self._requested_port = port
         self.port = port
         self._jar = jar
@@ -92,7 +95,7 @@ class DynamoDBLocal:
             f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
             "-jar",
             str(jar),
-            "-inMemory",
+            *(["-dbPath", str(self._database)] if self._database else ["-inMemory"]),
             "-sharedDb",  # one database whatever the credentials and region of the caller
             "-disableTelemetry",
             "-port",

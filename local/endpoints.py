@@ -14,10 +14,15 @@ from local.http_messages import HttpRequest, HttpResponse, json_response, messag
 from local.oauth import MachineTokenIssuer, TokenError
 from local.outbox import Outbox
 from local.shared_clock import SharedClock
+from local.sms_replies import TwilioAccount, inbound_form, signed_request
 from local.worker import Invocation
 
 DOCS_PATH = "/docs"
 SCHEDULES_PATH = "/_local/schedules/"
+SMS_PATH = "/_local/sms"
+WAIT_PATH = "/_local/wait"
+# How long POST /_local/wait waits for the changes written so far to reach every consumer.
+WAIT_SECONDS = 10.0
 
 
 class LocalEndpoints:
@@ -33,6 +38,9 @@ class LocalEndpoints:
         openapi_document: Callable[[str], dict[str, Any]],
         run_schedule: Callable[[str], Invocation],
         texts: Callable[[], list[dict[str, Any]]],
+        wait_for_changes: Callable[[float], None],
+        twilio: TwilioAccount,
+        sms_webhook_path: str,
     ) -> None:
         self._gateway = gateway
         self._tokens = tokens
@@ -42,6 +50,9 @@ class LocalEndpoints:
         self._clock = clock
         self._openapi_document = openapi_document
         self._run_schedule = run_schedule
+        self._wait_for_changes = wait_for_changes
+        self._twilio = twilio
+        self._sms_webhook_path = sms_webhook_path
         self._fixed: dict[tuple[str, str], Callable[[HttpRequest], HttpResponse]] = {
             ("POST", "/oauth2/token"): self._token,
             ("GET", "/.well-known/jwks.json"): lambda _: json_response(200, self._jwks),
@@ -53,6 +64,8 @@ class LocalEndpoints:
             ("GET", "/_local/dead-letters"): lambda _: json_response(200, self._dead_letters()),
             ("GET", "/_local/clock"): lambda _: self._clock_state(),
             ("POST", "/_local/clock"): self._set_clock,
+            ("POST", SMS_PATH): self._text_reply,
+            ("POST", WAIT_PATH): self._wait,
         }
 
     def dispatch(self, request: HttpRequest) -> HttpResponse:
@@ -103,6 +116,26 @@ class LocalEndpoints:
             return message_response(400, "offset_seconds must be a number")
         self._clock.set_offset(offset)
         return self._clock_state()
+
+    def _text_reply(self, request: HttpRequest) -> HttpResponse:
+        """A member's reply, posted to the webhook as Twilio would (signed); answers the webhook's TwiML."""
+        try:
+            given = request.json() or {}
+            phone, text = given["from"], given["text"]
+        except (ValueError, KeyError, TypeError):
+            return message_response(400, 'expected {"from": "<the member\'s phone, E.164>", "text": "YES 1234"}')
+        if not isinstance(phone, str) or not isinstance(text, str):
+            return message_response(400, "from and text must be strings")
+        form = inbound_form(self._twilio, phone, text)
+        return self._gateway.handle(signed_request(self._twilio, self._sms_webhook_path, form))
+
+    def _wait(self, _: HttpRequest) -> HttpResponse:
+        """Answers once every change written so far has reached its consumers (e-mails, texts, commissions)."""
+        try:
+            self._wait_for_changes(WAIT_SECONDS)
+        except TimeoutError:
+            return message_response(504, f"changes still flowing after {WAIT_SECONDS:g} s")
+        return json_response(200, {"settled": True})
 
     def _schedule(self, name: str) -> HttpResponse:
         try:

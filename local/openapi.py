@@ -75,12 +75,13 @@ def decorate(document: dict[str, Any], *, server_url: str, token_url: str, route
     document = copy.deepcopy(document)
     routes = list(routes)
     document["servers"] = [{"url": server_url, "description": "local stack"}]
+    document.setdefault("info", {})["description"] = authorising(token_url)
     schemes = document.setdefault("components", {}).setdefault("securitySchemes", {})
     schemes[USER_SCHEME] = {
         "type": "http",
         "scheme": "bearer",
         "bearerFormat": "JWT",
-        "description": "Access or ID token of a portal user (Cognito)",
+        "description": "Access or ID token of a portal user (Cognito): `make -s token ARGS=<e-mail>` prints one",
     }
     schemes[PARTNER_SCHEME] = {
         "type": "oauth2",
@@ -100,6 +101,27 @@ def decorate(document: dict[str, Any], *, server_url: str, token_url: str, route
             _document_gateway_refusals(operation.setdefault("responses", {}))
     document["components"].setdefault("schemas", {})[GATEWAY_REFUSAL] = GATEWAY_REFUSAL_SCHEMA
     return document
+
+
+def authorising(token_url: str) -> str:
+    """How to call the API from this page: where a token comes from, and what each kind of caller uses."""
+    credentials = "POST /orgs/{org_id}/partner-companies/{company_id}/credentials"
+    return "\n".join(
+        [
+            "The partner programme's HTTP API. Every route outside `/public` and `/twilio` needs a bearer token:",
+            "choose **Authorize** and paste one.",
+            "",
+            "- **A portal user** (staff, partners, team members): their Cognito access token. With `make dev`",
+            "  running, `make -s token ARGS=<e-mail>` prints a fresh one for a demo user (`make dev` prints the",
+            "  demo users and their password), and `source .local/demo.env` sets `ADMIN_TOKEN`, `REP1_TOKEN`,",
+            "  `PARTNER_TOKEN` and the rest. Deployed, the portal signs users in with Cognito (docs/deploy.md).",
+            "- **A partner company's system** (posting leads only): the OAuth client-credentials grant at",
+            f"  `{token_url}`, with the credentials `{credentials}` issued;",
+            '  `make -s token ARGS="--client-id ID --client-secret SECRET"` does the exchange.',
+            "",
+            "Tokens last an hour. Refusals are `application/problem+json` (RFC 9457) naming what is wrong.",
+        ]
+    )
 
 
 def _document_gateway_refusals(responses: dict[str, Any]) -> None:

@@ -40,6 +40,7 @@ from local.front import Front
 from local.gateway import Gateway
 from local.http_messages import HttpRequest, HttpResponse
 from local.invoker import ACCOUNT_ID, DEFAULT_WORKERS, Invoker
+from local.kept_data import KeptData
 from local.moto_server import MotoServer
 from local.oauth import MachineTokenIssuer
 from local.outbox import Outbox
@@ -47,6 +48,7 @@ from local.queue_poller import ChangeQueues, QueuePoller, create_queues
 from local.redrive import QueuePair, peek, redrive
 from local.schedules import scheduled_event
 from local.shared_clock import SharedClock
+from local.sms_replies import TwilioAccount
 from local.stream_poller import StartingPosition, StreamPoller
 from local.twilio_fake import FakeTwilio
 from local.worker import Invocation
@@ -94,6 +96,7 @@ class LocalStack:
         stage: str = STAGE,
         region: str = REGION,
         cors_origins: Iterable[str] = (constants.DEV_PORTAL_ORIGIN,),
+        kept: KeptData | None = None,
     ) -> None:
         self.cors = Cors(tuple(cors_origins))
         self.functions = {f.name: f for f in functions}
@@ -106,7 +109,11 @@ class LocalStack:
         self.startup_seconds = 0.0
         self._port = port
         self._workers = workers
-        self._dynamodb = DynamoDBLocal(dynamodb_port)
+        # Everything in memory, or (make dev --keep-data) the table and the user pool kept between runs.
+        self.kept = kept
+        self.restored = False  # whether this start found kept data
+        self._running_fully = False
+        self._dynamodb = DynamoDBLocal(dynamodb_port, database=kept.database if kept else None)
         self._moto = MotoServer(moto_port)
         self.twilio = FakeTwilio(TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN)
         self.twilio_auth_token_parameter = constants.twilio_auth_token_parameter(stage)
@@ -138,6 +145,7 @@ class LocalStack:
             self.stop()
             raise
         self.startup_seconds = time.perf_counter() - started
+        self._running_fully = True
         log.info("local stack ready at %s in %.1f s", self.url, self.startup_seconds)
         return self
 
@@ -149,18 +157,21 @@ class LocalStack:
             region=self.region, workers=self._workers, preload=[f.handler for f in self.functions.values()]
         )
         clock = self._clock = SharedClock(invoker.clock_offset)
+        restored = self.kept is not None and self.kept.restore()
         self._moto.start()
         self._front = Front(self._dispatch, self._port)
         cognito_client = self.client("cognito-idp")
-        pool = cognito.create_user_pool(cognito_client, self.region)
+        kept_pool = cognito.kept_user_pool(cognito_client, self.region) if restored else None
+        pool = kept_pool or cognito.create_user_pool(cognito_client, self.region)
         self.user_pool_id, self.portal_client_id, self.issuer = pool.pool_id, pool.portal_client_id, pool.issuer
         for identity in (self.email_from, *SENDER_DOMAINS):
             self.client("sesv2").create_email_identity(EmailIdentity=identity)
-        # us-east-1 is S3's default location and must not be named as a constraint.
-        location = (
-            {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
-        )
-        self.client("s3").create_bucket(Bucket=self.files_bucket, **location)
+        if kept_pool is None:  # a kept snapshot holds the bucket, with its files
+            # us-east-1 is S3's default location and must not be named as a constraint.
+            location = (
+                {} if self.region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": self.region}}
+            )
+            self.client("s3").create_bucket(Bucket=self.files_bucket, **location)
         self.client("ssm").put_parameter(
             Name=self.twilio_auth_token_parameter, Value=TWILIO_AUTH_TOKEN, Type="SecureString", Overwrite=True
         )
@@ -180,8 +191,7 @@ class LocalStack:
         invoker.start(self.env)  # workers import the handlers while DynamoDB Local finishes starting
 
         self._dynamodb.wait_until_ready()
-        table = self.client("dynamodb").create_table(**create_table_request(self.table_name))["TableDescription"]
-        stream_arn = table["LatestStreamArn"]
+        stream_arn, self.restored = self._table()
         api = Api(ACCOUNT_ID, API_ID, self.region, forwarded_port=self._front.port)
         gateway = self._gateway = Gateway(
             routes=self.routes,
@@ -201,6 +211,11 @@ class LocalStack:
             openapi_document=self.openapi_document,
             run_schedule=self.run_schedule,
             texts=self.texts,
+            wait_for_changes=self.wait_for_streams,
+            twilio=TwilioAccount(
+                TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER, f"{self.url}{constants.SMS_WEBHOOK_PATH}"
+            ),
+            sms_webhook_path=constants.SMS_WEBHOOK_PATH,
         )
         poller = self._poller = StreamPoller(
             self.client("dynamodbstreams"),
@@ -213,11 +228,23 @@ class LocalStack:
         queue_poller = self._queue_poller = QueuePoller(sqs, invoker.invoke, region=self.region)
         for function in self.functions.values():
             if function.kind == "stream":
-                poller.add(function)
+                # A kept table's stream still holds what earlier runs handled: read only what comes next.
+                poller.add(function, "LATEST" if self.restored else "TRIM_HORIZON")
             elif function.kind == "queue":
                 queue_poller.add(function, self.change_queues[function.name])
         invoker.wait_until_ready()
         self._front.start()
+
+    def _table(self) -> tuple[str, bool]:
+        """The table's stream, and whether the table was kept from an earlier run (else it is created)."""
+        dynamodb = self.client("dynamodb")
+        try:
+            table = dynamodb.create_table(**create_table_request(self.table_name))["TableDescription"]
+        except dynamodb.exceptions.ResourceInUseException:
+            if self.kept is None:
+                raise
+            return str(dynamodb.describe_table(TableName=self.table_name)["Table"]["LatestStreamArn"]), True
+        return str(table["LatestStreamArn"]), False
 
     def _function_environment(self) -> dict[str, str]:
         return {
@@ -265,6 +292,7 @@ class LocalStack:
                 self._queue_poller.stop if self._queue_poller else None,
                 self._invoker.stop if self._invoker else None,
                 self.twilio.stop,
+                self._keep_data if self.kept and self._running_fully else None,
                 self._moto.stop,
             ):
                 if stop is None:
@@ -277,6 +305,11 @@ class LocalStack:
             self._front = self._poller = self._invoker = None
             self._queue_poller = None
             self._dynamodb.stop()
+
+    def _keep_data(self) -> None:
+        assert self.kept is not None
+        self.kept.save()
+        self._running_fully = False
 
     def __enter__(self) -> LocalStack:
         return self.start()

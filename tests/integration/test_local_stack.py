@@ -255,6 +255,19 @@ def test_a_plain_options_request_reaches_the_function_without_a_token(stack: Loc
     assert stack.invocation_count("PartnersApi") == before + 1
 
 
+def test_a_text_reply_is_posted_to_the_webhook_signed_as_twilio_would(stack: LocalStack, http: ApiSession) -> None:
+    before = stack.invocation_count("SmsWebhook")
+    reply = http.post("/_local/sms", json={"from": "+15550199", "text": "HELP"})
+    assert reply.status_code == 200, reply.text  # the signature held: a forged one is 403
+    assert reply.headers["content-type"].startswith("text/xml") and "<Response>" in reply.text
+    assert stack.invocation_count("SmsWebhook") == before + 1
+    assert http.post("/_local/sms", json={"text": "HELP"}).status_code == 400
+
+
+def test_waiting_for_changes_answers_once_the_consumers_are_idle(http: ApiSession) -> None:
+    assert http.post("/_local/wait").json() == {"settled": True}
+
+
 def test_unknown_route_is_404(http: ApiSession) -> None:
     response = http.get("/nowhere")
     assert response.status_code == 404
