@@ -12,7 +12,7 @@ from infra.constants import REPO_ROOT
 
 
 def run(folder: Path, step: str) -> dict[str, object]:
-    done = subprocess.run(
+    done = subprocess.run(  # noqa: S603 - this interpreter running the project's own module
         [sys.executable, "-m", "tests.integration.kept_data_run", str(folder), step],
         cwd=REPO_ROOT,
         capture_output=True,
