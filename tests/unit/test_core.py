@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from common.orgs.access import principal_from_event
 from common.orgs.templates import NewTemplate, render
-from common.platform import clock, cursors, db, ids, listings
+from common.platform import clock, cursors, db, history, ids, listings
 from common.platform.errors import InvalidInput
 from common.platform.settings import Deployment, SettingsError, TokenVerification, get_settings, validate_settings
 from common.platform.validation import Email, LongText, ShortText
@@ -44,6 +44,15 @@ def test_tampered_cursor_is_invalid_input() -> None:
     foreign = cursors.encode_cursor({"pk": "ORG#B", "sk": "X"})
     with pytest.raises(InvalidInput):
         listings.query(key_condition="pk = :pk", values={":pk": "ORG#A"}, cursor=foreign)
+
+
+@pytest.mark.parametrize("position", ["\u00b2", "\u0663", "-1", " 1", "1" * 13, ""])
+def test_a_history_cursor_whose_position_is_not_ascii_digits_is_invalid_input(position: str) -> None:
+    # str.isdigit takes a superscript two or an Arabic-Indic three, which int() then refuses (was a 500).
+    cursor = cursors.encode_cursor({"before": position})
+    with pytest.raises(InvalidInput) as refused:
+        history.position(cursor, {}, history.Bound("history", limit=10, keep=5, pages_at=lambda _: ("X", "H#")))
+    assert refused.value.errors[0].field == "query.cursor"
 
 
 def test_templates_reject_unknown_placeholders_and_render_known_ones() -> None:

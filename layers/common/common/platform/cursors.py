@@ -38,6 +38,18 @@ def cursor_fields(cursor: str) -> dict[str, str]:
     return plain
 
 
+_COUNT = re.compile(r"^[0-9]{1,12}$")
+
+
+def cursor_count(fields: Mapping[str, str], name: str) -> int:
+    """A count or position a cursor carries: ASCII digits only (str.isdigit also takes "²", which int()
+    refuses), anything else is invalid input naming query.cursor."""
+    value = fields.get(name, "")
+    if not _COUNT.match(value):
+        raise invalid("query.cursor", "is not a valid page cursor")
+    return int(value)
+
+
 def place(item: Mapping[str, Any], index: str | None) -> dict[str, str]:
     """The item's key attributes in the table, and in `index` when a query reads one."""
     return {name: item[name] for name in PLACES[index]}

@@ -22,7 +22,7 @@ from itertools import islice
 from typing import Any, TypeVar
 
 from common.platform import clock, db, listings
-from common.platform.cursors import cursor_fields, encode_cursor
+from common.platform.cursors import cursor_count, cursor_fields, encode_cursor
 from common.platform.errors import Conflict, DomainError, invalid
 
 T = TypeVar("T")
@@ -356,10 +356,10 @@ def position(cursor: str | None, item: Mapping[str, Any], bound: Bound) -> int:
     total = bound.total(item)
     if cursor is None:
         return total
-    before = cursor_fields(cursor).get("before", "")
-    if not before.isdigit() or int(before) > total:
+    before = cursor_count(cursor_fields(cursor), "before")
+    if before > total:
         raise invalid("query.cursor", "is not a valid page cursor")
-    return int(before)
+    return before
 
 
 def listing(
