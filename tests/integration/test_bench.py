@@ -37,6 +37,8 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         # The webhook writes the MessageSid record before acting and the reply after: 3 writes.
         expected_writes = 0 if name.startswith("lead listing") else 3 if name.startswith("SMS webhook") else 1
         assert row["write_round_trips"] == expected_writes, (name, row["round_trips"])
+        # CPU time per operation on both sides (Lambda bills CPU, not DynamoDB Local's wait).
+        assert row["handler_cpu_ms"] > 0 and row["bare_cpu_ms"] > 0, name
     assert rows["queue claim (only normal-priority leads)"]["round_trips"]["Query"] == 1
     assert rows["partner deal creation (POST portal deal)"]["round_trips"] == {
         "BatchGetItem": 1,
