@@ -2,103 +2,98 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from common.leads import companies
-from common.leads.credentials import issue_credentials
+from common.leads import companies, credentials
 from common.orgs.access import Permission
-from common.platform.db import answer_of
-from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, member_of, page
-
-from leads import responses as r
+from common.platform.answers import Page, page_of
+from common.web.openapi_docs import NOT_A_MEMBER, answers, missing, ok
+from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, member_of
 
 router = APIGatewayHttpRouter()
 
-MANAGER = r.missing(Permission.MANAGE_COMPANIES)
+MANAGER = missing(Permission.MANAGE_COMPANIES)
 NO_COMPANY = "The caller is not a member of the organisation, or there is no such partner company"
-_HIDDEN = ("client_id",)  # the intake client id is shown only when credentials are issued
-
-
-def _view(item: dict[str, Any]) -> dict[str, Any]:
-    view = answer_of(item, companies.CompanyPatch.model_fields, *_HIDDEN)
-    view["has_credentials"] = bool(item.get("client_id"))
-    return view
 
 
 @router.post(
     "/orgs/<org_id>/partner-companies",
     summary="Add a partner company",
     tags=["partner companies"],
-    responses=r.answers(
-        r.body(r.PartnerCompany, "The partner company", 201),
+    status_code=201,
+    responses=answers(
+        ok("The partner company", 201),
         forbidden=MANAGER,
-        not_found=r.NOT_A_MEMBER,
+        not_found=NOT_A_MEMBER,
         conflict="A generated id collided; retry",
         invalid="The request has invalid fields (e.g. an unknown auto-response template)",
     ),
 )
-def create_company(org_id: Id, body: Annotated[companies.NewCompany, Body()]) -> tuple[dict[str, Any], int]:
+def create_company(org_id: Id, body: Annotated[companies.NewCompany, Body()]) -> companies.PartnerCompany:
     member = member_of(router, org_id, Permission.MANAGE_COMPANIES)
-    return _view(companies.create_company(org_id, body, member.user_id)), 201
+    return companies.PartnerCompany.of(companies.create_company(org_id, body, member.user_id))
 
 
 @router.get(
     "/orgs/<org_id>/partner-companies",
     summary="List partner companies by name",
     tags=["partner companies"],
-    responses=r.answers(
-        r.body(r.PartnerCompanyPage, "A page of partner companies"),
+    responses=answers(
+        ok("A page of partner companies"),
         forbidden=MANAGER,
-        not_found=r.NOT_A_MEMBER,
+        not_found=NOT_A_MEMBER,
         invalid="The cursor or limit is not valid",
     ),
 )
-def list_companies(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
+def list_companies(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> Page[companies.PartnerCompany]:
     member_of(router, org_id, Permission.MANAGE_COMPANIES)
     items, next_cursor = companies.list_companies(org_id, cursor=cursor, limit=limit)
-    return page([_view(i) for i in items], next_cursor)
+    return page_of(companies.PartnerCompany, items, next_cursor)
 
 
 @router.get(
     "/orgs/<org_id>/partner-companies/<company_id>",
     summary="Get a partner company",
     tags=["partner companies"],
-    responses=r.answers(r.body(r.PartnerCompany, "The partner company"), forbidden=MANAGER, not_found=NO_COMPANY),
+    responses=answers(ok("The partner company"), forbidden=MANAGER, not_found=NO_COMPANY),
 )
-def get_company(org_id: Id, company_id: Id) -> dict[str, Any]:
+def get_company(org_id: Id, company_id: Id) -> companies.PartnerCompany:
     member_of(router, org_id, Permission.MANAGE_COMPANIES)
-    return _view(companies.get_company(org_id, company_id))
+    return companies.PartnerCompany.of(companies.get_company(org_id, company_id))
 
 
 @router.patch(
     "/orgs/<org_id>/partner-companies/<company_id>",
     summary="Change a partner company's settings",
     tags=["partner companies"],
-    responses=r.answers(
-        r.body(r.PartnerCompany, "The partner company as changed"),
+    responses=answers(
+        ok("The partner company as changed"),
         forbidden=MANAGER,
         not_found=NO_COMPANY,
         invalid="The request has invalid fields (e.g. clearing a setting that must keep a value)",
     ),
 )
-def update_company(org_id: Id, company_id: Id, body: Annotated[companies.CompanyPatch, Body()]) -> dict[str, Any]:
+def update_company(
+    org_id: Id, company_id: Id, body: Annotated[companies.CompanyPatch, Body()]
+) -> companies.PartnerCompany:
     member = member_of(router, org_id, Permission.MANAGE_COMPANIES)
-    return _view(companies.update_company(org_id, company_id, body, member.user_id))
+    return companies.PartnerCompany.of(companies.update_company(org_id, company_id, body, member.user_id))
 
 
 @router.post(
     "/orgs/<org_id>/partner-companies/<company_id>/credentials",
     summary="Issue (or rotate) the company's client credentials for lead intake; the secret is shown once",
     tags=["partner companies"],
-    responses=r.answers(
-        r.body(r.Credentials, "The new credentials; they replace any issued before", 201),
+    status_code=201,
+    responses=answers(
+        ok("The new credentials; they replace any issued before", 201),
         forbidden=MANAGER,
         not_found=NO_COMPANY,
         conflict="The company is not set up to sell leads",
     ),
 )
-def create_credentials(org_id: Id, company_id: Id) -> tuple[dict[str, Any], int]:
+def create_credentials(org_id: Id, company_id: Id) -> credentials.Credentials:
     member_of(router, org_id, Permission.MANAGE_COMPANIES)
-    return issue_credentials(org_id, company_id), 201
+    return credentials.issue_credentials(org_id, company_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -10,9 +10,8 @@ from common.orgs import organisations, templates
 from common.orgs.access import OPERATORS_GROUP, Permission, require_operator
 from common.partners.partner_caller import require_confirmed
 from common.platform.answers import Page, page_of
-from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, UserId, caller, member_of, page
-
-from leads import responses as r
+from common.web.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, answers, missing, no_content, ok
+from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, UserId, caller, member_of
 
 router = APIGatewayHttpRouter()
 
@@ -25,17 +24,18 @@ MEMBER_MANAGER = "Missing members:manage, or changing what only an admin (or a h
     description=f"Only the deployment's operators (the Cognito group `{OPERATORS_GROUP}`) create organisations; "
     "an organisation's admin creates child organisations under it (`POST /orgs/{orgId}/children`).",
     tags=["organisations"],
-    responses=r.answers(
-        r.body(r.Organisation, "The organisation", 201),
+    status_code=201,
+    responses=answers(
+        ok("The organisation", 201),
         forbidden=f"The caller is not in the Cognito group `{OPERATORS_GROUP}` (or not a user)",
         conflict="A generated id collided; retry",
-        invalid=r.INVALID,
+        invalid=INVALID,
     ),
 )
-def create_organisation(body: Annotated[organisations.NewOrganisation, Body()]) -> tuple[dict[str, Any], int]:
+def create_organisation(body: Annotated[organisations.NewOrganisation, Body()]) -> organisations.Organisation:
     principal = caller(router)
     require_operator(principal)
-    return organisations.organisation_view(organisations.create_organisation(body, principal.subject)), 201
+    return organisations.Organisation.of(organisations.create_organisation(body, principal.subject))
 
 
 @router.get(
@@ -43,35 +43,33 @@ def create_organisation(body: Annotated[organisations.NewOrganisation, Body()]) 
     summary="The organisations the caller belongs to, with their role",
     description="Ordered by organisation id (oldest organisation first).",
     tags=["organisations"],
-    responses=r.answers(
-        r.body(r.MyOrganisationPage, "A page of the caller's memberships"),
-        forbidden=r.STAFF_ONLY + ", or the caller's partner account waits for its e-mail confirmation "
+    responses=answers(
+        ok("A page of the caller's memberships"),
+        forbidden=STAFF_ONLY + ", or the caller's partner account waits for its e-mail confirmation "
         "(email-not-confirmed)",
         invalid="The cursor or limit is not valid",
     ),
 )
-def my_organisations(cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
+def my_organisations(cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> Page[organisations.MyOrganisation]:
     principal = caller(router)
     require_confirmed(principal)
     items, next_cursor = organisations.list_my_memberships(principal.subject, cursor=cursor, limit=limit)
-    keep = ("org_id", "org_name", "role", "permissions")
-    return page([{k: item.get(k) for k in keep} for item in items], next_cursor)
+    return page_of(organisations.MyOrganisation, items, next_cursor)
 
 
 @router.get(
     "/orgs/<org_id>",
     summary="Get an organisation the caller belongs to",
     tags=["organisations"],
-    responses=r.answers(
-        r.body(r.MemberOrganisation, "The organisation with the caller's membership"),
-        forbidden=r.STAFF_ONLY,
-        not_found=r.NOT_A_MEMBER,
+    responses=answers(
+        ok("The organisation with the caller's membership"),
+        forbidden=STAFF_ONLY,
+        not_found=NOT_A_MEMBER,
     ),
 )
-def get_organisation(org_id: Id) -> dict[str, Any]:
+def get_organisation(org_id: Id) -> organisations.MemberOrganisation:
     member = member_of(router, org_id)
-    org = organisations.organisation_view(organisations.get_organisation(org_id))
-    return {**org, "membership": {"role": member.role, "permissions": sorted(member.permissions)}}
+    return organisations.MemberOrganisation.seen_by(organisations.get_organisation(org_id), member)
 
 
 @router.get(
@@ -79,42 +77,44 @@ def get_organisation(org_id: Id) -> dict[str, Any]:
     summary="List staff memberships",
     description="Ordered by user id.",
     tags=["organisations"],
-    responses=r.answers(
-        r.body(r.MemberPage, "A page of memberships"),
-        forbidden=r.missing(Permission.MANAGE_MEMBERS),
-        not_found=r.NOT_A_MEMBER,
+    responses=answers(
+        ok("A page of memberships"),
+        forbidden=missing(Permission.MANAGE_MEMBERS),
+        not_found=NOT_A_MEMBER,
         invalid="The cursor or limit is not valid",
     ),
 )
-def list_members(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
+def list_members(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> Page[organisations.Member]:
     member_of(router, org_id, Permission.MANAGE_MEMBERS)
     items, next_cursor = organisations.list_members(org_id, cursor=cursor, limit=limit)
-    return page([organisations.member_view(i) for i in items], next_cursor)
+    return page_of(organisations.Member, items, next_cursor)
 
 
 @router.put(
     "/orgs/<org_id>/members/<user_id>",
     summary="Add a staff member or change their permissions",
     tags=["organisations"],
-    responses=r.answers(
-        r.body(r.Member, "The membership as saved"),
+    responses=answers(
+        ok("The membership as saved"),
         forbidden=MEMBER_MANAGER,
-        not_found=r.NOT_A_MEMBER,
+        not_found=NOT_A_MEMBER,
         conflict="The membership changed meanwhile, or the change would leave the organisation without an admin",
-        invalid=r.INVALID,
+        invalid=INVALID,
     ),
 )
-def put_member(org_id: Id, user_id: UserId, body: Annotated[organisations.MembershipChange, Body()]) -> dict[str, Any]:
+def put_member(
+    org_id: Id, user_id: UserId, body: Annotated[organisations.MembershipChange, Body()]
+) -> organisations.Member:
     actor = member_of(router, org_id, Permission.MANAGE_MEMBERS)
-    return organisations.member_view(organisations.put_member(org_id, actor, user_id, body))
+    return organisations.Member.of(organisations.put_member(org_id, actor, user_id, body))
 
 
 @router.delete(
     "/orgs/<org_id>/members/<user_id>",
     summary="Remove a staff member",
     tags=["organisations"],
-    responses=r.answers(
-        r.no_content("Removed"),
+    responses=answers(
+        no_content("Removed"),
         forbidden=MEMBER_MANAGER,
         not_found="The caller is not a member of the organisation, or the user is not",
         conflict="The membership changed meanwhile, or it is the organisation's last admin",
@@ -131,10 +131,10 @@ def remove_member(org_id: Id, user_id: UserId) -> tuple[str, int]:
     summary="Create a message template",
     tags=["templates"],
     status_code=201,
-    responses=r.answers(
-        r.ok("The template", 201),
-        forbidden=r.missing(Permission.MANAGE_TEMPLATES),
-        not_found=r.NOT_A_MEMBER,
+    responses=answers(
+        ok("The template", 201),
+        forbidden=missing(Permission.MANAGE_TEMPLATES),
+        not_found=NOT_A_MEMBER,
         invalid="The request has invalid fields (e.g. an unknown placeholder)",
     ),
 )
@@ -148,10 +148,10 @@ def create_template(org_id: Id, body: Annotated[templates.NewTemplate, Body()]) 
     summary="List message templates",
     description="Oldest first (template ids are time-ordered).",
     tags=["templates"],
-    responses=r.answers(
-        r.ok("A page of templates"),
-        forbidden=r.STAFF_ONLY,
-        not_found=r.NOT_A_MEMBER,
+    responses=answers(
+        ok("A page of templates"),
+        forbidden=STAFF_ONLY,
+        not_found=NOT_A_MEMBER,
         invalid="The cursor or limit is not valid",
     ),
 )
@@ -165,9 +165,9 @@ def list_templates(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT)
     "/orgs/<org_id>/message-templates/<template_id>",
     summary="Get a message template",
     tags=["templates"],
-    responses=r.answers(
-        r.ok("The template"),
-        forbidden=r.STAFF_ONLY,
+    responses=answers(
+        ok("The template"),
+        forbidden=STAFF_ONLY,
         not_found="The caller is not a member of the organisation, or there is no such template",
     ),
 )

@@ -32,7 +32,13 @@ def test_a_lead_from_intake_to_customer(org: Organisation, stack: Any) -> None:
     converted = rep.post(f"/orgs/{org.org_id}/leads/{lead_id}/convert")
     assert converted.status_code == 201, converted.text
     customer = converted.json()["customer"]
-    assert customer["contact"] == {"contact_name": "Jane Doe", "phone": "+1 555 0100", "email": "jane@example.org"}
+    assert customer["contact"] == {
+        "contact_name": "Jane Doe",
+        "phone": "+1 555 0100",
+        "email": "jane@example.org",
+        "address": None,
+        "notes": None,
+    }
     assert customer["source"]["external_id"] == "FLOW-1"
     history = org.admin.get(f"/orgs/{org.org_id}/leads/{lead_id}").json()["history"]
     assert [(e["action"], e["actor"]) for e in history] == [

@@ -133,3 +133,20 @@ def test_mypy_reads_the_import_roots_the_functions_have() -> None:
     config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     mypy_roots = {(REPO_ROOT / p).resolve() for p in config["tool"]["mypy"]["mypy_path"]}
     assert mypy_roots == set(IMPORT_ROOTS)
+
+
+# Table access: only the domain core reads and writes the table.
+TABLE_ACCESS = ("common.platform.db", "common.platform.listings")
+
+
+def adapter_table_access() -> list[str]:
+    return sorted(
+        f"{path.relative_to(REPO_ROOT)} imports {target}"
+        for path in FUNCTIONS_DIR.rglob("*.py")
+        for target in imports_of(path)
+        if any(target == module or target.startswith(f"{module}.") for module in TABLE_ACCESS)
+    )
+
+
+def test_adapters_never_touch_the_table() -> None:
+    assert adapter_table_access() == []

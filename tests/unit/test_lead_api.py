@@ -174,7 +174,7 @@ def test_only_the_assignee_or_an_admin_acts_on_an_assigned_lead(call: Call, org:
         user=ADMIN,
         body={"contact_not_before": "2026-11-23T09:00:00Z"},
     )
-    assert body_of(requeued)["status"] == "queued" and "assignee" not in body_of(requeued)
+    assert body_of(requeued)["status"] == "queued" and body_of(requeued)["assignee"] is None
     assert call("POST", f"/orgs/{org_id}/lead-queue/claims", user=REP2)["statusCode"] == 204
     history = [e["action"] for e in body_of(call("GET", f"/orgs/{org_id}/leads/{lead_id}", user=ADMIN))["history"]]
     assert history == ["received", "claimed", "kept", "requeued"]
@@ -192,6 +192,7 @@ def test_convert_creates_a_customer_once(call: Call, org: dict[str, Any]) -> Non
         "kind": "partner_company",
         "company_id": org["company_id"],
         "external_id": "C-1",
+        "entered_by": None,
         "lead_id": lead_id,
     }
     again = call("POST", f"/orgs/{org_id}/leads/{lead_id}/convert", user=REP1)

@@ -79,7 +79,7 @@ def test_every_refusal_is_documented_as_a_problem(document: dict[str, Any]) -> N
 
 
 def test_validation_failures_are_documented_where_there_is_input(document: dict[str, Any]) -> None:
-    no_input = importlib.import_module("leads.responses").NO_INPUT
+    no_input = importlib.import_module("common.web.openapi_docs").NO_INPUT
     for label, operation in operations(document):
         has_input = "requestBody" in operation or any(p["in"] == "query" for p in operation.get("parameters", []))
         assert (operation["responses"]["422"]["description"] != no_input) is has_input, label

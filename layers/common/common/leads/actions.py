@@ -10,9 +10,10 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from common.leads.changes import UNASSIGN, allowed_from, refusal, status_update
 from common.leads.companies import QueuePriority
-from common.leads.customers import contact_email, customer_indexes, customer_key, flag_partners
+from common.leads.customers import StaffCustomer, contact_email, customer_indexes, customer_key, flag_partners
 from common.leads.model import (
     HISTORY,
+    Lead,
     LeadNotFound,
     LeadStatus,
     history_entry,
@@ -22,18 +23,32 @@ from common.leads.model import (
 )
 from common.orgs.access import Member, Permission
 from common.platform import clock, db, history, ids
+from common.platform.answers import Answer
 from common.platform.errors import Conflict, DomainError
 from common.platform.validation import MULTI_LINE, Instant
 
 
 class Requeue(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"contact_not_before": "2026-12-08T09:00:00Z"}]}
+    )
     contact_not_before: Instant | None = None
 
 
 class Invalidate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"reason": "The number is disconnected and the e-mail bounces."}]},
+    )
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), MULTI_LINE]
+
+
+class Conversion(Answer):
+    """A converted lead and the customer it became."""
+
+    lead: Lead
+    customer: StaffCustomer
 
 
 def _change(
@@ -153,7 +168,7 @@ def invalidate(org_id: str, lead_id: str, member: Member, body: Invalidate, *, c
     )
 
 
-def convert(org_id: str, lead_id: str, member: Member, *, client: Any = None) -> tuple[db.Item, db.Item]:
+def convert(org_id: str, lead_id: str, member: Member, *, client: Any = None) -> Conversion:
     """Turn the assigned lead into a customer carrying the lead's contact data and source. The lead's
     contact data is read first; the write is one transaction conditioned on the version read, so a
     concurrent change makes it fail rather than copy stale data."""
@@ -214,4 +229,5 @@ def convert(org_id: str, lead_id: str, member: Member, *, client: Any = None) ->
         "updated_at": now,
         "version": current["version"] + 1,
     }
-    return addition.applied(lead), flag_partners(org_id, [customer], contact_email, client=client)[0]
+    [flagged] = flag_partners(org_id, [customer], contact_email, client=client)
+    return Conversion(lead=Lead.of(addition.applied(lead)), customer=StaffCustomer.of(flagged))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any
+from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
+from common.orgs.organisations import ANSWER_CONFIG
 from common.orgs.templates import find_template
 from common.platform import clock, db, ids, listings
+from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, FieldError, InvalidInput, NotFound, invalid
 from common.platform.validation import Email, EmailList, EntityId, LongText, Phone, ShortText
 
@@ -32,7 +35,13 @@ class QueuePriority(StrEnum):
 class CompanyPatch(BaseModel):
     """Fields of a partner company; on update only the fields sent are changed."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [{"queue_priority": "medium", "notes": "Weekly call on Mondays", "phone": None}]
+        },
+    )
     name: ShortText | None = None
     contact_person: ShortText | None = None
     email: Email | None = None
@@ -49,6 +58,24 @@ class CompanyPatch(BaseModel):
 
 
 class NewCompany(CompanyPatch):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Acme Leads",
+                    "contact_person": "Sam Seller",
+                    "email": "sam@acme-leads.example.org",
+                    "phone": "+15550100",
+                    "sells_leads": True,
+                    "default_lead_location": "queue",
+                    "queue_priority": "high",
+                    "purchase_notification_emails": ["buying@example.org"],
+                    "return_notification_emails": ["returns@acme-leads.example.org"],
+                    "include_comments_with_returns": True,
+                }
+            ]
+        }
+    )
     name: ShortText  # the one required field
     sells_leads: bool = False
     default_lead_location: LeadLocation = LeadLocation.PENDING
@@ -57,6 +84,23 @@ class NewCompany(CompanyPatch):
     return_notification_emails: EmailList = []
     include_comments_with_returns: bool = False
     queue_priority: QueuePriority = QueuePriority.NORMAL
+
+
+class PartnerCompany(NewCompany, Answer):
+    """A partner company: its settings as created or changed (NewCompany), and what the system keeps."""
+
+    model_config = ANSWER_CONFIG
+    org_id: str
+    company_id: str
+    created_at: Timestamp
+    updated_at: Timestamp
+    updated_by: str
+    has_credentials: bool = Field(description="whether client credentials for lead intake have been issued")
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any], **fields: Any) -> Self:
+        # The intake client's id is shown only when credentials are issued; the company says it has one.
+        return super().of(item, has_credentials=bool(item.get("client_id")), **fields)
 
 
 # Optional contact details and the template may be cleared with null; every other setting keeps a value.
@@ -109,8 +153,12 @@ def create_company(org_id: str, new: NewCompany, author_id: str, *, client: Any 
     return item
 
 
+def find_company(org_id: str, company_id: str, *, client: Any = None) -> db.Item | None:
+    return db.get(company_key(org_id, company_id), client=client)
+
+
 def get_company(org_id: str, company_id: str, *, client: Any = None) -> db.Item:
-    item = db.get(company_key(org_id, company_id), client=client)
+    item = find_company(org_id, company_id, client=client)
     if item is None:
         raise NotFound(f"partner company {company_id} not found")
     return item

@@ -8,8 +8,10 @@ from typing import Any
 
 import boto3
 from botocore.exceptions import ClientError
+from pydantic import Field
 
 from common.leads.companies import attach_client, get_company
+from common.platform.answers import Answer
 from common.platform.errors import Conflict
 from common.platform.settings import LeadIntake, UserPool, get_settings
 
@@ -19,7 +21,16 @@ def _cognito() -> Any:
     return boto3.client("cognito-idp")
 
 
-def issue_credentials(org_id: str, company_id: str, *, cognito: Any = None, client: Any = None) -> dict[str, str]:
+class Credentials(Answer):
+    """Client credentials for lead intake; the secret is shown only here."""
+
+    client_id: str
+    client_secret: str
+    scope: str
+    token_url: str | None = Field(None, description="where the company gets its tokens (client-credentials grant)")
+
+
+def issue_credentials(org_id: str, company_id: str, *, cognito: Any = None, client: Any = None) -> Credentials:
     # Checked before creating an app client; attach_client checks again, atomically, and a client created
     # for a company that changed meanwhile is deleted.
     if not get_company(org_id, company_id, client=client).get("sells_leads"):
@@ -44,14 +55,12 @@ def issue_credentials(org_id: str, company_id: str, *, cognito: Any = None, clie
         raise
     if previous:
         _delete_client(cognito, pool_id, previous)
-    issued = {
-        "client_id": created["ClientId"],
-        "client_secret": created["ClientSecret"],
-        "scope": intake.lead_intake_scope,
-    }
-    if intake.token_url:
-        issued["token_url"] = intake.token_url
-    return issued
+    return Credentials(
+        client_id=created["ClientId"],
+        client_secret=created["ClientSecret"],
+        scope=intake.lead_intake_scope,
+        token_url=intake.token_url or None,
+    )
 
 
 def _delete_client(cognito: Any, pool_id: str, client_id: str) -> None:

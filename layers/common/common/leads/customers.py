@@ -17,9 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from pydantic import Field
+
+from common.leads.model import LeadContact, LeadSource
 from common.orgs.access import Member, Permission
 from common.partners.partner_records import org_email_key
 from common.platform import db, listings
+from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Forbidden, NotFound
 
 
@@ -46,9 +50,29 @@ def customer_indexes(org_id: str, customer_id: str, owner_id: str, created_at: s
     }
 
 
-# -- the partner flag ------------------------------------------------------------------------------
+# -- the answer ---------------------------------------------------------------------------------------
 
 IS_PARTNER = "whether the customer's e-mail address belongs to a partner of the organisation, as of this answer"
+
+
+class CustomerSource(LeadSource):
+    lead_id: str = Field(description="the lead the customer was converted from")
+
+
+class StaffCustomer(Answer):
+    """A customer staff converted from a lead (a partner team's customers are another resource)."""
+
+    org_id: str
+    customer_id: str
+    contact: LeadContact
+    source: CustomerSource
+    is_partner: bool = Field(description=IS_PARTNER)
+    owner: str = Field(description="the staff user who owns the customer: the lead's assignee")
+    created_by: str
+    created_at: Timestamp
+
+
+# -- the partner flag ------------------------------------------------------------------------------
 
 
 def partner_flags(org_id: str, emails: Sequence[str | None], *, client: Any = None) -> list[bool]:

@@ -1,15 +1,18 @@
 """New leads: posted by a partner company's system (deduplicated on its external id) or entered by hand by
-staff; each goes to the pending list or straight into the work queue."""
+staff; each goes to the pending list or straight into the work queue. The company posting is checked first
+(`selling_company`) and gets a receipt (`IntakeReceipt`), not our work on the lead."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import StringConstraints
+from pydantic import ConfigDict, StringConstraints
 
-from common.leads.companies import LeadLocation, QueuePriority, company_actor
+from common.leads.companies import LeadLocation, QueuePriority, company_actor, find_company
 from common.leads.model import (
+    ADDRESS_EXAMPLE,
+    CONTACT_EXAMPLE,
     LeadContact,
     LeadStatus,
     external_id_key,
@@ -20,9 +23,11 @@ from common.leads.model import (
     queue_position,
     status_listing,
 )
-from common.orgs.access import Member
+from common.orgs.access import Member, Principal
 from common.platform import clock, db, ids
-from common.platform.errors import Conflict, DomainError, FieldError, InvalidInput
+from common.platform.answers import Answer, Timestamp
+from common.platform.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
+from common.platform.settings import LeadIntake, get_settings
 from common.platform.validation import Instant
 
 ExternalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}$")]
@@ -31,6 +36,19 @@ ExternalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._
 class IntakeLead(LeadContact):
     """A lead posted by a partner company's system."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "external_id": "A-1001",
+                    **CONTACT_EXAMPLE,
+                    "address": ADDRESS_EXAMPLE,
+                    "requested_location": "queue",
+                    "contact_not_before": "2026-12-08T09:00:00Z",
+                }
+            ]
+        }
+    )
     external_id: ExternalId
     requested_location: LeadLocation | None = None
     contact_not_before: Instant | None = None
@@ -39,9 +57,38 @@ class IntakeLead(LeadContact):
 class ManualLead(LeadContact):
     """A lead entered by hand by staff."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{**CONTACT_EXAMPLE, "location": "queue", "priority": "high", "notes": "Walk-in"}]
+        }
+    )
     location: LeadLocation = LeadLocation.PENDING
     priority: QueuePriority = QueuePriority.NORMAL
     contact_not_before: Instant | None = None
+
+
+class IntakeReceipt(Answer):
+    """What a partner company gets back for a lead it posted: its reference and ours, not our work on it."""
+
+    lead_id: str
+    external_id: str
+    company_id: str
+    received_at: Timestamp
+
+
+def selling_company(org_id: str, company_id: str, principal: Principal, *, client: Any = None) -> db.Item:
+    """The partner company a lead is posted for, when the caller is that company's system: a client-credentials
+    token with the lead-intake scope, of the company's own client. Credentials of another company (or
+    organisation) get 404, so they do not reveal whether the company exists; a company that does not sell
+    leads is a conflict."""
+    if principal.kind != "machine" or get_settings(LeadIntake).lead_intake_scope not in principal.scopes:
+        raise Forbidden("lead intake needs a partner company's client-credentials token")
+    company = find_company(org_id, company_id, client=client)
+    if company is None or company.get("client_id") != principal.client_id:
+        raise NotFound(f"partner company {company_id} not found")
+    if not company.get("sells_leads"):
+        raise Conflict("this partner company is not set up to sell leads")
+    return company
 
 
 def _require_reach(contact: LeadContact) -> None:

@@ -9,17 +9,20 @@ what callers see of it.
 
 Every change of a lead is one conditional write (or one transaction) that also appends to its history; the
 lead keeps its newest entries, older ones move to pages (`HISTORY#<first>` in the lead's partition,
-common.platform.history). The side effects (e-mails) follow from the table's stream."""
+common.platform.history). The side effects (e-mails) follow from the table's stream. A lead is answered as
+a `Lead` (with its newest history entries) or, in listings, a `LeadSummary`."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic.config import JsonDict
 
-from common.leads.companies import QueuePriority
+from common.leads.companies import LeadLocation, QueuePriority
 from common.platform import db, history
+from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, Forbidden, NotFound
 from common.platform.validation import SINGLE_LINE, Email, LongText, Phone, ShortText
 
@@ -52,8 +55,14 @@ class LeadNotReturnable(Conflict):
     title = "Only leads bought from a partner company can be returned"
 
 
+ADDRESS_EXAMPLE: JsonDict = {"line1": "1 Main Street", "city": "Springfield", "postal_code": "12345", "country": "US"}
+CONTACT_EXAMPLE: JsonDict = {"contact_name": "Jane Doe", "phone": "+15550100", "email": "jane@example.org"}
+
+
 class Address(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [ADDRESS_EXAMPLE]}
+    )
     line1: ShortText
     line2: ShortText | None = None
     city: ShortText | None = None
@@ -63,7 +72,11 @@ class Address(BaseModel):
 
 
 class LeadContact(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{**CONTACT_EXAMPLE, "address": ADDRESS_EXAMPLE, "notes": "Best after 5pm"}]},
+    )
     contact_name: ShortText
     phone: Phone | None = None
     email: Email | None = None
@@ -112,7 +125,7 @@ def ready_positions(priority: QueuePriority, now: str) -> tuple[str, str]:
     return f"{priority.rank}#", f"{priority.rank}#{now}#~"
 
 
-# -- history and views -----------------------------------------------------------------------------
+# -- history and answers -----------------------------------------------------------------------------
 
 # A lead's entries are short (a reason of at most 500 characters; long comments only on the return, after
 # which nothing changes), so 50 of them stay far below DynamoDB's 400 KB.
@@ -123,11 +136,60 @@ def history_entry(actor: str, action: str, at: str, **detail: Any) -> dict[str, 
     return {"at": at, "actor": actor, "action": action, **{k: v for k, v in detail.items() if v is not None}}
 
 
-def public_view(item: db.Item, *, with_history: bool = True) -> dict[str, Any]:
-    hidden = () if with_history else ("history", HISTORY.archived_attribute)
-    return db.answer_of(item, ("company_id", "external_id", "contact_not_before"), "claim_id", *hidden)
+class HistoryEvent(Answer):
+    """One entry of a lead's history: who did what and when, with the details of that change."""
+
+    at: Timestamp
+    actor: str = Field(description="user:<id> or company:<id>")
+    action: str = Field(description="received, claimed, kept, requeued, marked_invalid, converted or returned")
+    status: LeadStatus | None = Field(None, description="received: the status the lead arrived in")
+    location: LeadLocation | None = Field(None, description="received: where the lead was placed")
+    contact_not_before: Timestamp | None = Field(None, description="requeued: the new contact time, if any")
+    reason: str | None = Field(None, description="marked_invalid: why")
+    comments: str | None = Field(None, description="returned: the call center's comments, if any")
+    customer_id: str | None = Field(None, description="converted: the customer it became")
 
 
-def intake_view(item: db.Item) -> dict[str, Any]:
-    """What a partner company sees of a lead it posted: its own reference and ours, not our work on it."""
-    return {k: item[k] for k in ("lead_id", "external_id", "company_id", "received_at")}
+class LeadSource(Answer):
+    kind: Literal["partner_company", "manual"]
+    company_id: str | None = Field(None, description="partner_company leads")
+    external_id: str | None = Field(None, description="partner_company leads: the company's own reference")
+    entered_by: str | None = Field(None, description="manual leads: the staff user who entered it")
+
+
+class LeadReturn(Answer):
+    at: Timestamp
+    by: str
+    comments: str | None = None
+
+
+class LeadSummary(Answer):
+    """A lead as listed: without its history."""
+
+    org_id: str
+    lead_id: str
+    status: LeadStatus
+    location: LeadLocation
+    priority: QueuePriority
+    source: LeadSource
+    company_id: str | None = None
+    external_id: str | None = None
+    contact: LeadContact
+    contact_not_before: Timestamp | None = None
+    available_at: Timestamp
+    received_at: Timestamp
+    updated_at: Timestamp
+    version: int
+    assignee: str | None = None
+    assigned_at: Timestamp | None = None
+    kept_at: Timestamp | None = None
+    invalid_reason: str | None = None
+    customer_id: str | None = None
+    returned: LeadReturn | None = None
+
+
+class Lead(LeadSummary):
+    """A lead as read, entered, claimed or changed: with its newest history entries."""
+
+    history: list[HistoryEvent] = Field(description="the newest entries, oldest first; all of them: .../history")
+    history_archived: int | None = Field(None, description="how many older entries only .../history lists")

@@ -12,14 +12,33 @@ from common.leads.changes import UNASSIGN, allowed_from, refusal, status_update
 from common.leads.model import HISTORY, LeadNotFound, LeadNotReturnable, LeadStatus, history_entry, lead_key
 from common.orgs.access import Member, Permission
 from common.platform import clock, db, history
+from common.platform.answers import Answer
 from common.platform.errors import Conflict, DomainError
 from common.platform.validation import EntityId, LongText
 
 
 class ReturnLeads(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [{"lead_ids": ["01JD3M5Q7R8S9T0V1W2X3Y4Z5A"], "comments": "Number disconnected."}]
+        },
+    )
     lead_ids: list[EntityId] = Field(min_length=1, max_length=100)
     comments: LongText | None = None
+
+
+class ReturnedLead(Answer):
+    lead_id: str
+    status: LeadStatus
+    changed: bool = Field(description="false when the lead had already been returned")
+
+
+class ReturnResult(Answer):
+    """Every lead asked for, returned now or before."""
+
+    items: list[ReturnedLead]
 
 
 # A return ends a lead's changes: its entry may go beyond the limit, so one transaction returns up to 100
@@ -34,7 +53,7 @@ class _LeadsChanged(Conflict):
 _RETURN_ATTEMPTS = 3
 
 
-def return_leads(org_id: str, member: Member, body: ReturnLeads, *, client: Any = None) -> list[dict[str, Any]]:
+def return_leads(org_id: str, member: Member, body: ReturnLeads, *, client: Any = None) -> ReturnResult:
     """Return leads to the partner companies they came from, all or nothing. Leads already returned
     are left as they are. The e-mails to the companies follow from the stream.
 
@@ -51,9 +70,7 @@ def return_leads(org_id: str, member: Member, body: ReturnLeads, *, client: Any 
     raise AssertionError("unreachable")
 
 
-def _return_once(
-    org_id: str, member: Member, lead_ids: list[str], comments: str | None, client: Any
-) -> list[dict[str, Any]]:
+def _return_once(org_id: str, member: Member, lead_ids: list[str], comments: str | None, client: Any) -> ReturnResult:
     found = {
         i["lead_id"]: i for i in db.batch_get([lead_key(org_id, i) for i in lead_ids], consistent=True, client=client)
     }
@@ -109,4 +126,6 @@ def _return_once(
             return _LeadsChanged(f"leads changed while being returned, nothing was returned: {', '.join(changed)}")
 
         db.transact([*actions, *pages], on_cancel=_on_cancel, client=client)
-    return [{"lead_id": i, "status": LeadStatus.RETURNED.value, "changed": i in to_return} for i in lead_ids]
+    return ReturnResult(
+        items=[ReturnedLead(lead_id=i, status=LeadStatus.RETURNED, changed=i in to_return) for i in lead_ids]
+    )

@@ -6,24 +6,86 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from common.orgs.access import Member, Permission, Role, member_key, org_key
+from common.orgs import access
+from common.orgs.access import Permission, Role, member_key, org_key
 from common.platform import clock, db, ids, listings
+from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from common.platform.validation import SINGLE_LINE, USER_ID_PATTERN, ShortText
 
+# An answer that derives from an input model keeps its fields, not its example (the input's example lacks
+# what the answer adds).
+ANSWER_CONFIG = ConfigDict(**Answer.model_config, json_schema_extra=None)
+
 
 class NewOrganisation(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [{"name": "Acme Security"}]}
+    )
     name: ShortText
 
 
 class MembershipChange(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "role": "staff",
+                    "permissions": ["leads:request", "leads:return"],
+                    "display_name": "Sam Rep",
+                    "superior_id": "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+                }
+            ]
+        },
+    )
     role: Role = "staff"
     permissions: list[Permission] = Field(default_factory=list, max_length=len(Permission))
     display_name: Annotated[str, StringConstraints(max_length=200), SINGLE_LINE] | None = None
     # The staff hierarchy: whom this user reports to. Joining the partner programme is top-down along it.
-    superior_id: str | None = Field(default=None, pattern=USER_ID_PATTERN)
+    superior_id: str | None = Field(default=None, pattern=USER_ID_PATTERN, description="whom the member reports to")
+
+
+class Organisation(NewOrganisation, Answer):
+    """An organisation as every route answers it."""
+
+    model_config = ANSWER_CONFIG
+    org_id: str
+    parent_id: str | None = Field(None, description="the parent organisation; null for a top-level one")
+    created_at: Timestamp
+    created_by: str
+
+
+class CallerMembership(Answer):
+    role: Role
+    permissions: list[Permission]
+
+
+class MemberOrganisation(Organisation):
+    """An organisation as its member reads it: with the caller's own membership."""
+
+    membership: CallerMembership = Field(description="the caller's role and permissions in it")
+
+    @classmethod
+    def seen_by(cls, org: db.Item, member: access.Member) -> MemberOrganisation:
+        return cls.of(org, membership=CallerMembership(role=member.role, permissions=sorted(member.permissions)))
+
+
+class MyOrganisation(CallerMembership):
+    """One of the caller's memberships, as "my organisations" lists them."""
+
+    org_id: str
+    org_name: str
+
+
+class Member(MembershipChange, Answer):
+    """A staff membership as every route answers it."""
+
+    model_config = ANSWER_CONFIG
+    org_id: str
+    user_id: str
+    updated_at: Timestamp
 
 
 def member_item(org: db.Item, user_id: str, change: MembershipChange, at: str) -> db.Item:
@@ -44,18 +106,10 @@ def member_item(org: db.Item, user_id: str, change: MembershipChange, at: str) -
     }
 
 
-# What an organisation and a staff membership answer, wherever they are answered (a child organisation's
-# listing item is built from the parent's link to it, which carries the same fields).
-ORGANISATION_FIELDS = ("org_id", "name", "parent_id", "created_at", "created_by")
-MEMBER_FIELDS = ("org_id", "user_id", "role", "permissions", "display_name", "superior_id", "updated_at")
-
-
 def organisation_view(item: db.Item) -> dict[str, Any]:
-    return {name: item.get(name) for name in ORGANISATION_FIELDS}
-
-
-def member_view(item: db.Item) -> dict[str, Any]:
-    return {name: item.get(name) for name in MEMBER_FIELDS}
+    """The Organisation answer as plain JSON values, for the routes that do not return the model yet (a child
+    organisation's listing item is built from the parent's link to it, which carries the same fields)."""
+    return Organisation.of(item).model_dump(mode="json")
 
 
 def _memberships_of(user_id: str) -> str:
@@ -116,7 +170,7 @@ def list_my_memberships(
     )
 
 
-def _authorise(actor: Member, current: db.Item | None, change: MembershipChange | None) -> None:
+def _authorise(actor: access.Member, current: db.Item | None, change: MembershipChange | None) -> None:
     """Admins manage every membership. A member manager manages only staff memberships within their own
     permissions: nobody can hand out (or take away) more than they hold, or make anyone an admin."""
     if actor.role == "admin":
@@ -152,7 +206,9 @@ def _membership_refusal(failed: list[db.Item | None]) -> DomainError:
     return Conflict("an organisation keeps at least one admin")
 
 
-def put_member(org_id: str, actor: Member, user_id: str, change: MembershipChange, *, client: Any = None) -> db.Item:
+def put_member(
+    org_id: str, actor: access.Member, user_id: str, change: MembershipChange, *, client: Any = None
+) -> db.Item:
     if change.superior_id == user_id:
         raise invalid("body.superior_id", "a user cannot be their own superior")
     org, current = _current_state(org_id, user_id, client)
@@ -173,7 +229,7 @@ def put_member(org_id: str, actor: Member, user_id: str, change: MembershipChang
     return item
 
 
-def remove_member(org_id: str, actor: Member, user_id: str, *, client: Any = None) -> None:
+def remove_member(org_id: str, actor: access.Member, user_id: str, *, client: Any = None) -> None:
     """Removing the last admin would lock everyone out of the organisation's settings, so it is refused."""
     _, current = _current_state(org_id, user_id, client)
     if current is None:

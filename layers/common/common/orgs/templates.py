@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
+from common.orgs.organisations import ANSWER_CONFIG
 from common.platform import clock, db, ids, listings
 from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, NotFound
@@ -37,7 +38,20 @@ def _known_placeholders(text: str) -> str:
 
 
 class NewTemplate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Returned lead",
+                    "subject": "Lead {{lead.external_id}} returned",
+                    "body": "Hello {{company.contact_person}},\n\nwe returned lead {{lead.external_id}} "
+                    "({{lead.contact_name}}).\n\n{{comments}}\n\n{{org.name}}",
+                }
+            ]
+        },
+    )
     name: ShortText
     subject: Annotated[str, StringConstraints(min_length=1, max_length=300), SINGLE_LINE]
     body: Annotated[str, StringConstraints(min_length=1, max_length=20000), MULTI_LINE]
@@ -49,7 +63,7 @@ class NewTemplate(BaseModel):
 class MessageTemplate(NewTemplate, Answer):
     """A message template as every route answers it."""
 
-    model_config = Answer.model_config
+    model_config = ANSWER_CONFIG
     org_id: str
     template_id: str
     created_by: str

@@ -9,7 +9,10 @@ import traceback
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
-from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import (
+    OpenAPIRequestValidationMiddleware,
+    OpenAPIResponseValidationMiddleware,
+)
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError, ResponseValidationError
 from aws_lambda_powertools.event_handler.openapi.models import OpenAPI
 from aws_lambda_powertools.metrics import MetricUnit
@@ -54,6 +57,16 @@ class _BodyReadingValidation(OpenAPIRequestValidationMiddleware):
         return request_body.json_value(app.current_event.raw_event)
 
 
+class _AnswerValidation(OpenAPIResponseValidationMiddleware):
+    """Powertools' answer validation, but a 204 has no body to validate: a route answering 200 with T or 204
+    (no content) declares Response[T]."""
+
+    def _handle_response(self, *, route: Any, response: Response[Any]) -> Response[Any]:
+        if response.status_code == 204:
+            return response
+        return super()._handle_response(route=route, response=response)
+
+
 class ApiResolver(APIGatewayHttpResolver):
     def __init__(self) -> None:
         # Answers are validated against each route's return type too; one that does not fit is raised as a
@@ -62,6 +75,7 @@ class ApiResolver(APIGatewayHttpResolver):
         # Each route's middleware chain starts with this attribute (set by the base class when validation
         # is on); unit tests of request bodies fail if a Powertools upgrade stops using it.
         self._request_validation_middleware = _BodyReadingValidation()
+        self._response_validation_middleware = _AnswerValidation(has_response_validation_error=True)
 
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> OpenAPI:
         return finish_document(super().get_openapi_schema(*args, **kwargs))
