@@ -88,7 +88,7 @@ def list_entries(
     org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: Limit = PAGE_LIMIT
 ) -> Page[ledger.LedgerEntry]:
     member_of(router, org_id, Permission.PROGRAMME_MANAGE_BALANCES)
-    items, next_cursor = ledger.partner_entries(org_id, partner_id, cursor=cursor, limit=limit)
+    items, next_cursor = ledger.staff_entries(org_id, partner_id, cursor=cursor, limit=limit)
     return page_of(ledger.LedgerEntry, items, next_cursor)
 
 

@@ -84,8 +84,8 @@ def preview(org_id: str, deal_id: str, *, client: Any = None) -> Preview:
     currency = str(reading.plan["currency"])
     chain, nodes = commissions.structure(org_id, credited, reading.node, version, client=client)
     rows = commissions.breakdown(version, currency, deal.get("value"), chain, nodes)
-    return Preview.of(
-        {"currency": currency},
+    return Preview(
+        currency=currency,
         deal_id=deal_id,
         stage=stage,
         credited_partner_id=credited,

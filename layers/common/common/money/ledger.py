@@ -249,7 +249,7 @@ def list_entries(
     )
 
 
-def partner_entries(
+def staff_entries(
     org_id: str, partner_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
     """Staff's read of a partner's ledger, newest first: 404 for someone who never was a partner here."""
