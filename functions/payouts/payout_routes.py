@@ -4,8 +4,7 @@ handlers over common.money.payout_requests (the partner's e-mail follows from th
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -13,11 +12,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from common.money import payout_requests
 from common.money.wallets import PayoutStatus
 from common.orgs.access import Permission
-from common.platform.currencies import MINOR_UNITS_DESCRIPTION
+from common.platform.answers import Page, page_of
 from common.platform.observability import metrics
-from common.web.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing
-from common.web.route_params import Cursor, Id, Limit, member_of, page, partner_of
-from pydantic import Field
+from common.web.openapi_docs import INVALID, NOT_A_MEMBER, answers, missing, ok
+from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, member_of, partner_of
 
 router = APIGatewayHttpRouter()
 
@@ -28,45 +26,6 @@ NO_REQUEST = NOT_A_MEMBER + ", or no such payout request"
 StatusFilter = Annotated[PayoutStatus, Query(description="the requests in this status")]
 
 
-# -- documented answers (the routes return plain dicts) --------------------------------------------
-
-
-class PayoutRequest(Open):
-    org_id: str
-    request_id: str
-    partner_id: str
-    amount: int = Field(description="minor units of currency")
-    currency: str
-    minor_units: int | None = Field(description=MINOR_UNITS_DESCRIPTION)
-    status: PayoutStatus
-    requested_at: datetime
-    settled_at: datetime | None = Field(None, description="when it was paid or rejected")
-    reject_reason: str | None = None
-
-
-class PayoutRequestPage(Page):
-    items: list[PayoutRequest]
-
-
-class StaffPayoutRequest(PayoutRequest):
-    settled_by: str | None = Field(None, description="user:<id> of who paid or rejected it")
-    partner_name: str | None = Field(None, description="null when the partner is no longer in the organisation")
-
-
-class StaffPayoutRequestPage(Page):
-    items: list[StaffPayoutRequest]
-
-
-class WalletSummary(Open):
-    balance: int = Field(description="minor units")
-    available: int = Field(description="the balance less the open request's amount")
-    open_request_id: str | None = None
-
-
-class PayoutRequestDetail(StaffPayoutRequest):
-    wallet: WalletSummary = Field(description="the partner's wallet as it is now")
-
-
 # -- the partner's own -----------------------------------------------------------------------------
 
 
@@ -75,8 +34,9 @@ class PayoutRequestDetail(StaffPayoutRequest):
     summary="Request a payout of an amount up to the available balance",
     description="A partner has at most one unsettled request; racing requests leave one pending.",
     tags=["payout requests"],
+    status_code=201,
     responses=answers(
-        body(PayoutRequest, "The pending request", 201),
+        ok("The pending request", 201),
         forbidden=REFUSED,
         not_found=NOT_A_PARTNER,
         conflict="A request is still open (payout-request-open), the balance does not cover the amount "
@@ -85,11 +45,13 @@ class PayoutRequestDetail(StaffPayoutRequest):
         invalid=INVALID + " (amount: a whole number of minor units, above 0)",
     ),
 )
-def request_payout(org_id: Id, new: Annotated[payout_requests.NewPayoutRequest, Body()]) -> tuple[dict[str, Any], int]:
+def request_payout(
+    org_id: Id, new: Annotated[payout_requests.NewPayoutRequest, Body()]
+) -> payout_requests.PayoutRequest:
     caller = partner_of(router, org_id)
     item = payout_requests.request_payout(caller.org_id, caller.partner_id, new)
     metrics.add_metric(name="PayoutRequested", unit=MetricUnit.Count, value=1)
-    return payout_requests.partner_view(item), 201
+    return payout_requests.PayoutRequest.of(item)
 
 
 @router.get(
@@ -97,16 +59,16 @@ def request_payout(org_id: Id, new: Annotated[payout_requests.NewPayoutRequest, 
     summary="The partner's own payout requests, newest first",
     tags=["payout requests"],
     responses=answers(
-        body(PayoutRequestPage, "A page of requests"),
+        ok("A page of requests"),
         forbidden=REFUSED,
         not_found=NOT_A_PARTNER,
         invalid="The cursor or the limit is not valid",
     ),
 )
-def own_requests(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+def own_requests(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> Page[payout_requests.PayoutRequest]:
     caller = partner_of(router, org_id)
     items, next_cursor = payout_requests.partner_requests(caller.org_id, caller.partner_id, cursor=cursor, limit=limit)
-    return page([payout_requests.partner_view(i) for i in items], next_cursor)
+    return page_of(payout_requests.PayoutRequest, items, next_cursor)
 
 
 # -- staff -----------------------------------------------------------------------------------------
@@ -117,29 +79,29 @@ def own_requests(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[s
     summary="The organisation's payout requests in one status (pending by default), newest first",
     tags=["payout requests"],
     responses=answers(
-        body(StaffPayoutRequestPage, "A page of requests with their partners' names"),
+        ok("A page of requests with their partners' names"),
         forbidden=missing(MANAGE),
         not_found=NOT_A_MEMBER,
         invalid="The status, the cursor or the limit is not valid",
     ),
 )
 def list_requests(
-    org_id: Id, status: StatusFilter = PayoutStatus.PENDING, cursor: Cursor = None, limit: Limit = 50
-) -> dict[str, Any]:
+    org_id: Id, status: StatusFilter = PayoutStatus.PENDING, cursor: Cursor = None, limit: Limit = PAGE_LIMIT
+) -> Page[payout_requests.StaffPayoutRequest]:
     member_of(router, org_id, MANAGE)
     items, next_cursor = payout_requests.list_requests(org_id, status, cursor=cursor, limit=limit)
-    return page(items, next_cursor)
+    return page_of(payout_requests.StaffPayoutRequest, items, next_cursor)
 
 
 @router.get(
     "/orgs/<org_id>/payout-requests/<request_id>",
     summary="A payout request, with the partner's name and wallet",
     tags=["payout requests"],
-    responses=answers(body(PayoutRequestDetail, "The request"), forbidden=missing(MANAGE), not_found=NO_REQUEST),
+    responses=answers(ok("The request"), forbidden=missing(MANAGE), not_found=NO_REQUEST),
 )
-def get_request(org_id: Id, request_id: Id) -> dict[str, Any]:
+def get_request(org_id: Id, request_id: Id) -> payout_requests.PayoutRequestDetail:
     member_of(router, org_id, MANAGE)
-    return payout_requests.staff_view(org_id, payout_requests.find(org_id, request_id))
+    return payout_requests.detail(org_id, request_id)
 
 
 @router.post(
@@ -148,18 +110,18 @@ def get_request(org_id: Id, request_id: Id) -> dict[str, Any]:
     description="The partner gets an e-mail. Paying twice is impossible: the second payment is refused.",
     tags=["payout requests"],
     responses=answers(
-        body(StaffPayoutRequest, "The paid request"),
+        ok("The paid request"),
         forbidden=missing(MANAGE),
         not_found=NO_REQUEST,
         conflict="Already paid or rejected (payout-settled), or the balance no longer covers it "
         "(balance-insufficient: the request stays pending)",
     ),
 )
-def pay_request(org_id: Id, request_id: Id) -> dict[str, Any]:
+def pay_request(org_id: Id, request_id: Id) -> payout_requests.StaffPayoutRequest:
     member = member_of(router, org_id, MANAGE)
     paid = payout_requests.pay(org_id, request_id, member.user_id)
     metrics.add_metric(name="PayoutPaid", unit=MetricUnit.Count, value=1)
-    return payout_requests.view(paid)
+    return payout_requests.as_staff_see_it(org_id, paid)
 
 
 @router.post(
@@ -167,7 +129,7 @@ def pay_request(org_id: Id, request_id: Id) -> dict[str, Any]:
     summary="Reject a pending request with a reason: the partner gets an e-mail and may request again",
     tags=["payout requests"],
     responses=answers(
-        body(StaffPayoutRequest, "The rejected request"),
+        ok("The rejected request"),
         forbidden=missing(MANAGE),
         not_found=NO_REQUEST,
         conflict="Already paid or rejected (payout-settled)",
@@ -176,8 +138,8 @@ def pay_request(org_id: Id, request_id: Id) -> dict[str, Any]:
 )
 def reject_request(
     org_id: Id, request_id: Id, rejection: Annotated[payout_requests.Rejection, Body()]
-) -> dict[str, Any]:
+) -> payout_requests.StaffPayoutRequest:
     member = member_of(router, org_id, MANAGE)
     rejected = payout_requests.reject(org_id, request_id, member.user_id, rejection)
     metrics.add_metric(name="PayoutRejected", unit=MetricUnit.Count, value=1)
-    return payout_requests.view(rejected)
+    return payout_requests.as_staff_see_it(org_id, rejected)

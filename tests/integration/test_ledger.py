@@ -1,6 +1,6 @@
 """Wallets and the ledger over HTTP against the local stack: staff correct balances and read every wallet,
-a partner reads and exports only their own, bad corrections change nothing, the CSV keeps signs and
-defuses formulas."""
+a partner reads and exports only their own (without who on the staff corrected or paid), bad corrections
+change nothing, the CSV keeps signs and defuses formulas."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from common.money.ledger import CSV_COLUMNS, NEXT_CURSOR_HEADER
+from common.money.ledger import CSV_COLUMNS, NEXT_CURSOR_HEADER, PARTNER_CSV_COLUMNS
 from common.money.plans import plan_key
 from common.platform import clock, db
 
@@ -56,12 +56,12 @@ def new_programme(stack: LocalStack, *, plan: bool = True) -> Programme:
     return Programme(org_id, admin)
 
 
-def rows(answer: Any) -> list[dict[str, str]]:
+def rows(answer: Any, columns: tuple[str, ...] = CSV_COLUMNS) -> list[dict[str, str]]:
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("text/csv")
     table = list(csv.reader(io.StringIO(answer.text)))
-    assert table[0] == list(CSV_COLUMNS)
-    return [dict(zip(CSV_COLUMNS, row, strict=True)) for row in table[1:]]
+    assert table[0] == list(columns)
+    return [dict(zip(columns, row, strict=True)) for row in table[1:]]
 
 
 def test_staff_correct_a_balance_and_read_the_history_newest_first(stack: LocalStack) -> None:
@@ -145,13 +145,14 @@ def test_csv_exports_of_a_partner_and_of_the_organisation(stack: LocalStack) -> 
     programme.correct(alice.user_id, -250, "-2+3")
     programme.correct(bob.user_id, 40, "fine")
 
-    own = rows(alice.get(f"/orgs/{programme.org_id}/portal/wallet/export"))
+    own = rows(alice.get(f"/orgs/{programme.org_id}/portal/wallet/export"), PARTNER_CSV_COLUMNS)
     assert [(r["partner_id"], r["kind"], r["amount"], r["currency"]) for r in own] == [
         (alice.user_id, "correction", "1000", "EUR"),
         (alice.user_id, "correction", "-250", "EUR"),
     ]
     assert [r["reason"] for r in own] == ['\'=HYPERLINK("http://x")', "'-2+3"]
-    assert rows(programme.admin.get(f"{programme.wallet(alice.user_id)}/export")) == own
+    staff = rows(programme.admin.get(f"{programme.wallet(alice.user_id)}/export"))
+    assert [{k: v for k, v in r.items() if k != "by"} for r in staff] == own
 
     export = f"/orgs/{programme.org_id}/ledger/export"
     first = programme.admin.get(export, params={"limit": 2})
@@ -161,3 +162,32 @@ def test_csv_exports_of_a_partner_and_of_the_organisation(stack: LocalStack) -> 
     assert NEXT_CURSOR_HEADER not in second.headers
     assert bob.get(export).status_code == 404
     assert programme.admin.get(export, params={"limit": 5001}).status_code == 422
+
+
+def test_a_partner_never_sees_who_on_the_staff_corrected_or_paid_and_staff_do(stack: LocalStack) -> None:
+    programme = new_programme(stack)
+    partner = new_partner(stack, programme.org_id)
+    programme.correct(partner.user_id, 1000, "welcome bonus")
+    requested = partner.post(f"/orgs/{programme.org_id}/portal/payout-requests", {"amount": 400})
+    assert requested.status_code == 201, requested.text
+    paid = programme.admin.post(f"/orgs/{programme.org_id}/payout-requests/{requested.json()['request_id']}/pay")
+    assert paid.status_code == 200, paid.text
+    staff_id = programme.admin.user_id
+
+    own = partner.get(f"/orgs/{programme.org_id}/portal/wallet/entries")
+    assert own.status_code == 200, own.text
+    assert [(e["kind"], e["amount"]) for e in own.json()["items"]] == [("payout", -400), ("correction", 1000)]
+    assert [e["details"] for e in own.json()["items"]] == [
+        {"request_id": requested.json()["request_id"]},
+        {"reason": "welcome bonus"},
+    ]
+    exported = partner.get(f"/orgs/{programme.org_id}/portal/wallet/export")
+    assert [r["kind"] for r in rows(exported, PARTNER_CSV_COLUMNS)] == ["correction", "payout"]
+    assert staff_id not in own.text and staff_id not in exported.text
+
+    staff = programme.admin.get(f"{programme.wallet(partner.user_id)}/entries").json()["items"]
+    assert [e["details"]["by"] for e in staff] == [f"user:{staff_id}"] * 2
+    staff_export = rows(programme.admin.get(f"{programme.wallet(partner.user_id)}/export"))
+    assert [r["by"] for r in staff_export] == [f"user:{staff_id}"] * 2
+    whole = rows(programme.admin.get(f"/orgs/{programme.org_id}/ledger/export"))
+    assert [r["by"] for r in whole] == [f"user:{staff_id}"] * 2

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from common.deals import deal_records, staff_deals
-from common.money import cascade, commissions, plans, wallets
+from common.money import cascade, commission_views, commissions, plans, wallets
 from common.orgs import access, organisations, workflows
 from common.partners.partner_records import PartnerStatus, node_item
 from common.platform import db, listings
@@ -111,7 +111,8 @@ class Programme:
         ]
 
     def record(self, deal: db.Item) -> dict[str, Any]:
-        return commissions.deal_commissions(self.org_id, deal["deal_id"])
+        """The deal's commission record as staff read it (JSON, as answered)."""
+        return commission_views.deal_commissions(self.org_id, deal["deal_id"]).model_dump(mode="json")
 
 
 @pytest.fixture

@@ -43,8 +43,8 @@ def kinds(partner: Partner) -> list[str]:
 
 
 def test_a_partner_without_entries_has_an_empty_wallet_in_the_programme_currency() -> None:
-    view = ledger.wallet_view(ORG, PID, None, "EUR")
-    assert view | {"updated_at": None} == {
+    view = ledger.Wallet.held(ORG, PID, None, "EUR").model_dump(mode="json")
+    assert view == {
         "org_id": ORG,
         "partner_id": PID,
         "currency": "EUR",
@@ -56,14 +56,33 @@ def test_a_partner_without_entries_has_an_empty_wallet_in_the_programme_currency
         "last_entry_at": None,
         "updated_at": None,
     }
-    assert ledger.wallet_view(ORG, PID, None, None)["currency"] is None
-    assert ledger.wallet_view(ORG, PID, None, None)["minor_units"] is None
+    assert ledger.Wallet.held(ORG, PID, None, None).currency is None
+    assert ledger.Wallet.held(ORG, PID, None, None).minor_units is None
 
 
 def test_the_open_request_is_held_back_from_the_available_balance() -> None:
-    view = ledger.wallet_view(ORG, PID, wallet(5000, 3, open_request_id="R1", open_request_amount=1200), "USD")
+    held = wallet(5000, 3, open_request_id="R1", open_request_amount=1200)
+    view = ledger.Wallet.held(ORG, PID, held, "USD").model_dump(mode="json")
     assert (view["currency"], view["balance"], view["available"]) == ("EUR", 5000, 3800)
     assert view["open_request"] == {"request_id": "R1", "amount": 1200}
+
+
+def test_who_on_the_staff_corrected_or_paid_is_left_out_of_the_partners_entry_and_export() -> None:
+    stored = entry(
+        "P-R1",
+        -700,
+        EntryKind.PAYOUT,
+        org_id=ORG,
+        partner_id=PID,
+        at="2026-01-02T00:00:00.000Z",
+        recorded_at="2026-01-02T00:00:00.000Z",
+        description="Payout (request R1)",
+        details={"request_id": "R1", "by": "user:u1"},
+    )
+    assert ledger.LedgerEntry.of(stored).details == {"request_id": "R1", "by": "user:u1"}
+    assert ledger.PartnerLedgerEntry.of(stored).details == {"request_id": "R1"}
+    own = list(csv.reader(io.StringIO(ledger.csv_text([stored], ledger.PARTNER_CSV_COLUMNS))))
+    assert own[0] == [c for c in ledger.CSV_COLUMNS if c != "by"] and "user:u1" not in own[1]
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,6 @@ from common.deals import deal_records
 from common.money import wallets
 from common.money.wallets import Entry, EntryKind
 from common.platform import clock, db
-from common.platform.currencies import money_fields
 from common.platform.errors import Conflict, DomainError
 from common.platform.observability import logger, metrics
 
@@ -61,22 +60,6 @@ class RecordChanged(Conflict):
 
 def record_key(org_id: str, deal_id: str) -> db.Key:
     return {"pk": deal_records.deal_pk(org_id, deal_id), "sk": "COMMISSION"}
-
-
-def record_view(deal_id: str, record: db.Item | None) -> dict[str, Any]:
-    """What was paid or reversed on a deal and why; empty when the cascade never acted on it."""
-    record = record or {}
-    return {
-        "deal_id": deal_id,
-        **money_fields(record.get("currency")),
-        "applied_change": int(record.get("applied_change") or 0),
-        "paid_stages": list(record.get("paid_stages") or []),
-        "live": bool(record.get("live")),
-        "live_stage": record.get("live_stage"),
-        "live_change": record.get("live_change"),
-        "live_entries": list(record.get("live_entries") or []),
-        "computations": [{**c, **money_fields(c.get("currency"))} for c in record.get("computations") or []],
-    }
 
 
 def applied_change(record: db.Item | None, history: Sequence[db.Item], first: int = 0) -> int:

@@ -1,5 +1,6 @@
 """Partner commissions across the programme structure: the breakdown rule (a pure function), the reads it
-needs, the preview staff see on a deal, and the cascade the stream drives when a deal changes stage.
+needs (shared with the preview staff see on a deal, common.money.commission_views), and the cascade the stream
+drives when a deal changes stage.
 
 The breakdown, per level of the plan version (level 1 = the partner credited on the deal, level n = the
 (n-1)th partner of their upline): a percentage level pays value x percent / 100 truncated toward zero to
@@ -32,14 +33,11 @@ from common.money import cascade, plans
 from common.money.cascade import Change
 from common.orgs.workflows import StageCommission
 from common.partners.partner_records import PartnerStatus, node_key
-from common.platform import clock, db, history
-from common.platform.currencies import money_fields, with_minor_units
-from common.platform.errors import NotFound
+from common.platform import db, history
 from common.platform.observability import logger
 
 NOT_EARNING = (PartnerStatus.ENDED.value, PartnerStatus.ARCHIVED.value)
 NO_PLAN = "no commission plan is in force"
-NOT_CREDITED = "the deal is not credited to a partner"
 
 
 # -- the rule (pure) -------------------------------------------------------------------------------
@@ -154,55 +152,6 @@ def structure(
         upline_nodes = db.batch_get([node_key(org_id, p) for p in wanted], consistent=True, client=client)
         nodes |= {n["partner_id"]: n for n in upline_nodes}
     return chain, nodes
-
-
-# -- the preview -----------------------------------------------------------------------------------
-
-
-def preview(org_id: str, deal_id: str, *, client: Any = None) -> dict[str, Any]:
-    """The commissions the deal would pay now (the version in force now), level by level with the
-    partners' names; already_paid: a payment of the deal is in force, so no stage pays until it is
-    reversed."""
-    deal = db.get(deal_records.deal_key(org_id, deal_id), client=client)
-    if deal is None:
-        raise NotFound(f"deal {deal_id} not found")
-    stage = {"stage_id": deal["stage_id"], "name": deal["stage_name"], "commission": deal.get("stage_commission")}
-    answer: dict[str, Any] = {
-        "deal_id": deal_id,
-        "stage": stage,
-        "credited_partner_id": deal.get("credited_partner_id"),
-        "value": with_minor_units(deal.get("value")),
-        "plan_version": None,
-        **money_fields(None),
-        "levels": [],
-        "total": 0,
-        "already_paid": False,
-        "reason": None,
-    }
-    credited = deal.get("credited_partner_id")
-    if not credited:
-        return answer | {"reason": NOT_CREDITED}
-    reading = read(org_id, deal_id, credited, client=client)
-    answer["already_paid"] = bool((reading.record or {}).get("live"))
-    version = plans.in_force(reading.plan, clock.now_iso())
-    if reading.plan is None or version is None:
-        return answer | {"reason": NO_PLAN}
-    currency = str(reading.plan["currency"])
-    chain, nodes = structure(org_id, credited, reading.node, version, client=client)
-    rows = breakdown(version, currency, deal.get("value"), chain, nodes)
-    named = [r | {"partner_name": (nodes.get(r["partner_id"] or "") or {}).get("name")} for r in rows]
-    return answer | {
-        "plan_version": version["version"],
-        **money_fields(currency),
-        "levels": named,
-        "total": sum(r["amount"] for r in rows),
-    }
-
-
-def deal_commissions(org_id: str, deal_id: str, *, client: Any = None) -> dict[str, Any]:
-    """The deal's commission record (what was paid or reversed, and why); empty when there is none."""
-    record = db.get(cascade.record_key(org_id, deal_id), consistent=True, client=client)
-    return cascade.record_view(deal_id, record)
 
 
 # -- the cascade -----------------------------------------------------------------------------------

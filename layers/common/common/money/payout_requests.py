@@ -12,6 +12,9 @@ Every command is one transaction of the request and the wallet, so the two never
 - reject:  the request pending -> rejected with the reason + close the open request (no ledger entry).
 The first of racing commands wins by these conditions; the others are refused from the items the
 cancelled transaction returns, without another read.
+
+Who on the staff settled a request (settled_by) is for staff only: the partner's view (PayoutRequest) does
+not declare it, staff's (StaffPayoutRequest) does.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from common.money import plans
+from common.money.in_currency import InCurrency
 from common.money.wallets import (
     BalanceInsufficient,
     Entry,
@@ -39,28 +43,25 @@ from common.money.wallets import (
 from common.orgs.access import user_actor
 from common.partners.partner_records import node_key
 from common.platform import clock, db, ids, listings
-from common.platform.currencies import money_fields
+from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, DomainError, NotFound
 from common.platform.validation import SINGLE_LINE
 
 S = PayoutStatus
 MAX_AMOUNT = 10**12
-# A settle id of its own marks the write that settled a request, so an attempt whose answer was lost (and
-# is retried) is recognised as ours, not as a second settlement.
-HIDDEN = ("settle_id",)
-# What a partner does not see of their own requests: who on the staff settled them.
-HIDDEN_FROM_PARTNER = (*HIDDEN, "settled_by")
 
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500), SINGLE_LINE]
 
 
 class NewPayoutRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"amount": 100000}]})
     amount: Annotated[StrictInt, Field(gt=0, le=MAX_AMOUNT, description="minor units of the wallet's currency")]
 
 
 class Rejection(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "No invoice attached: send one and request again"}]}
+    )
     reason: Reason = Field(description="why the request is rejected: the partner reads it in the e-mail")
 
 
@@ -74,15 +75,41 @@ def _transact(actions: list[dict[str, Any]], refusal: db.CancelHandler, client: 
         db.transact(actions, on_cancel=refusal, client=client)
 
 
-# -- views -----------------------------------------------------------------------------------------
+# -- answers ---------------------------------------------------------------------------------------
 
 
-def view(item: db.Item) -> db.Item:
-    return {**db.without_storage(item, *HIDDEN), **money_fields(item.get("currency"))}
+class PayoutRequest(NewPayoutRequest, InCurrency):
+    """A payout request as its partner sees it: who on the staff settled it is not theirs to see."""
+
+    # An answer (extra attributes ignored), without the input's example.
+    model_config = ConfigDict(**Answer.model_config, json_schema_extra=None)
+    org_id: str
+    request_id: str
+    partner_id: str
+    currency: str = Field(description="ISO 4217: the programme's")
+    status: PayoutStatus
+    requested_at: Timestamp
+    settled_at: Timestamp | None = Field(None, description="when it was paid or rejected")
+    reject_reason: str | None = None
 
 
-def partner_view(item: db.Item) -> db.Item:
-    return {**db.without_storage(item, *HIDDEN_FROM_PARTNER), **money_fields(item.get("currency"))}
+class StaffPayoutRequest(PayoutRequest):
+    """A payout request as staff see it: who settled it, and the partner's name."""
+
+    settled_by: str | None = Field(None, description="user:<id> of who paid or rejected it")
+    partner_name: str | None = Field(None, description="null when the partner is no longer in the organisation")
+
+
+class WalletSummary(Answer):
+    balance: int = Field(description="minor units")
+    available: int = Field(description="the balance less the open request's amount")
+    open_request_id: str | None = None
+
+
+class PayoutRequestDetail(StaffPayoutRequest):
+    """One request with what staff decide on: the partner's wallet as it is now."""
+
+    wallet: WalletSummary = Field(description="the partner's wallet as it is now")
 
 
 def _available(wallet: db.Item) -> int:
@@ -170,7 +197,7 @@ def partner_requests(
 
 def list_requests(
     org_id: str, status: PayoutStatus, *, cursor: str | None = None, limit: int = 50, client: Any = None
-) -> tuple[list[db.Item], str | None]:
+) -> tuple[list[StaffPayoutRequest], str | None]:
     """The organisation's requests in one status, newest first, each with its partner's name (one
     BatchGetItem of their nodes)."""
     items, next_cursor = listings.query_index(
@@ -183,28 +210,33 @@ def list_requests(
     return with_names(org_id, items, client=client), next_cursor
 
 
-def with_names(org_id: str, items: list[db.Item], *, client: Any = None) -> list[db.Item]:
+def with_names(org_id: str, items: list[db.Item], *, client: Any = None) -> list[StaffPayoutRequest]:
+    """Requests as staff see them, each with its partner's name (one BatchGetItem of their nodes)."""
     partner_ids = sorted({i["partner_id"] for i in items})
     nodes = db.batch_get([node_key(org_id, p) for p in partner_ids], client=client) if partner_ids else []
     names = {n["partner_id"]: n.get("name") for n in nodes}
-    return [{**view(i), "partner_name": names.get(i["partner_id"])} for i in items]
+    return [StaffPayoutRequest.of(i, partner_name=names.get(i["partner_id"])) for i in items]
 
 
-def staff_view(org_id: str, request: db.Item, *, client: Any = None) -> db.Item:
+def as_staff_see_it(org_id: str, request: db.Item, *, client: Any = None) -> StaffPayoutRequest:
+    """One request (e.g. as paying or rejecting it left it) as staff see it, with its partner's name."""
+    [named] = with_names(org_id, [request], client=client)
+    return named
+
+
+def detail(org_id: str, request_id: str, *, client: Any = None) -> PayoutRequestDetail:
     """One request with its partner's name and wallet (balance, open request): what staff decide on."""
+    request = find(org_id, request_id, client=client)
     partner_id = request["partner_id"]
     keys = [node_key(org_id, partner_id), wallet_key(org_id, partner_id)]
     found = {i["sk"]: i for i in db.batch_get(keys, consistent=True, client=client)}
     node, wallet = found.get(keys[0]["sk"]), found.get(keys[1]["sk"]) or {}
-    return {
-        **view(request),
-        "partner_name": (node or {}).get("name"),
-        "wallet": {
-            "balance": int(wallet.get("balance", 0)),
-            "available": _available(wallet),
-            "open_request_id": wallet.get("open_request_id"),
-        },
-    }
+    summary = WalletSummary(
+        balance=int(wallet.get("balance", 0)),
+        available=_available(wallet),
+        open_request_id=wallet.get("open_request_id"),
+    )
+    return PayoutRequestDetail.of(request, partner_name=(node or {}).get("name"), wallet=summary)
 
 
 # -- settle ----------------------------------------------------------------------------------------
@@ -217,6 +249,8 @@ def _settlement(request: db.Item, status: PayoutStatus, by: str, **extra: Any) -
         "status": status.value,
         "settled_at": at,
         "settled_by": by,
+        # Marks the write that settled it: an attempt whose answer was lost (and is retried) is recognised
+        # as ours, not as a second settlement. Never answered (no answer model declares it).
         "settle_id": ids.new_id(),
         "updated_at": at,
         "gsi1pk": payouts_listing(request["org_id"], status.value),

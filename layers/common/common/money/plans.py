@@ -25,8 +25,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, ValidationInfo, field_validator
 
+from common.money.in_currency import InCurrency
 from common.platform import clock, db
-from common.platform.currencies import CurrencyCode, money_fields
+from common.platform.answers import Answer, Timestamp
+from common.platform.currencies import CurrencyCode
 from common.platform.errors import Conflict, DomainError, NotFound, invalid
 from common.platform.validation import Instant
 
@@ -53,7 +55,9 @@ class PlanChanged(Conflict):
 class PlanLevel(BaseModel):
     """One level: a percentage of the deal value, or a fixed amount; either capped or not."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"rule": "percentage", "percent": "12.5", "cap": 20000}]}
+    )
     rule: Literal["percentage", "fixed"]
     percent: Percent | None = Field(
         None,
@@ -84,7 +88,21 @@ def _only_for(value: Any, info: ValidationInfo, rule: str) -> Any:
 
 
 class NewPlanVersion(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "currency": "EUR",
+                    "levels": [
+                        {"rule": "percentage", "percent": "12.5"},
+                        {"rule": "percentage", "percent": "5", "cap": 20000},
+                        {"rule": "fixed", "amount": 2500},
+                    ],
+                }
+            ]
+        },
+    )
     currency: Annotated[CurrencyCode, Field(description="ISO 4217; fixed by the first version")]
     effective_from: Instant | None = Field(
         None, description="when the version takes effect: now (the default) or later"
@@ -104,6 +122,44 @@ class NewPlanVersion(BaseModel):
 def percent_text(percent: Decimal) -> str:
     """Exact decimal text without exponent or trailing zeros: 12.50 -> "12.5", 1E+1 -> "10"."""
     return format(percent.normalize(), "f")
+
+
+# -- the answer ----------------------------------------------------------------------------------
+
+
+class NumberedPlanLevel(PlanLevel, Answer):
+    """A level as set (PlanLevel; the percent answered as exact decimal text, e.g. "12.5") and its number."""
+
+    # An answer (extra attributes ignored), without the input's example: it lacks the level's number.
+    model_config = ConfigDict(**Answer.model_config, json_schema_extra=None)
+    level: int = Field(description="1: the partner credited on the deal, 2: their sponsor, ...")
+
+
+class PlanVersion(Answer):
+    version: int
+    effective_from: Timestamp
+    created_at: Timestamp
+    created_by: str
+    levels: list[NumberedPlanLevel]
+
+
+class Plan(InCurrency):
+    """The plan with its versions newest first and the number of the version in force now."""
+
+    org_id: str
+    currency: str = Field(description="ISO 4217: the currency of every wallet of the programme")
+    version_count: int
+    in_force: int | None = Field(description="the version in force now; null before the first takes effect")
+    versions: list[PlanVersion] = Field(description="newest first")
+
+    @classmethod
+    def now(cls, plan: db.Item) -> Plan:
+        current = in_force(plan, clock.now_iso())
+        return cls.of(
+            plan,
+            in_force=current["version"] if current else None,
+            versions=sorted(plan["versions"], key=lambda v: v["version"], reverse=True),
+        )
 
 
 # -- reads -----------------------------------------------------------------------------------------
@@ -132,20 +188,6 @@ def programme_currency(org_id: str, *, client: Any = None) -> str:
     if plan is None:
         raise NoCommissionPlan("set up a commission plan first: it fixes the currency of the programme's wallets")
     return str(plan["currency"])
-
-
-def view(plan: db.Item) -> dict[str, Any]:
-    """The plan with its versions newest first and the number of the version in force now (null before
-    the first takes effect)."""
-    current = in_force(plan, clock.now_iso())
-    return {
-        "org_id": plan["org_id"],
-        **money_fields(plan["currency"]),
-        "version_count": plan["version_count"],
-        "in_force": current["version"] if current else None,
-        "versions": sorted(plan["versions"], key=lambda v: v["version"], reverse=True),
-        "updated_at": plan.get("updated_at"),
-    }
 
 
 def get_plan(org_id: str, *, client: Any = None) -> db.Item:
