@@ -127,7 +127,7 @@ def _once(team: db.Item, name: str, action: Callable[[], dict[str, Any]], counts
     the next run."""
     owner = team_pk(team["org_id"], team["team_id"])
     try:
-        ran = notices.once(owner, name, action, client=client)
+        ran = notices.done_once(owner, name, action, keep_for=NOTICE_KEPT_FOR, client=client).acted
     except notices.NoticeInProgress:
         return False  # another run is sending it right now
     except Exception as error:
@@ -137,14 +137,6 @@ def _once(team: db.Item, name: str, action: Callable[[], dict[str, Any]], counts
             extra={"org_id": team["org_id"], "team_id": team["team_id"], "notice": name, "error": type(error).__name__},
         )
         return False
-    if ran:
-        expires = int((clock.now() + NOTICE_KEPT_FOR).timestamp())
-        db.update(
-            notices.notice_key(owner, name),
-            expression="SET expiration = :expires",
-            values={":expires": expires},
-            client=client,
-        )
     return ran
 
 

@@ -11,7 +11,7 @@ modules: keys, roles, customer statuses.
     referral        ORG#<org>#REFERRAL#<req> / REQUEST        gsi1 ORG#<org>#REFERRALS / <createdAt>#<req>
     offer           ORG#<org>#REFERRAL#<req> / OFFER#<user>   the text sent to one member, its delivery status
     short code      ORG#<org>#TEAM#<team>#CODE#<code> / CODE  the open request a code stands for in a team
-    inbound SMS     SMS#<MessageSid> / MESSAGE                processed once (Twilio retries), TTL
+    inbound SMS     SMS#<MessageSid> / NOTICE#reply           processed once (Twilio retries), TTL
     orgs with teams TEAM_ORGS / ORG#<org>                     the reminder sweep's list of organisations
 """
 
@@ -22,7 +22,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from common.platform import db, listings
+from common.platform import db, listings, notices
 from common.platform.errors import Conflict
 
 # "Customer list updates must be done at least every 7 days."
@@ -112,8 +112,16 @@ def code_key(org_id: str, team_id: str, code: str) -> db.Key:
     return {"pk": f"{team_pk(org_id, team_id)}#CODE#{code}", "sk": "CODE"}
 
 
+def inbound_message_owner(message_sid: str) -> str:
+    return f"SMS#{message_sid}"
+
+
+# The notice of an inbound message (common.teams.text_replies): acted on once, with the reply it got.
+INBOUND_NOTICE = "reply"
+
+
 def inbound_message_key(message_sid: str) -> db.Key:
-    return {"pk": f"SMS#{message_sid}", "sk": "MESSAGE"}
+    return notices.notice_key(inbound_message_owner(message_sid), INBOUND_NOTICE)
 
 
 TEAM_ORGS = "TEAM_ORGS"
