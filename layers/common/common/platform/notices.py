@@ -68,7 +68,7 @@ def done_once(
     key = notice_key(owner_pk, name)
     now = clock.now()
     claim_id = ids.new_id()  # a claim id of its own: two claims in the same millisecond must not look like one
-    claim = {**key, "entity": "notice", "claimed_at": clock.iso(now), "claim_id": claim_id}
+    claim: dict[str, Any] = {**key, "entity": "notice", "claimed_at": clock.iso(now), "claim_id": claim_id}
     if keep_for is not None:
         claim[TTL_ATTRIBUTE] = int((now + keep_for).timestamp())
     try:

@@ -164,10 +164,6 @@ def offers(org_id: str, request_id: str, *, client: Any = None) -> list[db.Item]
     return listings.all_with_prefix(referral_key(org_id, request_id)["pk"], "OFFER#", client=client)
 
 
-def view(offer: db.Item) -> dict[str, Any]:
-    return db.without_storage(offer)
-
-
 def on_change(old: db.Item | None, new: db.Item | None) -> None:
     """The referrals consumer's reaction: a request just created (no old image) is offered to its team."""
     if old is not None or not new or new.get("entity") != "referral_request":
