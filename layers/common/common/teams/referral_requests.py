@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic.json_schema import JsonDict
 
 from common.orgs.access import user_actor
 from common.platform import clock, db, history, ids, listings
@@ -48,7 +49,7 @@ Via = Literal["dashboard", "sms"]
 # -- input -----------------------------------------------------------------------------------------
 
 
-_EXAMPLE_CUSTOMER = {
+_EXAMPLE_CUSTOMER: JsonDict = {
     "first_name": "Casey",
     "last_name": "Client",
     "phone": "+1 555 0199",

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from common.orgs.access import Member, Permission
 from common.platform import clock, db, ids, listings
@@ -58,8 +59,8 @@ class HasCustomers(Conflict):
 
 # A member's user id in the examples: a Cognito sign-in's subject.
 _EXAMPLE_USER = "2f6c4a8e-1b7d-4c3e-9a5f-0d8e7b6a5c41"
-_EXAMPLE_MEMBER = {"phone": "+15550101", "email": "mo.member@example.org", "display_name": "Mo Member"}
-_EXAMPLE_LEADER = {
+_EXAMPLE_MEMBER: JsonDict = {"phone": "+15550101", "email": "mo.member@example.org", "display_name": "Mo Member"}
+_EXAMPLE_LEADER: JsonDict = {
     "user_id": _EXAMPLE_USER,
     "phone": "+15550100",
     "email": "lea.leader@example.org",
