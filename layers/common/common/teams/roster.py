@@ -60,12 +60,7 @@ class HasCustomers(Conflict):
 # A member's user id in the examples: a Cognito sign-in's subject.
 _EXAMPLE_USER = "2f6c4a8e-1b7d-4c3e-9a5f-0d8e7b6a5c41"
 _EXAMPLE_MEMBER: JsonDict = {"phone": "+15550101", "email": "mo.member@example.org", "display_name": "Mo Member"}
-_EXAMPLE_LEADER: JsonDict = {
-    "user_id": _EXAMPLE_USER,
-    "phone": "+15550100",
-    "email": "lea.leader@example.org",
-    "display_name": "Lea Leader",
-}
+_EXAMPLE_LEADER: JsonDict = {"user_id": _EXAMPLE_USER, "phone": "+15550100", "display_name": "Lea Leader"}
 
 
 class MemberDetails(BaseModel):
