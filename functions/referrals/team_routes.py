@@ -1,24 +1,23 @@
 """Partner teams: creating teams, their members and who receives referral texts; the team's shared customer
 list (statuses, notes, re-assignment); the teams with overdue customers; a member's own teams. Thin handlers
-over common.teams.roster, common.teams.membership, common.teams.team_customers and common.teams.reminders."""
+over common.teams.roster, common.teams.membership, common.teams.team_customers and common.teams.reminders,
+answering with the models of common.teams.team_views and common.teams.customer_views."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common.leads import customers
-from common.orgs.access import Permission, require_member
+from common.orgs.access import Permission
 from common.partners.partner_caller import require_confirmed
+from common.platform.answers import Page, page_of
 from common.platform.observability import metrics
-from common.teams import membership, reminders, roster, team_customers
-from common.teams.team_model import CustomerStatus, TeamRole
-from common.web.openapi_docs import INVALID, NOT_A_MEMBER, Open, Page, answers, body, missing, no_content
-from common.web.route_params import Cursor, Id, Limit, UserId, caller, page
-from pydantic import ConfigDict, Field
+from common.teams import customer_views, membership, reminders, roster, team_customers, team_views
+from common.teams.team_model import CustomerStatus
+from common.web.openapi_docs import INVALID, NOT_A_MEMBER, answers, missing, no_content, ok
+from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, UserId, caller, member_of
 
 router = APIGatewayHttpRouter()
 
@@ -35,126 +34,8 @@ MANAGERS = (
 NO_CUSTOMER = NO_TEAM + "; or no such customer, or (for a member) it is not assigned to them"
 
 
-# -- documented answers (the routes return plain dicts) --------------------------------------------
-
-
-class TeamMember(roster.MemberDetails):
-    """A membership: the member's details as set (MemberDetails) and their place in the team."""
-
-    model_config = ConfigDict(extra="allow")
-    org_id: str
-    team_id: str
-    team_name: str
-    user_id: str = Field(description="the member's user subject")
-    role: TeamRole
-    eligible: bool = Field(description="receives referral texts")
-    paused: bool = Field(description="paused themselves (PAUSE by text); the team is not paused")
-    customer_count: int = Field(description="customers assigned to the member")
-    joined_at: datetime
-    updated_at: datetime
-    version: int
-
-
-class Team(Open):
-    org_id: str
-    team_id: str
-    name: str
-    leader_id: str
-    created_by: str
-    created_at: datetime
-    updated_at: datetime
-    version: int
-
-
-class TeamWithMembers(Team):
-    members: list[TeamMember] = Field(description="everyone for staff, the leader and admins; a member sees themselves")
-
-
-class TeamPage(Page):
-    items: list[Team]
-
-
-class MyTeam(Open):
-    org_id: str
-    team_id: str
-    team_name: str
-    role: TeamRole
-    eligible: bool
-    paused: bool
-    display_name: str
-    joined_at: datetime
-
-
-class MyTeamPage(Page):
-    items: list[MyTeam]
-
-
-class CustomerHistoryEntry(Open):
-    at: datetime
-    by: str = Field(description="user:<id>")
-    event: Literal["created", "status", "assigned"]
-    status: CustomerStatus | None = None
-    note: str | None = None
-    assignee_id: str | None = None
-    from_assignee_id: str | None = None
-
-
-class TeamCustomer(Open):
-    org_id: str
-    team_id: str
-    customer_id: str = Field(description="the id of the referral request it came from")
-    request_id: str
-    customer: dict[str, Any] = Field(description="the customer's details from the referral request")
-    summary: str
-    status: CustomerStatus
-    assignee_id: str
-    assigned_at: datetime
-    last_updated_at: datetime = Field(description="the last status update; due again 7 days later")
-    due_at: datetime | None = Field(None, description="absent once closed or lost")
-    overdue: bool
-    history: list[CustomerHistoryEntry] = Field(
-        description="the newest entries, oldest first; all of them: .../history"
-    )
-    history_archived: int | None = Field(None, description="how many older entries only .../history lists")
-    is_partner: bool | None = Field(None, description=customers.IS_PARTNER + " (the list and the single read)")
-    created_at: datetime
-    version: int
-
-
-class CustomerPage(Page):
-    items: list[TeamCustomer]
-
-
-class CustomerHistoryPage(Page):
-    items: list[CustomerHistoryEntry] = Field(description="newest first")
-
-
-class OverdueTeam(Open):
-    team_id: str
-    name: str | None = Field(description="null if the team was removed meanwhile")
-    leader_id: str | None
-    overdue: int = Field(description="customers past their update date")
-    oldest_due_at: datetime
-
-
-class OverdueTeams(Open):
-    items: list[OverdueTeam] = Field(description="most overdue first")
-    as_of: datetime
-
-
-# -- helpers ---------------------------------------------------------------------------------------
-
-
 def _caller(org_id: str, team_id: str) -> membership.TeamCaller:
     return membership.team_caller(caller(router), org_id, team_id)
-
-
-def _with_members(caller: membership.TeamCaller) -> dict[str, Any]:
-    if caller.sees_all:
-        members = membership.team_members(caller.org_id, caller.team_id, consistent=True)
-    else:
-        members = [caller.membership] if caller.membership else []
-    return {**membership.team_view(caller.team), "members": [membership.member_view(m) for m in members]}
 
 
 # -- teams -----------------------------------------------------------------------------------------
@@ -164,19 +45,20 @@ def _with_members(caller: membership.TeamCaller) -> dict[str, Any]:
     "/orgs/<org_id>/teams",
     summary="Create a team with its leader",
     tags=["teams"],
+    status_code=201,
     responses=answers(
-        body(TeamWithMembers, "The team and its leader", 201),
+        ok("The team and its leader", 201),
         forbidden=missing(Permission.MANAGE_TEAMS),
         not_found=NOT_A_MEMBER,
         conflict="A generated id collided; retry",
         invalid=INVALID,
     ),
 )
-def create_team(org_id: Id, new: Annotated[roster.NewTeam, Body()]) -> tuple[dict[str, Any], int]:
-    member = require_member(caller(router), org_id, Permission.MANAGE_TEAMS)
+def create_team(org_id: Id, new: Annotated[roster.NewTeam, Body()]) -> team_views.TeamWithMembers:
+    member = member_of(router, org_id, Permission.MANAGE_TEAMS)
     team, leader = roster.create_team(org_id, member, new)
     metrics.add_metric(name="TeamsCreated", unit=MetricUnit.Count, value=1)
-    return {**membership.team_view(team), "members": [membership.member_view(leader)]}, 201
+    return team_views.TeamWithMembers.of_team(team, [leader])
 
 
 @router.get(
@@ -184,13 +66,13 @@ def create_team(org_id: Id, new: Annotated[roster.NewTeam, Body()]) -> tuple[dic
     summary="List the organisation's teams by name",
     tags=["teams"],
     responses=answers(
-        body(TeamPage, "A page of teams"), forbidden=READERS, not_found=NOT_A_MEMBER, invalid="The cursor is not valid"
+        ok("A page of teams"), forbidden=READERS, not_found=NOT_A_MEMBER, invalid="The cursor is not valid"
     ),
 )
-def list_teams(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+def list_teams(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> Page[team_views.Team]:
     membership.require_staff_reader(caller(router), org_id)
     items, next_cursor = membership.list_teams(org_id, cursor=cursor, limit=limit)
-    return page([membership.team_view(i) for i in items], next_cursor)
+    return page_of(team_views.Team, items, next_cursor)
 
 
 # Registered before /teams/<team_id>: "overdue" is never taken for a team id.
@@ -198,11 +80,9 @@ def list_teams(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str
     "/orgs/<org_id>/teams/overdue",
     summary="Teams with customers past their 7-day update, most overdue first",
     tags=["teams"],
-    responses=answers(
-        body(OverdueTeams, "The teams with overdue customers"), forbidden=READERS, not_found=NOT_A_MEMBER
-    ),
+    responses=answers(ok("The teams with overdue customers"), forbidden=READERS, not_found=NOT_A_MEMBER),
 )
-def overdue_teams(org_id: Id) -> dict[str, Any]:
+def overdue_teams(org_id: Id) -> reminders.OverdueTeams:
     membership.require_staff_reader(caller(router), org_id)
     return reminders.overdue_teams(org_id)
 
@@ -211,10 +91,10 @@ def overdue_teams(org_id: Id) -> dict[str, Any]:
     "/orgs/<org_id>/teams/<team_id>",
     summary="Get a team with its members (a member sees themselves only)",
     tags=["teams"],
-    responses=answers(body(TeamWithMembers, "The team"), forbidden=READERS, not_found=NO_TEAM),
+    responses=answers(ok("The team"), forbidden=READERS, not_found=NO_TEAM),
 )
-def get_team(org_id: Id, team_id: Id) -> dict[str, Any]:
-    return _with_members(_caller(org_id, team_id))
+def get_team(org_id: Id, team_id: Id) -> team_views.TeamWithMembers:
+    return team_views.team_seen_by(_caller(org_id, team_id))
 
 
 @router.put(
@@ -222,7 +102,7 @@ def get_team(org_id: Id, team_id: Id) -> dict[str, Any]:
     summary="Make another member the team's leader",
     tags=["teams"],
     responses=answers(
-        body(Team, "The team with its new leader"),
+        ok("The team with its new leader"),
         forbidden=missing(Permission.MANAGE_TEAMS),
         not_found=NO_TEAM,
         conflict="The former leader still has customers and was to become an admin (admin-not-assignable), or the "
@@ -230,8 +110,8 @@ def get_team(org_id: Id, team_id: Id) -> dict[str, Any]:
         invalid=INVALID + " (or the user is not a member of the team)",
     ),
 )
-def change_leader(org_id: Id, team_id: Id, change: Annotated[roster.LeaderChange, Body()]) -> dict[str, Any]:
-    return membership.team_view(roster.change_leader(_caller(org_id, team_id), change))
+def change_leader(org_id: Id, team_id: Id, change: Annotated[roster.LeaderChange, Body()]) -> team_views.Team:
+    return team_views.Team.of(roster.change_leader(_caller(org_id, team_id), change))
 
 
 @router.put(
@@ -239,8 +119,8 @@ def change_leader(org_id: Id, team_id: Id, change: Annotated[roster.LeaderChange
     summary="Add a member or admin to the team, or change one",
     tags=["teams"],
     responses=answers(
-        body(TeamMember, "The membership, changed"),
-        body(TeamMember, "The membership, added", 201),
+        ok("The membership, changed"),
+        ok("The membership, added", 201),
         forbidden=MANAGERS,
         not_found=NO_TEAM,
         conflict="The phone number is another member's in this team, a member was to become or stop being the "
@@ -251,9 +131,9 @@ def change_leader(org_id: Id, team_id: Id, change: Annotated[roster.LeaderChange
 )
 def put_member(
     org_id: Id, team_id: Id, user_id: UserId, change: Annotated[roster.MemberChange, Body()]
-) -> tuple[dict[str, Any], int]:
+) -> tuple[team_views.TeamMember, int]:
     member, added = roster.put_member(_caller(org_id, team_id), user_id, change)
-    return membership.member_view(member), 201 if added else 200
+    return team_views.TeamMember.of(member), 201 if added else 200
 
 
 @router.delete(
@@ -277,7 +157,7 @@ def remove_member(org_id: Id, team_id: Id, user_id: UserId) -> tuple[None, int]:
     summary="Choose whether a member receives referral texts",
     tags=["teams"],
     responses=answers(
-        body(TeamMember, "The membership"),
+        ok("The membership"),
         forbidden=MANAGERS,
         not_found=NO_TEAM + "; or the user is not in it",
         invalid=INVALID,
@@ -285,8 +165,8 @@ def remove_member(org_id: Id, team_id: Id, user_id: UserId) -> tuple[None, int]:
 )
 def set_eligibility(
     org_id: Id, team_id: Id, user_id: UserId, change: Annotated[roster.Eligibility, Body()]
-) -> dict[str, Any]:
-    return membership.member_view(roster.set_eligible(_caller(org_id, team_id), user_id, change.eligible))
+) -> team_views.TeamMember:
+    return team_views.TeamMember.of(roster.set_eligible(_caller(org_id, team_id), user_id, change.eligible))
 
 
 @router.get(
@@ -294,17 +174,17 @@ def set_eligibility(
     summary="The caller's teams, in every organisation, by organisation id, then team id",
     tags=["teams"],
     responses=answers(
-        body(MyTeamPage, "A page of the caller's memberships"),
+        ok("A page of the caller's memberships"),
         forbidden="Machine credentials have no teams, or the caller's partner account waits for its e-mail "
         "confirmation (email-not-confirmed)",
         invalid="The cursor is not valid",
     ),
 )
-def my_teams(cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+def my_teams(cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> Page[team_views.MyTeam]:
     principal = caller(router)
     require_confirmed(principal)
     items, next_cursor = membership.my_teams(principal.subject, cursor=cursor, limit=limit)
-    return page([membership.my_team_view(i) for i in items], next_cursor)
+    return page_of(team_views.MyTeam, items, next_cursor)
 
 
 # -- the customer list -----------------------------------------------------------------------------
@@ -315,7 +195,7 @@ def my_teams(cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
     summary="The team's customer list, newest first (a member: the customers assigned to them)",
     tags=["team customers"],
     responses=answers(
-        body(CustomerPage, "A page of customers"),
+        ok("A page of customers"),
         forbidden=READERS,
         not_found=NO_TEAM,
         invalid="The status, cursor or limit is not valid",
@@ -327,23 +207,24 @@ def list_customers(
     status: Annotated[CustomerStatus | None, Query(description="only customers in this status")] = None,
     overdue: Annotated[bool, Query(description="only customers past their 7-day update")] = False,
     cursor: Cursor = None,
-    limit: Limit = 50,
-) -> dict[str, Any]:
+    limit: Limit = PAGE_LIMIT,
+) -> Page[customer_views.TeamCustomer]:
     caller = _caller(org_id, team_id)
     items, next_cursor = team_customers.list_customers(
         caller, status=status, overdue=overdue, cursor=cursor, limit=limit
     )
-    return page(team_customers.flagged_views(org_id, items), next_cursor)
+    return page_of(customer_views.TeamCustomer, customer_views.flagged(org_id, items), next_cursor)
 
 
 @router.get(
     "/orgs/<org_id>/teams/<team_id>/customers/<customer_id>",
     summary="A customer of the team, with its history",
     tags=["team customers"],
-    responses=answers(body(TeamCustomer, "The customer"), forbidden=READERS, not_found=NO_CUSTOMER),
+    responses=answers(ok("The customer"), forbidden=READERS, not_found=NO_CUSTOMER),
 )
-def get_customer(org_id: Id, team_id: Id, customer_id: Id) -> dict[str, Any]:
-    return team_customers.flagged_views(org_id, [team_customers.get_customer(_caller(org_id, team_id), customer_id)])[0]
+def get_customer(org_id: Id, team_id: Id, customer_id: Id) -> customer_views.TeamCustomer:
+    customer = team_customers.get_customer(_caller(org_id, team_id), customer_id)
+    return customer_views.flagged(org_id, [customer])[0]
 
 
 @router.get(
@@ -351,18 +232,18 @@ def get_customer(org_id: Id, team_id: Id, customer_id: Id) -> dict[str, Any]:
     summary="A customer's whole history, newest first",
     tags=["team customers"],
     responses=answers(
-        body(CustomerHistoryPage, "A page of the history"),
+        ok("A page of the history, newest first"),
         forbidden=READERS,
         not_found=NO_CUSTOMER,
         invalid="The cursor or limit is not valid",
     ),
 )
 def customer_history(
-    org_id: Id, team_id: Id, customer_id: Id, cursor: Cursor = None, limit: Limit = 50
-) -> dict[str, Any]:
+    org_id: Id, team_id: Id, customer_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT
+) -> Page[customer_views.CustomerHistoryEntry]:
     caller = _caller(org_id, team_id)
     items, next_cursor = team_customers.customer_history(caller, customer_id, cursor=cursor, limit=limit)
-    return page(items, next_cursor)
+    return page_of(customer_views.CustomerHistoryEntry, items, next_cursor)
 
 
 @router.post(
@@ -370,7 +251,7 @@ def customer_history(
     summary="Update a customer's status, with an optional note (due again 7 days later)",
     tags=["team customers"],
     responses=answers(
-        body(TeamCustomer, "The customer"),
+        ok("The customer"),
         forbidden="Neither the customer's assignee nor the team's leader or an admin",
         not_found=NO_CUSTOMER,
         conflict="The customer's history kept changing meanwhile; retry",
@@ -379,10 +260,10 @@ def customer_history(
 )
 def update_status(
     org_id: Id, team_id: Id, customer_id: Id, change: Annotated[team_customers.CustomerStatusChange, Body()]
-) -> dict[str, Any]:
+) -> customer_views.TeamCustomer:
     updated = team_customers.update_status(_caller(org_id, team_id), customer_id, change)
     metrics.add_metric(name="CustomerStatusUpdates", unit=MetricUnit.Count, value=1)
-    return team_customers.view(updated)
+    return customer_views.TeamCustomer.of_item(updated)
 
 
 @router.put(
@@ -390,7 +271,7 @@ def update_status(
     summary="Re-assign a customer to the team's leader or a member (never an admin)",
     tags=["team customers"],
     responses=answers(
-        body(TeamCustomer, "The customer"),
+        ok("The customer"),
         forbidden=MANAGERS,
         not_found=NO_CUSTOMER,
         conflict="The user is a team admin (admin-not-assignable), or the customer changed meanwhile; read it "
@@ -400,5 +281,5 @@ def update_status(
 )
 def reassign(
     org_id: Id, team_id: Id, customer_id: Id, change: Annotated[team_customers.Reassignment, Body()]
-) -> dict[str, Any]:
-    return team_customers.view(team_customers.reassign(_caller(org_id, team_id), customer_id, change))
+) -> customer_views.TeamCustomer:
+    return customer_views.TeamCustomer.of_item(team_customers.reassign(_caller(org_id, team_id), customer_id, change))

@@ -9,8 +9,8 @@ status's From when given, settings.twilio_from_number, the number every text is 
 same way: a number of another account, or another of ours pointed at this URL, acts on nothing and gets no
 reply (Twilio retries no 4xx, and shows it in its debugger, where the misrouted number gets noticed).
 
-What a reply does is common.teams.text_replies', once per MessageSid (referrals.inbound_messages); what a
-status says is recorded by common.teams.delivery_status.
+What a reply does is common.teams.text_replies', once per MessageSid; what a status says is recorded by
+common.teams.delivery_status.
 
 Only twilio.request_validator is imported (milliseconds), never the REST client: this module is on the
 webhook's cold-start path.
@@ -24,7 +24,6 @@ import re
 import traceback
 from collections.abc import Mapping
 from datetime import timedelta
-from functools import partial
 from typing import Any
 from urllib.parse import parse_qsl
 from xml.sax.saxutils import escape
@@ -32,14 +31,13 @@ from xml.sax.saxutils import escape
 from aws_lambda_powertools.metrics import MetricUnit
 from common.platform import clock, sms
 from common.platform.errors import DomainError, Forbidden, InternalError, NotFound, problem_answer
+from common.platform.notices import NoticeInProgress
 from common.platform.observability import logger, metrics
 from common.platform.settings import SmsWebhookUrls, TwilioNumber, get_settings
 from common.teams import delivery_status, text_replies
 from common.web.idempotency import IN_PROGRESS
 from common.web.request_body import MalformedBody
 from twilio.request_validator import RequestValidator, get_signature_algorithm
-
-from referrals import inbound_messages
 
 SIGNATURE_HEADER = "x-twilio-signature"
 SIGNATURE_SETTINGS_HEADER = "x-twilio-webhooks-signature-settings"
@@ -156,10 +154,9 @@ def receive(form: Form, path: str) -> dict[str, Any]:
     if not MESSAGE_SID.match(message_sid):
         # 400 malformed-body, as every unreadable body (invalid-input is 422 everywhere, for fields read).
         return _problem_response(path, MalformedBody("MessageSid is missing or malformed"))
-    once = partial(inbound_messages.act_once, message_sid)
     try:
-        reply = text_replies.reply(message_sid, form.first("From"), form.first("Body"), once=once)
-    except inbound_messages.InProgress:
+        reply = text_replies.reply(message_sid, form.first("From"), form.first("Body"))
+    except NoticeInProgress:
         logger.info("sms redelivered while in progress", extra={"message_sid": message_sid})
         return _problem_response(path, MessageInProgress("this message is being processed; retry"))
     return _twiml_response(reply.text)

@@ -17,6 +17,7 @@ from common.platform import clock, db
 from common.platform.settings import env_name
 from common.teams.team_model import inbound_message_key, phone_key, team_member_key
 from common.teams.text_replies import (
+    CLAIM_LEASE,
     HELP_TEXT,
     NOT_A_MEMBER_TEXT,
     PAUSED_TEXT,
@@ -25,7 +26,6 @@ from common.teams.text_replies import (
     STOPPED_TEXT,
     UNKNOWN_TEXT,
 )
-from referrals.inbound_messages import CLAIM_LEASE
 from twilio.request_validator import RequestValidator
 
 from local.stack import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER, LocalStack

@@ -24,7 +24,7 @@ from common.teams.membership import TeamCaller, get_team_member
 from common.teams.referral_requests import NewReferralRequest
 from common.teams.team_model import inbound_message_key, offer_key, phone_key
 from common.teams.text_replies import Command, parse
-from referrals import inbound_messages, twilio_requests
+from referrals import twilio_requests
 from referrals.twilio_requests import twiml
 from twilio.request_validator import RequestValidator
 
@@ -341,7 +341,7 @@ def test_a_redelivered_message_is_processed_once_and_gets_the_same_reply(team: d
     assert first == again == text_replies.PAUSED_TEXT
     assert membership(team, "member-user")["paused"] is False  # the redelivery paused nothing
     record = db.get(inbound_message_key(sid))
-    assert record is not None and record["outcome"] == "pause" and "expiration" in record
+    assert record is not None and record["outcome"]["outcome"] == "pause" and "expiration" in record
     assert "Body" not in record and MEMBER_PHONE not in json.dumps(record)
 
 
@@ -355,7 +355,7 @@ def test_a_claim_in_progress_answers_503_until_it_goes_stale(team: dict[str, Any
     assert busy["statusCode"] == 503
     assert membership(team, "member-user")["paused"] is False
 
-    frozen_clock.advance(seconds=inbound_messages.CLAIM_LEASE.total_seconds() + 1)
+    frozen_clock.advance(seconds=text_replies.CLAIM_LEASE.total_seconds() + 1)
     assert reply(send("PAUSE", MEMBER_PHONE, sid=sid)) == text_replies.PAUSED_TEXT
     assert membership(team, "member-user")["paused"] is True
 

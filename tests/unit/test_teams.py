@@ -276,12 +276,15 @@ def test_status_updates_keep_history_and_move_the_due_date(
     assert answer["statusCode"] == 200, answer
     updated = body_of(answer)
     assert updated["status"] == "contacted" and updated["overdue"] is False
+    # Every field of a history entry is answered, null where the event has none.
     assert updated["history"][-1] | {"at": None} == {
         "at": None,
         "by": f"user:{M1}",
         "event": "status",
         "status": "contacted",
         "note": "Called, viewing Tuesday",
+        "assignee_id": None,
+        "from_assignee_id": None,
     }
     stored = db.get(team_customer_key(org, team, customer))
     assert stored is not None and stored["gsi3sk"] > first_due and stored["gsi3sk"].startswith("2026-12-02T09:00")

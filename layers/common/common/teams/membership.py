@@ -1,6 +1,6 @@
 """Who is who in partner teams, and the reads every team module shares: the team, its memberships, a
-phone number's memberships and opt-out, listings; the caller of a team's routes (member, staff or both);
-pausing and opting out, which the SMS webhook writes.
+phone number's memberships and opt-out, listings; the caller of a team's routes and the reader of a
+referral request (member, staff or both); pausing and opting out, which the SMS webhook writes.
 
 Members are Cognito users with their own login; their user id is their `sub`. Staff with teams:manage or
 referrals:manage read every team; a team's leader and admins see and manage the whole team; a member
@@ -26,7 +26,7 @@ from common.partners.partner_caller import refuse_unconfirmed
 from common.partners.partner_records import account_key
 from common.platform import clock, db, listings
 from common.platform.errors import Forbidden, NotFound
-from common.teams.team_model import TeamRole, phone_key, team_key, team_member_key, team_pk
+from common.teams.team_model import TeamRole, phone_key, referral_key, team_key, team_member_key, team_pk
 
 # -- reads -----------------------------------------------------------------------------------------
 
@@ -161,6 +161,48 @@ def team_caller(principal: Principal, org_id: str, team_id: str, *, client: Any 
     return caller
 
 
+@dataclass(frozen=True)
+class RequestReader:
+    """A reader of a referral request: staff of its organisation, a member of its team, or both; with the
+    request as read, and its team when an acceptance needs it."""
+
+    request: db.Item
+    staff: Member | None
+    membership: db.Item | None
+    team: db.Item | None = None
+
+    @property
+    def manages_referrals(self) -> bool:
+        return self.staff is not None and self.staff.can(Permission.MANAGE_REFERRALS)
+
+
+def request_reader(
+    principal: Principal, org_id: str, request_id: str, *, with_team: bool = False, client: Any = None
+) -> RequestReader:
+    """The request, the caller's staff membership and partner account, and their membership of the
+    request's team (with the team itself when `with_team`): two consistent reads. Neither staff of the
+    organisation nor in the team (or no such request): 404. In the team only, with a partner account whose
+    address is unconfirmed: 403. What each may do with the request is the caller's to decide."""
+    require_user(principal)
+    me = principal.subject
+    keys = [referral_key(org_id, request_id), member_key(org_id, me), account_key(me)]
+    found = {(i["pk"], i["sk"]): i for i in db.batch_get(keys, consistent=True, client=client)}
+    request, staff_item, account = (found.get((k["pk"], k["sk"])) for k in keys)
+    staff = member_from_item(staff_item) if staff_item else None
+    membership = team = None
+    if request is not None:
+        in_team = [team_member_key(org_id, request["team_id"], me)]
+        if with_team:
+            in_team.append(team_key(org_id, request["team_id"]))
+        read = {i["sk"]: i for i in db.batch_get(in_team, consistent=True, client=client)}
+        membership, team = read.get(in_team[0]["sk"]), read.get("TEAM")
+    if request is None or (staff is None and membership is None):
+        raise NotFound(f"referral request {request_id} not found")
+    if staff is None:
+        refuse_unconfirmed(account)
+    return RequestReader(request, staff, membership, team)
+
+
 def require_manager(caller: TeamCaller) -> None:
     """Managing members: staff with teams:manage, or the team's leader or an admin."""
     if not (caller.manages_teams or caller.leads):
@@ -203,19 +245,3 @@ def set_opted_out(phone: str, opted_out: bool, *, client: Any = None) -> db.Item
         values={":entity": "phone", ":phone": phone, ":out": opted_out, ":at": clock.now_iso()},
         client=client,
     )
-
-
-# -- views -----------------------------------------------------------------------------------------
-
-
-def team_view(team: db.Item) -> dict[str, Any]:
-    return db.without_storage(team)
-
-
-def member_view(membership: db.Item) -> dict[str, Any]:
-    return {k: v for k, v in db.without_storage(membership).items() if v is not None}
-
-
-def my_team_view(membership: db.Item) -> dict[str, Any]:
-    keep = ("org_id", "team_id", "team_name", "role", "eligible", "paused", "display_name", "joined_at")
-    return {k: membership.get(k) for k in keep}

@@ -11,12 +11,17 @@ import contextlib
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from common.orgs.access import user_actor
+from aws_lambda_powertools.metrics import MetricUnit
+
+from common.orgs.access import Principal, user_actor
 from common.platform import clock, db, history
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound
+from common.platform.observability import metrics
 from common.teams import team_customers
+from common.teams.membership import request_reader
 from common.teams.referral_expiry import expire
-from common.teams.referral_requests import HISTORY, effective_status, get, history_entry
+from common.teams.referral_requests import HISTORY, Via, effective_status, get, history_entry
+from common.teams.referral_views import Acceptance
 from common.teams.team_model import ReferralStatus, TeamRole, code_key, referral_key, team_key, team_member_key
 
 S = ReferralStatus
@@ -35,9 +40,6 @@ class ReferralExpired(Conflict):
 class NotEligible(Forbidden):
     code = "referral-not-eligible"
     title = "Not eligible to accept referrals"
-
-
-Via = Literal["dashboard", "sms"]
 
 
 class _Mine(Exception):
@@ -80,6 +82,19 @@ def accept_as_read(
         return _accept_as_read(request, team, membership, via=via, message_sid=None, client=client)
     except _Mine as mine:
         return mine.request
+
+
+def accept_on_dashboard(principal: Principal, org_id: str, request_id: str, *, client: Any = None) -> Acceptance:
+    """A member of the request's team accepts it from the dashboard (staff who are not in the team may
+    not: 403). The request, the membership and the team are read once (request_reader) and the acceptance's
+    transaction holds to them."""
+    reader = request_reader(principal, org_id, request_id, with_team=True, client=client)
+    if reader.membership is None:
+        raise Forbidden("only members of the request's team accept it")
+    accepted = accept_as_read(reader.request, reader.team, reader.membership, via="dashboard", client=client)
+    if reader.request["status"] != S.ACCEPTED:
+        metrics.add_metric(name="ReferralsAccepted", unit=MetricUnit.Count, value=1)
+    return Acceptance.of_item(accepted)
 
 
 def _accept(org_id: str, request_id: str, user_id: str, *, via: Via, message_sid: str | None, client: Any) -> db.Item:

@@ -85,30 +85,21 @@ def offer_to(request: db.Item, member: db.Item, *, client: Any = None) -> bool:
     org_id, request_id, user_id = request["org_id"], request["request_id"], member["user_id"]
     owner = referral_key(org_id, request_id)["pk"]
     name = f"offer#{user_id}"
-    sent: dict[str, Any] = {}
 
     def send() -> dict[str, Any]:
         try:
             sid = sms.send_text(
                 member["phone"], text_body(request), status_callback=status_callback_url(org_id, request_id, user_id)
             )
-            sent.update(sid=sid, status="queued")
         except sms.SmsRefused as refusal:
-            sent.update(status="refused", error_code=str(refusal.code or refusal.status))
-        return dict(sent)
+            return {"status": "refused", "error_code": str(refusal.code or refusal.status)}
+        return {"sid": sid, "status": "queued"}
 
-    ran = notices.once(owner, name, send, client=client)
-    outcome = sent if ran else _earlier_outcome(owner, name, client=client)
-    if outcome:
-        _record(request, user_id, outcome, client=client)
-    return ran and "sid" in outcome
-
-
-def _earlier_outcome(owner: str, name: str, *, client: Any = None) -> dict[str, Any]:
-    """A redelivered record: what the earlier send did (to record the offer if that was cut short)."""
-    notice = db.get(notices.notice_key(owner, name), consistent=True, client=client)
-    outcome = (notice or {}).get("outcome")
-    return outcome if isinstance(outcome, dict) else {}
+    # A redelivered record gets what the earlier send did, to record the offer if that was cut short.
+    done = notices.done_once(owner, name, send, client=client)
+    if done.outcome:
+        _record(request, user_id, done.outcome, client=client)
+    return done.acted and "sid" in done.outcome
 
 
 def _record(request: db.Item, user_id: str, outcome: dict[str, Any], *, client: Any = None) -> None:
@@ -171,10 +162,6 @@ def _record(request: db.Item, user_id: str, outcome: dict[str, Any], *, client: 
 def offers(org_id: str, request_id: str, *, client: Any = None) -> list[db.Item]:
     """The request's offers, one per member texted (or refused)."""
     return listings.all_with_prefix(referral_key(org_id, request_id)["pk"], "OFFER#", client=client)
-
-
-def view(offer: db.Item) -> dict[str, Any]:
-    return db.without_storage(offer)
 
 
 def on_change(old: db.Item | None, new: db.Item | None) -> None:

@@ -16,10 +16,12 @@ The request's status and its history change in the same write.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic.json_schema import JsonDict
 
 from common.orgs.access import user_actor
 from common.platform import clock, db, history, ids, listings
@@ -40,13 +42,26 @@ CODE_KEPT = timedelta(days=7)
 HISTORY = history.Bound("history", limit=50, keep=25, pages_at=lambda request: (request["pk"], "HISTORY#"))
 
 Summary = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=160), SINGLE_LINE]
+# Where a request was accepted.
+Via = Literal["dashboard", "sms"]
 
 
 # -- input -----------------------------------------------------------------------------------------
 
 
+_EXAMPLE_CUSTOMER: JsonDict = {
+    "first_name": "Casey",
+    "last_name": "Client",
+    "phone": "+1 555 0199",
+    "email": "casey.client@example.org",
+    "address": "12 Harbour Street, Springfield",
+}
+
+
 class ReferralCustomer(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [_EXAMPLE_CUSTOMER]}
+    )
     first_name: ShortText
     last_name: ShortText
     phone: Phone | None = None
@@ -55,7 +70,20 @@ class ReferralCustomer(BaseModel):
 
 
 class NewReferralRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "team_id": "01JD8X4Q2M7K9T3V5W6Y8Z0ABC",
+                    "customer": _EXAMPLE_CUSTOMER,
+                    "summary": "Looking for a 3-bedroom house near the schools",
+                    "expires_in_minutes": 120,
+                }
+            ]
+        },
+    )
     team_id: EntityId
     customer: ReferralCustomer
     summary: Summary = Field(description="what the customer needs, in a line: it goes into the text")
@@ -85,7 +113,7 @@ def _new_code() -> str:
     return f"{secrets.randbelow(10_000):04d}"
 
 
-def effective_status(request: db.Item, now: datetime | None = None) -> ReferralStatus:
+def effective_status(request: Mapping[str, Any], now: datetime | None = None) -> ReferralStatus:
     """The status as callers see it: an open request past its expiry is expired, even before the sweep or
     the next acceptance attempt writes so."""
     status = S(request["status"])
@@ -240,19 +268,3 @@ def request_history(
     """The request's whole history, newest first (the request shows only its newest entries)."""
     request = get(org_id, request_id, consistent=True, client=client)
     return history.listing(HISTORY, request, cursor=cursor, limit=limit, client=client)
-
-
-def view(item: db.Item) -> dict[str, Any]:
-    """The staff view: everything but storage keys, with the status as callers see it."""
-    return {**db.without_storage(item), "status": effective_status(item).value}
-
-
-def member_view(item: db.Item) -> dict[str, Any]:
-    """What a team member sees of a request: what the text says, no more personal data."""
-    keep = ("org_id", "request_id", "team_id", "summary", "code", "expires_at", "created_at", "accepted_at")
-    shown = {k: item[k] for k in keep if k in item}
-    shown["customer"] = {"first_name": item["customer"]["first_name"]}
-    shown["status"] = effective_status(item).value
-    if item.get("accepted_by"):
-        shown["accepted_by"] = item["accepted_by"]
-    return shown

@@ -18,7 +18,10 @@ from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
 
+from pydantic import Field
+
 from common.platform import clock, db, listings, notices, sms
+from common.platform.answers import Answer, Timestamp
 from common.platform.email import send_email
 from common.platform.observability import logger
 from common.teams.team_model import due_partition, orgs_with_teams, phone_key, team_key, team_member_key, team_pk
@@ -127,7 +130,7 @@ def _once(team: db.Item, name: str, action: Callable[[], dict[str, Any]], counts
     the next run."""
     owner = team_pk(team["org_id"], team["team_id"])
     try:
-        ran = notices.once(owner, name, action, client=client)
+        ran = notices.done_once(owner, name, action, keep_for=NOTICE_KEPT_FOR, client=client).acted
     except notices.NoticeInProgress:
         return False  # another run is sending it right now
     except Exception as error:
@@ -137,14 +140,6 @@ def _once(team: db.Item, name: str, action: Callable[[], dict[str, Any]], counts
             extra={"org_id": team["org_id"], "team_id": team["team_id"], "notice": name, "error": type(error).__name__},
         )
         return False
-    if ran:
-        expires = int((clock.now() + NOTICE_KEPT_FOR).timestamp())
-        db.update(
-            notices.notice_key(owner, name),
-            expression="SET expiration = :expires",
-            values={":expires": expires},
-            client=client,
-        )
     return ran
 
 
@@ -228,7 +223,20 @@ def _digest(
 # -- staff: teams with overdue customers ------------------------------------------------------------
 
 
-def overdue_teams(org_id: str, *, client: Any = None) -> dict[str, Any]:
+class OverdueTeam(Answer):
+    team_id: str
+    name: str | None = Field(description="null if the team was removed meanwhile")
+    leader_id: str | None
+    overdue: int = Field(description="customers past their update date")
+    oldest_due_at: Timestamp
+
+
+class OverdueTeams(Answer):
+    items: list[OverdueTeam] = Field(description="most overdue first")
+    as_of: Timestamp
+
+
+def overdue_teams(org_id: str, *, client: Any = None) -> OverdueTeams:
     """Teams with customers past their update date, with the count and the oldest due date, most overdue
     first: one query of the organisation's due index (pages of it) and one read of those teams."""
     now = clock.now_iso()
@@ -242,8 +250,8 @@ def overdue_teams(org_id: str, *, client: Any = None) -> dict[str, Any]:
     found = db.batch_get([team_key(org_id, t) for t in grouped], client=client) if grouped else []
     teams = {t["team_id"]: t for t in found}
     items = [
-        {**entry, "name": teams.get(t, {}).get("name"), "leader_id": teams.get(t, {}).get("leader_id")}
+        OverdueTeam.of(entry, name=teams.get(t, {}).get("name"), leader_id=teams.get(t, {}).get("leader_id"))
         for t, entry in grouped.items()
     ]
-    items.sort(key=lambda e: (e["oldest_due_at"], e["team_id"]))
-    return {"items": items, "as_of": now}
+    items.sort(key=lambda e: (e.oldest_due_at, e.team_id))
+    return OverdueTeams(items=items, as_of=now)

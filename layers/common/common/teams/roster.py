@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import JsonDict
 
 from common.orgs.access import Member, Permission
 from common.platform import clock, db, ids, listings
@@ -56,8 +57,18 @@ class HasCustomers(Conflict):
 # -- input -----------------------------------------------------------------------------------------
 
 
+# A member's user id in the examples: a Cognito sign-in's subject.
+_EXAMPLE_USER = "2f6c4a8e-1b7d-4c3e-9a5f-0d8e7b6a5c41"
+_EXAMPLE_MEMBER: JsonDict = {"phone": "+15550101", "email": "mo.member@example.org", "display_name": "Mo Member"}
+_EXAMPLE_LEADER: JsonDict = {"user_id": _EXAMPLE_USER, "phone": "+15550100", "display_name": "Lea Leader"}
+
+
 class MemberDetails(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{**_EXAMPLE_MEMBER, "eligible": True}]},
+    )
     phone: E164 = Field(description="E.164, unique within the team; referral texts and reminders go here")
     email: Email | None = Field(None, description="reminders are also e-mailed here")
     display_name: ShortText
@@ -65,28 +76,36 @@ class MemberDetails(BaseModel):
 
 
 class NewLeader(MemberDetails):
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE_LEADER]})
     user_id: UserRef = Field(description="the leader's user id (their sign-in subject)")
 
 
 class NewTeam(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"name": "North Shore Homes", "leader": _EXAMPLE_LEADER}]},
+    )
     name: ShortText
     leader: NewLeader
 
 
 class MemberChange(MemberDetails):
+    model_config = ConfigDict(json_schema_extra={"examples": [{**_EXAMPLE_MEMBER, "role": "member", "eligible": True}]})
     role: Literal["leader", "admin", "member"] = Field(
         description="admin or member; leader only for the current leader (staff change the leader apart)"
     )
 
 
 class Eligibility(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"eligible": False}]})
     eligible: bool
 
 
 class LeaderChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"user_id": _EXAMPLE_USER, "former_leader_role": "member"}]}
+    )
     user_id: UserRef = Field(description="a member of the team, who becomes its leader")
     former_leader_role: Literal["admin", "member"] = Field(
         "member", description="what the former leader becomes; admin only without customers"

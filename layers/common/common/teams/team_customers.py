@@ -20,7 +20,6 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.leads.customers import flag_partners
 from common.platform import clock, db, history, ids, listings
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from common.platform.validation import LongText, UserRef
@@ -59,13 +58,19 @@ HISTORY = history.Bound(
 
 
 class CustomerStatusChange(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"status": "contacted", "note": "Called; viewing booked for Tuesday"}]},
+    )
     status: CustomerStatus
     note: Annotated[LongText | None, Field(description="what happened; kept in the customer's history")] = None
 
 
 class Reassignment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"user_id": "2f6c4a8e-1b7d-4c3e-9a5f-0d8e7b6a5c41"}]}
+    )
     user_id: UserRef = Field(description="the team's leader or one of its members (never an admin)")
 
 
@@ -346,19 +351,3 @@ def customer_history(
     """The customer's whole history, newest first (the customer shows only its newest entries)."""
     customer = get_customer(caller, customer_id, client=client)
     return history.listing(HISTORY, customer, cursor=cursor, limit=limit, client=client)
-
-
-# -- views -----------------------------------------------------------------------------------------
-
-
-def flagged_views(org_id: str, items: list[db.Item], *, client: Any = None) -> list[db.Item]:
-    """The customers' views, each with is_partner (common.leads.customers) for the customer's address."""
-    views = [view(i) for i in items]
-    return flag_partners(org_id, views, lambda v: (v.get("customer") or {}).get("email"), client=client)
-
-
-def view(item: db.Item) -> dict[str, Any]:
-    shown = {k: v for k, v in db.without_storage(item, "change_id").items() if v is not None}
-    due = item.get("due_at")
-    shown["overdue"] = bool(due and due < clock.now_iso())
-    return shown

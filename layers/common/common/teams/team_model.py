@@ -11,7 +11,7 @@ modules: keys, roles, customer statuses.
     referral        ORG#<org>#REFERRAL#<req> / REQUEST        gsi1 ORG#<org>#REFERRALS / <createdAt>#<req>
     offer           ORG#<org>#REFERRAL#<req> / OFFER#<user>   the text sent to one member, its delivery status
     short code      ORG#<org>#TEAM#<team>#CODE#<code> / CODE  the open request a code stands for in a team
-    inbound SMS     SMS#<MessageSid> / MESSAGE                processed once (Twilio retries), TTL
+    inbound SMS     SMS#<MessageSid> / NOTICE#reply           processed once (Twilio retries), TTL
     orgs with teams TEAM_ORGS / ORG#<org>                     the reminder sweep's list of organisations
 """
 
@@ -22,8 +22,15 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from common.platform import db, listings
+from pydantic import ConfigDict
+
+from common.platform import db, listings, notices
+from common.platform.answers import Answer
 from common.platform.errors import Conflict
+
+# The config of an answer that derives from an input model: an answer's, without the input's examples
+# (a request example is no example of the answer).
+ANSWER_OF_INPUT = ConfigDict(**Answer.model_config, json_schema_extra=None)
 
 # "Customer list updates must be done at least every 7 days."
 UPDATE_EVERY = timedelta(days=7)
@@ -112,8 +119,16 @@ def code_key(org_id: str, team_id: str, code: str) -> db.Key:
     return {"pk": f"{team_pk(org_id, team_id)}#CODE#{code}", "sk": "CODE"}
 
 
+def inbound_message_owner(message_sid: str) -> str:
+    return f"SMS#{message_sid}"
+
+
+# The notice of an inbound message (common.teams.text_replies): acted on once, with the reply it got.
+INBOUND_NOTICE = "reply"
+
+
 def inbound_message_key(message_sid: str) -> db.Key:
-    return {"pk": f"SMS#{message_sid}", "sk": "MESSAGE"}
+    return notices.notice_key(inbound_message_owner(message_sid), INBOUND_NOTICE)
 
 
 TEAM_ORGS = "TEAM_ORGS"

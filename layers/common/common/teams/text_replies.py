@@ -1,26 +1,46 @@
 """A team member's text to our number: its keyword, what it does in each team the number is in, and the
-reply to text back. Twilio's side of it (the signed request, the once-per-MessageSid record, TwiML) is the
-webhook's (functions/referrals).
+reply to text back. Twilio's side of it (the signed request, TwiML) is the webhook's (functions/referrals).
 
 A member accepts a referral (YES <code>), pauses or resumes their referral texts in every team they are
 in, opts the number out of every text or back in (STOP / START), or asks for the keywords (HELP). A number
 that is no member's is answered and changes nothing, except an opt-out or opt-in, which concerns the
 number whoever it is.
+
+A member's text is acted on once per MessageSid (Twilio posts it again when we answer too slowly), by a
+notice (common.platform.notices) that stores the reply: a redelivery gets the same reply and changes
+nothing. A claim never finished (the function was stopped between the claim and the end) holds for
+CLAIM_LEASE, longer than the webhook may run; meanwhile a redelivery is refused (NoticeInProgress: the
+webhook answers 503 and Twilio may retry), then the message is processed again: every action is safe to
+repeat (pausing and opting out set a value; an acceptance repeated by its winner changes nothing and
+answers "you already accepted"), so a crash may repeat an action but never lose one.
+
+    inbound sms   see team_model.inbound_message_key   a notice: claimed_at, claim_id, done_at, outcome
+                  (reply, outcome, command, teams); deleted by DynamoDB after RECORD_TTL. Neither the
+                  number nor the text is stored.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Literal
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from common.orgs.access import user_actor
-from common.platform import db
-from common.platform.observability import logger
+from common.platform import db, notices
+from common.platform.observability import logger, metrics
 from common.platform.validation import is_e164
 from common.teams import membership
 from common.teams.referral_acceptance import AcceptanceOutcome, accept_by_code
+from common.teams.team_model import INBOUND_NOTICE, inbound_message_owner
+
+# Longer than the webhook function may run (its timeout is 10 s): an unfinished claim this old was abandoned.
+CLAIM_LEASE = timedelta(seconds=15)
+# Twilio redelivers within seconds to minutes; the record is kept a few days, then DynamoDB deletes it.
+RECORD_TTL = timedelta(days=3)
 
 # -- replies -----------------------------------------------------------------------------------------
 
@@ -103,17 +123,11 @@ class Reply:
     teams: int = 0
 
 
-Action = Callable[[], Reply]
-# Runs a member's message's action at most once per message (the webhook's MessageSid record), given the
-# command's kind: a redelivery gets the reply the first delivery stored, and acts again only if that
-# delivery never finished.
-Once = Callable[[Kind, Action], Reply]
-
-
-def reply(message_sid: str, phone: str, text: str, *, once: Once) -> Reply:
+def reply(message_sid: str, phone: str, text: str) -> Reply:
     """What the text `text` from `phone` (Twilio's message `message_sid`) does, and the reply. A member's
-    message acts in every team the number is in, through `once`; anyone else's acts outside it (an
-    opt-out or opt-in sets a value, safe to repeat) or not at all."""
+    message acts in every team the number is in, once per message; anyone else's writes no record of it
+    and acts at most on the number (an opt-out or opt-in sets a value, safe to repeat). Raises
+    notices.NoticeInProgress while another delivery of the message is acting."""
     command = parse(text)
     links: list[db.Item] = []
     if is_e164(phone):
@@ -124,7 +138,30 @@ def reply(message_sid: str, phone: str, text: str, *, once: Once) -> Reply:
             membership.set_opted_out(phone, command.kind == "stop")
             return Reply(STOPPED_TEXT if command.kind == "stop" else STARTED_TEXT, command.kind)
         return Reply(NOT_A_MEMBER_TEXT, "not-a-member")
-    return once(command.kind, lambda: _act(command, phone, links, message_sid))
+    return _once(message_sid, command, lambda: _act(command, phone, links, message_sid))
+
+
+def _once(message_sid: str, command: Command, act: Callable[[], Reply]) -> Reply:
+    """`act` for the message unless an earlier delivery did: then the reply it stored. A failed action
+    releases the claim, so Twilio's retry acts again."""
+    done = notices.done_once(
+        inbound_message_owner(message_sid),
+        INBOUND_NOTICE,
+        lambda: {**asdict(act()), "command": command.kind},
+        lease=CLAIM_LEASE,
+        keep_for=RECORD_TTL,
+    )
+    stored = done.outcome
+    answer = Reply(str(stored.get("text") or ""), str(stored.get("outcome") or ""), int(stored.get("teams") or 0))
+    if not done.acted:
+        logger.info("sms redelivered", extra={"message_sid": message_sid, "outcome": answer.outcome})
+        return answer
+    metrics.add_metric(name="SmsRepliesProcessed", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "sms processed",
+        extra={"message_sid": message_sid, "command": command.kind, "outcome": answer.outcome, "teams": answer.teams},
+    )
+    return answer
 
 
 def combined(outcomes: list[AcceptanceOutcome]) -> tuple[str, str]:
