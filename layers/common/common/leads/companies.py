@@ -8,7 +8,6 @@ from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.orgs.organisations import ANSWER_CONFIG
 from common.orgs.templates import find_template
 from common.platform import clock, db, ids, listings
 from common.platform.answers import Answer, Timestamp
@@ -89,7 +88,7 @@ class NewCompany(CompanyPatch):
 class PartnerCompany(NewCompany, Answer):
     """A partner company: its settings as created or changed (NewCompany), and what the system keeps."""
 
-    model_config = ANSWER_CONFIG
+    model_config = Answer.model_config
     org_id: str
     company_id: str
     created_at: Timestamp

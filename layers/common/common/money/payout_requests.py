@@ -82,7 +82,7 @@ class PayoutRequest(NewPayoutRequest, InCurrency):
     """A payout request as its partner sees it: who on the staff settled it is not theirs to see."""
 
     # An answer (extra attributes ignored), without the input's example.
-    model_config = ConfigDict(**Answer.model_config, json_schema_extra=None)
+    model_config = Answer.model_config
     org_id: str
     request_id: str
     partner_id: str

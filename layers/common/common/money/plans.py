@@ -131,7 +131,7 @@ class NumberedPlanLevel(PlanLevel, Answer):
     """A level as set (PlanLevel; the percent answered as exact decimal text, e.g. "12.5") and its number."""
 
     # An answer (extra attributes ignored), without the input's example: it lacks the level's number.
-    model_config = ConfigDict(**Answer.model_config, json_schema_extra=None)
+    model_config = Answer.model_config
     level: int = Field(description="1: the partner credited on the deal, 2: their sponsor, ...")
 
 

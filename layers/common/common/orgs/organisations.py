@@ -13,10 +13,6 @@ from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from common.platform.validation import SINGLE_LINE, USER_ID_PATTERN, ShortText
 
-# An answer that derives from an input model keeps its fields, not its example (the input's example lacks
-# what the answer adds).
-ANSWER_CONFIG = ConfigDict(**Answer.model_config, json_schema_extra=None)
-
 
 class NewOrganisation(BaseModel):
     model_config = ConfigDict(
@@ -50,7 +46,7 @@ class MembershipChange(BaseModel):
 class Organisation(NewOrganisation, Answer):
     """An organisation as every route answers it."""
 
-    model_config = ANSWER_CONFIG
+    model_config = Answer.model_config
     org_id: str
     parent_id: str | None = Field(None, description="the parent organisation; null for a top-level one")
     created_at: Timestamp
@@ -82,7 +78,7 @@ class MyOrganisation(CallerMembership):
 class Member(MembershipChange, Answer):
     """A staff membership as every route answers it."""
 
-    model_config = ANSWER_CONFIG
+    model_config = Answer.model_config
     org_id: str
     user_id: str
     updated_at: Timestamp

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints, field_validator
 
-from common.orgs.organisations import ANSWER_CONFIG
 from common.platform import clock, db, ids, listings
 from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, NotFound
@@ -63,7 +62,7 @@ class NewTemplate(BaseModel):
 class MessageTemplate(NewTemplate, Answer):
     """A message template as every route answers it."""
 
-    model_config = ANSWER_CONFIG
+    model_config = Answer.model_config
     org_id: str
     template_id: str
     created_by: str

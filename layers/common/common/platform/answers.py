@@ -18,9 +18,13 @@ Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-tim
 
 class Answer(BaseModel):
     """An answer: the fields it declares and nothing else. Every declared field is always present in the
-    JSON (null when unset), so the document lists them all as required."""
+    JSON (null when unset), so the document lists them all as required.
 
-    model_config = ConfigDict(extra="ignore", json_schema_serialization_defaults_required=True)
+    An answer that derives from the input model whose fields it repeats sets `model_config =
+    Answer.model_config`: input models forbid extra fields and carry an example of the input, which lacks
+    what the answer adds (pydantic merges a parent's config), so both are reset here."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_serialization_defaults_required=True, json_schema_extra=None)
 
     @classmethod
     def of(cls, item: Mapping[str, Any], **fields: Any) -> Self:

@@ -14,7 +14,7 @@ from common.platform.errors import Forbidden
 from common.teams.membership import request_reader
 from common.teams.referral_offers import offers
 from common.teams.referral_requests import NewReferralRequest, Via, effective_status
-from common.teams.team_model import ANSWER_OF_INPUT, ReferralStatus
+from common.teams.team_model import ReferralStatus
 
 
 class ReferralHistoryEntry(Answer):
@@ -49,7 +49,7 @@ class Offer(Answer):
 class ReferralRequest(NewReferralRequest, Answer):
     """A request as made (NewReferralRequest) and what became of it."""
 
-    model_config = ANSWER_OF_INPUT
+    model_config = Answer.model_config
     org_id: str
     request_id: str
     code: str = Field(description="the short code members reply with: YES <code>")

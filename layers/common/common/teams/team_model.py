@@ -22,15 +22,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
-from pydantic import ConfigDict
-
 from common.platform import db, listings, notices
-from common.platform.answers import Answer
 from common.platform.errors import Conflict
-
-# The config of an answer that derives from an input model: an answer's, without the input's examples
-# (a request example is no example of the answer).
-ANSWER_OF_INPUT = ConfigDict(**Answer.model_config, json_schema_extra=None)
 
 # "Customer list updates must be done at least every 7 days."
 UPDATE_EVERY = timedelta(days=7)

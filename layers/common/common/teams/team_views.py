@@ -11,7 +11,7 @@ from pydantic import Field
 from common.platform.answers import Answer, Timestamp
 from common.teams.membership import TeamCaller, team_members
 from common.teams.roster import MemberDetails
-from common.teams.team_model import ANSWER_OF_INPUT, TeamRole
+from common.teams.team_model import TeamRole
 
 
 class Team(Answer):
@@ -28,7 +28,7 @@ class Team(Answer):
 class TeamMember(MemberDetails, Answer):
     """A membership: the member's details as set (MemberDetails) and their place in the team."""
 
-    model_config = ANSWER_OF_INPUT
+    model_config = Answer.model_config
     org_id: str
     team_id: str
     team_name: str
