@@ -17,20 +17,20 @@ import logging
 import os
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
-import boto3
 import requests
 from botocore.config import Config
 from common.platform.settings import environment
 from common.platform.table_schema import create_table_request
 
 from infra import constants
-from infra.manifest import FUNCTIONS, LEAD_INTAKE_SCOPE, ROUTES, Function, Route
+from infra.manifest import FUNCTIONS, LEAD_INTAKE_SCOPE, ROUTES, STREAM_DISPATCHER, Function, Route
 from local import cognito, openapi, worker
 from local.apigw_events import Api
 from local.cors import Cors
@@ -44,9 +44,9 @@ from local.moto_server import MotoServer
 from local.oauth import MachineTokenIssuer
 from local.outbox import Outbox
 from local.queue_poller import ChangeQueues, QueuePoller, create_queues
-from local.redrive import QueuePair, peek, redrive
 from local.schedules import scheduled_event
 from local.shared_clock import SharedClock
+from local.state import ACCESS_KEY_ID, SECRET_ACCESS_KEY, DevState, service_client
 from local.stream_poller import StartingPosition, StreamPoller
 from local.twilio_fake import FakeTwilio
 from local.worker import Invocation
@@ -65,9 +65,6 @@ TWILIO_AUTH_TOKEN = "local-twilio-auth-token"  # noqa: S105 - the fake Twilio's 
 TWILIO_FROM_NUMBER = "+15005550006"
 STAGE = "local"
 API_ID = "local"
-# Dummy credentials: DynamoDB Local and moto accept any.
-ACCESS_KEY_ID = "local"
-SECRET_ACCESS_KEY = "local"  # noqa: S105 - not a secret: the local services accept any
 
 T = TypeVar("T")
 
@@ -117,6 +114,9 @@ class LocalStack:
         self._poller: StreamPoller | None = None
         self._queue_poller: QueuePoller | None = None
         self.change_queues: dict[str, ChangeQueues] = {}
+        # Where the dispatcher's stream mapping reports the records it gave up on (its on-failure destination).
+        self.stream_failures_url = ""
+        self.stream_arn = ""  # DynamoDB Local's own ARN of the table's stream
         self._gateway: Gateway | None = None
         self._endpoints: LocalEndpoints | None = None
         self._tokens: MachineTokenIssuer | None = None
@@ -176,12 +176,15 @@ class LocalStack:
         self.change_queues = {
             f.name: create_queues(sqs, self.table_name, f) for f in self.functions.values() if f.kind == "queue"
         }
+        self.stream_failures_url = sqs.create_queue(QueueName=f"{self.table_name}-{STREAM_DISPATCHER.name}Failures")[
+            "QueueUrl"
+        ]
         self.env = self._function_environment()
         invoker.start(self.env)  # workers import the handlers while DynamoDB Local finishes starting
 
         self._dynamodb.wait_until_ready()
         table = self.client("dynamodb").create_table(**create_table_request(self.table_name))["TableDescription"]
-        stream_arn = table["LatestStreamArn"]
+        stream_arn = self.stream_arn = table["LatestStreamArn"]
         api = Api(ACCOUNT_ID, API_ID, self.region, forwarded_port=self._front.port)
         gateway = self._gateway = Gateway(
             routes=self.routes,
@@ -209,6 +212,7 @@ class LocalStack:
             event_source_arn=_aws_shaped_arn(stream_arn, self.region),
             region=self.region,
             clock=clock.now,
+            on_dead_letter=self._report_stream_failure,
         )
         queue_poller = self._queue_poller = QueuePoller(sqs, invoker.invoke, region=self.region)
         for function in self.functions.values():
@@ -322,15 +326,41 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         """A boto3 client for the stack's endpoint of that service, with the stack's dummy credentials."""
-        endpoint = self.dynamodb_endpoint if service in ("dynamodb", "dynamodbstreams") else self.moto_endpoint
-        config = Config(retries={"mode": "standard", "max_attempts": 3})
-        return boto3.client(
-            service,  # type: ignore[call-overload]  # any service name, not one of the stubs' literals
-            region_name=self.region,
-            endpoint_url=endpoint,
-            config=config,
-            aws_access_key_id=ACCESS_KEY_ID,
-            aws_secret_access_key=SECRET_ACCESS_KEY,
+        return service_client(
+            service,
+            region=self.region,
+            moto_endpoint=self.moto_endpoint,
+            dynamodb_endpoint=self.dynamodb_endpoint,
+            config=Config(retries={"mode": "standard", "max_attempts": 3}),
+        )
+
+    def outputs(self) -> dict[str, str]:
+        """The stack's endpoints under the names of the deployed stack's outputs, which the operator tools
+        (ops/) read: from .local/dev.json here, from CloudFormation for a stage."""
+        return {
+            constants.OUTPUT_REGION: self.region,
+            constants.OUTPUT_TABLE_NAME: self.table_name,
+            constants.OUTPUT_TABLE_STREAM_ARN: self.stream_arn,
+            constants.OUTPUT_STREAM_FAILURE_QUEUE_URL: self.stream_failures_url,
+            **{constants.consumer_queue_output(name): q.queue_url for name, q in self.change_queues.items()},
+            **{
+                constants.consumer_dead_letter_queue_output(name): q.dead_letters_url
+                for name, q in self.change_queues.items()
+            },
+        }
+
+    def state(self) -> DevState:
+        """Where this running stack is, as `make dev` writes it to .local/dev.json for other commands."""
+        return DevState(
+            pid=os.getpid(),
+            url=self.url,
+            token_url=self.token_url,
+            moto_endpoint=self.moto_endpoint,
+            dynamodb_endpoint=self.dynamodb_endpoint,
+            region=self.region,
+            user_pool_id=self.user_pool_id,
+            portal_client_id=self.portal_client_id,
+            outputs=self.outputs(),
         )
 
     def apply_env(self, environ: MutableMapping[str, str] = os.environ) -> dict[str, str | None]:
@@ -404,7 +434,7 @@ class LocalStack:
         sqs = self.client("sqs")
         letters = []
         for name, queues in self.change_queues.items():
-            for message in peek(sqs, queues.dead_letters_url):
+            for message in _peek(sqs, queues.dead_letters_url):
                 record = json.loads(message["Body"])
                 letters.append(
                     {
@@ -419,14 +449,17 @@ class LocalStack:
                 )
         return letters + self._running(self._poller).dead_letters()
 
-    def redrive(self, consumer: str | None = None) -> dict[str, int]:
-        """Move the dead letters of one consumer (or of all) back to their queues, as `make redrive` does."""
-        sqs = self.client("sqs")
-        return {
-            name: redrive(sqs, QueuePair(queues.queue_url, queues.dead_letters_url))
-            for name, queues in self.change_queues.items()
-            if consumer in (None, name)
-        }
+    def _report_stream_failure(self, letter: Mapping[str, Any]) -> None:
+        """The dispatcher's mapping sends a record it gave up on to its failure queue as AWS does: a message
+        naming the shard and sequence numbers (`make replay` reads them back from the stream)."""
+        if letter["function"] != STREAM_DISPATCHER.name:
+            return  # only the dispatcher's mapping has an on-failure destination
+        function_arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{letter['function']}"
+        body = stream_failure_record(letter, stream_arn=self.stream_arn, function_arn=function_arn)
+        try:
+            self.client("sqs").send_message(QueueUrl=self.stream_failures_url, MessageBody=json.dumps(body))
+        except Exception:
+            log.exception("the stream failure of record %s could not be sent to the failure queue", letter["eventID"])
 
     def wait_for_streams(self, timeout: float = 10.0) -> None:
         """Return once every change written so far has gone through the stream, the queues and the consumers
@@ -515,6 +548,56 @@ class LocalStack:
         if part is None:
             raise RuntimeError("the local stack is not running")
         return part
+
+
+def stream_failure_record(letter: Mapping[str, Any], *, stream_arn: str, function_arn: str) -> dict[str, Any]:
+    """What Lambda sends a DynamoDB stream mapping's on-failure destination for a batch it gave up on (here
+    one record): the invocation's context and the batch's place in the stream, not the records."""
+    created = datetime.fromtimestamp(int(letter["record"]["dynamodb"].get("ApproximateCreationDateTime", 0)), UTC)
+    arrival = created.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return {
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": function_arn,
+            "condition": "RetryAttemptsExhausted",
+            "approximateInvokeCount": letter["attempts"],
+        },
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": ""},
+        "version": "1.0",
+        "timestamp": letter["time"],
+        "DDBStreamBatchInfo": {
+            "shardId": letter["shard_id"],
+            "startSequenceNumber": letter["sequence_number"],
+            "endSequenceNumber": letter["sequence_number"],
+            "approximateArrivalOfFirstRecord": arrival,
+            "approximateArrivalOfLastRecord": arrival,
+            "batchSize": 1,
+            "streamArn": stream_arn,
+        },
+    }
+
+
+def _peek(sqs: Any, queue_url: str, limit: int = 1000) -> list[dict[str, Any]]:
+    """The messages of a queue, left where they are (each is hidden for a moment while it is read)."""
+    seen: dict[str, dict[str, Any]] = {}
+    while len(seen) < limit:
+        messages = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30, MessageSystemAttributeNames=["All"]
+        ).get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in seen]
+        if not fresh:
+            break
+        seen.update((m["MessageId"], m) for m in fresh)
+    handles = [m["ReceiptHandle"] for m in seen.values()]
+    for start in range(0, len(handles), 10):
+        sqs.change_message_visibility_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
+                for i, handle in enumerate(handles[start : start + 10])
+            ],
+        )
+    return list(seen.values())
 
 
 def _fetch_key_set(url: str) -> dict[str, Any]:
