@@ -93,7 +93,7 @@ class Stage:
     name: str
     outputs: Outputs
     client: Callable[[str], Any]  # a service name ("sqs", "dynamodb", "dynamodbstreams") to its client
-    receive_wait_seconds: int = DEPLOYED_RECEIVE_WAIT_SECONDS
+    receive_wait_seconds: int  # how long an empty ReceiveMessage waits for a message
 
 
 def stack_outputs(cloudformation: Any, stack_name: str) -> dict[str, str]:
@@ -112,12 +112,12 @@ def deployed(stage: str, session: Any) -> Stage:
         outputs = stack_outputs(session.client("cloudformation"), name)
     except BotoCoreError as error:  # no credentials, no region, no network
         raise StageNotFound(f"cannot read the stack {name}: {error}") from error
-    return Stage(stage, Outputs(outputs, f"stack {name}"), session.client)
+    return Stage(stage, Outputs(outputs, f"stack {name}"), session.client, DEPLOYED_RECEIVE_WAIT_SECONDS)
 
 
 def local(dev: state.DevState, source: str = "the local stack") -> Stage:
     """A running local stack, by the outputs its state file holds."""
-    return Stage("local", Outputs(dev.outputs, source), dev.client, receive_wait_seconds=0)
+    return Stage("local", Outputs(dev.outputs, source), dev.client, 0)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

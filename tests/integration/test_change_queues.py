@@ -130,7 +130,7 @@ def test_a_redriven_change_already_handled_does_nothing_twice(stack: Any, org: O
 @pytest.fixture
 def leads_queue_refusing(stack: Any) -> Iterator[None]:
     """The LeadsEvents queue refuses every change (SQS's smallest message limit, 1 KiB, is less than any
-    change), as an SQS the dispatcher cannot reach would, until the fixture ends or `restore` runs."""
+    change), as an SQS the dispatcher cannot reach would, until the fixture ends."""
     stack.wait_for_streams(timeout=30)
     sqs = stack.client("sqs")
     url = stack.change_queues["LeadsEvents"].queue_url
