@@ -94,8 +94,8 @@ def test_a_stage_without_a_stack_is_not_found(capsys: pytest.CaptureFixture[str]
 def test_the_local_stack_is_found_by_its_state_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "dev.json"
     outputs = {constants.OUTPUT_TABLE_NAME: "partner-programme-local"}
-    dev = state.DevState(os.getpid(), "http://api", "http://token", "http://moto", "http://ddb", "us-east-1", "p", "c")
-    state.write(state.DevState(**{**dev.__dict__, "outputs": outputs}), path)
+    addresses = ("http://api", "http://token", "http://moto", "http://ddb")
+    state.write(state.DevState(os.getpid(), *addresses, "us-east-1", "pool", "client", outputs=outputs), path)
 
     found = stage.from_arguments(_arguments("--local-state", str(path)))
 
