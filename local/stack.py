@@ -17,10 +17,9 @@ import logging
 import os
 import threading
 import time
-import uuid
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -31,7 +30,7 @@ from common.platform.table_schema import create_table_request
 
 from infra import constants
 from infra.manifest import FUNCTIONS, LEAD_INTAKE_SCOPE, ROUTES, STREAM_DISPATCHER, Function, Route
-from local import cognito, openapi, worker
+from local import cognito, failures, openapi, worker
 from local.apigw_events import Api
 from local.cors import Cors
 from local.dynamodb_local import DynamoDBLocal
@@ -117,6 +116,7 @@ class LocalStack:
         # Where the dispatcher's stream mapping reports the records it gave up on (its on-failure destination).
         self.stream_failures_url = ""
         self.stream_arn = ""  # DynamoDB Local's own ARN of the table's stream
+        self._sqs: Any = None  # one client for the poller threads (a client is thread-safe, creating one is not)
         self._gateway: Gateway | None = None
         self._endpoints: LocalEndpoints | None = None
         self._tokens: MachineTokenIssuer | None = None
@@ -172,7 +172,7 @@ class LocalStack:
             _fetch_key_set(f"{self.moto_endpoint}/{pool.pool_id}/.well-known/jwks.json"), tokens.jwks()
         )
         outbox = self._outbox = Outbox(clock.now, self.region)
-        sqs = self.client("sqs")
+        sqs = self._sqs = self.client("sqs")
         self.change_queues = {
             f.name: create_queues(sqs, self.table_name, f) for f in self.functions.values() if f.kind == "queue"
         }
@@ -434,7 +434,7 @@ class LocalStack:
         sqs = self.client("sqs")
         letters = []
         for name, queues in self.change_queues.items():
-            for message in _peek(sqs, queues.dead_letters_url):
+            for message in failures.peek(sqs, queues.dead_letters_url):
                 record = json.loads(message["Body"])
                 letters.append(
                     {
@@ -455,9 +455,9 @@ class LocalStack:
         if letter["function"] != STREAM_DISPATCHER.name:
             return  # only the dispatcher's mapping has an on-failure destination
         function_arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{letter['function']}"
-        body = stream_failure_record(letter, stream_arn=self.stream_arn, function_arn=function_arn)
+        body = failures.stream_failure_record(letter, stream_arn=self.stream_arn, function_arn=function_arn)
         try:
-            self.client("sqs").send_message(QueueUrl=self.stream_failures_url, MessageBody=json.dumps(body))
+            self._sqs.send_message(QueueUrl=self.stream_failures_url, MessageBody=json.dumps(body))
         except Exception:
             log.exception("the stream failure of record %s could not be sent to the failure queue", letter["eventID"])
 
@@ -548,56 +548,6 @@ class LocalStack:
         if part is None:
             raise RuntimeError("the local stack is not running")
         return part
-
-
-def stream_failure_record(letter: Mapping[str, Any], *, stream_arn: str, function_arn: str) -> dict[str, Any]:
-    """What Lambda sends a DynamoDB stream mapping's on-failure destination for a batch it gave up on (here
-    one record): the invocation's context and the batch's place in the stream, not the records."""
-    created = datetime.fromtimestamp(int(letter["record"]["dynamodb"].get("ApproximateCreationDateTime", 0)), UTC)
-    arrival = created.isoformat(timespec="seconds").replace("+00:00", "Z")
-    return {
-        "requestContext": {
-            "requestId": str(uuid.uuid4()),
-            "functionArn": function_arn,
-            "condition": "RetryAttemptsExhausted",
-            "approximateInvokeCount": letter["attempts"],
-        },
-        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": ""},
-        "version": "1.0",
-        "timestamp": letter["time"],
-        "DDBStreamBatchInfo": {
-            "shardId": letter["shard_id"],
-            "startSequenceNumber": letter["sequence_number"],
-            "endSequenceNumber": letter["sequence_number"],
-            "approximateArrivalOfFirstRecord": arrival,
-            "approximateArrivalOfLastRecord": arrival,
-            "batchSize": 1,
-            "streamArn": stream_arn,
-        },
-    }
-
-
-def _peek(sqs: Any, queue_url: str, limit: int = 1000) -> list[dict[str, Any]]:
-    """The messages of a queue, left where they are (each is hidden for a moment while it is read)."""
-    seen: dict[str, dict[str, Any]] = {}
-    while len(seen) < limit:
-        messages = sqs.receive_message(
-            QueueUrl=queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30, MessageSystemAttributeNames=["All"]
-        ).get("Messages", [])
-        fresh = [m for m in messages if m["MessageId"] not in seen]
-        if not fresh:
-            break
-        seen.update((m["MessageId"], m) for m in fresh)
-    handles = [m["ReceiptHandle"] for m in seen.values()]
-    for start in range(0, len(handles), 10):
-        sqs.change_message_visibility_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0}
-                for i, handle in enumerate(handles[start : start + 10])
-            ],
-        )
-    return list(seen.values())
 
 
 def _fetch_key_set(url: str) -> dict[str, Any]:
