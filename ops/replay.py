@@ -112,8 +112,10 @@ def read_batch(streams: Any, batch: StreamBatch) -> list[dict[str, Any]]:
             page = streams.get_records(ShardIterator=iterator, Limit=READ_LIMIT)
             for record in page.get("Records", []):
                 number = int(change_fanout.sequence_number(record))
-                if number > end:
+                if number > end and records:
                     return records
+                if number > end:
+                    raise Unreachable(f"the stream holds no record from {batch.start} to {batch.end}")
                 records.append(record)
                 if number == end:
                     return records
@@ -123,7 +125,7 @@ def read_batch(streams: Any, batch: StreamBatch) -> list[dict[str, Any]]:
         if error.response.get("Error", {}).get("Code") in GONE:
             raise Trimmed("the stream no longer holds these records (it keeps them 24 hours)") from error
         raise Unreachable(f"reading the stream failed: {error}") from error
-    raise Unreachable(f"the shard ended before sequence number {batch.end} ({len(records)} record(s) read)")
+    raise Unreachable(f"sequence number {batch.end} not reached ({len(records)} record(s) read)")
 
 
 def replay_message(
@@ -186,14 +188,12 @@ def replay(
 
 
 def describe(report: Replayed) -> str:
-    where = f"shard {report.batch.shard_id} {report.batch.start}..{report.batch.end}" if report.batch else "?"
+    where = f", shard {report.batch.shard_id} {report.batch.start}..{report.batch.end}" if report.batch else ""
+    if report.kept:
+        return f"message {report.message_id}{where}: {report.outcome}: {report.detail}; the message is kept"
     sent = ", ".join(f"{name} {count}" for name, count in report.sent.items() if count)
-    if report.outcome in (REPLAYED, WOULD_REPLAY):
-        line = f"{report.records} record(s) {report.outcome}" + (f" ({sent})" if sent else " (no consumer wants them)")
-    else:
-        line = f"{report.outcome}: {report.detail}; the message is kept"
-    extra = f"; {report.detail}" if report.detail and not report.kept else ""
-    return f"message {report.message_id}, {where}: {line}{extra}"
+    line = f"{report.records} record(s) {report.outcome} ({sent or 'no consumer wants them'})"
+    return f"message {report.message_id}{where}: {line}" + (f"; {report.detail}" if report.detail else "")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -141,3 +141,19 @@ def test_a_message_that_names_no_stream_batch_is_kept(stage: Stage) -> None:
 
     assert (report.outcome, report.kept) == (replay.UNREADABLE, True)
     assert queue_bodies(boto3.client("sqs"), stage.outputs.stream_failures_url) == ['{"hello": 1}']
+
+
+def test_a_batch_the_stream_does_not_reach_keeps_the_message(stage: Stage, failure: str) -> None:
+    batch = json.loads(failure)["DDBStreamBatchInfo"]
+    beyond = str(int(batch["endSequenceNumber"]) + 100)
+    body = failure_record(stage.outputs.stream_arn, batch["shardId"], beyond, beyond)
+    sqs = boto3.client("sqs")
+    sqs.purge_queue(QueueUrl=stage.outputs.stream_failures_url)
+    sqs.send_message(QueueUrl=stage.outputs.stream_failures_url, MessageBody=body)
+
+    (report,) = run(stage)
+
+    assert (report.outcome, report.kept) == (replay.FAILED, True)
+    assert f"sequence number {beyond} not reached" in report.detail
+    assert all(changes == [] for changes in changes_in(stage).values())
+    assert queue_bodies(sqs, stage.outputs.stream_failures_url) == [body]
