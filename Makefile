@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help prereqs prereqs-local install lock dev test lint test-unit test-infra test-integration bench layer \
-        synth deploy diff stage-named token verify-ledger redrive clean
+        synth deploy diff stage-named token verify-ledger redrive replay clean
 
 help:
 	@echo "The two commands:"
@@ -24,9 +24,11 @@ help:
 	@echo "With the local stack running (make dev):"
 	@echo "  make token ARGS=<e-mail>  - a fresh token for a demo user (ARGS='--client-id ID --client-secret S'"
 	@echo "                              for a partner company)"
+	@echo "Operator tools: the running 'make dev' stack, or STAGE=<stage> with your AWS credentials (docs/deploy.md)"
 	@echo "  make verify-ledger - recompute every wallet balance from its ledger entries and report drift"
-	@echo "                       (ARGS='--table <name> --region <r>' for a deployed stage)"
-	@echo "  make redrive  - move dead letters back to their consumers' queues (STAGE=<stage> for a deployed one)"
+	@echo "  make redrive  - move dead letters back to their consumers' queues (ARGS='--dry-run')"
+	@echo "  make replay   - hand the changes the stream dispatcher gave up on to the consumers' queues"
+	@echo "                  (read back from the stream, which keeps them 24 hours; ARGS='--dry-run')"
 	@echo "Deploying (docs/deploy.md):"
 	@echo "  make synth    - synthesize the CDK app offline (writes cdk.out/)"
 	@echo "  make deploy STAGE=<stage> - rebuild the layer and deploy the stage (cdk.json 'stages')"
@@ -65,10 +67,11 @@ install: $(VENV)/.installed node_modules/.installed
 lock: $(VENV)/.installed
 	$(PY) -m infra.lock $(ARGS)
 
+# mypy checks the paths of pyproject.toml's [tool.mypy] files.
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy layers/common functions infra local bench app.py
+	$(VENV)/bin/mypy
 
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit -q -n 2
@@ -105,14 +108,18 @@ dev: prereqs-local install
 token: install
 	@$(PY) -m local.token $(ARGS)
 
-# Against the running `make dev` stack by default; ARGS='--table <name> --region <region>' for a deployed stage.
+# The operator tools (ops/): the running `make dev` stack, or STAGE=<stage> (found by its stack's outputs, with
+# your AWS credentials; ARGS='--region <r> --profile <p>' and each tool's own options, e.g. --dry-run).
 verify-ledger: $(VENV)/.installed
-	@$(PY) -m local.verify_ledger $(ARGS)
+	@$(PY) -m ops.verify_ledger $(if $(STAGE),--stage $(STAGE)) $(ARGS)
 
-# Dead letters back to their queues, once what made them fail is fixed: the running `make dev` stack, or
-# STAGE=<stage> (with your AWS credentials; ARGS='--region <r> --consumer PayoutsEvents --dry-run' narrow it).
+# Dead letters back to their queues, once what made them fail is fixed (ARGS='--consumer PayoutsEvents').
 redrive: $(VENV)/.installed
-	@$(PY) -m local.redrive $(if $(STAGE),--stage $(STAGE)) $(ARGS)
+	@$(PY) -m ops.redrive $(if $(STAGE),--stage $(STAGE)) $(ARGS)
+
+# The changes the stream dispatcher gave up on (its failure queue), read back from the stream and handed on.
+replay: $(VENV)/.installed
+	@$(PY) -m ops.replay $(if $(STAGE),--stage $(STAGE)) $(ARGS)
 
 bench: prereqs-local install
 	$(PY) -m bench.run

@@ -13,7 +13,7 @@ FUNCTIONS_DIR = REPO_ROOT / "functions"
 COMMON_LAYER_SOURCE = REPO_ROOT / "layers" / "common"
 COMMON_PACKAGE_DIR = COMMON_LAYER_SOURCE / "common"
 # What Lambda puts on sys.path (the layer's packages and the function's folder), and the root that holds
-# infra/, local/ and bench/. The CDK app, the local stack, the benchmarks and pytest all add these;
+# infra/, local/, ops/ and bench/. The CDK app, the local stack, the benchmarks and pytest all add these;
 # pyproject.toml's mypy_path must list the same (a test compares them).
 IMPORT_ROOTS = (REPO_ROOT, COMMON_LAYER_SOURCE, FUNCTIONS_DIR)
 
@@ -40,6 +40,24 @@ RESOURCE_PREFIX = "partner-programme"
 
 def stack_name(stage: str) -> str:
     return f"{APP_NAME}-{stage}"
+
+
+# Stack outputs the operator tools (ops/) find a stage's endpoints by; the local stack writes the same names
+# to .local/dev.json. infra/stack.py declares them under these names, so the tools and the stack agree.
+OUTPUT_REGION = "Region"
+OUTPUT_TABLE_NAME = "TableName"
+OUTPUT_TABLE_STREAM_ARN = "TableStreamArn"
+OUTPUT_STREAM_FAILURE_QUEUE_URL = "StreamDispatcherFailureQueueUrl"
+
+
+def consumer_queue_output(consumer: str) -> str:
+    """The output holding the URL of a change consumer's queue (e.g. LeadsEventsQueueUrl)."""
+    return f"{consumer}QueueUrl"
+
+
+def consumer_dead_letter_queue_output(consumer: str) -> str:
+    """The output holding the URL of a change consumer's dead-letter queue."""
+    return f"{consumer}DeadLetterQueueUrl"
 
 
 # Context keys (cdk.json or `-c key=value`).

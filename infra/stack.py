@@ -159,18 +159,25 @@ class PartnerProgrammeStack(Stack):
                 function.add_environment(variable, value)
 
         CfnOutput(self, "ApiUrl", value=api.url)
-        CfnOutput(self, "Region", value=self.region)
+        CfnOutput(self, constants.OUTPUT_REGION, value=self.region)
         CfnOutput(self, "CognitoDomain", value=auth.domain.base_url(), description="Cognito's hosted sign-in")
         CfnOutput(self, "UserPoolId", value=auth.user_pool.user_pool_id)
         CfnOutput(self, "PortalClientId", value=auth.portal_client.user_pool_client_id)
         CfnOutput(self, "TokenEndpoint", value=auth.token_endpoint)
-        CfnOutput(self, "TableName", value=table.table.table_name)
-        # What `make redrive` moves back: each consumer's dead letters to its queue.
+        # The operator tools (ops/) find the stage by these: `make verify-ledger` reads the table, `make
+        # redrive` moves each consumer's dead letters back to its queue, `make replay` reads the records the
+        # dispatcher gave up on (named in its failure queue) back from the stream.
+        CfnOutput(self, constants.OUTPUT_TABLE_NAME, value=table.table.table_name)
+        if table.table.table_stream_arn is None:
+            raise ValueError("the table has no stream for the dispatcher to read")
+        CfnOutput(self, constants.OUTPUT_TABLE_STREAM_ARN, value=table.table.table_stream_arn)
         for domain in consumers:
             name = domain.events.spec.name
-            CfnOutput(self, f"{name}QueueUrl", value=domain.changes.queue.queue_url)
-            CfnOutput(self, f"{name}DeadLetterQueueUrl", value=domain.changes.dead_letters.queue_url)
-        CfnOutput(self, "StreamDispatcherFailureQueueUrl", value=stream.failures.queue_url)
+            CfnOutput(self, constants.consumer_queue_output(name), value=domain.changes.queue.queue_url)
+            CfnOutput(
+                self, constants.consumer_dead_letter_queue_output(name), value=domain.changes.dead_letters.queue_url
+            )
+        CfnOutput(self, constants.OUTPUT_STREAM_FAILURE_QUEUE_URL, value=stream.failures.queue_url)
         CfnOutput(self, "SmsWebhookUrl", value=sms_webhook_url, description="Twilio number: A message comes in")
         CfnOutput(self, "TwilioAuthTokenParameter", value=config.twilio_auth_token_parameter)
         CfnOutput(self, "FilesBucketName", value=files.bucket.bucket_name)

@@ -1,7 +1,8 @@
 """`make dev`: the local stack with a demo organisation, until Ctrl-C.
 
 Prints where everything is and ready-to-use tokens, and writes them as shell variables to .local/demo.env
-(`source .local/demo.env` in another terminal); writes .local/dev.json so `make token` can find the stack.
+(`source .local/demo.env` in another terminal); writes .local/dev.json so `make token` and the operator tools
+(`make redrive`, `make replay`, `make verify-ledger`) can find the stack.
 Ctrl-C or SIGTERM stops everything, DynamoDB Local's Java process included, and removes both files.
 """
 
@@ -165,18 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         stack.start()
-        state.write(
-            state.DevState(
-                pid=os.getpid(),
-                url=stack.url,
-                token_url=stack.token_url,
-                moto_endpoint=stack.moto_endpoint,
-                dynamodb_endpoint=stack.dynamodb_endpoint,
-                region=stack.region,
-                user_pool_id=stack.user_pool_id,
-                portal_client_id=stack.portal_client_id,
-            )
-        )
+        state.write(stack.state())
         print(describe_stack(stack), flush=True)
         if port != args.port:
             print(

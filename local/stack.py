@@ -23,15 +23,14 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, TypeVar
 
-import boto3
 import requests
 from botocore.config import Config
 from common.platform.settings import environment
 from common.platform.table_schema import create_table_request
 
 from infra import constants
-from infra.manifest import FUNCTIONS, LEAD_INTAKE_SCOPE, Function, Route, gateway_routes
-from local import cognito, openapi, worker
+from infra.manifest import FUNCTIONS, LEAD_INTAKE_SCOPE, STREAM_DISPATCHER, Function, Route, gateway_routes
+from local import cognito, failures, openapi, worker
 from local.apigw_events import Api
 from local.cors import Cors
 from local.dynamodb_local import DynamoDBLocal
@@ -45,10 +44,10 @@ from local.moto_server import MotoServer
 from local.oauth import MachineTokenIssuer
 from local.outbox import Outbox
 from local.queue_poller import ChangeQueues, QueuePoller, create_queues
-from local.redrive import QueuePair, peek, redrive
 from local.schedules import scheduled_event
 from local.shared_clock import SharedClock
 from local.sms_replies import TwilioAccount
+from local.state import ACCESS_KEY_ID, SECRET_ACCESS_KEY, DevState, service_client
 from local.stream_poller import StartingPosition, StreamPoller
 from local.twilio_fake import FakeTwilio
 from local.worker import Invocation
@@ -67,9 +66,6 @@ TWILIO_AUTH_TOKEN = "local-twilio-auth-token"  # noqa: S105 - the fake Twilio's 
 TWILIO_FROM_NUMBER = "+15005550006"
 STAGE = "local"
 API_ID = "local"
-# Dummy credentials: DynamoDB Local and moto accept any.
-ACCESS_KEY_ID = "local"
-SECRET_ACCESS_KEY = "local"  # noqa: S105 - not a secret: the local services accept any
 
 T = TypeVar("T")
 
@@ -124,6 +120,10 @@ class LocalStack:
         self._poller: StreamPoller | None = None
         self._queue_poller: QueuePoller | None = None
         self.change_queues: dict[str, ChangeQueues] = {}
+        # Where the dispatcher's stream mapping reports the records it gave up on (its on-failure destination).
+        self.stream_failures_url = ""
+        self.stream_arn = ""  # DynamoDB Local's own ARN of the table's stream
+        self._sqs: Any = None  # one client for the poller threads (a client is thread-safe, creating one is not)
         self._gateway: Gateway | None = None
         self._endpoints: LocalEndpoints | None = None
         self._tokens: MachineTokenIssuer | None = None
@@ -183,15 +183,19 @@ class LocalStack:
             _fetch_key_set(f"{self.moto_endpoint}/{pool.pool_id}/.well-known/jwks.json"), tokens.jwks()
         )
         outbox = self._outbox = Outbox(clock.now, self.region)
-        sqs = self.client("sqs")
+        sqs = self._sqs = self.client("sqs")
         self.change_queues = {
             f.name: create_queues(sqs, self.table_name, f) for f in self.functions.values() if f.kind == "queue"
         }
+        self.stream_failures_url = sqs.create_queue(QueueName=f"{self.table_name}-{STREAM_DISPATCHER.name}Failures")[
+            "QueueUrl"
+        ]
         self.env = self._function_environment()
         invoker.start(self.env)  # workers import the handlers while DynamoDB Local finishes starting
 
         self._dynamodb.wait_until_ready()
         stream_arn, self.restored = self._table()
+        self.stream_arn = stream_arn
         api = Api(ACCOUNT_ID, API_ID, self.region, forwarded_port=self._front.port)
         gateway = self._gateway = Gateway(
             routes=self.routes,
@@ -224,6 +228,7 @@ class LocalStack:
             event_source_arn=_aws_shaped_arn(stream_arn, self.region),
             region=self.region,
             clock=clock.now,
+            on_dead_letter=self._report_stream_failure,
         )
         queue_poller = self._queue_poller = QueuePoller(sqs, invoker.invoke, region=self.region)
         for function in self.functions.values():
@@ -355,15 +360,41 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         """A boto3 client for the stack's endpoint of that service, with the stack's dummy credentials."""
-        endpoint = self.dynamodb_endpoint if service in ("dynamodb", "dynamodbstreams") else self.moto_endpoint
-        config = Config(retries={"mode": "standard", "max_attempts": 3})
-        return boto3.client(
-            service,  # type: ignore[call-overload]  # any service name, not one of the stubs' literals
-            region_name=self.region,
-            endpoint_url=endpoint,
-            config=config,
-            aws_access_key_id=ACCESS_KEY_ID,
-            aws_secret_access_key=SECRET_ACCESS_KEY,
+        return service_client(
+            service,
+            region=self.region,
+            moto_endpoint=self.moto_endpoint,
+            dynamodb_endpoint=self.dynamodb_endpoint,
+            config=Config(retries={"mode": "standard", "max_attempts": 3}),
+        )
+
+    def outputs(self) -> dict[str, str]:
+        """The stack's endpoints under the names of the deployed stack's outputs, which the operator tools
+        (ops/) read: from .local/dev.json here, from CloudFormation for a stage."""
+        return {
+            constants.OUTPUT_REGION: self.region,
+            constants.OUTPUT_TABLE_NAME: self.table_name,
+            constants.OUTPUT_TABLE_STREAM_ARN: self.stream_arn,
+            constants.OUTPUT_STREAM_FAILURE_QUEUE_URL: self.stream_failures_url,
+            **{constants.consumer_queue_output(name): q.queue_url for name, q in self.change_queues.items()},
+            **{
+                constants.consumer_dead_letter_queue_output(name): q.dead_letters_url
+                for name, q in self.change_queues.items()
+            },
+        }
+
+    def state(self) -> DevState:
+        """Where this running stack is, as `make dev` writes it to .local/dev.json for other commands."""
+        return DevState(
+            pid=os.getpid(),
+            url=self.url,
+            token_url=self.token_url,
+            moto_endpoint=self.moto_endpoint,
+            dynamodb_endpoint=self.dynamodb_endpoint,
+            region=self.region,
+            user_pool_id=self.user_pool_id,
+            portal_client_id=self.portal_client_id,
+            outputs=self.outputs(),
         )
 
     def apply_env(self, environ: MutableMapping[str, str] = os.environ) -> dict[str, str | None]:
@@ -437,7 +468,7 @@ class LocalStack:
         sqs = self.client("sqs")
         letters = []
         for name, queues in self.change_queues.items():
-            for message in peek(sqs, queues.dead_letters_url):
+            for message in failures.peek(sqs, queues.dead_letters_url):
                 record = json.loads(message["Body"])
                 letters.append(
                     {
@@ -452,14 +483,17 @@ class LocalStack:
                 )
         return letters + self._running(self._poller).dead_letters()
 
-    def redrive(self, consumer: str | None = None) -> dict[str, int]:
-        """Move the dead letters of one consumer (or of all) back to their queues, as `make redrive` does."""
-        sqs = self.client("sqs")
-        return {
-            name: redrive(sqs, QueuePair(queues.queue_url, queues.dead_letters_url))
-            for name, queues in self.change_queues.items()
-            if consumer in (None, name)
-        }
+    def _report_stream_failure(self, letter: Mapping[str, Any]) -> None:
+        """The dispatcher's mapping sends a record it gave up on to its failure queue as AWS does: a message
+        naming the shard and sequence numbers (`make replay` reads them back from the stream)."""
+        if letter["function"] != STREAM_DISPATCHER.name:
+            return  # only the dispatcher's mapping has an on-failure destination
+        function_arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{letter['function']}"
+        body = failures.stream_failure_record(letter, stream_arn=self.stream_arn, function_arn=function_arn)
+        try:
+            self._sqs.send_message(QueueUrl=self.stream_failures_url, MessageBody=json.dumps(body))
+        except Exception:
+            log.exception("the stream failure of record %s could not be sent to the failure queue", letter["eventID"])
 
     def wait_for_streams(self, timeout: float = 10.0) -> None:
         """Return once every change written so far has gone through the stream, the queues and the consumers

@@ -1,13 +1,39 @@
-"""The running dev stack's coordinates, written to .local/ so other commands (local.token) can find it."""
+"""The running dev stack's coordinates, written to .local/dev.json so other commands can find it: `make token`
+(local.token) and the operator tools (ops/), which read the stack's endpoints from `outputs`, named as the
+deployed stack's outputs are (infra.constants)."""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
 
 from local.project import STATE_FILE
+
+# Dummy credentials: DynamoDB Local and moto accept any.
+ACCESS_KEY_ID = "local"
+SECRET_ACCESS_KEY = "local"  # noqa: S105 - not a secret: the local services accept any
+
+
+def service_client(
+    service: str, *, region: str, moto_endpoint: str, dynamodb_endpoint: str, config: Config | None = None
+) -> Any:
+    """A boto3 client for a local stack's endpoint of that service (DynamoDB Local for the table and its
+    stream, moto for the rest), with the dummy credentials."""
+    endpoint = dynamodb_endpoint if service in ("dynamodb", "dynamodbstreams") else moto_endpoint
+    return boto3.client(
+        service,  # type: ignore[call-overload]  # any service name, not one of the stubs' literals
+        region_name=region,
+        endpoint_url=endpoint,
+        config=config,
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
+    )
 
 
 @dataclass(frozen=True)
@@ -20,6 +46,13 @@ class DevState:
     region: str
     user_pool_id: str
     portal_client_id: str
+    # The stack's endpoints under the names of the deployed stack's outputs (TableName, <Consumer>QueueUrl...).
+    outputs: dict[str, str] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        return service_client(
+            service, region=self.region, moto_endpoint=self.moto_endpoint, dynamodb_endpoint=self.dynamodb_endpoint
+        )
 
 
 def write(state: DevState, path: Path = STATE_FILE) -> None:

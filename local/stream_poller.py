@@ -242,6 +242,7 @@ class EventSourceMapping:
                     "function": self.function.name,
                     "reason": failure.reason,
                     "attempts": attempts,
+                    "shard_id": shard.shard_id,
                     "eventID": record["eventID"],
                     "sequence_number": sequence_number(record),
                     "record": record,
@@ -286,7 +287,9 @@ class StreamPoller:
         region: str,
         clock: Callable[[], datetime],
         poll_interval: float = 0.1,
+        on_dead_letter: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
+        """`on_dead_letter` is told of each record given up on, as a mapping's on-failure destination is."""
         self._streams = streams
         self._stream_arn = stream_arn
         self._invoke = invoke
@@ -299,6 +302,7 @@ class StreamPoller:
         self._mappings: dict[str, EventSourceMapping] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._dead_letters: list[dict[str, Any]] = []
+        self._on_dead_letter = on_dead_letter
 
     def add(self, function: Function, starting_position: StartingPosition = "TRIM_HORIZON") -> None:
         mapping = EventSourceMapping(
@@ -333,8 +337,11 @@ class StreamPoller:
             self.remove(name, timeout)
 
     def _add_dead_letter(self, entry: dict[str, Any]) -> None:
+        letter = {**entry, "time": self._clock().isoformat()}
         with self._changed:
-            self._dead_letters.append({**entry, "time": self._clock().isoformat()})
+            self._dead_letters.append(letter)
+        if self._on_dead_letter is not None:
+            self._on_dead_letter(letter)
 
     def dead_letters(self) -> list[dict[str, Any]]:
         with self._changed:

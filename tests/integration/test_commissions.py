@@ -14,12 +14,13 @@ from typing import Any
 
 import pytest
 from common.deals import deal_records
-from common.money import audit, commissions, wallets
+from common.money import commissions, wallets
 from common.partners.partner_records import PartnerStatus, node_item
 from common.platform import clock, db, listings
 from common.platform.errors import DomainError
 
 from local.stream_poller import lambda_record
+from ops import ledger_audit
 from tests.integration.actors import Actor, Organisation, new_organisation, new_user
 from tests.support import queued
 
@@ -418,7 +419,7 @@ def test_one_payment_in_force_a_reversal_undoes_it_and_re_entering_a_stage_pays_
     assert [(c["change"], c["action"]) for c in record["computations"]] == [(1, "paid"), (5, "reversed"), (7, "paid")]
     assert record["paid_stages"] == [won, won]
     assert (record["live_stage"], record["live_change"], record["applied_change"]) == (won, 7, 7)
-    assert audit.audit(db.default_client(), stack.table_name, org_id=programme.org_id)["drifts"] == []
+    assert ledger_audit.audit(db.default_client(), stack.table_name, org_id=programme.org_id)["drifts"] == []
 
 
 def test_changes_delivered_late_and_again_while_the_stream_delivers_them_too_pay_once(

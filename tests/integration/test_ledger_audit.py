@@ -8,11 +8,12 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from common.money import audit, ledger, payout_requests, wallets
+from common.money import ledger, payout_requests, wallets
 from common.money.plans import plan_key
 from common.money.wallets import Entry, EntryKind
 from common.orgs.access import Member
@@ -22,8 +23,9 @@ from common.platform.errors import Conflict, DomainError
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from local import verify_ledger
+from local import state
 from local.stack import LocalStack
+from ops import ledger_audit, verify_ledger
 
 PARTNERS = 3
 THREADS = 8
@@ -133,7 +135,7 @@ operations = st.one_of(
 
 
 def test_no_drift_after_a_randomized_concurrent_run(stack: LocalStack) -> None:
-    table = audit.Table(db.default_client(), stack.table_name)
+    table = ledger_audit.Table(db.default_client(), stack.table_name)
 
     # No shrinking: a failure of a concurrent run does not replay the same, and shrinking hundreds of
     # operations would take minutes; the failing batch is printed as generated.
@@ -150,7 +152,7 @@ def test_no_drift_after_a_randomized_concurrent_run(stack: LocalStack) -> None:
         with ThreadPoolExecutor(THREADS) as pool:
             outcomes = Counter(pool.map(lambda op: run(world, op), batch))
         assert outcomes["applied"] > len(batch) // 3, outcomes
-        report = audit.audit(table.client, table.name, org_id=world.org_id)
+        report = ledger_audit.audit(table.client, table.name, org_id=world.org_id)
         assert report["drifts"] == []
         for partner_id in world.partner_ids:
             entries = table.entries(world.org_id, partner_id)
@@ -160,7 +162,7 @@ def test_no_drift_after_a_randomized_concurrent_run(stack: LocalStack) -> None:
 
 
 def test_a_planted_drift_is_found_also_by_the_command_line(
-    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+    stack: LocalStack, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     world = new_world()
     for operation in [
@@ -171,15 +173,16 @@ def test_a_planted_drift_is_found_also_by_the_command_line(
         ("correct", 1, 80),
     ]:
         assert run(world, operation) == "applied", operation
-    command = ["--endpoint-url", stack.dynamodb_endpoint, "--table", stack.table_name, "--org", world.org_id]
+    state.write(stack.state(), tmp_path / "dev.json")  # where `make dev` writes it, for the tool to find the table
+    command = ["--local-state", str(tmp_path / "dev.json"), "--org", world.org_id]
     assert verify_ledger.main(command) == 0
     assert "2 wallets, 4 ledger entries, 1 payout requests: no drift" in capsys.readouterr().out
 
     first = wallets.wallet_key(world.org_id, world.partner_ids[0])
     db.update(first, expression="ADD balance :amount", values={":amount": 7})
-    entry = audit.Table(db.default_client(), stack.table_name).entries(world.org_id, world.partner_ids[1])[0]
+    entry = ledger_audit.Table(db.default_client(), stack.table_name).entries(world.org_id, world.partner_ids[1])[0]
     db.delete({"pk": entry["pk"], "sk": entry["sk"]})
-    report = audit.audit(db.default_client(), stack.table_name, org_id=world.org_id)
+    report = ledger_audit.audit(db.default_client(), stack.table_name, org_id=world.org_id)
     assert sorted((d["partner_id"], d["kind"], d["expected"], d["found"]) for d in report["drifts"]) == sorted(
         [
             (world.partner_ids[0], "balance", 5000 + 201 - 1200, 5000 + 201 - 1200 + 7),

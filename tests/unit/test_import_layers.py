@@ -16,8 +16,16 @@ from infra.constants import COMMON_PACKAGE_DIR, FUNCTIONS_DIR, IMPORT_ROOTS, REP
 
 # Lowest first: a package may import its own modules and those of the packages before it.
 LAYERS = ("platform", "orgs", "partners", "programme", "leads", "deals", "teams", "money", "web")
-# What the core must never import: the adapters, the deployment, the local stack, the benchmarks.
-OUTSIDE_THE_CORE = {"infra", "local", "bench", "tests", *(p.name for p in FUNCTIONS_DIR.iterdir() if p.is_dir())}
+# What the core must never import: the adapters, the deployment, the local stack, the operator's tools, the
+# benchmarks.
+OUTSIDE_THE_CORE = {
+    "infra",
+    "local",
+    "ops",
+    "bench",
+    "tests",
+    *(p.name for p in FUNCTIONS_DIR.iterdir() if p.is_dir()),
+}
 
 Graph = Mapping[str, set[str]]
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import boto3
 import pytest
-from common.money import audit, ledger
-from common.money.audit import Partner, drifts
+from common.money import ledger
 from common.money.plans import plan_key
 from common.money.wallets import EntryKind, commission_entry_id, payout_entry_id, reversal_entry_id, wallet_key
 from common.orgs.access import Member
@@ -18,6 +17,8 @@ from common.partners.partner_records import PartnerStatus, node_item
 from common.platform import db
 from pydantic import ValidationError
 
+from ops import ledger_audit
+from ops.ledger_audit import Partner, drifts
 from tests.unit.conftest import TABLE
 
 ORG, PID = "01ORGAAAAAAAAAAAAAAAAAAAAA", "partner-1"
@@ -229,18 +230,18 @@ def _org_with_corrections(amounts: list[int]) -> None:
 def test_the_audit_reads_the_table_and_finds_a_planted_drift() -> None:
     _org_with_corrections([700, -200, 50])
     client = boto3.client("dynamodb")
-    clean = audit.audit(client, TABLE)
+    clean = ledger_audit.audit(client, TABLE)
     assert (clean["wallets"], clean["entries"], clean["drifts"]) == (1, 3, [])
     db.update(wallet_key(ORG, PID), expression="ADD balance :one", values={":one": 1})
-    report = audit.audit(client, TABLE, org_id=ORG)
+    report = ledger_audit.audit(client, TABLE, org_id=ORG)
     assert [(d["kind"], d["expected"], d["found"]) for d in report["drifts"]] == [("balance", 550, 551)]
-    assert audit.audit(client, TABLE, org_id="01OTHERAAAAAAAAAAAAAAAAAAA")["wallets"] == 0
+    assert ledger_audit.audit(client, TABLE, org_id="01OTHERAAAAAAAAAAAAAAAAAAA")["wallets"] == 0
 
 
 def test_a_scan_that_caught_a_transaction_half_way_is_read_again_not_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     _org_with_corrections([700, 300])
-    scanned = list(audit.Table(boto3.client("dynamodb"), TABLE).scan(ORG))
+    scanned = list(ledger_audit.Table(boto3.client("dynamodb"), TABLE).scan(ORG))
     # The scan saw the wallet before the last correction but both entries.
     stale = [{**i, "balance": 700, "entry_count": 1} if i["entity"] == "wallet" else i for i in scanned]
-    monkeypatch.setattr(audit.Table, "scan", lambda self, org_id: iter(stale))
-    assert audit.audit(boto3.client("dynamodb"), TABLE)["drifts"] == []
+    monkeypatch.setattr(ledger_audit.Table, "scan", lambda self, org_id: iter(stale))
+    assert ledger_audit.audit(boto3.client("dynamodb"), TABLE)["drifts"] == []

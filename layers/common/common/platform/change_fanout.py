@@ -134,7 +134,8 @@ def sqs_sender(client: Any) -> SendBatch:
     return send
 
 
-def _chunks(entries: list[dict[str, str]]) -> Iterable[list[dict[str, str]]]:
+def batches(entries: list[dict[str, str]]) -> Iterable[list[dict[str, str]]]:
+    """SendMessageBatch entries in the batches SQS accepts, in order: at most 10 and 1 MiB of bodies each."""
     chunk: list[dict[str, str]] = []
     size = 0
     for entry in entries:
@@ -176,7 +177,7 @@ def dispatch(
         for name in wanted_by:
             per_queue[name].append({"Id": str(index), "MessageBody": body})
     for name, entries in per_queue.items():
-        for chunk in _chunks(entries):
+        for chunk in batches(entries):
             try:
                 refused = set(send(queue_urls[name], chunk))
             except Exception:  # the whole call failed (throttled, unreachable): every record of it is retried

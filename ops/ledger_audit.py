@@ -1,6 +1,6 @@
-"""Recompute every wallet from its ledger and report drift (`make verify-ledger`, also against a deployed
-stage). A tool for people, never called by the functions: it reads the table named by its caller, through
-the client it is given.
+"""Recompute every wallet from its ledger and report drift (`make verify-ledger`, ops.verify_ledger). A tool for
+people, never called by the functions, so it is not in their layer: it reads the table named by its caller,
+through the client it is given, with the layer's item codec and wallet keys.
 
 One Scan (filtered to wallets, ledger entries and payout requests; of one organisation or all) gathers each
 partner's wallet, entries and requests, and `drifts` checks them:
