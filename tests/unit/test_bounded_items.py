@@ -98,7 +98,7 @@ def test_many_long_status_notes_keep_a_team_customer_bounded_and_listed(
     assert shown["history_archived"] + len(shown["history"]) == NOTES + 1
 
     listed = every_page(referrals, f"{path}/history", M1)
-    assert [e.get("note", "").split(" ")[0] for e in listed] == [str(n) for n in reversed(range(NOTES))] + [""]
+    assert [(e["note"] or "").split(" ")[0] for e in listed] == [str(n) for n in reversed(range(NOTES))] + [""]
     assert listed[-1]["event"] == "created"
     # A member who is not the customer's assignee sees neither the customer nor its history.
     assert referrals("GET", f"{path}/history", user="user-m2")["statusCode"] == 404
