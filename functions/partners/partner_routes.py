@@ -12,6 +12,7 @@ from common.orgs import child_orgs
 from common.orgs.access import Permission
 from common.orgs.organisations import NewOrganisation
 from common.partners import adding_partners, lifecycle, partner_nodes, portal_settings, staff_partners
+from common.partners.activity_entries import ActivityEntry
 from common.partners.partner_nodes import Partner
 from common.partners.partner_records import PartnerStatus
 from common.platform.answers import Page, page_of
@@ -379,7 +380,7 @@ def change_task(
 )
 def activity(
     org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: Limit = PAGE_LIMIT
-) -> Page[lifecycle.ActivityEntry]:
+) -> Page[ActivityEntry]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
     items, next_cursor = lifecycle.activity(org_id, partner_id, cursor=cursor, limit=limit)
-    return page_of(lifecycle.ActivityEntry, items, next_cursor)
+    return page_of(ActivityEntry, items, next_cursor)
