@@ -17,6 +17,7 @@ from local.stack import LocalStack
 MEMBER_PHONE = "+15550100002"
 DEMO_PASSWORD = "Demo-Passw0rd!"  # noqa: S105 - a published demo password for a throwaway local pool
 ADMIN_EMAIL = "admin@demo.example"
+ADMIN_NAME = "Alex Admin"
 REP_EMAILS = ("rep1@demo.example", "rep2@demo.example")
 REP_PERMISSIONS = ["leads:request", "leads:return", "leads:view_pending", "leads:create"]
 COMPANY_NAME = "Test Lead SELLER"
@@ -98,6 +99,8 @@ def seed(stack: LocalStack) -> Demo:
     admin = _user(stack, ADMIN_EMAIL, operator=True)  # an operator: only operators create organisations
     api = _Client(stack.url, admin.token)
     org_id = api.call("POST", "/orgs", {"name": "Demo Sales Ltd"}, 201)["org_id"]
+    # The admin is the demo partner's broker: the portal lists brokers by their membership's display name.
+    api.call("PUT", f"/orgs/{org_id}/members/{admin.user_id}", {"role": "admin", "display_name": ADMIN_NAME}, 200)
 
     reps = tuple(_user(stack, email) for email in REP_EMAILS)
     for number, rep in enumerate(reps, start=1):

@@ -3,16 +3,13 @@ confirmation e-mail sent again."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common.partners import account as partner_account
-from common.partners.partner_records import PartnerStatus
-from common.web.openapi_docs import INVALID, Open, answers, body
+from common.web.openapi_docs import INVALID, answers, ok
 from common.web.route_params import caller
-from pydantic import Field
 
 router = APIGatewayHttpRouter()
 TAGS = ["partner account"]
@@ -21,66 +18,15 @@ NO_ACCOUNT = "The caller has no partner account"
 UNCONFIRMED = "The account's e-mail address is not confirmed yet (email-not-confirmed), or not a user token"
 
 
-class Preferences(Open):
-    dark_mode: bool
-
-
-class Account(Open):
-    partner_id: str
-    first_name: str
-    last_name: str
-    name: str
-    email: str
-    phone: str | None = None
-    email_confirmed: bool
-    pending_email: str | None = Field(None, description="a new address waiting for confirmation")
-    sender_email: str | None = Field(
-        None, description="the From address the partner asked for their invitations (used once confirmed)"
-    )
-    sender_email_confirmed: bool = Field(
-        False, description="whether the link e-mailed to sender_email was followed (false: pending)"
-    )
-    preferences: Preferences
-    created_at: datetime
-    updated_at: datetime
-    version: int
-
-
-class PartnerOrganisation(Open):
-    org_id: str
-    org_name: str | None
-    status: PartnerStatus
-    level: int | None = None
-    terms_version: int | None = None
-    notifications: list[str]
-
-
-class AccountWithOrganisations(Open):
-    account: Account
-    organisations: list[PartnerOrganisation]
-
-
-class EmailChangeStarted(Open):
-    email: str = Field(description="the address in use until the new one is confirmed")
-    pending_email: str
-
-
-class ConfirmationSent(Open):
-    email: str
-    purpose: str = Field(description="registration (the account's address) or change (a new address)")
-
-
 @router.get(
     "/me/partner",
     summary="The caller's partner account and the organisations they are a partner of",
     description="Readable also while the address is unconfirmed (`email_confirmed` false): every other "
     "route answers 403 email-not-confirmed until the e-mailed link is followed.",
     tags=TAGS,
-    responses=answers(
-        body(AccountWithOrganisations, "The account"), forbidden="Not a user token", not_found=NO_ACCOUNT
-    ),
+    responses=answers(ok("The account"), forbidden="Not a user token", not_found=NO_ACCOUNT),
 )
-def get_account() -> dict[str, Any]:
+def get_account() -> partner_account.AccountWithOrganisations:
     return partner_account.account_with_organisations(caller(router))
 
 
@@ -92,17 +38,17 @@ def get_account() -> dict[str, Any]:
     "(POST /public/sender-confirmations); sending the pending address again sends a new link, at most once a "
     "minute. Invitations go from sender_email only once it is confirmed and the organisation allows its domain "
     "(portal settings); otherwise from the system's address naming the inviter, replies going to the "
-    "account's address.",
+    "account's address. A sender_email must be under one of the deployment's sender domains (else 422).",
     tags=TAGS,
     responses=answers(
-        body(Account, "The account as saved"),
+        ok("The account as saved"),
         forbidden=UNCONFIRMED,
         not_found=NO_ACCOUNT,
         conflict="The account changed meanwhile, or a sender confirmation link was sent less than a minute ago",
-        invalid=INVALID,
+        invalid=INVALID + " (or a sender_email not under one of the deployment's sender domains)",
     ),
 )
-def patch_account(change: Annotated[partner_account.AccountChange, Body()]) -> dict[str, Any]:
+def patch_account(change: Annotated[partner_account.AccountChange, Body()]) -> partner_account.Account:
     return partner_account.update_account(caller(router), change)
 
 
@@ -110,28 +56,30 @@ def patch_account(change: Annotated[partner_account.AccountChange, Body()]) -> d
     "/me/partner/email",
     summary="Change the caller's e-mail address: it changes once the link sent to the new address is followed",
     tags=TAGS,
+    status_code=202,
     responses=answers(
-        body(EmailChangeStarted, "The confirmation e-mail is on its way", 202),
+        ok("The confirmation e-mail is on its way", 202),
         forbidden=UNCONFIRMED,
         not_found=NO_ACCOUNT,
         conflict="The account changed meanwhile",
         invalid=INVALID + " (or the address is already the account's)",
     ),
 )
-def change_email(change: Annotated[partner_account.EmailChange, Body()]) -> tuple[dict[str, Any], int]:
-    return partner_account.request_email_change(caller(router), change), 202
+def change_email(change: Annotated[partner_account.EmailChange, Body()]) -> partner_account.EmailChangeStarted:
+    return partner_account.request_email_change(caller(router), change)
 
 
 @router.post(
     "/me/partner/confirmation",
     summary="Send the confirmation e-mail again (also while the address is unconfirmed)",
     tags=TAGS,
+    status_code=202,
     responses=answers(
-        body(ConfirmationSent, "Sent again", 202),
+        ok("Sent again", 202),
         forbidden="Not a user token",
         not_found=NO_ACCOUNT,
         conflict="Nothing to confirm, or one was sent less than a minute ago",
     ),
 )
-def resend_confirmation() -> tuple[dict[str, Any], int]:
-    return partner_account.resend_confirmation(caller(router)), 202
+def resend_confirmation() -> partner_account.ConfirmationSent:
+    return partner_account.resend_confirmation(caller(router))

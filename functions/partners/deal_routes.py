@@ -3,22 +3,22 @@ create, list and move deals, share a deal with a partner, and the deal's notes a
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from common.deals import deal_records, files, notes, staff_deals
 from common.deals import stage_history as deal_history
+from common.deals.deal_views import Deal, StageHistoryEntry
 from common.orgs import workflows
 from common.orgs.access import Permission
-from common.platform.currencies import MINOR_UNITS_DESCRIPTION
+from common.platform.answers import Page, page_of
 from common.platform.observability import metrics
 from common.platform.validation import ENTITY_ID_PATTERN, USER_ID_PATTERN
-from common.web.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing
-from common.web.route_params import Cursor, Id, Limit, PartnerId, member_of, page
-from pydantic import ConfigDict, Field
+from common.web.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, answers, missing, ok
+from common.web.route_params import Cursor, Id, Limit, PartnerId, member_of
 
 router = APIGatewayHttpRouter()
 
@@ -29,136 +29,6 @@ NO_DEAL = "The caller is not a member of the organisation, or there is no such d
 OWNER_OR_MANAGER = f"The deal belongs to another user and the caller lacks {Permission.MANAGE_DEALS.value}"
 
 
-# -- documented answers (the routes return plain dicts) --------------------------------------------
-
-
-class Stage(Open):
-    stage_id: str
-    name: str
-    commission: workflows.StageCommission = Field(
-        description="moving a deal here: none, compute (pays partner commissions), reverse (reverses them)"
-    )
-
-
-class Workflow(Open):
-    org_id: str
-    workflow_id: str
-    name: str
-    stages: list[Stage] = Field(description="in order; a deal starts at the first")
-    created_by: str
-    created_at: datetime
-
-
-class WorkflowPage(Page):
-    items: list[Workflow]
-
-
-# Staff's contact fields; a partner's deal has all four (partner_deals.PortalContact).
-DealContact = staff_deals.StaffContact
-
-
-class DealValue(Open):
-    amount: int = Field(description="minor units (cents)")
-    currency: str = Field(description="ISO 4217")
-    minor_units: int | None = Field(description=MINOR_UNITS_DESCRIPTION)
-
-
-class StageHistoryEntry(Open):
-    at: datetime
-    by: str = Field(description="user:<id> or partner:<id>")
-    stage_id: str
-    stage_name: str
-    commission: workflows.StageCommission | None = Field(
-        None, description="the stage's commission setting at the moment of the change"
-    )
-    from_stage_id: str | None = None
-
-
-class Deal(Open):
-    org_id: str
-    deal_id: str
-    workflow_id: str
-    stage_id: str
-    stage_name: str
-    stage_commission: workflows.StageCommission | None = Field(
-        None,
-        description="the commission setting of the current stage when the deal moved there (copied, so a later "
-        "change of the setting changes nothing already moved); creating a deal pays nothing",
-    )
-    stage_history: list[StageHistoryEntry] = Field(
-        description="the newest stage changes, oldest first; all of them: .../stage-history"
-    )
-    stage_history_archived: int | None = Field(None, description="how many older changes only .../stage-history lists")
-    title: str
-    contacts: list[DealContact]
-    owner_id: str
-    value: DealValue | None = None
-    credited_partner_id: str | None = Field(None, description="the partner the deal counts for")
-    partner_ids: list[str] = Field(description="the partners the deal is shared with")
-    created_by: str = Field(description="user:<id> or partner:<id>")
-    created_at: datetime
-    updated_at: datetime
-    version: int
-
-
-class StageHistoryPage(Page):
-    items: list[StageHistoryEntry] = Field(description="newest first")
-
-
-class DealPage(Page):
-    items: list[Deal]
-
-
-class Note(Open):
-    org_id: str
-    deal_id: str
-    note_id: str
-    author: str = Field(description="the staff user's or the partner's id")
-    author_kind: Literal["staff", "partner"]
-    body: str
-    shared_with_partners: bool
-    created_at: datetime
-    updated_at: datetime
-
-
-class NotePage(Page):
-    items: list[Note]
-
-
-class DealFile(files.NewFile):
-    """A file as declared (NewFile; the upload may not exceed its size) and where it belongs."""
-
-    model_config = ConfigDict(extra="allow")
-    org_id: str
-    deal_id: str
-    file_id: str
-    uploaded_by: str = Field(description="user:<id> or partner:<id>")
-    created_at: datetime
-
-
-class ListedFile(DealFile):
-    download_url: str = Field(description="a presigned GET, valid for a few minutes")
-
-
-class FilePage(Page):
-    items: list[ListedFile]
-
-
-class UploadGrant(Open):
-    url: str
-    fields: dict[str, str] = Field(description="send these as form fields of a multipart POST, the file last")
-    expires_at: datetime
-
-
-class FileUpload(Open):
-    file: ListedFile
-    upload: UploadGrant
-
-
-def upload_answer(item: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]:
-    return {"file": files.linked_view(item), "upload": grant}
-
-
 # -- workflows -------------------------------------------------------------------------------------
 
 
@@ -166,8 +36,9 @@ def upload_answer(item: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]
     "/orgs/<org_id>/workflows",
     summary="Create a workflow: its name and its stages in order",
     tags=["workflows"],
+    status_code=201,
     responses=answers(
-        body(Workflow, "The workflow", 201),
+        ok("The workflow", 201),
         forbidden=missing(Permission.MANAGE_DEALS)
         + f"; stages that compute or reverse commission also need {Permission.PROGRAMME_MANAGE_BALANCES.value}",
         not_found=NOT_A_MEMBER,
@@ -175,10 +46,10 @@ def upload_answer(item: dict[str, Any], grant: dict[str, Any]) -> dict[str, Any]
         invalid=INVALID + " (or two stages share a name)",
     ),
 )
-def create_workflow(org_id: Id, new: Annotated[workflows.NewWorkflow, Body()]) -> tuple[dict[str, Any], int]:
+def create_workflow(org_id: Id, new: Annotated[workflows.NewWorkflow, Body()]) -> workflows.Workflow:
     member = member_of(router, org_id, Permission.MANAGE_DEALS)
     workflows.check_commission_permission(member, new)
-    return workflows.view(workflows.create_workflow(org_id, new, member.actor)), 201
+    return workflows.Workflow.of(workflows.create_workflow(org_id, new, member.actor))
 
 
 @router.get(
@@ -186,27 +57,27 @@ def create_workflow(org_id: Id, new: Annotated[workflows.NewWorkflow, Body()]) -
     summary="List the organisation's workflows by name",
     tags=["workflows"],
     responses=answers(
-        body(WorkflowPage, "A page of workflows"),
+        ok("A page of workflows"),
         forbidden=STAFF_ONLY,
         not_found=NOT_A_MEMBER,
         invalid="The cursor or limit is not valid",
     ),
 )
-def list_workflows(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+def list_workflows(org_id: Id, cursor: Cursor = None, limit: Limit = 50) -> Page[workflows.Workflow]:
     member_of(router, org_id)
     items, next_cursor = workflows.list_workflows(org_id, cursor=cursor, limit=limit)
-    return page([workflows.view(i) for i in items], next_cursor)
+    return page_of(workflows.Workflow, items, next_cursor)
 
 
 @router.get(
     "/orgs/<org_id>/workflows/<workflow_id>",
     summary="Get a workflow",
     tags=["workflows"],
-    responses=answers(body(Workflow, "The workflow"), forbidden=STAFF_ONLY, not_found=NO_WORKFLOW),
+    responses=answers(ok("The workflow"), forbidden=STAFF_ONLY, not_found=NO_WORKFLOW),
 )
-def get_workflow(org_id: Id, workflow_id: Id) -> dict[str, Any]:
+def get_workflow(org_id: Id, workflow_id: Id) -> workflows.Workflow:
     member_of(router, org_id)
-    return workflows.view(workflows.get_workflow(org_id, workflow_id))
+    return workflows.Workflow.of(workflows.get_workflow(org_id, workflow_id))
 
 
 @router.put(
@@ -216,7 +87,7 @@ def get_workflow(org_id: Id, workflow_id: Id) -> dict[str, Any]:
     "moved with. Stage names and ids never change.",
     tags=["workflows"],
     responses=answers(
-        body(Workflow, "The workflow"),
+        ok("The workflow"),
         forbidden=missing(Permission.PROGRAMME_MANAGE_BALANCES),
         not_found="The caller is not a member of the organisation, or no such workflow or stage",
         invalid=INVALID,
@@ -224,9 +95,9 @@ def get_workflow(org_id: Id, workflow_id: Id) -> dict[str, Any]:
 )
 def set_stage_commission(
     org_id: Id, workflow_id: Id, stage_id: Id, setting: Annotated[workflows.CommissionSetting, Body()]
-) -> dict[str, Any]:
+) -> workflows.Workflow:
     member_of(router, org_id, Permission.PROGRAMME_MANAGE_BALANCES)
-    return workflows.view(workflows.set_stage_commission(org_id, workflow_id, stage_id, setting))
+    return workflows.Workflow.of(workflows.set_stage_commission(org_id, workflow_id, stage_id, setting))
 
 
 # -- deals -----------------------------------------------------------------------------------------
@@ -239,8 +110,9 @@ def set_stage_commission(
     "(a LIVE or LAPSED partner becomes ACTIVE), in the same transaction as the deal. A value or a partner "
     f"decides commissions: either needs {Permission.DEAL_MONEY.value}.",
     tags=["deals"],
+    status_code=201,
     responses=answers(
-        body(Deal, "The deal", 201),
+        ok("The deal", 201),
         forbidden=f"Another owner than the caller needs {Permission.MANAGE_DEALS.value}; a value or a partner "
         f"needs {Permission.DEAL_MONEY.value} (or not a staff user)",
         not_found=NOT_A_MEMBER,
@@ -248,11 +120,10 @@ def set_stage_commission(
         invalid=INVALID + " (or the workflow, owner or partner is not in the organisation)",
     ),
 )
-def create_deal(org_id: Id, new: Annotated[staff_deals.NewDeal, Body()]) -> tuple[dict[str, Any], int]:
-    member = member_of(router, org_id)
-    deal = staff_deals.create_deal(org_id, member, new)
+def create_deal(org_id: Id, new: Annotated[staff_deals.NewDeal, Body()]) -> Deal:
+    deal = staff_deals.create_deal(org_id, member_of(router, org_id), new)
     metrics.add_metric(name="DealsCreated", unit=MetricUnit.Count, value=1)
-    return deal_records.staff_view(deal), 201
+    return Deal.of(deal)
 
 
 @router.get(
@@ -260,7 +131,7 @@ def create_deal(org_id: Id, new: Annotated[staff_deals.NewDeal, Body()]) -> tupl
     summary="List deals, newest first: the caller's own, or with deals:manage everyone's (or one owner's)",
     tags=["deals"],
     responses=answers(
-        body(DealPage, "A page of deals"),
+        ok("A page of deals"),
         forbidden=f"Another owner's deals need {Permission.MANAGE_DEALS.value} (or not a staff user)",
         not_found=NOT_A_MEMBER,
         invalid="The owner, cursor or limit is not valid",
@@ -271,20 +142,20 @@ def list_deals(
     owner_id: Annotated[str | None, Query(pattern=USER_ID_PATTERN, description="only this owner's deals")] = None,
     cursor: Cursor = None,
     limit: Limit = 50,
-) -> dict[str, Any]:
+) -> Page[Deal]:
     member = member_of(router, org_id)
     items, next_cursor = staff_deals.list_deals(org_id, member, owner_id=owner_id, cursor=cursor, limit=limit)
-    return page([deal_records.staff_view(i) for i in items], next_cursor)
+    return page_of(Deal, items, next_cursor)
 
 
 @router.get(
     "/orgs/<org_id>/deals/<deal_id>",
     summary="Get a deal with its stage history",
     tags=["deals"],
-    responses=answers(body(Deal, "The deal"), forbidden=OWNER_OR_MANAGER, not_found=NO_DEAL),
+    responses=answers(ok("The deal"), forbidden=OWNER_OR_MANAGER, not_found=NO_DEAL),
 )
-def get_deal(org_id: Id, deal_id: Id) -> dict[str, Any]:
-    return deal_records.staff_view(deal_records.staff_deal(org_id, deal_id, member_of(router, org_id)))
+def get_deal(org_id: Id, deal_id: Id) -> Deal:
+    return Deal.of(deal_records.staff_deal(org_id, deal_id, member_of(router, org_id)))
 
 
 @router.get(
@@ -292,15 +163,16 @@ def get_deal(org_id: Id, deal_id: Id) -> dict[str, Any]:
     summary="A deal's whole stage history, newest first",
     tags=["deals"],
     responses=answers(
-        body(StageHistoryPage, "A page of the stage history"),
+        ok("A page of the stage history"),
         forbidden=OWNER_OR_MANAGER,
         not_found=NO_DEAL,
         invalid="The cursor or limit is not valid",
     ),
 )
-def stage_history(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+def stage_history(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50) -> Page[StageHistoryEntry]:
     member = member_of(router, org_id)
-    return page(*deal_history.staff_stage_history(org_id, deal_id, member, cursor=cursor, limit=limit))
+    items, next_cursor = deal_history.staff_stage_history(org_id, deal_id, member, cursor=cursor, limit=limit)
+    return page_of(StageHistoryEntry, items, next_cursor)
 
 
 @router.post(
@@ -311,7 +183,7 @@ def stage_history(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit =
     f"A stage that computes or reverses commission needs {Permission.DEAL_MONEY.value}.",
     tags=["deals"],
     responses=answers(
-        body(Deal, "The deal, at the new stage (unchanged if it was already there)"),
+        ok("The deal, at the new stage (unchanged if it was already there)"),
         forbidden=f"{OWNER_OR_MANAGER}, or the stage computes or reverses commission and the caller lacks "
         f"{Permission.DEAL_MONEY.value}",
         not_found=NO_DEAL,
@@ -319,8 +191,8 @@ def stage_history(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit =
         invalid=INVALID + " (or the stage is not in the deal's workflow)",
     ),
 )
-def move_deal(org_id: Id, deal_id: Id, change: Annotated[staff_deals.StageChange, Body()]) -> dict[str, Any]:
-    return deal_records.staff_view(staff_deals.move_deal(org_id, deal_id, member_of(router, org_id), change))
+def move_deal(org_id: Id, deal_id: Id, change: Annotated[staff_deals.StageChange, Body()]) -> Deal:
+    return Deal.of(staff_deals.move_deal(org_id, deal_id, member_of(router, org_id), change))
 
 
 @router.put(
@@ -330,16 +202,16 @@ def move_deal(org_id: Id, deal_id: Id, change: Annotated[staff_deals.StageChange
     "if the organisation's deal-shared e-mail is on and they chose that notification.",
     tags=["deals"],
     responses=answers(
-        body(Deal, "Shared now", 201),
-        body(Deal, "It was already shared with the partner"),
+        ok("Shared now", 201),
+        ok("It was already shared with the partner"),
         forbidden=OWNER_OR_MANAGER,
         not_found="The caller is not a member of the organisation, or no such deal or partner",
         conflict=f"The deal changed meanwhile (retry), or it is shared with {staff_deals.MAX_SHARES} partners already",
     ),
 )
-def share_deal(org_id: Id, deal_id: Id, partner_id: PartnerId) -> tuple[dict[str, Any], int]:
+def share_deal(org_id: Id, deal_id: Id, partner_id: PartnerId) -> Response[Deal]:
     deal, created = staff_deals.share_deal(org_id, deal_id, member_of(router, org_id), partner_id)
-    return deal_records.staff_view(deal), 201 if created else 200
+    return Response(status_code=201 if created else 200, body=Deal.of(deal), content_type="application/json")
 
 
 # -- notes and files -------------------------------------------------------------------------------
@@ -349,17 +221,17 @@ def share_deal(org_id: Id, deal_id: Id, partner_id: PartnerId) -> tuple[dict[str
     "/orgs/<org_id>/deals/<deal_id>/notes",
     summary="Add a note to a deal, shared with its partners or not",
     tags=["deal notes"],
+    status_code=201,
     responses=answers(
-        body(Note, "The note", 201),
+        ok("The note", 201),
         forbidden=OWNER_OR_MANAGER,
         not_found=NO_DEAL,
         conflict="A generated id collided; retry",
         invalid=INVALID,
     ),
 )
-def add_note(org_id: Id, deal_id: Id, new: Annotated[notes.NewNote, Body()]) -> tuple[dict[str, Any], int]:
-    note = notes.add_staff_note(org_id, deal_id, member_of(router, org_id), new)
-    return notes.view(note), 201
+def add_note(org_id: Id, deal_id: Id, new: Annotated[notes.NewNote, Body()]) -> notes.Note:
+    return notes.Note.of(notes.add_staff_note(org_id, deal_id, member_of(router, org_id), new))
 
 
 @router.get(
@@ -367,15 +239,15 @@ def add_note(org_id: Id, deal_id: Id, new: Annotated[notes.NewNote, Body()]) -> 
     summary="List a deal's notes, newest first (staff and partner notes)",
     tags=["deal notes"],
     responses=answers(
-        body(NotePage, "A page of notes"),
+        ok("A page of notes"),
         forbidden=OWNER_OR_MANAGER,
         not_found=NO_DEAL,
         invalid="The cursor or limit is not valid",
     ),
 )
-def list_notes(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+def list_notes(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50) -> Page[notes.Note]:
     items, next_cursor = notes.list_staff_notes(org_id, deal_id, member_of(router, org_id), cursor=cursor, limit=limit)
-    return page([notes.view(i) for i in items], next_cursor)
+    return page_of(notes.Note, items, next_cursor)
 
 
 @router.patch(
@@ -383,16 +255,15 @@ def list_notes(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50
     summary="Share a staff note with the deal's partners, or stop sharing it",
     tags=["deal notes"],
     responses=answers(
-        body(Note, "The note"),
+        ok("The note"),
         forbidden=OWNER_OR_MANAGER,
         not_found="The caller is not a member of the organisation, or no such deal or note",
         conflict="The note is a partner's: it is not shared with other partners",
         invalid=INVALID,
     ),
 )
-def share_note(org_id: Id, deal_id: Id, note_id: Id, change: Annotated[notes.NoteSharing, Body()]) -> dict[str, Any]:
-    note = notes.set_sharing(org_id, deal_id, note_id, member_of(router, org_id), change)
-    return notes.view(note)
+def share_note(org_id: Id, deal_id: Id, note_id: Id, change: Annotated[notes.NoteSharing, Body()]) -> notes.Note:
+    return notes.Note.of(notes.set_sharing(org_id, deal_id, note_id, member_of(router, org_id), change))
 
 
 @router.post(
@@ -402,17 +273,17 @@ def share_note(org_id: Id, deal_id: Id, note_id: Id, change: Annotated[notes.Not
     "and then the file (multipart/form-data) to the returned URL; S3 refuses another key, another content "
     "type or more bytes than declared.",
     tags=["deal files"],
+    status_code=201,
     responses=answers(
-        body(FileUpload, "The file record and its upload form", 201),
+        ok("The file record and its upload form", 201),
         forbidden=OWNER_OR_MANAGER,
         not_found=NO_DEAL,
         conflict="A generated id collided; retry",
         invalid=INVALID + " (or the content type is not allowed, or the size exceeds 10 MB)",
     ),
 )
-def add_file(org_id: Id, deal_id: Id, new: Annotated[files.NewFile, Body()]) -> tuple[dict[str, Any], int]:
-    item, grant = files.add_staff_file(org_id, deal_id, member_of(router, org_id), new)
-    return upload_answer(item, grant), 201
+def add_file(org_id: Id, deal_id: Id, new: Annotated[files.NewFile, Body()]) -> files.FileUpload:
+    return files.add_staff_file(org_id, deal_id, member_of(router, org_id), new)
 
 
 @router.get(
@@ -420,12 +291,12 @@ def add_file(org_id: Id, deal_id: Id, new: Annotated[files.NewFile, Body()]) -> 
     summary="List a deal's files, newest first, each with a short-lived download link",
     tags=["deal files"],
     responses=answers(
-        body(FilePage, "A page of files"),
+        ok("A page of files"),
         forbidden=OWNER_OR_MANAGER,
         not_found=NO_DEAL,
         invalid="The cursor or limit is not valid",
     ),
 )
-def list_files(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50) -> dict[str, Any]:
+def list_files(org_id: Id, deal_id: Id, cursor: Cursor = None, limit: Limit = 50) -> Page[files.DealFile]:
     items, next_cursor = files.list_staff_files(org_id, deal_id, member_of(router, org_id), cursor=cursor, limit=limit)
-    return page(items, next_cursor)
+    return page_of(files.DealFile, items, next_cursor)

@@ -3,22 +3,22 @@ lifecycle status, contact log, follow-up tasks and activity. Thin handlers over 
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from common.orgs import child_orgs
 from common.orgs.access import Permission
-from common.orgs.organisations import NewOrganisation, organisation_view
+from common.orgs.organisations import NewOrganisation
 from common.partners import adding_partners, lifecycle, partner_nodes, portal_settings, staff_partners
+from common.partners.activity_entries import ActivityEntry
+from common.partners.partner_nodes import Partner
 from common.partners.partner_records import PartnerStatus
-from common.platform.db import without_storage
+from common.platform.answers import Page, page_of
 from common.platform.observability import metrics
-from common.web.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, Open, Page, answers, body, missing, no_content
-from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, PartnerId, member_of, page
-from pydantic import ConfigDict, Field
+from common.web.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, answers, missing, no_content, ok
+from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, PartnerId, member_of
 
 router = APIGatewayHttpRouter()
 
@@ -26,98 +26,6 @@ MANAGER = missing(Permission.MANAGE_PARTNERS)
 NO_PARTNER = "The caller is not a member of the organisation, or the partner is not (or no longer) in it"
 CHANGED = "The partner changed meanwhile; read it again and retry"
 TRANSITION = "The status change is not allowed from the partner's status (or the status changed meanwhile)"
-
-
-# -- documented answers (the routes return plain dicts) --------------------------------------------
-
-
-class ChildOrganisation(Open):
-    """An organisation as every route answers it (common.orgs.organisations.organisation_view)."""
-
-    org_id: str
-    name: str
-    parent_id: str | None = Field(description="the parent organisation; null for a top-level one")
-    created_at: datetime
-    created_by: str
-
-
-class ChildOrganisationPage(Page):
-    items: list[ChildOrganisation]
-
-
-class PortalSettingsView(portal_settings.PortalSettings):
-    """The settings as saved (PortalSettings), and what the organisation cannot set here."""
-
-    model_config = ConfigDict(extra="allow")
-    org_id: str
-    offered_sender_domains: list[str] = Field(description="the deployment's sender domains (read-only)")
-    current_terms_version: int | None = Field(description="the programme's terms partners must accept (read-only)")
-
-
-class Partner(Open):
-    """The organisation's record of a partner (its history is served as the activity)."""
-
-    org_id: str
-    partner_id: str = Field(description="the partner's user subject, the same in every organisation")
-    first_name: str
-    last_name: str
-    name: str
-    email: str
-    phone: str | None = None
-    status: PartnerStatus
-    origin: str = Field(description="added, existing, joined, invitation or referral")
-    sponsor_id: str | None = None
-    upline: list[str] = Field(description="the sponsor first, then up to the root of the programme structure")
-    level: int
-    brokers: list[str] = Field(description="the staff users the partner is assigned to")
-    terms_version: int | None = None
-    last_lead_at: datetime | None = None
-    archived_reason: str | None = None
-    archived_from: PartnerStatus | None = None
-    added_at: datetime
-    updated_at: datetime
-    version: int
-
-
-class PartnerPage(Page):
-    items: list[Partner]
-
-
-class ContactEntry(lifecycle.NewContact):
-    model_config = ConfigDict(extra="allow")
-    contact_id: str
-    recorded_by: str
-    recorded_at: datetime
-
-
-class ContactPage(Page):
-    items: list[ContactEntry]
-
-
-class Task(Open):
-    task_id: str
-    title: str
-    due_at: datetime
-    done: bool
-    done_at: datetime | None = None
-    created_by: str
-    created_at: datetime
-
-
-class TaskPage(Page):
-    items: list[Task]
-
-
-class ActivityEntry(Open):
-    kind: Literal["history", "contact"]
-    at: datetime
-    action: str | None = Field(None, description="history: added, edited, brokers_assigned, status_changed, ...")
-    actor: str | None = Field(None, description="history: user:<id>, partner:<id> or system")
-    status: PartnerStatus | None = None
-
-
-class ActivityPage(Page):
-    items: list[ActivityEntry]
 
 
 def _actor(org_id: str, permission: Permission | None = Permission.MANAGE_PARTNERS) -> str:
@@ -131,17 +39,17 @@ def _actor(org_id: str, permission: Permission | None = Permission.MANAGE_PARTNE
     "/orgs/<org_id>/children",
     summary="Create a child organisation (enterprise); the caller becomes its admin",
     tags=["enterprise"],
+    status_code=201,
     responses=answers(
-        body(ChildOrganisation, "The child organisation", 201),
+        ok("The child organisation", 201),
         forbidden="Only an admin of the organisation creates child organisations",
         not_found=NOT_A_MEMBER,
         conflict="A generated id collided; retry",
         invalid=INVALID,
     ),
 )
-def create_child(org_id: Id, new: Annotated[NewOrganisation, Body()]) -> tuple[dict[str, Any], int]:
-    member = member_of(router, org_id)
-    return organisation_view(child_orgs.create_child(org_id, member, new)), 201
+def create_child(org_id: Id, new: Annotated[NewOrganisation, Body()]) -> child_orgs.ChildOrganisation:
+    return child_orgs.create_child(org_id, member_of(router, org_id), new)
 
 
 @router.get(
@@ -150,16 +58,16 @@ def create_child(org_id: Id, new: Annotated[NewOrganisation, Body()]) -> tuple[d
     description="Oldest first (organisation ids are time-ordered).",
     tags=["enterprise"],
     responses=answers(
-        body(ChildOrganisationPage, "A page of child organisations"),
+        ok("A page of child organisations"),
         forbidden=STAFF_ONLY,
         not_found=NOT_A_MEMBER,
         invalid="The cursor or limit is not valid",
     ),
 )
-def list_children(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
+def list_children(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> Page[child_orgs.ChildOrganisation]:
     member_of(router, org_id)
     items, next_cursor = child_orgs.list_children(org_id, cursor=cursor, limit=limit)
-    return page(items, next_cursor)
+    return page_of(child_orgs.ChildOrganisation, items, next_cursor)
 
 
 # -- portal settings -------------------------------------------------------------------------------
@@ -169,9 +77,9 @@ def list_children(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) 
     "/orgs/<org_id>/portal-settings",
     summary="The organisation's partner portal settings",
     tags=["partners"],
-    responses=answers(body(PortalSettingsView, "The settings"), forbidden=STAFF_ONLY, not_found=NOT_A_MEMBER),
+    responses=answers(ok("The settings"), forbidden=STAFF_ONLY, not_found=NOT_A_MEMBER),
 )
-def get_portal_settings(org_id: Id) -> dict[str, Any]:
+def get_portal_settings(org_id: Id) -> portal_settings.PortalSettingsView:
     member_of(router, org_id)
     return portal_settings.get_portal_settings(org_id)
 
@@ -181,13 +89,15 @@ def get_portal_settings(org_id: Id) -> dict[str, Any]:
     summary="Save the partner portal settings",
     tags=["partners"],
     responses=answers(
-        body(PortalSettingsView, "The settings as saved"),
+        ok("The settings as saved"),
         forbidden=MANAGER,
         not_found=NOT_A_MEMBER,
         invalid="The request has invalid fields (e.g. no such workflow, a domain the deployment does not send from)",
     ),
 )
-def put_portal_settings(org_id: Id, settings: Annotated[portal_settings.PortalSettings, Body()]) -> dict[str, Any]:
+def put_portal_settings(
+    org_id: Id, settings: Annotated[portal_settings.PortalSettings, Body()]
+) -> portal_settings.PortalSettingsView:
     return portal_settings.put_portal_settings(org_id, settings, _actor(org_id))
 
 
@@ -198,38 +108,38 @@ def put_portal_settings(org_id: Id, settings: Annotated[portal_settings.PortalSe
     "/orgs/<org_id>/partners",
     summary="Add a partner (one account per e-mail address; a known address reuses its account)",
     tags=["partners"],
+    status_code=201,
     responses=answers(
-        body(Partner, "The partner's record in the organisation", 201),
+        ok("The partner's record in the organisation", 201),
         forbidden=MANAGER,
         not_found=NOT_A_MEMBER,
         conflict="Already a partner of this organisation",
         invalid="The request has invalid fields (e.g. a broker who is not a staff member)",
     ),
 )
-def add_partner(org_id: Id, new: Annotated[adding_partners.NewPartner, Body()]) -> tuple[dict[str, Any], int]:
+def add_partner(org_id: Id, new: Annotated[adding_partners.NewPartner, Body()]) -> Partner:
     member = member_of(router, org_id, Permission.MANAGE_PARTNERS)
     node = adding_partners.add_partner(org_id, member, new)
     metrics.add_metric(name="PartnersAdded", unit=MetricUnit.Count, value=1)
-    return partner_nodes.partner_view(node), 201
+    return Partner.of(node)
 
 
 @router.post(
     "/orgs/<org_id>/partners/existing",
     summary="Add a partner of the parent organisation to this child organisation, with the same account",
     tags=["enterprise"],
+    status_code=201,
     responses=answers(
-        body(Partner, "The partner's record in this organisation", 201),
+        ok("The partner's record in this organisation", 201),
         forbidden=MANAGER,
         not_found="The caller is not a member, or the partner is not a partner of the parent organisation",
         conflict="Already a partner of this organisation",
         invalid=INVALID,
     ),
 )
-def add_existing(
-    org_id: Id, existing: Annotated[adding_partners.ExistingPartner, Body()]
-) -> tuple[dict[str, Any], int]:
+def add_existing(org_id: Id, existing: Annotated[adding_partners.ExistingPartner, Body()]) -> Partner:
     member = member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    return partner_nodes.partner_view(adding_partners.add_existing(org_id, member, existing)), 201
+    return Partner.of(adding_partners.add_existing(org_id, member, existing))
 
 
 @router.get(
@@ -239,7 +149,7 @@ def add_existing(
     "are listed with status=ARCHIVED.",
     tags=["partners"],
     responses=answers(
-        body(PartnerPage, "A page of partners"),
+        ok("A page of partners"),
         forbidden=MANAGER,
         not_found=NOT_A_MEMBER,
         invalid="The status, filter, cursor or limit is not valid",
@@ -251,23 +161,23 @@ def list_partners(
     filter: Annotated[Literal["live_without_lead"] | None, Query(description="LIVE partners with no lead yet")] = None,
     cursor: Cursor = None,
     limit: Limit = PAGE_LIMIT,
-) -> dict[str, Any]:
+) -> Page[Partner]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
     items, next_cursor = staff_partners.list_partners(
         org_id, status=status, live_without_lead=filter == "live_without_lead", cursor=cursor, limit=limit
     )
-    return page([partner_nodes.partner_view(i) for i in items], next_cursor)
+    return page_of(Partner, items, next_cursor)
 
 
 @router.get(
     "/orgs/<org_id>/partners/<partner_id>",
     summary="Get a partner",
     tags=["partners"],
-    responses=answers(body(Partner, "The partner"), forbidden=MANAGER, not_found=NO_PARTNER),
+    responses=answers(ok("The partner"), forbidden=MANAGER, not_found=NO_PARTNER),
 )
-def get_partner(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
+def get_partner(org_id: Id, partner_id: PartnerId) -> Partner:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
-    return partner_nodes.partner_view(partner_nodes.get_node(org_id, partner_id))
+    return Partner.of(partner_nodes.get_node(org_id, partner_id))
 
 
 @router.patch(
@@ -275,17 +185,15 @@ def get_partner(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
     summary="Edit the organisation's record of a partner (names, phone)",
     tags=["partners"],
     responses=answers(
-        body(Partner, "The partner as saved"),
+        ok("The partner as saved"),
         forbidden=MANAGER,
         not_found=NO_PARTNER,
         conflict=CHANGED,
         invalid=INVALID,
     ),
 )
-def edit_partner(
-    org_id: Id, partner_id: PartnerId, edit: Annotated[staff_partners.PartnerEdit, Body()]
-) -> dict[str, Any]:
-    return partner_nodes.partner_view(staff_partners.edit_partner(org_id, partner_id, edit, _actor(org_id)))
+def edit_partner(org_id: Id, partner_id: PartnerId, edit: Annotated[staff_partners.PartnerEdit, Body()]) -> Partner:
+    return Partner.of(staff_partners.edit_partner(org_id, partner_id, edit, _actor(org_id)))
 
 
 @router.delete(
@@ -304,7 +212,7 @@ def remove_partner(org_id: Id, partner_id: PartnerId) -> tuple[str, int]:
     summary="Assign the partner to staff users (brokers); the first assignment sends the login e-mail",
     tags=["partners"],
     responses=answers(
-        body(Partner, "The partner with their brokers"),
+        ok("The partner with their brokers"),
         forbidden=MANAGER,
         not_found=NO_PARTNER,
         conflict=CHANGED,
@@ -313,9 +221,8 @@ def remove_partner(org_id: Id, partner_id: PartnerId) -> tuple[str, int]:
 )
 def set_brokers(
     org_id: Id, partner_id: PartnerId, assignment: Annotated[staff_partners.BrokerAssignment, Body()]
-) -> dict[str, Any]:
-    node = staff_partners.set_brokers(org_id, partner_id, assignment.brokers, _actor(org_id))
-    return partner_nodes.partner_view(node)
+) -> Partner:
+    return Partner.of(staff_partners.set_brokers(org_id, partner_id, assignment.brokers, _actor(org_id)))
 
 
 # -- lifecycle -------------------------------------------------------------------------------------
@@ -326,29 +233,25 @@ def set_brokers(
     summary="Change a partner's status by hand (ACTIVE and LAPSED follow leads; archiving needs a reason)",
     tags=["partner lifecycle"],
     responses=answers(
-        body(Partner, "The partner in the new status"),
+        ok("The partner in the new status"),
         forbidden=MANAGER,
         not_found=NO_PARTNER,
         conflict=TRANSITION,
         invalid=INVALID,
     ),
 )
-def set_status(
-    org_id: Id, partner_id: PartnerId, change: Annotated[lifecycle.PartnerStatusChange, Body()]
-) -> dict[str, Any]:
-    return partner_nodes.partner_view(lifecycle.set_status(org_id, partner_id, change, _actor(org_id)))
+def set_status(org_id: Id, partner_id: PartnerId, change: Annotated[lifecycle.PartnerStatusChange, Body()]) -> Partner:
+    return Partner.of(lifecycle.set_status(org_id, partner_id, change, _actor(org_id)))
 
 
 @router.post(
     "/orgs/<org_id>/partners/<partner_id>/restore",
     summary="Restore an archived partner to the status they were archived from",
     tags=["partner lifecycle"],
-    responses=answers(
-        body(Partner, "The restored partner"), forbidden=MANAGER, not_found=NO_PARTNER, conflict=TRANSITION
-    ),
+    responses=answers(ok("The restored partner"), forbidden=MANAGER, not_found=NO_PARTNER, conflict=TRANSITION),
 )
-def restore(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
-    return partner_nodes.partner_view(lifecycle.restore(org_id, partner_id, _actor(org_id)))
+def restore(org_id: Id, partner_id: PartnerId) -> Partner:
+    return Partner.of(lifecycle.restore(org_id, partner_id, _actor(org_id)))
 
 
 @router.post(
@@ -356,14 +259,14 @@ def restore(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
     summary="Send a prospect the programme's current terms (PROSPECT to PROSPECT_TERMS_SENT)",
     tags=["partner lifecycle"],
     responses=answers(
-        body(Partner, "The partner, terms sent"),
+        ok("The partner, terms sent"),
         forbidden=MANAGER,
         not_found=NO_PARTNER,
         conflict="Not a prospect, or the programme has no published terms (or they changed meanwhile)",
     ),
 )
-def send_terms(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
-    return partner_nodes.partner_view(lifecycle.send_terms(org_id, partner_id, _actor(org_id)))
+def send_terms(org_id: Id, partner_id: PartnerId) -> Partner:
+    return Partner.of(lifecycle.send_terms(org_id, partner_id, _actor(org_id)))
 
 
 @router.post(
@@ -371,14 +274,14 @@ def send_terms(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
     summary="Record signed terms received by other means (PROSPECT_TERMS_SENT to LIVE)",
     tags=["partner lifecycle"],
     responses=answers(
-        body(Partner, "The partner, now LIVE"),
+        ok("The partner, now LIVE"),
         forbidden=MANAGER,
         not_found=NO_PARTNER,
         conflict="No terms are awaited from the partner",
     ),
 )
-def terms_signed(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
-    return partner_nodes.partner_view(lifecycle.terms_signed(org_id, partner_id, _actor(org_id)))
+def terms_signed(org_id: Id, partner_id: PartnerId) -> Partner:
+    return Partner.of(lifecycle.terms_signed(org_id, partner_id, _actor(org_id)))
 
 
 # -- contact log, tasks, activity ------------------------------------------------------------------
@@ -388,14 +291,13 @@ def terms_signed(org_id: Id, partner_id: PartnerId) -> dict[str, Any]:
     "/orgs/<org_id>/partners/<partner_id>/contacts",
     summary="Log a contact with the partner",
     tags=["partner lifecycle"],
-    responses=answers(
-        body(ContactEntry, "The logged contact", 201), forbidden=MANAGER, not_found=NO_PARTNER, invalid=INVALID
-    ),
+    status_code=201,
+    responses=answers(ok("The logged contact", 201), forbidden=MANAGER, not_found=NO_PARTNER, invalid=INVALID),
 )
 def add_contact(
     org_id: Id, partner_id: PartnerId, contact: Annotated[lifecycle.NewContact, Body()]
-) -> tuple[dict[str, Any], int]:
-    return without_storage(lifecycle.add_contact(org_id, partner_id, contact, _actor(org_id))), 201
+) -> lifecycle.ContactEntry:
+    return lifecycle.ContactEntry.of(lifecycle.add_contact(org_id, partner_id, contact, _actor(org_id)))
 
 
 @router.get(
@@ -403,7 +305,7 @@ def add_contact(
     summary="The contact log, newest first",
     tags=["partner lifecycle"],
     responses=answers(
-        body(ContactPage, "A page of contacts"),
+        ok("A page of contacts"),
         forbidden=MANAGER,
         not_found=NO_PARTNER,
         invalid="The cursor or limit is not valid",
@@ -411,22 +313,21 @@ def add_contact(
 )
 def list_contacts(
     org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: Limit = PAGE_LIMIT
-) -> dict[str, Any]:
+) -> Page[lifecycle.ContactEntry]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
     items, next_cursor = lifecycle.list_contacts(org_id, partner_id, cursor=cursor, limit=limit)
-    return page([without_storage(i) for i in items], next_cursor)
+    return page_of(lifecycle.ContactEntry, items, next_cursor)
 
 
 @router.post(
     "/orgs/<org_id>/partners/<partner_id>/tasks",
     summary="Set a follow-up task",
     tags=["partner lifecycle"],
-    responses=answers(body(Task, "The task", 201), forbidden=MANAGER, not_found=NO_PARTNER, invalid=INVALID),
+    status_code=201,
+    responses=answers(ok("The task", 201), forbidden=MANAGER, not_found=NO_PARTNER, invalid=INVALID),
 )
-def add_task(
-    org_id: Id, partner_id: PartnerId, task: Annotated[lifecycle.NewTask, Body()]
-) -> tuple[dict[str, Any], int]:
-    return without_storage(lifecycle.add_task(org_id, partner_id, task, _actor(org_id))), 201
+def add_task(org_id: Id, partner_id: PartnerId, task: Annotated[lifecycle.NewTask, Body()]) -> lifecycle.Task:
+    return lifecycle.Task.of(lifecycle.add_task(org_id, partner_id, task, _actor(org_id)))
 
 
 @router.get(
@@ -434,16 +335,18 @@ def add_task(
     summary="The partner's follow-up tasks, in the order they were set",
     tags=["partner lifecycle"],
     responses=answers(
-        body(TaskPage, "A page of tasks"),
+        ok("A page of tasks"),
         forbidden=MANAGER,
         not_found=NO_PARTNER,
         invalid="The cursor or limit is not valid",
     ),
 )
-def list_tasks(org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
+def list_tasks(
+    org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: Limit = PAGE_LIMIT
+) -> Page[lifecycle.Task]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
     items, next_cursor = lifecycle.list_tasks(org_id, partner_id, cursor=cursor, limit=limit)
-    return page([without_storage(i) for i in items], next_cursor)
+    return page_of(lifecycle.Task, items, next_cursor)
 
 
 @router.patch(
@@ -451,7 +354,7 @@ def list_tasks(org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: 
     summary="Mark a follow-up task done (or not)",
     tags=["partner lifecycle"],
     responses=answers(
-        body(Task, "The task"),
+        ok("The task"),
         forbidden=MANAGER,
         not_found="The caller is not a member, or there is no such partner or task",
         invalid=INVALID,
@@ -459,9 +362,8 @@ def list_tasks(org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: 
 )
 def change_task(
     org_id: Id, partner_id: PartnerId, task_id: Id, change: Annotated[lifecycle.TaskChange, Body()]
-) -> dict[str, Any]:
-    task = lifecycle.change_task(org_id, partner_id, task_id, change, _actor(org_id))
-    return without_storage(task)
+) -> lifecycle.Task:
+    return lifecycle.Task.of(lifecycle.change_task(org_id, partner_id, task_id, change, _actor(org_id)))
 
 
 @router.get(
@@ -470,13 +372,15 @@ def change_task(
     description="Still readable after the partner was removed from the organisation.",
     tags=["partner lifecycle"],
     responses=answers(
-        body(ActivityPage, "A page of activity"),
+        ok("A page of activity"),
         forbidden=MANAGER,
         not_found="The caller is not a member, or the partner was never in the organisation",
         invalid="The cursor or limit is not valid",
     ),
 )
-def activity(org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> dict[str, Any]:
+def activity(
+    org_id: Id, partner_id: PartnerId, cursor: Cursor = None, limit: Limit = PAGE_LIMIT
+) -> Page[ActivityEntry]:
     member_of(router, org_id, Permission.MANAGE_PARTNERS)
     items, next_cursor = lifecycle.activity(org_id, partner_id, cursor=cursor, limit=limit)
-    return page(items, next_cursor)
+    return page_of(ActivityEntry, items, next_cursor)

@@ -6,15 +6,14 @@ address and the password just set); these routes never hand out tokens."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common.partners import account_links, sender_addresses
 from common.platform.errors import PROBLEM_CONTENT_TYPE
 from common.programme import invitations, registration
-from common.web.openapi_docs import INVALID, NO_INPUT, Open, Problem, Responses, body
-from pydantic import Field
+from common.web.openapi_docs import INVALID, NO_INPUT, Problem, Responses, ok
 
 router = APIGatewayHttpRouter()
 TAGS = ["registration"]
@@ -38,60 +37,17 @@ def _answers(*success: Responses, not_found: str, conflict: str | None = None, i
     }
 
 
-class InvitationPreview(Open):
-    org_id: str
-    org_name: str
-    first_name: str
-    last_name: str
-    email: str
-    phone: str | None = None
-    level_zero: bool
-    expires_at: str
-
-
-class ReferralPreview(Open):
-    code: str
-    org_id: str
-    org_name: str
-    referrer_name: str
-
-
-class Registered(Open):
-    partner_id: str
-    org_id: str
-    email_confirmed: bool = Field(description="true: the invitation proved the address")
-    existing_login: bool = Field(
-        description="the address already had a sign-in: its password was kept (sign in with it, not the one sent)"
-    )
-
-
-class Confirmed(Open):
-    partner_id: str
-    email: str
-    email_confirmed: bool
-
-
-class RegistrationPending(Open):
-    org_id: str
-    email: str = Field(description="the address registered: the next step is in the e-mail sent to it")
-
-
-class Activated(Open):
-    org_id: str | None = None
-    activated: bool
-
-
 @router.get(
     "/public/invitations/<token>",
     summary="An invitation's registration form data",
     tags=TAGS,
     responses=_answers(
-        body(InvitationPreview, "The invitee's details and the organisation"),
+        ok("The invitee's details and the organisation"),
         not_found="No such invitation link",
         conflict=TOKEN_REFUSED,
     ),
 )
-def invitation(token: Token) -> dict[str, Any]:
+def invitation(token: Token) -> invitations.InvitationPreview:
     return invitations.invitation_preview(token)
 
 
@@ -101,8 +57,9 @@ def invitation(token: Token) -> dict[str, Any]:
     description="The token works once, for the invited address only, until it expires. Then sign in with "
     "Cognito using the invited address and this password.",
     tags=TAGS,
+    status_code=201,
     responses=_answers(
-        body(Registered, "Registered", 201),
+        ok("Registered", 201),
         not_found="No such invitation link",
         conflict=TOKEN_REFUSED + ", the address is already registered, or the current terms version not accepted",
         invalid=INVALID,
@@ -110,17 +67,17 @@ def invitation(token: Token) -> dict[str, Any]:
 )
 def register_by_invitation(
     request: Annotated[registration.InvitationRegistration, Body()],
-) -> tuple[dict[str, Any], int]:
-    return registration.register_by_invitation(request), 201
+) -> registration.Registered:
+    return registration.register_by_invitation(request)
 
 
 @router.get(
     "/public/referrals/<code>",
     summary="A referral link's landing data: the organisation and the referrer",
     tags=TAGS,
-    responses=_answers(body(ReferralPreview, "The referral link"), not_found="No such (or no longer valid) link"),
+    responses=_answers(ok("The referral link"), not_found="No such (or no longer valid) link"),
 )
-def referral(code: Code) -> dict[str, Any]:
+def referral(code: Code) -> invitations.ReferralPreview:
     return invitations.referral_preview(code.lower())
 
 
@@ -132,8 +89,9 @@ def referral(code: Code) -> dict[str, Any]:
     "action answers 403 email-not-confirmed until the link is followed. An address that has a sign-in "
     "keeps it untouched (this password is not set) and is told that someone tried to register with it.",
     tags=TAGS,
+    status_code=202,
     responses=_answers(
-        body(RegistrationPending, "Accepted; an e-mail is on its way to the address", 202),
+        ok("Accepted; an e-mail is on its way to the address", 202),
         not_found="No such (or no longer valid) referral link",
         conflict="The current terms version not accepted, or the referrer changed meanwhile",
         invalid=INVALID,
@@ -141,8 +99,8 @@ def referral(code: Code) -> dict[str, Any]:
 )
 def register_by_referral(
     request: Annotated[registration.ReferralRegistration, Body()],
-) -> tuple[dict[str, Any], int]:
-    return registration.register_by_referral(request), 202
+) -> registration.RegistrationPending:
+    return registration.register_by_referral(request)
 
 
 @router.post(
@@ -150,35 +108,30 @@ def register_by_referral(
     summary="Confirm an e-mail address (a registration's, or a new address) with the e-mailed token",
     tags=TAGS,
     responses=_answers(
-        body(Confirmed, "Confirmed"),
+        ok("Confirmed"),
         not_found="No such link",
         conflict=TOKEN_REFUSED + ", a newer link replaced it, or another sign-in uses the new address",
         invalid=INVALID,
     ),
 )
-def confirm_email(request: Annotated[account_links.TokenOnly, Body()]) -> dict[str, Any]:
+def confirm_email(request: Annotated[account_links.TokenOnly, Body()]) -> account_links.Confirmed:
     return account_links.confirm_email(request)
-
-
-class SenderConfirmed(Open):
-    partner_id: str
-    sender_email: str
-    sender_email_confirmed: bool
 
 
 @router.post(
     "/public/sender-confirmations",
     summary="Confirm a sender address for invitations with the token e-mailed to it",
-    description="Confirms the address only while it is still the account's sender address.",
+    description="Confirms the address only while it is still the account's sender address. The answer says "
+    "what was confirmed, nothing about the account that asked.",
     tags=TAGS,
     responses=_answers(
-        body(SenderConfirmed, "Confirmed"),
+        ok("Confirmed"),
         not_found="No such link",
         conflict=TOKEN_REFUSED + ", or the account's sender address changed since",
         invalid=INVALID,
     ),
 )
-def confirm_sender(request: Annotated[account_links.TokenOnly, Body()]) -> dict[str, Any]:
+def confirm_sender(request: Annotated[account_links.TokenOnly, Body()]) -> sender_addresses.SenderConfirmed:
     return sender_addresses.confirm(request.token)
 
 
@@ -189,11 +142,11 @@ def confirm_sender(request: Annotated[account_links.TokenOnly, Body()]) -> dict[
     "has a password already keeps it (409).",
     tags=TAGS,
     responses=_answers(
-        body(Activated, "Activated"),
+        ok("Activated"),
         not_found="No such link",
         conflict=TOKEN_REFUSED + ", or the account already has a password",
         invalid=INVALID,
     ),
 )
-def activate(request: Annotated[account_links.Activation, Body()]) -> dict[str, Any]:
+def activate(request: Annotated[account_links.Activation, Body()]) -> account_links.Activated:
     return account_links.activate(request)

@@ -112,7 +112,7 @@ def test_without_the_permission_a_deal_gets_no_value_and_no_partner(money: Money
     # Without money the broker still creates deals.
     plain = money.broker.post(path, money.body())
     assert plain.status_code == 201, plain.text
-    assert "value" not in plain.json() and "credited_partner_id" not in plain.json()
+    assert plain.json()["value"] is None and plain.json()["credited_partner_id"] is None
 
 
 def test_with_the_permission_a_deal_is_valued_and_credited(money: MoneyOrg) -> None:

@@ -229,3 +229,15 @@ def test_an_unconfirmed_partner_cannot_use_the_portal(stack: Any, portal: Portal
     refused = partner.get(f"/orgs/{portal.org_id}/portal/deals")
     assert refused.status_code == 403
     assert refused.json()["type"] == "/problems/email-not-confirmed"
+
+
+def test_brokers_without_a_display_name_are_named_by_their_place_never_by_address_or_id(
+    stack: Any, portal: Portal
+) -> None:
+    partner = portal.partner(stack)
+    listed = partner.get(f"/orgs/{portal.org_id}/portal/brokers")
+    assert listed.status_code == 200, listed.text
+    first, second = sorted(b.user_id for b in portal.brokers)  # in the order assigned (brokers are sorted)
+    assert listed.json() == {
+        "items": [{"user_id": first, "display_name": "Broker 1"}, {"user_id": second, "display_name": "Broker 2"}]
+    }

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from local.stack import LocalStack
+from local.stack import SENDER_DOMAINS, LocalStack
 from tests.integration.actors import Actor, new_user
 from tests.integration.partners_support import new_partner
 
@@ -139,6 +139,58 @@ def test_your_partners_shows_only_ones_own_structure_and_everyone_with_the_permi
     assert a.get(listing, params={"cursor": "not-a-cursor"}).status_code == 422
 
 
+# What only staff with partners:manage see of a partner, and the balances of programme:manage_balances.
+STAFF_ONLY = {"email", "phone", "brokers", "archived_reason", "archived_from", "archived_at", "wallet"}
+
+
+def test_your_partners_shows_each_kind_of_caller_only_their_view(org: Programme) -> None:
+    plan = {"currency": "EUR", "levels": [{"rule": "percentage", "percent": "10"}]}
+    assert org.admin.post(f"{org.path}/commission-plan/versions", plan).status_code == 201
+    root = org.partner()
+    broker = org.staff([])
+    earner = org.partner(upline=[root.user_id], brokers=[broker.user_id])
+    archived = org.partner(upline=[root.user_id], brokers=[broker.user_id])
+    corrected = org.admin.post(f"{org.path}/wallets/{earner.user_id}/corrections", {"amount": 1234, "reason": "bonus"})
+    assert corrected.status_code == 201, corrected.text
+    reason = "Internal: fraud review, do not disclose"
+    change = {"status": "ARCHIVED", "reason": reason}
+    assert org.admin.post(f"{org.path}/partners/{archived.user_id}/status", change).status_code == 200
+    listing = f"{org.path}/programme/partners"
+
+    # The partner and a staff member holding only programme:see_all: nothing staff-only, no balance.
+    for caller in (root, org.staff(["programme:see_all"])):
+        answer = caller.get(listing)
+        assert answer.status_code == 200, answer.text
+        assert all(not STAFF_ONLY & set(item) for item in answer.json()["items"]), answer.text
+        for secret in (reason, broker.user_id, "@", "+1 555 0101", "balance"):
+            assert secret not in answer.text, (secret, answer.text)
+    mine = {item["partner_id"]: item for item in root.get(listing).json()["items"]}
+    assert mine == {
+        earner.user_id: {
+            "partner_id": earner.user_id,
+            "name": "Pat Partner",
+            "status": "LIVE",
+            "level": 1,
+            "sponsor_id": root.user_id,
+        },
+        archived.user_id: {
+            "partner_id": archived.user_id,
+            "name": "Pat Partner",
+            "status": "ARCHIVED",
+            "level": 1,
+            "sponsor_id": root.user_id,
+        },
+    }
+    # With programme:manage_balances, each partner's balance (null before a first ledger entry).
+    keeper = org.staff(["programme:see_all", "programme:manage_balances"])
+    wallets = {item["partner_id"]: item["wallet"] for item in keeper.get(listing).json()["items"]}
+    assert wallets == {
+        root.user_id: None,
+        earner.user_id: {"balance": 1234, "currency": "EUR", "minor_units": 2},
+        archived.user_id: None,
+    }
+
+
 def test_a_partner_moves_with_their_downline(org: Programme) -> None:
     root = org.partner()
     a = org.partner(upline=[root.user_id])
@@ -165,7 +217,7 @@ def test_an_invitation_goes_from_the_system_address_naming_the_inviter_until_a_s
     # A sender address verified in SES is not enough: its owner must confirm it and the organisation allow
     # its domain (test_sender_addresses).
     inviter = org.partner()
-    sender = f"sender-{uuid.uuid4().hex[:8]}@inviter.example"
+    sender = f"sender-{uuid.uuid4().hex[:8]}@{SENDER_DOMAINS[0]}"  # a domain the deployment sends from
     stack.client("sesv2").create_email_identity(EmailIdentity=sender)
     assert inviter.patch("/me/partner", {"sender_email": sender}).status_code == 200
     email = invitee_email()

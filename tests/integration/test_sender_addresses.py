@@ -76,7 +76,8 @@ def test_a_verified_address_is_not_used_until_its_owner_confirms_it(org: Program
     # Whoever reads that mailbox decides: following the link lets the invitations go from it.
     confirmed = confirm(stack, link_to(stack, victim))
     assert confirmed.status_code == 200, confirmed.text
-    assert confirmed.json()["sender_email_confirmed"] is True
+    # What the link confirmed, nothing about the account that asked (the mailbox's holder is anyone).
+    assert confirmed.json() == {"sender_email": victim, "sender_email_confirmed": True}
     assert partner.get("/me/partner").json()["account"]["sender_email_confirmed"] is True
     assert invitation_from(org, partner) == victim
     assert confirm(stack, link_to(stack, victim)).status_code == 409  # used
@@ -86,7 +87,7 @@ def test_a_verified_address_is_not_used_until_its_owner_confirms_it(org: Program
     other = an_address(ALLOWED)
     assert set_sender(partner, other)["sender_email_confirmed"] is False
     assert invitation_from(org, partner) == on_behalf(stack)
-    assert "sender_email" not in set_sender(partner, None)
+    assert set_sender(partner, None)["sender_email"] is None
     assert invitation_from(org, partner) == on_behalf(stack)
 
 
@@ -151,3 +152,16 @@ def test_an_organisation_allows_only_the_deployments_sender_domains(org: Program
     assert settings["offered_sender_domains"] == sorted(SENDER_DOMAINS)
     staff = org.staff([])
     assert staff.put(path, {"allowed_sender_domains": [ALLOWED, NOT_ALLOWED]}).status_code == 403
+
+
+def test_an_address_outside_the_deployments_sender_domains_is_refused_and_nothing_is_mailed(
+    org: Programme, stack: LocalStack
+) -> None:
+    partner = org.partner()
+    before = partner.get("/me/partner").json()["account"]
+    for address in (an_address("elsewhere.example"), an_address(f"mail.{ALLOWED}")):
+        refused = partner.patch("/me/partner", {"sender_email": address})
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["body.sender_email"]
+        assert mails_to(stack, address) == []
+    assert partner.get("/me/partner").json()["account"] == before

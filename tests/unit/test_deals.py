@@ -185,7 +185,7 @@ def test_a_staff_deal_starts_at_the_first_stage_owned_by_its_creator(
     assert deal["created_by"] == f"user:{OWNER}"
     assert deal["value"] == {"amount": 25_000_00, "currency": "AUD", "minor_units": 2}
     assert [e["stage_id"] for e in deal["stage_history"]] == [first["stage_id"]]
-    assert "credited_partner_id" not in deal and deal["partner_ids"] == []
+    assert deal["credited_partner_id"] is None and deal["partner_ids"] == []
 
 
 def test_staff_deal_input_is_checked(call: Call, org: str, workflow: dict[str, Any]) -> None:

@@ -259,6 +259,16 @@ def test_your_partners_is_the_callers_downline_or_everyone_with_the_permission(o
     everyone = api_call("GET", listing, user=org.staff("auditor", ["programme:see_all"]))
     assert _listed(everyone) == set(ids.values()) and body_of(everyone)["scope"] == "all"
     assert api_call("GET", listing, user=org.staff("plain", []))["statusCode"] == 403
+    # Each kind of caller its own view: a partner sees names, levels and statuses; staff the structure;
+    # balances only with programme:manage_balances.
+    downline = body_of(api_call("GET", listing, user=ids["a"]))
+    assert downline["scope"] == "downline"
+    assert {frozenset(i) for i in downline["items"]} == {
+        frozenset({"partner_id", "name", "status", "level", "sponsor_id"})
+    }
+    assert not {"email", "phone", "brokers", "wallet"} & {k for i in body_of(everyone)["items"] for k in i}
+    keeper = api_call("GET", listing, user=org.staff("keeper", ["programme:see_all", "programme:manage_balances"]))
+    assert [i["wallet"] for i in body_of(keeper)["items"]] == [None] * len(ids)  # no ledger entry yet
     assert api_call("GET", listing, user=cognito_user("nobody@else.example"))["statusCode"] == 404
 
 

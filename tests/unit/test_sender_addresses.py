@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 import pytest
 from common.partners import sender_addresses
-from common.partners.partner_records import partner_pk
+from common.partners.partner_records import account_key, partner_pk
 from common.platform import db, listings
 from common.programme import mail as programme_mail
 
@@ -105,11 +105,8 @@ def test_a_new_sender_address_is_pending_until_its_link_is_followed(org: Org) ->
 
     confirmed = confirm(token)
     assert confirmed["statusCode"] == 200, confirmed
-    assert body_of(confirmed) == {
-        "partner_id": "p1",
-        "sender_email": "me@partner.example",
-        "sender_email_confirmed": True,
-    }
+    # The answer says what was confirmed, nothing about the account that asked.
+    assert body_of(confirmed) == {"sender_email": "me@partner.example", "sender_email_confirmed": True}
     assert account()["sender_email_confirmed"] is True
     assert body_of(confirm(token))["type"] == "/problems/token-used"
     # Sent again, the confirmed address stays confirmed and no new link goes out.
@@ -153,8 +150,21 @@ def test_the_accounts_own_address_needs_no_link_and_null_clears(org: Org) -> Non
     assert (own["sender_email"], own["sender_email_confirmed"]) == ("p1@partner.example", True)
     assert requests_of("p1") == []
     cleared = body_of(set_sender(None))
-    assert "sender_email" not in cleared and "sender_email_confirmed" not in cleared
-    assert "sender_email" not in account()
+    assert (cleared["sender_email"], cleared["sender_email_confirmed"]) == (None, False)
+    stored = db.get(account_key("p1"), consistent=True)
+    assert account()["sender_email"] is None and stored is not None and "sender_email" not in stored
+
+
+def test_an_address_outside_the_deployments_sender_domains_is_refused_and_nothing_is_sent(org: Org) -> None:
+    before = db.get(account_key("p1"), consistent=True)
+    # Another domain, a subdomain of an offered one (domains match exactly), a look-alike: none could ever be
+    # sent from, so no link goes to them.
+    for address in ("someone@elsewhere.example", "me@mail.partner.example", "p1@partner.example.org"):
+        refused = set_sender(address)
+        assert refused["statusCode"] == 422, refused
+        assert [e["field"] for e in body_of(refused)["errors"]] == ["body.sender_email"]
+    assert db.get(account_key("p1"), consistent=True) == before
+    assert requests_of("p1") == [] and sent_mail() == []
 
 
 # -- the organisation's allowed domains ------------------------------------------------------------

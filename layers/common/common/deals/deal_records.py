@@ -1,5 +1,5 @@
 """The shape of deals in the table, shared by the deal modules: keys, the items a new deal and a share
-write, who may act on a deal, and how staff and partners see one. Deals are created by staff
+write, and who may act on a deal (how staff and partners see one: deal_views.py). Deals are created by staff
 (staff_deals.py) or by partners in the portal (partner_deals.py), moved through their workflow's stages and
 shared with partners. Every change is one conditional write or one transaction; a deal's stage and its
 history change in the same write, so the history never disagrees with the stage.
@@ -28,7 +28,7 @@ from common.orgs.access import Member, Permission
 from common.partners.partner_caller import PartnerCaller
 from common.partners.partner_records import LEAD_STATUSES
 from common.platform import clock, db, history, ids
-from common.platform.currencies import CurrencyCode, with_minor_units
+from common.platform.currencies import CurrencyCode
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 
 MAX_CONTACTS = 20
@@ -46,7 +46,7 @@ class DealChanged(Conflict):
 
 
 class DealValue(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"amount": 250000, "currency": "EUR"}]})
     amount: Annotated[StrictInt, Field(ge=0, le=MAX_AMOUNT_MINOR, description="minor units (cents)")]
     currency: Annotated[CurrencyCode, Field(description="ISO 4217")]
 
@@ -234,38 +234,3 @@ def lead_refusal(node: db.Item | None, partner_id: str) -> DomainError:
     if node.get("status") in LEAD_STATUSES:
         return Conflict(f"partner {partner_id} changed meanwhile; retry")
     return Conflict(f"partner {partner_id} is {node.get('status')}: only a current partner is credited with a deal")
-
-
-# -- views -----------------------------------------------------------------------------------------
-
-
-def staff_view(deal: db.Item) -> dict[str, Any]:
-    """The deal as stored (unset fields absent, as when read back), its value with its minor units."""
-    shown = {k: v for k, v in db.without_storage(deal, "change_id").items() if v is not None}
-    return shown | {"value": with_minor_units(shown["value"])} if "value" in shown else shown
-
-
-def portal_view(deal: db.Item, partner_id: str, *, with_history: bool = True) -> dict[str, Any]:
-    """What a partner sees of a deal shared with them: not who else it is shared with, nor staff ids in
-    its history."""
-    view: dict[str, Any] = {
-        "org_id": deal["org_id"],
-        "deal_id": deal["deal_id"],
-        "workflow_id": deal["workflow_id"],
-        "title": deal["title"],
-        "contacts": deal.get("contacts", []),
-        "value": with_minor_units(deal.get("value")),
-        "stage": {"stage_id": deal["stage_id"], "name": deal["stage_name"]},
-        "owner_id": deal["owner_id"],
-        "credited_to_you": deal.get("credited_partner_id") == partner_id,
-        "created_at": deal["created_at"],
-        "updated_at": deal["updated_at"],
-    }
-    if with_history:
-        view["stage_history"] = [portal_stage_entry(e) for e in deal.get("stage_history", [])]
-    return view
-
-
-def portal_stage_entry(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """A stage history entry as partners see it: when, and which stage (not who moved it)."""
-    return {"at": entry["at"], "stage_id": entry["stage_id"], "name": entry["stage_name"]}

@@ -23,6 +23,7 @@ from common.deals.deal_records import deal_pk, guard_refusal, partner_guard, req
 from common.orgs.access import Member
 from common.partners.partner_caller import PartnerCaller
 from common.platform import clock, db, ids, listings
+from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, DomainError
 from common.platform.settings import FilesBucket, get_settings
 from common.platform.validation import SINGLE_LINE
@@ -50,10 +51,37 @@ FileName = Annotated[
 
 
 class NewFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "valuation.pdf", "content_type": "application/pdf", "size": 245760}]},
+    )
     name: FileName
     content_type: ContentType
     size: int = Field(ge=1, le=MAX_FILE_BYTES, description=f"bytes, at most {MAX_FILE_BYTES}")
+
+
+class DealFile(NewFile, Answer):
+    """A file as declared (NewFile; the upload may not exceed its size), where it belongs and its download
+    link (it works once the upload is done)."""
+
+    model_config = ConfigDict(**Answer.model_config, json_schema_extra=None)  # not the input's example
+    org_id: str
+    deal_id: str
+    file_id: str
+    uploaded_by: str = Field(description="user:<id> or partner:<id>")
+    created_at: Timestamp
+    download_url: str = Field(description="a presigned GET, valid for a few minutes")
+
+
+class UploadGrant(Answer):
+    url: str
+    fields: dict[str, str] = Field(description="send these as form fields of a multipart POST, the file last")
+    expires_at: Timestamp
+
+
+class FileUpload(Answer):
+    file: DealFile
+    upload: UploadGrant
 
 
 @lru_cache(maxsize=1)
@@ -69,7 +97,7 @@ def object_key(org_id: str, deal_id: str, file_id: str) -> str:
     return f"orgs/{org_id}/deals/{deal_id}/{file_id}"
 
 
-def upload_grant(item: db.Item, *, client: Any = None) -> dict[str, Any]:
+def upload_grant(item: db.Item, *, client: Any = None) -> UploadGrant:
     """A presigned POST for exactly this file: its key, its content type and at most its declared size."""
     s3 = client or _s3()
     form = s3.generate_presigned_post(
@@ -79,7 +107,7 @@ def upload_grant(item: db.Item, *, client: Any = None) -> dict[str, Any]:
         Conditions=[{"Content-Type": item["content_type"]}, ["content-length-range", 1, item["size"]]],
         ExpiresIn=int(UPLOAD_EXPIRES.total_seconds()),
     )
-    return {"url": form["url"], "fields": form["fields"], "expires_at": clock.iso(clock.now() + UPLOAD_EXPIRES)}
+    return UploadGrant(url=form["url"], fields=form["fields"], expires_at=clock.iso(clock.now() + UPLOAD_EXPIRES))
 
 
 def download_url(item: db.Item, *, client: Any = None) -> str:
@@ -95,10 +123,6 @@ def download_url(item: db.Item, *, client: Any = None) -> str:
         ExpiresIn=int(DOWNLOAD_EXPIRES.total_seconds()),
     )
     return url
-
-
-def view(item: db.Item) -> dict[str, Any]:
-    return db.without_storage(item, "s3_key")
 
 
 def _file_item(org_id: str, deal_id: str, new: NewFile, uploaded_by: str) -> db.Item:
@@ -118,36 +142,36 @@ def _file_item(org_id: str, deal_id: str, new: NewFile, uploaded_by: str) -> db.
     }
 
 
-def _grant(guard: dict[str, Any], item: db.Item, client: Any, s3: Any) -> tuple[db.Item, dict[str, Any]]:
+def _grant(guard: dict[str, Any], item: db.Item, client: Any, s3: Any) -> FileUpload:
     def refusal(failed: list[db.Item | None]) -> DomainError:
         if failed[0] is not None:
             return guard_refusal(item["deal_id"], failed[0])
         return Conflict("file id collision; retry")
 
     db.transact([guard, db.tx_put(item, condition="attribute_not_exists(pk)")], on_cancel=refusal, client=client)
-    return item, upload_grant(item, client=s3)
+    return FileUpload(file=linked_view(item, client=s3), upload=upload_grant(item, client=s3))
 
 
 def add_staff_file(
     org_id: str, deal_id: str, member: Member, new: NewFile, *, client: Any = None, s3: Any = None
-) -> tuple[db.Item, dict[str, Any]]:
+) -> FileUpload:
     item = _file_item(org_id, deal_id, new, member.actor)
     return _grant(staff_guard(org_id, deal_id, member), item, client, s3)
 
 
 def add_partner_file(
     caller: PartnerCaller, deal_id: str, new: NewFile, *, client: Any = None, s3: Any = None
-) -> tuple[db.Item, dict[str, Any]]:
+) -> FileUpload:
     item = _file_item(caller.org_id, deal_id, new, caller.actor)
     return _grant(partner_guard(caller.org_id, deal_id, caller.partner_id), item, client, s3)
 
 
-def linked_view(item: db.Item, *, client: Any = None) -> dict[str, Any]:
+def linked_view(item: db.Item, *, client: Any = None) -> DealFile:
     """A file as every route answers it: with its download link (it works once the upload is done)."""
-    return {**view(item), "download_url": download_url(item, client=client)}
+    return DealFile.of(item, download_url=download_url(item, client=client))
 
 
-def _with_links(items: list[db.Item], s3: Any) -> list[dict[str, Any]]:
+def _with_links(items: list[db.Item], s3: Any) -> list[DealFile]:
     return [linked_view(i, client=s3) for i in items]
 
 
@@ -160,7 +184,7 @@ def list_staff_files(
     limit: int = 50,
     client: Any = None,
     s3: Any = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[DealFile], str | None]:
     """Every file of the deal, newest first, each with a short-lived download link."""
     staff_deal(org_id, deal_id, member, client=client)
     items, next_cursor = listings.query(
@@ -182,7 +206,7 @@ def list_partner_files(
     limit: int = 50,
     client: Any = None,
     s3: Any = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[DealFile], str | None]:
     """The files the partner uploaded to the deal, newest first, each with a short-lived download link."""
     require_shared(caller, deal_id, client=client)
     items, next_cursor = listings.query(

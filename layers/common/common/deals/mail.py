@@ -30,6 +30,7 @@ from common.partners.partner_records import (
     settings_of,
 )
 from common.platform import clock, db
+from common.platform.answers import Answer
 from common.platform.email import send_email
 from common.platform.errors import NotFound, invalid
 from common.platform.notices import once
@@ -38,21 +39,33 @@ from common.platform.settings import Portal, get_settings
 
 
 class NotificationChoice(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"types": ["deal_shared", "deal_stage_changed"]}]}
+    )
     types: list[NotificationType] = Field(max_length=len(NotificationType))
+
+
+class NotificationChoices(Answer):
+    types: list[NotificationType] = Field(
+        description="the e-mails the partner chose, among those offered (a choice of a type the organisation "
+        "withdrew is kept and applies again when it offers the type again)"
+    )
+    offered: list[NotificationType] = Field(description="the e-mails the organisation lets partners choose")
 
 
 # -- the partner's choices -----------------------------------------------------------------------
 
 
-def notification_choices(caller: PartnerCaller) -> dict[str, Any]:
+def notification_choices(caller: PartnerCaller) -> NotificationChoices:
     """The partner's choices among the types the organisation offers now. A choice of a type it withdrew is
     kept, not shown: it applies again if the type is offered again."""
     offered = list(caller.settings.get("partner_notification_types") or [])
-    return {"types": [t for t in caller.node.get("notifications") or [] if t in offered], "offered": offered}
+    return NotificationChoices.model_validate(
+        {"types": [t for t in caller.node.get("notifications") or [] if t in offered], "offered": offered}
+    )
 
 
-def set_notifications(caller: PartnerCaller, choice: NotificationChoice, *, client: Any = None) -> dict[str, Any]:
+def set_notifications(caller: PartnerCaller, choice: NotificationChoice, *, client: Any = None) -> NotificationChoices:
     """Store the partner's choices for this organisation, among the types it offers (422 naming the others);
     choices of withdrawn types are kept as they were (see notification_choices)."""
     offered = list(caller.settings.get("partner_notification_types") or [])
@@ -69,7 +82,7 @@ def set_notifications(caller: PartnerCaller, choice: NotificationChoice, *, clie
         on_conflict=NotFound(f"organisation {caller.org_id} not found"),
         client=client,
     )
-    return {"types": types, "offered": offered}
+    return NotificationChoices.model_validate({"types": types, "offered": offered})
 
 
 def wants(settings: dict[str, Any], node: db.Item | None, kind: NotificationType) -> bool:

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from common.deals.deal_records import deal_pk, guard_refusal, partner_guard, require_shared, staff_deal, staff_guard
 from common.orgs.access import Member
 from common.partners.partner_caller import PartnerCaller
 from common.platform import clock, db, ids, listings
+from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, DomainError, NotFound
 from common.platform.validation import MULTI_LINE
 
@@ -24,27 +25,41 @@ AuthorKind = Literal["staff", "partner"]
 
 
 class NewNote(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"body": "Valuation booked for Tuesday", "shared_with_partners": True}]},
+    )
     body: NoteBody
     shared_with_partners: bool = False
 
 
 class NewPortalNote(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"body": "The client prefers calls after 5 pm"}]}
+    )
     body: NoteBody
 
 
 class NoteSharing(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"shared_with_partners": True}]})
     shared_with_partners: bool
+
+
+class Note(NewNote, Answer):
+    """A note as written (NewNote) and whose it is."""
+
+    model_config = ConfigDict(**Answer.model_config, json_schema_extra=None)  # not the input's example
+    org_id: str
+    deal_id: str
+    note_id: str
+    author: str = Field(description="the staff user's or the partner's id")
+    author_kind: AuthorKind
+    created_at: Timestamp
+    updated_at: Timestamp
 
 
 def note_key(org_id: str, deal_id: str, note_id: str) -> db.Key:
     return {"pk": deal_pk(org_id, deal_id), "sk": f"NOTE#{note_id}"}
-
-
-def view(note: db.Item) -> dict[str, Any]:
-    return db.without_storage(note)
 
 
 def _note_item(org_id: str, deal_id: str, author: str, kind: AuthorKind, body: str, shared: bool) -> db.Item:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
 from common.deals.deal_records import (
     MAX_CONTACTS,
@@ -16,23 +17,35 @@ from common.deals.deal_records import (
     lead_refusal,
     partner_deals_listing,
     partner_workflows_pk,
-    portal_view,
     share_actions,
     share_key,
 )
+from common.deals.deal_views import PortalDeal, PortalDealSummary, portal_deal_view, portal_summary
 from common.orgs import workflows
 from common.partners import brokers
 from common.partners.partner_caller import PartnerCaller
 from common.partners.partner_records import lead_actions
 from common.platform import db, listings
+from common.platform.answers import Answer
 from common.platform.errors import Conflict, DomainError, NotFound
 from common.platform.validation import Email, Phone, ShortText, UserRef
+
+CONTACT_EXAMPLE: JsonDict = {
+    "first_name": "Casey",
+    "last_name": "Client",
+    "email": "casey@example.org",
+    "phone": "+15550199",
+}
 
 
 class PortalContact(BaseModel):
     """A partner's contact: every field is required (seed 002)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [CONTACT_EXAMPLE]},
+    )
     first_name: ShortText
     last_name: ShortText
     email: Email
@@ -42,13 +55,33 @@ class PortalContact(BaseModel):
 class NewPortalDeal(BaseModel):
     """A deal entered by a partner, in the organisation's default workflow."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "Casey Client: 3-bed house",
+                    "contacts": [CONTACT_EXAMPLE],
+                    "owner_id": "0b7c4e2a-5d1f-4c8e-9a3b-2f6e8d1c4a57",
+                }
+            ]
+        },
+    )
     title: ShortText | None = None
     contacts: list[PortalContact] = Field(min_length=1, max_length=MAX_CONTACTS)
     owner_id: UserRef | None = Field(None, description="one of your brokers (portal/brokers); the first by default")
 
 
-def create_portal_deal(caller: PartnerCaller, new: NewPortalDeal, *, client: Any = None) -> db.Item:
+class PortalWorkflow(workflows.Workflow):
+    is_default: bool = Field(description="the workflow where the partner creates deals")
+
+
+class PortalWorkflowList(Answer):
+    items: list[PortalWorkflow] = Field(description="the default workflow first")
+
+
+def create_portal_deal(caller: PartnerCaller, new: NewPortalDeal, *, client: Any = None) -> PortalDeal:
     """A partner's deal, in the organisation's default workflow at its first stage, owned by one of the
     partner's brokers, credited to and shared with the partner, and counted as their lead: one
     transaction."""
@@ -57,13 +90,14 @@ def create_portal_deal(caller: PartnerCaller, new: NewPortalDeal, *, client: Any
     if workflow is None:
         raise Conflict("the organisation has not chosen a workflow for partners' deals yet")
     try:
-        return _create_portal_deal(caller, workflow, new, brokers.deal_owner(caller, new.owner_id), client)
+        deal = _create_portal_deal(caller, workflow, new, brokers.deal_owner(caller, new.owner_id), client)
     except brokers.OwnerGone:
         if new.owner_id is not None:
             raise
         # The first broker assigned left the organisation: the first who is still a member.
         owner = brokers.deal_owner(caller, None, read_memberships=True, client=client)
-        return _create_portal_deal(caller, workflow, new, owner, client)
+        deal = _create_portal_deal(caller, workflow, new, owner, client)
+    return portal_deal_view(deal, caller.partner_id)
 
 
 def _create_portal_deal(
@@ -106,7 +140,7 @@ def portal_deals(
     cursor: str | None = None,
     limit: int = 50,
     client: Any = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[PortalDealSummary], str | None]:
     """The deals shared with the partner, newest share first, without their history: a page of their
     shares (optionally of one workflow), then one BatchGetItem of those deals."""
     shares, next_cursor = listings.query_index(
@@ -120,22 +154,20 @@ def portal_deals(
     )
     found = db.batch_get([deal_key(caller.org_id, s["deal_id"]) for s in shares], client=client)
     by_id = {d["deal_id"]: d for d in found}
-    items = [
-        portal_view(by_id[s["deal_id"]], caller.partner_id, with_history=False) for s in shares if s["deal_id"] in by_id
-    ]
+    items = [portal_summary(by_id[s["deal_id"]], caller.partner_id) for s in shares if s["deal_id"] in by_id]
     return items, next_cursor
 
 
-def portal_deal(caller: PartnerCaller, deal_id: str, *, client: Any = None) -> dict[str, Any]:
+def portal_deal(caller: PartnerCaller, deal_id: str, *, client: Any = None) -> PortalDeal:
     """One deal with its stage history, only if it is shared with the partner (404 otherwise)."""
     share, deal = share_key(caller.org_id, deal_id, caller.partner_id), deal_key(caller.org_id, deal_id)
     found = {i["sk"]: i for i in db.batch_get([share, deal], consistent=True, client=client)}
     if share["sk"] not in found or "DEAL" not in found:
         raise NotFound(f"deal {deal_id} not found")
-    return portal_view(found["DEAL"], caller.partner_id)
+    return portal_deal_view(found["DEAL"], caller.partner_id)
 
 
-def portal_workflows(caller: PartnerCaller, *, client: Any = None) -> list[db.Item]:
+def portal_workflows(caller: PartnerCaller, *, client: Any = None) -> PortalWorkflowList:
     """The default workflow (where the partner creates deals) and every workflow they have a deal in."""
     default_id = caller.settings.get("default_workflow_id")
     wanted = [default_id] if default_id else []
@@ -145,4 +177,6 @@ def portal_workflows(caller: PartnerCaller, *, client: Any = None) -> list[db.It
     wanted += [m["workflow_id"] for m in markers if m["workflow_id"] not in wanted]
     found = db.batch_get([workflows.workflow_key(caller.org_id, w) for w in wanted], client=client)
     by_id = {w["workflow_id"]: w for w in found}
-    return [{**by_id[w], "is_default": w == default_id} for w in wanted if w in by_id]
+    return PortalWorkflowList(
+        items=[PortalWorkflow.of(by_id[w], is_default=w == default_id) for w in wanted if w in by_id]
+    )

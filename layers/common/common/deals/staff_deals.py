@@ -34,7 +34,15 @@ MAX_SHARES = 100
 
 
 class StaffContact(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {"first_name": "Casey", "last_name": "Client", "email": "casey@example.org", "phone": "+15550199"}
+            ]
+        },
+    )
     first_name: ShortText
     last_name: ShortText
     email: Email | None = None
@@ -44,7 +52,21 @@ class StaffContact(BaseModel):
 class NewDeal(BaseModel):
     """A deal entered by staff."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "workflow_id": "01JD8X3Q4T6Y8Z0A2B4C6D8E0F",
+                    "title": "Casey Client: 3-bed house",
+                    "contacts": [{"first_name": "Casey", "last_name": "Client", "phone": "+15550199"}],
+                    "value": {"amount": 250000, "currency": "EUR"},
+                    "partner_id": "5e2f8a1c-3b7d-4e9f-8c6a-1d4b7e0f2a93",
+                }
+            ]
+        },
+    )
     workflow_id: EntityId
     title: ShortText | None = None
     contacts: list[StaffContact] = Field(min_length=1, max_length=MAX_CONTACTS)
@@ -56,7 +78,9 @@ class NewDeal(BaseModel):
 
 
 class StageChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"stage_id": "01JD8X4A2B3C4D5E6F7G8H9J0K", "version": 3}]}
+    )
     stage_id: EntityId
     version: int | None = Field(
         None, ge=1, description="the deal's version this change is based on: refused (409) if it changed since"

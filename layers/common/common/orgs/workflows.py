@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from common.orgs.access import Member, Permission
 from common.platform import clock, db, ids, listings
+from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, Forbidden, NotFound
 from common.platform.validation import ShortText
 
@@ -34,7 +35,11 @@ class StageCommission(StrEnum):
 
 
 class NewStage(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"name": "Won", "commission": "compute"}]},
+    )
     name: ShortText
     commission: StageCommission = Field(
         StageCommission.NONE,
@@ -44,12 +49,28 @@ class NewStage(BaseModel):
 
 
 class CommissionSetting(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"commission": "compute"}]})
     commission: StageCommission
 
 
 class NewWorkflow(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Referrals",
+                    "stages": [
+                        {"name": "New"},
+                        {"name": "Contacted"},
+                        {"name": "Won", "commission": "compute"},
+                        {"name": "Lost", "commission": "reverse"},
+                    ],
+                }
+            ]
+        },
+    )
     name: ShortText
     stages: list[NewStage] = Field(
         min_length=1, max_length=MAX_STAGES, description="in order; deals start at the first"
@@ -62,6 +83,24 @@ class NewWorkflow(BaseModel):
         if len(set(names)) != len(names):
             raise ValueError("stage names must be distinct")
         return stages
+
+
+class Stage(NewStage, Answer):
+    """A stage as created (NewStage; stored before the commission setting existed: none) and its id."""
+
+    model_config = ConfigDict(**Answer.model_config, json_schema_extra=None)  # not the input's example
+    stage_id: str
+
+
+class Workflow(Answer):
+    """Not derived from NewWorkflow: its stages are answered with their ids."""
+
+    org_id: str
+    workflow_id: str
+    name: str
+    stages: list[Stage] = Field(description="in order; a deal starts at the first")
+    created_by: str
+    created_at: Timestamp
 
 
 def workflow_key(org_id: str, workflow_id: str) -> db.Key:
@@ -79,11 +118,6 @@ def commission_of(stage: Mapping[str, Any]) -> str:
 def moves_money(stage: Mapping[str, Any]) -> bool:
     """Moving a deal to this stage computes or reverses partner commission."""
     return commission_of(stage) != StageCommission.NONE.value
-
-
-def view(item: db.Item) -> dict[str, Any]:
-    stages = [{**s, "commission": commission_of(s)} for s in item["stages"]]
-    return db.without_storage(item) | {"stages": stages}
 
 
 def check_commission_permission(member: Member, new: NewWorkflow) -> None:

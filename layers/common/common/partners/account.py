@@ -9,32 +9,41 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from common.orgs.access import Principal, org_key, require_user
 from common.partners import sender_addresses
-from common.partners.account_links import confirmation_item
+from common.partners.account_links import Purpose, confirmation_item
 from common.partners.partner_caller import refuse_unconfirmed
-from common.partners.partner_records import account_key, display_name, partner_pk
+from common.partners.partner_records import PartnerStatus, account_key, display_name, partner_pk
 from common.platform import clock, db, listings
+from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, DomainError, NotFound, invalid
 from common.platform.validation import Email, Phone, ShortText
 
 # A confirmation e-mail is sent again at most this often (the link is the same kind; the newest works).
 RESEND_INTERVAL = timedelta(minutes=1)
-HIDDEN = ("password_set", "confirmation_sent_at", *sender_addresses.HIDDEN)
 
 
 class Preferences(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"dark_mode": True}]})
     dark_mode: bool
 
 
 class AccountChange(BaseModel):
     """Only the fields sent change; sender_email or phone sent as null are cleared. A new sender_email is
-    unconfirmed until the link e-mailed to it is followed (common.partners.sender_addresses)."""
+    unconfirmed until the link e-mailed to it is followed (common.partners.sender_addresses); it must be an
+    address under one of the deployment's sender domains."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"first_name": "Pat", "phone": "+15550100", "preferences": {"dark_mode": True}},
+                {"sender_email": "pat@partners-own.example"},
+            ]
+        },
+    )
     first_name: ShortText | None = None
     last_name: ShortText | None = None
     phone: Phone | None = None
@@ -43,12 +52,57 @@ class AccountChange(BaseModel):
 
 
 class EmailChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"email": "pat.new@example.org"}]})
     email: Email
 
 
-def account_view(account: db.Item) -> db.Item:
-    return db.without_storage(account, *HIDDEN)
+class Account(Answer):
+    """A partner's own account, the same in every organisation."""
+
+    partner_id: str
+    first_name: str
+    last_name: str
+    name: str
+    email: str
+    phone: str | None = None
+    email_confirmed: bool
+    pending_email: str | None = Field(None, description="a new address waiting for confirmation")
+    sender_email: str | None = Field(
+        None, description="the From address the partner asked for their invitations (used once confirmed)"
+    )
+    sender_email_confirmed: bool = Field(
+        False, description="whether the link e-mailed to sender_email was followed (false: pending)"
+    )
+    preferences: Preferences
+    created_at: Timestamp
+    updated_at: Timestamp
+    version: int
+
+
+class PartnerOrganisation(Answer):
+    """An organisation the caller is a partner of, with their place in it."""
+
+    org_id: str
+    org_name: str | None
+    status: PartnerStatus
+    level: int | None = None
+    terms_version: int | None = None
+    notifications: list[str] = Field(default_factory=list)
+
+
+class AccountWithOrganisations(Answer):
+    account: Account
+    organisations: list[PartnerOrganisation]
+
+
+class EmailChangeStarted(Answer):
+    email: str = Field(description="the address in use until the new one is confirmed")
+    pending_email: str
+
+
+class ConfirmationSent(Answer):
+    email: str
+    purpose: Purpose = Field(description="registration (the account's address) or change (a new address)")
 
 
 def own_account(principal: Principal, *, confirming: bool = False, client: Any = None) -> db.Item:
@@ -63,7 +117,7 @@ def own_account(principal: Principal, *, confirming: bool = False, client: Any =
     return account
 
 
-def account_with_organisations(principal: Principal, *, client: Any = None) -> dict[str, Any]:
+def account_with_organisations(principal: Principal, *, client: Any = None) -> AccountWithOrganisations:
     """The account and the organisations the caller is a partner of: one query of their partition, then
     the organisations' names. Readable while the address is unconfirmed (it shows `email_confirmed`, so
     the portal can offer to send the link again); nothing else is until it is confirmed."""
@@ -81,22 +135,13 @@ def account_with_organisations(principal: Principal, *, client: Any = None) -> d
         raise NotFound("you have no partner account")
     nodes = [i for i in items if i["entity"] == "partner_node" and not i.get("removed_at")]
     names = {o["org_id"]: o.get("name") for o in db.batch_get([org_key(n["org_id"]) for n in nodes], client=client)}
-    organisations = [
-        {
-            "org_id": n["org_id"],
-            "org_name": names.get(n["org_id"]),
-            "status": n["status"],
-            "level": n.get("level"),
-            "terms_version": n.get("terms_version"),
-            "notifications": n.get("notifications", []),
-            "added_at": n.get("added_at"),
-        }
-        for n in nodes
-    ]
-    return {"account": account_view(account), "organisations": organisations}
+    return AccountWithOrganisations(
+        account=Account.of(account),
+        organisations=[PartnerOrganisation.of(n, org_name=names.get(n["org_id"])) for n in nodes],
+    )
 
 
-def update_account(principal: Principal, change: AccountChange, *, client: Any = None) -> db.Item:
+def update_account(principal: Principal, change: AccountChange, *, client: Any = None) -> Account:
     """Save the fields sent, conditioned on the account as read (a concurrent change answers 409). Names
     and phone reach the organisations' records through the stream. A sender address to confirm is saved
     with its confirmation request in one transaction, at most once a minute (409 sooner)."""
@@ -106,7 +151,7 @@ def update_account(principal: Principal, change: AccountChange, *, client: Any =
         if name in sent and getattr(change, name) is None:
             raise invalid(f"body.{name}", "cannot be null")
     if not sent:
-        return account_view(account)
+        return Account.of(account)
     new: dict[str, Any] = {name: getattr(change, name) for name in sent - {"preferences", "sender_email"}}
     if change.preferences is not None:
         new["preferences"] = {**account.get("preferences", {}), **change.preferences.model_dump()}
@@ -135,7 +180,7 @@ def update_account(principal: Principal, change: AccountChange, *, client: Any =
             on_conflict=changed,
             client=client,
         )
-        return account_view(saved)
+        return Account.of(saved)
     held_back, cutoff = sender_addresses.resend_condition()
     update = db.tx_update(
         account_key(principal.subject),
@@ -153,10 +198,10 @@ def update_account(principal: Principal, change: AccountChange, *, client: Any =
     db.transact([update, db.tx_put(request, condition="attribute_not_exists(pk)")], on_cancel=_refusal, client=client)
     # The transaction answers no image: the account as read with this change applied.
     saved = {k: v for k, v in {**account, **new}.items() if v is not None}
-    return account_view({**saved, "version": account["version"] + 1})
+    return Account.of(saved, version=account["version"] + 1)
 
 
-def request_email_change(principal: Principal, change: EmailChange, *, client: Any = None) -> dict[str, Any]:
+def request_email_change(principal: Principal, change: EmailChange, *, client: Any = None) -> EmailChangeStarted:
     """Start a change of address: it waits as pending_email until the link sent to it is followed."""
     account = own_account(principal, client=client)
     email = change.email.lower()
@@ -175,13 +220,14 @@ def request_email_change(principal: Principal, change: EmailChange, *, client: A
         return Conflict("your account changed meanwhile: retry")
 
     db.transact([pending, request], on_cancel=_refusal, client=client)
-    return {"email": account["email"], "pending_email": email}
+    return EmailChangeStarted(email=account["email"], pending_email=email)
 
 
-def resend_confirmation(principal: Principal, *, client: Any = None) -> dict[str, Any]:
+def resend_confirmation(principal: Principal, *, client: Any = None) -> ConfirmationSent:
     """Send the confirmation link again: for the unconfirmed address, or else for a pending new one. At
     most once a minute."""
     account = own_account(principal, confirming=True, client=client)
+    purpose: Purpose
     if not account.get("email_confirmed"):
         email, purpose = str(account["email"]), "registration"
     elif account.get("pending_email"):
@@ -196,10 +242,10 @@ def resend_confirmation(principal: Principal, *, client: Any = None) -> dict[str
         "AND (attribute_not_exists(confirmation_sent_at) OR confirmation_sent_at < :cutoff)",
         values={":at": clock.iso(now), ":cutoff": clock.iso(now - RESEND_INTERVAL)},
     )
-    request = confirmation_item(principal.subject, email, "registration" if purpose == "registration" else "change")
+    request = confirmation_item(principal.subject, email, purpose)
 
     def _refusal(_: list[db.Item | None]) -> DomainError:
         return Conflict("a confirmation e-mail was sent less than a minute ago: check your inbox, or wait a minute")
 
     db.transact([stamp, db.tx_put(request, condition="attribute_not_exists(pk)")], on_cancel=_refusal, client=client)
-    return {"email": email, "purpose": purpose}
+    return ConfirmationSent(email=email, purpose=purpose)

@@ -11,11 +11,12 @@ import string
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from common.partners.identity import has_password, set_password, verify_email
 from common.partners.partner_records import account_key, partner_pk
 from common.platform import clock, db, emailed_links, ids
+from common.platform.answers import Answer
 from common.platform.errors import Conflict, DomainError, NotFound
 from common.platform.table_schema import TTL_ATTRIBUTE
 
@@ -48,15 +49,33 @@ Password = Annotated[str, StringConstraints(max_length=256), AfterValidator(_pas
 AccessToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{20,128}$")]
 
 
+# What an e-mailed link carries (the token is the link's `token` query parameter).
+EXAMPLE_TOKEN = "q8Xk2vN4bT7mR1sW9yZ3cF6hJ0dL5pQe"  # noqa: S105 - an example
+
+
 class TokenOnly(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"token": EXAMPLE_TOKEN}]})
     token: AccessToken
 
 
 class Activation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"token": EXAMPLE_TOKEN, "password": "Correct-Horse-42"}]},
+    )
     token: AccessToken
     password: Password
+
+
+class Confirmed(Answer):
+    partner_id: str
+    email: str
+    email_confirmed: bool
+
+
+class Activated(Answer):
+    org_id: str | None = Field(None, description="the organisation whose login e-mail carried the link")
+    activated: bool
 
 
 def mark_password_set(partner_id: str, client: Any) -> None:
@@ -96,7 +115,7 @@ def confirmation_item(partner_id: str, email: str, purpose: Purpose, org_id: str
 # -- following the links ---------------------------------------------------------------------------
 
 
-def confirm_email(request: TokenOnly, *, client: Any = None) -> dict[str, Any]:
+def confirm_email(request: TokenOnly, *, client: Any = None) -> Confirmed:
     """Follow a confirmation link: the registration address is confirmed, or a changed address replaces
     the old one (in Cognito first: the new address must be free there)."""
     record = emailed_links.read(request.token, "email_confirmation", client=client)
@@ -139,10 +158,10 @@ def confirm_email(request: TokenOnly, *, client: Any = None) -> dict[str, Any]:
     )
     if data.get("purpose") != "change":
         verify_email(partner_id)
-    return {"partner_id": partner_id, "email": email, "email_confirmed": True}
+    return Confirmed(partner_id=partner_id, email=email, email_confirmed=True)
 
 
-def activate(request: Activation, *, client: Any = None) -> dict[str, Any]:
+def activate(request: Activation, *, client: Any = None) -> Activated:
     """Follow the login e-mail's activation link of a partner added by staff: set the first password. A
     login that has one already (it had it before the partner was added, or chose it since) keeps it: 409,
     sign in instead. The answer names the organisation only, not the login."""
@@ -172,4 +191,4 @@ def activate(request: Activation, *, client: Any = None) -> dict[str, Any]:
     set_password(partner_id, request.password)
     verify_email(partner_id)
     mark_password_set(partner_id, client)
-    return {"org_id": data.get("org_id"), "activated": True}
+    return Activated(org_id=data.get("org_id"), activated=True)

@@ -40,7 +40,22 @@ InitialStatus = Literal["PROSPECT", "LIVE"]
 
 
 class NewPartner(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "first_name": "Pat",
+                    "last_name": "Partner",
+                    "email": "pat.partner@example.org",
+                    "phone": "+15550100",
+                    "status": "LIVE",
+                    "brokers": ["0b7c4e2a-5d1f-4c8e-9a3b-2f6e8d1c4a57"],
+                }
+            ]
+        },
+    )
     first_name: ShortText
     last_name: ShortText
     email: Email
@@ -53,7 +68,19 @@ class NewPartner(BaseModel):
 class ExistingPartner(BaseModel):
     """A partner of the parent organisation joining a child organisation with the same account."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "partner_id": "5e2f8a1c-3b7d-4e9f-8c6a-1d4b7e0f2a93",
+                    "status": "LIVE",
+                    "brokers": ["0b7c4e2a-5d1f-4c8e-9a3b-2f6e8d1c4a57"],
+                }
+            ]
+        },
+    )
     partner_id: UserRef
     status: InitialStatus = "LIVE"
     brokers: Brokers = Field(default_factory=list, max_length=MAX_BROKERS)

@@ -1,7 +1,10 @@
 """The brokers assigned to a partner: staff members of the organisation, checked to be members when staff
 assign them (staff_partners.set_brokers, adding_partners), and as the partner sees them in the portal: to
-choose the owner of a deal they register (seed 002). A partner sees of them only their ids and display names;
-a broker whose membership ended is not one any more.
+choose the owner of a deal they register (seed 002). A partner sees of them only their ids and names; a
+broker whose membership ended is not one any more.
+
+A broker's name is their membership's `display_name` (admins set it with the membership); a membership
+without one is named by its place in the list ("Broker 2"), never by an e-mail address or a user id.
 """
 
 from __future__ import annotations
@@ -9,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import Field
+
 from common.orgs.access import member_key
 from common.partners.partner_caller import PartnerCaller
 from common.platform import db
+from common.platform.answers import Answer
 from common.platform.errors import Conflict, DomainError, FieldError, InvalidInput, invalid
 from common.platform.validation import UserRef
 
@@ -40,13 +46,35 @@ def broker_gone() -> DomainError:
     return invalid("body.brokers", "a broker stopped being a member of this organisation meanwhile")
 
 
-def portal_brokers(caller: PartnerCaller, *, client: Any = None) -> list[dict[str, Any]]:
-    """The partner's brokers who are still staff of the organisation, in the order assigned (the first is a
-    new deal's owner by default): one BatchGetItem of their memberships."""
+class PortalBroker(Answer):
+    user_id: str = Field(description="the broker's user id: a deal's owner_id")
+    display_name: str = Field(
+        description="as the organisation names its staff member (the membership's display_name), else "
+        '"Broker <n>" by their place in this list'
+    )
+
+
+class PortalBrokerList(Answer):
+    items: list[PortalBroker] = Field(description="in the order assigned: the first owns a new deal by default")
+
+
+def _still_members(caller: PartnerCaller, client: Any) -> list[db.Item]:
+    """The memberships of the partner's brokers who are still staff of the organisation, in the order
+    assigned: one BatchGetItem."""
     assigned = list(dict.fromkeys(caller.node.get("brokers") or []))
     keys = [member_key(caller.org_id, b) for b in assigned]
     members = {m["user_id"]: m for m in db.batch_get(keys, client=client)} if keys else {}
-    return [{"user_id": b, "display_name": members[b].get("display_name")} for b in assigned if b in members]
+    return [members[b] for b in assigned if b in members]
+
+
+def portal_brokers(caller: PartnerCaller, *, client: Any = None) -> PortalBrokerList:
+    """The partner's brokers as the portal lists them: ids and names only."""
+    return PortalBrokerList(
+        items=[
+            PortalBroker(user_id=m["user_id"], display_name=m.get("display_name") or f"Broker {place}")
+            for place, m in enumerate(_still_members(caller, client), start=1)
+        ]
+    )
 
 
 class OwnerGone(InvalidInput):
@@ -64,7 +92,7 @@ def deal_owner(
         raise invalid("body.owner_id", "is not one of your brokers (see the portal's brokers)")
     if owner_id is None:
         if read_memberships:
-            brokers = [str(b["user_id"]) for b in portal_brokers(caller, client=client)]
+            brokers = [str(m["user_id"]) for m in _still_members(caller, client)]
         else:
             brokers = list(dict.fromkeys(caller.node.get("brokers") or []))
         if not brokers:

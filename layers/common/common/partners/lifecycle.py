@@ -27,38 +27,79 @@ from common.partners.partner_records import (
     status_partition,
 )
 from common.platform import clock, db, history, ids, listings
+from common.platform.answers import Answer, Timestamp
 from common.platform.cursors import cursor_fields, encode_cursor
 from common.platform.errors import DomainError, NotFound, invalid
 from common.platform.validation import Instant, LongText, ShortText
 
 S = PartnerStatus
+ContactChannel = Literal["phone", "email", "meeting", "message", "other"]
 PAGE_SIZE = 50
 LAPSE_KEYS = ("gsi3pk", "gsi3sk")
 CONTACT_PREFIX = "CONTACT#"
 
 
 class PartnerStatusChange(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"status": "ARCHIVED", "reason": "Asked to leave the programme"}]},
+    )
     status: PartnerStatus
     reason: LongText | None = Field(default=None, description="required when archiving")
 
 
 class NewContact(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    channel: Literal["phone", "email", "meeting", "message", "other"]
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [{"channel": "phone", "summary": "Went through the new terms", "at": "2026-11-20T14:30:00Z"}]
+        },
+    )
+    channel: ContactChannel
     summary: LongText = Field(min_length=1)
     at: Instant | None = Field(default=None, description="when the contact happened; now if left out")
 
 
 class NewTask(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"title": "Call back about the terms", "due_at": "2026-11-27T09:00:00Z"}]},
+    )
     title: ShortText
     due_at: Instant
 
 
 class TaskChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"done": True}]})
     done: bool
+
+
+# A contact and a task are not derived from their inputs: their times come in as date-times and are
+# answered as stored.
+class ContactEntry(Answer):
+    """A logged contact with the partner."""
+
+    contact_id: str
+    channel: ContactChannel
+    summary: str
+    at: Timestamp = Field(description="when the contact happened")
+    recorded_by: str = Field(description="user:<id>")
+    recorded_at: Timestamp
+
+
+class Task(Answer):
+    """A follow-up task."""
+
+    task_id: str
+    title: str
+    due_at: Timestamp
+    done: bool
+    done_at: Timestamp | None = None
+    created_by: str = Field(description="user:<id>")
+    created_at: Timestamp
 
 
 # -- status ----------------------------------------------------------------------------------------

@@ -1,18 +1,43 @@
-"""A partner's node in an organisation as the partner modules read and change it: found (or 404), shown,
-and changed in one conditional write that appends to its bounded history."""
+"""A partner's node in an organisation as the partner modules read and change it: found (or 404), shown
+to staff (`Partner`), and changed in one conditional write that appends to its bounded history."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from common.partners.partner_records import NODE_HISTORY, NULLABLE_NODE_FIELDS, node_key, partner_pk
+from pydantic import Field
+
+from common.partners.partner_records import NODE_HISTORY, PartnerStatus, node_key, partner_pk
 from common.platform import db, history, listings
+from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, DomainError, NotFound
 
 
-def partner_view(node: db.Item) -> db.Item:
-    return db.answer_of(node, NULLABLE_NODE_FIELDS, "history")
+class Partner(Answer):
+    """The organisation's record of a partner as staff with partners:manage see it (its history is served as
+    the activity)."""
+
+    org_id: str
+    partner_id: str = Field(description="the partner's user subject, the same in every organisation")
+    first_name: str
+    last_name: str
+    name: str
+    email: str
+    phone: str | None = None
+    status: PartnerStatus
+    origin: str = Field(description="added, existing, joined, invitation or referral")
+    sponsor_id: str | None = None
+    upline: list[str] = Field(description="the sponsor first, then up to the root of the programme structure")
+    level: int
+    brokers: list[str] = Field(description="the staff users the partner is assigned to")
+    terms_version: int | None = None
+    last_lead_at: Timestamp | None = None
+    archived_reason: str | None = None
+    archived_from: PartnerStatus | None = None
+    added_at: Timestamp
+    updated_at: Timestamp
+    version: int
 
 
 def find_node(org_id: str, partner_id: str, *, client: Any = None) -> db.Item | None:

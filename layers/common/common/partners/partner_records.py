@@ -169,10 +169,6 @@ def history_event(action: str, actor: str, **details: Any) -> dict[str, Any]:
     return {"at": clock.now_iso(), "action": action, "actor": actor, **{k: v for k, v in details.items() if v}}
 
 
-# The node's fields node_item may set to None (a write keeps no nulls): answers carry them as null.
-NULLABLE_NODE_FIELDS = ("phone", "sponsor_id", "terms_version", "terms_accepted_at", "referral_code")
-
-
 def node_item(
     *,
     org_id: str,

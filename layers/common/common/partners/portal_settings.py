@@ -15,6 +15,7 @@ from common.orgs import workflows
 from common.partners import sender_addresses
 from common.partners.partner_records import NotificationType, settings_key, settings_of
 from common.platform import clock, db
+from common.platform.answers import Answer
 from common.platform.errors import DomainError, invalid
 from common.platform.settings import SenderDomains, get_settings
 from common.platform.validation import Domain, EntityId
@@ -23,7 +24,20 @@ SETTINGS_ENTITY = "programme_settings"
 
 
 class PortalSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "default_workflow_id": "01JD8X3Q4T6Y8Z0A2B4C6D8E0F",
+                    "partner_added_email": True,
+                    "deal_shared_email": True,
+                    "partner_notification_types": ["deal_shared", "deal_stage_changed"],
+                    "allowed_sender_domains": [],
+                }
+            ]
+        },
+    )
     default_workflow_id: EntityId | None = Field(default=None, description="where partners' new deals go")
     partner_added_email: bool = Field(default=True, description="send the login e-mail when a partner is assigned")
     deal_shared_email: bool = Field(default=True, description="tell partners when a deal is shared with them")
@@ -38,15 +52,24 @@ class PortalSettings(BaseModel):
     )
 
 
-def get_portal_settings(org_id: str, *, client: Any = None) -> dict[str, Any]:
-    return {
-        **settings_of(db.get(settings_key(org_id), consistent=True, client=client)),
-        "org_id": org_id,
-        "offered_sender_domains": sorted(get_settings(SenderDomains).sender_domain_set),
-    }
+class PortalSettingsView(PortalSettings, Answer):
+    """The settings as saved (PortalSettings), and what the organisation cannot set here."""
+
+    model_config = ConfigDict(**Answer.model_config, json_schema_extra=None)  # not the input's example
+    org_id: str
+    offered_sender_domains: list[str] = Field(description="the deployment's sender domains (read-only)")
+    current_terms_version: int | None = Field(description="the programme's terms partners must accept (read-only)")
 
 
-def put_portal_settings(org_id: str, body: PortalSettings, actor: str, *, client: Any = None) -> dict[str, Any]:
+def get_portal_settings(org_id: str, *, client: Any = None) -> PortalSettingsView:
+    return PortalSettingsView.of(
+        settings_of(db.get(settings_key(org_id), consistent=True, client=client)),
+        org_id=org_id,
+        offered_sender_domains=sorted(get_settings(SenderDomains).sender_domain_set),
+    )
+
+
+def put_portal_settings(org_id: str, body: PortalSettings, actor: str, *, client: Any = None) -> PortalSettingsView:
     """Save the portal settings; the default workflow must exist (checked in the same transaction)."""
     saved = {
         "default_workflow_id": body.default_workflow_id,
@@ -79,4 +102,5 @@ def put_portal_settings(org_id: str, body: PortalSettings, actor: str, *, client
         return invalid("body.default_workflow_id", "no such workflow in this organisation")
 
     db.transact(actions, on_cancel=_refusal, client=client)
-    return get_portal_settings(org_id, client=client) | saved
+    # Read back for the fields it does not write (the terms version), with what it wrote.
+    return PortalSettingsView.of(get_portal_settings(org_id, client=client).model_dump() | saved)

@@ -7,7 +7,8 @@ goes from the system's address with the inviter named in the display name ("<inv
 and replies going to the inviter's confirmed account address.
 
 A new sender address is unconfirmed until its link is followed; the link is bound to that address, so it
-confirms no other, and a later change of address makes it useless.
+confirms no other, and a later change of address makes it useless. An address outside the deployment's
+sender domains could never be used, so it is refused (422) and no link goes out to it.
 
     sender confirmation request  PARTNER#<partnerId> / SENDER_CONFIRMATION#<id>  (the stream e-mails the link)
 """
@@ -19,9 +20,12 @@ from datetime import timedelta
 from email.utils import formataddr
 from typing import Any
 
+from pydantic import Field
+
 from common.partners.partner_records import account_key, partner_pk
 from common.platform import clock, db, ids
 from common.platform import emailed_links as access_tokens
+from common.platform.answers import Answer
 from common.platform.email import send_email
 from common.platform.errors import Conflict, DomainError, NotFound, invalid
 from common.platform.notices import once
@@ -35,8 +39,6 @@ PURPOSE: access_tokens.Purpose = "sender_confirmation"
 # setting of it (or sending the same unconfirmed one again) e-mails it.
 RESEND_INTERVAL = timedelta(minutes=1)
 REQUEST_KEPT = timedelta(days=30)
-# Stored on the account, not shown.
-HIDDEN = ("sender_confirmation_sent_at",)
 # SES's answers for a From address it will not send from: the system's address is used instead.
 REFUSED_BY_SES = frozenset({"MessageRejected", "MailFromDomainNotVerifiedException", "AccessDeniedException"})
 # Display names are cut to this length, so a From header stays readable.
@@ -90,10 +92,14 @@ def account_fields(account: db.Item, address: str | None) -> tuple[dict[str, Any
     removes the attribute), and the confirmation request to write with it, if a link must go out.
 
     The account's own confirmed address needs no link. Sending the address already set but unconfirmed
-    asks for a new link."""
+    asks for a new link. An address outside the deployment's sender domains is refused (422): nothing would
+    ever be sent from it, and a link to it would only mail a stranger."""
     if address is None:
         return {"sender_email": None, "sender_email_confirmed": None}, None
     address = address.strip().casefold()
+    if not deployment_allows(address):
+        offer = ", ".join(sorted(get_settings(SenderDomains).sender_domain_set)) or "none"
+        raise invalid("body.sender_email", f"is not under a sender domain of this deployment (it offers: {offer})")
     if address == account.get("sender_email") and account.get("sender_email_confirmed"):
         return {}, None
     if account.get("email_confirmed") and address == str(account.get("email", "")).casefold():
@@ -113,7 +119,14 @@ def too_soon() -> Conflict:
     return Conflict("a confirmation link went to a sender address less than a minute ago: wait a minute")
 
 
-def confirm(token: str, *, client: Any = None) -> dict[str, Any]:
+class SenderConfirmed(Answer):
+    """What following a sender confirmation link did: the address is confirmed (nothing about its account)."""
+
+    sender_email: str
+    sender_email_confirmed: bool = Field(description="true: invitations may go from it where allowed")
+
+
+def confirm(token: str, *, client: Any = None) -> SenderConfirmed:
     """Follow a sender confirmation link: the account's sender address is confirmed, if it is still the
     address the link was sent to (in the same transaction that spends the token)."""
     record = access_tokens.read(token, PURPOSE, client=client)
@@ -139,7 +152,7 @@ def confirm(token: str, *, client: Any = None) -> dict[str, Any]:
         [access_tokens.use(token, PURPOSE, email=email, by=partner_id), update], on_cancel=_refusal, client=client
     )
     logger.info("sender address confirmed", extra={"partner_id": partner_id})
-    return {"partner_id": partner_id, "sender_email": email, "sender_email_confirmed": True}
+    return SenderConfirmed(sender_email=email, sender_email_confirmed=True)
 
 
 # -- invitations -----------------------------------------------------------------------------------

@@ -30,14 +30,20 @@ PAGE_SIZE = 50
 class PartnerEdit(BaseModel):
     """The organisation's record of the partner; the partner's own account is theirs to change."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={"examples": [{"last_name": "Partner-Jones", "phone": "+15550100"}]},
+    )
     first_name: ShortText | None = None
     last_name: ShortText | None = None
     phone: Phone | None = Field(default=None, description="null removes it")
 
 
 class BrokerAssignment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"brokers": ["0b7c4e2a-5d1f-4c8e-9a3b-2f6e8d1c4a57"]}]}
+    )
     brokers: Brokers = Field(max_length=MAX_BROKERS)
 
 

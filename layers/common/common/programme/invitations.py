@@ -12,7 +12,8 @@ registers under the inviter, or at level zero when a staff member with that perm
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -29,6 +30,7 @@ from common.partners.partner_records import (
     settings_of,
 )
 from common.platform import clock, db, emailed_links, ids, listings
+from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound
 from common.platform.settings import Portal, get_settings
 from common.platform.validation import Email, LongText, Phone, ShortText
@@ -43,7 +45,22 @@ CLOSED_STATUSES = frozenset({PartnerStatus.ENDED.value, PartnerStatus.ARCHIVED.v
 
 
 class NewInvitation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "first_name": "Ivy",
+                    "last_name": "Invitee",
+                    "email": "ivy@example.org",
+                    "phone": "+15550123",
+                    "subject": "Join my partner team",
+                    "body": "Hi Ivy, come and refer clients with us: the link below registers you under me.",
+                    "level_zero": False,
+                }
+            ]
+        },
+    )
     first_name: ShortText
     last_name: ShortText
     email: Email
@@ -51,6 +68,63 @@ class NewInvitation(BaseModel):
     subject: ShortText
     body: Annotated[LongText, Field(min_length=1)]
     level_zero: bool = Field(False, description="nobody above the invitee (needs programme:invite_level_zero)")
+
+
+InvitationState = Literal["sent", "accepted", "expired"]
+
+
+def invitation_state(item: Mapping[str, Any]) -> InvitationState:
+    if item.get("accepted_at"):
+        return "accepted"
+    return "expired" if item["expires_at"] <= clock.now_iso() else "sent"
+
+
+class Invitation(Answer):
+    """An invitation as its inviter sees it (the e-mail's text is theirs already), in its state now."""
+
+    invitation_id: str
+    org_id: str
+    inviter_id: str
+    inviter_kind: Literal["partner", "staff"] = Field(
+        description="partner: invites under themselves; staff: at level zero"
+    )
+    sponsor_id: str | None = None
+    level_zero: bool
+    first_name: str
+    last_name: str
+    email: str
+    created_at: Timestamp
+    expires_at: Timestamp
+    state: InvitationState
+    sender_email: str | None = Field(
+        None, description="the inviter's own address the e-mail goes from; null: the system's, naming the inviter"
+    )
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any], **fields: Any) -> Self:
+        return super().of(item, **{"state": invitation_state(item), **fields})
+
+
+class InvitationPreview(Answer):
+    """What the registration form of an invitation shows."""
+
+    org_id: str
+    org_name: str
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None = None
+    level_zero: bool
+    expires_at: Timestamp
+
+
+class ReferralPreview(Answer):
+    """What a referral link's landing page shows."""
+
+    code: str
+    org_id: str
+    org_name: str
+    referrer_name: str
 
 
 def member_or_none(principal: Principal, org_id: str, *, client: Any = None) -> Member | None:
@@ -132,11 +206,11 @@ def referrer(code: str, *, client: Any = None) -> tuple[db.Item, db.Item]:
     return node, settings
 
 
-def referral_preview(code: str, *, client: Any = None) -> dict[str, Any]:
+def referral_preview(code: str, *, client: Any = None) -> ReferralPreview:
     """What the referral landing page shows: whose link it is and for which organisation."""
     node, _ = referrer(code, client=client)
     org = get_organisation(node["org_id"], client=client)
-    return {"code": code, "org_id": node["org_id"], "org_name": org["name"], "referrer_name": node["name"]}
+    return ReferralPreview(code=code, org_id=node["org_id"], org_name=org["name"], referrer_name=node["name"])
 
 
 # -- invitations -----------------------------------------------------------------------------------
@@ -175,7 +249,7 @@ def _inviter(
     return "partner", caller.partner_id, sender_addresses.invitation_sender(caller.account, caller.settings)
 
 
-def invite(org_id: str, principal: Principal, new: NewInvitation, *, client: Any = None) -> db.Item:
+def invite(org_id: str, principal: Principal, new: NewInvitation, *, client: Any = None) -> Invitation:
     """Record the invitation (the stream sends it). Someone already a partner of the organisation is not
     invited (checked in the same transaction)."""
     kind, sponsor_id, sender = _inviter(org_id, principal, new.level_zero, client)
@@ -217,37 +291,23 @@ def invite(org_id: str, principal: Principal, new: NewInvitation, *, client: Any
         on_cancel=_refusal,
         client=client,
     )
-    return item
-
-
-# What invite may record as None (a level-zero invitation has no sponsor; the From may be the system's).
-_NULLABLE = ("sponsor_id", "sender_email", "inviter_name", "reply_to")
-
-
-def invitation_view(item: db.Item) -> db.Item:
-    view = db.answer_of(item, _NULLABLE)
-    if item.get("accepted_at"):
-        view["state"] = "accepted"
-    elif item["expires_at"] <= clock.now_iso():
-        view["state"] = "expired"
-    else:
-        view["state"] = "sent"
-    return view
+    return Invitation.of(item)
 
 
 def my_invitations(
     org_id: str, principal: Principal, *, cursor: str | None = None, limit: int = 50, client: Any = None
-) -> tuple[list[db.Item], str | None]:
+) -> tuple[list[Invitation], str | None]:
     """The caller's own invitations in the organisation, newest first (a staff member or a partner)."""
     if member_or_none(principal, org_id, client=client) is None:
         require_partner(principal, org_id, client=client)
-    return listings.query_index(
+    items, next_cursor = listings.query_index(
         listings.IndexKey("gsi1", _inviter_partition(org_id, principal.subject)),
         newest_first=True,
         limit=limit,
         cursor=cursor,
         client=client,
     )
+    return Invitation.each(items), next_cursor
 
 
 def invitation_by_token(token: str, *, client: Any = None) -> tuple[db.Item, db.Item]:
@@ -261,17 +321,13 @@ def invitation_by_token(token: str, *, client: Any = None) -> tuple[db.Item, db.
     return record, invitation
 
 
-def invitation_preview(token: str, *, client: Any = None) -> dict[str, Any]:
+def invitation_preview(token: str, *, client: Any = None) -> InvitationPreview:
     """The registration form's pre-filled data."""
     record, invitation = invitation_by_token(token, client=client)
     org = get_organisation(invitation["org_id"], client=client)
-    return {
-        "org_id": invitation["org_id"],
-        "org_name": org["name"],
-        "first_name": invitation["first_name"],
-        "last_name": invitation["last_name"],
-        "email": invitation["email"],
-        "phone": invitation.get("phone"),
-        "level_zero": bool(invitation.get("level_zero")),
-        "expires_at": record["expires_at"],
-    }
+    return InvitationPreview.of(
+        invitation,
+        org_name=org["name"],
+        level_zero=bool(invitation.get("level_zero")),
+        expires_at=record["expires_at"],
+    )

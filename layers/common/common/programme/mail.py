@@ -26,7 +26,7 @@ from common.platform.email import send_email
 from common.platform.notices import once
 from common.platform.observability import logger
 from common.platform.settings import Portal, get_settings
-from common.programme.invitations import invitation_key, invitation_view
+from common.programme.invitations import invitation_key, invitation_state
 
 
 def on_change(old: db.Item | None, new: db.Item | None) -> None:
@@ -74,7 +74,7 @@ def invitation_message(invitation: db.Item, token: str) -> tuple[str, str]:
 
 def send_invitation(invitation: db.Item, *, client: Any = None, ses: Any = None) -> bool:
     current = db.get(invitation_key(invitation["org_id"], invitation["invitation_id"]), consistent=True, client=client)
-    if current is None or invitation_view(current)["state"] != "sent":
+    if current is None or invitation_state(current) != "sent":
         logger.info(
             "invitation e-mail not sent: accepted or expired", extra={"invitation_id": invitation["invitation_id"]}
         )

@@ -20,7 +20,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.partners.account_links import AccessToken, Password, confirmation_item, mark_password_set
+from common.partners.account_links import (
+    EXAMPLE_TOKEN,
+    AccessToken,
+    Password,
+    confirmation_item,
+    mark_password_set,
+)
 from common.partners.identity import (
     NEW_USER_STATUS,
     ensure_user,
@@ -40,6 +46,7 @@ from common.partners.partner_records import (
     settings_of,
 )
 from common.platform import clock, db, emailed_links
+from common.platform.answers import Answer
 from common.platform.errors import Conflict, DomainError
 from common.platform.observability import logger
 from common.platform.validation import Email, Phone, ShortText
@@ -59,14 +66,34 @@ TermsVersion = Annotated[int | None, Field(None, ge=1, description="the current 
 
 
 class InvitationRegistration(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"token": EXAMPLE_TOKEN, "password": "Correct-Horse-42", "accept_terms_version": 1}]
+        },
+    )
     token: AccessToken
     password: Password
     accept_terms_version: TermsVersion = None
 
 
 class ReferralRegistration(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "k7m2p9x4w3qa",
+                    "first_name": "Robin",
+                    "last_name": "Referred",
+                    "email": "robin@example.org",
+                    "phone": "+15550101",
+                    "password": "Correct-Horse-42",
+                    "accept_terms_version": 1,
+                }
+            ]
+        },
+    )
     code: ReferralCode
     first_name: ShortText
     last_name: ShortText
@@ -74,6 +101,20 @@ class ReferralRegistration(BaseModel):
     phone: Phone
     password: Password
     accept_terms_version: TermsVersion = None
+
+
+class Registered(Answer):
+    partner_id: str
+    org_id: str
+    email_confirmed: bool = Field(description="true: the invitation proved the address")
+    existing_login: bool = Field(
+        description="the address already had a sign-in: its password was kept (sign in with it, not the one sent)"
+    )
+
+
+class RegistrationPending(Answer):
+    org_id: str
+    email: str = Field(description="the address registered: the next step is in the e-mail sent to it")
 
 
 # -- registration ----------------------------------------------------------------------------------
@@ -166,7 +207,7 @@ def _sponsor_of(org_id: str, sponsor_id: str | None, client: Any) -> db.Item | N
     return sponsor
 
 
-def register_by_invitation(request: InvitationRegistration, *, client: Any = None) -> dict[str, Any]:
+def register_by_invitation(request: InvitationRegistration, *, client: Any = None) -> Registered:
     """Registration from an e-mailed invitation: the token proves the address, so it counts as confirmed
     and only a password is needed. A person who already has a sign-in (staff, say) keeps their password."""
     record, invitation = invitation_by_token(request.token, client=client)
@@ -213,10 +254,10 @@ def register_by_invitation(request: InvitationRegistration, *, client: Any = Non
     # Either way the login has a password now: a later login e-mail must not offer to choose one.
     mark_password_set(partner_id, client)
     logger.info("partner registered", extra={"partner_id": partner_id, "org_id": org_id, "origin": "invitation"})
-    return {"partner_id": partner_id, "org_id": org_id, "email_confirmed": True, "existing_login": existing_login}
+    return Registered(partner_id=partner_id, org_id=org_id, email_confirmed=True, existing_login=existing_login)
 
 
-def register_by_referral(request: ReferralRegistration, *, client: Any = None) -> dict[str, Any]:
+def register_by_referral(request: ReferralRegistration, *, client: Any = None) -> RegistrationPending:
     """Registration through a participant's referral link: under them, with the address still to be
     confirmed (the confirmation e-mail is requested in the same transaction and goes out at once).
 
@@ -226,7 +267,7 @@ def register_by_referral(request: ReferralRegistration, *, client: Any = None) -
     org_id = sponsor["org_id"]
     terms_version = required_acceptance(settings_of(settings_item), request.accept_terms_version)
     email = request.email.lower()
-    answer = {"org_id": org_id, "email": email}
+    answer = RegistrationPending(org_id=org_id, email=email)
     contact = {"first_name": request.first_name, "last_name": request.last_name, "email": email, "phone": request.phone}
     partner_id, created = ensure_user(email, email_verified=False, **_identity(contact))
     if not created:

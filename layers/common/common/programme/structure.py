@@ -9,6 +9,7 @@ moves the other.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -42,6 +43,19 @@ from common.programme.invitations import (
     referral_link,
     referral_put,
 )
+from common.programme.structure_views import (
+    DownlinePage,
+    DownlinePartner,
+    Move,
+    Node,
+    Participant,
+    Scope,
+    StructureBalancePage,
+    StructurePage,
+    StructurePartner,
+    StructurePartnerWithBalance,
+    YourPartners,
+)
 from common.programme.terms import required_acceptance, terms_changed, terms_check
 
 # One TransactWriteItems holds at most 100 items: a move re-paths the partner and its whole downline in one.
@@ -54,17 +68,15 @@ def structure_changed() -> Conflict:
 
 
 class JoinRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"accept_terms_version": 1}]})
     accept_terms_version: int | None = Field(None, ge=1, description="the current terms version, when one is published")
 
 
 class SponsorChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"sponsor_id": "5e2f8a1c-3b7d-4e9f-8c6a-1d4b7e0f2a93"}]}
+    )
     sponsor_id: UserRef | None = Field(description="the new sponsor (a partner of the organisation); null: level zero")
-
-
-def node_view(node: db.Item) -> db.Item:
-    return db.without_storage(node, "history", "notifications")
 
 
 # -- placing a new node ----------------------------------------------------------------------------
@@ -109,7 +121,7 @@ def _names(details: dict[str, Any], display_name: str | None) -> tuple[str, str]
     return str(details.get("email") or "").split("@")[0], ""
 
 
-def join(org_id: str, principal: Principal, request: JoinRequest, *, client: Any = None) -> db.Item:
+def join(org_id: str, principal: Principal, request: JoinRequest, *, client: Any = None) -> Node:
     """A staff member with programme:join becomes a participant: under their superior's node (the
     superior must have joined first), or at level zero without a superior. Their partner account comes
     from their sign-in details when they have none. One transaction."""
@@ -177,51 +189,80 @@ def join(org_id: str, principal: Principal, request: JoinRequest, *, client: Any
         return next(r for f, r in zip(failed, refusals, strict=False) if f is not None)
 
     db.transact(actions, on_cancel=_refusal, client=client)
-    return node
+    return Node.of(node)
 
 
 # -- a participant's own view ----------------------------------------------------------------------
 
 
-def my_view(caller: PartnerCaller, *, client: Any = None) -> dict[str, Any]:
+def my_view(caller: PartnerCaller, *, client: Any = None) -> Participant:
     node = caller.node
     code = ensure_referral_code(node, client=client)
     sponsor_id = node.get("sponsor_id")
     sponsor = db.get(node_key(caller.org_id, sponsor_id), client=client) if sponsor_id else None
-    current = caller.settings.get("current_terms_version")
-    return {
-        "org_id": caller.org_id,
-        "partner_id": caller.partner_id,
-        "name": node.get("name"),
-        "status": node["status"],
-        "origin": node.get("origin"),
-        "level": node.get("level", len(node.get("upline", []))),
-        "upline": node.get("upline", []),
-        "sponsor": {"partner_id": sponsor_id, "name": (sponsor or {}).get("name")} if sponsor_id else None,
-        "referral_code": code,
-        "referral_link": referral_link(code),
-        "terms": {
-            "current_version": current,
-            "accepted_version": node.get("terms_version"),
-            "accepted_at": node.get("terms_accepted_at"),
-        },
-    }
+    return Participant.model_validate(
+        {
+            "org_id": caller.org_id,
+            "partner_id": caller.partner_id,
+            "status": node["status"],
+            "level": node.get("level", len(node.get("upline", []))),
+            "upline": node.get("upline", []),
+            "sponsor": {"partner_id": sponsor_id, "name": (sponsor or {}).get("name")} if sponsor_id else None,
+            "referral_code": code,
+            "referral_link": referral_link(code),
+            "terms": {
+                "current_version": caller.settings.get("current_terms_version"),
+                "accepted_version": node.get("terms_version"),
+                "accepted_at": node.get("terms_accepted_at"),
+            },
+        }
+    )
 
 
 # -- "your partners" -------------------------------------------------------------------------------
 
 
-def list_structure(
-    org_id: str, principal: Principal, *, cursor: str | None = None, limit: int = 50, client: Any = None
-) -> tuple[list[db.Item], str | None, str]:
-    """A page of "your partners" in tree order, and its scope: everyone for staff with programme:see_all,
-    else the calling participant's downline (without themselves)."""
+# A page's balances by partner id (money.ledger.balances: the money package sits above this one).
+Balances = Callable[[str, Sequence[str]], dict[str, dict[str, Any]]]
+
+
+def your_partners(
+    org_id: str,
+    principal: Principal,
+    *,
+    balances: Balances,
+    cursor: str | None = None,
+    limit: int = 50,
+    client: Any = None,
+) -> YourPartners:
+    """A page of "your partners" in tree order: everyone for staff with programme:see_all, else the calling
+    participant's downline (without themselves). A partner gets the downline view; staff the structure
+    view, with each partner's balance (read with `balances`) only when they hold programme:manage_balances."""
     member = member_or_none(principal, org_id, client=client)
+    scope: Scope = "downline"
     if member is not None and member.can(Permission.PROGRAMME_SEE_ALL):
+        scope = "all"
         items, next_cursor = listings.query_index(
             listings.IndexKey("gsi2", tree_partition(org_id)), cursor=cursor, limit=limit, client=client
         )
-        return items, next_cursor, "all"
+    else:
+        items, next_cursor = _downline(org_id, principal, member, cursor, limit, client)
+    if member is None:
+        return DownlinePage(items=DownlinePartner.each(items), next_cursor=next_cursor, scope="downline")
+    if not member.can(Permission.PROGRAMME_MANAGE_BALANCES):
+        return StructurePage(items=StructurePartner.each(items), next_cursor=next_cursor, scope=scope)
+    wallets = balances(org_id, [i["partner_id"] for i in items])
+    return StructureBalancePage(
+        items=[StructurePartnerWithBalance.of(i, wallet=wallets.get(i["partner_id"])) for i in items],
+        next_cursor=next_cursor,
+        scope=scope,
+    )
+
+
+def _downline(
+    org_id: str, principal: Principal, member: Member | None, cursor: str | None, limit: int, client: Any
+) -> tuple[list[db.Item], str | None]:
+    """A page of the calling participant's downline, without themselves."""
     try:
         caller = require_partner(principal, org_id, client=client)
     except NotFound:
@@ -230,17 +271,15 @@ def list_structure(
                 f"join the programme to see your partners, or hold {Permission.PROGRAMME_SEE_ALL.value}"
             ) from None
         raise
-    path = caller.node["gsi2sk"]
     # The caller's own node heads its subtree; a filter (not dropping it from a page) keeps pages full.
-    items, next_cursor = listings.query_index(
-        listings.IndexKey("gsi2", tree_partition(org_id), sort_prefix=path),
+    return listings.query_index(
+        listings.IndexKey("gsi2", tree_partition(org_id), sort_prefix=caller.node["gsi2sk"]),
         filter_expression="partner_id <> :me",
         filter_values={":me": caller.partner_id},
         cursor=cursor,
         limit=limit,
         client=client,
     )
-    return items, next_cursor, "downline"
 
 
 # -- moving a partner ------------------------------------------------------------------------------
@@ -298,7 +337,7 @@ def _repath(
     )
 
 
-def move(org_id: str, member: Member, partner_id: str, change: SponsorChange, *, client: Any = None) -> dict[str, Any]:
+def move(org_id: str, member: Member, partner_id: str, change: SponsorChange, *, client: Any = None) -> Move:
     """Place a partner under another sponsor (or at level zero) with its whole downline, in one
     transaction: every node of the subtree gets its new upline, level and tree path, each conditioned on
     the path it was read with. The staff hierarchy is not touched."""
@@ -318,7 +357,7 @@ def move(org_id: str, member: Member, partner_id: str, change: SponsorChange, *,
     if sponsor is not None and sponsor["status"] in CLOSED_STATUSES:
         raise Conflict("the new sponsor's partnership has ended or is archived")
     if node.get("sponsor_id") == sponsor_id:
-        return {"partner": node_view(node), "moved": 0}
+        return Move(partner=Node.of(node), moved=0)
     path = node["gsi2sk"]
     if sponsor is not None and sponsor["gsi2sk"].startswith(path):
         raise Conflict("a partner cannot be placed under themselves or their own downline")
@@ -356,4 +395,4 @@ def move(org_id: str, member: Member, partner_id: str, change: SponsorChange, *,
 
     db.transact(actions, on_cancel=_refusal, client=client)
     moved = db.get(node_key(org_id, partner_id), consistent=True, client=client) or node
-    return {"partner": node_view(moved), "moved": len(subtree)}
+    return Move(partner=Node.of(moved), moved=len(subtree))

@@ -14,15 +14,15 @@ to S3, then publishes it. From then on every partner must accept that version be
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.orgs.access import Member
-from common.partners.partner_caller import PartnerCaller
+from common.orgs.access import Member, Principal
+from common.partners.partner_caller import PartnerCaller, require_partner
 from common.partners.partner_records import (
     NODE_HISTORY,
     PartnerStatus,
@@ -32,8 +32,10 @@ from common.partners.partner_records import (
     status_partition,
 )
 from common.platform import clock, db, history
+from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, DomainError, FieldError, Forbidden, NotFound
 from common.platform.settings import FilesBucket, get_settings
+from common.programme.invitations import member_or_none
 
 PDF = "application/pdf"
 MAX_TERMS_BYTES = 10 * 1024 * 1024
@@ -43,8 +45,44 @@ SETTINGS_ENTITY = "programme_settings"  # the settings item's kind, as the porta
 
 
 class TermsAcceptance(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"version": 2}]})
     version: int = Field(ge=1, description="the version being accepted: the current one")
+
+
+class Upload(Answer):
+    url: str
+    fields: dict[str, str] = Field(description="form fields to send with the file (the file goes last, as `file`)")
+
+
+class TermsDraft(Answer):
+    version: int
+    status: Literal["draft"]
+    upload: Upload
+    content_type: str
+    max_bytes: int
+    expires_in: int = Field(description="seconds the upload form stays valid")
+
+
+class PublishedTerms(Answer):
+    """The current terms as published."""
+
+    version: int | None = Field(description="the current version; null while none is published")
+    published_at: Timestamp | None = None
+
+
+class Terms(PublishedTerms):
+    """The current terms with a download link, as staff read them."""
+
+    url: str | None = Field(description="a short-lived download link of the PDF; null while none is published")
+    url_expires_in: int | None = Field(description="seconds the link works")
+
+
+class PartnerTerms(Terms):
+    """The current terms as a partner reads them: also what they accepted."""
+
+    accepted_version: int | None = Field(description="the version they accepted")
+    accepted_at: Timestamp | None = None
+    accepted: bool = Field(description="whether they accepted the current version (true while none is published)")
 
 
 @lru_cache(maxsize=1)
@@ -108,7 +146,7 @@ def terms_changed() -> Conflict:
 # -- admins: upload and publish --------------------------------------------------------------------
 
 
-def start_upload(org_id: str, member: Member, *, client: Any = None, s3: Any = None) -> dict[str, Any]:
+def start_upload(org_id: str, member: Member, *, client: Any = None, s3: Any = None) -> TermsDraft:
     """The next version number (a draft until published) and a presigned POST for its PDF: that exact key,
     the PDF content type, at most 10 MB."""
     _require_admin(member)
@@ -126,14 +164,14 @@ def start_upload(org_id: str, member: Member, *, client: Any = None, s3: Any = N
         Conditions=[{"Content-Type": PDF}, ["content-length-range", 1, MAX_TERMS_BYTES]],
         ExpiresIn=UPLOAD_SECONDS,
     )
-    return {
-        "version": version,
-        "status": "draft",
-        "upload": {"url": upload["url"], "fields": upload["fields"]},
-        "content_type": PDF,
-        "max_bytes": MAX_TERMS_BYTES,
-        "expires_in": UPLOAD_SECONDS,
-    }
+    return TermsDraft(
+        version=version,
+        status="draft",
+        upload=Upload(url=upload["url"], fields=upload["fields"]),
+        content_type=PDF,
+        max_bytes=MAX_TERMS_BYTES,
+        expires_in=UPLOAD_SECONDS,
+    )
 
 
 def _uploaded(org_id: str, version: int, s3: Any) -> None:
@@ -148,7 +186,7 @@ def _uploaded(org_id: str, version: int, s3: Any) -> None:
         raise Conflict(f"the upload of version {version} is not a PDF of at most 10 MB: upload it again")
 
 
-def publish(org_id: str, member: Member, version: int, *, client: Any = None, s3: Any = None) -> dict[str, Any]:
+def publish(org_id: str, member: Member, version: int, *, client: Any = None, s3: Any = None) -> PublishedTerms:
     """Make an uploaded draft the current terms. Only a newer version than the current one can be
     published; publishing the current one again changes nothing."""
     _require_admin(member)
@@ -180,19 +218,30 @@ def publish(org_id: str, member: Member, version: int, *, client: Any = None, s3
 # -- everyone: read and accept ---------------------------------------------------------------------
 
 
-def terms_view(settings: db.Item) -> dict[str, Any]:
-    return {
-        "version": settings.get("current_terms_version"),
-        "published_at": settings.get("terms_published_at"),
-    }
+def terms_view(settings: db.Item) -> PublishedTerms:
+    return PublishedTerms(
+        version=settings.get("current_terms_version"), published_at=settings.get("terms_published_at")
+    )
 
 
-def current_terms(org_id: str, *, node: db.Item | None = None, client: Any = None, s3: Any = None) -> dict[str, Any]:
+def terms_for(org_id: str, principal: Principal, *, client: Any = None, s3: Any = None) -> Terms | PartnerTerms:
+    """The current terms for a staff member of the organisation, or for one of its partners (also while they
+    have not accepted them yet) with what they accepted."""
+    if member_or_none(principal, org_id, client=client) is not None:
+        return current_terms(org_id, client=client, s3=s3)
+    partner = require_partner(principal, org_id, accepting_terms=True, client=client)
+    return current_terms(org_id, node=partner.node, client=client, s3=s3)
+
+
+def current_terms(
+    org_id: str, *, node: db.Item | None = None, client: Any = None, s3: Any = None
+) -> Terms | PartnerTerms:
     """The current version with a short-lived download link; for a partner (their `node`) also what they
     accepted. No version published yet: nulls."""
     settings = db.get(settings_key(org_id), client=client) or {}
-    view: dict[str, Any] = {**terms_view(settings), "url": None, "url_expires_in": None}
-    version = view["version"]
+    published = terms_view(settings)
+    view: dict[str, Any] = {**published.model_dump(), "url": None, "url_expires_in": None}
+    version = published.version
     if version is not None:
         view["url"] = (s3 or _s3()).generate_presigned_url(
             "get_object",
@@ -205,11 +254,14 @@ def current_terms(org_id: str, *, node: db.Item | None = None, client: Any = Non
             ExpiresIn=DOWNLOAD_SECONDS,
         )
         view["url_expires_in"] = DOWNLOAD_SECONDS
-    if node is not None:
-        view["accepted_version"] = node.get("terms_version")
-        view["accepted_at"] = node.get("terms_accepted_at")
-        view["accepted"] = version is None or node.get("terms_version") == version
-    return view
+    if node is None:
+        return Terms.of(view)
+    return PartnerTerms.of(
+        view,
+        accepted_version=node.get("terms_version"),
+        accepted_at=node.get("terms_accepted_at"),
+        accepted=version is None or node.get("terms_version") == version,
+    )
 
 
 def accept(caller: PartnerCaller, version: int, *, client: Any = None) -> db.Item:
