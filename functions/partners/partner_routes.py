@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from common.orgs import child_orgs
 from common.orgs.access import Permission
-from common.orgs.organisations import NewOrganisation
+from common.orgs.organisations import NewOrganisation, Organisation
 from common.partners import adding_partners, lifecycle, partner_nodes, portal_settings, staff_partners
 from common.partners.activity_entries import ActivityEntry
 from common.partners.partner_nodes import Partner
@@ -48,7 +48,7 @@ def _actor(org_id: str, permission: Permission | None = Permission.MANAGE_PARTNE
         invalid=INVALID,
     ),
 )
-def create_child(org_id: Id, new: Annotated[NewOrganisation, Body()]) -> child_orgs.ChildOrganisation:
+def create_child(org_id: Id, new: Annotated[NewOrganisation, Body()]) -> Organisation:
     return child_orgs.create_child(org_id, member_of(router, org_id), new)
 
 
@@ -64,10 +64,10 @@ def create_child(org_id: Id, new: Annotated[NewOrganisation, Body()]) -> child_o
         invalid="The cursor or limit is not valid",
     ),
 )
-def list_children(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> Page[child_orgs.ChildOrganisation]:
+def list_children(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> Page[Organisation]:
     member_of(router, org_id)
     items, next_cursor = child_orgs.list_children(org_id, cursor=cursor, limit=limit)
-    return page_of(child_orgs.ChildOrganisation, items, next_cursor)
+    return page_of(Organisation, items, next_cursor)
 
 
 # -- portal settings -------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ class DealFile(NewFile, Answer):
     """A file as declared (NewFile; the upload may not exceed its size), where it belongs and its download
     link (it works once the upload is done)."""
 
-    model_config = ConfigDict(**Answer.model_config, json_schema_extra=None)  # not the input's example
+    model_config = Answer.model_config
     org_id: str
     deal_id: str
     file_id: str

@@ -48,7 +48,7 @@ class NoteSharing(BaseModel):
 class Note(NewNote, Answer):
     """A note as written (NewNote) and whose it is."""
 
-    model_config = ConfigDict(**Answer.model_config, json_schema_extra=None)  # not the input's example
+    model_config = Answer.model_config
     org_id: str
     deal_id: str
     note_id: str

@@ -147,3 +147,11 @@ def require_member(
     if permission is not None and not member.can(permission):
         raise Forbidden(f"missing permission {permission.value}")
     return member
+
+
+def member_or_none(principal: Principal, org_id: str, *, client: Any = None) -> Member | None:
+    """The caller's membership of the org, or None for someone who is not a member (a partner, say)."""
+    try:
+        return require_member(principal, org_id, client=client)
+    except NotFound:
+        return None

@@ -9,31 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
 from common.orgs.access import Member, member_key
-from common.orgs.organisations import MembershipChange, NewOrganisation, member_item, organisation_item
+from common.orgs.organisations import MembershipChange, NewOrganisation, Organisation, member_item, organisation_item
 from common.platform import clock, db, ids, listings
-from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, DomainError, Forbidden
-
-
-class ChildOrganisation(Answer):
-    """A child organisation, with the fields every organisation is answered with (a listed child is built
-    from the parent's link to it, which carries them)."""
-
-    org_id: str
-    name: str
-    parent_id: str | None = Field(description="the parent organisation; null for a top-level one")
-    created_at: Timestamp
-    created_by: str
 
 
 def child_key(parent_id: str, child_id: str) -> db.Key:
     return {"pk": f"ORG#{parent_id}", "sk": f"CHILD#{child_id}"}
 
 
-def create_child(parent_id: str, member: Member, new: NewOrganisation, *, client: Any = None) -> ChildOrganisation:
+def create_child(parent_id: str, member: Member, new: NewOrganisation, *, client: Any = None) -> Organisation:
     """The child organisation, its creator's admin membership and the parent's link to it, in one
     transaction conditioned on the creator still being an admin of the parent."""
     if member.role != "admin":
@@ -73,13 +59,13 @@ def create_child(parent_id: str, member: Member, new: NewOrganisation, *, client
         on_cancel=_refusal,
         client=client,
     )
-    return ChildOrganisation.of(org)
+    return Organisation.of(org)
 
 
 def list_children(
     parent_id: str, *, cursor: str | None = None, limit: int = 50, client: Any = None
-) -> tuple[list[ChildOrganisation], str | None]:
+) -> tuple[list[Organisation], str | None]:
     """The child organisations by id (oldest first: ids are time-ordered), as organisations answer."""
     links, next_cursor = listings.query_prefix(f"ORG#{parent_id}", "CHILD#", cursor=cursor, limit=limit, client=client)
-    children = [ChildOrganisation.of(link, org_id=link["child_id"], parent_id=parent_id) for link in links]
+    children = [Organisation.of(link, org_id=link["child_id"], parent_id=parent_id) for link in links]
     return children, next_cursor

@@ -102,12 +102,6 @@ def member_item(org: db.Item, user_id: str, change: MembershipChange, at: str) -
     }
 
 
-def organisation_view(item: db.Item) -> dict[str, Any]:
-    """The Organisation answer as plain JSON values, for the routes that do not return the model yet (a child
-    organisation's listing item is built from the parent's link to it, which carries the same fields)."""
-    return Organisation.of(item).model_dump(mode="json")
-
-
 def _memberships_of(user_id: str) -> str:
     return f"USER#{user_id}#MEMBERSHIPS"
 

@@ -88,7 +88,7 @@ class NewWorkflow(BaseModel):
 class Stage(NewStage, Answer):
     """A stage as created (NewStage; stored before the commission setting existed: none) and its id."""
 
-    model_config = ConfigDict(**Answer.model_config, json_schema_extra=None)  # not the input's example
+    model_config = Answer.model_config
     stage_id: str
 
 

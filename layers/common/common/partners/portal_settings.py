@@ -55,7 +55,7 @@ class PortalSettings(BaseModel):
 class PortalSettingsView(PortalSettings, Answer):
     """The settings as saved (PortalSettings), and what the organisation cannot set here."""
 
-    model_config = ConfigDict(**Answer.model_config, json_schema_extra=None)  # not the input's example
+    model_config = Answer.model_config
     org_id: str
     offered_sender_domains: list[str] = Field(description="the deployment's sender domains (read-only)")
     current_terms_version: int | None = Field(description="the programme's terms partners must accept (read-only)")

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from common.orgs.access import Member, Permission, Principal, member_key, require_member
+from common.orgs.access import Permission, Principal, member_key, member_or_none
 from common.orgs.organisations import get_organisation
 from common.partners import sender_addresses
 from common.partners.partner_caller import require_partner
@@ -125,13 +125,6 @@ class ReferralPreview(Answer):
     org_id: str
     org_name: str
     referrer_name: str
-
-
-def member_or_none(principal: Principal, org_id: str, *, client: Any = None) -> Member | None:
-    try:
-        return require_member(principal, org_id, client=client)
-    except NotFound:
-        return None
 
 
 # -- referral codes --------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.orgs.access import Member, Permission, Principal, member_key, require_member, user_actor
+from common.orgs.access import Member, Permission, Principal, member_key, member_or_none, require_member, user_actor
 from common.partners.identity import user_details
 from common.partners.partner_caller import PartnerCaller, require_partner
 from common.partners.partner_records import (
@@ -38,7 +38,6 @@ from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, i
 from common.platform.validation import UserRef
 from common.programme.invitations import (
     ensure_referral_code,
-    member_or_none,
     new_referral_code,
     referral_link,
     referral_put,

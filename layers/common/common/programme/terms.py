@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.orgs.access import Member, Principal
+from common.orgs.access import Member, Principal, member_or_none
 from common.partners.partner_caller import PartnerCaller, require_partner
 from common.partners.partner_records import (
     NODE_HISTORY,
@@ -35,7 +35,6 @@ from common.platform import clock, db, history
 from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, DomainError, FieldError, Forbidden, NotFound
 from common.platform.settings import FilesBucket, get_settings
-from common.programme.invitations import member_or_none
 
 PDF = "application/pdf"
 MAX_TERMS_BYTES = 10 * 1024 * 1024
