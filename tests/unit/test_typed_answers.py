@@ -98,6 +98,9 @@ def test_every_success_schema_is_the_routes_return_type(documents: dict[str, dic
         if models is None:
             continue
         for status, answer in successes(documents[name], route).items():
+            if status == "204":  # no content (a claim with nothing ready)
+                assert not answer.get("content"), label(route)
+                continue
             schema = answer["content"]["application/json"]["schema"]
             assert _schema_names(schema) == {m.__name__ for m in models}, (label(route), status)
 

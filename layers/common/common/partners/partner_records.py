@@ -265,7 +265,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
 
 
 def settings_of(item: db.Item | None) -> dict[str, Any]:
-    stored = db.without_storage(item or {})
+    stored = item or {}
     return {**DEFAULT_SETTINGS, **{k: v for k, v in stored.items() if k in DEFAULT_SETTINGS or k == "org_id"}}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
@@ -73,12 +73,6 @@ def stream_images(change: Mapping[str, Any]) -> tuple[Item | None, Item | None]:
 
 def without_storage(item: Mapping[str, Any], *also_hidden: str) -> Item:
     return {k: v for k, v in item.items() if k not in STORAGE_ATTRIBUTES and k not in also_hidden}
-
-
-def answer_of(item: Mapping[str, Any], fields: Iterable[str], *also_hidden: str) -> Item:
-    """The item as the API answers it: `fields` always there, null when unset (a write keeps no nulls, so
-    a read would not find the attribute the written item had as None), storage attributes never."""
-    return {**dict.fromkeys(fields), **without_storage(item, *also_hidden)}
 
 
 def serialize_values(values: Mapping[str, Any] | None) -> dict[str, Any]:

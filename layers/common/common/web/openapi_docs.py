@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import OpenAPI, Operation, PathItem
 from aws_lambda_powertools.event_handler.openapi.models import Response as DocumentedResponse
@@ -19,17 +18,9 @@ from common.platform.errors import PROBLEM_CONTENT_TYPE
 Responses = dict[int, OpenAPIResponse]
 
 
-class Open(BaseModel):
-    """Object models allow extra fields: the document does not claim to list every field an item carries."""
-
+class ProblemField(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-
-class Page(Open):
-    next_cursor: str | None = Field(description="pass as cursor for the next page; null on the last page")
-
-
-class ProblemField(Open):
     field: str = Field(description="location and name, e.g. body.phone or query.cursor")
     message: str
 
@@ -70,8 +61,10 @@ PROBLEM_CODES = (
 )
 
 
-class Problem(Open):
-    """RFC 9457 problem details."""
+class Problem(BaseModel):
+    """RFC 9457 problem details (other members may follow, as the RFC allows)."""
+
+    model_config = ConfigDict(extra="allow")
 
     type: str = Field(description=f"/problems/<code>, the code one of: {', '.join(PROBLEM_CODES)}")
     title: str
@@ -89,11 +82,6 @@ class Problem(Open):
 def ok(description: str, status: int = 200) -> Responses:
     """A JSON answer: its schema is the route's return type (`Response[T]` or `T`), filled in by Powertools."""
     return {status: {"description": description}}
-
-
-def body(model: Any, description: str, status: int = 200) -> Responses:
-    """A JSON answer: `model` is a pydantic model, or a union of them when callers see different views."""
-    return {status: {"description": description, "content": {"application/json": {"model": model}}}}
 
 
 def no_content(description: str) -> Responses:

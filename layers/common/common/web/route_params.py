@@ -4,7 +4,7 @@ is read: a malformed id is invalid input (422 naming the parameter), never a key
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
@@ -36,8 +36,3 @@ def partner_of(
     router: APIGatewayHttpRouter, org_id: str, *, confirming: bool = False, accepting_terms: bool = False
 ) -> PartnerCaller:
     return require_partner(caller(router), org_id, confirming=confirming, accepting_terms=accepting_terms)
-
-
-def page(items: list[dict[str, Any]], next_cursor: str | None) -> dict[str, Any]:
-    """A listing's answer: the page's items and the cursor of the next page (None on the last)."""
-    return {"items": items, "next_cursor": next_cursor}
