@@ -6,7 +6,7 @@ retried without redoing the others, and notices make a redelivered change send n
 
 from __future__ import annotations
 
-from common.deals import mail
+from common.deals import credited_leads, mail
 from common.partners import mail as partner_mail
 from common.platform import queued_changes
 from common.platform.settings import Deployment, Portal, SenderDomains, SesConfiguration, validate_settings
@@ -20,6 +20,7 @@ REACTIONS: tuple[queued_changes.Reaction, ...] = (
     partner_mail.on_change,
     programme_mail.on_change,
     mail.on_change,
+    credited_leads.on_change,
     registration_attempts.on_change,
 )
 

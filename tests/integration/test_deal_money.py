@@ -5,6 +5,7 @@ and reversed. A partner credits only themselves and moves nothing."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,3 +197,34 @@ def test_a_partner_credits_only_themselves_and_moves_no_deal(stack: Any, money: 
     assert money.stored(deal)["stage_name"] == "New"
     assert money.entries(deal) == []
     assert other.get(portal).json()["items"] == []
+
+
+def test_a_burst_of_deals_for_one_busy_partner_is_refused_nothing(stack: Any, money: MoneyOrg) -> None:
+    # A partner company posting many deals for one partner at once: the partner's record is updated by each
+    # deal's transaction (conflicts are retried), and each deal's "lead" entry joins the activity from the
+    # stream, so no caller is refused and no entry is lost or doubled.
+    bodies = [money.body(title=f"Burst {n}", partner_id=money.partner.user_id) for n in range(BURST)]
+    with ThreadPoolExecutor(max_workers=BURST) as pool:
+        answers = list(pool.map(lambda body: money.admin.post(f"/orgs/{money.org_id}/deals", body), bodies))
+
+    assert [a.status_code for a in answers] == [201] * BURST, [a.text for a in answers if a.status_code != 201]
+    stack.wait_for_streams()
+    activity, cursor = [], None
+    while True:
+        params = {"limit": 7, **({"cursor": cursor} if cursor else {})}
+        page = money.admin.get(f"/orgs/{money.org_id}/partners/{money.partner.user_id}/activity", params=params)
+        assert page.status_code == 200, page.text
+        activity += page.json()["items"]
+        if (cursor := page.json()["next_cursor"]) is None:
+            break
+    credited = sorted(e["deal_id"] for e in activity if e["action"] == "lead" and e["deal_id"] in ids(answers))
+    assert credited == sorted(ids(answers))
+    node = db.get(node_key(money.org_id, money.partner.user_id), consistent=True) or {}
+    assert node["status"] == "ACTIVE"
+
+
+BURST = 40
+
+
+def ids(answers: list[Any]) -> list[str]:
+    return [a.json()["deal_id"] for a in answers]

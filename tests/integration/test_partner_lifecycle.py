@@ -155,10 +155,12 @@ def test_contacts_tasks_and_activity(org: StaffOrg) -> None:
     org.manager.put(f"{path}/brokers", {"brokers": [org.broker.user_id]})
     status(org, partner_id, "LIVE")
     entries = org.manager.get(f"{path}/activity").json()["items"]
-    assert [(e["kind"], e.get("action")) for e in entries] == [
+    # In the order they were recorded: the contact (back-dated, so its `at` is older) right after "added".
+    assert [(e["kind"], e["action"]) for e in entries] == [
         ("history", "status_changed"),
         ("history", "brokers_assigned"),
+        ("contact", "contact_logged"),
         ("history", "added"),
-        ("contact", None),  # logged as having happened before the partner was added
     ]
+    assert entries[2]["at"] == "2026-01-05T10:00:00.000Z" and entries[2]["recorded_at"] > entries[3]["at"]
     assert org.viewer.get(f"{path}/activity").status_code == 403

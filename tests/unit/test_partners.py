@@ -380,7 +380,7 @@ def test_restoring_an_archived_active_partner_puts_them_back_in_the_lapse_index(
     from common.partners.partner_records import record_lead
 
     partner_id = add(call, org)["partner_id"]
-    db.transact([record_lead(org, partner_id, "deal-1", "system")], on_cancel=lambda _: AssertionError())
+    db.transact([record_lead(org, partner_id)], on_cancel=lambda _: AssertionError())
     archived = db.get(node_key(org, partner_id)) or {}
     assert archived["status"] == "ACTIVE" and "gsi3pk" in archived
     _status(call, org, partner_id, "ARCHIVED", reason="paused")

@@ -32,7 +32,7 @@ def _partner(partner_id: str, status: PartnerStatus = PartnerStatus.LIVE) -> Non
 
 
 def _lead(partner_id: str, deal_id: str = "deal") -> None:
-    db.transact([record_lead(ORG, partner_id, deal_id, "system")], on_cancel=lambda failed: AssertionError(failed))
+    db.transact([record_lead(ORG, partner_id)], on_cancel=lambda failed: AssertionError(failed))
 
 
 def _status(partner_id: str) -> str:

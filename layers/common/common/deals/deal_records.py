@@ -54,6 +54,9 @@ class DealValue(BaseModel):
 # -- keys ------------------------------------------------------------------------------------------
 
 
+DEAL_ENTITY = "deal"
+
+
 def deal_pk(org_id: str, deal_id: str) -> str:
     return f"ORG#{org_id}#DEAL#{deal_id}"
 
@@ -164,7 +167,7 @@ def deal_item(
     first = contacts[0]
     return {
         **deal_key(org_id, deal_id),
-        "entity": "deal",
+        "entity": DEAL_ENTITY,
         "org_id": org_id,
         "deal_id": deal_id,
         "workflow_id": workflow["workflow_id"],

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from common.deals.deal_records import STAGE_HISTORY, deal_key
+from common.deals.deal_records import DEAL_ENTITY, STAGE_HISTORY, deal_key
 from common.orgs.access import org_key
 from common.partners.partner_caller import PartnerCaller
 from common.partners.partner_records import (
@@ -112,7 +112,7 @@ def stage_change(old: db.Item | None, new: db.Item | None) -> int | None:
     at the first stage is 0, no change); None when the record is no stage change (a share, say). Without
     the old image (a change too large to travel with both) the newest change is taken: notices keep it to
     one e-mail."""
-    if new is None or new.get("entity") != "deal":
+    if new is None or new.get("entity") != DEAL_ENTITY:
         return None
     number = STAGE_HISTORY.newest(new)
     if number < 1 or (old is not None and STAGE_HISTORY.newest(old) >= number):

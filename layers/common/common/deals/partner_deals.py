@@ -24,7 +24,7 @@ from common.deals.deal_views import PortalDeal, PortalDealSummary, portal_deal_v
 from common.orgs import workflows
 from common.partners import brokers
 from common.partners.partner_caller import PartnerCaller
-from common.partners.partner_records import lead_actions
+from common.partners.partner_records import record_lead
 from common.platform import db, listings
 from common.platform.answers import Answer
 from common.platform.errors import Conflict, DomainError, NotFound
@@ -119,7 +119,7 @@ def _create_portal_deal(
         *share_actions(deal, caller.partner_id, caller.actor, deal["created_at"]),
     ]
     lead_at = len(actions)
-    actions += lead_actions(caller.org_id, caller.partner_id, deal["deal_id"], caller.actor, caller.node)
+    actions.append(record_lead(caller.org_id, caller.partner_id))
     actions.append(owner_check)
 
     def refusal(failed: list[db.Item | None]) -> DomainError:

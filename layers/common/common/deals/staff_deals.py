@@ -24,7 +24,7 @@ from common.deals.deal_records import (
 )
 from common.orgs import workflows
 from common.orgs.access import Member, Permission, member_key
-from common.partners.partner_records import lead_actions, node_key
+from common.partners.partner_records import node_key, record_lead
 from common.platform import clock, db, history, ids, listings
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from common.platform.validation import Email, EntityId, Phone, ShortText, UserRef
@@ -118,9 +118,7 @@ def create_deal(org_id: str, member: Member, new: NewDeal, *, client: Any = None
     if new.partner_id:
         actions += share_actions(deal, new.partner_id, actor, deal["created_at"])
         partner_at = len(actions)
-        # The node is read for its history: when that is full, the older entries move to a page.
-        node = db.get(node_key(org_id, new.partner_id), consistent=True, client=client)
-        actions += lead_actions(org_id, new.partner_id, deal["deal_id"], actor, node)
+        actions.append(record_lead(org_id, new.partner_id))
 
     def refusal(failed: list[db.Item | None]) -> DomainError:
         if owner_at >= 0 and failed[owner_at] is not None:

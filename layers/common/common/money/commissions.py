@@ -165,7 +165,7 @@ def changes_of(old: db.Item | None, new: db.Item | None) -> list[Change]:
     history pages, `archived_changes`). Empty for anything else: not a deal, no credited partner, or a
     record that is no stage change (e.g. a share: no newer change). The old image only tells that; it may be
     missing (a change too large to travel with both)."""
-    if new is None or new.get("entity") != "deal" or not new.get("credited_partner_id"):
+    if new is None or new.get("entity") != deal_records.DEAL_ENTITY or not new.get("credited_partner_id"):
         return []
     history = new.get("stage_history")
     if new.get("stage_commission") in ACTING:

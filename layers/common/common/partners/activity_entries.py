@@ -1,20 +1,22 @@
-"""How a partner's activity is answered (lifecycle.activity pages it): the changes of their record merged
-with the contact log, one entry model for both kinds."""
+"""How a partner's activity is answered (lifecycle.activity pages it): the entries of their record's
+history, a logged contact among them, one entry model for both kinds."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal, Self
 
 from pydantic import Field
 
-from common.partners.lifecycle import ContactChannel
+from common.partners.lifecycle import CONTACT_ACTION, ContactChannel
 from common.partners.partner_records import PartnerStatus
 from common.platform.answers import Answer, Timestamp
 
 
 class ActivityEntry(Answer):
     """One entry of a partner's activity: a change of their record (kind history: what happened, who did it
-    and the change's details) or a logged contact (kind contact). The other kind's fields are null."""
+    and the change's details) or a logged contact (kind contact, action contact_logged: `at` is when it
+    happened, `recorded_at` when it was logged). The other kind's fields are null."""
 
     kind: Literal["history", "contact"]
     at: Timestamp
@@ -36,3 +38,9 @@ class ActivityEntry(Answer):
     summary: str | None = None
     recorded_by: str | None = None
     recorded_at: Timestamp | None = None
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any], **fields: Any) -> Self:
+        contact = item.get("action") == CONTACT_ACTION
+        kind = {"kind": "contact", "recorded_by": item.get("actor")} if contact else {"kind": "history"}
+        return super().of(item, **kind, **fields)

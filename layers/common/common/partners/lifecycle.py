@@ -7,7 +7,6 @@ index key (gsi1pk) moves with the status; the lapse index keys (gsi3) exist only
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,8 +27,7 @@ from common.partners.partner_records import (
 )
 from common.platform import clock, db, history, ids, listings
 from common.platform.answers import Answer, Timestamp
-from common.platform.cursors import cursor_fields, encode_cursor
-from common.platform.errors import DomainError, NotFound, invalid
+from common.platform.errors import Conflict, DomainError, NotFound, invalid
 from common.platform.validation import Instant, LongText, ShortText
 
 S = PartnerStatus
@@ -37,6 +35,8 @@ ContactChannel = Literal["phone", "email", "meeting", "message", "other"]
 PAGE_SIZE = 50
 LAPSE_KEYS = ("gsi3pk", "gsi3sk")
 CONTACT_PREFIX = "CONTACT#"
+# A logged contact's entry in the activity (the node's history).
+CONTACT_ACTION = "contact_logged"
 
 
 class PartnerStatusChange(BaseModel):
@@ -219,6 +219,8 @@ def _not_found(partner_id: str) -> NotFound:
 
 
 def add_contact(org_id: str, partner_id: str, body: NewContact, actor: str, *, client: Any = None) -> db.Item:
+    """The contact, in the contact log and (the same transaction) as an entry of the partner's activity, so
+    the activity is one history in one order."""
     at = clock.iso(body.at) if body.at else clock.now_iso()
     contact_id = ids.new_id()
     item = {
@@ -234,15 +236,37 @@ def add_contact(org_id: str, partner_id: str, body: NewContact, actor: str, *, c
         "recorded_by": actor,
         "recorded_at": clock.now_iso(),
     }
+    event = {
+        **history_event(CONTACT_ACTION, actor, contact_id=contact_id, channel=body.channel, summary=body.summary),
+        "at": at,
+        "recorded_at": item["recorded_at"],
+    }
+    key = node_key(org_id, partner_id)
 
-    def _refusal(failed: list[db.Item | None]) -> DomainError:
-        return _not_found(partner_id) if failed[0] is not None else DomainError("contact id collision; retry")
+    def write(addition: history.Addition) -> None:
+        update = db.tx_update(
+            key,
+            expression=f"SET {addition.expression}",
+            condition=f"attribute_exists(pk) AND attribute_not_exists(removed_at) AND {addition.condition}",
+            values=addition.values,
+        )
 
-    db.transact(
-        [_node_present(org_id, partner_id), db.tx_put(item, condition="attribute_not_exists(pk)")],
-        on_cancel=_refusal,
-        client=client,
-    )
+        def refusal(failed: list[db.Item | None]) -> DomainError:
+            current = failed[0]
+            if current is None:
+                return DomainError("contact id collision; retry")
+            if not current or current.get("removed_at"):
+                return _not_found(partner_id)
+            addition.check(current)
+            return Conflict(f"partner {partner_id} changed meanwhile; retry")
+
+        db.transact(
+            [update, db.tx_put(item, condition="attribute_not_exists(pk)"), *addition.pages()],
+            on_cancel=refusal,
+            client=client,
+        )
+
+    history.attempt(history.Addition(NODE_HISTORY, [event], get_node(org_id, partner_id, client=client)), write)
     return item
 
 
@@ -329,64 +353,13 @@ def change_task(
 # -- activity --------------------------------------------------------------------------------------
 
 
-def _decode_position(cursor: str) -> tuple[str, int | None]:
-    """A page's end: its last entry's position, and the number below which the node's history is still to
-    be shown."""
-    fields = cursor_fields(cursor)
-    position, below = fields.get("before", ""), fields.get("below", "")
-    try:
-        datetime.fromisoformat(position.split("#", 1)[0].replace("Z", "+00:00"))
-    except ValueError as error:
-        raise invalid("query.cursor", "is not a valid page cursor") from error
-    if not below.isdigit():
-        raise invalid("query.cursor", "is not a valid page cursor")
-    return position, int(below)
-
-
 def activity(
     org_id: str, partner_id: str, *, cursor: str | None = None, limit: int = PAGE_SIZE, client: Any = None
 ) -> tuple[list[db.Item], str | None]:
-    """The node's history (every status change, assignment, lead, edit) merged with the contact log, newest
-    first. Removed partners keep theirs. Each entry has a position `<at>#H#<n>` or `<at>#C#<contactId>`;
-    a page ends at one, and the next page takes what lies before it. The history is read from its newest
-    entry down (the node's own, then its pages), from where the previous page left it, only as far as a
-    page needs."""
+    """The node's history, newest first: every status change, assignment, lead, edit and logged contact, in
+    the one order they were recorded in (their numbers), so a page boundary can never skip an entry whose
+    time disagrees with its place (a retried write, clock skew). Removed partners keep theirs."""
     node = db.get(node_key(org_id, partner_id), consistent=True, client=client)
     if node is None:
         raise _not_found(partner_id)
-    before, below = _decode_position(cursor) if cursor else (None, None)
-    # A contact's sort key is CONTACT#<position>. One more than a page: BETWEEN is inclusive, and the contact
-    # at the cursor itself (already shown) is dropped below.
-    contacts, more_contacts = listings.query(
-        key_condition="pk = :pk AND sk BETWEEN :low AND :high",
-        values={
-            ":pk": follow_up_partition(org_id, partner_id),
-            ":low": CONTACT_PREFIX,
-            ":high": CONTACT_PREFIX + (before or "\uffff"),
-        },
-        newest_first=True,
-        limit=limit + 1,
-        client=client,
-    )
-    read: list[tuple[str, int, db.Item]] = []
-    for number, entry in history.newest_first(NODE_HISTORY, node, before=below, client=client):
-        position = f"{entry['at']}#H#{number:06d}"
-        if before is None or position < before:
-            read.append((position, number, {"kind": "history", **entry}))
-            if len(read) > limit:
-                break
-    merged = [(position, entry) for position, _, entry in read] + [
-        (c["sk"].removeprefix(CONTACT_PREFIX), {"kind": "contact", **db.without_storage(c, "org_id", "partner_id")})
-        for c in contacts
-    ]
-    merged = sorted((m for m in merged if before is None or m[0] < before), key=lambda m: m[0], reverse=True)
-    page = merged[:limit]
-    shown = {position for position, _ in page}
-    unshown = [number for position, number, _ in read if position not in shown]
-    # The next page's history starts above the newest entry read but not shown; with none, the history was
-    # read to its end (what was left out lies at or after the cursor: shown already).
-    below = max(unshown) + 1 if unshown else 0
-    more = bool(unshown) or len(merged) > limit or more_contacts is not None
-    if not (more and page):
-        return [entry for _, entry in page], None
-    return [entry for _, entry in page], encode_cursor({"before": page[-1][0], "below": str(below)})
+    return history.listing(NODE_HISTORY, node, cursor=cursor, limit=limit, client=client)

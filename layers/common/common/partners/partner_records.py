@@ -269,29 +269,25 @@ def settings_of(item: db.Item | None) -> dict[str, Any]:
     return {**DEFAULT_SETTINGS, **{k: v for k, v in stored.items() if k in DEFAULT_SETTINGS or k == "org_id"}}
 
 
-def record_lead(org_id: str, partner_id: str, deal_id: str, actor: str) -> dict[str, Any]:
-    """`lead_actions`' node update, decided without reading the node: it appends while the node's history
-    has room."""
-    return lead_actions(org_id, partner_id, deal_id, actor, None)[0]
+def record_lead(org_id: str, partner_id: str) -> dict[str, Any]:
+    """The node update for the transaction that creates a deal credited to the partner: the deal is their
+    latest lead, and makes them ACTIVE (from LIVE, LAPSED or a prospect status); the node joins the lapse
+    index with the new date. ENDED or ARCHIVED partners (or removed ones) fail the condition.
 
-
-def lead_actions(org_id: str, partner_id: str, deal_id: str, actor: str, node: db.Item | None) -> list[dict[str, Any]]:
-    """The node update (and the pages of its older history when that is full), for the transaction that
-    creates a deal credited to the partner: the deal is their latest lead, and makes them ACTIVE (from LIVE,
-    LAPSED or a prospect status). The node joins the lapse index with the new date. ENDED or ARCHIVED
-    partners (or removed ones) fail the condition. `node` is the node as read (None: not found)."""
+    It touches no history: a burst of deals for one busy partner would otherwise contend on the node's
+    bounded history list (archiving it every few entries) and be refused. The activity's "lead" entry
+    follows from the stream (deals.credited_leads), and concurrent updates of these fields are plain
+    transaction conflicts, which db retries."""
     at = clock.now_iso()
     index = lapse_index(org_id, partner_id, at)
-    event = history_event("lead", actor, deal_id=deal_id, status=S.ACTIVE.value)
-    addition = history.Addition(NODE_HISTORY, [event], node)
-    update = db.tx_update(
+    return db.tx_update(
         node_key(org_id, partner_id),
         expression=(
             "SET #status = :active, last_lead_at = :at, updated_at = :at, gsi1pk = :g1pk, "
-            f"gsi3pk = :g3pk, gsi3sk = :g3sk, {addition.expression} ADD version :one"
+            "gsi3pk = :g3pk, gsi3sk = :g3sk ADD version :one"
         ),
         condition="#status IN (" + ", ".join(f":s{i}" for i in range(len(LEAD_STATUSES))) + ") "
-        f"AND attribute_not_exists(removed_at) AND {addition.condition}",
+        "AND attribute_not_exists(removed_at)",
         names={"#status": "status"},
         values={
             ":active": S.ACTIVE.value,
@@ -301,7 +297,27 @@ def lead_actions(org_id: str, partner_id: str, deal_id: str, actor: str, node: d
             ":g3sk": index["gsi3sk"],
             ":one": 1,
             **{f":s{i}": s.value for i, s in enumerate(LEAD_STATUSES)},
-            **addition.values,
         },
     )
-    return [update, *addition.pages()]
+
+
+def append_events(org_id: str, partner_id: str, events: list[dict[str, Any]], *, client: Any = None) -> None:
+    """Add entries to a node's history and nothing else (a removed partner keeps theirs): read, then
+    decided again while racing writes change the history."""
+    key = node_key(org_id, partner_id)
+    node = db.get(key, consistent=True, client=client)
+    if node is None:
+        return
+
+    def write(addition: history.Addition) -> db.Item:
+        return history.update(
+            key,
+            addition,
+            expression=f"SET {addition.expression}",
+            condition=f"attribute_exists(pk) AND {addition.condition}",
+            values={},
+            on_conflict=Conflict(f"the history of partner {partner_id} changed meanwhile; retry"),
+            client=client,
+        )
+
+    history.attempt(history.Addition(NODE_HISTORY, events, node), write)

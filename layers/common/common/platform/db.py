@@ -21,14 +21,10 @@ from botocore.exceptions import ClientError
 
 from common.platform.errors import DomainError
 from common.platform.settings import Deployment, get_settings
-from common.platform.table_schema import ENTITY_ATTRIBUTE, key_attributes
 
 Item = dict[str, Any]
 Key = dict[str, str]
 T = TypeVar("T")
-
-# Key and index attributes: storage detail that API responses never show.
-STORAGE_ATTRIBUTES = frozenset({*key_attributes(), ENTITY_ATTRIBUTE})
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -69,10 +65,6 @@ def stream_images(change: Mapping[str, Any]) -> tuple[Item | None, Item | None]:
     """The old and new item of a stream record's `dynamodb` part (None where the change has none)."""
     old, new = change.get("OldImage"), change.get("NewImage")
     return (deserialize(old) if old else None), (deserialize(new) if new else None)
-
-
-def without_storage(item: Mapping[str, Any], *also_hidden: str) -> Item:
-    return {k: v for k, v in item.items() if k not in STORAGE_ATTRIBUTES and k not in also_hidden}
 
 
 def serialize_values(values: Mapping[str, Any] | None) -> dict[str, Any]:
