@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from common.deals import deal_records, files, mail
+from common.deals import credited_leads, deal_records, files, mail
 from common.orgs import access, organisations
 from common.partners.partner_records import (
     PartnerStatus,
@@ -252,7 +252,10 @@ def test_a_deal_credited_to_a_partner_is_their_lead(call: Call, org: str, workfl
     partner = node(org, PARTNER)
     assert partner["status"] == "ACTIVE"
     assert partner["last_lead_at"] == deal["created_at"]
-    assert partner["history"][-1]["deal_id"] == deal["deal_id"]
+    # The activity's lead entry follows from the stream, not from the deal's transaction.
+    assert "deal_id" not in partner["history"][-1]
+    credited_leads.on_change(None, db.get(deal_records.deal_key(org, deal["deal_id"])))
+    assert node(org, PARTNER)["history"][-1]["deal_id"] == deal["deal_id"]
     share = db.get(deal_records.share_key(org, deal["deal_id"], PARTNER))
     assert share is not None and share["shared_by"] == f"user:{OWNER}"
     assert share["workflow_id"] == workflow["workflow_id"]
