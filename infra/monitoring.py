@@ -294,7 +294,7 @@ class Monitoring(NestedStack):
             period=PERIOD,
         )
         self.facade.monitor_custom(
-            alarm_friendly_name=INVALID_ANSWERS_METRIC,
+            alarm_friendly_name="Api",
             human_readable_name="Answers that did not fit their type",
             metric_groups=[
                 cmc.CustomMetricGroup(
