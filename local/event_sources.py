@@ -13,9 +13,9 @@ from typing import Any, TypeVar
 
 from infra.manifest import STREAM_DISPATCHER, Function
 from local import failures
+from local.invoker import ACCOUNT_ID
 from local.queue_poller import Invoke, QueuePoller, create_queues
 from local.stream_poller import StartingPosition, StreamPoller
-from local.table import aws_shaped_arn
 
 Poller = TypeVar("Poller", StreamPoller, QueuePoller)
 
@@ -108,3 +108,10 @@ class EventSources:
         if poller is None:
             raise RuntimeError("the local stack is not running")
         return poller
+
+
+def aws_shaped_arn(arn: str, region: str) -> str:
+    """DynamoDB Local names its streams in region "ddblocal", account 000000000000; Lambda events carry
+    the real region and account."""
+    parts = arn.split(":", 5)
+    return ":".join([*parts[:3], region, ACCOUNT_ID, parts[5]]) if len(parts) == 6 else arn

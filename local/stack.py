@@ -2,7 +2,7 @@
 
 DynamoDB Local (Java) holds the table, built from the same definition CDK uses; moto serves Cognito, SES and
 the other services; the front plays API Gateway (routes, the token authorizer, payload 2.0 events);
-worker processes play Lambda; the stream poller plays the event source mappings. Functions reach the
+worker processes play Lambda; the stream and queue pollers play the event source mappings. Functions reach the
 services through the standard AWS_ENDPOINT_URL* variables, so their code has no local branches.
 
     with LocalStack() as stack:
@@ -107,8 +107,8 @@ class LocalStack:
         self._front: Front | None = None
         self._invoker: Invoker | None = None
         self._event_sources: EventSources | None = None
-        self.change_queues: dict[str, ChangeQueues] = {}  # each queue consumer's queue and dead-letter queue
-        # Where the dispatcher's stream mapping reports the records it gave up on (its on-failure destination).
+        # The event sources' queues: each queue consumer's pair, and the dispatcher's failure queue.
+        self.change_queues: dict[str, ChangeQueues] = {}
         self.stream_failures_url = ""
         self.stream_arn = ""  # DynamoDB Local's own ARN of the table's stream
         self._endpoints: LocalEndpoints | None = None
