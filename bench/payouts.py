@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from bench.measure import percentile
 from bench.partners import _write_all
 
 CASCADE_CHANGES = int(os.environ.get("BENCH_CASCADE_CHANGES", "100"))
@@ -26,11 +27,6 @@ LEVELS = [
     {"rule": "percentage", "percent": "0.5"},
 ]
 STREAM_ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/partner-programme-bench/stream/2026-01-01T00:00:00.000"
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _structure(org_id: str, changes: int) -> tuple[list[str], list[dict[str, Any]]]:
@@ -240,10 +236,10 @@ def cascade_case(raw: Any, table: str, take_trips: Callable[[], Counter[str]]) -
         "bare_calls": "BatchGetItem + BatchGetItem + TransactWriteItems",
         "handler_total_ms": handler_total,
         "handler_p50_ms": statistics.median(handler_ms),
-        "handler_p95_ms": _percentile(handler_ms, 0.95),
+        "handler_p95_ms": percentile(handler_ms, 0.95),
         "bare_total_ms": bare_total,
         "bare_p50_ms": statistics.median(bare_ms),
-        "bare_p95_ms": _percentile(bare_ms, 0.95),
+        "bare_p95_ms": percentile(bare_ms, 0.95),
         "ratio": handler_total / bare_total,
         "changes_per_second": CASCADE_CHANGES / (handler_total / 1000),
     }

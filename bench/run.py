@@ -2,7 +2,8 @@
 with the bare boto3 calls each operation minimally needs, in the same run; DynamoDB round trips per operation;
 the commission cascade over a batch of deal changes; each handler module's import time against importing
 its libraries alone; and cold init from the built layer, read-only, with and without its bytecode
-(bench/cold_init.py).
+(bench/cold_init.py). Each area's cases are in its own module (bench/leads.py, partners.py, referrals.py,
+payouts.py, dispatcher.py), measured by bench/measure.py.
 
 Writes bench/results/latest.md and latest.json. Never part of `make test`: numbers are reported, not asserted.
 """
@@ -15,9 +16,6 @@ import os
 import statistics
 import subprocess
 import sys
-import time
-from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +28,8 @@ add_import_roots()
 
 from common.platform.settings import environment  # noqa: E402
 
-from bench import cold_init, dispatcher, partners, payouts, referrals  # noqa: E402
+from bench import cold_init, dispatcher, leads, partners, payouts, referrals  # noqa: E402
+from bench.measure import Case, RoundTrips, compare, percentile  # noqa: E402
 from local.dynamodb_local import DynamoDBLocal  # noqa: E402
 from local.moto_server import MotoServer  # noqa: E402
 from local.twilio_fake import FakeTwilio  # noqa: E402
@@ -72,39 +71,6 @@ BASE_ENV = {
 )
 
 
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def timed(operation: Callable[[int], Any], iterations: int = ITERATIONS, cpu: list[float] | None = None) -> list[float]:
-    """Wall milliseconds per call; with `cpu`, also this process's CPU milliseconds per call (Lambda bills
-    and throttles CPU: DynamoDB Local's own work, in its Java process, is not counted)."""
-    samples = []
-    for i in range(iterations):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        operation(i)
-        samples.append((time.perf_counter() - start) * 1000)
-        if cpu is not None:
-            cpu.append((time.process_time() - start_cpu) * 1000)
-    return samples
-
-
-class RoundTrips:
-    """Counts DynamoDB API calls made through a client, per operation name."""
-
-    def __init__(self, client: Any) -> None:
-        self.calls: Counter[str] = Counter()
-        client.meta.events.register("before-call.dynamodb.*", self._count)
-
-    def _count(self, model: Any, **_: Any) -> None:
-        self.calls[model.name] += 1
-
-    def take(self) -> Counter[str]:
-        taken, self.calls = self.calls, Counter()
-        return taken
-
-
 def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     os.environ.update(
         BASE_ENV
@@ -116,196 +82,18 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
     os.environ.update(dispatcher.environment(boto3.client("sqs"), TABLE))
     # SES sends only from verified identities: the reminders' e-mails would fail (and be counted) otherwise.
     boto3.client("sesv2").create_email_identity(EmailIdentity=BASE_ENV["EMAIL_FROM"])
-    from common.leads import companies, intake, queue
-    from common.leads.model import external_id_key
     from common.orgs import organisations
-    from common.orgs.access import Permission, member_from_item
-    from common.platform import clock, db
+    from common.platform import db
     from common.platform.table_schema import create_table_request
-
-    from tests.support import FakeContext, http_event
 
     raw = boto3.client("dynamodb")
     raw.create_table(**create_table_request(TABLE))
-    client = db.default_client()
-    trips = RoundTrips(client)
-    api = __import__("leads.api", fromlist=["lambda_handler"])
-    context = FakeContext()
+    trips = RoundTrips(db.default_client())
 
-    admin, rep = "bench-admin", "bench-rep"
+    admin = "bench-admin"
     org_id = organisations.create_organisation(organisations.NewOrganisation(name="Bench org"), admin)["org_id"]
-    owner = member_from_item(db.get({"pk": f"ORG#{org_id}", "sk": f"MEMBER#{admin}"}) or {})
-    organisations.put_member(org_id, owner, rep, organisations.MembershipChange(permissions=[Permission.REQUEST_LEADS]))
-    company = companies.create_company(
-        org_id,
-        companies.NewCompany(
-            name="Bench seller",
-            sells_leads=True,
-            default_lead_location=companies.LeadLocation.QUEUE,
-            queue_priority=companies.QueuePriority.HIGH,
-        ),
-        admin,
-    )
-    company_id = company["company_id"]
-    companies.attach_client(org_id, company_id, "bench-client")
-    company = companies.get_company(org_id, company_id)
-    member_key = db.serialize({"pk": f"ORG#{org_id}", "sk": f"MEMBER#{rep}"})
-    company_key = db.serialize(companies.company_key(org_id, company_id))
-
-    def lead_body(i: int, prefix: str) -> dict[str, Any]:
-        return {
-            "external_id": f"{prefix}-{i}",
-            "contact_name": "Bench Contact",
-            "phone": "+15550100",
-            "email": "contact@bench.example",
-            "notes": "bench",
-        }
-
-    intake_path = f"/orgs/{org_id}/partner-companies/{company_id}/leads"
-
-    def handler_intake(i: int) -> None:
-        response = api.lambda_handler(
-            http_event("POST", intake_path, machine="bench-client", body=lead_body(i, "H")), context
-        )
-        assert response["statusCode"] == 201, response
-
-    def bare_intake(i: int) -> None:
-        # The minimum: read the company (settings, credentials), then lead + external-id guard in one
-        # transaction.
-        raw.get_item(TableName=TABLE, Key=company_key)
-        item = intake._new_lead_item(
-            org_id,
-            intake.IntakeLead(**lead_body(i, "B")),
-            location=companies.LeadLocation.QUEUE,
-            priority=companies.QueuePriority.HIGH,
-            contact_not_before=None,
-            source={"kind": "partner_company", "company_id": company_id, "external_id": f"B-{i}"},
-            actor="bench",
-        )
-        guard = {**external_id_key(org_id, company_id, f"B-{i}"), "lead_id": item["lead_id"]}
-        raw.transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": TABLE,
-                        "Item": db.serialize(item),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                {
-                    "Put": {
-                        "TableName": TABLE,
-                        "Item": db.serialize(guard),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-            ]
-        )
-
-    claim_path = f"/orgs/{org_id}/lead-queue/claims"
-
-    def handler_claim(_: int) -> None:
-        response = api.lambda_handler(http_event("POST", claim_path, user=rep), context)
-        assert response["statusCode"] == 200, response
-
-    def bare_claim_from(rank: int) -> Callable[[int], None]:
-        def bare_claim(_: int) -> None:
-            # The minimum: the caller's membership, the head of the ready queue, one conditional update.
-            raw.get_item(TableName=TABLE, Key=member_key, ConsistentRead=True)
-            now = clock.now_iso()
-            head = raw.query(
-                TableName=TABLE,
-                IndexName="gsi3",
-                KeyConditionExpression="gsi3pk = :pk AND gsi3sk BETWEEN :first AND :last",
-                ExpressionAttributeValues={
-                    ":pk": {"S": f"ORG#{org_id}#QUEUE"},
-                    ":first": {"S": f"{rank}#"},
-                    ":last": {"S": f"{rank}#{now}#~"},
-                },
-                Limit=10,
-            )["Items"][0]
-            raw.update_item(
-                TableName=TABLE,
-                Key={"pk": head["pk"], "sk": head["sk"]},
-                UpdateExpression="SET #s = :a, assignee = :u REMOVE gsi3pk, gsi3sk",
-                ConditionExpression="#s = :q",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":a": {"S": "assigned"}, ":u": {"S": rep}, ":q": {"S": "queued"}},
-            )
-
-        return bare_claim
-
-    admin_member = owner
-
-    def only_normal_leads() -> None:
-        while queue.claim_next(org_id, admin_member) is not None:
-            pass  # drain what the previous case left
-        fill_queue(companies.QueuePriority.NORMAL, 2 * ITERATIONS + 10)
-
-    def fill_queue(priority: companies.QueuePriority, count: int) -> None:
-        member = admin_member
-        for _ in range(count):
-            intake.enter_lead(
-                org_id,
-                member,
-                intake.ManualLead(
-                    contact_name="Walk-in",
-                    phone="+15550100",
-                    location=companies.LeadLocation.QUEUE,
-                    priority=priority,
-                ),
-            )
-
-    list_path = f"/orgs/{org_id}/leads"
-    organisations.put_member(
-        org_id,
-        owner,
-        rep,
-        organisations.MembershipChange(permissions=[Permission.REQUEST_LEADS, Permission.MANAGE_LEADS]),
-    )
-
-    def handler_list(_: int) -> None:
-        response = api.lambda_handler(
-            http_event("GET", list_path, user=rep, query={"status": "assigned", "limit": "25"}), context
-        )
-        assert response["statusCode"] == 200 and len(json.loads(response["body"])["items"]) == 25, response
-
-    def bare_list(_: int) -> None:
-        raw.get_item(TableName=TABLE, Key=member_key, ConsistentRead=True)
-        raw.query(
-            TableName=TABLE,
-            IndexName="gsi1",
-            KeyConditionExpression="gsi1pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": f"ORG#{org_id}#LEADS#assigned"}},
-            ScanIndexForward=False,
-            Limit=25,
-        )
-
-    rows = []
-    cases: list[tuple[str, Callable[[int], None], Callable[[int], None], str, Callable[[], None]]] = [
-        (
-            "lead intake (POST lead)",
-            handler_intake,
-            bare_intake,
-            "GetItem + TransactWriteItems",
-            lambda: None,
-        ),
-        # The intake case left 2 x ITERATIONS high-priority leads queued; top them up for the warm-up claim.
-        (
-            "queue claim (high-priority lead ready)",
-            handler_claim,
-            bare_claim_from(1),
-            "GetItem + Query + UpdateItem",
-            lambda: fill_queue(companies.QueuePriority.HIGH, 10),
-        ),
-        (
-            "queue claim (only normal-priority leads)",
-            handler_claim,
-            bare_claim_from(3),
-            "GetItem + Query + UpdateItem",
-            only_normal_leads,
-        ),
-        ("lead listing (25 leads)", handler_list, bare_list, "GetItem + Query", lambda: None),
+    cases: list[Case] = [
+        *leads.cases(raw, TABLE, org_id, admin, ITERATIONS),
         (
             "partner deal creation (POST portal deal)",
             *partners.deal_creation_case(raw, TABLE, org_id, admin),
@@ -319,40 +107,7 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
             lambda: None,
         ),
     ]
-    for name, handler, bare, bare_calls, prepare in cases:
-        prepare()
-        handler(ITERATIONS + 1)  # warm the code path once, like a warm Lambda
-        trips.take()
-        bare_samples, handler_samples = [], []
-        bare_cpu: list[float] = []
-        handler_cpu: list[float] = []
-        # Interleave in blocks so that drift of the machine affects both sides alike.
-        size = ITERATIONS // 4
-        for block in range(4):
-            offset = block * size
-            bare_samples += timed(lambda i, o=offset, op=bare: op(o + i), size, bare_cpu)  # type: ignore[misc]
-            handler_samples += timed(lambda i, o=offset, op=handler: op(o + i), size, handler_cpu)  # type: ignore[misc]
-        counted = trips.take()
-        per_op = {op: n / len(handler_samples) for op, n in sorted(counted.items())}
-        writes = sum(
-            n for op, n in per_op.items() if op in ("PutItem", "UpdateItem", "TransactWriteItems", "DeleteItem")
-        )
-        rows.append(
-            {
-                "operation": name,
-                "handler_p50_ms": statistics.median(handler_samples),
-                "handler_p95_ms": percentile(handler_samples, 0.95),
-                "bare_p50_ms": statistics.median(bare_samples),
-                "bare_p95_ms": percentile(bare_samples, 0.95),
-                "ratio_p50": statistics.median(handler_samples) / statistics.median(bare_samples),
-                "handler_cpu_ms": statistics.mean(handler_cpu),
-                "bare_cpu_ms": statistics.mean(bare_cpu),
-                "cpu_ratio": statistics.mean(handler_cpu) / statistics.mean(bare_cpu),
-                "round_trips": per_op,
-                "write_round_trips": writes,
-                "bare_calls": bare_calls,
-            }
-        )
+    rows = [compare(case, trips, ITERATIONS) for case in cases]
     sweep_org = organisations.create_organisation(organisations.NewOrganisation(name="Bench sweep org"), admin)[
         "org_id"
     ]

@@ -4,10 +4,51 @@ failure queue for a record it gave up on (`make replay` reads the record back fr
 
 from __future__ import annotations
 
+import json
+import logging
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from infra.manifest import STREAM_DISPATCHER
+from local.invoker import function_arn
+from local.queue_poller import ChangeQueues
+
+log = logging.getLogger("local.failures")
+
+
+def consumer_dead_letters(sqs: Any, change_queues: Mapping[str, ChangeQueues]) -> list[dict[str, Any]]:
+    """Each consumer's dead-letter queue: the whole change, as SQS keeps it, with the times it was received."""
+    letters = []
+    for name, queues in change_queues.items():
+        for message in peek(sqs, queues.dead_letters_url):
+            record = json.loads(message["Body"])
+            letters.append(
+                {
+                    "function": name,
+                    "reason": "receive limit reached",
+                    "attempts": int(message.get("Attributes", {}).get("ApproximateReceiveCount", 0)),
+                    "message_id": message["MessageId"],
+                    "eventID": record.get("eventID"),
+                    "sequence_number": record.get("dynamodb", {}).get("SequenceNumber"),
+                    "record": record,
+                }
+            )
+    return letters
+
+
+def report_stream_failure(sqs: Any, letter: Mapping[str, Any], *, queue_url: str, stream_arn: str, region: str) -> None:
+    """The dispatcher's mapping sends a record it gave up on to its failure queue as AWS does: a message
+    naming the shard and sequence numbers (`make replay` reads them back from the stream)."""
+    if letter["function"] != STREAM_DISPATCHER.name:
+        return  # only the dispatcher's mapping has an on-failure destination
+    arn = function_arn(region, letter["function"])
+    body = stream_failure_record(letter, stream_arn=stream_arn, function_arn=arn)
+    try:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
+    except Exception:
+        log.exception("the stream failure of record %s could not be sent to the failure queue", letter["eventID"])
 
 
 def stream_failure_record(letter: Mapping[str, Any], *, stream_arn: str, function_arn: str) -> dict[str, Any]:

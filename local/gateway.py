@@ -11,11 +11,11 @@ here the authorizer runs on every request.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from infra.manifest import TOKEN_AUTHORIZER, Function, Route
+from infra.manifest import TOKEN_AUTHORIZER
 from local.apigw_events import (
     Api,
     authorizer_decision,
@@ -28,6 +28,7 @@ from local.cors import Cors
 from local.http_messages import HttpRequest, HttpResponse, message_response
 from local.invoker import WAIT_EXPIRED, Invoker
 from local.routing import RouteMatch, match_route
+from local.served_functions import ServedFunctions
 from local.worker import Invocation
 
 # The token authorizer's identity source ($request.header.Authorization).
@@ -57,16 +58,14 @@ class Gateway:
     def __init__(
         self,
         *,
-        routes: Iterable[Route],
-        functions: Iterable[Function],
+        served: ServedFunctions,
         invoker: Invoker,
         api: Api,
         clock: Callable[[], datetime],
         cors: Cors | None = None,
     ) -> None:
-        self.routes = list(routes)
+        self._served = served  # changed at run time by tests: read on every request
         self._cors = cors or Cors()
-        self.functions = {f.name: f for f in functions}
         self._invoker = invoker
         self._api = api
         self._clock = clock
@@ -79,11 +78,11 @@ class Gateway:
         return response
 
     def _route(self, request: HttpRequest) -> HttpResponse:
-        match = match_route(self.routes, request.method, request.path)
+        match = match_route(self._served.routes, request.method, request.path)
         if match is None:
             return message_response(404, "Not Found")
         rid = request_id()
-        function = self.functions[match.route.function]
+        function = self._served.functions[match.route.function]
         try:
             authorizer = self._authorize(request, match, rid)
         except Refused as refused:
@@ -106,7 +105,7 @@ class Gateway:
         identity = request.header(IDENTITY_HEADER)
         if not identity:
             raise Refused(401, "Unauthorized")
-        authorizer = self.functions.get(TOKEN_AUTHORIZER.name)
+        authorizer = self._served.functions.get(TOKEN_AUTHORIZER.name)
         if authorizer is None:
             raise Refused(500, "Internal Server Error")
         event = authorizer_event(

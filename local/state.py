@@ -8,12 +8,16 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
 
+from infra import constants
 from local.project import STATE_FILE
+
+if TYPE_CHECKING:
+    from local.stack import LocalStack
 
 # Dummy credentials: DynamoDB Local and moto accept any.
 ACCESS_KEY_ID = "local"
@@ -49,10 +53,41 @@ class DevState:
     # The stack's endpoints under the names of the deployed stack's outputs (TableName, <Consumer>QueueUrl...).
     outputs: dict[str, str] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, stack: LocalStack) -> DevState:
+        """Where a running stack is, as `make dev` writes it for other commands."""
+        return cls(
+            pid=os.getpid(),
+            url=stack.url,
+            token_url=stack.token_url,
+            moto_endpoint=stack.moto_endpoint,
+            dynamodb_endpoint=stack.dynamodb_endpoint,
+            region=stack.region,
+            user_pool_id=stack.user_pool_id,
+            portal_client_id=stack.portal_client_id,
+            outputs=outputs(stack),
+        )
+
     def client(self, service: str) -> Any:
         return service_client(
             service, region=self.region, moto_endpoint=self.moto_endpoint, dynamodb_endpoint=self.dynamodb_endpoint
         )
+
+
+def outputs(stack: LocalStack) -> dict[str, str]:
+    """A stack's endpoints under the names of the deployed stack's outputs, which the operator tools (ops/)
+    read: from .local/dev.json here, from CloudFormation for a stage."""
+    return {
+        constants.OUTPUT_REGION: stack.region,
+        constants.OUTPUT_TABLE_NAME: stack.table_name,
+        constants.OUTPUT_TABLE_STREAM_ARN: stack.stream_arn,
+        constants.OUTPUT_STREAM_FAILURE_QUEUE_URL: stack.stream_failures_url,
+        **{constants.consumer_queue_output(name): q.queue_url for name, q in stack.change_queues.items()},
+        **{
+            constants.consumer_dead_letter_queue_output(name): q.dead_letters_url
+            for name, q in stack.change_queues.items()
+        },
+    }
 
 
 def write(state: DevState, path: Path = STATE_FILE) -> None:

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from infra.manifest import LEAD_INTAKE_SCOPE
 from local import cognito, state
 from local.demo import DEMO_PASSWORD
-from local.stack import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+from local.state import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 
 
 def user_token(dev: state.DevState, email: str, password: str) -> str:

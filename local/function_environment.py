@@ -1,0 +1,59 @@
+"""What the functions get on the local stack: the settings the deployment gives them (infra/functions.py), with
+the local stand-ins' names and addresses, and the standard AWS_ENDPOINT_URL* variables that send boto3 to
+DynamoDB Local and moto, so the functions' code has no local branches."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from common.platform.settings import environment
+
+from infra import constants
+from infra.manifest import LEAD_INTAKE_SCOPE
+from local.state import ACCESS_KEY_ID, SECRET_ACCESS_KEY
+
+if TYPE_CHECKING:
+    from local.stack import LocalStack
+
+
+def function_environment(
+    stack: LocalStack, *, sender_domains: Iterable[str], twilio_from_number: str
+) -> dict[str, str]:
+    """Of a stack whose front, user pool, fake Twilio and queues exist (its workers start with it)."""
+    return {
+        **environment(
+            stage=stack.stage,
+            table_name=stack.table_name,
+            powertools_service_name=constants.RESOURCE_PREFIX,
+            email_from=stack.email_from,
+            user_pool_id=stack.user_pool_id,
+            lead_intake_scope=LEAD_INTAKE_SCOPE,
+            token_issuer=stack.issuer,
+            jwks_url=stack.jwks_url,
+            portal_client_ids=stack.portal_client_id,
+            token_url=stack.token_url,
+            files_bucket=stack.files_bucket,
+            portal_url=constants.DEV_PORTAL_ORIGIN,
+            twilio_account_sid=stack.twilio.account_sid,
+            twilio_from_number=twilio_from_number,
+            twilio_auth_token_parameter=stack.twilio_auth_token_parameter,
+            twilio_api_url=stack.twilio.url,
+            sms_webhook_url=f"{stack.url}{constants.SMS_WEBHOOK_PATH}",
+            sms_status_url=f"{stack.url}{constants.SMS_STATUS_PATH}",
+            consumer_queue_urls=json.dumps({n: q.queue_url for n, q in stack.change_queues.items()}),
+            sender_domains=",".join(sender_domains),
+        ),
+        constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
+        **constants.TRACER_ENVIRONMENT,
+        "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+        "AWS_REGION": stack.region,
+        "AWS_DEFAULT_REGION": stack.region,
+        "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        "AWS_ENDPOINT_URL": stack.moto_endpoint,
+        "AWS_ENDPOINT_URL_DYNAMODB": stack.dynamodb_endpoint,
+        "AWS_ENDPOINT_URL_DYNAMODB_STREAMS": stack.dynamodb_endpoint,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
