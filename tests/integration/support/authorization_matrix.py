@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from tests.integration.authorization_world import World
+    from tests.integration.support.authorization_world import World
 
 
 class Kind(StrEnum):

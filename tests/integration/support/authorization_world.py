@@ -1,6 +1,6 @@
 """A real organisation with one of every resource the API's operations act on, and the callers of
 test_authorization_matrix: built once, over HTTP as its users would (partners and their terms straight into
-the table, as tests/integration/partners_support does). Resources that an allowed call uses up (a lead to
+the table, as tests/integration/support/partners.py does). Resources that an allowed call uses up (a lead to
 keep, a partner to remove, a payout to pay) are one per operation, so every operation finds its resource as
 set up whatever ran before it."""
 
@@ -17,9 +17,9 @@ import requests
 from common.partners.partner_records import PartnerStatus
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.integration.actors import Actor, Organisation, new_organisation, new_user
-from tests.integration.authorization_matrix import ADMIN, Kind, email, phone
-from tests.integration.partners_support import new_partner
+from tests.integration.support.actors import Actor, Organisation, new_organisation, new_user
+from tests.integration.support.authorization_matrix import ADMIN, Kind, email, phone
+from tests.integration.support.partners import new_partner
 
 PDF = b"%PDF-1.7\n% programme terms\n"
 STAGES = [

@@ -10,7 +10,7 @@ from typing import Any
 from common.partners.partner_records import PartnerStatus, account_item, node_item, org_email_item
 from common.platform import db
 
-from tests.integration.actors import PASSWORD, Actor
+from tests.integration.support.actors import PASSWORD, Actor
 
 
 def new_partner(

@@ -3,14 +3,11 @@ racing lead change nothing more."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from common.partners import lapse_sweep
 from common.partners.partner_records import PartnerStatus, node_item, node_key, record_lead
 from common.platform import db
-
-from tests.support import FakeContext, load_event
 
 ORG = "01JORG00000000000000000000"
 
@@ -92,15 +89,3 @@ def test_a_lead_makes_a_lapsed_partner_active_again(frozen_clock: Any) -> None:
     node = db.get(node_key(ORG, "back"))
     assert node is not None and node["status"] == "ACTIVE" and "gsi3pk" in node
     assert lapse_sweep.sweep().lapsed == 0
-
-
-def test_the_handler_runs_the_sweep_on_the_scheduler_event(frozen_clock: Any) -> None:
-    _partner("handled")
-    _lead("handled")
-    frozen_clock.advance(days=45)
-    handler = importlib.import_module("status_sweep.handler")
-    result = handler.lambda_handler(load_event("scheduler_event.json"), FakeContext("StatusSweep"))
-    no_teams = {"orgs": 0, "due": 0, "reminded": 0, "digests": 0, "failed": 0, "items_read": 0}
-    no_requests = {"orgs": 0, "due": 0, "expired": 0, "items_read": 0}
-    assert result == {"due": 1, "lapsed": 1, "items_read": 1, "reminders": no_teams, "referrals": no_requests}
-    assert _status("handled") == "LAPSED"

@@ -4,8 +4,6 @@ more appends than its item holds, with the longest entries it accepts, and its s
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,13 +15,22 @@ from common.platform import db, history, listings
 from common.teams import delivery_status, referral_acceptance, referral_offers, referral_requests, team_customers
 from common.teams.team_model import phone_link_key, referral_key, team_customer_key
 
-from tests.support import FakeContext, body_of, http_event
+from tests.support import Call, api_caller, body_of
 from tests.unit.conftest import FrozenClock
-from tests.unit.test_commission_cascade import ADMIN as PROGRAMME_ADMIN
-from tests.unit.test_commission_cascade import STAGES, Images, Programme, deliver, payment, reversal
-from tests.unit.test_teams import ADMIN, LEADER, M1, M2, PHONES, add_customer, create_team, new_org, put_member
+from tests.unit.functions.referrals.test_teams import (
+    ADMIN,
+    LEADER,
+    M1,
+    M2,
+    PHONES,
+    add_customer,
+    create_team,
+    new_org,
+    put_member,
+)
+from tests.unit.money.test_commission_cascade import ADMIN as PROGRAMME_ADMIN
+from tests.unit.money.test_commission_cascade import STAGES, Images, Programme, deliver, payment, reversal
 
-Call = Callable[..., dict[str, Any]]
 # The longest note a status update takes: 4000 characters, each 4 bytes in UTF-8.
 LONGEST = "\U0001f600" * 3990
 # What a bounded item may reach: well under DynamoDB's 400 KB, whatever else it carries.
@@ -49,23 +56,14 @@ def every_page(call: Call, path: str, user: str) -> list[dict[str, Any]]:
             return entries
 
 
-def api(module: str, function: str) -> Call:
-    handler = importlib.import_module(module).lambda_handler
-
-    def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        return handler(http_event(method, path, **kwargs), FakeContext(function))
-
-    return _call
-
-
 @pytest.fixture
 def referrals() -> Call:
-    return api("referrals.api", "ReferralsApi")
+    return api_caller("referrals")
 
 
 @pytest.fixture
 def leads_api() -> Call:
-    return api("leads.api", "LeadsApi")
+    return api_caller("leads")
 
 
 # More than ten times what a customer holds of the longest notes.
@@ -164,7 +162,7 @@ MOVES = 150
 def test_many_stage_moves_keep_a_deal_bounded_and_its_stage_history_listed(
     programme: Programme, frozen_clock: FrozenClock
 ) -> None:
-    partners = api("partners.api", "PartnersApi")
+    partners = api_caller("partners")
     deal = programme.deal()
     path = f"/orgs/{programme.org_id}/deals/{deal['deal_id']}"
     names = ["New"]
@@ -231,7 +229,7 @@ def test_the_cascade_applies_changes_that_left_the_deal_for_its_history_pages(
 def test_a_partner_changed_over_and_over_stays_bounded_and_its_activity_lists_everything(
     programme: Programme, frozen_clock: FrozenClock
 ) -> None:
-    partners = api("partners.api", "PartnersApi")
+    partners = api_caller("partners")
     org, partner_id = programme.org_id, programme.partners[0]
     path = f"/orgs/{org}/partners/{partner_id}"
     actions = ["added"]
@@ -369,7 +367,7 @@ def test_a_write_decided_on_a_read_the_history_outran_is_decided_again(
 
 def test_a_deal_is_shared_with_at_most_so_many_partners(programme: Programme, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(staff_deals, "MAX_SHARES", 3)
-    partners = api("partners.api", "PartnersApi")
+    partners = api_caller("partners")
     deal = programme.deal()  # shared with the credited partner
     path = f"/orgs/{programme.org_id}/deals/{deal['deal_id']}/partners"
     for partner_id in programme.partners[1:]:

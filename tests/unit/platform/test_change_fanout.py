@@ -1,14 +1,13 @@
 """The fan-out of the table's changes: which consumer gets which change, whole; partial failures; the
-dispatcher function against (moto's) SQS; the consumers' side of a message."""
+consumers' side of a message. The dispatcher function against (moto's) SQS:
+tests/unit/functions/stream_dispatcher/test_handler.py."""
 
 from __future__ import annotations
 
 import copy
-import importlib
 import json
 from typing import Any
 
-import boto3
 import pytest
 from common.platform import change_fanout, db, queued_changes
 
@@ -127,24 +126,6 @@ def test_a_change_too_large_for_a_message_goes_without_its_old_image() -> None:
 def test_a_queue_with_no_url_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="no queue for"):
         change_fanout.dispatch([], {"LeadsEvents": "u"}, Sender())
-
-
-def test_the_dispatcher_function_fills_the_queues(monkeypatch: pytest.MonkeyPatch) -> None:
-    sqs = boto3.client("sqs")
-    urls = {name: sqs.create_queue(QueueName=f"unit-{name}")["QueueUrl"] for name in change_fanout.CONSUMER_FILTERS}
-    monkeypatch.setenv("CONSUMER_QUEUE_URLS", json.dumps(urls))
-    monkeypatch.delitem(__import__("sys").modules, "stream_dispatcher.handler", raising=False)
-    handler = importlib.import_module("stream_dispatcher.handler")
-    changes = [
-        record("MODIFY", 1, {}, entity="deal", stage_commission="reverse"),
-        record("INSERT", 2, entity="wallet"),
-    ]
-    answer = handler.lambda_handler({"Records": changes}, FakeContext(function_name="StreamDispatcher"))
-
-    assert answer == {"batchItemFailures": []}
-    for name, expected in (("PartnersEvents", [changes[0]]), ("PayoutsEvents", [changes[0]]), ("LeadsEvents", [])):
-        got = sqs.receive_message(QueueUrl=urls[name], MaxNumberOfMessages=10).get("Messages", [])
-        assert [json.loads(m["Body"]) for m in got] == expected
 
 
 def test_a_consumer_reads_the_change_of_a_message_and_reports_what_failed(caplog: pytest.LogCaptureFixture) -> None:

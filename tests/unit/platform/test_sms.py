@@ -7,13 +7,13 @@ import base64
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import boto3
 import pytest
 from common.platform import sms
 from common.platform.settings import get_settings
 
+from infra.constants import COMMON_LAYER_SOURCE, REPO_ROOT
 from local.ports import LOOPBACK, free_port
 from local.twilio_fake import FakeTwilio
 
@@ -22,7 +22,6 @@ TOKEN = "unit-auth-token"
 PARAMETER = "/partner-programme/test/twilio-auth-token"
 FROM = "+15005550006"
 TO = "+15551230001"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -112,8 +111,8 @@ def test_the_rest_client_is_not_imported_with_the_module() -> None:
     code = "import sys, common.platform.sms; print('twilio.rest' in sys.modules, 'twilio' in sys.modules)"
     out = subprocess.run(  # noqa: S603 - this interpreter, a fixed snippet
         [sys.executable, "-c", code],
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT / "layers" / "common")},
+        cwd=REPO_ROOT,
+        env={"PYTHONPATH": str(COMMON_LAYER_SOURCE)},
         capture_output=True,
         text=True,
         check=True,

@@ -10,14 +10,14 @@ import json
 import types
 import typing
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.event_handler import Response
 from pydantic import BaseModel
 
-ROOT = Path(__file__).resolve().parents[2]
+from infra.constants import FUNCTIONS_DIR, REPO_ROOT
+
 API_MODULES = ("leads.api", "partners.api", "referrals.api", "payouts.api")
 # Bodies that are not JSON: the route documents their media type itself (CSV exports).
 TEXT_MEDIA_TYPES = {"text/csv"}
@@ -160,8 +160,8 @@ def test_the_model_finder_sees_through_aliases_and_local_bases() -> None:
 def test_adapters_define_no_answer_models() -> None:
     known = _model_names()
     found = {
-        str(path.relative_to(ROOT)): models
-        for path in sorted((ROOT / "functions").rglob("*.py"))
+        str(path.relative_to(REPO_ROOT)): models
+        for path in sorted(FUNCTIONS_DIR.rglob("*.py"))
         if (models := defined_models(path.read_text(), known))
     }
     assert not found, f"models defined in adapters (they belong beside the domain code): {found}"

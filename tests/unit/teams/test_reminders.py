@@ -1,10 +1,9 @@
-"""The 7-day reminder sweep in-process: common.teams.reminders and the StatusSweep handler over the table
-(moto), texting through the loopback stand-in for Twilio's Messages endpoint (real HTTP, no patched client)
-and e-mailing through SES (moto)."""
+"""The 7-day reminder sweep in-process: common.teams.reminders over the table (moto), texting through the
+loopback stand-in for Twilio's Messages endpoint (real HTTP, no patched client) and e-mailing through SES
+(moto)."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,7 +17,6 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from local.twilio_fake import FakeTwilio
-from tests.support import FakeContext, load_event
 from tests.unit.conftest import FrozenClock
 
 ACCOUNT_SID = "AC" + "0" * 32
@@ -187,20 +185,3 @@ def test_a_twilio_outage_is_retried_by_the_next_run_without_repeating_what_was_s
     assert second.failed == 0
     assert len(texts_to(twilio, PHONES[M2])) == 1 and len(texts_to(twilio, PHONES[LEADER])) == 1
     assert len(twilio.messages()) == 2 and sent_first == 1
-
-
-def test_the_handler_runs_both_sweeps(twilio: FakeTwilio, frozen_clock: FrozenClock) -> None:
-    org_id, team_id = new_team()
-    add_customer(org_id, team_id, M1)
-    frozen_clock.advance(days=8)
-    handler = importlib.import_module("status_sweep.handler")
-    result = handler.lambda_handler(load_event("scheduler_event.json"), FakeContext("StatusSweep"))
-    assert result["lapsed"] == 0
-    assert result["reminders"] | {"items_read": 0} == {
-        "orgs": 1,
-        "due": 1,
-        "reminded": 1,
-        "digests": 1,
-        "failed": 0,
-        "items_read": 0,
-    }

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 
-from tests.support import OPERATOR, FakeContext, body_of, http_event
+from tests.support import OPERATOR, Call, api_caller, body_of
 from tests.unit.conftest import TABLE
 
 # These tests create users or app clients in the user pool.
@@ -19,17 +17,10 @@ pytestmark = pytest.mark.cognito
 ADMIN, REP1, REP2, VIEWER = "user-admin", "user-rep-1", "user-rep-2", "user-viewer"
 REP_PERMISSIONS = ["leads:request", "leads:return", "leads:create"]
 
-Call = Callable[..., dict[str, Any]]
-
 
 @pytest.fixture
 def call() -> Call:
-    api = importlib.import_module("leads.api")
-
-    def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        return api.lambda_handler(http_event(method, path, **kwargs), FakeContext())  # type: ignore[no-any-return]
-
-    return _call
+    return api_caller("leads")
 
 
 @pytest.fixture
@@ -374,11 +365,7 @@ def test_malformed_ids_in_the_path_are_invalid_input(call: Call, org: dict[str, 
 
 
 def claim_with_key(call: Call, org: dict[str, Any], key: str, user: str = REP1) -> dict[str, Any]:
-    event_path = f"/orgs/{org['org_id']}/lead-queue/claims"
-    api = importlib.import_module("leads.api")
-    event = http_event("POST", event_path, user=user)
-    event["headers"]["idempotency-key"] = key
-    return api.lambda_handler(event, FakeContext())  # type: ignore[no-any-return]
+    return call("POST", f"/orgs/{org['org_id']}/lead-queue/claims", user=user, headers={"idempotency-key": key})
 
 
 def test_a_retried_claim_with_the_same_key_gets_the_same_lead(
@@ -400,23 +387,16 @@ def test_an_idempotency_key_is_per_caller_and_bound_to_its_body(call: Call, org:
     intake(call, org, "IDEM-B")
     assert claim_with_key(call, org, "same-key", user=REP1)["statusCode"] == 200
     assert claim_with_key(call, org, "same-key", user=REP2)["statusCode"] == 200  # another caller, own key space
-    api = importlib.import_module("leads.api")
-    event = http_event(
-        "POST", f"/orgs/{org['org_id']}/leads", user=REP1, body={"contact_name": "A", "phone": "+15550105"}
-    )
-    event["headers"]["idempotency-key"] = "manual-1"
-    assert api.lambda_handler(event, FakeContext())["statusCode"] == 201
-    event["body"] = json.dumps({"contact_name": "B", "phone": "+15550106"})
-    reused = api.lambda_handler(event, FakeContext())
+    path, key = f"/orgs/{org['org_id']}/leads", {"idempotency-key": "manual-1"}
+    first = call("POST", path, user=REP1, body={"contact_name": "A", "phone": "+15550105"}, headers=key)
+    assert first["statusCode"] == 201
+    reused = call("POST", path, user=REP1, body={"contact_name": "B", "phone": "+15550106"}, headers=key)
     assert reused["statusCode"] == 422
     assert body_of(reused)["errors"][0]["field"] == "header.idempotency-key"
 
 
 def post_with_key(path: str, key: str, user: str = REP1, body: Any = None) -> dict[str, Any]:
-    api = importlib.import_module("leads.api")
-    event = http_event("POST", path, user=user, body=body)
-    event["headers"]["idempotency-key"] = key
-    return api.lambda_handler(event, FakeContext())  # type: ignore[no-any-return]
+    return api_caller("leads")("POST", path, user=user, body=body, headers={"idempotency-key": key})
 
 
 def test_conflicts_are_not_remembered_so_a_retry_decides_again(call: Call, org: dict[str, Any]) -> None:

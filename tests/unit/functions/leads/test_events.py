@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-import importlib
 from typing import Any
 
 import pytest
@@ -12,7 +10,7 @@ from common.platform import db
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from tests.support import OPERATOR, FakeContext, body_of, http_event, load_event, queued
+from tests.support import OPERATOR, api_caller, body_of, queue_consumer, stream_record
 
 # These tests create users or app clients in the user pool.
 pytestmark = pytest.mark.cognito
@@ -24,30 +22,8 @@ def sent() -> list[Any]:
     return list(ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
 
 
-def call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-    api = importlib.import_module("leads.api")
-    return api.lambda_handler(http_event(method, path, **kwargs), FakeContext())  # type: ignore[no-any-return]
-
-
-def consume(records: list[dict[str, Any]]) -> dict[str, Any]:
-    events = importlib.import_module("leads.events")
-    return events.lambda_handler(queued(*records), FakeContext(function_name="LeadsEvents"))  # type: ignore[no-any-return]
-
-
-def record(event_name: str, new: dict[str, Any], old: dict[str, Any] | None = None, seq: int = 1) -> dict[str, Any]:
-    """A stream record shaped like the real sample, carrying the given item images."""
-    sample = copy.deepcopy(load_event("dynamodb_stream_lead_insert.json")["Records"][0])
-    sample["eventName"] = event_name
-    sample["eventID"] = f"event-{seq}"
-    change = sample["dynamodb"]
-    change["Keys"] = db.serialize({"pk": new["pk"], "sk": new["sk"]})
-    change["NewImage"] = db.serialize(new)
-    change["SequenceNumber"] = f"{seq:024d}"
-    if old is None:
-        change.pop("OldImage", None)
-    else:
-        change["OldImage"] = db.serialize(old)
-    return sample
+call = api_caller("leads")
+consume = queue_consumer("leads")
 
 
 @pytest.fixture
@@ -110,14 +86,14 @@ def return_lead(setup: dict[str, Any], lead: dict[str, Any], comments: str) -> d
     assert response["statusCode"] == 200, response
     returned = db.get(lead_key(setup["org_id"], lead["lead_id"]), consistent=True)
     assert returned is not None
-    return record("MODIFY", returned, lead)
+    return stream_record("MODIFY", returned, lead)
 
 
 def test_purchase_notification_is_sent_once_however_often_delivered(setup: dict[str, Any]) -> None:
     lead = post_lead(setup, "EXT-1")
-    insert = record("INSERT", lead)
+    insert = stream_record("INSERT", lead)
     for _ in range(3):
-        assert consume([insert]) == {"batchItemFailures": []}
+        assert consume(insert) == {"batchItemFailures": []}
     messages = sent()
     assert len(messages) == 1
     assert messages[0].destinations["ToAddresses"] == ["buying@acme.example"]
@@ -127,7 +103,7 @@ def test_purchase_notification_is_sent_once_however_often_delivered(setup: dict[
 def test_return_sends_rendered_template_with_comments(setup: dict[str, Any]) -> None:
     change = return_lead(setup, post_lead(setup, "EXT-2"), "wrong number")
     redelivered = {**change, "eventID": "event-again"}
-    consume([change, redelivered])
+    consume(change, redelivered)
     (message,) = sent()
     assert message.destinations["ToAddresses"] == ["returns@seller.example"]
     assert message.subject == "Returning EXT-2 to Seller Ltd"
@@ -142,7 +118,7 @@ def test_comments_stay_home_when_the_company_says_so(setup: dict[str, Any]) -> N
         body={"include_comments_with_returns": False, "auto_response_template_id": None},
     )
     lead = post_lead(setup, "EXT-3")
-    consume([return_lead(setup, lead, "internal remark")])
+    consume(return_lead(setup, lead, "internal remark"))
     (message,) = sent()
     assert "internal remark" not in message.body
     assert message.subject == "Lead returned: EXT-3"
@@ -151,7 +127,7 @@ def test_comments_stay_home_when_the_company_says_so(setup: dict[str, Any]) -> N
 def test_a_failing_record_is_reported_and_the_others_proceed(setup: dict[str, Any]) -> None:
     good = post_lead(setup, "EXT-4")
     broken = {**post_lead(setup, "EXT-5"), "company_id": "01JD00000000000000000NOSUCH"}
-    result = consume([record("INSERT", broken, seq=10), record("INSERT", good, seq=11)])
+    result = consume(stream_record("INSERT", broken, seq=10), stream_record("INSERT", good, seq=11))
     assert result == {"batchItemFailures": [{"itemIdentifier": f"{10:024d}"}]}
     assert [m.subject for m in sent()] == ["New lead from Seller Ltd: EXT-4"]
 
@@ -170,15 +146,15 @@ def test_failed_send_releases_the_notice_so_the_retry_sends(setup: dict[str, Any
         return real(*args, **kwargs)
 
     monkeypatch.setattr("common.leads.mail.send_email", flaky)
-    first = consume([record("INSERT", lead)])
+    first = consume(stream_record("INSERT", lead))
     assert len(first["batchItemFailures"]) == 1
-    assert consume([record("INSERT", lead)]) == {"batchItemFailures": []}
+    assert consume(stream_record("INSERT", lead)) == {"batchItemFailures": []}
     assert len(sent()) == 1
 
 
 def test_other_entities_are_ignored() -> None:
     item = {"pk": "ORG#X#COMPANY#Y", "sk": "COMPANY", "entity": "partner_company", "company_id": "Y"}
-    assert consume([record("INSERT", item)]) == {"batchItemFailures": []}
+    assert consume(stream_record("INSERT", item)) == {"batchItemFailures": []}
     assert sent() == []
 
 
@@ -200,7 +176,7 @@ def test_comments_go_with_a_template_that_only_mentions_them_in_prose(setup: dic
         body={"auto_response_template_id": body_of(template)["template_id"]},
     )
     lead = post_lead(setup, "EXT-7")
-    consume([return_lead(setup, lead, "Wrong area.")])
+    consume(return_lead(setup, lead, "Wrong area."))
     (message,) = sent()
     assert message.body == "Thanks for your comments on our leads.\n\nComments from our call center:\nWrong area."
 
@@ -210,8 +186,8 @@ def test_an_abandoned_claim_goes_stale_and_the_mail_is_sent(setup: dict[str, Any
     # A consumer that claimed the notice and was stopped before sending left this behind.
     db.put({"pk": lead["pk"], "sk": "NOTICE#purchase", "entity": "notice", "claimed_at": "2026-11-22T09:00:00.000Z"})
     # Still fresh: the first consumer may yet be sending, so the record fails and will be retried.
-    assert len(consume([record("INSERT", lead)])["batchItemFailures"]) == 1
+    assert len(consume(stream_record("INSERT", lead))["batchItemFailures"]) == 1
     assert sent() == []
     frozen_clock.advance(minutes=3)
-    assert consume([record("INSERT", lead)]) == {"batchItemFailures": []}
+    assert consume(stream_record("INSERT", lead)) == {"batchItemFailures": []}
     assert len(sent()) == 1

@@ -13,7 +13,7 @@ import requests
 import schemathesis
 from schemathesis.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
-from tests.support import OPERATOR, FakeContext, body_of, core_modules, http_event
+from tests.support import OPERATOR, api_caller, body_of, core_modules
 
 # These tests create users or app clients in the user pool.
 pytestmark = pytest.mark.cognito
@@ -122,12 +122,12 @@ class ConformingApi:
     """Calls the API in-process and checks every answer against the document, as schemathesis would."""
 
     def __init__(self, document: dict[str, Any]) -> None:
-        self.api = importlib.import_module("leads.api")
+        self.api = api_caller("leads")
         self.schema = schemathesis.openapi.from_dict(document)
         self.seen: set[tuple[str, str]] = set()
 
     def __call__(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        answer: dict[str, Any] = self.api.lambda_handler(http_event(method, path, **kwargs), FakeContext())
+        answer = self.api(method, path, **kwargs)
         operation = self.schema.find_operation_by_path(method, path)
         assert operation is not None, path
         response = schemathesis.Response(

@@ -4,7 +4,6 @@ often a record is delivered."""
 
 from __future__ import annotations
 
-import copy
 import importlib
 from typing import Any
 
@@ -26,7 +25,7 @@ from common.platform import db
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
-from tests.support import FakeContext, load_event, queued
+from tests.support import queue_consumer, stream_record
 from tests.unit.conftest import PORTAL_URL
 
 ADMIN = "user-admin"
@@ -47,25 +46,7 @@ def sent_to(partner_id: str) -> list[Any]:
     return [m for m in sent() if m.destinations["ToAddresses"] == [address(partner_id)]]
 
 
-def consume(*records: dict[str, Any]) -> dict[str, Any]:
-    events = importlib.import_module("partners.events")
-    return events.lambda_handler(queued(*records), FakeContext(function_name="PartnersEvents"))
-
-
-def record(event_name: str, new: db.Item, old: db.Item | None = None, seq: int = 1) -> dict[str, Any]:
-    """A stream record shaped like the real sample (NEW_AND_OLD_IMAGES), carrying the given item images."""
-    sample = copy.deepcopy(load_event("dynamodb_stream_lead_insert.json")["Records"][0])
-    sample["eventName"] = event_name
-    sample["eventID"] = f"event-{seq}"
-    change = sample["dynamodb"]
-    change["Keys"] = db.serialize({"pk": new["pk"], "sk": new["sk"]})
-    change["NewImage"] = db.serialize(new)
-    change["SequenceNumber"] = f"{seq:024d}"
-    if old is None:
-        change.pop("OldImage", None)
-    else:
-        change["OldImage"] = db.serialize(old)
-    return sample
+consume = queue_consumer("partners")
 
 
 def add_partner(org_id: str, partner_id: str, chosen: list[str]) -> None:
@@ -145,7 +126,7 @@ def org() -> Org:
 
 def test_a_stage_change_mails_each_partner_who_chose_it_once_however_often_delivered(org: Org) -> None:
     before, after = org.move(org.deal(), "Qualified")
-    change = record("MODIFY", after, before, seq=7)
+    change = stream_record("MODIFY", after, before, seq=7)
     assert consume(change) == {"batchItemFailures": []}
     assert consume(change) == {"batchItemFailures": []}  # the stream redelivers the record
     mails = sent_to(CHOOSER)
@@ -166,10 +147,10 @@ def moved_to() -> list[str]:
 
 def test_each_stage_change_is_its_own_notice_and_one_the_deal_moved_on_from_is_not_mailed(org: Org) -> None:
     before, qualified = org.move(org.deal(), "Qualified")
-    first = record("MODIFY", qualified, before, seq=1)
+    first = stream_record("MODIFY", qualified, before, seq=1)
     consume(first)
     _, settled = org.move(qualified, "Settled")
-    second = record("MODIFY", settled, qualified, seq=2)
+    second = stream_record("MODIFY", settled, qualified, seq=2)
     consume(second, first, second)
     assert moved_to() == ["Qualified", "Settled"]
 
@@ -177,7 +158,7 @@ def test_each_stage_change_is_its_own_notice_and_one_the_deal_moved_on_from_is_n
     # hears of the newest, where the deal is; not of the stage it has already left.
     _, back = org.move(settled, "New")
     _, again = org.move(back, "Qualified")
-    late = [record("MODIFY", again, back, seq=4), record("MODIFY", back, settled, seq=3)]
+    late = [stream_record("MODIFY", again, back, seq=4), stream_record("MODIFY", back, settled, seq=3)]
     consume(*late, *late)
     assert moved_to() == ["Qualified", "Settled", "Qualified"]
     assert '"New" to "Qualified"' in sent_to(CHOOSER)[-1].body
@@ -208,14 +189,14 @@ def test_a_stage_change_needs_the_offer_and_the_choice(
     offer(org.org_id, offered)
     db.update(node_key(org.org_id, CHOOSER), expression="SET notifications = :n", values={":n": chosen})
     before, after = org.move(org.deal(), "Qualified")
-    assert consume(record("MODIFY", after, before)) == {"batchItemFailures": []}
+    assert consume(stream_record("MODIFY", after, before)) == {"batchItemFailures": []}
     assert len(sent_to(CHOOSER)) == mails
 
 
 def test_deal_changes_other_than_its_stage_send_no_stage_mail(org: Org) -> None:
     created = org.read(org.deal()["deal_id"])
     before = {**created, "partner_ids": [CHOOSER], "version": created["version"] - 1}  # the share with SILENT
-    consume(record("INSERT", before), record("MODIFY", created, before, seq=2))
+    consume(stream_record("INSERT", before), stream_record("MODIFY", created, before, seq=2))
     assert sent() == []
 
 
@@ -223,14 +204,14 @@ def test_a_removed_partner_gets_no_stage_mail(org: Org) -> None:
     deal = org.deal()
     db.update(node_key(org.org_id, CHOOSER), expression="SET removed_at = :at", values={":at": "2026-11-22T09:00:00Z"})
     before, after = org.move(deal, "Qualified")
-    consume(record("MODIFY", after, before))
+    consume(stream_record("MODIFY", after, before))
     assert sent() == []
 
 
 def test_a_failed_send_is_retried_for_the_partners_not_reached_only(org: Org, monkeypatch: pytest.MonkeyPatch) -> None:
     db.update(node_key(org.org_id, SILENT), expression="SET notifications = :n", values={":n": ALL_TYPES})
     before, after = org.move(org.deal(), "Qualified")
-    change = record("MODIFY", after, before)
+    change = stream_record("MODIFY", after, before)
     mail = importlib.import_module("common.deals.mail")
     real = mail.send_email
 
@@ -252,7 +233,7 @@ def test_a_failed_send_is_retried_for_the_partners_not_reached_only(org: Org, mo
 def test_a_note_added_shared_mails_the_partners_who_chose_it_once(org: Org) -> None:
     deal = org.deal()
     note = org.note(deal, shared=True)
-    insert = record("INSERT", note)
+    insert = stream_record("INSERT", note)
     consume(insert)
     consume(insert)
     mails = sent_to(CHOOSER)
@@ -265,15 +246,15 @@ def test_a_note_added_shared_mails_the_partners_who_chose_it_once(org: Org) -> N
 
 def test_an_unshared_note_sends_nothing_until_shared_and_then_once(org: Org) -> None:
     note = org.note(org.deal(), shared=False)
-    consume(record("INSERT", note))
+    consume(stream_record("INSERT", note))
     assert sent() == []
     unshared, shared = org.set_sharing(note, True)
-    consume(record("MODIFY", shared, unshared, seq=2))
+    consume(stream_record("MODIFY", shared, unshared, seq=2))
     assert len(sent_to(CHOOSER)) == 1
     # Unshared and shared again: the partners were told about this note already.
     _, hidden = org.set_sharing(shared, False)
     _, again = org.set_sharing(hidden, True)
-    consume(record("MODIFY", hidden, shared, seq=3), record("MODIFY", again, hidden, seq=4))
+    consume(stream_record("MODIFY", hidden, shared, seq=3), stream_record("MODIFY", again, hidden, seq=4))
     assert len(sent_to(CHOOSER)) == 1
 
 
@@ -282,16 +263,16 @@ def test_a_note_unshared_before_its_record_is_handled_sends_nothing(org: Org) ->
     unshared, shared = org.set_sharing(note, True)
     _, hidden = org.set_sharing(shared, False)
     for _ in range(3):  # the sharing arrives late, and again, after the unsharing
-        consume(record("MODIFY", hidden, shared, seq=3), record("MODIFY", shared, unshared, seq=2))
+        consume(stream_record("MODIFY", hidden, shared, seq=3), stream_record("MODIFY", shared, unshared, seq=2))
     assert sent() == []
 
 
 def test_edits_of_a_shared_note_send_nothing_more(org: Org) -> None:
     note = org.note(org.deal(), shared=True)
-    consume(record("INSERT", note))
+    consume(stream_record("INSERT", note))
     edited = {**note, "updated_at": "2026-11-22T10:00:00.000Z"}
     assert not deal_mail.note_shared(note, edited)  # not even a look at the deal's partners
-    consume(record("MODIFY", edited, note, seq=2))
+    consume(stream_record("MODIFY", edited, note, seq=2))
     assert len(sent()) == 1
 
 
@@ -301,13 +282,13 @@ def test_a_partners_own_note_sends_nothing(org: Org) -> None:
     assert account is not None and node is not None
     caller = PartnerCaller(SILENT, org.org_id, account, node, settings_of(db.get(settings_key(org.org_id))))
     note = notes.add_partner_note(caller, deal["deal_id"], notes.NewPortalNote(body="called the client"))
-    consume(record("INSERT", note))
+    consume(stream_record("INSERT", note))
     # Even if such a note were ever marked shared, it is not a staff note.
-    consume(record("MODIFY", {**note, "shared_with_partners": True}, note, seq=2))
+    consume(stream_record("MODIFY", {**note, "shared_with_partners": True}, note, seq=2))
     assert sent() == []
 
 
 def test_a_note_mail_needs_the_offer(org: Org) -> None:
     offer(org.org_id, ["deal_shared", "deal_stage_changed"])
-    consume(record("INSERT", org.note(org.deal(), shared=True)))
+    consume(stream_record("INSERT", org.note(org.deal(), shared=True)))
     assert sent() == []

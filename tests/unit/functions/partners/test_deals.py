@@ -4,9 +4,7 @@ modules and the table (moto)."""
 from __future__ import annotations
 
 import base64
-import importlib
 import json
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -21,24 +19,17 @@ from common.partners.partner_records import (
 )
 from common.platform import db
 
-from tests.support import FakeContext, body_of, http_event
+from tests.support import Call, api_caller, body_of
 from tests.unit.conftest import FrozenClock
 
 ADMIN, OWNER, OTHER, MANAGER, OUTSIDER = "user-admin", "user-owner", "user-other", "user-manager", "user-outsider"
 PARTNER, SECOND_PARTNER = "partner-one", "partner-two"
 CONTACT = {"first_name": "Jane", "last_name": "Doe", "email": "jane@customer.example", "phone": "+1 555 0100"}
 
-Call = Callable[..., dict[str, Any]]
-
 
 @pytest.fixture
 def call() -> Call:
-    api = importlib.import_module("partners.api")
-
-    def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        return api.lambda_handler(http_event(method, path, **kwargs), FakeContext())
-
-    return _call
+    return api_caller("partners")
 
 
 def add_partner(

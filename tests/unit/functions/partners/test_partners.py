@@ -13,7 +13,7 @@ from common.partners import mail as partner_mail
 from common.partners.partner_records import account_key, node_key, org_email_key, settings_key
 from common.platform import db
 
-from tests.support import OPERATOR, FakeContext, body_of, http_event
+from tests.support import OPERATOR, FakeContext, api_caller, body_of, http_event
 from tests.unit.conftest import PORTAL_URL
 
 # These tests create users or app clients in the user pool.
@@ -26,13 +26,7 @@ Call = Callable[..., dict[str, Any]]
 
 @pytest.fixture
 def call() -> Call:
-    api = importlib.import_module("partners.api")
-
-    def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        kwargs.setdefault("user", MANAGER)
-        return api.lambda_handler(http_event(method, path, **kwargs), FakeContext("PartnersApi"))  # type: ignore[no-any-return]
-
-    return _call
+    return api_caller("partners", user=MANAGER)
 
 
 def _new_org(name: str = "Acme Referrals") -> str:

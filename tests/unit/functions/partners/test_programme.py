@@ -4,7 +4,6 @@ hand: programme_mail.on_change gets the images the stream would carry."""
 
 from __future__ import annotations
 
-import importlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from common.platform.settings import Deployment, UserPool, get_settings
 from common.programme import mail, structure
 from common.programme.invitations import invitation_key, referral_key
 
-from tests.support import OPERATOR, FakeContext, body_of, http_event
+from tests.support import OPERATOR, api_caller, body_of
 from tests.unit.conftest import FILES_BUCKET, PORTAL_URL, SENDER, FrozenClock
 
 # These tests create users or app clients in the user pool.
@@ -37,15 +36,8 @@ pytestmark = pytest.mark.cognito
 # -- helpers shared with test_registration ---------------------------------------------------------
 
 
-def api_call(method: str, path: str, *, user: str | None = None, body: Any = None, **kwargs: Any) -> dict[str, Any]:
-    api = importlib.import_module("partners.api")
-    event = http_event(method, path, user=user, body=body, **kwargs)
-    return api.lambda_handler(event, FakeContext("PartnersApi"))
-
-
-def leads_call(method: str, path: str, *, user: str, body: Any = None, **kwargs: Any) -> dict[str, Any]:
-    api = importlib.import_module("leads.api")
-    return api.lambda_handler(http_event(method, path, user=user, body=body, **kwargs), FakeContext())
+api_call = api_caller("partners")
+leads_call = api_caller("leads")
 
 
 STAFF_PASSWORD = "Staff-Passw0rd!"

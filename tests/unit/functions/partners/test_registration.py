@@ -16,7 +16,7 @@ from common.programme.invitations import invitation_key
 
 from tests.support import body_of
 from tests.unit.conftest import FrozenClock
-from tests.unit.test_programme import (
+from tests.unit.functions.partners.test_programme import (
     INVITE,
     Org,
     api_call,

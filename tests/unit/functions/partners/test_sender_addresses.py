@@ -11,14 +11,21 @@ from typing import Any
 
 import boto3
 import pytest
-from common.partners import sender_addresses
 from common.partners.partner_records import account_key, partner_pk
 from common.platform import db, listings
 from common.programme import mail as programme_mail
 
 from tests.support import body_of
 from tests.unit.conftest import SENDER, FrozenClock
-from tests.unit.test_programme import INVITE, Org, api_call, new_org, put_partner, sent_mail, token_in
+from tests.unit.functions.partners.test_programme import (
+    INVITE,
+    Org,
+    api_call,
+    new_org,
+    put_partner,
+    sent_mail,
+    token_in,
+)
 
 # The organisation is made with users in the user pool.
 pytestmark = pytest.mark.cognito
@@ -223,12 +230,3 @@ def test_a_staff_inviter_without_a_partner_account_is_named_by_their_membership(
     mail, call = invitation_mail(org, "ivy@invitee.example", user=inviter, level_zero=True)
     assert parseaddr(mail.source) == ("Sam Staff via Acme Referrals", SENDER)
     assert "ReplyToAddresses" not in call
-
-
-def test_display_names_are_encoded_and_cut() -> None:
-    assert parseaddr(sender_addresses.on_behalf("Pat P.", "Acme")) == ("Pat P. via Acme", SENDER)
-    encoded = sender_addresses.on_behalf("Zoë", "Acme")
-    assert encoded.startswith("=?utf-8?") and encoded.endswith(f"<{SENDER}>")
-    long = sender_addresses.on_behalf("x" * 300, "Acme")
-    assert len(parseaddr(long)[0]) == sender_addresses.DISPLAY_NAME_LENGTH
-    assert sender_addresses.on_behalf(None, None) == SENDER

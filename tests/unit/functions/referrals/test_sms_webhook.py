@@ -1,4 +1,4 @@
-"""Twilio's webhooks, in process with moto: the keyword parser, TwiML escaping, the form as API Gateway
+"""Twilio's webhooks, in process with moto: TwiML escaping, the form as API Gateway
 passes it, the signature check (with the twilio library's own RequestValidator signing the requests), and
 the processing of a reply once per MessageSid."""
 
@@ -10,7 +10,6 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,11 +22,11 @@ from common.teams import delivery_status, referral_requests, roster, text_replie
 from common.teams.membership import TeamCaller, get_team_member
 from common.teams.referral_requests import NewReferralRequest
 from common.teams.team_model import inbound_message_key, offer_key, phone_key
-from common.teams.text_replies import Command, parse
 from referrals import twilio_requests
 from referrals.twilio_requests import twiml
 from twilio.request_validator import RequestValidator
 
+from infra.constants import COMMON_LAYER_SOURCE, FUNCTIONS_DIR
 from tests.unit.conftest import TABLE, FrozenClock
 
 TOKEN = "unit-webhook-auth-token"
@@ -38,47 +37,9 @@ ACCOUNT = "AC" + "feedface" * 4
 ORG = "01JQRG0000000000000000000A"
 LEADER_PHONE = "+15550100001"
 MEMBER_PHONE = "+15550100002"
-ROOT = Path(__file__).resolve().parents[2]
 
 
-# -- the parser and TwiML --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("body", "expected"),
-    [
-        ("YES 4821", Command("accept", "4821")),
-        ("  yes   4821  ", Command("accept", "4821")),
-        ("Y 4821", Command("accept", "4821")),
-        ("accept 0042", Command("accept", "0042")),
-        ("Yes #4821", Command("accept", "4821")),
-        ("YES4821", Command("accept", "4821")),
-        ("yes 4821!", Command("accept", "4821")),
-        ("YES", Command("accept")),
-        ("yes please", Command("unknown")),
-        ("YES 4821 and 1234", Command("unknown")),
-        ("PAUSE", Command("pause")),
-        ("pause.", Command("pause")),
-        ("Resume", Command("resume")),
-        ("STOP", Command("stop")),
-        ("stopall", Command("stop")),
-        ("Unsubscribe", Command("stop")),
-        ("cancel", Command("stop")),
-        ("END", Command("stop")),
-        ("quit", Command("stop")),
-        ("START", Command("start")),
-        ("unstop", Command("start")),
-        ("HELP", Command("help")),
-        ("info", Command("help")),
-        ("", Command("unknown")),
-        ("   ", Command("unknown")),
-        ("stop it", Command("unknown")),
-        ("hello there", Command("unknown")),
-        ("4821", Command("unknown")),
-    ],
-)
-def test_keywords(body: str, expected: Command) -> None:
-    assert parse(body) == expected
+# -- TwiML and the form --------------------------------------------------------------------------
 
 
 def message_of(document: str) -> str | None:
@@ -483,7 +444,7 @@ def test_the_webhook_does_not_import_the_twilio_rest_client() -> None:
         "import referrals.webhook\n"
         "print(sorted(m for m in sys.modules if m.startswith(('twilio', 'aws_lambda_powertools.event_handler'))))\n"
     )
-    env = {"PYTHONPATH": f"{ROOT / 'layers' / 'common'}:{ROOT / 'functions'}", "PATH": "/usr/bin:/bin"}
+    env = {"PYTHONPATH": f"{COMMON_LAYER_SOURCE}:{FUNCTIONS_DIR}", "PATH": "/usr/bin:/bin"}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)  # noqa: S603
 
     loaded = json.loads(result.stdout.strip().replace("'", '"'))

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -20,24 +18,17 @@ from common.teams.team_model import (
     team_org_key,
 )
 
-from tests.support import FakeContext, body_of, http_event
+from tests.support import Call, api_caller, body_of
 from tests.unit.conftest import FrozenClock
 
 ADMIN, MANAGER, REFERRER, STAFF = "staff-admin", "staff-teams", "staff-referrals", "staff-plain"
 LEADER, TEAM_ADMIN, M1, M2, OUTSIDER = "user-leader", "user-admin", "user-m1", "user-m2", "user-outsider"
 PHONES = {LEADER: "+15550100001", TEAM_ADMIN: "+15550100002", M1: "+15550100003", M2: "+15550100004"}
 
-Call = Callable[..., dict[str, Any]]
-
 
 @pytest.fixture
 def call() -> Call:
-    api = importlib.import_module("referrals.api")
-
-    def _call(method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        return api.lambda_handler(http_event(method, path, **kwargs), FakeContext("ReferralsApi"))
-
-    return _call
+    return api_caller("referrals")
 
 
 def new_org(name: str = "Acme Realty") -> str:
