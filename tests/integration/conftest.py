@@ -16,8 +16,8 @@ import pytest
 import requests
 
 from local.stack import LocalStack
-from tests.integration.actors import PASSWORD
-from tests.integration.contract import ResponseContract, checking_every_answer
+from tests.integration.support.actors import PASSWORD
+from tests.integration.support.contract import ResponseContract, checking_every_answer
 
 HERE = Path(__file__).parent
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.actors import Actor, Organisation, new_organisation, new_user
-from tests.integration.partners_support import new_partner
+from tests.integration.support.actors import Actor, Organisation, new_organisation, new_user
+from tests.integration.support.partners import new_partner
 
 HISTORY = ("history", "history_archived")  # a listing leaves out each item's history (its own route pages it)
 STORAGE_KEYS = {"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "ttl"}

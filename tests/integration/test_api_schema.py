@@ -16,7 +16,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from tests.integration.actors import Organisation, new_organisation
+from tests.integration.support.actors import Organisation, new_organisation
 
 pytestmark = pytest.mark.integration
 

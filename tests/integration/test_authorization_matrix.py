@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from infra.manifest import ROUTES
-from tests.integration.authorization_matrix import ACCESS, ALLOWED, Answer, Entry, Kind
-from tests.integration.authorization_world import World, build_world
+from tests.integration.support.authorization_matrix import ACCESS, ALLOWED, Answer, Entry, Kind
+from tests.integration.support.authorization_world import World, build_world
 
 METHODS = {"get", "put", "post", "delete", "patch", "head", "options", "trace"}
 

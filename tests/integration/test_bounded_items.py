@@ -17,8 +17,8 @@ from common.teams.team_customers import HISTORY as CUSTOMER_HISTORY
 from common.teams.team_model import referral_key, team_customer_key
 
 from local.stack import LocalStack
-from tests.integration.actors import Actor, lead, new_organisation
-from tests.integration.partners_support import new_partner
+from tests.integration.support.actors import Actor, lead, new_organisation
+from tests.integration.support.partners import new_partner
 from tests.integration.test_deals import DealsOrg, new_deal, team  # noqa: F401 - the deals organisation fixture
 from tests.integration.test_sms_webhook import text
 from tests.integration.test_teams import accepted_by, new_team

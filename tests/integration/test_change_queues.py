@@ -15,7 +15,7 @@ from common.platform import change_fanout
 
 from local import state
 from ops import redrive, replay, stage
-from tests.integration.actors import Organisation, lead, new_organisation
+from tests.integration.support.actors import Organisation, lead, new_organisation
 
 pytestmark = pytest.mark.integration
 

@@ -21,7 +21,7 @@ from common.platform.errors import DomainError
 
 from local.stream_poller import lambda_record
 from ops import ledger_audit
-from tests.integration.actors import Actor, Organisation, new_organisation, new_user
+from tests.integration.support.actors import Actor, Organisation, new_organisation, new_user
 from tests.support import queued
 
 CONTACT = {"first_name": "Jane", "last_name": "Doe", "email": "jane@customer.example", "phone": "+1 555 0100"}

@@ -14,8 +14,8 @@ from common.money import wallets
 from common.partners.partner_records import node_key
 from common.platform import db, listings
 
-from tests.integration.actors import REP_PERMISSIONS, Actor, Organisation, new_organisation, new_user
-from tests.integration.partners_support import new_partner
+from tests.integration.support.actors import REP_PERMISSIONS, Actor, Organisation, new_organisation, new_user
+from tests.integration.support.partners import new_partner
 
 CONTACT = {"first_name": "Jane", "last_name": "Doe", "email": "jane@customer.example", "phone": "+1 555 0100"}
 STAGES = [

@@ -11,8 +11,8 @@ import pytest
 from common.partners.partner_records import account_key, node_key, settings_key
 from common.platform import db
 
-from tests.integration.actors import REP_PERMISSIONS, Actor, Organisation, new_organisation
-from tests.integration.partners_support import new_partner
+from tests.integration.support.actors import REP_PERMISSIONS, Actor, Organisation, new_organisation
+from tests.integration.support.partners import new_partner
 
 CONTACT = {"first_name": "Jane", "last_name": "Doe", "email": "jane@customer.example", "phone": "+1 555 0100"}
 ALL_TYPES = ["deal_shared", "deal_stage_changed", "note_shared"]

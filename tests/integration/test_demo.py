@@ -6,7 +6,7 @@ import pytest
 
 from local.demo import COMMISSION_LEVELS, CURRENCY, Demo, seed
 from local.stack import LocalStack
-from tests.integration.actors import Actor
+from tests.integration.support.actors import Actor
 
 
 @pytest.fixture(scope="module")

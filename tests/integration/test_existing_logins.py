@@ -13,8 +13,8 @@ import requests
 
 from local.demo import ACTIVATION_LINK
 from local.stack import LocalStack
-from tests.integration.actors import PASSWORD, Actor, user_id_of
-from tests.integration.partners_support import new_partner
+from tests.integration.support.actors import PASSWORD, Actor, user_id_of
+from tests.integration.support.partners import new_partner
 from tests.integration.test_partners import StaffOrg, partner_body, staff_org
 from tests.integration.test_programme import INVITE, mails_to, new_programme, token_in
 

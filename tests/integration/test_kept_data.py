@@ -13,7 +13,7 @@ from infra.constants import REPO_ROOT
 
 def run(folder: Path, step: str) -> dict[str, object]:
     done = subprocess.run(  # noqa: S603 - this interpreter running the project's own module
-        [sys.executable, "-m", "tests.integration.kept_data_run", str(folder), step],
+        [sys.executable, "-m", "tests.integration.support.kept_data_run", str(folder), step],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

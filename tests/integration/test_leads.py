@@ -12,7 +12,7 @@ import requests
 from common.leads.model import external_id_key
 from common.platform.db import serialize
 
-from tests.integration.actors import Organisation, lead, new_organisation
+from tests.integration.support.actors import Organisation, lead, new_organisation
 
 pytestmark = pytest.mark.integration
 

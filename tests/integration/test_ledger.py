@@ -15,8 +15,8 @@ from common.money.plans import plan_key
 from common.platform import clock, db
 
 from local.stack import LocalStack
-from tests.integration.actors import Actor, new_user
-from tests.integration.partners_support import new_partner
+from tests.integration.support.actors import Actor, new_user
+from tests.integration.support.partners import new_partner
 
 
 @dataclass

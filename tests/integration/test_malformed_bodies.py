@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from local.stack import LocalStack
-from tests.integration.actors import Organisation, new_organisation
+from tests.integration.support.actors import Organisation, new_organisation
 
 pytestmark = pytest.mark.integration
 

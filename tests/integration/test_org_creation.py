@@ -13,9 +13,9 @@ import requests
 from common.orgs.access import OPERATORS_GROUP
 
 from local.stack import LocalStack
-from tests.integration.actors import Actor, new_organisation, new_user, user_id_of
 from tests.integration.conftest import User
-from tests.integration.partners_support import new_partner
+from tests.integration.support.actors import Actor, new_organisation, new_user, user_id_of
+from tests.integration.support.partners import new_partner
 from tests.integration.test_programme import INVITE, mails_to, token_in
 from tests.integration.test_teams import member_body, new_team, phone
 

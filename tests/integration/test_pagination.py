@@ -17,7 +17,7 @@ from common.partners.partner_records import PartnerStatus, node_item
 from common.platform import clock, db
 
 from local.stack import LocalStack
-from tests.integration.actors import Actor, lead, new_organisation
+from tests.integration.support.actors import Actor, lead, new_organisation
 
 # Items each listing below is given; the limits walk it in pages that divide it exactly, and that do not.
 N = 6

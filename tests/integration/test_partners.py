@@ -13,7 +13,7 @@ import pytest
 from common.partners.partner_records import org_email_key
 from common.platform import db
 
-from tests.integration.actors import Actor, new_user
+from tests.integration.support.actors import Actor, new_user
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ from common.partners.partner_records import account_key
 from common.platform import clock, db, ids, listings
 
 from local.stack import LocalStack
-from tests.integration.actors import Actor, new_user
-from tests.integration.partners_support import new_partner
+from tests.integration.support.actors import Actor, new_user
+from tests.integration.support.partners import new_partner
 from tests.support import load_event, queued
 
 CURRENCY = "EUR"

@@ -11,8 +11,8 @@ import requests
 from common.partners.partner_records import PartnerStatus, node_key, settings_key
 from common.platform import db
 
-from tests.integration.actors import Actor, Organisation, new_organisation, new_user
-from tests.integration.partners_support import new_partner
+from tests.integration.support.actors import Actor, Organisation, new_organisation, new_user
+from tests.integration.support.partners import new_partner
 
 CONTACT = {"first_name": "Jane", "last_name": "Doe", "email": "jane@customer.example", "phone": "+1 555 0100"}
 

@@ -14,8 +14,8 @@ from common.partners.partner_records import PartnerStatus
 from twilio.request_validator import RequestValidator
 
 from local.stack import TWILIO_AUTH_TOKEN, LocalStack
-from tests.integration.actors import Actor, Organisation, new_organisation, new_user
-from tests.integration.partners_support import new_partner
+from tests.integration.support.actors import Actor, Organisation, new_organisation, new_user
+from tests.integration.support.partners import new_partner
 from tests.integration.test_programme import new_programme
 from tests.integration.test_sms_webhook import inbound, new_phone, webhook_url
 from tests.integration.test_terms import publish

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from local.stack import SENDER_DOMAINS, LocalStack
-from tests.integration.actors import Actor, new_user
-from tests.integration.partners_support import new_partner
+from tests.integration.support.actors import Actor, new_user
+from tests.integration.support.partners import new_partner
 
 INVITE = {
     "first_name": "Ivy",

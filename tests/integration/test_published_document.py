@@ -12,9 +12,9 @@ import pytest
 import requests
 
 from local.stack import LocalStack
-from tests.integration.actors import Organisation, new_organisation
 from tests.integration.conftest import ApiSession
-from tests.integration.contract import ResponseContract
+from tests.integration.support.actors import Organisation, new_organisation
+from tests.integration.support.contract import ResponseContract
 from tests.integration.test_sms_webhook import inbound, new_phone, post_signed, reply_of
 
 PLAIN_NAME = re.compile(r"^[A-Z][A-Za-z0-9]*(-Input|-Output)?$")

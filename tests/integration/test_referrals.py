@@ -12,7 +12,7 @@ import pytest
 from common.teams import membership
 
 from local.stack import LocalStack
-from tests.integration.actors import Actor, new_user
+from tests.integration.support.actors import Actor, new_user
 
 
 def new_phone() -> str:

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from local.stack import LocalStack
-from tests.integration.actors import PASSWORD, Actor, user_id_of
+from tests.integration.support.actors import PASSWORD, Actor, user_id_of
 from tests.integration.test_programme import (
     INVITE,
     Programme,

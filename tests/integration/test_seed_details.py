@@ -14,9 +14,9 @@ from common.partners.partner_records import org_email_item
 from common.platform import db
 
 from local.stack import LocalStack
-from tests.integration.actors import Actor, Organisation, new_organisation
-from tests.integration.authorization_matrix import ACCESS, ALLOWED, Kind
-from tests.integration.partners_support import new_partner
+from tests.integration.support.actors import Actor, Organisation, new_organisation
+from tests.integration.support.authorization_matrix import ACCESS, ALLOWED, Kind
+from tests.integration.support.partners import new_partner
 from tests.integration.test_payouts import new_programme
 from tests.integration.test_teams import new_team
 

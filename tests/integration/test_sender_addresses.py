@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from local.stack import SENDER_DOMAINS, LocalStack
-from tests.integration.actors import Actor
+from tests.integration.support.actors import Actor
 from tests.integration.test_programme import INVITE, Programme, invitee_email, mails_to, new_programme, token_in
 
 ALLOWED, NOT_ALLOWED = SENDER_DOMAINS

@@ -29,7 +29,7 @@ from common.teams.text_replies import (
 from twilio.request_validator import RequestValidator
 
 from local.stack import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER, LocalStack
-from tests.integration.actors import Actor, new_user
+from tests.integration.support.actors import Actor, new_user
 
 
 def new_phone() -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from common.teams import membership
 
-from tests.integration.actors import Actor
+from tests.integration.support.actors import Actor
 from tests.integration.test_teams import Team, accepted_by, member_body, new_team
 
 DAY = 86400

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.actors import Actor, new_user
+from tests.integration.support.actors import Actor, new_user
 
 
 def phone() -> str:

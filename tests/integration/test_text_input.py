@@ -13,7 +13,7 @@ import pytest
 from common.partners.partner_records import org_email_key
 from common.platform import db
 
-from tests.integration.actors import Actor, new_user
+from tests.integration.support.actors import Actor, new_user
 
 # Each a way to make a name look other than it is, or to break a header or an export line.
 HIDDEN = {
