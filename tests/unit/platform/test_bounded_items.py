@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from common.deals import deal_records, staff_deals
+from common.deals import credited_leads, deal_records, staff_deals
 from common.leads import model as lead_model
 from common.money import cascade
 from common.partners.partner_records import NODE_HISTORY, PartnerStatus, node_item, node_key
@@ -233,9 +233,9 @@ def test_a_partner_changed_over_and_over_stays_bounded_and_its_activity_lists_ev
     org, partner_id = programme.org_id, programme.partners[0]
     path = f"/orgs/{org}/partners/{partner_id}"
     actions = ["added"]
-    for _ in range(12):  # deals credited to the partner: each is a lead in its history
+    for _ in range(12):  # deals credited to the partner: each is a lead in its history, from the stream
         frozen_clock.advance(seconds=1)
-        programme.deal()
+        credited_leads.on_change(None, programme.deal())
         actions.append("lead")
     frozen_clock.advance(seconds=1)
     contact = {"channel": "phone", "summary": "Called about the new terms"}
