@@ -11,20 +11,19 @@ from __future__ import annotations
 from typing import Any
 
 from common.deals.deal_records import DEAL_ENTITY
-from common.partners.partner_records import PartnerStatus, append_events, history_event
+from common.partners.partner_records import SYSTEM_ACTOR, PartnerStatus, append_events, history_event
 from common.platform import notices
 
 NOTICE = "lead-activity"
+ACTIVE = PartnerStatus.ACTIVE.value
 
 
 def on_change(old: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
     if old is not None or not new or new.get("entity") != DEAL_ENTITY or not new.get("credited_partner_id"):
         return
     partner_id = str(new["credited_partner_id"])
-    event = {
-        **history_event("lead", str(new["created_by"]), deal_id=new["deal_id"], status=PartnerStatus.ACTIVE.value),
-        "at": new["created_at"],
-    }
+    event = history_event("lead", str(new.get("created_by") or SYSTEM_ACTOR), deal_id=new["deal_id"], status=ACTIVE)
+    event["at"] = new.get("created_at") or event["at"]  # when the deal was created, not when this runs
 
     def record() -> dict[str, Any]:
         append_events(str(new["org_id"]), partner_id, [event])

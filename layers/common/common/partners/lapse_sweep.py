@@ -16,6 +16,7 @@ from common.partners.partner_records import (
     LAPSE_AFTER_DAYS,
     LAPSE_SHARDS,
     NODE_HISTORY,
+    SYSTEM_ACTOR,
     PartnerStatus,
     history_event,
     lapse_shard,
@@ -48,7 +49,7 @@ def _due(shard: int, cutoff: str, client: Any) -> Iterator[list[db.Item]]:
 def lapse(node: db.Item, *, client: Any = None) -> bool:
     """Make one ACTIVE node LAPSED, if it is still ACTIVE with the last lead it was read with."""
     org_id, partner_id = node["org_id"], node["partner_id"]
-    event = history_event("lapsed", "system", status=S.LAPSED.value, last_lead_at=node["last_lead_at"])
+    event = history_event("lapsed", SYSTEM_ACTOR, status=S.LAPSED.value, last_lead_at=node["last_lead_at"])
 
     def write(addition: history.Addition) -> db.Item:
         return history.update(

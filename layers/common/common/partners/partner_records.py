@@ -164,6 +164,10 @@ def partner_actor(partner_id: str) -> str:
     return f"partner:{partner_id}"
 
 
+# Who acts when no person does (the daily sweep, a change that names no one).
+SYSTEM_ACTOR = "system"
+
+
 def history_event(action: str, actor: str, **details: Any) -> dict[str, Any]:
     """One entry of a node's activity: what happened, who did it (user:<id>, partner:<id> or system)."""
     return {"at": clock.now_iso(), "action": action, "actor": actor, **{k: v for k, v in details.items() if v}}
