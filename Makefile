@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help prereqs prereqs-local install lock dev test lint test-unit test-infra test-integration bench layer \
-        synth deploy diff stage-named token verify-ledger redrive replay clean
+        synth deploy diff preflight stage-named token verify-ledger redrive replay clean
 
 help:
 	@echo "The two commands:"
@@ -31,6 +31,8 @@ help:
 	@echo "                  (read back from the stream, which keeps them 24 hours; ARGS='--dry-run')"
 	@echo "Deploying (docs/deploy.md):"
 	@echo "  make synth    - synthesize the CDK app offline (writes cdk.out/)"
+	@echo "  make preflight STAGE=<stage> - check the account before a deploy, read-only (bootstrap, Twilio"
+	@echo "                  parameter, SES production access and sender, Lambda concurrency)"
 	@echo "  make deploy STAGE=<stage> - rebuild the layer and deploy the stage (cdk.json 'stages')"
 	@echo "  make diff STAGE=<stage>   - what a deployment of the stage would change"
 	@echo "  make layer    - build the functions' layer (.build/layer) that synth and deploy package"
@@ -95,6 +97,10 @@ synth: install layer
 # A stage's settings come from cdk.json "stages" (-c key=value on top via ARGS); the credentials are yours.
 deploy: stage-named install layer
 	npx cdk deploy -c stage=$(STAGE) --require-approval broadening --outputs-file cdk-outputs.$(STAGE).json $(ARGS)
+
+# Read-only checks of the account a stage deploys into, with your AWS credentials (docs/deploy.md).
+preflight: stage-named $(VENV)/.installed
+	@$(PY) -m ops.preflight --stage $(STAGE) $(ARGS)
 
 diff: stage-named install layer
 	npx cdk diff -c stage=$(STAGE) $(ARGS)
