@@ -82,7 +82,8 @@ def ownership_problems(stage: StageSender, others: Iterable[StageSender]) -> lis
         if stage.owns and other.owns:
             problems.append(
                 f"stages {stage.stage!r} and {other.stage!r} both own the SES identity of {stage.domain} in "
-                f"{account}/{region}: keep {OWNER}=true on one, give the other {IDENTITY}={stage.domain}"
+                f"{account}/{region} (the second to deploy would fail with AlreadyExists): keep {OWNER}=true on "
+                f"one, give the other {IDENTITY}={stage.domain}"
             )
         owner, user = (stage, other) if stage.owns else (other, stage)
         disposable_owner = constants.is_dev_stage(owner.stage) and not constants.is_dev_stage(user.stage)
