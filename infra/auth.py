@@ -25,13 +25,16 @@ class Auth(Construct):
         pool_name: str,
         domain_prefix: str | None,
         callback_urls: list[str],
-        protected: bool,
+        removal_policy: RemovalPolicy,
+        deletion_protection: bool,
         email: cognito.UserPoolEmail | None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.user_pool = cognito.UserPool(
             self,
             "UserPool",
+            # A label, not an identifier: Cognito allows several pools of one name (the pool id tells them apart),
+            # so a pool an earlier stack left behind never blocks a new one.
             user_pool_name=pool_name,
             self_sign_up_enabled=False,  # accounts are created by administrators
             sign_in_aliases=cognito.SignInAliases(email=True),
@@ -53,8 +56,8 @@ class Auth(Construct):
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             feature_plan=cognito.FeaturePlan.ESSENTIALS,
             email=email,  # None: Cognito's default sender
-            deletion_protection=protected,
-            removal_policy=RemovalPolicy.RETAIN if protected else RemovalPolicy.DESTROY,
+            deletion_protection=deletion_protection,
+            removal_policy=removal_policy,
         )
         Validations.of(self.user_pool).acknowledge(
             Acknowledgment(

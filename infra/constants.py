@@ -73,11 +73,18 @@ CONTEXT_PUBLIC_API_URL = "publicApiUrl"
 # The AWS account (12 digits) and region a stage deploys to; without them the CLI's credentials decide.
 CONTEXT_ACCOUNT = "account"
 CONTEXT_REGION = "region"
-# An SES identity (a domain or an address) already verified in the account, to send from instead of the
-# domain identity the stack creates for emailFrom's domain.
+# Who owns the SES identity emailFrom is sent under: one stage per account and region creates the domain
+# identity for emailFrom's domain (sesIdentityOwner=true; kept when a protected stage is deleted), every other
+# stage there names it (sesIdentity: that domain, or emailFrom itself when the account verified the address)
+# and owns nothing. Protected stages must say which; a dev stage that says neither owns its identity.
+CONTEXT_SES_IDENTITY_OWNER = "sesIdentityOwner"
 CONTEXT_SES_IDENTITY = "sesIdentity"
-# Set once the domain identity the stack created is verified: Cognito then sends through SES too.
+# Set once the domain identity the stage owns is verified: Cognito then sends through SES too.
 CONTEXT_SES_IDENTITY_VERIFIED = "sesIdentityVerified"
+# Protected stages only: the table and the user pool also refuse deletion outside CloudFormation. Set it
+# after the stage's first deployment succeeded: it refuses CloudFormation's own delete too, so a first
+# deployment rolled back with it could not remove them.
+CONTEXT_DELETION_PROTECTION = "deletionProtection"
 CONTEXT_ALARM_EMAIL = "alarmEmail"
 # Domains (each an SES domain identity of the account) whose addresses partners' invitations may go out
 # from, once an address is confirmed and its organisation allows the domain.
@@ -95,8 +102,10 @@ STAGE_SETTINGS = (
     CONTEXT_TWILIO_FROM_NUMBER,
     CONTEXT_TWILIO_AUTH_TOKEN_PARAMETER,
     CONTEXT_PUBLIC_API_URL,
+    CONTEXT_SES_IDENTITY_OWNER,
     CONTEXT_SES_IDENTITY,
     CONTEXT_SES_IDENTITY_VERIFIED,
+    CONTEXT_DELETION_PROTECTION,
     CONTEXT_ALARM_EMAIL,
     CONTEXT_SENDER_DOMAINS,
 )

@@ -38,7 +38,13 @@ class PartnerProgrammeStack(Stack):
         Tags.of(self).add("project", constants.RESOURCE_PREFIX)
         Tags.of(self).add("stage", config.stage)
 
-        table = Table(self, "Data", protected=config.protected)
+        table = Table(
+            self,
+            "Data",
+            removal_policy=config.removal_policy,
+            deletion_protection=config.deletion_protection,
+            backups=config.protected,
+        )
         sender = EmailSender(self, "Sender", config=config, name=name)
         auth = Auth(
             self,
@@ -46,10 +52,11 @@ class PartnerProgrammeStack(Stack):
             pool_name=name,
             domain_prefix=config.auth_domain_prefix,
             callback_urls=list(config.portal_callback_urls),
-            protected=config.protected,
+            removal_policy=config.removal_policy,
+            deletion_protection=config.deletion_protection,
             email=sender.user_pool_email(),
         )
-        files = FilesBucket(self, "Files", allowed_origins=config.portal_origins, protected=config.protected)
+        files = FilesBucket(self, "Files", allowed_origins=config.portal_origins, removal_policy=config.removal_policy)
 
         # Every function gets every setting (common.platform.settings) and validates at its cold start the
         # groups it reads: the token authorizer the issuer, keys and portal clients; LeadsApi the pool and
@@ -181,6 +188,8 @@ class PartnerProgrammeStack(Stack):
         CfnOutput(self, "SmsWebhookUrl", value=sms_webhook_url, description="Twilio number: A message comes in")
         CfnOutput(self, "TwilioAuthTokenParameter", value=config.twilio_auth_token_parameter)
         CfnOutput(self, "FilesBucketName", value=files.bucket.bucket_name)
+        if table.backups:
+            CfnOutput(self, "BackupVaultName", value=table.backups.vault.backup_vault_name)
         CfnOutput(self, "StatusSweepScheduleName", value=status_sweep.schedule.ref)
         CfnOutput(self, "StatusSweepFailureQueueUrl", value=status_sweep.failures.queue_url)
         # Last: it watches whatever the stack holds by now.
