@@ -73,10 +73,16 @@ class StatusSweep(Construct):
                 iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.failures.queue_arn]),
             ],
         )
+        # A group of its own (named by CloudFormation): Scheduler's metrics are per group, so the stage's alarms
+        # on failed and dropped runs count this schedule only. Scheduler cannot move a schedule to another
+        # group, so the schedule has a new construct id: a new resource, created in the group, replaces the
+        # one a stage deployed before in the default group.
+        self.group = scheduler.CfnScheduleGroup(self, "ScheduleGroup")
         self.schedule = scheduler.CfnSchedule(
             self,
-            "Schedule",
+            "DailySchedule",
             name=schedule_name,
+            group_name=self.group.ref,
             description=f"Runs the {spec.name} function daily",
             schedule_expression=manifest.SCHEDULES[spec.name],
             schedule_expression_timezone="UTC",
