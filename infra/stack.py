@@ -111,10 +111,15 @@ class PartnerProgrammeStack(Stack):
         )
         payouts = Payouts(self, "Payouts", table=table, sender=sender, defaults=defaults)
         status_sweep = StatusSweep(
-            self, "StatusSweep", table=table, schedule_name=f"{name}-{manifest.STATUS_SWEEP.name}", defaults=defaults
+            self,
+            "StatusSweep",
+            table=table,
+            sender=sender,
+            schedule_name=f"{name}-{manifest.STATUS_SWEEP.name}",
+            defaults=defaults,
         )
-        # The sweep also reminds team members of customers due (texts and e-mails).
-        referrals.grant_team_reminders(status_sweep.sweep, table=table, sender=sender)
+        # The sweep's work texts team members their reminders and leaders their digests.
+        referrals.grant_auth_token(status_sweep.work)
         consumers = (leads, partners, referrals, payouts)
         stream = StreamDispatcher(
             self,
@@ -139,6 +144,7 @@ class PartnerProgrammeStack(Stack):
             manifest.PAYOUTS_API.name: payouts.api.function,
             manifest.PAYOUTS_EVENTS.name: payouts.events.function,
             manifest.STATUS_SWEEP.name: status_sweep.sweep.function,
+            manifest.STATUS_SWEEP_WORK.name: status_sweep.work.function,
             manifest.TOKEN_AUTHORIZER.name: token_authorizer.function,
         }
         missing = {function.name for function in manifest.FUNCTIONS} - functions.keys()
@@ -192,6 +198,7 @@ class PartnerProgrammeStack(Stack):
             CfnOutput(self, "BackupVaultName", value=table.backups.vault.backup_vault_name)
         CfnOutput(self, "StatusSweepScheduleName", value=status_sweep.schedule.ref)
         CfnOutput(self, "StatusSweepFailureQueueUrl", value=status_sweep.failures.queue_url)
+        CfnOutput(self, "StatusSweepWorkDeadLetterQueueUrl", value=status_sweep.work_queue.dead_letters.queue_url)
         # Last: it watches whatever the stack holds by now.
         Monitoring(self, "Monitoring", config=config)
 

@@ -132,6 +132,12 @@ class ConsumerQueues(SettingsGroup):
     consumer_queue_urls: Json[dict[str, str]]
 
 
+class SweepWork(SettingsGroup):
+    """The queue the daily sweep hands its due work on to, in pages, for the sweep's work function."""
+
+    sweep_work_queue_url: NonEmpty
+
+
 GROUPS: tuple[type[SettingsGroup], ...] = (
     Deployment,
     TokenVerification,
@@ -146,6 +152,7 @@ GROUPS: tuple[type[SettingsGroup], ...] = (
     TwilioNumber,
     SmsWebhookUrls,
     ConsumerQueues,
+    SweepWork,
 )
 FIELDS = tuple(dict.fromkeys(name for group in GROUPS for name in group.model_fields))
 
