@@ -70,6 +70,8 @@ class DeploymentConfig:
     alarm_email: str | None = None
     # Domains (SES domain identities) partners' invitations may go out from; organisations allow some.
     sender_domains: tuple[str, ...] = ()
+    # Staff need MFA on their sign-in to use the permissions that move money (common.orgs.access).
+    money_mfa_required: bool = False
 
     @property
     def protected(self) -> bool:
@@ -137,6 +139,7 @@ class DeploymentConfig:
                 twilio_auth_token_parameter=self.twilio_auth_token_parameter,
                 twilio_api_url=TWILIO_API_URL,
                 sender_domains=",".join(self.sender_domains),
+                money_mfa_required="true" if self.money_mfa_required else "false",
             ),
             constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
         }
@@ -242,6 +245,15 @@ class DeploymentConfig:
             ),
             alarm_email=alarm_email,
             sender_domains=checked(lambda: _sender_domains(context(constants.CONTEXT_SENDER_DOMAINS)), ()),
+            # On by default where real money moves: protected stages.
+            money_mfa_required=checked(
+                lambda: bool(
+                    _flag(
+                        constants.CONTEXT_MONEY_MFA_REQUIRED, context(constants.CONTEXT_MONEY_MFA_REQUIRED), protected
+                    )
+                ),
+                protected,
+            ),
         )
         if problems:
             raise StageSettingsError(stage, problems)
@@ -369,10 +381,12 @@ def _sender_domains(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(domains))
 
 
-def _flag(key: str, value: Any) -> bool | None:
-    """A boolean setting: JSON true/false in cdk.json, the strings "true"/"false" from `-c key=value`; None
-    when it is not set."""
-    if value is None or isinstance(value, bool):
+def _flag(key: str, value: Any, default: bool | None = None) -> bool | None:
+    """A boolean setting: JSON true/false in cdk.json, the strings "true"/"false" from `-c key=value`; unset:
+    `default`."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
         return value
     if str(value).strip().lower() in ("true", "false"):
         return str(value).strip().lower() == "true"

@@ -128,10 +128,11 @@ class PartnerProgrammeStack(Stack):
             queues={domain.events.spec.name: domain.changes for domain in consumers},
             defaults=defaults,
         )
-        # No permissions beyond logs and traces: it verifies tokens against the pool's public keys.
+        # It verifies tokens against the pool's public keys, and reads users' sign-in records only.
         token_authorizer = LambdaFunction(
             self, manifest.TOKEN_AUTHORIZER.name, spec=manifest.TOKEN_AUTHORIZER, defaults=defaults
         )
+        auth.grant_sign_in_reads(token_authorizer.role, table.table.table_arn)
         functions = {
             manifest.STREAM_DISPATCHER.name: stream.dispatcher.function,
             manifest.LEADS_API.name: leads.api.function,

@@ -8,7 +8,7 @@ import pytest
 from aws_cdk import assertions
 from common.orgs.access import OPERATORS_GROUP
 
-from infra import manifest
+from infra import constants, manifest
 from infra.auth import Auth
 from tests.infra.conftest import Synth
 
@@ -68,6 +68,30 @@ def test_portal_client_has_no_secret(dev: Synth, prod: Synth) -> None:
     assert dev_client["Properties"]["AllowedOAuthFlowsUserPoolClient"] is False  # no callback URLs given
     assert prod_client["Properties"]["AllowedOAuthFlows"] == ["code"]
     assert prod_client["Properties"]["CallbackURLs"] == ["https://partners.example.com/callback"]
+
+
+def test_mfa_is_optional_with_authenticator_apps_and_never_sms(dev: Synth, prod: Synth) -> None:
+    # Partners are not forced; staff who move money are refused those routes without it (moneyMfaRequired).
+    # E-mailed codes need Cognito to send through SES (test_sender); until then authenticator apps only.
+    for synth in (dev, prod):
+        (_, pool) = synth.only("AWS::Cognito::UserPool")
+        assert pool["Properties"]["MfaConfiguration"] == "OPTIONAL"
+        assert pool["Properties"]["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+
+
+def test_portal_tokens_are_short_lived_and_refreshable(dev: Synth) -> None:
+    (_, client) = dev.only("AWS::Cognito::UserPoolClient")
+    properties = client["Properties"]
+
+    minutes = {"minutes": 1, "hours": 60, "days": 24 * 60}
+    validity = {
+        token: properties[f"{token}Validity"] * minutes[unit]
+        for token, unit in properties["TokenValidityUnits"].items()
+    }
+
+    assert validity["AccessToken"] == validity["IdToken"] == constants.PORTAL_TOKEN_MINUTES <= 15
+    assert validity["RefreshToken"] == constants.PORTAL_REFRESH_TOKEN_DAYS * 24 * 60
+    assert properties["EnableTokenRevocation"] is True  # a global sign-out revokes the refresh tokens
 
 
 def test_the_operators_group_is_in_the_pool(dev: Synth) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from common.platform.settings import env_name
 
 from infra import constants
 from infra.config import DeploymentConfig, StageSettingsError
@@ -342,6 +343,19 @@ def test_the_verified_flag_takes_json_booleans_and_their_strings() -> None:
     assert config(sesIdentityVerified="false").sender_verified is False
     with pytest.raises(ValueError, match="sesIdentityVerified"):
         config(sesIdentityVerified="yes")
+
+
+def test_money_movers_need_mfa_on_protected_stages_unless_told_otherwise() -> None:
+    protected = {"stage": "prod", "portalUrl": "https://partners.example.com"}
+    variable = env_name("money_mfa_required")
+
+    assert config().money_mfa_required is False
+    assert config(**protected).money_mfa_required is True
+    assert config(**protected).function_environment[variable] == "true"
+    assert config(**protected, moneyMfaRequired="false").function_environment[variable] == "false"
+    assert config(moneyMfaRequired=True).money_mfa_required is True
+    with pytest.raises(ValueError, match="moneyMfaRequired"):
+        config(moneyMfaRequired="sometimes")
 
 
 def test_the_stack_deploys_to_the_stage_account_and_region(layer: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from common.orgs import sign_in
 
 from infra import constants, manifest
 from tests.infra.conftest import Synth
@@ -45,6 +46,11 @@ EXPECTED_ACTIONS = {
         "dynamodb:Query",
         "cognito-idp:CreateUserPoolClient",
         "cognito-idp:DeleteUserPoolClient",
+        # the sign-in routes: end a user's sessions, disable or delete their sign-in, read their MFA
+        "cognito-idp:AdminUserGlobalSignOut",
+        "cognito-idp:AdminDisableUser",
+        "cognito-idp:AdminDeleteUser",
+        "cognito-idp:AdminGetUser",
     },
     manifest.LEADS_EVENTS.name: OBSERVABILITY
     | QUEUE_READING
@@ -162,8 +168,8 @@ EXPECTED_ACTIONS = {
         "ssm:GetParameter",
         "ses:SendEmail",
     },
-    # It verifies tokens against the pool's public keys (fetched over HTTPS): no AWS permissions.
-    manifest.TOKEN_AUTHORIZER.name: OBSERVABILITY,
+    # It verifies tokens against the pool's public keys (fetched over HTTPS) and reads users' sign-in records.
+    manifest.TOKEN_AUTHORIZER.name: OBSERVABILITY | {"dynamodb:GetItem"},
 }
 
 
@@ -222,6 +228,15 @@ def test_statements_name_actions_and_resources(dev: Synth) -> None:
 @pytest.mark.parametrize("name", EXPECTED_ACTIONS)
 def test_function_gets_exactly_the_actions_it_needs(dev: Synth, name: str) -> None:
     assert actions_of(dev.policy_statements(name)) == EXPECTED_ACTIONS[name]
+
+
+def test_the_authorizer_reads_sign_in_records_and_nothing_else_of_the_table(dev: Synth) -> None:
+    (table_id, _) = dev.only("AWS::DynamoDB::Table")
+    (read,) = [s for s in dev.policy_statements(manifest.TOKEN_AUTHORIZER.name) if s["Action"] == "dynamodb:GetItem"]
+
+    assert read["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
+    assert read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{sign_in.PARTITION_PREFIX}*"]}}
+    assert sign_in.sign_in_key("some-sub")["pk"].startswith(sign_in.PARTITION_PREFIX)
 
 
 def test_leads_api_cannot_send_email_and_leads_events_cannot_touch_cognito(dev: Synth) -> None:

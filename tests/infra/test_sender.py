@@ -139,6 +139,8 @@ def test_cognito_sends_through_the_verified_domain_with_the_configuration_set(ve
     assert email["ConfigurationSet"] == {"Ref": set_id}
     assert literal_tail(email["SourceArn"]) == ":identity/partners.example.com"
     assert verified_domain.only("AWS::SES::EmailIdentity")  # still the stack's own
+    # Cognito sends through SES: e-mailed codes are offered as a second factor beside authenticator apps.
+    assert set(pool["Properties"]["EnabledMfas"]) == {"SOFTWARE_TOKEN_MFA", "EMAIL_OTP"}
 
 
 def test_an_existing_identity_is_referenced_not_created(existing_address: Synth) -> None:

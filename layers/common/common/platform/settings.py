@@ -51,6 +51,13 @@ class TokenVerification(SettingsGroup):
         return frozenset(c.strip() for c in self.portal_client_ids.split(",") if c.strip())
 
 
+class SignInPolicy(SettingsGroup):
+    """Whether staff need a second factor (MFA) on their sign-in to use the permissions that move money: on by
+    default on protected stages (infra/config.py), off on dev stages and the local stack."""
+
+    money_mfa_required: bool = False
+
+
 class LeadIntake(SettingsGroup):
     """Partner companies' systems: the scope their tokens need to post leads, and the OAuth token endpoint
     handed out with their credentials (unset: credentials go out without it)."""
@@ -141,6 +148,7 @@ class SweepWork(SettingsGroup):
 GROUPS: tuple[type[SettingsGroup], ...] = (
     Deployment,
     TokenVerification,
+    SignInPolicy,
     LeadIntake,
     UserPool,
     FilesBucket,
