@@ -88,13 +88,14 @@ class SignIn(Answer):
 def revoke(user_id: str, revocation: Revocation, actor: str, *, now: float | None = None, client: Any = None) -> SignIn:
     """Refuse every token of the user's sign-ins so far. Token times are whole seconds, so the tokens of the
     current second are refused too (signing in again works from the next second). A later revocation
-    recorded meanwhile is kept."""
+    recorded meanwhile is kept; one of the same second replaces it (the same tokens refused, the latest act
+    named)."""
     not_before = int(time.time() if now is None else now) + 1
     item = db.update(
         sign_in_key(user_id),
         expression="SET entity = :entity, user_id = :user, not_before = :not_before, revoked_at = :at, "
         "revocation = :how, revoked_by = :by",
-        condition="attribute_not_exists(not_before) OR not_before < :not_before",
+        condition="attribute_not_exists(not_before) OR not_before <= :not_before",
         values={
             ":entity": ENTITY,
             ":user": user_id,
