@@ -21,6 +21,7 @@ from infra.monitoring import Monitoring
 from infra.partners import Partners
 from infra.payouts import Payouts
 from infra.referrals import Referrals
+from infra.releases import Releases
 from infra.sender import EmailSender
 from infra.status_sweep import StatusSweep
 from infra.table import Table
@@ -120,20 +121,21 @@ class PartnerProgrammeStack(Stack):
         token_authorizer = LambdaFunction(
             self, manifest.TOKEN_AUTHORIZER.name, spec=manifest.TOKEN_AUTHORIZER, defaults=defaults
         )
-        functions = {
-            manifest.STREAM_DISPATCHER.name: stream.dispatcher.function,
-            manifest.LEADS_API.name: leads.api.function,
-            manifest.LEADS_EVENTS.name: leads.events.function,
-            manifest.PARTNERS_API.name: partners.api.function,
-            manifest.PARTNERS_EVENTS.name: partners.events.function,
-            manifest.REFERRALS_API.name: referrals.api.function,
-            manifest.REFERRALS_EVENTS.name: referrals.events.function,
-            manifest.SMS_WEBHOOK.name: referrals.sms_webhook.function,
-            manifest.PAYOUTS_API.name: payouts.api.function,
-            manifest.PAYOUTS_EVENTS.name: payouts.events.function,
-            manifest.STATUS_SWEEP.name: status_sweep.sweep.function,
-            manifest.TOKEN_AUTHORIZER.name: token_authorizer.function,
+        built = {
+            manifest.STREAM_DISPATCHER.name: stream.dispatcher,
+            manifest.LEADS_API.name: leads.api,
+            manifest.LEADS_EVENTS.name: leads.events,
+            manifest.PARTNERS_API.name: partners.api,
+            manifest.PARTNERS_EVENTS.name: partners.events,
+            manifest.REFERRALS_API.name: referrals.api,
+            manifest.REFERRALS_EVENTS.name: referrals.events,
+            manifest.SMS_WEBHOOK.name: referrals.sms_webhook,
+            manifest.PAYOUTS_API.name: payouts.api,
+            manifest.PAYOUTS_EVENTS.name: payouts.events,
+            manifest.STATUS_SWEEP.name: status_sweep.sweep,
+            manifest.TOKEN_AUTHORIZER.name: token_authorizer,
         }
+        functions = {name: construct.function for name, construct in built.items()}
         missing = {function.name for function in manifest.FUNCTIONS} - functions.keys()
         if missing:
             raise ValueError(f"manifest functions without a construct: {', '.join(sorted(missing))}")
@@ -145,7 +147,7 @@ class PartnerProgrammeStack(Stack):
             self,
             "Api",
             api_name=name,
-            functions=functions,
+            functions={name: construct.live for name, construct in built.items()},
             allowed_origins=config.portal_origins,
             log_retention=config.log_retention,
             removal_policy=config.removal_policy,
@@ -183,6 +185,11 @@ class PartnerProgrammeStack(Stack):
         CfnOutput(self, "FilesBucketName", value=files.bucket.bucket_name)
         CfnOutput(self, "StatusSweepScheduleName", value=status_sweep.schedule.ref)
         CfnOutput(self, "StatusSweepFailureQueueUrl", value=status_sweep.failures.queue_url)
+        # The functions that answer callers release by canary, rolled back on errors; the others at once.
+        releases = Releases(self, "Releases")
+        for construct in built.values():
+            if construct.spec.kind in ("api", "authorizer"):
+                releases.by_canary(construct)
         # Last: it watches whatever the stack holds by now.
         Monitoring(self, "Monitoring", config=config)
 

@@ -142,6 +142,11 @@ class Resolver:
         if name == "AWS::StackId":
             return self.arn("cloudformation", f"stack/{self.stack_name}/{token(name, 36)}")
         kind = self.resource(name)["Type"]
+        if kind in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):  # a Ref is the qualified function's ARN
+            properties = self.resource(name)["Properties"]
+            function = str(self.resolve(properties["FunctionName"]))
+            arn = function if function.startswith("arn:") else self.arn("lambda", f"function:{function}")
+            return f"{arn}:{properties['Name'] if kind == 'AWS::Lambda::Alias' else 1}"
         if kind == "AWS::SQS::Queue":
             return f"https://sqs.{REGION}.{URL_SUFFIX}/{ACCOUNT}/{self.physical_name(name)}"
         if kind == "AWS::Cognito::UserPool":
