@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.infra.realistic import Resolver
+from tests.infra.realistic import Resolver, function_behind, lift_parameters
 
 if TYPE_CHECKING:
     from tests.infra.conftest import Synth
@@ -94,34 +94,12 @@ class Measurements:
             template = json.loads((self.outdir / nested["Metadata"]["aws:asset:path"]).read_text())
             passed = nested["Properties"].get("Parameters", {})
             for logical_id, resource in template["Resources"].items():
-                yield logical_id, _lifted(resource, passed)
+                yield logical_id, lift_parameters(resource, passed)
 
     def permissions(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Every Lambda permission of the stack and its nested stacks."""
         yield from self.of_type("AWS::Lambda::Permission")
         yield from ((i, r) for i, r in self.nested_resources() if r["Type"] == "AWS::Lambda::Permission")
-
-    def function_of(self, target_id: str) -> str:
-        """The logical id of the function a function, alias or version resource stands for."""
-        resource = self.resources[target_id]
-        if resource["Type"] == "AWS::Lambda::Function":
-            return target_id
-        return str(resource["Properties"]["FunctionName"]["Ref"])
-
-    def named_function(self, value: Any) -> str:
-        """The function, alias or version a property names, however CDK spelled the reference (an alias's
-        `<name>:live` is joined from its ARN)."""
-        if isinstance(value, dict):
-            if set(value) == {"Ref"} and self.resources.get(value["Ref"], {}).get("Type", "").startswith("AWS::Lambda"):
-                return str(value["Ref"])
-            value = list(value.values())
-        if isinstance(value, list):
-            for item in value:
-                try:
-                    return self.named_function(item)
-                except LookupError:
-                    continue
-        raise LookupError(f"no function named in {value!r}")
 
     def function_policy_bytes(self) -> dict[str, int]:
         """Each function's resource-based policies as Lambda stores them, one per qualifier (the function's
@@ -147,14 +125,17 @@ class Measurements:
                 statement["Condition"] = conditions
             statements.setdefault(target_id, []).append(statement)
         return {
-            function_name(self.resources[self.function_of(target_id)])
-            + (
-                ""
-                if target_id == self.function_of(target_id)
-                else f":{self.resources[target_id]['Properties']['Name']}"
-            ): len(compact({"Version": "2012-10-17", "Id": "default", "Statement": found}).encode())
+            self._policy_owner(target_id): len(
+                compact({"Version": "2012-10-17", "Id": "default", "Statement": found}).encode()
+            )
             for target_id, found in statements.items()
         }
+
+    def _policy_owner(self, target_id: str) -> str:
+        """`LeadsApi` for the function's own policy, `LeadsApi:live` for its alias's."""
+        function_id = function_behind(self.resources, {"Ref": target_id})
+        name = function_name(self.resources[function_id])
+        return name if target_id == function_id else f"{name}:{self.resources[target_id]['Properties']['Name']}"
 
     def environment_bytes(self) -> dict[str, int]:
         return {
@@ -201,7 +182,7 @@ class Measurements:
             source = mapping["Properties"]["EventSourceArn"]
             attribute = source.get("Fn::GetAtt", []) if isinstance(source, dict) else []
             if len(attribute) == 2 and attribute[0] in tables and attribute[1] == "StreamArn":
-                readers.append(by_id[self.function_of(self.named_function(mapping["Properties"]["FunctionName"]))])
+                readers.append(by_id[function_behind(self.resources, mapping["Properties"]["FunctionName"])])
         return sorted(readers)
 
     def stack_templates(self) -> dict[str, Path]:
@@ -221,17 +202,6 @@ class Measurements:
 
     def template_bytes(self) -> dict[str, int]:
         return {name: path.stat().st_size for name, path in self.stack_templates().items()}
-
-
-def _lifted(value: Any, passed: dict[str, Any]) -> Any:
-    """`value` with each Ref to a nested stack's parameter replaced by what the parent passes for it."""
-    if isinstance(value, dict):
-        if set(value) == {"Ref"} and value["Ref"] in passed:
-            return passed[value["Ref"]]
-        return {key: _lifted(item, passed) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_lifted(item, passed) for item in value]
-    return value
 
 
 def resource_budget(stack: str) -> int:

@@ -30,7 +30,7 @@ def test_schedule_runs_the_sweep_daily_at_the_manifest_time(dev: Synth) -> None:
     assert properties["FlexibleTimeWindow"] == {"Mode": "OFF"}
     assert properties["State"] == "ENABLED"
     assert properties["Name"] == "partner-programme-dev-StatusSweep"
-    assert properties["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert dev.invoked(properties["Target"]["Arn"]) == function_id  # through its live alias
     assert "Input" not in properties["Target"]  # the function gets Scheduler's own event
 
 
@@ -44,7 +44,7 @@ def test_delivery_and_function_failures_are_retried(dev: Synth) -> None:
         "MaximumEventAgeInSeconds": status_sweep.DELIVERY_MAX_EVENT_AGE.to_seconds(),
     }
     # Scheduler invokes asynchronously: a failing sweep is retried by Lambda.
-    assert invoke_config["Properties"]["FunctionName"] == {"Ref": function_id}
+    assert dev.invoked(invoke_config["Properties"]["FunctionName"]) == function_id
     assert invoke_config["Properties"]["MaximumRetryAttempts"] == status_sweep.FUNCTION_RETRY_ATTEMPTS > 0
 
 
