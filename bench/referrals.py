@@ -1,6 +1,7 @@
 """The partner-team side of `make bench`: the SMS webhook answering a member's reply, and the daily
-reminder sweep over 10,000 team customers of which 100 are due, each next to the bare DynamoDB calls it
-needs. Twilio is the loopback stand-in (local/twilio_fake.py); SSM and SES are a moto server."""
+reminder sweep over 10,000 team customers of which 100 are due (what the sweep reads and hands on, then the
+work of each message it handed on), each next to the bare DynamoDB calls it needs. Twilio is the loopback
+stand-in (local/twilio_fake.py); SSM and SES are a moto server."""
 
 from __future__ import annotations
 
@@ -125,14 +126,27 @@ def webhook_case(raw: Any, table: str, admin: str) -> tuple[Callable[[int], None
 
 
 def reminder_sweep_case(raw: Any, table: str, admin: str, texts: Callable[[], int]) -> dict[str, Any]:
-    """10,000 customers in one team, 100 of them past their 7-day update date: the StatusSweep's reminder
-    job (texts through the loopback Twilio, e-mails through moto's SES) against the bare Query of the
+    """10,000 customers in one team, 100 of them past their 7-day update date: the reminder side of the
+    StatusSweep (its reads of the due index, the messages it hands on) and the work of those messages
+    (texts through the loopback Twilio, e-mails through moto's SES), against the bare Query of the
     organisation's due partition. Items returned by DynamoDB are counted on each side."""
     from common.platform import clock, db
-    from common.teams import reminders, team_customers
+    from common.teams import reminder_work, reminders, team_customers
     from common.teams.team_model import due_partition
 
     from bench.partners import _write_all
+
+    jobs = {reminders.REMIND_JOB: reminder_work.remind, reminders.DIGEST_JOB: reminder_work.digest}
+
+    def sweep() -> tuple[dict[str, int], dict[str, int]]:
+        """The sweep's counts, and its work's (summed over the messages it handed on)."""
+        messages: list[dict[str, Any]] = []
+        counts = reminders.hand_on(messages.append).as_dict()
+        work: dict[str, int] = {}
+        for message in messages:
+            for name, value in jobs[message["job"]](message).as_dict().items():
+                work[name] = work.get(name, 0) + value
+        return counts, work
 
     org_id, team_id = _team(admin)
     now = clock.now()
@@ -163,10 +177,10 @@ def reminder_sweep_case(raw: Any, table: str, admin: str, texts: Callable[[], in
     counter.take()
     sent_before = texts()
     start = time.perf_counter()
-    counts = reminders.sweep().as_dict()
+    counts, work = sweep()
     handler_ms = (time.perf_counter() - start) * 1000
     handler_items = counter.take()
-    again = reminders.sweep().as_dict()  # the same day: nothing more is sent
+    again, again_work = sweep()  # the same day: nothing more is sent
     bare_counter = ItemsReturned(raw)
     bare_counter.take()
     bare_ms: list[float] = []
@@ -192,7 +206,9 @@ def reminder_sweep_case(raw: Any, table: str, admin: str, texts: Callable[[], in
         "handler_ms": handler_ms,
         "handler_items_read": handler_items,
         "counts": counts,
+        "work": work,
         "second_run": again,
+        "second_run_work": again_work,
         "texts_sent": texts() - sent_before,
         "bare_query_ms": statistics.median(bare_ms),
         "bare_items_read": bare_counter.take() // len(bare_ms),
@@ -200,19 +216,21 @@ def reminder_sweep_case(raw: Any, table: str, admin: str, texts: Callable[[], in
 
 
 def reminder_report(sweep: dict[str, Any]) -> list[str]:
-    counts, again = sweep["counts"], sweep["second_run"]
+    counts, work, again = sweep["counts"], sweep["work"], sweep["second_run_work"]
     return [
         "",
         f"Reminder sweep over {sweep['customers']:,} team customers of which {sweep['due']} are past their 7-day "
-        "update (texts to the loopback Twilio, e-mails to moto's SES):",
+        "update (the sweep's reads and the messages it hands on, then their work: texts to the loopback Twilio, "
+        "e-mails to moto's SES):",
         "",
-        "| side | ms | items DynamoDB returned | reminders | digests | texts sent |",
-        "|---|---|---|---|---|---|",
-        f"| handler (first run of the day) | {sweep['handler_ms']:.0f} | {sweep['handler_items_read']} "
-        f"| {counts['reminded']} | {counts['digests']} | {sweep['texts_sent']} |",
-        f"| handler (second run, same day) | | | {again['reminded']} | {again['digests']} | |",
-        f"| bare Query of the due partition | {sweep['bare_query_ms']:.1f} | {sweep['bare_items_read']} | | | |",
+        "| side | ms | items the queries returned | messages handed on | reminders | digests | texts sent |",
+        "|---|---|---|---|---|---|---|",
+        f"| sweep and work (first run of the day) | {sweep['handler_ms']:.0f} | {sweep['handler_items_read']} "
+        f"| {counts['handed_on']} | {work['reminded']} | {work['digests']} | {sweep['texts_sent']} |",
+        f"| sweep and work (second run, same day) | | | {sweep['second_run']['handed_on']} | {again['reminded']} "
+        f"| {again['digests']} | |",
+        f"| bare Query of the due partition | {sweep['bare_query_ms']:.1f} | {sweep['bare_items_read']} | | | | |",
         "",
-        f"All the sweep's reads (organisations with teams, due customers, their teams and members): "
-        f"{counts['items_read']} items.",
+        f"The sweep's reads (organisations with teams, due customers): {counts['items_read']} items; its work's "
+        f"(the customers again, their teams, assignees and the day's notices): {work['items_read']} items.",
     ]

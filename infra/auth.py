@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from aws_cdk import Acknowledgment, Aws, Duration, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from common.orgs import sign_in
 from common.orgs.access import OPERATORS_GROUP
 from constructs import Construct
 
-from infra import manifest
+from infra import constants, manifest
 
 
 class Auth(Construct):
@@ -25,13 +27,16 @@ class Auth(Construct):
         pool_name: str,
         domain_prefix: str | None,
         callback_urls: list[str],
-        protected: bool,
+        removal_policy: RemovalPolicy,
+        deletion_protection: bool,
         email: cognito.UserPoolEmail | None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.user_pool = cognito.UserPool(
             self,
             "UserPool",
+            # A label, not an identifier: Cognito allows several pools of one name (the pool id tells them apart),
+            # so a pool an earlier stack left behind never blocks a new one.
             user_pool_name=pool_name,
             self_sign_up_enabled=False,  # accounts are created by administrators
             sign_in_aliases=cognito.SignInAliases(email=True),
@@ -48,20 +53,24 @@ class Auth(Construct):
                 require_symbols=True,
                 temp_password_validity=Duration.days(3),
             ),
+            # Optional: partners are not forced. Staff who move money must set one up on protected stages
+            # (common.orgs.access): an authenticator app (TOTP), or e-mailed codes where Cognito sends through
+            # SES (the Essentials plan offers e-mail MFA only with SES as the sender); never SMS.
             mfa=cognito.Mfa.OPTIONAL,
-            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False),
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False, email=email is not None),
             account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
             feature_plan=cognito.FeaturePlan.ESSENTIALS,
             email=email,  # None: Cognito's default sender
-            deletion_protection=protected,
-            removal_policy=RemovalPolicy.RETAIN if protected else RemovalPolicy.DESTROY,
+            deletion_protection=deletion_protection,
+            removal_policy=removal_policy,
         )
         Validations.of(self.user_pool).acknowledge(
             Acknowledgment(
                 id="AwsSolutions-COG2",
-                reason="MFA is optional (TOTP only): partners and team members sign in from devices the "
-                "organisation does not manage, and requiring an authenticator app would lock them out of "
-                "the portal; staff can be required to enrol by the organisation's own policy.",
+                reason="MFA is optional (TOTP, and e-mail codes once Cognito sends through SES): partners and "
+                "team members sign in from devices the organisation does not manage, and requiring a second "
+                "factor would lock them out of the portal; staff whose permissions move money are refused "
+                "those routes until they set one up (moneyMfaRequired, on by default on protected stages).",
             ),
             Acknowledgment(
                 id="AwsSolutions-COG8",
@@ -95,9 +104,9 @@ class Auth(Construct):
             auth_flows=cognito.AuthFlow(user_srp=True, admin_user_password=True),
             prevent_user_existence_errors=True,
             enable_token_revocation=True,
-            access_token_validity=Duration.hours(1),
-            id_token_validity=Duration.hours(1),
-            refresh_token_validity=Duration.days(30),
+            access_token_validity=Duration.minutes(constants.PORTAL_TOKEN_MINUTES),
+            id_token_validity=Duration.minutes(constants.PORTAL_TOKEN_MINUTES),
+            refresh_token_validity=Duration.days(constants.PORTAL_REFRESH_TOKEN_DAYS),
             supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
             o_auth=_portal_hosted_sign_in(callback_urls),
             disable_o_auth=not callback_urls,
@@ -113,6 +122,18 @@ class Auth(Construct):
         self.issuer_url = f"https://cognito-idp.{region}.amazonaws.com/{self.user_pool.user_pool_id}"
         self.jwks_url = f"{self.issuer_url}/.well-known/jwks.json"
         self.token_endpoint = f"{self.domain.base_url()}/oauth2/token"
+
+    @staticmethod
+    def grant_sign_in_reads(role: iam.IRole, table_arn: str) -> None:
+        """GetItem on users' sign-in records only (their partition keys' prefix): the token authorizer reads
+        whether a token's sign-in was ended and whether the user set up MFA, and nothing else of the table."""
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:GetItem"],
+                resources=[table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{sign_in.PARTITION_PREFIX}*"]}},
+            )
+        )
 
 
 def _portal_hosted_sign_in(callback_urls: list[str]) -> cognito.OAuthSettings | None:

@@ -16,6 +16,7 @@ from common.platform.validation import is_e164
 from constructs import Construct
 
 from infra import constants, manifest
+from infra.sender_settings import StageSender, domain_of, ownership_problems, sender_identity
 
 T = TypeVar("T")
 STAGE_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
@@ -57,15 +58,20 @@ class DeploymentConfig:
     # Where the stack deploys; None leaves it to the credentials and region of the CLI.
     account: str | None = None
     region: str | None = None
-    # An SES identity already verified in the account (a domain or an address); None: the stack creates a
-    # domain identity for emailFrom's domain.
+    # The SES identity the stage sends under and does not own (emailFrom's domain, or emailFrom itself),
+    # created by another stage of the account and region or verified by hand; None: the stage owns the
+    # domain identity of emailFrom's domain and creates it.
     ses_identity: str | None = None
-    # The stack's own domain identity has been verified (Cognito refuses an unverified one).
+    # The stage's own domain identity has been verified (Cognito refuses an unverified one).
     ses_identity_verified: bool = False
+    # Protected stages: the table and the user pool refuse deletion outside CloudFormation as well.
+    deletion_protection: bool = False
     # Who is e-mailed when an alarm goes off.
     alarm_email: str | None = None
     # Domains (SES domain identities) partners' invitations may go out from; organisations allow some.
     sender_domains: tuple[str, ...] = ()
+    # Staff need MFA on their sign-in to use the permissions that move money (common.orgs.access).
+    money_mfa_required: bool = False
 
     @property
     def protected(self) -> bool:
@@ -82,11 +88,16 @@ class DeploymentConfig:
 
     @property
     def email_domain(self) -> str:
-        return _domain_of(self.email_from)
+        return domain_of(self.email_from)
+
+    @property
+    def owns_ses_identity(self) -> bool:
+        """Whether the stage creates (and owns) the domain identity it sends under, rather than naming one."""
+        return self.ses_identity is None
 
     @property
     def sender_verified(self) -> bool:
-        """Whether SES already accepts the sender: an existing identity is verified by definition."""
+        """Whether SES already accepts the sender: an identity the stage names is verified by definition."""
         return self.ses_identity is not None or self.ses_identity_verified
 
     @property
@@ -96,8 +107,12 @@ class DeploymentConfig:
 
     @property
     def removal_policy(self) -> RemovalPolicy:
-        """Protected stages keep their data and keys when the stack is deleted."""
-        return RemovalPolicy.RETAIN if self.protected else RemovalPolicy.DESTROY
+        """What becomes of every resource that holds data, keys or logs (table, backup vault, user pool, files
+        bucket, KMS keys, log groups, an owned SES identity) when the stack is deleted or a change replaces it.
+        Protected stages keep it (DeletionPolicy RetainExceptOnCreate, UpdateReplacePolicy Retain), except when
+        the operation that created it is rolled back: a failed first deployment then deletes what it created,
+        so nothing is left to block the retry. Dev stages delete it."""
+        return RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE if self.protected else RemovalPolicy.DESTROY
 
     @property
     def log_retention(self) -> logs.RetentionDays:
@@ -124,6 +139,7 @@ class DeploymentConfig:
                 twilio_auth_token_parameter=self.twilio_auth_token_parameter,
                 twilio_api_url=TWILIO_API_URL,
                 sender_domains=",".join(self.sender_domains),
+                money_mfa_required="true" if self.money_mfa_required else "false",
             ),
             constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
         }
@@ -183,6 +199,28 @@ class DeploymentConfig:
         )
         account, region = where
         alarm_email = checked(lambda: _alarm_email(text(constants.CONTEXT_ALARM_EMAIL), protected=protected), None)
+        known_before_flags = len(problems)
+        owner_flag = checked(
+            lambda: _flag(constants.CONTEXT_SES_IDENTITY_OWNER, context(constants.CONTEXT_SES_IDENTITY_OWNER)), None
+        )
+        verified_flag = checked(
+            lambda: _flag(constants.CONTEXT_SES_IDENTITY_VERIFIED, context(constants.CONTEXT_SES_IDENTITY_VERIFIED)),
+            None,
+        )
+        ses_identity: str | None = None
+        if email_from and len(problems) == known_before_flags:  # ownership is judged on readable settings
+            try:
+                ses_identity = sender_identity(
+                    text(constants.CONTEXT_SES_IDENTITY),
+                    owner=owner_flag,
+                    verified=bool(verified_flag),
+                    email_from=email_from,
+                    protected=protected,
+                )
+                this_stage = StageSender(stage, where, domain_of(ses_identity or email_from), ses_identity is None)
+                problems.extend(ownership_problems(this_stage, _other_stage_senders(scope, stage)))
+            except ValueError as problem:
+                problems.append(str(problem))
         config = cls(
             stage=stage,
             email_from=email_from,
@@ -199,17 +237,23 @@ class DeploymentConfig:
             ),
             account=account,
             region=region,
-            ses_identity=checked(lambda: _ses_identity(text(constants.CONTEXT_SES_IDENTITY), email_from), None)
-            if email_from
-            else None,
-            ses_identity_verified=checked(
-                lambda: _flag(
-                    constants.CONTEXT_SES_IDENTITY_VERIFIED, context(constants.CONTEXT_SES_IDENTITY_VERIFIED)
-                ),
+            ses_identity=ses_identity,
+            ses_identity_verified=bool(verified_flag),
+            deletion_protection=checked(
+                lambda: _deletion_protection(context(constants.CONTEXT_DELETION_PROTECTION), protected=protected),
                 False,
             ),
             alarm_email=alarm_email,
             sender_domains=checked(lambda: _sender_domains(context(constants.CONTEXT_SENDER_DOMAINS)), ()),
+            # On by default where real money moves: protected stages.
+            money_mfa_required=checked(
+                lambda: bool(
+                    _flag(
+                        constants.CONTEXT_MONEY_MFA_REQUIRED, context(constants.CONTEXT_MONEY_MFA_REQUIRED), protected
+                    )
+                ),
+                protected,
+            ),
         )
         if problems:
             raise StageSettingsError(stage, problems)
@@ -293,18 +337,37 @@ def _account_and_region(account: str, region: str) -> tuple[str | None, str | No
     return account or None, region or None
 
 
-def _ses_identity(given: str, email_from: str) -> str | None:
-    """An existing identity must be the one SES checks emailFrom against: the address itself or its domain
-    (Cognito names the identity by either)."""
-    if not given:
-        return None
-    domain = _domain_of(email_from)
-    if given.lower() not in (email_from.lower(), domain.lower()):
+def _other_stage_senders(scope: Construct, stage: str) -> list[StageSender]:
+    """The sender of every other stage block of cdk.json that says enough to tell (its address; its account
+    and region are compared by ownership_problems); a block that leaves them to the command line, or cannot be
+    read, is left out: its own deployment reports why."""
+    stages = scope.node.try_get_context(constants.CONTEXT_STAGES)
+    senders = []
+    for other, settings in stages.items() if isinstance(stages, dict) else ():
+        if other == stage or not isinstance(settings, dict):
+            continue
+        email_from = str(settings.get(constants.CONTEXT_EMAIL_FROM) or "")
+        named = str(settings.get(constants.CONTEXT_SES_IDENTITY) or "").strip()
+        try:
+            owner = _flag(constants.CONTEXT_SES_IDENTITY_OWNER, settings.get(constants.CONTEXT_SES_IDENTITY_OWNER))
+        except ValueError:
+            continue
+        if "@" in email_from:
+            owns = bool(owner) or (owner is None and not named and constants.is_dev_stage(other))
+            account, region = (settings.get(key) for key in (constants.CONTEXT_ACCOUNT, constants.CONTEXT_REGION))
+            where = (str(account) if account else None, str(region) if region else None)
+            senders.append(StageSender(other, where, domain_of(named or email_from), owns))
+    return senders
+
+
+def _deletion_protection(value: Any, *, protected: bool) -> bool:
+    enabled = bool(_flag(constants.CONTEXT_DELETION_PROTECTION, value))
+    if enabled and not protected:
         raise ValueError(
-            f"{constants.CONTEXT_SES_IDENTITY} {given!r} must be {constants.CONTEXT_EMAIL_FROM} ({email_from}) "
-            f"or its domain ({domain}): SES sends from an address only under an identity of that name"
+            f"{constants.CONTEXT_DELETION_PROTECTION}: a dev stage is disposable (its table and user pool go "
+            "with its stack); only protected stages may set it"
         )
-    return given
+    return enabled
 
 
 def _sender_domains(value: Any) -> tuple[str, ...]:
@@ -318,14 +381,13 @@ def _sender_domains(value: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(domains))
 
 
-def _domain_of(address: str) -> str:
-    return address.rpartition("@")[2]
-
-
-def _flag(key: str, value: Any) -> bool:
-    """A boolean setting: JSON true/false in cdk.json, the strings "true"/"false" from `-c key=value`."""
-    if value is None or isinstance(value, bool):
-        return bool(value)
+def _flag(key: str, value: Any, default: bool | None = None) -> bool | None:
+    """A boolean setting: JSON true/false in cdk.json, the strings "true"/"false" from `-c key=value`; unset:
+    `default`."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
     if str(value).strip().lower() in ("true", "false"):
         return str(value).strip().lower() == "true"
     raise ValueError(f"{key} {value!r}: use true or false")

@@ -73,15 +73,24 @@ CONTEXT_PUBLIC_API_URL = "publicApiUrl"
 # The AWS account (12 digits) and region a stage deploys to; without them the CLI's credentials decide.
 CONTEXT_ACCOUNT = "account"
 CONTEXT_REGION = "region"
-# An SES identity (a domain or an address) already verified in the account, to send from instead of the
-# domain identity the stack creates for emailFrom's domain.
+# Who owns the SES identity emailFrom is sent under: one stage per account and region creates the domain
+# identity for emailFrom's domain (sesIdentityOwner=true; kept when a protected stage is deleted), every other
+# stage there names it (sesIdentity: that domain, or emailFrom itself when the account verified the address)
+# and owns nothing. Protected stages must say which; a dev stage that says neither owns its identity.
+CONTEXT_SES_IDENTITY_OWNER = "sesIdentityOwner"
 CONTEXT_SES_IDENTITY = "sesIdentity"
-# Set once the domain identity the stack created is verified: Cognito then sends through SES too.
+# Set once the domain identity the stage owns is verified: Cognito then sends through SES too.
 CONTEXT_SES_IDENTITY_VERIFIED = "sesIdentityVerified"
+# Protected stages only: the table and the user pool also refuse deletion outside CloudFormation. Set it
+# after the stage's first deployment succeeded: it refuses CloudFormation's own delete too, so a first
+# deployment rolled back with it could not remove them.
+CONTEXT_DELETION_PROTECTION = "deletionProtection"
 CONTEXT_ALARM_EMAIL = "alarmEmail"
 # Domains (each an SES domain identity of the account) whose addresses partners' invitations may go out
 # from, once an address is confirmed and its organisation allows the domain.
 CONTEXT_SENDER_DOMAINS = "senderDomains"
+# Whether staff need MFA on their sign-in to use the permissions that move money (default: protected stages).
+CONTEXT_MONEY_MFA_REQUIRED = "moneyMfaRequired"
 # Per-stage settings: {"stages": {"<stage>": {<any of STAGE_SETTINGS>}}}; a top-level key wins over them.
 CONTEXT_STAGES = "stages"
 STAGE_SETTINGS = (
@@ -95,10 +104,13 @@ STAGE_SETTINGS = (
     CONTEXT_TWILIO_FROM_NUMBER,
     CONTEXT_TWILIO_AUTH_TOKEN_PARAMETER,
     CONTEXT_PUBLIC_API_URL,
+    CONTEXT_SES_IDENTITY_OWNER,
     CONTEXT_SES_IDENTITY,
     CONTEXT_SES_IDENTITY_VERIFIED,
+    CONTEXT_DELETION_PROTECTION,
     CONTEXT_ALARM_EMAIL,
     CONTEXT_SENDER_DOMAINS,
+    CONTEXT_MONEY_MFA_REQUIRED,
 )
 
 DEFAULT_STAGE = "dev"
@@ -130,8 +142,16 @@ LOG_LEVEL = "INFO"
 TRACER_ENVIRONMENT = {"POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false", "POWERTOOLS_TRACER_CAPTURE_ERROR": "false"}
 
 # API Gateway reuses the token authorizer's decision (and the identity it passes on) for the same
-# Authorization header this long, on every route: the decision depends on the token only.
-TOKEN_AUTHORIZER_CACHE_SECONDS = 300
+# Authorization header this long, on every route. The decision depends on the token and on the user's
+# sign-in record (common.orgs.sign_in), so this is how late a sign-out, a disabled or a deleted sign-in (and a
+# recorded MFA) can take effect: well within the minute an operator has to lock a compromised account out.
+TOKEN_AUTHORIZER_CACHE_SECONDS = 30
+# How long the portal's access and id tokens last (Cognito allows 5 minutes to a day). A token carries the
+# user's operators' group, and a sign-in ended in Cognito's console without our route (docs/deploy.md) only
+# stops when its tokens expire: short tokens bound both. The SDKs refresh them with the refresh token, which
+# a global sign-out revokes.
+PORTAL_TOKEN_MINUTES = 15
+PORTAL_REFRESH_TOKEN_DAYS = 30
 
 # API Gateway stage throttling (requests per second, steady and burst), per account limits permitting.
 API_RATE_LIMIT = 50

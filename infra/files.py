@@ -18,7 +18,9 @@ CORS_MAX_AGE_SECONDS = 3600
 
 
 class FilesBucket(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, allowed_origins: list[str], protected: bool) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, allowed_origins: list[str], removal_policy: RemovalPolicy
+    ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,
@@ -54,8 +56,9 @@ class FilesBucket(Construct):
             ],
             # No auto-delete on any stage: it would add a custom resource (a Lambda function with a
             # managed-policy role) only to empty the bucket; `cdk destroy` of a dev stage needs the bucket
-            # emptied first (docs/deploy.md).
-            removal_policy=RemovalPolicy.RETAIN if protected else RemovalPolicy.DESTROY,
+            # emptied first (docs/deploy.md). No bucket name: bucket names are global, and CloudFormation's
+            # generated one never meets a bucket an earlier stack left behind.
+            removal_policy=removal_policy,
         )
         Validations.of(self.bucket).acknowledge(
             Acknowledgment(

@@ -179,16 +179,16 @@ def read_stream(scope: Construct, reader: LambdaFunction, *, table: dynamodb.ITa
 class ChangeQueue(Construct):
     """A consumer's queue of table changes (filled by the stream reader) and its dead-letter queue, read by
     the consumer (kind == "queue") in batches with partial batch failures. A change that failed
-    `queue_max_receive_count` times moves, whole, to the dead-letter queue, kept 14 days for a redrive."""
+    `queue_max_receive_count` times moves, whole, to the dead-letter queue, kept 14 days for a redrive.
+    A work queue (kind == "work": filled by a scheduled function with its due work) is built the same way."""
 
     def __init__(self, scope: Construct, construct_id: str, *, consumer: LambdaFunction) -> None:
         super().__init__(scope, construct_id)
         spec = consumer.spec
-        if spec.kind != "queue":
+        if spec.kind not in ("queue", "work"):
             raise ValueError(f"{spec.name} does not read a queue")
-        self.dead_letters = dead_letter_queue(
-            self, "DeadLetters", holds=f"the {spec.name} queue's, which an operator redrives with make redrive"
-        )
+        remedy = "which an operator redrives with make redrive" if spec.kind == "queue" else "kept for an operator"
+        self.dead_letters = dead_letter_queue(self, "DeadLetters", holds=f"the {spec.name} queue's, {remedy}")
         self.queue = sqs.Queue(
             self,
             "Queue",

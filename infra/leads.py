@@ -22,8 +22,16 @@ API_ITEM_ACTIONS = [
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 ]
-# Partner-company machine credentials are Cognito app clients created and revoked at run time.
-API_COGNITO_ACTIONS = ["cognito-idp:CreateUserPoolClient", "cognito-idp:DeleteUserPoolClient"]
+# Partner-company machine credentials are Cognito app clients created and revoked at run time. The sign-in
+# routes end a user's sessions, disable or delete their sign-in, and read their MFA settings.
+API_COGNITO_ACTIONS = [
+    "cognito-idp:CreateUserPoolClient",
+    "cognito-idp:DeleteUserPoolClient",
+    "cognito-idp:AdminUserGlobalSignOut",
+    "cognito-idp:AdminDisableUser",
+    "cognito-idp:AdminDeleteUser",
+    "cognito-idp:AdminGetUser",
+]
 EVENTS_ITEM_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
 
 

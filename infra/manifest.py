@@ -20,8 +20,9 @@ class Function:
     folder: str  # folder under functions/, which is the package the handler lives in
     handler: str  # module.attribute, importable with functions/ and the layer on the path
     # "stream": reads the table's stream (the dispatcher, its one reader); "queue": reads its own SQS queue,
-    # which the dispatcher fills with the changes matching `change_filters`.
-    kind: Literal["api", "stream", "queue", "authorizer", "schedule"]
+    # which the dispatcher fills with the changes matching `change_filters`; "work": reads its own SQS queue,
+    # which a scheduled function fills with its due work (the daily sweep's pages).
+    kind: Literal["api", "stream", "queue", "work", "authorizer", "schedule"]
     memory_mb: int = 512
     timeout_s: int = 10
     # The event source mapping of a kind == "stream" function, as deployed and as the local stream poller
@@ -33,7 +34,8 @@ class Function:
     # A record still failing this long after it was written is given up while the stream (24 hours)
     # still holds it, so the failure message can be replayed.
     stream_max_record_age_hours: int = 6
-    # A kind == "queue" function: the changes its queue receives (common.platform.change_fanout) and how it reads it.
+    # A kind == "queue" function: the changes its queue receives (common.platform.change_fanout); a kind == "queue"
+    # or "work" function: how it reads its queue.
     change_filters: tuple[dict[str, Any], ...] = field(default_factory=tuple)
     queue_batch_size: int = 10
     # Receives of a message before SQS moves it to the dead-letter queue: the first try and four retries.
@@ -102,7 +104,14 @@ STREAM_DISPATCHER = Function(
 # Twilio's webhooks (replies and delivery statuses): its own small function, so its cold start carries
 # neither the API's resolver nor the Twilio REST client.
 SMS_WEBHOOK = Function("SmsWebhook", "referrals", "referrals.webhook.lambda_handler", "api", memory_mb=256)
+# The daily sweep reads what is due (sparse indexes) and hands it on, a page per message, to its work queue;
+# StatusSweepWork lapses, reminds and expires. Two messages of at most 25 reminders each fit well within a
+# minute (its notices' lease assumes consumers stop within two); it stops starting work when its time runs
+# short, and the message is retried for the rest.
 STATUS_SWEEP = Function("StatusSweep", "status_sweep", "status_sweep.handler.lambda_handler", "schedule", timeout_s=300)
+STATUS_SWEEP_WORK = Function(
+    "StatusSweepWork", "status_sweep", "status_sweep.work.lambda_handler", "work", timeout_s=60, queue_batch_size=2
+)
 TOKEN_AUTHORIZER = Function(
     "TokenAuthorizer", "authorizer", "authorizer.handler.lambda_handler", "authorizer", memory_mb=256
 )
@@ -119,6 +128,7 @@ FUNCTIONS: tuple[Function, ...] = (
     PAYOUTS_API,
     PAYOUTS_EVENTS,
     STATUS_SWEEP,
+    STATUS_SWEEP_WORK,
     TOKEN_AUTHORIZER,
 )
 

@@ -1,6 +1,7 @@
-"""Every failure is seen: alarms on every function, queue, HTTP API, table and schedule of the stack (found
-by infra/watched.py), all sent to one SNS topic, on alarm and back to OK, and one dashboard for the stage,
-built with cdk-monitoring-constructs.
+"""Every failure is seen: alarms on every function, queue, HTTP API, table, schedule and backup vault of the
+stack (found by infra/watched.py), all sent to one SNS topic (infra/alarm_topic.py), on alarm and back to OK,
+and one dashboard for the stage, built with cdk-monitoring-constructs. The alarms on failures nothing else
+reports (undelivered failure records, dropped schedule runs, failed backups) are in infra/delivery_alarms.py.
 
 It all lives in a nested stack of its own: CloudFormation counts a nested stack's resources apart from its
 parent's, and the parent is near its limit (mostly API routes). The stack makes it last, once everything it
@@ -12,20 +13,17 @@ from __future__ import annotations
 import cdk_monitoring_constructs as cmc
 from aws_cdk import Aws, CfnOutput, Duration, NestedStack, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
-from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subscriptions
 from common.platform.observability import METRICS_NAMESPACE, STAGE_DIMENSION
 from common.platform.queued_changes import FAILED_CHANGES_METRIC
 from common.web.resolver import INVALID_ANSWERS_METRIC
-from constructs import Construct
 
 from infra import constants, manifest
+from infra.alarm_topic import alarm_topic
 from infra.config import DeploymentConfig
+from infra.custom_alarms import MISSING_IS_FINE, PERIOD, alarmed, spoken
+from infra.delivery_alarms import watch_backups, watch_destination_deliveries, watch_schedule
 from infra.watched import WatchedApi, WatchedFunction, WatchedQueue, WatchedTable, discover
 
-PERIOD = Duration.minutes(5)
 # Far below the point where the stream reader gives records up (hours) and the stream's 24 hours.
 ITERATOR_AGE_LIMIT = Duration.minutes(10)
 # Any 5xx is a defect; 4xx are mostly callers' mistakes, so only a large share of a busy API's answers.
@@ -33,11 +31,20 @@ API_5XX_PERCENT = 1
 API_4XX_PERCENT = 25
 API_4XX_PERIOD = Duration.minutes(15)
 API_4XX_MIN_REQUESTS = 50
-# SES reviews an account above these (account-wide metrics, so every stage of the account sees them).
-SES_BOUNCE_RATE = 0.05
-SES_COMPLAINT_RATE = 0.001
+# SES puts an account under review at these rates (account-wide metrics, so every stage of the account sees
+# them); the alarms warn at half of them, while there is time to find the bad addresses.
+SES_REVIEW_BOUNCE_RATE = 0.05
+SES_REVIEW_COMPLAINT_RATE = 0.001
+SES_BOUNCE_RATE = SES_REVIEW_BOUNCE_RATE / 2
+SES_COMPLAINT_RATE = SES_REVIEW_COMPLAINT_RATE / 2
 SES_PERIOD = Duration.hours(1)
-MISSING_IS_FINE = cloudwatch.TreatMissingData.NOT_BREACHING
+# "A daily schedule did not run": Lambda publishes Invocations only for periods with an invocation, so an hour
+# without one is missing data, treated as breaching, and the alarm needs every hour of the window breaching.
+# A schedule that runs daily fires at the same time each day (watched.runs_daily), never more than a day
+# apart, so a window of a day and two hours always holds the last run on a normal day, even one a little
+# late; a run missed altogether alarms about two hours after its time.
+NOT_RUN_PERIOD = Duration.hours(1)
+NOT_RUN_WINDOW = Duration.hours(26)
 
 
 class Monitoring(NestedStack):
@@ -46,8 +53,15 @@ class Monitoring(NestedStack):
     def __init__(self, scope: Stack, construct_id: str, *, config: DeploymentConfig) -> None:
         watched = discover(scope)  # before this stack's own constructs exist
         super().__init__(scope, construct_id, description=f"Alarms and dashboard of {scope.stack_name}")
-        prefix = config.resource_name
-        self.topic = _alarm_topic(self, config)
+        prefix = config.resource_name  # every alarm's name starts with it, which the topic's policy relies on
+        self.topic = alarm_topic(
+            self,
+            display_name=f"Partner programme alarms ({config.stage})",
+            key_description=f"Encrypts the alarm topic of {constants.stack_name(config.stage)}",
+            alarm_name_prefix=prefix,
+            email=config.alarm_email,
+            removal_policy=config.removal_policy,
+        )
         # Dashboard names are global to the account: the region keeps two regions' stages apart.
         self.dashboard_name = f"{prefix}-{Aws.REGION}"
         action = cmc.SnsAlarmActionStrategy(on_alarm_topic=self.topic, on_ok_topic=self.topic)
@@ -70,6 +84,13 @@ class Monitoring(NestedStack):
             self._watch_queue(queue)
         for table in watched.tables:
             self._watch_table(table)
+        for function in watched.functions:
+            if function.delivers_failures:
+                watch_destination_deliveries(self.facade, function)
+        for schedule in watched.schedules:
+            watch_schedule(self.facade, schedule)
+        for vault in watched.backup_vaults:
+            watch_backups(self.facade, vault)
         if watched.sends_email:
             self._watch_email()
         self._show_failed_changes(config.stage)
@@ -108,19 +129,19 @@ class Monitoring(NestedStack):
                 cmc.CustomMetricGroup(
                     title="Share of requests answered with an error (%)",
                     metrics=[
-                        _alarmed(
+                        alarmed(
                             share("5xx", PERIOD, 1),
                             "5xxRate",
                             API_5XX_PERCENT,
                             f"More than {API_5XX_PERCENT}% of the API's answers were 5xx (a defect or an outage): "
                             "see the functions' errors and the API's access logs.",
                         ),
-                        _alarmed(
+                        alarmed(
                             share("4xx", API_4XX_PERIOD, API_4XX_MIN_REQUESTS),
                             "4xxRate",
                             API_4XX_PERCENT,
                             f"More than {API_4XX_PERCENT}% of at least {API_4XX_MIN_REQUESTS} requests in "
-                            f"{_spoken(API_4XX_PERIOD)} were refused (4xx): a client broken by a "
+                            f"{spoken(API_4XX_PERIOD)} were refused (4xx): a client broken by a "
                             "change, expired credentials, or someone probing the API.",
                             period=API_4XX_PERIOD,
                         ),
@@ -135,15 +156,19 @@ class Monitoring(NestedStack):
             max_age_in_millis=ITERATOR_AGE_LIMIT.to_milliseconds(),
             treat_missing_data_override=MISSING_IS_FINE,  # no records, no age
             alarm_description_override=f"{name} reads stream records more than "
-            f"{_spoken(ITERATOR_AGE_LIMIT)} after they were written: it fails or cannot keep up, "
+            f"{spoken(ITERATOR_AGE_LIMIT)} after they were written: it fails or cannot keep up, "
             "and everything the stream drives (e-mails, texts, commissions) lags.",
         )
+        hours = int(NOT_RUN_WINDOW.to_seconds() // NOT_RUN_PERIOD.to_seconds())
         not_run = cmc.MinUsageCountThreshold(
             min_count=1,
-            period=Duration.days(1),
+            period=NOT_RUN_PERIOD,
+            evaluation_periods=hours,
+            datapoints_to_alarm=hours,
             treat_missing_data_override=cloudwatch.TreatMissingData.BREACHING,
-            alarm_description_override=f"{name} was not invoked in the last day although a schedule runs it "
-            "daily: the schedule is disabled, deleted or cannot invoke it (see its dead-letter queue).",
+            alarm_description_override=f"{name} was not invoked for {spoken(NOT_RUN_WINDOW)} although a "
+            "schedule runs it daily: the schedule is disabled, deleted or cannot invoke it (its Scheduler "
+            "alarms and dead-letter queue say which). Run it by hand once the cause is fixed.",
         )
         self.facade.monitor_lambda_function(
             lambda_function=watched.function,
@@ -168,7 +193,7 @@ class Monitoring(NestedStack):
         )
 
     def _watch_queue(self, watched: WatchedQueue) -> None:
-        name, waited = watched.name, _spoken(watched.max_age)
+        name, waited = watched.name, spoken(watched.max_age)
         age = cmc.MaxMessageAgeThreshold(
             max_age_in_seconds=watched.max_age.to_seconds(),
             treat_missing_data_override=MISSING_IS_FINE,  # SQS stops reporting an idle, empty queue
@@ -231,20 +256,22 @@ class Monitoring(NestedStack):
                 cmc.CustomMetricGroup(
                     title="Bounce and complaint rates",
                     metrics=[
-                        _alarmed(
+                        alarmed(
                             reputation("Reputation.BounceRate"),
                             "BounceRate",
                             SES_BOUNCE_RATE,
-                            f"More than {SES_BOUNCE_RATE:.0%} of the account's e-mails bounce: SES reviews the "
-                            "account and may pause sending. Look for bad addresses (imports, typos).",
+                            f"More than {SES_BOUNCE_RATE:.1%} of the account's e-mails bounce; SES reviews the "
+                            f"account at {SES_REVIEW_BOUNCE_RATE:.0%} and may then pause its sending. Look for bad "
+                            "addresses now (imports, typos).",
                             period=SES_PERIOD,
                         ),
-                        _alarmed(
+                        alarmed(
                             reputation("Reputation.ComplaintRate"),
                             "ComplaintRate",
                             SES_COMPLAINT_RATE,
-                            f"More than {SES_COMPLAINT_RATE:.1%} of the account's e-mails were marked as spam: "
-                            "SES reviews the account and may pause sending.",
+                            f"More than {SES_COMPLAINT_RATE:.2%} of the account's e-mails were marked as spam; "
+                            f"SES reviews the account at {SES_REVIEW_COMPLAINT_RATE:.1%} and may then pause its "
+                            "sending. Find which messages recipients did not expect.",
                             period=SES_PERIOD,
                         ),
                     ],
@@ -300,7 +327,7 @@ class Monitoring(NestedStack):
                 cmc.CustomMetricGroup(
                     title="Answers refused by response validation (500)",
                     metrics=[
-                        _alarmed(
+                        alarmed(
                             total,
                             INVALID_ANSWERS_METRIC,
                             0,
@@ -312,59 +339,3 @@ class Monitoring(NestedStack):
                 )
             ],
         )
-
-
-def _alarmed(
-    metric: cloudwatch.Metric | cloudwatch.MathExpression,
-    name: str,
-    threshold: float,
-    why: str,
-    *,
-    period: Duration = PERIOD,
-) -> cmc.CustomMetricWithAlarm:
-    """A custom metric with one alarm: above the threshold, no data being fine."""
-    return cmc.CustomMetricWithAlarm(
-        metric=metric,
-        alarm_friendly_name=name,
-        add_alarm={
-            "High": cmc.CustomThreshold(
-                threshold=threshold,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-                treat_missing_data_override=MISSING_IS_FINE,
-                period=period,
-                alarm_description_override=why,
-            )
-        },
-    )
-
-
-def _spoken(duration: Duration) -> str:
-    seconds = duration.to_seconds()
-    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
-        if seconds >= 2 * size:
-            return f"{seconds / size:g} {unit}"
-    return f"{seconds:g} seconds"
-
-
-def _alarm_topic(scope: Construct, config: DeploymentConfig) -> sns.Topic:
-    """Encrypted with a key of its own: CloudWatch cannot publish to a topic under the AWS managed SNS key."""
-    key = kms.Key(
-        scope,
-        "AlarmTopicKey",
-        description=f"Encrypts the alarm topic of {constants.stack_name(config.stage)}",
-        enable_key_rotation=True,
-        removal_policy=config.removal_policy,
-    )
-    key.add_to_resource_policy(
-        iam.PolicyStatement(
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-            resources=["*"],  # in a key policy, "*" is this key
-        )
-    )
-    topic = sns.Topic(
-        scope, "AlarmTopic", display_name=f"Partner programme alarms ({config.stage})", master_key=key, enforce_ssl=True
-    )
-    if config.alarm_email:
-        topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
-    return topic

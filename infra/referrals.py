@@ -1,7 +1,8 @@
 """The referrals domain: the ReferralsApi function behind the HTTP API (teams, customer lists, referral
 requests), the ReferralsEvents stream consumer that texts new referral requests to the team, and the
 SmsWebhook function Twilio posts replies and delivery statuses to; each with exactly the permissions its
-code uses. Also what the daily StatusSweep needs for the teams' 7-day reminders.
+code uses. The daily sweep's work function (infra/status_sweep.py), which texts the teams' 7-day reminders,
+reads the same auth token (`grant_auth_token`).
 
 Texts go through Twilio's HTTPS API, which takes no IAM permission. Its auth token is an SSM SecureString
 that the administrator creates (CloudFormation cannot create SecureString parameters); the functions that
@@ -17,7 +18,6 @@ from constructs import Construct
 
 from infra import manifest
 from infra.functions import ChangeQueue, FunctionDefaults, LambdaFunction
-from infra.sender import EmailSender
 from infra.table import Table
 
 # Reads, conditional writes and transactions: TransactWriteItems is authorised item by item as the Put,
@@ -56,18 +56,6 @@ WEBHOOK_ITEM_ACTIONS = [
     "dynamodb:ConditionCheckItem",
     "dynamodb:Query",
 ]
-# The 7-day reminders: the organisations with teams (a query of their list's partition), then the customers
-# due (the due index, gsi3, which the lapse sweep already reads), each assignee and leader (reads), and one
-# notice per customer (and digest) per day (put, read, finish, release on failure).
-REMINDER_ITEM_ACTIONS = [
-    "dynamodb:GetItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-]
-# The index of the customers due (common.teams.team_model.due_index).
-DUE_INDEX = "gsi3"
 
 
 class Referrals(Construct):
@@ -108,15 +96,3 @@ class Referrals(Construct):
         function.role.add_to_policy(
             iam.PolicyStatement(actions=["ssm:GetParameter"], resources=[self.auth_token_parameter_arn])
         )
-
-    def grant_team_reminders(self, sweep: LambdaFunction, *, table: Table, sender: EmailSender) -> None:
-        """What the daily sweep needs for the 7-day rule besides the lapse sweep's grants: the organisations
-        with teams and the due index, the members' items and daily notices, the reminder texts (the auth
-        token) and e-mails (the system sender)."""
-        table_arn = table.table.table_arn
-        sweep.role.add_to_policy(iam.PolicyStatement(actions=REMINDER_ITEM_ACTIONS, resources=[table_arn]))
-        sweep.role.add_to_policy(
-            iam.PolicyStatement(actions=["dynamodb:Query"], resources=[table_arn, table.index_arn(DUE_INDEX)])
-        )
-        sender.grant_send(sweep.role)
-        self.grant_auth_token(sweep)

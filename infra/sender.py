@@ -1,11 +1,13 @@
 """The system's e-mail sender in SES: the identity it sends under, the configuration set every message
 (the functions' and Cognito's) goes out with, and who may send.
 
-The identity is either one the account has verified already (context `sesIdentity`, referenced, never
-owned by the stack) or a domain identity for emailFrom's domain that the stack creates with Easy DKIM: the
-administrator publishes its three DKIM CNAME records (stack outputs) and SES verifies the domain.
-Cognito refuses an unverified identity, so it keeps its own default sender until the stack's identity is
-verified (context `sesIdentityVerified`).
+One stage per account and region owns the identity of its sender's domain (infra/sender_settings.py): it
+creates a domain identity for emailFrom's domain with Easy DKIM, the administrator publishes its three DKIM
+CNAME records (stack outputs) and SES verifies the domain; protected stages keep it when their stack is
+deleted, since other stages may send under it. Every other stage names that identity (context `sesIdentity`,
+also an address or domain the account verified by hand) and gets only the permissions and its own
+configuration set: it never changes or deletes the identity. Cognito refuses an unverified identity, so an
+owning stage keeps Cognito's default sender until its identity is verified (context `sesIdentityVerified`).
 
 Partners' invitations may also go out from confirmed addresses of the deployment's sender domains (context
 `senderDomains`): SES domain identities the administrator verifies, which the stack names but does not own.
@@ -36,7 +38,7 @@ class EmailSender(Construct):
         self.identity: ses.IEmailIdentity
         # The domain SES verified, when the identity is one (Cognito names a domain identity by it).
         self.verified_domain: str | None
-        if config.ses_identity:
+        if config.ses_identity is not None:  # another stage's, or verified by hand: referenced by name only
             self.identity = ses.EmailIdentity.from_email_identity_name(self, "Identity", config.ses_identity)
             self.verified_domain = None if "@" in config.ses_identity else config.ses_identity
         else:
@@ -46,6 +48,10 @@ class EmailSender(Construct):
                 identity=ses.Identity.domain(config.email_domain),
                 dkim_identity=ses.DkimIdentity.easy_dkim(ses.EasyDkimSigningKeyLength.RSA_2048_BIT),
             )
+            # Its name is the domain, whatever the stack: kept on protected stages, since other stages may send
+            # under it (deleting it would delete its DKIM keys under them); a failed first deployment still
+            # deletes it, so the retry can create it again.
+            created.apply_removal_policy(config.removal_policy)
             self.identity = created
             self.verified_domain = config.email_domain
             for number, record in enumerate(created.dkim_records, start=1):

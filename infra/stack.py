@@ -39,7 +39,13 @@ class PartnerProgrammeStack(Stack):
         Tags.of(self).add("project", constants.RESOURCE_PREFIX)
         Tags.of(self).add("stage", config.stage)
 
-        table = Table(self, "Data", protected=config.protected)
+        table = Table(
+            self,
+            "Data",
+            removal_policy=config.removal_policy,
+            deletion_protection=config.deletion_protection,
+            backups=config.protected,
+        )
         sender = EmailSender(self, "Sender", config=config, name=name)
         auth = Auth(
             self,
@@ -47,10 +53,11 @@ class PartnerProgrammeStack(Stack):
             pool_name=name,
             domain_prefix=config.auth_domain_prefix,
             callback_urls=list(config.portal_callback_urls),
-            protected=config.protected,
+            removal_policy=config.removal_policy,
+            deletion_protection=config.deletion_protection,
             email=sender.user_pool_email(),
         )
-        files = FilesBucket(self, "Files", allowed_origins=config.portal_origins, protected=config.protected)
+        files = FilesBucket(self, "Files", allowed_origins=config.portal_origins, removal_policy=config.removal_policy)
 
         # Every function gets every setting (common.platform.settings) and validates at its cold start the
         # groups it reads: the token authorizer the issuer, keys and portal clients; LeadsApi the pool and
@@ -105,10 +112,15 @@ class PartnerProgrammeStack(Stack):
         )
         payouts = Payouts(self, "Payouts", table=table, sender=sender, defaults=defaults)
         status_sweep = StatusSweep(
-            self, "StatusSweep", table=table, schedule_name=f"{name}-{manifest.STATUS_SWEEP.name}", defaults=defaults
+            self,
+            "StatusSweep",
+            table=table,
+            sender=sender,
+            schedule_name=f"{name}-{manifest.STATUS_SWEEP.name}",
+            defaults=defaults,
         )
-        # The sweep also reminds team members of customers due (texts and e-mails).
-        referrals.grant_team_reminders(status_sweep.sweep, table=table, sender=sender)
+        # The sweep's work texts team members their reminders and leaders their digests.
+        referrals.grant_auth_token(status_sweep.work)
         consumers = (leads, partners, referrals, payouts)
         stream = StreamDispatcher(
             self,
@@ -117,10 +129,11 @@ class PartnerProgrammeStack(Stack):
             queues={domain.events.spec.name: domain.changes for domain in consumers},
             defaults=defaults,
         )
-        # No permissions beyond logs and traces: it verifies tokens against the pool's public keys.
+        # It verifies tokens against the pool's public keys, and reads users' sign-in records only.
         token_authorizer = LambdaFunction(
             self, manifest.TOKEN_AUTHORIZER.name, spec=manifest.TOKEN_AUTHORIZER, defaults=defaults
         )
+        auth.grant_sign_in_reads(token_authorizer.role, table.table.table_arn)
         built = {
             manifest.STREAM_DISPATCHER.name: stream.dispatcher,
             manifest.LEADS_API.name: leads.api,
@@ -133,6 +146,7 @@ class PartnerProgrammeStack(Stack):
             manifest.PAYOUTS_API.name: payouts.api,
             manifest.PAYOUTS_EVENTS.name: payouts.events,
             manifest.STATUS_SWEEP.name: status_sweep.sweep,
+            manifest.STATUS_SWEEP_WORK.name: status_sweep.work,
             manifest.TOKEN_AUTHORIZER.name: token_authorizer,
         }
         functions = {name: construct.function for name, construct in built.items()}
@@ -183,8 +197,11 @@ class PartnerProgrammeStack(Stack):
         CfnOutput(self, "SmsWebhookUrl", value=sms_webhook_url, description="Twilio number: A message comes in")
         CfnOutput(self, "TwilioAuthTokenParameter", value=config.twilio_auth_token_parameter)
         CfnOutput(self, "FilesBucketName", value=files.bucket.bucket_name)
+        if table.backups:
+            CfnOutput(self, "BackupVaultName", value=table.backups.vault.backup_vault_name)
         CfnOutput(self, "StatusSweepScheduleName", value=status_sweep.schedule.ref)
         CfnOutput(self, "StatusSweepFailureQueueUrl", value=status_sweep.failures.queue_url)
+        CfnOutput(self, "StatusSweepWorkDeadLetterQueueUrl", value=status_sweep.work_queue.dead_letters.queue_url)
         # The functions that answer callers release by canary, rolled back on errors; the others at once.
         releases = Releases(self, "Releases")
         for construct in built.values():

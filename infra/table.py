@@ -1,10 +1,14 @@
 """The single table, built from common.platform.table_schema (the local stack builds its table from it too), and
 how it is recovered: point-in-time recovery on every stage (any second of the last 35 days), and on
-protected stages also AWS Backup's daily and monthly copies, kept in a vault that outlives the stack."""
+protected stages also AWS Backup's daily and monthly copies, kept in a vault that outlives the stack.
+
+Both are kept by the stage's removal policy (DeploymentConfig.removal_policy) and have no fixed name, so a
+stage deployed again after its stack was deleted, or a first deployment retried, never meets a name taken
+by what an earlier stack left behind."""
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Names, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Aws, Duration, Fn, Names, RemovalPolicy, Validations
 from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
@@ -19,8 +23,25 @@ def _string_key(name: str) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=name, type=dynamodb.AttributeType.STRING)
 
 
+def name_of_this_stack_creation() -> str:
+    """A name unique to this creation of the stack: its name and the start of the UUID CloudFormation gives
+    each stack it creates (the stack id's last part). It stays the same across updates, and a stack created
+    again after a deletion gets another, beside whatever the deleted one left behind. At most 46 characters
+    (a stack name of up to 37, a hyphen and 8 hexadecimal digits)."""
+    stack_uuid = Fn.select(2, Fn.split("/", Aws.STACK_ID))
+    return f"{Aws.STACK_NAME}-{Fn.select(0, Fn.split('-', stack_uuid))}"
+
+
 class Table(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, protected: bool) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        removal_policy: RemovalPolicy,
+        deletion_protection: bool,
+        backups: bool,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.table = dynamodb.Table(
             self,
@@ -34,8 +55,9 @@ class Table(Construct):
             ),
             encryption=dynamodb.TableEncryption.AWS_MANAGED,
             time_to_live_attribute=table_schema.TTL_ATTRIBUTE,
-            deletion_protection=protected,
-            removal_policy=RemovalPolicy.RETAIN if protected else RemovalPolicy.DESTROY,
+            # No table name: CloudFormation generates one, so a table left behind never blocks a new one.
+            deletion_protection=deletion_protection,
+            removal_policy=removal_policy,
         )
         for index in table_schema.INDEXES:
             self.table.add_global_secondary_index(
@@ -45,7 +67,9 @@ class Table(Construct):
                 projection_type=dynamodb.ProjectionType.ALL,
             )
         # Dev stages are disposable: a vault holding recovery points could not be deleted with the stack.
-        self.backups = TableBackups(self, "Backups", table=self.table) if protected else None
+        self.backups = (
+            TableBackups(self, "Backups", table=self.table, removal_policy=removal_policy) if backups else None
+        )
 
     def index_arns(self) -> list[str]:
         """One ARN per index, named: a query grant then covers exactly the indexes that exist."""
@@ -63,9 +87,15 @@ class TableBackups(Construct):
     it is deleted. They survive what point-in-time recovery does not: the table and its recovery window
     being deleted, and mistakes found after 35 days."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, table: dynamodb.ITable) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, table: dynamodb.ITable, removal_policy: RemovalPolicy
+    ) -> None:
         super().__init__(scope, construct_id)
-        self.vault = backup.BackupVault(self, "Vault", removal_policy=RemovalPolicy.RETAIN)
+        # CloudFormation requires a vault name, unique in the account and region: one of this stack's
+        # creation, never the name of a vault an earlier stack of the stage left behind (output BackupVaultName).
+        self.vault = backup.BackupVault(
+            self, "Vault", backup_vault_name=name_of_this_stack_creation(), removal_policy=removal_policy
+        )
         # Full backups of DynamoDB need no cold-storage tier (that takes AWS Backup's advanced features).
         self.plan = backup.BackupPlan(
             self,

@@ -1,6 +1,11 @@
 """What the stack holds that can fail, found in its construct tree, so a new function or queue is watched
 without editing the monitoring (infra/monitoring.py).
 
+Silent failures: a function with an on-failure destination (an asynchronous invocation's or an event
+source mapping's) loses a failure when Lambda cannot deliver its record there; a schedule (in a schedule
+group of its own, whose metrics are the stage's alone) can fail to invoke its target or give up; a backup
+vault's plan can fail a job. Each is watched too.
+
 Dead-letter queues: a queue is one when it holds what failed for good, that is when another queue's redrive
 policy or a failure destination names it (an event source mapping's or an asynchronous invocation's
 on-failure destination, a function's dead-letter queue, a schedule target's or an SNS subscription's or an
@@ -19,6 +24,7 @@ from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_lambda as lambda_
@@ -42,6 +48,7 @@ class WatchedFunction:
     function: lambda_.Function
     reads_stream: bool  # a DynamoDB or Kinesis stream's event source mapping invokes it
     scheduled: bool  # an EventBridge Scheduler schedule invokes it
+    delivers_failures: bool  # an on-failure destination receives its failed invocations or batches
 
 
 @dataclass(frozen=True)
@@ -69,11 +76,25 @@ class WatchedApi:
 
 
 @dataclass(frozen=True)
+class WatchedSchedule:
+    name: str
+    group_name: str  # its schedule group: the dimension of its AWS/Scheduler metrics
+
+
+@dataclass(frozen=True)
+class WatchedBackupVault:
+    name: str
+    vault_name: str
+
+
+@dataclass(frozen=True)
 class Watched:
     functions: tuple[WatchedFunction, ...]
     queues: tuple[WatchedQueue, ...]
     tables: tuple[WatchedTable, ...]
     apis: tuple[WatchedApi, ...]
+    schedules: tuple[WatchedSchedule, ...]
+    backup_vaults: tuple[WatchedBackupVault, ...]
     sends_email: bool
 
 
@@ -90,7 +111,7 @@ def discover(stack: Stack) -> Watched:
         return found
 
     functions = tuple(
-        WatchedFunction(name(f), f, refs.reads_stream(f), refs.scheduled(f))
+        WatchedFunction(name(f), f, refs.reads_stream(f), refs.scheduled(f), refs.delivers_failures(f))
         for f in own
         if isinstance(f, lambda_.Function)
     )
@@ -105,8 +126,12 @@ def discover(stack: Stack) -> Watched:
         for a in own
         if isinstance(a, apigwv2.HttpApi)
     )
+    schedules = tuple(_watched_schedule(name(s), s) for s in own if isinstance(s, scheduler.CfnSchedule))
+    backup_vaults = tuple(
+        WatchedBackupVault(name(v), v.attr_backup_vault_name) for v in own if isinstance(v, backup.CfnBackupVault)
+    )
     sends_email = any(isinstance(c, (ses.CfnEmailIdentity, ses.CfnConfigurationSet)) for c in own)
-    return Watched(functions, queues, tables, apis, sends_email)
+    return Watched(functions, queues, tables, apis, schedules, backup_vaults, sends_email)
 
 
 class _References:
@@ -119,15 +144,22 @@ class _References:
         self.redrive_policies: dict[str, Any] = {}
         self.readers: list[tuple[Any, Any, bool]] = []  # (source, function, is a stream)
         self.schedule_targets: list[tuple[Any, str]] = []  # (target ARN, expression)
+        self.failing_to_destinations: list[Any] = []  # functions whose failures go to an on-failure destination
         resolve = stack.resolve
         for c in own:
             if isinstance(c, lambda_.CfnEventSourceMapping):
-                self.failure_destinations.append((resolve(c.destination_config) or {}).get("onFailure"))
+                on_failure = (resolve(c.destination_config) or {}).get("onFailure")
+                self.failure_destinations.append(on_failure)
                 self.readers.append(
                     (resolve(c.event_source_arn), resolve(c.function_name), c.starting_position is not None)
                 )
+                if on_failure:
+                    self.failing_to_destinations.append(resolve(c.function_name))
             elif isinstance(c, lambda_.CfnEventInvokeConfig):
-                self.failure_destinations.append((resolve(c.destination_config) or {}).get("onFailure"))
+                on_failure = (resolve(c.destination_config) or {}).get("onFailure")
+                self.failure_destinations.append(on_failure)
+                if on_failure:
+                    self.failing_to_destinations.append(resolve(c.function_name))
             elif isinstance(c, lambda_.CfnFunction):
                 self.failure_destinations.append(resolve(c.dead_letter_config))
             elif isinstance(c, scheduler.CfnSchedule):
@@ -164,11 +196,16 @@ class _References:
     def reads_stream(self, function: lambda_.Function) -> bool:
         return any(stream and self.names(f, function.function_name) for _, f, stream in self.readers)
 
+    def delivers_failures(self, function: lambda_.Function) -> bool:
+        return any(self.names(f, function.function_name) for f in self.failing_to_destinations)
+
     def scheduled(self, function: lambda_.Function) -> bool:
         expressions = [e for arn, e in self.schedule_targets if self.names(arn, function.function_arn)]
         for expression in expressions:
             if not runs_daily(expression):
-                raise ValueError(f"{function.node.path}: the not-run alarm counts a day; schedule {expression!r}")
+                raise ValueError(
+                    f"{function.node.path}: the not-run alarm allows a day between runs; schedule {expression!r}"
+                )
         return bool(expressions)
 
 
@@ -187,6 +224,14 @@ def _watched_queue(name: str, queue: sqs.Queue, refs: _References) -> WatchedQue
     return WatchedQueue(name, queue, dead_letters, max_age)
 
 
+def _watched_schedule(name: str, schedule: scheduler.CfnSchedule) -> WatchedSchedule:
+    if schedule.group_name is None:
+        # Scheduler's metrics have no dimension finer than the group: in the default group, the alarms would
+        # count every other schedule of the account and region (other stages' too).
+        raise ValueError(f"{schedule.node.path}: put the schedule in a schedule group of its own")
+    return WatchedSchedule(name, schedule.group_name)
+
+
 def _index_names(stack: Stack, table: dynamodb.Table) -> tuple[str, ...]:
     cfn = table.node.default_child
     assert isinstance(cfn, dynamodb.CfnTable)
@@ -202,7 +247,8 @@ def readable_name(stack: Stack, construct: IConstruct) -> str:
 
 
 def runs_daily(expression: str) -> bool:
-    """A cron or rate expression that fires at least once every day."""
+    """A cron or rate expression that fires at least once every day, so never more than a day apart (a daily
+    cron fires at the same times every day)."""
     rate = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", expression)
     if rate:
         return int(rate.group(1)) * {"minute": 60, "hour": 3600, "day": 86400}[rate.group(2)] <= 86400

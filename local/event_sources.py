@@ -1,7 +1,8 @@
 """Lambda's event source mappings on the local stack, as deployed: the table's stream read for each stream
 function (the dispatcher, and any a test adds), each queue consumer's queue and dead-letter queue in moto's
-SQS with the poller that feeds it, and the dispatcher's failure queue (its stream mapping's on-failure
-destination); what failed for good in them; and waiting until every change has gone through."""
+SQS with the poller that feeds it (the change consumers', and the work queue a scheduled function fills),
+and the dispatcher's failure queue (its stream mapping's on-failure destination); what failed for good in
+them; and waiting until every change and every piece of work has gone through."""
 
 from __future__ import annotations
 
@@ -24,7 +25,9 @@ class EventSources:
     def __init__(self, sqs: Any, table_name: str, functions: Iterable[Function]) -> None:
         """The queues are created at once: the functions' environment names them before the functions start."""
         self._sqs = sqs  # one client for the poller threads (a client is thread-safe, creating one is not)
+        functions = list(functions)
         self.change_queues = {f.name: create_queues(sqs, table_name, f) for f in functions if f.kind == "queue"}
+        self.work_queues = {f.name: create_queues(sqs, table_name, f) for f in functions if f.kind == "work"}
         # Where the dispatcher's stream mapping reports the records it gave up on (its on-failure destination).
         self.stream_failures_url: str = sqs.create_queue(QueueName=f"{table_name}-{STREAM_DISPATCHER.name}Failures")[
             "QueueUrl"
@@ -66,6 +69,8 @@ class EventSources:
                 stream.add(function, "LATEST" if from_latest else "TRIM_HORIZON")
             elif function.kind == "queue":
                 queues.add(function, self.change_queues[function.name])
+            elif function.kind == "work":
+                queues.add(function, self.work_queues[function.name])
 
     def add_stream_function(self, function: Function, starting_position: StartingPosition) -> None:
         self._running(self._stream).add(function, starting_position)
@@ -74,14 +79,16 @@ class EventSources:
         self._running(self._stream).remove(function_name)
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        """Each consumer's dead-letter queue (the whole change, as SQS keeps it), and the stream readers'
-        failed batches."""
+        """Each consumer's dead-letter queue (the whole change or piece of work, as SQS keeps it), and the
+        stream readers' failed batches."""
         stream = self._running(self._stream)
-        return failures.consumer_dead_letters(self._sqs, self.change_queues) + stream.dead_letters()
+        queues = {**self.change_queues, **self.work_queues}
+        return failures.consumer_dead_letters(self._sqs, queues) + stream.dead_letters()
 
     def wait(self, timeout: float) -> None:
         """Return once every change written so far has gone through the stream, the queues and the consumers
-        (and so has every change the consumers wrote meanwhile), or reached a dead-letter queue."""
+        (and so has every change the consumers wrote meanwhile), and all work queued has been done, or each
+        reached a dead-letter queue."""
         stream, queues = self._running(self._stream), self._running(self._queues)
         deadline = time.monotonic() + timeout
         while True:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from common.platform.settings import environment
 
 from infra import constants
-from infra.manifest import LEAD_INTAKE_SCOPE
+from infra.manifest import LEAD_INTAKE_SCOPE, STATUS_SWEEP_WORK
 from local.state import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 
 if TYPE_CHECKING:
@@ -22,6 +22,7 @@ def function_environment(
     stack: LocalStack, *, sender_domains: Iterable[str], twilio_from_number: str
 ) -> dict[str, str]:
     """Of a stack whose front, user pool, fake Twilio and queues exist (its workers start with it)."""
+    work_queue = stack.work_queues.get(STATUS_SWEEP_WORK.name)
     return {
         **environment(
             stage=stack.stage,
@@ -45,6 +46,8 @@ def function_environment(
             consumer_queue_urls=json.dumps({n: q.queue_url for n, q in stack.change_queues.items()}),
             sender_domains=",".join(sender_domains),
         ),
+        # The queue the daily sweep hands its work on to (where the stack runs the sweep's work function).
+        **(environment(sweep_work_queue_url=work_queue.queue_url) if work_queue else {}),
         constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
         **constants.TRACER_ENVIRONMENT,
         "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here

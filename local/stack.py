@@ -107,8 +107,10 @@ class LocalStack:
         self._front: Front | None = None
         self._invoker: Invoker | None = None
         self._event_sources: EventSources | None = None
-        # The event sources' queues: each queue consumer's pair, and the dispatcher's failure queue.
+        # The event sources' queues: each queue consumer's pair (change consumers, and work functions), and the
+        # dispatcher's failure queue.
         self.change_queues: dict[str, ChangeQueues] = {}
+        self.work_queues: dict[str, ChangeQueues] = {}
         self.stream_failures_url = ""
         self.stream_arn = ""  # DynamoDB Local's own ARN of the table's stream
         self._endpoints: LocalEndpoints | None = None
@@ -161,6 +163,7 @@ class LocalStack:
         outbox = self._outbox = Outbox(clock.now, self.region)
         sources = self._event_sources = EventSources(self.client("sqs"), self.table_name, self.functions.values())
         self.change_queues, self.stream_failures_url = sources.change_queues, sources.stream_failures_url
+        self.work_queues = sources.work_queues
         self.env = function_environment(self, sender_domains=SENDER_DOMAINS, twilio_from_number=TWILIO_FROM_NUMBER)
         invoker.start(self.env)  # workers import the handlers while DynamoDB Local finishes starting
 
@@ -335,13 +338,14 @@ class LocalStack:
         return self.twilio.messages()
 
     def dead_letters(self) -> list[dict[str, Any]]:
-        """What failed for good: each consumer's dead-letter queue (the whole change, as SQS keeps it), and
-        the stream readers' failed batches."""
+        """What failed for good: each consumer's dead-letter queue (the whole change or piece of work, as SQS
+        keeps it), and the stream readers' failed batches."""
         return self._running(self._event_sources).dead_letters()
 
     def wait_for_streams(self, timeout: float = 10.0) -> None:
         """Return once every change written so far has gone through the stream, the queues and the consumers
-        (and so has every change the consumers wrote meanwhile), or reached a dead-letter queue."""
+        (and so has every change the consumers wrote meanwhile), and all work queued has been done, or each
+        reached a dead-letter queue."""
         self._running(self._event_sources).wait(timeout)
 
     # -- functions --------------------------------------------------------------------------------

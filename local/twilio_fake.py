@@ -107,6 +107,11 @@ class FakeTwilio:
         with self._lock:
             self._failures += [(status, body)] * count
 
+    def refusals_left(self) -> int:
+        """How many of the refusals `fail_next` asked for are still to come."""
+        with self._lock:
+            return len(self._failures)
+
     def messages(self) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._messages)

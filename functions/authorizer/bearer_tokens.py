@@ -22,6 +22,9 @@ class Identity:
     scope: str
     # A user's Cognito groups, space-separated (group names hold no whitespace); empty for machines.
     groups: str = ""
+    # When the sign-in the token comes from began (epoch seconds): `auth_time`, which a refreshed token
+    # keeps, else `iat`. A revocation refuses the tokens of sign-ins that began before it.
+    authenticated_at: int = 0
 
 
 @lru_cache(maxsize=4)
@@ -48,17 +51,25 @@ def verify(token: str, *, issuer: str, jwks_url: str, portal_clients: frozenset[
     if use == "id":
         if claims.get("aud") not in portal_clients:
             raise InvalidToken("id token of another app client")
-        return Identity("user", str(claims["sub"]), str(claims["aud"]), "", _groups(claims))
+        return Identity("user", str(claims["sub"]), str(claims["aud"]), "", _groups(claims), _began(claims))
     if use != "access" or not claims.get("client_id"):
         raise InvalidToken("not an access token")
     client_id = str(claims["client_id"])
     if claims.get("username"):
         if client_id not in portal_clients:
             raise InvalidToken("user token of another app client")
-        return Identity("user", str(claims["sub"]), client_id, scope, _groups(claims))
+        return Identity("user", str(claims["sub"]), client_id, scope, _groups(claims), _began(claims))
     if intake_scope not in scope.split():
         raise InvalidToken("client token without the lead-intake scope")
     return Identity("machine", str(claims["sub"]), client_id, scope)
+
+
+def _began(claims: dict[str, Any]) -> int:
+    """When the token's sign-in began: Cognito's `auth_time` (access and id tokens), else its `iat`."""
+    began = claims.get("auth_time", claims["iat"])
+    if isinstance(began, bool) or not isinstance(began, int | float):
+        raise InvalidToken("no sign-in time")
+    return int(began)
 
 
 def _groups(claims: dict[str, Any]) -> str:

@@ -1,11 +1,15 @@
 """API Gateway HTTP API Lambda authorizer (payload 2.0, simple responses) for every route.
 
 It verifies the bearer token's signature, issuer, expiry and audience against the Cognito pool and tells
-the function who is calling: a portal user (with their Cognito groups, space-separated like the scope),
-or a partner company's system (client credentials). Partner companies' app clients are created at run
-time, which a JWT authorizer's fixed audience list cannot know; and the function, not the gateway,
-decides what each kind of caller may do (a machine token on a staff route is a 403 from the function,
-with a problem body)."""
+the function who is calling: a portal user (with their Cognito groups, space-separated like the scope,
+and whether their sign-in has MFA set up), or a partner company's system (client credentials). A user's
+token is also checked against their sign-in record (common.orgs.sign_in, one consistent GetItem per
+decision, which API Gateway caches per token for TOKEN_AUTHORIZER_CACHE_SECONDS): a token of a sign-in
+that began before the user was signed out, disabled or deleted is refused.
+
+Partner companies' app clients are created at run time, which a JWT authorizer's fixed audience list cannot
+know; and the function, not the gateway, decides what each kind of caller may do (a machine token on a staff
+route is a 403 from the function, with a problem body)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from common.orgs import sign_in
 from common.platform.observability import logger, metrics, tracer
 from common.platform.settings import Deployment, LeadIntake, TokenVerification, get_settings, validate_settings
 
@@ -44,6 +49,9 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             portal_clients=TOKENS.portal_clients,
             intake_scope=INTAKE_SCOPE,
         )
+        state = sign_in.state_of(identity.subject) if identity.kind == "user" else sign_in.SignInState()
+        if not state.accepts(identity.authenticated_at):
+            raise InvalidToken("sign-in ended")
     except InvalidToken as refused:
         logger.info("token refused", extra={"reason": str(refused)})
         metrics.add_metric(name="TokensRefused", unit=MetricUnit.Count, value=1)
@@ -56,5 +64,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
             "client_id": identity.client_id,
             "scope": identity.scope,
             "groups": identity.groups,
+            # A string like the others (simple responses' context is passed to the function as given).
+            "mfa": "true" if state.mfa else "false",
         },
     }

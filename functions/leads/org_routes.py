@@ -1,4 +1,4 @@
-"""Organisations, staff memberships and message templates."""
+"""Organisations, staff memberships, message templates, and the sign-ins of the organisation's users."""
 
 from __future__ import annotations
 
@@ -6,10 +6,11 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from common.orgs import organisations, templates
+from common.orgs import organisations, sign_in, templates
 from common.orgs.access import OPERATORS_GROUP, Permission, require_operator
 from common.partners.partner_caller import require_confirmed
 from common.platform.answers import Page, page_of
+from common.web import sign_ins
 from common.web.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, answers, missing, no_content, ok
 from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, UserId, caller, member_of
 
@@ -174,3 +175,90 @@ def list_templates(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT)
 def get_template(org_id: Id, template_id: Id) -> templates.MessageTemplate:
     member_of(router, org_id)
     return templates.MessageTemplate.of(templates.get_template(org_id, template_id))
+
+
+# -- sign-ins: ending a user's sessions, their MFA (common.web.sign_ins says who may, on whom) -------------
+
+NOT_THEIR_USER = "The caller is not a member of the organisation (nor an operator), or the user is none of its users"
+SIGN_IN_ENDED = (
+    "The sign-in as recorded: the user's tokens of sign-ins that began before `revoked_at` are refused (403 from "
+    "the gateway) from the token authorizer's next decision, at most 30 seconds later where the gateway cached one"
+)
+
+
+def _end(org_id: str, user_id: str, revocation: sign_in.Revocation) -> sign_in.SignIn:
+    return sign_ins.end_sign_in(caller(router), org_id, user_id, revocation)
+
+
+@router.post(
+    "/orgs/<org_id>/sign-ins/<user_id>/sign-out",
+    summary="Sign a user of the organisation out everywhere: their tokens stop working",
+    description="For an admin of the organisation, or an operator, on a staff member, partner or partner-team "
+    "member of it. Ends every session of the user in Cognito (AdminUserGlobalSignOut: refresh tokens stop "
+    "working) and refuses the access and id tokens already issued. The user may sign in again; to keep them "
+    "out of the organisation, remove their membership, partnership or team membership as well (each takes "
+    "effect at once). A user deleted in Cognito's console is recorded all the same.",
+    tags=["sign-ins"],
+    responses=answers(
+        ok(SIGN_IN_ENDED),
+        forbidden="The caller is a member but not an admin of the organisation (nor an operator)",
+        not_found=NOT_THEIR_USER,
+    ),
+)
+def sign_out_user(org_id: Id, user_id: UserId) -> sign_in.SignIn:
+    return _end(org_id, user_id, sign_in.Revocation.SIGN_OUT)
+
+
+@router.post(
+    "/orgs/<org_id>/sign-ins/<user_id>/disable",
+    summary="Disable a user's sign-in (operators): they cannot sign in, their tokens stop working",
+    description=f"For the deployment's operators (the Cognito group `{OPERATORS_GROUP}`) only: a sign-in serves "
+    "every organisation its user belongs to. Disables the user in Cognito (AdminDisableUser) and refuses the "
+    "tokens already issued. Enable them again with `aws cognito-idp admin-enable-user` (docs/deploy.md).",
+    tags=["sign-ins"],
+    responses=answers(
+        ok(SIGN_IN_ENDED),
+        forbidden=f"The caller is not in the Cognito group `{OPERATORS_GROUP}`",
+        not_found=NOT_THEIR_USER,
+    ),
+)
+def disable_user(org_id: Id, user_id: UserId) -> sign_in.SignIn:
+    return _end(org_id, user_id, sign_in.Revocation.DISABLE)
+
+
+@router.delete(
+    "/orgs/<org_id>/sign-ins/<user_id>",
+    summary="Delete a user's sign-in (operators): their tokens stop working",
+    description=f"For the deployment's operators (the Cognito group `{OPERATORS_GROUP}`) only. Deletes the user "
+    "in Cognito (AdminDeleteUser) and refuses the tokens already issued; their memberships and partner "
+    "records stay (remove them with their own routes). Deleting again, or a user already deleted in "
+    "Cognito's console, records the revocation all the same.",
+    tags=["sign-ins"],
+    responses=answers(
+        ok(SIGN_IN_ENDED),
+        forbidden=f"The caller is not in the Cognito group `{OPERATORS_GROUP}`",
+        not_found=NOT_THEIR_USER,
+    ),
+)
+def delete_user(org_id: Id, user_id: UserId) -> sign_in.SignIn:
+    return _end(org_id, user_id, sign_in.Revocation.DELETE)
+
+
+@router.post(
+    "/orgs/<org_id>/sign-ins/<user_id>/mfa-check",
+    summary="Check the user's MFA with Cognito and record it",
+    description="Called by the portal once the user has set up a second factor with Cognito (an authenticator "
+    "app: AssociateSoftwareToken, VerifySoftwareToken, SetUserMFAPreference; or e-mail codes where the pool "
+    "offers them). Staff holding a permission that moves money (deals:money, programme:manage_balances) are "
+    "refused those routes with 403 `mfa-required` on stages that require MFA until this records one; the "
+    "record counts from the token authorizer's next decision (at most 30 seconds). For the user themselves, "
+    "or an admin of the organisation or an operator (to check a user again).",
+    tags=["sign-ins"],
+    responses=answers(
+        ok("The sign-in with its MFA as Cognito reports it (`mfa` false: none set up)"),
+        forbidden="The caller is neither the user nor an admin of the organisation (nor an operator)",
+        not_found=NOT_THEIR_USER + ", or the user has no sign-in",
+    ),
+)
+def check_mfa(org_id: Id, user_id: UserId) -> sign_in.SignIn:
+    return sign_ins.check_mfa(caller(router), org_id, user_id)

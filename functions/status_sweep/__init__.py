@@ -1,1 +1,2 @@
-"""The daily sweeps: partners whose last lead is over 30 days old lapse."""
+"""The daily sweep (handler: reads what is due and hands it on to its work queue) and its work function
+(work: lapses partners, reminds team members and their leaders, expires referral requests)."""

@@ -21,6 +21,7 @@ CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metad
 PROD_CONTEXT = {
     "stage": "prod",
     "emailFrom": "no-reply@partners.example.com",
+    "sesIdentityOwner": "true",
     "portalCallbackUrls": "https://partners.example.com/callback",
     "twilioAccountSid": "AC" + "0123456789abcdef" * 2,
     "twilioFromNumber": "+15005550006",

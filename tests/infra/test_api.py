@@ -75,6 +75,8 @@ def test_token_authorizer_is_the_lambda_with_simple_cached_responses(dev: Synth)
     assert properties["EnableSimpleResponses"] is True
     assert properties["IdentitySource"] == ["$request.header.Authorization"]
     assert properties["AuthorizerResultTtlInSeconds"] == constants.TOKEN_AUTHORIZER_CACHE_SECONDS
+    # A signed-out, disabled or deleted sign-in's tokens must stop within a minute of the act.
+    assert 0 < properties["AuthorizerResultTtlInSeconds"] <= 60
     assert dev.invoked(properties["AuthorizerUri"]) == function_id  # through its live alias
 
 

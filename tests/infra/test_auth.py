@@ -3,10 +3,13 @@ endpoint."""
 
 from __future__ import annotations
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk import assertions
 from common.orgs.access import OPERATORS_GROUP
 
-from infra import manifest
+from infra import constants, manifest
+from infra.auth import Auth
 from tests.infra.conftest import Synth
 
 pytestmark = pytest.mark.infra
@@ -23,13 +26,33 @@ def test_user_pool_is_invitation_only_with_email_sign_in_and_strong_passwords(de
     assert all(password[k] for k in ("RequireLowercase", "RequireUppercase", "RequireNumbers", "RequireSymbols"))
 
 
-def test_pool_is_protected_outside_dev(dev: Synth, prod: Synth) -> None:
+def test_pool_is_kept_outside_dev_except_when_its_creation_is_rolled_back(dev: Synth, prod: Synth) -> None:
     (_, dev_pool) = dev.only("AWS::Cognito::UserPool")
     (_, prod_pool) = prod.only("AWS::Cognito::UserPool")
 
-    assert dev_pool["Properties"]["DeletionProtection"] == "INACTIVE"
-    assert prod_pool["Properties"]["DeletionProtection"] == "ACTIVE"
-    assert prod_pool["DeletionPolicy"] == "Retain"
+    assert dev_pool["DeletionPolicy"] == "Delete"
+    assert (prod_pool["DeletionPolicy"], prod_pool["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
+    # Deletion protection would refuse the delete of a rolled-back first deployment too: a setting, off by default.
+    for pool in (dev_pool, prod_pool):
+        assert pool["Properties"]["DeletionProtection"] == "INACTIVE"
+
+
+def test_deletion_protection_when_the_stage_asks_for_it() -> None:
+    stack = cdk.Stack(cdk.App())
+    Auth(
+        stack,
+        "Auth",
+        pool_name="partner-programme-prod",
+        domain_prefix=None,
+        callback_urls=[],
+        removal_policy=cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
+        deletion_protection=True,
+        email=None,
+    )
+
+    assertions.Template.from_stack(stack).has_resource_properties(
+        "AWS::Cognito::UserPool", {"DeletionProtection": "ACTIVE"}
+    )
 
 
 def test_portal_client_has_no_secret(dev: Synth, prod: Synth) -> None:
@@ -45,6 +68,30 @@ def test_portal_client_has_no_secret(dev: Synth, prod: Synth) -> None:
     assert dev_client["Properties"]["AllowedOAuthFlowsUserPoolClient"] is False  # no callback URLs given
     assert prod_client["Properties"]["AllowedOAuthFlows"] == ["code"]
     assert prod_client["Properties"]["CallbackURLs"] == ["https://partners.example.com/callback"]
+
+
+def test_mfa_is_optional_with_authenticator_apps_and_never_sms(dev: Synth, prod: Synth) -> None:
+    # Partners are not forced; staff who move money are refused those routes without it (moneyMfaRequired).
+    # E-mailed codes need Cognito to send through SES (test_sender); until then authenticator apps only.
+    for synth in (dev, prod):
+        (_, pool) = synth.only("AWS::Cognito::UserPool")
+        assert pool["Properties"]["MfaConfiguration"] == "OPTIONAL"
+        assert pool["Properties"]["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+
+
+def test_portal_tokens_are_short_lived_and_refreshable(dev: Synth) -> None:
+    (_, client) = dev.only("AWS::Cognito::UserPoolClient")
+    properties = client["Properties"]
+
+    minutes = {"minutes": 1, "hours": 60, "days": 24 * 60}
+    validity = {
+        token: properties[f"{token}Validity"] * minutes[unit]
+        for token, unit in properties["TokenValidityUnits"].items()
+    }
+
+    assert validity["AccessToken"] == validity["IdToken"] == constants.PORTAL_TOKEN_MINUTES <= 15
+    assert validity["RefreshToken"] == constants.PORTAL_REFRESH_TOKEN_DAYS * 24 * 60
+    assert properties["EnableTokenRevocation"] is True  # a global sign-out revokes the refresh tokens
 
 
 def test_the_operators_group_is_in_the_pool(dev: Synth) -> None:

@@ -32,6 +32,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
     ("Referrals/ReferralsEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Referrals/SmsWebhook/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("StatusSweep/StatusSweep/Role", "AwsSolutions-IAM5[Resource::*]"),
+    ("StatusSweep/StatusSweepWork/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("TokenAuthorizer/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Changes/StreamDispatcher/Role", "AwsSolutions-IAM5[Resource::*]"),
     # Dead-letter destinations themselves: the stream mapping's failure queue, each consumer's dead letters.
@@ -47,6 +48,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]",
     ),
     ("StatusSweep/Failures", "AwsSolutions-SQS3"),
+    ("StatusSweep/Work/DeadLetters", "AwsSolutions-SQS3"),
     # Every route the gateway has without an authorizer (the manifest's and the preflight twins).
     *(
         (f"Api/Routes/{route.method}{route.path.replace('/', '--')}", "AwsSolutions-APIG4")

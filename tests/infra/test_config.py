@@ -12,6 +12,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from common.platform.settings import env_name
 
 from infra import constants
 from infra.config import DeploymentConfig, StageSettingsError
@@ -25,11 +26,11 @@ TWILIO = {"twilioAccountSid": "AC" + "0123456789abcdef" * 2, "twilioFromNumber":
 
 
 def config(**context: Any) -> DeploymentConfig:
-    """The configuration of these context values, with a sender address, Twilio's account and number and
-    who gets the alarms."""
-    return DeploymentConfig.from_context(
-        cdk.App(context={"emailFrom": "no-reply@example.com", "alarmEmail": "ops@example.com", **TWILIO, **context})
-    )
+    """The configuration of these context values, with a sender address (whose identity the stage owns
+    unless it names one), Twilio's account and number and who gets the alarms."""
+    owner = {} if "sesIdentity" in context else {"sesIdentityOwner": True}
+    defaults = {"emailFrom": "no-reply@example.com", "alarmEmail": "ops@example.com", **owner, **TWILIO}
+    return DeploymentConfig.from_context(cdk.App(context={**defaults, **context}))
 
 
 def bare_config(**context: Any) -> DeploymentConfig:
@@ -167,6 +168,7 @@ PROD_STAGE = {
     "account": "123456789012",
     "region": "eu-central-1",
     "emailFrom": "no-reply@partners.example.com",
+    "sesIdentityOwner": True,
     "portalUrl": "https://partners.example.com",
     "alarmEmail": "ops@partners.example.com",
     **TWILIO,
@@ -244,12 +246,116 @@ def test_an_existing_ses_identity_must_be_the_sender_or_its_domain() -> None:
             config(sesIdentity=other)
 
 
+PROTECTED = {"stage": "prod", "portalUrl": "https://partners.example.com"}
+
+
+def test_a_stage_owns_its_identity_or_names_the_one_it_sends_under() -> None:
+    owner = config(**PROTECTED)
+    user = config(**PROTECTED, sesIdentity="example.com")
+    also_user = config(**PROTECTED, sesIdentity="example.com", sesIdentityOwner="false")
+
+    assert (owner.owns_ses_identity, owner.ses_identity) == (True, None)
+    assert (user.owns_ses_identity, user.ses_identity, user.sender_verified) == (False, "example.com", True)
+    assert also_user == user
+    # A dev stage that says neither owns its identity (disposable: deleted with its stack).
+    assert bare_config().owns_ses_identity is True
+
+
+@pytest.mark.parametrize(
+    ("context", "says"),
+    [
+        # A protected stage must say which: owning by default is how two stages came to create one identity.
+        ({}, "say who owns the SES identity of example.com"),
+        # Creating an identity it also claims exists.
+        ({"sesIdentityOwner": True, "sesIdentity": "example.com"}, "exclude each other"),
+        ({"sesIdentityOwner": "true", "sesIdentity": "no-reply@example.com"}, "exclude each other"),
+        # Neither owning nor naming one.
+        ({"sesIdentityOwner": False}, "name the identity this stage sends under"),
+        # Verification is the owner's to report: a named identity is verified already.
+        ({"sesIdentity": "example.com", "sesIdentityVerified": True}, "remove sesIdentityVerified"),
+        ({"sesIdentityOwner": "maybe"}, "sesIdentityOwner 'maybe': use true or false"),
+    ],
+)
+def test_impossible_identity_ownership_is_refused(context: dict[str, Any], says: str) -> None:
+    with pytest.raises(StageSettingsError) as refused:
+        bare_config(**PROTECTED, alarmEmail="ops@example.com", **TWILIO, **context)
+
+    assert [problem for problem in refused.value.problems if says in problem], refused.value.problems
+
+
+def test_the_same_impossible_ownership_is_refused_on_dev_stages() -> None:
+    with pytest.raises(ValueError, match="exclude each other"):
+        bare_config(sesIdentityOwner=True, sesIdentity="example.com")
+    with pytest.raises(ValueError, match="name the identity"):
+        bare_config(sesIdentityOwner=False)
+
+
+STAGING_STAGE = {**PROD_STAGE, "sesIdentityOwner": False, "sesIdentity": "partners.example.com"}
+
+
+def test_staging_and_prod_on_one_domain_one_owning_the_identity() -> None:
+    stages = {"prod": PROD_STAGE, "staging": STAGING_STAGE}
+
+    assert staged(stages, stage="prod").owns_ses_identity is True
+    assert staged(stages, stage="staging").ses_identity == "partners.example.com"
+    # In another account or region each stage owns its own.
+    elsewhere = {"prod": PROD_STAGE, "staging": {**PROD_STAGE, "region": "eu-west-1"}}
+    assert staged(elsewhere, stage="staging").owns_ses_identity is True
+
+
+def test_two_stages_owning_one_identity_in_one_account_and_region_are_refused() -> None:
+    stages = {"prod": PROD_STAGE, "staging": {**PROD_STAGE, "emailFrom": "alerts@partners.example.com"}}
+
+    both_own = r"stages '(prod|staging)' and '(prod|staging)' both own the SES identity of partners\.example\.com"
+    for stage in ("prod", "staging"):
+        with pytest.raises(StageSettingsError, match=both_own):
+            staged(stages, stage=stage)
+    # Deploying another stage is not held up by them.
+    assert staged({**stages, "demo": {**PROD_STAGE, "region": "us-east-1"}}, stage="demo").owns_ses_identity
+
+
+def test_a_protected_stage_may_not_send_under_the_identity_of_a_dev_stage() -> None:
+    # Deleting the dev stage would delete the identity and its DKIM keys under the protected one.
+    dev = {"emailFrom": "no-reply@partners.example.com", "account": "123456789012", "region": "eu-central-1"}
+    stages = {"dev": dev, "staging": STAGING_STAGE}
+
+    for stage in ("dev", "staging"):
+        with pytest.raises(StageSettingsError, match="which the disposable stage 'dev' owns"):
+            staged(stages, stage=stage)
+
+
+def test_deletion_protection_is_for_protected_stages_and_off_by_default() -> None:
+    assert config(**PROTECTED).deletion_protection is False
+    assert config(**PROTECTED, deletionProtection="true").deletion_protection is True
+    assert config().deletion_protection is False
+    with pytest.raises(ValueError, match="deletionProtection: a dev stage is disposable"):
+        config(deletionProtection=True)
+
+
+def test_protected_stages_keep_what_holds_data_unless_its_creation_is_rolled_back() -> None:
+    assert config(**PROTECTED).removal_policy == cdk.RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
+    assert config().removal_policy == cdk.RemovalPolicy.DESTROY
+
+
 def test_the_verified_flag_takes_json_booleans_and_their_strings() -> None:
     assert config(sesIdentityVerified=True).sender_verified is True
     assert config(sesIdentityVerified="true").sender_verified is True
     assert config(sesIdentityVerified="false").sender_verified is False
     with pytest.raises(ValueError, match="sesIdentityVerified"):
         config(sesIdentityVerified="yes")
+
+
+def test_money_movers_need_mfa_on_protected_stages_unless_told_otherwise() -> None:
+    protected = {"stage": "prod", "portalUrl": "https://partners.example.com"}
+    variable = env_name("money_mfa_required")
+
+    assert config().money_mfa_required is False
+    assert config(**protected).money_mfa_required is True
+    assert config(**protected).function_environment[variable] == "true"
+    assert config(**protected, moneyMfaRequired="false").function_environment[variable] == "false"
+    assert config(moneyMfaRequired=True).money_mfa_required is True
+    with pytest.raises(ValueError, match="moneyMfaRequired"):
+        config(moneyMfaRequired="sometimes")
 
 
 def test_the_stack_deploys_to_the_stage_account_and_region(layer: Path) -> None:

@@ -71,7 +71,9 @@ def test_bucket_is_kept_on_protected_stages_and_never_emptied_by_the_stack(dev: 
     (_, prod_bucket) = prod.only("AWS::S3::Bucket")
 
     assert dev_bucket["DeletionPolicy"] == "Delete"
-    assert (prod_bucket["DeletionPolicy"], prod_bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    # Kept when the stack is deleted or the bucket replaced, deleted when its own creation is rolled back.
+    assert (prod_bucket["DeletionPolicy"], prod_bucket["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
+    assert "BucketName" not in prod_bucket["Properties"]  # global names: a kept bucket's would block a new one
     for synth in (dev, prod):
         assert not synth.resources("Custom::S3AutoDeleteObjects")
 

@@ -51,10 +51,16 @@ def test_function_environment(dev: Synth, spec: manifest.Function) -> None:
     (domain_id, _) = dev.only("AWS::Cognito::UserPoolDomain")
     variables = dev.function(spec.name)[1]["Properties"]["Environment"]["Variables"]
 
-    # The consumers' queue URLs only where they are used: the dispatcher's (sending to them).
-    only_dispatcher = {env_name("consumer_queue_urls")}
-    assert set(ENV_NAMES) - only_dispatcher <= variables.keys()
-    assert (env_name("consumer_queue_urls") in variables) is (spec is manifest.STREAM_DISPATCHER)
+    # The queue URLs only where they are used: the consumers' the dispatcher's (sending to them), the sweep
+    # work queue's the sweep's.
+    senders = {
+        env_name("consumer_queue_urls"): manifest.STREAM_DISPATCHER,
+        env_name("sweep_work_queue_url"): manifest.STATUS_SWEEP,
+    }
+    assert set(ENV_NAMES) - senders.keys() <= variables.keys()
+    assert {name for name, sender in senders.items() if name in variables} == {
+        name for name, sender in senders.items() if sender is spec
+    }
     assert variables["STAGE"] == "dev"
     assert variables["TABLE_NAME"] == {"Ref": table_id}
     assert variables["USER_POOL_ID"] == {"Ref": pool_id}

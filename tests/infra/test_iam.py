@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from common.orgs import sign_in
 
 from infra import constants, manifest
 from tests.infra.conftest import Synth
@@ -45,6 +46,11 @@ EXPECTED_ACTIONS = {
         "dynamodb:Query",
         "cognito-idp:CreateUserPoolClient",
         "cognito-idp:DeleteUserPoolClient",
+        # the sign-in routes: end a user's sessions, disable or delete their sign-in, read their MFA
+        "cognito-idp:AdminUserGlobalSignOut",
+        "cognito-idp:AdminDisableUser",
+        "cognito-idp:AdminDeleteUser",
+        "cognito-idp:AdminGetUser",
     },
     manifest.LEADS_EVENTS.name: OBSERVABILITY
     | QUEUE_READING
@@ -139,10 +145,21 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
         "ses:SendEmail",
     },
-    # The lapse sweep, and the teams' 7-day reminders (texts and e-mails, one notice per day).
+    # The daily sweep reads what is due and hands it on to its work queue: it writes nothing, sends nothing.
     manifest.STATUS_SWEEP.name: OBSERVABILITY
     | {
         "dynamodb:Query",
+        # its messages to the work queue; and a run that failed its retries goes to the failure queue
+        # (Lambda's on-failure destination)
+        "sqs:SendMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+    },
+    # Its work: the lapses and expiries, the teams' 7-day reminders and digests (texts and e-mails, one notice
+    # per day); no Query (each message names its items).
+    manifest.STATUS_SWEEP_WORK.name: OBSERVABILITY
+    | QUEUE_READING
+    | {
         "dynamodb:GetItem",
         "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
@@ -150,13 +167,9 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
         "ssm:GetParameter",
         "ses:SendEmail",
-        # a run that failed its retries goes to the failure queue (Lambda's on-failure destination)
-        "sqs:SendMessage",
-        "sqs:GetQueueAttributes",
-        "sqs:GetQueueUrl",
     },
-    # It verifies tokens against the pool's public keys (fetched over HTTPS): no AWS permissions.
-    manifest.TOKEN_AUTHORIZER.name: OBSERVABILITY,
+    # It verifies tokens against the pool's public keys (fetched over HTTPS) and reads users' sign-in records.
+    manifest.TOKEN_AUTHORIZER.name: OBSERVABILITY | {"dynamodb:GetItem"},
 }
 
 
@@ -216,6 +229,15 @@ def test_statements_name_actions_and_resources(dev: Synth) -> None:
 @pytest.mark.parametrize("name", EXPECTED_ACTIONS)
 def test_function_gets_exactly_the_actions_it_needs(dev: Synth, name: str) -> None:
     assert actions_of(dev.policy_statements(name)) == EXPECTED_ACTIONS[name]
+
+
+def test_the_authorizer_reads_sign_in_records_and_nothing_else_of_the_table(dev: Synth) -> None:
+    (table_id, _) = dev.only("AWS::DynamoDB::Table")
+    (read,) = [s for s in dev.policy_statements(manifest.TOKEN_AUTHORIZER.name) if s["Action"] == "dynamodb:GetItem"]
+
+    assert read["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
+    assert read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{sign_in.PARTITION_PREFIX}*"]}}
+    assert sign_in.sign_in_key("some-sub")["pk"].startswith(sign_in.PARTITION_PREFIX)
 
 
 def test_leads_api_cannot_send_email_and_leads_events_cannot_touch_cognito(dev: Synth) -> None:
@@ -290,24 +312,45 @@ def test_partners_events_queries_the_table_but_no_index(dev: Synth) -> None:
     assert [s["Resource"] for s in queries] == [{"Fn::GetAtt": [table_id, "Arn"]}]
 
 
+def table_resources(synth: Synth, function_name: str) -> dict[str, set[str]]:
+    """Each DynamoDB action of the function's role, with the resources it names."""
+    resources: dict[str, set[str]] = {}
+    for statement in synth.policy_statements(function_name):
+        for action in as_list(statement["Action"]):
+            if action.startswith("dynamodb:"):
+                resources.setdefault(action, set()).update(str(r) for r in as_list(statement["Resource"]))
+    return resources
+
+
 def test_status_sweep_queries_the_table_and_the_due_index_only(dev: Synth) -> None:
-    # The lapse index and the customers' due index are both gsi3; the table holds the organisations with
-    # teams (one partition) and the items the sweep reads and writes.
+    # The lapse index, the customers' due index and the expiring requests are all gsi3; the table holds the
+    # organisations with teams (one partition). The sweep's work reads and writes items of the table only.
     (table_id, _) = dev.only("AWS::DynamoDB::Table")
     table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
     gsi3 = {"Fn::Join": ["", [table_arn, "/index/gsi3"]]}
-    resources: dict[str, list[Any]] = {}
-    for statement in dev.policy_statements(manifest.STATUS_SWEEP.name):
-        for action in as_list(statement["Action"]):
-            if action.startswith("dynamodb:"):
-                resources.setdefault(action, []).extend(as_list(statement["Resource"]))
 
-    assert {str(r) for r in resources.pop("dynamodb:Query")} == {str(gsi3), str(table_arn)}
-    assert all({str(r) for r in found} == {str(table_arn)} for found in resources.values()), resources
+    assert table_resources(dev, manifest.STATUS_SWEEP.name) == {"dynamodb:Query": {str(gsi3), str(table_arn)}}
+    work = table_resources(dev, manifest.STATUS_SWEEP_WORK.name)
+    assert "dynamodb:Query" not in work
+    assert all(found == {str(table_arn)} for found in work.values()), work
 
 
-def test_sweep_sends_reminders_from_the_system_identity_only(dev: Synth) -> None:
-    assert send_email_resources(dev, manifest.STATUS_SWEEP.name) == sorted(map(str, system_sender_arns(dev)))
+def test_the_sweep_sends_only_to_its_work_queue_and_its_failure_queue(dev: Synth) -> None:
+    queues = {
+        queue["Metadata"]["aws:cdk:path"].removesuffix("/Resource").split("/StatusSweep/", 1)[-1]: queue_id
+        for queue_id, queue in dev.resources("AWS::SQS::Queue").items()
+    }
+    sends = [
+        s["Resource"] for s in dev.policy_statements(manifest.STATUS_SWEEP.name) if "sqs:SendMessage" in s["Action"]
+    ]
+
+    assert sorted(map(str, sends)) == sorted(
+        str({"Fn::GetAtt": [queues[name], "Arn"]}) for name in ("Work/Queue", "Failures")
+    )
+
+
+def test_sweep_work_sends_reminders_from_the_system_identity_only(dev: Synth) -> None:
+    assert send_email_resources(dev, manifest.STATUS_SWEEP_WORK.name) == sorted(map(str, system_sender_arns(dev)))
 
 
 def auth_token_parameter_arn(stage: str) -> dict[str, Any]:
@@ -331,10 +374,10 @@ def auth_token_parameter_arn(stage: str) -> dict[str, Any]:
 def test_the_twilio_auth_token_parameter_is_read_by_exactly_the_functions_that_need_it(
     stage: str, request: pytest.FixtureRequest
 ) -> None:
-    # The webhook checks signatures with it; the consumer and the sweep text with it. No kms:Decrypt: the
+    # The webhook checks signatures with it; the consumer and the sweep's work text with it. No kms:Decrypt: the
     # aws/ssm key's policy lets the account's principals decrypt through SSM.
     synth: Synth = request.getfixturevalue(stage)
-    readers = {manifest.SMS_WEBHOOK.name, manifest.REFERRALS_EVENTS.name, manifest.STATUS_SWEEP.name}
+    readers = {manifest.SMS_WEBHOOK.name, manifest.REFERRALS_EVENTS.name, manifest.STATUS_SWEEP_WORK.name}
 
     for function in manifest.FUNCTIONS:
         statements = [s for s in synth.policy_statements(function.name) if "ssm:GetParameter" in as_list(s["Action"])]

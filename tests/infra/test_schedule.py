@@ -104,3 +104,33 @@ def test_the_failure_queue_is_an_attribute_and_an_output(dev: Synth) -> None:
 
     assert [dev.stack.resolve(sweep.failures.queue_url) for sweep in sweeps] == [{"Ref": queue_id}]
     assert dev.template["Outputs"]["StatusSweepFailureQueueUrl"]["Value"] == {"Ref": queue_id}
+
+
+def test_the_sweep_hands_its_work_to_a_queue_its_work_function_reads(dev: Synth) -> None:
+    spec = manifest.STATUS_SWEEP_WORK
+    (sweep_id, sweep) = dev.function(manifest.STATUS_SWEEP.name)
+    (work_id, _) = dev.function(spec.name)
+    (mapping,) = [
+        m["Properties"]
+        for m in dev.resources("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": work_id}
+    ]
+    queue_id = mapping["EventSourceArn"]["Fn::GetAtt"][0]
+    queue = dev.template["Resources"][queue_id]["Properties"]
+    dead_letters_id = queue["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+
+    assert spec.kind == "work"
+    # The sweep is told the queue; the work function reads it a few messages at a time, reporting each
+    # message it did not finish, at a bounded concurrency (texts and e-mails go out at a steady rate).
+    assert sweep["Properties"]["Environment"]["Variables"]["SWEEP_WORK_QUEUE_URL"] == {"Ref": queue_id}
+    assert mapping["BatchSize"] == spec.queue_batch_size == 2
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": spec.queue_max_concurrency}
+    # A message is received again only after six timeouts (AWS's advice for Lambda-read queues), and moves to
+    # the dead-letter queue after its receive limit, kept 14 days; its URL is an output.
+    assert queue["VisibilityTimeout"] == 6 * spec.timeout_s
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == spec.queue_max_receive_count
+    assert queue["SqsManagedSseEnabled"] is True
+    assert dev.template["Resources"][dead_letters_id]["Properties"]["MessageRetentionPeriod"] == 14 * 24 * 3600
+    assert dev.template["Outputs"]["StatusSweepWorkDeadLetterQueueUrl"]["Value"] == {"Ref": dead_letters_id}
+    assert sweep_id != work_id

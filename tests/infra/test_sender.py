@@ -1,6 +1,7 @@
-"""SES: the sender identity (created with Easy DKIM, or an existing verified one referenced), the
-configuration set every message goes out with, Cognito sending through SES once it may, and the sender
-domains invitations may go out from (only the invitations' function may send from them)."""
+"""SES: the sender identity (created with Easy DKIM and kept by the stage that owns it, or named by the others:
+another stage's or one verified by hand), the configuration set every message goes out with, Cognito sending
+through SES once it may, and the sender domains invitations may go out from (only the invitations' function
+may send from them)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from common.platform.settings import env_name
 from infra import constants, manifest
 from tests.infra.conftest import PROD_CONTEXT, Synth, synthesize
 from tests.infra.test_config import config
-from tests.infra.test_iam import as_list, send_email_resources, system_sender_arns
+from tests.infra.test_iam import as_list, send_email_resources, ses_arn, system_sender_arns
 
 pytestmark = pytest.mark.infra
 
@@ -28,6 +29,14 @@ def existing_address(layer: Path, tmp_path_factory: pytest.TempPathFactory) -> S
 def verified_domain(layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
     """A protected stage whose own domain identity SES has verified."""
     return synthesize(tmp_path_factory.mktemp("cdk-ses-verified"), {**PROD_CONTEXT, "sesIdentityVerified": "true"})
+
+
+@pytest.fixture(scope="module")
+def staging(layer: Path, tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    """A protected stage on prod's domain, in its account and region: it sends under the identity prod owns."""
+    context = {key: value for key, value in PROD_CONTEXT.items() if key != "sesIdentityOwner"}
+    context |= {"stage": "staging", "sesIdentity": "partners.example.com"}
+    return synthesize(tmp_path_factory.mktemp("cdk-ses-staging"), context)
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +70,33 @@ def test_a_domain_identity_with_easy_dkim_for_the_sender_domain(dev: Synth, prod
             assert outputs[f"DkimRecord{number}Value"]["Value"] == {
                 "Fn::GetAtt": [identity_id, f"DkimDNSTokenValue{number}"]
             }
+
+
+def test_the_owning_stage_keeps_its_identity_unless_its_creation_is_rolled_back(dev: Synth, prod: Synth) -> None:
+    # Other stages of the account and region may send under it: deleting the owner's stack must not delete it
+    # and its DKIM keys under them. A failed first deployment still deletes it, so the retry can create it.
+    (_, kept) = prod.only("AWS::SES::EmailIdentity")
+    (_, disposable) = dev.only("AWS::SES::EmailIdentity")
+
+    assert (kept["DeletionPolicy"], kept["UpdateReplacePolicy"]) == ("RetainExceptOnCreate", "Retain")
+    assert disposable["DeletionPolicy"] == "Delete"
+
+
+def test_a_stage_that_does_not_own_the_identity_names_it_and_has_its_own_configuration_set(staging: Synth) -> None:
+    (set_id, configuration_set) = staging.only("AWS::SES::ConfigurationSet")
+    (_, pool) = staging.only("AWS::Cognito::UserPool")
+    email = pool["Properties"]["EmailConfiguration"]
+    # Only the permissions: sending under the owner's identity, with this stage's configuration set.
+    sender = [domain_identity_arn("partners.example.com"), ses_arn("configuration-set", {"Ref": set_id})]
+
+    assert not staging.resources("AWS::SES::EmailIdentity")
+    assert not any(key.startswith("Dkim") for key in staging.template["Outputs"])
+    assert configuration_set["Properties"]["Name"] == f"{constants.RESOURCE_PREFIX}-staging"
+    assert send_email_resources(staging, manifest.PAYOUTS_EVENTS.name) == sorted(map(str, sender))
+    # The identity is verified by its owner: Cognito sends through SES, with this stage's set, from the start.
+    assert (email["EmailSendingAccount"], email["ConfigurationSet"]) == ("DEVELOPER", {"Ref": set_id})
+    assert literal_tail(email["SourceArn"]) == ":identity/partners.example.com"
+    assert staging.error is None
 
 
 def test_configuration_set_records_reputation_bounces_and_complaints(prod: Synth) -> None:
@@ -103,6 +139,8 @@ def test_cognito_sends_through_the_verified_domain_with_the_configuration_set(ve
     assert email["ConfigurationSet"] == {"Ref": set_id}
     assert literal_tail(email["SourceArn"]) == ":identity/partners.example.com"
     assert verified_domain.only("AWS::SES::EmailIdentity")  # still the stack's own
+    # Cognito sends through SES: e-mailed codes are offered as a second factor beside authenticator apps.
+    assert set(pool["Properties"]["EnabledMfas"]) == {"SOFTWARE_TOKEN_MFA", "EMAIL_OTP"}
 
 
 def test_an_existing_identity_is_referenced_not_created(existing_address: Synth) -> None:

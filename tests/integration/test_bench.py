@@ -57,17 +57,24 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "partners.api",
         "partners.events",
         "status_sweep.handler",
+        "status_sweep.work",
         "referrals.api",
         "referrals.webhook",
         "payouts.api",
         "payouts.events",
     }
-    # The reminder sweep reads the due customers (100 of 2,000), not the whole list, and reminds once a day.
+    # The reminder sweep reads the due customers (100 of 2,000), not the whole list, and hands them on: four
+    # messages of 25 reminders and the team's digest. Their work reminds each once a day, reading the
+    # customers again with their team and the day's notices, and the assignee (the digest: the 50 oldest).
     reminders = results["sweeps"]["reminders"]
     assert reminders["customers"] == 2_000 and reminders["due"] == 100
-    assert reminders["counts"]["reminded"] == 100 and reminders["second_run"]["reminded"] == 0
-    assert reminders["counts"]["failed"] == 0 and reminders["second_run"]["failed"] == 0
-    assert reminders["counts"]["items_read"] <= 110
+    assert reminders["counts"]["due"] == 100 and reminders["counts"]["items_read"] <= 110
+    assert reminders["counts"]["handed_on"] == reminders["second_run"]["handed_on"] == 5
+    assert reminders["work"]["reminded"] == 100 and reminders["second_run_work"]["reminded"] == 0
+    assert reminders["work"]["digests"] == 1 and reminders["second_run_work"]["digests"] == 0
+    assert reminders["work"]["failed"] == reminders["second_run_work"]["failed"] == 0
+    assert reminders["work"]["items_read"] <= 2 * 100  # the second run reads the day's notices too
+    assert reminders["texts_sent"] == 101
     # The commission cascade: per deal change two reads (the credited partner, plan and record; the upline)
     # and one transaction, every level of every change paid, no record failed.
     cascade = results["sweeps"]["cascade"]

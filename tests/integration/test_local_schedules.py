@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from infra.manifest import LEADS_API, SCHEDULES, STATUS_SWEEP, Function
+from infra.manifest import LEADS_API, SCHEDULES, STATUS_SWEEP, STATUS_SWEEP_WORK, Function
 from local.dev import describe_stack
 from local.stack import LocalStack
 from tests.integration.conftest import ApiSession
@@ -75,6 +75,19 @@ def test_status_sweep_fires_on_demand(stack: LocalStack, http: ApiSession) -> No
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "application/json"
     assert stack.invocation_count(STATUS_SWEEP.name) == before + 1
+
+
+def test_the_sweeps_work_runs_from_its_own_queue_as_deployed(stack: LocalStack) -> None:
+    # The sweep is told its work queue; the work function reads it (the queue consumers' poller) and is no
+    # schedule of its own.
+    queues = stack.work_queues[STATUS_SWEEP_WORK.name]
+    attributes = stack.client("sqs").get_queue_attributes(QueueUrl=queues.queue_url, AttributeNames=["All"])
+    redrive = attributes["Attributes"]["RedrivePolicy"]
+
+    assert STATUS_SWEEP_WORK.kind == "work" and STATUS_SWEEP_WORK.name not in SCHEDULES
+    assert stack.env["SWEEP_WORK_QUEUE_URL"] == queues.queue_url
+    assert f'"maxReceiveCount":{STATUS_SWEEP_WORK.queue_max_receive_count}' in redrive.replace(" ", "")
+    assert STATUS_SWEEP_WORK.name not in stack.change_queues  # not one of the dispatcher's consumers
 
 
 def test_only_scheduled_functions_can_be_fired(stack: LocalStack, http: ApiSession) -> None:

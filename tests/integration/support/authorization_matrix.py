@@ -78,6 +78,9 @@ ANY_USER = _policy("any signed-in user", outsider=ALLOWED, partner=ALLOWED, team
 OPERATOR = _policy("a user in the operators' group", outsider=ALLOWED, partner=403, team_member=403, staff=403)
 MEMBER = _policy("a staff member of the organisation", staff=ALLOWED)
 ORG_ADMIN = _policy("an admin of the organisation", (ADMIN,), staff=403)
+# The sign-in routes: another organisation's admin is an operator (new_organisation), and so is this one's.
+ADMIN_OR_OPERATOR = _policy("an admin of the organisation, or an operator", (ADMIN,), outsider=ALLOWED, staff=403)
+OPERATOR_ON_A_USER = _policy("an operator (here the admin is one)", (ADMIN,), outsider=ALLOWED, staff=403)
 PARTNER = _policy("a partner of the organisation", partner=ALLOWED)
 PARTNER_ACCOUNT = _policy("a user with a partner account", partner=ALLOWED)
 MEMBER_OR_PARTNER = _policy("a staff member or a partner of the organisation", partner=ALLOWED, staff=ALLOWED)
@@ -176,6 +179,11 @@ ACCESS: dict[str, Entry] = {
         permission("templates:manage"), {"name": "Thanks", "subject": "Thanks", "body": "Thanks for the lead"}
     ),
     "GET /orgs/{org_id}/message-templates/{template_id}": e(MEMBER),
+    # -- sign-ins of the organisation's users
+    "POST /orgs/{org_id}/sign-ins/{user_id}/sign-out": e(ADMIN_OR_OPERATOR, user_id="signed_out_id"),
+    "POST /orgs/{org_id}/sign-ins/{user_id}/disable": e(OPERATOR_ON_A_USER, user_id="disabled_id"),
+    "DELETE /orgs/{org_id}/sign-ins/{user_id}": e(OPERATOR_ON_A_USER, user_id="deleted_id"),
+    "POST /orgs/{org_id}/sign-ins/{user_id}/mfa-check": e(ADMIN_OR_OPERATOR, user_id="rep_id"),
     # -- partner companies and leads
     "GET /orgs/{org_id}/partner-companies": e(COMPANIES),
     "POST /orgs/{org_id}/partner-companies": e(COMPANIES, {"name": "Matrix seller"}),

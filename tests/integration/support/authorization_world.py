@@ -268,6 +268,10 @@ def build_world(stack: Any) -> World:
     leaver = new_user(stack, "leaver")
     ok(admin.put(f"/orgs/{org_id}/members/{leaver.user_id}", {"permissions": []}))
     ids |= {"leaver_id": leaver.user_id, "newcomer_id": new_user(stack, "newcomer").user_id}
+    for name in ("signed_out", "disabled", "deleted"):  # staff whose sign-ins the sign-in routes end
+        ended = new_user(stack, name)
+        ok(admin.put(f"/orgs/{org_id}/members/{ended.user_id}", {"permissions": []}))
+        ids[f"{name}_id"] = ended.user_id
     template = {"name": "Thanks", "subject": "Thanks", "body": "Thanks for the lead"}
     ids["template_id"] = ok(admin.post(f"/orgs/{org_id}/message-templates", template), 201)["template_id"]
     ids["company2_id"] = ok(

@@ -27,6 +27,7 @@ from common.teams.referral_requests import NewReferralRequest
 from common.teams.team_model import code_key, phone_link_key, referral_key, team_customer_key, team_member_key
 
 from local.twilio_fake import FakeTwilio
+from tests.unit import sweeps
 
 ACCOUNT = "AC" + "0123abcd" * 4
 TOKEN = "unit-auth-token"
@@ -205,14 +206,31 @@ def test_after_its_time_a_request_is_expired_and_refuses_acceptance(team: dict[s
     assert events(request) == ["created", "expired"]
 
 
+def sweep_expiry() -> sweeps.Run:
+    """The daily sweep's expiry: what it hands on, then the work of each message."""
+    return sweeps.run(referral_expiry.hand_on, {referral_expiry.JOB: referral_expiry.work})
+
+
 def test_the_sweep_expires_only_what_is_due(team: dict[str, Any], frozen_clock: Any) -> None:
     soon, later, taken = create(team, minutes=10), create(team, minutes=60), create(team, minutes=10)
     referral_acceptance.accept(ORG, taken["request_id"], AMY, via="dashboard")
     frozen_clock.advance(minutes=11)
-    counts = referral_expiry.expire_due()
-    assert (counts.orgs, counts.due, counts.expired) == (1, 1, 1)
+    run = sweep_expiry()
+    assert (run.sweep["orgs"], run.sweep["due"], run.sweep["handed_on"], run.expired) == (1, 1, 1, 1)
     assert [current(r)["status"] for r in (soon, later, taken)] == ["expired", "open", "accepted"]
-    assert referral_expiry.expire_due().expired == 0  # a second run finds nothing more
+    assert sweep_expiry().expired == 0  # a second run finds nothing more
+    assert [referral_expiry.work(m).expired for m in run.messages] == [0]  # nor does a message delivered twice
+
+
+def test_expiry_cut_short_by_the_time_continues_on_the_next_delivery(team: dict[str, Any], frozen_clock: Any) -> None:
+    requests = [create(team, minutes=10) for _ in range(3)]
+    frozen_clock.advance(minutes=11)
+    _, (message,) = sweeps.handed_on(referral_expiry.hand_on)
+    budget = iter([True, False])
+    first = referral_expiry.work(message, in_time=lambda: next(budget))
+    assert (first.expired, first.left, first.unfinished) == (1, 2, True)
+    assert referral_expiry.work(message).expired == 2
+    assert {current(r)["status"] for r in requests} == {"expired"}
 
 
 def test_expiry_leaves_a_code_that_a_newer_request_holds(
@@ -222,7 +240,7 @@ def test_expiry_leaves_a_code_that_a_newer_request_holds(
     old = create(team, minutes=5)
     frozen_clock.advance(minutes=6)
     new = create(team)
-    assert referral_expiry.expire_due().expired == 1
+    assert sweep_expiry().expired == 1
     assert current(old)["status"] == "expired"
     assert db.get(code_key(ORG, team["team_id"], "4821"))["request_id"] == new["request_id"]  # type: ignore[index]
 

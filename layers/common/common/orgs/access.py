@@ -2,16 +2,23 @@
 
 The JWT (checked by API Gateway's authorizer) says who the caller is; what they may do is read from the
 table on every request, so revoking a permission takes effect on the next request.
+
+The permissions that move money (MONEY_PERMISSIONS) also need a second factor on the member's sign-in where
+the deployment requires it (`SignInPolicy.money_mfa_required`, on by default on protected stages): the
+token authorizer reads whether the user set up MFA (common.orgs.sign_in) with the sign-in record it reads
+anyway, and a member who holds such a permission without MFA is refused with `mfa-required` wherever the
+permission is used.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Literal
 
 from common.platform import db
-from common.platform.errors import Forbidden, NotFound, Unauthorized
+from common.platform.errors import Forbidden, MfaRequired, NotFound, Unauthorized
+from common.platform.settings import SignInPolicy, get_settings
 
 
 class Permission(StrEnum):
@@ -43,6 +50,11 @@ class Permission(StrEnum):
     MANAGE_REFERRALS = "referrals:manage"
 
 
+# Setting a deal's value or credited partner, paying or reversing commission, balances, corrections and
+# payouts: what an attacker with a stolen password would want. Held without MFA, they are refused where the
+# deployment requires MFA for them.
+MONEY_PERMISSIONS = frozenset({Permission.DEAL_MONEY, Permission.PROGRAMME_MANAGE_BALANCES})
+
 Role = Literal["admin", "staff"]
 
 # The Cognito group of the deployment's operators: the only users who may create (top-level) organisations.
@@ -57,6 +69,8 @@ class Principal:
     scopes: frozenset[str]
     # The user's Cognito groups, as their token carries them (`cognito:groups`).
     groups: frozenset[str] = frozenset()
+    # Whether the user's sign-in has a second factor set up, as the token authorizer read it.
+    mfa: bool = False
 
 
 @dataclass(frozen=True)
@@ -67,14 +81,31 @@ class Member:
     permissions: frozenset[str]
     # The user's superior in the staff hierarchy (not the programme structure, which is separate).
     superior_id: str | None = None
+    # Whether the member's sign-in has MFA set up (the caller's, from their token's authorizer context).
+    mfa: bool = False
 
     def can(self, permission: Permission) -> bool:
-        return self.role == "admin" or permission.value in self.permissions
+        """Whether the member holds the permission. A money permission held without MFA where the deployment
+        requires it is refused (MfaRequired, 403 `mfa-required`) rather than answered False: the member
+        holds it and can use it once their sign-in has a second factor."""
+        held = self.role == "admin" or permission.value in self.permissions
+        if held and permission in MONEY_PERMISSIONS and not self.mfa and money_needs_mfa():
+            raise MfaRequired(
+                f"{permission.value} moves money: set up multi-factor authentication on your sign-in "
+                "(an authenticator app or e-mail codes), then have it checked (POST "
+                "/orgs/{orgId}/sign-ins/{userId}/mfa-check)"
+            )
+        return held
 
     @property
     def actor(self) -> str:
         """Who did it, as histories and audit entries record a staff member."""
         return user_actor(self.user_id)
+
+
+def money_needs_mfa() -> bool:
+    """The deployment's setting: whether money permissions need MFA on the member's sign-in."""
+    return get_settings(SignInPolicy).money_mfa_required
 
 
 def user_actor(user_id: str) -> str:
@@ -101,7 +132,12 @@ def principal_from_event(event: dict[str, Any]) -> Principal:
     if not subject or kind not in ("user", "machine"):
         raise Unauthorized("a bearer token is required")
     return Principal(
-        subject, kind, str(context.get("client_id", "")), _scopes(context.get("scope")), _scopes(context.get("groups"))
+        subject,
+        kind,
+        str(context.get("client_id", "")),
+        _scopes(context.get("scope")),
+        _scopes(context.get("groups")),
+        mfa=str(context.get("mfa", "")).lower() == "true",
     )
 
 
@@ -137,13 +173,13 @@ def require_member(
     """The caller's membership of the org, read with a consistent read.
 
     Not a member (or no such org): 404, so other organisations' existence is not revealed.
-    A member without the permission: 403.
+    A member without the permission: 403 (a money permission held without the MFA it needs: 403 `mfa-required`).
     """
     require_user(principal)
     item = db.get(member_key(org_id, principal.subject), consistent=True, client=client)
     if item is None:
         raise NotFound(f"organisation {org_id} not found")
-    member = member_from_item(item)
+    member = replace(member_from_item(item), mfa=principal.mfa)
     if permission is not None and not member.can(permission):
         raise Forbidden(f"missing permission {permission.value}")
     return member

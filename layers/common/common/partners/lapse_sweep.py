@@ -1,13 +1,15 @@
 """The 30-day lapse (seed 003): an ACTIVE partner whose last lead is more than 30 days old becomes LAPSED.
 
-The sweep reads the lapse index (gsi3: only ACTIVE nodes are in it, sharded by partner, sorted by last-lead
-time) up to the cut-off, so its reads grow with the partners due, not with all partners. Each lapse is one
-UpdateItem conditioned on the node still being ACTIVE with the last lead read: a lead arriving meanwhile
-wins, and a second run finds nothing more to do (a lapsed node has left the index)."""
+The daily sweep reads the lapse index (gsi3: only ACTIVE nodes are in it, sharded by partner, sorted by last-lead
+time) up to the cut-off, so its reads grow with the partners due, not with all partners, and hands each page
+of due partners on (`hand_on`: one message of their keys per page). The sweep's work function lapses them
+(`work`): it reads the nodes again and makes each one that is still due LAPSED with one UpdateItem,
+conditioned on the node still being ACTIVE with the last lead read. A lead arriving meanwhile wins, and a
+message delivered twice, or a second run, finds nothing more to do (a lapsed node has left the index)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,14 +29,32 @@ from common.platform import clock, db, history, listings
 from common.platform.errors import Conflict
 
 S = PartnerStatus
+# Index entries per query, and so partners per message handed on.
 PAGE_SIZE = 100
+# The work messages' "job".
+JOB = "lapse"
 
 
 @dataclass
 class SweepCounts:
     due: int = 0  # index entries older than the cut-off
-    lapsed: int = 0  # of those, made LAPSED by this run
     items_read: int = 0  # items DynamoDB returned to the sweep's queries
+    handed_on: int = 0  # messages (pages of due partners) handed on
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass
+class LapseCounts:
+    due: int = 0  # partners the message named
+    lapsed: int = 0  # of those, made LAPSED now
+    left: int = 0  # not tried: the time ran out (the message is retried for them)
+    items_read: int = 0  # items DynamoDB returned
+
+    @property
+    def unfinished(self) -> bool:
+        return self.left > 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -82,12 +102,40 @@ def lapse(node: db.Item, *, client: Any = None) -> bool:
     return True
 
 
-def sweep(*, client: Any = None) -> SweepCounts:
+def hand_on(send: Callable[[dict[str, Any]], None], *, client: Any = None) -> SweepCounts:
+    """Read the partners due (every lapse shard up to the cut-off) and `send` one message per page of them."""
     cutoff = clock.iso(clock.now() - timedelta(days=LAPSE_AFTER_DAYS))
     counts = SweepCounts()
     for shard in range(LAPSE_SHARDS):
         for items in _due(shard, cutoff, client):
             counts.items_read += len(items)
             counts.due += len(items)
-            counts.lapsed += sum(lapse(node, client=client) for node in items)
+            if items:
+                send({"job": JOB, "cutoff": cutoff, "partners": [[i["org_id"], i["partner_id"]] for i in items]})
+                counts.handed_on += 1
+    return counts
+
+
+def _still_due(node: db.Item, cutoff: str) -> bool:
+    return (
+        node.get("status") == S.ACTIVE.value
+        and "removed_at" not in node
+        and isinstance(node.get("last_lead_at"), str)
+        and node["last_lead_at"] < cutoff
+    )
+
+
+def work(message: dict[str, Any], *, in_time: Callable[[], bool] = lambda: True, client: Any = None) -> LapseCounts:
+    """Lapse the partners of one message that are still due, while `in_time()` says there is time for one
+    more; the rest are counted `left` (the message is retried for them)."""
+    keys = [node_key(org_id, partner_id) for org_id, partner_id in message["partners"]]
+    counts = LapseCounts(due=len(keys))
+    nodes = db.batch_get(keys, client=client)
+    counts.items_read += len(nodes)
+    due = [node for node in nodes if _still_due(node, message["cutoff"])]
+    for done, node in enumerate(due):
+        if not in_time():
+            counts.left = len(due) - done
+            break
+        counts.lapsed += lapse(node, client=client)
     return counts

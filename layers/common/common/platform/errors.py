@@ -55,6 +55,13 @@ class Forbidden(DomainError):
     status, code, title = 403, "forbidden", "Not allowed"
 
 
+class MfaRequired(Forbidden):
+    """A permission that moves money, held by a member whose sign-in has no second factor where the deployment
+    requires one (common.orgs.access)."""
+
+    code, title = "mfa-required", "Multi-factor authentication required"
+
+
 class NotFound(DomainError):
     status, code, title = 404, "not-found", "Not found"
 

@@ -51,6 +51,13 @@ class TokenVerification(SettingsGroup):
         return frozenset(c.strip() for c in self.portal_client_ids.split(",") if c.strip())
 
 
+class SignInPolicy(SettingsGroup):
+    """Whether staff need a second factor (MFA) on their sign-in to use the permissions that move money: on by
+    default on protected stages (infra/config.py), off on dev stages and the local stack."""
+
+    money_mfa_required: bool = False
+
+
 class LeadIntake(SettingsGroup):
     """Partner companies' systems: the scope their tokens need to post leads, and the OAuth token endpoint
     handed out with their credentials (unset: credentials go out without it)."""
@@ -132,9 +139,16 @@ class ConsumerQueues(SettingsGroup):
     consumer_queue_urls: Json[dict[str, str]]
 
 
+class SweepWork(SettingsGroup):
+    """The queue the daily sweep hands its due work on to, in pages, for the sweep's work function."""
+
+    sweep_work_queue_url: NonEmpty
+
+
 GROUPS: tuple[type[SettingsGroup], ...] = (
     Deployment,
     TokenVerification,
+    SignInPolicy,
     LeadIntake,
     UserPool,
     FilesBucket,
@@ -146,6 +160,7 @@ GROUPS: tuple[type[SettingsGroup], ...] = (
     TwilioNumber,
     SmsWebhookUrls,
     ConsumerQueues,
+    SweepWork,
 )
 FIELDS = tuple(dict.fromkeys(name for group in GROUPS for name in group.model_fields))
 

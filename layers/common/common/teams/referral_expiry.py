@@ -1,10 +1,12 @@
 """Expiry of referral requests nobody accepted in time: one request (when an acceptance attempt finds it
-past its time), or every due one (the daily sweep, over each organisation's expiring index, gsi3)."""
+past its time), or every due one: the daily sweep reads each organisation's expiring index (gsi3) up to now
+and hands each page of due requests on (`hand_on`), and the sweep's work function expires those still open
+(`work`), each with one conditional UpdateItem, so a message delivered twice expires nothing twice."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -14,7 +16,10 @@ from common.teams.referral_requests import HISTORY, expiring_partition, history_
 from common.teams.team_model import ReferralStatus, orgs_with_teams, referral_key
 
 S = ReferralStatus
+# Index entries per query, and so requests per message handed on.
 PAGE_SIZE = 100
+# The work messages' "job".
+JOB = "expire"
 
 
 def expire(request: db.Item, *, client: Any = None) -> bool:
@@ -48,18 +53,34 @@ def expire(request: db.Item, *, client: Any = None) -> bool:
 
 @dataclass
 class ExpiryCounts:
-    orgs: int = 0
-    due: int = 0
-    expired: int = 0
-    items_read: int = 0
+    orgs: int = 0  # organisations with teams
+    due: int = 0  # open requests past their expiry
+    items_read: int = 0  # items DynamoDB returned to the sweep's queries
+    handed_on: int = 0  # messages (pages of due requests) handed on
 
     def as_dict(self) -> dict[str, int]:
-        return {"orgs": self.orgs, "due": self.due, "expired": self.expired, "items_read": self.items_read}
+        return asdict(self)
 
 
-def expire_due(now: datetime | None = None, *, client: Any = None) -> ExpiryCounts:
-    """Expire every open request past its expiry: for each organisation with teams, one query of its
-    expiring index up to now (reads grow with what is due, not with all requests)."""
+@dataclass
+class ExpiredCounts:
+    due: int = 0  # requests the message named
+    expired: int = 0  # of those, marked expired now
+    left: int = 0  # not tried: the time ran out (the message is retried for them)
+    items_read: int = 0  # items DynamoDB returned
+
+    @property
+    def unfinished(self) -> bool:
+        return self.left > 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def hand_on(send: Callable[[dict[str, Any]], None], now: datetime | None = None, *, client: Any = None) -> ExpiryCounts:
+    """For each organisation with teams, read its open requests past their expiry (one query of its
+    expiring index up to now: reads grow with what is due, not with all requests) and `send` one message
+    per page of them."""
     cutoff = clock.iso(now or clock.now())
     counts = ExpiryCounts()
     for org_id in _orgs_with_teams(counts, client):
@@ -67,9 +88,28 @@ def expire_due(now: datetime | None = None, *, client: Any = None) -> ExpiryCoun
         due = listings.IndexKey("gsi3", expiring_partition(org_id), sort_below=cutoff)
         for items in listings.index_pages(due, limit=PAGE_SIZE, client=client):
             counts.items_read += len(items)
-            for item in items:
-                counts.due += 1
-                counts.expired += expire(item, client=client)
+            counts.due += len(items)
+            if items:
+                send({"job": JOB, "org_id": org_id, "requests": [i["request_id"] for i in items]})
+                counts.handed_on += 1
+    return counts
+
+
+def work(message: dict[str, Any], *, in_time: Callable[[], bool] = lambda: True, client: Any = None) -> ExpiredCounts:
+    """Expire the requests of one message that are still open and past their expiry, while `in_time()` says
+    there is time for one more; the rest are counted `left` (the message is retried for them)."""
+    org_id = message["org_id"]
+    keys = [referral_key(org_id, request_id) for request_id in message["requests"]]
+    counts = ExpiredCounts(due=len(keys))
+    requests = db.batch_get(keys, client=client)
+    counts.items_read += len(requests)
+    now = clock.now_iso()
+    due = [r for r in requests if r.get("status") == S.OPEN.value and str(r.get("expires_at")) <= now]
+    for done, request in enumerate(due):
+        if not in_time():
+            counts.left = len(due) - done
+            break
+        counts.expired += expire(request, client=client)
     return counts
 
 

@@ -2,47 +2,52 @@
 
 Every open customer sits in its organisation's due index (gsi3 ORG#<org>#CUSTOMERS_DUE, sorted by the time
 it falls due); closed and lost customers are not in it. The daily sweep lists the organisations that have
-teams (TEAM_ORGS), reads each one's index up to now, and for each customer due texts the assignee (unless
-their number opted out) and e-mails them where they have an address, then sends each team's leader one
-digest of the team's overdue customers. Its reads grow with the customers due, not with all customers.
+teams (TEAM_ORGS), reads each one's index up to now, and hands the work on (`hand_on`): one message per
+REMINDERS_PER_MESSAGE customers due (their assignees are to be reminded), and one per team with customers
+due (its leader's digest: how many, and the oldest DIGEST_LINES). Its reads grow with the customers due,
+not with all customers. common.teams.reminder_work sends them, each message once a day (notices).
 
-Every message is a notice named with the day (notices.once): however often the sweep runs in a day, a
-customer's assignee hears about it at most once per channel and a leader gets one digest per team.
+Staff see the same index as the teams with overdue customers (`overdue_teams`).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
-from datetime import timedelta
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pydantic import Field
 
-from common.platform import clock, db, listings, notices, sms
+from common.platform import clock, db, listings
 from common.platform.answers import Answer, Timestamp
-from common.platform.email import send_email
-from common.platform.observability import logger
-from common.teams.team_model import due_partition, orgs_with_teams, phone_key, team_key, team_member_key, team_pk
+from common.teams.team_model import due_partition, orgs_with_teams, team_key
 
 PAGE_SIZE = 100
-# Notices of a day's messages are kept a little longer than the day they guard, then DynamoDB drops them.
-NOTICE_KEPT_FOR = timedelta(days=3)
+# Reminders per message handed on: a message is sent within a fraction of the work function's timeout.
+REMINDERS_PER_MESSAGE = 25
+# Customers a leader's digest lists by name (the oldest due); it counts all of them.
 DIGEST_LINES = 50
+# The work messages' "job"s.
+REMIND_JOB = "remind"
+DIGEST_JOB = "digest"
 
 
 @dataclass
 class ReminderCounts:
     orgs: int = 0  # organisations with teams
     due: int = 0  # customers past their update date
-    reminded: int = 0  # of those, whose assignee got a reminder from this run
-    digests: int = 0  # teams whose leader got a digest from this run
-    failed: int = 0  # messages that could not be sent (tried again by the next run)
+    teams: int = 0  # teams with customers due (each leader gets a digest)
     items_read: int = 0  # items DynamoDB returned to the sweep's reads
+    handed_on: int = 0  # messages handed on (pages of reminders, and digests)
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
+
+
+@dataclass
+class _TeamDue:
+    count: int = 0
+    oldest: list[str] = field(default_factory=list)  # customer ids, oldest due first
 
 
 def _org_ids(counts: ReminderCounts, client: Any) -> Iterator[str]:
@@ -58,166 +63,43 @@ def due_customers(org_id: str, cutoff: str, *, client: Any = None) -> Iterator[l
     )
 
 
-def _read(keys: list[db.Key], counts: ReminderCounts, client: Any) -> dict[tuple[str, str], db.Item]:
-    unique = list({(k["pk"], k["sk"]): k for k in keys}.values())
-    found = db.batch_get(unique, client=client) if unique else []
-    counts.items_read += len(found)
-    return {(i["pk"], i["sk"]): i for i in found}
-
-
-def _at(key: db.Key) -> tuple[str, str]:
-    return key["pk"], key["sk"]
-
-
-def sweep(*, client: Any = None) -> ReminderCounts:
+def hand_on(send: Callable[[dict[str, Any]], None], *, client: Any = None) -> ReminderCounts:
+    """Read every organisation's customers due and `send` their reminders, REMINDERS_PER_MESSAGE to a message,
+    then one digest message per team with customers due. The messages name the day: its reminders go out
+    once that day, and a message delivered on a later day is dropped (that day's sweep has its own)."""
     counts = ReminderCounts()
     now = clock.now()
     cutoff, day = clock.iso(now), now.date().isoformat()
     for org_id in _org_ids(counts, client):
         counts.orgs += 1
-        due: list[db.Item] = []
+        teams: dict[str, _TeamDue] = {}
         for page in due_customers(org_id, cutoff, client=client):
             counts.items_read += len(page)
-            due += page
-        if due:
-            _remind_org(org_id, due, day, counts, client)
+            counts.due += len(page)
+            for customer in page:
+                team = teams.setdefault(customer["team_id"], _TeamDue())
+                team.count += 1
+                if len(team.oldest) < DIGEST_LINES:
+                    team.oldest.append(customer["customer_id"])
+            for first in range(0, len(page), REMINDERS_PER_MESSAGE):
+                customers = [[c["team_id"], c["customer_id"]] for c in page[first : first + REMINDERS_PER_MESSAGE]]
+                send({"job": REMIND_JOB, "org_id": org_id, "day": day, "cutoff": cutoff, "customers": customers})
+                counts.handed_on += 1
+        for team_id, team in teams.items():
+            send(
+                {
+                    "job": DIGEST_JOB,
+                    "org_id": org_id,
+                    "team_id": team_id,
+                    "day": day,
+                    "cutoff": cutoff,
+                    "overdue": team.count,
+                    "customers": team.oldest,
+                }
+            )
+            counts.handed_on += 1
+        counts.teams += len(teams)
     return counts
-
-
-def _remind_org(org_id: str, due: list[db.Item], day: str, counts: ReminderCounts, client: Any) -> None:
-    """Three batched reads for the whole organisation (teams and assignees; leaders; phones), then the
-    messages."""
-    counts.due += len(due)
-    by_team: dict[str, list[db.Item]] = defaultdict(list)
-    for customer in due:
-        by_team[customer["team_id"]].append(customer)
-    found = _read(
-        [team_key(org_id, t) for t in by_team] + [team_member_key(org_id, c["team_id"], c["assignee_id"]) for c in due],
-        counts,
-        client,
-    )
-    leader_keys = {
-        t: team_member_key(org_id, t, team["leader_id"])
-        for t in by_team
-        if (team := found.get(_at(team_key(org_id, t)))) is not None
-    }
-    found |= _read([k for k in leader_keys.values() if _at(k) not in found], counts, client)
-    members = [m for m in found.values() if m.get("entity") == "team_member"]
-    found |= _read([phone_key(m["phone"]) for m in members], counts, client)
-
-    def opted_out(member: db.Item) -> bool:
-        return bool(found.get(_at(phone_key(member["phone"])), {}).get("opted_out"))
-
-    for team_id, customers in by_team.items():
-        team = found.get(_at(team_key(org_id, team_id)))
-        if team is None:
-            continue
-        names: dict[str, str] = {}
-        for customer in customers:
-            member = found.get(_at(team_member_key(org_id, team_id, customer["assignee_id"])))
-            if member is None:
-                continue  # the leader's digest still lists the customer
-            names[member["user_id"]] = member["display_name"]
-            sent = _remind(team, customer, member, opted_out(member), day, counts, client)
-            counts.reminded += sent
-        leader = found.get(_at(leader_keys[team_id]))
-        if leader is not None:
-            counts.digests += _digest(team, customers, leader, opted_out(leader), names, day, counts, client)
-
-
-def _once(team: db.Item, name: str, action: Callable[[], dict[str, Any]], counts: ReminderCounts, client: Any) -> bool:
-    """Send one message at most once (per its name); a failure is counted, logged by ids only, and left to
-    the next run."""
-    owner = team_pk(team["org_id"], team["team_id"])
-    try:
-        ran = notices.done_once(owner, name, action, keep_for=NOTICE_KEPT_FOR, client=client).acted
-    except notices.NoticeInProgress:
-        return False  # another run is sending it right now
-    except Exception as error:
-        counts.failed += 1
-        logger.warning(
-            "team reminder not sent",
-            extra={"org_id": team["org_id"], "team_id": team["team_id"], "notice": name, "error": type(error).__name__},
-        )
-        return False
-    return ran
-
-
-def _first_name(customer: db.Item) -> str:
-    details = customer.get("customer") or {}
-    return str(details.get("first_name") or "a customer")
-
-
-def _full_name(customer: db.Item) -> str:
-    details = customer.get("customer") or {}
-    return " ".join(str(details[k]) for k in ("first_name", "last_name") if details.get(k)) or "a customer"
-
-
-def _remind(
-    team: db.Item, customer: db.Item, member: db.Item, opted_out: bool, day: str, counts: ReminderCounts, client: Any
-) -> bool:
-    """Remind the assignee of one customer due: by text and by e-mail, each once a day."""
-    status = str(customer["status"]).replace("_", " ")
-    since = str(customer["due_at"])[:10]
-    name = f"REMINDER#{day}#{customer['customer_id']}"
-    text = (
-        f"Reminder: please update {_first_name(customer)} ({status}) in the {team['name']} customer list; "
-        f"the update was due {since}."
-    )
-    sent = False
-    if not opted_out:
-        sent |= _once(team, f"{name}#text", lambda: {"sid": sms.send_text(member["phone"], text)}, counts, client)
-    if member.get("email"):
-        subject = f"Customer update due: {_full_name(customer)}"
-        body = (
-            f"Hello {member['display_name']},\n\n"
-            f'{_full_name(customer)} in the {team["name"]} customer list is at status "{status}" and was due '
-            f"for an update on {since}. Customer list updates must be done at least every 7 days: please record "
-            f"the customer's current status.\n"
-        )
-        email = member["email"]
-        sent |= _once(team, f"{name}#email", lambda: {"message_id": send_email([email], subject, body)}, counts, client)
-    return sent
-
-
-def _digest(
-    team: db.Item,
-    customers: list[db.Item],
-    leader: db.Item,
-    opted_out: bool,
-    names: dict[str, str],
-    day: str,
-    counts: ReminderCounts,
-    client: Any,
-) -> bool:
-    """The leader's daily digest of the team's overdue customers: by e-mail with the list, by text with
-    the count, each once a day."""
-    name = f"DIGEST#{day}"
-    count = len(customers)
-    sent = False
-    if not opted_out:
-        text = (
-            f"{team['name']}: {count} customer{'s' if count != 1 else ''} overdue for a status update. "
-            "Please check the customer list."
-        )
-        sent |= _once(team, f"{name}#text", lambda: {"sid": sms.send_text(leader["phone"], text)}, counts, client)
-    if leader.get("email"):
-        lines = [
-            f"- {_full_name(c)}: {str(c['status']).replace('_', ' ')}, assigned to "
-            f"{names.get(c['assignee_id'], c['assignee_id'])}, due {str(c['due_at'])[:10]}"
-            for c in customers[:DIGEST_LINES]
-        ]
-        if count > DIGEST_LINES:
-            lines.append(f"... and {count - DIGEST_LINES} more")
-        body = (
-            f"Hello {leader['display_name']},\n\n{count} customer{'s' if count != 1 else ''} in the "
-            f"{team['name']} customer list {'are' if count != 1 else 'is'} overdue for a status update "
-            "(updates are due at least every 7 days):\n\n" + "\n".join(lines) + "\n"
-        )
-        email = leader["email"]
-        subject = f"{team['name']}: {count} overdue customer{'s' if count != 1 else ''}"
-        sent |= _once(team, f"{name}#email", lambda: {"message_id": send_email([email], subject, body)}, counts, client)
-    return sent
 
 
 # -- staff: teams with overdue customers ------------------------------------------------------------

@@ -29,6 +29,7 @@ class ProblemField(BaseModel):
 PROBLEM_CODES = (
     "unauthorized",
     "forbidden",
+    "mfa-required",
     "not-found",
     "conflict",
     "invalid-input",

@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 import pytest
 from authorizer import bearer_tokens
+from common.orgs import sign_in
 from common.orgs.access import principal_from_event
 from common.platform.settings import get_settings
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -100,6 +101,7 @@ def test_client_credentials_token_is_a_machine(keys: dict[str, Any]) -> None:
             "client_id": "client-1",
             "scope": "leads/write",
             "groups": "",
+            "mfa": "false",
         },
     }
 
@@ -160,3 +162,64 @@ def test_groups_not_shaped_like_cognitos_give_no_group(keys: dict[str, Any], cla
 
 def test_a_machine_token_never_carries_groups(keys: dict[str, Any]) -> None:
     assert authorize(machine_token(keys["trusted"], **{"cognito:groups": ["operators"]}))["context"]["groups"] == ""
+
+
+# -- the user's sign-in record: revocations and MFA --------------------------------------------------------
+
+
+def test_tokens_of_sign_ins_that_began_before_a_revocation_are_refused(keys: dict[str, Any]) -> None:
+    now = int(time.time())
+    before = user_token(keys["trusted"], auth_time=now - 60, iat=now - 60)
+    assert authorize(before)["isAuthorized"]
+    sign_in.revoke("user-1", sign_in.Revocation.SIGN_OUT, "user:admin", now=now - 30)
+    assert authorize(before) == {"isAuthorized": False}
+    # A token refreshed after the revocation keeps the sign-in's auth_time: refused too.
+    assert authorize(user_token(keys["trusted"], auth_time=now - 60, iat=now)) == {"isAuthorized": False}
+    id_token = user_token(keys["trusted"], token_use="id", aud=PORTAL, client_id=None, auth_time=now - 60)
+    assert authorize(id_token) == {"isAuthorized": False}
+    # Signing in again after it works; other users are not touched.
+    assert authorize(user_token(keys["trusted"], auth_time=now - 29, iat=now - 29))["isAuthorized"]
+    assert authorize(user_token(keys["trusted"], sub="user-2", username="user-2", auth_time=now - 60))["isAuthorized"]
+
+
+def test_the_revocations_second_is_refused_whole(keys: dict[str, Any]) -> None:
+    """Token times are whole seconds: a token of the revocation's own second may predate it."""
+    revoked = int(time.time()) - 10
+    sign_in.revoke("user-1", sign_in.Revocation.DISABLE, "user:operator", now=revoked + 0.9)
+    assert authorize(user_token(keys["trusted"], auth_time=revoked, iat=revoked)) == {"isAuthorized": False}
+    assert authorize(user_token(keys["trusted"], auth_time=revoked + 1, iat=revoked + 1))["isAuthorized"]
+
+
+def test_a_token_without_auth_time_is_judged_by_its_issue_time(keys: dict[str, Any]) -> None:
+    now = int(time.time())
+    sign_in.revoke("user-1", sign_in.Revocation.DELETE, "user:operator", now=now - 30)
+    assert authorize(user_token(keys["trusted"], iat=now - 60)) == {"isAuthorized": False}
+    assert authorize(user_token(keys["trusted"], iat=now))["isAuthorized"]
+    assert authorize(user_token(keys["trusted"], iat=now, auth_time="yesterday")) == {"isAuthorized": False}
+
+
+def test_an_earlier_revocation_never_replaces_a_later_one(keys: dict[str, Any]) -> None:
+    now = int(time.time())
+    sign_in.revoke("user-1", sign_in.Revocation.DISABLE, "user:operator", now=now - 10)
+    kept = sign_in.revoke("user-1", sign_in.Revocation.SIGN_OUT, "user:admin", now=now - 100)
+    assert kept.revocation == sign_in.Revocation.DISABLE
+    assert sign_in.state_of("user-1").not_before == now - 9
+
+
+def test_a_machine_token_is_not_judged_by_a_users_record(keys: dict[str, Any]) -> None:
+    sign_in.revoke("client-1", sign_in.Revocation.DELETE, "user:operator", now=time.time() + 60)
+    assert authorize(machine_token(keys["trusted"]))["isAuthorized"]
+
+
+def test_whether_the_user_set_up_mfa_reaches_the_function(keys: dict[str, Any]) -> None:
+    def caller_mfa() -> bool:
+        decision = authorize(user_token(keys["trusted"]))
+        return principal_from_event({"requestContext": {"authorizer": {"lambda": decision["context"]}}}).mfa
+
+    assert authorize(user_token(keys["trusted"]))["context"]["mfa"] == "false"
+    assert caller_mfa() is False
+    sign_in.record_mfa("user-1", ["SOFTWARE_TOKEN_MFA"])
+    assert authorize(user_token(keys["trusted"]))["context"]["mfa"] == "true"
+    assert caller_mfa() is True
+    sign_in.record_mfa("user-1", [])  # checked again after the user turned it off
+    assert caller_mfa() is False

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 import requests
 import schemathesis
@@ -118,6 +120,14 @@ def test_the_document_is_valid_openapi(document: dict[str, Any]) -> None:
     assert sorted(o.label for o in loaded) == sorted(label for label, _ in operations(document))
 
 
+def signed_up(email: str) -> str:
+    """A user of the pool (the unit tests' users are not), by their sub."""
+    created = boto3.client("cognito-idp").admin_create_user(
+        UserPoolId=os.environ["USER_POOL_ID"], Username=email, MessageAction="SUPPRESS"
+    )
+    return next(str(a["Value"]) for a in created["User"]["Attributes"] if a["Name"] == "sub")
+
+
 class ConformingApi:
     """Calls the API in-process and checks every answer against the document, as schemathesis would."""
 
@@ -197,6 +207,14 @@ def test_what_the_api_answers_conforms_to_the_document(document: dict[str, Any])
     call("POST", f"{org}/lead-returns", user=ADMIN, body={"lead_ids": [returned], "comments": "disconnected"})
     call("GET", f"{org}/leads/{returned}", user=ADMIN)
     call("GET", f"{org}/leads/{returned}/history", user=ADMIN)
+
+    # The sign-ins of the organisation's users: one with a sign-in in the pool, a staff member here.
+    someone = signed_up("someone@acme.example")
+    call("PUT", f"{org}/members/{someone}", user=ADMIN, body={"permissions": []})
+    assert body_of(call("POST", f"{org}/sign-ins/{someone}/mfa-check", user=someone))["mfa"] is False
+    call("POST", f"{org}/sign-ins/{someone}/sign-out", user=ADMIN)
+    call("POST", f"{org}/sign-ins/{someone}/disable", user=ADMIN, groups=OPERATOR)
+    assert body_of(call("DELETE", f"{org}/sign-ins/{someone}", user=ADMIN, groups=OPERATOR))["revocation"] == "delete"
 
     refusals = [
         call("GET", org),
