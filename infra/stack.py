@@ -21,7 +21,7 @@ from infra.monitoring import Monitoring
 from infra.partners import Partners
 from infra.payouts import Payouts
 from infra.referrals import Referrals
-from infra.releases import Releases
+from infra.releases import Releases, released_by_canary
 from infra.sender import EmailSender
 from infra.status_sweep import StatusSweep
 from infra.table import Table
@@ -202,13 +202,13 @@ class PartnerProgrammeStack(Stack):
         CfnOutput(self, "StatusSweepScheduleName", value=status_sweep.schedule.ref)
         CfnOutput(self, "StatusSweepFailureQueueUrl", value=status_sweep.failures.queue_url)
         CfnOutput(self, "StatusSweepWorkDeadLetterQueueUrl", value=status_sweep.work_queue.dead_letters.queue_url)
+        # Last: it watches whatever the stack holds by now.
+        canaried = [construct for construct in built.values() if released_by_canary(construct.spec)]
+        monitoring = Monitoring(self, "Monitoring", config=config, released=canaried)
         # The functions that answer callers release by canary, rolled back on errors; the others at once.
         releases = Releases(self, "Releases")
-        for construct in built.values():
-            if construct.spec.kind in ("api", "authorizer"):
-                releases.by_canary(construct)
-        # Last: it watches whatever the stack holds by now.
-        Monitoring(self, "Monitoring", config=config)
+        for construct in canaried:
+            releases.by_canary(construct, monitoring.release_alarms[construct.spec.name])
 
 
 def register_checks(app: App) -> None:

@@ -113,7 +113,7 @@ def test_the_sweep_hands_its_work_to_a_queue_its_work_function_reads(dev: Synth)
     (mapping,) = [
         m["Properties"]
         for m in dev.resources("AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": work_id}
+        if dev.invoked(m["Properties"]["FunctionName"]) == work_id
     ]
     queue_id = mapping["EventSourceArn"]["Fn::GetAtt"][0]
     queue = dev.template["Resources"][queue_id]["Properties"]
