@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from typing import cast
 
 import jsii
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Validations
+from aws_cdk import Acknowledgment, Duration, NestedStack, RemovalPolicy, Validations
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
@@ -137,6 +137,9 @@ class HttpApi(Construct):
             ),
         )
 
+        # The routes, their integrations and the authorizer live in a nested stack: CloudFormation counts its
+        # resources apart from the main stack's, which holds the functions and grows with each capability.
+        self.routes_stack = NestedStack(self, "Routes", description="The HTTP API's routes and integrations")
         route_authorizers: dict[manifest.Auth, apigwv2.IHttpRouteAuthorizer] = {
             "token": authorizers.HttpLambdaAuthorizer(
                 "TokenAuthorizer",
@@ -159,9 +162,11 @@ class HttpApi(Construct):
                     f"{route.function}Integration", functions[route.function], scope_permission_to_route=False
                 ),
             )
-            (added,) = self.api.add_routes(
-                path=route.path,
-                methods=[apigwv2.HttpMethod(route.method)],
+            added = apigwv2.HttpRoute(
+                self.routes_stack,
+                f"{route.method}{route.path.replace('/', '--')}",
+                http_api=self.api,
+                route_key=apigwv2.HttpRouteKey.with_(route.path, apigwv2.HttpMethod(route.method)),
                 integration=integration,
                 authorizer=route_authorizers[route.auth],
             )

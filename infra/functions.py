@@ -1,5 +1,6 @@
-"""One Lambda function of the manifest: its code asset, its own role, its log group, the shared layer;
-and, for a stream consumer, its event source mapping with an on-failure queue.
+"""One Lambda function of the manifest: its code asset, its own role, its log group, the shared layer, and its
+`live` alias, which everything that invokes it invokes (a release publishes a version and moves the alias:
+infra/releases.py); and, for a stream consumer, its event source mapping with an on-failure queue.
 
 Each role starts with nothing but writing to its own log group and sending traces; the domain
 constructs add exactly the table, Cognito and SES actions that function needs.
@@ -25,6 +26,8 @@ from infra import constants, manifest
 
 # Failures wait this long for an operator (SQS's longest retention).
 DEAD_LETTER_RETENTION = Duration.days(14)
+# Everything invokes a function through this alias (the API, the queues, the stream, the schedule).
+LIVE_ALIAS = "live"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
@@ -104,6 +107,8 @@ class LambdaFunction(Construct):
         # CDK makes the function depend on the whole role construct so that it waits for the role's
         # inline policy; the DependsOn therefore also names the role, which the Role GetAtt already
         # implies (cfn-lint W3005). Harmless, and the policy dependency must stay.
+        # A version is published whenever the code or the configuration changes; the alias points at it.
+        self.live = lambda_.Alias(self, "Live", alias_name=LIVE_ALIAS, version=self.function.current_version)
         cfn_function = cast(lambda_.CfnFunction, self.function.node.default_child)
         cfn_function.add_metadata("cfn-lint", {"config": {"ignore_checks": ["W3005"]}})
         Validations.of(self.role).acknowledge(
@@ -145,7 +150,7 @@ def read_stream(scope: Construct, reader: LambdaFunction, *, table: dynamodb.ITa
     # Where a batch goes once bisecting and retries are exhausted (SQS unreachable for hours): the message
     # points at the stream records (shard and sequence numbers), which stay readable for 24 hours.
     failures = dead_letter_queue(scope, f"{spec.name}Failures", holds=f"the {spec.name} stream mapping's failures")
-    reader.function.add_event_source(
+    reader.live.add_event_source(
         event_sources.DynamoEventSource(
             table,
             starting_position=lambda_.StartingPosition.TRIM_HORIZON,
@@ -200,7 +205,7 @@ class ChangeQueue(Construct):
                 max_receive_count=spec.queue_max_receive_count, queue=self.dead_letters
             ),
         )
-        consumer.function.add_event_source(
+        consumer.live.add_event_source(
             event_sources.SqsEventSource(
                 self.queue,
                 batch_size=spec.queue_batch_size,

@@ -10,6 +10,8 @@ watches exists.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import cdk_monitoring_constructs as cmc
 from aws_cdk import Aws, CfnOutput, Duration, NestedStack, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -22,6 +24,8 @@ from infra.alarm_topic import alarm_topic
 from infra.config import DeploymentConfig
 from infra.custom_alarms import MISSING_IS_FINE, PERIOD, alarmed, spoken
 from infra.delivery_alarms import watch_backups, watch_destination_deliveries, watch_schedule
+from infra.functions import LambdaFunction
+from infra.releases import release_alarm
 from infra.watched import WatchedApi, WatchedFunction, WatchedQueue, WatchedTable, discover
 
 # Far below the point where the stream reader gives records up (hours) and the stream's 24 hours.
@@ -50,7 +54,9 @@ NOT_RUN_WINDOW = Duration.hours(26)
 class Monitoring(NestedStack):
     """The alarm topic, the alarms and the dashboard of the stack it is made in."""
 
-    def __init__(self, scope: Stack, construct_id: str, *, config: DeploymentConfig) -> None:
+    def __init__(
+        self, scope: Stack, construct_id: str, *, config: DeploymentConfig, released: Sequence[LambdaFunction] = ()
+    ) -> None:
         watched = discover(scope)  # before this stack's own constructs exist
         super().__init__(scope, construct_id, description=f"Alarms and dashboard of {scope.stack_name}")
         prefix = config.resource_name  # every alarm's name starts with it, which the topic's policy relies on
@@ -95,6 +101,11 @@ class Monitoring(NestedStack):
             self._watch_email()
         self._show_failed_changes(config.stage)
         self._watch_answers(config.stage)
+        # The alarms CodeDeploy watches while it releases a function by canary (infra/releases.py).
+        self.release_alarms = {
+            function.spec.name: release_alarm(self, function, alarm_name_prefix=prefix, topic=self.topic)
+            for function in released
+        }
         CfnOutput(scope, "AlarmTopicArn", value=self.topic.topic_arn, description="Where every alarm is sent")
         CfnOutput(scope, "DashboardName", value=self.dashboard_name)
 

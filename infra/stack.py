@@ -21,6 +21,7 @@ from infra.monitoring import Monitoring
 from infra.partners import Partners
 from infra.payouts import Payouts
 from infra.referrals import Referrals
+from infra.releases import Releases, released_by_canary
 from infra.sender import EmailSender
 from infra.status_sweep import StatusSweep
 from infra.table import Table
@@ -133,21 +134,22 @@ class PartnerProgrammeStack(Stack):
             self, manifest.TOKEN_AUTHORIZER.name, spec=manifest.TOKEN_AUTHORIZER, defaults=defaults
         )
         auth.grant_sign_in_reads(token_authorizer.role, table.table.table_arn)
-        functions = {
-            manifest.STREAM_DISPATCHER.name: stream.dispatcher.function,
-            manifest.LEADS_API.name: leads.api.function,
-            manifest.LEADS_EVENTS.name: leads.events.function,
-            manifest.PARTNERS_API.name: partners.api.function,
-            manifest.PARTNERS_EVENTS.name: partners.events.function,
-            manifest.REFERRALS_API.name: referrals.api.function,
-            manifest.REFERRALS_EVENTS.name: referrals.events.function,
-            manifest.SMS_WEBHOOK.name: referrals.sms_webhook.function,
-            manifest.PAYOUTS_API.name: payouts.api.function,
-            manifest.PAYOUTS_EVENTS.name: payouts.events.function,
-            manifest.STATUS_SWEEP.name: status_sweep.sweep.function,
-            manifest.STATUS_SWEEP_WORK.name: status_sweep.work.function,
-            manifest.TOKEN_AUTHORIZER.name: token_authorizer.function,
+        built = {
+            manifest.STREAM_DISPATCHER.name: stream.dispatcher,
+            manifest.LEADS_API.name: leads.api,
+            manifest.LEADS_EVENTS.name: leads.events,
+            manifest.PARTNERS_API.name: partners.api,
+            manifest.PARTNERS_EVENTS.name: partners.events,
+            manifest.REFERRALS_API.name: referrals.api,
+            manifest.REFERRALS_EVENTS.name: referrals.events,
+            manifest.SMS_WEBHOOK.name: referrals.sms_webhook,
+            manifest.PAYOUTS_API.name: payouts.api,
+            manifest.PAYOUTS_EVENTS.name: payouts.events,
+            manifest.STATUS_SWEEP.name: status_sweep.sweep,
+            manifest.STATUS_SWEEP_WORK.name: status_sweep.work,
+            manifest.TOKEN_AUTHORIZER.name: token_authorizer,
         }
+        functions = {name: construct.function for name, construct in built.items()}
         missing = {function.name for function in manifest.FUNCTIONS} - functions.keys()
         if missing:
             raise ValueError(f"manifest functions without a construct: {', '.join(sorted(missing))}")
@@ -159,7 +161,7 @@ class PartnerProgrammeStack(Stack):
             self,
             "Api",
             api_name=name,
-            functions=functions,
+            functions={name: construct.live for name, construct in built.items()},
             allowed_origins=config.portal_origins,
             log_retention=config.log_retention,
             removal_policy=config.removal_policy,
@@ -201,7 +203,12 @@ class PartnerProgrammeStack(Stack):
         CfnOutput(self, "StatusSweepFailureQueueUrl", value=status_sweep.failures.queue_url)
         CfnOutput(self, "StatusSweepWorkDeadLetterQueueUrl", value=status_sweep.work_queue.dead_letters.queue_url)
         # Last: it watches whatever the stack holds by now.
-        Monitoring(self, "Monitoring", config=config)
+        canaried = [construct for construct in built.values() if released_by_canary(construct.spec)]
+        monitoring = Monitoring(self, "Monitoring", config=config, released=canaried)
+        # The functions that answer callers release by canary, rolled back on errors; the others at once.
+        releases = Releases(self, "Releases")
+        for construct in canaried:
+            releases.by_canary(construct, monitoring.release_alarms[construct.spec.name])
 
 
 def register_checks(app: App) -> None:

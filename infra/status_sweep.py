@@ -73,7 +73,7 @@ class StatusSweep(Construct):
         self.failures = dead_letter_queue(
             self, "Failures", holds=f"the {spec.name} schedule's undelivered runs and the function's failed ones"
         )
-        self.sweep.function.configure_async_invoke(
+        self.sweep.live.configure_async_invoke(
             retry_attempts=FUNCTION_RETRY_ATTEMPTS,
             max_event_age=FUNCTION_MAX_EVENT_AGE,
             on_failure=destinations.SqsDestination(self.failures),
@@ -106,7 +106,7 @@ class StatusSweep(Construct):
             "ScheduleRolePolicy",
             roles=[self.invoke_role],
             statements=[
-                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.sweep.function.function_arn]),
+                iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.sweep.live.function_arn]),
                 # Scheduler writes its dead-letter events with the schedule's role.
                 iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[self.failures.queue_arn]),
             ],
@@ -127,7 +127,7 @@ class StatusSweep(Construct):
             flexible_time_window=scheduler.CfnSchedule.FlexibleTimeWindowProperty(mode="OFF"),
             state="ENABLED",
             target=scheduler.CfnSchedule.TargetProperty(
-                arn=self.sweep.function.function_arn,
+                arn=self.sweep.live.function_arn,
                 role_arn=self.invoke_role.role_arn,
                 retry_policy=scheduler.CfnSchedule.RetryPolicyProperty(
                     maximum_retry_attempts=DELIVERY_RETRY_ATTEMPTS,

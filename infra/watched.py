@@ -145,8 +145,11 @@ class _References:
         self.readers: list[tuple[Any, Any, bool]] = []  # (source, function, is a stream)
         self.schedule_targets: list[tuple[Any, str]] = []  # (target ARN, expression)
         self.failing_to_destinations: list[Any] = []  # functions whose failures go to an on-failure destination
+        self.aliases: list[lambda_.Alias] = []  # what invokes a function may invoke it through an alias
         resolve = stack.resolve
         for c in own:
+            if isinstance(c, lambda_.Alias):
+                self.aliases.append(c)
             if isinstance(c, lambda_.CfnEventSourceMapping):
                 on_failure = (resolve(c.destination_config) or {}).get("onFailure")
                 self.failure_destinations.append(on_failure)
@@ -193,14 +196,23 @@ class _References:
     def is_read(self, queue: sqs.Queue) -> bool:
         return any(self.names(source, queue.queue_arn) for source, _, _ in self.readers)
 
+    def invokes(self, value: Any, function: lambda_.Function) -> bool:
+        """Whether a resolved property names the function, itself or through one of its aliases."""
+        aliases = [a for a in self.aliases if a.version.lambda_ is function]
+        return any(
+            self.names(value, token)
+            for target in (function, *aliases)
+            for token in (target.function_name, target.function_arn)
+        )
+
     def reads_stream(self, function: lambda_.Function) -> bool:
-        return any(stream and self.names(f, function.function_name) for _, f, stream in self.readers)
+        return any(stream and self.invokes(f, function) for _, f, stream in self.readers)
 
     def delivers_failures(self, function: lambda_.Function) -> bool:
-        return any(self.names(f, function.function_name) for f in self.failing_to_destinations)
+        return any(self.invokes(f, function) for f in self.failing_to_destinations)
 
     def scheduled(self, function: lambda_.Function) -> bool:
-        expressions = [e for arn, e in self.schedule_targets if self.names(arn, function.function_arn)]
+        expressions = [e for arn, e in self.schedule_targets if self.invokes(arn, function)]
         for expression in expressions:
             if not runs_daily(expression):
                 raise ValueError(

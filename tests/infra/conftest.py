@@ -13,6 +13,7 @@ import pytest
 from infra import constants
 from infra.build_layer import build_layer
 from infra.stack import PartnerProgrammeStack, add_stack
+from tests.infra.realistic import function_behind, lift_parameters
 
 CDK_JSON = constants.REPO_ROOT / "cdk.json"
 # Set by the CDK CLI: construct paths and asset paths in the template's metadata.
@@ -51,6 +52,45 @@ class Synth:
 
     def resources(self, resource_type: str) -> dict[str, dict[str, Any]]:
         return {k: v for k, v in self.template["Resources"].items() if v["Type"] == resource_type}
+
+    def everywhere(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        """The resources of the type in the stack and in its nested stacks, a nested one's references to its
+        parameters replaced by what the stack passes (so they name the stack's resources)."""
+        found = self.resources(resource_type)
+        for logical_id, nested in self.resources("AWS::CloudFormation::Stack").items():
+            template = json.loads((self.outdir / nested["Metadata"]["aws:asset:path"]).read_text())
+            passed = nested["Properties"].get("Parameters", {})
+            found |= {
+                f"{logical_id}.{key}": lift_parameters(value, passed)
+                for key, value in template["Resources"].items()
+                if value["Type"] == resource_type
+            }
+        return found
+
+    def mapping_of(self, function_name: str) -> dict[str, Any]:
+        """The properties of the event source mapping that feeds the manifest function `function_name`."""
+        (function_id, _) = self.function(function_name)
+        (mapping,) = [
+            m["Properties"]
+            for m in self.resources("AWS::Lambda::EventSourceMapping").values()
+            if self.invoked(m["Properties"]["FunctionName"]) == function_id
+        ]
+        return dict(mapping)
+
+    def route_function(self, route_key: str) -> str:
+        """The logical id of the function a deployed route integrates with (through its alias)."""
+        (route_id, route) = next(
+            (i, r)
+            for i, r in self.everywhere("AWS::ApiGatewayV2::Route").items()
+            if r["Properties"]["RouteKey"] == route_key
+        )
+        integration = route_id.rsplit(".", 1)[0] + "." + route["Properties"]["Target"]["Fn::Join"][1][1]["Ref"]
+        uri = self.everywhere("AWS::ApiGatewayV2::Integration")[integration]["Properties"]["IntegrationUri"]
+        return self.invoked(uri)
+
+    def invoked(self, reference: Any) -> str:
+        """The logical id of the function a reference names, directly or through its alias."""
+        return function_behind(self.template["Resources"], reference)
 
     def only(self, resource_type: str) -> tuple[str, dict[str, Any]]:
         (found,) = self.resources(resource_type).items()

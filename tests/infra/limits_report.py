@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tests.infra.realistic import Resolver
+from tests.infra.realistic import Resolver, function_behind, lift_parameters
 
 if TYPE_CHECKING:
     from tests.infra.conftest import Synth
@@ -87,21 +87,35 @@ class Measurements:
         for logical_id, resource in self.of_type("AWS::Lambda::Function"):
             yield function_name(resource), logical_id, resource
 
+    def nested_resources(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every nested stack's resources, their references to the parent's parameters replaced by what the
+        parent passes (so the parent's resolver reads them)."""
+        for _, nested in self.of_type("AWS::CloudFormation::Stack"):
+            template = json.loads((self.outdir / nested["Metadata"]["aws:asset:path"]).read_text())
+            passed = nested["Properties"].get("Parameters", {})
+            for logical_id, resource in template["Resources"].items():
+                yield logical_id, lift_parameters(resource, passed)
+
+    def permissions(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every Lambda permission of the stack and its nested stacks."""
+        yield from self.of_type("AWS::Lambda::Permission")
+        yield from ((i, r) for i, r in self.nested_resources() if r["Type"] == "AWS::Lambda::Permission")
+
     def function_policy_bytes(self) -> dict[str, int]:
-        """Each function's resource-based policy as Lambda stores it: one statement per permission, whose
-        Sid is the permission's physical id."""
-        statements: dict[str, list[dict[str, Any]]] = {logical_id: [] for _, logical_id, _ in self.functions()}
-        for permission_id, permission in self.of_type("AWS::Lambda::Permission"):
+        """Each function's resource-based policies as Lambda stores them, one per qualifier (the function's
+        own, its alias's): one statement per permission, whose Sid is the permission's physical id."""
+        statements: dict[str, list[dict[str, Any]]] = {}
+        for permission_id, permission in self.permissions():
             properties = permission["Properties"]
             target = properties["FunctionName"]
-            function_id = target["Ref"] if "Ref" in target else target["Fn::GetAtt"][0]
+            target_id = target["Ref"] if "Ref" in target else target["Fn::GetAtt"][0]
             principal = self.resolver.resolve(properties["Principal"])
             statement: dict[str, Any] = {
-                "Sid": self.resolver.physical_name(permission_id),
+                "Sid": self.resolver.physical_name(permission_id) if permission_id in self.resources else permission_id,
                 "Effect": "Allow",
                 "Principal": {"Service": principal} if principal.endswith(".amazonaws.com") else {"AWS": principal},
                 "Action": properties["Action"],
-                "Resource": self.resolver.get_att(function_id, "Arn"),
+                "Resource": self.resolver.resolve(target),
             }
             conditions: dict[str, dict[str, str]] = {}
             for key, (operator, condition_key) in STATEMENT_CONDITIONS.items():
@@ -109,14 +123,19 @@ class Measurements:
                     conditions.setdefault(operator, {})[condition_key] = self.resolver.resolve(properties[key])
             if conditions:
                 statement["Condition"] = conditions
-            statements[function_id].append(statement)
+            statements.setdefault(target_id, []).append(statement)
         return {
-            function_name(self.resources[function_id]): len(
+            self._policy_owner(target_id): len(
                 compact({"Version": "2012-10-17", "Id": "default", "Statement": found}).encode()
             )
-            for function_id, found in statements.items()
-            if found
+            for target_id, found in statements.items()
         }
+
+    def _policy_owner(self, target_id: str) -> str:
+        """`LeadsApi` for the function's own policy, `LeadsApi:live` for its alias's."""
+        function_id = function_behind(self.resources, {"Ref": target_id})
+        name = function_name(self.resources[function_id])
+        return name if target_id == function_id else f"{name}:{self.resources[target_id]['Properties']['Name']}"
 
     def environment_bytes(self) -> dict[str, int]:
         return {
@@ -163,7 +182,7 @@ class Measurements:
             source = mapping["Properties"]["EventSourceArn"]
             attribute = source.get("Fn::GetAtt", []) if isinstance(source, dict) else []
             if len(attribute) == 2 and attribute[0] in tables and attribute[1] == "StreamArn":
-                readers.append(by_id[mapping["Properties"]["FunctionName"]["Ref"]])
+                readers.append(by_id[function_behind(self.resources, mapping["Properties"]["FunctionName"])])
         return sorted(readers)
 
     def stack_templates(self) -> dict[str, Path]:
@@ -175,7 +194,8 @@ class Measurements:
         return templates
 
     def api_routes(self) -> int:
-        return sum(1 for _ in self.of_type("AWS::ApiGatewayV2::Route"))
+        own = sum(1 for _ in self.of_type("AWS::ApiGatewayV2::Route"))
+        return own + sum(1 for _, r in self.nested_resources() if r["Type"] == "AWS::ApiGatewayV2::Route")
 
     def resource_counts(self) -> dict[str, int]:
         return {name: len(json.loads(path.read_text())["Resources"]) for name, path in self.stack_templates().items()}

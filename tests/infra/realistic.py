@@ -142,6 +142,11 @@ class Resolver:
         if name == "AWS::StackId":
             return self.arn("cloudformation", f"stack/{self.stack_name}/{token(name, 36)}")
         kind = self.resource(name)["Type"]
+        if kind in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):  # a Ref is the qualified function's ARN
+            properties = self.resource(name)["Properties"]
+            function = str(self.resolve(properties["FunctionName"]))
+            arn = function if function.startswith("arn:") else self.arn("lambda", f"function:{function}")
+            return f"{arn}:{properties['Name'] if kind == 'AWS::Lambda::Alias' else 1}"
         if kind == "AWS::SQS::Queue":
             return f"https://sqs.{REGION}.{URL_SUFFIX}/{ACCOUNT}/{self.physical_name(name)}"
         if kind == "AWS::Cognito::UserPool":
@@ -199,3 +204,35 @@ class Resolver:
         if (kind, attribute) not in attributes:
             raise KeyError(f"no realistic value for {kind}.{attribute} ({logical_id})")
         return str(attributes[(kind, attribute)]())
+
+
+def lift_parameters(value: Any, passed: dict[str, Any]) -> Any:
+    """`value` (from a nested stack's template) with each Ref to one of its parameters replaced by what the
+    parent passes for it, so the parent's resolver can read it."""
+    if isinstance(value, dict):
+        if set(value) == {"Ref"} and value["Ref"] in passed:
+            return passed[value["Ref"]]
+        return {key: lift_parameters(item, passed) for key, item in value.items()}
+    if isinstance(value, list):
+        return [lift_parameters(item, passed) for item in value]
+    return value
+
+
+def function_behind(resources: dict[str, Any], reference: Any) -> str:
+    """The logical id of the function a reference names: directly, or through its alias or version (an
+    alias's ARN, or the `<name>:live` CDK joins from it)."""
+    if isinstance(reference, dict) and set(reference) == {"Ref"} and reference["Ref"] in resources:
+        target = resources[reference["Ref"]]
+        if target["Type"] == "AWS::Lambda::Function":
+            return str(reference["Ref"])
+        if target["Type"] in ("AWS::Lambda::Alias", "AWS::Lambda::Version"):
+            return function_behind(resources, target["Properties"]["FunctionName"])
+    if isinstance(reference, dict) and "Fn::GetAtt" in reference:
+        return function_behind(resources, {"Ref": reference["Fn::GetAtt"][0]})
+    items = reference.values() if isinstance(reference, dict) else reference if isinstance(reference, list) else []
+    for item in items:
+        try:
+            return function_behind(resources, item)
+        except LookupError:
+            continue
+    raise LookupError(f"no function named in {reference!r}")

@@ -121,7 +121,7 @@ def on_failure_functions(synth: Synth) -> set[str]:
         for resource in synth.resources(kind).values():
             properties = resource["Properties"]
             if properties.get("DestinationConfig", {}).get("OnFailure"):
-                found.add(properties["FunctionName"]["Ref"])
+                found.add(synth.invoked(properties["FunctionName"]))
     return found
 
 

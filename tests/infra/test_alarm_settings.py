@@ -40,7 +40,7 @@ def test_ses_reputation_alarms_warn_before_ses_reviews_the_account(
 def not_run_alarm(synth: Synth) -> tuple[dict[str, Any], str]:
     """The sweep's not-run alarm and its schedule's expression."""
     (_, schedule) = synth.only("AWS::Scheduler::Schedule")
-    sweep_id = schedule["Properties"]["Target"]["Arn"]["Fn::GetAtt"][0]
+    sweep_id = synth.invoked(schedule["Properties"]["Target"]["Arn"])
     (alarm,) = alarms_on(synth, "AWS/Lambda", "Invocations", FunctionName=(sweep_id, "Ref"))
     return alarm, schedule["Properties"]["ScheduleExpression"]
 

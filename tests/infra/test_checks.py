@@ -42,11 +42,16 @@ EXPECTED_ACKNOWLEDGMENTS = {
     ("Referrals/ReferralsEventsChanges/DeadLetters", "AwsSolutions-SQS3"),
     ("Payouts/PayoutsEventsChanges/DeadLetters", "AwsSolutions-SQS3"),
     ("Files/Bucket", "AwsSolutions-S1"),
+    # AWS's own policy for CodeDeploy moving the functions' aliases.
+    (
+        "Releases/Role",
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited]",
+    ),
     ("StatusSweep/Failures", "AwsSolutions-SQS3"),
     ("StatusSweep/Work/DeadLetters", "AwsSolutions-SQS3"),
     # Every route the gateway has without an authorizer (the manifest's and the preflight twins).
     *(
-        (f"Api/HttpApi/{route.method}{route.path.replace('/', '--')}", "AwsSolutions-APIG4")
+        (f"Api/Routes/{route.method}{route.path.replace('/', '--')}", "AwsSolutions-APIG4")
         for route in manifest.gateway_routes()
         if route.auth == "none"
     ),

@@ -11,6 +11,7 @@ from tests.infra import limits_report as limits
 from tests.infra import realistic
 from tests.infra.conftest import Synth
 from tests.infra.limits_report import Measurements
+from tests.infra.realistic import function_behind
 
 pytestmark = pytest.mark.infra
 
@@ -34,8 +35,8 @@ def test_every_function_resource_policy_fits(measured: Measurements) -> None:
 def test_api_gateway_has_one_invoke_permission_per_function(measured: Measurements) -> None:
     # One per route would grow with every route added (PartnersApi had 82 of them).
     targets = [
-        permission["Properties"]["FunctionName"]["Fn::GetAtt"][0]
-        for _, permission in measured.of_type("AWS::Lambda::Permission")
+        function_behind(measured.resources, permission["Properties"]["FunctionName"])
+        for _, permission in measured.permissions()
         if permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
     ]
     routed = {route.function for route in manifest.ROUTES} | {manifest.TOKEN_AUTHORIZER.name}
@@ -103,7 +104,7 @@ def test_the_report_names_every_limit(dev: Synth) -> None:
 def test_references_resolve_to_realistic_arns(dev: Synth) -> None:
     resolver = Measurements.of(dev).resolver
     (_, permission) = next(
-        item for item in dev.resources("AWS::Lambda::Permission").items() if "Authorizer" not in item[0]
+        item for item in dev.everywhere("AWS::Lambda::Permission").items() if "Authorizer" not in item[0]
     )
     (table_id, _) = dev.only("AWS::DynamoDB::Table")
 

@@ -20,6 +20,7 @@ from common.platform.observability import METRICS_NAMESPACE
 from common.web.resolver import INVALID_ANSWERS_METRIC
 
 from infra import manifest, monitoring
+from infra.functions import LIVE_ALIAS
 from infra.watched import discover, runs_daily
 from tests.infra import limits_report as limits
 from tests.infra.conftest import PROD_CONTEXT, Synth
@@ -36,6 +37,7 @@ DIMENSION_TARGETS = {
     "TableName": ("AWS::DynamoDB::Table", "Ref"),
     "ApiId": ("AWS::ApiGatewayV2::Api", "Ref"),
     "ScheduleGroup": ("AWS::Scheduler::ScheduleGroup", "Ref"),
+    "Resource": ("AWS::Lambda::Function", LIVE_ALIAS),  # a function's alias, `<function name>:live`
 }
 
 Template = dict[str, Any]
@@ -80,6 +82,11 @@ def target(synth: Synth, value: Any) -> tuple[str, str] | None:
     if isinstance(value, dict) and set(value) == {"Fn::GetAtt"}:
         logical_id, attribute = value["Fn::GetAtt"]
         return logical_id, attribute
+    if isinstance(value, dict) and set(value) == {"Fn::Join"}:
+        separator, (function, qualifier) = value["Fn::Join"]
+        named = target(synth, function)
+        if separator == "" and named and named[1] == "Ref" and qualifier == f":{LIVE_ALIAS}":
+            return named[0], LIVE_ALIAS
     return None
 
 
@@ -96,13 +103,15 @@ def metrics_of(alarm: dict[str, Any]) -> list[Metric]:
 
 
 def alarms_on(synth: Synth, namespace: str, name: str, **dimension: tuple[str, str]) -> list[dict[str, Any]]:
-    """The alarms with a metric `namespace`/`name` whose dimension names the given (logical id, attribute)."""
+    """The alarms with a metric `namespace`/`name` whose dimensions name the given (logical ids, attributes), and
+    no other dimension (a function's alarms, not its alias's)."""
     return [
         alarm
         for alarm in alarms(synth).values()
         for ns, metric, dims, _, _ in metrics_of(alarm)
         if (ns, metric) == (namespace, name)
         and all(target(synth, dims.get(key)) == wanted for key, wanted in dimension.items())
+        and ("Resource" in dimension or "Resource" not in dims)
     ]
 
 
@@ -210,7 +219,7 @@ def test_every_function_alarms_on_errors_and_throttles(synth: Synth) -> None:
 
 def test_the_stream_reader_alarms_on_its_iterator_age(synth: Synth) -> None:
     readers = [
-        m["Properties"]["FunctionName"]["Ref"]
+        synth.invoked(m["Properties"]["FunctionName"])
         for m in synth.resources("AWS::Lambda::EventSourceMapping").values()
         if "StartingPosition" in m["Properties"]
     ]

@@ -14,16 +14,6 @@ from tests.infra.conftest import Synth
 pytestmark = pytest.mark.infra
 
 
-def mapping_of(synth: Synth, function_name: str) -> dict[str, Any]:
-    (function_id, _) = synth.function(function_name)
-    (mapping,) = [
-        m["Properties"]
-        for m in synth.resources("AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": function_id}
-    ]
-    return dict(mapping)
-
-
 def test_every_output_the_tools_read_exists_and_names_what_they_mean(dev: Synth) -> None:
     template = dev.template["Outputs"]
     # The tools' reading of the stack: each name they ask for answers with that name, or raises.
@@ -44,12 +34,12 @@ def test_every_output_the_tools_read_exists_and_names_what_they_mean(dev: Synth)
     assert value(outputs.table_name) == {"Ref": table_id}
     assert value(outputs.stream_arn) == {"Fn::GetAtt": [table_id, "StreamArn"]}
     assert value(outputs.region) == {"Ref": "AWS::Region"}
-    dispatcher = mapping_of(dev, manifest.STREAM_DISPATCHER.name)
+    dispatcher = dev.mapping_of(manifest.STREAM_DISPATCHER.name)
     assert dispatcher["EventSourceArn"] == value(outputs.stream_arn)
     failures_id = dispatcher["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     assert value(outputs.stream_failures_url) == {"Ref": failures_id}
     for queues in outputs.consumer_queues():
-        queue_id = mapping_of(dev, queues.consumer)["EventSourceArn"]["Fn::GetAtt"][0]
+        queue_id = dev.mapping_of(queues.consumer)["EventSourceArn"]["Fn::GetAtt"][0]
         dead_letters_id = dev.template["Resources"][queue_id]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]
         assert value(queues.queue_url) == {"Ref": queue_id}
         assert {"Fn::GetAtt": [value(queues.dead_letters_url)["Ref"], "Arn"]} == dead_letters_id

@@ -16,18 +16,6 @@ from tests.infra.conftest import Synth
 pytestmark = pytest.mark.infra
 
 
-def function_of_route(synth: Synth, route_key: str) -> str:
-    """The logical id of the function a deployed route integrates with."""
-    (route,) = [
-        r["Properties"]
-        for r in synth.resources("AWS::ApiGatewayV2::Route").values()
-        if r["Properties"]["RouteKey"] == route_key
-    ]
-    integration_id = route["Target"]["Fn::Join"][1][1]["Ref"]
-    uri = synth.template["Resources"][integration_id]["Properties"]["IntegrationUri"]
-    return str(uri["Fn::GetAtt"][0])
-
-
 @pytest.mark.parametrize(
     ("method", "path", "function"),
     [
@@ -54,17 +42,12 @@ def test_money_routes_reach_the_payouts_function_behind_the_token_authorizer(
 
     assert match is not None
     assert match.route.function == function.name and match.route.auth == "token"
-    assert function_of_route(dev, match.route_key) == dev.function(function.name)[0]
+    assert dev.route_function(match.route_key) == dev.function(function.name)[0]
 
 
 def mapping_patterns(synth: Synth) -> list[dict[str, Any]]:
     """What reaches PayoutsEvents: the stream mapping's coarse filter, then the dispatcher's routing."""
-    (dispatcher_id, _) = synth.function(manifest.STREAM_DISPATCHER.name)
-    (mapping,) = [
-        m["Properties"]
-        for m in synth.resources("AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": dispatcher_id}
-    ]
+    mapping = synth.mapping_of(manifest.STREAM_DISPATCHER.name)
     return [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
 
 

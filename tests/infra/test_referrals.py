@@ -69,14 +69,11 @@ def test_a_custom_domain_is_what_twilio_signs(custom_domain: Synth) -> None:
 
 def test_twilio_routes_go_to_the_webhook_function_without_an_authorizer(dev: Synth) -> None:
     (function_id, function) = dev.function(manifest.SMS_WEBHOOK.name)
-    integrations = dev.resources("AWS::ApiGatewayV2::Integration")
-    routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in dev.resources("AWS::ApiGatewayV2::Route").values()}
+    routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in dev.everywhere("AWS::ApiGatewayV2::Route").values()}
 
     for path in (constants.SMS_WEBHOOK_PATH, constants.SMS_STATUS_PATH):
-        route = routes[f"POST {path}"]
-        integration_id = route["Target"]["Fn::Join"][1][1]["Ref"]
-        assert integrations[integration_id]["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [function_id, "Arn"]}
-        assert route.get("AuthorizationType", "NONE") == "NONE"
+        assert dev.route_function(f"POST {path}") == function_id
+        assert routes[f"POST {path}"].get("AuthorizationType", "NONE") == "NONE"
     assert not [key for key in routes if key.startswith("GET /twilio")]
     # Small and quick: a reply is answered while Twilio waits (15 s at most).
     assert function["Properties"]["MemorySize"] == 256
@@ -84,12 +81,7 @@ def test_twilio_routes_go_to_the_webhook_function_without_an_authorizer(dev: Syn
 
 
 def test_referrals_events_gets_inserted_referral_requests_only(dev: Synth) -> None:
-    (function_id, _) = dev.function(manifest.REFERRALS_EVENTS.name)
-    (mapping,) = [
-        m["Properties"]
-        for m in dev.resources("AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": function_id}
-    ]
+    mapping = dev.mapping_of(manifest.REFERRALS_EVENTS.name)
     queue_id = mapping["EventSourceArn"]["Fn::GetAtt"][0]
 
     # Its queue: what the dispatcher routes to it (the filter is applied there, not on this mapping).

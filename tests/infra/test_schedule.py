@@ -30,7 +30,7 @@ def test_schedule_runs_the_sweep_daily_at_the_manifest_time(dev: Synth) -> None:
     assert properties["FlexibleTimeWindow"] == {"Mode": "OFF"}
     assert properties["State"] == "ENABLED"
     assert properties["Name"] == "partner-programme-dev-StatusSweep"
-    assert properties["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert dev.invoked(properties["Target"]["Arn"]) == function_id  # through its live alias
     assert "Input" not in properties["Target"]  # the function gets Scheduler's own event
 
 
@@ -44,7 +44,7 @@ def test_delivery_and_function_failures_are_retried(dev: Synth) -> None:
         "MaximumEventAgeInSeconds": status_sweep.DELIVERY_MAX_EVENT_AGE.to_seconds(),
     }
     # Scheduler invokes asynchronously: a failing sweep is retried by Lambda.
-    assert invoke_config["Properties"]["FunctionName"] == {"Ref": function_id}
+    assert dev.invoked(invoke_config["Properties"]["FunctionName"]) == function_id
     assert invoke_config["Properties"]["MaximumRetryAttempts"] == status_sweep.FUNCTION_RETRY_ATTEMPTS > 0
 
 
@@ -113,7 +113,7 @@ def test_the_sweep_hands_its_work_to_a_queue_its_work_function_reads(dev: Synth)
     (mapping,) = [
         m["Properties"]
         for m in dev.resources("AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": work_id}
+        if dev.invoked(m["Properties"]["FunctionName"]) == work_id
     ]
     queue_id = mapping["EventSourceArn"]["Fn::GetAtt"][0]
     queue = dev.template["Resources"][queue_id]["Properties"]

@@ -18,17 +18,8 @@ CONSUMERS = [function for function in manifest.FUNCTIONS if function.kind == "qu
 CONSUMER_NAMES = [function.name for function in CONSUMERS]
 
 
-def mappings_of(synth: Synth, name: str) -> list[dict[str, Any]]:
-    (function_id, _) = synth.function(name)
-    return [
-        m["Properties"]
-        for m in synth.resources("AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": function_id}
-    ]
-
-
 def queue_of(synth: Synth, spec: manifest.Function) -> tuple[str, dict[str, Any]]:
-    (mapping,) = mappings_of(synth, spec.name)
+    mapping = synth.mapping_of(spec.name)
     queue_id = mapping["EventSourceArn"]["Fn::GetAtt"][0]
     return queue_id, synth.template["Resources"][queue_id]
 
@@ -42,7 +33,7 @@ def test_the_stream_has_one_reader_and_every_consumer_a_queue(dev: Synth) -> Non
     ]
     (dispatcher_id, _) = dev.function(manifest.STREAM_DISPATCHER.name)
 
-    assert [r["Properties"]["FunctionName"] for r in readers] == [{"Ref": dispatcher_id}]
+    assert [dev.invoked(r["Properties"]["FunctionName"]) for r in readers] == [dispatcher_id]
     assert (
         set(CONSUMER_NAMES)
         == set(change_fanout.CONSUMER_FILTERS)
@@ -58,7 +49,7 @@ def test_the_stream_has_one_reader_and_every_consumer_a_queue(dev: Synth) -> Non
 
 def test_the_stream_mapping(dev: Synth) -> None:
     spec = manifest.STREAM_DISPATCHER
-    (properties,) = mappings_of(dev, spec.name)
+    properties = dev.mapping_of(spec.name)
     queue_id = properties["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
 
     assert dev.template["Resources"][queue_id]["Type"] == "AWS::SQS::Queue"
@@ -81,7 +72,7 @@ def test_the_dispatcher_knows_every_queue_and_may_send_to_them_only(dev: Synth) 
     urls = dispatcher["Properties"]["Environment"]["Variables"]["CONSUMER_QUEUE_URLS"]
     rendered = json.dumps(urls)
     queue_ids = {spec.name: queue_of(dev, spec)[0] for spec in CONSUMERS}
-    (mapping,) = mappings_of(dev, manifest.STREAM_DISPATCHER.name)
+    mapping = dev.mapping_of(manifest.STREAM_DISPATCHER.name)
     failures_id = mapping["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     targets = [
         resource["Fn::GetAtt"][0]
@@ -98,7 +89,7 @@ def test_the_dispatcher_knows_every_queue_and_may_send_to_them_only(dev: Synth) 
 
 @pytest.mark.parametrize("spec", CONSUMERS, ids=CONSUMER_NAMES)
 def test_each_consumer_reads_its_queue_with_partial_batch_failures(dev: Synth, spec: manifest.Function) -> None:
-    (mapping,) = mappings_of(dev, spec.name)
+    mapping = dev.mapping_of(spec.name)
     (_, queue) = queue_of(dev, spec)
 
     assert queue["Type"] == "AWS::SQS::Queue"
