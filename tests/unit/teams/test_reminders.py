@@ -298,3 +298,32 @@ def test_work_of_an_earlier_day_is_dropped(twilio: FakeTwilio, frozen_clock: Fro
     done = sweeps.work_through(messages, JOBS)
     assert (done["stale"], done["reminded"], done["digests"]) == (2, 0, 0)
     assert twilio.messages() == [] and mails() == []
+
+
+def test_a_due_customer_is_noted_overdue_once_per_due_date_without_a_new_version(
+    twilio: FakeTwilio, frozen_clock: FrozenClock
+) -> None:
+    org_id, team_id = new_team()
+    customer_id = add_customer(org_id, team_id, M1)
+    key = team_customer_key(org_id, team_id, customer_id)
+    frozen_clock.advance(days=8)
+    noted_at = frozen_clock.moment
+
+    sweep()
+    first = db.get(key)
+    assert first is not None
+    assert (first["overdue_for"], first["version"]) == (first["due_at"], 1)
+    assert first["overdue_noted_at"] == f"{noted_at:%Y-%m-%dT%H:%M:%S}.000Z"
+    # The next day's sweep finds it still overdue for the same date: nothing is written again.
+    frozen_clock.advance(days=1)
+    sweep()
+    assert db.get(key) == first
+    # An update moves the due date (the team's write is not refused for the note); due again, noted again.
+    team_customers.update_status(
+        caller_for(org_id, team_id, M1), customer_id, team_customers.CustomerStatusChange(status="showing")
+    )
+    frozen_clock.advance(days=8)
+    sweep()
+    again = db.get(key)
+    assert again is not None and again["overdue_for"] == again["due_at"] > first["due_at"]
+    assert not team_customers.note_overdue(again)

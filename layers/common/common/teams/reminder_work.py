@@ -1,7 +1,8 @@
 """The reminders and digests the daily sweep hands on (common.teams.reminders), sent by the sweep's work function.
 
 A reminder message names up to REMINDERS_PER_MESSAGE customers of one organisation. `remind` reads them again
-(a customer updated since the sweep is no longer due), their teams and the notices of that day, then the
+(a customer updated since the sweep is no longer due), their teams and the notices of that day, notes on each
+customer still due that it is overdue (once per due date: team_customers.note_overdue), then reads the
 assignees and their numbers' opt-outs, and texts each assignee (unless their number opted out) and e-mails
 them where they have an address. A digest message names a team, how many of its customers are due and the
 oldest of them; `digest` texts the leader the count and e-mails the list.
@@ -26,6 +27,7 @@ from typing import Any
 from common.platform import clock, db, notices, sms
 from common.platform.email import send_email
 from common.platform.observability import logger
+from common.teams import team_customers
 from common.teams.reminders import DIGEST_LINES
 from common.teams.team_model import phone_key, team_customer_key, team_key, team_member_key, team_pk
 
@@ -117,6 +119,10 @@ def remind(message: dict[str, Any], *, in_time: InTime = lambda: True, client: A
         if (customer := found.get(_at(team_customer_key(org_id, t, c)))) is not None
         and _still_due(customer, message["cutoff"])
     ]
+
+    # Noted on the customer once per due date (what tells the stream it became overdue), before reminding.
+    for customer in customers:
+        team_customers.note_overdue(customer, client=client)
 
     def assignee_key(customer: db.Item) -> db.Key:
         return team_member_key(org_id, customer["team_id"], customer["assignee_id"])

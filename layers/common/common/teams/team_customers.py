@@ -276,6 +276,33 @@ def update_status(caller: TeamCaller, customer_id: str, change: CustomerStatusCh
     return history.attempt(history.Addition(HISTORY, [entry], customer), write)
 
 
+# Set on a customer once the sweep finds it past its update date: the due date it was overdue for, and when
+# that was noted. A stream consumer learns from it that the customer became overdue (events), once per due date.
+OVERDUE_FOR = "overdue_for"
+OVERDUE_NOTED_AT = "overdue_noted_at"
+
+
+def note_overdue(customer: Mapping[str, Any], *, client: Any = None) -> bool:
+    """Record that the customer (as the sweep read it) is overdue for its due date, unless that is recorded
+    already or the customer was updated since (its due date moved, or it closed). Not a change of the
+    customer: its version stays, so no update by the team is refused for it. Returns whether this call did."""
+    due = customer.get("due_at")
+    if not due or customer.get(OVERDUE_FOR) == due:
+        return False
+    try:
+        db.update(
+            team_customer_key(customer["org_id"], customer["team_id"], customer["customer_id"]),
+            expression=f"SET {OVERDUE_FOR} = :due, {OVERDUE_NOTED_AT} = :now",
+            condition=f"due_at = :due AND (attribute_not_exists({OVERDUE_FOR}) OR {OVERDUE_FOR} <> :due)",
+            values={":due": due, ":now": clock.now_iso()},
+            on_conflict=Conflict("updated since, or noted already"),
+            client=client,
+        )
+    except Conflict:
+        return False
+    return True
+
+
 class _FormerAssigneeGone(Exception):
     pass
 
