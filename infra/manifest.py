@@ -88,6 +88,16 @@ PAYOUTS_EVENTS = Function(
     timeout_s=60,
     change_filters=change_fanout.CONSUMER_FILTERS[change_fanout.PAYOUTS_EVENTS],
 )
+# The events of the catalogue (common.integrations.catalogue), recorded from the changes that mean them and
+# handed on to their webhook deliveries.
+INTEGRATIONS_EVENTS = Function(
+    "IntegrationsEvents",
+    "integrations",
+    "integrations.events.lambda_handler",
+    "queue",
+    timeout_s=60,
+    change_filters=change_fanout.CONSUMER_FILTERS[change_fanout.INTEGRATIONS_EVENTS],
+)
 # The table stream's one reader: it sends each change, whole, to the queues of the consumers above that
 # want it. Its own filter drops the entities no consumer wants before it is invoked.
 STREAM_DISPATCHER = Function(
@@ -127,6 +137,7 @@ FUNCTIONS: tuple[Function, ...] = (
     SMS_WEBHOOK,
     PAYOUTS_API,
     PAYOUTS_EVENTS,
+    INTEGRATIONS_EVENTS,
     STATUS_SWEEP,
     STATUS_SWEEP_WORK,
     TOKEN_AUTHORIZER,

@@ -30,6 +30,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
     ("Payouts/PayoutsEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Referrals/ReferralsApi/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Referrals/ReferralsEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
+    ("Integrations/IntegrationsEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Referrals/SmsWebhook/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("StatusSweep/StatusSweep/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("StatusSweep/StatusSweepWork/Role", "AwsSolutions-IAM5[Resource::*]"),
@@ -41,6 +42,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
     ("Partners/PartnersEventsChanges/DeadLetters", "AwsSolutions-SQS3"),
     ("Referrals/ReferralsEventsChanges/DeadLetters", "AwsSolutions-SQS3"),
     ("Payouts/PayoutsEventsChanges/DeadLetters", "AwsSolutions-SQS3"),
+    ("Integrations/IntegrationsEventsChanges/DeadLetters", "AwsSolutions-SQS3"),
     ("Files/Bucket", "AwsSolutions-S1"),
     # AWS's own policy for CodeDeploy moving the functions' aliases.
     (

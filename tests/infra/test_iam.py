@@ -145,6 +145,10 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
         "ses:SendEmail",
     },
+    # Records each event once (a conditional put, read back on a redelivery) and reads what its answer reads.
+    manifest.INTEGRATIONS_EVENTS.name: OBSERVABILITY
+    | QUEUE_READING
+    | {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem"},
     # The daily sweep reads what is due and hands it on to its work queue: it writes nothing, sends nothing.
     manifest.STATUS_SWEEP.name: OBSERVABILITY
     | {

@@ -42,6 +42,7 @@ def test_the_stream_has_one_reader_and_every_consumer_a_queue(dev: Synth) -> Non
             "PartnersEvents",
             "ReferralsEvents",
             "PayoutsEvents",
+            "IntegrationsEvents",
         }
     )
     assert [f for f in manifest.FUNCTIONS if f.kind == "stream"] == [manifest.STREAM_DISPATCHER]

@@ -23,6 +23,7 @@ LEADS_EVENTS = "LeadsEvents"
 PARTNERS_EVENTS = "PartnersEvents"
 REFERRALS_EVENTS = "ReferralsEvents"
 PAYOUTS_EVENTS = "PayoutsEvents"
+INTEGRATIONS_EVENTS = "IntegrationsEvents"
 
 CONSUMER_FILTERS: Mapping[str, tuple[Pattern, ...]] = {
     # Only the changes that send mail: a lead arriving, and a lead becoming returned.
@@ -63,6 +64,27 @@ CONSUMER_FILTERS: Mapping[str, tuple[Pattern, ...]] = {
         {
             "eventName": ["MODIFY"],
             "dynamodb": {"NewImage": {"entity": {"S": ["payout_request"]}, "status": {"S": ["paid", "rejected"]}}},
+        },
+    ),
+    # The entities whose changes are events (common.integrations.change_events): every change of the records
+    # that change, the arrival of those put once, and the ledger entries other than payouts' (a payout is told
+    # by its request).
+    INTEGRATIONS_EVENTS: (
+        {
+            "dynamodb": {
+                "NewImage": {
+                    "entity": {
+                        "S": ["lead", "partner_node", "deal", "payout_request", "team_customer", "referral_request"]
+                    }
+                }
+            }
+        },
+        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["customer", "invitation"]}}}},
+        {
+            "eventName": ["INSERT"],
+            "dynamodb": {
+                "NewImage": {"entity": {"S": ["ledger_entry"]}, "kind": {"S": ["commission", "reversal", "correction"]}}
+            },
         },
     ),
 }

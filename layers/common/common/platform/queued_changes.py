@@ -1,5 +1,6 @@
 """A consumer's side of the fan-out (common.platform.change_fanout): each SQS message is one stream record, handed to
-the consumer's reactions as (old image, new image).
+the consumer's reactions as (old image, new image), and whole to those that need the record itself (its id or
+its time: `record_reactions`).
 
 Queues and redrives deliver in any order and more than once; every reaction decides from the item's version
 or current state and writes with conditions, so that is safe. A change that fails is logged at ERROR with
@@ -25,6 +26,7 @@ from common.platform.change_fanout import OLD_IMAGE_OMITTED
 from common.platform.observability import logger, metrics, tracer
 
 Reaction = Callable[[db.Item | None, db.Item | None], None]
+RecordReaction = Callable[[dict[str, Any]], None]  # the stream record, whole, as the dispatcher sent it
 FAILED_CHANGES_METRIC = "FailedChanges"
 
 
@@ -57,7 +59,9 @@ def _ids(record: SQSRecord, change: dict[str, Any] | None) -> dict[str, Any]:
     return ids
 
 
-def record_handler(reactions: Sequence[Reaction]) -> Callable[[SQSRecord], None]:
+def record_handler(
+    reactions: Sequence[Reaction], record_reactions: Sequence[RecordReaction] = ()
+) -> Callable[[SQSRecord], None]:
     """The BatchProcessor record handler that runs every reaction on the message's change."""
 
     def handle(record: SQSRecord) -> None:
@@ -67,6 +71,8 @@ def record_handler(reactions: Sequence[Reaction]) -> Callable[[SQSRecord], None]
             old, new = images(change)
             for react in reactions:
                 react(old, new)
+            for react_to_record in record_reactions:
+                react_to_record(change)
         except Exception as error:
             logger.error("change failed", extra={**_ids(record, change), "error_type": type(error).__name__})
             metrics.add_metric(name=FAILED_CHANGES_METRIC, unit=MetricUnit.Count, value=1)
@@ -78,12 +84,14 @@ def record_handler(reactions: Sequence[Reaction]) -> Callable[[SQSRecord], None]
 ConsumerHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
 
 
-def consumer(reactions: Sequence[Reaction]) -> ConsumerHandler:
+def consumer(reactions: Sequence[Reaction], record_reactions: Sequence[RecordReaction] = ()) -> ConsumerHandler:
     """The Lambda handler of a change consumer: each message of the batch runs every reaction, on its own,
     and each one that failed is reported in batchItemFailures (even when all did), so retries are per
     message and redo nothing that succeeded."""
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    handle = tracer.capture_method(capture_response=False, capture_error=False)(record_handler(reactions))
+    handle = tracer.capture_method(capture_response=False, capture_error=False)(
+        record_handler(reactions, record_reactions)
+    )
 
     @logger.inject_lambda_context
     @metrics.log_metrics

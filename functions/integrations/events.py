@@ -1,0 +1,19 @@
+"""Entry point of the integrations consumer: the events of the catalogue, from the table's changes.
+
+Its queue receives the changes of the entities that have events (common.platform.change_fanout), one stream
+record per message. Each message is handled on its own; a failing one is reported in batchItemFailures and
+retried without redoing the others. A change's events have ids derived from the change itself, so a
+redelivered change records nothing twice, and the deliveries it hands on are created once."""
+
+from __future__ import annotations
+
+from common.integrations import change_events
+from common.platform import queued_changes
+from common.platform.settings import Deployment, validate_settings
+
+validate_settings(Deployment)
+
+# The reaction needs the record itself (its id names the events), not only its images.
+RECORD_REACTIONS: tuple[queued_changes.RecordReaction, ...] = (change_events.on_change,)
+
+lambda_handler = queued_changes.consumer((), RECORD_REACTIONS)
