@@ -5,18 +5,33 @@ change that alters nothing an event is about means none."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
+from common.deals import staff_deals
+from common.deals.deal_views import Deal
 from common.integrations import catalogue
-from common.integrations.events import Event
+from common.integrations.change_events import events_of
+from common.integrations.events import Event, event_id
 from common.leads import companies, intake
+from common.money import commissions, ledger, payout_requests
+from common.platform import db
+from common.teams import referral_acceptance, referral_expiry, referral_offers, referral_requests, team_customers
+from common.teams.referral_requests import NewReferralRequest, ReferralCustomer
 
-from tests.support import OPERATOR, api_caller, body_of
+from local.twilio_fake import FakeTwilio
+from tests.support import OPERATOR, api_caller, body_of, stream_record
+from tests.unit import sweeps
 from tests.unit.conftest import FrozenClock
+from tests.unit.functions.partners import test_programme as programme_tests
+from tests.unit.functions.partners import test_registration as registration_tests
 from tests.unit.integrations.table_stream import TableStream
+from tests.unit.money import test_commission_cascade as cascade_tests
+from tests.unit.teams import test_reminders as reminder_tests
 
 leads_call = api_caller("leads")
+partners_call = api_caller("partners")
 ADMIN, REP = "user-admin", "user-rep"
 
 
@@ -135,3 +150,277 @@ def test_a_return_to_the_company_is_an_event_of_each_lead_returned(
     ]
     assert valid(events[0])["returned"]["comments"] == "Not in our area"
     assert len({e.id for e in events}) == 2  # two changes (records) of one transaction: two ids
+
+
+# -- partners and the programme ------------------------------------------------------------------------
+
+
+@pytest.mark.cognito
+def test_a_partners_arrival_status_and_removal_are_events_and_an_edit_is_none(
+    stream: TableStream, frozen_clock: FrozenClock
+) -> None:
+    org = programme_tests.new_org()
+    manager = org.staff("manager", ["partners:manage"])
+    body = {"first_name": "Pat", "last_name": "Partner", "email": "pat@partner.example", "phone": "+15550100"}
+    stream.read()
+
+    added = partners_call("POST", f"{org.path}/partners", user=manager, body=body)
+    assert added["statusCode"] == 201, added
+    partner_id = body_of(added)["partner_id"]
+    event = only([e for e in stream.events() if e.type.startswith("partner.")])
+    assert (event.type, valid(event)["partner_id"], event.data["origin"]) == ("partner.added", partner_id, "added")
+    assert event.data == body_of(added)  # the partner as staff read it
+
+    frozen_clock.advance(seconds=1)
+    path = f"{org.path}/partners/{partner_id}"
+    assert partners_call("PATCH", path, user=manager, body={"first_name": "Patricia"})["statusCode"] == 200
+    assert stream.events() == []  # an edit changes no status
+    ended = partners_call("POST", f"{path}/status", user=manager, body={"status": "ENDED"})
+    assert ended["statusCode"] == 200, ended
+    event = only(stream.events())
+    assert (event.type, event.data["status"], event.occurred_at) == (
+        "partner.status_changed",
+        "ENDED",
+        event.data["updated_at"],
+    )
+
+    assert partners_call("DELETE", path, user=manager)["statusCode"] == 204
+    assert [(e.type, e.data["partner_id"]) for e in stream.events()] == [("partner.removed", partner_id)]
+    # Added again: the node put back over the removed one is an arrival.
+    again = partners_call("POST", f"{org.path}/partners", user=manager, body=body)
+    assert again["statusCode"] == 201, again
+    assert [e.type for e in stream.events() if e.type.startswith("partner.")] == ["partner.added"]
+
+
+@pytest.mark.cognito
+def test_joining_inviting_and_registering_are_the_programmes_events(stream: TableStream) -> None:
+    org = programme_tests.new_org()
+    boss = org.staff("boss", ["programme:join"])
+    programme_tests.put_partner(org.org_id, "p1")
+    stream.read()
+
+    joined = partners_call("POST", f"{org.path}/programme/join", user=boss, body={})
+    assert joined["statusCode"] == 201, joined
+    event = only(stream.events())
+    assert (event.type, event.data["partner_id"], event.data["origin"]) == ("programme.joined", boss, "joined")
+    valid(event)
+
+    token = registration_tests.invitation_token(org)  # p1 invites (and the stream's e-mail sends the link)
+    event = only(stream.events())
+    invitation = valid(event)
+    assert (event.type, invitation["inviter_id"], invitation["state"]) == ("programme.invited", "p1", "sent")
+    assert event.occurred_at == invitation["created_at"]
+
+    body = {"token": token, "password": registration_tests.PASSWORD}
+    assert partners_call("POST", "/public/registrations/invitation", body=body)["statusCode"] == 201
+    registered = [e for e in stream.events() if e.type.startswith(("programme.", "partner."))]
+    assert [(e.type, e.data["origin"], e.data["upline"]) for e in registered] == [
+        ("programme.registered", "invitation", ["p1"])
+    ]
+    referred = registration_tests._referral(org, email="rex@referred.example")
+    assert referred["statusCode"] == 202, referred
+    registered = [e for e in stream.events() if e.type.startswith(("programme.", "partner."))]
+    assert [(e.type, e.data["origin"], e.data["email"]) for e in registered] == [
+        ("programme.registered", "referral", "rex@referred.example")
+    ]
+
+
+# -- deals and money -----------------------------------------------------------------------------------
+
+
+def test_a_deals_life_and_the_money_it_moves_are_events(stream: TableStream, frozen_clock: FrozenClock) -> None:
+    programme = cascade_tests.Programme()
+    credited, upline = programme.partners[0], programme.partners[1]
+    stream.read()
+
+    deal = programme.deal()
+    events = stream.events()
+    assert [e.type for e in events] == ["deal.created", "partner.status_changed"]  # a credited lead: ACTIVE
+    assert valid(events[0]) == Deal.of(deal).model_dump(mode="json")
+    assert (events[1].data["partner_id"], events[1].data["status"]) == (credited, "ACTIVE")
+
+    frozen_clock.advance(seconds=1)
+    [(old, new)] = programme.moves(deal, "Won")
+    moved = only(stream.events())
+    assert (moved.type, moved.data["stage_name"]) == ("deal.stage_changed", "Won")
+    assert moved.occurred_at == moved.data["stage_history"][-1]["at"]
+    commissions.on_change(old, new)  # the payouts consumer's cascade
+    paid = [e for e in stream.events() if e.type.startswith("commission.")]
+    assert [(e.type, e.data["partner_id"], e.data["amount"]) for e in paid] == [
+        ("commission.paid", partner, amount)
+        for partner, amount in zip(programme.partners, cascade_tests.PAID, strict=True)
+    ]
+    assert all(valid(e)["kind"] == "commission" and e.occurred_at == e.data["recorded_at"] for e in paid)
+
+    staff_deals.share_deal(programme.org_id, deal["deal_id"], programme.admin, upline)
+    shared = only(stream.events())
+    assert (shared.type, shared.data["partner_ids"]) == ("deal.shared", [credited, upline])
+
+    request = payout_requests.request_payout(
+        programme.org_id, credited, payout_requests.NewPayoutRequest(amount=60_000)
+    )
+    requested = only(stream.events())
+    assert (requested.type, valid(requested)["status"], requested.data["partner_name"]) == (
+        "payout.requested",
+        "pending",
+        "Level 1",
+    )
+    payout_requests.pay(programme.org_id, request["request_id"], ADMIN)
+    settled = only(stream.events())  # the payout's own ledger entry is told by the request
+    assert (settled.type, settled.data["status"], settled.data["settled_by"]) == (
+        "payout.paid",
+        "paid",
+        f"user:{ADMIN}",
+    )
+    again = payout_requests.request_payout(programme.org_id, credited, payout_requests.NewPayoutRequest(amount=1_000))
+    stream.read()
+    payout_requests.reject(programme.org_id, again["request_id"], ADMIN, payout_requests.Rejection(reason="No invoice"))
+    rejected = only(stream.events())
+    assert (rejected.type, rejected.data["reject_reason"]) == ("payout.rejected", "No invoice")
+    assert rejected.occurred_at == rejected.data["settled_at"]
+
+    [(old, new)] = programme.moves(deal, "Cancelled")
+    assert stream.types() == ["deal.stage_changed"]
+    commissions.on_change(old, new)
+    reversed_ = [e for e in stream.events() if e.type.startswith("commission.")]
+    assert [(e.type, e.data["amount"]) for e in reversed_] == [
+        ("commission.reversed", -amount) for amount in cascade_tests.PAID
+    ]
+
+    correction = ledger.Correction(amount=2_500, reason="Referral fee agreed separately")
+    ledger.correct(programme.org_id, upline, programme.admin, correction)
+    corrected = only(stream.events())
+    assert (corrected.type, corrected.data["details"]["reason"], corrected.data["amount"]) == (
+        "wallet.corrected",
+        "Referral fee agreed separately",
+        2_500,
+    )
+
+
+# -- partner teams and referrals ----------------------------------------------------------------------
+
+
+def test_a_referrals_life_and_its_customers_are_events(
+    twilio: FakeTwilio, stream: TableStream, frozen_clock: FrozenClock
+) -> None:
+    org_id, team_id = reminder_tests.new_team()
+    customer = ReferralCustomer(first_name="Casey", last_name="Client", email="casey@client.example")
+    new = NewReferralRequest(team_id=team_id, customer=customer, summary="3-bed house", expires_in_minutes=60)
+    stream.read()
+
+    request = referral_requests.create(org_id, new, ADMIN)
+    created = only(stream.events())
+    assert (created.type, valid(created)["status"], created.data["code"]) == (
+        "referral_request.created",
+        "open",
+        request["code"],
+    )
+    assert referral_offers.offer_request(request) == len(reminder_tests.PHONES)  # every eligible member
+    offered = stream.events()
+    assert {e.type for e in offered} == {"referral_request.offered"}
+    assert sorted(e.data["history"][-1]["user_id"] for e in offered) == sorted(reminder_tests.PHONES)
+    assert len({e.id for e in offered}) == len(offered)
+    assert all(e.occurred_at == e.data["history"][-1]["at"] for e in offered)
+
+    frozen_clock.advance(minutes=5)
+    referral_acceptance.accept(org_id, request["request_id"], reminder_tests.M1, via="dashboard")
+    events = {e.type: e for e in stream.events()}
+    assert set(events) == {"referral_request.accepted", "team_customer.assigned"}
+    accepted, assigned = valid(events["referral_request.accepted"]), valid(events["team_customer.assigned"])
+    assert (accepted["status"], accepted["assignee_id"]) == ("accepted", reminder_tests.M1)
+    assert (assigned["assignee_id"], assigned["status"], assigned["overdue"]) == (reminder_tests.M1, "new", False)
+    assert assigned["is_partner"] is None  # looked up by reads only, as on the answers of changes
+
+    customer_id = assigned["customer_id"]
+    leader = reminder_tests.caller_for(org_id, team_id, reminder_tests.LEADER)
+    team_customers.reassign(leader, customer_id, team_customers.Reassignment(user_id=reminder_tests.M2))
+    event = only(stream.events())
+    assert (event.type, event.data["assignee_id"]) == ("team_customer.assigned", reminder_tests.M2)
+    member = reminder_tests.caller_for(org_id, team_id, reminder_tests.M2)
+    team_customers.update_status(
+        member, customer_id, team_customers.CustomerStatusChange(status="new", note="Left a message")
+    )
+    assert stream.events() == []  # the same status again, with a note: no change of status
+    team_customers.update_status(member, customer_id, team_customers.CustomerStatusChange(status="contacted"))
+    event = only(stream.events())
+    assert (event.type, event.data["status"]) == ("team_customer.status_changed", "contacted")
+
+    frozen_clock.advance(days=8)
+    reminder_tests.sweep()
+    overdue = [e for e in stream.events() if e.type.startswith("team_customer.")]
+    assert [(e.type, e.data["overdue"]) for e in overdue] == [("team_customer.overdue", True)]
+    assert overdue[0].occurred_at == f"{frozen_clock.moment:%Y-%m-%dT%H:%M:%S}.000Z"
+    frozen_clock.advance(days=1)
+    reminder_tests.sweep()
+    assert [e for e in stream.events() if e.type.startswith("team_customer.")] == []  # once per due date
+
+
+def test_a_request_nobody_accepted_expires_as_an_event(stream: TableStream, frozen_clock: FrozenClock) -> None:
+    org_id, team_id = reminder_tests.new_team()
+    customer = ReferralCustomer(first_name="Casey", last_name="Client")
+    new = NewReferralRequest(team_id=team_id, customer=customer, summary="Flat to rent", expires_in_minutes=5)
+    request = referral_requests.create(org_id, new, ADMIN)
+    stream.read()
+
+    frozen_clock.advance(minutes=6)
+    sweeps.run(referral_expiry.hand_on, {referral_expiry.JOB: referral_expiry.work})
+    expired = only(stream.events())
+    assert (expired.type, valid(expired)["request_id"], expired.data["status"]) == (
+        "referral_request.expired",
+        request["request_id"],
+        "expired",
+    )
+
+
+# -- the record itself ---------------------------------------------------------------------------------
+
+
+def test_a_redelivered_record_means_the_same_events_and_another_record_others(
+    lead_org: dict[str, str], stream: TableStream
+) -> None:
+    enter_lead(lead_org["org_id"])
+    (record,) = stream.read()
+
+    first, again = events_of(record), events_of(copy.deepcopy(record))
+    assert first == again
+    assert only(first).id == event_id(record["eventID"], "lead.received")
+    other = {**record, "eventID": "another-change"}
+    assert only(events_of(other)).id != only(first).id
+
+
+def test_without_its_own_time_an_event_takes_the_records(stream: TableStream) -> None:
+    org_id, team_id = reminder_tests.new_team()
+    stream.read()
+    reminder_tests.add_customer(org_id, team_id, reminder_tests.M1)
+    (inserted,) = [r for r in stream.read() if r["dynamodb"]["NewImage"]["entity"]["S"] == "team_customer"]
+    customer = db.stream_images(inserted["dynamodb"])[1]
+    assert customer is not None
+    # Noted overdue by a sweep that did not record when (an older item): the record's time stands.
+    noted = {**customer, team_customers.OVERDUE_FOR: customer["due_at"]}
+    record = stream_record("MODIFY", noted, customer, seq=7)
+    record["dynamodb"]["ApproximateCreationDateTime"] = 1_796_600_000
+
+    event = only(events_of(record))
+    assert (event.type, event.occurred_at) == ("team_customer.overdue", "2026-12-06T23:33:20.000Z")
+    assert valid(event)["overdue"] is True  # as of that time: it was due on 2026-11-29
+
+
+def test_a_removal_a_change_without_its_old_image_and_other_entities_mean_nothing(
+    lead_org: dict[str, str], stream: TableStream
+) -> None:
+    lead_id = enter_lead(lead_org["org_id"], location="queue")
+    leads_call("POST", f"/orgs/{lead_org['org_id']}/lead-queue/claims", user=REP)
+    records = stream.read()
+    claimed = next(r for r in records if r["eventName"] == "MODIFY")
+    assert only(events_of(claimed)).type == "lead.claimed"
+
+    cut = copy.deepcopy(claimed)
+    del cut["dynamodb"]["OldImage"]
+    cut["dynamodb"]["OldImageOmitted"] = True  # as the dispatcher sends a change too large with both
+    assert events_of(cut) == []
+    removed = {**copy.deepcopy(claimed), "eventName": "REMOVE"}
+    removed["dynamodb"] = {k: v for k, v in claimed["dynamodb"].items() if k != "NewImage"}
+    assert events_of(removed) == []
+    membership = [r for r in records if r["dynamodb"]["NewImage"]["entity"]["S"] != "lead"]
+    assert all(events_of(r) == [] for r in membership)
+    assert lead_id

@@ -56,7 +56,7 @@ from common.teams.referral_requests import HISTORY as REFERRAL_HISTORY
 from common.teams.referral_requests import effective_status
 from common.teams.referral_views import ReferralRequest
 
-Found = tuple[EventType, str]  # an event type and when its change happened (the item's own time)
+Found = tuple[EventType, str | None]  # an event type, and when its change happened as the item says (if it does)
 Detect = Callable[[db.Item | None, db.Item], list[Found]]
 Answer = Callable[[db.Item, str, Any], BaseModel]  # the item, the change's time, a client: the event's data
 
@@ -72,17 +72,20 @@ def events_of(change: Mapping[str, Any], *, client: Any = None) -> list[Event]:
         return []
     detect, answer = _ENTITIES[entity]
     found = dict(detect(old, new))  # one event per type and change: the last one found
-    return [
-        Event(
-            id=event_id(str(change["eventID"]), event_type.name),
-            type=event_type.name,
-            version=event_type.version,
-            org_id=new["org_id"],
-            occurred_at=at or _record_time(record),
-            data=answer(new, at or _record_time(record), client).model_dump(mode="json"),
+    events = []
+    for event_type, at in found.items():
+        occurred_at = at or _record_time(record)
+        events.append(
+            Event(
+                id=event_id(str(change["eventID"]), event_type.name),
+                type=event_type.name,
+                version=event_type.version,
+                org_id=new["org_id"],
+                occurred_at=occurred_at,
+                data=answer(new, occurred_at, client).model_dump(mode="json"),
+            )
         )
-        for event_type, at in found.items()
-    ]
+    return events
 
 
 def _record_time(record: Mapping[str, Any]) -> str:
@@ -96,7 +99,7 @@ def _added(bound: history.Bound, old: db.Item | None, new: db.Item) -> list[hist
 
 
 def _from_history(entries: Iterable[history.Entry], key: str, types: Mapping[str, EventType]) -> list[Found]:
-    return [(types[entry[key]], entry["at"]) for entry in entries if entry.get(key) in types]
+    return [(types[entry[key]], entry.get("at")) for entry in entries if entry.get(key) in types]
 
 
 # -- leads and customers -------------------------------------------------------------------------------
@@ -116,7 +119,7 @@ def _lead(old: db.Item | None, new: db.Item) -> list[Found]:
 
 
 def _customer(old: db.Item | None, new: db.Item) -> list[Found]:
-    return [(c.CUSTOMER_CREATED, new["created_at"])] if old is None else []
+    return [(c.CUSTOMER_CREATED, new.get("created_at"))] if old is None else []
 
 
 def _customer_answer(item: db.Item, at: str, client: Any) -> BaseModel:
@@ -138,17 +141,17 @@ _ARRIVALS = {
 def _partner(old: db.Item | None, new: db.Item) -> list[Found]:
     was_in = old is not None and not old.get("removed_at")
     if new.get("removed_at"):
-        return [(c.PARTNER_REMOVED, new["removed_at"])] if was_in else []
+        return [(c.PARTNER_REMOVED, new.get("removed_at"))] if was_in else []
     if not was_in:  # a new node, or one put back over a removed one
         arrival = _ARRIVALS.get(str(new.get("origin")))
-        return [(arrival, new["updated_at"])] if arrival else []
+        return [(arrival, new.get("updated_at"))] if arrival else []
     if old is not None and old.get("status") != new.get("status"):
-        return [(c.PARTNER_STATUS_CHANGED, new["updated_at"])]
+        return [(c.PARTNER_STATUS_CHANGED, new.get("updated_at"))]
     return []
 
 
 def _invitation(old: db.Item | None, new: db.Item) -> list[Found]:
-    return [(c.PROGRAMME_INVITED, new["created_at"])] if old is None else []
+    return [(c.PROGRAMME_INVITED, new.get("created_at"))] if old is None else []
 
 
 def _invitation_answer(item: db.Item, at: str, client: Any) -> BaseModel:
@@ -163,10 +166,10 @@ def _invitation_answer(item: db.Item, at: str, client: Any) -> BaseModel:
 
 def _deal(old: db.Item | None, new: db.Item) -> list[Found]:
     if old is None:
-        return [(c.DEAL_CREATED, new["created_at"])]
-    found: list[Found] = [(c.DEAL_STAGE_CHANGED, entry["at"]) for entry in _added(STAGE_HISTORY, old, new)]
+        return [(c.DEAL_CREATED, new.get("created_at"))]
+    found: list[Found] = [(c.DEAL_STAGE_CHANGED, entry.get("at")) for entry in _added(STAGE_HISTORY, old, new)]
     if set(new.get("partner_ids") or []) - set(old.get("partner_ids") or []):
-        found.append((c.DEAL_SHARED, new["updated_at"]))
+        found.append((c.DEAL_SHARED, new.get("updated_at")))
     return found
 
 
@@ -181,7 +184,7 @@ _ENTRY_KINDS = {
 
 def _ledger_entry(old: db.Item | None, new: db.Item) -> list[Found]:
     kind = _ENTRY_KINDS.get(str(new.get("kind")))
-    return [(kind, new["recorded_at"])] if old is None and kind else []
+    return [(kind, new.get("recorded_at"))] if old is None and kind else []
 
 
 _SETTLEMENTS = {PayoutStatus.PAID.value: c.PAYOUT_PAID, PayoutStatus.REJECTED.value: c.PAYOUT_REJECTED}
@@ -189,9 +192,9 @@ _SETTLEMENTS = {PayoutStatus.PAID.value: c.PAYOUT_PAID, PayoutStatus.REJECTED.va
 
 def _payout_request(old: db.Item | None, new: db.Item) -> list[Found]:
     if old is None:
-        return [(c.PAYOUT_REQUESTED, new["requested_at"])]
+        return [(c.PAYOUT_REQUESTED, new.get("requested_at"))]
     settled = _SETTLEMENTS.get(str(new.get("status")))
-    return [(settled, new["settled_at"])] if settled and old.get("status") != new.get("status") else []
+    return [(settled, new.get("settled_at"))] if settled and old.get("status") != new.get("status") else []
 
 
 def _payout_answer(item: db.Item, at: str, client: Any) -> BaseModel:
@@ -208,10 +211,12 @@ def _team_customer(old: db.Item | None, new: db.Item) -> list[Found]:
     added = _added(team_customers.HISTORY, old, new)
     found = _from_history(added, "event", _ASSIGNMENTS)
     if old is not None and old.get("status") != new.get("status"):
-        found += [(c.TEAM_CUSTOMER_STATUS_CHANGED, entry["at"]) for entry in added if entry.get("event") == "status"]
+        found += [
+            (c.TEAM_CUSTOMER_STATUS_CHANGED, entry.get("at")) for entry in added if entry.get("event") == "status"
+        ]
     overdue_for = new.get(team_customers.OVERDUE_FOR)
     if overdue_for and overdue_for == new.get("due_at") and overdue_for != (old or {}).get(team_customers.OVERDUE_FOR):
-        found.append((c.TEAM_CUSTOMER_OVERDUE, new[team_customers.OVERDUE_NOTED_AT]))
+        found.append((c.TEAM_CUSTOMER_OVERDUE, new.get(team_customers.OVERDUE_NOTED_AT)))
     return found
 
 
