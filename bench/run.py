@@ -35,7 +35,7 @@ from local.moto_server import MotoServer  # noqa: E402
 from local.twilio_fake import FakeTwilio  # noqa: E402
 
 TWILIO_ACCOUNT_SID = "AC" + "0" * 32
-CONSUMERS = ("LeadsEvents", "PartnersEvents", "ReferralsEvents", "PayoutsEvents")
+CONSUMERS = ("LeadsEvents", "PartnersEvents", "ReferralsEvents", "PayoutsEvents", "IntegrationsEvents")
 
 ITERATIONS = int(os.environ.get("BENCH_ITERATIONS", "200"))
 IMPORT_RUNS = int(os.environ.get("BENCH_IMPORT_RUNS", "11"))

@@ -69,7 +69,13 @@ def _letters(stack: Any, consumer: str, external_id: str) -> list[dict[str, Any]
 def test_only_the_dispatcher_reads_the_stream_and_each_consumer_has_its_queue(stack: Any) -> None:
     readers = [f.name for f in stack.functions.values() if f.kind == "stream"]
     assert readers == ["StreamDispatcher"]
-    assert set(stack.change_queues) == {"LeadsEvents", "PartnersEvents", "ReferralsEvents", "PayoutsEvents"}
+    assert set(stack.change_queues) == {
+        "LeadsEvents",
+        "PartnersEvents",
+        "ReferralsEvents",
+        "PayoutsEvents",
+        "IntegrationsEvents",
+    }
     sqs = stack.client("sqs")
     for name, queues in stack.change_queues.items():
         policy = json.loads(

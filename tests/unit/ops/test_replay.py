@@ -18,7 +18,8 @@ from tests.unit.conftest import TABLE
 from tests.unit.ops.conftest import messages_held, queue_bodies
 
 ITEMS = [
-    # Wanted by LeadsEvents (a new lead), PartnersEvents (a partner), ReferralsEvents (a new request), nobody.
+    # Wanted by LeadsEvents (a new lead), PartnersEvents (a partner), ReferralsEvents (a new request), nobody;
+    # the first three by IntegrationsEvents too.
     {"pk": {"S": "L#1"}, "sk": {"S": "L"}, "entity": {"S": "lead"}, "blob": {"B": b"\x00\x01"}},
     {"pk": {"S": "P#1"}, "sk": {"S": "P"}, "entity": {"S": "partner_node"}},
     {"pk": {"S": "R#1"}, "sk": {"S": "R"}, "entity": {"S": "referral_request"}},
@@ -84,12 +85,19 @@ def test_the_records_a_failure_names_reach_the_queues_that_want_them_and_the_mes
     (report,) = run(stage)
 
     assert (report.outcome, report.records, report.kept) == (replay.REPLAYED, 4, False)
-    assert report.sent == {"LeadsEvents": 1, "PartnersEvents": 1, "ReferralsEvents": 1, "PayoutsEvents": 0}
+    assert report.sent == {
+        "LeadsEvents": 1,
+        "PartnersEvents": 1,
+        "ReferralsEvents": 1,
+        "PayoutsEvents": 0,
+        "IntegrationsEvents": 3,
+    }
     changes = changes_in(stage)
     assert [c["dynamodb"]["Keys"]["pk"]["S"] for c in changes["LeadsEvents"]] == ["L#1"]  # not L#2, after the batch
     assert [c["dynamodb"]["Keys"]["pk"]["S"] for c in changes["PartnersEvents"]] == ["P#1"]
     assert [c["dynamodb"]["Keys"]["pk"]["S"] for c in changes["ReferralsEvents"]] == ["R#1"]
     assert changes["PayoutsEvents"] == []
+    assert [c["dynamodb"]["Keys"]["pk"]["S"] for c in changes["IntegrationsEvents"]] == ["L#1", "P#1", "R#1"]
     # As the dispatcher sends it: the record as Lambda delivers it.
     (lead,) = changes["LeadsEvents"]
     assert (lead["eventSource"], lead["eventName"], lead["eventSourceARN"]) == (
@@ -100,7 +108,9 @@ def test_the_records_a_failure_names_reach_the_queues_that_want_them_and_the_mes
     assert isinstance(lead["dynamodb"]["ApproximateCreationDateTime"], int)
     assert lead["dynamodb"]["NewImage"]["blob"]["B"] == base64.b64encode(b"\x00\x01").decode()
     assert messages_held(boto3.client("sqs"), stage.outputs.stream_failures_url) == 0
-    assert replay.describe(report).endswith("4 record(s) replayed (LeadsEvents 1, PartnersEvents 1, ReferralsEvents 1)")
+    assert replay.describe(report).endswith(
+        "4 record(s) replayed (LeadsEvents 1, PartnersEvents 1, ReferralsEvents 1, IntegrationsEvents 3)"
+    )
 
 
 def test_records_the_stream_no_longer_holds_are_reported_and_the_message_kept(stage: Stage, failure: str) -> None:

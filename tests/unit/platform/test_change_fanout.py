@@ -32,14 +32,22 @@ def record(event_name: str, seq: int, old: dict[str, Any] | None = None, **new: 
 @pytest.mark.parametrize(
     ("change", "consumers"),
     [
-        (record("INSERT", 1, entity="lead", status="pending"), ["LeadsEvents"]),
-        (record("MODIFY", 2, {"status": "queued"}, entity="lead", status="returned"), ["LeadsEvents"]),
-        (record("MODIFY", 3, {"status": "pending"}, entity="lead", status="queued"), []),
-        (record("INSERT", 4, entity="deal", stage_commission="none"), ["PartnersEvents"]),
-        (record("MODIFY", 5, {}, entity="deal", stage_commission="compute"), ["PartnersEvents", "PayoutsEvents"]),
-        (record("MODIFY", 6, {}, entity="payout_request", status="paid"), ["PayoutsEvents"]),
-        (record("INSERT", 7, entity="referral_request"), ["ReferralsEvents"]),
-        (record("INSERT", 8, entity="ledger_entry"), []),
+        (record("INSERT", 1, entity="lead", status="pending"), ["LeadsEvents", "IntegrationsEvents"]),
+        (
+            record("MODIFY", 2, {"status": "queued"}, entity="lead", status="returned"),
+            ["LeadsEvents", "IntegrationsEvents"],
+        ),
+        (record("MODIFY", 3, {"status": "pending"}, entity="lead", status="queued"), ["IntegrationsEvents"]),
+        (record("INSERT", 4, entity="deal", stage_commission="none"), ["PartnersEvents", "IntegrationsEvents"]),
+        (
+            record("MODIFY", 5, {}, entity="deal", stage_commission="compute"),
+            ["PartnersEvents", "PayoutsEvents", "IntegrationsEvents"],
+        ),
+        (record("MODIFY", 6, {}, entity="payout_request", status="paid"), ["PayoutsEvents", "IntegrationsEvents"]),
+        (record("INSERT", 7, entity="referral_request"), ["ReferralsEvents", "IntegrationsEvents"]),
+        (record("INSERT", 8, entity="ledger_entry", kind="commission"), ["IntegrationsEvents"]),
+        (record("INSERT", 9, entity="ledger_entry", kind="payout"), []),
+        (record("MODIFY", 10, {}, entity="wallet"), []),
     ],
 )
 def test_each_change_goes_to_the_consumers_whose_filters_it_matches(
@@ -57,9 +65,7 @@ def test_the_manifest_names_the_filters_of_the_fanout() -> None:
     consumers = {f.name: f for f in manifest.FUNCTIONS if f.kind == "queue"}
     assert {name: f.change_filters for name, f in consumers.items()} == dict(change_fanout.CONSUMER_FILTERS)
     assert manifest.STREAM_DISPATCHER.stream_filters == (change_fanout.stream_filter(),)
-    assert (
-        "referral_request" in change_fanout.entities_wanted() and "ledger_entry" not in change_fanout.entities_wanted()
-    )
+    assert "referral_request" in change_fanout.entities_wanted() and "wallet" not in change_fanout.entities_wanted()
 
 
 def test_a_filter_that_names_no_entity_is_refused() -> None:
@@ -89,11 +95,12 @@ def test_dispatch_sends_the_whole_record_in_batches_of_ten() -> None:
     sender = Sender()
     outcome = change_fanout.dispatch(records, URLS, sender)
 
-    assert outcome.failed == [] and outcome.sent["LeadsEvents"] == 23
-    assert [len(entries) for _, entries in sender.calls] == [10, 10, 3]
-    assert {url for url, _ in sender.calls} == {URLS["LeadsEvents"]}
-    bodies = [json.loads(e["MessageBody"]) for _, entries in sender.calls for e in entries]
-    assert bodies == records
+    assert outcome.failed == [] and outcome.sent["LeadsEvents"] == outcome.sent["IntegrationsEvents"] == 23
+    for queue in ("LeadsEvents", "IntegrationsEvents"):
+        calls = [entries for url, entries in sender.calls if url == URLS[queue]]
+        assert [len(entries) for entries in calls] == [10, 10, 3]
+        assert [json.loads(e["MessageBody"]) for entries in calls for e in entries] == records
+    assert {url for url, _ in sender.calls} == {URLS["LeadsEvents"], URLS["IntegrationsEvents"]}
 
 
 def test_a_record_not_sent_to_every_queue_is_reported_failed() -> None:
@@ -104,7 +111,13 @@ def test_a_record_not_sent_to_every_queue_is_reported_failed() -> None:
     outcome = change_fanout.dispatch([both, lead, referral], URLS, sender)
 
     assert outcome.failed == [both["dynamodb"]["SequenceNumber"], lead["dynamodb"]["SequenceNumber"]]
-    assert outcome.sent == {"LeadsEvents": 0, "PartnersEvents": 1, "ReferralsEvents": 1, "PayoutsEvents": 0}
+    assert outcome.sent == {
+        "LeadsEvents": 0,
+        "PartnersEvents": 1,
+        "ReferralsEvents": 1,
+        "PayoutsEvents": 0,
+        "IntegrationsEvents": 2,
+    }
 
 
 def test_a_change_too_large_for_a_message_goes_without_its_old_image() -> None:
