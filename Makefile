@@ -11,7 +11,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help prereqs prereqs-local install lock dev test lint test-unit test-infra test-integration bench layer \
-        synth deploy diff preflight stage-named token verify-ledger redrive replay clean
+        synth deploy diff preflight stage-named token verify-ledger redrive replay event-schemas clean
 
 help:
 	@echo "The two commands:"
@@ -41,6 +41,7 @@ help:
 	@echo "  make install  - the .venv and node packages only (every command does it when needed)"
 	@echo "  make prereqs  - check Python and npm, saying what is missing (make prereqs-local: and Java)"
 	@echo "  make lock     - regenerate requirements/*.txt from pyproject.toml (ARGS=--upgrade for newer versions)"
+	@echo "  make event-schemas - write each event type's JSON Schema to docs/events/ (after a catalogue change)"
 	@echo "  make clean    - remove build outputs and caches (.build, cdk.out, tool caches)"
 
 prereqs:
@@ -129,6 +130,10 @@ replay: $(VENV)/.installed
 
 bench: prereqs-local install
 	$(PY) -m bench.run
+
+# The events' JSON Schemas, published with the code (a unit test checks they are current).
+event-schemas: $(VENV)/.installed
+	@$(PY) -m local.event_schemas
 
 clean:
 	rm -rf .build cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -51,19 +51,23 @@ class DocumentConflict(ValueError):
 
 
 def merge(documents: Iterable[dict[str, Any]]) -> dict[str, Any]:
-    """One document for several API functions: paths and component schemas side by side. A component name
-    or an operation defined differently by two documents is refused (DocumentConflict)."""
+    """One document for several API functions (and the events' webhooks): paths, webhooks and component
+    schemas side by side. A component name or an operation defined differently by two documents is refused
+    (DocumentConflict)."""
     merged: dict[str, Any] = {}
     for document in documents:
         if not merged:
             merged = copy.deepcopy(document)
             continue
-        paths = merged.setdefault("paths", {})
-        for path, item in document.get("paths", {}).items():
-            for method, operation in item.items():
-                known = paths.setdefault(path, {}).setdefault(method, operation)
-                if known != operation:
-                    raise DocumentConflict(f"{method.upper()} {path} is documented twice, differently")
+        for section in ("paths", "webhooks"):
+            if section not in document:
+                continue
+            items = merged.setdefault(section, {})
+            for path, item in document[section].items():
+                for method, operation in item.items():
+                    known = items.setdefault(path, {}).setdefault(method, operation)
+                    if known != operation:
+                        raise DocumentConflict(f"{method.upper()} {path} is documented twice, differently")
         schemas = merged.setdefault("components", {}).setdefault("schemas", {})
         for name, schema in document.get("components", {}).get("schemas", {}).items():
             if schemas.setdefault(name, schema) != schema:

@@ -41,12 +41,13 @@ class ServedFunctions:
         return function
 
     def api_document(self, invoker: Invoker) -> dict[str, Any]:
-        """The API functions' OpenAPI documents merged, read from their resolvers in a worker (where the
-        handler modules are imported with the functions' environment)."""
+        """The API functions' OpenAPI documents and the events' (the webhooks section) merged, read from their
+        resolvers in a worker (where the handler modules are imported with the functions' environment)."""
         if self._api_document is None:
             documents = [
                 invoker.call(worker.openapi_document, f.handler) for f in self.functions.values() if f.kind == "api"
             ]
+            documents.append(invoker.call(worker.events_document))
             self._api_document = openapi.merge(json.loads(d) for d in documents if d)
         return self._api_document
 

@@ -203,5 +203,13 @@ def openapi_document(handler: str) -> str | None:
     return str(app.get_openapi_json_schema(title=resolver.API_TITLE, version=resolver.API_VERSION))
 
 
+def events_document() -> str:
+    """The events' part of the API's OpenAPI document: the webhooks our deliveries make, their bodies' schemas."""
+    from common.integrations import event_docs
+    from common.web import resolver
+
+    return json.dumps(event_docs.document(resolver.API_TITLE, resolver.API_VERSION))
+
+
 def ping() -> int:
     return os.getpid()

@@ -26,7 +26,7 @@ from tests.unit import sweeps
 from tests.unit.conftest import FrozenClock
 from tests.unit.functions.partners import test_programme as programme_tests
 from tests.unit.functions.partners import test_registration as registration_tests
-from tests.unit.integrations.table_stream import TableStream
+from tests.unit.integrations.table_stream import TableStream, published
 from tests.unit.money import test_commission_cascade as cascade_tests
 from tests.unit.teams import test_reminders as reminder_tests
 
@@ -41,7 +41,8 @@ def only(events: list[Event]) -> Event:
 
 
 def valid(event: Event) -> dict[str, Any]:
-    """The event's data, checked against its type's model (as a receiver would read it)."""
+    """The event's data, checked against its type's model (as a receiver would read it); every event read from
+    the stream is checked against its published JSON Schema too (table_stream.published)."""
     model = catalogue.EVENT_TYPES[event.type].model
     return model.model_validate(event.data).model_dump(mode="json")
 
@@ -400,7 +401,7 @@ def test_without_its_own_time_an_event_takes_the_records(stream: TableStream) ->
     record = stream_record("MODIFY", noted, customer, seq=7)
     record["dynamodb"]["ApproximateCreationDateTime"] = 1_796_600_000
 
-    event = only(events_of(record))
+    event = published(only(events_of(record)))
     assert (event.type, event.occurred_at) == ("team_customer.overdue", "2026-12-06T23:33:20.000Z")
     assert valid(event)["overdue"] is True  # as of that time: it was due on 2026-11-29
 

@@ -44,3 +44,15 @@ def test_shared_schemas_and_separate_operations_merge() -> None:
     )
     assert set(merged["components"]["schemas"]) == {"Problem", "PartnerStatusChange", "CustomerStatusChange"}
     assert set(merged["paths"]["/a"]) == {"get", "post"}
+
+
+def test_the_webhooks_of_one_document_join_the_others_and_share_their_schemas() -> None:
+    lead = {"type": "object", "properties": {"lead_id": {"type": "string"}}}
+    received = {"post": {"summary": "lead.received"}}
+    events = {**_document({"Lead": lead}), "webhooks": {"lead.received": received}}
+    merged = merge([_document({"Lead": lead}, {"/leads": {"get": {"summary": "Leads"}}}), events])
+    assert merged["webhooks"] == {"lead.received": received}
+    assert set(merged["paths"]) == {"/leads"} and merged["components"]["schemas"] == {"Lead": lead}
+    other = {**_document({}), "webhooks": {"lead.received": {"post": {"summary": "another"}}}}
+    with pytest.raises(DocumentConflict, match=r"POST lead\.received"):
+        merge([events, other])
