@@ -17,8 +17,8 @@ Every event's id derives from the record's id and its type (events.event_id), so
 the same events; its time is the item's own time of the change (the history entry's, `updated_at`, ...),
 else the record's ApproximateCreationDateTime, never the time it is handled. Its data is the resource as the
 change left it, built as the API answers it to an admin; the two answers that read more than their item
-read it here too (a customer's `is_partner`, a payout request's `partner_name`), which is the only table
-access of this module.
+read it here too (a customer's `is_partner`, a payout request's `partner_name`): the only reads of
+`events_of`. `on_change`, the consumer's reaction, records the events and hands them on.
 
 Every entity with events is bounded far below half a queue message (docs/decisions.md, "Bounded items"), so
 its records always carry both images. A modification that came without its old image (which only a change
@@ -58,7 +58,7 @@ from common.teams.referral_views import ReferralRequest
 
 Found = tuple[EventType, str | None]  # an event type, and when its change happened as the item says (if it does)
 Detect = Callable[[db.Item | None, db.Item], list[Found]]
-Answer = Callable[[db.Item, str, Any], BaseModel]  # the item, the change's time, a client: the event's data
+DataOf = Callable[[db.Item, str, Any], BaseModel]  # the item, the change's time, a client: the event's data
 
 
 def events_of(change: Mapping[str, Any], *, client: Any = None) -> list[Event]:
@@ -244,11 +244,11 @@ def _referral_answer(item: db.Item, at: str, client: Any) -> BaseModel:
     return ReferralRequest.of(item, status=effective_status(item, moment))
 
 
-def _plain(model: type[Any]) -> Answer:
+def _plain(model: type[Any]) -> DataOf:
     return lambda item, at, client: model.of(item)
 
 
-_ENTITIES: dict[str, tuple[Detect, Answer]] = {
+_ENTITIES: dict[str, tuple[Detect, DataOf]] = {
     "lead": (_lead, _plain(Lead)),
     "customer": (_customer, _customer_answer),
     "partner_node": (_partner, _plain(Partner)),
