@@ -16,6 +16,7 @@ from infra.changes import StreamDispatcher
 from infra.config import DeploymentConfig
 from infra.files import FilesBucket
 from infra.functions import FunctionDefaults, LambdaFunction, common_layer
+from infra.integrations import Integrations
 from infra.leads import Leads
 from infra.monitoring import Monitoring
 from infra.partners import Partners
@@ -111,6 +112,7 @@ class PartnerProgrammeStack(Stack):
             defaults=defaults,
         )
         payouts = Payouts(self, "Payouts", table=table, sender=sender, defaults=defaults)
+        integrations = Integrations(self, "Integrations", table=table, defaults=defaults)
         status_sweep = StatusSweep(
             self,
             "StatusSweep",
@@ -145,6 +147,7 @@ class PartnerProgrammeStack(Stack):
             manifest.SMS_WEBHOOK.name: referrals.sms_webhook,
             manifest.PAYOUTS_API.name: payouts.api,
             manifest.PAYOUTS_EVENTS.name: payouts.events,
+            manifest.INTEGRATIONS_API.name: integrations.api,
             manifest.STATUS_SWEEP.name: status_sweep.sweep,
             manifest.STATUS_SWEEP_WORK.name: status_sweep.work,
             manifest.TOKEN_AUTHORIZER.name: token_authorizer,
