@@ -47,7 +47,9 @@ SIGNED = (
         "(body.url)",
     ),
 )
-def create_endpoint(org_id: Id, new: Annotated[endpoints.NewEndpoint, Body()]) -> endpoints.WebhookEndpointWithSecret:
+def create_endpoint(
+    org_id: Id, new: Annotated[endpoints.NewWebhookEndpoint, Body()]
+) -> endpoints.WebhookEndpointWithSecret:
     member = member_of(router, org_id, MANAGE)
     item = endpoints.create_endpoint(org_id, new, member.user_id)
     metrics.add_metric(name="WebhookEndpointCreated", unit=MetricUnit.Count, value=1)
@@ -95,7 +97,7 @@ def get_endpoint(org_id: Id, endpoint_id: Id) -> endpoints.WebhookEndpoint:
     ),
 )
 def update_endpoint(
-    org_id: Id, endpoint_id: Id, patch: Annotated[endpoints.EndpointPatch, Body()]
+    org_id: Id, endpoint_id: Id, patch: Annotated[endpoints.WebhookEndpointPatch, Body()]
 ) -> endpoints.WebhookEndpoint:
     member = member_of(router, org_id, MANAGE)
     return endpoints.WebhookEndpoint.of(endpoints.update_endpoint(org_id, endpoint_id, patch, member.user_id))

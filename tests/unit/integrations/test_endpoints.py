@@ -14,9 +14,9 @@ from common.integrations.endpoints import (
     ALL_EVENTS,
     MAX_ENDPOINTS_PER_ORG,
     DisabledReason,
-    EndpointPatch,
-    NewEndpoint,
+    NewWebhookEndpoint,
     WebhookEndpoint,
+    WebhookEndpointPatch,
     WebhookEndpointWithSecret,
 )
 from common.platform import clock, db
@@ -29,8 +29,8 @@ ORG, OTHER_ORG, ADMIN = "01J0RG0000000000000000000A", "01J0RG0000000000000000000
 URL = "https://crm.example.com/hooks"
 
 
-def new(url: str = URL, types: list[str] | None = None, **fields: Any) -> NewEndpoint:
-    return NewEndpoint(url=url, event_types=types or ["lead.converted"], **fields)
+def new(url: str = URL, types: list[str] | None = None, **fields: Any) -> NewWebhookEndpoint:
+    return NewWebhookEndpoint(url=url, event_types=types or ["lead.converted"], **fields)
 
 
 def create(org_id: str = ORG, **fields: Any) -> dict[str, Any]:
@@ -96,7 +96,7 @@ def test_event_types_come_from_the_catalogue(types: list[str]) -> None:
 @pytest.mark.parametrize("types", [[], ["Lead.Converted"], ["lead"], ["lead.converted "], ["x" * 101]])
 def test_event_types_are_names_of_the_catalogue_form(types: list[str]) -> None:
     with pytest.raises(ValidationError):
-        new(types=types) if types else NewEndpoint(url=URL, event_types=[])
+        new(types=types) if types else NewWebhookEndpoint(url=URL, event_types=[])
 
 
 def test_a_description_is_at_most_500_characters_of_visible_text() -> None:
@@ -171,7 +171,7 @@ def test_a_patch_changes_what_it_sends_and_checks_it(frozen_clock: FrozenClock) 
     changed = endpoints.update_endpoint(
         ORG,
         item["endpoint_id"],
-        EndpointPatch(url="https://erp.example.com/in", event_types=["deal.stage_changed"]),
+        WebhookEndpointPatch(url="https://erp.example.com/in", event_types=["deal.stage_changed"]),
         "user-other",
     )
     assert (changed["url"], changed["event_types"], changed["description"]) == (
@@ -182,21 +182,21 @@ def test_a_patch_changes_what_it_sends_and_checks_it(frozen_clock: FrozenClock) 
     assert (changed["updated_at"], changed["updated_by"]) == (clock.now_iso(), "user-other")
     assert changed["secret"] == item["secret"]
 
-    cleared = endpoints.update_endpoint(ORG, item["endpoint_id"], EndpointPatch(description=None), ADMIN)
+    cleared = endpoints.update_endpoint(ORG, item["endpoint_id"], WebhookEndpointPatch(description=None), ADMIN)
     assert "description" not in cleared
 
 
 @pytest.mark.parametrize(
     ("patch", "field"),
     [
-        (EndpointPatch(url="http://erp.example.com/in"), "body.url"),
-        (EndpointPatch(url="https://user:pw@erp.example.com/in"), "body.url"),
-        (EndpointPatch(event_types=["no.such"]), "body.event_types"),
-        (EndpointPatch(url=None), "body.url"),
-        (EndpointPatch(event_types=None), "body.event_types"),
+        (WebhookEndpointPatch(url="http://erp.example.com/in"), "body.url"),
+        (WebhookEndpointPatch(url="https://user:pw@erp.example.com/in"), "body.url"),
+        (WebhookEndpointPatch(event_types=["no.such"]), "body.event_types"),
+        (WebhookEndpointPatch(url=None), "body.url"),
+        (WebhookEndpointPatch(event_types=None), "body.event_types"),
     ],
 )
-def test_a_patch_is_refused_naming_the_field(patch: EndpointPatch, field: str) -> None:
+def test_a_patch_is_refused_naming_the_field(patch: WebhookEndpointPatch, field: str) -> None:
     item = create()
     with pytest.raises(InvalidInput) as refused:
         endpoints.update_endpoint(ORG, item["endpoint_id"], patch, ADMIN)
@@ -207,7 +207,7 @@ def test_a_patch_is_refused_naming_the_field(patch: EndpointPatch, field: str) -
 def test_changing_or_deleting_an_endpoint_that_is_not_there() -> None:
     endpoint_id = create(org_id=OTHER_ORG)["endpoint_id"]
     with pytest.raises(NotFound):
-        endpoints.update_endpoint(ORG, endpoint_id, EndpointPatch(description="x"), ADMIN)
+        endpoints.update_endpoint(ORG, endpoint_id, WebhookEndpointPatch(description="x"), ADMIN)
     with pytest.raises(NotFound):
         endpoints.delete_endpoint(ORG, endpoint_id)
     for command in (endpoints.rotate_secret, endpoints.enable_endpoint, endpoints.disable_endpoint):

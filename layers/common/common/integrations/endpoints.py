@@ -77,7 +77,7 @@ class DisabledReason(StrEnum):
     FAILING = "failing"  # every delivery failed for DISABLE_AFTER_FAILING
 
 
-class EndpointPatch(BaseModel):
+class WebhookEndpointPatch(BaseModel):
     """An endpoint's settings; on update only the fields sent are changed (a description can be cleared with
     null). Enabling and disabling have their own routes."""
 
@@ -92,7 +92,7 @@ class EndpointPatch(BaseModel):
     event_types: EventTypes | None = None
 
 
-class NewEndpoint(EndpointPatch):
+class NewWebhookEndpoint(WebhookEndpointPatch):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
@@ -210,7 +210,12 @@ def _too_many() -> InvalidInput:
 
 
 def create_endpoint(
-    org_id: str, new: NewEndpoint, author_id: str, *, policy: urls.OutboundPolicy | None = None, client: Any = None
+    org_id: str,
+    new: NewWebhookEndpoint,
+    author_id: str,
+    *,
+    policy: urls.OutboundPolicy | None = None,
+    client: Any = None,
 ) -> db.Item:
     """A new endpoint with a new secret (the item holds it: answer it once, as WebhookEndpointWithSecret).
     The organisation's endpoint count goes up in the same transaction, conditioned on the limit."""
@@ -265,7 +270,7 @@ def list_endpoints(
 def update_endpoint(
     org_id: str,
     endpoint_id: str,
-    patch: EndpointPatch,
+    patch: WebhookEndpointPatch,
     author_id: str,
     *,
     policy: urls.OutboundPolicy | None = None,
