@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from common.integrations import urls
 from common.platform import clock, db, ids, listings
 from common.platform.answers import Answer, Timestamp
-from common.platform.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound, invalid
+from common.platform.errors import Conflict, FieldError, InvalidInput, NotFound, invalid
 from common.platform.validation import MULTI_LINE
 
 ENTITY = "webhook_endpoint"
@@ -396,7 +396,7 @@ def subscribers(org_id: str, event_type: str, *, client: Any = None) -> list[db.
     return found
 
 
-class _Unchanged(DomainError):
+class _Unchanged(Conflict):
     """A health update whose condition did not hold: nothing to change (or the endpoint is gone)."""
 
 
