@@ -8,6 +8,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
+from common.integrations import endpoint_models as models
 from common.integrations import endpoints
 from common.integrations.urls import MAX_URL_LENGTH
 from common.orgs.access import Permission
@@ -25,7 +26,10 @@ URL_RULES = (
     f"url: https, at most {MAX_URL_LENGTH:,} characters, no user name or password, a public host (not localhost, "
     "not an IP address of a loopback, private, link-local, metadata or reserved range)"
 )
-BAD_SETTINGS = f"{INVALID} ({URL_RULES}; event_types: catalogued types, or all; description: at most 500 characters)"
+BAD_SETTINGS = (
+    f"{INVALID} ({URL_RULES}; event_types: catalogued types, or all; description: at most "
+    f"{models.MAX_DESCRIPTION_LENGTH} characters)"
+)
 SIGNED = (
     "Deliveries are signed as the Standard Webhooks specification says (`webhook-id`, `webhook-timestamp`, "
     "`webhook-signature`); the secret is in this answer only."
@@ -47,13 +51,11 @@ SIGNED = (
         "(body.url)",
     ),
 )
-def create_endpoint(
-    org_id: Id, new: Annotated[endpoints.NewWebhookEndpoint, Body()]
-) -> endpoints.WebhookEndpointWithSecret:
+def create_endpoint(org_id: Id, new: Annotated[models.NewWebhookEndpoint, Body()]) -> models.WebhookEndpointWithSecret:
     member = member_of(router, org_id, MANAGE)
     item = endpoints.create_endpoint(org_id, new, member.user_id)
     metrics.add_metric(name="WebhookEndpointCreated", unit=MetricUnit.Count, value=1)
-    return endpoints.WebhookEndpointWithSecret.of(item)
+    return models.WebhookEndpointWithSecret.of(item)
 
 
 @router.get(
@@ -67,10 +69,10 @@ def create_endpoint(
         invalid="The cursor or the limit is not valid",
     ),
 )
-def list_endpoints(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> Page[endpoints.WebhookEndpoint]:
+def list_endpoints(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> Page[models.WebhookEndpoint]:
     member_of(router, org_id, MANAGE)
     items, next_cursor = endpoints.list_endpoints(org_id, cursor=cursor, limit=limit)
-    return page_of(endpoints.WebhookEndpoint, items, next_cursor)
+    return page_of(models.WebhookEndpoint, items, next_cursor)
 
 
 @router.get(
@@ -79,9 +81,9 @@ def list_endpoints(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT)
     tags=["webhooks"],
     responses=answers(ok("The endpoint (without its secret)"), forbidden=MANAGER, not_found=NO_ENDPOINT),
 )
-def get_endpoint(org_id: Id, endpoint_id: Id) -> endpoints.WebhookEndpoint:
+def get_endpoint(org_id: Id, endpoint_id: Id) -> models.WebhookEndpoint:
     member_of(router, org_id, MANAGE)
-    return endpoints.WebhookEndpoint.of(endpoints.get_endpoint(org_id, endpoint_id))
+    return models.WebhookEndpoint.of(endpoints.get_endpoint(org_id, endpoint_id))
 
 
 @router.patch(
@@ -97,10 +99,10 @@ def get_endpoint(org_id: Id, endpoint_id: Id) -> endpoints.WebhookEndpoint:
     ),
 )
 def update_endpoint(
-    org_id: Id, endpoint_id: Id, patch: Annotated[endpoints.WebhookEndpointPatch, Body()]
-) -> endpoints.WebhookEndpoint:
+    org_id: Id, endpoint_id: Id, patch: Annotated[models.WebhookEndpointPatch, Body()]
+) -> models.WebhookEndpoint:
     member = member_of(router, org_id, MANAGE)
-    return endpoints.WebhookEndpoint.of(endpoints.update_endpoint(org_id, endpoint_id, patch, member.user_id))
+    return models.WebhookEndpoint.of(endpoints.update_endpoint(org_id, endpoint_id, patch, member.user_id))
 
 
 @router.delete(
@@ -124,11 +126,11 @@ def delete_endpoint(org_id: Id, endpoint_id: Id) -> tuple[None, int]:
     tags=["webhooks"],
     responses=answers(ok("The endpoint with its new signing secret"), forbidden=MANAGER, not_found=NO_ENDPOINT),
 )
-def rotate_secret(org_id: Id, endpoint_id: Id) -> endpoints.WebhookEndpointWithSecret:
+def rotate_secret(org_id: Id, endpoint_id: Id) -> models.WebhookEndpointWithSecret:
     member = member_of(router, org_id, MANAGE)
     item = endpoints.rotate_secret(org_id, endpoint_id, member.user_id)
     metrics.add_metric(name="WebhookSecretRotated", unit=MetricUnit.Count, value=1)
-    return endpoints.WebhookEndpointWithSecret.of(item)
+    return models.WebhookEndpointWithSecret.of(item)
 
 
 @router.post(
@@ -139,9 +141,9 @@ def rotate_secret(org_id: Id, endpoint_id: Id) -> endpoints.WebhookEndpointWithS
     tags=["webhooks"],
     responses=answers(ok("The enabled endpoint"), forbidden=MANAGER, not_found=NO_ENDPOINT),
 )
-def enable_endpoint(org_id: Id, endpoint_id: Id) -> endpoints.WebhookEndpoint:
+def enable_endpoint(org_id: Id, endpoint_id: Id) -> models.WebhookEndpoint:
     member = member_of(router, org_id, MANAGE)
-    return endpoints.WebhookEndpoint.of(endpoints.enable_endpoint(org_id, endpoint_id, member.user_id))
+    return models.WebhookEndpoint.of(endpoints.enable_endpoint(org_id, endpoint_id, member.user_id))
 
 
 @router.post(
@@ -150,6 +152,6 @@ def enable_endpoint(org_id: Id, endpoint_id: Id) -> endpoints.WebhookEndpoint:
     tags=["webhooks"],
     responses=answers(ok("The disabled endpoint"), forbidden=MANAGER, not_found=NO_ENDPOINT),
 )
-def disable_endpoint(org_id: Id, endpoint_id: Id) -> endpoints.WebhookEndpoint:
+def disable_endpoint(org_id: Id, endpoint_id: Id) -> models.WebhookEndpoint:
     member = member_of(router, org_id, MANAGE)
-    return endpoints.WebhookEndpoint.of(endpoints.disable_endpoint(org_id, endpoint_id, member.user_id))
+    return models.WebhookEndpoint.of(endpoints.disable_endpoint(org_id, endpoint_id, member.user_id))

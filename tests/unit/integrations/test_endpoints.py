@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 from common.integrations import endpoints
-from common.integrations.endpoints import (
+from common.integrations.endpoint_models import (
     ALL_EVENTS,
-    MAX_ENDPOINTS_PER_ORG,
     DisabledReason,
     NewWebhookEndpoint,
     WebhookEndpoint,
     WebhookEndpointPatch,
     WebhookEndpointWithSecret,
 )
+from common.integrations.endpoints import MAX_ENDPOINTS_PER_ORG
 from common.platform import clock, db
 from common.platform.errors import InvalidInput, NotFound
 from pydantic import ValidationError
