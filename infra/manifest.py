@@ -88,6 +88,8 @@ PAYOUTS_EVENTS = Function(
     timeout_s=60,
     change_filters=change_fanout.CONSUMER_FILTERS[change_fanout.PAYOUTS_EVENTS],
 )
+# An organisation's webhook endpoints, their secrets and delivery logs.
+INTEGRATIONS_API = Function("IntegrationsApi", "integrations", "integrations.api.lambda_handler", "api")
 # The events of the catalogue (common.integrations.catalogue), recorded from the changes that mean them and
 # handed on to their webhook deliveries.
 INTEGRATIONS_EVENTS = Function(
@@ -137,6 +139,7 @@ FUNCTIONS: tuple[Function, ...] = (
     SMS_WEBHOOK,
     PAYOUTS_API,
     PAYOUTS_EVENTS,
+    INTEGRATIONS_API,
     INTEGRATIONS_EVENTS,
     STATUS_SWEEP,
     STATUS_SWEEP_WORK,
@@ -196,6 +199,8 @@ ROUTES: tuple[Route, ...] = (
         for section in ("wallet", "payout-requests")
         for route in _prefix(f"/orgs/{{orgId}}/portal/{section}", PAYOUTS_API.name)
     ),
+    # Webhook endpoints and their delivery logs.
+    *_prefix("/orgs/{orgId}/webhooks", INTEGRATIONS_API.name),
     # A team member's own teams, across organisations.
     Route("GET", "/me/teams", REFERRALS_API.name, "token"),
     # A partner's own account, across organisations.

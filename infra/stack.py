@@ -147,6 +147,7 @@ class PartnerProgrammeStack(Stack):
             manifest.SMS_WEBHOOK.name: referrals.sms_webhook,
             manifest.PAYOUTS_API.name: payouts.api,
             manifest.PAYOUTS_EVENTS.name: payouts.events,
+            manifest.INTEGRATIONS_API.name: integrations.api,
             manifest.INTEGRATIONS_EVENTS.name: integrations.events,
             manifest.STATUS_SWEEP.name: status_sweep.sweep,
             manifest.STATUS_SWEEP_WORK.name: status_sweep.work,

@@ -29,6 +29,7 @@ EXPECTED_ACKNOWLEDGMENTS = {
     ("Payouts/PayoutsApi/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Payouts/PayoutsEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Referrals/ReferralsApi/Role", "AwsSolutions-IAM5[Resource::*]"),
+    ("Integrations/IntegrationsApi/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Referrals/ReferralsEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Integrations/IntegrationsEvents/Role", "AwsSolutions-IAM5[Resource::*]"),
     ("Referrals/SmsWebhook/Role", "AwsSolutions-IAM5[Resource::*]"),

@@ -15,6 +15,8 @@ from tests.infra.conftest import Synth
 pytestmark = pytest.mark.infra
 
 FUNCTION_NAMES = [function.name for function in manifest.FUNCTIONS]
+# Settings only the local stack sets: outbound requests to loopback addresses and over plain http.
+LOCAL_ONLY = {env_name("outbound_allow_loopback")}
 
 
 @pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=FUNCTION_NAMES)
@@ -57,7 +59,7 @@ def test_function_environment(dev: Synth, spec: manifest.Function) -> None:
         env_name("consumer_queue_urls"): manifest.STREAM_DISPATCHER,
         env_name("sweep_work_queue_url"): manifest.STATUS_SWEEP,
     }
-    assert set(ENV_NAMES) - senders.keys() <= variables.keys()
+    assert set(ENV_NAMES) - senders.keys() - LOCAL_ONLY <= variables.keys()
     assert {name for name, sender in senders.items() if name in variables} == {
         name for name, sender in senders.items() if sender is spec
     }
@@ -79,6 +81,16 @@ def test_function_environment(dev: Synth, spec: manifest.Function) -> None:
     assert token_url[-1].endswith(".amazoncognito.com/oauth2/token")
     assert variables["FILES_BUCKET"] == {"Ref": dev.only("AWS::S3::Bucket")[0]}
     assert variables["PORTAL_URL"] == constants.DEV_PORTAL_ORIGIN
+
+
+@pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=FUNCTION_NAMES)
+def test_no_stage_lets_outbound_requests_reach_loopback_addresses(
+    dev: Synth, prod: Synth, spec: manifest.Function
+) -> None:
+    # Unset, a function's outbound policy is the deployed one: HTTPS to public addresses only.
+    for synth in (dev, prod):
+        variables = synth.function(spec.name)[1]["Properties"]["Environment"]["Variables"]
+        assert not LOCAL_ONLY & variables.keys()
 
 
 @pytest.mark.parametrize("spec", manifest.FUNCTIONS, ids=FUNCTION_NAMES)

@@ -149,6 +149,16 @@ EXPECTED_ACTIONS = {
     manifest.INTEGRATIONS_EVENTS.name: OBSERVABILITY
     | QUEUE_READING
     | {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem"},
+    # Webhook endpoints: created and deleted in a transaction with the organisation's count (Put, Update,
+    # Delete), changed by UpdateItem, listed by a Query of the table; DeleteItem also for Idempotency-Key records.
+    manifest.INTEGRATIONS_API.name: OBSERVABILITY
+    | {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+    },
     # The daily sweep reads what is due and hands it on to its work queue: it writes nothing, sends nothing.
     manifest.STATUS_SWEEP.name: OBSERVABILITY
     | {

@@ -158,10 +158,17 @@ PARTNER_MANAGER = permission(PARTNERS_MANAGE)
 LEAD_ADMIN = permission(LEADS_MANAGE, name=f"the lead's assignee (another rep here) or {LEADS_MANAGE}")
 DEAL_ADMIN = permission(DEALS_MANAGE, name=f"the deal's owner (another user here) or {DEALS_MANAGE}")
 STAFF_TEAM_READER = permission("teams:manage", name="staff with teams:manage or referrals:manage")
+INTEGRATIONS = permission("integrations:manage")
+# Matrix endpoints stay disabled: nothing the matrix changes is delivered to them.
+WEBHOOK = {"url": "https://receiver.example/matrix", "event_types": ["all"], "enabled": False}
 
 
 def _publish_after(world: World) -> None:
     world.accept_current_terms()
+
+
+def _disable_after(world: World) -> None:
+    world.disable_endpoint()
 
 
 ACCESS: dict[str, Entry] = {
@@ -405,6 +412,15 @@ ACCESS: dict[str, Entry] = {
     "POST /orgs/{org_id}/payout-requests/{request_id}/reject": e(
         BALANCE_KEEPER, {"reason": "missing invoice"}, request_id="payout_to_reject_id"
     ),
+    # -- webhook endpoints
+    "GET /orgs/{org_id}/webhooks": e(INTEGRATIONS),
+    "POST /orgs/{org_id}/webhooks": e(INTEGRATIONS, WEBHOOK),
+    "GET /orgs/{org_id}/webhooks/{endpoint_id}": e(INTEGRATIONS),
+    "PATCH /orgs/{org_id}/webhooks/{endpoint_id}": e(INTEGRATIONS, {"description": "checked"}),
+    "DELETE /orgs/{org_id}/webhooks/{endpoint_id}": e(INTEGRATIONS, endpoint_id="deleted_endpoint_id"),
+    "POST /orgs/{org_id}/webhooks/{endpoint_id}/rotate-secret": e(INTEGRATIONS),
+    "POST /orgs/{org_id}/webhooks/{endpoint_id}/enable": Entry(INTEGRATIONS, after=_disable_after),
+    "POST /orgs/{org_id}/webhooks/{endpoint_id}/disable": e(INTEGRATIONS),
 }
 
 # Twilio's webhooks: signed by Twilio rather than a token.

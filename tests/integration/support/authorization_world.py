@@ -18,7 +18,7 @@ from common.partners.partner_records import PartnerStatus
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.integration.support.actors import Actor, Organisation, new_organisation, new_user
-from tests.integration.support.authorization_matrix import ADMIN, Kind, email, phone
+from tests.integration.support.authorization_matrix import ADMIN, WEBHOOK, Kind, email, phone
 from tests.integration.support.partners import new_partner
 
 PDF = b"%PDF-1.7\n% programme terms\n"
@@ -119,6 +119,10 @@ class World:
 
     def new_leader(self, number: str) -> dict[str, Any]:
         return {"user_id": new_user(self.stack, "leader").user_id, "phone": number, "display_name": "Lee Leader"}
+
+    def disable_endpoint(self) -> None:
+        """The matrix enabled the endpoint: disabled again, so nothing later entries change is delivered to it."""
+        ok(self.admin.post(f"/orgs/{self.org_id}/webhooks/{self.ids['endpoint_id']}/disable"))
 
     def accept_current_terms(self) -> None:
         """A new version was published: the partner accepts it, as the portal asks them to."""
@@ -256,6 +260,12 @@ def _teams(stack: Any, org: Organisation, ids: dict[str, Any]) -> Actor:
     return member
 
 
+def _webhooks(org: Organisation, ids: dict[str, Any]) -> None:
+    """Two endpoints, disabled: one the routes act on, one to delete."""
+    for name in ("endpoint_id", "deleted_endpoint_id"):
+        ids[name] = ok(org.admin.post(f"/orgs/{org.org_id}/webhooks", WEBHOOK), 201)["endpoint_id"]
+
+
 def build_world(stack: Any) -> World:
     org = new_organisation(stack, reps=1)
     admin, org_id = org.admin, org.org_id
@@ -282,6 +292,7 @@ def build_world(stack: Any) -> World:
     _money(stack, org, partner, ids)
     _deals(org, partner, ids)
     team_member = _teams(stack, org, ids)
+    _webhooks(org, ids)
     forged = forged_token(admin.token)
     world = World(stack, org, outsider, staff, partner, unconfirmed, team_member, child_org_id, forged, ids)
     return world

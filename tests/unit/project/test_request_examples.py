@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-API_MODULES = ("leads.api", "partners.api", "referrals.api", "payouts.api")
+API_MODULES = ("leads.api", "partners.api", "referrals.api", "payouts.api", "integrations.api")
 
 
 def body_models() -> dict[str, type[BaseModel]]:

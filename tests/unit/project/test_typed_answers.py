@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from infra.constants import FUNCTIONS_DIR, REPO_ROOT
 
-API_MODULES = ("leads.api", "partners.api", "referrals.api", "payouts.api")
+API_MODULES = ("leads.api", "partners.api", "referrals.api", "payouts.api", "integrations.api")
 # Bodies that are not JSON: the route documents their media type itself (CSV exports).
 TEXT_MEDIA_TYPES = {"text/csv"}
 

@@ -145,6 +145,14 @@ class SweepWork(SettingsGroup):
     sweep_work_queue_url: NonEmpty
 
 
+class Webhooks(SettingsGroup):
+    """Outbound deliveries (webhook endpoints): whether they may go to loopback addresses and over plain
+    http. Only the local stack allows it, so its tests can run receivers on the machine; infra never sets
+    it, and a deployed stage delivers over HTTPS to public addresses only (common.integrations.urls)."""
+
+    outbound_allow_loopback: bool = False
+
+
 GROUPS: tuple[type[SettingsGroup], ...] = (
     Deployment,
     TokenVerification,
@@ -161,6 +169,7 @@ GROUPS: tuple[type[SettingsGroup], ...] = (
     SmsWebhookUrls,
     ConsumerQueues,
     SweepWork,
+    Webhooks,
 )
 FIELDS = tuple(dict.fromkeys(name for group in GROUPS for name in group.model_fields))
 
