@@ -145,6 +145,15 @@ class SweepWork(SettingsGroup):
     sweep_work_queue_url: NonEmpty
 
 
+class Webhooks(SettingsGroup):
+    """The queue every outbound delivery goes through (its producers send to it, the delivery function reads
+    it and re-sends what is not due yet), and whether outbound requests may go to loopback addresses over
+    plain HTTP: only the local stack sets that, so its tests can receive; no deployment does."""
+
+    webhook_queue_url: NonEmpty
+    outbound_allow_loopback: bool = False
+
+
 GROUPS: tuple[type[SettingsGroup], ...] = (
     Deployment,
     TokenVerification,
@@ -161,6 +170,7 @@ GROUPS: tuple[type[SettingsGroup], ...] = (
     SmsWebhookUrls,
     ConsumerQueues,
     SweepWork,
+    Webhooks,
 )
 FIELDS = tuple(dict.fromkeys(name for group in GROUPS for name in group.model_fields))
 
