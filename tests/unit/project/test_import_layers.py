@@ -15,7 +15,7 @@ import pytest
 from infra.constants import COMMON_PACKAGE_DIR, FUNCTIONS_DIR, IMPORT_ROOTS, REPO_ROOT
 
 # Lowest first: a package may import its own modules and those of the packages before it.
-LAYERS = ("platform", "orgs", "partners", "programme", "leads", "deals", "teams", "money", "web")
+LAYERS = ("platform", "orgs", "partners", "programme", "leads", "deals", "teams", "money", "integrations", "web")
 # What the core must never import: the adapters, the deployment, the local stack, the operator's tools, the
 # benchmarks.
 OUTSIDE_THE_CORE = {
