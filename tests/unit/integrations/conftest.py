@@ -18,6 +18,7 @@ from common.integrations.endpoints import HealthChange
 from common.integrations.events import Event
 from common.integrations.outbound import Attempt, OutboundRequest
 from common.platform import clock
+from common.platform.errors import NotFound
 from common.platform.settings import get_settings
 from standardwebhooks.webhooks import Webhook
 
@@ -30,7 +31,8 @@ HEALTH_DAYS = 5
 @dataclass
 class FakeEndpoints:
     """Endpoints by id, and every health report the deliveries made. An endpoint is disabled by the first
-    failure reported HEALTH_DAYS after the first of an unbroken run of failures, as the endpoints module does."""
+    failure reported HEALTH_DAYS after the first of an unbroken run of failures (as the endpoints module does);
+    only that report learns it."""
 
     items: dict[str, dict[str, Any]] = field(default_factory=dict)
     health: list[tuple[str, bool, str]] = field(default_factory=list)
@@ -42,7 +44,7 @@ class FakeEndpoints:
             "org_id": ORG,
             "url": f"https://hooks.example.test/{endpoint_id}",
             "enabled": True,
-            "event_types": types,
+            "event_types": types or [endpoints.ALL_EVENTS],
             "secrets": [SECRET],
             **more,
         }
@@ -50,14 +52,13 @@ class FakeEndpoints:
         return item
 
     def subscribers(self, org_id: str, event_type: str, **_: Any) -> list[dict[str, Any]]:
-        return [
-            e
-            for e in self.items.values()
-            if e["enabled"] and (e["event_types"] is None or event_type in e["event_types"])
-        ]
+        wanted = {event_type, endpoints.ALL_EVENTS}
+        return [e for e in self.items.values() if e["enabled"] and wanted & set(e["event_types"])]
 
-    def get_item(self, org_id: str, endpoint_id: str, **_: Any) -> dict[str, Any] | None:
-        return self.items.get(endpoint_id)
+    def get_endpoint(self, org_id: str, endpoint_id: str, **_: Any) -> dict[str, Any]:
+        if endpoint_id not in self.items:
+            raise NotFound(f"webhook endpoint {endpoint_id} not found")
+        return self.items[endpoint_id]
 
     def signing_secrets(self, item: dict[str, Any], now: datetime) -> list[str]:
         return list(item["secrets"])
@@ -65,17 +66,15 @@ class FakeEndpoints:
     def record_health(self, org_id: str, endpoint_id: str, succeeded: bool, at: str, **_: Any) -> HealthChange:
         self.health.append((endpoint_id, succeeded, at))
         endpoint = self.items[endpoint_id]
-        if endpoint.get("disabled_at") == at:
-            return HealthChange(disabled=True)
         if succeeded:
             endpoint.pop("failing_since", None)
-            return HealthChange(disabled=False)
+            return HealthChange(False)
         since = endpoint.setdefault("failing_since", at)
         days = (_time(at) - _time(since)).total_seconds() / 86400
         if endpoint["enabled"] and days >= self.disable_after_days:
-            endpoint.update(enabled=False, disabled_at=at)
-            return HealthChange(disabled=True)
-        return HealthChange(disabled=False)
+            endpoint.update(enabled=False, disabled_at=at, disabled_reason=endpoints.DisabledReason.FAILING.value)
+            return HealthChange(True, endpoint)
+        return HealthChange(False)
 
 
 def _time(value: str) -> datetime:
@@ -146,7 +145,7 @@ def webhook_settings(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture
 def fake_endpoints(monkeypatch: pytest.MonkeyPatch) -> FakeEndpoints:
     fake = FakeEndpoints()
-    for name in ("subscribers", "get_item", "signing_secrets", "record_health"):
+    for name in ("subscribers", "get_endpoint", "signing_secrets", "record_health"):
         monkeypatch.setattr(endpoints, name, getattr(fake, name))
     return fake
 

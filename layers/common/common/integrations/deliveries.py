@@ -24,6 +24,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from common.integrations import delivery_queue, endpoints, events
 from common.integrations.delivery_schedule import MAX_ATTEMPTS
+from common.integrations.endpoints import TEST_EVENT_TYPE
 from common.integrations.events import Event
 from common.integrations.outbound import Attempt
 from common.platform import clock, db, ids, listings
@@ -32,8 +33,7 @@ from common.platform.errors import Conflict, NotFound, invalid
 from common.platform.table_schema import TTL_ATTRIBUTE
 
 ENTITY = "webhook_delivery"
-# Sent to one endpoint on request, never subscribed to; attempted once.
-TEST_EVENT_TYPE = "webhook.test"
+# A test event (endpoints.TEST_EVENT_TYPE) goes to one endpoint on request and is attempted once.
 TEST_EVENT_VERSION = 1
 # One request hands on at most this many deliveries (replay, resend what failed); the answer says where to go on.
 HAND_ON_LIMIT = 1000
@@ -147,8 +147,8 @@ def new_item(org_id: str, endpoint_id: str, occurred_at: str, event_id: str, eve
 
 
 def subscribes(endpoint: db.Item, event_type: str) -> bool:
-    types = endpoint.get("event_types")
-    return event_type != TEST_EVENT_TYPE and (types is None or event_type in types)
+    types = endpoint.get("event_types") or []
+    return event_type != TEST_EVENT_TYPE and (endpoints.ALL_EVENTS in types or event_type in types)
 
 
 class _Exists(Conflict):
@@ -194,10 +194,7 @@ def fan_out(event: Event, *, client: Any = None, sqs: Any = None) -> int:
 
 
 def _endpoint(org_id: str, endpoint_id: str, *, client: Any = None) -> db.Item:
-    endpoint = endpoints.get_item(org_id, endpoint_id, consistent=True, client=client)
-    if endpoint is None:
-        raise NotFound(f"no webhook endpoint {endpoint_id}")
-    return endpoint
+    return endpoints.get_endpoint(org_id, endpoint_id, client=client)
 
 
 def _enabled(org_id: str, endpoint_id: str, *, client: Any = None) -> db.Item:

@@ -36,7 +36,6 @@ from common.integrations import (
     urls,
 )
 from common.integrations.deliveries import (
-    TEST_EVENT_TYPE,
     DeliveryStatus,
     create,
     deliveries_partition,
@@ -46,9 +45,10 @@ from common.integrations.deliveries import (
     next_round,
 )
 from common.integrations.delivery_schedule import MAX_ATTEMPTS
+from common.integrations.endpoints import TEST_EVENT_TYPE, DisabledReason
 from common.integrations.outbound import Attempt, OutboundRequest
 from common.platform import clock, db
-from common.platform.errors import Conflict
+from common.platform.errors import Conflict, NotFound
 from common.platform.table_schema import TTL_ATTRIBUTE
 
 # Attempts in flight at once per endpoint.
@@ -56,8 +56,10 @@ ENDPOINT_SLOTS = 2
 # How long a lease or slot holds: longer than the delivery function may run (its timeout is 30 seconds), so
 # it is never taken from an attempt still running; a function stopped mid-attempt frees both after it.
 LEASE = timedelta(seconds=60)
-# How the log explains a delivery that ended without a request.
-NOT_SENT = "not sent:"
+# How the log explains a delivery that ended without a request because of its endpoint (not a failure of the
+# endpoint's: its health is left alone).
+ENDPOINT_DELETED = "not sent: the endpoint was deleted"
+ENDPOINT_DISABLED = "not sent: the endpoint is disabled"
 
 
 @dataclass(frozen=True)
@@ -95,11 +97,12 @@ def handle(message: dict[str, Any], message_id: str, *, client: Any = None, sqs:
     if due > now:
         delivery_queue.send([(delivery_queue.carrier(item), delivery_schedule.hop_delay(due, now))], client=sqs)
         return Handled("not_due")
-    endpoint = endpoints.get_item(item["org_id"], item["endpoint_id"], consistent=True, client=client)
-    testing = item["event_type"] == TEST_EVENT_TYPE
-    if endpoint is None or not (endpoint.get("enabled") or testing):
-        reason = f"{NOT_SENT} the endpoint {'was deleted' if endpoint is None else 'is disabled'}"
-        return _not_sent(item, reason, message_id, client=client)
+    try:
+        endpoint = endpoints.get_endpoint(item["org_id"], item["endpoint_id"], client=client)
+    except NotFound:
+        return _not_sent(item, ENDPOINT_DELETED, message_id, client=client)
+    if not endpoint.get("enabled") and item["event_type"] != TEST_EVENT_TYPE:
+        return _not_sent(item, ENDPOINT_DISABLED, message_id, client=client)
     slot = _take_slot(item, message_id, now, client=client)
     if slot is None:
         waits = int(message.get("waits", 0)) + 1
@@ -289,10 +292,11 @@ def _record(item: db.Item, attempt: Attempt, message_id: str, *, final: bool = F
 def _after_attempt(item: db.Item, attempt: Attempt, outcome: str, *, client: Any, sqs: Any) -> Handled:
     """What follows a recorded attempt, safe to repeat: the endpoint's health (a test event's attempts
     leave it alone), the admins told once when this failure disabled the endpoint, and the next message."""
-    not_sent = attempt.status_code is None and (attempt.error or "").startswith(NOT_SENT)
-    if item["event_type"] != TEST_EVENT_TYPE and not not_sent:
+    if item["event_type"] != TEST_EVENT_TYPE and attempt.error not in (ENDPOINT_DELETED, ENDPOINT_DISABLED):
         health = endpoints.record_health(item["org_id"], item["endpoint_id"], attempt.succeeded, attempt.at)
-        if health.disabled:
+        # Only the call whose failure disabled the endpoint learns it; a retry of that very message finds the
+        # endpoint disabled at its attempt's time.
+        if health.disabled_now or (outcome == "resumed" and _disabled_by(item, attempt, client=client)):
             endpoint_mail.tell_admins_disabled(item["org_id"], item["endpoint_id"], attempt.at, client=client)
     status = DeliveryStatus(item["status"])
     if status == DeliveryStatus.PENDING:
@@ -300,6 +304,14 @@ def _after_attempt(item: db.Item, attempt: Attempt, outcome: str, *, client: Any
         delay = delivery_schedule.hop_delay(_time(item["next_attempt_at"]), now)
         delivery_queue.send([(delivery_queue.carrier(item), delay)], client=sqs)
     return Handled(outcome, status=status)
+
+
+def _disabled_by(item: db.Item, attempt: Attempt, *, client: Any) -> bool:
+    try:
+        endpoint = endpoints.get_endpoint(item["org_id"], item["endpoint_id"], client=client)
+    except NotFound:
+        return False
+    return endpoint.get("disabled_reason") == DisabledReason.FAILING and endpoint.get("disabled_at") == attempt.at
 
 
 def _time(value: str) -> datetime:

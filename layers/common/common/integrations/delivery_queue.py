@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 
-from common.platform.settings import Webhooks, get_settings
+from common.platform.settings import WebhookQueue, get_settings
 
 BATCH_ENTRIES = 10
 SEND_ATTEMPTS = 3
@@ -62,7 +62,7 @@ def restart(org_id: str, endpoint_id: str, occurred_at: str, event_id: str, even
 def send(messages: Sequence[tuple[Message, int]], *, client: Any = None) -> int:
     """Send (message, DelaySeconds) pairs; returns how many were sent."""
     sqs = client or _sqs()
-    url = get_settings(Webhooks).webhook_queue_url
+    url = get_settings(WebhookQueue).webhook_queue_url
     sent = 0
     for start in range(0, len(messages), BATCH_ENTRIES):
         entries = [

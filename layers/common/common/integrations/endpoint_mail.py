@@ -15,6 +15,7 @@ from common.integrations import endpoints
 from common.orgs.access import org_key
 from common.platform import db, listings
 from common.platform.email import send_email
+from common.platform.errors import NotFound
 from common.platform.notices import once
 from common.platform.observability import logger
 from common.platform.settings import UserPool, get_settings
@@ -48,19 +49,22 @@ def tell_admins_disabled(
 ) -> int:
     """E-mail each admin that the endpoint was disabled at `disabled_at`; returns how many were sent now."""
     org = db.get(org_key(org_id), client=client) or {}
-    endpoint = endpoints.get_item(org_id, endpoint_id, client=client) or {}
+    try:
+        endpoint = endpoints.get_endpoint(org_id, endpoint_id, client=client)
+    except NotFound:
+        endpoint = {}
     org_name = str(org.get("name") or org_id)
     description = f" ({endpoint['description']})" if endpoint.get("description") else ""
     subject = f"{org_name}: a webhook endpoint was disabled"
     body = "\n".join(
         [
             f"Every delivery to the webhook endpoint {endpoint_id}{description} of {org_name} has failed for "
-            f"{endpoints.HEALTH_WINDOW.days} days (since {endpoint.get('failing_since', 'then')}), so it was "
+            f"{endpoints.DISABLE_AFTER_FAILING.days} days (since {endpoint.get('failing_since', 'then')}), so it was "
             f"disabled at {disabled_at}. Nothing is sent to it until it is enabled again.",
             "",
             "Its failed deliveries are kept. Once the receiving system works again, enable the endpoint and "
             "resend what failed:",
-            f"POST /orgs/{org_id}/webhooks/endpoints/{endpoint_id}/deliveries/resend-failed",
+            f"POST /orgs/{org_id}/webhooks/{endpoint_id}/resend-failed",
         ]
     )
     owner = f"ORG#{org_id}#WEBHOOK#{endpoint_id}"

@@ -3,8 +3,9 @@
 same function, with its own body and headers).
 
 What it guarantees, whoever calls it:
-- the host is resolved once (`urls.public_addresses`, which refuses private, loopback, link-local, metadata and
-  reserved addresses under the deployed policy) and the connection goes to that resolved address, so a
+- the URL is checked again (`urls.url_problem`: the policy may have changed since it was given) and its host
+  resolved once (`urls.public_addresses`, which refuses private, loopback, link-local, metadata and reserved
+  addresses under the deployed policy) and the connection goes to that resolved address, so a
   second lookup cannot return another one (DNS rebinding); TLS still checks the certificate against the host
   name (SNI and hostname verification);
 - no redirect is followed: a 3xx answer is a failure, since following one could lead anywhere;
@@ -32,7 +33,6 @@ from pydantic import Field
 from common.integrations import urls
 from common.platform import clock
 from common.platform.answers import Answer, Timestamp
-from common.platform.errors import DomainError
 
 TIMEOUT = 15.0  # seconds: a 2xx within it is success
 MAX_READ_BYTES = 64 * 1024
@@ -89,13 +89,14 @@ def send(
         elapsed = int((time.monotonic() - started) * 1000)
         return Attempt(at=at, status_code=status, duration_ms=elapsed, excerpt=excerpt, error=error)
 
+    problem = urls.url_problem(request.url, policy)
+    if problem:
+        return outcome(error=f"not sent: the URL {problem}")
+    target = _target(request.url)
     try:
-        target = _target(request.url, policy)
         addresses = urls.public_addresses(target.host, target.port, policy)
-    except DomainError as refused:
-        return outcome(error=refused.errors[0].message if refused.errors else refused.detail)
-    except OSError:
-        return outcome(error="the host name could not be resolved")
+    except urls.AddressRefused as refused:
+        return outcome(error=f"not sent: {refused}")
     exchange = _Exchange(target, addresses, deadline=started + timeout, tls=tls)
     try:
         status, excerpt = exchange.run(request)
@@ -114,13 +115,13 @@ def send(
     return outcome(status, excerpt)
 
 
-def _target(url: str, policy: urls.OutboundPolicy) -> _Target:
+def _target(url: str) -> _Target:
+    """The parts of a URL the policy allows (`urls.url_problem` found nothing wrong with it)."""
     parts = urlsplit(url)
-    if parts.scheme not in policy.schemes or not parts.hostname:
-        raise urls.invalid("url", "must be an https URL")
+    assert parts.hostname is not None
     port = parts.port or (443 if parts.scheme == "https" else 80)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return _Target(parts.scheme, parts.hostname, port, path)
+    return _Target(parts.scheme.lower(), parts.hostname, port, path)
 
 
 @dataclass

@@ -48,6 +48,8 @@ class Permission(StrEnum):
     # every team's requests and overdue customers.
     MANAGE_TEAMS = "teams:manage"
     MANAGE_REFERRALS = "referrals:manage"
+    # Webhook endpoints: create, change, delete them, rotate their secrets, read their delivery logs.
+    MANAGE_INTEGRATIONS = "integrations:manage"
 
 
 # Setting a deal's value or credited partner, paying or reversing commission, balances, corrections and

@@ -146,12 +146,19 @@ class SweepWork(SettingsGroup):
 
 
 class Webhooks(SettingsGroup):
-    """The queue every outbound delivery goes through (its producers send to it, the delivery function reads
-    it and re-sends what is not due yet), and whether outbound requests may go to loopback addresses over
-    plain HTTP: only the local stack sets that, so its tests can receive; no deployment does."""
+    """Outbound deliveries (webhook endpoints): whether they may go to loopback addresses and over plain
+    http. Only the local stack allows it, so its tests can run receivers on the machine; infra never sets
+    it, and a deployed stage delivers over HTTPS to public addresses only (common.integrations.urls)."""
+
+    outbound_allow_loopback: bool = False
+
+
+class WebhookQueue(SettingsGroup):
+    """The queue every outbound delivery goes through: its producers (the events consumer's fan-out, the
+    API's resends, replays and test events) send to it, and the delivery function reads it and sends on
+    what is not due yet."""
 
     webhook_queue_url: NonEmpty
-    outbound_allow_loopback: bool = False
 
 
 GROUPS: tuple[type[SettingsGroup], ...] = (
@@ -171,6 +178,7 @@ GROUPS: tuple[type[SettingsGroup], ...] = (
     ConsumerQueues,
     SweepWork,
     Webhooks,
+    WebhookQueue,
 )
 FIELDS = tuple(dict.fromkeys(name for group in GROUPS for name in group.model_fields))
 
