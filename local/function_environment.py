@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from common.platform.settings import environment
 
 from infra import constants
-from infra.manifest import LEAD_INTAKE_SCOPE, STATUS_SWEEP_WORK
+from infra.manifest import LEAD_INTAKE_SCOPE, STATUS_SWEEP_WORK, WEBHOOK_DELIVERY
 from local.state import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ def function_environment(
 ) -> dict[str, str]:
     """Of a stack whose front, user pool, fake Twilio and queues exist (its workers start with it)."""
     work_queue = stack.work_queues.get(STATUS_SWEEP_WORK.name)
+    delivery_queue = stack.work_queues.get(WEBHOOK_DELIVERY.name)
     return {
         **environment(
             stage=stack.stage,
@@ -45,9 +46,13 @@ def function_environment(
             sms_status_url=f"{stack.url}{constants.SMS_STATUS_PATH}",
             consumer_queue_urls=json.dumps({n: q.queue_url for n, q in stack.change_queues.items()}),
             sender_domains=",".join(sender_domains),
+            # Webhook receivers in the tests listen on this machine; deployed stages never allow it.
+            outbound_allow_loopback="true",
         ),
         # The queue the daily sweep hands its work on to (where the stack runs the sweep's work function).
         **(environment(sweep_work_queue_url=work_queue.queue_url) if work_queue else {}),
+        # The queue every outbound delivery goes through (where the stack runs the delivery function).
+        **(environment(webhook_queue_url=delivery_queue.queue_url) if delivery_queue else {}),
         constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
         **constants.TRACER_ENVIRONMENT,
         "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here

@@ -56,6 +56,12 @@ ENDPOINT_SLOTS = 2
 # How long a lease or slot holds: longer than the delivery function may run (its timeout is 30 seconds), so
 # it is never taken from an attempt still running; a function stopped mid-attempt frees both after it.
 LEASE = timedelta(seconds=60)
+# The delivery function's metrics (per stage and service): the alarm on the failure rate reads the first two.
+ATTEMPTS_METRIC = "WebhookAttempts"
+FAILED_ATTEMPTS_METRIC = "WebhookAttemptFailures"
+ATTEMPT_DURATION_METRIC = "WebhookAttemptDuration"
+DELIVERED_METRIC = "WebhookDelivered"
+FAILED_DELIVERIES_METRIC = "WebhookDeliveriesFailed"
 # How the log explains a delivery that ended without a request because of its endpoint (not a failure of the
 # endpoint's: its health is left alone).
 ENDPOINT_DELETED = "not sent: the endpoint was deleted"
