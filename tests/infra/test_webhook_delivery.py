@@ -53,7 +53,7 @@ def test_an_attempt_ends_within_the_function_and_its_lease() -> None:
     # outlives the function, so it is never taken from an attempt still running.
     assert outbound.TIMEOUT + 10 <= SPEC.timeout_s < delivery_attempts.LEASE.total_seconds()
     # A slow endpoint holds at most its slots of the function's concurrency.
-    assert delivery_attempts.ENDPOINT_SLOTS < SPEC.queue_max_concurrency
+    assert SPEC.queue_max_concurrency > delivery_attempts.ENDPOINT_SLOTS
 
 
 def test_it_may_do_exactly_what_delivering_needs(dev: Synth) -> None:
@@ -80,9 +80,7 @@ def test_it_may_do_exactly_what_delivering_needs(dev: Synth) -> None:
 def test_the_oldest_waiting_delivery_alarms(stage: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(stage)
     (age,) = [
-        a
-        for a in alarms(synth).values()
-        if a["AlarmName"].endswith("-Webhooks-Deliveries-Queue-Message-Age-Max-Age")
+        a for a in alarms(synth).values() if a["AlarmName"].endswith("-Webhooks-Deliveries-Queue-Message-Age-Max-Age")
     ]
     # A message is delayed at most 15 minutes: older, it waited past its time, but retries alone do not explain
     # an hour.
