@@ -22,6 +22,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.integrations import delivery_attempts
 from common.integrations.deliveries import DeliveryStatus
+from common.integrations.outbound import Attempt
 from common.platform.observability import logger, metrics, tracer
 from common.platform.settings import (
     Deployment,
@@ -65,7 +66,11 @@ def _handle(record: SQSRecord) -> None:
     attempt = handled.attempt
     details: dict[str, Any] = {"outcome": handled.outcome, "status": handled.status}
     if attempt is not None:
-        details |= {"status_code": attempt.status_code, "duration_ms": attempt.duration_ms, "error": attempt.error}
+        details |= {
+            "status_code": attempt.status_code,
+            "duration_ms": attempt.duration_ms,
+            "failure": _failure(attempt),
+        }
         metrics.add_metric(name=delivery_attempts.ATTEMPTS_METRIC, unit=MetricUnit.Count, value=1)
         metrics.add_metric(
             name=delivery_attempts.FAILED_ATTEMPTS_METRIC, unit=MetricUnit.Count, value=int(not attempt.succeeded)
@@ -78,3 +83,21 @@ def _handle(record: SQSRecord) -> None:
     if handled.status == DeliveryStatus.FAILED and handled.outcome in ("attempted", "not_sent"):
         metrics.add_metric(name=delivery_attempts.FAILED_DELIVERIES_METRIC, unit=MetricUnit.Count, value=1)
     logger.info("delivery message handled", extra={**ids, **details})
+
+
+def _failure(attempt: Attempt) -> str | None:
+    """What kind of failure an attempt met, for the log: its error's text names the host, which the log keeps
+    out (the delivery log in the table has it, for the organisation's admins)."""
+    if attempt.succeeded:
+        return None
+    error = attempt.error or ""
+    for start, kind in (
+        ("not sent", "refused"),
+        ("no complete answer", "timeout"),
+        ("TLS", "tls"),
+        ("redirects", "redirect"),
+        ("the connection", "connection"),
+    ):
+        if error.startswith(start):
+            return kind
+    return "status" if attempt.status_code is not None else "other"

@@ -20,7 +20,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
 from tests.unit.conftest import FrozenClock
-from tests.unit.integrations.conftest import (
+from tests.unit.integrations.delivery_fakes import (
     OLD_SECRET,
     ORG,
     SECRET,
