@@ -277,8 +277,9 @@ def _record(item: db.Item, attempt: Attempt, message_id: str, *, final: bool = F
     ]
     removes = ["lease_id", "lease_until"]
     if wait is not None:
+        # From the attempt's end: a retry 5 seconds after an attempt that took 15 is 5 seconds after it.
         sets.append("next_attempt_at = :next")
-        values[":next"] = clock.iso(_time(attempt.at) + wait)
+        values[":next"] = clock.iso(clock.now() + wait)
     else:
         removes.append("next_attempt_at")
     if status == DeliveryStatus.FAILED:
