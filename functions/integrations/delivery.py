@@ -78,6 +78,8 @@ def _handle(record: SQSRecord) -> None:
         metrics.add_metric(
             name=delivery_attempts.ATTEMPT_DURATION_METRIC, unit=MetricUnit.Milliseconds, value=attempt.duration_ms
         )
+    if handled.late_by is not None:
+        details["late_s"] = round(handled.late_by.total_seconds(), 3)  # after its time, by this much
     if handled.status == DeliveryStatus.SUCCEEDED and attempt is not None:
         metrics.add_metric(name=delivery_attempts.DELIVERED_METRIC, unit=MetricUnit.Count, value=1)
     if handled.status == DeliveryStatus.FAILED and handled.outcome in ("attempted", "not_sent"):

@@ -418,6 +418,21 @@ def test_replay_delivers_a_time_range_again(
         deliveries.replay(ORG, EP, start, start)
 
 
+def test_a_replay_leaves_a_pending_delivery_to_its_schedule(
+    endpoint: dict[str, Any], queue: Queue, receiver: Receiver, frozen_clock: FrozenClock
+) -> None:
+    receiver.answers = [500]
+    start = frozen_clock()
+    event = an_event()
+    deliveries.fan_out(event)
+    deliver(queue)  # failed once, due again in 5 seconds
+    carriers = queue.take()
+    deliveries.replay(ORG, EP, start, start + timedelta(minutes=1))
+    assert [h.outcome for h in deliver(queue)] == ["left_pending"]
+    assert queue.sent == [] and len(receiver.requests) == 1
+    assert stored(event.id)["round"] == 1 and len(carriers) == 1
+
+
 def test_a_replay_hands_on_a_bounded_number(
     endpoint: dict[str, Any], queue: Queue, monkeypatch: pytest.MonkeyPatch, frozen_clock: FrozenClock
 ) -> None:
@@ -444,6 +459,7 @@ def test_a_test_event_goes_to_one_endpoint_once(
     assert json.loads(request.body)["type"] == "webhook.test" and request.url.endswith(EP)
     assert deliveries.get(ORG, EP, log.delivery_id).status == "failed"  # attempted once
     assert fake_endpoints.health == []  # a test says nothing about the endpoint's health
+    assert deliveries.failed_count(ORG, EP) == 0  # not among what "resend what failed" resends
 
 
 def test_the_log_is_newest_first_and_scoped_to_the_endpoint(

@@ -85,7 +85,9 @@ class _Refused(Conflict):
 def handle(message: dict[str, Any], message_id: str, *, client: Any = None, sqs: Any = None) -> Handled:
     key = delivery_key(message["org_id"], message["endpoint_id"], message["occurred_at"], message["event_id"])
     if "restart" in message:
-        item = _restarted(message, client=client)
+        item, restarted = _restarted(message, client=client)
+        if not restarted:
+            return Handled("left_pending")  # its own messages carry it
         message = delivery_queue.carrier(item)
     else:
         found = db.get(key, consistent=True, client=client)
@@ -131,9 +133,10 @@ def handle(message: dict[str, Any], message_id: str, *, client: Any = None, sqs:
 # -- a restart ---------------------------------------------------------------------------------------
 
 
-def _restarted(message: dict[str, Any], *, client: Any) -> db.Item:
+def _restarted(message: dict[str, Any], *, client: Any) -> tuple[db.Item, bool]:
     """The delivery a restart message names, restarted once per token: created when the endpoint never had
-    it, a new round when it had ended; a pending one is left to its schedule."""
+    it, a new round when it had ended. False for a pending one, left to its schedule (a restart message
+    delivered again after it restarted the delivery carries it on, in case the first stopped there)."""
     org_id, endpoint_id, token = message["org_id"], message["endpoint_id"], message["restart"]
     key = delivery_key(org_id, endpoint_id, message["occurred_at"], message["event_id"])
     for _ in range(3):
@@ -144,17 +147,15 @@ def _restarted(message: dict[str, Any], *, client: Any) -> db.Item:
             )
             created = create({**fresh, "restart_token": token}, client=client)
             if created is not None:
-                return created
+                return created, True
             continue
-        if item.get("restart_token") == token or item["status"] == DeliveryStatus.PENDING:
-            return item
+        if item.get("restart_token") == token:
+            return item, True
+        if item["status"] == DeliveryStatus.PENDING:
+            return item, False
         try:
-            return db.update(
-                key,
-                **next_round(item, clock.now(), restart_token=token),
-                on_conflict=_Refused("changed"),
-                client=client,
-            )
+            update = next_round(item, clock.now(), restart_token=token)
+            return db.update(key, **update, on_conflict=_Refused("changed"), client=client), True
         except _Refused:
             continue
     raise Conflict("the delivery kept changing while being restarted")
@@ -282,7 +283,7 @@ def _record(item: db.Item, attempt: Attempt, message_id: str, *, final: bool = F
         values[":next"] = clock.iso(clock.now() + wait)
     else:
         removes.append("next_attempt_at")
-    if status == DeliveryStatus.FAILED:
+    if status == DeliveryStatus.FAILED and item["event_type"] != TEST_EVENT_TYPE:  # resent with the others
         keys = failed_keys(item)
         sets += ["gsi1pk = :gsi1pk", "gsi1sk = :gsi1sk"]
         values |= {":gsi1pk": keys["gsi1pk"], ":gsi1sk": keys["gsi1sk"]}
