@@ -21,6 +21,7 @@ from unittest import mock
 
 import pytest
 from common.integrations import deliveries, endpoints, events, outbound, urls
+from common.integrations.endpoint_models import ALL_EVENTS, NewWebhookEndpoint
 from common.integrations.events import Event
 from common.integrations.outbound import OutboundRequest
 from common.platform import clock, db, ids
@@ -125,7 +126,7 @@ class Endpoint:
 
 def an_endpoint(receiver: Receiver) -> Endpoint:
     org_id = ids.new_id()
-    new = endpoints.NewEndpoint(url=receiver.url, event_types=[endpoints.ALL_EVENTS])
+    new = NewWebhookEndpoint(url=receiver.url, event_types=[ALL_EVENTS])
     item = endpoints.create_endpoint(org_id, new, "user:integration-test", policy=urls.OutboundPolicy.from_settings())
     receiver.secrets.append(item["secret"])
     return Endpoint(org_id, item["endpoint_id"], item["secret"])

@@ -15,6 +15,7 @@ from unittest import mock
 import boto3
 import pytest
 from common.integrations import delivery_queue, endpoints, events, outbound
+from common.integrations.endpoint_models import ALL_EVENTS, DisabledReason
 from common.integrations.endpoints import HealthChange
 from common.integrations.events import Event
 from common.integrations.outbound import Attempt, OutboundRequest
@@ -45,7 +46,7 @@ class FakeEndpoints:
             "org_id": ORG,
             "url": f"https://hooks.example.test/{endpoint_id}",
             "enabled": True,
-            "event_types": types or [endpoints.ALL_EVENTS],
+            "event_types": types or [ALL_EVENTS],
             "secrets": [SECRET],
             **more,
         }
@@ -53,7 +54,7 @@ class FakeEndpoints:
         return item
 
     def subscribers(self, org_id: str, event_type: str, **_: Any) -> list[dict[str, Any]]:
-        wanted = {event_type, endpoints.ALL_EVENTS}
+        wanted = {event_type, ALL_EVENTS}
         return [e for e in self.items.values() if e["enabled"] and wanted & set(e["event_types"])]
 
     def get_endpoint(self, org_id: str, endpoint_id: str, **_: Any) -> dict[str, Any]:
@@ -73,7 +74,7 @@ class FakeEndpoints:
         since = endpoint.setdefault("failing_since", at)
         days = (_time(at) - _time(since)).total_seconds() / 86400
         if endpoint["enabled"] and days >= self.disable_after_days:
-            endpoint.update(enabled=False, disabled_at=at, disabled_reason=endpoints.DisabledReason.FAILING.value)
+            endpoint.update(enabled=False, disabled_at=at, disabled_reason=DisabledReason.FAILING.value)
             return HealthChange(True, endpoint)
         return HealthChange(False)
 

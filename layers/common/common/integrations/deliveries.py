@@ -24,6 +24,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from common.integrations import delivery_queue, endpoints, events
 from common.integrations.delivery_schedule import MAX_ATTEMPTS
+from common.integrations.endpoint_models import ALL_EVENTS
 from common.integrations.endpoints import TEST_EVENT_TYPE
 from common.integrations.events import Event
 from common.integrations.outbound import Attempt
@@ -148,7 +149,7 @@ def new_item(org_id: str, endpoint_id: str, occurred_at: str, event_id: str, eve
 
 def subscribes(endpoint: db.Item, event_type: str) -> bool:
     types = endpoint.get("event_types") or []
-    return event_type != TEST_EVENT_TYPE and (endpoints.ALL_EVENTS in types or event_type in types)
+    return event_type != TEST_EVENT_TYPE and (ALL_EVENTS in types or event_type in types)
 
 
 class _Exists(Conflict):

@@ -45,7 +45,8 @@ from common.integrations.deliveries import (
     next_round,
 )
 from common.integrations.delivery_schedule import MAX_ATTEMPTS
-from common.integrations.endpoints import TEST_EVENT_TYPE, DisabledReason
+from common.integrations.endpoint_models import DisabledReason
+from common.integrations.endpoints import TEST_EVENT_TYPE
 from common.integrations.outbound import Attempt, OutboundRequest
 from common.platform import clock, db
 from common.platform.errors import Conflict, NotFound

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 
 from common.integrations import endpoints
+from common.integrations.endpoint_models import DISABLE_AFTER_FAILING
 from common.orgs.access import org_key
 from common.platform import db, listings
 from common.platform.email import send_email
@@ -59,7 +60,7 @@ def tell_admins_disabled(
     body = "\n".join(
         [
             f"Every delivery to the webhook endpoint {endpoint_id}{description} of {org_name} has failed for "
-            f"{endpoints.DISABLE_AFTER_FAILING.days} days (since {endpoint.get('failing_since', 'then')}), so it was "
+            f"{DISABLE_AFTER_FAILING.days} days (since {endpoint.get('failing_since', 'then')}), so it was "
             f"disabled at {disabled_at}. Nothing is sent to it until it is enabled again.",
             "",
             "Its failed deliveries are kept. Once the receiving system works again, enable the endpoint and "

@@ -9,9 +9,10 @@ it subscribes to (or all of them), whether it is enabled, and the secret its del
 An organisation has at most MAX_ENDPOINTS_PER_ORG endpoints: the count and the endpoint are written in one
 transaction whose condition is the count, so racing creations cannot pass the limit. The signing secret
 (Standard Webhooks: `whsec_` and base64 of 24 random bytes) is answered when the endpoint is created and when
-it is rotated, never otherwise; a rotation keeps the replaced secret valid for PREVIOUS_SECRET_VALIDITY, and
-deliveries meanwhile are signed with both (`signing_secrets`). Secrets live on the item, encrypted at rest
-by the table's key, and never reach a log, a stream consumer or an answer other than those two.
+it is rotated (common.integrations.endpoint_models has the answers), never otherwise; a rotation keeps the
+replaced secret valid for PREVIOUS_SECRET_VALIDITY, and deliveries meanwhile are signed with both
+(`signing_secrets`). Secrets live on the item, encrypted at rest by the table's key, and never reach a log,
+a stream consumer or an answer other than those two.
 
 An endpoint every delivery of which has failed for DISABLE_AFTER_FAILING is disabled (`record_health`, called
 by the delivery engine after each attempt); enabling it again starts its health afresh.
@@ -24,126 +25,30 @@ import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Annotated, Any
-
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from typing import Any
 
 from common.integrations import urls
+from common.integrations.endpoint_models import (
+    ALL_EVENTS,
+    DISABLE_AFTER_FAILING,
+    DisabledReason,
+    NewWebhookEndpoint,
+    WebhookEndpointPatch,
+)
 from common.platform import clock, db, ids, listings
-from common.platform.answers import Answer, Timestamp
-from common.platform.errors import Conflict, DomainError, FieldError, InvalidInput, NotFound, invalid
-from common.platform.validation import MULTI_LINE
+from common.platform.errors import Conflict, FieldError, InvalidInput, NotFound, invalid
 
 ENTITY = "webhook_endpoint"
 COUNTER_ENTITY = "webhook_endpoint_count"
 # Each event is delivered to every subscribed endpoint: the limit bounds one event's fan-out (20 deliveries,
 # two SendMessageBatch calls), the subscriber query (one page) and what an admin has to keep track of.
 MAX_ENDPOINTS_PER_ORG = 20
-MAX_DESCRIPTION_LENGTH = 500
-# Subscribes to every event type, those added later included.
-ALL_EVENTS = "all"
 # Sent to one endpoint on request (the delivery log's test), never subscribed to.
 TEST_EVENT_TYPE = "webhook.test"
 PREVIOUS_SECRET_VALIDITY = timedelta(hours=24)
-DISABLE_AFTER_FAILING = timedelta(days=5)
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
 SECRET_BYTES = 24
 SYSTEM_ACTOR = "system"
-
-EndpointUrl = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=urls.MAX_URL_LENGTH, pattern=r"^[\x21-\x7e]+$"),
-    Field(description=f"where deliveries are posted: https, at most {urls.MAX_URL_LENGTH:,} characters, a public host"),
-]
-Description = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_DESCRIPTION_LENGTH), MULTI_LINE
-]
-EVENT_TYPE_PATTERN = rf"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$|^{ALL_EVENTS}$"
-EventTypeName = Annotated[str, StringConstraints(max_length=100, pattern=EVENT_TYPE_PATTERN)]
-EventTypes = Annotated[
-    list[EventTypeName],
-    Field(
-        min_length=1,
-        max_length=200,
-        description=f'the event types delivered, as the document\'s webhooks name them, or ["{ALL_EVENTS}"] for '
-        "every type (those added later included)",
-    ),
-]
-
-
-class DisabledReason(StrEnum):
-    ADMIN = "admin"  # an admin disabled it
-    FAILING = "failing"  # every delivery failed for DISABLE_AFTER_FAILING
-
-
-class EndpointPatch(BaseModel):
-    """An endpoint's settings; on update only the fields sent are changed (a description can be cleared with
-    null). Enabling and disabling have their own routes."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"event_types": ["lead.converted", "payout.paid"], "description": "CRM sync (production)"}]
-        },
-    )
-    url: EndpointUrl | None = None
-    description: Description | None = None
-    event_types: EventTypes | None = None
-
-
-class NewEndpoint(EndpointPatch):
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "url": "https://crm.example.com/hooks/partner-programme",
-                    "description": "CRM sync",
-                    "event_types": ["lead.converted", "deal.stage_changed"],
-                    "enabled": True,
-                }
-            ]
-        }
-    )
-    url: EndpointUrl
-    event_types: EventTypes
-    enabled: bool = True
-
-
-class WebhookEndpoint(Answer):
-    """A webhook endpoint as admins see it: never its secret."""
-
-    org_id: str
-    endpoint_id: str
-    url: str
-    description: str | None = None
-    event_types: list[str] = Field(description=f'the event types delivered; ["{ALL_EVENTS}"]: every type')
-    enabled: bool
-    disabled_reason: DisabledReason | None = Field(
-        None,
-        description="why a disabled endpoint is disabled: an admin disabled it, or every delivery failed for "
-        f"{DISABLE_AFTER_FAILING.days} days; null while enabled",
-    )
-    disabled_at: Timestamp | None = None
-    failing_since: Timestamp | None = Field(
-        None, description="the first of the deliveries that have failed since the last success; null while healthy"
-    )
-    secret_created_at: Timestamp = Field(description="when the current signing secret was made")
-    previous_secret_expires_at: Timestamp | None = Field(
-        None, description="until when deliveries are also signed with the secret the last rotation replaced"
-    )
-    created_at: Timestamp
-    updated_at: Timestamp
-    updated_by: str
-
-
-class WebhookEndpointWithSecret(WebhookEndpoint):
-    """The endpoint with its signing secret: answered once, when the endpoint is made or its secret rotated."""
-
-    secret: str = Field(
-        description="the signing secret (Standard Webhooks: `whsec_` and base64 of 24 random bytes): store it now, "
-        "it is never shown again"
-    )
 
 
 @dataclass(frozen=True)
@@ -210,7 +115,12 @@ def _too_many() -> InvalidInput:
 
 
 def create_endpoint(
-    org_id: str, new: NewEndpoint, author_id: str, *, policy: urls.OutboundPolicy | None = None, client: Any = None
+    org_id: str,
+    new: NewWebhookEndpoint,
+    author_id: str,
+    *,
+    policy: urls.OutboundPolicy | None = None,
+    client: Any = None,
 ) -> db.Item:
     """A new endpoint with a new secret (the item holds it: answer it once, as WebhookEndpointWithSecret).
     The organisation's endpoint count goes up in the same transaction, conditioned on the limit."""
@@ -265,7 +175,7 @@ def list_endpoints(
 def update_endpoint(
     org_id: str,
     endpoint_id: str,
-    patch: EndpointPatch,
+    patch: WebhookEndpointPatch,
     author_id: str,
     *,
     policy: urls.OutboundPolicy | None = None,
@@ -391,7 +301,7 @@ def subscribers(org_id: str, event_type: str, *, client: Any = None) -> list[db.
     return found
 
 
-class _Unchanged(DomainError):
+class _Unchanged(Conflict):
     """A health update whose condition did not hold: nothing to change (or the endpoint is gone)."""
 
 
