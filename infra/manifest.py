@@ -21,7 +21,7 @@ class Function:
     handler: str  # module.attribute, importable with functions/ and the layer on the path
     # "stream": reads the table's stream (the dispatcher, its one reader); "queue": reads its own SQS queue,
     # which the dispatcher fills with the changes matching `change_filters`; "work": reads its own SQS queue,
-    # which a scheduled function fills with its due work (the daily sweep's pages).
+    # which other functions fill with work (the daily sweep's pages, the webhook deliveries).
     kind: Literal["api", "stream", "queue", "work", "authorizer", "schedule"]
     memory_mb: int = 512
     timeout_s: int = 10
@@ -124,6 +124,19 @@ STATUS_SWEEP = Function("StatusSweep", "status_sweep", "status_sweep.handler.lam
 STATUS_SWEEP_WORK = Function(
     "StatusSweepWork", "status_sweep", "status_sweep.work.lambda_handler", "work", timeout_s=60, queue_batch_size=2
 )
+# Every outbound delivery, one message (and at most one attempt of up to 15 seconds) per invocation, from a
+# queue of its own whose delays carry the retry schedule; ten at once at most (each endpoint two of them:
+# common.integrations.delivery_attempts.ENDPOINT_SLOTS).
+WEBHOOK_DELIVERY = Function(
+    "WebhookDelivery",
+    "integrations",
+    "integrations.delivery.lambda_handler",
+    "work",
+    memory_mb=256,
+    timeout_s=30,
+    queue_batch_size=1,
+    queue_max_concurrency=10,
+)
 TOKEN_AUTHORIZER = Function(
     "TokenAuthorizer", "authorizer", "authorizer.handler.lambda_handler", "authorizer", memory_mb=256
 )
@@ -143,6 +156,7 @@ FUNCTIONS: tuple[Function, ...] = (
     INTEGRATIONS_EVENTS,
     STATUS_SWEEP,
     STATUS_SWEEP_WORK,
+    WEBHOOK_DELIVERY,
     TOKEN_AUTHORIZER,
 )
 

@@ -27,6 +27,7 @@ from infra.delivery_alarms import watch_backups, watch_destination_deliveries, w
 from infra.functions import LambdaFunction
 from infra.releases import release_alarm
 from infra.watched import WatchedApi, WatchedFunction, WatchedQueue, WatchedTable, discover
+from infra.webhook_delivery import watch_deliveries
 
 # Far below the point where the stream reader gives records up (hours) and the stream's 24 hours.
 ITERATOR_AGE_LIMIT = Duration.minutes(10)
@@ -101,6 +102,7 @@ class Monitoring(NestedStack):
             self._watch_email()
         self._show_failed_changes(config.stage)
         self._watch_answers(config.stage)
+        watch_deliveries(self.facade, config.stage)
         # The alarms CodeDeploy watches while it releases a function by canary (infra/releases.py).
         self.release_alarms = {
             function.spec.name: release_alarm(self, function, alarm_name_prefix=prefix, topic=self.topic)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from common.platform.settings import environment
 
 from infra import constants
-from infra.manifest import LEAD_INTAKE_SCOPE, STATUS_SWEEP_WORK
+from infra.manifest import LEAD_INTAKE_SCOPE, STATUS_SWEEP_WORK, WEBHOOK_DELIVERY
 from local.state import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ def function_environment(
 ) -> dict[str, str]:
     """Of a stack whose front, user pool, fake Twilio and queues exist (its workers start with it)."""
     work_queue = stack.work_queues.get(STATUS_SWEEP_WORK.name)
+    delivery_queue = stack.work_queues.get(WEBHOOK_DELIVERY.name)
     return {
         **environment(
             stage=stack.stage,
@@ -50,6 +51,8 @@ def function_environment(
         ),
         # The queue the daily sweep hands its work on to (where the stack runs the sweep's work function).
         **(environment(sweep_work_queue_url=work_queue.queue_url) if work_queue else {}),
+        # The queue every outbound delivery goes through (where the stack runs the delivery function).
+        **(environment(webhook_queue_url=delivery_queue.queue_url) if delivery_queue else {}),
         constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
         **constants.TRACER_ENVIRONMENT,
         "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here

@@ -25,7 +25,7 @@ from botocore.config import Config
 
 from infra import constants
 from infra.manifest import FUNCTIONS, LEAD_INTAKE_SCOPE, Function, Route, gateway_routes
-from local import aws_stand_ins, cognito, openapi
+from local import aws_stand_ins, cognito, delayed_messages, openapi
 from local.apigw_events import Api
 from local.cors import Cors
 from local.dynamodb_local import DynamoDBLocal
@@ -143,7 +143,8 @@ class LocalStack:
         invoker = self._invoker = Invoker(
             region=self.region, workers=self._workers, preload=[f.handler for f in self.functions.values()]
         )
-        clock = self._clock = SharedClock(invoker.clock_offset)
+        # SQS delays follow the functions' clock, so a test moving it brings delayed deliveries forward.
+        clock = self._clock = SharedClock(invoker.clock_offset, on_move=delayed_messages.move_with_clock)
         restored = self.kept is not None and self.kept.restore()
         self._moto.start()
         self._front = Front(self._dispatch, self._port)

@@ -182,6 +182,21 @@ EXPECTED_ACTIONS = {
         "ssm:GetParameter",
         "ses:SendEmail",
     },
+    # Every outbound delivery: the delivery, its endpoint's slots and its event read and written one item at a
+    # time (a notice claimed and released for the admins' e-mail), the organisation's members queried for its
+    # admins, their addresses from the pool; what is not due yet is sent on to its own queue.
+    manifest.WEBHOOK_DELIVERY.name: OBSERVABILITY
+    | QUEUE_READING
+    | {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "cognito-idp:AdminGetUser",
+        "ses:SendEmail",
+        "sqs:SendMessage",
+    },
     # It verifies tokens against the pool's public keys (fetched over HTTPS) and reads users' sign-in records.
     manifest.TOKEN_AUTHORIZER.name: OBSERVABILITY | {"dynamodb:GetItem"},
 }

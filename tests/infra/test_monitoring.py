@@ -180,8 +180,9 @@ def test_every_queue_not_holding_failures_has_a_redrive_policy(synth: Synth) -> 
 def test_every_dead_letter_queue_alarms_when_not_empty_and_on_age(synth: Synth) -> None:
     dead_letters = dead_letter_queues(synth)
 
-    # Five consumers' dead-letter queues, the sweep work's, the stream reader's and the sweep's failure queues.
-    assert len(dead_letters) == 8
+    # Five consumers' dead-letter queues, the sweep work's, the webhook deliveries', the stream reader's and the
+    # sweep's failure queues.
+    assert len(dead_letters) == 9
     for queue_id in dead_letters:
         (not_empty,) = alarms_on(
             synth, "AWS/SQS", "ApproximateNumberOfMessagesVisible", QueueName=(queue_id, "QueueName")

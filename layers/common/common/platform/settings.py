@@ -153,6 +153,14 @@ class Webhooks(SettingsGroup):
     outbound_allow_loopback: bool = False
 
 
+class WebhookQueue(SettingsGroup):
+    """The queue every outbound delivery goes through: its producers (the events consumer's fan-out, the
+    API's resends, replays and test events) send to it, and the delivery function reads it and sends on
+    what is not due yet."""
+
+    webhook_queue_url: NonEmpty
+
+
 GROUPS: tuple[type[SettingsGroup], ...] = (
     Deployment,
     TokenVerification,
@@ -170,6 +178,7 @@ GROUPS: tuple[type[SettingsGroup], ...] = (
     ConsumerQueues,
     SweepWork,
     Webhooks,
+    WebhookQueue,
 )
 FIELDS = tuple(dict.fromkeys(name for group in GROUPS for name in group.model_fields))
 
