@@ -26,7 +26,6 @@ from infra.releases import Releases, released_by_canary
 from infra.sender import EmailSender
 from infra.status_sweep import StatusSweep
 from infra.table import Table
-from infra.webhook_delivery import WebhookDelivery
 
 
 class PartnerProgrammeStack(Stack):
@@ -113,7 +112,9 @@ class PartnerProgrammeStack(Stack):
             defaults=defaults,
         )
         payouts = Payouts(self, "Payouts", table=table, sender=sender, defaults=defaults)
-        integrations = Integrations(self, "Integrations", table=table, defaults=defaults)
+        integrations = Integrations(
+            self, "Integrations", table=table, sender=sender, user_pool=auth.user_pool, defaults=defaults
+        )
         status_sweep = StatusSweep(
             self,
             "StatusSweep",
@@ -121,10 +122,6 @@ class PartnerProgrammeStack(Stack):
             sender=sender,
             schedule_name=f"{name}-{manifest.STATUS_SWEEP.name}",
             defaults=defaults,
-        )
-        # Every outbound delivery: its function and queue (producers are granted the queue by grant_send).
-        webhooks = WebhookDelivery(
-            self, "Webhooks", table=table, sender=sender, user_pool=auth.user_pool, defaults=defaults
         )
         # The sweep's work texts team members their reminders and leaders their digests.
         referrals.grant_auth_token(status_sweep.work)
@@ -156,7 +153,7 @@ class PartnerProgrammeStack(Stack):
             manifest.INTEGRATIONS_EVENTS.name: integrations.events,
             manifest.STATUS_SWEEP.name: status_sweep.sweep,
             manifest.STATUS_SWEEP_WORK.name: status_sweep.work,
-            manifest.WEBHOOK_DELIVERY.name: webhooks.function,
+            manifest.WEBHOOK_DELIVERY.name: integrations.deliveries.function,
             manifest.TOKEN_AUTHORIZER.name: token_authorizer,
         }
         functions = {name: construct.function for name, construct in built.items()}
@@ -212,7 +209,7 @@ class PartnerProgrammeStack(Stack):
         CfnOutput(self, "StatusSweepScheduleName", value=status_sweep.schedule.ref)
         CfnOutput(self, "StatusSweepFailureQueueUrl", value=status_sweep.failures.queue_url)
         CfnOutput(self, "StatusSweepWorkDeadLetterQueueUrl", value=status_sweep.work_queue.dead_letters.queue_url)
-        CfnOutput(self, "WebhookDeliveryDeadLetterQueueUrl", value=webhooks.queue.dead_letters.queue_url)
+        CfnOutput(self, "WebhookDeliveryDeadLetterQueueUrl", value=integrations.deliveries.queue.dead_letters.queue_url)
         # Last: it watches whatever the stack holds by now.
         canaried = [construct for construct in built.values() if released_by_canary(construct.spec)]
         monitoring = Monitoring(self, "Monitoring", config=config, released=canaried)

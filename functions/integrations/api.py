@@ -1,5 +1,5 @@
 """Entry point of the integrations HTTP API (API Gateway HTTP API, payload 2.0): an organisation's webhook
-endpoints under /orgs/{orgId}/webhooks. Resolves the event only.
+endpoints under /orgs/{orgId}/webhooks and their deliveries. Resolves the event only.
 
 Routes (the path prefix the gateway sends here, infra/manifest.py):
 
@@ -12,10 +12,11 @@ Routes (the path prefix the gateway sends here, infra/manifest.py):
     POST   /orgs/{orgId}/webhooks/{endpointId}/enable              enable (its health starts afresh)
     POST   /orgs/{orgId}/webhooks/{endpointId}/disable             disable
 
-Reserved for the delivery log (its own routes module):
+An endpoint's deliveries (delivery_routes), each handed to the delivery queue and attempted from it:
 
     GET    /orgs/{orgId}/webhooks/{endpointId}/deliveries          the endpoint's deliveries, newest first
-    POST   /orgs/{orgId}/webhooks/{endpointId}/deliveries/{eventId}/resend
+    GET    /orgs/{orgId}/webhooks/{endpointId}/deliveries/{deliveryId}
+    POST   /orgs/{orgId}/webhooks/{endpointId}/deliveries/{deliveryId}/resend
     POST   /orgs/{orgId}/webhooks/{endpointId}/replay              every event of a time range again
     POST   /orgs/{orgId}/webhooks/{endpointId}/resend-failed       what failed, after re-enabling
     POST   /orgs/{orgId}/webhooks/{endpointId}/test                a test event
@@ -28,17 +29,18 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.platform.observability import logger, metrics, tracer
-from common.platform.settings import Deployment, Webhooks, validate_settings
+from common.platform.settings import Deployment, WebhookQueue, Webhooks, validate_settings
 from common.web.idempotency import respond_once
 from common.web.resolver import create_resolver
 
-from integrations import endpoint_routes
+from integrations import delivery_routes, endpoint_routes
 
 # Validated at cold start: a misconfigured function fails before it serves anything.
-validate_settings(Deployment, Webhooks)
+validate_settings(Deployment, Webhooks, WebhookQueue)
 
 app = create_resolver()
 app.include_router(endpoint_routes.router)
+app.include_router(delivery_routes.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

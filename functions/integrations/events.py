@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from common.integrations import change_events
 from common.platform import queued_changes
-from common.platform.settings import Deployment, validate_settings
+from common.platform.settings import Deployment, WebhookQueue, validate_settings
 
-validate_settings(Deployment)
+# Validated at cold start: the fan-out hands deliveries to the delivery queue.
+validate_settings(Deployment, WebhookQueue)
 
 # The reaction needs the record itself (its id names the events), not only its images.
 RECORD_REACTIONS: tuple[queued_changes.RecordReaction, ...] = (change_events.on_change,)

@@ -52,8 +52,8 @@ EXPECTED_ACKNOWLEDGMENTS = {
     ),
     ("StatusSweep/Failures", "AwsSolutions-SQS3"),
     ("StatusSweep/Work/DeadLetters", "AwsSolutions-SQS3"),
-    ("Webhooks/WebhookDelivery/Role", "AwsSolutions-IAM5[Resource::*]"),
-    ("Webhooks/Deliveries/DeadLetters", "AwsSolutions-SQS3"),
+    ("Integrations/Webhooks/WebhookDelivery/Role", "AwsSolutions-IAM5[Resource::*]"),
+    ("Integrations/Webhooks/Deliveries/DeadLetters", "AwsSolutions-SQS3"),
     # Every route the gateway has without an authorizer (the manifest's and the preflight twins).
     *(
         (f"Api/Routes/{route.method}{route.path.replace('/', '--')}", "AwsSolutions-APIG4")

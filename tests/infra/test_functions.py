@@ -54,11 +54,16 @@ def test_function_environment(dev: Synth, spec: manifest.Function) -> None:
     variables = dev.function(spec.name)[1]["Properties"]["Environment"]["Variables"]
 
     # The queue URLs only where they are used: the consumers' the dispatcher's (sending to them), the sweep
-    # work queue's the sweep's, the delivery queue's its producers' (WebhookDelivery sends on what is not due).
+    # work queue's the sweep's, the delivery queue's its producers' (the events' fan-out, the API's resends,
+    # replays and test events; WebhookDelivery sends on what is not due).
     senders = {
         env_name("consumer_queue_urls"): {manifest.STREAM_DISPATCHER.name},
         env_name("sweep_work_queue_url"): {manifest.STATUS_SWEEP.name},
-        env_name("webhook_queue_url"): {manifest.WEBHOOK_DELIVERY.name},
+        env_name("webhook_queue_url"): {
+            manifest.WEBHOOK_DELIVERY.name,
+            manifest.INTEGRATIONS_EVENTS.name,
+            manifest.INTEGRATIONS_API.name,
+        },
     }
     assert set(ENV_NAMES) - senders.keys() - LOCAL_ONLY <= variables.keys()
     assert {name for name in senders if name in variables} == {

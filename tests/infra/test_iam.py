@@ -145,12 +145,16 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
         "ses:SendEmail",
     },
-    # Records each event once (a conditional put, read back on a redelivery) and reads what its answer reads.
+    # Records each event once (a conditional put, read back on a redelivery) and reads what its answer reads;
+    # fans it out: the subscribers (a Query of the table), each delivery put once (read back when it existed),
+    # and their messages to the delivery queue.
     manifest.INTEGRATIONS_EVENTS.name: OBSERVABILITY
     | QUEUE_READING
-    | {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem"},
+    | {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Query", "sqs:SendMessage"},
     # Webhook endpoints: created and deleted in a transaction with the organisation's count (Put, Update,
     # Delete), changed by UpdateItem, listed by a Query of the table; DeleteItem also for Idempotency-Key records.
+    # Deliveries: the log and a replay's events (Query), the failed ones (Query of gsi1), a resend's new round
+    # (UpdateItem), a test event and its delivery (PutItem), each handed to the delivery queue.
     manifest.INTEGRATIONS_API.name: OBSERVABILITY
     | {
         "dynamodb:GetItem",
@@ -158,6 +162,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "dynamodb:Query",
+        "sqs:SendMessage",
     },
     # The daily sweep reads what is due and hands it on to its work queue: it writes nothing, sends nothing.
     manifest.STATUS_SWEEP.name: OBSERVABILITY

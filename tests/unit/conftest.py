@@ -16,6 +16,9 @@ TABLE = "partner-programme-unit"
 SENDER = "no-reply@partners.example"
 FILES_BUCKET = "partner-programme-unit-files"
 PORTAL_URL = "https://portal.partners.example"
+# Named so the functions that hand deliveries on start; no queue is behind it (the delivery tests make one, or
+# fake the sending: tests/unit/integrations/delivery_fakes.py).
+WEBHOOK_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/partner-programme-unit-webhooks"
 
 
 def _clear_client_caches() -> None:
@@ -59,6 +62,7 @@ def aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iter
         "LEAD_INTAKE_SCOPE": "leads/write",
         "FILES_BUCKET": FILES_BUCKET,
         "PORTAL_URL": PORTAL_URL,
+        "WEBHOOK_QUEUE_URL": WEBHOOK_QUEUE_URL,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

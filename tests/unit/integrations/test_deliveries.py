@@ -16,9 +16,11 @@ from common.integrations.delivery_attempts import Handled, handle
 from common.orgs.access import member_key
 from common.platform import clock, db, ids, listings
 from common.platform.errors import Conflict, InvalidInput, NotFound
+from jsonschema import Draft202012Validator
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
 
+from local import event_schemas
 from tests.unit.conftest import FrozenClock
 from tests.unit.integrations.delivery_fakes import (
     OLD_SECRET,
@@ -457,6 +459,9 @@ def test_a_test_event_goes_to_one_endpoint_once(
     until_settled(queue, frozen_clock)
     (request,) = receiver.requests
     assert json.loads(request.body)["type"] == "webhook.test" and request.url.endswith(EP)
+    # Its body is the published test event (the document's webhooks and docs/events).
+    published = json.loads((event_schemas.SCHEMAS_DIR / "webhook.test.v1.json").read_text())
+    Draft202012Validator(published).validate(json.loads(request.body))
     assert deliveries.get(ORG, EP, log.delivery_id).status == "failed"  # attempted once
     assert fake_endpoints.health == []  # a test says nothing about the endpoint's health
     assert deliveries.failed_count(ORG, EP) == 0  # not among what "resend what failed" resends

@@ -27,7 +27,6 @@ too large for one message would) means no event: what it changed cannot be told.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -37,7 +36,7 @@ from pydantic import BaseModel
 from common.deals.deal_records import STAGE_HISTORY
 from common.deals.deal_views import Deal
 from common.integrations import catalogue as c
-from common.integrations import events
+from common.integrations import deliveries, events
 from common.integrations.catalogue import EventType
 from common.integrations.events import Event, event_id
 from common.leads import customers
@@ -266,14 +265,6 @@ ENTITIES = tuple(_ENTITIES)
 # -- the consumer's reaction ----------------------------------------------------------------------------
 
 
-def fan_out(event: Event) -> int:
-    """Hand the event to the deliveries of the endpoints that subscribe to its type (each delivery is
-    created once, however often the event is handed on); how many were created."""
-    # The delivery engine (common.integrations.deliveries), loaded when an event first needs it.
-    deliveries = importlib.import_module("common.integrations.deliveries")
-    return int(deliveries.fan_out(event))
-
-
 def on_change(change: dict[str, Any], *, client: Any = None) -> None:
     """The integrations consumer's reaction to a change: record each event it means (once: a redelivered
     change finds it recorded) and hand it on to its deliveries. A redelivery hands the recorded event on
@@ -282,7 +273,7 @@ def on_change(change: dict[str, Any], *, client: Any = None) -> None:
         recorded = events.record(event, client=client)
         if not recorded:
             event = events.get(event.org_id, event.occurred_at, event.id, client=client) or event
-        created = fan_out(event)
+        created = deliveries.fan_out(event, client=client)
         logger.info(
             "event",
             extra={

@@ -34,8 +34,13 @@ from common.platform.errors import Conflict, NotFound, invalid
 from common.platform.table_schema import TTL_ATTRIBUTE
 
 ENTITY = "webhook_delivery"
-# A test event (endpoints.TEST_EVENT_TYPE) goes to one endpoint on request and is attempted once.
+# A test event (endpoints.TEST_EVENT_TYPE) goes to one endpoint on request and is attempted once; its data is
+# WebhookTestData (published with the catalogue's types: common.integrations.event_docs).
 TEST_EVENT_VERSION = 1
+TEST_EVENT_DESCRIPTION = (
+    "A test event, sent to one endpoint when an admin asks for it (never subscribed to): signed like every "
+    "delivery, attempted once."
+)
 # One request hands on at most this many deliveries (replay, resend what failed); the answer says where to go on.
 HAND_ON_LIMIT = 1000
 FAILED_INDEX = "gsi1"
@@ -68,6 +73,13 @@ class DeliveryLog(Answer):
     next_attempt_at: Timestamp | None = None
     created_at: Timestamp
     updated_at: Timestamp
+
+
+class WebhookTestData(Answer):
+    """The data of a test event: which endpoint it was sent to."""
+
+    endpoint_id: str
+    message: str
 
 
 class ReplayRange(BaseModel):
@@ -346,7 +358,7 @@ def send_test(org_id: str, endpoint_id: str, *, client: Any = None, sqs: Any = N
         version=TEST_EVENT_VERSION,
         org_id=org_id,
         occurred_at=clock.iso(now),
-        data={"endpoint_id": endpoint_id, "message": "A test event, sent on request"},
+        data=WebhookTestData(endpoint_id=endpoint_id, message="A test event, sent on request").model_dump(),
     )
     events.record(event, client=client)
     item = new_item(org_id, endpoint_id, event.occurred_at, event.id, event.type, now)

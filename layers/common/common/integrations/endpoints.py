@@ -8,11 +8,11 @@ it subscribes to (or all of them), whether it is enabled, and the secret its del
 
 An organisation has at most MAX_ENDPOINTS_PER_ORG endpoints: the count and the endpoint are written in one
 transaction whose condition is the count, so racing creations cannot pass the limit. The signing secret
-(Standard Webhooks: `whsec_` and base64 of 24 random bytes) is answered when the endpoint is created and when
-it is rotated (common.integrations.endpoint_models has the answers), never otherwise; a rotation keeps the
-replaced secret valid for PREVIOUS_SECRET_VALIDITY, and deliveries meanwhile are signed with both
-(`signing_secrets`). Secrets live on the item, encrypted at rest by the table's key, and never reach a log,
-a stream consumer or an answer other than those two.
+(Standard Webhooks: `whsec_` and base64 of 24 random bytes, common.integrations.signing) is answered when the
+endpoint is created and when it is rotated (common.integrations.endpoint_models has the answers), never
+otherwise; a rotation keeps the replaced secret valid for PREVIOUS_SECRET_VALIDITY, and deliveries meanwhile
+are signed with both (`signing_secrets`). Secrets live on the item, encrypted at rest by the table's key, and
+never reach a log, a stream consumer or an answer other than those two.
 
 An endpoint every delivery of which has failed for DISABLE_AFTER_FAILING is disabled (`record_health`, called
 by the delivery engine after each attempt); enabling it again starts its health afresh.
@@ -20,14 +20,12 @@ by the delivery engine after each attempt); enabling it again starts its health 
 
 from __future__ import annotations
 
-import base64
-import secrets
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from common.integrations import urls
+from common.integrations import signing, urls
 from common.integrations.endpoint_models import (
     ALL_EVENTS,
     DISABLE_AFTER_FAILING,
@@ -46,8 +44,6 @@ MAX_ENDPOINTS_PER_ORG = 20
 # Sent to one endpoint on request (the delivery log's test), never subscribed to.
 TEST_EVENT_TYPE = "webhook.test"
 PREVIOUS_SECRET_VALIDITY = timedelta(hours=24)
-SECRET_PREFIX = "whsec_"  # noqa: S105 (the format's prefix, not a secret)
-SECRET_BYTES = 24
 SYSTEM_ACTOR = "system"
 
 
@@ -71,11 +67,6 @@ def endpoint_key(org_id: str, endpoint_id: str) -> db.Key:
 
 def counter_key(org_id: str) -> db.Key:
     return {"pk": webhooks_partition(org_id), "sk": "ENDPOINT_COUNT"}
-
-
-def _new_secret() -> str:
-    """A signing secret as Standard Webhooks writes them: `whsec_` and the base64 of 24 random bytes."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
 def _not_found(endpoint_id: str) -> NotFound:
@@ -138,7 +129,7 @@ def create_endpoint(
         "enabled": new.enabled,
         "disabled_reason": None if new.enabled else DisabledReason.ADMIN.value,
         "disabled_at": None if new.enabled else at,
-        "secret": _new_secret(),
+        "secret": signing.new_secret(),
         "secret_created_at": at,
         "created_at": at,
         "updated_at": at,
@@ -233,7 +224,7 @@ def rotate_secret(org_id: str, endpoint_id: str, author_id: str, *, client: Any 
         condition="attribute_exists(pk)",
         values={
             ":expires": clock.iso(now + PREVIOUS_SECRET_VALIDITY),
-            ":secret": _new_secret(),
+            ":secret": signing.new_secret(),
             ":at": clock.iso(now),
             ":by": author_id,
         },

@@ -1,5 +1,6 @@
-"""The events as published: the OpenAPI 3.1 `webhooks` section (one entry per type of the catalogue: the request
-our deliveries make, its body the envelope with `data` as the type's model) and one JSON Schema per type.
+"""The events as published: the OpenAPI 3.1 `webhooks` section (one entry per type of the catalogue, and the test
+event: the request our deliveries make, its body the envelope with `data` as the type's model) and one JSON
+Schema per type.
 
 Both come from the same model per type (`event_model`: common.integrations.events.Event with `type` and
 `version` fixed and `data` the type's answer model), generated as the API's answers are (pydantic's JSON Schema
@@ -16,7 +17,9 @@ from aws_lambda_powertools.event_handler.openapi.models import Schema
 from pydantic import BaseModel, Field, create_model
 from pydantic.json_schema import GenerateJsonSchema, models_json_schema
 
+from common.integrations import deliveries
 from common.integrations.catalogue import EVENT_TYPES, EventType
+from common.integrations.endpoints import TEST_EVENT_TYPE
 from common.integrations.events import Event
 
 COMPONENT_REF = "#/components/schemas/{model}"
@@ -29,6 +32,12 @@ WEBHOOK_HEADERS = {
     "secret (two for 24 hours after a rotation)",
 }
 DELIVERED = "Received: any 2xx answer within 15 seconds. Anything else, or no answer in time, is retried."
+# Sent to one endpoint on request, never subscribed to (so not in the catalogue), but received like the others.
+TEST_EVENT = EventType(
+    TEST_EVENT_TYPE, deliveries.TEST_EVENT_VERSION, deliveries.TEST_EVENT_DESCRIPTION, deliveries.WebhookTestData
+)
+# Every type a receiver may get, in the document's order: the catalogue's, then the test event.
+PUBLISHED_TYPES: dict[str, EventType] = {**EVENT_TYPES, TEST_EVENT_TYPE: TEST_EVENT}
 
 
 def model_name(event_type: EventType) -> str:
@@ -58,7 +67,7 @@ def _only(value: str | int) -> Any:
 
 def component_schemas() -> dict[str, Any]:
     """Every type's envelope and the answer models they name, as the document's component schemas."""
-    models = [(event_model(t), "serialization") for t in EVENT_TYPES.values()]
+    models = [(event_model(t), "serialization") for t in PUBLISHED_TYPES.values()]
     _, definitions = models_json_schema(models, ref_template=COMPONENT_REF)  # type: ignore[arg-type]
     return dict(definitions.get("$defs", {}))
 
@@ -86,7 +95,7 @@ def webhooks() -> dict[str, Any]:
                 "responses": {"2XX": {"description": DELIVERED}},
             }
         }
-        for name, event_type in EVENT_TYPES.items()
+        for name, event_type in PUBLISHED_TYPES.items()
     }
 
 
@@ -115,4 +124,4 @@ def json_schema(event_type: EventType) -> dict[str, Any]:
 
 def json_schemas() -> dict[str, dict[str, Any]]:
     """Every type's JSON Schema, by file name (`<type>.v<version>.json`)."""
-    return {f"{t.name}.v{t.version}.json": json_schema(t) for t in EVENT_TYPES.values()}
+    return {f"{t.name}.v{t.version}.json": json_schema(t) for t in PUBLISHED_TYPES.values()}

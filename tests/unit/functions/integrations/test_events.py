@@ -4,18 +4,24 @@ change; a redelivered change records nothing twice and hands on what was recorde
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import boto3
 import pytest
-from common.integrations import catalogue, change_events, events
+from common.integrations import catalogue, deliveries, endpoints, events
+from common.integrations.endpoint_models import NewWebhookEndpoint
 from common.integrations.events import Event
 
 from tests.support import OPERATOR, api_caller, body_of, queue_consumer
+from tests.unit.integrations import delivery_fakes
 from tests.unit.integrations.table_stream import TableStream
 
 ADMIN, REP = "user-admin", "user-rep"
 leads_call = api_caller("leads")
 consume = queue_consumer("integrations")
+# A real (moto) delivery queue, as a fixture here too.
+sqs_queue = delivery_fakes.sqs_queue
 
 
 @pytest.fixture
@@ -23,11 +29,11 @@ def handed_on(monkeypatch: pytest.MonkeyPatch) -> list[Event]:
     """What the consumer hands to the deliveries (common.integrations.deliveries.fan_out), in order."""
     given: list[Event] = []
 
-    def fan_out(event: Event) -> int:
+    def fan_out(event: Event, *, client: Any = None) -> int:
         given.append(event)
         return 1
 
-    monkeypatch.setattr(change_events, "fan_out", fan_out)
+    monkeypatch.setattr(deliveries, "fan_out", fan_out)
     return given
 
 
@@ -89,14 +95,14 @@ def test_a_failing_hand_on_fails_only_its_change_and_the_retry_finds_the_event_r
     received = next(r for r in records if r["eventName"] == "INSERT" and "lead_id" in r["dynamodb"]["NewImage"])
     given: list[Event] = []
 
-    def refusing(event: Event) -> int:
+    def refusing(event: Event, *, client: Any = None) -> int:
         if event.type == "lead.received" and not given:
             given.append(event)
             raise ConnectionError("the delivery queue is unreachable")
         given.append(event)
         return 1
 
-    monkeypatch.setattr(change_events, "fan_out", refusing)
+    monkeypatch.setattr(deliveries, "fan_out", refusing)
     failures = consume(*records)["batchItemFailures"]
     assert failures == [{"itemIdentifier": received["dynamodb"]["SequenceNumber"]}]
     assert "lead.received" in {e.type for e in recorded(org_id)}  # recorded before the hand-on failed
@@ -114,3 +120,39 @@ def test_changes_that_mean_no_event_record_nothing(org_id: str, stream: TableStr
 
     assert consume(*records) == {"batchItemFailures": []}
     assert recorded(org_id) == [] and handed_on == []
+
+
+def test_the_events_are_fanned_out_to_the_subscribed_endpoints_through_the_delivery_queue(
+    org_id: str, stream: TableStream, sqs_queue: str
+) -> None:
+    converted = endpoints.create_endpoint(
+        org_id,
+        NewWebhookEndpoint(url="https://crm.example.com/hooks", event_types=["lead.converted"]),
+        ADMIN,
+    )
+    everything = endpoints.create_endpoint(
+        org_id, NewWebhookEndpoint(url="https://dw.example.com/hooks", event_types=["all"]), ADMIN
+    )
+    records = a_leads_changes(org_id, stream)
+
+    assert consume(*records) == {"batchItemFailures": []}
+    assert consume(*records, receive_count=2) == {"batchItemFailures": []}  # redelivered: nothing twice
+    stored = {e.type: e for e in recorded(org_id)}
+    logged = {
+        endpoint["endpoint_id"]: sorted(d.event_type for d in deliveries.page(org_id, endpoint["endpoint_id"]).items)
+        for endpoint in (converted, everything)
+    }
+    assert logged == {
+        converted["endpoint_id"]: ["lead.converted"],
+        everything["endpoint_id"]: sorted(stored),
+    }
+    # One message per delivery, naming it; the redelivery sent its never-attempted deliveries on again.
+    sqs = boto3.client("sqs")
+    messages = []
+    while batch := sqs.receive_message(QueueUrl=sqs_queue, MaxNumberOfMessages=10).get("Messages", []):
+        messages += [json.loads(m["Body"]) for m in batch]
+    sent = {(m["endpoint_id"], m["event_id"]) for m in messages}
+    assert sent == {
+        (endpoint_id, stored[event_type].id) for endpoint_id, types in logged.items() for event_type in types
+    }
+    assert len(messages) == 2 * len(sent)
