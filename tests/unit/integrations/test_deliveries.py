@@ -166,6 +166,22 @@ def test_a_failed_attempt_is_retried_on_schedule(
     assert {r.headers["webhook-id"] for r in receiver.requests} == {event.id}  # one id for every attempt
 
 
+def test_the_endpoints_health_is_written_only_when_an_attempt_changes_it(
+    fake_endpoints: FakeEndpoints, queue: Queue, receiver: Receiver, frozen_clock: FrozenClock
+) -> None:
+    endpoint = fake_endpoints.add(EP)
+    # A success at an endpoint that was healthy when read: nothing to record.
+    deliveries.fan_out(an_event())
+    deliver(queue)
+    assert fake_endpoints.health == []
+    # A failure starts a failing period; the success after it ends it.
+    receiver.answers, receiver.requests = [500, 200], []
+    deliveries.fan_out(an_event())
+    until_settled(queue, frozen_clock)
+    assert [succeeded for _, succeeded, _ in fake_endpoints.health] == [False, True]
+    assert "failing_since" not in endpoint
+
+
 def test_a_delivery_not_due_hops_at_most_fifteen_minutes_at_a_time(
     endpoint: dict[str, Any], queue: Queue, receiver: Receiver, frozen_clock: FrozenClock
 ) -> None:

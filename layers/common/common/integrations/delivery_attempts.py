@@ -127,7 +127,7 @@ def handle(message: dict[str, Any], message_id: str, *, client: Any = None, sqs:
         item = _record(item, attempt, message_id, client=client)
     finally:
         _release_slot(item, slot, message_id, client=client)
-    handled = _after_attempt(item, attempt, "attempted", client=client, sqs=sqs)
+    handled = _after_attempt(item, attempt, "attempted", endpoint=endpoint, client=client, sqs=sqs)
     return Handled(handled.outcome, attempt, handled.status, late_by=now - due)
 
 
@@ -298,10 +298,21 @@ def _record(item: db.Item, attempt: Attempt, message_id: str, *, final: bool = F
     )
 
 
-def _after_attempt(item: db.Item, attempt: Attempt, outcome: str, *, client: Any, sqs: Any) -> Handled:
+def _after_attempt(
+    item: db.Item, attempt: Attempt, outcome: str, *, endpoint: db.Item | None = None, client: Any, sqs: Any
+) -> Handled:
     """What follows a recorded attempt, safe to repeat: the endpoint's health (a test event's attempts
-    leave it alone), the admins told once when this failure disabled the endpoint, and the next message."""
-    if item["event_type"] != TEST_EVENT_TYPE and attempt.error not in (ENDPOINT_DELETED, ENDPOINT_DISABLED):
+    leave it alone), the admins told once when this failure disabled the endpoint, and the next message.
+
+    A success at an endpoint that was healthy when read before the attempt (`endpoint`, no `failing_since`)
+    changes nothing, so nothing is written: most attempts succeed at healthy endpoints. Should a concurrent
+    attempt's failure have started a failing period meanwhile, the endpoint's next success heals it."""
+    healthy = endpoint is not None and not endpoint.get("failing_since")
+    if (
+        item["event_type"] != TEST_EVENT_TYPE
+        and attempt.error not in (ENDPOINT_DELETED, ENDPOINT_DISABLED)
+        and not (attempt.succeeded and healthy)
+    ):
         health = endpoints.record_health(item["org_id"], item["endpoint_id"], attempt.succeeded, attempt.at)
         # Only the call whose failure disabled the endpoint learns it; a retry of that very message finds the
         # endpoint disabled at its attempt's time.
