@@ -300,9 +300,10 @@ def record_health(org_id: str, endpoint_id: str, succeeded: bool, at: str, *, cl
     """Record a delivery attempt's outcome (made at `at`, clock.iso) on its endpoint's health.
 
     A success ends the failing period (unless a failure after it started a new one); nothing is written for a
-    healthy endpoint (the delivery engine reports a success only when it read the endpoint failing). A failure starts the failing period if none is running, and when the period has lasted
-    DISABLE_AFTER_FAILING the endpoint is disabled: by one conditional write, so exactly one caller learns that
-    it did it (`disabled_now`) and tells the organisation's admins."""
+    healthy endpoint (the delivery engine reports a success only when it read the endpoint failing). A failure
+    starts the failing period if none is running, and when the period has lasted DISABLE_AFTER_FAILING the
+    endpoint is disabled: by one conditional write, so exactly one caller learns that it did it
+    (`disabled_now`) and tells the organisation's admins."""
     key = endpoint_key(org_id, endpoint_id)
     try:
         if succeeded:
