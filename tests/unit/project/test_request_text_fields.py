@@ -16,9 +16,8 @@ NOT_SHOWN = {("Activation", "password"), ("InvitationRegistration", "password"),
 # number that JSON may write as a string.
 REFUSALS = {"hidden_character", "string_pattern_mismatch", "decimal_parsing"}
 PROBE = "Pat\u202eRefe"
-# The models of the run-time settings, of the documented responses and of the events sent to webhooks take no
-# request input, nor do answers.
-NOT_REQUESTS = {"common.platform.settings", "common.web.openapi_docs", "common.integrations.events"}
+# The models of the run-time settings and of the documented responses take no request input, nor do answers.
+NOT_REQUESTS = {"common.platform.settings", "common.web.openapi_docs"}
 
 
 def _is_answer(model: type[BaseModel]) -> bool:

@@ -44,7 +44,8 @@ TEST_EVENT_DESCRIPTION = (
 # One request hands on at most this many deliveries (replay, resend what failed); the answer says where to go on.
 HAND_ON_LIMIT = 1000
 FAILED_INDEX = "gsi1"
-DELIVERY_ID_PATTERN = r"^[0-9]{8}T[0-9]{9}Z_evt_[a-z2-7]{26}$"
+# The event's time without separators, then its id.
+DELIVERY_ID_PATTERN = r"^[0-9]{8}T[0-9]{9}Z_" + events.EVENT_ID_PATTERN.removeprefix("^")
 _DELIVERY_ID = re.compile(DELIVERY_ID_PATTERN)
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from common.integrations import events
 from common.integrations.urls import MAX_URL_LENGTH
 from common.platform.answers import Answer, Timestamp
 from common.platform.validation import MULTI_LINE
@@ -28,8 +29,8 @@ EndpointUrl = Annotated[
 Description = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_DESCRIPTION_LENGTH), MULTI_LINE
 ]
-EVENT_TYPE_PATTERN = rf"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$|^{ALL_EVENTS}$"
-EventTypeName = Annotated[str, StringConstraints(max_length=100, pattern=EVENT_TYPE_PATTERN)]
+EVENT_TYPE_PATTERN = rf"{events.TYPE_PATTERN}|^{ALL_EVENTS}$"
+EventTypeName = Annotated[str, StringConstraints(max_length=events.MAX_TYPE_LENGTH, pattern=EVENT_TYPE_PATTERN)]
 EventTypes = Annotated[
     list[EventTypeName],
     Field(

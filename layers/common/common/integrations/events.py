@@ -15,18 +15,26 @@ from __future__ import annotations
 import base64
 import hashlib
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from common.platform import clock, db, listings
 from common.platform.answers import Timestamp
 from common.platform.errors import Conflict
 from common.platform.table_schema import TTL_ATTRIBUTE
+from common.platform.validation import EntityId
 
 ENTITY = "event"
 EVENT_RETENTION = timedelta(days=30)
 ID_PREFIX = "evt_"
+ID_LENGTH = 26  # base32 characters of the digest after the prefix
+EVENT_ID_PATTERN = rf"^{ID_PREFIX}[a-z2-7]{{{ID_LENGTH}}}$"
+# `<resource>.<change>`: lower-case words (joined by underscores) separated by a dot.
+TYPE_PATTERN = r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$"
+MAX_TYPE_LENGTH = 100
+EventId = Annotated[str, StringConstraints(pattern=EVENT_ID_PATTERN)]
+EventTypeName = Annotated[str, StringConstraints(max_length=MAX_TYPE_LENGTH, pattern=TYPE_PATTERN)]
 
 
 class Event(BaseModel):
@@ -34,10 +42,10 @@ class Event(BaseModel):
 
     model_config = ConfigDict(extra="ignore", json_schema_serialization_defaults_required=True)
 
-    id: str = Field(description="the event's id, also the `webhook-id` of every delivery of it: deduplicate on it")
-    type: str = Field(description="`<resource>.<change>`, e.g. `lead.converted`")
+    id: EventId = Field(description="the event's id, also the `webhook-id` of every delivery of it: deduplicate on it")
+    type: EventTypeName = Field(description="`<resource>.<change>`, e.g. `lead.converted`")
     version: int = Field(description="the version of the type's `data` schema")
-    org_id: str
+    org_id: EntityId = Field(description="the organisation whose change it is")
     occurred_at: Timestamp = Field(description="when the change happened")
     data: dict[str, Any] = Field(description="the resource, as the type's schema describes it")
 
@@ -46,7 +54,7 @@ def event_id(change_id: str, event_type: str) -> str:
     """The id of the event of type `event_type` that the change `change_id` (a stream record's eventID) caused:
     the same for every redelivery of that change."""
     digest = hashlib.sha256(f"{change_id}#{event_type}".encode()).digest()
-    return ID_PREFIX + base64.b32encode(digest).decode().rstrip("=").lower()[:26]
+    return ID_PREFIX + base64.b32encode(digest).decode().rstrip("=").lower()[:ID_LENGTH]
 
 
 def events_partition(org_id: str) -> str:
