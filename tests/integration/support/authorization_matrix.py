@@ -161,6 +161,12 @@ STAFF_TEAM_READER = permission("teams:manage", name="staff with teams:manage or 
 INTEGRATIONS = permission("integrations:manage")
 # Matrix endpoints stay disabled: nothing the matrix changes is delivered to them.
 WEBHOOK = {"url": "https://receiver.example/matrix", "event_types": ["all"], "enabled": False}
+# ...but one, enabled for the deliveries' routes, subscribed to a change the matrix never makes (it runs no
+# sweep), at an address nothing listens on (its test event fails at once).
+QUIET = "quiet_endpoint_id"
+QUIET_WEBHOOK = {"url": "http://127.0.0.1:9/matrix", "event_types": ["team_customer.overdue"]}
+# A replay of a range without events: nothing is delivered.
+LONG_AGO = {"start": "2000-01-01T00:00:00Z", "end": "2000-01-02T00:00:00Z"}
 
 
 def _publish_after(world: World) -> None:
@@ -421,6 +427,13 @@ ACCESS: dict[str, Entry] = {
     "POST /orgs/{org_id}/webhooks/{endpoint_id}/rotate-secret": e(INTEGRATIONS),
     "POST /orgs/{org_id}/webhooks/{endpoint_id}/enable": Entry(INTEGRATIONS, after=_disable_after),
     "POST /orgs/{org_id}/webhooks/{endpoint_id}/disable": e(INTEGRATIONS),
+    # -- their deliveries: on the quiet endpoint (enabled, which a replay and "resend what failed" need)
+    "GET /orgs/{org_id}/webhooks/{endpoint_id}/deliveries": e(INTEGRATIONS, endpoint_id=QUIET),
+    "GET /orgs/{org_id}/webhooks/{endpoint_id}/deliveries/{delivery_id}": e(INTEGRATIONS, endpoint_id=QUIET),
+    "POST /orgs/{org_id}/webhooks/{endpoint_id}/deliveries/{delivery_id}/resend": e(INTEGRATIONS, endpoint_id=QUIET),
+    "POST /orgs/{org_id}/webhooks/{endpoint_id}/replay": e(INTEGRATIONS, LONG_AGO, endpoint_id=QUIET),
+    "POST /orgs/{org_id}/webhooks/{endpoint_id}/resend-failed": e(INTEGRATIONS, endpoint_id=QUIET),
+    "POST /orgs/{org_id}/webhooks/{endpoint_id}/test": e(INTEGRATIONS, endpoint_id=QUIET),
 }
 
 # Twilio's webhooks: signed by Twilio rather than a token.

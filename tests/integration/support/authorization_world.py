@@ -18,7 +18,7 @@ from common.partners.partner_records import PartnerStatus
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.integration.support.actors import Actor, Organisation, new_organisation, new_user
-from tests.integration.support.authorization_matrix import ADMIN, WEBHOOK, Kind, email, phone
+from tests.integration.support.authorization_matrix import ADMIN, QUIET, QUIET_WEBHOOK, WEBHOOK, Kind, email, phone
 from tests.integration.support.partners import new_partner
 
 PDF = b"%PDF-1.7\n% programme terms\n"
@@ -260,10 +260,14 @@ def _teams(stack: Any, org: Organisation, ids: dict[str, Any]) -> Actor:
     return member
 
 
-def _webhooks(org: Organisation, ids: dict[str, Any]) -> None:
-    """Two endpoints, disabled: one the routes act on, one to delete."""
+def _webhooks(stack: Any, org: Organisation, ids: dict[str, Any]) -> None:
+    """Two endpoints, disabled: one the routes act on, one to delete; and the quiet one, enabled, with the
+    delivery of a test event, failed (a resend needs a delivery that is not pending)."""
     for name in ("endpoint_id", "deleted_endpoint_id"):
         ids[name] = ok(org.admin.post(f"/orgs/{org.org_id}/webhooks", WEBHOOK), 201)["endpoint_id"]
+    ids[QUIET] = ok(org.admin.post(f"/orgs/{org.org_id}/webhooks", QUIET_WEBHOOK), 201)["endpoint_id"]
+    ids["delivery_id"] = ok(org.admin.post(f"/orgs/{org.org_id}/webhooks/{ids[QUIET]}/test"), 202)["delivery_id"]
+    stack.wait_for_streams(60)
 
 
 def build_world(stack: Any) -> World:
@@ -292,7 +296,7 @@ def build_world(stack: Any) -> World:
     _money(stack, org, partner, ids)
     _deals(org, partner, ids)
     team_member = _teams(stack, org, ids)
-    _webhooks(org, ids)
+    _webhooks(stack, org, ids)
     forged = forged_token(admin.token)
     world = World(stack, org, outsider, staff, partner, unconfirmed, team_member, child_org_id, forged, ids)
     return world
