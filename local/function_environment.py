@@ -45,6 +45,7 @@ def function_environment(
             sms_status_url=f"{stack.url}{constants.SMS_STATUS_PATH}",
             consumer_queue_urls=json.dumps({n: q.queue_url for n, q in stack.change_queues.items()}),
             sender_domains=",".join(sender_domains),
+            money_mfa_required="false",  # dev stages' default: no MFA asked
         ),
         # The queue the daily sweep hands its work on to (where the stack runs the sweep's work function).
         **(environment(sweep_work_queue_url=work_queue.queue_url) if work_queue else {}),

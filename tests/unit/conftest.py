@@ -59,6 +59,7 @@ def aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iter
         "LEAD_INTAKE_SCOPE": "leads/write",
         "FILES_BUCKET": FILES_BUCKET,
         "PORTAL_URL": PORTAL_URL,
+        "MONEY_MFA_REQUIRED": "false",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -53,9 +53,10 @@ class TokenVerification(SettingsGroup):
 
 class SignInPolicy(SettingsGroup):
     """Whether staff need a second factor (MFA) on their sign-in to use the permissions that move money: on by
-    default on protected stages (infra/config.py), off on dev stages and the local stack."""
+    default on protected stages (infra/config.py), off on dev stages and the local stack. Required, with no
+    default: a function deployed without it refuses to start rather than stop asking for MFA."""
 
-    money_mfa_required: bool = False
+    money_mfa_required: bool
 
 
 class LeadIntake(SettingsGroup):
