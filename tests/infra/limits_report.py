@@ -76,7 +76,7 @@ class Measurements:
         return cls(synth.template, synth.template_path, synth.outdir, synth.stack.stack_name)
 
     def __post_init__(self) -> None:
-        self.resolver = Resolver(self.template, self.stack_name)
+        self.resolver = Resolver(self.template, self.stack_name, outdir=self.outdir)
         self.resources: dict[str, dict[str, Any]] = self.template["Resources"]
 
     def of_type(self, resource_type: str) -> Iterator[tuple[str, dict[str, Any]]]:
