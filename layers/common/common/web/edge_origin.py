@@ -45,8 +45,10 @@ class _AcceptedValues:
     def __init__(self) -> None:
         self.values: tuple[str, ...] = ()
         self.read_at: datetime | None = None
+        # As lru_cache names it: tests start afresh (tests/unit/conftest.py clears every cache it finds).
+        self.cache_clear = self.forget
 
-    def cache_clear(self) -> None:  # tests start afresh (tests/unit/conftest.py clears every cache)
+    def forget(self) -> None:
         self.values, self.read_at = (), None
 
     def due(self, now: datetime) -> bool:
@@ -66,9 +68,9 @@ def _read(secret_arn: str, client: Any) -> tuple[str, ...]:
     for stage in ACCEPTED_STAGES:
         try:
             values.append(str(client.get_secret_value(SecretId=secret_arn, VersionStage=stage)["SecretString"]))
-        except client.exceptions.ResourceNotFoundException:
-            continue  # no previous version until the first rotation
         except Exception as error:  # any failure to read means the same: it cannot be told
+            if stage != ACCEPTED_STAGES[0] and isinstance(error, client.exceptions.ResourceNotFoundException):
+                continue  # no previous version until the first rotation
             raise OriginSecretUnavailable(type(error).__name__) from None
     return tuple(values)
 
