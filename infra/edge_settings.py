@@ -112,8 +112,8 @@ def _certificate_problems(name: str, arn: str, *, account: str | None, region: s
         return [f"{name} {arn!r} is not an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)"]
     problems = []
     if region and found["region"] != region:
-        where = "the stage's region" if named else "us-east-1, where CloudFront takes its certificates from"
-        problems.append(f"{name}: the certificate is in {found['region']}; it must be in {where} ({region})")
+        where = f"the stage's region ({region})" if named else f"{region}, where CloudFront takes its certificates from"
+        problems.append(f"{name}: the certificate is in {found['region']}; it must be in {where}")
     if account and found["account"] != account:
         problems.append(f"{name}: the certificate belongs to account {found['account']}, not the stage's ({account})")
     return problems

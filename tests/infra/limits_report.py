@@ -167,11 +167,15 @@ class Measurements:
         return sorted(readers)
 
     def stack_templates(self) -> dict[str, Path]:
-        """The stack's template and each nested stack's (a stack of its own to CloudFormation's limits)."""
+        """The stack's template, each nested stack's (a stack of its own to CloudFormation's limits) and the
+        stage's other stacks' (a protected stage's edge stack in us-east-1), by name."""
         templates = {"main": self.template_path}
         for _, nested in self.of_type("AWS::CloudFormation::Stack"):
             name = construct_path(nested).split("/")[0].removesuffix(".NestedStack")
             templates[name] = self.outdir / nested["Metadata"]["aws:asset:path"]
+        for path in sorted(self.outdir.glob("*.template.json")):
+            if path != self.template_path and not path.name.endswith(".nested.template.json"):
+                templates[path.name.removesuffix(".template.json")] = path
         return templates
 
     def api_routes(self) -> int:

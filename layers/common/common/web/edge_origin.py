@@ -17,6 +17,7 @@ Without the setting (dev stages, the local stack) nothing is checked.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -75,7 +76,7 @@ def _read(secret_arn: str, client: Any) -> tuple[str, ...]:
     return tuple(values)
 
 
-def _presented(event: dict[str, Any]) -> str:
+def _presented(event: Mapping[str, Any]) -> str:
     headers = event.get("headers") or {}
     return str(next((value for name, value in headers.items() if name.lower() == ORIGIN_HEADER), ""))
 
@@ -85,7 +86,7 @@ def _matches(presented: str, values: tuple[str, ...]) -> bool:
     return any(hmac.compare_digest(presented.encode(), value.encode()) for value in values)
 
 
-def came_through_edge(event: dict[str, Any], *, client: Any = None) -> bool:
+def came_through_edge(event: Mapping[str, Any], *, client: Any = None) -> bool:
     """Whether the request carries the origin secret (always true where none is set). Raises
     OriginSecretUnavailable when the secret must be read and cannot be."""
     secret_arn = get_settings(EdgeOrigin).origin_secret_arn
@@ -104,7 +105,7 @@ def came_through_edge(event: dict[str, Any], *, client: Any = None) -> bool:
     return _matches(presented, _accepted.values)
 
 
-def refusal(event: dict[str, Any], *, client: Any = None) -> dict[str, Any] | None:
+def refusal(event: Mapping[str, Any], *, client: Any = None) -> dict[str, Any] | None:
     """The answer (payload 2.0) to a request that did not come through CloudFront, or None to serve it: 403,
     or 500 when the secret cannot be read."""
     try:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -78,7 +79,7 @@ class ApiResolver(APIGatewayHttpResolver):
         self._request_validation_middleware = _BodyReadingValidation()
         self._response_validation_middleware = _AnswerValidation(has_response_validation_error=True)
 
-    def resolve(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         # Before routing: a direct request learns nothing, not even which paths exist.
         refused = edge_origin.refusal(event)
         return refused if refused is not None else super().resolve(event, context)
