@@ -39,5 +39,5 @@ class EdgeStack(Stack):
     def web_acl_arn(self, consumer: Stack) -> str:
         """The web ACL's ARN as `consumer` (in another region) reads it; `consumer` is deployed after this
         stack. A weak reference: this stack could be deleted under it, so tear down the main stack first."""
-        consumer.add_dependency(self, "reads the web ACL's ARN from the edge stack's output")
+        consumer.add_stack_dependency(self, "reads the web ACL's ARN from the edge stack's output")
         return Fn.get_stack_output(self.stack_name, WEB_ACL_ARN_OUTPUT, constants.EDGE_REGION)
