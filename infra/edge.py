@@ -6,10 +6,10 @@ domain it reaches, and AWS WAF on the Cognito user pool. The API's web ACL is in
 - The API's execute-api endpoint is disabled (infra/api.py), so it answers only at its custom domain
   (`apiDomainName`), which is CloudFront's origin: HTTPS and TLS 1.2 only, nothing cached, every viewer header
   but Host forwarded (API Gateway routes a custom domain by its own name), the Authorization header included.
-- CloudFront adds ORIGIN_HEADER with a Secrets Manager secret that Secrets Manager generates. The token
-  authorizer and the API functions refuse a request without it (common.web.edge_origin; the authorizer's
-  identity sources include it, so API Gateway answers 401 to a request lacking it without invoking anything),
-  so calling the custom domain directly, past WAF, gets nowhere. CloudFront gets the value through a dynamic
+- CloudFront adds ORIGIN_HEADER with the value of a secret Secrets Manager generates. The token authorizer
+  and the API functions refuse a request without it (common.web.edge_origin; on routes with the authorizer,
+  whose identity sources include the header, API Gateway answers 401 without invoking anything), so calling
+  the custom domain directly, past WAF, gets nowhere. CloudFront gets the value through a dynamic
   reference (CloudFormation reads it when it creates or updates the distribution; it is in no template); the
   functions read it from Secrets Manager at run time.
 - The user pool's web ACL is associated with the pool: it covers Cognito's sign-in API and its domain's
@@ -38,6 +38,7 @@ from infra import manifest
 from infra.api import HttpApi
 from infra.config import DeploymentConfig
 from infra.edge_settings import EdgeSettings
+from infra.edge_stack import EdgeStack
 from infra.waf import sign_in_web_acl
 
 # Long and random: it is the only thing a direct request would have to guess.
@@ -190,3 +191,22 @@ class Edge(NestedStack):
             description="CloudFront's own name; the CNAME target of publicDomainName where it is set",
         )
         CfnOutput(stack, "OriginSecretArn", value=self.origin_secret.secret_arn, description="docs/deploy.md: rotate")
+
+
+def edge_protection(
+    stack: Stack, *, config: DeploymentConfig, user_pool: cognito.IUserPool, edge_stack: EdgeStack | None
+) -> Edge | None:
+    """The stage's edge protection in `stack`, reading its web ACL from `edge_stack`; None where the stage has
+    none (a dev stage without the settings)."""
+    if config.edge is None:
+        return None
+    if edge_stack is None:
+        raise ValueError("edge protection needs the stage's edge stack in us-east-1 (infra.stack.add_stack makes it)")
+    return Edge(
+        stack,
+        "Edge",
+        config=config,
+        settings=config.edge,
+        user_pool=user_pool,
+        web_acl_arn=edge_stack.web_acl_arn(stack),
+    )

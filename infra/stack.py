@@ -15,7 +15,7 @@ from infra.api import HttpApi
 from infra.auth import Auth
 from infra.changes import StreamDispatcher
 from infra.config import DeploymentConfig
-from infra.edge import Edge
+from infra.edge import edge_protection
 from infra.edge_stack import EdgeStack
 from infra.files import FilesBucket
 from infra.functions import FunctionDefaults, LambdaFunction, common_layer
@@ -68,18 +68,7 @@ class PartnerProgrammeStack(Stack):
             email=sender.user_pool_email(),
         )
         # CloudFront and AWS WAF in front of the API and the user pool (infra/edge.py), where the stage has them.
-        edge = (
-            Edge(
-                self,
-                "Edge",
-                config=config,
-                settings=config.edge,
-                user_pool=auth.user_pool,
-                web_acl_arn=edge_stack.web_acl_arn(self),
-            )
-            if config.edge and edge_stack
-            else None
-        )
+        edge = edge_protection(self, config=config, user_pool=auth.user_pool, edge_stack=edge_stack)
         files = FilesBucket(self, "Files", allowed_origins=config.portal_origins, removal_policy=config.removal_policy)
 
         # Every function gets every setting (common.platform.settings) and validates at its cold start the
@@ -242,7 +231,8 @@ def register_checks(app: App) -> None:
 
 
 def add_stack(app: App) -> PartnerProgrammeStack:
-    """The stack of the stage named in the context, checked by cdk-nag at synthesis."""
+    """The stacks of the stage named in the context, checked by cdk-nag at synthesis: the main one, returned,
+    and on a stage with edge protection its edge stack in us-east-1."""
     config = DeploymentConfig.from_context(app)
     # The stage's second stack, in us-east-1, where it has edge protection (infra/edge_stack.py).
     edge_stack = EdgeStack(app, config=config) if config.edge else None
