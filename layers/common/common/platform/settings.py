@@ -134,6 +134,13 @@ class SmsWebhookUrls(SettingsGroup):
     sms_status_url: NonEmpty
 
 
+class EdgeOrigin(SettingsGroup):
+    """The Secrets Manager secret CloudFront sends with every request it forwards to the API (common.web.
+    edge_origin); unset: the API is reached directly (dev stages, the local stack) and nothing is checked."""
+
+    origin_secret_arn: str = ""
+
+
 class ConsumerQueues(SettingsGroup):
     """Each change consumer's queue URL (a JSON object), which the stream dispatcher sends changes to."""
 
@@ -160,6 +167,7 @@ GROUPS: tuple[type[SettingsGroup], ...] = (
     TwilioSender,
     TwilioNumber,
     SmsWebhookUrls,
+    EdgeOrigin,
     ConsumerQueues,
     SweepWork,
 )
