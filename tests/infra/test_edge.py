@@ -232,10 +232,10 @@ def test_the_user_pool_has_a_regional_web_acl_tighter_on_the_token_endpoint(prod
 
 def test_guarded_functions_are_what_api_gateway_invokes(prod: Synth) -> None:
     invoked = {
-        prod.template["Resources"][permission["Properties"]["FunctionName"]["Fn::GetAtt"][0]]["Metadata"][
+        prod.template["Resources"][prod.invoked(permission["Properties"]["FunctionName"])]["Metadata"][
             "aws:cdk:path"
         ].split("/")[-3]
-        for permission in prod.resources("AWS::Lambda::Permission").values()
+        for permission in prod.everywhere("AWS::Lambda::Permission").values()  # the routes' are nested
         if permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
     }
 
