@@ -33,7 +33,7 @@ help:
 	@echo "  make synth    - synthesize the CDK app offline (writes cdk.out/)"
 	@echo "  make preflight STAGE=<stage> - check the account before a deploy, read-only (bootstrap, Twilio"
 	@echo "                  parameter, SES production access and sender, Lambda concurrency)"
-	@echo "  make deploy STAGE=<stage> - rebuild the layer and deploy the stage (cdk.json 'stages')"
+	@echo "  make deploy STAGE=<stage> - rebuild the layer and deploy the stage's stacks (cdk.json 'stages')"
 	@echo "  make diff STAGE=<stage>   - what a deployment of the stage would change"
 	@echo "  make layer    - build the functions' layer (.build/layer) that synth and deploy package"
 	@echo "Housekeeping:"
@@ -96,8 +96,9 @@ synth: install layer
 	@echo "Synthesized into cdk.out/: $$(cd cdk.out && ls *.template.json | tr '\n' ' ')(docs/deploy.md deploys them)"
 
 # A stage's settings come from cdk.json "stages" (-c key=value on top via ARGS); the credentials are yours.
+# --all: the stage's stacks, in order (a protected stage's edge stack in us-east-1 first, then its main stack).
 deploy: stage-named install layer
-	npx cdk deploy -c stage=$(STAGE) --require-approval broadening --outputs-file cdk-outputs.$(STAGE).json $(ARGS)
+	npx cdk deploy --all -c stage=$(STAGE) --require-approval broadening --outputs-file cdk-outputs.$(STAGE).json $(ARGS)
 
 # Read-only checks of the account a stage deploys into, with your AWS credentials (docs/deploy.md).
 preflight: stage-named $(VENV)/.installed

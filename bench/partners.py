@@ -39,9 +39,17 @@ def sweep_and_work(event: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str
     sqs, url = boto3.client("sqs"), get_settings(SweepWork).sweep_work_queue_url
     bodies: list[dict[str, Any]] = []
     context = _WorkContext(function_name="StatusSweepWork")
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+    while messages := sqs.receive_message(
+        QueueUrl=url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["All"]
+    ).get("Messages", []):
+        # As Lambda's SQS mapping hands them over: the message's system attributes with it.
         records = [
-            {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"], "attributes": {}}
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m["Attributes"],
+            }
             for m in messages
         ]
         failures = work.lambda_handler({"Records": records}, context)["batchItemFailures"]

@@ -70,6 +70,7 @@ BASE_ENV = {
     ),
     # Replaced by a queue on moto's SQS for the sweep's benchmark; named for its import.
     sweep_work_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/StatusSweepWork",
+    money_mfa_required="false",
 )
 
 

@@ -113,7 +113,10 @@ class HttpApi(Construct):
         allowed_origins: list[str],
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
+        edge_origin_header: str | None = None,
     ) -> None:
+        """With `edge_origin_header` (CloudFront in front, infra/edge.py) the execute-api endpoint is off and the
+        authorizer's identity includes that header: a request without it is answered 401 by API Gateway."""
         super().__init__(scope, construct_id)
         self.api = apigwv2.HttpApi(
             self,
@@ -121,6 +124,7 @@ class HttpApi(Construct):
             api_name=api_name,
             create_default_stage=False,  # the stage below adds access logs and throttling
             cors_preflight=_cors(allowed_origins),
+            disable_execute_api_endpoint=edge_origin_header is not None,
         )
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=log_retention, removal_policy=removal_policy)
         self.stage = apigwv2.HttpStage(
@@ -145,8 +149,11 @@ class HttpApi(Construct):
                 "TokenAuthorizer",
                 functions[manifest.TOKEN_AUTHORIZER.name],
                 response_types=[authorizers.HttpLambdaResponseType.SIMPLE],
-                identity_source=["$request.header.Authorization"],
-                # Cached per Authorization header, whatever the route: the decision depends on the token alone.
+                identity_source=[
+                    "$request.header.Authorization",
+                    *([f"$request.header.{edge_origin_header}"] if edge_origin_header else []),
+                ],
+                # Cached per Authorization (and origin) header, whatever the route: the decision depends on them.
                 results_cache_ttl=Duration.seconds(constants.TOKEN_AUTHORIZER_CACHE_SECONDS),
             ),
             "none": apigwv2.HttpNoneAuthorizer(),

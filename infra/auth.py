@@ -143,7 +143,15 @@ def _portal_hosted_sign_in(callback_urls: list[str]) -> cognito.OAuthSettings | 
         return None
     return cognito.OAuthSettings(
         flows=cognito.OAuthFlows(authorization_code_grant=True),
-        scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE],
+        # COGNITO_ADMIN (aws.cognito.signin.user.admin) lets the portal's own tokens call Cognito's
+        # self-service operations, which setting up MFA (AssociateSoftwareToken, VerifySoftwareToken,
+        # SetUserMFAPreference) needs: tokens of the SRP sign-in carry it anyway, hosted sign-in's only if asked.
+        scopes=[
+            cognito.OAuthScope.OPENID,
+            cognito.OAuthScope.EMAIL,
+            cognito.OAuthScope.PROFILE,
+            cognito.OAuthScope.COGNITO_ADMIN,
+        ],
         callback_urls=callback_urls,
         logout_urls=callback_urls,
     )

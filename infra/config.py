@@ -16,6 +16,7 @@ from common.platform.validation import is_e164
 from constructs import Construct
 
 from infra import constants, manifest
+from infra.edge_settings import EdgeSettings, read_edge_settings
 from infra.sender_settings import StageSender, domain_of, ownership_problems, sender_identity
 
 T = TypeVar("T")
@@ -72,6 +73,8 @@ class DeploymentConfig:
     sender_domains: tuple[str, ...] = ()
     # Staff need MFA on their sign-in to use the permissions that move money (common.orgs.access).
     money_mfa_required: bool = False
+    # CloudFront and AWS WAF in front of the API (every protected stage); None: the execute-api endpoint.
+    edge: EdgeSettings | None = None
 
     @property
     def protected(self) -> bool:
@@ -140,6 +143,9 @@ class DeploymentConfig:
                 twilio_api_url=TWILIO_API_URL,
                 sender_domains=",".join(self.sender_domains),
                 money_mfa_required="true" if self.money_mfa_required else "false",
+                # Empty: nothing checked. Behind CloudFront the stack names the secret to the functions that
+                # check it (infra/edge.py).
+                origin_secret_arn="",
             ),
             constants.ENV_LOG_LEVEL: constants.LOG_LEVEL,
         }
@@ -221,6 +227,8 @@ class DeploymentConfig:
                 problems.extend(ownership_problems(this_stage, _other_stage_senders(scope, stage)))
             except ValueError as problem:
                 problems.append(str(problem))
+        edge, edge_problems = read_edge_settings(text, protected=protected, account=account, region=region)
+        problems.extend(edge_problems)
         config = cls(
             stage=stage,
             email_from=email_from,
@@ -254,6 +262,7 @@ class DeploymentConfig:
                 ),
                 protected,
             ),
+            edge=edge,
         )
         if problems:
             raise StageSettingsError(stage, problems)

@@ -42,6 +42,15 @@ def stack_name(stage: str) -> str:
     return f"{APP_NAME}-{stage}"
 
 
+# AWS WAF keeps the web ACLs CloudFront uses (scope CLOUDFRONT) in us-east-1 only: a stage with edge protection
+# has a second, small stack there (infra/edge_stack.py). Its name cannot be another stage's main stack's.
+EDGE_REGION = "us-east-1"
+
+
+def edge_stack_name(stage: str) -> str:
+    return f"{APP_NAME}Edge-{stage}"
+
+
 # Stack outputs the operator tools (ops/) find a stage's endpoints by; the local stack writes the same names
 # to .local/dev.json. infra/stack.py declares them under these names, so the tools and the stack agree.
 OUTPUT_REGION = "Region"
@@ -91,6 +100,16 @@ CONTEXT_ALARM_EMAIL = "alarmEmail"
 CONTEXT_SENDER_DOMAINS = "senderDomains"
 # Whether staff need MFA on their sign-in to use the permissions that move money (default: protected stages).
 CONTEXT_MONEY_MFA_REQUIRED = "moneyMfaRequired"
+# Edge protection (infra/edge_settings.py; protected stages need the first two): CloudFront reaches the API at
+# its regional custom domain (the execute-api endpoint is off), with an ACM certificate of the stage's region;
+# the distribution answers at its own *.cloudfront.net name, or at a public name with a us-east-1 certificate.
+CONTEXT_API_DOMAIN_NAME = "apiDomainName"
+CONTEXT_API_CERTIFICATE_ARN = "apiCertificateArn"
+CONTEXT_PUBLIC_DOMAIN_NAME = "publicDomainName"
+CONTEXT_PUBLIC_CERTIFICATE_ARN = "publicCertificateArn"
+# The Secrets Manager version of the origin secret CloudFront sends; set after rotating the secret, so
+# CloudFormation reads it again (docs/deploy.md, "Edge protection").
+CONTEXT_ORIGIN_SECRET_VERSION = "originSecretVersion"  # noqa: S105 - a context key, not a secret
 # Per-stage settings: {"stages": {"<stage>": {<any of STAGE_SETTINGS>}}}; a top-level key wins over them.
 CONTEXT_STAGES = "stages"
 STAGE_SETTINGS = (
@@ -111,6 +130,11 @@ STAGE_SETTINGS = (
     CONTEXT_ALARM_EMAIL,
     CONTEXT_SENDER_DOMAINS,
     CONTEXT_MONEY_MFA_REQUIRED,
+    CONTEXT_API_DOMAIN_NAME,
+    CONTEXT_API_CERTIFICATE_ARN,
+    CONTEXT_PUBLIC_DOMAIN_NAME,
+    CONTEXT_PUBLIC_CERTIFICATE_ARN,
+    CONTEXT_ORIGIN_SECRET_VERSION,
 )
 
 DEFAULT_STAGE = "dev"

@@ -7,6 +7,7 @@ from typing import Any
 import cdk_nag
 from aws_cdk import App, CfnOutput, Stack, Tags, Validations
 from common.platform.settings import environment
+from common.web.edge_origin import ORIGIN_HEADER
 from constructs import Construct
 
 from infra import constants, manifest
@@ -14,6 +15,8 @@ from infra.api import HttpApi
 from infra.auth import Auth
 from infra.changes import StreamDispatcher
 from infra.config import DeploymentConfig
+from infra.edge import edge_protection
+from infra.edge_stack import EdgeStack
 from infra.files import FilesBucket
 from infra.functions import FunctionDefaults, LambdaFunction, common_layer
 from infra.integrations import Integrations
@@ -29,7 +32,15 @@ from infra.table import Table
 
 
 class PartnerProgrammeStack(Stack):
-    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        edge_stack: EdgeStack | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(
             scope,
             construct_id,
@@ -58,6 +69,8 @@ class PartnerProgrammeStack(Stack):
             deletion_protection=config.deletion_protection,
             email=sender.user_pool_email(),
         )
+        # CloudFront and AWS WAF in front of the API and the user pool (infra/edge.py), where the stage has them.
+        edge = edge_protection(self, config=config, user_pool=auth.user_pool, edge_stack=edge_stack)
         files = FilesBucket(self, "Files", allowed_origins=config.portal_origins, removal_policy=config.removal_policy)
 
         # Every function gets every setting (common.platform.settings) and validates at its cold start the
@@ -160,6 +173,8 @@ class PartnerProgrammeStack(Stack):
         missing = {function.name for function in manifest.FUNCTIONS} - functions.keys()
         if missing:
             raise ValueError(f"manifest functions without a construct: {', '.join(sorted(missing))}")
+        if edge:
+            edge.guard(functions)
         scheduled = {function.name for function in manifest.FUNCTIONS if function.kind == "schedule"}
         if scheduled != manifest.SCHEDULES.keys():
             raise ValueError("manifest.SCHEDULES must name exactly the functions of kind 'schedule'")
@@ -172,16 +187,21 @@ class PartnerProgrammeStack(Stack):
             allowed_origins=config.portal_origins,
             log_retention=config.log_retention,
             removal_policy=config.removal_policy,
+            edge_origin_header=ORIGIN_HEADER if edge else None,
         )
+        if edge:
+            edge.map_api(self, api)
 
         # The URLs Twilio signs its requests for. Set after the API exists: they name the API only (not its
         # routes, whose integrations depend on these functions), so no circular dependency arises.
-        sms_webhook_url, sms_status_url = config.sms_urls(api.endpoint)
+        sms_webhook_url, sms_status_url = config.sms_urls(edge.public_url if edge else api.endpoint)
         for function in functions.values():
             for variable, value in environment(sms_webhook_url=sms_webhook_url, sms_status_url=sms_status_url).items():
                 function.add_environment(variable, value)
 
-        CfnOutput(self, "ApiUrl", value=api.url)
+        CfnOutput(self, "ApiUrl", value=f"{edge.public_url}/" if edge else api.url)
+        if edge:
+            edge.add_outputs(self)
         CfnOutput(self, constants.OUTPUT_REGION, value=self.region)
         CfnOutput(self, "CognitoDomain", value=auth.domain.base_url(), description="Cognito's hosted sign-in")
         CfnOutput(self, "UserPoolId", value=auth.user_pool.user_pool_id)
@@ -226,8 +246,13 @@ def register_checks(app: App) -> None:
 
 
 def add_stack(app: App) -> PartnerProgrammeStack:
-    """The stack of the stage named in the context, checked by cdk-nag at synthesis."""
+    """The stacks of the stage named in the context, checked by cdk-nag at synthesis: the main one, returned,
+    and on a stage with edge protection its edge stack in us-east-1."""
     config = DeploymentConfig.from_context(app)
-    stack = PartnerProgrammeStack(app, constants.stack_name(config.stage), config=config, env=config.environment)
+    # The stage's second stack, in us-east-1, where it has edge protection (infra/edge_stack.py).
+    edge_stack = EdgeStack(app, config=config) if config.edge else None
+    stack = PartnerProgrammeStack(
+        app, constants.stack_name(config.stage), config=config, edge_stack=edge_stack, env=config.environment
+    )
     register_checks(app)
     return stack

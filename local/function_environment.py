@@ -48,6 +48,7 @@ def function_environment(
             sender_domains=",".join(sender_domains),
             # Webhook receivers in the tests listen on this machine; deployed stages never allow it.
             outbound_allow_loopback="true",
+            money_mfa_required="false",  # dev stages' default: no MFA asked
         ),
         # The queue the daily sweep hands its work on to (where the stack runs the sweep's work function).
         **(environment(sweep_work_queue_url=work_queue.queue_url) if work_queue else {}),

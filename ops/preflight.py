@@ -102,7 +102,8 @@ def sender_identity(sesv2: Any, config: DeploymentConfig) -> Finding:
 
 
 def needed_concurrency() -> int:
-    consumers = sum(f.queue_max_concurrency for f in manifest.FUNCTIONS if f.kind == "queue")
+    # Every function an SQS queue drives (change consumers and work queues) up to its mapping's maximum.
+    consumers = sum(f.queue_max_concurrency for f in manifest.FUNCTIONS if f.kind in ("queue", "work"))
     return consumers + API_HEADROOM
 
 

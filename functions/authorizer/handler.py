@@ -5,7 +5,9 @@ the function who is calling: a portal user (with their Cognito groups, space-sep
 and whether their sign-in has MFA set up), or a partner company's system (client credentials). A user's
 token is also checked against their sign-in record (common.orgs.sign_in, one consistent GetItem per
 decision, which API Gateway caches per token for TOKEN_AUTHORIZER_CACHE_SECONDS): a token of a sign-in
-that began before the user was signed out, disabled or deleted is refused.
+that began before the user was signed out, disabled or deleted is refused. Behind CloudFront, a request that did
+not come through it is refused first (common.web.edge_origin; the gateway caches the decision per token and
+origin header, its identity sources).
 
 Partner companies' app clients are created at run time, which a JWT authorizer's fixed audience list cannot
 know; and the function, not the gateway, decides what each kind of caller may do (a machine token on a staff
@@ -20,6 +22,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.orgs import sign_in
 from common.platform.observability import logger, metrics, tracer
 from common.platform.settings import Deployment, LeadIntake, TokenVerification, get_settings, validate_settings
+from common.web import edge_origin
 
 from authorizer.bearer_tokens import InvalidToken, verify
 
@@ -40,6 +43,8 @@ def _bearer(event: dict[str, Any]) -> str:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     token = _bearer(event)
     try:
+        if not edge_origin.came_through_edge(event):
+            raise InvalidToken("not through the edge")
         if not token:
             raise InvalidToken("no bearer token")
         identity = verify(

@@ -7,14 +7,14 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.platform.observability import logger, metrics, tracer
-from common.platform.settings import Deployment, LeadIntake, UserPool, validate_settings
+from common.platform.settings import Deployment, LeadIntake, SignInPolicy, UserPool, validate_settings
 from common.web.idempotency import respond_once
 from common.web.resolver import create_resolver
 
 from leads import company_routes, lead_routes, org_routes
 
 # Validated at cold start: a misconfigured function fails before it serves anything.
-validate_settings(Deployment, LeadIntake, UserPool)
+validate_settings(Deployment, LeadIntake, UserPool, SignInPolicy)
 
 app = create_resolver()
 app.include_router(org_routes.router)

@@ -13,6 +13,7 @@ from common.platform.settings import (
     Portal,
     SenderDomains,
     SesConfiguration,
+    SignInPolicy,
     UserPool,
     validate_settings,
 )
@@ -29,7 +30,7 @@ from partners import (
 )
 
 # Validated at cold start: a misconfigured function fails before it serves anything.
-validate_settings(Deployment, FilesBucket, Portal, SenderDomains, SesConfiguration, UserPool)
+validate_settings(Deployment, FilesBucket, Portal, SenderDomains, SesConfiguration, UserPool, SignInPolicy)
 
 app = create_resolver()
 app.include_router(partner_routes.router)

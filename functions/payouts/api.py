@@ -8,14 +8,14 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.platform.observability import logger, metrics, tracer
-from common.platform.settings import Deployment, validate_settings
+from common.platform.settings import Deployment, SignInPolicy, validate_settings
 from common.web.idempotency import respond_once
 from common.web.resolver import create_resolver
 
 from payouts import commission_routes, payout_routes, wallet_routes
 
 # Validated at cold start: a misconfigured function fails before it serves anything.
-validate_settings(Deployment)
+validate_settings(Deployment, SignInPolicy)
 
 app = create_resolver()
 app.include_router(commission_routes.router)

@@ -1,6 +1,7 @@
 """Entry point of Twilio's webhooks (POST /twilio/sms: a team member's reply; POST /twilio/status: the
-delivery status of a text we sent). No bearer token: a body that is not readable form data is refused
-(common.web.request_body), then referrals.twilio_requests checks Twilio's signature before anything else.
+delivery status of a text we sent). No bearer token: behind CloudFront a request that did not come through it
+is refused (common.web.edge_origin), then a body that is not readable form data (common.web.request_body),
+then referrals.twilio_requests checks Twilio's signature before anything else.
 
 Kept small for its cold start: no API resolver and no Twilio REST client are imported here.
 """
@@ -13,7 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.platform.observability import logger, metrics, tracer
 from common.platform.settings import Deployment, SmsWebhookUrls, TwilioAuthToken, TwilioNumber, validate_settings
-from common.web import request_body
+from common.web import edge_origin, request_body
 
 from referrals import twilio_requests
 
@@ -26,7 +27,11 @@ validate_settings(Deployment, SmsWebhookUrls, TwilioAuthToken, TwilioNumber)
 # Form bodies and replies carry phone numbers and names: keep them out of traces.
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return request_body.refusal(event, request_body.FORM_MEDIA_TYPE) or twilio_requests.handle(event)
+    return (
+        edge_origin.refusal(event)
+        or request_body.refusal(event, request_body.FORM_MEDIA_TYPE)
+        or twilio_requests.handle(event)
+    )
 
 
 def openapi_document() -> dict[str, Any]:

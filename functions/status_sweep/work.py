@@ -88,9 +88,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
 
     @tracer.capture_method(capture_response=False, capture_error=False)
     def handle(record: SQSRecord) -> None:
+        # .get: a record without its attributes is still handled and logged, never failed unseen.
         ids: dict[str, Any] = {
             "message_id": record.message_id,
-            "receive_count": record.attributes.approximate_receive_count,
+            "receive_count": record.raw_event.get("attributes", {}).get("ApproximateReceiveCount"),
         }
         try:
             if not in_time():

@@ -26,6 +26,9 @@ PROD_CONTEXT = {
     "twilioAccountSid": "AC" + "0123456789abcdef" * 2,
     "twilioFromNumber": "+15005550006",
     "alarmEmail": "ops@partners.example.com",
+    # Edge protection: CloudFront's origin is the API's regional custom domain, with a certificate there.
+    "apiDomainName": "api-origin.partners.example.com",
+    "apiCertificateArn": "arn:aws:acm:eu-central-1:123456789012:certificate/0b6e8ad4-3f0c-4a3e-9a55-2f1d3c4b5a69",
 }
 
 

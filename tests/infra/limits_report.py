@@ -76,7 +76,7 @@ class Measurements:
         return cls(synth.template, synth.template_path, synth.outdir, synth.stack.stack_name)
 
     def __post_init__(self) -> None:
-        self.resolver = Resolver(self.template, self.stack_name)
+        self.resolver = Resolver(self.template, self.stack_name, outdir=self.outdir)
         self.resources: dict[str, dict[str, Any]] = self.template["Resources"]
 
     def of_type(self, resource_type: str) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -186,11 +186,15 @@ class Measurements:
         return sorted(readers)
 
     def stack_templates(self) -> dict[str, Path]:
-        """The stack's template and each nested stack's (a stack of its own to CloudFormation's limits)."""
+        """The stack's template, each nested stack's (a stack of its own to CloudFormation's limits) and the
+        stage's other stacks' (a protected stage's edge stack in us-east-1), by name."""
         templates = {"main": self.template_path}
         for _, nested in self.of_type("AWS::CloudFormation::Stack"):
             name = construct_path(nested).split("/")[0].removesuffix(".NestedStack")
             templates[name] = self.outdir / nested["Metadata"]["aws:asset:path"]
+        for path in sorted(self.outdir.glob("*.template.json")):
+            if path != self.template_path and not path.name.endswith(".nested.template.json"):
+                templates[path.name.removesuffix(".template.json")] = path
         return templates
 
     def api_routes(self) -> int:

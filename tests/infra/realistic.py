@@ -10,7 +10,9 @@ than let a test guess.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from pathlib import Path
 from typing import Any
 
 ACCOUNT = "123456789012"
@@ -65,9 +67,20 @@ def token(seed: str, length: int, alphabet: str = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012
 
 
 class Resolver:
-    def __init__(self, template: dict[str, Any], stack_name: str) -> None:
+    def __init__(
+        self,
+        template: dict[str, Any],
+        stack_name: str,
+        *,
+        outdir: Path | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
         self.resources: dict[str, dict[str, Any]] = template["Resources"]
         self.stack_name = stack_name
+        # Where the nested stacks' templates are (the cloud assembly), and, in a nested stack, the values its
+        # parent passes to its parameters.
+        self.outdir = outdir
+        self.parameters = parameters or {}
 
     def resolve(self, value: Any) -> Any:
         """The value with every intrinsic function replaced by a realistic string."""
@@ -137,6 +150,8 @@ class Resolver:
     def ref(self, name: str) -> str:
         if name in PSEUDO_PARAMETERS:
             return PSEUDO_PARAMETERS[name]
+        if name in self.parameters:
+            return str(self.parameters[name])
         if name == "AWS::StackName":
             return self.stack_name
         if name == "AWS::StackId":
@@ -161,6 +176,8 @@ class Resolver:
             return self.get_att(name, "Arn")
         if kind == "AWS::Backup::BackupPlan":
             return token(name, 36)
+        if kind == "AWS::SecretsManager::Secret":  # its ARN, which ends in - and six random characters
+            return self.arn("secretsmanager", f"secret:{self.physical_name(name)}-{token(name, 6)}")
         return self.physical_name(name)
 
     def get_att(self, logical_id: str, attribute: str) -> str:
@@ -195,15 +212,33 @@ class Resolver:
             ("AWS::Backup::BackupPlan", "BackupPlanArn"): lambda: self.arn(
                 "backup", f"backup-plan:{self.ref(logical_id)}"
             ),
+            ("AWS::CloudFront::Distribution", "DomainName"): lambda: (
+                f"d{token(logical_id, 13, 'abcdefghijklmnopqrstuvwxyz0123456789')}.cloudfront.net"
+            ),
+            ("AWS::ApiGatewayV2::DomainName", "RegionalDomainName"): lambda: (
+                f"d-{token(logical_id, 10, 'abcdefghijklmnopqrstuvwxyz0123456789')}.execute-api.{REGION}.{URL_SUFFIX}"
+            ),
         }
         if kind == "AWS::SES::EmailIdentity" and attribute.startswith("DkimDNSToken"):
             dkim_token = token(f"{logical_id}{attribute[-1]}", 32, "abcdefghijklmnopqrstuvwxyz0123456789")
             if attribute.startswith("DkimDNSTokenName"):
                 return f"{dkim_token}._domainkey.{name}"
             return f"{dkim_token}.dkim.amazonses.com"
+        if kind == "AWS::CloudFormation::Stack" and attribute.startswith("Outputs."):
+            return self._nested_output(logical_id, attribute.removeprefix("Outputs."))
         if (kind, attribute) not in attributes:
             raise KeyError(f"no realistic value for {kind}.{attribute} ({logical_id})")
         return str(attributes[(kind, attribute)]())
+
+    def _nested_output(self, logical_id: str, output: str) -> str:
+        """An output of a nested stack, resolved in its own template with what its parent passes it."""
+        resource = self.resource(logical_id)
+        if self.outdir is None:
+            raise KeyError(f"no realistic value for the nested stack {logical_id}'s {output}: give the outdir")
+        nested = json.loads((self.outdir / resource["Metadata"]["aws:asset:path"]).read_text())
+        parameters = {name: self.resolve(value) for name, value in resource["Properties"].get("Parameters", {}).items()}
+        resolver = Resolver(nested, self.physical_name(logical_id), outdir=self.outdir, parameters=parameters)
+        return str(resolver.resolve(nested["Outputs"][output]["Value"]))
 
 
 def lift_parameters(value: Any, passed: dict[str, Any]) -> Any:

@@ -140,3 +140,16 @@ def test_outputs(dev: Synth) -> None:
 def test_stack_is_named_after_the_stage(dev: Synth, prod: Synth) -> None:
     assert dev.stack.stack_name == "PartnerProgramme-dev"
     assert prod.stack.stack_name == "PartnerProgramme-prod"
+
+
+def test_hosted_sign_in_tokens_may_set_up_mfa(prod: Synth) -> None:
+    """Staff who move money must set up MFA on protected stages; Cognito's self-service MFA calls take the
+    user's access token only if it carries aws.cognito.signin.user.admin."""
+    (portal,) = [
+        c["Properties"]
+        for c in prod.resources("AWS::Cognito::UserPoolClient").values()
+        if c["Properties"].get("AllowedOAuthFlows") == ["code"]
+    ]
+
+    assert "aws.cognito.signin.user.admin" in portal["AllowedOAuthScopes"]
+    assert {"openid", "email", "profile"} <= set(portal["AllowedOAuthScopes"])

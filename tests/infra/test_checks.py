@@ -63,6 +63,15 @@ EXPECTED_ACKNOWLEDGMENTS = {
 }
 
 
+# Edge protection (protected stages): the origin secret is rotated by hand, the distribution has no geographic
+# restriction and no access logs (client addresses), and on CloudFront's own name the TLS floor is CloudFront's.
+EDGE_ACKNOWLEDGMENTS = {
+    ("Edge/OriginSecret", "AwsSolutions-SMG4"),
+    ("Edge/Distribution", "AwsSolutions-CFR1"),
+    ("Edge/Distribution", "AwsSolutions-CFR3"),
+    ("Edge/Distribution", "AwsSolutions-CFR4"),
+}
+
 BACKUP_ROLE_POLICY = (
     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]"
 )
@@ -76,6 +85,8 @@ def expected_acknowledgments(synth: Synth) -> set[tuple[str, str]]:
     expected = {*EXPECTED_ACKNOWLEDGMENTS, ("Partners/PartnersApi/Role", files_prefix)}
     if synth.resources("AWS::Backup::BackupPlan"):  # protected stages only: AWS Backup's service role
         expected.add(("Data/Backups/Plan/Table", BACKUP_ROLE_POLICY))
+    if "Edge" in synth.nested_templates():
+        expected |= EDGE_ACKNOWLEDGMENTS
     return expected
 
 

@@ -25,11 +25,28 @@ pytestmark = pytest.mark.infra
 TWILIO = {"twilioAccountSid": "AC" + "0123456789abcdef" * 2, "twilioFromNumber": "+15005550006"}
 
 
+def edge(region: str = "eu-central-1") -> dict[str, str]:
+    """Edge protection's settings, with the API's certificate in `region` (tests/infra/test_edge.py)."""
+    return {
+        "apiDomainName": "api-origin.example.com",
+        "apiCertificateArn": f"arn:aws:acm:{region}:123456789012:certificate/0b6e8ad4-3f0c-4a3e-9a55-2f1d3c4b5a69",
+    }
+
+
 def config(**context: Any) -> DeploymentConfig:
     """The configuration of these context values, with a sender address (whose identity the stage owns
-    unless it names one), Twilio's account and number and who gets the alarms."""
+    unless it names one), Twilio's account and number, who gets the alarms and, on protected stages, edge
+    protection."""
     owner = {} if "sesIdentity" in context else {"sesIdentityOwner": True}
-    defaults = {"emailFrom": "no-reply@example.com", "alarmEmail": "ops@example.com", **owner, **TWILIO}
+    protected = not constants.is_dev_stage(str(context.get("stage", constants.DEFAULT_STAGE)))
+    region = str(context.get("region") or "eu-central-1")
+    defaults = {
+        "emailFrom": "no-reply@example.com",
+        "alarmEmail": "ops@example.com",
+        **owner,
+        **TWILIO,
+        **(edge(region) if protected else {}),
+    }
     return DeploymentConfig.from_context(cdk.App(context={**defaults, **context}))
 
 
@@ -172,6 +189,7 @@ PROD_STAGE = {
     "portalUrl": "https://partners.example.com",
     "alarmEmail": "ops@partners.example.com",
     **TWILIO,
+    **edge(),
 }
 
 
@@ -198,7 +216,8 @@ def test_the_selected_stage_block_supplies_the_settings() -> None:
 
 
 def test_command_line_context_wins_over_the_stage_block() -> None:
-    prod = staged({"prod": PROD_STAGE}, stage="prod", portalUrl="https://portal.example.org", region="us-east-1")
+    overrides = {"portalUrl": "https://portal.example.org", "region": "us-east-1", **edge("us-east-1")}
+    prod = staged({"prod": PROD_STAGE}, stage="prod", **overrides)
 
     assert prod.portal_url == "https://portal.example.org"
     assert prod.region == "us-east-1"
@@ -299,7 +318,7 @@ def test_staging_and_prod_on_one_domain_one_owning_the_identity() -> None:
     assert staged(stages, stage="prod").owns_ses_identity is True
     assert staged(stages, stage="staging").ses_identity == "partners.example.com"
     # In another account or region each stage owns its own.
-    elsewhere = {"prod": PROD_STAGE, "staging": {**PROD_STAGE, "region": "eu-west-1"}}
+    elsewhere = {"prod": PROD_STAGE, "staging": {**PROD_STAGE, "region": "eu-west-1", **edge("eu-west-1")}}
     assert staged(elsewhere, stage="staging").owns_ses_identity is True
 
 
@@ -311,7 +330,8 @@ def test_two_stages_owning_one_identity_in_one_account_and_region_are_refused() 
         with pytest.raises(StageSettingsError, match=both_own):
             staged(stages, stage=stage)
     # Deploying another stage is not held up by them.
-    assert staged({**stages, "demo": {**PROD_STAGE, "region": "us-east-1"}}, stage="demo").owns_ses_identity
+    demo = {**PROD_STAGE, "region": "us-east-1", **edge("us-east-1")}
+    assert staged({**stages, "demo": demo}, stage="demo").owns_ses_identity
 
 
 def test_a_protected_stage_may_not_send_under_the_identity_of_a_dev_stage() -> None:

@@ -351,6 +351,7 @@ def test_user_tokens_reach_the_function_as_a_user(stack: LocalStack, http: ApiSe
             "client_id": stack.portal_client_id,
             "scope": "aws.cognito.signin.user.admin",
             "groups": "",
+            "mfa": "false",  # as the user's sign-in record says (none yet: no MFA)
         }
     }
     id_token = _sign_in(stack, stack.portal_client_id, user)["IdToken"]
@@ -371,6 +372,7 @@ def test_machine_token_reaches_the_function_as_a_machine(
             "client_id": partner_client["ClientId"],
             "scope": LEAD_INTAKE_SCOPE,
             "groups": "",
+            "mfa": "false",  # a machine has no sign-in
         }
     }
 

@@ -63,6 +63,7 @@ def aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iter
         "FILES_BUCKET": FILES_BUCKET,
         "PORTAL_URL": PORTAL_URL,
         "WEBHOOK_QUEUE_URL": WEBHOOK_QUEUE_URL,
+        "MONEY_MFA_REQUIRED": "false",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

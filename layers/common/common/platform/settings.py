@@ -53,9 +53,10 @@ class TokenVerification(SettingsGroup):
 
 class SignInPolicy(SettingsGroup):
     """Whether staff need a second factor (MFA) on their sign-in to use the permissions that move money: on by
-    default on protected stages (infra/config.py), off on dev stages and the local stack."""
+    default on protected stages (infra/config.py), off on dev stages and the local stack. Required, with no
+    default: a function deployed without it refuses to start rather than stop asking for MFA."""
 
-    money_mfa_required: bool = False
+    money_mfa_required: bool
 
 
 class LeadIntake(SettingsGroup):
@@ -133,6 +134,13 @@ class SmsWebhookUrls(SettingsGroup):
     sms_status_url: NonEmpty
 
 
+class EdgeOrigin(SettingsGroup):
+    """The Secrets Manager secret CloudFront sends with every request it forwards to the API (common.web.
+    edge_origin); unset: the API is reached directly (dev stages, the local stack) and nothing is checked."""
+
+    origin_secret_arn: str = ""
+
+
 class ConsumerQueues(SettingsGroup):
     """Each change consumer's queue URL (a JSON object), which the stream dispatcher sends changes to."""
 
@@ -175,6 +183,7 @@ GROUPS: tuple[type[SettingsGroup], ...] = (
     TwilioSender,
     TwilioNumber,
     SmsWebhookUrls,
+    EdgeOrigin,
     ConsumerQueues,
     SweepWork,
     Webhooks,

@@ -34,7 +34,7 @@ from common.partners.partner_records import (
     tree_path,
 )
 from common.platform import clock, db, history, listings
-from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
+from common.platform.errors import Conflict, DomainError, Forbidden, MfaRequired, NotFound, invalid
 from common.platform.validation import UserRef
 from common.programme.invitations import (
     ensure_referral_code,
@@ -248,7 +248,7 @@ def your_partners(
         items, next_cursor = _downline(org_id, principal, member, cursor, limit, client)
     if member is None:
         return DownlinePage(items=DownlinePartner.each(items), next_cursor=next_cursor, scope="downline")
-    if not member.can(Permission.PROGRAMME_MANAGE_BALANCES):
+    if not _sees_balances(member):
         return StructurePage(items=StructurePartner.each(items), next_cursor=next_cursor, scope=scope)
     wallets = balances(org_id, [i["partner_id"] for i in items])
     return StructureBalancePage(
@@ -256,6 +256,15 @@ def your_partners(
         next_cursor=next_cursor,
         scope=scope,
     )
+
+
+def _sees_balances(member: Member) -> bool:
+    """Whether the balances column is shown: a view, so a balance manager whose sign-in lacks the MFA the
+    permission needs gets the listing without it rather than a refusal (using balances still refuses)."""
+    try:
+        return member.can(Permission.PROGRAMME_MANAGE_BALANCES)
+    except MfaRequired:
+        return False
 
 
 def _downline(

@@ -1,11 +1,13 @@
 """The API resolver every HTTP function uses: validation on, request bodies read by common.web.request_body
 (what cannot be read is a 400, 415 or 422 problem, documented on every operation that takes a body), domain
-errors and validation failures rendered as RFC 9457 problem+json."""
+errors and validation failures rendered as RFC 9457 problem+json. Behind CloudFront, a request that did not
+come through it is refused before anything is routed (common.web.edge_origin)."""
 
 from __future__ import annotations
 
 import json
 import traceback
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
@@ -19,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from common.platform.errors import PROBLEM_CONTENT_TYPE, DomainError, FieldError, InternalError, InvalidInput, NotFound
 from common.platform.observability import logger, metrics
-from common.web import request_body
+from common.web import edge_origin, request_body
 from common.web.openapi_docs import finish_document
 
 # Counted (and alarmed on) when a route's answer does not fit the type it declares: a defect, answered 500.
@@ -76,6 +78,11 @@ class ApiResolver(APIGatewayHttpResolver):
         # is on); unit tests of request bodies fail if a Powertools upgrade stops using it.
         self._request_validation_middleware = _BodyReadingValidation()
         self._response_validation_middleware = _AnswerValidation(has_response_validation_error=True)
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        # Before routing: a direct request learns nothing, not even which paths exist.
+        refused = edge_origin.refusal(event)
+        return refused if refused is not None else super().resolve(event, context)
 
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> OpenAPI:
         return finish_document(super().get_openapi_schema(*args, **kwargs))

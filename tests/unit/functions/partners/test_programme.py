@@ -27,7 +27,7 @@ from common.platform.settings import Deployment, UserPool, get_settings
 from common.programme import mail, structure
 from common.programme.invitations import invitation_key, referral_key
 
-from tests.support import OPERATOR, api_caller, body_of
+from tests.support import OPERATOR, api_caller, body_of, http_event, invoke
 from tests.unit.conftest import FILES_BUCKET, PORTAL_URL, SENDER, FrozenClock
 
 # These tests create users or app clients in the user pool.
@@ -262,6 +262,29 @@ def test_your_partners_is_the_callers_downline_or_everyone_with_the_permission(o
     keeper = api_call("GET", listing, user=org.staff("keeper", ["programme:see_all", "programme:manage_balances"]))
     assert [i["wallet"] for i in body_of(keeper)["items"]] == [None] * len(ids)  # no ledger entry yet
     assert api_call("GET", listing, user=cognito_user("nobody@else.example"))["statusCode"] == 404
+
+
+def test_a_balance_manager_without_the_mfa_it_needs_sees_the_structure_without_balances(
+    org: Org, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = _tree(org)
+    monkeypatch.setenv("MONEY_MFA_REQUIRED", "true")
+    get_settings.cache_clear()
+    keeper = org.staff("keeper", ["programme:see_all", "programme:manage_balances"])
+
+    def listed(mfa: bool) -> dict[str, Any]:
+        event = http_event("GET", f"{org.path}/programme/partners", user=keeper)
+        event["requestContext"]["authorizer"]["lambda"]["mfa"] = "true" if mfa else "false"
+        answer = invoke("partners.api.lambda_handler", event)
+        assert answer["statusCode"] == 200, answer
+        return dict(body_of(answer))
+
+    # A listing is a view: without MFA the balances are left out, the structure is still answered.
+    assert {k for i in listed(mfa=False)["items"] for k in i} == {k for i in listed(mfa=True)["items"] for k in i} - {
+        "wallet"
+    }
+    assert len(listed(mfa=False)["items"]) == len(ids)
+    assert all(i["wallet"] is None for i in listed(mfa=True)["items"])  # no ledger entry yet
 
 
 def test_a_move_replaces_the_partner_with_its_whole_downline(org: Org) -> None:
