@@ -58,7 +58,18 @@ LEAD_RETURNED = EventType(
     "The lead was returned to the partner company it came from, with the call center's comments.",
     Lead,
 )
-CUSTOMER_CREATED = EventType("customer.created", 1, "A customer was converted from a lead.", StaffCustomer)
+CUSTOMER_CREATED = EventType(
+    "customer.created",
+    1,
+    "A customer was converted from a lead (a customer a partner company sold us is `customer.received`).",
+    StaffCustomer,
+)
+CUSTOMER_RECEIVED = EventType(
+    "customer.received",
+    1,
+    "A partner company sold us a customer: it arrived, with its account, in the company's office location.",
+    StaffCustomer,
+)
 
 # -- partners and the programme ------------------------------------------------------------------------
 
@@ -168,6 +179,7 @@ EVENT_TYPES: dict[str, EventType] = {
         LEAD_INVALIDATED,
         LEAD_RETURNED,
         CUSTOMER_CREATED,
+        CUSTOMER_RECEIVED,
         PARTNER_ADDED,
         PARTNER_STATUS_CHANGED,
         PARTNER_REMOVED,

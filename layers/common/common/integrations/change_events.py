@@ -39,7 +39,7 @@ from common.integrations import catalogue as c
 from common.integrations import deliveries, events
 from common.integrations.catalogue import EventType
 from common.integrations.events import Event, event_id
-from common.leads import customers
+from common.leads import customer_intake, customers
 from common.leads.model import HISTORY as LEAD_HISTORY
 from common.leads.model import Lead
 from common.money.ledger import LedgerEntry
@@ -118,7 +118,11 @@ def _lead(old: db.Item | None, new: db.Item) -> list[Found]:
 
 
 def _customer(old: db.Item | None, new: db.Item) -> list[Found]:
-    return [(c.CUSTOMER_CREATED, new.get("created_at"))] if old is None else []
+    """A customer put: converted from a lead (created), or sold to us by a partner company (received)."""
+    if old is not None:
+        return []
+    arrival = c.CUSTOMER_RECEIVED if new.get("origin") == customer_intake.ORIGIN else c.CUSTOMER_CREATED
+    return [(arrival, new.get("created_at"))]
 
 
 def _customer_answer(item: db.Item, at: str, client: Any) -> BaseModel:

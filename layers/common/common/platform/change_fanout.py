@@ -26,10 +26,14 @@ PAYOUTS_EVENTS = "PayoutsEvents"
 INTEGRATIONS_EVENTS = "IntegrationsEvents"
 
 CONSUMER_FILTERS: Mapping[str, tuple[Pattern, ...]] = {
-    # Only the changes that send mail: a lead arriving, and a lead becoming returned.
+    # Only the changes that send mail: a lead arriving, a lead becoming returned, a customer sold to us arriving.
     LEADS_EVENTS: (
         {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}}}},
         {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}, "status": {"S": ["returned"]}}}},
+        {
+            "eventName": ["INSERT"],
+            "dynamodb": {"NewImage": {"entity": {"S": ["customer"]}, "origin": {"S": ["purchased"]}}},
+        },
     ),
     # The partner items whose changes send mail or update copies elsewhere.
     PARTNERS_EVENTS: (
