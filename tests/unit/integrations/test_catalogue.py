@@ -31,6 +31,7 @@ CATALOGUE = {
     "lead.invalidated": "Lead",
     "lead.returned": "Lead",
     "customer.created": "StaffCustomer",
+    "customer.received": "StaffCustomer",
     "partner.added": "Partner",
     "partner.status_changed": "Partner",
     "partner.removed": "Partner",

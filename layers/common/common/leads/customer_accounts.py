@@ -158,6 +158,8 @@ class CustomerAccount(AccountDetails, Answer):
     """A customer's account, as the selling company posted it, with its currency's minor units."""
 
     model_config = Answer.model_config
+    # As stored: a code ISO 4217 withdraws later must still be answered (input takes the active codes only).
+    currency: str = Field(description="the ISO 4217 currency of both amounts")
     minor_units: int | None = Field(description=MINOR_UNITS_DESCRIPTION)
 
     @classmethod
