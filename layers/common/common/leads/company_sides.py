@@ -297,6 +297,8 @@ def keep_secret(org_id: str, company_id: str, side: Side, secret: str, *, ssm: A
         Description=f"Client secret of partner company {company_id}'s {side.value} receiver",
         Value=secret,
         Type="SecureString",
+        # Whatever the account's default tier: a secret fits the standard tier's 4 KB, which costs nothing.
+        Tier="Standard",
         Overwrite=True,
     )
 
