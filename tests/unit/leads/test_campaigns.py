@@ -30,9 +30,12 @@ def add(call: Call, org_id: str, company_id: str, **fields: Any) -> dict[str, An
     return body_of(answer)  # type: ignore[no-any-return]
 
 
-def test_a_campaign_is_created_read_listed_changed_and_deleted(call: Call, org_id: str, company_id: str) -> None:
+def test_a_campaign_is_created_read_listed_changed_and_deleted(
+    call: Call, org_id: str, company_id: str, frozen_clock: Any
+) -> None:
     path = campaigns_path(org_id, company_id)
     spring = add(call, org_id, company_id, description="Postcards", sender_campaign_id="SPRING-26")
+    frozen_clock.advance(seconds=1)  # ids order by creation time, to the millisecond
     assert {k: spring[k] for k in ("name", "description", "direction", "sender_campaign_id", "company_id")} == {
         "name": "Spring",
         "description": "Postcards",

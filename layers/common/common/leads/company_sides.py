@@ -46,7 +46,9 @@ class SaleMethod(StrEnum):
 
 # Visible ASCII: what goes into an HTTP request as it is (a URL, a client id, a Basic credential).
 _VISIBLE = r"^[\x21-\x7e]+$"
-Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=urls.MAX_URL_LENGTH)]
+Url = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=urls.MAX_URL_LENGTH, pattern=_VISIBLE)
+]
 ReceiverSourceId = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
