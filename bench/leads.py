@@ -26,7 +26,7 @@ def cases(raw: Any, table: str, org_id: str, admin: str, iterations: int) -> lis
     """The organisation's leads side set up (a member who requests leads, a company selling leads into the
     queue with its machine client), then the cases in the order they are measured: each leaves the queue as
     the next expects it."""
-    from common.leads import companies, intake, queue
+    from common.leads import companies, intake, queue, sources
     from common.leads.model import external_id_key
     from common.orgs import organisations
     from common.orgs.access import Permission, member_from_item
@@ -141,6 +141,7 @@ def cases(raw: Any, table: str, org_id: str, admin: str, iterations: int) -> lis
                 owner,
                 intake.ManualLead(
                     contact_name="Walk-in",
+                    source_id=sources.SELF_GENERATED,
                     phone="+15550100",
                     location=companies.LeadLocation.QUEUE,
                     priority=priority,

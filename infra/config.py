@@ -90,6 +90,11 @@ class DeploymentConfig:
         return list(dict.fromkeys(origins))
 
     @property
+    def company_secret_prefix(self) -> str:
+        """Where partner companies' receiver secrets are kept (SSM Parameter Store): the stage's own path."""
+        return constants.company_secret_prefix(self.stage)
+
+    @property
     def email_domain(self) -> str:
         return domain_of(self.email_from)
 
@@ -141,6 +146,7 @@ class DeploymentConfig:
                 twilio_from_number=self.twilio_from_number,
                 twilio_auth_token_parameter=self.twilio_auth_token_parameter,
                 twilio_api_url=TWILIO_API_URL,
+                company_secret_prefix=self.company_secret_prefix,
                 sender_domains=",".join(self.sender_domains),
                 money_mfa_required="true" if self.money_mfa_required else "false",
                 # Empty: nothing checked. Behind CloudFront the stack names the secret to the functions that

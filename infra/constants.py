@@ -148,6 +148,12 @@ def twilio_auth_token_parameter(stage: str) -> str:
     return f"/{RESOURCE_PREFIX}/{stage}/twilio-auth-token"
 
 
+def company_secret_prefix(stage: str) -> str:
+    """The SSM path under which the leads API keeps partner companies' receiver secrets (SecureStrings it puts
+    and deletes at run time, common.leads.company_sides) and the delivery engine reads them."""
+    return f"/{RESOURCE_PREFIX}/{stage}/company-secrets"
+
+
 # The routes Twilio posts to (infra/manifest.py), after the API's base URL: the URLs Twilio signs.
 SMS_WEBHOOK_PATH = "/twilio/sms"
 SMS_STATUS_PATH = "/twilio/status"

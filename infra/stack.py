@@ -102,6 +102,7 @@ class PartnerProgrammeStack(Stack):
             table=table,
             user_pool=auth.user_pool,
             sender=sender,
+            company_secret_prefix=config.company_secret_prefix,
             defaults=defaults,
         )
         partners = Partners(
@@ -138,6 +139,8 @@ class PartnerProgrammeStack(Stack):
         )
         # The sweep's work texts team members their reminders and leaders their digests.
         referrals.grant_auth_token(status_sweep.work)
+        # The delivery engine posts sales to receivers that issued us client credentials.
+        leads.grant_company_secret_reads(integrations.deliveries.function, config.company_secret_prefix)
         consumers = (leads, partners, referrals, payouts, integrations)
         stream = StreamDispatcher(
             self,

@@ -21,6 +21,13 @@ ADMIN_NAME = "Alex Admin"
 REP_EMAILS = ("rep1@demo.example", "rep2@demo.example")
 REP_PERMISSIONS = ["leads:request", "leads:return", "leads:view_pending", "leads:create"]
 COMPANY_NAME = "Test Lead SELLER"
+# The demo company's inbound campaign: its system posts leads naming it by its own id.
+CAMPAIGN = {
+    "name": "Spring mailing",
+    "description": "Postcards to new homeowners",
+    "direction": "inbound",
+    "sender_campaign_id": "SPRING-26",
+}
 PARTNER_EMAIL = "partner@demo.example"
 # Above the demo partner, top first: their sponsor's sponsor and their sponsor (first and last name, e-mail,
 # phone), so a won deal pays three levels, one per rule of the plan.
@@ -71,6 +78,8 @@ class Demo:
     # The demo partner's upline, sponsor first (partner ids).
     upline: tuple[str, ...]
     member_phone: str = MEMBER_PHONE
+    # The company's inbound campaign (none in data kept before campaigns existed).
+    campaign_id: str = ""
 
 
 class DemoError(RuntimeError):
@@ -132,6 +141,9 @@ def seed(stack: LocalStack) -> Demo:
         "queue_priority": "high",
     }
     company_id = api.call("POST", f"/orgs/{org_id}/partner-companies", company, 201)["company_id"]
+    campaign_id = api.call("POST", f"/orgs/{org_id}/partner-companies/{company_id}/campaigns", CAMPAIGN, 201)[
+        "campaign_id"
+    ]
     credentials = api.call("POST", f"/orgs/{org_id}/partner-companies/{company_id}/credentials", None, 201)
     client_id, client_secret = credentials["client_id"], credentials["client_secret"]
     api.call(
@@ -145,6 +157,7 @@ def seed(stack: LocalStack) -> Demo:
         reps=reps,
         template_id=template_id,
         company_id=company_id,
+        campaign_id=campaign_id,
         client_id=client_id,
         client_secret=client_secret,
         machine_token=stack.machine_token(client_id, client_secret),

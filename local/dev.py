@@ -79,6 +79,7 @@ def demo_variables(demo: Demo) -> dict[str, str]:
         "ADMIN_TOKEN": demo.admin.token,
         **{f"REP{n}_TOKEN": rep.token for n, rep in enumerate(demo.reps, start=1)},
         "COMPANY_ID": demo.company_id,
+        "CAMPAIGN_ID": demo.campaign_id,
         "COMPANY_CLIENT_ID": demo.client_id,
         "COMPANY_CLIENT_SECRET": demo.client_secret,
         "COMPANY_TOKEN": demo.machine_token,

@@ -41,6 +41,7 @@ def function_environment(
             twilio_account_sid=stack.twilio.account_sid,
             twilio_from_number=twilio_from_number,
             twilio_auth_token_parameter=stack.twilio_auth_token_parameter,
+            company_secret_prefix=constants.company_secret_prefix(stack.stage),
             twilio_api_url=stack.twilio.url,
             sms_webhook_url=f"{stack.url}{constants.SMS_WEBHOOK_PATH}",
             sms_status_url=f"{stack.url}{constants.SMS_STATUS_PATH}",

@@ -10,10 +10,10 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from common.integrations import endpoint_models as models
 from common.integrations import endpoints
-from common.integrations.urls import MAX_URL_LENGTH
 from common.orgs.access import Permission
 from common.platform.answers import Page, page_of
 from common.platform.observability import metrics
+from common.platform.urls import MAX_URL_LENGTH
 from common.web.openapi_docs import INVALID, NOT_A_MEMBER, answers, missing, no_content, ok
 from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, member_of
 

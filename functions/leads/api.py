@@ -7,18 +7,27 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.platform.observability import logger, metrics, tracer
-from common.platform.settings import Deployment, LeadIntake, SignInPolicy, UserPool, validate_settings
+from common.platform.settings import (
+    CompanySecrets,
+    Deployment,
+    LeadIntake,
+    SignInPolicy,
+    UserPool,
+    Webhooks,
+    validate_settings,
+)
 from common.web.idempotency import respond_once
 from common.web.resolver import create_resolver
 
-from leads import company_routes, lead_routes, machine_routes, org_routes
+from leads import campaign_routes, company_routes, lead_routes, machine_routes, org_routes
 
 # Validated at cold start: a misconfigured function fails before it serves anything.
-validate_settings(Deployment, LeadIntake, UserPool, SignInPolicy)
+validate_settings(Deployment, LeadIntake, UserPool, SignInPolicy, CompanySecrets, Webhooks)
 
 app = create_resolver()
 app.include_router(org_routes.router)
 app.include_router(company_routes.router)
+app.include_router(campaign_routes.router)
 app.include_router(lead_routes.router)
 app.include_router(machine_routes.router)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from common.leads import companies, credentials
 from common.orgs.access import Permission
@@ -28,7 +28,8 @@ NO_COMPANY = "The caller is not a member of the organisation, or there is no suc
         forbidden=MANAGER,
         not_found=NOT_A_MEMBER,
         conflict="A generated id collided; retry",
-        invalid="The request has invalid fields (e.g. an unknown auto-response template)",
+        invalid="The request has invalid fields (e.g. an unknown auto-response template, a side switched on "
+        "without its settings, a post method without a URL and Source ID)",
     ),
 )
 def create_company(org_id: Id, body: Annotated[companies.NewCompany, Body()]) -> companies.PartnerCompany:
@@ -36,20 +37,41 @@ def create_company(org_id: Id, body: Annotated[companies.NewCompany, Body()]) ->
     return companies.PartnerCompany.of(companies.create_company(org_id, body, member.user_id))
 
 
+def _side_filter(side: str) -> Any:
+    return Query(description=f"only companies whose {side} is this (absent: either)")
+
+
 @router.get(
     "/orgs/<org_id>/partner-companies",
-    summary="List partner companies by name",
+    summary="List partner companies by name, optionally only those with the sides or activity given",
     tags=["partner companies"],
     responses=answers(
         ok("A page of partner companies"),
         forbidden=MANAGER,
         not_found=NOT_A_MEMBER,
-        invalid="The cursor or limit is not valid",
+        invalid="The cursor, limit or a filter is not valid",
     ),
 )
-def list_companies(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) -> Page[companies.PartnerCompany]:
+def list_companies(
+    org_id: Id,
+    cursor: Cursor = None,
+    limit: Limit = PAGE_LIMIT,
+    sells_leads: Annotated[bool | None, _side_filter("sells_leads")] = None,
+    buys_leads: Annotated[bool | None, _side_filter("buys_leads")] = None,
+    sells_customers: Annotated[bool | None, _side_filter("sells_customers")] = None,
+    buys_customers: Annotated[bool | None, _side_filter("buys_customers")] = None,
+    active: Annotated[bool | None, _side_filter("active")] = None,
+) -> Page[companies.PartnerCompany]:
     member_of(router, org_id, Permission.MANAGE_COMPANIES)
-    items, next_cursor = companies.list_companies(org_id, cursor=cursor, limit=limit)
+    given = {
+        "sells_leads": sells_leads,
+        "buys_leads": buys_leads,
+        "sells_customers": sells_customers,
+        "buys_customers": buys_customers,
+        "active": active,
+    }
+    where = {field: value for field, value in given.items() if value is not None}
+    items, next_cursor = companies.list_companies(org_id, where=where, cursor=cursor, limit=limit)
     return page_of(companies.PartnerCompany, items, next_cursor)
 
 
@@ -72,7 +94,9 @@ def get_company(org_id: Id, company_id: Id) -> companies.PartnerCompany:
         ok("The partner company as changed"),
         forbidden=MANAGER,
         not_found=NO_COMPANY,
-        invalid="The request has invalid fields (e.g. clearing a setting that must keep a value)",
+        conflict="The company kept changing while this change was decided; retry",
+        invalid="The request has invalid fields (e.g. clearing a setting that must keep a value, or a side's "
+        "settings while it is on; a side switched on without its settings)",
     ),
 )
 def update_company(

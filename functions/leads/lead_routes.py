@@ -34,9 +34,9 @@ ASSIGNED_TO_OTHER = "The lead is assigned to another user (or the caller is not 
         ok("The external_id was posted before: the lead created then"),
         forbidden="Not a partner company's client-credentials token with the lead-intake scope",
         not_found="No such partner company for these credentials",
-        conflict="The company is not set up to sell leads (or is inactive), or the same external_id is being posted "
+        conflict="The company is not set up to sell leads or is inactive, or the same external_id is being posted "
         "concurrently",
-        invalid=INVALID + " (or neither phone nor email)",
+        invalid=INVALID + " (or neither phone nor email, or a campaign_id no inbound campaign of the company has)",
     ),
 )
 def post_lead(
@@ -59,7 +59,8 @@ def post_lead(
         forbidden=missing(Permission.CREATE_LEADS),
         not_found=NOT_A_MEMBER,
         conflict="A generated id collided; retry",
-        invalid=INVALID + " (or neither phone nor email)",
+        invalid=INVALID + " (or neither phone nor email, a source that is neither self-generated nor an active "
+        "company selling leads, or a campaign_id no inbound campaign of that company has)",
     ),
 )
 def enter_lead(org_id: Id, body: Annotated[intake.ManualLead, Body()]) -> Lead:

@@ -70,16 +70,26 @@ export function leadsIn(
   });
 }
 
-/** Staff enter a lead by hand; an invalid phone comes back as a problem naming body.phone. */
+/** What staff may pick as a lead's source: the self-generated source first, then active lead sellers. */
+export async function leadSources(api: PortalClient, orgId: string): Promise<Schemas["Source"][]> {
+  const { data, error, response } = await api.GET("/orgs/{org_id}/sources", {
+    params: { path: { org_id: orgId }, query: { for: "leads" } },
+  });
+  if (error) throw new ApiError(response.status, error);
+  return data.items;
+}
+
+/** Staff enter a lead by hand from a source; an invalid phone comes back as a problem naming body.phone. */
 export async function enterLead(
   api: PortalClient,
   orgId: string,
   contactName: string,
   phone: string,
+  sourceId = "self-generated",
 ): Promise<Schemas["Lead"] | { invalid: Record<string, string> }> {
   const { data, error, response } = await api.POST("/orgs/{org_id}/leads", {
     params: { path: { org_id: orgId } },
-    body: { contact_name: contactName, phone },
+    body: { contact_name: contactName, phone, source_id: sourceId },
   });
   if (error) {
     const refusal = new ApiError(response.status, error);

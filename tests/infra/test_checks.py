@@ -83,6 +83,14 @@ def expected_acknowledgments(synth: Synth) -> set[tuple[str, str]]:
     (bucket_id, _) = synth.only("AWS::S3::Bucket")
     files_prefix = f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{constants.FILES_KEY_PREFIX}*]"
     expected = {*EXPECTED_ACKNOWLEDGMENTS, ("Partners/PartnersApi/Role", files_prefix)}
+    # Partner companies' receiver secrets: parameters under the stage's path, which LeadsApi keeps and the
+    # delivery engine reads.
+    stage = synth.stack.node.try_get_context(constants.CONTEXT_STAGE) or constants.DEFAULT_STAGE
+    secrets = (
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:"
+        f"parameter{constants.company_secret_prefix(stage)}/*]"
+    )
+    expected |= {("Leads/LeadsApi/Role", secrets), ("Integrations/Webhooks/WebhookDelivery/Role", secrets)}
     if synth.resources("AWS::Backup::BackupPlan"):  # protected stages only: AWS Backup's service role
         expected.add(("Data/Backups/Plan/Table", BACKUP_ROLE_POLICY))
     if "Edge" in synth.nested_templates():

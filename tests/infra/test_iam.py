@@ -3,6 +3,7 @@ the files bucket) is the acknowledged one."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -51,6 +52,10 @@ EXPECTED_ACTIONS = {
         "cognito-idp:AdminDisableUser",
         "cognito-idp:AdminDeleteUser",
         "cognito-idp:AdminGetUser",
+        # partner companies' receiver secrets, under the stage's path
+        "ssm:PutParameter",
+        "ssm:GetParameter",
+        "ssm:DeleteParameter",
     },
     manifest.LEADS_EVENTS.name: OBSERVABILITY
     | QUEUE_READING
@@ -201,6 +206,7 @@ EXPECTED_ACTIONS = {
         "cognito-idp:AdminGetUser",
         "ses:SendEmail",
         "sqs:SendMessage",
+        "ssm:GetParameter",  # the receivers' secrets of partner companies that buy from us
     },
     # It verifies tokens against the pool's public keys (fetched over HTTPS) and reads users' sign-in records.
     manifest.TOKEN_AUTHORIZER.name: OBSERVABILITY | {"dynamodb:GetItem"},
@@ -239,10 +245,13 @@ def test_every_function_has_its_own_role_without_managed_policies(dev: Synth) ->
 
 
 def acknowledged_wildcard(actions: list[str], resource: Any) -> bool:
-    """The wildcard test_checks lists as acknowledged: objects under the files prefix."""
+    """The wildcards test_checks lists as acknowledged: objects under the files prefix, parameters under the
+    stage's company-secret path."""
     parts = literal_parts(resource)
     if set(actions) <= {"s3:PutObject", "s3:GetObject"}:
         return parts == [f"/{constants.FILES_KEY_PREFIX}*"]
+    if set(actions) <= {"ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"}:
+        return parts[-1] == f":parameter{constants.company_secret_prefix('dev')}/*"
     return False
 
 
@@ -414,7 +423,11 @@ def test_the_twilio_auth_token_parameter_is_read_by_exactly_the_functions_that_n
     readers = {manifest.SMS_WEBHOOK.name, manifest.REFERRALS_EVENTS.name, manifest.STATUS_SWEEP_WORK.name}
 
     for function in manifest.FUNCTIONS:
-        statements = [s for s in synth.policy_statements(function.name) if "ssm:GetParameter" in as_list(s["Action"])]
+        statements = [
+            s
+            for s in synth.policy_statements(function.name)
+            if "ssm:GetParameter" in as_list(s["Action"]) and "twilio-auth-token" in str(s["Resource"])
+        ]
         if function.name in readers:
             (statement,) = statements
             assert statement["Action"] == "ssm:GetParameter"
@@ -424,6 +437,46 @@ def test_the_twilio_auth_token_parameter_is_read_by_exactly_the_functions_that_n
         actions = actions_of(synth.policy_statements(function.name))
         assert not any(a.startswith("kms:") for a in actions)
     assert not synth.resources("AWS::SSM::Parameter")  # the stack never holds the secret
+
+
+def company_secrets_arn(stage: str) -> dict[str, Any]:
+    return {
+        "Fn::Join": [
+            "",
+            [
+                "arn:",
+                {"Ref": "AWS::Partition"},
+                ":ssm:",
+                {"Ref": "AWS::Region"},
+                ":",
+                {"Ref": "AWS::AccountId"},
+                f":parameter{constants.company_secret_prefix(stage)}/*",
+            ],
+        ]
+    }
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_company_secrets_are_kept_by_the_leads_api_and_read_by_the_delivery_engine_only(
+    stage: str, request: pytest.FixtureRequest
+) -> None:
+    synth: Synth = request.getfixturevalue(stage)
+    expected = {
+        manifest.LEADS_API.name: {"ssm:PutParameter", "ssm:GetParameter", "ssm:DeleteParameter"},
+        manifest.WEBHOOK_DELIVERY.name: {"ssm:GetParameter"},
+    }
+    for function in manifest.FUNCTIONS:
+        statements = [
+            s for s in synth.policy_statements(function.name) if "company-secrets" in json.dumps(s["Resource"])
+        ]
+        if function.name in expected:
+            (statement,) = statements
+            assert set(as_list(statement["Action"])) == expected[function.name]
+            assert statement["Resource"] == company_secrets_arn(stage)
+        else:
+            assert statements == []
+        variables = synth.function(function.name)[1]["Properties"]["Environment"]["Variables"]
+        assert variables["COMPANY_SECRET_PREFIX"] == constants.company_secret_prefix(stage)
 
 
 def test_the_webhook_queries_no_index_and_sends_no_email(dev: Synth) -> None:

@@ -93,7 +93,7 @@ def test_a_partner_company_and_a_lead(org: Organisation) -> None:
         ok(admin.get(f"{path}/partner-companies/{company_id}")),
         listed(admin, f"{path}/partner-companies", "company_id", company_id),
     )
-    lead = {"contact_name": "Walk-in", "email": "walk@in.example", "location": "queue"}
+    lead = {"contact_name": "Walk-in", "email": "walk@in.example", "location": "queue", "source_id": "self-generated"}
     entered = ok(admin.post(f"{path}/leads", lead), 201)
     lead_id = entered["lead_id"]
     assert_one_shape(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.demo import COMMISSION_LEVELS, CURRENCY, Demo, seed
+from local.demo import CAMPAIGN, COMMISSION_LEVELS, CURRENCY, Demo, seed
 from local.stack import LocalStack
 from tests.integration.support.actors import Actor
 
@@ -83,3 +83,31 @@ def test_the_demo_pays_commissions_across_three_levels_when_a_deal_is_won(stack:
         assert (wallet["balance"], wallet["currency"]) == (amount, CURRENCY)
     own = partner.get(f"{org}/portal/wallet").json()
     assert (own["balance"], own["available"]) == (120_000, 120_000)
+
+
+def test_the_demo_company_sells_leads_in_a_campaign_and_staff_pick_sources(stack: LocalStack, demo: Demo) -> None:
+    # The README's walk-through: the company posts a lead in its campaign; a rep enters one from the company.
+    admin = Actor(stack.url, demo.admin.token, demo.admin.user_id)
+    company = Actor(stack.url, demo.machine_token)
+    rep = Actor(stack.url, demo.reps[0].token, demo.reps[0].user_id)
+    org = f"/orgs/{demo.org_id}"
+    lead = {"external_id": "DEMO-CAMPAIGN-1", "contact_name": "Jane Doe", "phone": "+1 555 0100"}
+    posted = company.post(
+        f"{org}/partner-companies/{demo.company_id}/leads", {**lead, "campaign_id": CAMPAIGN["sender_campaign_id"]}
+    )
+    assert posted.status_code == 201, posted.text
+    source = admin.get(f"{org}/leads/{posted.json()['lead_id']}").json()["source"]
+    assert (source["campaign_id"], source["campaign_name"]) == (demo.campaign_id, CAMPAIGN["name"])
+    sources = rep.get(f"{org}/sources", params={"for": "leads"}).json()["items"]
+    assert [s["source_id"] for s in sources] == ["self-generated", demo.company_id]
+    entered = rep.post(
+        f"{org}/leads",
+        {
+            "contact_name": "John Roe",
+            "phone": "+1 555 0101",
+            "source_id": demo.company_id,
+            "campaign_id": demo.campaign_id,
+        },
+    )
+    assert entered.status_code == 201, entered.text
+    assert entered.json()["source"]["company_id"] == demo.company_id

@@ -134,7 +134,13 @@ def test_queue_order_and_contact_time(stack: Any) -> None:
     normal = team.company.post(team.intake_path, lead("T-NORMAL")).json()
     urgent = rep.post(
         f"/orgs/{team.org_id}/leads",
-        {"contact_name": "Walk-in", "phone": "+1 555 0199", "location": "queue", "priority": "high"},
+        {
+            "contact_name": "Walk-in",
+            "phone": "+1 555 0199",
+            "location": "queue",
+            "priority": "high",
+            "source_id": "self-generated",
+        },
     ).json()
     first = rep.post(f"/orgs/{team.org_id}/lead-queue/claims").json()
     second = rep.post(f"/orgs/{team.org_id}/lead-queue/claims").json()
@@ -261,7 +267,9 @@ def test_return_with_comments_and_template(stack: Any) -> None:
         {"auto_response_template_id": template.json()["template_id"]},
     )
     bought = team.company.post(team.intake_path, lead("RET-1")).json()["lead_id"]
-    walk_in = team.reps[0].post(f"/orgs/{team.org_id}/leads", {"contact_name": "Walk-in", "phone": "+15550111"})
+    walk_in = team.reps[0].post(
+        f"/orgs/{team.org_id}/leads", {"contact_name": "Walk-in", "phone": "+15550111", "source_id": "self-generated"}
+    )
     refused = team.reps[0].post(
         f"/orgs/{team.org_id}/lead-returns", {"lead_ids": [bought, walk_in.json()["lead_id"]], "comments": "x"}
     )

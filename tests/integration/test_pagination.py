@@ -226,7 +226,13 @@ def test_queued_leads_come_by_priority_then_readiness(stack: LocalStack) -> None
     rep = fresh.reps[0]
 
     def enter(priority: str, **fields: Any) -> str:
-        body = {"contact_name": "Walk-in", "phone": "+1 555 0199", "location": "queue", "priority": priority}
+        body = {
+            "contact_name": "Walk-in",
+            "phone": "+1 555 0199",
+            "location": "queue",
+            "priority": priority,
+            "source_id": "self-generated",
+        }
         entered = rep.post(f"/orgs/{fresh.org_id}/leads", {**body, **fields})
         assert entered.status_code == 201, entered.text
         return str(entered.json()["lead_id"])

@@ -196,7 +196,8 @@ def test_portal_settings(stack: Any, org: StaffOrg) -> None:
 def test_a_customer_is_flagged_when_their_address_belongs_to_a_partner(stack: Any, org: StaffOrg) -> None:
     email = an_address()
     entered = org.admin.post(
-        f"/orgs/{org.org_id}/leads", {"contact_name": "Casey Customer", "email": email, "location": "queue"}
+        f"/orgs/{org.org_id}/leads",
+        {"contact_name": "Casey Customer", "email": email, "location": "queue", "source_id": "self-generated"},
     )
     assert entered.status_code == 201, entered.text
     claimed = org.admin.post(f"/orgs/{org.org_id}/lead-queue/claims")

@@ -38,7 +38,7 @@ def fields_of(problem: requests.Response) -> list[str]:
 
 def converted_by(org: Organisation, actor: Actor, email: str) -> str:
     """A lead entered by `actor` into the queue, claimed and converted by them: the customer's id."""
-    lead = {"contact_name": "Casey Customer", "email": email, "location": "queue"}
+    lead = {"contact_name": "Casey Customer", "email": email, "location": "queue", "source_id": "self-generated"}
     entered = actor.post(f"/orgs/{org.org_id}/leads", lead)
     assert entered.status_code == 201, entered.text
     claimed = actor.post(f"/orgs/{org.org_id}/lead-queue/claims")

@@ -14,11 +14,11 @@ import json
 from dataclasses import dataclass
 
 import pytest
-from common.integrations import deliveries, endpoints, events, outbound, urls
+from common.integrations import deliveries, endpoints, events, outbound
 from common.integrations.endpoint_models import ALL_EVENTS, NewWebhookEndpoint
 from common.integrations.events import Event
 from common.integrations.outbound import OutboundRequest
-from common.platform import clock, db, ids
+from common.platform import clock, db, ids, urls
 
 from local.stack import LocalStack
 from tests.integration.support import webhook_receiver

@@ -16,6 +16,7 @@ TABLE = "partner-programme-unit"
 SENDER = "no-reply@partners.example"
 FILES_BUCKET = "partner-programme-unit-files"
 PORTAL_URL = "https://portal.partners.example"
+COMPANY_SECRET_PREFIX = "/partner-programme/test/company-secrets"
 # Named so the functions that hand deliveries on start; no queue is behind it (the delivery tests make one, or
 # fake the sending: tests/unit/integrations/delivery_fakes.py).
 WEBHOOK_QUEUE_URL = "https://sqs.us-east-1.amazonaws.com/123456789012/partner-programme-unit-webhooks"
@@ -64,6 +65,7 @@ def aws(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iter
         "PORTAL_URL": PORTAL_URL,
         "WEBHOOK_QUEUE_URL": WEBHOOK_QUEUE_URL,
         "MONEY_MFA_REQUIRED": "false",
+        "COMPANY_SECRET_PREFIX": COMPANY_SECRET_PREFIX,
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -205,6 +205,14 @@ ACCESS: dict[str, Entry] = {
     "GET /orgs/{org_id}/partner-companies/{company_id}": e(COMPANIES),
     "PATCH /orgs/{org_id}/partner-companies/{company_id}": e(COMPANIES, {"notes": "checked"}, company_id="company2_id"),
     "POST /orgs/{org_id}/partner-companies/{company_id}/credentials": e(COMPANIES, company_id="company2_id"),
+    "GET /orgs/{org_id}/partner-companies/{company_id}/campaigns": e(COMPANIES),
+    "POST /orgs/{org_id}/partner-companies/{company_id}/campaigns": e(COMPANIES, {"name": "Matrix campaign"}),
+    "GET /orgs/{org_id}/partner-companies/{company_id}/campaigns/{campaign_id}": e(COMPANIES),
+    "PATCH /orgs/{org_id}/partner-companies/{company_id}/campaigns/{campaign_id}": e(COMPANIES, {"description": "x"}),
+    "DELETE /orgs/{org_id}/partner-companies/{company_id}/campaigns/{campaign_id}": e(
+        COMPANIES, campaign_id="deleted_campaign_id"
+    ),
+    "GET /orgs/{org_id}/sources": e(permission("leads:create", name="staff with leads:create or companies:manage")),
     "POST /orgs/{org_id}/partner-companies/{company_id}/leads": e(
         INTAKE, lambda w: {"external_id": uuid.uuid4().hex, "contact_name": "Jo Lead", "phone": "+1 555 0102"}
     ),
@@ -215,7 +223,9 @@ ACCESS: dict[str, Entry] = {
         INTAKE, external_id="posted_external_id"
     ),
     "GET /orgs/{org_id}/leads": e(permission("leads:view_pending")),
-    "POST /orgs/{org_id}/leads": e(permission("leads:create"), {"contact_name": "Jo Lead", "phone": "+1 555 0103"}),
+    "POST /orgs/{org_id}/leads": e(
+        permission("leads:create"), {"contact_name": "Jo Lead", "phone": "+1 555 0103", "source_id": "self-generated"}
+    ),
     "GET /orgs/{org_id}/my-leads": e(MEMBER),
     "GET /orgs/{org_id}/leads/{lead_id}": e(LEAD_ADMIN, lead_id="read_lead_id"),
     "GET /orgs/{org_id}/leads/{lead_id}/history": e(LEAD_ADMIN, lead_id="read_lead_id"),

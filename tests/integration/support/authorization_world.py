@@ -293,6 +293,9 @@ def build_world(stack: Any) -> World:
     ids["company2_id"] = ok(
         admin.post(f"/orgs/{org_id}/partner-companies", {"name": "Second seller", "sells_leads": True}), 201
     )["company_id"]
+    campaigns = f"/orgs/{org_id}/partner-companies/{org.company_id}/campaigns"
+    for name in ("campaign", "deleted_campaign"):  # one to read and change, one to delete
+        ids[f"{name}_id"] = ok(admin.post(campaigns, {"name": name}), 201)["campaign_id"]
     _leads(org, ids)
     sell_customers(stack, org_id, org.company_id)  # the company also posts customers
     partner, unconfirmed = _programme(stack, org, ids)

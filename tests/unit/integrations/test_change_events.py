@@ -64,7 +64,13 @@ def lead_org() -> dict[str, str]:
 
 
 def enter_lead(org_id: str, **fields: Any) -> str:
-    body = {"contact_name": "Jane Doe", "phone": "+15550100", "email": "jane@example.org", **fields}
+    body = {
+        "contact_name": "Jane Doe",
+        "phone": "+15550100",
+        "email": "jane@example.org",
+        "source_id": "self-generated",
+        **fields,
+    }
     entered = leads_call("POST", f"/orgs/{org_id}/leads", user=REP, body=body)
     assert entered["statusCode"] == 201, entered
     return str(body_of(entered)["lead_id"])

@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from common.integrations import outbound, urls
+from common.integrations import outbound
 from common.integrations.outbound import OutboundRequest
+from common.platform import urls
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec

@@ -109,7 +109,12 @@ def test_a_lead_worked_over_and_over_stays_bounded_and_keeps_its_whole_history(
     leads_api: Call, frozen_clock: FrozenClock
 ) -> None:
     org = new_org()
-    entered = leads_api("POST", f"/orgs/{org}/leads", user=ADMIN, body={"contact_name": "Jo", "phone": "+15550100"})
+    entered = leads_api(
+        "POST",
+        f"/orgs/{org}/leads",
+        user=ADMIN,
+        body={"contact_name": "Jo", "phone": "+15550100", "source_id": "self-generated"},
+    )
     assert entered["statusCode"] == 201, entered
     lead_id = body_of(entered)["lead_id"]
     path = f"/orgs/{org}/leads/{lead_id}"

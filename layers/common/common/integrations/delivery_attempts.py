@@ -33,7 +33,6 @@ from common.integrations import (
     events,
     outbound,
     signing,
-    urls,
 )
 from common.integrations.deliveries import (
     DeliveryStatus,
@@ -48,7 +47,7 @@ from common.integrations.delivery_schedule import MAX_ATTEMPTS
 from common.integrations.endpoint_models import DisabledReason
 from common.integrations.endpoints import TEST_EVENT_TYPE
 from common.integrations.outbound import Attempt, OutboundRequest
-from common.platform import clock, db
+from common.platform import clock, db, urls
 from common.platform.errors import Conflict, NotFound
 from common.platform.table_schema import TTL_ATTRIBUTE
 

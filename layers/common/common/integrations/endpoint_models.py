@@ -11,8 +11,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from common.integrations import events
-from common.integrations.urls import MAX_URL_LENGTH
 from common.platform.answers import Answer, Timestamp
+from common.platform.urls import MAX_URL_LENGTH
 from common.platform.validation import MULTI_LINE
 
 MAX_DESCRIPTION_LENGTH = 500

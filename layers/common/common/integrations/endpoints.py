@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from common.integrations import signing, urls
+from common.integrations import signing
 from common.integrations.endpoint_models import (
     ALL_EVENTS,
     DISABLE_AFTER_FAILING,
@@ -33,7 +33,7 @@ from common.integrations.endpoint_models import (
     NewWebhookEndpoint,
     WebhookEndpointPatch,
 )
-from common.platform import clock, db, ids, listings
+from common.platform import clock, db, ids, listings, urls
 from common.platform.errors import Conflict, FieldError, InvalidInput, NotFound, invalid
 
 ENTITY = "webhook_endpoint"

@@ -30,8 +30,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field
 
-from common.integrations import urls
-from common.platform import clock
+from common.platform import clock, urls
 from common.platform.answers import Answer, Timestamp
 
 TIMEOUT = 15.0  # seconds: a 2xx within it is success

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
+from common.leads import campaigns
 from common.leads.companies import company_actor
 from common.leads.customer_accounts import ACCOUNT_EXAMPLE, ADDRESS_EXAMPLE, AccountDetails, CustomerAddress
 from common.leads.customers import customer_indexes, customer_key
@@ -28,21 +29,6 @@ ORIGIN = "purchased"  # StaffCustomer.origin of the customers posted here
 
 def customer_external_id_key(org_id: str, company_id: str, external_id: str) -> db.Key:
     return {"pk": f"ORG#{org_id}#COMPANY#{company_id}#CUSTOMER_EXT#{external_id}", "sk": "EXTERNAL_ID"}
-
-
-def campaign_ref_key(org_id: str, company_id: str, sender_campaign_id: str) -> db.Key:
-    """The guard that names the campaign of a company's own campaign id (written with the campaign)."""
-    return {"pk": f"ORG#{org_id}#COMPANY#{company_id}#CAMPAIGN_REF#{sender_campaign_id}", "sk": "CAMPAIGN_REF"}
-
-
-def attribute_campaign(org_id: str, company_id: str, sender_campaign_id: str, *, client: Any = None) -> dict[str, Any]:
-    """The campaign of the company's own campaign id: one GetItem of its guard. An id the company has no
-    campaign for (another company's included: the guard is under the company) is a 422 naming the field.
-    The one place intake attributes a campaign: campaigns' own attribution replaces this body."""
-    guard = db.get(campaign_ref_key(org_id, company_id, sender_campaign_id), client=client)
-    if guard is None or not guard.get("campaign_id"):
-        raise invalid("body.campaign_id", "no campaign of this partner company has this id")
-    return {"campaign_id": guard["campaign_id"], "sender_campaign_id": sender_campaign_id}
 
 
 class PurchasedCustomer(AccountDetails):
@@ -129,7 +115,7 @@ def intake_customer(
     campaign = None
     try:
         if posted.campaign_id:
-            campaign = attribute_campaign(org_id, company_id, posted.campaign_id, client=client)
+            campaign = campaigns.attribute(org_id, company_id, posted.campaign_id, client=client)
     except InvalidInput:
         # A repost still gets the first customer, even if its campaign has gone since.
         first = _first_customer(org_id, guard_key, None, client)

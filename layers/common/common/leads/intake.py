@@ -1,14 +1,18 @@
-"""New leads: posted by a partner company's system (deduplicated on its external id) or entered by hand by
-staff; each goes to the pending list or straight into the work queue. The company posting is checked first
-(`selling_company`) and gets a receipt (`IntakeReceipt`), not our work on the lead."""
+"""New leads: posted by a partner company's system (deduplicated on its external id, attributed to one of its
+campaigns by the company's own campaign id) or entered by hand by staff, who name the lead's source (the
+self-generated one or a company that sells leads, common.leads.sources); each goes to the pending list or
+straight into the work queue. The company posting is checked first (`selling_company`) and gets a receipt
+(`IntakeReceipt`), not our work on the lead."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
+from common.leads import campaigns, sources
+from common.leads.campaigns import SenderCampaignId
 from common.leads.companies import LeadLocation, QueuePriority, company_actor, find_company
 from common.leads.model import (
     ADDRESS_EXAMPLE,
@@ -28,7 +32,7 @@ from common.platform import clock, db, ids
 from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
 from common.platform.settings import LeadIntake, get_settings
-from common.platform.validation import Instant
+from common.platform.validation import EntityId, Instant
 
 # A company's own id of what it posts: a lead's, a customer's, a campaign's.
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}$"
@@ -47,6 +51,7 @@ class IntakeLead(LeadContact):
                     "address": ADDRESS_EXAMPLE,
                     "requested_location": "queue",
                     "contact_not_before": "2026-12-08T09:00:00Z",
+                    "campaign_id": "SPRING-26",
                 }
             ]
         }
@@ -54,6 +59,9 @@ class IntakeLead(LeadContact):
     external_id: ExternalId
     requested_location: LeadLocation | None = None
     contact_not_before: Instant | None = None
+    campaign_id: SenderCampaignId | None = Field(
+        None, description="the company's own id of one of its inbound campaigns (sender_campaign_id)"
+    )
 
 
 class ManualLead(LeadContact):
@@ -61,9 +69,22 @@ class ManualLead(LeadContact):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{**CONTACT_EXAMPLE, "location": "queue", "priority": "high", "notes": "Walk-in"}]
+            "examples": [
+                {
+                    **CONTACT_EXAMPLE,
+                    "source_id": sources.SELF_GENERATED,
+                    "location": "queue",
+                    "priority": "high",
+                    "notes": "Walk-in",
+                }
+            ]
         }
     )
+    source_id: sources.SourceId = Field(
+        description=f'"{sources.SELF_GENERATED}" or an active partner company that sells leads '
+        "(GET /orgs/{org_id}/sources?for=leads)"
+    )
+    campaign_id: EntityId | None = Field(None, description="one of the source company's inbound campaigns")
     location: LeadLocation = LeadLocation.PENDING
     priority: QueuePriority = QueuePriority.NORMAL
     contact_not_before: Instant | None = None
@@ -166,13 +187,17 @@ def intake_lead(org_id: str, company: db.Item, lead: IntakeLead, *, client: Any 
     default = LeadLocation(company.get("default_lead_location", LeadLocation.PENDING.value))
     location = default if company.get("force_default_location") else (lead.requested_location or default)
     company_id = company["company_id"]
+    source = {"kind": "partner_company", "source_id": company_id, "company_id": company_id}
+    source["external_id"] = lead.external_id
+    if lead.campaign_id is not None:
+        source |= campaigns.attribute(org_id, company_id, lead.campaign_id, client=client)
     item = _new_lead_item(
         org_id,
         lead,
         location=location,
         priority=QueuePriority(company.get("queue_priority", QueuePriority.NORMAL.value)),
         contact_not_before=lead.contact_not_before,
-        source={"kind": "partner_company", "company_id": company_id, "external_id": lead.external_id},
+        source=source,
         actor=company_actor(company_id),
     )
     guard_key = external_id_key(org_id, company_id, lead.external_id)
@@ -212,14 +237,21 @@ def intake_lead(org_id: str, company: db.Item, lead: IntakeLead, *, client: Any 
 
 
 def enter_lead(org_id: str, member: Member, lead: ManualLead, *, client: Any = None) -> db.Item:
+    """A lead staff entered, from the source they named: one a partner company sells counts as that company's
+    lead (returned to it, its purchase notification sent) like one it posted."""
     _require_reach(lead)
+    source = {
+        "kind": "manual",
+        "entered_by": member.user_id,
+        **sources.manual_source(org_id, lead.source_id, lead.campaign_id, client=client),
+    }
     item = _new_lead_item(
         org_id,
         lead,
         location=lead.location,
         priority=lead.priority,
         contact_not_before=lead.contact_not_before,
-        source={"kind": "manual", "entered_by": member.user_id},
+        source=source,
         actor=member.actor,
     )
     db.put(

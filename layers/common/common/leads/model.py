@@ -151,10 +151,18 @@ class HistoryEvent(Answer):
 
 
 class LeadSource(Answer):
+    """Where a lead came from: posted by a partner company, or entered by hand by staff (from the self-generated
+    source or a company that sells leads), with the campaign it came in, if any."""
+
     kind: Literal["partner_company", "manual"]
-    company_id: str | None = Field(None, description="partner_company leads")
+    source_id: str | None = Field(
+        None, description='"self-generated" or the partner company\'s id (null for leads kept before sources)'
+    )
+    company_id: str | None = Field(None, description="the partner company the lead came from, if any")
     external_id: str | None = Field(None, description="partner_company leads: the company's own reference")
     entered_by: str | None = Field(None, description="manual leads: the staff user who entered it")
+    campaign_id: str | None = Field(None, description="the company's campaign the lead came in (our id)")
+    campaign_name: str | None = Field(None, description="the campaign's name when the lead came in")
 
 
 class LeadReturn(Answer):

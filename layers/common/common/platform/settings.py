@@ -156,9 +156,17 @@ class SweepWork(SettingsGroup):
 class Webhooks(SettingsGroup):
     """Outbound deliveries (webhook endpoints): whether they may go to loopback addresses and over plain
     http. Only the local stack allows it, so its tests can run receivers on the machine; infra never sets
-    it, and a deployed stage delivers over HTTPS to public addresses only (common.integrations.urls)."""
+    it, and a deployed stage delivers over HTTPS to public addresses only (common.platform.urls)."""
 
     outbound_allow_loopback: bool = False
+
+
+class CompanySecrets(SettingsGroup):
+    """Where partner companies' receiver secrets are kept: the stage's path in SSM Parameter Store, under which
+    the leads API keeps (and forgets) each one as a SecureString and the delivery engine reads it
+    (common.leads.company_sides)."""
+
+    company_secret_prefix: str = Field(min_length=2, pattern=r"^(/[A-Za-z0-9_.-]+)+$")
 
 
 class WebhookQueue(SettingsGroup):
@@ -188,6 +196,7 @@ GROUPS: tuple[type[SettingsGroup], ...] = (
     SweepWork,
     Webhooks,
     WebhookQueue,
+    CompanySecrets,
 )
 FIELDS = tuple(dict.fromkeys(name for group in GROUPS for name in group.model_fields))
 

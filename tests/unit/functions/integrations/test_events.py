@@ -48,7 +48,7 @@ def org_id() -> str:
 def a_leads_changes(org_id: str, stream: TableStream) -> list[dict[str, Any]]:
     """The records of a lead entered, claimed and converted (a customer made): four events."""
     stream.read()
-    body = {"contact_name": "Jane Doe", "email": "jane@example.org", "location": "queue"}
+    body = {"contact_name": "Jane Doe", "email": "jane@example.org", "location": "queue", "source_id": "self-generated"}
     lead_id = body_of(leads_call("POST", f"/orgs/{org_id}/leads", user=REP, body=body))["lead_id"]
     leads_call("POST", f"/orgs/{org_id}/lead-queue/claims", user=REP)
     leads_call("POST", f"/orgs/{org_id}/leads/{lead_id}/convert", user=REP)

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.cognito
 
 ADMIN, REP1, REP2, VIEWER = "user-admin", "user-rep-1", "user-rep-2", "user-viewer"
 REP_PERMISSIONS = ["leads:request", "leads:return", "leads:create"]
+SELF = "self-generated"  # the organisation's own source of hand-entered leads
 
 
 @pytest.fixture
@@ -134,7 +135,7 @@ def test_queue_gives_highest_priority_then_oldest_ready(call: Call, org: dict[st
         "POST",
         f"/orgs/{org_id}/leads",
         user=REP1,
-        body={"contact_name": "Normal", "phone": "+15550102", "location": "queue"},
+        body={"contact_name": "Normal", "phone": "+15550102", "location": "queue", "source_id": SELF},
     )
     frozen_clock.advance(minutes=1)
     later = intake(call, org, "LATER", contact_not_before="2026-11-22T12:00:00Z")
@@ -181,9 +182,12 @@ def test_convert_creates_a_customer_once(call: Call, org: dict[str, Any]) -> Non
     assert customer["contact"]["email"] == "jane@example.org"
     assert customer["source"] == {
         "kind": "partner_company",
+        "source_id": org["company_id"],
         "company_id": org["company_id"],
         "external_id": "C-1",
         "entered_by": None,
+        "campaign_id": None,
+        "campaign_name": None,
         "lead_id": lead_id,
     }
     again = call("POST", f"/orgs/{org_id}/leads/{lead_id}/convert", user=REP1)
@@ -196,7 +200,12 @@ def test_return_rules(call: Call, org: dict[str, Any]) -> None:
     org_id = org["org_id"]
     bought = body_of(intake(call, org, "RET-1"))["lead_id"]
     manual = body_of(
-        call("POST", f"/orgs/{org_id}/leads", user=REP1, body={"contact_name": "Walk-in", "phone": "+15550103"})
+        call(
+            "POST",
+            f"/orgs/{org_id}/leads",
+            user=REP1,
+            body={"contact_name": "Walk-in", "phone": "+15550103", "source_id": SELF},
+        )
     )["lead_id"]
     refused = call("POST", f"/orgs/{org_id}/lead-returns", user=REP1, body={"lead_ids": [bought, manual]})
     assert refused["statusCode"] == 409
@@ -280,7 +289,13 @@ def test_many_deferred_high_priority_leads_do_not_hide_a_ready_one(call: Call, o
         "POST",
         f"/orgs/{org_id}/leads",
         user=REP1,
-        body={"contact_name": "Now", "phone": "+15550104", "location": "queue", "priority": "normal"},
+        body={
+            "contact_name": "Now",
+            "phone": "+15550104",
+            "location": "queue",
+            "priority": "normal",
+            "source_id": SELF,
+        },
     )
     claimed = call("POST", f"/orgs/{org_id}/lead-queue/claims", user=REP2)
     assert body_of(claimed)["lead_id"] == body_of(ready)["lead_id"]
@@ -388,9 +403,13 @@ def test_an_idempotency_key_is_per_caller_and_bound_to_its_body(call: Call, org:
     assert claim_with_key(call, org, "same-key", user=REP1)["statusCode"] == 200
     assert claim_with_key(call, org, "same-key", user=REP2)["statusCode"] == 200  # another caller, own key space
     path, key = f"/orgs/{org['org_id']}/leads", {"idempotency-key": "manual-1"}
-    first = call("POST", path, user=REP1, body={"contact_name": "A", "phone": "+15550105"}, headers=key)
+    first = call(
+        "POST", path, user=REP1, body={"contact_name": "A", "phone": "+15550105", "source_id": SELF}, headers=key
+    )
     assert first["statusCode"] == 201
-    reused = call("POST", path, user=REP1, body={"contact_name": "B", "phone": "+15550106"}, headers=key)
+    reused = call(
+        "POST", path, user=REP1, body={"contact_name": "B", "phone": "+15550106", "source_id": SELF}, headers=key
+    )
     assert reused["statusCode"] == 422
     assert body_of(reused)["errors"][0]["field"] == "header.idempotency-key"
 

@@ -9,8 +9,9 @@ from typing import Any
 
 import boto3
 import pytest
+from common.leads.campaigns import sender_ref_key
 from common.leads.companies import company_key
-from common.leads.customer_intake import PurchasedCustomer, campaign_ref_key
+from common.leads.customer_intake import PurchasedCustomer
 from common.leads.lead_status import REPORTED, IntakeStatus
 from common.leads.model import LeadStatus, lead_key
 from common.partners.partner_records import org_email_key
@@ -230,8 +231,8 @@ def test_bad_input_names_each_field_and_writes_nothing(org: dict[str, Any]) -> N
 
 def test_a_customer_posted_with_a_campaign_gets_it(org: dict[str, Any]) -> None:
     other_id, other_client = new_company(org["org_id"], "Other Dealer")
-    guard = campaign_ref_key(org["org_id"], org["company_id"], "spring-2027")
-    db.put({**guard, "entity": "campaign_ref", "campaign_id": CAMPAIGN_ID})
+    guard = sender_ref_key(org["org_id"], org["company_id"], "spring-2027")
+    db.put({**guard, "entity": "campaign_ref", "campaign_id": CAMPAIGN_ID, "name": "Spring", "direction": "inbound"})
     receipt = body_of(post(org, body(external_id="K-1", campaign_id="spring-2027")))
     read = body_of(call("GET", f"/orgs/{org['org_id']}/customers/{receipt['customer_id']}", user=MANAGER))
     assert read["campaign_id"] == CAMPAIGN_ID

@@ -31,6 +31,10 @@ WITH_CONFLICTS = {
     "PUT /orgs/{org_id}/members/{user_id}",
     "DELETE /orgs/{org_id}/members/{user_id}",
     "POST /orgs/{org_id}/partner-companies",
+    "PATCH /orgs/{org_id}/partner-companies/{company_id}",
+    "POST /orgs/{org_id}/partner-companies/{company_id}/campaigns",
+    "PATCH /orgs/{org_id}/partner-companies/{company_id}/campaigns/{campaign_id}",
+    "DELETE /orgs/{org_id}/partner-companies/{company_id}/campaigns/{campaign_id}",
     "POST /orgs/{org_id}/partner-companies/{company_id}/credentials",
     "POST /orgs/{org_id}/partner-companies/{company_id}/leads",
     "POST /orgs/{org_id}/partner-companies/{company_id}/customers",
@@ -184,18 +188,25 @@ def test_what_the_api_answers_conforms_to_the_document(document: dict[str, Any])
     call("PATCH", company, user=ADMIN, body={"auto_response_template_id": None})
     client_id = call.created("POST", f"{company}/credentials", user=ADMIN)["client_id"]
     call("GET", company, user=ADMIN)
+    spring = {"name": "Spring", "sender_campaign_id": "SPRING-1"}
+    campaign_id = call.created("POST", f"{company}/campaigns", user=ADMIN, body=spring)["campaign_id"]
+    call("PATCH", f"{company}/campaigns/{campaign_id}", user=ADMIN, body={"description": "Postcards"})
+    call("GET", f"{company}/campaigns/{campaign_id}", user=ADMIN)
+    call("GET", f"{company}/campaigns", user=ADMIN)
+    call("GET", f"{org}/sources", user=ADMIN, query={"for": "leads"})
 
     def intake(external_id: str, **fields: Any) -> Any:
         lead = {"external_id": external_id, "contact_name": "Jane", "phone": "+15550100", **fields}
         return call.created("POST", f"{company}/leads", machine=client_id, body=lead)["lead_id"]
 
-    bought = intake("A-1", address={"line1": "1 Main St", "country": "NL"})
+    bought = intake("A-1", address={"line1": "1 Main St", "country": "NL"}, campaign_id="SPRING-1")
     assert intake("A-1") == bought  # 200 the second time
     call("GET", f"{company}/leads/A-1/status", machine=client_id)
     sell_customers(org_id, company_id)
     for _ in range(2):  # 201, then 200
         call.created("POST", f"{company}/customers", machine=client_id, body=purchased_customer(external_id="C-1"))
-    manual = {"contact_name": "Walk-in", "email": "walk@in.example", "location": "queue"}
+    call("DELETE", f"{company}/campaigns/{campaign_id}", user=ADMIN)
+    manual = {"contact_name": "Walk-in", "email": "walk@in.example", "location": "queue", "source_id": "self-generated"}
     walk_in = call.created("POST", f"{org}/leads", user=ADMIN, body=manual)["lead_id"]
     call("GET", f"{org}/leads", user=ADMIN, query={"status": "queued"})
     assert call.created("POST", f"{org}/lead-queue/claims", user=REP)["lead_id"] == bought

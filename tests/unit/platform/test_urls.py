@@ -7,10 +7,10 @@ import socket
 from typing import Any
 
 import pytest
-from common.integrations import urls
-from common.integrations.urls import DEPLOYED, LOCAL, AddressRefused, NameNotResolved, OutboundPolicy
+from common.platform import urls
 from common.platform.errors import InvalidInput
 from common.platform.settings import get_settings
+from common.platform.urls import DEPLOYED, LOCAL, AddressRefused, NameNotResolved, OutboundPolicy
 
 # An address of each range refused on deployed stages, as it is written in a URL.
 REFUSED_LITERALS = {
