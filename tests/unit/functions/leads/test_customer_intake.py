@@ -109,8 +109,11 @@ def test_a_posted_customer_lands_in_the_companys_office_once(org: dict[str, Any]
     assert customer["created_at"] == receipt["received_at"] and customer["is_partner"] is False
     assert customer["source"] == {
         "kind": "partner_company",
+        "source_id": org["company_id"],
         "company_id": org["company_id"],
         "external_id": "C-1",
+        "campaign_id": None,
+        "campaign_name": None,
         "entered_by": None,
         "lead_id": None,
     }
