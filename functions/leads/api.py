@@ -11,7 +11,7 @@ from common.platform.settings import Deployment, LeadIntake, SignInPolicy, UserP
 from common.web.idempotency import respond_once
 from common.web.resolver import create_resolver
 
-from leads import company_routes, lead_routes, org_routes
+from leads import company_routes, lead_routes, org_routes, queue_routes
 
 # Validated at cold start: a misconfigured function fails before it serves anything.
 validate_settings(Deployment, LeadIntake, UserPool, SignInPolicy)
@@ -20,6 +20,7 @@ app = create_resolver()
 app.include_router(org_routes.router)
 app.include_router(company_routes.router)
 app.include_router(lead_routes.router)
+app.include_router(queue_routes.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common.leads import actions, customers, intake, queue, reads, returns
+from common.leads import actions, customers, intake, queue, queue_settings, reads, returns
 from common.leads.model import HistoryEvent, Lead, LeadStatus, LeadSummary
 from common.orgs.access import Permission
 from common.platform.answers import Page, page_of
@@ -18,6 +18,17 @@ from common.web.route_params import Cursor, Id, Limit, caller, member_of
 
 router = APIGatewayHttpRouter()
 
+# The duplicate check a caller may ask for on create: what creating would answer, without creating.
+DuplicateCheck = Annotated[
+    Literal["duplicates"] | None,
+    Query(description="duplicates: only check whether the lead would be refused as a duplicate; create nothing"),
+]
+DUPLICATE_RULE = (
+    "While the organisation refuses duplicates (queue settings), a lead whose phone number or e-mail address is "
+    "that of a lead received within its window is refused: 409 duplicate-lead with lead_ids, nothing written. "
+    "With check=duplicates nothing is created: 409 as creating would answer, else 204."
+)
+NO_DUPLICATE = "check=duplicates: the lead would not be refused as a duplicate (nothing was created)"
 NO_LEAD = "The caller is not a member of the organisation, or there is no such lead"
 ACTION_REFUSED = "The lead is pending and the caller lacks leads:view_pending, or it is assigned to another user"
 NOT_ASSIGNED_OR_PENDING = "The lead is neither assigned nor pending, or changed meanwhile"
@@ -27,43 +38,58 @@ ASSIGNED_TO_OTHER = "The lead is assigned to another user (or the caller is not 
 @router.post(
     "/orgs/<org_id>/partner-companies/<company_id>/leads",
     summary="A partner company posts a lead (client-credentials token with the lead-intake scope)",
-    description="Idempotent on external_id: 201 when the lead is created, 200 with the existing lead after.",
+    description="Idempotent on external_id: 201 when the lead is created, 200 with the existing lead after (a "
+    "repost is never a duplicate). " + DUPLICATE_RULE,
     tags=["lead intake"],
     responses=answers(
         ok("The lead was created", 201),
         ok("The external_id was posted before: the lead created then"),
+        no_content(NO_DUPLICATE),
         forbidden="Not a partner company's client-credentials token with the lead-intake scope",
         not_found="No such partner company for these credentials",
-        conflict="The company is not set up to sell leads, or the same external_id is being posted concurrently",
+        conflict="A lead with its phone or e-mail was received within the organisation's window (duplicate-lead, "
+        "lead_ids naming them; nothing written), the company is not set up to sell leads, or the same "
+        "external_id is being posted concurrently",
         invalid=INVALID + " (or neither phone nor email)",
     ),
 )
 def post_lead(
-    org_id: Id, company_id: Id, body: Annotated[intake.IntakeLead, Body()]
-) -> tuple[intake.IntakeReceipt, int]:
+    org_id: Id, company_id: Id, body: Annotated[intake.IntakeLead, Body()], check: DuplicateCheck = None
+) -> Response[intake.IntakeReceipt]:
     company = intake.selling_company(org_id, company_id, caller(router))
+    if check:
+        intake.check_duplicates(org_id, body)
+        return Response(status_code=204, body=None)
     lead, created = intake.intake_lead(org_id, company, body)
     if created:
         metrics.add_metric(name="LeadsReceived", unit=MetricUnit.Count, value=1)
-    return intake.IntakeReceipt.of(lead), 201 if created else 200
+    receipt = intake.IntakeReceipt.of(lead)
+    return Response(status_code=201 if created else 200, content_type="application/json", body=receipt)
 
 
 @router.post(
     "/orgs/<org_id>/leads",
     summary="Enter a lead by hand",
+    description=DUPLICATE_RULE,
     tags=["leads"],
     status_code=201,
     responses=answers(
         ok("The lead", 201),
+        no_content(NO_DUPLICATE),
         forbidden=missing(Permission.CREATE_LEADS),
         not_found=NOT_A_MEMBER,
-        conflict="A generated id collided; retry",
+        conflict="A lead with its phone or e-mail was received within the organisation's window (duplicate-lead, "
+        "lead_ids naming them; nothing written), or a generated id collided (retry)",
         invalid=INVALID + " (or neither phone nor email)",
     ),
 )
-def enter_lead(org_id: Id, body: Annotated[intake.ManualLead, Body()]) -> Lead:
+def enter_lead(org_id: Id, body: Annotated[intake.ManualLead, Body()], check: DuplicateCheck = None) -> Response[Lead]:
     member = member_of(router, org_id, Permission.CREATE_LEADS)
-    return Lead.of(intake.enter_lead(org_id, member, body))
+    if check:
+        intake.check_duplicates(org_id, body)
+        return Response(status_code=204, body=None)
+    lead = Lead.of(intake.enter_lead(org_id, member, body))
+    return Response(status_code=201, content_type="application/json", body=lead)
 
 
 @router.get(
@@ -149,8 +175,8 @@ def lead_history(org_id: Id, lead_id: Id, cursor: Cursor = None, limit: Limit = 
     ),
 )
 def claim_next(org_id: Id) -> Response[Lead]:
-    member = member_of(router, org_id, Permission.REQUEST_LEADS)
-    lead = queue.claim_next(org_id, member)
+    member, settings = queue_settings.claimant(caller(router), org_id)
+    lead = queue.claim_next(org_id, member, settings=settings)
     if lead is None:
         return Response(status_code=204, body=None)
     metrics.add_metric(name="LeadsClaimed", unit=MetricUnit.Count, value=1)
