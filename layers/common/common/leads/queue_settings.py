@@ -158,7 +158,7 @@ class QueueSettings(QueueSettingsChange, Answer):
         zone_name, source = self.zone_of(lead, given_zone)
         placed = lead | {"time_zone": zone_name, "time_zone_source": source.value}
         if "gsi3pk" in lead:
-            placed |= self.queue_place(lead, datetime.fromisoformat(lead["available_at"]))
+            placed |= self.queue_place(placed, datetime.fromisoformat(lead["available_at"]))
         return placed
 
     def queue_place(self, lead: Mapping[str, Any], earliest: datetime) -> dict[str, str]:
