@@ -19,7 +19,7 @@ from pydantic import AfterValidator, Field, StringConstraints
 from common.leads.region_zones import CA_PROVINCES, REGION_NAMES, SINGLE_ZONE_COUNTRIES, US_STATES
 
 # An IANA name ("America/New_York", "UTC", "Etc/GMT+5"): areas and locations of letters, digits, _ + -.
-_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9][A-Za-z0-9_+\-]*){0,2}$")
+ZONE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9][A-Za-z0-9_+\-]*){0,2}$"
 # Files of the system's database that are not zones, and its alternative trees (absent from `tzdata`).
 _NOT_ZONES = frozenset({"localtime", "posixrules", "Factory", "leapseconds", "leap-seconds"})
 _OTHER_TREES = ("posix/", "right/")
@@ -33,7 +33,7 @@ def zone(name: str) -> ZoneInfo:
 
 def is_zone_name(name: str) -> bool:
     """Whether `name` is a time zone of the tz database, the same answer wherever the code runs."""
-    if not _ZONE_NAME.fullmatch(name) or name in _NOT_ZONES or name.startswith(_OTHER_TREES):
+    if not re.fullmatch(ZONE_NAME_PATTERN, name) or name in _NOT_ZONES or name.startswith(_OTHER_TREES):
         return False
     try:
         zone(name)
@@ -50,7 +50,7 @@ def _checked_zone(name: str) -> str:
 
 ZoneName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    StringConstraints(strip_whitespace=True, max_length=64, pattern=ZONE_NAME_PATTERN),
     AfterValidator(_checked_zone),
     Field(description=f"an IANA time zone name, e.g. {EXAMPLE_ZONE}", examples=[EXAMPLE_ZONE]),
 ]
