@@ -105,15 +105,12 @@ def cases(raw: Any, table: str, org_id: str, admin: str, iterations: int) -> lis
 
     settings_key = db.serialize(queue_settings.settings_key(org_id))
 
-    def bare_claim_from(rank: int, *, with_settings: bool = False) -> Operation:
+    def bare_claim_from(rank: int) -> Operation:
         def bare_claim(_: int) -> None:
-            # The minimum: the caller's membership (with the queue settings: in one BatchGetItem), the head of
-            # the ready queue, one conditional update.
-            if with_settings:
-                keys = {"Keys": [member_key, settings_key], "ConsistentRead": True}
-                raw.batch_get_item(RequestItems={table: keys})
-            else:
-                raw.get_item(TableName=table, Key=member_key, ConsistentRead=True)
+            # The minimum: the caller's membership and the queue settings (whether saved or not) in one
+            # BatchGetItem, the head of the ready queue, one conditional update.
+            keys = {"Keys": [member_key, settings_key], "ConsistentRead": True}
+            raw.batch_get_item(RequestItems={table: keys})
             now = clock.now_iso()
             head = raw.query(
                 TableName=table,
@@ -198,20 +195,20 @@ def cases(raw: Any, table: str, org_id: str, admin: str, iterations: int) -> lis
             "queue claim (high-priority lead ready)",
             handler_claim,
             bare_claim_from(1),
-            "GetItem + Query + UpdateItem",
+            "BatchGetItem + Query + UpdateItem",
             lambda: fill_queue(companies.QueuePriority.HIGH, 10),
         ),
         (
             "queue claim (only normal-priority leads)",
             handler_claim,
             bare_claim_from(3),
-            "GetItem + Query + UpdateItem",
+            "BatchGetItem + Query + UpdateItem",
             only_normal_leads,
         ),
         (
             "queue claim (queue hours and hold set)",
             handler_claim,
-            bare_claim_from(1, with_settings=True),
+            bare_claim_from(1),
             "BatchGetItem + Query + UpdateItem",
             hours_and_hold_set,
         ),

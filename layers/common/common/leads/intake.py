@@ -178,7 +178,8 @@ def intake_lead(org_id: str, company: db.Item, lead: IntakeLead, *, client: Any 
         return _Reposted("external id already used")
 
     try:
-        _write_new_lead(org_id, item, lead, settings, also=[guard], on_cancel=_on_cancel, client=client)
+        guards = _contact_guards(org_id, lead, settings, item)
+        _write_new_lead(item, guards, also=[guard], on_cancel=_on_cancel, client=client)
     except _Reposted:
         # The guard names the first lead; read it (from the guard itself if DynamoDB did not return it).
         existing_id = existing[0] if existing else None
@@ -205,7 +206,8 @@ def enter_lead(org_id: str, member: Member, lead: ManualLead, *, client: Any = N
         actor=member.actor,
     )
     item = settings.placed(item, lead.time_zone)
-    if duplicates.guards_for(org_id, lead, settings, clock.now()) is None:
+    guards = _contact_guards(org_id, lead, settings, item)
+    if guards is None:  # one PutItem, as ever
         db.put(
             item, condition="attribute_not_exists(pk)", on_conflict=Conflict("lead id collision; retry"), client=client
         )
@@ -217,7 +219,7 @@ def enter_lead(org_id: str, member: Member, lead: ManualLead, *, client: Any = N
         return _Reposted("written before") if ours else Conflict("lead id collision; retry")
 
     with contextlib.suppress(_Reposted):
-        _write_new_lead(org_id, item, lead, settings, also=[], on_cancel=_on_cancel, client=client)
+        _write_new_lead(item, guards, also=[], on_cancel=_on_cancel, client=client)
     return item
 
 
@@ -228,11 +230,15 @@ class _Reposted(Conflict):
     """The new lead's own item, or its external id, was there already."""
 
 
+def _contact_guards(
+    org_id: str, lead: LeadContact, settings: queue_settings.QueueSettings, item: db.Item
+) -> duplicates.ContactGuards | None:
+    return duplicates.guards_for(org_id, lead, settings, datetime.fromisoformat(item["received_at"]))
+
+
 def _write_new_lead(
-    org_id: str,
     item: db.Item,
-    lead: LeadContact,
-    settings: queue_settings.QueueSettings,
+    guards: duplicates.ContactGuards | None,
     *,
     also: list[db.Item],
     on_cancel: db.CancelHandler,
@@ -241,7 +247,6 @@ def _write_new_lead(
     """One transaction: the lead, the items `also` put with it (each new), and the contact guards of the
     organisation's duplicate rule. `on_cancel` explains a failure of the lead's own items."""
     actions = [db.tx_put(new, condition="attribute_not_exists(pk)") for new in (item, *also)]
-    guards = duplicates.guards_for(org_id, lead, settings, clock.now())
     at = item["received_at"]
     duplicates.write_with_guards(actions, guards, lead_id=item["lead_id"], at=at, on_cancel=on_cancel, client=client)
 
