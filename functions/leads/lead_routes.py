@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
@@ -18,17 +18,10 @@ from common.web.route_params import Cursor, Id, Limit, caller, member_of
 
 router = APIGatewayHttpRouter()
 
-# The duplicate check a caller may ask for on create: what creating would answer, without creating.
-DuplicateCheck = Annotated[
-    Literal["duplicates"] | None,
-    Query(description="duplicates: only check whether the lead would be refused as a duplicate; create nothing"),
-]
-DUPLICATE_RULE = (
-    "While the organisation refuses duplicates (queue settings), a lead whose phone number or e-mail address is "
-    "that of a lead received within its window is refused: 409 duplicate-lead with lead_ids, nothing written. "
-    "With check=duplicates nothing is created: 409 as creating would answer, else 204."
+DUPLICATE = (
+    "A lead with its phone number or e-mail address was received within the organisation's window "
+    "(duplicate-lead, lead_ids naming them; nothing written)"
 )
-NO_DUPLICATE = "check=duplicates: the lead would not be refused as a duplicate (nothing was created)"
 NO_LEAD = "The caller is not a member of the organisation, or there is no such lead"
 ACTION_REFUSED = "The lead is pending and the caller lacks leads:view_pending, or it is assigned to another user"
 NOT_ASSIGNED_OR_PENDING = "The lead is neither assigned nor pending, or changed meanwhile"
@@ -39,57 +32,44 @@ ASSIGNED_TO_OTHER = "The lead is assigned to another user (or the caller is not 
     "/orgs/<org_id>/partner-companies/<company_id>/leads",
     summary="A partner company posts a lead (client-credentials token with the lead-intake scope)",
     description="Idempotent on external_id: 201 when the lead is created, 200 with the existing lead after (a "
-    "repost is never a duplicate). " + DUPLICATE_RULE,
+    "repost is never a duplicate).",
     tags=["lead intake"],
     responses=answers(
         ok("The lead was created", 201),
         ok("The external_id was posted before: the lead created then"),
-        no_content(NO_DUPLICATE),
         forbidden="Not a partner company's client-credentials token with the lead-intake scope",
         not_found="No such partner company for these credentials",
-        conflict="A lead with its phone or e-mail was received within the organisation's window (duplicate-lead, "
-        "lead_ids naming them; nothing written), the company is not set up to sell leads, or the same "
-        "external_id is being posted concurrently",
+        conflict=f"{DUPLICATE}, the company is not set up to sell leads, or the same external_id is being posted "
+        "concurrently",
         invalid=INVALID + " (or neither phone nor email)",
     ),
 )
 def post_lead(
-    org_id: Id, company_id: Id, body: Annotated[intake.IntakeLead, Body()], check: DuplicateCheck = None
-) -> Response[intake.IntakeReceipt]:
+    org_id: Id, company_id: Id, body: Annotated[intake.IntakeLead, Body()]
+) -> tuple[intake.IntakeReceipt, int]:
     company = intake.selling_company(org_id, company_id, caller(router))
-    if check:
-        intake.check_duplicates(org_id, body)
-        return Response(status_code=204, body=None)
     lead, created = intake.intake_lead(org_id, company, body)
     if created:
         metrics.add_metric(name="LeadsReceived", unit=MetricUnit.Count, value=1)
-    receipt = intake.IntakeReceipt.of(lead)
-    return Response(status_code=201 if created else 200, content_type="application/json", body=receipt)
+    return intake.IntakeReceipt.of(lead), 201 if created else 200
 
 
 @router.post(
     "/orgs/<org_id>/leads",
     summary="Enter a lead by hand",
-    description=DUPLICATE_RULE,
     tags=["leads"],
     status_code=201,
     responses=answers(
         ok("The lead", 201),
-        no_content(NO_DUPLICATE),
         forbidden=missing(Permission.CREATE_LEADS),
         not_found=NOT_A_MEMBER,
-        conflict="A lead with its phone or e-mail was received within the organisation's window (duplicate-lead, "
-        "lead_ids naming them; nothing written), or a generated id collided (retry)",
+        conflict=f"{DUPLICATE}, or a generated id collided (retry)",
         invalid=INVALID + " (or neither phone nor email)",
     ),
 )
-def enter_lead(org_id: Id, body: Annotated[intake.ManualLead, Body()], check: DuplicateCheck = None) -> Response[Lead]:
+def enter_lead(org_id: Id, body: Annotated[intake.ManualLead, Body()]) -> Lead:
     member = member_of(router, org_id, Permission.CREATE_LEADS)
-    if check:
-        intake.check_duplicates(org_id, body)
-        return Response(status_code=204, body=None)
-    lead = Lead.of(intake.enter_lead(org_id, member, body))
-    return Response(status_code=201, content_type="application/json", body=lead)
+    return Lead.of(intake.enter_lead(org_id, member, body))
 
 
 @router.get(

@@ -1,5 +1,5 @@
-"""The organisation's queue settings: the hold after a put-back, queue hours in each lead's time zone, the
-duplicate rule and the fallback time zone."""
+"""The organisation's queue settings (the hold after a put-back, queue hours in each lead's time zone, the
+duplicate rule and the fallback time zone) and the duplicate check of a lead before it is created."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from common.leads import queue_settings
+from common.leads import intake, queue_settings
 from common.orgs.access import Permission
-from common.web.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, answers, missing, ok
-from common.web.route_params import Id, member_of
+from common.web.openapi_docs import INVALID, NOT_A_MEMBER, STAFF_ONLY, answers, missing, no_content, ok
+from common.web.route_params import Id, caller, member_of
 
 router = APIGatewayHttpRouter()
 
@@ -45,3 +45,52 @@ def put_queue_settings(
 ) -> queue_settings.QueueSettings:
     member = member_of(router, org_id, Permission.MANAGE_LEADS)
     return queue_settings.save_settings(org_id, member, body)
+
+
+# -- the duplicate check: what creating the lead would answer about duplicates, creating nothing -------------
+
+CHECKED = "The lead would not be refused as a duplicate (nothing was created)"
+DUPLICATE = "Creating it would be refused as a duplicate: duplicate-lead with lead_ids (nothing was created)"
+CHECK = (
+    "Takes the body the create route takes, validated the same way, and creates nothing: 409 duplicate-lead with "
+    "lead_ids when creating the lead would be refused under the organisation's duplicate rule, else 204 (always "
+    "204 while duplicates are always taken)."
+)
+
+
+@router.post(
+    "/orgs/<org_id>/lead-duplicate-checks",
+    summary="Check whether a lead entered by hand would be refused as a duplicate",
+    description=CHECK,
+    tags=["leads"],
+    responses=answers(
+        no_content(CHECKED),
+        forbidden=missing(Permission.CREATE_LEADS),
+        not_found=NOT_A_MEMBER,
+        conflict=DUPLICATE,
+        invalid=INVALID + " (or neither phone nor email)",
+    ),
+)
+def check_manual_lead(org_id: Id, body: Annotated[intake.ManualLead, Body()]) -> tuple[str, int]:
+    member_of(router, org_id, Permission.CREATE_LEADS)
+    intake.check_duplicates(org_id, body)
+    return "", 204
+
+
+@router.post(
+    "/orgs/<org_id>/partner-companies/<company_id>/lead-duplicate-checks",
+    summary="A partner company checks whether a lead it would post would be refused as a duplicate",
+    description=CHECK,
+    tags=["lead intake"],
+    responses=answers(
+        no_content(CHECKED),
+        forbidden="Not a partner company's client-credentials token with the lead-intake scope",
+        not_found="No such partner company for these credentials",
+        conflict=f"{DUPLICATE}, or the company is not set up to sell leads",
+        invalid=INVALID + " (or neither phone nor email)",
+    ),
+)
+def check_company_lead(org_id: Id, company_id: Id, body: Annotated[intake.IntakeLead, Body()]) -> tuple[str, int]:
+    intake.selling_company(org_id, company_id, caller(router))
+    intake.check_duplicates(org_id, body)
+    return "", 204

@@ -132,17 +132,17 @@ def test_a_duplicate_is_refused_naming_the_earlier_lead_and_nothing_is_written(o
 
 
 def test_the_duplicate_check_answers_with_the_matches_and_creates_nothing(org: Organisation) -> None:
-    check = {"check": "duplicates"}
-    manual_path = f"/orgs/{org.org_id}/leads"
+    manual_check = f"/orgs/{org.org_id}/lead-duplicate-checks"
+    company_check = f"/orgs/{org.org_id}/partner-companies/{org.company_id}/lead-duplicate-checks"
     walk_in = {"contact_name": "Robin", "phone": "+1 555 0142", "location": "queue"}
-    assert org.admin.post(manual_path, walk_in, params=check).status_code == 204  # duplicates always taken
+    assert org.admin.post(manual_check, walk_in).status_code == 204  # duplicates always taken
     save(org, duplicates={"allowed": "never"})
-    assert org.company.post(org.intake_path, lead("CHK-1", phone="+1 555 0142"), params=check).status_code == 204
-    earlier = org.admin.post(manual_path, walk_in)
+    assert org.company.post(company_check, lead("CHK-1", phone="+1 555 0142")).status_code == 204
+    earlier = org.admin.post(f"/orgs/{org.org_id}/leads", walk_in)
     assert earlier.status_code == 201
     for response in (
-        org.admin.post(manual_path, walk_in, params=check),
-        org.company.post(org.intake_path, lead("CHK-1", phone="+15550142"), params=check),
+        org.admin.post(manual_check, walk_in),
+        org.company.post(company_check, lead("CHK-1", phone="+15550142")),
     ):
         assert response.status_code == 409, response.text
         assert response.json()["lead_ids"] == [earlier.json()["lead_id"]]

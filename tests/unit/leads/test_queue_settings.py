@@ -291,21 +291,21 @@ def test_a_companys_repost_is_its_lead_not_a_duplicate(call: Call, org: str) -> 
 
 
 def test_the_check_answers_what_creating_would_and_creates_nothing(call: Call, org: str) -> None:
-    check = {"check": "duplicates"}
     company_id = org.split("/")[1]
-    path = f"/orgs/{org_id(org)}/partner-companies/{company_id}/leads"
+    path = f"/orgs/{org_id(org)}/partner-companies/{company_id}/lead-duplicate-checks"
     body = {"external_id": "CHECK-1", "contact_name": "Jane Doe", "phone": "+15550100"}
     first = body_of(enter(call, org))["lead_id"]
-    assert call("POST", path, machine=CLIENT, body=body, query=check)["statusCode"] == 204  # always: none is
+    assert call("POST", path, machine=CLIENT, body=body)["statusCode"] == 204  # always: none is refused
     save(call, org, duplicates={"allowed": "after_days", "days": 7})
-    assert call("POST", path, machine=CLIENT, body=body, query=check)["statusCode"] == 204  # before the rule
+    assert call("POST", path, machine=CLIENT, body=body)["statusCode"] == 204  # received before the rule
     second = body_of(enter(call, org, phone="+15550122"))["lead_id"]
-    checked = call(
-        "POST", f"/orgs/{org_id(org)}/leads", user=REP, body={"contact_name": "J", "phone": "+15550122"}, query=check
-    )
+    by_hand = {"contact_name": "J", "phone": "+15550122"}
+    checked = call("POST", f"/orgs/{org_id(org)}/lead-duplicate-checks", user=REP, body=by_hand)
     assert (checked["statusCode"], body_of(checked)["lead_ids"]) == (409, [second])
-    bad = call("POST", path, machine=CLIENT, body={**body, "phone": None}, query=check)
-    assert bad["statusCode"] == 422  # the lead is checked as creating it would
+    assert call("POST", path, machine=CLIENT, body={**body, "phone": "+1 555 0122"})["statusCode"] == 409
+    bad = call("POST", path, machine=CLIENT, body={**body, "phone": None})
+    assert bad["statusCode"] == 422  # the lead is checked as creating it would be
+    assert call("POST", path, user=REP, body=body)["statusCode"] == 403  # the company's own credentials only
     assert {lead["lead_id"] for lead in queued(call, org)} == {first, second}
 
 

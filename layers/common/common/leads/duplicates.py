@@ -73,7 +73,7 @@ def _matches(images: Sequence[db.Item | None], since: str) -> list[str]:
 
 
 def duplicates_of(org_id: str, contact: LeadContact, settings: QueueSettings, *, client: Any = None) -> list[str]:
-    """The check a caller asks for on create: the leads that make this one a duplicate under the rule in
+    """The check a caller asks for before creating a lead: the leads that make this one a duplicate under the rule in
     force (none while duplicates are always taken). One consistent BatchGetItem of its guards."""
     since = settings.duplicates.window_start(clock.now())
     values = contact_values(contact)

@@ -252,8 +252,8 @@ def _write_new_lead(
 
 
 def check_duplicates(org_id: str, lead: LeadContact, *, client: Any = None) -> None:
-    """The duplicate check a caller asks for on create (`?check=duplicates`): DuplicateLead (409 naming the
-    earlier leads) when creating it would be refused as a duplicate; nothing is written either way."""
+    """The duplicate check a caller asks for before creating a lead (`.../lead-duplicate-checks`): DuplicateLead
+    (409 naming the earlier leads) when creating it would be refused as a duplicate; nothing is written."""
     _require_reach(lead)
     settings = queue_settings.read_settings(org_id, client=client)
     found = duplicates.duplicates_of(org_id, lead, settings, client=client)

@@ -37,6 +37,8 @@ WITH_CONFLICTS = {
     "POST /orgs/{org_id}/leads/{lead_id}/invalidate",
     "POST /orgs/{org_id}/leads/{lead_id}/convert",
     "POST /orgs/{org_id}/lead-returns",
+    "POST /orgs/{org_id}/lead-duplicate-checks",
+    "POST /orgs/{org_id}/partner-companies/{company_id}/lead-duplicate-checks",
 }
 
 
@@ -218,9 +220,8 @@ def test_what_the_api_answers_conforms_to_the_document(document: dict[str, Any])
     }
     assert call.created("PUT", f"{org}/queue-settings", user=ADMIN, body=rules)["queue_hours"]["from"] == "08:00"
     checked = {"external_id": "C-1", "contact_name": "Jane", "phone": "+15550100"}
-    check = {"check": "duplicates"}
-    assert call("POST", f"{company}/leads", machine=client_id, body=checked, query=check)["statusCode"] == 204
-    assert call("POST", f"{org}/leads", user=ADMIN, body=manual, query=check)["statusCode"] == 204
+    assert call("POST", f"{company}/lead-duplicate-checks", machine=client_id, body=checked)["statusCode"] == 204
+    assert call("POST", f"{org}/lead-duplicate-checks", user=ADMIN, body=manual)["statusCode"] == 204
     first = intake("D-1", phone="+15550199")
     duplicate = call("POST", f"{org}/leads", user=ADMIN, body={"contact_name": "Jo", "phone": "+1 555 0199"})
     assert (duplicate["statusCode"], body_of(duplicate)["lead_ids"]) == (409, [first])
