@@ -146,6 +146,8 @@ def lead_history(org_id: Id, lead_id: Id, cursor: Cursor = None, limit: Limit = 
 @router.post(
     "/orgs/<org_id>/lead-queue/claims",
     summary="Request the next ready lead from the queue (204 when none is ready)",
+    description="Ready: its contact time and any hold after a put-back have passed, and it is within the "
+    "organisation's queue hours in its own time zone (queue settings).",
     tags=["lead queue"],
     responses=answers(
         ok("The lead, now assigned to the caller"),
