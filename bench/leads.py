@@ -1,10 +1,11 @@
 """The leads side of `make bench`: a partner company posting a lead, a member claiming the next lead of the
-queue (a high-priority one ready, or only normal-priority ones), and a member listing 25 leads, each next to
-the bare DynamoDB calls it needs."""
+queue (a high-priority one ready, or only normal-priority ones, or with queue hours and a hold set), and a
+member listing 25 leads, each next to the bare DynamoDB calls it needs."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any
 
 from bench.measure import Case, Operation
@@ -26,7 +27,7 @@ def cases(raw: Any, table: str, org_id: str, admin: str, iterations: int) -> lis
     """The organisation's leads side set up (a member who requests leads, a company selling leads into the
     queue with its machine client), then the cases in the order they are measured: each leaves the queue as
     the next expects it."""
-    from common.leads import companies, intake, queue, sources
+    from common.leads import companies, intake, queue, queue_settings, sources
     from common.leads.model import external_id_key
     from common.orgs import organisations
     from common.orgs.access import Permission, member_from_item
@@ -102,10 +103,14 @@ def cases(raw: Any, table: str, org_id: str, admin: str, iterations: int) -> lis
         response = api.lambda_handler(http_event("POST", claim_path, user=REP), context)
         assert response["statusCode"] == 200, response
 
+    settings_key = db.serialize(queue_settings.settings_key(org_id))
+
     def bare_claim_from(rank: int) -> Operation:
         def bare_claim(_: int) -> None:
-            # The minimum: the caller's membership, the head of the ready queue, one conditional update.
-            raw.get_item(TableName=table, Key=member_key, ConsistentRead=True)
+            # The minimum: the caller's membership and the queue settings (whether saved or not) in one
+            # BatchGetItem, the head of the ready queue, one conditional update.
+            keys = {"Keys": [member_key, settings_key], "ConsistentRead": True}
+            raw.batch_get_item(RequestItems={table: keys})
             now = clock.now_iso()
             head = raw.query(
                 TableName=table,
@@ -148,6 +153,17 @@ def cases(raw: Any, table: str, org_id: str, admin: str, iterations: int) -> lis
                 ),
             )
 
+    def hours_and_hold_set() -> None:
+        # Queue hours open now in the leads' zone (the fallback, UTC) and a hold after put-backs: the claim
+        # reads the settings with the membership and checks each candidate's hours.
+        opened = clock.now() - timedelta(hours=1)
+        hours = queue_settings.QueueHours.model_validate(
+            {"from": f"{opened:%H:%M}", "until": f"{opened + timedelta(hours=12):%H:%M}"}
+        )
+        change = queue_settings.QueueSettingsChange(put_back_hold_minutes=30, queue_hours=hours)
+        queue_settings.save_settings(org_id, owner, change)
+        fill_queue(companies.QueuePriority.HIGH, 2 * iterations + 10)
+
     list_path = f"/orgs/{org_id}/leads"
     organisations.put_member(
         org_id,
@@ -180,15 +196,22 @@ def cases(raw: Any, table: str, org_id: str, admin: str, iterations: int) -> lis
             "queue claim (high-priority lead ready)",
             handler_claim,
             bare_claim_from(1),
-            "GetItem + Query + UpdateItem",
+            "BatchGetItem + Query + UpdateItem",
             lambda: fill_queue(companies.QueuePriority.HIGH, 10),
         ),
         (
             "queue claim (only normal-priority leads)",
             handler_claim,
             bare_claim_from(3),
-            "GetItem + Query + UpdateItem",
+            "BatchGetItem + Query + UpdateItem",
             only_normal_leads,
+        ),
+        (
+            "queue claim (queue hours and hold set)",
+            handler_claim,
+            bare_claim_from(1),
+            "BatchGetItem + Query + UpdateItem",
+            hours_and_hold_set,
         ),
         ("lead listing (25 leads)", handler_list, bare_list, "GetItem + Query", lambda: None),
     ]

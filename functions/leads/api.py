@@ -19,7 +19,7 @@ from common.platform.settings import (
 from common.web.idempotency import respond_once
 from common.web.resolver import create_resolver
 
-from leads import campaign_routes, company_routes, lead_routes, machine_routes, org_routes
+from leads import campaign_routes, company_routes, lead_routes, machine_routes, org_routes, queue_routes
 
 # Validated at cold start: a misconfigured function fails before it serves anything.
 validate_settings(Deployment, LeadIntake, UserPool, SignInPolicy, CompanySecrets, Webhooks)
@@ -30,6 +30,7 @@ app.include_router(company_routes.router)
 app.include_router(campaign_routes.router)
 app.include_router(lead_routes.router)
 app.include_router(machine_routes.router)
+app.include_router(queue_routes.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
-from common.leads import actions, customers, intake, queue, reads, returns
+from common.leads import actions, customers, intake, queue, queue_settings, reads, returns
 from common.leads.model import HistoryEvent, Lead, LeadStatus, LeadSummary
 from common.orgs.access import Permission
 from common.platform.answers import Page, page_of
@@ -18,6 +18,10 @@ from common.web.route_params import Cursor, Id, Limit, caller, member_of
 
 router = APIGatewayHttpRouter()
 
+DUPLICATE = (
+    "A lead with its phone number or e-mail address was received within the organisation's window "
+    "(duplicate-lead, lead_ids naming them; nothing written)"
+)
 NO_LEAD = "The caller is not a member of the organisation, or there is no such lead"
 ACTION_REFUSED = "The lead is pending and the caller lacks leads:view_pending, or it is assigned to another user"
 NOT_ASSIGNED_OR_PENDING = "The lead is neither assigned nor pending, or changed meanwhile"
@@ -27,15 +31,16 @@ ASSIGNED_TO_OTHER = "The lead is assigned to another user (or the caller is not 
 @router.post(
     "/orgs/<org_id>/partner-companies/<company_id>/leads",
     summary="A partner company posts a lead (client-credentials token with the lead-intake scope)",
-    description="Idempotent on external_id: 201 when the lead is created, 200 with the existing lead after.",
+    description="Idempotent on external_id: 201 when the lead is created, 200 with the existing lead after (a "
+    "repost is never a duplicate).",
     tags=["lead intake"],
     responses=answers(
         ok("The lead was created", 201),
         ok("The external_id was posted before: the lead created then"),
         forbidden="Not a partner company's client-credentials token with the lead-intake scope",
         not_found="No such partner company for these credentials",
-        conflict="The company is not set up to sell leads or is inactive, or the same external_id is being posted "
-        "concurrently",
+        conflict=f"{DUPLICATE}, the company is not set up to sell leads or is inactive, or the same external_id is "
+        "being posted concurrently",
         invalid=INVALID + " (or neither phone nor email, or a campaign_id no inbound campaign of the company has)",
     ),
 )
@@ -58,7 +63,7 @@ def post_lead(
         ok("The lead", 201),
         forbidden=missing(Permission.CREATE_LEADS),
         not_found=NOT_A_MEMBER,
-        conflict="A generated id collided; retry",
+        conflict=f"{DUPLICATE}, or a generated id collided (retry)",
         invalid=INVALID + " (or neither phone nor email, a source that is neither self-generated nor an active "
         "company selling leads, or a campaign_id no inbound campaign of that company has)",
     ),
@@ -142,6 +147,8 @@ def lead_history(org_id: Id, lead_id: Id, cursor: Cursor = None, limit: Limit = 
 @router.post(
     "/orgs/<org_id>/lead-queue/claims",
     summary="Request the next ready lead from the queue (204 when none is ready)",
+    description="Ready: its contact time and any hold after a put-back have passed, and it is within the "
+    "organisation's queue hours in its own time zone (queue settings).",
     tags=["lead queue"],
     responses=answers(
         ok("The lead, now assigned to the caller"),
@@ -151,8 +158,8 @@ def lead_history(org_id: Id, lead_id: Id, cursor: Cursor = None, limit: Limit = 
     ),
 )
 def claim_next(org_id: Id) -> Response[Lead]:
-    member = member_of(router, org_id, Permission.REQUEST_LEADS)
-    lead = queue.claim_next(org_id, member)
+    member, settings = queue_settings.claimant(caller(router), org_id)
+    lead = queue.claim_next(org_id, member, settings=settings)
     if lead is None:
         return Response(status_code=204, body=None)
     metrics.add_metric(name="LeadsClaimed", unit=MetricUnit.Count, value=1)

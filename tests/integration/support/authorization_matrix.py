@@ -237,6 +237,15 @@ ACCESS: dict[str, Entry] = {
     ),
     "POST /orgs/{org_id}/leads/{lead_id}/convert": e(LEAD_ADMIN, lead_id="convert_lead_id"),
     "POST /orgs/{org_id}/lead-returns": e(permission("leads:return"), lambda w: {"lead_ids": [w.return_lead_id]}),
+    "POST /orgs/{org_id}/lead-duplicate-checks": e(
+        permission("leads:create"), {"contact_name": "Jo", "phone": "+1 555 0103"}
+    ),
+    "POST /orgs/{org_id}/partner-companies/{company_id}/lead-duplicate-checks": e(
+        INTAKE, {"external_id": "CHECKED", "contact_name": "Jo Lead", "phone": "+1 555 0102"}
+    ),
+    "GET /orgs/{org_id}/queue-settings": e(MEMBER),
+    # The defaults saved again: the matrix's leads are taken as before (duplicates too), at any hour.
+    "PUT /orgs/{org_id}/queue-settings": e(permission(LEADS_MANAGE), {"put_back_hold_minutes": 0}),
     "GET /orgs/{org_id}/customers": e(MEMBER),
     "GET /orgs/{org_id}/customers/{customer_id}": e(LEAD_ADMIN, customer_id="lead_customer_id"),
     # -- partners, staff side

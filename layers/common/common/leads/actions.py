@@ -4,12 +4,12 @@ with the pending-leads permission."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from common.leads.changes import UNASSIGN, allowed_from, refusal, status_update
-from common.leads.companies import QueuePriority
 from common.leads.customers import StaffCustomer, contact_email, customer_indexes, customer_key, flag_partners
 from common.leads.model import (
     HISTORY,
@@ -19,8 +19,8 @@ from common.leads.model import (
     history_entry,
     lead_key,
     queue_partition,
-    queue_position,
 )
+from common.leads.queue_settings import QueueSettings, settings_key, settings_of
 from common.orgs.access import Member, Permission
 from common.platform import clock, db, history, ids
 from common.platform.answers import Answer
@@ -122,14 +122,16 @@ def keep(org_id: str, lead_id: str, member: Member, *, client: Any = None) -> db
 
 
 def requeue(org_id: str, lead_id: str, member: Member, body: Requeue, *, client: Any = None) -> db.Item:
-    """Back into the queue (e.g. nobody was home), optionally not before a new contact time. The lead's
-    priority (fixed when it arrived) is read first for its place in the queue."""
-    current = db.get(lead_key(org_id, lead_id), client=client)
-    if current is None:
-        raise LeadNotFound(f"lead {lead_id} not found")
-    now = clock.now_iso()
+    """Back into the queue (e.g. nobody was home), optionally not before a new contact time. The lead (for
+    its priority, time zone and status) and the queue settings are read first, in one round trip: a lead a
+    rep requested and puts back is held out of the queue for the organisation's hold, and every lead is
+    queued ready at the next opening of the queue hours in its time zone."""
+    current, settings = _lead_and_settings(org_id, lead_id, client=client)
+    moment = clock.now()
     not_before = clock.iso(body.contact_not_before) if body.contact_not_before else None
-    available_at = max(now, not_before or now)
+    earliest = max(moment, body.contact_not_before or moment)
+    if current["status"] == LeadStatus.ASSIGNED.value:
+        earliest = max(earliest, moment + timedelta(minutes=settings.put_back_hold_minutes))
     return _change(
         org_id,
         lead_id,
@@ -139,17 +141,24 @@ def requeue(org_id: str, lead_id: str, member: Member, body: Requeue, *, client:
         from_statuses=(LeadStatus.ASSIGNED, LeadStatus.PENDING),
         to_status=LeadStatus.QUEUED,
         set_fields={
-            "available_at": available_at,
             "contact_not_before": not_before,
             "location": "queue",
             "gsi3pk": queue_partition(org_id),
-            "gsi3sk": queue_position(QueuePriority(current["priority"]), available_at, lead_id),
+            **settings.queue_place(current, earliest),
         },
         remove=UNASSIGN,
         detail={"contact_not_before": not_before},
         read=current,
         client=client,
     )
+
+
+def _lead_and_settings(org_id: str, lead_id: str, *, client: Any) -> tuple[db.Item, QueueSettings]:
+    at, settings_at = lead_key(org_id, lead_id), settings_key(org_id)
+    found = {item["pk"]: item for item in db.batch_get([at, settings_at], consistent=True, client=client)}
+    if at["pk"] not in found:
+        raise LeadNotFound(f"lead {lead_id} not found")
+    return found[at["pk"]], settings_of(org_id, found.get(settings_at["pk"]))
 
 
 def invalidate(org_id: str, lead_id: str, member: Member, body: Invalidate, *, client: Any = None) -> db.Item:

@@ -6,17 +6,19 @@ straight into the work queue. The company posting is checked first (`selling_com
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from common.leads import campaigns, sources
+from common.leads import campaigns, duplicates, queue_settings, sources
 from common.leads.campaigns import SenderCampaignId
 from common.leads.companies import LeadLocation, QueuePriority, company_actor, find_company
 from common.leads.model import (
     ADDRESS_EXAMPLE,
     CONTACT_EXAMPLE,
+    TIME_ZONE_GIVEN,
     LeadContact,
     LeadStatus,
     external_id_key,
@@ -27,6 +29,7 @@ from common.leads.model import (
     queue_position,
     status_listing,
 )
+from common.leads.time_zones import ZoneName
 from common.orgs.access import Member, Principal
 from common.platform import clock, db, ids
 from common.platform.answers import Answer, Timestamp
@@ -62,6 +65,7 @@ class IntakeLead(LeadContact):
     campaign_id: SenderCampaignId | None = Field(
         None, description="the company's own id of one of its inbound campaigns (sender_campaign_id)"
     )
+    time_zone: ZoneName | None = Field(None, description=TIME_ZONE_GIVEN)
 
 
 class ManualLead(LeadContact):
@@ -88,6 +92,7 @@ class ManualLead(LeadContact):
     location: LeadLocation = LeadLocation.PENDING
     priority: QueuePriority = QueuePriority.NORMAL
     contact_not_before: Instant | None = None
+    time_zone: ZoneName | None = Field(None, description=TIME_ZONE_GIVEN)
 
 
 class IntakeReceipt(Answer):
@@ -181,9 +186,10 @@ def _new_lead_item(
 
 def intake_lead(org_id: str, company: db.Item, lead: IntakeLead, *, client: Any = None) -> tuple[db.Item, bool]:
     """Store a lead posted by a partner company. The external id is claimed in the same transaction,
-    so reposting it (also concurrently) returns the first lead instead of creating a second.
-    Returns the lead and whether it was created now."""
+    so reposting it (also concurrently) returns the first lead instead of creating a second; a repost comes
+    before the organisation's duplicate rule. Returns the lead and whether it was created now."""
     _require_reach(lead)
+    settings = queue_settings.read_settings(org_id, client=client)
     default = LeadLocation(company.get("default_lead_location", LeadLocation.PENDING.value))
     location = default if company.get("force_default_location") else (lead.requested_location or default)
     company_id = company["company_id"]
@@ -200,6 +206,7 @@ def intake_lead(org_id: str, company: db.Item, lead: IntakeLead, *, client: Any 
         source=source,
         actor=company_actor(company_id),
     )
+    item = settings.placed(item, lead.time_zone)
     guard_key = external_id_key(org_id, company_id, lead.external_id)
     guard = {
         **guard_key,
@@ -212,18 +219,12 @@ def intake_lead(org_id: str, company: db.Item, lead: IntakeLead, *, client: Any 
 
     def _on_cancel(failed: list[db.Item | None]) -> DomainError:
         existing.append(failed[1].get("lead_id") if failed[1] else None)
-        return Conflict("external id already used")
+        return _Reposted("external id already used")
 
     try:
-        db.transact(
-            [
-                db.tx_put(item, condition="attribute_not_exists(pk)"),
-                db.tx_put(guard, condition="attribute_not_exists(pk)"),
-            ],
-            on_cancel=_on_cancel,
-            client=client,
-        )
-    except Conflict:
+        guards = _contact_guards(org_id, lead, settings, item)
+        _write_new_lead(item, guards, also=[guard], on_cancel=_on_cancel, client=client)
+    except _Reposted:
         # The guard names the first lead; read it (from the guard itself if DynamoDB did not return it).
         existing_id = existing[0] if existing else None
         if existing_id is None:
@@ -240,6 +241,7 @@ def enter_lead(org_id: str, member: Member, lead: ManualLead, *, client: Any = N
     """A lead staff entered, from the source they named: one a partner company sells counts as that company's
     lead (returned to it, its purchase notification sent) like one it posted."""
     _require_reach(lead)
+    settings = queue_settings.read_settings(org_id, client=client)
     source = {
         "kind": "manual",
         "entered_by": member.user_id,
@@ -254,10 +256,57 @@ def enter_lead(org_id: str, member: Member, lead: ManualLead, *, client: Any = N
         source=source,
         actor=member.actor,
     )
-    db.put(
-        item,
-        condition="attribute_not_exists(pk)",
-        on_conflict=Conflict("lead id collision; retry"),
-        client=client,
-    )
+    item = settings.placed(item, lead.time_zone)
+    guards = _contact_guards(org_id, lead, settings, item)
+    if guards is None:  # one PutItem, as ever
+        db.put(
+            item, condition="attribute_not_exists(pk)", on_conflict=Conflict("lead id collision; retry"), client=client
+        )
+        return item
+
+    def _on_cancel(failed: list[db.Item | None]) -> DomainError:
+        # This very lead, written by an attempt whose answer was lost; or another lead's id.
+        ours = failed[0] == db.deserialize(db.serialize(item))
+        return _Reposted("written before") if ours else Conflict("lead id collision; retry")
+
+    with contextlib.suppress(_Reposted):
+        _write_new_lead(item, guards, also=[], on_cancel=_on_cancel, client=client)
     return item
+
+
+# -- duplicates --------------------------------------------------------------------------------------
+
+
+class _Reposted(Conflict):
+    """The new lead's own item, or its external id, was there already."""
+
+
+def _contact_guards(
+    org_id: str, lead: LeadContact, settings: queue_settings.QueueSettings, item: db.Item
+) -> duplicates.ContactGuards | None:
+    return duplicates.guards_for(org_id, lead, settings, datetime.fromisoformat(item["received_at"]))
+
+
+def _write_new_lead(
+    item: db.Item,
+    guards: duplicates.ContactGuards | None,
+    *,
+    also: list[db.Item],
+    on_cancel: db.CancelHandler,
+    client: Any,
+) -> None:
+    """One transaction: the lead, the items `also` put with it (each new), and the contact guards of the
+    organisation's duplicate rule. `on_cancel` explains a failure of the lead's own items."""
+    actions = [db.tx_put(new, condition="attribute_not_exists(pk)") for new in (item, *also)]
+    at = item["received_at"]
+    duplicates.write_with_guards(actions, guards, lead_id=item["lead_id"], at=at, on_cancel=on_cancel, client=client)
+
+
+def check_duplicates(org_id: str, lead: LeadContact, *, client: Any = None) -> None:
+    """The duplicate check a caller asks for before creating a lead (`.../lead-duplicate-checks`): DuplicateLead
+    (409 naming the earlier leads) when creating it would be refused as a duplicate; nothing is written."""
+    _require_reach(lead)
+    settings = queue_settings.read_settings(org_id, client=client)
+    found = duplicates.duplicates_of(org_id, lead, settings, client=client)
+    if found:
+        raise duplicates.DuplicateLead(found)

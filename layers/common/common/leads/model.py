@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pydantic.config import JsonDict
 
 from common.leads.companies import LeadLocation, QueuePriority
+from common.leads.time_zones import ZoneSource
 from common.platform import db, history
 from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, Forbidden, NotFound
@@ -55,6 +56,10 @@ class LeadNotReturnable(Conflict):
     title = "Only leads bought from a partner company can be returned"
 
 
+TIME_ZONE_GIVEN = (
+    "the lead's IANA time zone, in which the queue hours are read; left out: from its address (a US state or "
+    "territory, a Canadian province or territory, a country of one zone), else the organisation's fallback"
+)
 ADDRESS_EXAMPLE: JsonDict = {"line1": "1 Main Street", "city": "Springfield", "postal_code": "12345", "country": "US"}
 CONTACT_EXAMPLE: JsonDict = {"contact_name": "Jane Doe", "phone": "+15550100", "email": "jane@example.org"}
 
@@ -184,7 +189,11 @@ class LeadSummary(Answer):
     external_id: str | None = None
     contact: LeadContact
     contact_not_before: Timestamp | None = None
-    available_at: Timestamp
+    available_at: Timestamp = Field(description="queued: when it is (next) served")
+    time_zone: str | None = Field(None, description="its IANA time zone (null: received before zones were kept)")
+    time_zone_source: ZoneSource | None = Field(
+        None, description="where its time zone came from: given with it, its address, the organisation's fallback"
+    )
     received_at: Timestamp
     updated_at: Timestamp
     version: int

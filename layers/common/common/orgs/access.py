@@ -179,6 +179,14 @@ def require_member(
     """
     require_user(principal)
     item = db.get(member_key(org_id, principal.subject), consistent=True, client=client)
+    return checked_member(principal, org_id, item, permission)
+
+
+def checked_member(
+    principal: Principal, org_id: str, item: db.Item | None, permission: Permission | None = None
+) -> Member:
+    """require_member's answer for the caller's membership item, read (consistently) by a caller that reads
+    it together with other items of the organisation's partition."""
     if item is None:
         raise NotFound(f"organisation {org_id} not found")
     member = replace(member_from_item(item), mfa=principal.mfa)

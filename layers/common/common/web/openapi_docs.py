@@ -37,6 +37,7 @@ PROBLEM_CODES = (
     "lead-unavailable",
     "lead-assigned-to-another-user",
     "lead-not-returnable",
+    "duplicate-lead",
     "leads-changed",
     "email-not-confirmed",
     "terms-not-accepted",
@@ -77,6 +78,9 @@ class Problem(BaseModel):
         None,
         description="on a refusal that stands on other items: their ids (a changed item's current version), "
         "e.g. the partner it already is, the customers a member holds, the open payout request",
+    )
+    lead_ids: list[str] | None = Field(
+        None, description="duplicate-lead: the earlier leads with the same phone number or e-mail address"
     )
 
 

@@ -44,6 +44,8 @@ WITH_CONFLICTS = {
     "POST /orgs/{org_id}/leads/{lead_id}/invalidate",
     "POST /orgs/{org_id}/leads/{lead_id}/convert",
     "POST /orgs/{org_id}/lead-returns",
+    "POST /orgs/{org_id}/lead-duplicate-checks",
+    "POST /orgs/{org_id}/partner-companies/{company_id}/lead-duplicate-checks",
 }
 
 
@@ -225,6 +227,22 @@ def test_what_the_api_answers_conforms_to_the_document(document: dict[str, Any])
     call("POST", f"{org}/lead-returns", user=ADMIN, body={"lead_ids": [returned], "comments": "disconnected"})
     call("GET", f"{org}/leads/{returned}", user=ADMIN)
     call("GET", f"{org}/leads/{returned}/history", user=ADMIN)
+
+    # Queue settings, and the duplicate check on both ways in (before the rule: nothing is a duplicate).
+    call("GET", f"{org}/queue-settings", user=REP)
+    rules = {
+        "put_back_hold_minutes": 15,
+        "queue_hours": {"from": "08:00", "until": "20:00"},
+        "duplicates": {"allowed": "after_days", "days": 30},
+        "fallback_time_zone": "America/Chicago",
+    }
+    assert call.created("PUT", f"{org}/queue-settings", user=ADMIN, body=rules)["queue_hours"]["from"] == "08:00"
+    checked = {"external_id": "C-1", "contact_name": "Jane", "phone": "+15550100"}
+    assert call("POST", f"{company}/lead-duplicate-checks", machine=client_id, body=checked)["statusCode"] == 204
+    assert call("POST", f"{org}/lead-duplicate-checks", user=ADMIN, body=manual)["statusCode"] == 204
+    first = intake("D-1", phone="+15550199")
+    duplicate = call("POST", f"{org}/leads", user=ADMIN, body={"contact_name": "Jo", "phone": "+1 555 0199"})
+    assert (duplicate["statusCode"], body_of(duplicate)["lead_ids"]) == (409, [first])
 
     # The sign-ins of the organisation's users: one with a sign-in in the pool, a staff member here.
     someone = signed_up("someone@acme.example")
