@@ -50,7 +50,13 @@ def save(call: Call, org: str, **settings: Any) -> dict[str, Any]:
 
 
 def enter(call: Call, org: str, **fields: Any) -> dict[str, Any]:
-    body = {"contact_name": "Jane Doe", "phone": "+15550100", "location": "queue", **fields}
+    body = {
+        "contact_name": "Jane Doe",
+        "phone": "+15550100",
+        "location": "queue",
+        "source_id": "self-generated",
+        **fields,
+    }
     return call("POST", f"/orgs/{org_id(org)}/leads", user=REP, body=body)
 
 
@@ -299,7 +305,7 @@ def test_the_check_answers_what_creating_would_and_creates_nothing(call: Call, o
     save(call, org, duplicates={"allowed": "after_days", "days": 7})
     assert call("POST", path, machine=CLIENT, body=body)["statusCode"] == 204  # received before the rule
     second = body_of(enter(call, org, phone="+15550122"))["lead_id"]
-    by_hand = {"contact_name": "J", "phone": "+15550122"}
+    by_hand = {"contact_name": "J", "phone": "+15550122", "source_id": "self-generated"}
     checked = call("POST", f"/orgs/{org_id(org)}/lead-duplicate-checks", user=REP, body=by_hand)
     assert (checked["statusCode"], body_of(checked)["lead_ids"]) == (409, [second])
     assert call("POST", path, machine=CLIENT, body={**body, "phone": "+1 555 0122"})["statusCode"] == 409

@@ -241,7 +241,12 @@ def test_what_the_api_answers_conforms_to_the_document(document: dict[str, Any])
     assert call("POST", f"{company}/lead-duplicate-checks", machine=client_id, body=checked)["statusCode"] == 204
     assert call("POST", f"{org}/lead-duplicate-checks", user=ADMIN, body=manual)["statusCode"] == 204
     first = intake("D-1", phone="+15550199")
-    duplicate = call("POST", f"{org}/leads", user=ADMIN, body={"contact_name": "Jo", "phone": "+1 555 0199"})
+    duplicate = call(
+        "POST",
+        f"{org}/leads",
+        user=ADMIN,
+        body={"contact_name": "Jo", "phone": "+1 555 0199", "source_id": "self-generated"},
+    )
     assert (duplicate["statusCode"], body_of(duplicate)["lead_ids"]) == (409, [first])
 
     # The sign-ins of the organisation's users: one with a sign-in in the pool, a staff member here.
