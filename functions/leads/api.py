@@ -7,19 +7,28 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.platform.observability import logger, metrics, tracer
-from common.platform.settings import Deployment, LeadIntake, SignInPolicy, UserPool, validate_settings
+from common.platform.settings import (
+    Deployment,
+    LeadIntake,
+    SignInPolicy,
+    UserPool,
+    WebhookQueue,
+    validate_settings,
+)
 from common.web.idempotency import respond_once
 from common.web.resolver import create_resolver
 
-from leads import company_routes, lead_routes, org_routes
+from leads import company_routes, lead_routes, org_routes, sale_routes
 
-# Validated at cold start: a misconfigured function fails before it serves anything.
-validate_settings(Deployment, LeadIntake, UserPool, SignInPolicy)
+# Validated at cold start: a misconfigured function fails before it serves anything. A sale post's resend
+# goes to the delivery queue.
+validate_settings(Deployment, LeadIntake, UserPool, SignInPolicy, WebhookQueue)
 
 app = create_resolver()
 app.include_router(org_routes.router)
 app.include_router(company_routes.router)
 app.include_router(lead_routes.router)
+app.include_router(sale_routes.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

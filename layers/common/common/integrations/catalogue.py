@@ -58,7 +58,20 @@ LEAD_RETURNED = EventType(
     "The lead was returned to the partner company it came from, with the call center's comments.",
     Lead,
 )
+LEAD_SOLD = EventType(
+    "lead.sold",
+    1,
+    "The lead was sold to a partner company that buys leads (`sale`: to whom, when, by whom, how); it left the "
+    "work queue. Its post's receiver id is not told.",
+    Lead,
+)
 CUSTOMER_CREATED = EventType("customer.created", 1, "A customer was converted from a lead.", StaffCustomer)
+CUSTOMER_SOLD = EventType(
+    "customer.sold",
+    1,
+    "The customer was sold to a partner company that buys customers (`sale`: to whom, when, by whom, how).",
+    StaffCustomer,
+)
 
 # -- partners and the programme ------------------------------------------------------------------------
 
@@ -167,7 +180,9 @@ EVENT_TYPES: dict[str, EventType] = {
         LEAD_CONVERTED,
         LEAD_INVALIDATED,
         LEAD_RETURNED,
+        LEAD_SOLD,
         CUSTOMER_CREATED,
+        CUSTOMER_SOLD,
         PARTNER_ADDED,
         PARTNER_STATUS_CHANGED,
         PARTNER_REMOVED,

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import Field
 
-from common.leads.model import LeadContact, LeadSource
+from common.leads.model import LeadContact, LeadSource, Sale
 from common.orgs.access import Member, Permission
 from common.partners.partner_records import org_email_key
 from common.platform import db, listings
@@ -70,6 +70,7 @@ class StaffCustomer(Answer):
     owner: str = Field(description="the staff user who owns the customer: the lead's assignee")
     created_by: str
     created_at: Timestamp
+    sale: Sale | None = Field(None, description="whom the customer was sold to, once sold")
 
 
 # -- the partner flag ------------------------------------------------------------------------------
