@@ -103,7 +103,7 @@ def on_change(old: db.Item | None, new: db.Item | None) -> None:
     if sale is None or new is None or sale.get("method") != "post":
         return
     created = hand_on(new, sale)
-    logger.info("sale post", extra={"sale_id": sale["sale_id"], "company_id": sale["company_id"], "created": created})
+    logger.info("sale post", extra={"sale_id": sale["sale_id"], "company_id": sale["company_id"], "handed_on": created})
 
 
 # -- the log and resends --------------------------------------------------------------------------------
