@@ -22,7 +22,6 @@ Sold records are never deleted, so the record is always there to read.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -98,9 +97,11 @@ def _failed(now: datetime, error: str) -> Sent:
 
 
 def _client_secret(org_id: str, company_id: str, side: str) -> str | None:
-    """The receiver's client secret, as the companies' sides module keeps it (a SecureString in SSM)."""
-    sides: Any = importlib.import_module("common.leads.company_sides")
-    secret = sides.receiver_secret(org_id, company_id, side)
+    """The receiver's client secret, as the companies' sides module keeps it (a SecureString in SSM); imported
+    when a token is asked for (boto3's SSM client is for this path only)."""
+    import common.leads.company_sides
+
+    secret = common.leads.company_sides.receiver_secret(org_id, company_id, side)
     return str(secret) if secret else None
 
 

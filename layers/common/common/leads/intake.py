@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import ConfigDict, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from common.leads.companies import LeadLocation, QueuePriority, company_actor, find_company
 from common.leads.model import (
@@ -26,7 +26,7 @@ from common.leads.model import (
 from common.orgs.access import Member, Principal
 from common.platform import clock, db, ids
 from common.platform.answers import Answer, Timestamp
-from common.platform.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
+from common.platform.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound, invalid
 from common.platform.settings import LeadIntake, get_settings
 from common.platform.validation import Instant
 
@@ -52,6 +52,11 @@ class IntakeLead(LeadContact):
     external_id: ExternalId
     requested_location: LeadLocation | None = None
     contact_not_before: Instant | None = None
+    source_id: Annotated[str, StringConstraints(max_length=100)] | None = Field(
+        None,
+        description="the Source ID we gave the sender: this company's id, as in the path (another instance of this "
+        "product selling to us names it); left out by most senders",
+    )
 
 
 class ManualLead(LeadContact):
@@ -143,6 +148,8 @@ def intake_lead(org_id: str, company: db.Item, lead: IntakeLead, *, client: Any 
     so reposting it (also concurrently) returns the first lead instead of creating a second.
     Returns the lead and whether it was created now."""
     _require_reach(lead)
+    if lead.source_id is not None and lead.source_id != company["company_id"]:
+        raise invalid("body.source_id", "must be this company's id (the one in the path), or left out")
     default = LeadLocation(company.get("default_lead_location", LeadLocation.PENDING.value))
     location = default if company.get("force_default_location") else (lead.requested_location or default)
     company_id = company["company_id"]
