@@ -18,7 +18,7 @@ from common.platform.settings import (
 from common.web.idempotency import respond_once
 from common.web.resolver import create_resolver
 
-from leads import company_routes, lead_routes, org_routes, sale_routes
+from leads import company_routes, lead_routes, machine_routes, org_routes, sale_routes
 
 # Validated at cold start: a misconfigured function fails before it serves anything. A sale post's resend
 # goes to the delivery queue.
@@ -28,6 +28,7 @@ app = create_resolver()
 app.include_router(org_routes.router)
 app.include_router(company_routes.router)
 app.include_router(lead_routes.router)
+app.include_router(machine_routes.router)
 app.include_router(sale_routes.router)
 
 

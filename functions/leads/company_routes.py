@@ -91,7 +91,7 @@ def update_company(
         ok("The new credentials; they replace any issued before", 201),
         forbidden=MANAGER,
         not_found=NO_COMPANY,
-        conflict="The company is not set up to sell leads",
+        conflict="The company is not set up to sell leads or customers",
     ),
 )
 def create_credentials(org_id: Id, company_id: Id) -> credentials.Credentials:

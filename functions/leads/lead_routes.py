@@ -34,7 +34,8 @@ ASSIGNED_TO_OTHER = "The lead is assigned to another user (or the caller is not 
         ok("The external_id was posted before: the lead created then"),
         forbidden="Not a partner company's client-credentials token with the lead-intake scope",
         not_found="No such partner company for these credentials",
-        conflict="The company is not set up to sell leads, or the same external_id is being posted concurrently",
+        conflict="The company is not set up to sell leads (or is inactive), or the same external_id is being posted "
+        "concurrently",
         invalid=INVALID + " (or neither phone nor email)",
     ),
 )

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from tests.integration.support import customer_sides
+
 if TYPE_CHECKING:
     from tests.integration.support.authorization_world import World
 
@@ -205,6 +207,12 @@ ACCESS: dict[str, Entry] = {
     "POST /orgs/{org_id}/partner-companies/{company_id}/credentials": e(COMPANIES, company_id="company2_id"),
     "POST /orgs/{org_id}/partner-companies/{company_id}/leads": e(
         INTAKE, lambda w: {"external_id": uuid.uuid4().hex, "contact_name": "Jo Lead", "phone": "+1 555 0102"}
+    ),
+    "POST /orgs/{org_id}/partner-companies/{company_id}/customers": e(
+        INTAKE, lambda w: customer_sides.customer(f"matrix-{uuid.uuid4().hex}")
+    ),
+    "GET /orgs/{org_id}/partner-companies/{company_id}/leads/{external_id}/status": e(
+        INTAKE, external_id="posted_external_id"
     ),
     "GET /orgs/{org_id}/leads": e(permission("leads:view_pending")),
     "POST /orgs/{org_id}/leads": e(permission("leads:create"), {"contact_name": "Jo Lead", "phone": "+1 555 0103"}),

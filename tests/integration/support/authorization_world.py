@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.integration.support.actors import Actor, Organisation, new_organisation, new_user
 from tests.integration.support.authorization_matrix import ADMIN, QUIET, QUIET_WEBHOOK, WEBHOOK, Kind, email, phone
+from tests.integration.support.customer_sides import sell_customers
 from tests.integration.support.partners import new_partner
 
 PDF = b"%PDF-1.7\n% programme terms\n"
@@ -146,6 +147,7 @@ def _leads(org: Organisation, ids: dict[str, Any]) -> None:
     for n in range(8):
         body = {"external_id": f"matrix-{uuid.uuid4().hex}", "contact_name": f"Lead {n}", "phone": "+1 555 0100"}
         ok(org.company.post(org.intake_path, body), 201)
+        ids["posted_external_id"] = body["external_id"]  # the status lookup's
     for name in ("read", "keep", "requeue", "invalid", "convert", "customer"):
         ids[f"{name}_lead_id"] = ok(rep.post(f"{path}/lead-queue/claims"))["lead_id"]
     converted = ok(rep.post(f"{path}/leads/{ids['customer_lead_id']}/convert"), 201)
@@ -292,6 +294,7 @@ def build_world(stack: Any) -> World:
         admin.post(f"/orgs/{org_id}/partner-companies", {"name": "Second seller", "sells_leads": True}), 201
     )["company_id"]
     _leads(org, ids)
+    sell_customers(stack, org_id, org.company_id)  # the company also posts customers
     partner, unconfirmed = _programme(stack, org, ids)
     _money(stack, org, partner, ids)
     _deals(org, partner, ids)

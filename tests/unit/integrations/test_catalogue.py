@@ -32,6 +32,7 @@ CATALOGUE = {
     "lead.returned": "Lead",
     "lead.sold": "Lead",
     "customer.created": "StaffCustomer",
+    "customer.received": "StaffCustomer",
     "customer.sold": "StaffCustomer",
     "partner.added": "Partner",
     "partner.status_changed": "Partner",

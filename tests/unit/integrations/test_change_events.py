@@ -14,8 +14,9 @@ from common.deals.deal_views import Deal
 from common.integrations import catalogue
 from common.integrations.change_events import events_of
 from common.integrations.events import Event, event_id
-from common.leads import companies, intake
+from common.leads import companies, customer_intake, customers, intake
 from common.money import commissions, ledger, payout_requests
+from common.orgs.access import Member
 from common.platform import db
 from common.teams import referral_acceptance, referral_expiry, referral_offers, referral_requests, team_customers
 from common.teams.referral_requests import NewReferralRequest, ReferralCustomer
@@ -118,6 +119,29 @@ def test_a_conversion_is_the_leads_event_and_the_new_customers(lead_org: dict[st
     assert customer == body_of(converted)["customer"]
     assert (customer["is_partner"], customer["source"]["lead_id"]) == (False, lead_id)
     assert events["customer.created"].occurred_at == customer["created_at"]
+
+
+def test_a_customer_sold_to_us_is_received_not_created(lead_org: dict[str, str], stream: TableStream) -> None:
+    org_id = lead_org["org_id"]
+    company = companies.create_company(org_id, companies.NewCompany(name="Alarm Dealer"), ADMIN)
+    company |= {"sells_customers": True, "customer_purchase": {"office_location": "Austin"}}
+    example = customer_intake.PurchasedCustomer.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    posted = customer_intake.PurchasedCustomer.model_validate({**example, "campaign_id": None})
+    stream.read()
+
+    customer, created = customer_intake.intake_customer(org_id, company, posted)
+    assert created
+    event = only(stream.events())
+    assert (event.type, event.version, event.occurred_at) == ("customer.received", 1, customer["created_at"])
+    data = valid(event)
+    assert data == customers.StaffCustomer.of({**customer, "is_partner": False}).model_dump(mode="json")
+    assert (data["origin"], data["office_location"], data["owner"]) == ("purchased", "Austin", None)
+    assert data["account"]["minor_units"] == 2 and data["source"]["lead_id"] is None
+
+    assert customer_intake.intake_customer(org_id, company, posted)[1] is False
+    # The repost's transaction was cancelled: no second customer (moto streams a cancelled put, AWS does not).
+    listed, _ = customers.list_customers(org_id, Member(org_id, ADMIN, "admin", frozenset()))
+    assert [c["customer_id"] for c in listed] == [customer["customer_id"]]
 
 
 def test_a_return_to_the_company_is_an_event_of_each_lead_returned(

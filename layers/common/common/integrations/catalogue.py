@@ -65,7 +65,18 @@ LEAD_SOLD = EventType(
     "work queue. Its post's receiver id is not told.",
     Lead,
 )
-CUSTOMER_CREATED = EventType("customer.created", 1, "A customer was converted from a lead.", StaffCustomer)
+CUSTOMER_CREATED = EventType(
+    "customer.created",
+    1,
+    "A customer was converted from a lead (a customer a partner company sold us is `customer.received`).",
+    StaffCustomer,
+)
+CUSTOMER_RECEIVED = EventType(
+    "customer.received",
+    1,
+    "A partner company sold us a customer: it arrived, with its account, in the company's office location.",
+    StaffCustomer,
+)
 CUSTOMER_SOLD = EventType(
     "customer.sold",
     1,
@@ -182,6 +193,7 @@ EVENT_TYPES: dict[str, EventType] = {
         LEAD_RETURNED,
         LEAD_SOLD,
         CUSTOMER_CREATED,
+        CUSTOMER_RECEIVED,
         CUSTOMER_SOLD,
         PARTNER_ADDED,
         PARTNER_STATUS_CHANGED,

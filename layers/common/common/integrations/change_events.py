@@ -40,7 +40,7 @@ from common.integrations import catalogue as c
 from common.integrations import deliveries, events
 from common.integrations.catalogue import EventType
 from common.integrations.events import Event, event_id
-from common.leads import customers
+from common.leads import customer_intake, customers
 from common.leads.model import HISTORY as LEAD_HISTORY
 from common.leads.model import Lead
 from common.money.ledger import LedgerEntry
@@ -120,8 +120,11 @@ def _lead(old: db.Item | None, new: db.Item) -> list[Found]:
 
 
 def _customer(old: db.Item | None, new: db.Item) -> list[Found]:
+    """A customer put: converted from a lead (created), or sold to us by a partner company (received); a
+    customer we sold (`sale`, absent before)."""
     if old is None:
-        return [(c.CUSTOMER_CREATED, new.get("created_at"))]
+        arrival = c.CUSTOMER_RECEIVED if new.get("origin") == customer_intake.ORIGIN else c.CUSTOMER_CREATED
+        return [(arrival, new.get("created_at"))]
     sale = new.get("sale")
     if sale and not old.get("sale"):
         return [(c.CUSTOMER_SOLD, sale.get("sold_at"))]

@@ -206,12 +206,12 @@ def attach_client(org_id: str, company_id: str, client_id: str, *, client: Any =
     old = db.update(
         company_key(org_id, company_id),
         expression="SET client_id = :new, updated_at = :at",
-        condition="attribute_exists(pk) AND sells_leads = :true",
+        condition="attribute_exists(pk) AND (sells_leads = :true OR sells_customers = :true)",
         values={":new": client_id, ":at": clock.now_iso(), ":true": True},
         on_conflict=lambda current: (
             NotFound(f"partner company {company_id} not found")
             if current is None
-            else Conflict("only a company that sells leads gets credentials for lead intake")
+            else Conflict("only a company that sells leads or customers gets credentials for intake")
         ),
         returning="ALL_OLD",
         client=client,

@@ -33,8 +33,9 @@ class Credentials(Answer):
 def issue_credentials(org_id: str, company_id: str, *, cognito: Any = None, client: Any = None) -> Credentials:
     # Checked before creating an app client; attach_client checks again, atomically, and a client created
     # for a company that changed meanwhile is deleted.
-    if not get_company(org_id, company_id, client=client).get("sells_leads"):
-        raise Conflict("only a company that sells leads gets credentials for lead intake")
+    company = get_company(org_id, company_id, client=client)
+    if not (company.get("sells_leads") or company.get("sells_customers")):
+        raise Conflict("only a company that sells leads or customers gets credentials for intake")
     pool_id, intake = get_settings(UserPool).user_pool_id, get_settings(LeadIntake)
     cognito = cognito or _cognito()
     created = cognito.create_user_pool_client(

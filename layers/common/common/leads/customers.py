@@ -1,9 +1,14 @@
-"""Customers (leads staff converted) and whether a customer is a registered partner of the organisation
-(seed 004: the customer list marks those who are).
+"""Customers (leads staff converted, and customers partner companies sold us) and whether a customer is a
+registered partner of the organisation (seed 004: the customer list marks those who are).
 
     customer   ORG#<org>#CUSTOMER#<cust> / CUSTOMER
                gsi1 ORG#<org>#CUSTOMERS / <createdAt>#<cust>                 every customer (leads:manage)
                gsi2 ORG#<org>#CUSTOMERS#OWNER#<owner> / <createdAt>#<cust>   a staff user's own customers
+
+A converted customer is owned by the lead's assignee. A purchased one (`origin` purchased,
+common.leads.customer_intake) arrives with no owner: it is listed and read by lead administrators only, like
+every customer, until someone is made its owner; it carries its account (`account`), the office it landed in
+and the campaign it came with.
 
 A customer is a partner when their e-mail address belongs to a partner of the organisation: the partner's
 e-mail guard (partner_model.org_email_key) exists. The flag is read whenever customers are answered (one
@@ -15,10 +20,11 @@ addresses to customers (of staff and of teams) to be kept current.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, Self
 
 from pydantic import Field
 
+from common.leads.customer_accounts import CustomerAccount
 from common.leads.model import LeadContact, LeadSource, Sale
 from common.orgs.access import Member, Permission
 from common.partners.partner_records import org_email_key
@@ -39,15 +45,13 @@ def _owner_customers(org_id: str, owner_id: str) -> str:
     return f"ORG#{org_id}#CUSTOMERS#OWNER#{owner_id}"
 
 
-def customer_indexes(org_id: str, customer_id: str, owner_id: str, created_at: str) -> dict[str, str]:
-    """The listing keys of a new customer (gsi1: everyone's, gsi2: its owner's)."""
+def customer_indexes(org_id: str, customer_id: str, owner_id: str | None, created_at: str) -> dict[str, str]:
+    """The listing keys of a new customer (gsi1: everyone's, gsi2: its owner's, when it has one)."""
     order = f"{created_at}#{customer_id}"
-    return {
-        "gsi1pk": _all_customers(org_id),
-        "gsi1sk": order,
-        "gsi2pk": _owner_customers(org_id, owner_id),
-        "gsi2sk": order,
-    }
+    keys = {"gsi1pk": _all_customers(org_id), "gsi1sk": order}
+    if owner_id is not None:
+        keys |= {"gsi2pk": _owner_customers(org_id, owner_id), "gsi2sk": order}
+    return keys
 
 
 # -- the answer ---------------------------------------------------------------------------------------
@@ -55,22 +59,49 @@ def customer_indexes(org_id: str, customer_id: str, owner_id: str, created_at: s
 IS_PARTNER = "whether the customer's e-mail address belongs to a partner of the organisation, as of this answer"
 
 
+CustomerOrigin = Literal["converted", "purchased"]
+
+
 class CustomerSource(LeadSource):
-    lead_id: str = Field(description="the lead the customer was converted from")
+    lead_id: str | None = Field(
+        None, description="the lead the customer was converted from; null for a customer a partner company sold us"
+    )
 
 
 class StaffCustomer(Answer):
-    """A customer staff converted from a lead (a partner team's customers are another resource)."""
+    """A customer staff converted from a lead, or one a partner company sold us (a partner team's customers are
+    another resource)."""
 
     org_id: str
     customer_id: str
-    contact: LeadContact
+    origin: CustomerOrigin = Field(
+        "converted",
+        description="converted: staff converted a lead; purchased: a partner company sold us the customer",
+    )
+    contact: LeadContact = Field(
+        description="purchased customers: `contact_name` is the first and last name, the address's `region` its "
+        "state or province"
+    )
     source: CustomerSource
     is_partner: bool = Field(description=IS_PARTNER)
-    owner: str = Field(description="the staff user who owns the customer: the lead's assignee")
-    created_by: str
+    owner: str | None = Field(
+        None,
+        description="the staff user who owns the customer: the lead's assignee; null for a purchased customer "
+        "(lead administrators see it)",
+    )
+    office_location: str | None = Field(
+        None, description="purchased customers: the office they landed in (the selling company's)"
+    )
+    campaign_id: str | None = Field(None, description="purchased customers: the campaign they were posted with")
+    account: CustomerAccount | None = Field(None, description="purchased customers: the account as posted")
+    created_by: str = Field(description="the staff user who converted the lead, or company:<id> for a purchase")
     created_at: Timestamp
     sale: Sale | None = Field(None, description="whom the customer was sold to, once sold")
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any], **fields: Any) -> Self:
+        account = item.get("account")
+        return super().of(item, account=CustomerAccount.of(account) if account else None, **fields)
 
 
 # -- the partner flag ------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ staff; each goes to the pending list or straight into the work queue. The compan
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
@@ -30,7 +30,9 @@ from common.platform.errors import Conflict, DomainError, FieldError, Forbidden,
 from common.platform.settings import LeadIntake, get_settings
 from common.platform.validation import Instant
 
-ExternalId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}$")]
+# A company's own id of what it posts: a lead's, a customer's, a campaign's.
+EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}$"
+ExternalId = Annotated[str, StringConstraints(pattern=EXTERNAL_ID_PATTERN)]
 
 
 class IntakeLead(LeadContact):
@@ -81,18 +83,36 @@ class IntakeReceipt(Answer):
     received_at: Timestamp
 
 
-def selling_company(org_id: str, company_id: str, principal: Principal, *, client: Any = None) -> db.Item:
-    """The partner company a lead is posted for, when the caller is that company's system: a client-credentials
-    token with the lead-intake scope, of the company's own client. Credentials of another company (or
-    organisation) get 404, so they do not reveal whether the company exists; a company that does not sell
-    leads is a conflict."""
+# What a partner company's system may post: leads, or customers (the company's two selling sides).
+SellingSide = Literal["leads", "customers"]
+
+
+def require_intake_token(principal: Principal) -> None:
+    """The caller is a partner company's system: a client-credentials token with the lead-intake scope."""
     if principal.kind != "machine" or get_settings(LeadIntake).lead_intake_scope not in principal.scopes:
-        raise Forbidden("lead intake needs a partner company's client-credentials token")
-    company = find_company(org_id, company_id, client=client)
+        raise Forbidden("this route needs a partner company's client-credentials token")
+
+
+def own_company(company: db.Item | None, company_id: str, principal: Principal) -> db.Item:
+    """The company the path names, when the caller's credentials are that company's own client. Credentials
+    of another company (or organisation) get 404, so they do not reveal whether the company exists."""
     if company is None or company.get("client_id") != principal.client_id:
         raise NotFound(f"partner company {company_id} not found")
-    if not company.get("sells_leads"):
-        raise Conflict("this partner company is not set up to sell leads")
+    return company
+
+
+def selling_company(
+    org_id: str, company_id: str, principal: Principal, side: SellingSide = "leads", *, client: Any = None
+) -> db.Item:
+    """The partner company a lead (or a customer: `side`) is posted for, when the caller is that company's
+    system (require_intake_token, own_company). A company that does not sell what is posted, or that is
+    inactive, is a conflict."""
+    require_intake_token(principal)
+    company = own_company(find_company(org_id, company_id, client=client), company_id, principal)
+    if company.get("active") is False:
+        raise Conflict("this partner company is inactive")
+    if not company.get(f"sells_{side}"):
+        raise Conflict(f"this partner company is not set up to sell {side}")
     return company
 
 

@@ -32,12 +32,17 @@ SOLD_CUSTOMER: Pattern = {
 }
 
 CONSUMER_FILTERS: Mapping[str, tuple[Pattern, ...]] = {
-    # Only the changes that send mail: a lead arriving, a lead becoming returned, a lead or customer sold.
+    # Only the changes that send mail: a lead arriving, a lead becoming returned, a customer sold to us arriving,
+    # a lead or customer we sold.
     LEADS_EVENTS: (
         {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}}}},
         {
             "eventName": ["MODIFY"],
             "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}, "status": {"S": ["returned", "sold"]}}},
+        },
+        {
+            "eventName": ["INSERT"],
+            "dynamodb": {"NewImage": {"entity": {"S": ["customer"]}, "origin": {"S": ["purchased"]}}},
         },
         SOLD_CUSTOMER,
     ),

@@ -21,6 +21,8 @@ from schemathesis.checks import content_type_conformance, response_schema_confor
 
 from tests.support import OPERATOR, api_caller, body_of, core_modules
 from tests.unit.conftest import WEBHOOK_QUEUE_URL
+from tests.unit.functions.leads.test_customer_intake import body as purchased_customer
+from tests.unit.functions.leads.test_customer_intake import sell_customers
 
 # These tests create users or app clients in the user pool.
 pytestmark = pytest.mark.cognito
@@ -36,6 +38,7 @@ WITH_CONFLICTS = {
     "POST /orgs/{org_id}/partner-companies",
     "POST /orgs/{org_id}/partner-companies/{company_id}/credentials",
     "POST /orgs/{org_id}/partner-companies/{company_id}/leads",
+    "POST /orgs/{org_id}/partner-companies/{company_id}/customers",
     "POST /orgs/{org_id}/leads",
     "POST /orgs/{org_id}/leads/{lead_id}/keep",
     "POST /orgs/{org_id}/leads/{lead_id}/requeue",
@@ -196,6 +199,10 @@ def test_what_the_api_answers_conforms_to_the_document(document: dict[str, Any])
 
     bought = intake("A-1", address={"line1": "1 Main St", "country": "NL"})
     assert intake("A-1") == bought  # 200 the second time
+    call("GET", f"{company}/leads/A-1/status", machine=client_id)
+    sell_customers(org_id, company_id)
+    for _ in range(2):  # 201, then 200
+        call.created("POST", f"{company}/customers", machine=client_id, body=purchased_customer(external_id="C-1"))
     manual = {"contact_name": "Walk-in", "email": "walk@in.example", "location": "queue"}
     walk_in = call.created("POST", f"{org}/leads", user=ADMIN, body=manual)["lead_id"]
     call("GET", f"{org}/leads", user=ADMIN, query={"status": "queued"})
