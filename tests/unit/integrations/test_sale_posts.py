@@ -17,6 +17,9 @@ from common.integrations import outbound, receiver_tokens, sale_deliveries, sale
 from common.integrations.delivery_attempts import handle
 from common.integrations.outbound import Attempt, OutboundRequest
 from common.integrations.sale_secrets import secret_key
+from common.leads.customer_accounts import ACCOUNT_EXAMPLE, AccountDetails
+from common.leads.customer_intake import PurchasedCustomer
+from common.leads.intake import IntakeLead
 from common.leads.model import lead_key
 from common.platform import clock, db, ids
 
@@ -263,3 +266,29 @@ def test_kept_tokens_end_before_they_expire() -> None:
         assert token() == "t1"
         now[0] += 2  # 59 s left
         assert token() == "t2" and asked == ["grant_type=client_credentials"] * 2
+
+
+def test_what_is_posted_is_what_this_products_intakes_take() -> None:
+    company_id = ids.new_id()
+    lead = {
+        "entity": "lead",
+        "lead_id": ids.new_id(),
+        "contact": {"contact_name": "Jane Doe", "phone": "+15550100", "address": {"line1": "1 Main St"}},
+        "contact_not_before": "2026-12-01T09:00:00.000Z",
+    }
+    IntakeLead.model_validate_json(sale_posts.body_of(lead, company_id))
+    address = {"line1": "1 Main Street", "city": "Austin", "region": "TX", "postal_code": "73301", "country": "US"}
+    customer = {
+        "entity": "customer",
+        "customer_id": ids.new_id(),
+        "contact": {
+            "contact_name": "Jane Doe",
+            "phone": "+15125550100",
+            "email": "jane@example.org",
+            "address": address,
+        },
+        "account": AccountDetails.model_validate(ACCOUNT_EXAMPLE).stored(),
+    }
+    posted = PurchasedCustomer.model_validate_json(sale_posts.body_of(customer, company_id))
+    assert posted.external_id == customer["customer_id"] and posted.source_id == company_id
+    assert posted.address.state == "TX" and posted.account_number == ACCOUNT_EXAMPLE["account_number"]

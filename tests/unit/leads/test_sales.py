@@ -238,3 +238,15 @@ def test_a_sale_means_lead_sold_and_customer_sold(sale_org: SaleOrg) -> None:
     later = {**sold, "sale": {**sold["sale"], "receiver_id": "R-1"}}
     assert events_of(stream_record("MODIFY", later, sold, seq=3)) == []
     assert newly_sold(sold, later) is None
+
+
+def test_intake_takes_the_source_id_it_gave_the_sender(sale_org: SaleOrg) -> None:
+    path = f"/orgs/{sale_org.org_id}/partner-companies/{sale_org.seller_company}/leads"
+    posted = {"contact_name": "Jo Lead", "phone": "+15550100"}
+    ours = {**posted, "external_id": "SRC-1", "source_id": sale_org.seller_company}
+    assert call("POST", path, machine="seller-client", body=ours)["statusCode"] == 201
+    theirs = {**posted, "external_id": "SRC-2", "source_id": sale_org.buyer}
+    refused = call("POST", path, machine="seller-client", body=theirs)
+    assert refused["statusCode"] == 422 and [e["field"] for e in body_of(refused)["errors"]] == ["body.source_id"]
+    # Nothing was written: the external id is still free.
+    assert call("POST", path, machine="seller-client", body={**posted, "external_id": "SRC-2"})["statusCode"] == 201

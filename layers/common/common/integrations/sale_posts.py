@@ -9,7 +9,11 @@ attempt or a resend) and the record as it is now, and POSTs the record's fields 
     {"source_id": <the Source ID the receiver gave us>, "external_id": <our lead or customer id>,
      "contact_name": ..., "phone": ..., "email": ..., "address": {...}, "notes": ..., "contact_not_before": ...}
 
-(the fields a lead's intake takes, this product's own `IntakeLead` among them; absent ones are left out),
+(the fields a lead's intake takes, this product's own `IntakeLead` among them; absent ones are left out). A
+customer with an account (one a partner company sold us) goes as a customer's intake takes it (this product's
+`PurchasedCustomer`): its account's fields, phone, e-mail and address with its state; a customer converted from a
+lead has no account, and goes with its contact as a lead would (a receiver that needs an account refuses it, and
+the delivery's log says so).
 signed with Standard Webhooks headers (`webhook-id` the sale id on every attempt and resend; the company's
 sale signing secret, common.integrations.sale_secrets) and, when the side has `receiver_credentials`, with
 `Authorization: Bearer <token>` got by the client-credentials grant at its `token_url`
@@ -82,14 +86,27 @@ def record_key(item: Mapping[str, Any]) -> db.Key:
 def body_of(record: Mapping[str, Any], source_id: str | None) -> str:
     """The post's body: the record's fields, naming the receiver's Source ID and our id as its external id."""
     contact = record.get("contact") or {}
-    side = "leads" if record.get("entity") == "lead" else "customers"
-    fields: dict[str, Any] = {
-        "source_id": source_id,
-        "external_id": record["lead_id" if side == "leads" else "customer_id"],
-        **{name: contact.get(name) for name in CONTACT_FIELDS},
-        "contact_not_before": record.get("contact_not_before"),
-    }
+    fields: dict[str, Any] = {"source_id": source_id}
+    if record.get("entity") == "lead":
+        fields |= {"external_id": record["lead_id"], **{name: contact.get(name) for name in CONTACT_FIELDS}}
+        fields["contact_not_before"] = record.get("contact_not_before")
+    elif record.get("account"):
+        # A customer with its account (one a company sold us): as a customer intake takes it, this product's too.
+        fields |= {"external_id": record["customer_id"], **record["account"]}
+        fields |= {"phone": contact.get("phone"), "email": contact.get("email"), "address": _customer_address(contact)}
+    else:
+        fields |= {"external_id": record["customer_id"], **{name: contact.get(name) for name in CONTACT_FIELDS}}
     return json.dumps({k: v for k, v in fields.items() if v is not None}, separators=(",", ":"))
+
+
+def _customer_address(contact: Mapping[str, Any]) -> dict[str, Any] | None:
+    """A contact's address as a customer's account takes it: the region is its state or province."""
+    address = dict(contact.get("address") or {})
+    if not address:
+        return None
+    if "region" in address:
+        address["state"] = address.pop("region")
+    return address
 
 
 def _failed(now: datetime, error: str) -> Sent:
