@@ -97,3 +97,44 @@ def flaky_proxy(target: str) -> Iterator[FlakyProxy]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def buyer_for_the_matrix(org: Any) -> dict[str, str]:
+    """For the authorization matrix (an actors.Organisation): a company buying leads and customers by e-mail (so
+    nothing the matrix sells is posted), a pending lead and a customer to sell it, and a failed post of an
+    earlier sale to resend (its side takes no posts: a resend fails again at once, without a request)."""
+    from common.integrations import sale_deliveries
+    from common.leads.customers import customer_key
+    from common.platform import clock, ids
+
+    side = {"method": "email", "email_addresses": ["buying@matrix-buyer.example"], "sale_notification_emails": []}
+    answer = org.admin.post(f"/orgs/{org.org_id}/partner-companies", {"name": "Matrix buyer"})
+    assert answer.status_code == 201, answer.text
+    buyer_id = answer.json()["company_id"]
+    set_sides(org.org_id, buyer_id, buys_leads=True, lead_sale=side, buys_customers=True, customer_sale=side)
+    body = {"external_id": f"matrix-sale-{ids.new_id()}", "contact_name": "Sal Lead", "phone": "+1 555 0100"}
+    pending = org.company.post(org.intake_path, {**body, "requested_location": "pending"})
+    assert pending.status_code == 201, pending.text
+    customer_id, at = ids.new_id(), clock.now_iso()
+    db.put(
+        {
+            **customer_key(org.org_id, customer_id),
+            "entity": "customer",
+            "org_id": org.org_id,
+            "customer_id": customer_id,
+            "contact": {"contact_name": "Cus Tomer", "phone": "+1 555 0100"},
+            "source": {"kind": "manual", "lead_id": pending.json()["lead_id"]},
+            "owner": org.reps[0].user_id if org.reps else "nobody",
+            "created_by": "matrix",
+            "created_at": at,
+        }
+    )
+    sale = {"sale_id": ids.new_id(), "company_id": buyer_id, "sold_at": at, "sold_by": "matrix", "method": "post"}
+    record = {"entity": "lead", "org_id": org.org_id, "lead_id": pending.json()["lead_id"]}
+    db.put({**sale_deliveries.new_item(record, sale), "status": "failed", "next_attempt_at": None})
+    return {
+        "buyer_id": buyer_id,
+        "sale_lead_id": pending.json()["lead_id"],
+        "sale_customer_id": customer_id,
+        "posted_sale_id": sale["sale_id"],
+    }
