@@ -32,7 +32,7 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
     subprocess.run([sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
     results = json.loads((tmp_path / "latest.json").read_text())
     rows = {row["operation"]: row for row in results["latency"]}
-    assert len(rows) == 6
+    assert len(rows) == 7
     for name, row in rows.items():
         # The webhook writes the MessageSid record before acting and the reply after: 3 writes.
         expected_writes = 0 if name.startswith("lead listing") else 3 if name.startswith("SMS webhook") else 1
@@ -40,6 +40,8 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         # CPU time per operation on both sides (Lambda bills CPU, not DynamoDB Local's wait).
         assert row["handler_cpu_ms"] > 0 and row["bare_cpu_ms"] > 0, name
     assert rows["queue claim (only normal-priority leads)"]["round_trips"]["Query"] == 1
+    # A sale: the membership, the buying company, one conditional write of the lead.
+    assert rows["lead sale (POST lead-sales, one lead)"]["round_trips"] == {"GetItem": 2, "UpdateItem": 1}
     assert rows["partner deal creation (POST portal deal)"]["round_trips"] == {
         "BatchGetItem": 1,
         "GetItem": 1,
