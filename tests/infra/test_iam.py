@@ -51,6 +51,8 @@ EXPECTED_ACTIONS = {
         "cognito-idp:AdminDisableUser",
         "cognito-idp:AdminDeleteUser",
         "cognito-idp:AdminGetUser",
+        # a sale post's resend, to the delivery queue
+        "sqs:SendMessage",
     },
     manifest.LEADS_EVENTS.name: OBSERVABILITY
     | QUEUE_READING
