@@ -27,6 +27,7 @@ EXPIRY_MARGIN = 60.0  # seconds: a token this close to its end is not used for a
 DEFAULT_LIFETIME = 300.0  # seconds, for an answer without expires_in
 MAX_CACHED = 200  # tokens kept per execution environment; the oldest go first
 MAX_TOKEN_CHARS = 8192
+MAX_ERROR_CHARS = 100  # of a token URL's `error`, in the delivery's log
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -95,8 +96,9 @@ def _granted(attempt: Attempt) -> tuple[str, float]:
     if not attempt.succeeded:
         if attempt.status_code is None:
             raise NoToken(f"the token URL did not answer: {attempt.error}")
-        error = _field(attempt.body, "error")
-        raise NoToken(f"the token URL answered {attempt.status_code}" + (f" ({error})" if error else ""))
+        error = _field(attempt.body, "error")  # RFC 6749 5.2: a short ASCII code
+        shown = f" ({error[:MAX_ERROR_CHARS]})" if error and error.isprintable() else ""
+        raise NoToken(f"the token URL answered {attempt.status_code}{shown}")
     access_token = _field(attempt.body, "access_token")
     if not access_token or len(access_token) > MAX_TOKEN_CHARS or not access_token.isprintable():
         raise NoToken("the token URL's answer holds no access_token")

@@ -28,7 +28,7 @@ from common.platform import clock, db, ids
 from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound, invalid
 from common.platform.settings import LeadIntake, get_settings
-from common.platform.validation import Instant
+from common.platform.validation import SINGLE_LINE, Instant
 
 # A company's own id of what it posts: a lead's, a customer's, a campaign's.
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}$"
@@ -54,7 +54,7 @@ class IntakeLead(LeadContact):
     external_id: ExternalId
     requested_location: LeadLocation | None = None
     contact_not_before: Instant | None = None
-    source_id: Annotated[str, StringConstraints(max_length=100)] | None = Field(
+    source_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), SINGLE_LINE] | None = Field(
         None,
         description="the Source ID we gave the sender: this company's id, as in the path (another instance of this "
         "product selling to us names it); left out by most senders",
