@@ -1,6 +1,7 @@
 """The leads side of `make bench`: a partner company posting a lead, a member claiming the next lead of the
-queue (a high-priority one ready, or only normal-priority ones, or with queue hours and a hold set), and a
-member listing 25 leads, each next to the bare DynamoDB calls it needs."""
+queue (a high-priority one ready, or only normal-priority ones, or with queue hours and a hold set), a
+member listing 25 leads, and a member selling one lead to a company that buys leads, each next to the bare
+DynamoDB calls it needs."""
 
 from __future__ import annotations
 
@@ -189,6 +190,7 @@ def cases(raw: Any, table: str, org_id: str, admin: str, iterations: int) -> lis
             Limit=25,
         )
 
+    sale = _sale_case(raw, table, org_id, admin, iterations)
     return [
         ("lead intake (POST lead)", handler_intake, bare_intake, "GetItem + TransactWriteItems", lambda: None),
         # The intake case left 2 x iterations high-priority leads queued; top them up for the warm-up claim.
@@ -214,4 +216,77 @@ def cases(raw: Any, table: str, org_id: str, admin: str, iterations: int) -> lis
             hours_and_hold_set,
         ),
         ("lead listing (25 leads)", handler_list, bare_list, "GetItem + Query", lambda: None),
+        sale,
     ]
+
+
+def _sale_case(raw: Any, table: str, org_id: str, admin: str, iterations: int) -> Case:
+    """A member (the admin: every permission) sells one pending lead per call to a company that buys leads;
+    each side sells leads of its own."""
+    from common.leads import companies, intake
+    from common.platform import clock, db
+
+    from tests.support import FakeContext, http_event
+
+    api = __import__("leads.api", fromlist=["lambda_handler"])
+    context = FakeContext()
+    buyer = companies.create_company(org_id, companies.NewCompany(name="Bench buyer"), admin)["company_id"]
+    side = {"method": "post", "post_url": "https://buyer.bench.example/leads", "source_id": "BENCH"}
+    db.update(
+        companies.company_key(org_id, buyer),
+        expression="SET buys_leads = :on, lead_sale = :side",
+        values={":on": True, ":side": side},
+    )
+    member_key = db.serialize({"pk": f"ORG#{org_id}", "sk": f"MEMBER#{admin}"})
+    company_key = db.serialize(companies.company_key(org_id, buyer))
+    leads: dict[str, list[str]] = {"handler": [], "bare": []}
+
+    def pending_leads() -> None:
+        for side_leads in leads.values():
+            for _ in range(iterations + 2):
+                item = intake._new_lead_item(
+                    org_id,
+                    intake.IntakeLead(**_lead_body(0, "S")),
+                    location=companies.LeadLocation.PENDING,
+                    priority=companies.QueuePriority.NORMAL,
+                    contact_not_before=None,
+                    source={"kind": "manual", "entered_by": admin},
+                    actor="bench",
+                )
+                db.put(item)
+                side_leads.append(item["lead_id"])
+
+    def handler_sale(i: int) -> None:
+        body = {"company_id": buyer, "lead_ids": [leads["handler"][i]]}
+        response = api.lambda_handler(http_event("POST", f"/orgs/{org_id}/lead-sales", user=admin, body=body), context)
+        assert response["statusCode"] == 200 and json.loads(response["body"])["sold"] == 1, response
+
+    def bare_sale(i: int) -> None:
+        # The minimum: the caller's membership, the buying company, one conditional update of the lead.
+        raw.get_item(TableName=table, Key=member_key, ConsistentRead=True)
+        raw.get_item(TableName=table, Key=company_key)
+        lead_id = leads["bare"][i]
+        raw.update_item(
+            TableName=table,
+            Key=db.serialize({"pk": f"ORG#{org_id}#LEAD#{lead_id}", "sk": "LEAD"}),
+            UpdateExpression="SET #s = :sold, sale = :sale, gsi1pk = :g1 REMOVE gsi3pk, gsi3sk",
+            ConditionExpression="#s IN (:pending, :queued) AND attribute_not_exists(sale)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=db.serialize_values(
+                {
+                    ":sold": "sold",
+                    ":sale": {"sale_id": lead_id, "company_id": buyer, "sold_at": clock.now_iso(), "method": "post"},
+                    ":g1": f"ORG#{org_id}#LEADS#sold",
+                    ":pending": "pending",
+                    ":queued": "queued",
+                }
+            ),
+        )
+
+    return (
+        "lead sale (POST lead-sales, one lead)",
+        handler_sale,
+        bare_sale,
+        "GetItem + GetItem + UpdateItem",
+        pending_leads,
+    )

@@ -70,6 +70,10 @@ BASE_ENV = {
     ),
     # Replaced by a queue on moto's SQS for the sweep's benchmark; named for its import.
     sweep_work_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/StatusSweepWork",
+    # Replaced by queues on moto's SQS for the integrations' benchmark; named for its import.
+    webhook_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/WebhookDelivery",
+    # As on the local stack: the benchmark's webhook receiver listens on 127.0.0.1, over plain http.
+    outbound_allow_loopback="true",
     money_mfa_required="false",
 )
 

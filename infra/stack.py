@@ -129,6 +129,8 @@ class PartnerProgrammeStack(Stack):
         integrations = Integrations(
             self, "Integrations", table=table, sender=sender, user_pool=auth.user_pool, defaults=defaults
         )
+        # A sale post's resend hands the delivery to the outbound engine's queue.
+        integrations.deliveries.grant_send(leads.api)
         status_sweep = StatusSweep(
             self,
             "StatusSweep",

@@ -1,5 +1,6 @@
 """Entry point of WebhookDelivery: it reads the delivery queue, one message per invocation, and makes at most
-one attempt of one delivery (common.integrations.delivery_attempts). Resolves the event only.
+one attempt of one delivery of any kind, a webhook's or a sale's post (common.integrations.delivery_attempts).
+Resolves the event only.
 
 One message per invocation (batch size 1): an attempt can take the whole 15 seconds an endpoint is allowed,
 and in a batch the messages after a slow one would wait for it, share its time-out, and fail with it; alone,
@@ -25,6 +26,7 @@ from common.integrations.deliveries import DeliveryStatus
 from common.integrations.outbound import Attempt
 from common.platform.observability import logger, metrics, tracer
 from common.platform.settings import (
+    CompanySecrets,
     Deployment,
     SesConfiguration,
     UserPool,
@@ -34,7 +36,7 @@ from common.platform.settings import (
 )
 
 # Validated at cold start: a misconfigured function fails before it runs.
-validate_settings(Deployment, Webhooks, WebhookQueue, UserPool, SesConfiguration)
+validate_settings(Deployment, Webhooks, WebhookQueue, UserPool, SesConfiguration, CompanySecrets)
 
 FAILED_MESSAGES_METRIC = "WebhookMessagesFailed"
 
@@ -50,7 +52,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
 
 @tracer.capture_method(capture_response=False, capture_error=False)
 def _handle(record: SQSRecord) -> None:
-    # Ids only: never the endpoint's URL (it may hold a token), the event's data or the receiver's answer.
+    # Ids only: never the target's URL (it may hold a token), the event's data, the record or the answer.
     ids: dict[str, Any] = {
         "message_id": record.message_id,
         "receive_count": record.attributes.approximate_receive_count,
@@ -58,6 +60,7 @@ def _handle(record: SQSRecord) -> None:
     try:
         message = json.loads(record.body)
         ids |= {k: message.get(k) for k in ("org_id", "endpoint_id", "event_id", "round", "attempt", "restart")}
+        ids |= {k: message[k] for k in ("kind", "company_id", "sale_id") if k in message}  # a sale's post
         handled = delivery_attempts.handle(message, record.message_id)
     except Exception as error:
         metrics.add_metric(name=FAILED_MESSAGES_METRIC, unit=MetricUnit.Count, value=1)
@@ -99,6 +102,7 @@ def _failure(attempt: Attempt) -> str | None:
         ("TLS", "tls"),
         ("redirects", "redirect"),
         ("the connection", "connection"),
+        ("no token", "token"),
     ):
         if error.startswith(start):
             return kind

@@ -13,16 +13,18 @@ from common.platform.settings import (
     LeadIntake,
     SignInPolicy,
     UserPool,
+    WebhookQueue,
     Webhooks,
     validate_settings,
 )
 from common.web.idempotency import respond_once
 from common.web.resolver import create_resolver
 
-from leads import campaign_routes, company_routes, lead_routes, machine_routes, org_routes, queue_routes
+from leads import campaign_routes, company_routes, lead_routes, machine_routes, org_routes, queue_routes, sale_routes
 
-# Validated at cold start: a misconfigured function fails before it serves anything.
-validate_settings(Deployment, LeadIntake, UserPool, SignInPolicy, CompanySecrets, Webhooks)
+# Validated at cold start: a misconfigured function fails before it serves anything. A sale post's resend
+# goes to the delivery queue.
+validate_settings(Deployment, LeadIntake, UserPool, SignInPolicy, CompanySecrets, Webhooks, WebhookQueue)
 
 app = create_resolver()
 app.include_router(org_routes.router)
@@ -31,6 +33,7 @@ app.include_router(campaign_routes.router)
 app.include_router(lead_routes.router)
 app.include_router(machine_routes.router)
 app.include_router(queue_routes.router)
+app.include_router(sale_routes.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -55,7 +55,7 @@ def test_function_environment(dev: Synth, spec: manifest.Function) -> None:
 
     # The queue URLs only where they are used: the consumers' the dispatcher's (sending to them), the sweep
     # work queue's the sweep's, the delivery queue's its producers' (the events' fan-out, the API's resends,
-    # replays and test events; WebhookDelivery sends on what is not due).
+    # replays and test events, the leads API's sale post resends; WebhookDelivery sends on what is not due).
     senders = {
         env_name("consumer_queue_urls"): {manifest.STREAM_DISPATCHER.name},
         env_name("sweep_work_queue_url"): {manifest.STATUS_SWEEP.name},
@@ -63,6 +63,7 @@ def test_function_environment(dev: Synth, spec: manifest.Function) -> None:
             manifest.WEBHOOK_DELIVERY.name,
             manifest.INTEGRATIONS_EVENTS.name,
             manifest.INTEGRATIONS_API.name,
+            manifest.LEADS_API.name,
         },
     }
     assert set(ENV_NAMES) - senders.keys() - LOCAL_ONLY <= variables.keys()

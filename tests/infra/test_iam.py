@@ -56,6 +56,8 @@ EXPECTED_ACTIONS = {
         "ssm:PutParameter",
         "ssm:GetParameter",
         "ssm:DeleteParameter",
+        # a sale post's resend, to the delivery queue
+        "sqs:SendMessage",
     },
     manifest.LEADS_EVENTS.name: OBSERVABILITY
     | QUEUE_READING

@@ -46,6 +46,8 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "Query": 1,
         "UpdateItem": 1,
     }
+    # A sale: the membership, the buying company, one conditional write of the lead.
+    assert rows["lead sale (POST lead-sales, one lead)"]["round_trips"] == {"GetItem": 2, "UpdateItem": 1}
     assert rows["partner deal creation (POST portal deal)"]["round_trips"] == {
         "BatchGetItem": 1,
         "GetItem": 1,

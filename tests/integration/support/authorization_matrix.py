@@ -161,6 +161,7 @@ LEAD_ADMIN = permission(LEADS_MANAGE, name=f"the lead's assignee (another rep he
 DEAL_ADMIN = permission(DEALS_MANAGE, name=f"the deal's owner (another user here) or {DEALS_MANAGE}")
 STAFF_TEAM_READER = permission("teams:manage", name="staff with teams:manage or referrals:manage")
 INTEGRATIONS = permission("integrations:manage")
+SELLER = permission("leads:sell")
 # Matrix endpoints stay disabled: nothing the matrix changes is delivered to them.
 WEBHOOK = {"url": "https://receiver.example/matrix", "event_types": ["all"], "enabled": False}
 # ...but one, enabled for the deliveries' routes, subscribed to a change the matrix never makes (it runs no
@@ -246,6 +247,19 @@ ACCESS: dict[str, Entry] = {
     "GET /orgs/{org_id}/queue-settings": e(MEMBER),
     # The defaults saved again: the matrix's leads are taken as before (duplicates too), at any hour.
     "PUT /orgs/{org_id}/queue-settings": e(permission(LEADS_MANAGE), {"put_back_hold_minutes": 0}),
+    # -- sales: to the buying company (by e-mail: nothing the matrix sells is posted), its sale posts' log
+    "POST /orgs/{org_id}/lead-sales": e(SELLER, lambda w: {"company_id": w.buyer_id, "lead_ids": [w.sale_lead_id]}),
+    "POST /orgs/{org_id}/customer-sales": e(
+        SELLER, lambda w: {"company_id": w.buyer_id, "customer_ids": [w.sale_customer_id]}
+    ),
+    "GET /orgs/{org_id}/partner-companies/{company_id}/sale-posts": e(SELLER, company_id="buyer_id"),
+    "GET /orgs/{org_id}/partner-companies/{company_id}/sale-posts/{sale_id}": e(
+        SELLER, company_id="buyer_id", sale_id="posted_sale_id"
+    ),
+    "POST /orgs/{org_id}/partner-companies/{company_id}/sale-posts/{sale_id}/resend": e(
+        SELLER, company_id="buyer_id", sale_id="posted_sale_id"
+    ),
+    "POST /orgs/{org_id}/partner-companies/{company_id}/sale-signing-secret": e(COMPANIES, company_id="buyer_id"),
     "GET /orgs/{org_id}/customers": e(MEMBER),
     "GET /orgs/{org_id}/customers/{customer_id}": e(LEAD_ADMIN, customer_id="lead_customer_id"),
     # -- partners, staff side

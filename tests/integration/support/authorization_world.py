@@ -21,6 +21,7 @@ from tests.integration.support.actors import Actor, Organisation, new_organisati
 from tests.integration.support.authorization_matrix import ADMIN, QUIET, QUIET_WEBHOOK, WEBHOOK, Kind, email, phone
 from tests.integration.support.customer_sides import sell_customers
 from tests.integration.support.partners import new_partner
+from tests.integration.support.sales import buyer_for_the_matrix
 
 PDF = b"%PDF-1.7\n% programme terms\n"
 STAGES = [
@@ -298,6 +299,7 @@ def build_world(stack: Any) -> World:
         ids[f"{name}_id"] = ok(admin.post(campaigns, {"name": name}), 201)["campaign_id"]
     _leads(org, ids)
     sell_customers(stack, org_id, org.company_id)  # the company also posts customers
+    ids |= buyer_for_the_matrix(org)  # and a company buys from us
     partner, unconfirmed = _programme(stack, org, ids)
     _money(stack, org, partner, ids)
     _deals(org, partner, ids)

@@ -148,6 +148,8 @@ def test_a_large_answer_is_read_only_as_far_as_the_cap(receiver: Receiver) -> No
     # The answer never ends: reading it all would run into the deadline instead.
     attempt = post(receiver.url("/endless"), timeout=10)
     assert attempt.succeeded and attempt.excerpt == "x" * outbound.EXCERPT_CHARS
+    # What was read is there for the caller (a token, a receiver's id), never in the attempt's record.
+    assert attempt.body == "x" * outbound.MAX_READ_BYTES and "body" not in attempt.model_dump()
 
 
 def test_a_refused_connection_is_a_failure() -> None:

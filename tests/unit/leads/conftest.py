@@ -35,3 +35,6 @@ def fields_named(answer: dict[str, Any]) -> set[str]:
     assert answer["statusCode"] == 422, answer
     assert answer["headers"]["Content-Type"] == "application/problem+json"
     return {error["field"] for error in body_of(answer)["errors"]}
+
+
+from tests.unit.leads.sale_fixtures import sale_org  # noqa: E402, F401 - the sales tests' fixture

@@ -58,6 +58,13 @@ LEAD_RETURNED = EventType(
     "The lead was returned to the partner company it came from, with the call center's comments.",
     Lead,
 )
+LEAD_SOLD = EventType(
+    "lead.sold",
+    1,
+    "The lead was sold to a partner company that buys leads (`sale`: to whom, when, by whom, how); it left the "
+    "work queue. Its post's receiver id is not told.",
+    Lead,
+)
 CUSTOMER_CREATED = EventType(
     "customer.created",
     1,
@@ -68,6 +75,12 @@ CUSTOMER_RECEIVED = EventType(
     "customer.received",
     1,
     "A partner company sold us a customer: it arrived, with its account, in the company's office location.",
+    StaffCustomer,
+)
+CUSTOMER_SOLD = EventType(
+    "customer.sold",
+    1,
+    "The customer was sold to a partner company that buys customers (`sale`: to whom, when, by whom, how).",
     StaffCustomer,
 )
 
@@ -178,8 +191,10 @@ EVENT_TYPES: dict[str, EventType] = {
         LEAD_CONVERTED,
         LEAD_INVALIDATED,
         LEAD_RETURNED,
+        LEAD_SOLD,
         CUSTOMER_CREATED,
         CUSTOMER_RECEIVED,
+        CUSTOMER_SOLD,
         PARTNER_ADDED,
         PARTNER_STATUS_CHANGED,
         PARTNER_REMOVED,

@@ -10,7 +10,8 @@ How each change shows in its item:
 - A partner's arrival and removal show in `removed_at` (absent, then set; or a node put back over a removed
   one), its status in `status` (a credited deal makes a partner ACTIVE without a history entry).
 - A deal shared with a partner gains them in `partner_ids`; customers, invitations, ledger entries and
-  payout requests are put once (INSERT), and a payout request is settled once (`status`).
+  payout requests are put once (INSERT), and a payout request is settled once (`status`); a customer is sold
+  once (`sale`, absent before).
 - A team customer's becoming overdue is noted by the sweep on the item (team_customers.note_overdue).
 
 Every event's id derives from the record's id and its type (events.event_id), so a redelivered record means
@@ -110,6 +111,7 @@ _LEAD_ACTIONS = {
     "converted": c.LEAD_CONVERTED,
     "marked_invalid": c.LEAD_INVALIDATED,
     "returned": c.LEAD_RETURNED,
+    "sold": c.LEAD_SOLD,
 }  # a lead "kept" by its assignee changes nothing an integrator follows
 
 
@@ -118,11 +120,15 @@ def _lead(old: db.Item | None, new: db.Item) -> list[Found]:
 
 
 def _customer(old: db.Item | None, new: db.Item) -> list[Found]:
-    """A customer put: converted from a lead (created), or sold to us by a partner company (received)."""
-    if old is not None:
-        return []
-    arrival = c.CUSTOMER_RECEIVED if new.get("origin") == customer_intake.ORIGIN else c.CUSTOMER_CREATED
-    return [(arrival, new.get("created_at"))]
+    """A customer put: converted from a lead (created), or sold to us by a partner company (received); a
+    customer we sold (`sale`, absent before)."""
+    if old is None:
+        arrival = c.CUSTOMER_RECEIVED if new.get("origin") == customer_intake.ORIGIN else c.CUSTOMER_CREATED
+        return [(arrival, new.get("created_at"))]
+    sale = new.get("sale")
+    if sale and not old.get("sale"):
+        return [(c.CUSTOMER_SOLD, sale.get("sold_at"))]
+    return []
 
 
 def _customer_answer(item: db.Item, at: str, client: Any) -> BaseModel:

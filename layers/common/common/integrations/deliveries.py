@@ -134,6 +134,22 @@ def failed_keys(item: db.Item) -> dict[str, str]:
     return {"gsi1pk": failed_partition(item["org_id"], item["endpoint_id"]), "gsi1sk": item["sk"]}
 
 
+def engine_fields(at: str) -> db.Item:
+    """What the delivery engine keeps on a new delivery of any kind (common.integrations.delivery_kinds): pending,
+    in its first round, due at once."""
+    return {
+        "status": DeliveryStatus.PENDING.value,
+        "round": 1,
+        "round_started_at": at,
+        "round_attempts": 0,
+        "attempt_count": 0,
+        "attempts": [],
+        "next_attempt_at": at,
+        "created_at": at,
+        "updated_at": at,
+    }
+
+
 def new_item(org_id: str, endpoint_id: str, occurred_at: str, event_id: str, event_type: str, now: datetime) -> db.Item:
     at = clock.iso(now)
     kept_until = max(now, datetime.fromisoformat(occurred_at.replace("Z", "+00:00"))) + events.EVENT_RETENTION
@@ -146,15 +162,7 @@ def new_item(org_id: str, endpoint_id: str, occurred_at: str, event_id: str, eve
         "event_id": event_id,
         "event_type": event_type,
         "occurred_at": occurred_at,
-        "status": DeliveryStatus.PENDING.value,
-        "round": 1,
-        "round_started_at": at,
-        "round_attempts": 0,
-        "attempt_count": 0,
-        "attempts": [],
-        "next_attempt_at": at,
-        "created_at": at,
-        "updated_at": at,
+        **engine_fields(at),
         # As long as its event: a resend needs the event.
         TTL_ATTRIBUTE: int(kept_until.timestamp()),
     }

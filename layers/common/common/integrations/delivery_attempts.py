@@ -1,26 +1,29 @@
-"""The delivery function's work: one queue message, one delivery, at most one attempt.
+"""The delivery function's work: one queue message, one delivery, at most one attempt, whatever the delivery's
+kind (common.integrations.delivery_kinds: a webhook's event, a sale's post), each kind giving its `Producer`.
 
 A message carries a delivery to its next attempt (its round and attempt number) or restarts it. What
 handling one does, from the delivery as stored (a consistent read):
 - a message this function already handled (its id recorded with the attempt it made, then retried because
-  what follows the attempt failed) repeats only what follows: the endpoint's health, the admins' e-mail (once,
-  by a notice) and the next message; the receiver is not sent the event again;
+  what follows the attempt failed) repeats only what follows: the kind's own (a webhook endpoint's health and
+  the admins' e-mail, once by a notice; a sold record's receiver id) and the next message; the receiver is
+  not sent the delivery again;
 - a message of an earlier round or attempt (a duplicate, or one a resend overtook) does nothing;
 - a delivery not yet due is sent on again, delayed until it is due or by SQS's longest delay (15 minutes);
-- a due delivery takes one of its endpoint's ENDPOINT_SLOTS attempt slots (or waits for one, with growing
-  delays) and then its own lease, both conditional writes: of two messages racing for one delivery one
-  attempts and the other does nothing, and a slow or dead endpoint holds at most ENDPOINT_SLOTS of the
-  function's concurrency, so others' deliveries go on;
-- the attempt is signed (Standard Webhooks, the endpoint's current secrets) and sent by the outbound engine;
-  it is recorded in the same write that releases the lease, with the next attempt's time or the end;
-- a disabled or deleted endpoint gets no request: the delivery fails at once, explained in its log, and is
-  resent with the others once the endpoint is enabled again.
+- a due delivery takes one of its target's ENDPOINT_SLOTS attempt slots (a webhook endpoint's, a buying
+  company's; or waits for one, with growing delays) and then its own lease, both conditional writes: of two
+  messages racing for one delivery one attempts and the other does nothing, and a slow or dead target holds
+  at most ENDPOINT_SLOTS of the function's concurrency, so others' deliveries go on;
+- the attempt's request is the kind's (signed with Standard Webhooks headers) and is sent by the outbound
+  engine; it is recorded in the same write that releases the lease, with the next attempt's time or the end;
+- a target that is gone or takes no deliveries (a disabled or deleted endpoint) gets no request: the delivery
+  fails at once, explained in its log (a webhook's is resent with the others once the endpoint is enabled).
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,17 +35,18 @@ from common.integrations import (
     endpoints,
     events,
     outbound,
+    sale_posts,
     signing,
 )
 from common.integrations.deliveries import (
     DeliveryStatus,
     create,
-    deliveries_partition,
     delivery_key,
     failed_keys,
     new_item,
     next_round,
 )
+from common.integrations.delivery_kinds import SALE, WEBHOOK, NotSent, Producer, Sent, Target, kind_of
 from common.integrations.delivery_schedule import MAX_ATTEMPTS
 from common.integrations.endpoint_models import DisabledReason
 from common.integrations.endpoints import TEST_EVENT_TYPE
@@ -51,7 +55,7 @@ from common.platform import clock, db, urls
 from common.platform.errors import Conflict, NotFound
 from common.platform.table_schema import TTL_ATTRIBUTE
 
-# Attempts in flight at once per endpoint.
+# Attempts in flight at once per target (a webhook endpoint, a buying company).
 ENDPOINT_SLOTS = 2
 # How long a lease or slot holds: longer than the delivery function may run (its timeout is 30 seconds), so
 # it is never taken from an attempt still running; a function stopped mid-attempt frees both after it.
@@ -83,19 +87,20 @@ class _Refused(Conflict):
 
 
 def handle(message: dict[str, Any], message_id: str, *, client: Any = None, sqs: Any = None) -> Handled:
-    key = delivery_key(message["org_id"], message["endpoint_id"], message["occurred_at"], message["event_id"])
+    producer = PRODUCERS[kind_of(message)]
     if "restart" in message:
         item, restarted = _restarted(message, client=client)
         if not restarted:
             return Handled("left_pending")  # its own messages carry it
         message = delivery_queue.carrier(item)
     else:
-        found = db.get(key, consistent=True, client=client)
+        found = db.get(producer.key(message), consistent=True, client=client)
         if found is None:
-            return Handled("gone")  # its event expired (30 days), and the delivery with it
+            return Handled("gone")  # a webhook's: its event expired (30 days), and the delivery with it
         item = found
     if item.get("last_message_id") == message_id:
-        return _after_attempt(item, Attempt.model_validate(item["attempts"][-1]), "resumed", client=client, sqs=sqs)
+        last = Attempt.model_validate(item["attempts"][-1])
+        return _after_attempt(producer, item, last, "resumed", client=client, sqs=sqs)
     if (item["round"], item["round_attempts"]) != (message["round"], message["attempt"]):
         return Handled("stale")
     if item["status"] != DeliveryStatus.PENDING:
@@ -106,12 +111,10 @@ def handle(message: dict[str, Any], message_id: str, *, client: Any = None, sqs:
         delivery_queue.send([(delivery_queue.carrier(item), delivery_schedule.hop_delay(due, now))], client=sqs)
         return Handled("not_due")
     try:
-        endpoint = endpoints.get_endpoint(item["org_id"], item["endpoint_id"], client=client)
-    except NotFound:
-        return _not_sent(item, ENDPOINT_DELETED, message_id, client=client)
-    if not endpoint.get("enabled") and item["event_type"] != TEST_EVENT_TYPE:
-        return _not_sent(item, ENDPOINT_DISABLED, message_id, client=client)
-    slot = _take_slot(item, message_id, now, client=client)
+        target = producer.target(item, client)
+    except NotSent as reason:
+        return _not_sent(producer, item, str(reason), message_id, client=client)
+    slot = _take_slot(producer, item, message_id, now, client=client)
     if slot is None:
         waits = int(message.get("waits", 0)) + 1
         carrier = delivery_queue.carrier(item, waits=waits)
@@ -122,12 +125,12 @@ def handle(message: dict[str, Any], message_id: str, *, client: Any = None, sqs:
             item = _lease(item, message_id, now, client=client)
         except _Refused:
             return Handled("in_flight")
-        attempt = _attempt(item, endpoint, now, client=client)
-        item = _record(item, attempt, message_id, client=client)
+        sent = producer.attempt(item, target, now, client)
+        item = _record(producer, item, sent, message_id, client=client)
     finally:
         _release_slot(item, slot, message_id, client=client)
-    handled = _after_attempt(item, attempt, "attempted", endpoint=endpoint, client=client, sqs=sqs)
-    return Handled(handled.outcome, attempt, handled.status, late_by=now - due)
+    handled = _after_attempt(producer, item, sent.attempt, "attempted", target=target, client=client, sqs=sqs)
+    return Handled(handled.outcome, sent.attempt, handled.status, late_by=now - due)
 
 
 # -- a restart ---------------------------------------------------------------------------------------
@@ -165,11 +168,12 @@ def _restarted(message: dict[str, Any], *, client: Any) -> tuple[db.Item, bool]:
 
 
 def _slot_key(item: db.Item, slot: int) -> db.Key:
-    return {"pk": deliveries_partition(item["org_id"], item["endpoint_id"]), "sk": f"SLOT#{slot}"}
+    """A target's slots live in its deliveries' partition (a webhook endpoint's, a company's sales)."""
+    return {"pk": item["pk"], "sk": f"SLOT#{slot}"}
 
 
-def _take_slot(item: db.Item, holder: str, now: datetime, *, client: Any) -> int | None:
-    """One of the endpoint's attempt slots (free, expired, or this message's own from an earlier try)."""
+def _take_slot(producer: Producer, item: db.Item, holder: str, now: datetime, *, client: Any) -> int | None:
+    """One of the target's attempt slots (free, expired, or this message's own from an earlier try)."""
     for slot in random.sample(range(ENDPOINT_SLOTS), ENDPOINT_SLOTS):
         try:
             db.update(
@@ -178,7 +182,7 @@ def _take_slot(item: db.Item, holder: str, now: datetime, *, client: Any) -> int
                 condition="attribute_not_exists(held_until) OR held_until < :now OR holder = :holder",
                 names={"#ttl": TTL_ATTRIBUTE},
                 values={
-                    ":entity": "webhook_slot",
+                    ":entity": producer.slot_entity,
                     ":holder": holder,
                     ":until": clock.iso(now + LEASE),
                     ":now": clock.iso(now),
@@ -225,35 +229,29 @@ def _lease(item: db.Item, holder: str, now: datetime, *, client: Any) -> db.Item
     )
 
 
-# -- the attempt -------------------------------------------------------------------------------------
+# -- the record of an attempt -------------------------------------------------------------------------
 
 
-def _attempt(item: db.Item, endpoint: db.Item, now: datetime, *, client: Any) -> Attempt:
-    event = events.get(item["org_id"], item["occurred_at"], item["event_id"], client=client)
-    if event is None:
-        return Attempt(at=clock.iso(now), status_code=None, duration_ms=0, excerpt=None, error="the event expired")
-    body = event.model_dump_json()
-    headers = signing.headers(event.id, clock.now(), body, endpoints.signing_secrets(endpoint, now))
-    return outbound.send(OutboundRequest(str(endpoint["url"]), headers, body), urls.OutboundPolicy.from_settings())
-
-
-def _not_sent(item: db.Item, reason: str, message_id: str, *, client: Any) -> Handled:
-    """End the delivery without a request (its endpoint disabled or deleted), saying why in its log."""
+def _not_sent(producer: Producer, item: db.Item, reason: str, message_id: str, *, client: Any) -> Handled:
+    """End the delivery without a request (its target gone or taking no deliveries), saying why in its log."""
     now = clock.now()
     try:
         item = _lease(item, message_id, now, client=client)
     except _Refused:
         return Handled("in_flight")
     note = Attempt(at=clock.iso(now), status_code=None, duration_ms=0, excerpt=None, error=reason)
-    _record(item, note, message_id, final=True, client=client)
+    _record(producer, item, Sent(note), message_id, final=True, client=client)
     return Handled("not_sent", status=DeliveryStatus.FAILED)
 
 
-def _record(item: db.Item, attempt: Attempt, message_id: str, *, final: bool = False, client: Any) -> db.Item:
+def _record(
+    producer: Producer, item: db.Item, sent: Sent, message_id: str, *, final: bool = False, client: Any
+) -> db.Item:
     """The attempt, in the write that releases the lease: the delivery succeeded, failed for good, or is
-    due again after the schedule's wait."""
+    due again after the schedule's wait; with what the kind records beside it."""
+    attempt = sent.attempt
     made = int(item["round_attempts"]) + 1
-    limit = 1 if item["event_type"] == TEST_EVENT_TYPE else MAX_ATTEMPTS
+    limit = producer.max_attempts(item)
     wait = None if final or attempt.succeeded or made >= limit else delivery_schedule.wait_after(made)
     if attempt.succeeded:
         status = DeliveryStatus.SUCCEEDED
@@ -276,6 +274,7 @@ def _record(item: db.Item, attempt: Attempt, message_id: str, *, final: bool = F
         "updated_at = :at",
         "last_message_id = :message",
     ]
+    names = {"#status": "status"}
     removes = ["lease_id", "lease_until"]
     if wait is not None:
         # From the attempt's end: a retry 5 seconds after an attempt that took 15 is 5 seconds after it.
@@ -283,25 +282,89 @@ def _record(item: db.Item, attempt: Attempt, message_id: str, *, final: bool = F
         values[":next"] = clock.iso(clock.now() + wait)
     else:
         removes.append("next_attempt_at")
-    if status == DeliveryStatus.FAILED and item["event_type"] != TEST_EVENT_TYPE:  # resent with the others
-        keys = failed_keys(item)
+    keys = producer.failed_keys(item) if status == DeliveryStatus.FAILED else None
+    if keys:  # listed with the target's failed deliveries, to be resent with them
         sets += ["gsi1pk = :gsi1pk", "gsi1sk = :gsi1sk"]
         values |= {":gsi1pk": keys["gsi1pk"], ":gsi1sk": keys["gsi1sk"]}
+    for n, (field, value) in enumerate(sent.recorded.items()):
+        sets.append(f"#r{n} = :r{n}")
+        names[f"#r{n}"], values[f":r{n}"] = field, value
     return db.update(
         {"pk": item["pk"], "sk": item["sk"]},
         expression=f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
         condition="lease_id = :holder",
-        names={"#status": "status"},
+        names=names,
         values=values,
         client=client,
     )
 
 
 def _after_attempt(
-    item: db.Item, attempt: Attempt, outcome: str, *, endpoint: db.Item | None = None, client: Any, sqs: Any
+    producer: Producer,
+    item: db.Item,
+    attempt: Attempt,
+    outcome: str,
+    *,
+    target: Target | None = None,
+    client: Any,
+    sqs: Any,
 ) -> Handled:
-    """What follows a recorded attempt, safe to repeat: the endpoint's health (a test event's attempts
-    leave it alone), the admins told once when this failure disabled the endpoint, and the next message.
+    """What follows a recorded attempt, safe to repeat: the kind's own (a webhook endpoint's health, a sold
+    record's receiver id), then the next message while the delivery is pending."""
+    producer.after(item, attempt, outcome, target, client)
+    status = DeliveryStatus(item["status"])
+    if status == DeliveryStatus.PENDING:
+        now = clock.now()
+        delay = delivery_schedule.hop_delay(_time(item["next_attempt_at"]), now)
+        delivery_queue.send([(delivery_queue.carrier(item), delay)], client=sqs)
+    return Handled(outcome, status=status)
+
+
+def _time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+# -- the webhook kind --------------------------------------------------------------------------------
+
+
+def _webhook_key(message: Mapping[str, Any]) -> db.Key:
+    return delivery_key(message["org_id"], message["endpoint_id"], message["occurred_at"], message["event_id"])
+
+
+def _endpoint(item: db.Item, client: Any) -> db.Item:
+    """The delivery's endpoint; a deleted one, or one disabled (a test event goes to it all the same), gets no
+    request."""
+    try:
+        endpoint = endpoints.get_endpoint(item["org_id"], item["endpoint_id"], client=client)
+    except NotFound:
+        raise NotSent(ENDPOINT_DELETED) from None
+    if not endpoint.get("enabled") and item["event_type"] != TEST_EVENT_TYPE:
+        raise NotSent(ENDPOINT_DISABLED)
+    return endpoint
+
+
+def _webhook_attempt(item: db.Item, endpoint: db.Item, now: datetime, client: Any) -> Sent:
+    event = events.get(item["org_id"], item["occurred_at"], item["event_id"], client=client)
+    if event is None:
+        expired = Attempt(at=clock.iso(now), status_code=None, duration_ms=0, excerpt=None, error="the event expired")
+        return Sent(expired)
+    body = event.model_dump_json()
+    headers = signing.headers(event.id, clock.now(), body, endpoints.signing_secrets(endpoint, now))
+    request = OutboundRequest(str(endpoint["url"]), headers, body)
+    return Sent(outbound.send(request, urls.OutboundPolicy.from_settings()))
+
+
+def _webhook_limit(item: db.Item) -> int:
+    return 1 if item["event_type"] == TEST_EVENT_TYPE else MAX_ATTEMPTS
+
+
+def _webhook_failed_keys(item: db.Item) -> dict[str, str] | None:
+    return None if item["event_type"] == TEST_EVENT_TYPE else failed_keys(item)
+
+
+def _after_webhook(item: db.Item, attempt: Attempt, outcome: str, endpoint: db.Item | None, client: Any) -> None:
+    """The endpoint's health (a test event's attempts leave it alone), and the admins told once when this
+    failure disabled the endpoint.
 
     A success at an endpoint that was healthy when read before the attempt (`endpoint`, no `failing_since`)
     changes nothing, so nothing is written: most attempts succeed at healthy endpoints. Should a concurrent
@@ -317,12 +380,6 @@ def _after_attempt(
         # endpoint disabled at its attempt's time.
         if health.disabled_now or (outcome == "resumed" and _disabled_by(item, attempt, client=client)):
             endpoint_mail.tell_admins_disabled(item["org_id"], item["endpoint_id"], attempt.at, client=client)
-    status = DeliveryStatus(item["status"])
-    if status == DeliveryStatus.PENDING:
-        now = clock.now()
-        delay = delivery_schedule.hop_delay(_time(item["next_attempt_at"]), now)
-        delivery_queue.send([(delivery_queue.carrier(item), delay)], client=sqs)
-    return Handled(outcome, status=status)
 
 
 def _disabled_by(item: db.Item, attempt: Attempt, *, client: Any) -> bool:
@@ -333,5 +390,13 @@ def _disabled_by(item: db.Item, attempt: Attempt, *, client: Any) -> bool:
     return endpoint.get("disabled_reason") == DisabledReason.FAILING and endpoint.get("disabled_at") == attempt.at
 
 
-def _time(value: str) -> datetime:
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+WEBHOOK_PRODUCER = Producer(
+    key=_webhook_key,
+    target=_endpoint,
+    attempt=_webhook_attempt,
+    max_attempts=_webhook_limit,
+    failed_keys=_webhook_failed_keys,
+    after=_after_webhook,
+    slot_entity="webhook_slot",
+)
+PRODUCERS: Mapping[str, Producer] = {WEBHOOK: WEBHOOK_PRODUCER, SALE: sale_posts.PRODUCER}

@@ -1,8 +1,9 @@
 """The delivery queue's messages, as everything that hands a delivery on sends them (fan-out, resends,
 replays, the delivery function's own hops): ten to a SendMessageBatch call, each with its own delay.
 
-A message names its delivery and the round and attempt it carries (a carrier), or asks for a delivery to be
-restarted (a restart, for replays and resends of many at once). Entries SQS refuses are sent again a few
+A message names its delivery (by the fields its kind names it by: common.integrations.delivery_kinds) and the
+round and attempt it carries (a carrier), or asks for a webhook delivery to be restarted (a restart, for
+replays and resends of many at once). Entries SQS refuses are sent again a few
 times; if some still are, `send` raises, and the caller's own retry hands them on again (a duplicate
 message does nothing twice: common.integrations.delivery_attempts)."""
 
@@ -15,6 +16,7 @@ from typing import Any
 
 import boto3
 
+from common.integrations.delivery_kinds import NAMING, kind_of
 from common.platform.settings import WebhookQueue, get_settings
 
 BATCH_ENTRIES = 10
@@ -34,14 +36,8 @@ def _sqs() -> Any:
 
 def carrier(item: dict[str, Any], *, waits: int = 0) -> Message:
     """The message that carries a delivery to its next attempt (`item` is the delivery as stored)."""
-    message: Message = {
-        "org_id": item["org_id"],
-        "endpoint_id": item["endpoint_id"],
-        "occurred_at": item["occurred_at"],
-        "event_id": item["event_id"],
-        "round": item["round"],
-        "attempt": item["round_attempts"],
-    }
+    message: Message = {name: item[name] for name in NAMING[kind_of(item)]}
+    message |= {"round": item["round"], "attempt": item["round_attempts"]}
     if waits:
         message["waits"] = waits
     return message

@@ -1,6 +1,7 @@
 """The one outbound HTTP engine: every request the product sends to a URL someone else gave it goes through
-`send` (webhook deliveries now; a lead or customer posted to a partner company's URL is another caller of the
-same function, with its own body and headers).
+`send`: webhook deliveries, sold leads and customers posted to a buying company's URL, and the tokens those
+posts get from the company's token URL (common.integrations.receiver_tokens), each with its own body and
+headers.
 
 What it guarantees, whoever calls it:
 - the URL is checked again (`urls.url_problem`: the policy may have changed since it was given) and its host
@@ -11,7 +12,8 @@ What it guarantees, whoever calls it:
 - no redirect is followed: a 3xx answer is a failure, since following one could lead anywhere;
 - the whole exchange, connecting and reading the answer, ends within TIMEOUT: a watchdog closes the connection
   when it runs out, so an answer dripping a byte at a time cannot hold it longer;
-- at most MAX_READ_BYTES of the answer are read, of which EXCERPT_CHARS are kept;
+- at most MAX_READ_BYTES of the answer are read, of which EXCERPT_CHARS are kept (the attempt's `body` holds
+  all that was read, for the caller to parse, never stored);
 - the outcome is an `Attempt`, never an exception: refused addresses, DNS failures, timeouts, TLS and
   connection errors are its `error`.
 """
@@ -28,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from common.platform import clock, urls
 from common.platform.answers import Answer, Timestamp
@@ -52,6 +54,14 @@ class Attempt(Answer):
         description="why it failed without a 2xx answer: a refused address, a timeout, a connection or TLS "
         "failure, a redirect (never followed); null for any other answer"
     )
+
+    _body: str | None = PrivateAttr(default=None)
+
+    @property
+    def body(self) -> str | None:
+        """The whole answer as read (at most MAX_READ_BYTES), for the caller that needs more than the excerpt
+        (a token, the receiver's id); never stored or answered."""
+        return self._body
 
     @property
     def succeeded(self) -> bool:
@@ -84,9 +94,12 @@ def send(
     """POST the request under the policy; `tls` replaces the system's trust store (tests)."""
     at, started = clock.now_iso(), time.monotonic()
 
-    def outcome(status: int | None = None, excerpt: str | None = None, error: str | None = None) -> Attempt:
+    def outcome(status: int | None = None, body: str | None = None, error: str | None = None) -> Attempt:
         elapsed = int((time.monotonic() - started) * 1000)
-        return Attempt(at=at, status_code=status, duration_ms=elapsed, excerpt=excerpt, error=error)
+        excerpt = body[:EXCERPT_CHARS] if body is not None else None
+        attempt = Attempt(at=at, status_code=status, duration_ms=elapsed, excerpt=excerpt, error=error)
+        attempt._body = body
+        return attempt
 
     problem = urls.url_problem(request.url, policy)
     if problem:
@@ -98,7 +111,7 @@ def send(
         return outcome(error=f"not sent: {refused}")
     exchange = _Exchange(target, addresses, deadline=started + timeout, tls=tls)
     try:
-        status, excerpt = exchange.run(request)
+        status, body = exchange.run(request)
     except TimeoutError:
         return outcome(error=f"no complete answer within {timeout:g} s")
     except ssl.SSLCertVerificationError as error:
@@ -110,8 +123,8 @@ def send(
             return outcome(error=f"no complete answer within {timeout:g} s")
         return outcome(error=f"the connection failed ({type(error).__name__})")
     if 300 <= status < 400:
-        return outcome(status, excerpt, "redirects are not followed")
-    return outcome(status, excerpt)
+        return outcome(status, body, "redirects are not followed")
+    return outcome(status, body)
 
 
 def _target(url: str) -> _Target:
@@ -157,7 +170,7 @@ class _Exchange:
             body = response.read(MAX_READ_BYTES)
             if self.timed_out:  # the watchdog ended the answer: what was read is not all of it
                 raise TimeoutError("deadline passed")
-            return response.status, body.decode("utf-8", errors="replace")[:EXCERPT_CHARS]
+            return response.status, body.decode("utf-8", errors="replace")
         except OSError:
             if self.timed_out:
                 raise TimeoutError("deadline passed") from None

@@ -25,7 +25,7 @@ from typing import Any, Literal, Self
 from pydantic import Field
 
 from common.leads.customer_accounts import CustomerAccount
-from common.leads.model import LeadContact, LeadSource
+from common.leads.model import LeadContact, LeadSource, Sale
 from common.orgs.access import Member, Permission
 from common.partners.partner_records import org_email_key
 from common.platform import db, listings
@@ -96,6 +96,7 @@ class StaffCustomer(Answer):
     account: CustomerAccount | None = Field(None, description="purchased customers: the account as posted")
     created_by: str = Field(description="the staff user who converted the lead, or company:<id> for a purchase")
     created_at: Timestamp
+    sale: Sale | None = Field(None, description="whom the customer was sold to, once sold")
 
     @classmethod
     def of(cls, item: Mapping[str, Any], **fields: Any) -> Self:

@@ -33,9 +33,9 @@ from common.leads.time_zones import ZoneName
 from common.orgs.access import Member, Principal
 from common.platform import clock, db, ids
 from common.platform.answers import Answer, Timestamp
-from common.platform.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound
+from common.platform.errors import Conflict, DomainError, FieldError, Forbidden, InvalidInput, NotFound, invalid
 from common.platform.settings import LeadIntake, get_settings
-from common.platform.validation import EntityId, Instant
+from common.platform.validation import SINGLE_LINE, EntityId, Instant
 
 # A company's own id of what it posts: a lead's, a customer's, a campaign's.
 EXTERNAL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,99}$"
@@ -66,6 +66,11 @@ class IntakeLead(LeadContact):
         None, description="the company's own id of one of its inbound campaigns (sender_campaign_id)"
     )
     time_zone: ZoneName | None = Field(None, description=TIME_ZONE_GIVEN)
+    source_id: Annotated[str, StringConstraints(strip_whitespace=True, max_length=100), SINGLE_LINE] | None = Field(
+        None,
+        description="the Source ID we gave the sender: this company's id, as in the path (another instance of this "
+        "product selling to us names it); left out by most senders",
+    )
 
 
 class ManualLead(LeadContact):
@@ -189,6 +194,8 @@ def intake_lead(org_id: str, company: db.Item, lead: IntakeLead, *, client: Any 
     so reposting it (also concurrently) returns the first lead instead of creating a second; a repost comes
     before the organisation's duplicate rule. Returns the lead and whether it was created now."""
     _require_reach(lead)
+    if lead.source_id is not None and lead.source_id != company["company_id"]:
+        raise invalid("body.source_id", "must be this company's id (the one in the path), or left out")
     settings = queue_settings.read_settings(org_id, client=client)
     default = LeadLocation(company.get("default_lead_location", LeadLocation.PENDING.value))
     location = default if company.get("force_default_location") else (lead.requested_location or default)

@@ -35,6 +35,7 @@ class LeadStatus(StrEnum):
     CONVERTED = "converted"
     INVALID = "invalid"
     RETURNED = "returned"
+    SOLD = "sold"
 
 
 class LeadNotFound(NotFound):
@@ -146,13 +147,15 @@ class HistoryEvent(Answer):
 
     at: Timestamp
     actor: str = Field(description="user:<id> or company:<id>")
-    action: str = Field(description="received, claimed, kept, requeued, marked_invalid, converted or returned")
+    action: str = Field(description="received, claimed, kept, requeued, marked_invalid, converted, returned or sold")
     status: LeadStatus | None = Field(None, description="received: the status the lead arrived in")
     location: LeadLocation | None = Field(None, description="received: where the lead was placed")
     contact_not_before: Timestamp | None = Field(None, description="requeued: the new contact time, if any")
     reason: str | None = Field(None, description="marked_invalid: why")
     comments: str | None = Field(None, description="returned: the call center's comments, if any")
     customer_id: str | None = Field(None, description="converted: the customer it became")
+    company_id: str | None = Field(None, description="sold: the partner company it was sold to")
+    sale_id: str | None = Field(None, description="sold: the sale")
 
 
 class LeadSource(Answer):
@@ -174,6 +177,20 @@ class LeadReturn(Answer):
     at: Timestamp
     by: str
     comments: str | None = None
+
+
+class Sale(Answer):
+    """Whom a lead or customer was sold to, when, by whom and how; the receiver's id once its system answered
+    a post with one."""
+
+    sale_id: str = Field(description="also the `webhook-id` of every post of the sale")
+    company_id: str = Field(description="the partner company it was sold to")
+    sold_at: Timestamp
+    sold_by: str = Field(description="the staff user who sold it")
+    method: Literal["post", "email"] = Field(description="how it reached the company: posted or e-mailed")
+    receiver_id: str | None = Field(
+        None, description="post: the id the company's system gave it (its lead or customer id), once it answered"
+    )
 
 
 class LeadSummary(Answer):
@@ -203,6 +220,7 @@ class LeadSummary(Answer):
     invalid_reason: str | None = None
     customer_id: str | None = None
     returned: LeadReturn | None = None
+    sale: Sale | None = None
 
 
 class Lead(LeadSummary):

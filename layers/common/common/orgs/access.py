@@ -31,6 +31,8 @@ class Permission(StrEnum):
     RETURN_LEADS = "leads:return"
     # Lead administration: act on any lead (also one assigned to someone else) and list every lead.
     MANAGE_LEADS = "leads:manage"
+    # Sell pending or queued leads, and customers, to partner companies that buy them; their sale posts' log.
+    SELL_LEADS = "leads:sell"
     # Partners (referrers): add, edit, assign, set their status, remove; the organisation's portal settings.
     MANAGE_PARTNERS = "partners:manage"
     # Workflows, and every deal (not only those the user owns).

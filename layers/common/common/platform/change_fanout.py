@@ -25,15 +25,26 @@ REFERRALS_EVENTS = "ReferralsEvents"
 PAYOUTS_EVENTS = "PayoutsEvents"
 INTEGRATIONS_EVENTS = "IntegrationsEvents"
 
+# A customer that carries a sale (common.leads.sales): its e-mails and post follow the change that sold it.
+SOLD_CUSTOMER: Pattern = {
+    "eventName": ["MODIFY"],
+    "dynamodb": {"NewImage": {"entity": {"S": ["customer"]}, "sale": {"M": {"sale_id": {"S": [{"exists": True}]}}}}},
+}
+
 CONSUMER_FILTERS: Mapping[str, tuple[Pattern, ...]] = {
-    # Only the changes that send mail: a lead arriving, a lead becoming returned, a customer sold to us arriving.
+    # Only the changes that send mail: a lead arriving, a lead becoming returned, a customer sold to us arriving,
+    # a lead or customer we sold.
     LEADS_EVENTS: (
         {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}}}},
-        {"eventName": ["MODIFY"], "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}, "status": {"S": ["returned"]}}}},
+        {
+            "eventName": ["MODIFY"],
+            "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}, "status": {"S": ["returned", "sold"]}}},
+        },
         {
             "eventName": ["INSERT"],
             "dynamodb": {"NewImage": {"entity": {"S": ["customer"]}, "origin": {"S": ["purchased"]}}},
         },
+        SOLD_CUSTOMER,
     ),
     # The partner items whose changes send mail or update copies elsewhere.
     PARTNERS_EVENTS: (
@@ -84,6 +95,7 @@ CONSUMER_FILTERS: Mapping[str, tuple[Pattern, ...]] = {
             }
         },
         {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["customer", "invitation"]}}}},
+        SOLD_CUSTOMER,
         {
             "eventName": ["INSERT"],
             "dynamodb": {

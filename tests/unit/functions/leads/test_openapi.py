@@ -13,9 +13,14 @@ import boto3
 import pytest
 import requests
 import schemathesis
+from common.integrations import sale_deliveries
+from common.leads.companies import company_key
+from common.leads.model import lead_key
+from common.platform import db
 from schemathesis.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
 from tests.support import OPERATOR, api_caller, body_of, core_modules
+from tests.unit.conftest import WEBHOOK_QUEUE_URL
 from tests.unit.functions.leads.test_customer_intake import body as purchased_customer
 from tests.unit.functions.leads.test_customer_intake import sell_customers
 
@@ -46,6 +51,9 @@ WITH_CONFLICTS = {
     "POST /orgs/{org_id}/lead-returns",
     "POST /orgs/{org_id}/lead-duplicate-checks",
     "POST /orgs/{org_id}/partner-companies/{company_id}/lead-duplicate-checks",
+    "POST /orgs/{org_id}/lead-sales",
+    "POST /orgs/{org_id}/customer-sales",
+    "POST /orgs/{org_id}/partner-companies/{company_id}/sale-posts/{sale_id}/resend",
 }
 
 
@@ -248,6 +256,29 @@ def test_what_the_api_answers_conforms_to_the_document(document: dict[str, Any])
         body={"contact_name": "Jo", "phone": "+1 555 0199", "source_id": "self-generated"},
     )
     assert (duplicate["statusCode"], body_of(duplicate)["lead_ids"]) == (409, [first])
+    # Sales, to a company that buys leads by post and customers by e-mail (its sides written as kept), and the
+    # log of the lead's post (handed on as the stream's consumer would, then failed) with its resend.
+    buyer_id = call.created("POST", f"{org}/partner-companies", user=ADMIN, body={"name": "Buyer"})["company_id"]
+    buyer = f"{org}/partner-companies/{buyer_id}"
+    post = {"method": "post", "post_url": "https://buyer.example/leads", "source_id": "S-1"}
+    email = {"method": "email", "email_addresses": ["buying@buyer.example"]}
+    db.update(
+        company_key(org_id, buyer_id),
+        expression="SET buys_leads = :on, lead_sale = :post, buys_customers = :on, customer_sale = :email",
+        values={":on": True, ":post": post, ":email": email},
+    )
+    boto3.client("sqs").create_queue(QueueName=WEBHOOK_QUEUE_URL.rsplit("/", 1)[1])
+    for_sale = intake("S-1")
+    sold = call.created("POST", f"{org}/lead-sales", user=ADMIN, body={"company_id": buyer_id, "lead_ids": [for_sale]})
+    sale = sold["items"][0]["sale"]
+    call("POST", f"{org}/customer-sales", user=ADMIN, body={"company_id": buyer_id, "customer_ids": [customer_id]})
+    sale_deliveries.hand_on(db.get(lead_key(org_id, for_sale)) or {}, sale)
+    key = sale_deliveries.sale_delivery_key(org_id, buyer_id, sale["sale_id"])
+    db.update(key, expression="SET #s = :failed", names={"#s": "status"}, values={":failed": "failed"})
+    call("GET", f"{buyer}/sale-posts", user=ADMIN)
+    call("GET", f"{buyer}/sale-posts/{sale['sale_id']}", user=ADMIN)
+    call("POST", f"{buyer}/sale-posts/{sale['sale_id']}/resend", user=ADMIN)
+    call("POST", f"{buyer}/sale-signing-secret", user=ADMIN)
 
     # The sign-ins of the organisation's users: one with a sign-in in the pool, a staff member here.
     someone = signed_up("someone@acme.example")
