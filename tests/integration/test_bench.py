@@ -96,7 +96,7 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
     # Each change's event: the endpoints queried, the event and the delivery put, the delivery's message sent.
     events = results["sweeps"]["integrations"]["events"]
     assert events["changes"] == events["deliveries_created"] == 10 and events["batch_item_failures"] == 0
-    assert events["round_trips"] == {"PutItem": 2, "Query": 1}
+    assert events["round_trips"] == {"GetItem": 1, "PutItem": 2, "Query": 1}
     assert events["sqs_calls"] == {"SendMessageBatch": 1}
     # Each delivery message one attempt: succeeded, received exactly once, signed as the Standard Webhooks
     # library verifies; the delivery, its endpoint and its event read, a slot and the lease taken, the attempt
