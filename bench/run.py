@@ -2,8 +2,9 @@
 with the bare boto3 calls each operation minimally needs, in the same run; DynamoDB round trips per operation;
 the commission cascade over a batch of deal changes; each handler module's import time against importing
 its libraries alone; and cold init from the built layer, read-only, with and without its bytecode
-(bench/cold_init.py). Each area's cases are in its own module (bench/leads.py, partners.py, referrals.py,
-payouts.py, dispatcher.py), measured by bench/measure.py.
+(bench/cold_init.py); the events' cost and one webhook endpoint's delivery throughput. Each area's cases are
+in its own module (bench/leads.py, partners.py, referrals.py, payouts.py, dispatcher.py, integrations.py with
+deliveries.py), measured by bench/measure.py.
 
 Writes bench/results/latest.md and latest.json. Never part of `make test`: numbers are reported, not asserted.
 """
@@ -28,7 +29,7 @@ add_import_roots()
 
 from common.platform.settings import environment  # noqa: E402
 
-from bench import cold_init, dispatcher, leads, partners, payouts, referrals  # noqa: E402
+from bench import cold_init, deliveries, dispatcher, integrations, leads, partners, payouts, referrals  # noqa: E402
 from bench.measure import Case, RoundTrips, compare, percentile  # noqa: E402
 from local.dynamodb_local import DynamoDBLocal  # noqa: E402
 from local.moto_server import MotoServer  # noqa: E402
@@ -88,6 +89,7 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
 
     os.environ.update(dispatcher.environment(boto3.client("sqs"), TABLE))
     os.environ.update(partners.sweep_queue_environment(boto3.client("sqs"), TABLE))
+    os.environ.update(deliveries.queue_environment(boto3.client("sqs"), TABLE))
     # SES sends only from verified identities: the reminders' e-mails would fail (and be counted) otherwise.
     boto3.client("sesv2").create_email_identity(EmailIdentity=BASE_ENV["EMAIL_FROM"])
     from common.orgs import organisations
@@ -124,6 +126,7 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
         "reminders": referrals.reminder_sweep_case(raw, TABLE, admin, lambda: len(twilio.messages())),
         "cascade": payouts.cascade_case(raw, TABLE, trips.take),
         "dispatch": dispatcher.dispatch_case(boto3.client("sqs")),
+        "integrations": integrations.run(raw, TABLE, admin, trips.take),
     }
     return rows, sweeps
 
@@ -154,6 +157,14 @@ IMPORT_BASELINES = {
     "payouts.api": _POWERTOOLS + "; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
     "APIGatewayHttpResolver(enable_validation=True)",
     "payouts.events": _POWERTOOLS + "; from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType; "
+    "BatchProcessor(event_type=EventType.SQS)",
+    "integrations.api": _POWERTOOLS + "; from aws_lambda_powertools.event_handler import APIGatewayHttpResolver; "
+    "APIGatewayHttpResolver(enable_validation=True)",
+    "integrations.events": _POWERTOOLS
+    + "; from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType; "
+    "BatchProcessor(event_type=EventType.SQS)",
+    "integrations.delivery": _POWERTOOLS
+    + "; from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType; "
     "BatchProcessor(event_type=EventType.SQS)",
 }
 
@@ -253,6 +264,7 @@ def report(latency: list[dict[str, Any]], sweeps: dict[str, Any], imports: list[
     lines += referrals.reminder_report(sweeps["reminders"])
     lines += payouts.cascade_report(sweeps["cascade"])
     lines += dispatcher.dispatch_report(sweeps["dispatch"])
+    lines += integrations.report(sweeps["integrations"])
     lines += ["", "| handler module | import ms | its libraries alone ms | ratio |", "|---|---|---|---|"]
     for r in imports:
         lines.append(f"| {r['module']} | {r['handler_ms']:.0f} | {r['libraries_ms']:.0f} | {r['ratio']:.2f} |")

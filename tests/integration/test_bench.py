@@ -27,6 +27,8 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "BENCH_REMINDER_CUSTOMERS": "2000",
         "BENCH_CASCADE_CHANGES": "20",
         "BENCH_DISPATCH_ROUNDS": "2",
+        "BENCH_EVENT_CHANGES": "10",
+        "BENCH_DELIVERIES": "12",
         "BENCH_COLD_INIT_RUNS": "0",  # its mechanics are tested below, without building the layer's twin
     }
     subprocess.run([sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
@@ -70,6 +72,9 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "referrals.webhook",
         "payouts.api",
         "payouts.events",
+        "integrations.api",
+        "integrations.events",
+        "integrations.delivery",
     }
     # The reminder sweep reads the due customers (100 of 2,000), not the whole list, and hands them on: four
     # messages of 25 reminders and the team's digest. Their work reminds each once a day, reading the
@@ -91,11 +96,25 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
     assert cascade["paid_entries"] == 20 * cascade["levels"] == 100
     assert (tmp_path / "latest.md").read_text().startswith("# Benchmark results")
     assert results["cold_init"] == {"runs": 0, "rows": []}
-    # The dispatcher sends a batch's 210 messages (60 leads, to two queues; 30 deals, to three: the integrations
-    # consumer wants both) ten to a call, per queue.
+    # The dispatcher sends a batch's 210 messages (60 leads, to two queues; 30 deals, to three) ten to a call,
+    # per queue.
     dispatch = results["sweeps"]["dispatch"]
     assert dispatch["messages_per_batch"] == 210 and dispatch["failures"] == 0
     assert dispatch["sqs_calls_per_batch"] == {"SendMessageBatch": 21}
+    # Each change's event: the endpoints queried, the event and the delivery put, the delivery's message sent.
+    events = results["sweeps"]["integrations"]["events"]
+    assert events["changes"] == events["deliveries_created"] == 10 and events["batch_item_failures"] == 0
+    assert events["round_trips"] == {"GetItem": 1, "PutItem": 2, "Query": 1}
+    assert events["sqs_calls"] == {"SendMessageBatch": 1}
+    # Each delivery message one attempt: succeeded, received exactly once, signed as the Standard Webhooks
+    # library verifies; the delivery, its endpoint and its event read, a slot and the lease taken, the attempt
+    # recorded, the slot given back; a success sends no further message.
+    sent = results["sweeps"]["integrations"]["deliveries"]
+    assert sent["deliveries"] == sent["succeeded"] == sent["received_once"] == sent["bare_received_once"] == 12
+    assert sent["batch_item_failures"] == 0
+    assert sent["verified"] == sent["received"] == 2 * 12 + sent["warm"]  # both sides, and the handler's warm-up
+    assert sent["round_trips"] == {"GetItem": 3, "UpdateItem": 4}
+    assert sent["sqs_calls"] == {}
 
 
 def test_cold_init_imports_from_read_only_copies_of_the_layer_alone(tmp_path: Path) -> None:

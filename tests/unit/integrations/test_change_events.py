@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from common.deals import staff_deals
 from common.deals.deal_views import Deal
-from common.integrations import catalogue
-from common.integrations.change_events import events_of
+from common.integrations import catalogue, endpoints, events, urls
+from common.integrations.change_events import events_of, on_change
+from common.integrations.endpoint_models import NewWebhookEndpoint
 from common.integrations.events import Event, event_id
 from common.leads import companies, customer_intake, customers, intake
 from common.money import commissions, ledger, payout_requests
@@ -417,6 +418,26 @@ def test_a_redelivered_record_means_the_same_events_and_another_record_others(
     assert only(first).id == event_id(record["eventID"], "lead.received")
     other = {**record, "eventID": "another-change"}
     assert only(events_of(other)).id != only(first).id
+
+
+def test_an_organisation_without_endpoints_records_no_events_and_one_with_an_endpoint_does(
+    lead_org: dict[str, str], stream: TableStream
+) -> None:
+    org_id = lead_org["org_id"]
+    enter_lead(org_id)
+    (unheard,) = stream.read()
+    on_change(unheard)
+    assert events.between(org_id, "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z")[0] == []
+
+    new = NewWebhookEndpoint(url="https://crm.example.com/hooks", event_types=["lead.received"], enabled=False)
+    endpoints.create_endpoint(org_id, new, ADMIN, policy=urls.OutboundPolicy(allow_loopback=False))
+    enter_lead(org_id, phone="+15550101")
+    heard = [
+        record for record in stream.read() if (db.stream_images(record["dynamodb"])[1] or {}).get("entity") == "lead"
+    ]
+    on_change(heard[-1])
+    (recorded,) = events.between(org_id, "2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z")[0]
+    assert recorded.id == only(events_of(heard[-1])).id
 
 
 def test_without_its_own_time_an_event_takes_the_records(stream: TableStream) -> None:

@@ -37,7 +37,7 @@ from pydantic import BaseModel
 from common.deals.deal_records import STAGE_HISTORY
 from common.deals.deal_views import Deal
 from common.integrations import catalogue as c
-from common.integrations import deliveries, events
+from common.integrations import deliveries, endpoints, events
 from common.integrations.catalogue import EventType
 from common.integrations.events import Event, event_id
 from common.leads import customer_intake, customers
@@ -278,7 +278,13 @@ ENTITIES = tuple(_ENTITIES)
 def on_change(change: dict[str, Any], *, client: Any = None) -> None:
     """The integrations consumer's reaction to a change: record each event it means (once: a redelivered
     change finds it recorded) and hand it on to its deliveries. A redelivery hands the recorded event on
-    again, since the first delivery may have stopped between recording it and handing it on."""
+    again, since the first delivery may have stopped between recording it and handing it on.
+
+    An organisation without webhook endpoints has nobody to deliver to: its changes record nothing (one read
+    of its endpoint count), so the events of the many organisations that use none cost no writes."""
+    _, new = db.stream_images(change["dynamodb"])
+    if new is None or not new.get("org_id") or not endpoints.has_endpoints(str(new["org_id"]), client=client):
+        return
     for event in events_of(change, client=client):
         recorded = events.record(event, client=client)
         if not recorded:

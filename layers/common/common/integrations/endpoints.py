@@ -271,6 +271,12 @@ def disable_endpoint(org_id: str, endpoint_id: str, author_id: str, *, client: A
     )
 
 
+def has_endpoints(org_id: str, *, client: Any = None) -> bool:
+    """Whether the organisation has any webhook endpoint, enabled or not: one consistent GetItem of its count."""
+    counter = db.get(counter_key(org_id), consistent=True, client=client)
+    return counter is not None and int(counter.get("endpoint_count", 0)) > 0
+
+
 def subscribers(org_id: str, event_type: str, *, client: Any = None) -> list[db.Item]:
     """The organisation's enabled endpoints that subscribe to `event_type` (by name or with ALL_EVENTS): a
     consistent query of its webhooks partition (one page: at most MAX_ENDPOINTS_PER_ORG endpoints)."""
