@@ -34,7 +34,7 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
     subprocess.run([sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
     results = json.loads((tmp_path / "latest.json").read_text())
     rows = {row["operation"]: row for row in results["latency"]}
-    assert len(rows) == 7
+    assert len(rows) == 8
     for name, row in rows.items():
         # The webhook writes the MessageSid record before acting and the reply after: 3 writes.
         expected_writes = 0 if name.startswith("lead listing") else 3 if name.startswith("SMS webhook") else 1
