@@ -42,6 +42,9 @@ def org_id() -> str:
     org_id = str(body_of(leads_call("POST", "/orgs", user=ADMIN, groups=OPERATOR, body={"name": "Acme"}))["org_id"])
     permissions = ["leads:request", "leads:create", "leads:view_pending"]
     leads_call("PUT", f"/orgs/{org_id}/members/{REP}", user=ADMIN, body={"permissions": permissions})
+    # An organisation records events once it has an endpoint (a disabled one too): this one, disabled, gets nothing.
+    quiet = NewWebhookEndpoint(url="https://quiet.example.com/hooks", event_types=["wallet.corrected"], enabled=False)
+    endpoints.create_endpoint(org_id, quiet, ADMIN)
     return org_id
 
 
