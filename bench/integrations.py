@@ -133,7 +133,7 @@ def events_case(
     for as many other changes, prepared beforehand (each event, delivery and message built outside the
     timing) and made with the raw clients. Each side sends to a queue of its own."""
     import boto3
-    from common.integrations import deliveries, delivery_queue, endpoints, events
+    from common.integrations import deliveries, delivery_queue, endpoint_counts, events
     from common.integrations.change_events import events_of
     from common.platform import clock, db
     from common.platform.table_schema import TTL_ATTRIBUTE
@@ -163,7 +163,7 @@ def events_case(
         body = json.dumps(delivery_queue.carrier(delivery), separators=(",", ":"))
         prepared.append((db.serialize(event_item), db.serialize(delivery), body))
     subscribers = {
-        ":pk": {"S": endpoints.webhooks_partition(org_id)},
+        ":pk": {"S": endpoint_counts.webhooks_partition(org_id)},
         ":prefix": {"S": "ENDPOINT#"},
     }
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
+from common.integrations import endpoint_counts
 from common.platform.settings import env_name
 from constructs import Construct
 
@@ -37,5 +38,13 @@ class StreamDispatcher(Construct):
         self.dispatcher.function.add_environment(env_name("consumer_queue_urls"), Stack.of(self).to_json_string(urls))
         self.dispatcher.role.add_to_policy(
             iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[q.queue.queue_arn for q in queues.values()])
+        )
+        # The events' consumer's gate: the organisations' webhook endpoint counts, and nothing else of the table.
+        self.dispatcher.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:BatchGetItem"],
+                resources=[table.table.table_arn],
+                conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [endpoint_counts.PARTITIONS_PATTERN]}},
+            )
         )
         self.failures = read_stream(self, self.dispatcher, table=table.table)

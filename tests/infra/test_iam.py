@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from common.integrations import endpoint_counts
 from common.orgs import sign_in
 
 from infra import constants, manifest
@@ -35,8 +36,9 @@ STREAM_MAPPING = {
     "sqs:GetQueueUrl",
 }
 EXPECTED_ACTIONS = {
-    # The table stream's one reader: it sends each change to the consumers' queues (SendMessage only).
-    manifest.STREAM_DISPATCHER.name: OBSERVABILITY | STREAM_MAPPING,
+    # The table stream's one reader: it sends each change to the consumers' queues (SendMessage only), and
+    # reads which organisations have webhook endpoints (the events' consumer's gate).
+    manifest.STREAM_DISPATCHER.name: OBSERVABILITY | STREAM_MAPPING | {"dynamodb:BatchGetItem"},
     manifest.LEADS_API.name: OBSERVABILITY
     | {
         "dynamodb:GetItem",
@@ -283,6 +285,16 @@ def test_the_authorizer_reads_sign_in_records_and_nothing_else_of_the_table(dev:
     assert read["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
     assert read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{sign_in.PARTITION_PREFIX}*"]}}
     assert sign_in.sign_in_key("some-sub")["pk"].startswith(sign_in.PARTITION_PREFIX)
+
+
+def test_the_dispatcher_reads_the_webhook_endpoint_counts_and_nothing_else_of_the_table(dev: Synth) -> None:
+    (table_id, _) = dev.only("AWS::DynamoDB::Table")
+    statements = dev.policy_statements(manifest.STREAM_DISPATCHER.name)
+    (read,) = [s for s in statements if s["Action"] == "dynamodb:BatchGetItem"]
+
+    assert read["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
+    assert read["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["ORG#*#WEBHOOKS"]}}
+    assert endpoint_counts.counter_key("some-org")["pk"] == "ORG#some-org#WEBHOOKS"
 
 
 def test_leads_api_cannot_send_email_and_leads_events_cannot_touch_cognito(dev: Synth) -> None:

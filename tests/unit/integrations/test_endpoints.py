@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from common.integrations import endpoints
+from common.integrations import endpoint_counts, endpoints
 from common.integrations.endpoint_models import (
     ALL_EVENTS,
     DisabledReason,
@@ -38,7 +38,7 @@ def create(org_id: str = ORG, **fields: Any) -> dict[str, Any]:
 
 
 def count(org_id: str = ORG) -> int:
-    counter = db.get(endpoints.counter_key(org_id)) or {}
+    counter = db.get(endpoint_counts.counter_key(org_id)) or {}
     return int(counter.get("endpoint_count", 0))
 
 
@@ -133,7 +133,13 @@ def test_an_organisation_has_at_most_the_documented_number_of_endpoints() -> Non
 
 def test_the_limit_is_decided_by_the_count_in_the_creating_transaction() -> None:
     # Another creation committed meanwhile (its count is in, whatever was read before): this one is refused.
-    db.put({**endpoints.counter_key(ORG), "entity": endpoints.COUNTER_ENTITY, "endpoint_count": MAX_ENDPOINTS_PER_ORG})
+    db.put(
+        {
+            **endpoint_counts.counter_key(ORG),
+            "entity": endpoint_counts.COUNTER_ENTITY,
+            "endpoint_count": MAX_ENDPOINTS_PER_ORG,
+        }
+    )
     with pytest.raises(InvalidInput):
         create()
     assert endpoints.list_endpoints(ORG) == ([], None)
@@ -202,6 +208,19 @@ def test_a_patch_is_refused_naming_the_field(patch: WebhookEndpointPatch, field:
         endpoints.update_endpoint(ORG, item["endpoint_id"], patch, ADMIN)
     assert [e.field for e in refused.value.errors] == [field]
     assert endpoints.get_endpoint(ORG, item["endpoint_id"]) == item
+
+
+def test_the_organisations_with_endpoints_are_read_in_one_batch_by_their_counts() -> None:
+    others = ["org-never", "org-emptied", "org-two"]
+    emptied = create("org-emptied")["endpoint_id"]
+    endpoints.delete_endpoint("org-emptied", emptied)
+    create("org-two")
+    create("org-two", url="https://hooks.example.net/second")
+    create(ORG)
+
+    assert endpoint_counts.orgs_with_endpoints([ORG, *others]) == {ORG, "org-two"}
+    assert endpoint_counts.orgs_with_endpoints([]) == set()
+    assert [endpoint_counts.has_endpoints(org) for org in (ORG, *others)] == [True, False, False, True]
 
 
 def test_changing_or_deleting_an_endpoint_that_is_not_there() -> None:

@@ -136,6 +136,43 @@ def test_a_change_too_large_for_a_message_goes_without_its_old_image() -> None:
     assert outcome.oversized == 1 and outcome.failed == [too_big["dynamodb"]["SequenceNumber"]]
 
 
+def in_org(change: dict[str, Any], org_id: str) -> dict[str, Any]:
+    change["dynamodb"]["NewImage"]["org_id"] = {"S": org_id}
+    return change
+
+
+def test_a_gate_keeps_the_changes_of_the_organisations_it_does_not_pass_from_its_consumer_only() -> None:
+    subscribed = in_org(record("INSERT", 1, entity="lead", status="pending"), "org-subscribed")
+    silent = in_org(record("INSERT", 2, entity="lead", status="pending"), "org-silent")
+    unnamed = record("INSERT", 3, entity="lead", status="pending")
+    asked: list[set[str]] = []
+
+    def gate(orgs: Any) -> set[str]:
+        asked.append(set(orgs))
+        return {"org-subscribed"}
+
+    sender = Sender()
+    outcome = change_fanout.dispatch([subscribed, silent, unnamed], URLS, sender, gates={"IntegrationsEvents": gate})
+
+    assert asked == [{"org-subscribed", "org-silent"}]  # once per batch, each organisation once
+    sent = {url: [json.loads(e["MessageBody"]) for e in entries] for url, entries in sender.calls}
+    assert sent[URLS["IntegrationsEvents"]] == [subscribed, unnamed]  # a change naming no organisation passes
+    assert sent[URLS["LeadsEvents"]] == [subscribed, silent, unnamed]  # other consumers are not gated
+    assert outcome.gated == 1 and outcome.failed == [] and outcome.gate_errors == 0
+
+
+def test_a_failing_gate_passes_everything_and_fails_nothing() -> None:
+    changes = [in_org(record("INSERT", n, entity="lead", status="pending"), f"org-{n}") for n in range(3)]
+
+    def unreachable(orgs: Any) -> set[str]:
+        raise ConnectionError("throttled")
+
+    outcome = change_fanout.dispatch(changes, URLS, Sender(), gates={"IntegrationsEvents": unreachable})
+
+    assert outcome.sent["IntegrationsEvents"] == 3 and outcome.failed == []
+    assert outcome.gate_errors == 1 and outcome.gated == 0
+
+
 def test_a_queue_with_no_url_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="no queue for"):
         change_fanout.dispatch([], {"LeadsEvents": "u"}, Sender())

@@ -37,7 +37,7 @@ from pydantic import BaseModel
 from common.deals.deal_records import STAGE_HISTORY
 from common.deals.deal_views import Deal
 from common.integrations import catalogue as c
-from common.integrations import deliveries, endpoints, events
+from common.integrations import deliveries, endpoint_counts, events
 from common.integrations.catalogue import EventType
 from common.integrations.events import Event, event_id
 from common.leads import customer_intake, customers
@@ -283,7 +283,7 @@ def on_change(change: dict[str, Any], *, client: Any = None) -> None:
     An organisation without webhook endpoints has nobody to deliver to: its changes record nothing (one read
     of its endpoint count), so the events of the many organisations that use none cost no writes."""
     _, new = db.stream_images(change["dynamodb"])
-    if new is None or not new.get("org_id") or not endpoints.has_endpoints(str(new["org_id"]), client=client):
+    if new is None or not new.get("org_id") or not endpoint_counts.has_endpoints(str(new["org_id"]), client=client):
         return
     for event in events_of(change, client=client):
         recorded = events.record(event, client=client)

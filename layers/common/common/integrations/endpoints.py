@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from common.integrations import signing
+from common.integrations.endpoint_counts import COUNTER_ENTITY, counter_key, webhooks_partition
 from common.integrations.endpoint_models import (
     ALL_EVENTS,
     DISABLE_AFTER_FAILING,
@@ -37,7 +38,6 @@ from common.platform import clock, db, ids, listings, urls
 from common.platform.errors import Conflict, FieldError, InvalidInput, NotFound, invalid
 
 ENTITY = "webhook_endpoint"
-COUNTER_ENTITY = "webhook_endpoint_count"
 # Each event is delivered to every subscribed endpoint: the limit bounds one event's fan-out (20 deliveries,
 # two SendMessageBatch calls), the subscriber query (one page) and what an admin has to keep track of.
 MAX_ENDPOINTS_PER_ORG = 20
@@ -57,16 +57,8 @@ class HealthChange:
     endpoint: db.Item | None = None
 
 
-def webhooks_partition(org_id: str) -> str:
-    return f"ORG#{org_id}#WEBHOOKS"
-
-
 def endpoint_key(org_id: str, endpoint_id: str) -> db.Key:
     return {"pk": webhooks_partition(org_id), "sk": f"ENDPOINT#{endpoint_id}"}
-
-
-def counter_key(org_id: str) -> db.Key:
-    return {"pk": webhooks_partition(org_id), "sk": "ENDPOINT_COUNT"}
 
 
 def _not_found(endpoint_id: str) -> NotFound:
@@ -269,12 +261,6 @@ def disable_endpoint(org_id: str, endpoint_id: str, author_id: str, *, client: A
         on_conflict=_not_found(endpoint_id),
         client=client,
     )
-
-
-def has_endpoints(org_id: str, *, client: Any = None) -> bool:
-    """Whether the organisation has any webhook endpoint, enabled or not: one consistent GetItem of its count."""
-    counter = db.get(counter_key(org_id), consistent=True, client=client)
-    return counter is not None and int(counter.get("endpoint_count", 0)) > 0
 
 
 def subscribers(org_id: str, event_type: str, *, client: Any = None) -> list[db.Item]:

@@ -11,7 +11,7 @@ that forgets after 24 hours.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,6 +157,13 @@ class Outcome:
     sent: dict[str, int]  # messages per consumer
     failed: list[str]  # sequence numbers of the records not delivered to every queue that wants them
     oversized: int = 0  # records sent without their old image
+    gated: int = 0  # records a consumer's gate kept from its queue
+    gate_errors: int = 0  # gates that failed, so their consumers were sent everything their filters match
+
+
+# A consumer's gate: given the organisations of the changes its filters match, those whose changes it wants.
+# It narrows what filters cannot say (whether an organisation uses the consumer at all), for one read per batch.
+Gate = Callable[[Collection[str]], Collection[str]]
 
 
 SendBatch = Callable[[str, list[dict[str, str]]], list[str]]
@@ -192,10 +199,13 @@ def dispatch(
     queue_urls: Mapping[str, str],
     send: SendBatch,
     filters: Mapping[str, Sequence[Pattern]] = CONSUMER_FILTERS,
+    gates: Mapping[str, Gate] | None = None,
 ) -> Outcome:
-    """Send each record to the queue of every consumer whose filters it matches. A record that did not
-    reach all of its queues is reported failed: the stream mapping retries from it, and a queue that had
-    it already gets it twice, which every consumer tolerates."""
+    """Send each record to the queue of every consumer whose filters it matches, and whose gate (if it has
+    one) passes the record's organisation. A record that did not reach all of its queues is reported failed:
+    the stream mapping retries from it, and a queue that had it already gets it twice, which every consumer
+    tolerates. A gate that fails passes everything: a gated consumer checks for itself, so a gate only saves
+    work, and the dispatcher's one failure stays SQS."""
     missing = set(filters) - set(queue_urls)
     if missing:
         raise ValueError(f"no queue for {', '.join(sorted(missing))}")
@@ -214,6 +224,8 @@ def dispatch(
         outcome.oversized += omitted
         for name in wanted_by:
             per_queue[name].append({"Id": str(index), "MessageBody": body})
+    for name, gate in (gates or {}).items():
+        per_queue[name] = _through_gate(gate, per_queue[name], records, outcome)
     for name, entries in per_queue.items():
         for chunk in batches(entries):
             try:
@@ -224,3 +236,27 @@ def dispatch(
             outcome.sent[name] += len(chunk) - len(refused)
     outcome.failed = [sequence_number(records[i]) for i in sorted(failed)]
     return outcome
+
+
+def org_of(record: Mapping[str, Any]) -> str | None:
+    """The organisation a change belongs to (its new image's `org_id`), if it names one."""
+    org = record.get("dynamodb", {}).get("NewImage", {}).get("org_id", {}).get("S")
+    return str(org) if org else None
+
+
+def _through_gate(
+    gate: Gate, entries: list[dict[str, str]], records: Sequence[Mapping[str, Any]], outcome: Outcome
+) -> list[dict[str, str]]:
+    """The entries whose records' organisations the gate passes; a record naming none is kept."""
+    orgs = {entry["Id"]: org_of(records[int(entry["Id"])]) for entry in entries}
+    named = {org for org in orgs.values() if org}
+    if not named:
+        return entries
+    try:
+        passed = set(gate(named))
+    except Exception:  # throttled, unreachable: send everything, the consumer decides for itself
+        outcome.gate_errors += 1
+        return entries
+    kept = [entry for entry in entries if orgs[entry["Id"]] is None or orgs[entry["Id"]] in passed]
+    outcome.gated += len(entries) - len(kept)
+    return kept
