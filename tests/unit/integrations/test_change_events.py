@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 from common.deals import staff_deals
 from common.deals.deal_views import Deal
-from common.integrations import catalogue, endpoints, events, urls
+from common.integrations import catalogue, endpoints, events
 from common.integrations.change_events import events_of, on_change
 from common.integrations.endpoint_models import NewWebhookEndpoint
 from common.integrations.events import Event, event_id
 from common.leads import companies, customer_intake, customers, intake
 from common.money import commissions, ledger, payout_requests
 from common.orgs.access import Member
-from common.platform import db
+from common.platform import db, urls
 from common.teams import referral_acceptance, referral_expiry, referral_offers, referral_requests, team_customers
 from common.teams.referral_requests import NewReferralRequest, ReferralCustomer
 

@@ -231,12 +231,12 @@ def page(
 ) -> Page[DeliveryLog]:
     """The endpoint's deliveries, newest event first."""
     _endpoint(org_id, endpoint_id, client=client)
-    items, next_cursor = listings.query(
-        key_condition="pk = :pk AND begins_with(sk, :prefix)",
-        values={":pk": deliveries_partition(org_id, endpoint_id), ":prefix": "DELIVERY#"},
-        newest_first=True,
+    items, next_cursor = listings.query_prefix(
+        deliveries_partition(org_id, endpoint_id),
+        "DELIVERY#",
         cursor=cursor,
         limit=limit,
+        newest_first=True,
         client=client,
     )
     return page_of(DeliveryLog, items, next_cursor)

@@ -114,13 +114,8 @@ def page(
 ) -> Page[SaleDelivery]:
     """The company's sale posts, newest sale first."""
     get_company(org_id, company_id, client=client)
-    items, next_cursor = listings.query(
-        key_condition="pk = :pk AND begins_with(sk, :prefix)",
-        values={":pk": sales_partition(org_id, company_id), ":prefix": "SALE#"},
-        newest_first=True,
-        cursor=cursor,
-        limit=limit,
-        client=client,
+    items, next_cursor = listings.query_prefix(
+        sales_partition(org_id, company_id), "SALE#", cursor=cursor, limit=limit, newest_first=True, client=client
     )
     return page_of(SaleDelivery, items, next_cursor)
 

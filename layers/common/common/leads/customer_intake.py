@@ -10,18 +10,19 @@ The company gets a receipt (`CustomerReceipt`); the purchase notification follow
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from common.leads import campaigns
+from common.leads import campaigns, external_ids
 from common.leads.companies import company_actor
 from common.leads.customer_accounts import ACCOUNT_EXAMPLE, ADDRESS_EXAMPLE, AccountDetails, CustomerAddress
 from common.leads.customers import customer_indexes, customer_key
 from common.leads.intake import ExternalId
 from common.platform import clock, db, ids
 from common.platform.answers import Answer, Timestamp
-from common.platform.errors import Conflict, DomainError, InvalidInput, invalid
+from common.platform.errors import InvalidInput, invalid
 from common.platform.validation import E164, Email, EntityId
 
 ORIGIN = "purchased"  # StaffCustomer.origin of the customers posted here
@@ -118,50 +119,30 @@ def intake_customer(
     if posted.source_id is not None and posted.source_id != company_id:
         raise invalid("body.source_id", "a company posts customers of its own source only: its company id")
     guard_key = customer_external_id_key(org_id, company_id, posted.external_id)
+    record_key = partial(customer_key, org_id)
     campaign = None
     try:
         if posted.campaign_id:
             campaign = campaigns.attribute(org_id, company_id, posted.campaign_id, client=client)
     except InvalidInput:
         # A repost still gets the first customer, even if its campaign has gone since.
-        first = _first_customer(org_id, guard_key, None, client)
+        first = external_ids.first_record(guard_key, "customer_id", record_key, client=client)
         if first is None:
             raise
         return first, False
     item = _customer_item(org_id, company, posted, campaign)
-    guard = {
-        **guard_key,
-        "entity": "customer_external_id",
-        "customer_id": item["customer_id"],
-        "created_at": item["created_at"],
-    }
 
-    existing: list[str | None] = []
+    def write(guard: db.Item, on_cancel: db.CancelHandler) -> None:
+        puts = [db.tx_put(new, condition="attribute_not_exists(pk)") for new in (item, guard)]
+        db.transact(puts, on_cancel=on_cancel, client=client)
 
-    def _on_cancel(failed: list[db.Item | None]) -> DomainError:
-        existing.append(failed[1].get("customer_id") if failed[1] else None)
-        return Conflict("external id already used")
-
-    try:
-        db.transact(
-            [
-                db.tx_put(item, condition="attribute_not_exists(pk)"),
-                db.tx_put(guard, condition="attribute_not_exists(pk)"),
-            ],
-            on_cancel=_on_cancel,
-            client=client,
-        )
-    except Conflict:
-        first = _first_customer(org_id, guard_key, existing[0] if existing else None, client)
-        if first is None:
-            raise Conflict("the external id is being registered by a concurrent request; retry") from None
-        return first, False
-    return item, True
-
-
-def _first_customer(org_id: str, guard_key: db.Key, customer_id: str | None, client: Any) -> db.Item | None:
-    """The customer the external id's guard names (read from the guard unless DynamoDB returned it)."""
-    if customer_id is None:
-        stored = db.get(guard_key, consistent=True, client=client)
-        customer_id = stored["customer_id"] if stored else None
-    return db.get(customer_key(org_id, customer_id), consistent=True, client=client) if customer_id else None
+    return external_ids.write_once(
+        guard_key,
+        entity="customer_external_id",
+        id_field="customer_id",
+        record=item,
+        created_at=item["created_at"],
+        write=write,
+        record_key=record_key,
+        client=client,
+    )

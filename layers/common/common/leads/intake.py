@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import contextlib
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any, Literal
 
 from pydantic import ConfigDict, Field, StringConstraints
 
-from common.leads import campaigns, duplicates, queue_settings, sources
+from common.leads import campaigns, duplicates, external_ids, queue_settings, sources
 from common.leads.campaigns import SenderCampaignId
 from common.leads.companies import LeadLocation, QueuePriority, company_actor, find_company
 from common.leads.model import (
@@ -214,34 +215,17 @@ def intake_lead(org_id: str, company: db.Item, lead: IntakeLead, *, client: Any 
         actor=company_actor(company_id),
     )
     item = settings.placed(item, lead.time_zone)
-    guard_key = external_id_key(org_id, company_id, lead.external_id)
-    guard = {
-        **guard_key,
-        "entity": "external_id",
-        "lead_id": item["lead_id"],
-        "created_at": item["received_at"],
-    }
-
-    existing: list[str | None] = []
-
-    def _on_cancel(failed: list[db.Item | None]) -> DomainError:
-        existing.append(failed[1].get("lead_id") if failed[1] else None)
-        return _Reposted("external id already used")
-
-    try:
-        guards = _contact_guards(org_id, lead, settings, item)
-        _write_new_lead(item, guards, also=[guard], on_cancel=_on_cancel, client=client)
-    except _Reposted:
-        # The guard names the first lead; read it (from the guard itself if DynamoDB did not return it).
-        existing_id = existing[0] if existing else None
-        if existing_id is None:
-            stored = db.get(guard_key, consistent=True, client=client)
-            existing_id = stored["lead_id"] if stored else None
-        first = db.get(lead_key(org_id, existing_id), consistent=True, client=client) if existing_id else None
-        if first is None:
-            raise Conflict("the external id is being registered by a concurrent request; retry") from None
-        return first, False
-    return item, True
+    guards = _contact_guards(org_id, lead, settings, item)
+    return external_ids.write_once(
+        external_id_key(org_id, company_id, lead.external_id),
+        entity="external_id",
+        id_field="lead_id",
+        record=item,
+        created_at=item["received_at"],
+        write=lambda guard, on_cancel: _write_new_lead(item, guards, also=[guard], on_cancel=on_cancel, client=client),
+        record_key=partial(lead_key, org_id),
+        client=client,
+    )
 
 
 def enter_lead(org_id: str, member: Member, lead: ManualLead, *, client: Any = None) -> db.Item:

@@ -173,12 +173,19 @@ def index_pages(
 
 
 def query_prefix(
-    partition: str, prefix: str, *, cursor: str | None = None, limit: int = 100, client: Any = None
+    partition: str,
+    prefix: str,
+    *,
+    cursor: str | None = None,
+    limit: int = 100,
+    newest_first: bool = False,
+    client: Any = None,
 ) -> tuple[list[db.Item], str | None]:
     """Items of one partition whose sort key starts with `prefix` (e.g. an organisation's members)."""
     return query(
         key_condition="pk = :pk AND begins_with(sk, :prefix)",
         values={":pk": partition, ":prefix": prefix},
+        newest_first=newest_first,
         cursor=cursor,
         limit=limit,
         client=client,
