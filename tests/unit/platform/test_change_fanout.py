@@ -161,6 +161,27 @@ def test_a_gate_keeps_the_changes_of_the_organisations_it_does_not_pass_from_its
     assert outcome.gated == 1 and outcome.failed == [] and outcome.gate_errors == 0
 
 
+def test_a_sale_reaches_the_integrations_consumer_whatever_its_organisations_endpoints() -> None:
+    # Its post is made there (common.integrations.sale_deliveries), endpoints or not.
+    sold_lead = in_org(record("MODIFY", 1, {"status": "queued"}, entity="lead", status="sold"), "org-silent")
+    sold_customer = in_org(
+        record("MODIFY", 2, {}, entity="customer", sale={"sale_id": "s-1", "company_id": "c-1"}), "org-silent"
+    )
+    converted = in_org(record("MODIFY", 3, {"status": "assigned"}, entity="lead", status="converted"), "org-silent")
+    sender = Sender()
+    outcome = change_fanout.dispatch(
+        [sold_lead, sold_customer, converted], URLS, sender, gates={"IntegrationsEvents": lambda orgs: set()}
+    )
+
+    integrations = [
+        json.loads(e["MessageBody"])
+        for url, entries in sender.calls
+        if url == URLS["IntegrationsEvents"]
+        for e in entries
+    ]
+    assert integrations == [sold_lead, sold_customer] and outcome.gated == 1
+
+
 def test_a_failing_gate_passes_everything_and_fails_nothing() -> None:
     changes = [in_org(record("INSERT", n, entity="lead", status="pending"), f"org-{n}") for n in range(3)]
 

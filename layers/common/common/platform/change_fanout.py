@@ -105,6 +105,14 @@ CONSUMER_FILTERS: Mapping[str, tuple[Pattern, ...]] = {
     ),
 }
 
+# The changes a gated consumer (dispatch's `gates`) gets whatever their organisation: the integrations consumer
+# posts the sales by post (common.integrations.sale_deliveries) of every organisation, webhook endpoints or not.
+SOLD_LEAD: Pattern = {
+    "eventName": ["MODIFY"],
+    "dynamodb": {"NewImage": {"entity": {"S": ["lead"]}, "status": {"S": ["sold"]}}},
+}
+UNGATED: Mapping[str, tuple[Pattern, ...]] = {INTEGRATIONS_EVENTS: (SOLD_LEAD, SOLD_CUSTOMER)}
+
 # SQS's largest message (1 MiB). An item is at most 400 KB, but a record carries two images.
 MAX_MESSAGE_BYTES = 1_048_576
 # SendMessageBatch: at most 10 messages and 1 MiB in all per call.
@@ -200,11 +208,13 @@ def dispatch(
     send: SendBatch,
     filters: Mapping[str, Sequence[Pattern]] = CONSUMER_FILTERS,
     gates: Mapping[str, Gate] | None = None,
+    ungated: Mapping[str, Sequence[Pattern]] = UNGATED,
 ) -> Outcome:
     """Send each record to the queue of every consumer whose filters it matches, and whose gate (if it has
     one) passes the record's organisation. A record that did not reach all of its queues is reported failed:
     the stream mapping retries from it, and a queue that had it already gets it twice, which every consumer
-    tolerates. A gate that fails passes everything: a gated consumer checks for itself, so a gate only saves
+    tolerates. The changes `ungated` names for a consumer pass its gate whatever their organisation. A gate
+    that fails passes everything: a gated consumer checks for itself, so a gate only saves
     work, and the dispatcher's one failure stays SQS."""
     missing = set(filters) - set(queue_urls)
     if missing:
@@ -225,7 +235,7 @@ def dispatch(
         for name in wanted_by:
             per_queue[name].append({"Id": str(index), "MessageBody": body})
     for name, gate in (gates or {}).items():
-        per_queue[name] = _through_gate(gate, per_queue[name], records, outcome)
+        per_queue[name] = _through_gate(gate, ungated.get(name, ()), per_queue[name], records, outcome)
     for name, entries in per_queue.items():
         for chunk in batches(entries):
             try:
@@ -245,10 +255,18 @@ def org_of(record: Mapping[str, Any]) -> str | None:
 
 
 def _through_gate(
-    gate: Gate, entries: list[dict[str, str]], records: Sequence[Mapping[str, Any]], outcome: Outcome
+    gate: Gate,
+    exempt: Sequence[Pattern],
+    entries: list[dict[str, str]],
+    records: Sequence[Mapping[str, Any]],
+    outcome: Outcome,
 ) -> list[dict[str, str]]:
-    """The entries whose records' organisations the gate passes; a record naming none is kept."""
-    orgs = {entry["Id"]: org_of(records[int(entry["Id"])]) for entry in entries}
+    """The entries whose records' organisations the gate passes; a record naming none, or matching `exempt`, is
+    kept."""
+    orgs: dict[str, str | None] = {}
+    for entry in entries:
+        record = records[int(entry["Id"])]
+        orgs[entry["Id"]] = None if stream_filters.matches_any(exempt, record) else org_of(record)
     named = {org for org in orgs.values() if org}
     if not named:
         return entries
