@@ -148,3 +148,10 @@ def test_a_posted_lead_gets_its_campaign_and_an_unknown_one_is_refused(
     assert fields_named(unknown) == {"body.campaign_id"}
     queued = body_of(call("GET", f"/orgs/{org_id}/leads", user=ADMIN, query={"status": "pending"}))["items"]
     assert [item["external_id"] for item in queued] == ["A-1"]  # nothing written for A-2
+
+    # The campaign deleted, a repost of A-1 is still that lead; a new lead naming it is refused.
+    call("DELETE", f"{campaigns_path(org_id, company_id)}/{spring['campaign_id']}", user=ADMIN)
+    reposted = call("POST", intake, machine=client_id, body=lead)
+    assert reposted["statusCode"] == 200 and body_of(reposted)["lead_id"] == body_of(posted)["lead_id"]
+    gone = call("POST", intake, machine=client_id, body={**lead, "external_id": "A-3"})
+    assert fields_named(gone) == {"body.campaign_id"}

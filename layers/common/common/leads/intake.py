@@ -203,8 +203,17 @@ def intake_lead(org_id: str, company: db.Item, lead: IntakeLead, *, client: Any 
     company_id = company["company_id"]
     source = {"kind": "partner_company", "source_id": company_id, "company_id": company_id}
     source["external_id"] = lead.external_id
+    guard_key = external_id_key(org_id, company_id, lead.external_id)
+    record_key = partial(lead_key, org_id)
     if lead.campaign_id is not None:
-        source |= campaigns.attribute(org_id, company_id, lead.campaign_id, client=client)
+        try:
+            source |= campaigns.attribute(org_id, company_id, lead.campaign_id, client=client)
+        except InvalidInput:
+            # A repost still gets the first lead, even if its campaign has gone since.
+            first = external_ids.first_record(guard_key, "lead_id", record_key, client=client)
+            if first is None:
+                raise
+            return first, False
     item = _new_lead_item(
         org_id,
         lead,
@@ -217,13 +226,13 @@ def intake_lead(org_id: str, company: db.Item, lead: IntakeLead, *, client: Any 
     item = settings.placed(item, lead.time_zone)
     guards = _contact_guards(org_id, lead, settings, item)
     return external_ids.write_once(
-        external_id_key(org_id, company_id, lead.external_id),
+        guard_key,
         entity="external_id",
         id_field="lead_id",
         record=item,
         created_at=item["received_at"],
         write=lambda guard, on_cancel: _write_new_lead(item, guards, also=[guard], on_cancel=on_cancel, client=client),
-        record_key=partial(lead_key, org_id),
+        record_key=record_key,
         client=client,
     )
 
