@@ -111,3 +111,37 @@ def test_the_demo_company_sells_leads_in_a_campaign_and_staff_pick_sources(stack
     )
     assert entered.status_code == 201, entered.text
     assert entered.json()["source"]["company_id"] == demo.company_id
+
+
+def test_the_demo_company_sells_a_customer_and_asks_where_its_lead_stands(stack: LocalStack, demo: Demo) -> None:
+    # The README's walk-through: the customer side switched on, a customer posted twice, a lead's status.
+    admin = Actor(stack.url, demo.admin.token, demo.admin.user_id)
+    company = Actor(stack.url, demo.machine_token)
+    path = f"/orgs/{demo.org_id}/partner-companies/{demo.company_id}"
+    side = {"office_location": "Austin", "purchase_notification_emails": ["buying@demo.example"]}
+    switched = admin.patch(path, {"sells_customers": True, "customer_purchase": side})
+    assert switched.status_code == 200, switched.text
+    customer = {
+        "external_id": "DEMO-C-1001",
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "phone": "+15125550100",
+        "address": {"line1": "1 Main Street", "city": "Austin", "state": "TX", "postal_code": "73301", "country": "US"},
+        "account_number": "ACC-1001",
+        "monthly_amount": 4999,
+        "activation_fee": 9900,
+        "currency": "USD",
+        "contract_term_months": 36,
+        "service_flags": ["monitoring"],
+    }
+    first = company.post(f"{path}/customers", customer)
+    again = company.post(f"{path}/customers", customer)
+    assert (first.status_code, again.status_code) == (201, 200), (first.text, again.text)
+    assert again.json()["customer_id"] == first.json()["customer_id"]
+    lead = company.post(
+        f"{path}/leads", {"external_id": "DEMO-STATUS-1", "contact_name": "Ann Lee", "phone": "+1 555 0104"}
+    )
+    assert lead.status_code == 201, lead.text
+    status = company.get(f"{path}/leads/DEMO-STATUS-1/status")
+    assert status.status_code == 200, status.text
+    assert status.json()["lead_id"] == lead.json()["lead_id"] and status.json()["status"] == "queued"
