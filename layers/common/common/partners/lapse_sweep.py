@@ -10,7 +10,7 @@ message delivered twice, or a second run, finds nothing more to do (a lapsed nod
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from common.partners.partner_records import (
 )
 from common.platform import clock, db, history, listings
 from common.platform.errors import Conflict
+from common.platform.sweep_counts import Counts, WorkCounts
 
 S = PartnerStatus
 # Index entries per query, and so partners per message handed on.
@@ -36,28 +37,15 @@ JOB = "lapse"
 
 
 @dataclass
-class SweepCounts:
+class SweepCounts(Counts):
     due: int = 0  # index entries older than the cut-off
     items_read: int = 0  # items DynamoDB returned to the sweep's queries
     handed_on: int = 0  # messages (pages of due partners) handed on
 
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
 
 @dataclass
-class LapseCounts:
-    due: int = 0  # partners the message named
-    lapsed: int = 0  # of those, made LAPSED now
-    left: int = 0  # not tried: the time ran out (the message is retried for them)
-    items_read: int = 0  # items DynamoDB returned
-
-    @property
-    def unfinished(self) -> bool:
-        return self.left > 0
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+class LapseCounts(WorkCounts):
+    lapsed: int = 0  # of the partners the message named, made LAPSED now
 
 
 def _due(shard: int, cutoff: str, client: Any) -> Iterator[list[db.Item]]:

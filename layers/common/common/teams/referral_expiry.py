@@ -6,12 +6,13 @@ and hands each page of due requests on (`hand_on`), and the sweep's work functio
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from common.platform import clock, db, history, listings
 from common.platform.errors import Conflict
+from common.platform.sweep_counts import Counts, WorkCounts
 from common.teams.referral_requests import HISTORY, expiring_partition, history_entry
 from common.teams.team_model import ReferralStatus, orgs_with_teams, referral_key
 
@@ -52,29 +53,16 @@ def expire(request: db.Item, *, client: Any = None) -> bool:
 
 
 @dataclass
-class ExpiryCounts:
+class ExpiryCounts(Counts):
     orgs: int = 0  # organisations with teams
     due: int = 0  # open requests past their expiry
     items_read: int = 0  # items DynamoDB returned to the sweep's queries
     handed_on: int = 0  # messages (pages of due requests) handed on
 
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
-
 
 @dataclass
-class ExpiredCounts:
-    due: int = 0  # requests the message named
-    expired: int = 0  # of those, marked expired now
-    left: int = 0  # not tried: the time ran out (the message is retried for them)
-    items_read: int = 0  # items DynamoDB returned
-
-    @property
-    def unfinished(self) -> bool:
-        return self.left > 0
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+class ExpiredCounts(WorkCounts):
+    expired: int = 0  # of the requests the message named, marked expired now
 
 
 def hand_on(send: Callable[[dict[str, Any]], None], now: datetime | None = None, *, client: Any = None) -> ExpiryCounts:

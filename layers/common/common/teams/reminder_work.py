@@ -20,13 +20,14 @@ an earlier day is dropped: that day's sweep has handed on its own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from common.platform import clock, db, notices, sms
 from common.platform.email import send_email
 from common.platform.observability import logger
+from common.platform.sweep_counts import WorkCounts
 from common.teams import team_customers
 from common.teams.reminders import DIGEST_LINES
 from common.teams.team_model import phone_key, team_customer_key, team_key, team_member_key, team_pk
@@ -39,22 +40,18 @@ InTime = Callable[[], bool]
 
 
 @dataclass
-class ReminderWorkCounts:
-    due: int = 0  # customers the message named (a digest's: the team's customers due)
+class ReminderWorkCounts(WorkCounts):
+    # `due`: the customers the message named (a digest's: the team's customers due); `left`: customers (or a
+    # digest) not tried.
     reminded: int = 0  # customers whose assignee got a reminder now
     digests: int = 0  # leaders who got their digest now
     failed: int = 0  # messages not sent now (tried again with the work message)
     refused: int = 0  # texts Twilio refused for good (not tried again)
-    left: int = 0  # customers (or a digest) not tried: the time ran out (tried again with the work message)
     stale: int = 0  # customers (or a digest) of an earlier day's work, dropped
-    items_read: int = 0  # items DynamoDB returned
 
     @property
     def unfinished(self) -> bool:
         return self.failed > 0 or self.left > 0
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 def _at(key: db.Key) -> tuple[str, str]:

@@ -13,13 +13,14 @@ Staff see the same index as the teams with overdue customers (`overdue_teams`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import Field
 
 from common.platform import clock, db, listings
 from common.platform.answers import Answer, Timestamp
+from common.platform.sweep_counts import Counts
 from common.teams.team_model import due_partition, orgs_with_teams, team_key
 
 PAGE_SIZE = 100
@@ -33,15 +34,12 @@ DIGEST_JOB = "digest"
 
 
 @dataclass
-class ReminderCounts:
+class ReminderCounts(Counts):
     orgs: int = 0  # organisations with teams
     due: int = 0  # customers past their update date
     teams: int = 0  # teams with customers due (each leader gets a digest)
     items_read: int = 0  # items DynamoDB returned to the sweep's reads
     handed_on: int = 0  # messages handed on (pages of reminders, and digests)
-
-    def as_dict(self) -> dict[str, int]:
-        return asdict(self)
 
 
 @dataclass
