@@ -410,7 +410,8 @@ def test_sweep_work_sends_reminders_from_the_system_identity_only(dev: Synth) ->
     assert send_email_resources(dev, manifest.STATUS_SWEEP_WORK.name) == sorted(map(str, system_sender_arns(dev)))
 
 
-def auth_token_parameter_arn(stage: str) -> dict[str, Any]:
+def parameter_arn(name: str) -> dict[str, Any]:
+    """A parameter's ARN (or pattern) as CDK writes it into a policy, `name` starting with its slash."""
     return {
         "Fn::Join": [
             "",
@@ -421,10 +422,14 @@ def auth_token_parameter_arn(stage: str) -> dict[str, Any]:
                 {"Ref": "AWS::Region"},
                 ":",
                 {"Ref": "AWS::AccountId"},
-                f":parameter/{constants.RESOURCE_PREFIX}/{stage}/twilio-auth-token",
+                f":parameter{name}",
             ],
         ]
     }
+
+
+def auth_token_parameter_arn(stage: str) -> dict[str, Any]:
+    return parameter_arn(f"/{constants.RESOURCE_PREFIX}/{stage}/twilio-auth-token")
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -454,20 +459,7 @@ def test_the_twilio_auth_token_parameter_is_read_by_exactly_the_functions_that_n
 
 
 def company_secrets_arn(stage: str) -> dict[str, Any]:
-    return {
-        "Fn::Join": [
-            "",
-            [
-                "arn:",
-                {"Ref": "AWS::Partition"},
-                ":ssm:",
-                {"Ref": "AWS::Region"},
-                ":",
-                {"Ref": "AWS::AccountId"},
-                f":parameter{constants.company_secret_prefix(stage)}/*",
-            ],
-        ]
-    }
+    return parameter_arn(f"{constants.company_secret_prefix(stage)}/*")
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
