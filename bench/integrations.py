@@ -52,7 +52,9 @@ def _templates(org_id: str, admin: str) -> dict[str, Images]:
 
     owner = member_from_item(read({"pk": f"ORG#{org_id}", "sk": f"MEMBER#{admin}"}))
     contact = {"contact_name": "Bench Contact", "phone": "+15550100", "email": "contact@bench.example"}
-    lead = intake.enter_lead(org_id, owner, intake.ManualLead.model_validate({**contact, "location": "queue"}))
+    lead = intake.enter_lead(
+        org_id, owner, intake.ManualLead.model_validate({**contact, "location": "queue", "source_id": "self-generated"})
+    )
     queue.claim_next(org_id, owner)
     key = lead_key(org_id, lead["lead_id"])
     lead_before = read(key)

@@ -76,6 +76,8 @@ BASE_ENV = {
     # As on the local stack: the benchmark's webhook receiver listens on 127.0.0.1, over plain http.
     outbound_allow_loopback="true",
     money_mfa_required="false",
+    # No receiver credentials are kept in the benchmark; the leads API only needs the prefix named to start.
+    company_secret_prefix="/partner-programme/bench/company-secrets",
 )
 
 

@@ -84,10 +84,13 @@ def test_a_customer_is_posted_once_and_lands_in_the_companys_office(org: Organis
     assert read["account"]["first_name"] == "Jane" and read["account"]["monthly_amount"] == 4999  # the first post
     assert read["source"] == {
         "kind": "partner_company",
+        "source_id": org.company_id,
         "company_id": org.company_id,
         "external_id": "CUST-1",
         "entered_by": None,
         "lead_id": None,
+        "campaign_id": None,
+        "campaign_name": None,
     }
     # Lead administrators see it; a rep, who owns no purchased customer, does not.
     rep = org.reps[0]

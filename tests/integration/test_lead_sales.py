@@ -85,6 +85,9 @@ def test_organisation_a_sells_20_leads_to_organisation_b_which_gets_each_once(st
         }
         buyer = a_buyer(a, "Organisation B", buys_leads=True, lead_sale=lead_sale)
         keep_receiver_secret(a.org_id, buyer, "leads", credentials["client_secret"])
+        # A records events once it has a webhook endpoint (a disabled one too); its posts go out either way.
+        quiet = {"url": f"{proxy.url}/quiet", "event_types": ["lead.sold"], "enabled": False}
+        ok(a.admin.post(f"/orgs/{a.org_id}/webhooks", quiet), 201)
         sold_ids = queued_leads(a, LEADS, "A2B")
         result = sell(a, buyer, sold_ids)
         assert (result["sold"], result["refused"]) == (LEADS, 0)

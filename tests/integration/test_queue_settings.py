@@ -118,7 +118,8 @@ def test_a_duplicate_is_refused_naming_the_earlier_lead_and_nothing_is_written(o
     assert posted.json()["type"] == "/problems/duplicate-lead"
     assert posted.json()["lead_ids"] == [first_id]
     by_hand = org.admin.post(
-        f"/orgs/{org.org_id}/leads", {"contact_name": "Sam", "email": "sam@example.ORG", "location": "queue"}
+        f"/orgs/{org.org_id}/leads",
+        {"contact_name": "Sam", "email": "sam@example.ORG", "location": "queue", "source_id": "self-generated"},
     )
     assert by_hand.status_code == 409 and by_hand.json()["lead_ids"] == [first_id]
     assert [item["lead_id"] for item in leads_in(org, "queued")] == [first_id]
@@ -134,7 +135,7 @@ def test_a_duplicate_is_refused_naming_the_earlier_lead_and_nothing_is_written(o
 def test_the_duplicate_check_answers_with_the_matches_and_creates_nothing(org: Organisation) -> None:
     manual_check = f"/orgs/{org.org_id}/lead-duplicate-checks"
     company_check = f"/orgs/{org.org_id}/partner-companies/{org.company_id}/lead-duplicate-checks"
-    walk_in = {"contact_name": "Robin", "phone": "+1 555 0142", "location": "queue"}
+    walk_in = {"contact_name": "Robin", "phone": "+1 555 0142", "location": "queue", "source_id": "self-generated"}
     assert org.admin.post(manual_check, walk_in).status_code == 204  # duplicates always taken
     save(org, duplicates={"allowed": "never"})
     assert org.company.post(company_check, lead("CHK-1", phone="+1 555 0142")).status_code == 204
@@ -157,7 +158,7 @@ def test_concurrent_duplicates_have_exactly_one_winner(org: Organisation) -> Non
     def post(n: int) -> requests.Response:
         barrier.wait()
         if n % 2:
-            body = {"contact_name": "Racer", "phone": "+1 555 0160", "location": "queue"}
+            body = {"contact_name": "Racer", "phone": "+1 555 0160", "location": "queue", "source_id": "self-generated"}
             return org.admin.post(f"/orgs/{org.org_id}/leads", body)
         return org.company.post(org.intake_path, lead(f"RACE-{n}", phone="+1 555 0160"))
 

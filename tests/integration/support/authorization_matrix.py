@@ -239,7 +239,7 @@ ACCESS: dict[str, Entry] = {
     "POST /orgs/{org_id}/leads/{lead_id}/convert": e(LEAD_ADMIN, lead_id="convert_lead_id"),
     "POST /orgs/{org_id}/lead-returns": e(permission("leads:return"), lambda w: {"lead_ids": [w.return_lead_id]}),
     "POST /orgs/{org_id}/lead-duplicate-checks": e(
-        permission("leads:create"), {"contact_name": "Jo", "phone": "+1 555 0103"}
+        permission("leads:create"), {"contact_name": "Jo", "phone": "+1 555 0103", "source_id": "self-generated"}
     ),
     "POST /orgs/{org_id}/partner-companies/{company_id}/lead-duplicate-checks": e(
         INTAKE, {"external_id": "CHECKED", "contact_name": "Jo Lead", "phone": "+1 555 0102"}
