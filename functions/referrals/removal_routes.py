@@ -80,9 +80,7 @@ def open_requests(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) 
         invalid=INVALID + " (or the team to reassign to is missing, unknown or the same)",
     ),
 )
-def decide(
-    org_id: Id, removal_id: Id, decision: Annotated[removal_requests.RemovalDecision, Body()]
-) -> RemovalRequest:
+def decide(org_id: Id, removal_id: Id, decision: Annotated[removal_requests.RemovalDecision, Body()]) -> RemovalRequest:
     staff = member_of(router, org_id, Permission.MANAGE_TEAMS)
     decided = removal_requests.decide(staff, org_id, removal_id, decision)
     metrics.add_metric(name="RemovalDecisions", unit=MetricUnit.Count, value=1)

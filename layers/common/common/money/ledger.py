@@ -321,6 +321,8 @@ CSV_COLUMNS = (
 PARTNER_CSV_COLUMNS = tuple(column for column in CSV_COLUMNS if column not in STAFF_ONLY_DETAILS)
 # Where a cell comes from: the entry itself, else its details.
 _FROM_ENTRY = frozenset({"at", "partner_id", "entry_id", "kind", "amount", "currency", "description", "recorded_at"})
+
+
 def csv_text(entries: Iterable[Mapping[str, Any]], columns: tuple[str, ...] = CSV_COLUMNS) -> str:
     """The header row and one row per entry (amounts in minor units, signed)."""
     out = io.StringIO()

@@ -115,15 +115,15 @@ class RemovalRequest(Answer):
     customer_id: str
     customer: ReferralCustomer
     reason: RemovalReason
-    notes: str | None
+    notes: str | None = None
     requested_by: str = Field(description="user:<id>")
     requested_at: Timestamp
     status: RemovalStatus
-    outcome: RemovalOutcome | None = Field(description="null while open")
-    to_team_id: str | None = Field(description="the team it joined (reassigned)")
-    decided_by: str | None = Field(description="user:<id> of staff, or of the requester when decided at once")
-    decided_at: Timestamp | None
-    decision_note: str | None
+    outcome: RemovalOutcome | None = Field(None, description="null while open")
+    to_team_id: str | None = Field(None, description="the team it joined (reassigned)")
+    decided_by: str | None = Field(None, description="user:<id> of staff, or of the requester when decided at once")
+    decided_at: Timestamp | None = None
+    decision_note: str | None = None
 
 
 # -- requesting ------------------------------------------------------------------------------------
