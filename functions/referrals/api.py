@@ -17,9 +17,10 @@ from referrals import referral_routes, removal_routes, statement_routes, team_ro
 validate_settings(Deployment, SignInPolicy)
 
 app = create_resolver()
+# Before the team routes: /teams/removal-requests is matched before /teams/{teamId} (routes match in order).
+app.include_router(removal_routes.router)
 app.include_router(team_routes.router)
 app.include_router(referral_routes.router)
-app.include_router(removal_routes.router)
 app.include_router(statement_routes.router)
 
 

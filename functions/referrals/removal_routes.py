@@ -50,7 +50,7 @@ def request_removal(
 
 
 @router.get(
-    "/orgs/<org_id>/removal-requests",
+    "/orgs/<org_id>/teams/removal-requests",
     summary="The open removal requests staff are to decide, oldest first",
     tags=["team customers"],
     responses=answers(
@@ -67,7 +67,7 @@ def open_requests(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) 
 
 
 @router.post(
-    "/orgs/<org_id>/removal-requests/<removal_id>/decision",
+    "/orgs/<org_id>/teams/removal-requests/<removal_id>/decision",
     summary="Decide an open removal request: reassign the customer to another team (it joins that list as new, "
     "with its history) or close it as lost",
     tags=["team customers"],
