@@ -23,9 +23,8 @@ import csv
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fpdf import FPDF
 from pydantic import Field
 
 from common.orgs.access import Permission, Principal, member_from_item, member_key, require_user
@@ -37,6 +36,9 @@ from common.platform.csv_cells import cell
 from common.platform.currencies import format_amount
 from common.platform.errors import Forbidden, NotFound
 from common.teams.team_model import TeamRole, team_key, team_member_key, team_pk
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
 
 MONTH_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
 # The kinds of ledger entries, and the statement's total each one adds to.
@@ -226,6 +228,9 @@ def _latin1(text: str) -> str:
 
 def pdf_bytes(answer: FeeStatement) -> bytes:
     """The statement as a PDF: the summary per currency, then its entries."""
+    # Imported here: fpdf2 (with fonttools and Pillow) takes about 300 ms to import, which only a PDF pays.
+    from fpdf import FPDF
+
     pdf = FPDF(orientation="portrait", unit="mm", format="A4")
     pdf.set_title(_latin1(f"Referral fee statement {answer.month}"))
     pdf.add_page()
