@@ -1,12 +1,24 @@
 """Removal requests over HTTP against the local stack: a member removes their customer as lost at once; a
 hand-off waits for staff (one open request per customer), who reassign it to another team (it leaves the
-first list and joins the second as new, with its history) or close it as lost; bad input writes nothing."""
+first list and joins the second as new, with its history) or close it as lost; bad input writes nothing;
+each outcome is an event, delivered once and valid against its published schema."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
+from tests.integration.support.webhook_receiver import listening
+from tests.integration.test_referrals import create
+from tests.integration.test_referrals import new_team as referral_team
 from tests.integration.test_teams import Team, accepted_by, new_team, seen_by
+from tests.integration.test_webhook_events import (
+    WAIT,
+    Scenario,
+    assert_each_event_delivered_once,
+    ok,
+    subscribe_to_everything,
+)
 
 
 def removal(team: Team, actor: Any, customer_id: str, body: Any) -> Any:
@@ -99,3 +111,31 @@ def test_staff_close_a_bad_fit_as_lost(stack: Any) -> None:
     assert closed.status_code == 200, closed.text
     now = team.leader.get(f"{team.path}/customers/{customer['customer_id']}").json()
     assert (now["status"], now["lost_reason"], now["removal_request"]) == ("lost", "bad_fit", None)
+
+
+def test_each_outcome_is_an_event_delivered_once_with_the_customer_for_a_survey(stack: Any) -> None:
+    with listening(stack) as receiver:
+        team = referral_team(stack, members={"amy": {"role": "member"}})
+        org_path, admin, amy = f"/orgs/{team.org_id}", team.staff, team.members["amy"]
+        endpoint_id = subscribe_to_everything(stack, team.org_id, admin, receiver)
+        customers = []
+        for _ in range(2):
+            request = create(team)
+            ok(amy.post(f"{team.requests_path}/{request['request_id']}/accept"))
+            customers.append(f"{org_path}/teams/{team.team_id}/customers/{request['request_id']}")
+        ok(amy.post(f"{customers[0]}/removal-requests", {"reason": "out_of_area", "notes": "Moved"}), 201)
+        handed = ok(amy.post(f"{customers[1]}/removal-requests", {"reason": "active_hand_off"}), 201)
+        ok(admin.post(f"{org_path}/teams/removal-requests/{handed['removal_id']}/decision", {"outcome": "lost"}))
+        stack.wait_for_streams(WAIT)
+
+        scenario = Scenario(team.org_id, admin, endpoint_id, receiver)
+        recorded = scenario.recorded()
+        removals = [e for e in recorded if e.type.startswith("team_customer.remov")]
+        assert Counter(e.type for e in removals) == {"team_customer.removal_requested": 2, "team_customer.removed": 2}
+        assert {(e.data["reason"], e.data["outcome"]) for e in removals if e.type == "team_customer.removed"} == {
+            ("out_of_area", "lost"),
+            ("active_hand_off", "lost"),
+        }
+        assert all(e.data["customer"]["first_name"] for e in removals)
+        types = Counter(e.type for e in recorded)
+        assert_each_event_delivered_once(scenario, dict(types))
