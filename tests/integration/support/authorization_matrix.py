@@ -93,6 +93,9 @@ TEAM_READER = _policy(
 TEAM_MANAGER = _policy(
     "the team's leader or admins, or staff with teams:manage", ("teams:manage",), team_member=403, staff=403
 )
+FEE_READER = _policy(
+    "the team's leader or admins, or staff with fees:manage", ("fees:manage",), team_member=403, staff=403
+)
 TEAM_ASSIGNEE = _policy("the customer's assignee, or the team's leader or admins", team_member=ALLOWED, staff=403)
 TEAM_ACCEPTOR = _policy("a member of the request's team", team_member=ALLOWED, staff=403)
 INTAKE = _policy(
@@ -418,6 +421,14 @@ ACCESS: dict[str, Entry] = {
     "PUT /orgs/{org_id}/teams/{team_id}/customers/{customer_id}/assignee": e(
         TEAM_MANAGER, lambda w: {"user_id": w.team_member_id}, customer_id="team_customer_id"
     ),
+    "POST /orgs/{org_id}/teams/{team_id}/customers/{customer_id}/removal-requests": e(
+        TEAM_ASSIGNEE, {"reason": "no_contact", "notes": "No answer"}, customer_id="removal_customer_id"
+    ),
+    "GET /orgs/{org_id}/teams/removal-requests": e(permission("teams:manage")),
+    "POST /orgs/{org_id}/teams/removal-requests/{removal_id}/decision": e(
+        permission("teams:manage"), {"outcome": "lost"}
+    ),
+    "GET /orgs/{org_id}/teams/{team_id}/statements/{month}": e(FEE_READER, month="statement_month"),
     "GET /orgs/{org_id}/referral-requests": e(permission("referrals:manage")),
     "POST /orgs/{org_id}/referral-requests": e(
         permission("referrals:manage"),

@@ -260,6 +260,14 @@ def _teams(stack: Any, org: Organisation, ids: dict[str, Any]) -> Actor:
         ids[name] = ok(admin.post(f"{path}/referral-requests", request), 201)["request_id"]
     ok(member.post(f"{path}/referral-requests/{ids['accepted_referral_id']}/accept"))
     ids["team_customer_id"] = ids["accepted_referral_id"]
+    # The member's customers to remove: one the matrix asks to remove, one with a hand-off staff decide.
+    for name in ("removal_customer_id", "handed_off_customer_id"):
+        request = {"team_id": teams["team"], "customer": CONTACT, "summary": "2 beds"}
+        ids[name] = ok(admin.post(f"{path}/referral-requests", request), 201)["request_id"]
+        ok(member.post(f"{path}/referral-requests/{ids[name]}/accept"))
+    removal = f"{path}/teams/{teams['team']}/customers/{ids['handed_off_customer_id']}/removal-requests"
+    ids["removal_id"] = ok(member.post(removal, {"reason": "active_hand_off"}), 201)["removal_id"]
+    ids["statement_month"] = "2026-05"
     return member
 
 

@@ -39,13 +39,14 @@ class ResponseContract:
 
     def __post_init__(self) -> None:
         self.routes = list(self.routes)
-        # Problems are JSON too, and CSV exports and TwiML are text; openapi-core reads only the types it
-        # knows by name.
+        # Problems are JSON too, CSV exports and TwiML are text, and a statement's PDF is binary; openapi-core
+        # reads only the types it knows by name.
         config = Config(
             extra_media_type_deserializers={
                 PROBLEM_JSON: json.loads,
                 "text/csv": _text,
                 "text/xml": _text,
+                "application/pdf": _binary,
             }
         )
         self._openapi = OpenAPI.from_dict(self.document, config=config)
@@ -80,6 +81,11 @@ class ResponseContract:
     def take_violations(self) -> list[str]:
         taken, self.violations = self.violations, []
         return taken
+
+
+def _binary(data: bytes | str, **parameters: str) -> str:
+    # A PDF's bytes, as the string of `format: binary` (each byte one character).
+    return data.decode("latin-1") if isinstance(data, bytes) else data
 
 
 def _text(data: bytes | str, **parameters: str) -> str:

@@ -52,6 +52,8 @@ CATALOGUE = {
     "team_customer.assigned": "TeamCustomer",
     "team_customer.status_changed": "TeamCustomer",
     "team_customer.overdue": "TeamCustomer",
+    "team_customer.removal_requested": "RemovalRequest",
+    "team_customer.removed": "RemovalRequest",
     "referral_request.created": "ReferralRequest",
     "referral_request.offered": "ReferralRequest",
     "referral_request.accepted": "ReferralRequest",

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from common.money import ledger
 from common.money.wallets import EntryKind
+from common.platform import csv_cells
 from pydantic import ValidationError
 
 ORG, PID = "01ORGAAAAAAAAAAAAAAAAAAAAA", "partner-1"
@@ -114,7 +115,7 @@ def test_the_csv_keeps_signs_and_defuses_formulas() -> None:
     assert first["description"] == "Commission, level 1, deal =HYPERLINK()"
     assert (second["amount"], second["reason"], second["by"]) == ("-700", "'-1+1", "user:u1")
     assert ledger.csv_text([]) == ",".join(ledger.CSV_COLUMNS) + "\r\n"
-    assert [ledger._cell(v) for v in ("=1", "+1", "@A", "\tx", "ok", None, -5, True)] == [
+    assert [csv_cells.cell(v) for v in ("=1", "+1", "@A", "\tx", "ok", None, -5, True)] == [
         "'=1",
         "'+1",
         "'@A",

@@ -25,6 +25,7 @@ from common.partners.partner_nodes import Partner
 from common.programme.invitations import Invitation
 from common.teams.customer_views import TeamCustomer
 from common.teams.referral_views import ReferralRequest
+from common.teams.removal_requests import RemovalRequest
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,21 @@ TEAM_CUSTOMER_OVERDUE = EventType(
     "The customer's status update is overdue (due every 7 days): once per due date, when the daily sweep finds it.",
     TeamCustomer,
 )
+TEAM_CUSTOMER_REMOVAL_REQUESTED = EventType(
+    "team_customer.removal_requested",
+    1,
+    "A team member asked to remove a customer from the team's list, with a reason and notes (the request, with the "
+    "customer's details). A hand-off or a bad fit waits for staff; other reasons are decided at once "
+    "(`team_customer.removed` follows).",
+    RemovalRequest,
+)
+TEAM_CUSTOMER_REMOVED = EventType(
+    "team_customer.removed",
+    1,
+    "A customer left a team's list: `outcome` lost (closed as lost with `reason`) or reassigned (it joined "
+    "`to_team_id`'s list as new). Survey the customer from its details.",
+    RemovalRequest,
+)
 REFERRAL_REQUEST_CREATED = EventType(
     "referral_request.created", 1, "Staff offered a customer to a partner team.", ReferralRequest
 )
@@ -213,6 +229,8 @@ EVENT_TYPES: dict[str, EventType] = {
         TEAM_CUSTOMER_ASSIGNED,
         TEAM_CUSTOMER_STATUS_CHANGED,
         TEAM_CUSTOMER_OVERDUE,
+        TEAM_CUSTOMER_REMOVAL_REQUESTED,
+        TEAM_CUSTOMER_REMOVED,
         REFERRAL_REQUEST_CREATED,
         REFERRAL_REQUEST_OFFERED,
         REFERRAL_REQUEST_ACCEPTED,

@@ -13,6 +13,8 @@ How each change shows in its item:
   payout requests are put once (INSERT), and a payout request is settled once (`status`); a customer is sold
   once (`sale`, absent before).
 - A team customer's becoming overdue is noted by the sweep on the item (team_customers.note_overdue).
+- A removal request is put once (requested) and decided once (`status` to decided: removed, lost or
+  reassigned); one decided at once is put decided, and means both.
 
 Every event's id derives from the record's id and its type (events.event_id), so a redelivered record means
 the same events; its time is the item's own time of the change (the history entry's, `updated_at`, ...),
@@ -55,6 +57,8 @@ from common.teams.customer_views import TeamCustomer
 from common.teams.referral_requests import HISTORY as REFERRAL_HISTORY
 from common.teams.referral_requests import effective_status
 from common.teams.referral_views import ReferralRequest
+from common.teams.removal_model import RemovalStatus
+from common.teams.removal_requests import RemovalRequest
 
 Found = tuple[EventType, str | None]  # an event type, and when its change happened as the item says (if it does)
 Detect = Callable[[db.Item | None, db.Item], list[Found]]
@@ -235,6 +239,14 @@ def _team_customer_answer(item: db.Item, at: str, client: Any) -> BaseModel:
     return TeamCustomer.of(item, overdue=bool(due and due < at), is_partner=None)
 
 
+def _removal_request(old: db.Item | None, new: db.Item) -> list[Found]:
+    """A removal request put (requested; decided at once too when its reason needs no staff), or decided."""
+    found: list[Found] = [(c.TEAM_CUSTOMER_REMOVAL_REQUESTED, new.get("requested_at"))] if old is None else []
+    if new.get("status") == RemovalStatus.DECIDED and (old is None or old.get("status") != RemovalStatus.DECIDED):
+        found.append((c.TEAM_CUSTOMER_REMOVED, new.get("decided_at")))
+    return found
+
+
 _REFERRAL_EVENTS = {
     "created": c.REFERRAL_REQUEST_CREATED,
     "offered": c.REFERRAL_REQUEST_OFFERED,
@@ -267,6 +279,7 @@ _ENTITIES: dict[str, tuple[Detect, DataOf]] = {
     "payout_request": (_payout_request, _payout_answer),
     "team_customer": (_team_customer, _team_customer_answer),
     "referral_request": (_referral_request, _referral_answer),
+    "removal_request": (_removal_request, _plain(RemovalRequest)),
 }
 # The entities whose changes may mean events: the consumer's queue receives these only (change_fanout).
 ENTITIES = tuple(_ENTITIES)

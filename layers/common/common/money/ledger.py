@@ -30,6 +30,7 @@ from common.partners.partner_caller import PartnerCaller
 from common.partners.partner_records import node_key
 from common.platform import clock, db, ids, listings
 from common.platform.answers import Answer, Timestamp
+from common.platform.csv_cells import cell
 from common.platform.currencies import money_fields
 from common.platform.errors import Conflict, DomainError, NotFound
 from common.platform.validation import SINGLE_LINE
@@ -320,17 +321,6 @@ CSV_COLUMNS = (
 PARTNER_CSV_COLUMNS = tuple(column for column in CSV_COLUMNS if column not in STAFF_ONLY_DETAILS)
 # Where a cell comes from: the entry itself, else its details.
 _FROM_ENTRY = frozenset({"at", "partner_id", "entry_id", "kind", "amount", "currency", "description", "recorded_at"})
-# A text cell starting with one of these is a formula to a spreadsheet: it is written with a leading quote.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool) or not isinstance(value, int):
-        text = str(value)
-        return f"'{text}" if text.startswith(_FORMULA_STARTS) else text
-    return value  # amounts and levels stay signed numbers
 
 
 def csv_text(entries: Iterable[Mapping[str, Any]], columns: tuple[str, ...] = CSV_COLUMNS) -> str:
@@ -340,7 +330,7 @@ def csv_text(entries: Iterable[Mapping[str, Any]], columns: tuple[str, ...] = CS
     writer.writerow(columns)
     for entry in entries:
         details = entry.get("details") or {}
-        writer.writerow(_cell(entry.get(c) if c in _FROM_ENTRY else details.get(c)) for c in columns)
+        writer.writerow(cell(entry.get(c) if c in _FROM_ENTRY else details.get(c)) for c in columns)
     return out.getvalue()
 
 

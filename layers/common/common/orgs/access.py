@@ -50,6 +50,8 @@ class Permission(StrEnum):
     # every team's requests and overdue customers.
     MANAGE_TEAMS = "teams:manage"
     MANAGE_REFERRALS = "referrals:manage"
+    # Partner teams' referral fees (issue 23): agreements, payments, adjustments, every team's fees and statements.
+    MANAGE_FEES = "fees:manage"
     # Webhook endpoints: create, change, delete them, rotate their secrets, read their delivery logs.
     MANAGE_INTEGRATIONS = "integrations:manage"
 

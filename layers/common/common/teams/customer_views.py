@@ -12,6 +12,7 @@ from common.leads.customers import IS_PARTNER, flag_partners
 from common.platform import clock
 from common.platform.answers import Answer, Timestamp
 from common.teams.referral_requests import ReferralCustomer
+from common.teams.removal_model import OpenRemoval, RemovalReason
 from common.teams.team_model import CustomerStatus
 
 
@@ -23,6 +24,8 @@ class CustomerHistoryEntry(Answer):
     note: str | None = None
     assignee_id: str | None = None
     from_assignee_id: str | None = None
+    reason: RemovalReason | None = Field(None, description="why it was removed (closed as lost, or moved here)")
+    from_team_id: str | None = Field(None, description="the team it was reassigned from (on its entry here)")
 
 
 class TeamCustomer(Answer):
@@ -45,7 +48,9 @@ class TeamCustomer(Answer):
     is_partner: bool | None = Field(
         None, description=IS_PARTNER + " (on the list and the single read; null on the answers of changes)"
     )
-    created_at: Timestamp
+    removal_request: OpenRemoval | None = Field(None, description="the removal request staff are to decide")
+    lost_reason: RemovalReason | None = Field(None, description="why it was removed as lost")
+    created_at: Timestamp = Field(description="when it joined this team's list (the referral, or a reassignment)")
     version: int
 
     @classmethod

@@ -50,8 +50,15 @@ HISTORY = history.Bound(
     limit=50,
     keep=25,
     max_bytes=120_000,
-    pages_at=lambda item: (team_pk(item["org_id"], item["team_id"]), f"HISTORY#{item['customer_id']}#"),
+    pages_at=lambda item: (team_pk(item["org_id"], history_team(item)), f"HISTORY#{item['customer_id']}#"),
 )
+
+
+def history_team(item: Mapping[str, Any]) -> str:
+    """The team whose partition holds the customer's history pages: the team it was first in. A customer
+    reassigned to another team (common.teams.removal_requests) carries its history there, numbering on, and
+    its pages stay where they were written."""
+    return str(item.get("history_team_id") or item["team_id"])
 
 
 # -- input -----------------------------------------------------------------------------------------
@@ -127,7 +134,7 @@ def new_customer_item(
     }
 
 
-def _count(org_id: str, team_id: str, user_id: str, delta: int, *, assignable: bool) -> dict[str, Any]:
+def assignee_count(org_id: str, team_id: str, user_id: str, delta: int, *, assignable: bool) -> dict[str, Any]:
     """Change the member's customer count; receiving a customer needs a member who is not an admin."""
     condition = "attribute_exists(pk)"
     # The version moves too: a membership written whole (teams.put_member) is conditioned on it, so it
@@ -151,7 +158,7 @@ def new_customer_actions(item: Mapping[str, Any]) -> list[dict[str, Any]]:
     team or became an admin meanwhile."""
     return [
         db.tx_put(item, condition="attribute_not_exists(pk)"),
-        _count(item["org_id"], item["team_id"], item["assignee_id"], 1, assignable=True),
+        assignee_count(item["org_id"], item["team_id"], item["assignee_id"], 1, assignable=True),
     ]
 
 
@@ -337,8 +344,8 @@ def reassign(caller: TeamCaller, customer_id: str, change: Reassignment, *, clie
             **addition.values,
         },
     )
-    gain = _count(org_id, team_id, new_id, 1, assignable=True)
-    loss = _count(org_id, team_id, old_id, -1, assignable=False)
+    gain = assignee_count(org_id, team_id, new_id, 1, assignable=True)
+    loss = assignee_count(org_id, team_id, old_id, -1, assignable=False)
     pages = addition.pages()
 
     def refusal(failed: list[db.Item | None], *, with_loss: bool = True) -> DomainError:

@@ -61,10 +61,13 @@ class _BodyReadingValidation(OpenAPIRequestValidationMiddleware):
 
 class _AnswerValidation(OpenAPIResponseValidationMiddleware):
     """Powertools' answer validation, but a 204 has no body to validate: a route answering 200 with T or 204
-    (no content) declares Response[T]."""
+    (no content) declares Response[T]; nor does a route's CSV or PDF alternative to its JSON answer T."""
 
     def _handle_response(self, *, route: Any, response: Response[Any]) -> Response[Any]:
         if response.status_code == 204:
+            return response
+        if not response.is_json():
+            # A non-JSON alternative of a JSON answer (a statement's CSV or PDF): its type documents the JSON.
             return response
         return super()._handle_response(route=route, response=response)
 

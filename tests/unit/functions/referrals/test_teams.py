@@ -276,6 +276,8 @@ def test_status_updates_keep_history_and_move_the_due_date(
         "note": "Called, viewing Tuesday",
         "assignee_id": None,
         "from_assignee_id": None,
+        "reason": None,
+        "from_team_id": None,
     }
     stored = db.get(team_customer_key(org, team, customer))
     assert stored is not None and stored["gsi3sk"] > first_due and stored["gsi3sk"].startswith("2026-12-02T09:00")
