@@ -11,7 +11,7 @@ from common.platform.settings import Deployment, SignInPolicy, validate_settings
 from common.web.idempotency import respond_once
 from common.web.resolver import create_resolver
 
-from referrals import referral_routes, team_routes
+from referrals import fee_routes, referral_routes, team_routes
 
 # Validated at cold start: a misconfigured function fails before it serves anything.
 validate_settings(Deployment, SignInPolicy)
@@ -19,6 +19,7 @@ validate_settings(Deployment, SignInPolicy)
 app = create_resolver()
 app.include_router(team_routes.router)
 app.include_router(referral_routes.router)
+app.include_router(fee_routes.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)

@@ -174,16 +174,19 @@ def _writes(caller: TeamCaller, customer: dict[str, Any], closing: fm.Closing, c
     if fee["amount"] > 0:
         entries.append(fee_ledger.entry_fields(fm.EntryKind.FEE, f"fee-{closing_id}", fee["amount"], fee, caller.actor))
     actions = [
-        db.tx_put(closing_item(org_id, team_id, customer["customer_id"], closing, closing_id, caller.actor),
-                  condition="attribute_not_exists(pk)"),
+        db.tx_put(
+            closing_item(org_id, team_id, customer["customer_id"], closing, closing_id, caller.actor),
+            condition="attribute_not_exists(pk)",
+        ),
         db.tx_put(fee, condition="attribute_not_exists(pk)"),
     ]
 
     def refused(failed: list[db.Item | None]) -> DomainError | None:
         found = failed[0]
         if found and not _same(found, closing):
-            return ClosingExists(f"closing {closing_id} is recorded with other figures; correct it instead",
-                                 conflicting_ids=[closing_id])
+            return ClosingExists(
+                f"closing {closing_id} is recorded with other figures; correct it instead", conflicting_ids=[closing_id]
+            )
         return None  # decided again: the closing (or the customer) as written meanwhile
 
     return Write(actions, entries, closing.currency, result=fee, refused=refused)
@@ -198,8 +201,10 @@ def close_customer(caller: TeamCaller, customer_id: str, closing: fm.Closing, no
         customer, existing = _read(caller, customer_id, closing_id)
         if existing is not None:
             if not _same(existing, closing):
-                raise ClosingExists(f"closing {closing_id} is recorded with other figures; correct it instead",
-                                    conflicting_ids=[closing_id])
+                raise ClosingExists(
+                    f"closing {closing_id} is recorded with other figures; correct it instead",
+                    conflicting_ids=[closing_id],
+                )
             if customer["status"] == CustomerStatus.CLOSED.value:
                 return Done(customer)
         elif customer["status"] == CustomerStatus.CLOSED.value:
@@ -208,8 +213,13 @@ def close_customer(caller: TeamCaller, customer_id: str, closing: fm.Closing, no
         write = _writes(caller, customer, closing, closing_id)
         if existing is not None:  # reopened and closed again with the same closing: its fee stands
             write.actions, write.entries = [], []
-        entry: dict[str, Any] = {"at": clock.now_iso(), "by": caller.actor, "event": "status",
-                                 "status": CustomerStatus.CLOSED.value, "closing_id": closing_id}
+        entry: dict[str, Any] = {
+            "at": clock.now_iso(),
+            "by": caller.actor,
+            "event": "status",
+            "status": CustomerStatus.CLOSED.value,
+            "closing_id": closing_id,
+        }
         if note:
             entry["note"] = note
         addition = history.Addition(HISTORY, [entry], customer)
@@ -219,11 +229,24 @@ def close_customer(caller: TeamCaller, customer_id: str, closing: fm.Closing, no
             f"{addition.expression} REMOVE due_at, gsi3pk, gsi3sk",
             condition=f"version = :version AND {addition.condition}",
             names={"#status": "status"},
-            values={":closed": CustomerStatus.CLOSED.value, ":at": entry["at"], ":by": caller.actor, ":one": 1,
-                    ":version": customer["version"], **addition.values},
+            values={
+                ":closed": CustomerStatus.CLOSED.value,
+                ":at": entry["at"],
+                ":by": caller.actor,
+                ":one": 1,
+                ":version": customer["version"],
+                **addition.values,
+            },
         )
-        closed = addition.applied({**customer, "status": CustomerStatus.CLOSED.value, "last_updated_at": entry["at"],
-                                   "updated_by": caller.actor, "version": customer["version"] + 1})
+        closed = addition.applied(
+            {
+                **customer,
+                "status": CustomerStatus.CLOSED.value,
+                "last_updated_at": entry["at"],
+                "updated_by": caller.actor,
+                "version": customer["version"] + 1,
+            }
+        )
         for name in ("due_at", "gsi3pk", "gsi3sk"):
             closed.pop(name, None)
         own = write.refused
@@ -244,16 +267,23 @@ def add_closing(caller: TeamCaller, customer_id: str, closing: fm.Closing) -> di
         customer, existing = _read(caller, customer_id, closing_id)
         if existing is not None:
             if not _same(existing, closing):
-                raise ClosingExists(f"closing {closing_id} is recorded with other figures; correct it instead",
-                                    conflicting_ids=[closing_id])
+                raise ClosingExists(
+                    f"closing {closing_id} is recorded with other figures; correct it instead",
+                    conflicting_ids=[closing_id],
+                )
             return Done(db.get(fm.fee_key(caller.org_id, caller.team_id, closing_id), consistent=True))
         if customer["status"] != CustomerStatus.CLOSED.value:
             raise CustomerNotClosed(f"customer {customer_id} is not closed: close it with its status and closing")
         _check(customer, closing)
         write = _writes(caller, customer, closing, closing_id)
-        write.actions.append(db.tx_check(team_customer_key(caller.org_id, caller.team_id, customer_id),
-                                         condition="#status = :closed", names={"#status": "status"},
-                                         values={":closed": CustomerStatus.CLOSED.value}))
+        write.actions.append(
+            db.tx_check(
+                team_customer_key(caller.org_id, caller.team_id, customer_id),
+                condition="#status = :closed",
+                names={"#status": "status"},
+                values={":closed": CustomerStatus.CLOSED.value},
+            )
+        )
         own = write.refused
         write.refused = lambda failed: own(failed[:1])
         return write
@@ -284,38 +314,67 @@ def correct(org_id: str, team_id: str, closing_id: str, correction: fm.ClosingCo
             raise FeeSettled(f"the fee of closing {closing_id} was written off", conflicting_ids=[closing_id])
         version = int(closing["version"]) + 1
         at = clock.now_iso()
-        change = {"at": at, "by": actor, "note": correction.note, "version": version,
-                  **{f"from_{k}": closing[k] for k in ("sale_price", "commission")},
-                  "sale_price": correction.sale_price, "commission": correction.commission}
+        change = {
+            "at": at,
+            "by": actor,
+            "note": correction.note,
+            "version": version,
+            **{f"from_{k}": closing[k] for k in ("sale_price", "commission")},
+            "sale_price": correction.sale_price,
+            "commission": correction.commission,
+        }
         closing_update = db.tx_update(
             fm.closing_key(org_id, team_id, closing_id),
             expression="SET sale_price = :price, commission = :commission, version = :next, corrected_at = :at, "
             "corrections = list_append(if_not_exists(corrections, :none), :change)",
             condition="version = :read",
-            values={":price": correction.sale_price, ":commission": correction.commission, ":next": version,
-                    ":at": at, ":none": [], ":change": [change], ":read": closing["version"]},
+            values={
+                ":price": correction.sale_price,
+                ":commission": correction.commission,
+                ":next": version,
+                ":at": at,
+                ":none": [],
+                ":change": [change],
+                ":read": closing["version"],
+            },
         )
         if fee["status"] == fm.FeeStatus.NONE.value:
             return Write([closing_update], result={**fee, "base_corrected": True})
         breakdown = dict(fee["breakdown"])
-        terms = {"rate_bps": breakdown["rate_bps"], "minimum_fee": fee["terms"].get("minimum_fee"),
-                 "currency": fee["currency"]}
+        terms = {
+            "rate_bps": breakdown["rate_bps"],
+            "minimum_fee": fee["terms"].get("minimum_fee"),
+            "currency": fee["currency"],
+        }
         amount, minimum = fee_amount(correction.commission, str(fee["currency"]), terms)
         delta = amount - int(fee["amount"])
         if int(fee["outstanding"]) + delta < 0:
-            raise FeeSettled(f"the fee would come to {amount}, less than the {int(fee['amount']) - int(fee['outstanding'])} "
-                             "already paid or adjusted", conflicting_ids=[closing_id])
-        breakdown |= {"base": correction.commission, "minimum_fee": minimum, "computed": (correction.commission * int(breakdown["rate_bps"])
-                                                                  + fm.BPS // 2) // fm.BPS}
+            raise FeeSettled(
+                f"the fee would come to {amount}, less than the {int(fee['amount']) - int(fee['outstanding'])} "
+                "already paid or adjusted",
+                conflicting_ids=[closing_id],
+            )
+        breakdown |= {
+            "base": correction.commission,
+            "minimum_fee": minimum,
+            "computed": (correction.commission * int(breakdown["rate_bps"]) + fm.BPS // 2) // fm.BPS,
+        }
         if delta == 0:
-            return Write([closing_update, *fee_ledger.outstanding_change(fee, 0, extra={"breakdown": breakdown})],
-                         result={**fee, "breakdown": breakdown})
+            return Write(
+                [closing_update, *fee_ledger.outstanding_change(fee, 0, extra={"breakdown": breakdown})],
+                result={**fee, "breakdown": breakdown},
+            )
         extra = {"amount": amount, "breakdown": breakdown}
-        entry = fee_ledger.entry_fields(fm.EntryKind.ADJUSTMENT, f"corr-{closing_id}-{version}", delta, fee, actor,
-                                        at=at, note=correction.note)
+        entry = fee_ledger.entry_fields(
+            fm.EntryKind.ADJUSTMENT, f"corr-{closing_id}-{version}", delta, fee, actor, at=at, note=correction.note
+        )
         result = {**fee, **extra, "outstanding": int(fee["outstanding"]) + delta}
-        return Write([closing_update, *fee_ledger.outstanding_change(fee, delta, extra=extra)], [entry],
-                     str(fee["currency"]), result=result)
+        return Write(
+            [closing_update, *fee_ledger.outstanding_change(fee, delta, extra=extra)],
+            [entry],
+            str(fee["currency"]),
+            result=result,
+        )
 
     fee_ledger.run(org_id, team_id, decide)
     return db.get(fm.fee_key(org_id, team_id, closing_id), consistent=True) or {}

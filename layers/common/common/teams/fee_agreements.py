@@ -50,7 +50,9 @@ class AgreementTerms(BaseModel):
         None, description="the least a closing owes, in minor units of `currency` (closings in another currency: none)"
     )
     currency: CurrencyCode | None = Field(None, description="ISO 4217: the minimum fee's currency")
-    window_days: Days = Field(fm.DEFAULT_WINDOW_DAYS, description="a closing owes a fee this many days after the referral")
+    window_days: Days = Field(
+        fm.DEFAULT_WINDOW_DAYS, description="a closing owes a fee this many days after the referral"
+    )
     due_days_after_close: Annotated[StrictInt, Field(ge=0, le=365)] = Field(
         fm.DEFAULT_DUE_DAYS_AFTER_CLOSE, description="the fee is due this many days after the close date"
     )
@@ -78,7 +80,9 @@ class AgreementTerms(BaseModel):
 
 
 class NewAgreementVersion(AgreementTerms):
-    effective_from: Instant | None = Field(None, description="when the version takes effect: now (the default) or later")
+    effective_from: Instant | None = Field(
+        None, description="when the version takes effect: now (the default) or later"
+    )
 
 
 TERM_FIELDS = tuple(AgreementTerms.model_fields)
@@ -121,7 +125,11 @@ def add_version(
 def _newest_at(org_id: str, scope: str, at: str, *, consistent: bool, client: Any) -> db.Item | None:
     items, _ = listings.query(
         key_condition="pk = :pk AND sk BETWEEN :low AND :high",
-        values={":pk": fm.agreement_pk(org_id, scope), ":low": fm.VERSION_PREFIX, ":high": f"{fm.VERSION_PREFIX}{at}#~"},
+        values={
+            ":pk": fm.agreement_pk(org_id, scope),
+            ":low": fm.VERSION_PREFIX,
+            ":high": f"{fm.VERSION_PREFIX}{at}#~",
+        },
         newest_first=True,
         consistent=consistent,
         one_read=True,

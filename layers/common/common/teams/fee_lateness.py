@@ -58,7 +58,9 @@ class FeeWorkCounts(WorkCounts):
         return self.failed > 0 or self.left > 0
 
 
-def hand_on(send: Callable[[dict[str, Any]], None], now: datetime | None = None, *, client: Any = None) -> FeeSweepCounts:
+def hand_on(
+    send: Callable[[dict[str, Any]], None], now: datetime | None = None, *, client: Any = None
+) -> FeeSweepCounts:
     cutoff = clock.iso(now or clock.now())
     counts = FeeSweepCounts()
     for org_id in _orgs(counts, client):
@@ -121,12 +123,21 @@ def _remind(fee: db.Item, now: str, counts: FeeWorkCounts, client: Any) -> None:
             return
         counts.reminded += 1
     after = {**fee, "reminders_done": latest + 1}
-    _set_due(fee, after, "reminders_done = :done", {":done": latest + 1},
-             "reminders_done = :read", {":read": done}, client)
+    _set_due(
+        fee, after, "reminders_done = :done", {":done": latest + 1}, "reminders_done = :read", {":read": done}, client
+    )
 
 
-def _send(fee: db.Item, team: db.Item, leader: db.Item, opted_out: bool, index: int, day: int,
-          counts: FeeWorkCounts, client: Any) -> bool:
+def _send(
+    fee: db.Item,
+    team: db.Item,
+    leader: db.Item,
+    opted_out: bool,
+    index: int,
+    day: int,
+    counts: FeeWorkCounts,
+    client: Any,
+) -> bool:
     """Text and e-mail the leader once each (a notice per fee, reminder and channel); False when a send
     failed (the message is retried for it)."""
     amount = format_amount(int(fee["outstanding"]), str(fee["currency"]))
@@ -139,8 +150,10 @@ def _send(fee: db.Item, team: db.Item, leader: db.Item, opted_out: bool, index: 
     if not opted_out:
         channels.append(("text", lambda: {"sid": sms.send_text(leader["phone"], text)}))
     if leader.get("email"):
-        body = (f"Hello {leader['display_name']},\n\nThe referral fee of {amount} for the closing "
-                f"{fee['closing_id']} {when}. Please arrange payment, quoting the closing.\n")
+        body = (
+            f"Hello {leader['display_name']},\n\nThe referral fee of {amount} for the closing "
+            f"{fee['closing_id']} {when}. Please arrange payment, quoting the closing.\n"
+        )
         channels.append(("email", lambda: {"message_id": send_email([leader["email"]], f"Referral fee {when}", body)}))
     for channel, action in channels:
         try:
@@ -148,13 +161,27 @@ def _send(fee: db.Item, team: db.Item, leader: db.Item, opted_out: bool, index: 
         except Exception as error:
             counts.failed += 1
             ok = False
-            logger.warning("fee reminder not sent", extra={"org_id": fee["org_id"], "team_id": fee["team_id"],
-                                                         "fee_id": fee["fee_id"], "error": type(error).__name__})
+            logger.warning(
+                "fee reminder not sent",
+                extra={
+                    "org_id": fee["org_id"],
+                    "team_id": fee["team_id"],
+                    "fee_id": fee["fee_id"],
+                    "error": type(error).__name__,
+                },
+            )
     return ok
 
 
-def _set_due(fee: db.Item, after: dict[str, Any], sets: str, values: dict[str, Any], condition: str,
-             condition_values: dict[str, Any], client: Any) -> bool:
+def _set_due(
+    fee: db.Item,
+    after: dict[str, Any],
+    sets: str,
+    values: dict[str, Any],
+    condition: str,
+    condition_values: dict[str, Any],
+    client: Any,
+) -> bool:
     """Update the fee (`sets`) with its next action moved, conditioned on it still being open."""
     due = fm.due_fields(after)
     expression = f"SET {sets}"
@@ -165,9 +192,15 @@ def _set_due(fee: db.Item, after: dict[str, Any], sets: str, values: dict[str, A
     else:
         expression += " REMOVE next_action_at, gsi3pk, gsi3sk"
     try:
-        db.update(fm.fee_key(fee["org_id"], fee["team_id"], fee["fee_id"]), expression=expression,
-                  condition=f"{condition} AND #status = :open", names={"#status": "status"}, values=vals,
-                  on_conflict=Conflict("changed meanwhile"), client=client)
+        db.update(
+            fm.fee_key(fee["org_id"], fee["team_id"], fee["fee_id"]),
+            expression=expression,
+            condition=f"{condition} AND #status = :open",
+            names={"#status": "status"},
+            values=vals,
+            on_conflict=Conflict("changed meanwhile"),
+            client=client,
+        )
     except Conflict:
         return False
     return True
@@ -203,16 +236,28 @@ def charge_late_fee(org_id: str, team_id: str, fee_id: str, period: int, *, clie
             return Done(False)
         assert fee is not None
         amount = (int(fee["outstanding"]) * int(fee["terms"]["late_fee_bps"]) + fm.BPS // 2) // fm.BPS
-        guard = {**fm.late_guard_key(org_id, team_id, fee_id, period), "entity": "fee_late_guard",
-                 "org_id": org_id, "team_id": team_id, "fee_id": fee_id, "period": period, "amount": amount,
-                 "at": clock.now_iso()}
+        guard = {
+            **fm.late_guard_key(org_id, team_id, fee_id, period),
+            "entity": "fee_late_guard",
+            "org_id": org_id,
+            "team_id": team_id,
+            "fee_id": fee_id,
+            "period": period,
+            "amount": amount,
+            "at": clock.now_iso(),
+        }
         extra = {"late_periods": period, "late_fees": int(fee.get("late_fees", 0)) + amount}
         entries = []
         if amount > 0:
-            entries.append(fee_ledger.entry_fields(fm.EntryKind.LATE_FEE, fm.late_entry_id(fee_id, period), amount,
-                                                   fee, "system", period=period))
-        actions = [db.tx_put(guard, condition="attribute_not_exists(pk)"),
-                   *fee_ledger.outstanding_change(fee, amount, extra=extra)]
+            entries.append(
+                fee_ledger.entry_fields(
+                    fm.EntryKind.LATE_FEE, fm.late_entry_id(fee_id, period), amount, fee, "system", period=period
+                )
+            )
+        actions = [
+            db.tx_put(guard, condition="attribute_not_exists(pk)"),
+            *fee_ledger.outstanding_change(fee, amount, extra=extra),
+        ]
         return Write(actions, entries, str(fee["currency"]), result=True, refused=lambda failed: None)
 
     return bool(fee_ledger.run(org_id, team_id, decide, client=client))
@@ -231,8 +276,7 @@ def _count_pause(fee: db.Item, now: str, counts: FeeWorkCounts, client: Any) -> 
     after = {**current, "pause_counted": True}
     due = fm.due_fields(after)
     expression = "SET pause_counted = :true, paused_at = :now"
-    values: dict[str, Any] = {":true": True, ":now": now, ":open": fm.FeeStatus.OPEN.value, ":zero": 0,
-                              ":false": False}
+    values: dict[str, Any] = {":true": True, ":now": now, ":open": fm.FeeStatus.OPEN.value, ":zero": 0, ":false": False}
     if due:
         expression += ", next_action_at = :next, gsi3pk = :g3pk, gsi3sk = :g3sk"
         values |= {":next": due["next_action_at"], ":g3pk": due["gsi3pk"], ":g3sk": due["gsi3sk"]}
@@ -247,8 +291,11 @@ def _count_pause(fee: db.Item, now: str, counts: FeeWorkCounts, client: Any) -> 
         values=values,
     )
     try:
-        db.transact([mark, fee_ledger.pause_count(current["org_id"], current["team_id"], 1)],
-                    on_cancel=lambda failed: Conflict("counted or paid meanwhile"), client=client)
+        db.transact(
+            [mark, fee_ledger.pause_count(current["org_id"], current["team_id"], 1)],
+            on_cancel=lambda failed: Conflict("counted or paid meanwhile"),
+            client=client,
+        )
     except Conflict:
         return
     counts.paused += 1

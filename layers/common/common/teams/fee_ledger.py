@@ -131,7 +131,9 @@ def _write(org_id: str, team_id: str, decision: Write, client: Any) -> None:
         running = int((current or {}).get("balance", 0))
         for fields in decision.entries:
             running += int(fields["amount"])
-            actions.append(db.tx_put(entry_item(org_id, team_id, fields, running), condition="attribute_not_exists(pk)"))
+            actions.append(
+                db.tx_put(entry_item(org_id, team_id, fields, running), condition="attribute_not_exists(pk)")
+            )
         total = sum(int(f["amount"]) for f in decision.entries)
         actions.append(_balance_action(org_id, team_id, decision.currency, current, total))
     own = len(decision.actions)

@@ -27,8 +27,15 @@ class FeeNotOwed(Conflict):
 class FeePayment(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"fee_id": "01JD8X3V6Q5T2W9Y4Z7B1C0D3E-buy-2026-11-30", "amount": 405_000,
-                                         "reference": "Wire 2026-12-04 #8812"}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "fee_id": "01JD8X3V6Q5T2W9Y4Z7B1C0D3E-buy-2026-11-30",
+                    "amount": 405_000,
+                    "reference": "Wire 2026-12-04 #8812",
+                }
+            ]
+        },
     )
     fee_id: fm.ClosingRef = Field(description="the fee paid (its closing's id)")
     amount: fm.PositiveMinor = Field(description="at most what the fee has outstanding, in its currency")
@@ -39,8 +46,15 @@ class FeePayment(BaseModel):
 class FeeAdjustment(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"fee_id": "01JD8X3V6Q5T2W9Y4Z7B1C0D3E-buy-2026-11-30", "amount": -5_000,
-                                         "note": "Late fee waived: bank holiday"}]},
+        json_schema_extra={
+            "examples": [
+                {
+                    "fee_id": "01JD8X3V6Q5T2W9Y4Z7B1C0D3E-buy-2026-11-30",
+                    "amount": -5_000,
+                    "note": "Late fee waived: bank holiday",
+                }
+            ]
+        },
     )
     fee_id: fm.ClosingRef
     amount: SignedMinor = Field(description="positive: the team owes more; negative: less (not below 0 outstanding)")
@@ -74,11 +88,14 @@ def record_payment(org_id: str, team_id: str, payment: FeePayment, actor: str) -
     def decide() -> Write:
         fee = _fee(org_id, team_id, payment.fee_id)
         if fee["status"] != fm.FeeStatus.OPEN.value:
-            raise FeeNotOwed(f"fee {payment.fee_id} is {fee['status']}: it owes nothing", conflicting_ids=[fee["status"]])
+            raise FeeNotOwed(
+                f"fee {payment.fee_id} is {fee['status']}: it owes nothing", conflicting_ids=[fee["status"]]
+            )
         if payment.amount > int(fee["outstanding"]):
             raise invalid("body.amount", f"is more than the fee's outstanding {fee['outstanding']} {fee['currency']}")
-        entry = fee_ledger.entry_fields(fm.EntryKind.PAYMENT, entry_id, -payment.amount, fee, actor,
-                                        reference=payment.reference, note=payment.note)
+        entry = fee_ledger.entry_fields(
+            fm.EntryKind.PAYMENT, entry_id, -payment.amount, fee, actor, reference=payment.reference, note=payment.note
+        )
         return Write(fee_ledger.outstanding_change(fee, -payment.amount), [entry], fee["currency"], result=entry)
 
     return _entry(org_id, team_id, fee_ledger.run(org_id, team_id, decide))
@@ -94,8 +111,15 @@ def record_adjustment(org_id: str, team_id: str, adjustment: FeeAdjustment, acto
             raise FeeNotOwed(f"fee {adjustment.fee_id} is {fee['status']}", conflicting_ids=[fee["status"]])
         if int(fee["outstanding"]) + adjustment.amount < 0:
             raise invalid("body.amount", f"would leave less than 0 outstanding (it has {fee['outstanding']})")
-        entry = fee_ledger.entry_fields(fm.EntryKind.ADJUSTMENT, entry_id, adjustment.amount, fee, actor,
-                                        reference=adjustment.reference, note=adjustment.note)
+        entry = fee_ledger.entry_fields(
+            fm.EntryKind.ADJUSTMENT,
+            entry_id,
+            adjustment.amount,
+            fee,
+            actor,
+            reference=adjustment.reference,
+            note=adjustment.note,
+        )
         return Write(fee_ledger.outstanding_change(fee, adjustment.amount), [entry], fee["currency"], result=entry)
 
     return _entry(org_id, team_id, fee_ledger.run(org_id, team_id, decide))
@@ -109,8 +133,9 @@ def write_off(org_id: str, team_id: str, fee_id: str, write: FeeWriteOff, actor:
         if fee["status"] != fm.FeeStatus.OPEN.value:
             raise FeeNotOwed(f"fee {fee_id} is {fee['status']}: nothing to write off", conflicting_ids=[fee["status"]])
         left = int(fee["outstanding"])
-        entry = fee_ledger.entry_fields(fm.EntryKind.WRITE_OFF, f"writeoff-{fee_id}", -left, fee, actor,
-                                        note=write.note)
+        entry = fee_ledger.entry_fields(
+            fm.EntryKind.WRITE_OFF, f"writeoff-{fee_id}", -left, fee, actor, note=write.note
+        )
         change = fee_ledger.outstanding_change(fee, -left, status=fm.FeeStatus.WRITTEN_OFF.value)
         return Write(change, [entry], fee["currency"], result=entry)
 

@@ -86,7 +86,7 @@ class FeeTerms(AgreementTerms, Answer):
 class FeeAgreementVersion(FeeTerms):
     version_id: str
     scope: Literal["org", "team"]
-    team_id: str | None
+    team_id: str | None = Field(None, description="null for the organisation's agreement")
     effective_from: Timestamp
     created_at: Timestamp
     created_by: str = Field(description="user:<id>")
@@ -94,8 +94,8 @@ class FeeAgreementVersion(FeeTerms):
 
 class TermsInForce(FeeTerms):
     scope: Literal["org", "team", "default"] = Field(description="default: no version set, the deployment's defaults")
-    version_id: str | None
-    effective_from: Timestamp | None
+    version_id: str | None = None
+    effective_from: Timestamp | None = None
 
 
 class FeeAgreement(Answer):
@@ -201,7 +201,9 @@ class FeeEntry(Answer):
     balance_after: int = Field(description="the team's balance in this currency after the entry")
 
 
-def agreement_answer(org_id: str, team_id: str | None, in_force: Mapping[str, Any], versions: list[db.Item]) -> FeeAgreement:
+def agreement_answer(
+    org_id: str, team_id: str | None, in_force: Mapping[str, Any], versions: list[db.Item]
+) -> FeeAgreement:
     return FeeAgreement(
         org_id=org_id,
         team_id=team_id,
