@@ -13,6 +13,10 @@ import pytest
 from tests.integration.support.actors import Actor, new_user
 
 
+# A closing as the status route takes it when a customer is closed (its close date: the referral's day).
+CLOSING = {"side": "buy", "sale_price": 30_000_000, "commission": 900_000, "currency": "USD"}
+
+
 def phone() -> str:
     return f"+1555{secrets.randbelow(10**7):07d}"
 
@@ -192,7 +196,8 @@ def test_status_updates_with_notes_move_the_due_date(stack: Any, team: Team) -> 
         assert (body["history"][-1]["status"], body["history"][-1]["note"]) == ("contacted", "Viewing on Tuesday")
         assert seen_by(team, team.m1, overdue="true") == []
         assert seen_by(team, team.leader, status="contacted") == [customer["customer_id"]]
-        closed = team.leader.post(path, {"status": "closed"}).json()
+        closing = {**CLOSING, "close_date": customer["created_at"][:10]}
+        closed = team.leader.post(path, {"status": "closed", "closing": closing}).json()
         assert closed["due_at"] is None and closed["overdue"] is False
         assert team.m1.post(path, {"status": "sold"}).status_code == 422
     finally:

@@ -32,7 +32,13 @@ from tests.unit.functions.referrals.test_teams import (  # noqa: F401 (fixtures)
 from tests.unit.teams.test_reminders import mails_to, texts_to, twilio  # noqa: F401 (fixture)
 
 FEES, WRITER = "staff-fees", "staff-writer"
-CLOSING = {"close_date": "2026-11-22", "side": "buy", "sale_price": 45_000_000, "commission": 1_350_000, "currency": "USD"}
+CLOSING = {
+    "close_date": "2026-11-22",
+    "side": "buy",
+    "sale_price": 45_000_000,
+    "commission": 1_350_000,
+    "currency": "USD",
+}
 
 
 @pytest.fixture
@@ -101,7 +107,10 @@ def test_bad_closings_are_422_naming_the_field_and_write_nothing(call: Call, org
     path = f"/orgs/{org}/teams/{team}/customers/{customer}/status"
     cases = [
         ({"status": "closed"}, "body.closing"),
-        ({"status": "closed", "closing": {k: v for k, v in CLOSING.items() if k != "commission"}}, "body.closing.commission"),
+        (
+            {"status": "closed", "closing": {k: v for k, v in CLOSING.items() if k != "commission"}},
+            "body.closing.commission",
+        ),
         ({"status": "closed", "closing": {**CLOSING, "sale_price": -5}}, "body.closing.sale_price"),
         ({"status": "contacted", "closing": CLOSING}, "body.closing"),
         ({"status": "closed", "closing": {**CLOSING, "close_date": "2027-01-01"}}, "body.closing.close_date"),
@@ -119,8 +128,12 @@ def test_the_agreement_in_force_at_the_referral_applies_and_the_window_ends_fees
 ) -> None:
     over = call("PUT", f"/orgs/{org}/fee-agreement", user=FEES, body={"rate_bps": 10_001})
     assert over["statusCode"] == 422 and body_of(over)["errors"][0]["field"] == "body.rate_bps"
-    set_ = call("PUT", f"/orgs/{org}/fee-agreement", user=FEES,
-                body={"rate_bps": 2500, "minimum_fee": 500_000, "currency": "USD", "window_days": 30})
+    set_ = call(
+        "PUT",
+        f"/orgs/{org}/fee-agreement",
+        user=FEES,
+        body={"rate_bps": 2500, "minimum_fee": 500_000, "currency": "USD", "window_days": 30},
+    )
     assert set_["statusCode"] == 200, set_
     referred = add_customer(org, team, M1)
     frozen_clock.advance(days=1)
@@ -152,26 +165,41 @@ def test_payments_adjustments_corrections_and_who_may(
     assert call("GET", f"{path}/fees", user=M1)["statusCode"] == 403
     assert call("GET", f"{path}/fees", user=STAFF)["statusCode"] == 403
     assert call("GET", f"{path}/fees", user="nobody")["statusCode"] == 404
-    assert call("POST", f"{path}/fee-payments", user=LEADER, body={"fee_id": fee, "amount": 1, "reference": "x"})[
-        "statusCode"
-    ] == 403
-    too_much = call("POST", f"{path}/fee-payments", user=FEES, body={"fee_id": fee, "amount": 405_001, "reference": "w1"})
+    assert (
+        call("POST", f"{path}/fee-payments", user=LEADER, body={"fee_id": fee, "amount": 1, "reference": "x"})[
+            "statusCode"
+        ]
+        == 403
+    )
+    too_much = call(
+        "POST", f"{path}/fee-payments", user=FEES, body={"fee_id": fee, "amount": 405_001, "reference": "w1"}
+    )
     assert too_much["statusCode"] == 422 and body_of(too_much)["errors"][0]["field"] == "body.amount"
     frozen_clock.advance(seconds=1)
     paid = call("POST", f"{path}/fee-payments", user=FEES, body={"fee_id": fee, "amount": 5_000, "reference": "w1"})
     assert paid["statusCode"] == 201 and body_of(paid)["balance_after"] == 400_000
     frozen_clock.advance(seconds=1)
-    corrected = call("PUT", f"{path}/closings/{fee}", user=FEES,
-                     body={"sale_price": 45_000_000, "commission": 1_000_000, "note": "Split with co-agent"})
+    corrected = call(
+        "PUT",
+        f"{path}/closings/{fee}",
+        user=FEES,
+        body={"sale_price": 45_000_000, "commission": 1_000_000, "note": "Split with co-agent"},
+    )
     assert corrected["statusCode"] == 200, corrected
     assert (body_of(corrected)["amount"], body_of(corrected)["outstanding"]) == (300_000, 295_000)
     frozen_clock.advance(seconds=1)
-    adjust = call("POST", f"{path}/fee-adjustments", user=FEES, body={"fee_id": fee, "amount": -295_000, "note": "Waived"})
+    adjust = call(
+        "POST", f"{path}/fee-adjustments", user=FEES, body={"fee_id": fee, "amount": -295_000, "note": "Waived"}
+    )
     assert adjust["statusCode"] == 201
     assert get_fee(call, org, team, fee)["status"] == "paid"
     kinds = [(e["kind"], e["amount"], e["balance_after"]) for e in ledger(call, org, team)]
-    assert kinds == [("adjustment", -295_000, 0), ("adjustment", -105_000, 295_000), ("payment", -5_000, 400_000),
-                     ("fee", 405_000, 405_000)]
+    assert kinds == [
+        ("adjustment", -295_000, 0),
+        ("adjustment", -105_000, 295_000),
+        ("payment", -5_000, 400_000),
+        ("fee", 405_000, 405_000),
+    ]
     assert call("POST", f"{path}/fees/{fee}/write-off", user=FEES, body={"note": "x"})["statusCode"] == 403
 
 
@@ -204,7 +232,9 @@ def test_lateness_reminds_charges_once_per_period_and_pauses_until_paid(
     owed = int(state["outstanding"])
     frozen_clock.advance(seconds=1)
     path = f"/orgs/{org}/teams/{team}/fee-payments"
-    assert call("POST", path, user=FEES, body={"fee_id": fee, "amount": owed - 1, "reference": "a"})["statusCode"] == 201
+    assert (
+        call("POST", path, user=FEES, body={"fee_id": fee, "amount": owed - 1, "reference": "a"})["statusCode"] == 201
+    )
     assert db.get(team_key(org, team))["fee_pause_count"] == 1  # type: ignore[index]
     frozen_clock.advance(seconds=1)
     assert call("POST", path, user=FEES, body={"fee_id": fee, "amount": 1, "reference": "b"})["statusCode"] == 201

@@ -162,7 +162,22 @@ def test_updated_closed_and_lost_customers_are_not_reminded(twilio: FakeTwilio, 
     frozen_clock.advance(days=5)
     caller = caller_for(org_id, team_id, M1)
     team_customers.update_status(caller, updated, team_customers.CustomerStatusChange(status="contacted"))
-    team_customers.update_status(caller, closed, team_customers.CustomerStatusChange(status="closed"))
+    team_customers.update_status(
+        caller,
+        closed,
+        team_customers.CustomerStatusChange.model_validate(
+            {
+                "status": "closed",
+                "closing": {
+                    "close_date": "2026-11-22",
+                    "side": "buy",
+                    "sale_price": 30_000_000,
+                    "commission": 900_000,
+                    "currency": "USD",
+                },
+            }
+        ),
+    )
     team_customers.update_status(caller, lost, team_customers.CustomerStatusChange(status="lost"))
     frozen_clock.advance(days=3)
     run = sweep()
