@@ -244,3 +244,28 @@ def test_lateness_reminds_charges_once_per_period_and_pauses_until_paid(
     assert sweep().sweep["due"] == 0
     entries = ledger(call, org, team)
     assert entries[0]["balance_after"] == 0 and sum(e["amount"] for e in entries) == 0
+
+
+def test_the_fee_audit_recomputes_balances_and_finds_a_planted_drift(
+    call: Call, org: str, team: str, fees_staff: str, frozen_clock: FrozenClock
+) -> None:
+    import boto3
+
+    from ops import fee_audit
+    from tests.unit.conftest import TABLE
+
+    customer = add_customer(org, team, M1)
+    assert close(call, org, team, customer)["statusCode"] == 200
+    frozen_clock.advance(seconds=1)
+    body = {"fee_id": fee_id(customer), "amount": 5_000, "reference": "w1"}
+    assert call("POST", f"/orgs/{org}/teams/{team}/fee-payments", user=FEES, body=body)["statusCode"] == 201
+    client = boto3.client("dynamodb")
+    clean = fee_audit.audit(client, TABLE, org_id=org)
+    assert (clean["fee_balances"], clean["fee_entries"], clean["fees"], clean["drifts"]) == (1, 2, 1, [])
+    db.update(fm.balance_key(org, team, "USD"), expression="ADD balance :one", values={":one": 1})
+    db.update(fm.fee_key(org, team, fee_id(customer)), expression="ADD outstanding :one", values={":one": 1})
+    report = fee_audit.audit(client, TABLE, org_id=org)
+    assert [(d["kind"], d["expected"], d["found"]) for d in report["drifts"]] == [
+        ("balance", 400_000, 400_001),
+        ("fee_outstanding", 400_000, 400_001),
+    ]
