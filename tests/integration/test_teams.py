@@ -12,7 +12,6 @@ import pytest
 
 from tests.integration.support.actors import Actor, new_user
 
-
 # A closing as the status route takes it when a customer is closed (its close date: the referral's day).
 CLOSING = {"side": "buy", "sale_price": 30_000_000, "commission": 900_000, "currency": "USD"}
 

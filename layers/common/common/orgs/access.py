@@ -59,8 +59,8 @@ class Permission(StrEnum):
 
 
 # Setting a deal's value or credited partner, paying or reversing commission, balances, corrections,
-# payouts and writing off teams' fees: what an attacker with a stolen password would want. Held without MFA, they are refused where the
-# deployment requires MFA for them.
+# payouts and writing off teams' fees: what an attacker with a stolen password would want. Held without MFA,
+# they are refused where the deployment requires MFA for them.
 MONEY_PERMISSIONS = frozenset({Permission.DEAL_MONEY, Permission.PROGRAMME_MANAGE_BALANCES, Permission.WRITE_OFF_FEES})
 
 Role = Literal["admin", "staff"]

@@ -255,7 +255,7 @@ def close_customer(caller: TeamCaller, customer_id: str, closing: fm.Closing, no
         write.result = closed
         return write
 
-    return fee_ledger.run(caller.org_id, caller.team_id, decide)  # type: ignore[no-any-return]
+    return fee_ledger.run(caller.org_id, caller.team_id, decide)
 
 
 def add_closing(caller: TeamCaller, customer_id: str, closing: fm.Closing) -> dict[str, Any]:
@@ -288,7 +288,7 @@ def add_closing(caller: TeamCaller, customer_id: str, closing: fm.Closing) -> di
         write.refused = lambda failed: own(failed[:1])
         return write
 
-    return fee_ledger.run(caller.org_id, caller.team_id, decide)  # type: ignore[no-any-return]
+    return fee_ledger.run(caller.org_id, caller.team_id, decide)
 
 
 def get_closing(org_id: str, team_id: str, closing_id: str) -> db.Item:
