@@ -11,9 +11,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from aws_lambda_powertools.metrics import MetricUnit
 from common.orgs.access import Permission
-from common.platform import clock, db, listings
+from common.platform import clock
 from common.platform.answers import Page, page_of
-from common.platform.errors import NotFound
 from common.platform.observability import metrics
 from common.teams import closings, fee_agreements, fee_ledger, fee_payments, fee_views, membership
 from common.teams import fee_model as fm
@@ -115,19 +114,7 @@ def list_fees(
     limit: Limit = PAGE_LIMIT,
 ) -> Page[fee_views.Fee]:
     _fee_caller(org_id, team_id).require_reader()
-    items, next_cursor = listings.query(
-        key_condition="pk = :pk AND begins_with(sk, :prefix)",
-        values={
-            ":pk": fm.fees_pk(org_id, team_id),
-            ":prefix": fm.FEE_PREFIX,
-            **({":status": status.value} if status else {}),
-        },
-        names={"#status": "status"} if status else None,
-        filter_expression="#status = :status" if status else None,
-        consistent=True,
-        cursor=cursor,
-        limit=limit,
-    )
+    items, next_cursor = fee_ledger.list_fees(org_id, team_id, status=status, cursor=cursor, limit=limit)
     return page_of(fee_views.Fee, items, next_cursor)
 
 
@@ -139,12 +126,8 @@ def list_fees(
 )
 def get_fee(org_id: Id, team_id: Id, fee_id: ClosingId) -> fee_views.FeeWithClosing:
     _fee_caller(org_id, team_id).require_reader()
-    keys = [fm.fee_key(org_id, team_id, fee_id), fm.closing_key(org_id, team_id, fee_id)]
-    found = {i["sk"]: i for i in db.batch_get(keys, consistent=True)}
-    fee = found.get(keys[0]["sk"])
-    if fee is None:
-        raise NotFound(f"fee {fee_id} not found")
-    return fee_views.FeeWithClosing.of_items(fee, found.get(keys[1]["sk"]))
+    fee, closing = fee_ledger.fee_with_closing(org_id, team_id, fee_id)
+    return fee_views.FeeWithClosing.of_items(fee, closing)
 
 
 @router.get(

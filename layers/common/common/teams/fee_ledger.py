@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from common.platform import clock, db, listings
-from common.platform.errors import Conflict, DomainError
+from common.platform.errors import Conflict, DomainError, NotFound
 from common.teams import fee_model as fm
 from common.teams.team_model import team_key
 
@@ -250,3 +250,38 @@ def list_entries(
 
 def failed_at(failed: Sequence[db.Item | None], index: int) -> db.Item | None:
     return failed[index] if index < len(failed) else None
+
+
+def list_fees(
+    org_id: str,
+    team_id: str,
+    *,
+    status: fm.FeeStatus | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+    client: Any = None,
+) -> tuple[list[db.Item], str | None]:
+    """The team's fees by closing id (a status filter applies within each page)."""
+    values: dict[str, Any] = {":pk": fm.fees_pk(org_id, team_id), ":prefix": fm.FEE_PREFIX}
+    if status is not None:
+        values[":status"] = status.value
+    return listings.query(
+        key_condition="pk = :pk AND begins_with(sk, :prefix)",
+        values=values,
+        names={"#status": "status"} if status else None,
+        filter_expression="#status = :status" if status else None,
+        consistent=True,
+        cursor=cursor,
+        limit=limit,
+        client=client,
+    )
+
+
+def fee_with_closing(org_id: str, team_id: str, fee_id: str, *, client: Any = None) -> tuple[db.Item, db.Item | None]:
+    """A fee and its closing (one consistent BatchGetItem); NotFound without the fee."""
+    keys = [fm.fee_key(org_id, team_id, fee_id), fm.closing_key(org_id, team_id, fee_id)]
+    found = {i["sk"]: i for i in db.batch_get(keys, consistent=True, client=client)}
+    fee = found.get(keys[0]["sk"])
+    if fee is None:
+        raise NotFound(f"fee {fee_id} not found")
+    return fee, found.get(keys[1]["sk"])

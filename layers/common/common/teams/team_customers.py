@@ -238,13 +238,10 @@ def update_status(caller: TeamCaller, customer_id: str, change: CustomerStatusCh
     """Record the customer's status (with an optional note): its assignee, or the team's leader or an
     admin. The update restarts the 7 days (the due index moves), or takes a closed or lost customer out of
     the due index. One UpdateItem (with the page of its oldest history when that is full); a member's is
-    conditioned on the customer still being theirs. Closing it records its closing and fee as well
-    (common.teams.closings)."""
+    conditioned on the customer still being theirs. A change to `closed` (with its closing) is
+    common.teams.closings.close_customer's: it writes the closing and its fee with the status."""
     if change.closing is not None:
-        # Imported here: the closings build on this module's customers and history.
-        from common.teams import closings
-
-        return closings.close_customer(caller, customer_id, change.closing, change.note)
+        raise ValueError("closing a customer records its closing and fee: common.teams.closings.close_customer")
     customer = get_customer(caller, customer_id, client=client)
     mine = customer.get("assignee_id") == caller.user_id
     if not (caller.leads or mine):
