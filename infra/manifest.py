@@ -197,6 +197,8 @@ ROUTES: tuple[Route, ...] = (
         for section in ("teams", "referral-requests")
         for route in _prefix(f"/orgs/{{orgId}}/{section}", REFERRALS_API.name)
     ),
+    # The organisation's referral fee agreement (teams' fees are under /teams above).
+    Route("ANY", "/orgs/{orgId}/fee-agreement", REFERRALS_API.name, "token"),
     # Commission plans, wallets and their ledger, payout requests: the programme's money.
     *(
         route

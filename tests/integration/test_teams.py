@@ -31,6 +31,7 @@ class Team:
     m1: Actor
     m2: Actor
     phones: dict[str, str]
+    owner: Actor | None = None  # the organisation's admin (who grants permissions)
 
     @property
     def path(self) -> str:
@@ -60,7 +61,7 @@ def new_team(stack: Any) -> Team:
     }
     answer = staff.post(f"/orgs/{org_id}/teams", {"name": "North Team", "leader": leader_details})
     assert answer.status_code == 201, answer.text
-    team = Team(org_id, answer.json()["team_id"], staff, plain, leader, admin, m1, m2, phones)
+    team = Team(org_id, answer.json()["team_id"], staff, plain, leader, admin, m1, m2, phones, owner)
     for actor, role, by in ((admin, "admin", staff), (m1, "member", leader), (m2, "member", admin)):
         added = by.put(f"{team.path}/members/{actor.user_id}", member_body(role, phones[actor.user_id]))
         assert added.status_code == 201, added.text

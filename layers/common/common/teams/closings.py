@@ -172,7 +172,9 @@ def _writes(caller: TeamCaller, customer: dict[str, Any], closing: fm.Closing, c
     fee = new_fee(org_id, team_id, customer, closing, closing_id, caller.actor)
     entries = []
     if fee["amount"] > 0:
-        entries.append(fee_ledger.entry_fields(fm.EntryKind.FEE, f"fee-{closing_id}", fee["amount"], fee, caller.actor))
+        entries.append(
+            fee_ledger.entry_fields(fm.FeeEntryKind.FEE, f"fee-{closing_id}", fee["amount"], fee, caller.actor)
+        )
     actions = [
         db.tx_put(
             closing_item(org_id, team_id, customer["customer_id"], closing, closing_id, caller.actor),
@@ -366,7 +368,7 @@ def correct(org_id: str, team_id: str, closing_id: str, correction: fm.ClosingCo
             )
         extra = {"amount": amount, "breakdown": breakdown}
         entry = fee_ledger.entry_fields(
-            fm.EntryKind.ADJUSTMENT, f"corr-{closing_id}-{version}", delta, fee, actor, at=at, note=correction.note
+            fm.FeeEntryKind.ADJUSTMENT, f"corr-{closing_id}-{version}", delta, fee, actor, at=at, note=correction.note
         )
         result = {**fee, **extra, "outstanding": int(fee["outstanding"]) + delta}
         return Write(

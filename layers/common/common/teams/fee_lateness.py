@@ -251,7 +251,7 @@ def charge_late_fee(org_id: str, team_id: str, fee_id: str, period: int, *, clie
         if amount > 0:
             entries.append(
                 fee_ledger.entry_fields(
-                    fm.EntryKind.LATE_FEE, fm.late_entry_id(fee_id, period), amount, fee, "system", period=period
+                    fm.FeeEntryKind.LATE_FEE, fm.late_entry_id(fee_id, period), amount, fee, "system", period=period
                 )
             )
         actions = [

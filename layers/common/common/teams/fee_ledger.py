@@ -206,7 +206,7 @@ def pause_count(org_id: str, team_id: str, delta: int) -> dict[str, Any]:
 
 
 def entry_fields(
-    kind: fm.EntryKind,
+    kind: fm.FeeEntryKind,
     entry_id: str,
     amount: int,
     fee: Mapping[str, Any],

@@ -54,7 +54,7 @@ class FeeStatus(StrEnum):
     NONE = "none"  # nothing owed: the closing came after the agreement's window (reason says why)
 
 
-class EntryKind(StrEnum):
+class FeeEntryKind(StrEnum):
     FEE = "fee"
     LATE_FEE = "late_fee"
     PAYMENT = "payment"
@@ -62,7 +62,7 @@ class EntryKind(StrEnum):
     WRITE_OFF = "write_off"
 
 
-class Side(StrEnum):
+class ClosingSide(StrEnum):
     BUY = "buy"
     SELL = "sell"
 
@@ -156,7 +156,7 @@ class Closing(BaseModel):
         },
     )
     close_date: date = Field(description="the day the transaction closed (not in the future)")
-    side: Side = Field(description="the side the team represented")
+    side: ClosingSide = Field(description="the side the team represented")
     sale_price: PositiveMinor = Field(description="the sale price, in minor units of `currency`")
     commission: Minor = Field(description="the team's commission on it, in minor units of `currency`")
     currency: CurrencyCode = Field(description="ISO 4217")

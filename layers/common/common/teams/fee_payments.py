@@ -94,7 +94,13 @@ def record_payment(org_id: str, team_id: str, payment: FeePayment, actor: str) -
         if payment.amount > int(fee["outstanding"]):
             raise invalid("body.amount", f"is more than the fee's outstanding {fee['outstanding']} {fee['currency']}")
         entry = fee_ledger.entry_fields(
-            fm.EntryKind.PAYMENT, entry_id, -payment.amount, fee, actor, reference=payment.reference, note=payment.note
+            fm.FeeEntryKind.PAYMENT,
+            entry_id,
+            -payment.amount,
+            fee,
+            actor,
+            reference=payment.reference,
+            note=payment.note,
         )
         return Write(fee_ledger.outstanding_change(fee, -payment.amount), [entry], fee["currency"], result=entry)
 
@@ -112,7 +118,7 @@ def record_adjustment(org_id: str, team_id: str, adjustment: FeeAdjustment, acto
         if int(fee["outstanding"]) + adjustment.amount < 0:
             raise invalid("body.amount", f"would leave less than 0 outstanding (it has {fee['outstanding']})")
         entry = fee_ledger.entry_fields(
-            fm.EntryKind.ADJUSTMENT,
+            fm.FeeEntryKind.ADJUSTMENT,
             entry_id,
             adjustment.amount,
             fee,
@@ -134,7 +140,7 @@ def write_off(org_id: str, team_id: str, fee_id: str, write: FeeWriteOff, actor:
             raise FeeNotOwed(f"fee {fee_id} is {fee['status']}: nothing to write off", conflicting_ids=[fee["status"]])
         left = int(fee["outstanding"])
         entry = fee_ledger.entry_fields(
-            fm.EntryKind.WRITE_OFF, f"writeoff-{fee_id}", -left, fee, actor, note=write.note
+            fm.FeeEntryKind.WRITE_OFF, f"writeoff-{fee_id}", -left, fee, actor, note=write.note
         )
         change = fee_ledger.outstanding_change(fee, -left, status=fm.FeeStatus.WRITTEN_OFF.value)
         return Write(change, [entry], fee["currency"], result=entry)

@@ -166,7 +166,7 @@ class TeamClosing(Answer):
     closing_id: str
     customer_id: str
     close_date: str = Field(description="YYYY-MM-DD")
-    side: fm.Side
+    side: fm.ClosingSide
     sale_price: int
     commission: int
     currency: str
@@ -188,7 +188,7 @@ class FeeEntry(Answer):
     org_id: str
     team_id: str
     entry_id: str
-    kind: fm.EntryKind
+    kind: fm.FeeEntryKind
     amount: int = Field(description="signed minor units: positive, the team owes more")
     currency: str
     fee_id: str
