@@ -255,8 +255,9 @@ def customer_history(
         ok("The customer"),
         forbidden="Neither the customer's assignee nor the team's leader or an admin",
         not_found=NO_CUSTOMER,
-        conflict="The customer's history kept changing meanwhile; retry",
-        invalid=INVALID,
+        conflict="The customer's history kept changing meanwhile; retry. Closing: the closing is recorded with "
+        "other figures (closing-exists), or the customer is closed already (customer-closed: .../closings)",
+        invalid=INVALID + " (closed needs its closing, other statuses take none)",
     ),
 )
 def update_status(

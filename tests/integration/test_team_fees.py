@@ -107,7 +107,7 @@ def test_late_fees_once_per_period_and_the_pause_until_paid(stack: Any, team: Te
         stack.advance_clock(DAY)
         sweep(stack)
         sweep(stack)
-        reminders = texts_to(stack, leader_phone, "North Team: the referral fee")
+        reminders = texts_to(stack, leader_phone, "Referral fee reminder: North Team")
         assert len(reminders) == 1 and "270,000" not in reminders[0] and "2,700.00 USD" in reminders[0]
 
         stack.advance_clock(30 * DAY)
@@ -115,7 +115,7 @@ def test_late_fees_once_per_period_and_the_pause_until_paid(stack: Any, team: Te
         assert all(run["due"] >= 0 for run in runs)
         late = [e for e in ledger(team, staff) if e["kind"] == "late_fee"]
         assert [(e["amount"], e["period"]) for e in late] == [(8_100, 1)]  # 3% of 270,000, once
-        assert len(texts_to(stack, leader_phone, "North Team: the referral fee")) == 2  # the 20-day reminder
+        assert len(texts_to(stack, leader_phone, "Referral fee reminder: North Team")) == 2  # the 20-day reminder
         assert pause_count(team) == 0
 
         stack.advance_clock(15 * DAY)  # more than 45 days overdue

@@ -218,7 +218,7 @@ def test_lateness_reminds_charges_once_per_period_and_pauses_until_paid(
         return sweeps.run(fee_lateness.hand_on, jobs)
 
     first = sweep()
-    assert first.reminded == 1 and texts_to(twilio, "+15550100001")[-1].startswith("North Team: the referral fee")
+    assert first.reminded == 1 and texts_to(twilio, "+15550100001")[-1].startswith("Referral fee reminder: North Team")
     assert sweep().reminded == 0 and len(mails_to("lea@team.example")) == 1
     frozen_clock.advance(days=30, hours=1)
     runs = [sweep(), sweep()]

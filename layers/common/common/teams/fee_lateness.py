@@ -143,7 +143,8 @@ def _send(
     amount = format_amount(int(fee["outstanding"]), str(fee["currency"]))
     due_day = str(fee["due_at"])[:10]
     when = "is due today" if day == 0 else (f"is due on {due_day}" if day < 0 else f"was due on {due_day}")
-    text = f"{team['name']}: the referral fee of {amount} for closing {fee['closing_id'][-15:]} {when}."
+    side, close_date = str(fee["closing_id"]).split("-", 2)[1:]
+    text = f"Referral fee reminder: {team['name']} owes {amount} for the {side} closing of {close_date}; it {when}."
     owner = fm.fees_pk(fee["org_id"], fee["team_id"])
     ok = True
     channels: list[tuple[str, Callable[[], dict[str, Any]]]] = []
