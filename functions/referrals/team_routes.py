@@ -14,7 +14,7 @@ from common.orgs.access import Permission
 from common.partners.partner_caller import require_confirmed
 from common.platform.answers import Page, page_of
 from common.platform.observability import metrics
-from common.teams import customer_views, membership, reminders, roster, team_customers, team_views
+from common.teams import closings, customer_views, membership, reminders, roster, team_customers, team_views
 from common.teams.team_model import CustomerStatus
 from common.web.openapi_docs import INVALID, NOT_A_MEMBER, answers, missing, no_content, ok
 from common.web.route_params import PAGE_LIMIT, Cursor, Id, Limit, UserId, caller, member_of
@@ -248,20 +248,26 @@ def customer_history(
 
 @router.post(
     "/orgs/<org_id>/teams/<team_id>/customers/<customer_id>/status",
-    summary="Update a customer's status, with an optional note (due again 7 days later)",
+    summary="Update a customer's status, with an optional note (due again 7 days later); closing it records "
+    "its closing, which owes a referral fee",
     tags=["team customers"],
     responses=answers(
         ok("The customer"),
         forbidden="Neither the customer's assignee nor the team's leader or an admin",
         not_found=NO_CUSTOMER,
-        conflict="The customer's history kept changing meanwhile; retry",
-        invalid=INVALID,
+        conflict="The customer's history kept changing meanwhile; retry. Closing: the closing is recorded with "
+        "other figures (closing-exists), or the customer is closed already (customer-closed: .../closings)",
+        invalid=INVALID + " (closed needs its closing, other statuses take none)",
     ),
 )
 def update_status(
     org_id: Id, team_id: Id, customer_id: Id, change: Annotated[team_customers.CustomerStatusChange, Body()]
 ) -> customer_views.TeamCustomer:
-    updated = team_customers.update_status(_caller(org_id, team_id), customer_id, change)
+    caller = _caller(org_id, team_id)
+    if change.closing is not None:
+        updated = closings.close_customer(caller, customer_id, change.closing, change.note)
+    else:
+        updated = team_customers.update_status(caller, customer_id, change)
     metrics.add_metric(name="CustomerStatusUpdates", unit=MetricUnit.Count, value=1)
     return customer_views.TeamCustomer.of_item(updated)
 

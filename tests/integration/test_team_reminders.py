@@ -17,7 +17,7 @@ from common.teams.team_model import team_key, team_member_key, team_org_key, tea
 
 from infra.manifest import STATUS_SWEEP_WORK
 from tests.integration.support.actors import Actor
-from tests.integration.test_teams import Team, accepted_by, member_body, new_team
+from tests.integration.test_teams import CLOSING, Team, accepted_by, member_body, new_team
 
 DAY = 86400
 
@@ -56,7 +56,11 @@ def test_the_sweep_reminds_once_a_day_and_digests_for_the_leader(stack: Any) -> 
     closed, lost = accepted_by(team, team.m1, "Cy"), accepted_by(team, team.m2, "Di")
     for customer, status in ((closed, "closed"), (lost, "lost")):
         path = f"{team.path}/customers/{customer['customer_id']}/status"
-        assert team.leader.post(path, {"status": status}).status_code == 200
+        body: dict[str, Any] = {"status": status}
+        if status == "closed":
+            # No commission, so no fee: the leader hears of no fee here (test_team_fees covers those).
+            body["closing"] = {**CLOSING, "close_date": customer["created_at"][:10], "commission": 0}
+        assert team.leader.post(path, body).status_code == 200
     leader_email = team.leader.get(team.path).json()["members"]
     leader_address = next(m["email"] for m in leader_email if m["user_id"] == team.leader.user_id)
     offset = stack.clock_offset

@@ -12,6 +12,9 @@ import pytest
 
 from tests.integration.support.actors import Actor, new_user
 
+# A closing as the status route takes it when a customer is closed (its close date: the referral's day).
+CLOSING = {"side": "buy", "sale_price": 30_000_000, "commission": 900_000, "currency": "USD"}
+
 
 def phone() -> str:
     return f"+1555{secrets.randbelow(10**7):07d}"
@@ -28,6 +31,7 @@ class Team:
     m1: Actor
     m2: Actor
     phones: dict[str, str]
+    owner: Actor | None = None  # the organisation's admin (who grants permissions)
 
     @property
     def path(self) -> str:
@@ -57,7 +61,7 @@ def new_team(stack: Any) -> Team:
     }
     answer = staff.post(f"/orgs/{org_id}/teams", {"name": "North Team", "leader": leader_details})
     assert answer.status_code == 201, answer.text
-    team = Team(org_id, answer.json()["team_id"], staff, plain, leader, admin, m1, m2, phones)
+    team = Team(org_id, answer.json()["team_id"], staff, plain, leader, admin, m1, m2, phones, owner)
     for actor, role, by in ((admin, "admin", staff), (m1, "member", leader), (m2, "member", admin)):
         added = by.put(f"{team.path}/members/{actor.user_id}", member_body(role, phones[actor.user_id]))
         assert added.status_code == 201, added.text
@@ -192,7 +196,8 @@ def test_status_updates_with_notes_move_the_due_date(stack: Any, team: Team) -> 
         assert (body["history"][-1]["status"], body["history"][-1]["note"]) == ("contacted", "Viewing on Tuesday")
         assert seen_by(team, team.m1, overdue="true") == []
         assert seen_by(team, team.leader, status="contacted") == [customer["customer_id"]]
-        closed = team.leader.post(path, {"status": "closed"}).json()
+        closing = {**CLOSING, "close_date": customer["created_at"][:10]}
+        closed = team.leader.post(path, {"status": "closed", "closing": closing}).json()
         assert closed["due_at"] is None and closed["overdue"] is False
         assert team.m1.post(path, {"status": "sold"}).status_code == 422
     finally:

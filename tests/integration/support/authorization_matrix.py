@@ -96,6 +96,8 @@ TEAM_MANAGER = _policy(
 FEE_READER = _policy(
     "the team's leader or admins, or staff with fees:manage", ("fees:manage",), team_member=403, staff=403
 )
+FEE_MANAGER = _policy("staff with fees:manage (a team member: 403)", ("fees:manage",), team_member=403, staff=403)
+FEE_WRITER = _policy("staff with fees:write_off (a team member: 403)", ("fees:write_off",), team_member=403, staff=403)
 TEAM_ASSIGNEE = _policy("the customer's assignee, or the team's leader or admins", team_member=ALLOWED, staff=403)
 TEAM_ACCEPTOR = _policy("a member of the request's team", team_member=ALLOWED, staff=403)
 INTAKE = _policy(
@@ -446,6 +448,31 @@ ACCESS: dict[str, Entry] = {
     ),
     "POST /orgs/{org_id}/referral-requests/{request_id}/accept": e(TEAM_ACCEPTOR, request_id="open_referral_id"),
     "GET /me/teams": e(ANY_USER),
+    # -- partner teams' referral fees
+    "GET /orgs/{org_id}/teams/fee-agreement": e(permission("fees:manage")),
+    "PUT /orgs/{org_id}/teams/fee-agreement": e(permission("fees:manage"), {"rate_bps": 3000}),
+    "GET /orgs/{org_id}/teams/{team_id}/fee-agreement": e(FEE_READER),
+    "PUT /orgs/{org_id}/teams/{team_id}/fee-agreement": e(FEE_MANAGER, {"rate_bps": 3000}),
+    "GET /orgs/{org_id}/teams/{team_id}/fees": e(FEE_READER),
+    "GET /orgs/{org_id}/teams/{team_id}/fees/{fee_id}": e(FEE_READER),
+    "GET /orgs/{org_id}/teams/{team_id}/fee-ledger": e(FEE_READER),
+    "POST /orgs/{org_id}/teams/{team_id}/fee-payments": e(
+        FEE_MANAGER, lambda w: {"fee_id": w.fee_id, "amount": 1, "reference": "Matrix wire"}
+    ),
+    "POST /orgs/{org_id}/teams/{team_id}/fee-adjustments": e(
+        FEE_MANAGER, lambda w: {"fee_id": w.fee_id, "amount": 1, "note": "Matrix adjustment"}
+    ),
+    "POST /orgs/{org_id}/teams/{team_id}/fees/{fee_id}/write-off": e(
+        FEE_WRITER, {"note": "Matrix write-off"}, fee_id="written_off_fee_id"
+    ),
+    "POST /orgs/{org_id}/teams/{team_id}/customers/{customer_id}/closings": e(
+        TEAM_ASSIGNEE, lambda w: {**w.fee_closing, "side": "sell"}, customer_id="fee_customer_id"
+    ),
+    "PUT /orgs/{org_id}/teams/{team_id}/closings/{closing_id}": e(
+        FEE_MANAGER,
+        {"sale_price": 30_000_000, "commission": 900_000, "note": "Matrix correction"},
+        closing_id="fee_id",
+    ),
     # -- commissions, wallets, the ledger and payouts
     "POST /orgs/{org_id}/commission-plan/versions": e(
         BALANCE_KEEPER, {"currency": "AUD", "levels": [{"rule": "percentage", "percent": "10"}]}

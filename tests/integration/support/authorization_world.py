@@ -268,7 +268,24 @@ def _teams(stack: Any, org: Organisation, ids: dict[str, Any]) -> Actor:
     removal = f"{path}/teams/{teams['team']}/customers/{ids['handed_off_customer_id']}/removal-requests"
     ids["removal_id"] = ok(member.post(removal, {"reason": "active_hand_off"}), 201)["removal_id"]
     ids["statement_month"] = "2026-05"
+    _fees(org, teams["team"], member, ids)
     return member
+
+
+def _fees(org: Organisation, team_id: str, member: Actor, ids: dict[str, Any]) -> None:
+    """A customer of the member's, closed with a closing (its fee: the one payments and corrections aim
+    at) and a further closing of the other side (the fee written off)."""
+    path = f"/orgs/{org.org_id}"
+    request = {"team_id": team_id, "customer": CONTACT, "summary": "2 beds"}
+    customer_id = ok(org.admin.post(f"{path}/referral-requests", request), 201)["request_id"]
+    ok(member.post(f"{path}/referral-requests/{customer_id}/accept"))
+    customers = f"{path}/teams/{team_id}/customers/{customer_id}"
+    day = ok(org.admin.get(customers))["created_at"][:10]
+    closing = {"close_date": day, "side": "buy", "sale_price": 30_000_000, "commission": 900_000, "currency": "USD"}
+    ok(member.post(f"{customers}/status", {"status": "closed", "closing": closing}))
+    ok(member.post(f"{customers}/closings", {**closing, "side": "sell"}), 201)
+    ids |= {"fee_customer_id": customer_id, "fee_closing": closing}
+    ids |= {"fee_id": f"{customer_id}-buy-{day}", "written_off_fee_id": f"{customer_id}-sell-{day}"}
 
 
 def _webhooks(stack: Any, org: Organisation, ids: dict[str, Any]) -> None:

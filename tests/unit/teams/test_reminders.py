@@ -12,7 +12,7 @@ import boto3
 import pytest
 from common.orgs import access, organisations
 from common.platform import db, ids
-from common.teams import membership, reminder_work, reminders, roster, team_customers
+from common.teams import closings, fee_model, membership, reminder_work, reminders, roster, team_customers
 from common.teams.team_model import team_customer_key
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.ses.models import ses_backends
@@ -162,7 +162,8 @@ def test_updated_closed_and_lost_customers_are_not_reminded(twilio: FakeTwilio, 
     frozen_clock.advance(days=5)
     caller = caller_for(org_id, team_id, M1)
     team_customers.update_status(caller, updated, team_customers.CustomerStatusChange(status="contacted"))
-    team_customers.update_status(caller, closed, team_customers.CustomerStatusChange(status="closed"))
+    closing = {"close_date": "2026-11-22", "side": "buy", "sale_price": 30_000_000, "commission": 900_000}
+    closings.close_customer(caller, closed, fee_model.Closing.model_validate({**closing, "currency": "USD"}))
     team_customers.update_status(caller, lost, team_customers.CustomerStatusChange(status="lost"))
     frozen_clock.advance(days=3)
     run = sweep()

@@ -50,16 +50,18 @@ class Permission(StrEnum):
     # every team's requests and overdue customers.
     MANAGE_TEAMS = "teams:manage"
     MANAGE_REFERRALS = "referrals:manage"
-    # Partner teams' referral fees (issue 23): agreements, payments, adjustments, every team's fees and statements.
-    MANAGE_FEES = "fees:manage"
     # Webhook endpoints: create, change, delete them, rotate their secrets, read their delivery logs.
     MANAGE_INTEGRATIONS = "integrations:manage"
+    # Partner teams' referral fees: agreements, payments, adjustments, corrections, and reading every team's
+    # fees, ledger and statements. Writing fees off is a permission of its own.
+    MANAGE_FEES = "fees:manage"
+    WRITE_OFF_FEES = "fees:write_off"
 
 
-# Setting a deal's value or credited partner, paying or reversing commission, balances, corrections and
-# payouts: what an attacker with a stolen password would want. Held without MFA, they are refused where the
-# deployment requires MFA for them.
-MONEY_PERMISSIONS = frozenset({Permission.DEAL_MONEY, Permission.PROGRAMME_MANAGE_BALANCES})
+# Setting a deal's value or credited partner, paying or reversing commission, balances, corrections,
+# payouts and writing off teams' fees: what an attacker with a stolen password would want. Held without MFA,
+# they are refused where the deployment requires MFA for them.
+MONEY_PERMISSIONS = frozenset({Permission.DEAL_MONEY, Permission.PROGRAMME_MANAGE_BALANCES, Permission.WRITE_OFF_FEES})
 
 Role = Literal["admin", "staff"]
 

@@ -1,4 +1,4 @@
-"""A team's monthly fee statement (issue 23, section 2): per currency, the opening balance, the month's fees,
+"""A team's monthly fee statement: per currency, the opening balance, the month's fees,
 late fees, payments, adjustments and write-offs, the closing balance, and the entries themselves; as JSON,
 CSV or a PDF (fpdf2).
 

@@ -1,6 +1,6 @@
 """What a removal request is made of, shared by the customer's answer and the requests themselves: the
 reasons a member may give for removing a customer from the team's list, and the open request a customer
-carries (issue 23, section 4).
+carries.
 
     removal request  ORG#<org>#REMOVAL#<removal> / REQUEST   entity "removal_request"
                      gsi1 ORG#<org>#REMOVALS_OPEN / <requestedAt>#<removal> while open: the staff's list

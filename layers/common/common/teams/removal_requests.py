@@ -1,4 +1,4 @@
-"""Removal requests (issue 23, section 4): a member asks to remove a customer assigned to them (the team's
+"""Removal requests: a member asks to remove a customer assigned to them (the team's
 leader or an admin any customer of the team) with a reason from a fixed list and notes. A hand-off or a bad
 fit goes to staff (teams:manage) as an open request, who reassign the customer to another team or close it
 as lost; every other reason closes the customer as lost with that reason at once.

@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from common.platform import clock, db, history, ids, listings
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from common.platform.validation import LongText, UserRef
+from common.teams.fee_model import Closing
 from common.teams.membership import TeamCaller
 from common.teams.team_model import (
     FINISHED_STATUSES,
@@ -72,6 +73,21 @@ class CustomerStatusChange(BaseModel):
     )
     status: CustomerStatus
     note: Annotated[LongText | None, Field(description="what happened; kept in the customer's history")] = None
+    closing: Closing | None = Field(
+        None,
+        validate_default=True,
+        description="required when the status is closed (and only then): the closing its referral fee is owed on",
+    )
+
+    @field_validator("closing")
+    @classmethod
+    def _closing_with_closed(cls, closing: Closing | None, info: ValidationInfo) -> Closing | None:
+        closed = info.data.get("status") == CustomerStatus.CLOSED
+        if closed and closing is None:
+            raise ValueError("required when the status is closed")
+        if info.data.get("status") not in (None, CustomerStatus.CLOSED) and closing is not None:
+            raise ValueError("only when the status is closed")
+        return closing
 
 
 class Reassignment(BaseModel):
@@ -229,7 +245,10 @@ def update_status(caller: TeamCaller, customer_id: str, change: CustomerStatusCh
     """Record the customer's status (with an optional note): its assignee, or the team's leader or an
     admin. The update restarts the 7 days (the due index moves), or takes a closed or lost customer out of
     the due index. One UpdateItem (with the page of its oldest history when that is full); a member's is
-    conditioned on the customer still being theirs."""
+    conditioned on the customer still being theirs. A change to `closed` (with its closing) is
+    common.teams.closings.close_customer's: it writes the closing and its fee with the status."""
+    if change.closing is not None:
+        raise ValueError("closing a customer records its closing and fee: common.teams.closings.close_customer")
     customer = get_customer(caller, customer_id, client=client)
     mine = customer.get("assignee_id") == caller.user_id
     if not (caller.leads or mine):

@@ -2,6 +2,8 @@
 modules: keys, roles, customer statuses.
 
     team            ORG#<org>#TEAM#<team> / TEAM              gsi1 ORG#<org>#TEAMS / <name casefolded>#<team>
+                                                              fee_pause_count: its fees more than 45 days overdue
+                                                              and not paid (common.teams.fee_lateness)
     team member     ORG#<org>#TEAM#<team> / MEMBER#<user>     gsi2 USER#<user>#TEAMS / <org>#<team>
     phone           PHONE#<e164> / PHONE                      opted out (STOP) or not, for every team
     phone link      PHONE#<e164> / TEAM#<org>#<team>          which member a number is, in each team
@@ -13,6 +15,8 @@ modules: keys, roles, customer statuses.
     short code      ORG#<org>#TEAM#<team>#CODE#<code> / CODE  the open request a code stands for in a team
     inbound SMS     SMS#<MessageSid> / NOTICE#reply           processed once (Twilio retries), TTL
     orgs with teams TEAM_ORGS / ORG#<org>                     the reminder sweep's list of organisations
+    referral fees   ORG#<org>#TEAM#<team>#FEES / CLOSING#..., FEE#..., ENTRY#..., BALANCE#<currency>, LATE#...
+                    and ORG#<org>#FEE_AGREEMENT#<scope> / VERSION#...: common.teams.fee_model
 """
 
 from __future__ import annotations

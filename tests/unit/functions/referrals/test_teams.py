@@ -291,7 +291,14 @@ def test_status_updates_keep_history_and_move_the_due_date(
 def test_closed_and_lost_customers_leave_the_due_index(call: Call, org: str, team: str) -> None:
     customer = add_customer(org, team, M1)
     path = f"/orgs/{org}/teams/{team}/customers/{customer}/status"
-    assert call("POST", path, user=M1, body={"status": "closed"})["statusCode"] == 200
+    closing = {
+        "close_date": "2026-11-22",
+        "side": "buy",
+        "sale_price": 30_000_000,
+        "commission": 900_000,
+        "currency": "USD",
+    }
+    assert call("POST", path, user=M1, body={"status": "closed", "closing": closing})["statusCode"] == 200
     stored = db.get(team_customer_key(org, team, customer))
     assert stored is not None and "gsi3pk" not in stored and "due_at" not in stored
     assert call("POST", path, user=M1, body={"status": "under_contract"})["statusCode"] == 200
@@ -375,7 +382,21 @@ def test_the_overdue_listing_groups_by_team(call: Call, org: str, team: str, fro
     frozen_clock.advance(days=1)
     add_customer(org, south, M1)
     closed = add_customer(org, south, M1)
-    call("POST", f"/orgs/{org}/teams/{south}/customers/{closed}/status", user=M1, body={"status": "closed"})
+    call(
+        "POST",
+        f"/orgs/{org}/teams/{south}/customers/{closed}/status",
+        user=M1,
+        body={
+            "status": "closed",
+            "closing": {
+                "close_date": "2026-11-23",
+                "side": "buy",
+                "sale_price": 30_000_000,
+                "commission": 900_000,
+                "currency": "USD",
+            },
+        },
+    )
     assert body_of(call("GET", f"/orgs/{org}/teams/overdue", user=REFERRER))["items"] == []
     frozen_clock.advance(days=7, hours=1)
     call("POST", f"/orgs/{org}/teams/{team}/customers/{a}/status", user=M1, body={"status": "contacted"})

@@ -83,7 +83,14 @@ def test_the_sweep_hands_the_due_work_on_and_the_work_function_does_it(work_queu
 
     no_teams = {"orgs": 0, "due": 0, "teams": 0, "items_read": 0, "handed_on": 0}
     no_requests = {"orgs": 0, "due": 0, "items_read": 0, "handed_on": 0}
-    assert result == {"due": 1, "items_read": 1, "handed_on": 1, "reminders": no_teams, "referrals": no_requests}
+    assert result == {
+        "due": 1,
+        "items_read": 1,
+        "handed_on": 1,
+        "reminders": no_teams,
+        "referrals": no_requests,
+        "fees": no_requests,
+    }
     assert _status("handled") == "ACTIVE"  # handed on, not done yet
     (record,) = queued(work_queue)
     assert json.loads(record["body"])["job"] == "lapse"
