@@ -29,7 +29,17 @@ add_import_roots()
 
 from common.platform.settings import environment  # noqa: E402
 
-from bench import cold_init, deliveries, dispatcher, integrations, leads, partners, payouts, referrals  # noqa: E402
+from bench import (  # noqa: E402
+    cold_init,
+    deliveries,
+    dispatcher,
+    fees,
+    integrations,
+    leads,
+    partners,
+    payouts,
+    referrals,
+)
 from bench.measure import Case, RoundTrips, compare, percentile  # noqa: E402
 from local.dynamodb_local import DynamoDBLocal  # noqa: E402
 from local.moto_server import MotoServer  # noqa: E402
@@ -116,6 +126,12 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
             "SMS webhook reply (PAUSE / RESUME)",
             *referrals.webhook_case(raw, TABLE, admin),
             "Query + PutItem + UpdateItem + UpdateItem",
+            lambda: None,
+        ),
+        (
+            "team customer closed with its closing (the fee, its ledger entry)",
+            *fees.closing_case(raw, TABLE, admin, ITERATIONS),
+            "BatchGetItem + GetItem + Query + GetItem + TransactWriteItems",
             lambda: None,
         ),
     ]

@@ -34,7 +34,7 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
     subprocess.run([sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
     results = json.loads((tmp_path / "latest.json").read_text())
     rows = {row["operation"]: row for row in results["latency"]}
-    assert len(rows) == 8
+    assert len(rows) == 9
     for name, row in rows.items():
         # The webhook writes the MessageSid record before acting and the reply after: 3 writes.
         expected_writes = 0 if name.startswith("lead listing") else 3 if name.startswith("SMS webhook") else 1
@@ -53,6 +53,14 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
     assert rows["partner deal creation (POST portal deal)"]["round_trips"] == {
         "BatchGetItem": 1,
         "GetItem": 1,
+        "TransactWriteItems": 1,
+    }
+    # A closing: the caller, the customer, the closing (a redelivery finds it), the agreement in force (the
+    # team's, then the organisation's), the team's balance; one transaction of all it writes.
+    assert rows["team customer closed with its closing (the fee, its ledger entry)"]["round_trips"] == {
+        "BatchGetItem": 1,
+        "GetItem": 3,
+        "Query": 2,
         "TransactWriteItems": 1,
     }
     # The sweep's reads grow with the partners due (100 of 2,000), not with all partners.
