@@ -145,3 +145,42 @@ def test_the_demo_company_sells_a_customer_and_asks_where_its_lead_stands(stack:
     status = company.get(f"{path}/leads/DEMO-STATUS-1/status")
     assert status.status_code == 200, status.text
     assert status.json()["lead_id"] == lead.json()["lead_id"] and status.json()["status"] == "queued"
+
+
+def test_the_demo_walks_a_referral_to_a_paid_fee_and_its_statement(stack: LocalStack, demo: Demo) -> None:
+    """The README's walk-through from a referral text to a paid fee."""
+    admin = Actor(stack.url, demo.admin.token, demo.admin.user_id)
+    leader = Actor(stack.url, demo.reps[0].token, demo.reps[0].user_id)
+    member = Actor(stack.url, demo.reps[1].token, demo.reps[1].user_id)
+    org, team = f"/orgs/{demo.org_id}", f"/orgs/{demo.org_id}/teams/{demo.team_id}"
+    request = admin.post(
+        f"{org}/referral-requests",
+        {"team_id": demo.team_id, "customer": {"first_name": "Robin", "last_name": "Seller"}, "summary": "Flat"},
+    )
+    assert request.status_code == 201, request.text
+    customer_id = request.json()["request_id"]
+    assert member.post(f"{org}/referral-requests/{customer_id}/accept").status_code == 200
+    # A new agreement applies to referrals from now on, not to Robin, referred under the defaults (30%).
+    terms = {"rate_bps": 2500, "minimum_fee": 100000, "currency": "USD"}
+    assert admin.put(f"{org}/teams/fee-agreement", terms).status_code == 200
+    today = member.get(f"{team}/customers/{customer_id}").json()["created_at"][:10]
+    closing = {"close_date": today, "side": "buy", "sale_price": 45000000, "commission": 1350000, "currency": "USD"}
+    closed = member.post(f"{team}/customers/{customer_id}/status", {"status": "closed", "closing": closing})
+    assert closed.status_code == 200, closed.text
+    fee_id = f"{customer_id}-buy-{today}"
+    fee = leader.get(f"{team}/fees/{fee_id}").json()
+    assert (fee["amount"], fee["outstanding"], fee["status"]) == (405000, 405000, "open")
+    payment = {"fee_id": fee_id, "amount": 405000, "reference": "Wire 8812"}
+    assert admin.post(f"{team}/fee-payments", payment).status_code == 201
+    assert leader.get(f"{team}/fees/{fee_id}").json()["status"] == "paid"
+    ledger = leader.get(f"{team}/fee-ledger").json()["items"]
+    mine = [entry for entry in ledger if entry.get("fee_id") == fee_id]
+    assert sorted((entry["kind"], entry["amount"]) for entry in mine) == [("fee", 405000), ("payment", -405000)]
+    # The month's statement lists both entries; its totals are the ledger's.
+    statement = leader.get(f"{team}/statements/{today[:7]}").json()
+    usd = next(c for c in statement["currencies"] if c["currency"] == "USD")
+    listed = [(e["kind"], e["amount"]) for e in usd["entries"] if e.get("fee_id") == fee_id]
+    assert listed == [("fee", 405000), ("payment", -405000)]
+    assert usd["closing_balance"] == usd["opening_balance"] + sum(e["amount"] for e in usd["entries"])
+    pdf = leader.get(f"{team}/statements/{today[:7]}", params={"format": "pdf"})
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
