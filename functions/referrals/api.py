@@ -11,12 +11,14 @@ from common.platform.settings import Deployment, SignInPolicy, validate_settings
 from common.web.idempotency import respond_once
 from common.web.resolver import create_resolver
 
-from referrals import referral_routes, team_routes
+from referrals import referral_routes, standards_routes, team_routes
 
 # Validated at cold start: a misconfigured function fails before it serves anything.
 validate_settings(Deployment, SignInPolicy)
 
 app = create_resolver()
+# First: its /teams/below-standard must not be taken for a team id by the team routes.
+app.include_router(standards_routes.router)
 app.include_router(team_routes.router)
 app.include_router(referral_routes.router)
 

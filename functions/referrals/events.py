@@ -8,10 +8,10 @@ texted yet."""
 from __future__ import annotations
 
 from common.platform import queued_changes
-from common.platform.settings import Deployment, TwilioAuthToken, TwilioSender, validate_settings
+from common.platform.settings import Deployment, Portal, TwilioAuthToken, TwilioSender, validate_settings
 from common.teams import referral_offers
 
-validate_settings(Deployment, TwilioAuthToken, TwilioSender)
+validate_settings(Deployment, Portal, TwilioAuthToken, TwilioSender)
 
 REACTIONS: tuple[queued_changes.Reaction, ...] = (referral_offers.on_change,)
 

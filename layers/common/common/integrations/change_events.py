@@ -13,6 +13,7 @@ How each change shows in its item:
   payout requests are put once (INSERT), and a payout request is settled once (`status`); a customer is sold
   once (`sale`, absent before).
 - A team customer's becoming overdue is noted by the sweep on the item (team_customers.note_overdue).
+- A team's standing changes with an entry of its standing history (common.teams.standing).
 
 Every event's id derives from the record's id and its type (events.event_id), so a redelivered record means
 the same events; its time is the item's own time of the change (the history entry's, `updated_at`, ...),
@@ -50,11 +51,12 @@ from common.partners.partner_nodes import Partner
 from common.platform import clock, db, history
 from common.platform.observability import logger
 from common.programme.invitations import Invitation, InvitationState
-from common.teams import team_customers
+from common.teams import standing, team_customers
 from common.teams.customer_views import TeamCustomer
 from common.teams.referral_requests import HISTORY as REFERRAL_HISTORY
 from common.teams.referral_requests import effective_status
 from common.teams.referral_views import ReferralRequest
+from common.teams.team_views import Team
 
 Found = tuple[EventType, str | None]  # an event type, and when its change happened as the item says (if it does)
 Detect = Callable[[db.Item | None, db.Item], list[Found]]
@@ -253,6 +255,11 @@ def _referral_answer(item: db.Item, at: str, client: Any) -> BaseModel:
     return ReferralRequest.of(item, status=effective_status(item, moment))
 
 
+def _team(old: db.Item | None, new: db.Item) -> list[Found]:
+    # Only staff's standing changes are events of a team (its other changes are not published).
+    return [(c.TEAM_STANDING_CHANGED, entry.get("at")) for entry in _added(standing.HISTORY, old, new)] if old else []
+
+
 def _plain(model: type[Any]) -> DataOf:
     return lambda item, at, client: model.of(item)
 
@@ -267,6 +274,7 @@ _ENTITIES: dict[str, tuple[Detect, DataOf]] = {
     "payout_request": (_payout_request, _payout_answer),
     "team_customer": (_team_customer, _team_customer_answer),
     "referral_request": (_referral_request, _referral_answer),
+    "team": (_team, _plain(Team)),
 }
 # The entities whose changes may mean events: the consumer's queue receives these only (change_fanout).
 ENTITIES = tuple(_ENTITIES)

@@ -89,7 +89,15 @@ CONSUMER_FILTERS: Mapping[str, tuple[Pattern, ...]] = {
             "dynamodb": {
                 "NewImage": {
                     "entity": {
-                        "S": ["lead", "partner_node", "deal", "payout_request", "team_customer", "referral_request"]
+                        "S": [
+                            "lead",
+                            "partner_node",
+                            "deal",
+                            "payout_request",
+                            "team_customer",
+                            "referral_request",
+                            "team",
+                        ]
                     }
                 }
             }

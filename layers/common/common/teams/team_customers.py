@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from common.platform import clock, db, history, ids, listings
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from common.platform.validation import LongText, UserRef
+from common.teams import team_stats
 from common.teams.membership import TeamCaller
 from common.teams.team_model import (
     FINISHED_STATUSES,
@@ -273,7 +274,13 @@ def update_status(caller: TeamCaller, customer_id: str, change: CustomerStatusCh
             client=client,
         )
 
-    return history.attempt(history.Addition(HISTORY, [entry], customer), write)
+    updated = history.attempt(history.Addition(HISTORY, [entry], customer), write)
+    if change.status == CustomerStatus.CLOSED and customer.get("status") != CustomerStatus.CLOSED:
+        # A closing counts in the team's and the assignee's standards (common.teams.team_stats).
+        team_stats.add_counts(
+            caller.org_id, caller.team_id, team_stats.today(), {"closed": 1}, customer.get("assignee_id"), client=client
+        )
+    return updated
 
 
 # Set on a customer once the sweep finds it past its update date: the due date it was overdue for, and when
