@@ -435,6 +435,16 @@ ACCESS: dict[str, Entry] = {
     ),
     "POST /orgs/{org_id}/referral-requests/{request_id}/accept": e(TEAM_ACCEPTOR, request_id="open_referral_id"),
     "GET /me/teams": e(ANY_USER),
+    # -- partner teams' standards and standing
+    "GET /orgs/{org_id}/standards": e(permission("teams:manage")),
+    "PUT /orgs/{org_id}/standards": e(permission("teams:manage"), {"window_days": 90}),
+    "GET /orgs/{org_id}/teams/below-standard": e(permission("teams:manage")),
+    "GET /orgs/{org_id}/teams/{team_id}/scorecard": e(TEAM_MANAGER),
+    "PUT /orgs/{org_id}/teams/{team_id}/standing": e(
+        permission("teams:manage"), {"standing": "good", "reason": "Matrix"}
+    ),
+    "GET /orgs/{org_id}/teams/{team_id}/standing-history": e(permission("teams:manage")),
+    "PUT /orgs/{org_id}/teams/{team_id}/areas": e(permission("teams:manage"), {"areas": ["Matrix"]}),
     # -- commissions, wallets, the ledger and payouts
     "POST /orgs/{org_id}/commission-plan/versions": e(
         BALANCE_KEEPER, {"currency": "AUD", "levels": [{"rule": "percentage", "percent": "10"}]}

@@ -136,16 +136,28 @@ def set_standing(org_id: str, team_id: str, change: StandingChange, actor: str, 
         "reason": change.reason,
     }
 
+    values = {":standing": change.standing.value, ":reason": change.reason, ":at": at, ":by": actor, ":one": 1}
+    sets = (
+        "standing = :standing, standing_reason = :reason, standing_changed_at = :at, standing_changed_by = :by, "
+        "updated_at = :at"
+    )
+    if HISTORY.attribute not in team:  # the first change starts the history (the team was made without one)
+        return db.update(
+            team_key(org_id, team_id),
+            expression=f"SET {sets}, {HISTORY.attribute} = :entries ADD version :one",
+            condition=f"attribute_exists(pk) AND attribute_not_exists({HISTORY.attribute})",
+            values={**values, ":entries": [entry]},
+            on_conflict=Conflict(f"the standing of team {team_id} changed meanwhile; retry"),
+            client=client,
+        )
+
     def write(addition: history.Addition) -> db.Item:
         return history.update(
             team_key(org_id, team_id),
             addition,
-            expression=(
-                "SET standing = :standing, standing_reason = :reason, standing_changed_at = :at, "
-                f"standing_changed_by = :by, updated_at = :at, {addition.expression} ADD version :one"
-            ),
+            expression=f"SET {sets}, {addition.expression} ADD version :one",
             condition=f"attribute_exists(pk) AND {addition.condition}",
-            values={":standing": change.standing.value, ":reason": change.reason, ":at": at, ":by": actor, ":one": 1},
+            values=values,
             on_conflict=NotFound(f"team {team_id} not found"),
             client=client,
         )
