@@ -166,7 +166,7 @@ def add_team(stack: LocalStack, org: Org, name: str, areas: list[str]) -> str:
     return str(team_id)
 
 
-def request_for(org: Org, **target: str) -> Any:
+def request_for(org: Org, **target: Any) -> Any:
     return org.staff.post(
         f"/orgs/{org.org_id}/referral-requests",
         {**target, "customer": {"first_name": "Dee", "last_name": "Buyer"}, "summary": "2 beds"},
@@ -232,6 +232,20 @@ def test_routing_by_area_standing_and_close_rate_and_what_standing_refuses(stack
             (fair, "good", 50.0),
             (probation, "probation", 100.0),
         ]
+
+        # Unaccepted in time, it is offered on to the route's next team (here on an attempt past its expiry).
+        short = request_for(org, area="Springfield", expires_in_minutes=5).json()
+        stack.advance_clock(6 * 60)
+        late_yes = org.leaders[best].post(f"/orgs/{org.org_id}/referral-requests/{short['request_id']}/accept")
+        assert late_yes.status_code == 409 and late_yes.json()["type"] == "/problems/referral-expired"
+        stack.wait_for_streams()
+        expired = org.staff.get(f"/orgs/{org.org_id}/referral-requests/{short['request_id']}").json()
+        onward = org.staff.get(f"/orgs/{org.org_id}/referral-requests/{expired['rerouted_to']}").json()
+        assert (onward["team_id"], onward["route"]["position"], onward["rerouted_from"]) == (
+            fair,
+            1,
+            short["request_id"],
+        )
 
         # Paused for fees (the fees' counter on the team): the next good team; then probation; then none.
         db.update(team_key(org.org_id, best), expression="SET fee_pause_count = :one", values={":one": 1})

@@ -29,7 +29,7 @@ from common.teams.team_model import offer_key, team_key
 
 from local.twilio_fake import FakeTwilio
 from tests.unit.teams.test_referral_requests import AMY, LEADER, ORG, STAFF, create, twilio  # noqa: F401
-from tests.unit.teams.test_referral_requests import team as team_fixture  # noqa: F401
+from tests.unit.teams.test_referral_requests import team as team_fixture
 
 team = team_fixture
 ACTOR = f"user:{STAFF}"
@@ -247,3 +247,26 @@ def test_the_daily_job_samples_open_customers_and_flags_teams_below_standard(
     standards.put_standards(ORG, standards.Standards(open_rate=25), ACTOR)
     assert standards_sweep.rates(rates).cleared == 1
     assert standards_sweep.below_standard(ORG)[0] == []
+
+
+def test_an_expired_request_for_an_area_is_offered_on_once(frozen_clock: Any) -> None:
+    from common.teams import referral_expiry
+
+    first, second = new_team("First", ["Springfield"]), new_team("Second", ["Springfield"])
+    close_rate(first, "90")
+    request = by_area("Springfield")
+    assert request["team_id"] == first
+    frozen_clock.advance(minutes=121)
+    assert referral_expiry.expire(request)
+    expired = db.get(referral_requests.referral_key(ORG, request["request_id"]), consistent=True)
+    referral_expiry.on_change(request, expired)
+    onward = db.get(referral_requests.referral_key(ORG, request["request_id"]), consistent=True)
+    assert onward is not None and onward["rerouted_to"]
+    successor = referral_requests.get(ORG, onward["rerouted_to"])
+    assert (successor["team_id"], successor["route"]["position"], successor["rerouted_from"]) == (
+        second,
+        1,
+        request["request_id"],
+    )
+    assert referral_requests.reroute(expired) is None  # a redelivery offers it on no further
+    assert referral_requests.reroute({**successor, "status": "expired"}) is None  # the last candidate

@@ -159,11 +159,13 @@ def _create(
     route: routing.Route | None,
     created_by: str,
     *,
+    rerouted_from: str | None = None,
     client: Any = None,
 ) -> db.Item:
     """The request with its history, and a short code unique among the team's open requests: one
     transaction (another on the rare code collision), held to the team being offerable. `created_by` is the
-    staff user's id."""
+    staff user's id. A request offered on to the next team of its route (`rerouted_from`, expired) names
+    its successor in the same transaction, once."""
     request_id = ids.new_id()
     now = clock.now()
     at, expires_at = clock.iso(now), clock.iso(now + timedelta(minutes=new.expires_in_minutes))
@@ -181,6 +183,7 @@ def _create(
             "request_id": request_id,
             "team_id": team_id,
             **({"area": route.area, "route": storable(route.model_dump(mode="json"))} if route else {}),
+            **({"rerouted_from": rerouted_from} if rerouted_from else {}),
             "customer": new.customer.model_dump(exclude_none=True),
             "summary": new.summary,
             "code": code,
@@ -209,6 +212,8 @@ def _create(
         }
 
         def refusal(failed: list[db.Item | None]) -> DomainError:
+            if len(failed) > 3 and failed[3] is not None:
+                return _Rerouted("offered on already")
             if failed[2] is not None:
                 if not failed[2]:
                     return invalid("body.team_id", "is not a team of the organisation")
@@ -229,6 +234,19 @@ def _create(
                         values={":now": at},
                     ),
                     db.tx_check(team_key(org_id, team_id), condition=offerable, values=offerable_values),
+                    *(
+                        [
+                            db.tx_update(
+                                referral_key(org_id, rerouted_from),
+                                expression="SET rerouted_to = :next",
+                                condition="attribute_not_exists(rerouted_to) AND #status = :expired",
+                                names={"#status": "status"},
+                                values={":next": request_id, ":expired": S.EXPIRED.value},
+                            )
+                        ]
+                        if rerouted_from
+                        else []
+                    ),
                 ],
                 on_cancel=refusal,
                 client=client,
@@ -241,6 +259,43 @@ def _create(
 
 class _CodeTaken(Conflict):
     pass
+
+
+class _Rerouted(Conflict):
+    pass
+
+
+def reroute(expired: db.Item, *, client: Any = None) -> db.Item | None:
+    """Offer an expired request made for an area to the next team of its route that is still offerable
+    (a new request, with its own code and time): once, however often it is asked (the expired request
+    names its successor in the successor's transaction). Returns the new request; None when it was offered
+    on already or no candidate is left."""
+    if expired.get("status") != S.EXPIRED or not expired.get("route") or expired.get("rerouted_to"):
+        return None
+    route = routing.Route.model_validate(expired["route"])
+    new = NewReferralRequest(
+        area=route.area,
+        customer=ReferralCustomer.model_validate(expired["customer"]),
+        summary=expired["summary"],
+        expires_in_minutes=int(expired["expires_in_minutes"]),
+    )
+    for position in range(route.position + 1, len(route.candidates)):
+        onward = routing.Route(area=route.area, candidates=route.candidates, position=position)
+        try:
+            return _create(
+                expired["org_id"],
+                new,
+                route.candidates[position].team_id,
+                onward,
+                expired["created_by"],
+                rerouted_from=expired["request_id"],
+                client=client,
+            )
+        except standing.TeamNotOfferable:
+            continue
+        except _Rerouted:
+            return None
+    return None
 
 
 def _not_offerable(team: db.Item) -> DomainError:

@@ -58,6 +58,10 @@ class ReferralRequest(NewReferralRequest, Answer):
     request_id: str
     team_id: str = Field(description="the team it is offered to (for an area: the one its route chose)")
     route: Route | None = Field(None, description="for a request made for an area: how its team was chosen")
+    rerouted_to: str | None = Field(
+        None, description="made for an area and expired unaccepted: the request offering it to the route's next team"
+    )
+    rerouted_from: str | None = Field(None, description="the expired request this one offers on")
     code: str = Field(description="the short code members reply with: YES <code>")
     status: ReferralStatus = Field(description="as of now: an open request past expires_at is expired")
     expires_at: Timestamp
