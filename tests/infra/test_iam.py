@@ -184,10 +184,11 @@ EXPECTED_ACTIONS = {
         "sqs:GetQueueUrl",
     },
     # Its work: the lapses and expiries, the teams' 7-day reminders and digests (texts and e-mails, one notice
-    # per day); no Query (each message names its items).
+    # per day), the teams' standards (a Query of each team's day counts and of the organisation's open customers).
     manifest.STATUS_SWEEP_WORK.name: OBSERVABILITY
     | QUEUE_READING
     | {
+        "dynamodb:Query",
         "dynamodb:GetItem",
         "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
