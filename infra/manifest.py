@@ -191,10 +191,10 @@ ROUTES: tuple[Route, ...] = (
         for section in ("programme", "portal")
         for route in _under(f"/orgs/{{orgId}}/{section}", PARTNERS_API.name)
     ),
-    # Partner teams, their customer lists and referral requests, and the teams' performance standards.
+    # Partner teams, their customer lists and referral requests.
     *(
         route
-        for section in ("teams", "referral-requests", "standards")
+        for section in ("teams", "referral-requests")
         for route in _prefix(f"/orgs/{{orgId}}/{section}", REFERRALS_API.name)
     ),
     # Commission plans, wallets and their ledger, payout requests: the programme's money.

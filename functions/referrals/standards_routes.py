@@ -3,7 +3,9 @@ standing and its history, the areas it serves, and the teams the daily sweep fou
 handlers over common.teams.standards, common.teams.scorecard, common.teams.standing, common.teams.routing
 and common.teams.standards_sweep.
 
-Included in the API before the team routes: /teams/below-standard is never taken for a team id."""
+Under /orgs/{orgId}/teams (the gateway's existing prefix for this function: no route of its own), and
+included in the API before the team routes: /teams/standards and /teams/below-standard are never taken
+for a team id."""
 
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ def _staff(org_id: str) -> str:
 
 
 @router.get(
-    "/orgs/<org_id>/standards",
+    "/orgs/<org_id>/teams/standards",
     summary="The organisation's performance standards for its partner teams (the defaults until set)",
     tags=["team standards"],
     responses=answers(ok("The standards"), forbidden=missing(Permission.MANAGE_TEAMS), not_found=NOT_A_MEMBER),
@@ -43,7 +45,7 @@ def get_standards(org_id: Id) -> standards.OrgStandards:
 
 
 @router.put(
-    "/orgs/<org_id>/standards",
+    "/orgs/<org_id>/teams/standards",
     summary="Set the organisation's performance standards (a field left out takes its default)",
     tags=["team standards"],
     responses=answers(
@@ -54,7 +56,6 @@ def put_standards(org_id: Id, change: Annotated[standards.Standards, Body()]) ->
     return standards.put_standards(org_id, change, _staff(org_id))
 
 
-# Registered before the team routes' /teams/<team_id>.
 @router.get(
     "/orgs/<org_id>/teams/below-standard",
     summary="Teams the daily sweep found under a standard (flags for staff: standing is staff's to set)",

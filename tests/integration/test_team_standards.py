@@ -118,7 +118,7 @@ def test_a_scorecard_from_offers_opens_attempts_closings_and_samples(stack: Loca
 
         # Lower standards clear the flag on the next day's sweep; the scorecard follows them at once.
         lower = {"open_rate": 40, "compliance_rate": 40}
-        assert team.staff.put(f"/orgs/{team.org_id}/standards", lower).json()["open_rate"] == 40
+        assert team.staff.put(f"/orgs/{team.org_id}/teams/standards", lower).json()["open_rate"] == 40
         assert scorecard(team, team.staff)["below_standard"] == []
         stack.advance_clock(DAY)
         sweep(stack)
@@ -288,9 +288,9 @@ def test_bad_input_is_422_naming_the_field_and_changes_nothing(stack: LocalStack
         (f"{path}/standing", {"standing": "paused"}, "body.reason"),
         (f"{path}/areas", {"areas": [f"area {n}" for n in range(21)]}, "body.areas"),
         (f"{path}/areas", {"areas": [""]}, "body.areas.0"),
-        (f"/orgs/{org.org_id}/standards", {"open_rate": 101}, "body.open_rate"),
-        (f"/orgs/{org.org_id}/standards", {"window_days": 1000}, "body.window_days"),
-        (f"/orgs/{org.org_id}/standards", {"compliance_rate": "80"}, "body.compliance_rate"),
+        (f"/orgs/{org.org_id}/teams/standards", {"open_rate": 101}, "body.open_rate"),
+        (f"/orgs/{org.org_id}/teams/standards", {"window_days": 1000}, "body.window_days"),
+        (f"/orgs/{org.org_id}/teams/standards", {"compliance_rate": "80"}, "body.compliance_rate"),
     ]
     for route, body, named in cases:
         answer = org.staff.put(route, body)
@@ -298,5 +298,5 @@ def test_bad_input_is_422_naming_the_field_and_changes_nothing(stack: LocalStack
         assert named in {e["field"] for e in answer.json()["errors"]}, (named, answer.text)
     team = org.staff.get(path).json()
     assert (team["standing"], team["areas"], team["version"]) == ("good", ["Springfield"], 2)
-    assert org.staff.get(f"/orgs/{org.org_id}/standards").json()["version"] == 0
+    assert org.staff.get(f"/orgs/{org.org_id}/teams/standards").json()["version"] == 0
     assert org.staff.get(f"{path}/standing-history").json()["items"] == []

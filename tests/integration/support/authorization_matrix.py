@@ -436,8 +436,8 @@ ACCESS: dict[str, Entry] = {
     "POST /orgs/{org_id}/referral-requests/{request_id}/accept": e(TEAM_ACCEPTOR, request_id="open_referral_id"),
     "GET /me/teams": e(ANY_USER),
     # -- partner teams' standards and standing
-    "GET /orgs/{org_id}/standards": e(permission("teams:manage")),
-    "PUT /orgs/{org_id}/standards": e(permission("teams:manage"), {"window_days": 90}),
+    "GET /orgs/{org_id}/teams/standards": e(permission("teams:manage")),
+    "PUT /orgs/{org_id}/teams/standards": e(permission("teams:manage"), {"window_days": 90}),
     "GET /orgs/{org_id}/teams/below-standard": e(permission("teams:manage")),
     "GET /orgs/{org_id}/teams/{team_id}/scorecard": e(TEAM_MANAGER),
     "PUT /orgs/{org_id}/teams/{team_id}/standing": e(
