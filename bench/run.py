@@ -39,6 +39,7 @@ from bench import (  # noqa: E402
     partners,
     payouts,
     referrals,
+    standards,
 )
 from bench.measure import Case, RoundTrips, compare, percentile  # noqa: E402
 from local.dynamodb_local import DynamoDBLocal  # noqa: E402
@@ -142,6 +143,7 @@ def run_latency(endpoint: str, moto: str, twilio: FakeTwilio) -> tuple[list[dict
     sweeps = {
         "lapse": partners.sweep_case(raw, TABLE, sweep_org),
         "reminders": referrals.reminder_sweep_case(raw, TABLE, admin, lambda: len(twilio.messages())),
+        "standards": standards.standards_case(raw, TABLE, admin),
         "cascade": payouts.cascade_case(raw, TABLE, trips.take),
         "dispatch": dispatcher.dispatch_case(boto3.client("sqs")),
         "integrations": integrations.run(raw, TABLE, admin, trips.take),
@@ -280,6 +282,7 @@ def report(latency: list[dict[str, Any]], sweeps: dict[str, Any], imports: list[
         )
     lines += partners.sweep_report(sweeps["lapse"])
     lines += referrals.reminder_report(sweeps["reminders"])
+    lines += standards.report(sweeps["standards"])
     lines += payouts.cascade_report(sweeps["cascade"])
     lines += dispatcher.dispatch_report(sweeps["dispatch"])
     lines += integrations.report(sweeps["integrations"])

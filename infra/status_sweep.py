@@ -33,6 +33,8 @@ from infra.table import Table
 # its open referral requests by expiry. The sweep reads only the ranges that are due; the table holds the
 # organisations with teams (one partition it queries).
 DUE_INDEX = "gsi3"
+# The organisations' team listings (ORG#<org>#TEAMS / <name>#<team>): the standards job's pages of teams.
+TEAMS_INDEX = "gsi1"
 # The work: the items of a page read again (BatchGetItem), each lapse or expiry one conditional UpdateItem
 # (a TransactWriteItems when a history pages out, authorised as the Update and Put it holds), one notice per
 # reminder, digest and channel per day (claimed, read, finished, released when sending fails).
@@ -67,7 +69,8 @@ class StatusSweep(Construct):
         self.sweep = LambdaFunction(self, spec.name, spec=spec, defaults=defaults)
         self.sweep.role.add_to_policy(
             iam.PolicyStatement(
-                actions=["dynamodb:Query"], resources=[table.table.table_arn, table.index_arn(DUE_INDEX)]
+                actions=["dynamodb:Query"],
+                resources=[table.table.table_arn, table.index_arn(DUE_INDEX), table.index_arn(TEAMS_INDEX)],
             )
         )
         self.failures = dead_letter_queue(
@@ -84,6 +87,12 @@ class StatusSweep(Construct):
         work = manifest.STATUS_SWEEP_WORK
         self.work = LambdaFunction(self, work.name, spec=work, defaults=defaults)
         self.work.role.add_to_policy(iam.PolicyStatement(actions=WORK_ITEM_ACTIONS, resources=[table.table.table_arn]))
+        # The standards job reads a team's day counts (the table) and an organisation's open customers (gsi3).
+        self.work.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["dynamodb:Query"], resources=[table.table.table_arn, table.index_arn(DUE_INDEX)]
+            )
+        )
         sender.grant_send(self.work.role)
         self.work_queue = ChangeQueue(self, "Work", consumer=self.work)
         self.sweep.function.add_environment(env_name("sweep_work_queue_url"), self.work_queue.queue.queue_url)

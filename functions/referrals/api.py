@@ -11,16 +11,17 @@ from common.platform.settings import Deployment, SignInPolicy, validate_settings
 from common.web.idempotency import respond_once
 from common.web.resolver import create_resolver
 
-from referrals import fee_routes, referral_routes, removal_routes, statement_routes, team_routes
+from referrals import fee_routes, referral_routes, removal_routes, standards_routes, statement_routes, team_routes
 
 # Validated at cold start: a misconfigured function fails before it serves anything.
 validate_settings(Deployment, SignInPolicy)
 
 app = create_resolver()
-# Before the team routes: /teams/removal-requests and /teams/fee-agreement are matched before
-# /teams/{teamId} (routes match in order).
+# Before the team routes: /teams/removal-requests, /teams/fee-agreement, /teams/standards and
+# /teams/below-standard are matched before /teams/{teamId} (routes match in order).
 app.include_router(removal_routes.router)
 app.include_router(fee_routes.router)
+app.include_router(standards_routes.router)
 app.include_router(team_routes.router)
 app.include_router(referral_routes.router)
 app.include_router(statement_routes.router)

@@ -44,15 +44,17 @@ def _staff(org_id: str) -> Member:
 
 @router.post(
     "/orgs/<org_id>/referral-requests",
-    summary="Offer a customer to a team: texted to its eligible members, first to accept gets it",
+    summary="Offer a customer to a team, or to the best team serving an area: texted to its eligible members, "
+    "first to accept gets it",
     tags=["referral requests"],
     status_code=201,
     responses=answers(
         ok("The open request with its short code (no offer is sent yet)", 201),
         forbidden=missing(Permission.MANAGE_REFERRALS),
         not_found=NOT_A_MEMBER,
-        conflict="No free short code or a generated id collided; retry",
-        invalid=INVALID + " (or team_id is not a team of the organisation)",
+        conflict="The team is paused, removed or paused for overdue fees, or no offerable team serves the area "
+        "(team-not-offerable, saying why); or no free short code or a generated id collided; retry",
+        invalid=INVALID + " (or team_id is not a team of the organisation, or both or neither of team_id and area)",
     ),
 )
 def create_request(
@@ -137,7 +139,8 @@ def request_history(
         ok("Accepted: the customer is in the team's list (accepting again answers the same)"),
         forbidden=f"Not in the request's team, a member not eligible for referrals, or {UNCONFIRMED}",
         not_found=NO_REQUEST,
-        conflict="Already taken by someone else (referral-taken), or expired (referral-expired)",
+        conflict="Already taken by someone else (referral-taken), expired (referral-expired), or the team was "
+        "removed (team-removed)",
     ),
 )
 def accept_request(org_id: Id, request_id: Id) -> referral_views.Acceptance:

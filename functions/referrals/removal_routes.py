@@ -76,7 +76,7 @@ def open_requests(org_id: Id, cursor: Cursor = None, limit: Limit = PAGE_LIMIT) 
         forbidden=missing(Permission.MANAGE_TEAMS),
         not_found=NOT_A_MEMBER + "; or no such removal request",
         conflict="Decided already, or the customer changed meanwhile (removal-decided), or it is closed "
-        "(customer-finished)",
+        "(customer-finished), or the team to reassign to is offered no referrals (team-not-offerable)",
         invalid=INVALID + " (or the team to reassign to is missing, unknown or the same)",
     ),
 )

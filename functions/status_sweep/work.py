@@ -1,8 +1,9 @@
 """Entry point of the sweep's work function: it reads the queue the daily sweep (status_sweep.handler) fills
 with its due work, a page per message, and does it: lapses partners, reminds team members, sends leaders
 their digests, expires referral requests, reminds teams of their referral fees, charges late fees and counts
-the pause (common.partners.lapse_sweep, common.teams.reminder_work, common.teams.referral_expiry,
-common.teams.fee_lateness). Resolves the event only.
+the pause, samples and judges the partner teams' standards (common.partners.lapse_sweep,
+common.teams.reminder_work, common.teams.referral_expiry, common.teams.fee_lateness,
+common.teams.standards_sweep). Resolves the event only.
 
 Each message is handled on its own and reported in batchItemFailures when it is not finished: a send that
 failed (it is tried again with the message; what was done is not done again: lapses and expiries are
@@ -27,7 +28,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.partners import lapse_sweep
 from common.platform.observability import logger, metrics, tracer
 from common.platform.settings import Deployment, SesConfiguration, validate_settings
-from common.teams import fee_lateness, referral_expiry, reminder_work, reminders
+from common.teams import fee_lateness, referral_expiry, reminder_work, reminders, standards_sweep
 
 # Validated at cold start: a misconfigured function fails before it runs. Like the sweep before it, it
 # validates no Twilio group: texts that cannot go out fail their message, which is retried and alarmed.
@@ -52,6 +53,8 @@ JOBS: dict[str, Job] = {
     reminders.DIGEST_JOB: reminder_work.digest,
     referral_expiry.JOB: referral_expiry.work,
     fee_lateness.JOB: fee_lateness.work,
+    standards_sweep.SAMPLE_JOB: standards_sweep.sample,
+    standards_sweep.RATES_JOB: standards_sweep.rates,
 }
 # The metrics each job's counts feed (summed over a batch): the sweep's counts before the work moved here.
 METRICS: dict[str, dict[str, str]] = {
@@ -73,6 +76,8 @@ METRICS: dict[str, dict[str, str]] = {
         "paused": "TeamFeesPastPause",
         "failed": "TeamFeeReminderFailures",
     },
+    standards_sweep.SAMPLE_JOB: {"sampled": "StandardsSamplesWritten"},
+    standards_sweep.RATES_JOB: {"flagged": "TeamsBelowStandard"},
 }
 UNFINISHED_METRIC = "SweepWorkUnfinished"
 FAILED_METRIC = "SweepWorkFailed"

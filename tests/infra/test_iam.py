@@ -184,10 +184,11 @@ EXPECTED_ACTIONS = {
         "sqs:GetQueueUrl",
     },
     # Its work: the lapses and expiries, the teams' 7-day reminders and digests (texts and e-mails, one notice
-    # per day); no Query (each message names its items).
+    # per day), the teams' standards (a Query of each team's day counts and of the organisation's open customers).
     manifest.STATUS_SWEEP_WORK.name: OBSERVABILITY
     | QUEUE_READING
     | {
+        "dynamodb:Query",
         "dynamodb:GetItem",
         "dynamodb:BatchGetItem",
         "dynamodb:PutItem",
@@ -379,16 +380,21 @@ def table_resources(synth: Synth, function_name: str) -> dict[str, set[str]]:
     return resources
 
 
-def test_status_sweep_queries_the_table_and_the_due_index_only(dev: Synth) -> None:
+def test_status_sweep_queries_the_table_and_the_due_and_team_indexes_only(dev: Synth) -> None:
     # The lapse index, the customers' due index and the expiring requests are all gsi3; the table holds the
-    # organisations with teams (one partition). The sweep's work reads and writes items of the table only.
+    # organisations with teams (one partition); gsi1 their team listings (the standards job's pages of teams).
+    # The sweep's work reads and writes items of the table, and queries a team's day counts (the table) and
+    # an organisation's open customers (gsi3).
     (table_id, _) = dev.only("AWS::DynamoDB::Table")
     table_arn = {"Fn::GetAtt": [table_id, "Arn"]}
+    gsi1 = {"Fn::Join": ["", [table_arn, "/index/gsi1"]]}
     gsi3 = {"Fn::Join": ["", [table_arn, "/index/gsi3"]]}
 
-    assert table_resources(dev, manifest.STATUS_SWEEP.name) == {"dynamodb:Query": {str(gsi3), str(table_arn)}}
+    assert table_resources(dev, manifest.STATUS_SWEEP.name) == {
+        "dynamodb:Query": {str(gsi3), str(table_arn), str(gsi1)}
+    }
     work = table_resources(dev, manifest.STATUS_SWEEP_WORK.name)
-    assert "dynamodb:Query" not in work
+    assert work.pop("dynamodb:Query") == {str(table_arn), str(gsi3)}
     assert all(found == {str(table_arn)} for found in work.values()), work
 
 

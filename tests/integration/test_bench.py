@@ -29,6 +29,8 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "BENCH_DISPATCH_ROUNDS": "2",
         "BENCH_EVENT_CHANGES": "10",
         "BENCH_DELIVERIES": "12",
+        "BENCH_STANDARDS_TEAMS": "100",
+        "BENCH_STANDARDS_OFFERS": "10000",
         "BENCH_COLD_INIT_RUNS": "0",  # its mechanics are tested below, without building the layer's twin
     }
     subprocess.run([sys.executable, "-m", "bench.run"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
@@ -63,6 +65,10 @@ def test_a_small_benchmark_run_counts_one_write_per_command(tmp_path: Path) -> N
         "Query": 2,
         "TransactWriteItems": 1,
     }
+    # The daily standards work reads the teams' day counts, never the offers: no more items than its bare reads.
+    standards = results["sweeps"]["standards"]
+    assert standards["teams"] == 100 and standards["offers"] == 10_000
+    assert standards["work_items_read"] <= standards["bare_items_read"] < standards["offers"]
     # The sweep's reads grow with the partners due (100 of 2,000), not with all partners.
     sweep = results["sweeps"]["lapse"]
     assert sweep["partners"] == 2_000 and sweep["due"] == 100

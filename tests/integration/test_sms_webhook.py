@@ -28,6 +28,7 @@ from common.teams.text_replies import (
 )
 from twilio.request_validator import RequestValidator
 
+from infra.constants import DEV_PORTAL_ORIGIN
 from local.stack import TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, TWILIO_FROM_NUMBER, LocalStack
 from tests.integration.support.actors import Actor, new_user
 
@@ -284,7 +285,8 @@ def test_paused_and_opted_out_members_get_no_offers_until_they_resume_and_start(
     first = team.new_referral(stack)
 
     assert [m["body"] for m in team.texts_to(stack, team.leader)] == [
-        f"New referral: Ann - 2BR flat. Reply YES {first['code']} to accept. Reply PAUSE to pause texts, STOP to "
+        f"New referral: Ann - 2BR flat. Reply YES {first['code']} to accept. Details: "
+        f"{DEV_PORTAL_ORIGIN}/orgs/{team.org_id}/referrals/{first['request_id']} Reply PAUSE to pause texts, STOP to "
         "opt out."
     ]
     assert team.texts_to(stack, stopped) == team.texts_to(stack, paused) == []

@@ -83,6 +83,12 @@ def test_staff_reassign_a_hand_off_to_another_team_with_its_history(stack: Any) 
     decision = f"/orgs/{north.org_id}/teams/removal-requests/{removal_id}/decision"
     missing = north.staff.post(decision, {"outcome": "reassigned"})
     assert missing.status_code == 422 and "body.team_id" in {e["field"] for e in missing.json()["errors"]}
+    # A paused team takes no new customer, not even by a reassignment.
+    standing = f"/orgs/{north.org_id}/teams/{south_id}/standing"
+    assert north.staff.put(standing, {"standing": "paused", "reason": "Below standard"}).status_code == 200
+    paused = north.staff.post(decision, {"outcome": "reassigned", "team_id": south_id})
+    assert paused.status_code == 409 and paused.json()["type"].endswith("/team-not-offerable"), paused.text
+    assert north.staff.put(standing, {"standing": "good", "reason": "Back on track"}).status_code == 200
     moved = north.staff.post(decision, {"outcome": "reassigned", "team_id": south_id, "note": "Austin office"})
     assert moved.status_code == 200, moved.text
     assert (moved.json()["outcome"], moved.json()["to_team_id"]) == ("reassigned", south_id)

@@ -473,6 +473,16 @@ ACCESS: dict[str, Entry] = {
         {"sale_price": 30_000_000, "commission": 900_000, "note": "Matrix correction"},
         closing_id="fee_id",
     ),
+    # -- partner teams' standards and standing
+    "GET /orgs/{org_id}/teams/standards": e(permission("teams:manage")),
+    "PUT /orgs/{org_id}/teams/standards": e(permission("teams:manage"), {"window_days": 90}),
+    "GET /orgs/{org_id}/teams/below-standard": e(permission("teams:manage")),
+    "GET /orgs/{org_id}/teams/{team_id}/scorecard": e(TEAM_MANAGER),
+    "PUT /orgs/{org_id}/teams/{team_id}/standing": e(
+        permission("teams:manage"), {"standing": "good", "reason": "Matrix"}
+    ),
+    "GET /orgs/{org_id}/teams/{team_id}/standing-history": e(permission("teams:manage")),
+    "PUT /orgs/{org_id}/teams/{team_id}/areas": e(permission("teams:manage"), {"areas": ["Matrix"]}),
     # -- commissions, wallets, the ledger and payouts
     "POST /orgs/{org_id}/commission-plan/versions": e(
         BALANCE_KEEPER, {"currency": "AUD", "levels": [{"rule": "percentage", "percent": "10"}]}

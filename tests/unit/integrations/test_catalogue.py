@@ -58,6 +58,7 @@ CATALOGUE = {
     "referral_request.offered": "ReferralRequest",
     "referral_request.accepted": "ReferralRequest",
     "referral_request.expired": "ReferralRequest",
+    "team.standing_changed": "Team",
 }
 
 

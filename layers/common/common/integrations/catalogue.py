@@ -26,6 +26,7 @@ from common.programme.invitations import Invitation
 from common.teams.customer_views import TeamCustomer
 from common.teams.referral_views import ReferralRequest
 from common.teams.removal_requests import RemovalRequest
+from common.teams.team_views import Team
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,13 @@ REFERRAL_REQUEST_ACCEPTED = EventType(
 REFERRAL_REQUEST_EXPIRED = EventType(
     "referral_request.expired", 1, "Nobody accepted the request before it expired.", ReferralRequest
 )
+TEAM_STANDING_CHANGED = EventType(
+    "team.standing_changed",
+    1,
+    "Staff set a partner team's standing (good, probation, paused or removed) with a reason: once per change, "
+    "also when the same standing is set again with a new reason.",
+    Team,
+)
 
 EVENT_TYPES: dict[str, EventType] = {
     event_type.name: event_type
@@ -235,5 +243,6 @@ EVENT_TYPES: dict[str, EventType] = {
         REFERRAL_REQUEST_OFFERED,
         REFERRAL_REQUEST_ACCEPTED,
         REFERRAL_REQUEST_EXPIRED,
+        TEAM_STANDING_CHANGED,
     )
 }

@@ -15,6 +15,7 @@ How each change shows in its item:
 - A team customer's becoming overdue is noted by the sweep on the item (team_customers.note_overdue).
 - A removal request is put once (requested) and decided once (`status` to decided: removed, lost or
   reassigned); one decided at once is put decided, and means both.
+- A team's standing changes with an entry of its standing history (common.teams.standing).
 
 Every event's id derives from the record's id and its type (events.event_id), so a redelivered record means
 the same events; its time is the item's own time of the change (the history entry's, `updated_at`, ...),
@@ -52,13 +53,14 @@ from common.partners.partner_nodes import Partner
 from common.platform import clock, db, history
 from common.platform.observability import logger
 from common.programme.invitations import Invitation, InvitationState
-from common.teams import team_customers
+from common.teams import standing, team_customers
 from common.teams.customer_views import TeamCustomer
 from common.teams.referral_requests import HISTORY as REFERRAL_HISTORY
 from common.teams.referral_requests import effective_status
 from common.teams.referral_views import ReferralRequest
 from common.teams.removal_model import RemovalStatus
 from common.teams.removal_requests import RemovalRequest
+from common.teams.team_views import Team
 
 Found = tuple[EventType, str | None]  # an event type, and when its change happened as the item says (if it does)
 Detect = Callable[[db.Item | None, db.Item], list[Found]]
@@ -265,6 +267,11 @@ def _referral_answer(item: db.Item, at: str, client: Any) -> BaseModel:
     return ReferralRequest.of(item, status=effective_status(item, moment))
 
 
+def _team(old: db.Item | None, new: db.Item) -> list[Found]:
+    # Only staff's standing changes are events of a team (its other changes are not published).
+    return [(c.TEAM_STANDING_CHANGED, entry.get("at")) for entry in _added(standing.HISTORY, old, new)] if old else []
+
+
 def _plain(model: type[Any]) -> DataOf:
     return lambda item, at, client: model.of(item)
 
@@ -280,6 +287,7 @@ _ENTITIES: dict[str, tuple[Detect, DataOf]] = {
     "team_customer": (_team_customer, _team_customer_answer),
     "referral_request": (_referral_request, _referral_answer),
     "removal_request": (_removal_request, _plain(RemovalRequest)),
+    "team": (_team, _plain(Team)),
 }
 # The entities whose changes may mean events: the consumer's queue receives these only (change_fanout).
 ENTITIES = tuple(_ENTITIES)

@@ -69,7 +69,20 @@ CONSUMER_FILTERS: Mapping[str, tuple[Pattern, ...]] = {
         },
     ),
     # New referral requests: their texts go out to the team's eligible members.
-    REFERRALS_EVENTS: ({"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["referral_request"]}}}},),
+    # Requests made for an area that expired: offered on to the next team of their route.
+    REFERRALS_EVENTS: (
+        {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["referral_request"]}}}},
+        {
+            "eventName": ["MODIFY"],
+            "dynamodb": {
+                "NewImage": {
+                    "entity": {"S": ["referral_request"]},
+                    "status": {"S": ["expired"]},
+                    "area": {"S": [{"exists": True}]},
+                }
+            },
+        },
+    ),
     # A deal moved to a stage that computes or reverses commission, and a payout request settled.
     PAYOUTS_EVENTS: (
         {
@@ -97,6 +110,7 @@ CONSUMER_FILTERS: Mapping[str, tuple[Pattern, ...]] = {
                             "team_customer",
                             "referral_request",
                             "removal_request",
+                            "team",
                         ]
                     }
                 }

@@ -22,7 +22,7 @@ from typing import Any
 
 from common.platform import clock, db, history
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
-from common.teams import fee_agreements, fee_ledger
+from common.teams import fee_agreements, fee_ledger, team_stats
 from common.teams import fee_model as fm
 from common.teams.fee_ledger import Done, Write
 from common.teams.membership import TeamCaller
@@ -252,7 +252,16 @@ def close_customer(caller: TeamCaller, customer_id: str, closing: fm.Closing, no
         for name in ("due_at", "gsi3pk", "gsi3sk"):
             closed.pop(name, None)
         own = write.refused
-        write.actions = [*write.actions, update, *addition.pages()]
+        # A customer's first closing counts in the team's and the assignee's standards (close rate), in the
+        # same transaction: a redelivery or a lost race counts nothing.
+        counted = (
+            team_stats.count_actions(
+                caller.org_id, caller.team_id, team_stats.today(), {"closed": 1}, customer.get("assignee_id")
+            )
+            if existing is None
+            else []
+        )
+        write.actions = [*write.actions, update, *addition.pages(), *counted]
         write.refused = lambda failed: own(failed[:2]) if existing is None else None
         write.result = closed
         return write

@@ -17,10 +17,10 @@ from common.orgs.access import Principal, user_actor
 from common.platform import clock, db, history
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound
 from common.platform.observability import metrics
-from common.teams import team_customers
+from common.teams import standing, team_customers, team_stats
 from common.teams.membership import request_reader
 from common.teams.referral_expiry import expire
-from common.teams.referral_requests import HISTORY, Via, effective_status, get, history_entry
+from common.teams.referral_requests import HISTORY, Via, effective_status, find, get, history_entry
 from common.teams.referral_views import Acceptance
 from common.teams.team_model import ReferralStatus, TeamRole, code_key, referral_key, team_key, team_member_key
 
@@ -91,7 +91,14 @@ def accept_on_dashboard(principal: Principal, org_id: str, request_id: str, *, c
     reader = request_reader(principal, org_id, request_id, with_team=True, client=client)
     if reader.membership is None:
         raise Forbidden("only members of the request's team accept it")
-    accepted = accept_as_read(reader.request, reader.team, reader.membership, via="dashboard", client=client)
+    try:
+        accepted = accept_as_read(reader.request, reader.team, reader.membership, via="dashboard", client=client)
+    except (ReferralTaken, ReferralExpired):
+        team_stats.record_attempt(
+            reader.request, reader.membership["user_id"], client=client
+        )  # lost: tried all the same
+        raise
+    team_stats.record_attempt(reader.request, reader.membership["user_id"], client=client)
     if reader.request["status"] != S.ACCEPTED:
         metrics.add_metric(name="ReferralsAccepted", unit=MetricUnit.Count, value=1)
     return Acceptance.of_item(accepted)
@@ -119,6 +126,10 @@ def _accept_as_read(
     if team is None or membership is None:
         raise NotFound(f"referral request {request_id} not found")
     user_id = membership["user_id"]
+    if not standing.may_accept(team):
+        raise standing.TeamRemoved(
+            f"team {team_id} was removed: its members accept no referral", conflicting_ids=[team_id]
+        )
     if not _may_accept(membership):
         raise NotEligible("only the team's leader, its admins and eligible members accept referrals")
     _refuse_unless_open(request, user_id, client=client)
@@ -175,6 +186,8 @@ def _accept_as_read(
             ),
             *_membership_actions(org_id, team, membership, assignee_id),
             *addition.pages(),
+            # The team's and the assignee's accepted customers of the day (common.teams.team_stats), with it.
+            *team_stats.count_actions(org_id, team_id, team_stats.today(), {"accepted": 1}, assignee_id),
         ]
 
         def refusal(failed: list[db.Item | None]) -> DomainError:
@@ -263,7 +276,7 @@ def _refuse_unless_open(request: db.Item, user_id: str, *, client: Any = None) -
 # -- by text reply ---------------------------------------------------------------------------------
 
 
-Result = Literal["won", "already_yours", "taken", "expired", "not_eligible", "no_such_code"]
+Result = Literal["won", "already_yours", "taken", "expired", "not_eligible", "team_removed", "no_such_code"]
 
 
 @dataclass(frozen=True)
@@ -295,6 +308,7 @@ def _replies(code: str, first_name: str, to_leader: bool) -> dict[Result, str]:
         "taken": f"Sorry, referral {code} was already taken by someone else.",
         "expired": f"Sorry, referral {code} has expired.",
         "not_eligible": f"You cannot accept referral {code}: you are not set to receive referrals in this team.",
+        "team_removed": f"You cannot accept referral {code}: your team no longer takes referrals.",
         "no_such_code": f"There is no open referral with code {code}.",
     }
 
@@ -303,6 +317,7 @@ _REFUSALS: dict[type[DomainError], Result] = {
     ReferralTaken: "taken",
     ReferralExpired: "expired",
     NotEligible: "not_eligible",
+    standing.TeamRemoved: "team_removed",
 }
 
 
@@ -323,11 +338,16 @@ def accept_by_code(phone_link: db.Item, code: str, *, message_sid: str, client: 
     except NotFound:
         # The code's request is gone, or the number's member left the team meanwhile.
         return AcceptanceOutcome("no_such_code", _replies(code, "", False)["no_such_code"], org_id, team_id)
-    except (ReferralTaken, ReferralExpired, NotEligible) as refusal:
+    except (ReferralTaken, ReferralExpired, NotEligible, standing.TeamRemoved) as refusal:
         result = _REFUSALS[type(refusal)]
         _record_reply(org_id, request_id, user_id, result, message_sid, client=client)
+        if result in ("taken", "expired"):  # a YES that lost the race (or came late) is an attempt all the same
+            lost = find(org_id, request_id, client=client)
+            if lost is not None:
+                team_stats.record_attempt(lost, user_id, client=client)
         reply = _replies(code, "", False)[result]
         return AcceptanceOutcome(result, reply, org_id, team_id, request_id)
+    team_stats.record_attempt(request, user_id, client=client)
     to_leader = request.get("assignee_id") != user_id
     reply = _replies(code, request["customer"]["first_name"], to_leader)[result]
     return AcceptanceOutcome(result, reply, org_id, team_id, request_id, request.get("customer_id"))

@@ -12,8 +12,9 @@ from typing import Any
 
 from common.platform import clock, db, history, listings
 from common.platform.errors import Conflict
+from common.platform.observability import logger
 from common.platform.sweep_counts import Counts, WorkCounts
-from common.teams.referral_requests import HISTORY, expiring_partition, history_entry
+from common.teams.referral_requests import HISTORY, expiring_partition, history_entry, reroute
 from common.teams.team_model import ReferralStatus, orgs_with_teams, referral_key
 
 S = ReferralStatus
@@ -105,3 +106,17 @@ def _orgs_with_teams(counts: ExpiryCounts, client: Any) -> Iterator[str]:
     for items in orgs_with_teams(client=client):
         counts.items_read += len(items)
         yield from (i["org_id"] for i in items)
+
+
+def on_change(old: db.Item | None, new: db.Item | None) -> None:
+    """The referrals consumer's reaction to a request made for an area that just expired: it is offered on
+    to the next team of its route (common.teams.referral_requests.reroute, once)."""
+    if old is None or not new or new.get("entity") != "referral_request" or not new.get("route"):
+        return
+    if new.get("status") != S.EXPIRED or old.get("status") == S.EXPIRED:
+        return
+    onward = reroute(new)
+    logger.info(
+        "expired request offered on",
+        extra={"request_id": new["request_id"], "rerouted_to": onward["request_id"] if onward else None},
+    )

@@ -22,10 +22,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from common.platform import clock, db, history, listings, notices, sms
 from common.platform.errors import Conflict, DomainError
 from common.platform.observability import logger, metrics
+from common.platform.settings import Portal, get_settings
 from common.teams.delivery_status import status_callback_url
 from common.teams.membership import opted_out, team_members
 from common.teams.referral_requests import HISTORY, effective_status, history_entry
 from common.teams.team_model import ReferralStatus, offer_key, phone_key, referral_key
+from common.teams.team_stats import count_actions, day_of
 
 
 class OffersIncomplete(Exception):
@@ -48,12 +50,21 @@ def recipients(org_id: str, team_id: str, *, client: Any = None) -> list[db.Item
     return [m for m in members if m["phone"] not in out]
 
 
+def request_link(request: db.Item) -> str:
+    """The request on the dashboard (the portal's address, as the e-mailed links have it): opening it signed
+    in as the member marks the offer opened."""
+    portal = get_settings(Portal).portal_url.rstrip("/")
+    return f"{portal}/orgs/{request['org_id']}/referrals/{request['request_id']}"
+
+
 def text_body(request: db.Item) -> str:
-    """Only what a member needs to decide: the customer's first name and the summary, and the code."""
+    """Only what a member needs to decide: the customer's first name and the summary, the code, and the
+    link to the request."""
     first_name = request["customer"]["first_name"]
     return (
         f"New referral: {first_name} - {request['summary']}. "
-        f"Reply YES {request['code']} to accept. Reply PAUSE to pause texts, STOP to opt out."
+        f"Reply YES {request['code']} to accept. Details: {request_link(request)} "
+        "Reply PAUSE to pause texts, STOP to opt out."
     )
 
 
@@ -153,7 +164,13 @@ def _record(request: db.Item, user_id: str, outcome: dict[str, Any], *, client: 
                 addition.check(failed[1] or None)
             return Conflict("offer already recorded")
 
-        db.transact([offer, line, *addition.pages()], on_cancel=refusal, client=client)
+        # A text that went out counts as offered, on the request's day, with the offer (common.teams.team_stats).
+        counts = (
+            []
+            if refused
+            else count_actions(org_id, request["team_id"], day_of(request["created_at"]), {"offered": 1}, user_id)
+        )
+        db.transact([offer, line, *addition.pages(), *counts], on_cancel=refusal, client=client)
 
     with contextlib.suppress(Conflict):  # recorded by an earlier delivery of the record (or the request is gone)
         history.attempt(history.Addition(HISTORY, [entry]), write)

@@ -28,7 +28,10 @@ from common.platform import clock, db, history, ids, listings
 from common.platform.errors import Conflict, DomainError, NotFound, invalid
 from common.platform.table_schema import TTL_ATTRIBUTE
 from common.platform.validation import SINGLE_LINE, Email, EntityId, LongText, Phone, ShortText
+from common.teams import routing, standing
+from common.teams.routing import AreaName
 from common.teams.team_model import ReferralStatus, code_key, referral_key, team_key
+from common.teams.team_stats import storable
 
 S = ReferralStatus
 DEFAULT_EXPIRES_MINUTES = 120
@@ -84,7 +87,12 @@ class NewReferralRequest(BaseModel):
             ]
         },
     )
-    team_id: EntityId
+    team_id: EntityId | None = Field(None, description="the team to offer it to; or give `area`")
+    area: AreaName | None = Field(
+        None,
+        description="instead of a team: the area the customer is in; the request goes to the best team serving "
+        "it (good standing first, by close rate, then probation)",
+    )
     customer: ReferralCustomer
     summary: Summary = Field(description="what the customer needs, in a line: it goes into the text")
     expires_in_minutes: Annotated[StrictInt, Field(ge=MIN_EXPIRES_MINUTES, le=MAX_EXPIRES_MINUTES)] = (
@@ -126,12 +134,42 @@ def effective_status(request: Mapping[str, Any], now: datetime | None = None) ->
 
 
 def create(org_id: str, new: NewReferralRequest, created_by: str, *, client: Any = None) -> db.Item:
+    """The request for the team named, or for the first team its area's route offers it to (the next one
+    when a candidate stopped being offerable meanwhile). The team must exist in the organisation and be
+    offerable (common.teams.standing): 409 team-not-offerable otherwise, naming why."""
+    if (new.team_id is None) == (new.area is None):
+        field = "body.area" if new.area is not None else "body.team_id"
+        raise invalid(field, "give either team_id or area, exactly one of them")
+    if new.team_id is not None:
+        return _create(org_id, new, new.team_id, None, created_by, client=client)
+    found = routing.candidates(org_id, new.area or "", client=client)
+    for position, candidate in enumerate(found):
+        route = routing.Route(area=new.area or "", candidates=found, position=position)
+        try:
+            return _create(org_id, new, candidate.team_id, route, created_by, client=client)
+        except standing.TeamNotOfferable:
+            continue  # its standing changed since it was read: the next one
+    raise standing.TeamNotOfferable(f"no team in good standing or on probation serves the area {new.area!r}")
+
+
+def _create(
+    org_id: str,
+    new: NewReferralRequest,
+    team_id: str,
+    route: routing.Route | None,
+    created_by: str,
+    *,
+    rerouted_from: str | None = None,
+    client: Any = None,
+) -> db.Item:
     """The request with its history, and a short code unique among the team's open requests: one
-    transaction (another on the rare code collision). The team must exist in the organisation.
-    `created_by` is the staff user's id."""
+    transaction (another on the rare code collision), held to the team being offerable. `created_by` is the
+    staff user's id. A request offered on to the next team of its route (`rerouted_from`, expired) names
+    its successor in the same transaction, once."""
     request_id = ids.new_id()
     now = clock.now()
     at, expires_at = clock.iso(now), clock.iso(now + timedelta(minutes=new.expires_in_minutes))
+    offerable, offerable_values = standing.offerable_condition()
     tried: set[str] = set()
     for _ in range(CODE_ATTEMPTS):
         code = _new_code()
@@ -143,7 +181,9 @@ def create(org_id: str, new: NewReferralRequest, created_by: str, *, client: Any
             "entity": "referral_request",
             "org_id": org_id,
             "request_id": request_id,
-            "team_id": new.team_id,
+            "team_id": team_id,
+            **({"area": route.area, "route": storable(route.model_dump(mode="json"))} if route else {}),
+            **({"rerouted_from": rerouted_from} if rerouted_from else {}),
             "customer": new.customer.model_dump(exclude_none=True),
             "summary": new.summary,
             "code": code,
@@ -160,10 +200,10 @@ def create(org_id: str, new: NewReferralRequest, created_by: str, *, client: Any
             "gsi3sk": f"{expires_at}#{request_id}",
         }
         code_item = {
-            **code_key(org_id, new.team_id, code),
+            **code_key(org_id, team_id, code),
             "entity": "referral_code",
             "org_id": org_id,
-            "team_id": new.team_id,
+            "team_id": team_id,
             "code": code,
             "request_id": request_id,
             "expires_at": expires_at,
@@ -172,8 +212,12 @@ def create(org_id: str, new: NewReferralRequest, created_by: str, *, client: Any
         }
 
         def refusal(failed: list[db.Item | None]) -> DomainError:
+            if len(failed) > 3 and failed[3] is not None:
+                return _Rerouted("offered on already")
             if failed[2] is not None:
-                return invalid("body.team_id", "is not a team of the organisation")
+                if not failed[2]:
+                    return invalid("body.team_id", "is not a team of the organisation")
+                return _not_offerable(failed[2])
             if failed[1] is not None:
                 return _CodeTaken("the short code is taken")
             return Conflict("request id collision; retry")
@@ -189,7 +233,20 @@ def create(org_id: str, new: NewReferralRequest, created_by: str, *, client: Any
                         condition="attribute_not_exists(pk) OR attribute_exists(closed_at) OR expires_at <= :now",
                         values={":now": at},
                     ),
-                    db.tx_check(team_key(org_id, new.team_id), condition="attribute_exists(pk)"),
+                    db.tx_check(team_key(org_id, team_id), condition=offerable, values=offerable_values),
+                    *(
+                        [
+                            db.tx_update(
+                                referral_key(org_id, rerouted_from),
+                                expression="SET rerouted_to = :next",
+                                condition="attribute_not_exists(rerouted_to) AND #status = :expired",
+                                names={"#status": "status"},
+                                values={":next": request_id, ":expired": S.EXPIRED.value},
+                            )
+                        ]
+                        if rerouted_from
+                        else []
+                    ),
                 ],
                 on_cancel=refusal,
                 client=client,
@@ -202,6 +259,51 @@ def create(org_id: str, new: NewReferralRequest, created_by: str, *, client: Any
 
 class _CodeTaken(Conflict):
     pass
+
+
+class _Rerouted(Conflict):
+    pass
+
+
+def reroute(expired: db.Item, *, client: Any = None) -> db.Item | None:
+    """Offer an expired request made for an area to the next team of its route that is still offerable
+    (a new request, with its own code and time): once, however often it is asked (the expired request
+    names its successor in the successor's transaction). Returns the new request; None when it was offered
+    on already or no candidate is left."""
+    if expired.get("status") != S.EXPIRED or not expired.get("route") or expired.get("rerouted_to"):
+        return None
+    route = routing.Route.model_validate(expired["route"])
+    new = NewReferralRequest(
+        area=route.area,
+        customer=ReferralCustomer.model_validate(expired["customer"]),
+        summary=expired["summary"],
+        expires_in_minutes=int(expired["expires_in_minutes"]),
+    )
+    for position in range(route.position + 1, len(route.candidates)):
+        onward = routing.Route(area=route.area, candidates=route.candidates, position=position)
+        try:
+            return _create(
+                expired["org_id"],
+                new,
+                route.candidates[position].team_id,
+                onward,
+                expired["created_by"],
+                rerouted_from=expired["request_id"],
+                client=client,
+            )
+        except standing.TeamNotOfferable:
+            continue
+        except _Rerouted:
+            return None
+    return None
+
+
+def _not_offerable(team: db.Item) -> DomainError:
+    try:
+        standing.refuse_unless_offerable(team)
+    except standing.TeamNotOfferable as refusal:
+        return refusal
+    return Conflict("the team changed meanwhile; retry")
 
 
 def find(org_id: str, request_id: str, *, consistent: bool = False, client: Any = None) -> db.Item | None:

@@ -14,7 +14,9 @@ from common.platform.errors import Forbidden
 from common.teams.membership import request_reader
 from common.teams.referral_offers import offers
 from common.teams.referral_requests import NewReferralRequest, Via, effective_status
+from common.teams.routing import Route
 from common.teams.team_model import ReferralStatus
+from common.teams.team_stats import mark_opened
 
 
 class ReferralHistoryEntry(Answer):
@@ -44,6 +46,8 @@ class Offer(Answer):
     message_sid: str | None = None
     error_code: str | None = None
     offered_at: Timestamp | None = None
+    opened_at: Timestamp | None = Field(None, description="when the member first opened the request")
+    attempted_at: Timestamp | None = Field(None, description="when the member first tried to accept it (won or not)")
 
 
 class ReferralRequest(NewReferralRequest, Answer):
@@ -52,6 +56,12 @@ class ReferralRequest(NewReferralRequest, Answer):
     model_config = Answer.model_config
     org_id: str
     request_id: str
+    team_id: str = Field(description="the team it is offered to (for an area: the one its route chose)")
+    route: Route | None = Field(None, description="for a request made for an area: how its team was chosen")
+    rerouted_to: str | None = Field(
+        None, description="made for an area and expired unaccepted: the request offering it to the route's next team"
+    )
+    rerouted_from: str | None = Field(None, description="the expired request this one offers on")
     code: str = Field(description="the short code members reply with: YES <code>")
     status: ReferralStatus = Field(description="as of now: an open request past expires_at is expired")
     expires_at: Timestamp
@@ -113,10 +123,13 @@ def request_seen_by(
     principal: Principal, org_id: str, request_id: str, *, client: Any = None
 ) -> ReferralRequestWithOffers | OfferedReferral:
     """The request as its reader may see it: whole, with its offers, for staff who manage referrals; what
-    the text said for a member of its team. Anyone else: 404 (or 403 for staff without the permission)."""
+    the text said for a member of its team, whose offer this marks opened. Anyone else: 404 (or 403 for
+    staff without the permission)."""
     reader = request_reader(principal, org_id, request_id, client=client)
     if reader.manages_referrals:
         return ReferralRequestWithOffers.with_offers(reader.request, offers(org_id, request_id, client=client))
     if reader.membership is None:
         raise Forbidden(f"missing permission {Permission.MANAGE_REFERRALS.value}")
+    # A member reading the request offered to them opened it (the first time counts: common.teams.team_stats).
+    mark_opened(reader.request, reader.membership["user_id"], client=client)
     return OfferedReferral.of_item(reader.request)

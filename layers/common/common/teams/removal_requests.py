@@ -25,7 +25,7 @@ from common.platform import clock, db, history, ids, listings
 from common.platform.answers import Answer, Timestamp
 from common.platform.errors import Conflict, DomainError, Forbidden, NotFound, invalid
 from common.platform.validation import MULTI_LINE, EntityId
-from common.teams import membership, team_customers
+from common.teams import membership, standing, team_customers
 from common.teams.membership import TeamCaller
 from common.teams.referral_requests import ReferralCustomer
 from common.teams.removal_model import (
@@ -340,6 +340,8 @@ def _move(customer: db.Item, request: db.Item, to_team_id: str, actor: str, at: 
     team = membership.find_team(org_id, to_team_id, consistent=True, client=client)
     if team is None:
         raise invalid("body.team_id", "is not a team of the organisation")
+    # The customer joins that team's list as a new referral would: a paused or removed team takes none.
+    standing.refuse_unless_offerable(team)
     leader_id = str(team["leader_id"])
     now = clock.now()
     due = clock.iso(now + UPDATE_EVERY)

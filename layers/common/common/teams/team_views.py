@@ -11,6 +11,7 @@ from pydantic import Field
 from common.platform.answers import Answer, Timestamp
 from common.teams.membership import TeamCaller, team_members
 from common.teams.roster import MemberDetails
+from common.teams.standing import StandingValue, offerable
 from common.teams.team_model import TeamRole
 
 
@@ -23,6 +24,18 @@ class Team(Answer):
     created_at: Timestamp
     updated_at: Timestamp
     version: int
+    standing: StandingValue = Field(StandingValue.GOOD, description="set by staff (teams:manage) with a reason")
+    standing_reason: str | None = None
+    standing_changed_at: Timestamp | None = None
+    areas: list[str] = Field(default_factory=list, description="the areas the team serves (referrals by area)")
+    fee_pause_count: int = Field(
+        0, description="its fees more than 45 days overdue: while above 0 it is offered no new referral"
+    )
+    offerable: bool = Field(True, description="offered new referrals: good or probation, and no fee pause")
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any], **fields: Any) -> Self:
+        return super().of(item, **{"offerable": offerable(item), **fields})
 
 
 class TeamMember(MemberDetails, Answer):

@@ -57,6 +57,8 @@ PROBLEM_CODES = (
     "referral-taken",
     "referral-expired",
     "referral-not-eligible",
+    "team-not-offerable",
+    "team-removed",
     "token-expired",
     "no-commission-plan",
     "balance-insufficient",
