@@ -80,13 +80,24 @@ def test_twilio_routes_go_to_the_webhook_function_without_an_authorizer(dev: Syn
     assert function["Properties"]["Timeout"] <= 10
 
 
-def test_referrals_events_gets_inserted_referral_requests_only(dev: Synth) -> None:
+def test_referrals_events_gets_new_referral_requests_and_expired_area_requests_only(dev: Synth) -> None:
     mapping = dev.mapping_of(manifest.REFERRALS_EVENTS.name)
     queue_id = mapping["EventSourceArn"]["Fn::GetAtt"][0]
 
-    # Its queue: what the dispatcher routes to it (the filter is applied there, not on this mapping).
+    # Its queue: what the dispatcher routes to it (the filter is applied there, not on this mapping): a new
+    # request's texts, and an area's request that expired unaccepted (offered on to its route's next team).
     assert manifest.REFERRALS_EVENTS.change_filters == (
         {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"entity": {"S": ["referral_request"]}}}},
+        {
+            "eventName": ["MODIFY"],
+            "dynamodb": {
+                "NewImage": {
+                    "entity": {"S": ["referral_request"]},
+                    "status": {"S": ["expired"]},
+                    "area": {"S": [{"exists": True}]},
+                }
+            },
+        },
     )
     assert dev.template["Outputs"]["ReferralsEventsQueueUrl"]["Value"] == {"Ref": queue_id}
     assert "ReferralsEventsDeadLetterQueueUrl" in dev.template["Outputs"]
