@@ -51,8 +51,8 @@ def closing_case(raw: Any, table: str, admin: str, iterations: int) -> tuple[Any
 
     api = __import__("referrals.api", fromlist=["lambda_handler"])
     context = FakeContext(function_name="ReferralsApi")
-    org_id, team_id = _team(admin)
-    leader = "bench-leader"
+    leader = "bench-fee-leader"
+    org_id, team_id = _team(admin, leader, "+15550001001")
     handled = _customers(raw, table, org_id, team_id, leader, iterations + 2)  # and the warm-up call
     bare_customers = _customers(raw, table, org_id, team_id, leader, iterations)
     today = clock.now_iso()[:10]

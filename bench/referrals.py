@@ -37,7 +37,9 @@ def environment(twilio_url: str, account_sid: str) -> dict[str, str]:
     )
 
 
-def _team(admin: str) -> tuple[str, str]:
+def _team(admin: str, leader_id: str = "bench-leader", phone: str = LEADER_PHONE) -> tuple[str, str]:
+    """An organisation with one team led by `leader_id` (each phone in one team only: the webhook's reply
+    acts on every team a phone is in)."""
     from common.orgs import organisations
     from common.orgs.access import member_from_item, member_key
     from common.platform import db
@@ -46,8 +48,8 @@ def _team(admin: str) -> tuple[str, str]:
     org_id = organisations.create_organisation(organisations.NewOrganisation(name="Bench teams org"), admin)["org_id"]
     member = member_from_item(db.get(member_key(org_id, admin)) or {})
     leader = {
-        "user_id": "bench-leader",
-        "phone": LEADER_PHONE,
+        "user_id": leader_id,
+        "phone": phone,
         "display_name": "Lee Leader",
         "email": "lee@bench.example",
     }

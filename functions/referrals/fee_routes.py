@@ -102,7 +102,7 @@ def put_team_agreement(
 
 @router.get(
     "/orgs/<org_id>/teams/<team_id>/fees",
-    summary="The team's referral fees, newest closing id last",
+    summary="The team's referral fees, oldest referral first (by customer, then side and close date)",
     tags=["referral fees"],
     responses=answers(ok("A page of fees"), forbidden=READERS, not_found=NO_TEAM, invalid="The cursor is not valid"),
 )

@@ -58,7 +58,7 @@ def put_standards(org_id: Id, change: Annotated[standards.Standards, Body()]) ->
 
 @router.get(
     "/orgs/<org_id>/teams/below-standard",
-    summary="Teams the daily sweep found under a standard (flags for staff: standing is staff's to set)",
+    summary="Teams the daily sweep found under a standard, by team id (flags for staff: standing is staff's to set)",
     tags=["team standards"],
     responses=answers(
         ok("A page of flagged teams, by team id"),

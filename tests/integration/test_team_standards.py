@@ -16,7 +16,7 @@ from local.stack import LocalStack
 from tests.integration.support.actors import Actor, new_user
 from tests.integration.test_sms_webhook import text
 from tests.integration.test_team_reminders import DAY, sweep
-from tests.integration.test_teams import Team, new_team, phone
+from tests.integration.test_teams import CLOSING, Team, new_team, phone
 
 
 def create_request(team: Team, first_name: str = "Robin") -> dict[str, Any]:
@@ -65,7 +65,7 @@ def test_a_scorecard_from_offers_opens_attempts_closings_and_samples(stack: Loca
         assert "You got it" in (text(stack, f"YES {second['code']}", team.phones[team.m2.user_id]) or "")
         lost = team.m1.post(f"{request_path(team, second)}/accept")
         assert lost.status_code == 409 and lost.json()["type"] == "/problems/referral-taken"
-        closed = team.m1.post(f"{team.path}/customers/{first['request_id']}/status", {"status": "closed"})
+        closed = close(team.m1, f"{team.path}/customers/{first['request_id']}")
         assert closed.status_code == 200, closed.text
 
         sweep(stack)  # today's sample: Ben's customer open and on time
@@ -181,8 +181,14 @@ def accept_and_close(org: Org, team_id: str, *, accepted: int, closed: int) -> N
         request_id = created.json()["request_id"]
         assert leader.post(f"/orgs/{org.org_id}/referral-requests/{request_id}/accept").status_code == 200
         if n < closed:
-            path = f"{org.team_path(team_id)}/customers/{request_id}/status"
-            assert leader.post(path, {"status": "closed"}).status_code == 200
+            closed_now = close(leader, f"{org.team_path(team_id)}/customers/{request_id}")
+            assert closed_now.status_code == 200, closed_now.text
+
+
+def close(actor: Actor, customer_path: str) -> Any:
+    """Close the customer with its closing (the day it was referred: never in the future, never before)."""
+    referred = actor.get(customer_path).json()["created_at"][:10]
+    return actor.post(f"{customer_path}/status", {"status": "closed", "closing": {**CLOSING, "close_date": referred}})
 
 
 def set_standing(org: Org, team_id: str, standing: str) -> dict[str, Any]:
